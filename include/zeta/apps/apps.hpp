@@ -1,0 +1,41 @@
+//! Commands of the `zeta` executable, callable in-process (tests call them directly).
+#pragma once
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "zeta/core/config.hpp"
+#include "zeta/core/json.hpp"
+#include "zeta/parallel/comm.hpp"
+
+namespace zeta::apps {
+
+//! Parses `zeta COMMAND [CONFIG.ini] [--section.key=value ...]` and runs it.
+//! Returns the process exit status; errors print "zeta: error: ..." once.
+int run_cli(int argc, char** argv, MPI_Comm world);
+
+//! Declares the keys of [run] that every command shares.
+void declare_run_keys(Config& cfg);
+
+struct SampleResult {
+  std::string status = "ok";  //!< ok | interrupted
+  std::int64_t steps_done = 0;
+  std::int64_t chains = 0;
+  double mean_energy = 0, mean_energy_stderr = 0, acceptance = 0;
+  double wall_s = 0, chain_steps_per_s = 0;
+  JsonSummary json;
+};
+
+void declare_sample_keys(Config& cfg);
+//! Runs `zeta sample` on `comm`; writes output.file if set.
+SampleResult sample(const Config& cfg, const Comm& comm);
+
+//! Build facts (`zeta info`) as a JSON line.
+JsonSummary build_info(const Comm& comm);
+//! Root attributes every output file carries.
+struct RootAttributes {
+  std::string command, config;
+};
+
+}  // namespace zeta::apps

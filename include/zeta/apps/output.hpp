@@ -1,0 +1,55 @@
+//! Pieces of output every command shares: root attributes and 2-D landscapes.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "zeta/core/config.hpp"
+#include "zeta/core/types.hpp"
+#include "zeta/io/hdf5.hpp"
+
+namespace zeta::apps {
+
+//! zeta_version, git_commit, command, config (resolved INI), ranks, precision, kokkos_backend.
+void write_root_attributes(io::OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm);
+
+struct LandscapeSpec {
+  bool enabled = false;
+  double xmin = -3, xmax = 3, ymin = -3, ymax = 3;
+  int n = 128;
+};
+
+LandscapeSpec read_landscape_spec(const Config& cfg, int model_dim);
+
+//! Writes the XDMF sidecar PATH-without-.h5 + ".xmf" so ParaView opens /landscape.
+void write_landscape_xmf(const std::string& h5_path, const LandscapeSpec& s);
+
+//! /landscape/x [n], /landscape/y [n], /landscape/energy [n, n] (β = 1), from rank 0.
+template <class Model>
+void write_landscape(io::OutputFile& out, Model& model, const LandscapeSpec& s, const Comm& comm) {
+  using Space = typename Model::space;
+  const int n = s.n;
+  Matrix<Space> grid("zeta::landscape::grid", std::size_t(n) * n, 2);
+  Vector<Space> energy("zeta::landscape::energy", std::size_t(n) * n);
+  auto hg = Kokkos::create_mirror_view(grid);
+  std::vector<double> xs(n), ys(n);
+  for (int i = 0; i < n; ++i) {
+    xs[i] = s.xmin + (s.xmax - s.xmin) * i / (n - 1);
+    ys[i] = s.ymin + (s.ymax - s.ymin) * i / (n - 1);
+  }
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < n; ++i) {
+      hg(j * n + i, 0) = Real(xs[i]);
+      hg(j * n + i, 1) = Real(ys[j]);
+    }
+  Kokkos::deep_copy(grid, hg);
+  model.energy(grid, energy);
+  auto he = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), energy);
+  std::vector<double> e(he.data(), he.data() + he.size());
+  const hsize_t hn = hsize_t(n), w = comm.root() ? hn : 0;
+  out.write_double(out.create_double("/landscape/x", {hn}), {0}, {w}, xs.data());
+  out.write_double(out.create_double("/landscape/y", {hn}), {0}, {w}, ys.data());
+  out.write_double(out.create_double("/landscape/energy", {hn, hn}), {0, 0}, {w, w}, e.data());
+  if (comm.root()) write_landscape_xmf(out.path(), s);
+}
+
+}  // namespace zeta::apps

@@ -1,0 +1,30 @@
+//! Progress lines with rate and ETA on stderr, from rank 0 only.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace zeta {
+
+class Progress {
+ public:
+  //! `unit` names what one step is worth `work_per_step` of (e.g. "chain-steps").
+  Progress(std::string label, std::int64_t total_steps, double work_per_step, std::string unit, bool enabled,
+           double interval_s = 5.0);
+  //! Call after each step; prints at most once per interval, and at the end.
+  void update(std::int64_t steps_done);
+  double elapsed_s() const;
+
+ private:
+  std::string label_, unit_;
+  std::int64_t total_;
+  double work_per_step_;
+  bool enabled_;
+  double interval_s_;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+//! Formats seconds as H:MM:SS.
+std::string format_hms(double seconds);
+
+}  // namespace zeta

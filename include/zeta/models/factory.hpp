@@ -1,0 +1,45 @@
+//! The one place where [model] keys become a concrete model (a std::variant);
+//! drivers are templates instantiated per alternative with std::visit.
+#pragma once
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "zeta/core/config.hpp"
+#include "zeta/models/double_well.hpp"
+#include "zeta/models/gaussian.hpp"
+#include "zeta/models/gmm.hpp"
+#include "zeta/models/mlp.hpp"
+
+namespace zeta {
+
+//! Declares every [model] key with its default and documentation.
+void declare_model_keys(Config& cfg);
+
+//! Validated model settings read from the configuration (host only, no Kokkos).
+struct ModelSpec {
+  std::string type;
+  int dim = 0;
+  std::vector<double> mean, sigma;                        // gaussian
+  std::vector<double> weights;                            // gmm
+  std::vector<std::vector<double>> means, variances;      // gmm
+  double barrier = 1;                                     // double_well
+  MlpParams mlp;                                          // mlp (layers + values)
+  Activation activation = Activation::silu;               // mlp
+};
+
+//! Reads and checks [model]; errors name the offending key or file.
+ModelSpec read_model_spec(const Config& cfg);
+
+template <class Space>
+using AnyModel = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Mlp<Space>>;
+
+template <class Space>
+AnyModel<Space> make_model(const ModelSpec& s) {
+  if (s.type == "gaussian") return make_gaussian<Space>(s.dim, s.mean, s.sigma);
+  if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
+  if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);
+  return Mlp<Space>(s.mlp, s.activation);
+}
+
+}  // namespace zeta

@@ -1,0 +1,80 @@
+//! The only layer that calls MPI: communicator ownership, decomposition of
+//! global chains over ranks, deterministic reductions, and stop requests.
+#pragma once
+#include <mpi.h>
+
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace zeta {
+
+template <class T>
+MPI_Datatype mpi_type() {
+  if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return MPI_UINT64_T;
+  else if constexpr (std::is_same_v<T, int>) return MPI_INT;
+  else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
+  else static_assert(sizeof(T) == 0, "mpi_type: unsupported type");
+}
+
+//! The slice [offset, offset + count) of `global` chains that one rank holds.
+struct ChainRange {
+  std::int64_t global = 0;
+  std::int64_t offset = 0;
+  std::int64_t count = 0;
+};
+
+//! Owns a duplicate of the user's communicator (freed on destruction).
+class Comm {
+ public:
+  explicit Comm(MPI_Comm parent);
+  ~Comm();
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+
+  MPI_Comm raw() const { return comm_; }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool root() const { return rank_ == 0; }
+
+  //! Contiguous blocks of chains, the first `global % size` ranks one larger.
+  ChainRange chains(std::int64_t global) const;
+
+  //! Gathers each rank's rows (row_len values per chain, in chain order) to rank 0
+  //! in global chain order. Rank 0 gets global*row_len values; others get none.
+  std::vector<double> gather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
+                                        const ChainRange& range) const;
+
+  std::int64_t sum(std::int64_t local) const;
+  double max(double local) const;
+  //! True on every rank if `local` is true on any rank.
+  bool any(bool local) const;
+  void broadcast(std::string& s) const;
+  void broadcast(double& v) const;
+  void barrier() const;
+
+ private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0, size_ = 1;
+};
+
+//! SIGTERM / SIGUSR1 (Slurm's --signal=B:USR1@300) and run.max_hours ask the
+//! run to stop at its next safe point; the decision is collective.
+class StopControl {
+ public:
+  StopControl(const Comm& comm, double max_hours);
+  ~StopControl();
+  //! Collective: true on every rank once any rank saw a signal or the time limit.
+  bool should_stop() const;
+
+ private:
+  const Comm& comm_;
+  double deadline_s_;
+  double start_s_;
+};
+
+}  // namespace zeta

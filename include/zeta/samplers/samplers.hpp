@@ -1,0 +1,174 @@
+//! Batched MCMC moves with per-chain β: unadjusted Langevin (the seed's form
+//! x ← x − (ε/2) β ∇E + √ε z, optional gradient clip and clamp), MALA, and HMC
+//! (leapfrog + Metropolis). One call advances every chain by one step; the
+//! step index keys the counter RNG, so a step's randomness never depends on
+//! how chains are spread over ranks.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "zeta/core/config.hpp"
+#include "zeta/core/math.hpp"
+#include "zeta/samplers/chains.hpp"
+
+namespace zeta {
+
+enum class SamplerType { langevin, mala, hmc };
+
+struct SamplerSpec {
+  SamplerType type = SamplerType::mala;
+  std::string name = "mala";
+  std::int64_t chains = 64;
+  double step_size = 0.01;
+  int leapfrog = 10;
+  double clip_grad = 0;  //!< 0: no clip; else each ∇E component is clipped to ±clip_grad (langevin)
+  bool clamp = false;    //!< clamp states to [clamp_min, clamp_max] (langevin)
+  double clamp_min = 0, clamp_max = 0;
+  double init_scale = 1;
+  double beta = 1;
+};
+
+void declare_sampler_keys(Config& cfg);
+SamplerSpec read_sampler_spec(const Config& cfg);
+
+template <class Space, class Model>
+void langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
+  const auto x = ch.x, g = ch.g;
+  const auto beta = ch.beta;
+  const std::int64_t offset = ch.range.offset;
+  const int d = ch.dim();
+  const Real half_eps = Real(0.5 * s.step_size), sqrt_eps = Real(std::sqrt(s.step_size));
+  const Real clip = Real(s.clip_grad), lo = Real(s.clamp_min), hi = Real(s.clamp_max);
+  const bool do_clip = s.clip_grad > 0, do_clamp = s.clamp;
+  Kokkos::parallel_for(
+      "zeta::Langevin::step", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+        const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kNoise);
+        const Real hb = half_eps * beta(c);
+        st.normals(d, [&](int i, Real z) {
+          Real gi = g(c, i);
+          if (do_clip) gi = kmath::clamp(gi, -clip, clip);
+          Real xi = x(c, i) - hb * gi + sqrt_eps * z;
+          if (do_clamp) xi = kmath::clamp(xi, lo, hi);
+          x(c, i) = xi;
+        });
+      });
+  model.energy_and_grad(ch.x, ch.E, ch.g);
+  const auto acc = ch.accepted;
+  Kokkos::parallel_for(
+      "zeta::Langevin::count", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) { acc(c) += 1; });
+}
+
+//! Metropolis test on H_old − H_new (+ proposal correction); accepted chains take y.
+template <class Space>
+void accept_proposals(Chains<Space>& ch, const Vector<Space>& log_ratio, std::uint32_t seed, std::int64_t step) {
+  const auto x = ch.x, g = ch.g, y = ch.y, gy = ch.gy;
+  const auto E = ch.E, Ey = ch.Ey;
+  const auto acc = ch.accepted;
+  const std::int64_t offset = ch.range.offset;
+  const int d = ch.dim();
+  Kokkos::parallel_for(
+      "zeta::Metropolis::accept", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+        const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kAccept);
+        const double lr = double(log_ratio(c));
+        // NaN log-ratios (e.g. overflowing proposals) are rejected.
+        if (lr >= 0 || kmath::log(st.uniform()) < lr) {
+          for (int i = 0; i < d; ++i) {
+            x(c, i) = y(c, i);
+            g(c, i) = gy(c, i);
+          }
+          E(c) = Ey(c);
+          acc(c) += 1;
+        }
+      });
+}
+
+template <class Space, class Model>
+void mala_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
+  const auto x = ch.x, g = ch.g, y = ch.y;
+  const auto beta = ch.beta;
+  const std::int64_t offset = ch.range.offset;
+  const int d = ch.dim();
+  const Real eps = Real(s.step_size), half_eps = Real(0.5 * s.step_size), sqrt_eps = Real(std::sqrt(s.step_size));
+  Kokkos::parallel_for(
+      "zeta::Mala::propose", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+        const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kNoise);
+        const Real hb = half_eps * beta(c);
+        st.normals(d, [&](int i, Real z) { y(c, i) = x(c, i) - hb * g(c, i) + sqrt_eps * z; });
+      });
+  model.energy_and_grad(ch.y, ch.Ey, ch.gy);
+  const auto gy = ch.gy;
+  const auto E = ch.E, Ey = ch.Ey;
+  const auto log_ratio = ch.log_ratio;
+  Kokkos::parallel_for(
+      "zeta::Mala::log_ratio", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+        // log q(x|y) − log q(y|x) with q(b|a) ∝ exp(−|b − a + (ε/2) β ∇E(a)|² / (2ε))
+        const Real hb = half_eps * beta(c);
+        Real fwd = 0, bwd = 0;
+        for (int i = 0; i < d; ++i) {
+          const Real f = y(c, i) - x(c, i) + hb * g(c, i);
+          const Real b = x(c, i) - y(c, i) + hb * gy(c, i);
+          fwd += f * f;
+          bwd += b * b;
+        }
+        log_ratio(c) = -beta(c) * (Ey(c) - E(c)) - (bwd - fwd) / (Real(2) * eps);
+      });
+  accept_proposals(ch, ch.log_ratio, seed, step);
+}
+
+template <class Space, class Model>
+void hmc_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
+  const auto x = ch.x, g = ch.g, y = ch.y, gy = ch.gy, p = ch.p;
+  const auto beta = ch.beta;
+  const auto E = ch.E, Ey = ch.Ey;
+  const std::int64_t offset = ch.range.offset;
+  const int d = ch.dim();
+  const Real eps = Real(s.step_size), half_eps = Real(0.5 * s.step_size);
+  const auto h0 = ch.log_ratio;  // holds H(x, p) until the last kernel turns it into the log ratio
+  Kokkos::parallel_for(
+      "zeta::Hmc::momentum", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+        const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kMomentum);
+        Real k = 0;
+        st.normals(d, [&](int i, Real z) {
+          p(c, i) = z;
+          k += z * z;
+          y(c, i) = x(c, i);
+          gy(c, i) = g(c, i);
+        });
+        h0(c) = beta(c) * E(c) + Real(0.5) * k;
+      });
+  for (int l = 0; l < s.leapfrog; ++l) {
+    Kokkos::parallel_for(
+        "zeta::Hmc::kick_drift", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+          const Real hb = half_eps * beta(c);
+          for (int i = 0; i < d; ++i) {
+            p(c, i) -= hb * gy(c, i);
+            y(c, i) += eps * p(c, i);
+          }
+        });
+    model.energy_and_grad(ch.y, ch.Ey, ch.gy);
+    Kokkos::parallel_for(
+        "zeta::Hmc::kick", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+          const Real hb = half_eps * beta(c);
+          for (int i = 0; i < d; ++i) p(c, i) -= hb * gy(c, i);
+        });
+  }
+  Kokkos::parallel_for(
+      "zeta::Hmc::log_ratio", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+        Real k = 0;
+        for (int i = 0; i < d; ++i) k += p(c, i) * p(c, i);
+        h0(c) = h0(c) - (beta(c) * Ey(c) + Real(0.5) * k);
+      });
+  accept_proposals(ch, ch.log_ratio, seed, step);
+}
+
+//! One step of the configured sampler for every chain.
+template <class Space, class Model>
+void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
+  switch (s.type) {
+    case SamplerType::langevin: langevin_step(model, ch, s, seed, step); break;
+    case SamplerType::mala: mala_step(model, ch, s, seed, step); break;
+    case SamplerType::hmc: hmc_step(model, ch, s, seed, step); break;
+  }
+}
+
+}  // namespace zeta

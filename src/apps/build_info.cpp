@@ -1,0 +1,36 @@
+#include <hdf5.h>
+
+#include <Kokkos_Core.hpp>
+
+#include "zeta/apps/apps.hpp"
+#include "zeta/config.hpp"
+#include "zeta/core/types.hpp"
+
+extern "C" char* openblas_get_config(void);
+
+namespace zeta::apps {
+
+JsonSummary build_info(const Comm& comm) {
+  JsonSummary j;
+  j.add("command", "info");
+  j.add("status", "ok");
+  j.add("zeta_version", ZETA_VERSION);
+  j.add("git_commit", ZETA_GIT_COMMIT);
+  j.add("precision", ZETA_PRECISION_NAME);
+  j.add("kokkos_backend", Kokkos::DefaultExecutionSpace::name());
+  j.add("kokkos_version", std::to_string(KOKKOS_VERSION));
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  MPI_Get_library_version(mpi, &len);
+  std::string mpis(mpi, len);
+  while (!mpis.empty() && (mpis.back() == '\n' || mpis.back() == '\0')) mpis.pop_back();
+  j.add("mpi", mpis.substr(0, mpis.find(',')));
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  j.add("hdf5", std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel));
+  j.add("blas", openblas_get_config());
+  j.add("ranks", comm.size());
+  return j;
+}
+
+}  // namespace zeta::apps

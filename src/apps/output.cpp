@@ -1,0 +1,62 @@
+#include "zeta/apps/output.hpp"
+
+#include <Kokkos_Core.hpp>
+
+#include <fstream>
+
+#include "zeta/config.hpp"
+#include "zeta/core/error.hpp"
+
+namespace zeta::apps {
+
+void write_root_attributes(io::OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm) {
+  out.attribute("zeta_version", std::string(ZETA_VERSION));
+  out.attribute("git_commit", std::string(ZETA_GIT_COMMIT));
+  out.attribute("command", command);
+  out.attribute("config", cfg.resolved_ini());
+  out.attribute("ranks", std::int64_t(comm.size()));
+  out.attribute("precision", std::string(ZETA_PRECISION_NAME));
+  out.attribute("kokkos_backend", std::string(Kokkos::DefaultExecutionSpace::name()));
+}
+
+LandscapeSpec read_landscape_spec(const Config& cfg, int model_dim) {
+  LandscapeSpec s;
+  s.enabled = cfg.get_bool("output.landscape");
+  const auto r = cfg.get_doubles("output.landscape_range");
+  if (r.size() != 4 || !(r[0] < r[1]) || !(r[2] < r[3]))
+    config_error("output.landscape_range", "expected xmin,xmax,ymin,ymax with min < max");
+  s.xmin = r[0];
+  s.xmax = r[1];
+  s.ymin = r[2];
+  s.ymax = r[3];
+  s.n = static_cast<int>(cfg.get_int_at_least("output.landscape_n", 2));
+  if (s.n > 4096) config_error("output.landscape_n", "must be <= 4096");
+  if (s.enabled && model_dim != 2)
+    config_error("output.landscape", "needs a 2-D model, this one has dimension " + std::to_string(model_dim));
+  if (s.enabled && cfg.get_string("output.file").empty()) config_error("output.landscape", "needs output.file");
+  return s;
+}
+
+void write_landscape_xmf(const std::string& h5_path, const LandscapeSpec& s) {
+  std::string stem = h5_path;
+  if (stem.size() > 3 && stem.substr(stem.size() - 3) == ".h5") stem.resize(stem.size() - 3);
+  const std::string base = h5_path.substr(h5_path.find_last_of('/') + 1);
+  std::ofstream x(stem + ".xmf");
+  const std::string n = std::to_string(s.n);
+  x << "<?xml version=\"1.0\" ?>\n<!DOCTYPE Xdmf SYSTEM \"Xdmf.dtd\" []>\n<Xdmf Version=\"3.0\">\n <Domain>\n"
+    << "  <Grid Name=\"landscape\" GridType=\"Uniform\">\n"
+    << "   <Topology TopologyType=\"2DRectMesh\" Dimensions=\"" << n << " " << n << "\"/>\n"
+    << "   <Geometry GeometryType=\"VXVY\">\n"
+    << "    <DataItem Dimensions=\"" << n << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << base
+    << ":/landscape/x</DataItem>\n"
+    << "    <DataItem Dimensions=\"" << n << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">" << base
+    << ":/landscape/y</DataItem>\n"
+    << "   </Geometry>\n"
+    << "   <Attribute Name=\"energy\" AttributeType=\"Scalar\" Center=\"Node\">\n"
+    << "    <DataItem Dimensions=\"" << n << " " << n << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">"
+    << base << ":/landscape/energy</DataItem>\n"
+    << "   </Attribute>\n  </Grid>\n </Domain>\n</Xdmf>\n";
+  if (!x) throw Error("cannot write '" + stem + ".xmf'", false);
+}
+
+}  // namespace zeta::apps

@@ -1,0 +1,201 @@
+//! `zeta sample`: a batch of chains at one β, with batch-means statistics and HDF5 output.
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include "zeta/apps/apps.hpp"
+#include "zeta/apps/output.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/core/progress.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/models/factory.hpp"
+#include "zeta/samplers/samplers.hpp"
+
+namespace zeta::apps {
+
+using Space = Kokkos::DefaultExecutionSpace;
+
+void declare_run_keys(Config& cfg) {
+  cfg.declare("run.seed", "1", "seed of the counter-based RNG (0 .. 2^32-1)");
+  cfg.declare("run.steps", "1000", "number of steps (sweeps) in total");
+  cfg.declare("run.burn_in", "100", "steps discarded before statistics and saved samples");
+  cfg.declare("run.save_every", "10", "save samples every N steps after burn-in (0 = save none)");
+  cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
+  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr");
+}
+
+void declare_sample_keys(Config& cfg) {
+  declare_run_keys(cfg);
+  declare_model_keys(cfg);
+  declare_sampler_keys(cfg);
+  cfg.declare("output.file", "zeta_sample.h5", "HDF5 output file (empty = none)");
+  cfg.declare("output.landscape", "false", "2-D models: also write /landscape/energy on a grid with an .xmf sidecar");
+  cfg.declare("output.landscape_range", "-3,3,-3,3", "landscape grid range xmin,xmax,ymin,ymax");
+  cfg.declare("output.landscape_n", "128", "landscape grid points per axis");
+}
+
+namespace {
+
+struct RunSpec {
+  std::uint32_t seed = 1;
+  std::int64_t steps = 0, burn_in = 0, save_every = 0;
+  double max_hours = 0, progress_every = 5;
+};
+
+RunSpec read_run_spec(const Config& cfg) {
+  RunSpec r;
+  const auto seed = cfg.get_int_at_least("run.seed", 0);
+  if (seed > 0xffffffffLL) config_error("run.seed", "must be < 2^32");
+  r.seed = static_cast<std::uint32_t>(seed);
+  r.steps = cfg.get_int_at_least("run.steps", 1);
+  r.burn_in = cfg.get_int_at_least("run.burn_in", 0);
+  if (r.burn_in >= r.steps) config_error("run.burn_in", "must be smaller than run.steps");
+  r.save_every = cfg.get_int_at_least("run.save_every", 0);
+  r.max_hours = cfg.get_nonnegative("run.max_hours");
+  r.progress_every = cfg.get_nonnegative("run.progress_every");
+  return r;
+}
+
+template <class Model>
+SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, const SamplerSpec& smp,
+                         const LandscapeSpec& land, const Comm& comm) {
+  Kokkos::Timer timer;
+  const ChainRange range = comm.chains(smp.chains);
+  const int dim = model.dim();
+  Chains<Space> ch(range, dim, smp.beta);
+  ch.initialize(model, run.seed, smp.init_scale);
+
+  const std::int64_t m = run.steps - run.burn_in;
+  const int nb = static_cast<int>(std::min<std::int64_t>(20, m));
+  Kokkos::View<double**, Kokkos::LayoutRight, Space::memory_space> batch_sum("zeta::sample::batch_energy",
+                                                                             range.count, nb);
+  const std::int64_t saves = run.save_every > 0 ? m / run.save_every : 0;
+
+  std::unique_ptr<io::OutputFile> out;
+  hid_t dx = -1, de = -1;
+  const std::string file = cfg.get_string("output.file");
+  if (!file.empty()) {
+    out = std::make_unique<io::OutputFile>(comm, file);
+    write_root_attributes(*out, "sample", cfg, comm);
+    if (saves > 0) {
+      dx = out->create("/samples/x", {hsize_t(saves), hsize_t(smp.chains), hsize_t(dim)});
+      de = out->create("/samples/energy", {hsize_t(saves), hsize_t(smp.chains)});
+    }
+    if (land.enabled) write_landscape(*out, model, land, comm);
+  }
+  auto hx = Kokkos::create_mirror_view(ch.x);
+  auto hE = Kokkos::create_mirror_view(ch.E);
+
+  Progress progress("zeta sample", run.steps, double(smp.chains), "chain-steps", comm.root(), run.progress_every);
+  StopControl stop(comm, run.max_hours);
+  SampleResult res;
+  std::int64_t saved = 0, step = 0;
+  for (; step < run.steps; ++step) {
+    sampler_step(model, ch, smp, run.seed, step + 1);  // counter step 0 is the initial state
+    if (step >= run.burn_in) {
+      const int b = static_cast<int>((step - run.burn_in) * nb / m);
+      const auto E = ch.E;
+      Kokkos::parallel_for(
+          "zeta::sample::accumulate", RangePolicy<Space>(0, ch.local()),
+          KOKKOS_LAMBDA(const int c) { batch_sum(c, b) += double(E(c)); });
+      if (saves > 0 && (step - run.burn_in + 1) % run.save_every == 0 && saved < saves) {
+        if (out) {
+          Kokkos::deep_copy(hx, ch.x);
+          Kokkos::deep_copy(hE, ch.E);
+          const hsize_t s = hsize_t(saved), off = hsize_t(range.offset), n = hsize_t(range.count);
+          out->write(dx, {s, off, 0}, {1, n, hsize_t(dim)}, hx.data());
+          out->write(de, {s, off}, {1, n}, hE.data());
+        }
+        ++saved;
+      }
+    }
+    progress.update(step + 1);
+    if ((step + 1) % 16 == 0 && step + 1 < run.steps && stop.should_stop()) {
+      res.status = "interrupted";
+      ++step;
+      break;
+    }
+  }
+  Kokkos::fence();
+  res.steps_done = step;
+  res.chains = smp.chains;
+
+  // Statistics: each chain's batch sums gathered in global chain order and
+  // summed in that order, so the figures do not depend on the rank count.
+  auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), batch_sum);
+  std::vector<double> local(hb.data(), hb.data() + hb.size());
+  const auto all = comm.gather_chain_rows(local, nb, range);
+  const std::int64_t done_post = std::max<std::int64_t>(0, res.steps_done - run.burn_in);
+  double stats[2] = {NAN, NAN};
+  if (comm.root() && done_post > 0) {
+    std::vector<double> sums(nb, 0.0);
+    std::vector<std::int64_t> len(nb, 0);
+    for (std::int64_t t = 0; t < done_post; ++t) ++len[t * nb / m];
+    for (std::int64_t c = 0; c < smp.chains; ++c)
+      for (int b = 0; b < nb; ++b) sums[b] += all[c * nb + b];
+    double total = 0;
+    std::vector<double> means;
+    for (int b = 0; b < nb; ++b) {
+      total += sums[b];
+      if (len[b] > 0) means.push_back(sums[b] / (double(smp.chains) * double(len[b])));
+    }
+    stats[0] = total / (double(smp.chains) * double(done_post));
+    if (means.size() >= 2) {
+      double ss = 0;
+      for (double v : means) ss += (v - stats[0]) * (v - stats[0]);
+      stats[1] = std::sqrt(ss / (double(means.size()) * double(means.size() - 1)));
+    }
+  }
+  MPI_Bcast(stats, 2, MPI_DOUBLE, 0, comm.raw());
+  res.mean_energy = stats[0];
+  res.mean_energy_stderr = stats[1];
+  std::int64_t acc = 0;
+  const auto accepted = ch.accepted;
+  Kokkos::parallel_reduce(
+      "zeta::sample::acceptance", RangePolicy<Space>(0, ch.local()),
+      KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += accepted(c); }, acc);
+  res.acceptance = double(comm.sum(acc)) / (double(smp.chains) * double(std::max<std::int64_t>(1, res.steps_done)));
+
+  if (out) {
+    if (saved < saves) {
+      // Interrupted: the unsaved rows stay zero; record how many are valid.
+      out->attribute("samples_saved", saved);
+    }
+    out->finish();
+  }
+  res.wall_s = timer.seconds();
+  res.chain_steps_per_s = double(smp.chains) * double(res.steps_done) / res.wall_s;
+  auto& j = res.json;
+  j.add("command", "sample");
+  j.add("status", res.status);
+  j.add("wall_s", res.wall_s);
+  j.add("ranks", comm.size());
+  j.add("model", model.name());
+  j.add("sampler", smp.name);
+  j.add("chains", smp.chains);
+  j.add("steps", res.steps_done);
+  j.add("mean_energy", res.mean_energy);
+  j.add("mean_energy_stderr", res.mean_energy_stderr);
+  j.add("acceptance", res.acceptance);
+  j.add("chain_steps_per_s", res.chain_steps_per_s);
+  if (!file.empty()) j.add("output", file);
+  return res;
+}
+
+}  // namespace
+
+SampleResult sample(const Config& cfg, const Comm& comm) {
+  // Everything is validated before any file is created.
+  const RunSpec run = read_run_spec(cfg);
+  const SamplerSpec smp = read_sampler_spec(cfg);
+  const ModelSpec ms = read_model_spec(cfg);
+  const LandscapeSpec land = read_landscape_spec(cfg, ms.dim);
+  auto model = make_model<Space>(ms);
+  return std::visit([&](auto& m) { return sample_with(m, cfg, run, smp, land, comm); }, model);
+}
+
+}  // namespace zeta::apps

@@ -1,0 +1,211 @@
+#include "zeta/core/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "zeta/core/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace zeta {
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  if (trim(s).empty()) return out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, sep)) out.push_back(trim(item));
+  if (!s.empty() && s.back() == sep) out.push_back("");
+  return out;
+}
+
+void Config::declare(const std::string& name, const std::string& default_value, const std::string& help) {
+  if (!keys_.count(name)) order_.push_back(name);
+  keys_[name] = Key{name, default_value, help, false};
+}
+
+void Config::declare_required(const std::string& name, const std::string& help) {
+  if (!keys_.count(name)) order_.push_back(name);
+  keys_[name] = Key{name, "", help, true};
+}
+
+const Config::Key& Config::key(const std::string& name) const {
+  auto it = keys_.find(name);
+  if (it == keys_.end()) throw Error("internal: configuration key '" + name + "' was never declared", false);
+  return it->second;
+}
+
+void Config::set(const std::string& name, const std::string& value, const std::string&) {
+  values_[name] = trim(value);
+}
+
+void Config::parse(const std::string& ini_path, const std::vector<std::string>& overrides) {
+  std::string text;
+  if (!ini_path.empty()) {
+    std::ifstream in(ini_path);
+    if (!in) throw Error("cannot read configuration file '" + ini_path + "'");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  parse_text(text, overrides);
+}
+
+void Config::parse_text(const std::string& ini_text, const std::vector<std::string>& overrides) {
+  po::options_description desc;
+  for (const auto& name : order_) desc.add_options()(name.c_str(), po::value<std::string>());
+  try {
+    // The command line is stored first: Boost keeps the first value it sees.
+    po::variables_map vm;
+    std::vector<std::string> args;
+    for (const auto& o : overrides) {
+      if (o.rfind("--", 0) != 0 || o.find('=') == std::string::npos)
+        throw Error("bad override '" + o + "': expected --section.key=value");
+      args.push_back(o);
+    }
+    po::store(po::command_line_parser(args).options(desc).style(po::command_line_style::allow_long |
+                                                                po::command_line_style::long_allow_adjacent)
+                  .run(),
+              vm);
+    std::istringstream in(ini_text);
+    po::store(po::parse_config_file(in, desc, false), vm);
+    for (const auto& [name, v] : vm) set(name, v.as<std::string>(), "");
+  } catch (const po::unknown_option& e) {
+    std::string name = e.get_option_name();
+    while (!name.empty() && name.front() == '-') name.erase(0, 1);
+    throw Error("unknown configuration key '" + name + "'");
+  } catch (const po::multiple_occurrences& e) {
+    throw Error("configuration key '" + e.get_option_name() + "' is given twice");
+  } catch (const po::error& e) {
+    throw Error(std::string("configuration: ") + e.what());
+  }
+}
+
+bool Config::given(const std::string& name) const { return values_.count(name) > 0; }
+
+bool Config::has(const std::string& name) const { return given(name) || !key(name).required; }
+
+std::string Config::get_string(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it != values_.end()) return it->second;
+  const Key& k = key(name);
+  if (k.required) config_error(name, "is required but not given");
+  return k.default_value;
+}
+
+namespace {
+double to_double(const std::string& name, const std::string& s) {
+  const char* b = s.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(b, &end);
+  if (s.empty() || end == b || trim(end) != "" || errno == ERANGE)
+    config_error(name, "expected a number, got '" + s + "'");
+  if (!std::isfinite(v)) config_error(name, "expected a finite number, got '" + s + "'");
+  return v;
+}
+std::int64_t to_int(const std::string& name, const std::string& s) {
+  const char* b = s.c_str();
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(b, &end, 10);
+  if (s.empty() || end == b || trim(end) != "" || errno == ERANGE)
+    config_error(name, "expected an integer, got '" + s + "'");
+  return v;
+}
+}  // namespace
+
+double Config::get_double(const std::string& name) const { return to_double(name, get_string(name)); }
+
+std::int64_t Config::get_int(const std::string& name) const { return to_int(name, get_string(name)); }
+
+bool Config::get_bool(const std::string& name) const {
+  const std::string s = get_string(name);
+  if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+  if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+  config_error(name, "expected true or false, got '" + s + "'");
+}
+
+std::vector<double> Config::get_doubles(const std::string& name, char sep) const {
+  std::vector<double> out;
+  for (const auto& item : split(get_string(name), sep)) out.push_back(to_double(name, item));
+  return out;
+}
+
+std::vector<std::int64_t> Config::get_ints(const std::string& name) const {
+  std::vector<std::int64_t> out;
+  for (const auto& item : split(get_string(name), ',')) out.push_back(to_int(name, item));
+  return out;
+}
+
+double Config::get_positive(const std::string& name) const {
+  const double v = get_double(name);
+  if (!(v > 0)) config_error(name, "must be > 0, got " + get_string(name));
+  return v;
+}
+
+double Config::get_nonnegative(const std::string& name) const {
+  const double v = get_double(name);
+  if (!(v >= 0)) config_error(name, "must be >= 0, got " + get_string(name));
+  return v;
+}
+
+std::int64_t Config::get_int_at_least(const std::string& name, std::int64_t lo) const {
+  const std::int64_t v = get_int(name);
+  if (v < lo) config_error(name, "must be >= " + std::to_string(lo) + ", got " + get_string(name));
+  return v;
+}
+
+std::string Config::get_choice(const std::string& name, const std::vector<std::string>& choices) const {
+  const std::string v = get_string(name);
+  std::string list;
+  for (const auto& c : choices) {
+    if (c == v) return v;
+    list += (list.empty() ? "" : ", ") + c;
+  }
+  config_error(name, "must be one of " + list + "; got '" + v + "'");
+}
+
+std::string Config::resolved_ini() const {
+  std::map<std::string, std::vector<std::string>> sections;
+  std::vector<std::string> section_order;
+  for (const auto& name : order_) {
+    const auto dot = name.find('.');
+    const std::string sec = name.substr(0, dot);
+    if (!sections.count(sec)) section_order.push_back(sec);
+    auto it = values_.find(name);
+    const Key& k = key(name);
+    if (it == values_.end() && k.required) continue;
+    const std::string v = it != values_.end() ? it->second : k.default_value;
+    sections[sec].push_back(name.substr(dot + 1) + " = " + v);
+  }
+  std::string out;
+  for (const auto& sec : section_order) {
+    if (sections[sec].empty()) continue;
+    out += "[" + sec + "]\n";
+    for (const auto& line : sections[sec]) out += line + "\n";
+  }
+  return out;
+}
+
+std::string Config::help_text() const {
+  std::string out;
+  for (const auto& name : order_) {
+    const Key& k = key(name);
+    out += "  " + name + " = " + (k.required ? "(required)" : k.default_value) + "\n      " + k.help + "\n";
+  }
+  return out;
+}
+
+}  // namespace zeta

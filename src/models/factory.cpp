@@ -1,0 +1,128 @@
+#include "zeta/models/factory.hpp"
+
+#include "zeta/core/error.hpp"
+#include "zeta/io/params.hpp"
+
+namespace zeta {
+
+Activation parse_activation(const std::string& name) {
+  if (name == "silu") return Activation::silu;
+  if (name == "softplus") return Activation::softplus;
+  if (name == "leaky_relu") return Activation::leaky_relu;
+  config_error("model.activation", "must be one of silu, softplus, leaky_relu; got '" + name + "'");
+}
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::silu: return "silu";
+    case Activation::softplus: return "softplus";
+    case Activation::leaky_relu: return "leaky_relu";
+  }
+  return "?";
+}
+
+void declare_model_keys(Config& cfg) {
+  cfg.declare("model.type", "gaussian", "gaussian | gmm | double_well | mlp");
+  cfg.declare("model.dim", "2", "dimension (gaussian, double_well)");
+  cfg.declare("model.sigma", "1", "gaussian: standard deviation, one value or one per dimension");
+  cfg.declare("model.mean", "0", "gaussian: mean, one value or one per dimension");
+  cfg.declare("model.weights", "", "gmm: component weights, e.g. 0.3,0.7 (normalised)");
+  cfg.declare("model.means", "", "gmm: component means, components separated by ';', e.g. -2,0; 2,0");
+  cfg.declare("model.variances", "1",
+              "gmm: diagonal variances: one value, one per component (';'), or a full list like means");
+  cfg.declare("model.barrier", "1", "double_well: barrier height h in h (x0^2 - 1)^2 + |x_rest|^2 / 2");
+  cfg.declare("model.layers", "2,64,64,1", "mlp: layer sizes from input to the scalar output");
+  cfg.declare("model.activation", "silu", "mlp: silu | softplus | leaky_relu");
+  cfg.declare("model.init_seed", "1", "mlp: seed of the random initial weights (when model.params is empty)");
+  cfg.declare("model.params", "", "mlp: HDF5 file with /model/layer_i/{weight,bias}");
+}
+
+namespace {
+std::vector<std::vector<double>> read_rows(const Config& cfg, const std::string& key) {
+  std::vector<std::vector<double>> rows;
+  for (const auto& part : split(cfg.get_string(key), ';')) {
+    std::vector<double> row;
+    for (const auto& item : split(part, ',')) {
+      try {
+        std::size_t used = 0;
+        row.push_back(std::stod(item, &used));
+        if (used != item.size()) throw std::invalid_argument(item);
+      } catch (const std::exception&) {
+        config_error(key, "expected numbers, got '" + item + "'");
+      }
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::vector<double> per_dim(const Config& cfg, const std::string& key, int dim, bool positive) {
+  auto v = cfg.get_doubles(key);
+  if (v.size() != 1 && static_cast<int>(v.size()) != dim)
+    config_error(key, "needs 1 or model.dim = " + std::to_string(dim) + " values, got " + std::to_string(v.size()));
+  if (positive)
+    for (double s : v)
+      if (!(s > 0)) config_error(key, "values must be > 0");
+  return v;
+}
+}  // namespace
+
+ModelSpec read_model_spec(const Config& cfg) {
+  ModelSpec s;
+  s.type = cfg.get_choice("model.type", {"gaussian", "gmm", "double_well", "mlp"});
+  if (s.type == "gaussian" || s.type == "double_well") {
+    s.dim = static_cast<int>(cfg.get_int_at_least("model.dim", 1));
+  }
+  if (s.type == "gaussian") {
+    s.sigma = per_dim(cfg, "model.sigma", s.dim, true);
+    s.mean = per_dim(cfg, "model.mean", s.dim, false);
+  } else if (s.type == "double_well") {
+    s.barrier = cfg.get_positive("model.barrier");
+  } else if (s.type == "gmm") {
+    s.weights = cfg.get_doubles("model.weights");
+    if (s.weights.empty()) config_error("model.weights", "gmm needs at least one weight");
+    for (double w : s.weights)
+      if (!(w > 0)) config_error("model.weights", "weights must be > 0");
+    s.means = read_rows(cfg, "model.means");
+    const std::size_t k = s.weights.size();
+    if (s.means.size() != k)
+      config_error("model.means", "has " + std::to_string(s.means.size()) + " components but model.weights has " +
+                                      std::to_string(k));
+    s.dim = static_cast<int>(s.means[0].size());
+    if (s.dim < 1) config_error("model.means", "components need at least one coordinate");
+    for (const auto& m : s.means)
+      if (static_cast<int>(m.size()) != s.dim) config_error("model.means", "components differ in dimension");
+    auto v = read_rows(cfg, "model.variances");
+    s.variances.assign(k, std::vector<double>(s.dim, 0));
+    for (std::size_t j = 0; j < k; ++j)
+      for (int i = 0; i < s.dim; ++i) {
+        double x;
+        if (v.size() == 1 && v[0].size() == 1) x = v[0][0];
+        else if (v.size() == k && v[j].size() == 1) x = v[j][0];
+        else if (v.size() == k && static_cast<int>(v[j].size()) == s.dim) x = v[j][i];
+        else config_error("model.variances", "needs one value, one per component, or one per component and dimension");
+        if (!(x > 0)) config_error("model.variances", "values must be > 0");
+        s.variances[j][i] = x;
+      }
+  } else {  // mlp
+    std::vector<int> layers;
+    for (auto n : cfg.get_ints("model.layers")) {
+      if (n < 1) config_error("model.layers", "sizes must be >= 1");
+      layers.push_back(static_cast<int>(n));
+    }
+    if (layers.size() < 2 || layers.back() != 1)
+      config_error("model.layers", "must list at least two sizes and end in 1 (a scalar energy)");
+    s.dim = layers.front();
+    s.activation = parse_activation(cfg.get_string("model.activation"));
+    const std::string params = cfg.get_string("model.params");
+    if (params.empty()) {
+      const auto seed = cfg.get_int_at_least("model.init_seed", 0);
+      s.mlp = Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(layers, static_cast<std::uint32_t>(seed));
+    } else {
+      s.mlp = io::read_mlp_params(params, layers);
+    }
+  }
+  return s;
+}
+
+}  // namespace zeta

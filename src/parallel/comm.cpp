@@ -1,0 +1,100 @@
+#include "zeta/parallel/comm.hpp"
+
+#include <csignal>
+
+#include "zeta/core/error.hpp"
+
+namespace zeta {
+
+Comm::Comm(MPI_Comm parent) {
+  MPI_Comm_dup(parent, &comm_);
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+}
+
+Comm::~Comm() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+}
+
+ChainRange Comm::chains(std::int64_t global) const {
+  const std::int64_t base = global / size_, extra = global % size_;
+  ChainRange r;
+  r.global = global;
+  r.count = base + (rank_ < extra ? 1 : 0);
+  r.offset = rank_ * base + (rank_ < extra ? rank_ : extra);
+  return r;
+}
+
+std::vector<double> Comm::gather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
+                                            const ChainRange& range) const {
+  const int n = static_cast<int>(range.count * row_len);
+  if (static_cast<std::int64_t>(local.size()) != n) throw Error("internal: gather_chain_rows size mismatch", false);
+  std::vector<int> counts(size_), displs(size_);
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_);
+  std::vector<double> out;
+  if (root()) {
+    int total = 0;
+    for (int r = 0; r < size_; ++r) {
+      displs[r] = total;
+      total += counts[r];
+    }
+    out.resize(total);
+  }
+  MPI_Gatherv(local.data(), n, MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE, 0, comm_);
+  return out;
+}
+
+std::int64_t Comm::sum(std::int64_t local) const {
+  std::int64_t out = 0;
+  MPI_Allreduce(&local, &out, 1, mpi_type<std::int64_t>(), MPI_SUM, comm_);
+  return out;
+}
+
+double Comm::max(double local) const {
+  double out = 0;
+  MPI_Allreduce(&local, &out, 1, MPI_DOUBLE, MPI_MAX, comm_);
+  return out;
+}
+
+bool Comm::any(bool local) const {
+  int l = local ? 1 : 0, out = 0;
+  MPI_Allreduce(&l, &out, 1, MPI_INT, MPI_MAX, comm_);
+  return out != 0;
+}
+
+void Comm::broadcast(std::string& s) const {
+  std::int64_t n = static_cast<std::int64_t>(s.size());
+  MPI_Bcast(&n, 1, mpi_type<std::int64_t>(), 0, comm_);
+  s.resize(n);
+  MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, 0, comm_);
+}
+
+void Comm::broadcast(double& v) const { MPI_Bcast(&v, 1, MPI_DOUBLE, 0, comm_); }
+
+void Comm::barrier() const { MPI_Barrier(comm_); }
+
+namespace {
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void zeta_on_stop_signal(int) { g_stop_signal = 1; }
+}  // namespace
+
+StopControl::StopControl(const Comm& comm, double max_hours)
+    : comm_(comm), deadline_s_(max_hours > 0 ? max_hours * 3600.0 : -1.0), start_s_(MPI_Wtime()) {
+  g_stop_signal = 0;
+  std::signal(SIGTERM, zeta_on_stop_signal);
+  std::signal(SIGUSR1, zeta_on_stop_signal);
+}
+
+StopControl::~StopControl() {
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGUSR1, SIG_DFL);
+}
+
+bool StopControl::should_stop() const {
+  const bool timed_out = deadline_s_ > 0 && MPI_Wtime() - start_s_ >= deadline_s_;
+  return comm_.any(g_stop_signal != 0 || timed_out);
+}
+
+}  // namespace zeta
