@@ -8,6 +8,7 @@ void declare_sampler_keys(Config& cfg) {
   cfg.declare("sampler.chains", "64", "number of chains over all ranks");
   cfg.declare("sampler.step_size", "0.01", "step size epsilon (> 0)");
   cfg.declare("sampler.leapfrog", "10", "hmc: leapfrog steps per trajectory");
+  cfg.declare("sampler.jitter", "0.2", "hmc: trajectory step sizes are drawn from step_size * (1 +- jitter)");
   cfg.declare("sampler.clip_grad", "0", "langevin: clip each gradient component to +-clip_grad (0 = off)");
   cfg.declare("sampler.clamp", "", "langevin: clamp states to a range 'lo,hi' (empty = off)");
   cfg.declare("sampler.init_scale", "1", "initial states are N(0, init_scale^2)");
@@ -22,6 +23,8 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
   if (s.chains > (std::int64_t(1) << 40)) config_error("sampler.chains", "is impossibly large");
   s.step_size = cfg.get_positive("sampler.step_size");
   s.leapfrog = static_cast<int>(cfg.get_int_at_least("sampler.leapfrog", 1));
+  s.jitter = cfg.get_nonnegative("sampler.jitter");
+  if (s.jitter >= 1) config_error("sampler.jitter", "must be < 1");
   s.clip_grad = cfg.get_nonnegative("sampler.clip_grad");
   const auto clamp = cfg.get_doubles("sampler.clamp");
   if (!clamp.empty()) {

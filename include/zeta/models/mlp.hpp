@@ -94,14 +94,48 @@ class Mlp {
   const Matrix<Space>& weight(int l) const { return w_[l]; }
   const Vector<Space>& bias(int l) const { return b_[l]; }
 
-  void energy(const Matrix<Space>& x, const Vector<Space>& E) { forward(x, E, false); }
+  //! BLAS computes a row of C differently depending on where it falls in the
+  //! kernel's row tiles; batches are padded to whole tiles so each chain's
+  //! numbers do not depend on how many chains a rank holds (double precision;
+  //! OpenBLAS sgemm is not row-stable even then).
+  static constexpr int kRowTile = 16;
+
+  void energy(const Matrix<Space>& x, const Vector<Space>& E) {
+    const int batch = static_cast<int>(x.extent(0));
+    if (batch % kRowTile == 0) return forward(x, E, false);
+    ensure_padded(x, batch);
+    forward(xpad_, epad_, false);
+    copy_rows_back(E, Matrix<Space>(), batch);
+  }
 
   void energy_and_grad(const Matrix<Space>& x, const Vector<Space>& E, const Matrix<Space>& g) {
-    forward(x, E, true);
-    backward(x, g);
+    const int batch = static_cast<int>(x.extent(0));
+    if (batch % kRowTile == 0) {
+      forward(x, E, true);
+      return backward(x, g);
+    }
+    ensure_padded(x, batch);
+    forward(xpad_, epad_, true);
+    backward(xpad_, gpad_);
+    copy_rows_back(E, g, batch);
   }
 
  private:
+  void ensure_padded(const Matrix<Space>& x, int batch) {
+    const int padded = (batch + kRowTile - 1) / kRowTile * kRowTile, d = dim();
+    if (static_cast<int>(xpad_.extent(0)) != padded) {
+      xpad_ = Matrix<Space>("zeta::Mlp::padded_x", padded, d);
+      gpad_ = Matrix<Space>("zeta::Mlp::padded_grad", padded, d);
+      epad_ = Vector<Space>("zeta::Mlp::padded_energy", padded);
+    }
+    Kokkos::deep_copy(Kokkos::subview(xpad_, std::make_pair(0, batch), Kokkos::ALL), x);
+  }
+
+  void copy_rows_back(const Vector<Space>& E, const Matrix<Space>& g, int batch) {
+    Kokkos::deep_copy(E, Kokkos::subview(epad_, std::make_pair(0, batch)));
+    if (g.data()) Kokkos::deep_copy(g, Kokkos::subview(gpad_, std::make_pair(0, batch), Kokkos::ALL));
+  }
+
   void ensure_workspace(int batch) {
     if (!h_.empty() && static_cast<int>(h_[0].extent(0)) == batch) return;
     h_.clear();
@@ -198,6 +232,8 @@ class Mlp {
   std::vector<Vector<Space>> b_;
   std::vector<Matrix<Space>> h_, d_;  //!< per hidden layer: activations and their derivatives
   Matrix<Space> t_[2];                //!< ping-pong buffers for backpropagation
+  Matrix<Space> xpad_, gpad_;         //!< batches padded to whole row tiles
+  Vector<Space> epad_;
 };
 
 }  // namespace zeta

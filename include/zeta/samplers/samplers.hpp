@@ -21,6 +21,7 @@ struct SamplerSpec {
   std::int64_t chains = 64;
   double step_size = 0.01;
   int leapfrog = 10;
+  double jitter = 0.2;   //!< hmc: each trajectory's step is ε (1 + jitter u), u ~ U(−1, 1), against periodic orbits
   double clip_grad = 0;  //!< 0: no clip; else each ∇E component is clipped to ±clip_grad (langevin)
   bool clamp = false;    //!< clamp states to [clamp_min, clamp_max] (langevin)
   double clamp_min = 0, clamp_max = 0;
@@ -122,8 +123,13 @@ void hmc_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32
   const auto E = ch.E, Ey = ch.Ey;
   const std::int64_t offset = ch.range.offset;
   const int d = ch.dim();
-  const Real eps = Real(s.step_size), half_eps = Real(0.5 * s.step_size);
-  const auto h0 = ch.log_ratio;  // holds H(x, p) until the last kernel turns it into the log ratio
+  const Real eps = Real(s.step_size), jitter = Real(s.jitter);
+  // Per-chain step size for this trajectory, a pure function of (seed, chain, step).
+  const auto half_step = KOKKOS_LAMBDA(const int c) {
+    const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kAccept);
+    return Real(0.5) * eps * (Real(1) + jitter * Real(2 * st.uniform(1) - 1));
+  };
+  const auto h = ch.log_ratio;  // holds H(x, p) until the last kernel turns it into the log ratio
   Kokkos::parallel_for(
       "zeta::Hmc::momentum", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
         const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kMomentum);
@@ -134,21 +140,21 @@ void hmc_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32
           y(c, i) = x(c, i);
           gy(c, i) = g(c, i);
         });
-        h0(c) = beta(c) * E(c) + Real(0.5) * k;
+        h(c) = beta(c) * E(c) + Real(0.5) * k;
       });
   for (int l = 0; l < s.leapfrog; ++l) {
     Kokkos::parallel_for(
         "zeta::Hmc::kick_drift", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
-          const Real hb = half_eps * beta(c);
+          const Real he = half_step(c), hb = he * beta(c);
           for (int i = 0; i < d; ++i) {
             p(c, i) -= hb * gy(c, i);
-            y(c, i) += eps * p(c, i);
+            y(c, i) += Real(2) * he * p(c, i);
           }
         });
     model.energy_and_grad(ch.y, ch.Ey, ch.gy);
     Kokkos::parallel_for(
         "zeta::Hmc::kick", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
-          const Real hb = half_eps * beta(c);
+          const Real hb = half_step(c) * beta(c);
           for (int i = 0; i < d; ++i) p(c, i) -= hb * gy(c, i);
         });
   }
@@ -156,7 +162,7 @@ void hmc_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32
       "zeta::Hmc::log_ratio", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
         Real k = 0;
         for (int i = 0; i < d; ++i) k += p(c, i) * p(c, i);
-        h0(c) = h0(c) - (beta(c) * Ey(c) + Real(0.5) * k);
+        h(c) = h(c) - (beta(c) * Ey(c) + Real(0.5) * k);
       });
   accept_proposals(ch, ch.log_ratio, seed, step);
 }

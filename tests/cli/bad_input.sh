@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Bad input to `zeta sample` under 2 MPI ranks: every rank exits non-zero, no
+# hang, exactly one "zeta: error:" line naming the key or file, and an existing
+# output file is left untouched (no backup, no partial file).
+# Usage: bad_input.sh ZETA MPIEXEC
+set -u
+zeta=$1
+mpiexec=${2:-mpirun}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail=0
+
+cat > good.ini <<'INI'
+[run]
+steps = 20
+burn_in = 5
+save_every = 5
+[model]
+type = gaussian
+dim = 2
+[sampler]
+type = mala
+chains = 8
+step_size = 0.1
+[output]
+file = out.h5
+INI
+
+# expect_error NAME PATTERN ARGS...: runs zeta on 2 ranks, each rank records its own exit status.
+expect_error() {
+  local name=$1 pattern=$2
+  shift 2
+  rm -f rc.* out.h5.* && echo precious > out.h5
+  timeout 120 "$mpiexec" -np 2 --oversubscribe sh -c \
+    '"$0" "$@" > /dev/null 2> err.$OMPI_COMM_WORLD_RANK; echo $? > rc.$OMPI_COMM_WORLD_RANK' "$zeta" "$@"
+  local rc=$?
+  if [ $rc -eq 124 ]; then echo "FAIL $name: hang (killed by timeout)"; fail=1; return; fi
+  for r in 0 1; do
+    if [ ! -f rc.$r ] || [ "$(cat rc.$r)" = 0 ]; then echo "FAIL $name: rank $r exit status $(cat rc.$r 2>/dev/null)"; fail=1; fi
+  done
+  local errs
+  errs=$(cat err.0 err.1 | grep -c '^zeta: error')
+  if [ "$errs" != 1 ]; then echo "FAIL $name: expected one error line, got $errs:"; cat err.0 err.1; fail=1; fi
+  if ! grep -q -- "$pattern" err.0 err.1; then echo "FAIL $name: error does not name '$pattern':"; cat err.0 err.1; fail=1; fi
+  if [ "$(cat out.h5)" != precious ] || ls out.h5.* > /dev/null 2>&1; then
+    echo "FAIL $name: existing output touched or partial output left"; ls -l; fail=1
+  fi
+  [ $fail = 0 ] && echo "ok   $name: $(grep -h '^zeta: error' err.0 err.1)"
+}
+
+expect_error unknown_key        'sampler.stepsize'  sample good.ini --sampler.stepsize=0.1
+expect_error wrong_type         'sampler.chains'    sample good.ini --sampler.chains=ten
+expect_error negative_step      'sampler.step_size' sample good.ini --sampler.step_size=-1
+expect_error missing_config     'nowhere.ini'       sample nowhere.ini
+expect_error missing_params     'missing.h5'        sample good.ini --model.type=mlp --model.layers=2,4,1 --model.params=missing.h5
+printf 'not hdf5' > corrupt.h5
+expect_error corrupt_params     'corrupt.h5'        sample good.ini --model.type=mlp --model.layers=2,4,1 --model.params=corrupt.h5
+expect_error unknown_command    'frobnicate'        frobnicate good.ini
+printf '[sampler]\nchains = 8\nbogus = 1\n' > unknown.ini
+expect_error unknown_key_in_ini 'sampler.bogus'     sample unknown.ini
+
+# A good run still works and keeps the old file as a backup.
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" sample good.ini > ok.json 2> ok.err || { echo "FAIL good run"; cat ok.err; fail=1; }
+grep -q '"status": "ok"' ok.json || { echo "FAIL good run: no JSON"; fail=1; }
+[ "$(cat out.h5.~1~)" = precious ] || { echo "FAIL good run: old output not kept"; fail=1; }
+exit $fail

@@ -1,0 +1,129 @@
+//! Bad input is refused with one clear error that names the key or file.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "zeta/apps/apps.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/io/params.hpp"
+#include "zeta/models/factory.hpp"
+
+namespace zeta {
+namespace {
+
+//! Runs `zeta sample` in-process on one rank and returns the error text ("" if none).
+std::string sample_error(const std::string& ini, const std::vector<std::string>& overrides = {}) {
+  Config cfg;
+  apps::declare_sample_keys(cfg);
+  Comm self(MPI_COMM_SELF);
+  try {
+    cfg.parse_text(ini, overrides);
+    apps::sample(cfg, self);
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.collective()) << "input errors must be raised identically on every rank";
+    return e.what();
+  }
+  return "";
+}
+
+const char* kBase = "[run]\nsteps = 20\nburn_in = 5\nsave_every = 0\nprogress_every = 1000\n[output]\nfile =\n";
+
+TEST(BadInput, ValidRunHasNoError) { EXPECT_EQ(sample_error(kBase), ""); }
+
+TEST(BadInput, UnknownKeyInFile) {
+  EXPECT_NE(sample_error(std::string(kBase) + "[sampler]\nstep_sise = 0.1\n").find("sampler.step_sise"),
+            std::string::npos);
+}
+
+TEST(BadInput, UnknownKeyOnCommandLine) {
+  EXPECT_NE(sample_error(kBase, {"--model.nonsense=3"}).find("model.nonsense"), std::string::npos);
+}
+
+TEST(BadInput, WrongType) {
+  const auto e = sample_error(kBase, {"--sampler.chains=many"});
+  EXPECT_NE(e.find("sampler.chains"), std::string::npos) << e;
+  EXPECT_NE(e.find("many"), std::string::npos) << e;
+  EXPECT_NE(sample_error(kBase, {"--sampler.step_size=0.1x"}).find("sampler.step_size"), std::string::npos);
+  EXPECT_NE(sample_error(kBase, {"--output.landscape=maybe"}).find("output.landscape"), std::string::npos);
+}
+
+TEST(BadInput, NegativeStepSize) {
+  const auto e = sample_error(kBase, {"--sampler.step_size=-0.1"});
+  EXPECT_NE(e.find("sampler.step_size"), std::string::npos) << e;
+  EXPECT_NE(e.find("> 0"), std::string::npos) << e;
+}
+
+TEST(BadInput, ImpossibleSizes) {
+  EXPECT_NE(sample_error(kBase, {"--sampler.chains=0"}).find("sampler.chains"), std::string::npos);
+  EXPECT_NE(sample_error(kBase, {"--run.burn_in=50"}).find("run.burn_in"), std::string::npos);
+  EXPECT_NE(sample_error(kBase, {"--model.type=mlp", "--model.layers=2,8,3"}).find("model.layers"),
+            std::string::npos);
+  EXPECT_NE(sample_error(kBase, {"--model.dim=3", "--model.sigma=1,2"}).find("model.sigma"), std::string::npos);
+  EXPECT_NE(sample_error(kBase, {"--model.type=gmm", "--model.weights=1,1", "--model.means=0,0"})
+                .find("model.means"),
+            std::string::npos);
+}
+
+TEST(BadInput, SamplerOptionsThatBreakDetailedBalance) {
+  EXPECT_NE(sample_error(kBase, {"--sampler.type=mala", "--sampler.clip_grad=1"}).find("sampler.clip_grad"),
+            std::string::npos);
+}
+
+TEST(BadInput, MissingParamsFile) {
+  const auto e = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,4,1", "--model.params=no_such.h5"});
+  EXPECT_NE(e.find("no_such.h5"), std::string::npos) << e;
+}
+
+TEST(BadInput, ParamsWithWrongLayerShapes) {
+  const std::string f = "bad_shapes_params.h5";
+  io::write_mlp_params(f, Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 5, 1}, 3));
+  const auto e = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,4,1", "--model.params=" + f});
+  EXPECT_NE(e.find(f), std::string::npos) << e;
+  EXPECT_NE(e.find("layer_0/weight"), std::string::npos) << e;
+  // Too many layers in the file is refused too.
+  io::write_mlp_params(f, Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 1, 1}, 3));
+  const auto e2 = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,1", "--model.params=" + f});
+  EXPECT_NE(e2.find(f), std::string::npos) << e2;
+  std::remove(f.c_str());
+}
+
+TEST(BadInput, CorruptParamsFile) {
+  const std::string f = "corrupt_params.h5";
+  std::ofstream(f) << "this is not HDF5";
+  const auto e = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,4,1", "--model.params=" + f});
+  EXPECT_NE(e.find(f), std::string::npos) << e;
+  std::remove(f.c_str());
+}
+
+TEST(Params, RoundTripReproducesEnergies) {
+  const std::string f = "roundtrip_params.h5";
+  const auto p = Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({3, 6, 1}, 42);
+  io::write_mlp_params(f, p);
+  const auto q = io::read_mlp_params(f, {3, 6, 1});
+  EXPECT_EQ(p.weight, q.weight);
+  EXPECT_EQ(p.bias, q.bias);
+  std::remove(f.c_str());
+}
+
+TEST(BadInput, ExistingOutputIsKept) {
+  const std::string f = "existing_output.h5";
+  std::ofstream(f) << "precious";
+  EXPECT_EQ(sample_error(kBase, {"--output.file=" + f}), "");
+  std::ifstream kept(f + ".~1~");
+  std::string s;
+  kept >> s;
+  EXPECT_EQ(s, "precious");
+  std::remove(f.c_str());
+  std::remove((f + ".~1~").c_str());
+}
+
+TEST(BadInput, FailedRunLeavesNoOutput) {
+  const std::string f = "failed_output.h5";
+  std::remove(f.c_str());
+  EXPECT_NE(sample_error(kBase, {"--output.file=" + f, "--output.landscape=true", "--model.dim=3"}), "");
+  EXPECT_FALSE(std::ifstream(f).good());
+  EXPECT_FALSE(std::ifstream(f + ".partial").good());
+}
+
+}  // namespace
+}  // namespace zeta

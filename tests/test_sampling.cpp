@@ -1,0 +1,180 @@
+//! Statistical checks of the samplers against exact answers, with fixed seeds
+//! and 4-standard-error tolerances (standard errors from independent chains).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "support.hpp"
+#include "zeta/models/factory.hpp"
+
+namespace zeta {
+namespace {
+
+using test::across_chains;
+using test::Space;
+
+constexpr int kDim = 50;
+constexpr double kBeta = 2.0;
+
+std::vector<double> anisotropic_sigmas() {
+  std::vector<double> s(kDim);
+  for (int i = 0; i < kDim; ++i) s[i] = 0.5 + double(i) / (kDim - 1);
+  return s;
+}
+
+//! ⟨E⟩ = d/(2β) and Cov = diag σ²/β for the 50-D Gaussian at β = 2.
+void check_gaussian_50d(const SamplerSpec& spec, int burn, int steps) {
+  const auto sig = anisotropic_sigmas();
+  auto model = make_gaussian<Space>(kDim, {0.0}, sig);
+  // Observables: E, then x_i x_j for i <= j.
+  const int npairs = kDim * (kDim + 1) / 2;
+  auto avg = test::chain_averages(model, spec, burn, steps, 5, 2024, 1 + npairs,
+                                  [&](const double* x, double E, double* out) {
+                                    out[0] = E;
+                                    int k = 1;
+                                    for (int i = 0; i < kDim; ++i)
+                                      for (int j = i; j < kDim; ++j) out[k++] = x[i] * x[j];
+                                  });
+  const auto e = across_chains(avg, 0);
+  const double exact = kDim / (2 * kBeta);
+  EXPECT_LT(std::abs(e.mean - exact), 4 * e.se) << spec.name << ": <E> = " << e.mean << " +- " << e.se;
+  EXPECT_LT(e.se, 0.02 * exact) << "too few samples for a meaningful check";
+  // Variances one by one; off-diagonal covariances (exactly 0) by their chi-square.
+  double chi2 = 0;
+  int k = 1, noff = 0;
+  for (int i = 0; i < kDim; ++i)
+    for (int j = i; j < kDim; ++j, ++k) {
+      const auto c = across_chains(avg, k);
+      if (i == j) {
+        const double want = sig[i] * sig[i] / kBeta;
+        EXPECT_LT(std::abs(c.mean - want), 4 * c.se) << spec.name << ": var x_" << i << " = " << c.mean << " +- "
+                                                     << c.se << ", want " << want;
+      } else {
+        chi2 += (c.mean / c.se) * (c.mean / c.se);
+        ++noff;
+      }
+    }
+  // chi-square with noff degrees of freedom: mean noff, sd sqrt(2 noff).
+  EXPECT_LT(std::abs(chi2 - noff), 4 * std::sqrt(2.0 * noff)) << spec.name << ": off-diagonal chi2 " << chi2;
+}
+
+TEST(Gaussian50D, MalaReproducesEnergyAndCovariance) {
+  SamplerSpec s;
+  s.type = SamplerType::mala;
+  s.name = "mala";
+  s.chains = 256;
+  s.step_size = 0.04;
+  s.beta = kBeta;
+  check_gaussian_50d(s, 300, 2000);
+}
+
+TEST(Gaussian50D, HmcReproducesEnergyAndCovariance) {
+  SamplerSpec s;
+  s.type = SamplerType::hmc;
+  s.name = "hmc";
+  s.chains = 256;
+  s.step_size = 0.15;
+  s.leapfrog = 8;
+  s.beta = kBeta;
+  check_gaussian_50d(s, 100, 600);
+}
+
+TEST(Gaussian50D, AcceptanceIsNotTrivial) {
+  // A sampler that accepts everything or nothing would pass nothing above,
+  // but check the tuned step sizes sit in a sensible range too.
+  SamplerSpec s;
+  s.type = SamplerType::mala;
+  s.chains = 64;
+  s.step_size = 0.04;
+  s.beta = kBeta;
+  auto model = make_gaussian<Space>(kDim, {0.0}, anisotropic_sigmas());
+  ChainRange r{64, 0, 64};
+  Chains<Space> ch(r, kDim, kBeta);
+  ch.initialize(model, 5, 1.0);
+  for (int t = 1; t <= 200; ++t) sampler_step(model, ch, s, 5, t);
+  auto acc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch.accepted);
+  double a = 0;
+  for (int c = 0; c < 64; ++c) a += acc(c);
+  a /= 64 * 200.0;
+  EXPECT_GT(a, 0.5);
+  EXPECT_LT(a, 0.99);
+}
+
+//! ULA on N(0, 1) in d dimensions at β = 1: x' = (1 − ε/2) x + √ε z has stationary
+//! variance 1 / (1 − ε/4), so ⟨E⟩ = (d/2) / (1 − ε/4): the bias shrinks with ε.
+TEST(Gaussian50D, LangevinBiasShrinksWithStepSize) {
+  auto model = make_gaussian<Space>(kDim, {0.0}, {1.0});
+  double previous_bias = INFINITY;
+  for (double eps : {0.4, 0.2, 0.1}) {
+    SamplerSpec s;
+    s.type = SamplerType::langevin;
+    s.name = "langevin";
+    s.chains = 256;
+    s.step_size = eps;
+    auto avg = test::chain_averages(model, s, int(20 / eps), int(400 / eps), 2, 77, 1,
+                                    [](const double*, double E, double* out) { out[0] = E; });
+    const auto e = across_chains(avg, 0);
+    const double exact = kDim / 2.0, ula = exact / (1 - eps / 4);
+    EXPECT_LT(std::abs(e.mean - ula), 4 * e.se) << "eps " << eps << ": " << e.mean << " +- " << e.se;
+    const double bias = e.mean - exact;
+    EXPECT_GT(bias, 4 * e.se) << "eps " << eps << ": the bias should be resolved";
+    EXPECT_LT(bias, previous_bias) << "eps " << eps;
+    previous_bias = bias;
+  }
+}
+
+//! Overlapping 2-D modes: the average responsibility of component k under the
+//! mixture is exactly w_k, and P(x_0 > 0) = Σ_k w_k Φ(μ_k0 / σ_k0).
+void check_mixture(const SamplerSpec& spec, int burn, int steps) {
+  const std::vector<double> w{0.3, 0.7};
+  const std::vector<std::vector<double>> mu{{-1.0, 0.0}, {1.5, 0.5}}, var{{1.0, 1.0}, {0.8, 1.2}};
+  auto model = make_gmm<Space>(w, mu, var);
+  auto avg = test::chain_averages(model, spec, burn, steps, 5, 99, 3, [&](const double* x, double, double* out) {
+    // Responsibilities from the exact mixture parameters.
+    double lt[2];
+    for (int j = 0; j < 2; ++j) {
+      double q = 0, lc = std::log(w[j]);
+      for (int i = 0; i < 2; ++i) {
+        q += (x[i] - mu[j][i]) * (x[i] - mu[j][i]) / var[j][i];
+        lc -= 0.5 * std::log(2 * M_PI * var[j][i]);
+      }
+      lt[j] = lc - 0.5 * q;
+    }
+    const double m = std::max(lt[0], lt[1]);
+    const double s = std::exp(lt[0] - m) + std::exp(lt[1] - m);
+    out[0] = std::exp(lt[0] - m) / s;
+    out[1] = std::exp(lt[1] - m) / s;
+    out[2] = x[0] > 0 ? 1.0 : 0.0;
+  });
+  for (int j = 0; j < 2; ++j) {
+    const auto r = across_chains(avg, j);
+    EXPECT_LT(std::abs(r.mean - w[j]), 4 * r.se) << spec.name << ": weight " << j << " = " << r.mean << " +- " << r.se;
+    EXPECT_LT(r.se, 0.01);
+  }
+  double p_right = 0;
+  for (int j = 0; j < 2; ++j) p_right += w[j] * 0.5 * std::erfc(-mu[j][0] / std::sqrt(var[j][0]) / std::sqrt(2.0));
+  const auto pr = across_chains(avg, 2);
+  EXPECT_LT(std::abs(pr.mean - p_right), 4 * pr.se) << spec.name << ": P(x0>0) = " << pr.mean << " +- " << pr.se;
+}
+
+TEST(Mixture2D, MalaRecoversModeWeights) {
+  SamplerSpec s;
+  s.type = SamplerType::mala;
+  s.name = "mala";
+  s.chains = 512;
+  s.step_size = 0.6;
+  check_mixture(s, 200, 2000);
+}
+
+TEST(Mixture2D, HmcRecoversModeWeights) {
+  SamplerSpec s;
+  s.type = SamplerType::hmc;
+  s.name = "hmc";
+  s.chains = 512;
+  s.step_size = 0.3;
+  s.leapfrog = 5;
+  check_mixture(s, 100, 1000);
+}
+
+}  // namespace
+}  // namespace zeta
