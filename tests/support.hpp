@@ -49,6 +49,18 @@ std::vector<std::vector<double>> chain_averages(
   return sums;
 }
 
+inline SamplerSpec make_spec(SamplerType type, std::int64_t chains, double step_size, double beta = 1,
+                             int leapfrog = 10) {
+  SamplerSpec s;
+  s.type = type;
+  s.name = type == SamplerType::langevin ? "langevin" : type == SamplerType::mala ? "mala" : "hmc";
+  s.chains = chains;
+  s.step_size = step_size;
+  s.beta = beta;
+  s.leapfrog = leapfrog;
+  return s;
+}
+
 inline Estimate across_chains(const std::vector<std::vector<double>>& avg, int k) {
   const double n = double(avg.size());
   double m = 0, ss = 0;

@@ -59,34 +59,17 @@ void check_gaussian_50d(const SamplerSpec& spec, int burn, int steps) {
 }
 
 TEST(Gaussian50D, MalaReproducesEnergyAndCovariance) {
-  SamplerSpec s;
-  s.type = SamplerType::mala;
-  s.name = "mala";
-  s.chains = 256;
-  s.step_size = 0.04;
-  s.beta = kBeta;
-  check_gaussian_50d(s, 300, 2000);
+  check_gaussian_50d(test::make_spec(SamplerType::mala, 256, 0.04, kBeta), 300, 2000);
 }
 
 TEST(Gaussian50D, HmcReproducesEnergyAndCovariance) {
-  SamplerSpec s;
-  s.type = SamplerType::hmc;
-  s.name = "hmc";
-  s.chains = 256;
-  s.step_size = 0.15;
-  s.leapfrog = 8;
-  s.beta = kBeta;
-  check_gaussian_50d(s, 100, 600);
+  check_gaussian_50d(test::make_spec(SamplerType::hmc, 256, 0.15, kBeta, 8), 100, 600);
 }
 
 TEST(Gaussian50D, AcceptanceIsNotTrivial) {
   // A sampler that accepts everything or nothing would pass nothing above,
   // but check the tuned step sizes sit in a sensible range too.
-  SamplerSpec s;
-  s.type = SamplerType::mala;
-  s.chains = 64;
-  s.step_size = 0.04;
-  s.beta = kBeta;
+  const auto s = test::make_spec(SamplerType::mala, 64, 0.04, kBeta);
   auto model = make_gaussian<Space>(kDim, {0.0}, anisotropic_sigmas());
   ChainRange r{64, 0, 64};
   Chains<Space> ch(r, kDim, kBeta);
@@ -106,11 +89,7 @@ TEST(Gaussian50D, LangevinBiasShrinksWithStepSize) {
   auto model = make_gaussian<Space>(kDim, {0.0}, {1.0});
   double previous_bias = INFINITY;
   for (double eps : {0.4, 0.2, 0.1}) {
-    SamplerSpec s;
-    s.type = SamplerType::langevin;
-    s.name = "langevin";
-    s.chains = 256;
-    s.step_size = eps;
+    const auto s = test::make_spec(SamplerType::langevin, 256, eps);
     auto avg = test::chain_averages(model, s, int(20 / eps), int(400 / eps), 2, 77, 1,
                                     [](const double*, double E, double* out) { out[0] = E; });
     const auto e = across_chains(avg, 0);
@@ -158,22 +137,11 @@ void check_mixture(const SamplerSpec& spec, int burn, int steps) {
 }
 
 TEST(Mixture2D, MalaRecoversModeWeights) {
-  SamplerSpec s;
-  s.type = SamplerType::mala;
-  s.name = "mala";
-  s.chains = 512;
-  s.step_size = 0.6;
-  check_mixture(s, 200, 2000);
+  check_mixture(test::make_spec(SamplerType::mala, 512, 0.6), 200, 2000);
 }
 
 TEST(Mixture2D, HmcRecoversModeWeights) {
-  SamplerSpec s;
-  s.type = SamplerType::hmc;
-  s.name = "hmc";
-  s.chains = 512;
-  s.step_size = 0.3;
-  s.leapfrog = 5;
-  check_mixture(s, 100, 1000);
+  check_mixture(test::make_spec(SamplerType::hmc, 512, 0.3, 1, 5), 100, 1000);
 }
 
 }  // namespace
