@@ -5,6 +5,7 @@
 
 #include "zeta/apps/apps.hpp"
 #include "zeta/core/error.hpp"
+#include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/models/factory.hpp"
 
@@ -123,6 +124,29 @@ TEST(BadInput, FailedRunLeavesNoOutput) {
   EXPECT_NE(sample_error(kBase, {"--output.file=" + f, "--output.landscape=true", "--model.dim=3"}), "");
   EXPECT_FALSE(std::ifstream(f).good());
   EXPECT_FALSE(std::ifstream(f + ".partial").good());
+}
+
+}  // namespace
+}  // namespace zeta
+
+namespace zeta {
+namespace {
+
+TEST(Interrupt, MaxHoursStopsAtASafePointWithStatusInterrupted) {
+  Config cfg;
+  apps::declare_sample_keys(cfg);
+  cfg.parse_text(kBase, {"--run.steps=1000", "--run.max_hours=1e-12", "--output.file=interrupted.h5",
+                         "--run.save_every=1"});
+  Comm self(MPI_COMM_SELF);
+  const auto r = apps::sample(cfg, self);
+  EXPECT_EQ(r.status, "interrupted");
+  EXPECT_EQ(r.steps_done, 16);  // the stop is checked every 16 steps
+  EXPECT_NE(r.json.str().find("\"status\": \"interrupted\""), std::string::npos);
+  std::vector<hsize_t> dims;
+  const auto e = io::read_doubles("interrupted.h5", "/samples/energy", dims);
+  EXPECT_EQ(dims[0], 995u);  // sized for the full run; the first 11 rows are filled
+  EXPECT_NE(e[10 * dims[1]], 0.0);
+  std::remove("interrupted.h5");
 }
 
 }  // namespace
