@@ -161,10 +161,8 @@ SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, co
   res.acceptance = double(comm.sum(acc)) / (double(smp.chains) * double(std::max<std::int64_t>(1, res.steps_done)));
 
   if (out) {
-    if (saved < saves) {
-      // Interrupted: the unsaved rows stay zero; record how many are valid.
-      out->attribute("samples_saved", saved);
-    }
+    // Rows past samples_saved (an interrupted run) stay zero.
+    out->attribute("samples_saved", saved);
     out->finish();
   }
   res.wall_s = timer.seconds();

@@ -66,21 +66,19 @@ void Config::parse_text(const std::string& ini_text, const std::vector<std::stri
   po::options_description desc;
   for (const auto& name : order_) desc.add_options()(name.c_str(), po::value<std::string>());
   try {
-    // The command line is stored first: Boost keeps the first value it sees.
     po::variables_map vm;
-    std::vector<std::string> args;
-    for (const auto& o : overrides) {
-      if (o.rfind("--", 0) != 0 || o.find('=') == std::string::npos)
-        throw Error("bad override '" + o + "': expected --section.key=value");
-      args.push_back(o);
-    }
-    po::store(po::command_line_parser(args).options(desc).style(po::command_line_style::allow_long |
-                                                                po::command_line_style::long_allow_adjacent)
-                  .run(),
-              vm);
     std::istringstream in(ini_text);
     po::store(po::parse_config_file(in, desc, false), vm);
     for (const auto& [name, v] : vm) set(name, v.as<std::string>(), "");
+    // Overrides are applied last, so the command line wins over the file.
+    for (const auto& o : overrides) {
+      const auto eq = o.find('=');
+      if (o.rfind("--", 0) != 0 || eq == std::string::npos)
+        throw Error("bad override '" + o + "': expected --section.key=value");
+      const std::string name = o.substr(2, eq - 2);
+      if (!keys_.count(name)) throw Error("unknown configuration key '" + name + "'");
+      set(name, o.substr(eq + 1), "command line");
+    }
   } catch (const po::unknown_option& e) {
     std::string name = e.get_option_name();
     while (!name.empty() && name.front() == '-') name.erase(0, 1);

@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""Plot the samples and energies written by `zeta sample`.
+
+Usage:
+    plot_samples.py FILE.h5 [-o PREFIX]
+
+Writes two PNG files:
+    PREFIX_samples.png  the saved samples
+                          1-D:  histogram of x with exp(-beta E) (normalised over the
+                                sampled range) drawn over it
+                          2-D:  scatter of the samples over the energy contour in
+                                /landscape when the file has one, else over a 2-D
+                                histogram of the samples
+                          >2-D: 2-D histogram of (x_0, x_1) and 1-D histograms of
+                                x_0 and x_1
+    PREFIX_energy.png   energy traces of a few chains and the mean over all chains
+                        against the saved-sample index, and a histogram of all saved
+                        energies
+PREFIX defaults to FILE without its .h5 extension.
+
+File layout read (written by zeta):
+    /samples/x       [saved, chains, dim]
+    /samples/energy  [saved, chains]
+    /landscape/x [nx], /landscape/y [ny], /landscape/energy [ny, nx]  (optional)
+    root attributes: config (the full INI), ranks, samples_saved (interrupted runs:
+    only the first samples_saved rows of /samples hold data)
+
+Needs Debian's python3-h5py, python3-numpy and python3-matplotlib, hence the
+/usr/bin/python3 shebang. Exit status: 0 on success, 1 on a bad or unusable file.
+"""
+
+import argparse
+import configparser
+import os
+import sys
+
+import numpy as np
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PROG = os.path.basename(sys.argv[0])
+MAX_ROWS = 20000          # saved rows read at most (a stride is used beyond this)
+MAX_SCATTER = 5000        # points drawn at most in a scatter plot
+TRACE_CHAINS = 4          # individual chains drawn in the energy trace
+
+
+def fail(msg):
+    print(f"{PROG}: error: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def attr_str(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return attr_str(value[()])
+    return str(value)
+
+
+def read_config(attrs):
+    """The run's configuration (root attribute 'config', INI text) or an empty parser."""
+    cp = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#",))
+    if "config" in attrs:
+        try:
+            cp.read_string(attr_str(attrs["config"]))
+        except configparser.Error:
+            pass
+    return cp
+
+
+def cfg_get(cp, section, key, default=""):
+    try:
+        return cp.get(section, key)
+    except (configparser.Error, KeyError):
+        return default
+
+
+def cfg_float(cp, section, key, default):
+    try:
+        return float(cfg_get(cp, section, key, default))
+    except ValueError:
+        return default
+
+
+def load(path):
+    try:
+        import h5py
+    except ImportError:
+        fail("h5py is missing; run this script with /usr/bin/python3 (Debian python3-h5py)")
+    if not os.path.isfile(path):
+        fail(f"'{path}': no such file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        fail(f"'{path}' is not a readable HDF5 file ({e})")
+    with f:
+        if "samples" not in f or not isinstance(f["samples"], h5py.Group):
+            fail(f"'{path}' has no /samples group (not a zeta sample file, or run.save_every = 0)")
+        g = f["samples"]
+        for name in ("x", "energy"):
+            if name not in g:
+                fail(f"'{path}' has no /samples/{name}")
+        dx, de = g["x"], g["energy"]
+        if dx.ndim != 3 or de.ndim != 2 or dx.shape[:2] != de.shape:
+            fail(f"'{path}': unexpected shapes /samples/x {dx.shape}, /samples/energy {de.shape}")
+        rows = dx.shape[0]
+        interrupted = False
+        if "samples_saved" in f.attrs:  # interrupted runs: the rest of the rows are unwritten
+            saved = int(f.attrs["samples_saved"])
+            interrupted = saved < rows
+            rows = min(rows, max(saved, 0))
+        if rows == 0 or dx.shape[1] == 0:
+            fail(f"'{path}' holds no saved samples")
+        stride = max(1, -(-rows // MAX_ROWS))
+        data = {
+            "x": dx[0:rows:stride],
+            "energy": de[0:rows:stride],
+            "index": np.arange(0, rows, stride),
+            "rows": rows,
+            "stride": stride,
+            "interrupted": interrupted,
+            "config": read_config(f.attrs),
+            "ranks": attr_str(f.attrs["ranks"]) if "ranks" in f.attrs else "?",
+        }
+        if "landscape" in f and all(k in f["landscape"] for k in ("x", "y", "energy")):
+            ls = f["landscape"]
+            data["landscape"] = (ls["x"][:], ls["y"][:], ls["energy"][:])
+    return data
+
+
+def title_of(path, d):
+    cp = d["config"]
+    model = cfg_get(cp, "model", "type", "?")
+    sampler = cfg_get(cp, "sampler", "type", "?")
+    beta = cfg_get(cp, "sampler", "beta", "1")
+    n, chains, dim = d["x"].shape
+    t = (f"{os.path.basename(path)}: {model}, dim {dim}, {sampler}, {chains} chains, "
+         f"beta {beta}, {d['rows']} saved")
+    if d["stride"] > 1:
+        t += f" (every {d['stride']}th shown)"
+    if d["interrupted"]:
+        t += " [interrupted run]"
+    return t
+
+
+def subsample(points, k, rng):
+    if len(points) <= k:
+        return points
+    return points[rng.choice(len(points), size=k, replace=False)]
+
+
+def plot_samples(path, d, out):
+    x = d["x"]
+    dim = x.shape[2]
+    pts = x.reshape(-1, dim)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    rng = np.random.default_rng(0)
+    title = title_of(path, d)
+
+    if dim == 1:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        xs = pts[:, 0]
+        ax.hist(xs, bins=80, density=True, color="tab:blue", alpha=0.6, label="samples")
+        # exp(-beta E) at the sampled points, normalised over the sampled range.
+        beta = cfg_float(d["config"], "sampler", "beta", 1.0)
+        e = d["energy"].reshape(-1)
+        xe = x.reshape(-1)
+        ok = np.isfinite(e) & np.isfinite(xe)
+        xe, e = xe[ok], e[ok]
+        order = np.argsort(xe)
+        xe, e = xe[order], e[order]
+        if len(xe) > 1 and xe[-1] > xe[0]:
+            p = np.exp(-beta * (e - e.min()))
+            z = getattr(np, "trapezoid", getattr(np, "trapz", None))(p, xe)
+            if z > 0:
+                ax.plot(xe, p / z, color="k", lw=1.2, label=r"$e^{-\beta E}$ (normalised)")
+        ax.set_xlabel("$x_0$")
+        ax.set_ylabel("density")
+        ax.legend(loc="best")
+    elif dim == 2:
+        fig, ax = plt.subplots(figsize=(7, 6))
+        if "landscape" in d:
+            lx, ly, le = d["landscape"]
+            finite = le[np.isfinite(le)]
+            lo = finite.min()
+            hi = np.percentile(finite, 90)  # the corners can be steep; keep the contour readable
+            if not hi > lo:
+                hi = finite.max() if finite.max() > lo else lo + 1
+            levels = np.linspace(lo, hi, 30)
+            cs = ax.contourf(lx, ly, np.clip(le, lo, None), levels=levels, cmap="viridis", extend="max")
+            ax.contour(lx, ly, le, levels=levels[::3], colors="white", linewidths=0.4, alpha=0.5)
+            fig.colorbar(cs, ax=ax, label="energy E (landscape)")
+            ax.set_xlim(lx[0], lx[-1])
+            ax.set_ylim(ly[0], ly[-1])
+            outside = np.mean((pts[:, 0] < lx[0]) | (pts[:, 0] > lx[-1]) |
+                              (pts[:, 1] < ly[0]) | (pts[:, 1] > ly[-1]))
+            if outside > 0.001:
+                ax.text(0.01, 0.01, f"{100 * outside:.1f}% of samples outside the landscape range",
+                        transform=ax.transAxes, color="white", fontsize=8)
+            dot = "tab:red"
+        else:
+            h = ax.hist2d(pts[:, 0], pts[:, 1], bins=80, cmap="Greys", cmin=1)
+            fig.colorbar(h[3], ax=ax, label="samples per bin")
+            dot = "tab:blue"
+        s = subsample(pts, MAX_SCATTER, rng)
+        ax.scatter(s[:, 0], s[:, 1], s=3, c=dot, alpha=0.5, linewidths=0,
+                   label=f"samples ({len(s)} of {len(pts)} shown)" if len(s) < len(pts) else "samples")
+        ax.set_xlabel("$x_0$")
+        ax.set_ylabel("$x_1$")
+        ax.legend(loc="upper right", markerscale=4, fontsize=8)
+    else:
+        fig, (ax, ax1) = plt.subplots(1, 2, figsize=(12, 5))
+        h = ax.hist2d(pts[:, 0], pts[:, 1], bins=80, cmap="viridis", cmin=1)
+        fig.colorbar(h[3], ax=ax, label="samples per bin")
+        ax.set_xlabel("$x_0$")
+        ax.set_ylabel("$x_1$")
+        ax.set_title(f"first two of {dim} coordinates")
+        ax.set_aspect("equal", adjustable="datalim")
+        for i, c in ((0, "tab:blue"), (1, "tab:orange")):
+            ax1.hist(pts[:, i], bins=80, density=True, histtype="step", lw=1.5, color=c,
+                     label=f"$x_{i}$: mean {pts[:, i].mean():.3g}, sd {pts[:, i].std():.3g}")
+        ax1.set_xlabel("value")
+        ax1.set_ylabel("density")
+        ax1.legend(loc="upper right", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def plot_energy(path, d, out):
+    e = d["energy"]
+    idx = d["index"]
+    fig, (ax, ax1) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    for c in range(min(TRACE_CHAINS, e.shape[1])):
+        ax.plot(idx, e[:, c], lw=0.7, alpha=0.7, label=f"chain {c}")
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(np.where(np.isfinite(e), e, np.nan), axis=1)
+    ax.plot(idx, mean, color="k", lw=1.8, label=f"mean over {e.shape[1]} chains")
+    ax.set_xlabel("saved sample index" + (f" (every {d['stride']}th)" if d["stride"] > 1 else ""))
+    ax.set_ylabel("energy E")
+    ax.legend(loc="upper right", fontsize=8, ncol=2)
+    flat = e[np.isfinite(e)]
+    if flat.size:
+        ax1.hist(flat, bins=80, density=True, color="tab:gray", orientation="horizontal")
+        ax1.axhline(flat.mean(), color="k", lw=1.2, label=f"mean {flat.mean():.4g}")
+        ax1.legend(loc="upper right", fontsize=8)
+    ax1.set_xlabel("density")
+    ax1.set_ylabel("energy E")
+    ax1.sharey(ax)
+    if flat.size:
+        # Rare spikes would squash the traces: show up to the 99.9th percentile.
+        lo = flat.min()
+        hi = max(np.percentile(flat, 99.9), np.nanmax(mean))
+        pad = 0.05 * (hi - lo) if hi > lo else 1.0
+        ax.set_ylim(lo - pad, hi + pad)
+    fig.suptitle(title_of(path, d), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Plot samples and energies from a `zeta sample` HDF5 file.")
+    ap.add_argument("file", help="HDF5 file written by zeta sample")
+    ap.add_argument("-o", "--prefix", help="output prefix (default: FILE without .h5)")
+    args = ap.parse_args()
+    prefix = args.prefix or (args.file[:-3] if args.file.endswith(".h5") else args.file)
+    d = load(args.file)
+    outdir = os.path.dirname(prefix)
+    if outdir and not os.path.isdir(outdir):
+        fail(f"output directory '{outdir}' does not exist")
+    files = (prefix + "_samples.png", prefix + "_energy.png")
+    plot_samples(args.file, d, files[0])
+    plot_energy(args.file, d, files[1])
+    for name in files:
+        print(name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
