@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -158,7 +159,20 @@ SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, co
   Kokkos::parallel_reduce(
       "zeta::sample::acceptance", RangePolicy<Space>(0, ch.local()),
       KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += accepted(c); }, acc);
-  res.acceptance = double(comm.sum(acc)) / (double(smp.chains) * double(std::max<std::int64_t>(1, res.steps_done)));
+  const double per_chain_steps = double(std::max<std::int64_t>(1, res.steps_done));
+  res.acceptance = double(comm.sum(acc)) / (double(smp.chains) * per_chain_steps);
+  // The least-accepting chain shows chains stuck on a steep wall, which the mean hides.
+  std::int64_t least = std::numeric_limits<std::int64_t>::max();
+  Kokkos::parallel_reduce(
+      "zeta::sample::least_acceptance", RangePolicy<Space>(0, ch.local()),
+      KOKKOS_LAMBDA(const int c, std::int64_t& m) { m = accepted(c) < m ? accepted(c) : m; },
+      Kokkos::Min<std::int64_t>(least));
+  res.acceptance_min = -comm.max(-double(least)) / per_chain_steps;
+  if (res.acceptance_min == 0 && comm.root())
+    std::fprintf(stderr,
+                 "zeta: warning: some chains accepted no proposal in %lld steps (stuck); the statistics are not "
+                 "trustworthy: lower sampler.step_size or sampler.init_scale\n",
+                 static_cast<long long>(res.steps_done));
 
   if (out) {
     // Rows past samples_saved (an interrupted run) stay zero.
@@ -179,6 +193,7 @@ SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, co
   j.add("mean_energy", res.mean_energy);
   j.add("mean_energy_stderr", res.mean_energy_stderr);
   j.add("acceptance", res.acceptance);
+  j.add("acceptance_min", res.acceptance_min);
   j.add("chain_steps_per_s", res.chain_steps_per_s);
   if (!file.empty()) j.add("output", file);
   return res;

@@ -23,6 +23,7 @@ struct SampleResult {
   std::int64_t steps_done = 0;
   std::int64_t chains = 0;
   double mean_energy = 0, mean_energy_stderr = 0, acceptance = 0;
+  double acceptance_min = 0;  //!< the least-accepting chain's acceptance
   double wall_s = 0, chain_steps_per_s = 0;
   JsonSummary json;
 };
