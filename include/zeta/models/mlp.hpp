@@ -1,6 +1,9 @@
 //! Neural energy E(x) = MLP(x) with a scalar output: layers d_0, d_1, …, 1,
 //! hidden activations silu / softplus / leaky_relu, linear output. ∇x E by
-//! hand-written backpropagation on GEMM.
+//! hand-written backpropagation on GEMM. The elementwise work is fused around
+//! the GEMMs: bias + activation + derivative in one pass per hidden layer, the
+//! last hidden layer fused with the output layer and the first backprop product,
+//! and a small fan-in first layer (d_0 ≤ kSmallFanIn) done directly.
 #pragma once
 #include <string>
 #include <vector>
@@ -8,6 +11,7 @@
 #include "zeta/core/error.hpp"
 #include "zeta/core/math.hpp"
 #include "zeta/core/types.hpp"
+#include "zeta/core/vmath.hpp"
 #include "zeta/linalg/gemm.hpp"
 #include "zeta/rng/philox.hpp"
 
@@ -67,6 +71,13 @@ class Mlp {
       Kokkos::deep_copy(w_[l], hw);
       Kokkos::deep_copy(b_[l], hb);
     }
+    // Small fan-in first layer: W_0ᵀ [d_0][d_1], so its kernels read rows contiguously.
+    const int d0 = layers_[0], d1 = layers_[1];
+    w0t_ = Matrix<Space>("zeta::Mlp::weight0_transposed", d0, d1);
+    auto ht = Kokkos::create_mirror_view(w0t_);
+    for (int o = 0; o < d1; ++o)
+      for (int i = 0; i < d0; ++i) ht(i, o) = Real(p.weight.at(0).at(std::size_t(o) * d0 + i));
+    Kokkos::deep_copy(w0t_, ht);
   }
 
   //! PyTorch-style init: U(−1/√in, 1/√in) for weights and biases, from the counter RNG.
@@ -99,6 +110,9 @@ class Mlp {
   //! numbers do not depend on how many chains a rank holds (double precision;
   //! OpenBLAS sgemm is not row-stable even then).
   static constexpr int kRowTile = 16;
+  //! Fan-in d_0 at or below which the first layer is a direct kernel (fused with
+  //! the activation, and in backprop with D_0) instead of K = d_0 / N = d_0 GEMMs.
+  static constexpr int kSmallFanIn = 8;
 
   void energy(const Matrix<Space>& x, const Vector<Space>& E) {
     const int batch = static_cast<int>(x.extent(0));
@@ -150,47 +164,196 @@ class Mlp {
     t_[1] = Matrix<Space>("zeta::Mlp::backprop1", batch, widest);
   }
 
-  //! Hidden layers: H_l = act(A_l W_lᵀ + b_l), D_l = act'(·); output E = H w + b.
-  void forward(const Matrix<Space>& x, const Vector<Space>& E, bool keep_derivative) {
-    const int batch = static_cast<int>(x.extent(0));
-    ensure_workspace(batch);
-    const Activation act = act_;
-    for (int l = 0; l + 1 < nlayers(); ++l) {
-      const Matrix<Space>& in = l == 0 ? x : h_[l - 1];
-      const auto h = h_[l];
-      const auto d = d_[l];
-      const auto b = b_[l];
-      linalg::gemm<Space>(false, true, Real(1), in, w_[l], Real(0), h);
-      const int width = layers_[l + 1];
-      Kokkos::parallel_for(
-          "zeta::Mlp::activate", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-            for (int j = 0; j < width; ++j) {
-              Real f = 0, df = 0;
-              activate(act, h(c, j) + b(j), f, df);
-              h(c, j) = f;
-              if (keep_derivative) d(c, j) = df;
-            }
-          });
+  static constexpr bool kFast = std::is_same_v<Real, float>;
+
+  KOKKOS_INLINE_FUNCTION static void act_fd(Activation a, Real z, Real& f, Real& df) {
+    if constexpr (kFast) {
+      if (a == Activation::silu) {
+        float ff, dd;
+        vmath::silu(float(z), ff, dd);
+        f = ff, df = dd;
+        return;
+      }
     }
-    const int last = nlayers() - 1;
-    const Matrix<Space> in = last == 0 ? x : h_[last - 1];
-    const auto w = w_[last];
-    const auto b = b_[last];
-    const int width = layers_[last];
+    activate(a, z, f, df);
+  }
+
+  //! Hidden layer l < last−1: H = act(Z + b) in place, D = act'(·) (when kept).
+  //! Z comes from a GEMM, or for a small fan-in first layer is formed here directly.
+  void hidden(int l, const Matrix<Space>& in, bool keep) {
+    const int batch = static_cast<int>(in.extent(0));
+    const int width = layers_[l + 1], fan_in = layers_[l];
+    const auto h = h_[l], d = d_[l];
+    const auto b = b_[l], w = w_[l], wt = w0t_;
+    const bool direct = l == 0 && fan_in <= kSmallFanIn;
+    if (!direct) linalg::gemm<Space>(false, true, Real(1), in, w_[l], Real(0), h);
+    const Activation act = act_;
+    if constexpr (kFast) {
+      if (act == Activation::silu) {
+        Kokkos::parallel_for(
+            "zeta::Mlp::activate", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+              Real* KOKKOS_RESTRICT hr = &h(c, 0);
+              Real* KOKKOS_RESTRICT dr = &d(c, 0);
+              const Real* KOKKOS_RESTRICT br = &b(0);
+              if (direct) {
+                // Z = x Wᵀ with fan_in ≤ kSmallFanIn: accumulate column by column.
+                for (int j = 0; j < width; ++j) hr[j] = br[j];
+                for (int k = 0; k < fan_in; ++k) {
+                  const Real xk = in(c, k);
+                  const Real* KOKKOS_RESTRICT wk = &wt(k, 0);
+                  for (int j = 0; j < width; ++j) hr[j] += xk * wk[j];
+                }
+                for (int j = 0; j < width; ++j) {
+                  Real f = 0, df = 0;
+                  act_fd(Activation::silu, hr[j], f, df);
+                  hr[j] = f;
+                  dr[j] = df;
+                }
+              } else if (keep) {
+                for (int j = 0; j < width; ++j) {
+                  Real f = 0, df = 0;
+                  act_fd(Activation::silu, hr[j] + br[j], f, df);
+                  hr[j] = f;
+                  dr[j] = df;
+                }
+              } else {
+                for (int j = 0; j < width; ++j) {
+                  Real f = 0, df = 0;
+                  act_fd(Activation::silu, hr[j] + br[j], f, df);
+                  hr[j] = f;
+                }
+              }
+            });
+        return;
+      }
+    }
     Kokkos::parallel_for(
-        "zeta::Mlp::output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-          Real e = b(0);
-          for (int j = 0; j < width; ++j) e += in(c, j) * w(0, j);
+        "zeta::Mlp::activate", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+          if (direct)
+            for (int j = 0; j < width; ++j) {
+              Real z = b(j);
+              for (int k = 0; k < fan_in; ++k) z += in(c, k) * w(j, k);
+              h(c, j) = z;
+            }
+          for (int j = 0; j < width; ++j) {
+            Real f = 0, df = 0;
+            activate(act, h(c, j) + (direct ? Real(0) : b(j)), f, df);
+            h(c, j) = f;
+            if (keep) d(c, j) = df;
+          }
+        });
+  }
+
+  //! Last hidden layer fused with the output layer:
+  //!   E = b_out + Σ_j w_out(j) act(z_j);  T0 = w_out ⊙ act'(z)  (when keep).
+  void last_hidden(const Matrix<Space>& zin, const Vector<Space>& E, bool keep) {
+    const int batch = static_cast<int>(zin.extent(0));
+    const int l = nlayers() - 2;
+    const int width = layers_[l + 1];
+    const auto b = b_[l], wo = w_[l + 1], bo = b_[l + 1];
+    const Matrix<Space> t(t_[0].data(), batch, width);
+    const Activation act = act_;
+    if constexpr (kFast) {
+      if (act == Activation::silu) {
+        // keep: E and T0; !keep: E only. Separate loops so each vectorizes.
+        Kokkos::parallel_for(
+            "zeta::Mlp::last_hidden_output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+              const Real* KOKKOS_RESTRICT zr = &zin(c, 0);
+              Real* KOKKOS_RESTRICT tr = &t(c, 0);
+              const Real* KOKKOS_RESTRICT br = &b(0);
+              const Real* KOKKOS_RESTRICT wr = &wo(0, 0);
+              constexpr int V = 16;  // independent partial sums: vectorizable, fixed order
+              Real acc[V] = {};
+              int j = 0;
+              if (keep) {
+                for (; j + V <= width; j += V)
+                  for (int q = 0; q < V; ++q) {
+                    float f, df;
+                    vmath::silu(zr[j + q] + br[j + q], f, df);
+                    acc[q] += wr[j + q] * f;
+                    tr[j + q] = wr[j + q] * df;
+                  }
+              } else {
+                for (; j + V <= width; j += V)
+                  for (int q = 0; q < V; ++q) {
+                    float f, df;
+                    vmath::silu(zr[j + q] + br[j + q], f, df);
+                    acc[q] += wr[j + q] * f;
+                  }
+              }
+              for (int q = 0; j < width; ++j, ++q) {
+                float f, df;
+                vmath::silu(zr[j] + br[j], f, df);
+                acc[q] += wr[j] * f;
+                if (keep) tr[j] = wr[j] * df;
+              }
+              Real e = 0;
+              for (int q = 0; q < V; ++q) e += acc[q];
+              E(c) = bo(0) + e;
+            });
+        return;
+      }
+    }
+    Kokkos::parallel_for(
+        "zeta::Mlp::last_hidden_output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+          Real e = bo(0);
+          for (int j = 0; j < width; ++j) {
+            Real f = 0, df = 0;
+            activate(act, zin(c, j) + b(j), f, df);
+            e += wo(0, j) * f;
+            if (keep) t(c, j) = wo(0, j) * df;
+          }
           E(c) = e;
         });
   }
 
-  //! dE/dA_l = (dE/dA_{l+1} ⊙ D_l) W_l, down to the input.
+  void forward(const Matrix<Space>& x, const Vector<Space>& E, bool keep_derivative) {
+    const int batch = static_cast<int>(x.extent(0));
+    ensure_workspace(batch);
+    const int last = nlayers() - 1;
+    if (last == 0) {  // linear model
+      const auto w = w_[0];
+      const auto b = b_[0];
+      const int width = layers_[0];
+      Kokkos::parallel_for(
+          "zeta::Mlp::output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+            Real e = b(0);
+            for (int j = 0; j < width; ++j) e += x(c, j) * w(0, j);
+            E(c) = e;
+          });
+      return;
+    }
+    for (int l = 0; l + 2 < nlayers(); ++l) hidden(l, l == 0 ? x : h_[l - 1], keep_derivative);
+    // Last hidden layer: its pre-activation goes to h_[last − 1] (a GEMM, or the
+    // direct small-fan-in product when it is also the first layer).
+    const int l = last - 1;
+    const Matrix<Space>& in = l == 0 ? x : h_[l - 1];
+    const auto z = h_[l];
+    if (l == 0 && layers_[0] <= kSmallFanIn) {
+      const auto wt = w0t_;
+      const int width = layers_[1], fan_in = layers_[0];
+      Kokkos::parallel_for(
+          "zeta::Mlp::small_fan_in", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+            Real* KOKKOS_RESTRICT zr = &z(c, 0);
+            for (int j = 0; j < width; ++j) zr[j] = 0;
+            for (int k = 0; k < fan_in; ++k) {
+              const Real xk = x(c, k);
+              const Real* KOKKOS_RESTRICT wk = &wt(k, 0);
+              for (int j = 0; j < width; ++j) zr[j] += xk * wk[j];
+            }
+          });
+    } else {
+      linalg::gemm<Space>(false, true, Real(1), in, w_[l], Real(0), z);
+    }
+    last_hidden(z, E, keep_derivative);
+  }
+
+  //! dE/dA_l = (dE/dA_{l+1} ⊙ D_l) W_l down to the input; T0 is already w_out ⊙ D_last.
   void backward(const Matrix<Space>& x, const Matrix<Space>& g) {
     const int batch = static_cast<int>(x.extent(0));
     const int last = nlayers() - 1;
-    const auto w = w_[last];
     if (last == 0) {
+      const auto w = w_[0];
       const int width = layers_[0];
       Kokkos::parallel_for(
           "zeta::Mlp::grad_linear", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
@@ -198,29 +361,47 @@ class Mlp {
           });
       return;
     }
-    {
-      const auto d = d_[last - 1];
-      const int width = layers_[last];
-      const Matrix<Space> t(t_[0].data(), batch, width);
-      Kokkos::parallel_for(
-          "zeta::Mlp::backprop_output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-            for (int j = 0; j < width; ++j) t(c, j) = w(0, j) * d(c, j);
-          });
-    }
     int cur = 0;
     for (int l = last - 1; l >= 0; --l) {
       const int out = layers_[l + 1], in = layers_[l];
-      const Matrix<Space> t(t_[cur].data(), batch, out);  // unmanaged, row stride = out
+      const Matrix<Space> t(t_[cur].data(), batch, out);
       if (l == 0) {
         linalg::gemm<Space>(false, false, Real(1), t, w_[0], Real(0), g);
         break;
       }
+      const auto d = d_[l - 1];
+      if (l == 1 && layers_[0] <= kSmallFanIn) {
+        // g = ((T W_1) ⊙ D_0) W_0 with W_0 of d_0 ≤ kSmallFanIn columns: one fused pass after the GEMM.
+        const Matrix<Space> next(t_[1 - cur].data(), batch, in);
+        linalg::gemm<Space>(false, false, Real(1), t, w_[l], Real(0), next);
+        const auto w0 = w0t_;
+        const int d0 = layers_[0];
+        Kokkos::parallel_for(
+            "zeta::Mlp::backprop_small_fan_in", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+              const Real* KOKKOS_RESTRICT nr = &next(c, 0);
+              const Real* KOKKOS_RESTRICT dr = &d(c, 0);
+              for (int k = 0; k < d0; ++k) {
+                const Real* KOKKOS_RESTRICT wk = &w0(k, 0);
+                constexpr int V = 16;
+                Real acc[V] = {};
+                int j = 0;
+                for (; j + V <= in; j += V)
+                  for (int q = 0; q < V; ++q) acc[q] += nr[j + q] * dr[j + q] * wk[j + q];
+                for (int q = 0; j < in; ++j, ++q) acc[q] += nr[j] * dr[j] * wk[j];
+                Real s = 0;
+                for (int q = 0; q < V; ++q) s += acc[q];
+                g(c, k) = s;
+              }
+            });
+        return;
+      }
       const Matrix<Space> next(t_[1 - cur].data(), batch, in);
       linalg::gemm<Space>(false, false, Real(1), t, w_[l], Real(0), next);
-      const auto d = d_[l - 1];
       Kokkos::parallel_for(
           "zeta::Mlp::backprop_hidden", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-            for (int j = 0; j < in; ++j) next(c, j) *= d(c, j);
+            Real* KOKKOS_RESTRICT nr = &next(c, 0);
+            const Real* KOKKOS_RESTRICT dr = &d(c, 0);
+            for (int j = 0; j < in; ++j) nr[j] *= dr[j];
           });
       cur = 1 - cur;
     }
@@ -230,9 +411,10 @@ class Mlp {
   Activation act_;
   std::vector<Matrix<Space>> w_;
   std::vector<Vector<Space>> b_;
-  std::vector<Matrix<Space>> h_, d_;  //!< per hidden layer: activations and their derivatives
-  Matrix<Space> t_[2];                //!< ping-pong buffers for backpropagation
-  Matrix<Space> xpad_, gpad_;         //!< batches padded to whole row tiles
+  std::vector<Matrix<Space>> h_, d_;
+  Matrix<Space> t_[2];
+  Matrix<Space> w0t_;  //!< W_0ᵀ
+  Matrix<Space> xpad_, gpad_;
   Vector<Space> epad_;
 };
 

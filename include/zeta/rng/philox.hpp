@@ -10,6 +10,7 @@
 
 #include "zeta/core/math.hpp"
 #include "zeta/core/types.hpp"
+#include "zeta/core/vmath.hpp"
 
 namespace zeta::rng {
 
@@ -21,6 +22,29 @@ enum Purpose : std::uint32_t {
   kMomentum = 4,  //!< HMC momenta
 };
 
+//! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).
+KOKKOS_INLINE_FUNCTION std::uint32_t purpose_word(Purpose purpose, std::uint64_t chain) {
+  return static_cast<std::uint32_t>(purpose) | (static_cast<std::uint32_t>(chain >> 32) << 8);
+}
+
+//! Four float normals from one Philox block (Box-Muller): z[2p] = ρ cos 2πu₂,
+//! z[2p + 1] = ρ sin 2πu₂, ρ = √(−2 ln u₁), with u₁ (24 bits, centred, never 0)
+//! from word 2p and u₂ from word 2p + 1.
+KOKKOS_INLINE_FUNCTION void box_muller4(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2, std::uint32_t w3,
+                                        float& z0, float& z1, float& z2, float& z3) {
+  const float u1a = (float(w0 >> 8) + 0.5f) * 5.9604645e-08f, u2a = float(w1 >> 8) * 5.9604645e-08f;
+  const float u1b = (float(w2 >> 8) + 0.5f) * 5.9604645e-08f, u2b = float(w3 >> 8) * 5.9604645e-08f;
+  const float ra = vmath::sqrt_pos(-2.0f * vmath::log01(u1a));
+  const float rb = vmath::sqrt_pos(-2.0f * vmath::log01(u1b));
+  float sa, ca, sb, cb;
+  vmath::sincos_2pi(u2a, sa, ca);
+  vmath::sincos_2pi(u2b, sb, cb);
+  z0 = ra * ca;
+  z1 = ra * sa;
+  z2 = rb * cb;
+  z3 = rb * sb;
+}
+
 class Stream {
  public:
   using Gen = r123::Philox4x32;
@@ -29,7 +53,7 @@ class Stream {
     key_[0] = static_cast<std::uint32_t>(chain);
     key_[1] = seed;
     ctr_[0] = 0;
-    ctr_[1] = static_cast<std::uint32_t>(purpose) | (static_cast<std::uint32_t>(chain >> 32) << 8);
+    ctr_[1] = purpose_word(purpose, chain);
     ctr_[2] = static_cast<std::uint32_t>(step);
     ctr_[3] = static_cast<std::uint32_t>(step >> 32);
   }
@@ -47,23 +71,19 @@ class Stream {
   }
 
   //! Calls sink(i, z) with n standard normals z (Box-Muller). Real is float:
-  //! four normals per Philox block; double: two, each from 53-bit uniforms.
+  //! four normals per Philox block (box_muller4; normals_lanes gives the same
+  //! numbers many blocks at a time); double: two, each from 53-bit uniforms.
   template <class Sink>
   KOKKOS_INLINE_FUNCTION void normals(int n, Sink&& sink) const {
-    constexpr Real two_pi = Real(6.283185307179586);
     if constexpr (sizeof(Real) == sizeof(float)) {
       for (int b = 0; 4 * b < n; ++b) {
         const auto r = block(static_cast<std::uint32_t>(b));
-        for (int p = 0; p < 2; ++p) {
-          const float u1 = (float(r[2 * p] >> 8) + 0.5f) * 5.9604645e-08f;  // (0,1), 24 bits
-          const float u2 = float(r[2 * p + 1] >> 8) * 5.9604645e-08f;
-          const float rad = kmath::sqrt(-2.0f * kmath::log(u1));
-          const int i = 4 * b + 2 * p;
-          if (i < n) sink(i, rad * kmath::cos(two_pi * u2));
-          if (i + 1 < n) sink(i + 1, rad * kmath::sin(two_pi * u2));
-        }
+        float z[4];
+        box_muller4(r[0], r[1], r[2], r[3], z[0], z[1], z[2], z[3]);
+        for (int q = 0; q < 4 && 4 * b + q < n; ++q) sink(4 * b + q, z[q]);
       }
     } else {
+      constexpr Real two_pi = Real(6.283185307179586);
       for (int b = 0; 2 * b < n; ++b) {
         const auto r = block(static_cast<std::uint32_t>(b));
         const double u1 = u53(r[0], r[1]);
@@ -84,5 +104,39 @@ class Stream {
   Gen::key_type key_;
   Gen::ctr_type ctr_;
 };
+
+//! L Philox blocks at once, in lanes that vectorize: lane l is block blk[l] of
+//! Stream(seed, chain[l], step, purpose), and z[q][l] its normal 4·blk[l] + q —
+//! the numbers Stream::normals gives (float Real).
+template <int L>
+KOKKOS_INLINE_FUNCTION void normals_lanes(std::uint32_t seed, std::uint64_t step, Purpose purpose,
+                                          const std::uint64_t (&chain)[L], const std::uint32_t (&blk)[L],
+                                          float (&z)[4][L]) {
+  std::uint32_t x0[L], x1[L], x2[L], x3[L], k0[L];
+  for (int l = 0; l < L; ++l) {
+    k0[l] = static_cast<std::uint32_t>(chain[l]);
+    x0[l] = blk[l];
+    x1[l] = purpose_word(purpose, chain[l]);
+    x2[l] = static_cast<std::uint32_t>(step);
+    x3[l] = static_cast<std::uint32_t>(step >> 32);
+  }
+  // Philox4x32-10 (Random123's philox4x32round / bumpkey), lane-wise.
+  for (int l = 0; l < L; ++l) {
+    std::uint32_t a0 = x0[l], a1 = x1[l], a2 = x2[l], a3 = x3[l], ka = k0[l], kb = seed;
+    for (int r = 0; r < 10; ++r) {
+      const std::uint64_t p0 = std::uint64_t(0xD2511F53u) * a0;
+      const std::uint64_t p1 = std::uint64_t(0xCD9E8D57u) * a2;
+      const std::uint32_t b0 = std::uint32_t(p1 >> 32) ^ a1 ^ ka, b2 = std::uint32_t(p0 >> 32) ^ a3 ^ kb;
+      a1 = std::uint32_t(p1);
+      a3 = std::uint32_t(p0);
+      a0 = b0;
+      a2 = b2;
+      ka += 0x9E3779B9u;
+      kb += 0xBB67AE85u;
+    }
+    x0[l] = a0, x1[l] = a1, x2[l] = a2, x3[l] = a3;
+  }
+  for (int l = 0; l < L; ++l) box_muller4(x0[l], x1[l], x2[l], x3[l], z[0][l], z[1][l], z[2][l], z[3][l]);
+}
 
 }  // namespace zeta::rng

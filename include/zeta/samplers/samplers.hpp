@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "zeta/core/config.hpp"
 #include "zeta/core/math.hpp"
@@ -32,8 +33,13 @@ struct SamplerSpec {
 void declare_sampler_keys(Config& cfg);
 SamplerSpec read_sampler_spec(const Config& cfg);
 
-template <class Space, class Model>
-void langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
+//! Adds the Langevin move to x in place: x ← x − (ε/2) β ∇E + √ε z. Real float:
+//! one work item per L Philox blocks of the flattened (chain, block) index, so
+//! the noise is computed in vectorizable lanes even when the dimension is small;
+//! block b of chain c gives the normals of coordinates 4b … 4b + 3, the numbers
+//! rng::Stream::normals gives.
+template <class Space>
+void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
   const auto x = ch.x, g = ch.g;
   const auto beta = ch.beta;
   const std::int64_t offset = ch.range.offset;
@@ -41,18 +47,72 @@ void langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::u
   const Real half_eps = Real(0.5 * s.step_size), sqrt_eps = Real(std::sqrt(s.step_size));
   const Real clip = Real(s.clip_grad), lo = Real(s.clamp_min), hi = Real(s.clamp_max);
   const bool do_clip = s.clip_grad > 0, do_clamp = s.clamp;
-  Kokkos::parallel_for(
-      "zeta::Langevin::step", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
-        const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kNoise);
-        const Real hb = half_eps * beta(c);
-        st.normals(d, [&](int i, Real z) {
-          Real gi = g(c, i);
-          if (do_clip) gi = kmath::clamp(gi, -clip, clip);
-          Real xi = x(c, i) - hb * gi + sqrt_eps * z;
-          if (do_clamp) xi = kmath::clamp(xi, lo, hi);
-          x(c, i) = xi;
+  if constexpr (std::is_same_v<Real, float>) {
+    // Lanes per work item: wide on the host (SIMD; 32 measured fastest with
+    // AVX-512 over 8 and 16), one on a GPU, where threads are the lanes.
+    constexpr int L =
+        Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 32 : 1;
+    const int nb = (d + 3) / 4;
+    const std::int64_t total = std::int64_t(ch.local()) * nb;
+    Kokkos::parallel_for(
+        "zeta::Langevin::step", RangePolicy<Space>(0, (total + L - 1) / L), KOKKOS_LAMBDA(const std::int64_t k) {
+          const std::int64_t t0 = k * L;
+          const int valid = static_cast<int>(total - t0 < L ? total - t0 : L);
+          int cl[L];
+          std::uint64_t chain[L];
+          std::uint32_t blk[L];
+          std::int64_t c = t0 / nb;
+          int b = static_cast<int>(t0 - c * nb);
+          const int b_first = b;
+          for (int l = 0; l < L; ++l) {  // lanes past `valid` compute unused numbers
+            cl[l] = static_cast<int>(c);
+            chain[l] = std::uint64_t(offset + c);
+            blk[l] = static_cast<std::uint32_t>(b);
+            if (++b == nb) b = 0, ++c;
+          }
+          float z[4][L];
+          rng::normals_lanes<L>(seed, std::uint64_t(step), rng::kNoise, chain, blk, z);
+          if (d % 4 == 0 && !do_clip && !do_clamp && cl[0] == cl[valid - 1]) {
+            // One chain, whole blocks: contiguous coordinates from 4·b_first.
+            const Real hb = half_eps * beta(cl[0]);
+            Real* KOKKOS_RESTRICT xr = &x(cl[0], 4 * b_first);
+            const Real* KOKKOS_RESTRICT gr = &g(cl[0], 4 * b_first);
+            for (int l = 0; l < valid; ++l)
+              for (int q = 0; q < 4; ++q) xr[4 * l + q] = xr[4 * l + q] - hb * gr[4 * l + q] + sqrt_eps * z[q][l];
+            return;
+          }
+          for (int l = 0; l < valid; ++l) {
+            const int cc = cl[l];
+            const Real hb = half_eps * beta(cc);
+            for (int q = 0; q < 4 && 4 * int(blk[l]) + q < d; ++q) {
+              const int i = 4 * int(blk[l]) + q;
+              Real gi = g(cc, i);
+              if (do_clip) gi = kmath::clamp(gi, -clip, clip);
+              Real xi = x(cc, i) - hb * gi + sqrt_eps * z[q][l];
+              if (do_clamp) xi = kmath::clamp(xi, lo, hi);
+              x(cc, i) = xi;
+            }
+          }
         });
-      });
+  } else {
+    Kokkos::parallel_for(
+        "zeta::Langevin::step", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+          const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kNoise);
+          const Real hb = half_eps * beta(c);
+          st.normals(d, [&](int i, Real z) {
+            Real gi = g(c, i);
+            if (do_clip) gi = kmath::clamp(gi, -clip, clip);
+            Real xi = x(c, i) - hb * gi + sqrt_eps * z;
+            if (do_clamp) xi = kmath::clamp(xi, lo, hi);
+            x(c, i) = xi;
+          });
+        });
+  }
+}
+
+template <class Space, class Model>
+void langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
+  langevin_move(ch, s, seed, step);
   model.energy_and_grad(ch.x, ch.E, ch.g);
   const auto acc = ch.accepted;
   Kokkos::parallel_for(
