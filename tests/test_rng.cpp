@@ -37,6 +37,27 @@ TEST(Rng, NormalMoments) {
   EXPECT_LT(std::abs(k - 3), 4 * std::sqrt(96.0 / n));
 }
 
+TEST(Rng, LaneParallelPhiloxMatchesRandom123) {
+  // normals_lanes re-implements Philox4x32-10 in vectorizable lanes; it must give
+  // Random123's blocks. Any wrong bit changes a normal completely; the Box-Muller
+  // arithmetic itself may contract into FMAs differently when vectorized (an ulp).
+  constexpr int L = 8;
+  std::uint64_t chain[L];
+  std::uint32_t blk[L];
+  for (int l = 0; l < L; ++l) {
+    chain[l] = 1000 + 37 * l + (l == 3 ? (std::uint64_t(5) << 32) : 0);
+    blk[l] = static_cast<std::uint32_t>(l * 11);
+  }
+  float z[4][L];
+  rng::normals_lanes<L>(12345, 678, rng::kNoise, chain, blk, z);
+  for (int l = 0; l < L; ++l) {
+    const auto r = rng::Stream(12345, chain[l], 678, rng::kNoise).block(blk[l]);
+    float w[4];
+    rng::box_muller4(r[0], r[1], r[2], r[3], w[0], w[1], w[2], w[3]);
+    for (int q = 0; q < 4; ++q) EXPECT_NEAR(z[q][l], w[q], 1e-6 * (1 + std::abs(w[q]))) << "lane " << l << " q " << q;
+  }
+}
+
 TEST(Rng, UniformInOpenInterval) {
   double s = 0;
   const int n = 100000;

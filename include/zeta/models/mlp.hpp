@@ -166,18 +166,6 @@ class Mlp {
 
   static constexpr bool kFast = std::is_same_v<Real, float>;
 
-  KOKKOS_INLINE_FUNCTION static void act_fd(Activation a, Real z, Real& f, Real& df) {
-    if constexpr (kFast) {
-      if (a == Activation::silu) {
-        float ff, dd;
-        vmath::silu(float(z), ff, dd);
-        f = ff, df = dd;
-        return;
-      }
-    }
-    activate(a, z, f, df);
-  }
-
   //! Hidden layer l < last−1: H = act(Z + b) in place, D = act'(·) (when kept).
   //! Z comes from a GEMM, or for a small fan-in first layer is formed here directly.
   void hidden(int l, const Matrix<Space>& in, bool keep) {
@@ -204,22 +192,22 @@ class Mlp {
                   for (int j = 0; j < width; ++j) hr[j] += xk * wk[j];
                 }
                 for (int j = 0; j < width; ++j) {
-                  Real f = 0, df = 0;
-                  act_fd(Activation::silu, hr[j], f, df);
+                  float f, df;
+                  vmath::silu(hr[j], f, df);
                   hr[j] = f;
                   dr[j] = df;
                 }
               } else if (keep) {
                 for (int j = 0; j < width; ++j) {
-                  Real f = 0, df = 0;
-                  act_fd(Activation::silu, hr[j] + br[j], f, df);
+                  float f, df;
+                  vmath::silu(hr[j] + br[j], f, df);
                   hr[j] = f;
                   dr[j] = df;
                 }
               } else {
                 for (int j = 0; j < width; ++j) {
-                  Real f = 0, df = 0;
-                  act_fd(Activation::silu, hr[j] + br[j], f, df);
+                  float f, df;
+                  vmath::silu(hr[j] + br[j], f, df);
                   hr[j] = f;
                 }
               }

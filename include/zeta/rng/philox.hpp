@@ -107,7 +107,7 @@ class Stream {
 
 //! L Philox blocks at once, in lanes that vectorize: lane l is block blk[l] of
 //! Stream(seed, chain[l], step, purpose), and z[q][l] its normal 4·blk[l] + q —
-//! the numbers Stream::normals gives (float Real).
+//! the numbers Stream::normals gives (float Real), up to FMA contraction (an ulp).
 template <int L>
 KOKKOS_INLINE_FUNCTION void normals_lanes(std::uint32_t seed, std::uint64_t step, Purpose purpose,
                                           const std::uint64_t (&chain)[L], const std::uint32_t (&blk)[L],
