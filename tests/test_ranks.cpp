@@ -96,5 +96,85 @@ clamp = -4, 4
 )");
 }
 
+// `zeta temper` with 8 temperatures: the same exchanges, statistics and time
+// series on every rank count (replicas spread unevenly: 8 or 24 over 1, 2, 4).
+void expect_temper_rank_independent(const std::string& name, const std::string& ini,
+                                    const std::vector<std::string>& datasets) {
+  Comm world(MPI_COMM_WORLD);
+  const std::string many = "ranks_" + name + "_world.h5", one = "ranks_" + name + "_self.h5";
+  Config cw, cs;
+  apps::declare_temper_app_keys(cw);
+  apps::declare_temper_app_keys(cs);
+  cw.parse_text(ini, {"--output.file=" + many, "--run.progress_every=1000"});
+  cs.parse_text(ini, {"--output.file=" + one, "--run.progress_every=1000"});
+  const auto rw = apps::temper(cw, world);
+  if (world.root()) {
+    Comm self(MPI_COMM_SELF);
+    const auto rs = apps::temper(cs, self);
+    EXPECT_EQ(rw.betas, rs.betas) << name;
+    EXPECT_EQ(rw.mean_energy, rs.mean_energy) << name;
+    EXPECT_EQ(rw.mean_energy_stderr, rs.mean_energy_stderr) << name;
+    EXPECT_EQ(rw.round_trips, rs.round_trips) << name;
+    EXPECT_EQ(rw.move_acceptance, rs.move_acceptance) << name;
+    EXPECT_EQ(rw.json.str().substr(0, 40), rs.json.str().substr(0, 40));
+    for (std::size_t k = 0; k < rw.acceptance.size(); ++k) EXPECT_EQ(rw.acceptance[k], rs.acceptance[k]) << name;
+    EXPECT_GT(rw.total_round_trips, 0) << name;
+    for (const auto& ds : datasets) {
+      std::vector<hsize_t> dw, dsz;
+      const auto a = io::read_doubles(many, ds, dw);
+      const auto b = io::read_doubles(one, ds, dsz);
+      EXPECT_EQ(dw, dsz) << name << ds;
+      EXPECT_TRUE(a == b) << name << ds << " differs between " << world.size() << " ranks and 1";
+      EXPECT_FALSE(a.empty());
+    }
+    std::remove(many.c_str());
+    std::remove(one.c_str());
+  }
+  world.barrier();
+}
+
+TEST(RankIndependence, TemperIsingAdaptive) {
+  expect_temper_rank_independent("temper_ising", R"(
+[run]
+steps = 400
+burn_in = 100
+save_every = 10
+[model]
+type = ising
+L = 8
+[sampler]
+type = heatbath
+[temper]
+beta_min = 0.1
+beta_max = 0.8
+count = 8
+adapt = barrier
+scheme = random
+)",
+                                 {"/temper/energy", "/temper/replica", "/temper/magnetization", "/temper/betas"});
+}
+
+TEST(RankIndependence, TemperMixtureCopies) {
+  expect_temper_rank_independent("temper_gmm", R"(
+[run]
+steps = 300
+burn_in = 50
+save_every = 10
+[model]
+type = gmm
+weights = 0.2, 0.8
+means = -4; 4
+variances = 0.25
+[sampler]
+type = mala
+step_size = 0.1
+[temper]
+beta_min = 0.01
+count = 8
+copies = 3
+)",
+                                 {"/temper/energy", "/temper/replica", "/temper/x"});
+}
+
 }  // namespace
 }  // namespace zeta

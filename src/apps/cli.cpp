@@ -15,7 +15,8 @@ const char* kUsage =
     "usage: zeta COMMAND [CONFIG.ini] [--section.key=value ...]\n"
     "       mpirun -np N zeta COMMAND ...\n"
     "commands:\n"
-    "  sample   sample a model with Langevin, MALA or HMC chains\n"
+    "  sample   sample a model with Langevin, MALA, HMC or Metropolis chains\n"
+    "  temper   parallel tempering (replica exchange) over MPI ranks, with restart\n"
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
     "`zeta COMMAND --help` lists the command's keys with defaults.\n";
 
@@ -41,18 +42,20 @@ int run_command(int argc, char** argv, const Comm& comm) {
     if (comm.root()) std::printf("%s\n", j.str().c_str());
     return 0;
   }
-  if (command == "sample") {
+  if (command == "sample" || command == "temper") {
     Config cfg;
-    declare_sample_keys(cfg);
+    if (command == "sample") declare_sample_keys(cfg);
+    else declare_temper_app_keys(cfg);
     if (help) {
-      if (comm.root()) std::printf("zeta sample keys (INI [section] key = value, or --section.key=value):\n%s",
-                                   cfg.help_text().c_str());
+      if (comm.root())
+        std::printf("zeta %s keys (INI [section] key = value, or --section.key=value):\n%s", command.c_str(),
+                    cfg.help_text().c_str());
       return 0;
     }
     cfg.parse(ini, overrides);
-    const auto r = sample(cfg, comm);
+    const JsonSummary j = command == "sample" ? sample(cfg, comm).json : temper(cfg, comm).json;
     if (comm.root()) {
-      std::printf("%s\n", r.json.str().c_str());
+      std::printf("%s\n", j.str().c_str());
       std::fflush(stdout);
     }
     return 0;

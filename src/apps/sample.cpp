@@ -39,14 +39,6 @@ void declare_sample_keys(Config& cfg) {
   cfg.declare("output.landscape_n", "128", "landscape grid points per axis");
 }
 
-namespace {
-
-struct RunSpec {
-  std::uint32_t seed = 1;
-  std::int64_t steps = 0, burn_in = 0, save_every = 0;
-  double max_hours = 0, progress_every = 5;
-};
-
 RunSpec read_run_spec(const Config& cfg) {
   RunSpec r;
   const auto seed = cfg.get_int_at_least("run.seed", 0);
@@ -60,6 +52,8 @@ RunSpec read_run_spec(const Config& cfg) {
   r.progress_every = cfg.get_nonnegative("run.progress_every");
   return r;
 }
+
+namespace {
 
 template <class Model>
 SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, const SamplerSpec& smp,
@@ -206,6 +200,8 @@ SampleResult sample(const Config& cfg, const Comm& comm) {
   const RunSpec run = read_run_spec(cfg);
   const SamplerSpec smp = read_sampler_spec(cfg);
   const ModelSpec ms = read_model_spec(cfg);
+  if (ms.lattice()) config_error("model.type", "'" + ms.type + "' is a lattice model: sample it with zeta temper");
+  check_sampler_for_model(smp, ms.type, false);
   const LandscapeSpec land = read_landscape_spec(cfg, ms.dim);
   auto model = make_model<Space>(ms);
   return std::visit([&](auto& m) { return sample_with(m, cfg, run, smp, land, comm); }, model);

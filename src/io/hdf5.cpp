@@ -18,6 +18,15 @@ hid_t h5_type<float>() {
   return H5T_NATIVE_FLOAT;
 }
 
+template <>
+hid_t h5_type<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
+template <>
+hid_t h5_type<std::int8_t>() {
+  return H5T_NATIVE_INT8;
+}
+
 namespace {
 void check(herr_t rc, const std::string& what, const std::string& file) {
   if (rc < 0) throw Error("HDF5 failed to " + what + " in '" + file + "'");
@@ -133,6 +142,15 @@ void OutputFile::write_double(hid_t dset, const std::vector<hsize_t>& start, con
   write_typed(dset, start, count, data, H5T_NATIVE_DOUBLE);
 }
 
+hid_t OutputFile::create_int64(const std::string& name, const std::vector<hsize_t>& dims) {
+  return create_typed(name, dims, H5T_NATIVE_INT64);
+}
+
+void OutputFile::write_int64(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                             const std::int64_t* data) {
+  write_typed(dset, start, count, data, H5T_NATIVE_INT64);
+}
+
 void OutputFile::finish() {
   datasets_.clear();
   const herr_t rc = H5Fclose(file_.id());
@@ -206,6 +224,79 @@ void write_doubles(hid_t file, const std::string& dataset, const std::vector<hsi
   if (d.id() < 0) throw Error("cannot create dataset " + dataset);
   if (H5Dwrite(d.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     throw Error("cannot write dataset " + dataset);
+}
+
+template <class T>
+void write_array(hid_t file, const std::string& dataset, const std::vector<hsize_t>& dims, const T* data) {
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.id(), 1);
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+  Handle d(H5Dcreate2(file, dataset.c_str(), h5_type<T>(), space.id(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT),
+           H5Dclose);
+  if (d.id() < 0) throw Error("cannot create dataset " + dataset, false);
+  if (H5Dwrite(d.id(), h5_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw Error("cannot write dataset " + dataset, false);
+}
+
+template <class T>
+std::vector<T> read_array(hid_t file, const std::string& file_name, const std::string& dataset,
+                          const std::vector<hsize_t>& dims) {
+  if (!exists(file, dataset)) throw Error("'" + file_name + "' has no dataset " + dataset, false);
+  Handle d(H5Dopen2(file, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (d.id() < 0) throw Error("cannot open dataset " + dataset + " in '" + file_name + "'", false);
+  Handle space(H5Dget_space(d.id()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  if (rank < 0) throw Error("cannot read the shape of " + dataset + " in '" + file_name + "'", false);
+  std::vector<hsize_t> got(rank);
+  H5Sget_simple_extent_dims(space.id(), got.data(), nullptr);
+  if (!dims.empty() && got != dims) {
+    auto fmt = [](const std::vector<hsize_t>& v) {
+      std::string t = "[";
+      for (std::size_t i = 0; i < v.size(); ++i) t += (i ? ", " : "") + std::to_string(v[i]);
+      return t + "]";
+    };
+    throw Error(dataset + " in '" + file_name + "' has shape " + fmt(got) + ", expected " + fmt(dims), false);
+  }
+  hsize_t n = 1;
+  for (auto x : got) n *= x;
+  std::vector<T> out(n);
+  if (n && H5Dread(d.id(), h5_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    throw Error("cannot read dataset " + dataset + " in '" + file_name + "' (corrupt?)", false);
+  return out;
+}
+
+#define ZETA_ARRAY_IO(T)                                                                                   \
+  template void write_array<T>(hid_t, const std::string&, const std::vector<hsize_t>&, const T*);         \
+  template std::vector<T> read_array<T>(hid_t, const std::string&, const std::string&,                    \
+                                        const std::vector<hsize_t>&);
+ZETA_ARRAY_IO(double)
+ZETA_ARRAY_IO(float)
+ZETA_ARRAY_IO(std::int64_t)
+ZETA_ARRAY_IO(std::int8_t)
+#undef ZETA_ARRAY_IO
+
+void write_string_attribute(hid_t file, const std::string& name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.id(), H5T_VARIABLE);
+  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle attr(H5Acreate2(file, name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  const char* p = value.c_str();
+  if (attr.id() < 0 || H5Awrite(attr.id(), type.id(), &p) < 0) throw Error("cannot write attribute " + name, false);
+}
+
+std::string read_string_attribute(hid_t file, const std::string& file_name, const std::string& name) {
+  if (H5Aexists(file, name.c_str()) <= 0) throw Error("'" + file_name + "' has no attribute " + name, false);
+  Handle attr(H5Aopen(file, name.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.id(), H5T_VARIABLE);
+  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  char* p = nullptr;
+  if (attr.id() < 0 || H5Aread(attr.id(), type.id(), &p) < 0 || !p)
+    throw Error("cannot read attribute " + name + " of '" + file_name + "'", false);
+  std::string v(p);
+  H5free_memory(p);
+  return v;
 }
 
 }  // namespace zeta::io

@@ -22,7 +22,7 @@ const char* activation_name(Activation a) {
 }
 
 void declare_model_keys(Config& cfg) {
-  cfg.declare("model.type", "gaussian", "gaussian | gmm | double_well | mlp");
+  cfg.declare("model.type", "gaussian", "gaussian | gmm | double_well | mlp | ising");
   cfg.declare("model.dim", "2", "dimension (gaussian, double_well)");
   cfg.declare("model.sigma", "1", "gaussian: standard deviation, one value or one per dimension");
   cfg.declare("model.mean", "0", "gaussian: mean, one value or one per dimension");
@@ -34,6 +34,9 @@ void declare_model_keys(Config& cfg) {
   cfg.declare("model.layers", "2,64,64,1", "mlp: layer sizes from input to the scalar output");
   cfg.declare("model.activation", "silu", "mlp: silu | softplus | leaky_relu");
   cfg.declare("model.init_seed", "1", "mlp: seed of the random initial weights (when model.params is empty)");
+  cfg.declare("model.L", "16", "ising: linear size of the periodic L x L lattice (even, >= 2)");
+  cfg.declare("model.J", "1", "ising: coupling J in E = -J sum_<ij> s_i s_j - h sum_i s_i");
+  cfg.declare("model.h", "0", "ising: external field h");
   cfg.declare("model.params", "", "mlp: HDF5 file with /model/layer_i/{weight,bias}");
 }
 
@@ -69,7 +72,17 @@ std::vector<double> per_dim(const Config& cfg, const std::string& key, int dim, 
 
 ModelSpec read_model_spec(const Config& cfg) {
   ModelSpec s;
-  s.type = cfg.get_choice("model.type", {"gaussian", "gmm", "double_well", "mlp"});
+  s.type = cfg.get_choice("model.type", {"gaussian", "gmm", "double_well", "mlp", "ising"});
+  if (s.type == "ising") {
+    const auto L = cfg.get_int_at_least("model.L", 2);
+    if (L % 2 != 0) config_error("model.L", "must be even (checkerboard updates), got " + std::to_string(L));
+    if (L > 46340) config_error("model.L", "is impossibly large");
+    s.L = static_cast<int>(L);
+    s.dim = s.L * s.L;
+    s.J = cfg.get_double("model.J");
+    s.h = cfg.get_double("model.h");
+    return s;
+  }
   if (s.type == "gaussian" || s.type == "double_well") {
     s.dim = static_cast<int>(cfg.get_int_at_least("model.dim", 1));
   }

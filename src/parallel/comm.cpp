@@ -46,6 +46,38 @@ std::vector<double> Comm::gather_chain_rows(const std::vector<double>& local, st
   return out;
 }
 
+std::vector<double> Comm::allgather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
+                                               const ChainRange& range) const {
+  if (static_cast<std::int64_t>(local.size()) != range.count * row_len)
+    throw Error("internal: allgather_chain_rows size mismatch", false);
+  std::vector<int> counts(size_), displs(size_);
+  const std::int64_t base = range.global / size_, extra = range.global % size_;
+  int total = 0;
+  for (int r = 0; r < size_; ++r) {
+    counts[r] = static_cast<int>((base + (r < extra ? 1 : 0)) * row_len);
+    displs[r] = total;
+    total += counts[r];
+  }
+  std::vector<double> out(total);
+  MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), counts.data(), displs.data(),
+                 MPI_DOUBLE, comm_);
+  return out;
+}
+
+std::vector<double> Comm::gather_to_root(const std::vector<double>& local) const {
+  const int n = static_cast<int>(local.size());
+  std::vector<int> counts(size_), displs(size_);
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_);
+  std::vector<double> out;
+  if (root()) {
+    int total = 0;
+    for (int r = 0; r < size_; ++r) displs[r] = total, total += counts[r];
+    out.resize(total);
+  }
+  MPI_Gatherv(local.data(), n, MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE, 0, comm_);
+  return out;
+}
+
 std::int64_t Comm::sum(std::int64_t local) const {
   std::int64_t out = 0;
   MPI_Allreduce(&local, &out, 1, mpi_type<std::int64_t>(), MPI_SUM, comm_);

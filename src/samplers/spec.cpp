@@ -4,7 +4,9 @@
 namespace zeta {
 
 void declare_sampler_keys(Config& cfg) {
-  cfg.declare("sampler.type", "mala", "langevin | mala | hmc");
+  cfg.declare("sampler.type", "mala",
+              "langevin | mala | hmc | metropolis (continuous: random walk y = x + sqrt(step_size) z; ising: "
+              "single-spin flips) | heatbath (ising)");
   cfg.declare("sampler.chains", "64", "number of chains over all ranks");
   cfg.declare("sampler.step_size", "0.01", "step size epsilon (> 0)");
   cfg.declare("sampler.leapfrog", "10", "hmc: leapfrog steps per trajectory");
@@ -17,8 +19,12 @@ void declare_sampler_keys(Config& cfg) {
 
 SamplerSpec read_sampler_spec(const Config& cfg) {
   SamplerSpec s;
-  s.name = cfg.get_choice("sampler.type", {"langevin", "mala", "hmc"});
-  s.type = s.name == "langevin" ? SamplerType::langevin : s.name == "mala" ? SamplerType::mala : SamplerType::hmc;
+  s.name = cfg.get_choice("sampler.type", {"langevin", "mala", "hmc", "metropolis", "heatbath"});
+  s.type = s.name == "langevin"     ? SamplerType::langevin
+           : s.name == "mala"       ? SamplerType::mala
+           : s.name == "hmc"        ? SamplerType::hmc
+           : s.name == "metropolis" ? SamplerType::metropolis
+                                    : SamplerType::heatbath;
   s.chains = cfg.get_int_at_least("sampler.chains", 1);
   if (s.chains > (std::int64_t(1) << 40)) config_error("sampler.chains", "is impossibly large");
   s.step_size = cfg.get_positive("sampler.step_size");
@@ -40,6 +46,14 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
   s.init_scale = cfg.get_nonnegative("sampler.init_scale");
   s.beta = cfg.get_positive("sampler.beta");
   return s;
+}
+
+void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice) {
+  if (lattice && s.type != SamplerType::metropolis && s.type != SamplerType::heatbath)
+    config_error("sampler.type", "'" + s.name + "' does not apply to the lattice model '" + model_type +
+                                     "' (use metropolis or heatbath)");
+  if (!lattice && s.type == SamplerType::heatbath)
+    config_error("sampler.type", "heatbath applies to lattice models only (model.type = '" + model_type + "')");
 }
 
 }  // namespace zeta

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "zeta/core/config.hpp"
 #include "zeta/core/json.hpp"
@@ -18,6 +19,13 @@ int run_cli(int argc, char** argv, MPI_Comm world);
 //! Declares the keys of [run] that every command shares.
 void declare_run_keys(Config& cfg);
 
+struct RunSpec {
+  std::uint32_t seed = 1;
+  std::int64_t steps = 0, burn_in = 0, save_every = 0;
+  double max_hours = 0, progress_every = 5;
+};
+RunSpec read_run_spec(const Config& cfg);
+
 struct SampleResult {
   std::string status = "ok";  //!< ok | interrupted
   std::int64_t steps_done = 0;
@@ -31,6 +39,23 @@ struct SampleResult {
 void declare_sample_keys(Config& cfg);
 //! Runs `zeta sample` on `comm`; writes output.file if set.
 SampleResult sample(const Config& cfg, const Comm& comm);
+
+struct TemperResult {
+  std::string status = "ok";  //!< ok | interrupted
+  std::int64_t steps_done = 0;
+  std::vector<double> betas, acceptance, flow, mean_energy, mean_energy_stderr, tau_int;
+  std::vector<double> mean_abs_magnetization, mean_abs_magnetization_stderr;  //!< lattice models, per site
+  std::vector<std::int64_t> round_trips;                                      //!< per replica
+  std::int64_t total_round_trips = 0;
+  double barrier = 0;              //!< global communication barrier Λ = Σ_k r_k
+  double move_acceptance = 0;      //!< of the sweeps / sampler moves
+  double wall_s = 0, sweeps_per_s = 0, exchange_fraction = 0;
+  JsonSummary json;
+};
+
+void declare_temper_app_keys(Config& cfg);
+//! Runs `zeta temper` on `comm`; writes output.file and checkpoints if set.
+TemperResult temper(const Config& cfg, const Comm& comm);
 
 //! Build facts (`zeta info`) as a JSON line.
 JsonSummary build_info(const Comm& comm);

@@ -69,6 +69,10 @@ class OutputFile {
   hid_t create_double(const std::string& name, const std::vector<hsize_t>& dims);
   void write_double(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
                     const double* data);
+  //! Same for int64 data (e.g. replica indices).
+  hid_t create_int64(const std::string& name, const std::vector<hsize_t>& dims);
+  void write_int64(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                   const std::int64_t* data);
 
   //! Closes, then rank 0 moves PATH.partial to PATH (keeping an older PATH as a backup).
   void finish();
@@ -96,6 +100,18 @@ void write_doubles(hid_t file, const std::string& dataset, const std::vector<hsi
 Handle open_read(const std::string& file);
 //! Creates (truncates) a file for serial writing, or throws naming it.
 Handle create_serial(const std::string& file);
+
+//! Serial write / read of a whole dataset of T (double, float, int64, int8) in an
+//! open file; reads check the shape against `dims` when it is not empty and name
+//! the file and dataset on failure.
+template <class T>
+void write_array(hid_t file, const std::string& dataset, const std::vector<hsize_t>& dims, const T* data);
+template <class T>
+std::vector<T> read_array(hid_t file, const std::string& file_name, const std::string& dataset,
+                          const std::vector<hsize_t>& dims);
+//! Serial string attribute on the root group (write) or its value (read; throws naming it if absent).
+void write_string_attribute(hid_t file, const std::string& name, const std::string& value);
+std::string read_string_attribute(hid_t file, const std::string& file_name, const std::string& name);
 
 //! Moves `path` aside to the first free PATH.~N~ if it exists.
 void backup_existing(const std::string& path);

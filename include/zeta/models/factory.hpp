@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "zeta/core/config.hpp"
+#include "zeta/core/error.hpp"
 #include "zeta/models/double_well.hpp"
 #include "zeta/models/gaussian.hpp"
 #include "zeta/models/gmm.hpp"
@@ -26,6 +27,9 @@ struct ModelSpec {
   double barrier = 1;                                     // double_well
   MlpParams mlp;                                          // mlp (layers + values)
   Activation activation = Activation::silu;               // mlp
+  int L = 0;                                              // ising: L×L periodic lattice
+  double J = 1, h = 0;                                    // ising: coupling and field
+  bool lattice() const { return type == "ising"; }
 };
 
 //! Reads and checks [model]; errors name the offending key or file.
@@ -34,8 +38,10 @@ ModelSpec read_model_spec(const Config& cfg);
 template <class Space>
 using AnyModel = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Mlp<Space>>;
 
+//! Continuous models only; lattice models (ising) are built by their drivers.
 template <class Space>
 AnyModel<Space> make_model(const ModelSpec& s) {
+  if (s.lattice()) config_error("model.type", "'" + s.type + "' is a lattice model: this command needs a continuous one");
   if (s.type == "gaussian") return make_gaussian<Space>(s.dim, s.mean, s.sigma);
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);

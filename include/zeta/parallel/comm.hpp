@@ -17,6 +17,7 @@ MPI_Datatype mpi_type() {
   else if constexpr (std::is_same_v<T, std::int64_t>) return MPI_INT64_T;
   else if constexpr (std::is_same_v<T, std::uint64_t>) return MPI_UINT64_T;
   else if constexpr (std::is_same_v<T, int>) return MPI_INT;
+  else if constexpr (std::is_same_v<T, std::int8_t>) return MPI_INT8_T;
   else if constexpr (std::is_same_v<T, char>) return MPI_CHAR;
   else static_assert(sizeof(T) == 0, "mpi_type: unsupported type");
 }
@@ -49,12 +50,27 @@ class Comm {
   std::vector<double> gather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
                                         const ChainRange& range) const;
 
+  //! The same in global chain order on every rank (each rank's count follows from chains()).
+  std::vector<double> allgather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
+                                           const ChainRange& range) const;
+
+  //! Every rank's values concatenated in rank order on rank 0 (others get none).
+  std::vector<double> gather_to_root(const std::vector<double>& local) const;
+
   std::int64_t sum(std::int64_t local) const;
   double max(double local) const;
   //! True on every rank if `local` is true on any rank.
   bool any(bool local) const;
   void broadcast(std::string& s) const;
   void broadcast(double& v) const;
+  //! Rank 0's vector (size and contents) on every rank.
+  template <class T>
+  void broadcast(std::vector<T>& v) const {
+    std::int64_t n = static_cast<std::int64_t>(v.size());
+    MPI_Bcast(&n, 1, MPI_INT64_T, 0, comm_);
+    v.resize(static_cast<std::size_t>(n));
+    if (n > 0) MPI_Bcast(v.data(), static_cast<int>(n), mpi_type<T>(), 0, comm_);
+  }
   void barrier() const;
 
  private:

@@ -20,6 +20,8 @@ enum Purpose : std::uint32_t {
   kNoise = 2,     //!< Langevin / MALA proposal noise
   kAccept = 3,    //!< Metropolis accept/reject uniforms
   kMomentum = 4,  //!< HMC momenta
+  kSweep = 5,     //!< lattice sweeps (Metropolis / heat-bath uniforms); the colour is in the block index
+  kExchange = 6,  //!< replica-exchange decisions, keyed by the ladder (copy) instead of a chain
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).
@@ -105,24 +107,17 @@ class Stream {
   Gen::ctr_type ctr_;
 };
 
-//! L Philox blocks at once, in lanes that vectorize: lane l is block blk[l] of
-//! Stream(seed, chain[l], step, purpose), and z[q][l] its normal 4·blk[l] + q —
-//! the numbers Stream::normals gives (float Real), up to FMA contraction (an ulp).
+//! L Philox4x32-10 blocks at once, in lanes that vectorize: lane l is block
+//! blk[l] of Stream(seed, chain[l], step, purpose); its four words land in
+//! w[0..3][l] (bit for bit Random123's philox4x32, checked in test_rng).
 template <int L>
-KOKKOS_INLINE_FUNCTION void normals_lanes(std::uint32_t seed, std::uint64_t step, Purpose purpose,
-                                          const std::uint64_t (&chain)[L], const std::uint32_t (&blk)[L],
-                                          float (&z)[4][L]) {
-  std::uint32_t x0[L], x1[L], x2[L], x3[L], k0[L];
+KOKKOS_INLINE_FUNCTION void philox_lanes(std::uint32_t seed, std::uint64_t step, Purpose purpose,
+                                         const std::uint64_t (&chain)[L], const std::uint32_t (&blk)[L],
+                                         std::uint32_t (&w)[4][L]) {
   for (int l = 0; l < L; ++l) {
-    k0[l] = static_cast<std::uint32_t>(chain[l]);
-    x0[l] = blk[l];
-    x1[l] = purpose_word(purpose, chain[l]);
-    x2[l] = static_cast<std::uint32_t>(step);
-    x3[l] = static_cast<std::uint32_t>(step >> 32);
-  }
-  // Philox4x32-10 (Random123's philox4x32round / bumpkey), lane-wise.
-  for (int l = 0; l < L; ++l) {
-    std::uint32_t a0 = x0[l], a1 = x1[l], a2 = x2[l], a3 = x3[l], ka = k0[l], kb = seed;
+    std::uint32_t a0 = blk[l], a1 = purpose_word(purpose, chain[l]), a2 = static_cast<std::uint32_t>(step),
+                  a3 = static_cast<std::uint32_t>(step >> 32), ka = static_cast<std::uint32_t>(chain[l]), kb = seed;
+    // Random123's philox4x32round / bumpkey, lane-wise.
     for (int r = 0; r < 10; ++r) {
       const std::uint64_t p0 = std::uint64_t(0xD2511F53u) * a0;
       const std::uint64_t p1 = std::uint64_t(0xCD9E8D57u) * a2;
@@ -134,9 +129,19 @@ KOKKOS_INLINE_FUNCTION void normals_lanes(std::uint32_t seed, std::uint64_t step
       ka += 0x9E3779B9u;
       kb += 0xBB67AE85u;
     }
-    x0[l] = a0, x1[l] = a1, x2[l] = a2, x3[l] = a3;
+    w[0][l] = a0, w[1][l] = a1, w[2][l] = a2, w[3][l] = a3;
   }
-  for (int l = 0; l < L; ++l) box_muller4(x0[l], x1[l], x2[l], x3[l], z[0][l], z[1][l], z[2][l], z[3][l]);
+}
+
+//! L blocks of normals: z[q][l] is normal 4·blk[l] + q of lane l's stream — the
+//! numbers Stream::normals gives (float Real), up to FMA contraction (an ulp).
+template <int L>
+KOKKOS_INLINE_FUNCTION void normals_lanes(std::uint32_t seed, std::uint64_t step, Purpose purpose,
+                                          const std::uint64_t (&chain)[L], const std::uint32_t (&blk)[L],
+                                          float (&z)[4][L]) {
+  std::uint32_t w[4][L];
+  philox_lanes<L>(seed, step, purpose, chain, blk, w);
+  for (int l = 0; l < L; ++l) box_muller4(w[0][l], w[1][l], w[2][l], w[3][l], z[0][l], z[1][l], z[2][l], z[3][l]);
 }
 
 }  // namespace zeta::rng

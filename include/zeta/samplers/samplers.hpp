@@ -14,7 +14,7 @@
 
 namespace zeta {
 
-enum class SamplerType { langevin, mala, hmc };
+enum class SamplerType { langevin, mala, hmc, metropolis, heatbath };
 
 struct SamplerSpec {
   SamplerType type = SamplerType::mala;
@@ -32,6 +32,8 @@ struct SamplerSpec {
 
 void declare_sampler_keys(Config& cfg);
 SamplerSpec read_sampler_spec(const Config& cfg);
+//! Refuses a sampler that does not apply to the model (names sampler.type).
+void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice);
 
 //! One coordinate of the Langevin move, x − (ε/2) β clip(g) + √ε z, clamped.
 struct LangevinUpdate {
@@ -228,6 +230,27 @@ void hmc_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32
   accept_proposals(ch, ch.log_ratio, seed, step);
 }
 
+//! Random-walk Metropolis for continuous models: y = x + √ε z, accepted with min(1, e^{−β ΔE}).
+template <class Space, class Model>
+void rwm_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
+  const auto x = ch.x, y = ch.y;
+  const std::int64_t offset = ch.range.offset;
+  const int d = ch.dim();
+  const Real sqrt_eps = Real(std::sqrt(s.step_size));
+  Kokkos::parallel_for(
+      "zeta::Metropolis::propose", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+        const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kNoise);
+        st.normals(d, [&](int i, Real z) { y(c, i) = x(c, i) + sqrt_eps * z; });
+      });
+  model.energy_and_grad(ch.y, ch.Ey, ch.gy);
+  const auto beta = ch.beta;
+  const auto E = ch.E, Ey = ch.Ey, lr = ch.log_ratio;
+  Kokkos::parallel_for(
+      "zeta::Metropolis::log_ratio", RangePolicy<Space>(0, ch.local()),
+      KOKKOS_LAMBDA(const int c) { lr(c) = -beta(c) * (Ey(c) - E(c)); });
+  accept_proposals(ch, ch.log_ratio, seed, step);
+}
+
 //! One step of the configured sampler for every chain.
 template <class Space, class Model>
 void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
@@ -235,6 +258,8 @@ void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::ui
     case SamplerType::langevin: langevin_step(model, ch, s, seed, step); break;
     case SamplerType::mala: mala_step(model, ch, s, seed, step); break;
     case SamplerType::hmc: hmc_step(model, ch, s, seed, step); break;
+    case SamplerType::metropolis: rwm_step(model, ch, s, seed, step); break;
+    case SamplerType::heatbath: break;  // refused for continuous models by check_sampler_for_model
   }
 }
 

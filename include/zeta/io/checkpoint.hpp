@@ -1,0 +1,29 @@
+//! Checkpoint files: written by rank 0 to PATH.tmp, fsync'ed and renamed over
+//! PATH, with the previous checkpoint kept as PATH.prev, so a kill at any moment
+//! leaves a complete checkpoint behind. Reading checks what the file claims to
+//! be before anything is used: a corrupt or mismatched file is refused whole.
+#pragma once
+#include <hdf5.h>
+
+#include <functional>
+#include <string>
+
+#include "zeta/io/hdf5.hpp"
+#include "zeta/parallel/comm.hpp"
+
+namespace zeta::io {
+
+//! Collective. Rank 0 calls fill(file) on a fresh PATH.tmp, then fsyncs and renames
+//! it into place (PATH → PATH.prev first). An error on rank 0 is raised on every rank.
+void write_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& fill);
+
+//! Collective. Rank 0 opens PATH and calls read(file); an error there (missing,
+//! corrupt, mismatched) is raised on every rank with rank 0's message.
+void read_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& read);
+
+//! Configuration lines (key = value) of `ini` whose key starts with one of `prefixes`.
+std::string config_signature(const std::string& ini, const std::vector<std::string>& prefixes);
+//! Throws naming the first key whose value differs between two signatures.
+void check_signature(const std::string& stored, const std::string& current, const std::string& file);
+
+}  // namespace zeta::io

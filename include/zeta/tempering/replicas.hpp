@@ -1,0 +1,180 @@
+//! The replicas of a tempering run on one rank, behind one small interface the
+//! driver uses for every model: set_betas(), step(), observe(), and the state
+//! a checkpoint needs. Lattice models sweep with Metropolis or heat-bath;
+//! continuous models move with the configured Langevin / MALA / HMC / RWM step.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zeta/models/ising.hpp"
+#include "zeta/samplers/samplers.hpp"
+
+namespace zeta {
+
+template <class Space>
+class LatticeReplicas {
+ public:
+  using Model = Ising<Space>;
+  static constexpr bool lattice = true;
+
+  LatticeReplicas(const Model& m, SpinMove move, const ChainRange& range, std::uint32_t seed)
+      : model_(m),
+        move_(move),
+        range_(range),
+        seed_(seed),
+        s_("zeta::Ising::spins", range.count, m.sites()),
+        beta_("zeta::Ising::beta", range.count),
+        thr_("zeta::Ising::thresholds", range.count),
+        flips_("zeta::Ising::flips", range.count),
+        E_("zeta::Ising::energy", range.count),
+        M_("zeta::Ising::magnetization", range.count) {
+    model_.initialize(s_, range.offset, seed);
+    model_.measure(s_, E_, M_);
+  }
+
+  const Model& model() const { return model_; }
+  int observables() const { return 2; }  //!< energy, magnetisation
+  int state_size() const { return model_.sites(); }
+  int saved_row() const { return model_.sites(); }
+  double moves_per_step() const { return double(model_.sites()); }
+
+  void set_betas(const std::vector<double>& b) {
+    auto h = Kokkos::create_mirror_view(beta_);
+    for (std::size_t c = 0; c < b.size(); ++c) h(c) = b[c];
+    Kokkos::deep_copy(beta_, h);
+    model_.thresholds(beta_, move_, thr_);
+  }
+  void step(std::int64_t t) {
+    model_.sweep(s_, thr_, move_, seed_, range_.offset, t, flips_);
+    model_.measure(s_, E_, M_);
+  }
+  //! [E, M] per local replica.
+  void observe(std::vector<double>& out) const {
+    auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E_);
+    auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), M_);
+    out.resize(2 * range_.count);
+    for (std::int64_t c = 0; c < range_.count; ++c) out[2 * c] = e(c), out[2 * c + 1] = m(c);
+  }
+  std::int64_t accepted() const { return sum_counts(flips_); }
+
+  //! Spins (as ±1 doubles) and flip counts per local replica, for checkpoints.
+  void save(std::vector<double>& state, std::vector<double>& counts) const {
+    auto hs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_);
+    auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flips_);
+    state.assign(hs.data(), hs.data() + hs.size());
+    counts.assign(hf.data(), hf.data() + hf.size());
+  }
+  void load(const double* state, const double* counts) {
+    auto hs = Kokkos::create_mirror_view(s_);
+    auto hf = Kokkos::create_mirror_view(flips_);
+    for (std::size_t i = 0; i < hs.size(); ++i) hs.data()[i] = static_cast<std::int8_t>(state[i]);
+    for (std::size_t i = 0; i < hf.size(); ++i) hf.data()[i] = static_cast<std::int64_t>(counts[i]);
+    Kokkos::deep_copy(s_, hs);
+    Kokkos::deep_copy(flips_, hf);
+    model_.measure(s_, E_, M_);
+  }
+
+ private:
+  static std::int64_t sum_counts(const Counts<Space>& v) {
+    std::int64_t n = 0;
+    Kokkos::parallel_reduce(
+        "zeta::Replicas::accepted", RangePolicy<Space>(0, v.extent(0)),
+        KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += v(c); }, n);
+    return n;
+  }
+
+  Model model_;
+  SpinMove move_;
+  ChainRange range_;
+  std::uint32_t seed_;
+  typename Model::Spins s_;
+  typename Model::Betas beta_;
+  typename Model::Table thr_;
+  Counts<Space> flips_;
+  Kokkos::View<double*, typename Space::memory_space> E_, M_;
+};
+
+template <class Space, class Model>
+class ContinuousReplicas {
+ public:
+  static constexpr bool lattice = false;
+
+  ContinuousReplicas(Model& m, const SamplerSpec& smp, const ChainRange& range, std::uint32_t seed)
+      : model_(m), smp_(smp), seed_(seed), ch_(range, m.dim(), 1.0) {
+    ch_.initialize(model_, seed, smp.init_scale);
+  }
+
+  Model& model() { return model_; }
+  const Chains<Space>& chains() const { return ch_; }
+  int observables() const { return 1; }
+  int state_size() const { return ch_.dim(); }
+  double moves_per_step() const { return 1.0; }
+
+  void set_betas(const std::vector<double>& b) {
+    auto h = Kokkos::create_mirror_view(ch_.beta);
+    for (std::size_t c = 0; c < b.size(); ++c) h(c) = Real(b[c]);
+    Kokkos::deep_copy(ch_.beta, h);
+  }
+  void step(std::int64_t t) { sampler_step(model_, ch_, smp_, seed_, t); }
+  void observe(std::vector<double>& out) const {
+    auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.E);
+    out.assign(e.data(), e.data() + e.size());
+  }
+  //! The state row of local chain c (host copy).
+  void state_row(int c, std::vector<double>& row) const {
+    auto x = Kokkos::subview(ch_.x, c, Kokkos::ALL);
+    auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+    row.assign(hx.data(), hx.data() + hx.size());
+  }
+  std::int64_t accepted() const {
+    std::int64_t n = 0;
+    const auto a = ch_.accepted;
+    Kokkos::parallel_reduce(
+        "zeta::Replicas::accepted", RangePolicy<Space>(0, ch_.local()),
+        KOKKOS_LAMBDA(const int c, std::int64_t& s) { s += a(c); }, n);
+    return n;
+  }
+
+  //! x, ∇E and E per local chain (so a restart does not recompute them) and acceptance counts.
+  void save(std::vector<double>& state, std::vector<double>& counts) const {
+    auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.x);
+    auto hg = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.g);
+    auto hE = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.E);
+    auto ha = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.accepted);
+    const int d = ch_.dim();
+    state.clear();
+    for (int c = 0; c < ch_.local(); ++c) {
+      for (int i = 0; i < d; ++i) state.push_back(double(hx(c, i)));
+      for (int i = 0; i < d; ++i) state.push_back(double(hg(c, i)));
+      state.push_back(double(hE(c)));
+    }
+    counts.assign(ha.data(), ha.data() + ha.size());
+  }
+  int saved_row() const { return 2 * ch_.dim() + 1; }
+  void load(const double* state, const double* counts) {
+    auto hx = Kokkos::create_mirror_view(ch_.x);
+    auto hg = Kokkos::create_mirror_view(ch_.g);
+    auto hE = Kokkos::create_mirror_view(ch_.E);
+    auto ha = Kokkos::create_mirror_view(ch_.accepted);
+    const int d = ch_.dim();
+    for (int c = 0; c < ch_.local(); ++c) {
+      const double* r = state + std::size_t(c) * saved_row();
+      for (int i = 0; i < d; ++i) hx(c, i) = Real(r[i]), hg(c, i) = Real(r[d + i]);
+      hE(c) = Real(r[2 * d]);
+      ha(c) = static_cast<std::int64_t>(counts[c]);
+    }
+    Kokkos::deep_copy(ch_.x, hx);
+    Kokkos::deep_copy(ch_.g, hg);
+    Kokkos::deep_copy(ch_.E, hE);
+    Kokkos::deep_copy(ch_.accepted, ha);
+  }
+
+ private:
+  Model& model_;
+  SamplerSpec smp_;
+  std::uint32_t seed_;
+  Chains<Space> ch_;
+};
+
+}  // namespace zeta

@@ -1,0 +1,521 @@
+//! `zeta temper`: parallel tempering over MPI ranks. Each step every replica
+//! makes one move at its own β (a sweep, or one sampler step); the energies are
+//! all-gathered, and every `exchange_every` steps an exchange round permutes the
+//! β labels, the same decision on every rank. States never leave their rank.
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "zeta/apps/apps.hpp"
+#include "zeta/apps/output.hpp"
+#include "zeta/config.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/core/progress.hpp"
+#include "zeta/io/checkpoint.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/models/factory.hpp"
+#include "zeta/tempering/ladder.hpp"
+#include "zeta/tempering/replicas.hpp"
+
+namespace zeta::apps {
+
+using Space = Kokkos::DefaultExecutionSpace;
+
+void declare_temper_app_keys(Config& cfg) {
+  declare_run_keys(cfg);
+  declare_model_keys(cfg);
+  declare_sampler_keys(cfg);
+  declare_temper_keys(cfg);
+  cfg.declare("output.file", "zeta_temper.h5", "HDF5 output file (empty = none)");
+  cfg.declare("checkpoint.file", "", "checkpoint file (empty = no checkpoints); the previous one is kept as FILE.prev");
+  cfg.declare("checkpoint.every_steps", "0",
+              "also checkpoint every N steps (0 = only at the end and when stopped by a signal or run.max_hours)");
+  cfg.declare("checkpoint.restart", "false", "resume from checkpoint.file and run on until run.steps in total");
+}
+
+namespace {
+
+//! A time series kept as block sums whose length doubles when there are too many
+//! blocks: batch means and the autocorrelation time at any run length, in O(1)
+//! memory, and independent of how long the run was planned to be.
+struct BlockSeries {
+  static constexpr std::size_t kMaxBlocks = 1024;
+  std::int64_t block_len = 1, n = 0, partial_n = 0;
+  double partial = 0, sum = 0, sum2 = 0;
+  std::vector<double> blocks;
+
+  void add(double v) {
+    ++n;
+    sum += v;
+    sum2 += v * v;
+    partial += v;
+    if (++partial_n == block_len) {
+      blocks.push_back(partial);
+      partial = 0;
+      partial_n = 0;
+      if (blocks.size() == 2 * kMaxBlocks) {
+        for (std::size_t i = 0; i < kMaxBlocks; ++i) blocks[i] = blocks[2 * i] + blocks[2 * i + 1];
+        blocks.resize(kMaxBlocks);
+        block_len *= 2;
+      }
+    }
+  }
+  double mean() const { return n > 0 ? sum / double(n) : NAN; }
+  //! Standard error from up to 20 batch means of contiguous blocks (the partial block joins the last).
+  //! Also gives the integrated autocorrelation time τ = g / 2, g = (batch length) · var(batch means) / var.
+  void batch_stats(double& stderr_out, double& tau_out) const {
+    stderr_out = tau_out = NAN;
+    const std::size_t nbk = blocks.size();
+    const std::size_t G = std::min<std::size_t>(20, nbk);
+    if (G < 2) return;
+    std::vector<double> means(G);
+    double lens = 0;
+    for (std::size_t g = 0; g < G; ++g) {
+      const std::size_t a = g * nbk / G, b = (g + 1) * nbk / G;
+      double s = 0;
+      for (std::size_t i = a; i < b; ++i) s += blocks[i];
+      double len = double(b - a) * double(block_len);
+      if (g + 1 == G) s += partial, len += double(partial_n);
+      means[g] = s / len;
+      lens += len;
+    }
+    const double m = mean();
+    double ss = 0;
+    for (double v : means) ss += (v - m) * (v - m);
+    const double var_means = ss / double(G - 1);
+    stderr_out = std::sqrt(var_means / double(G));
+    const double var = sum2 / double(n) - m * m;
+    tau_out = var > 0 ? 0.5 * (lens / double(G)) * var_means / var : NAN;
+  }
+  void pack(std::vector<double>& out) const {
+    out.insert(out.end(), {double(block_len), double(n), double(partial_n), partial, sum, sum2, double(blocks.size())});
+    out.insert(out.end(), blocks.begin(), blocks.end());
+  }
+  std::size_t unpack(const std::vector<double>& in, std::size_t at) {
+    if (at + 7 > in.size()) throw Error("checkpoint statistics are truncated", false);
+    block_len = std::int64_t(in[at]), n = std::int64_t(in[at + 1]), partial_n = std::int64_t(in[at + 2]);
+    partial = in[at + 3], sum = in[at + 4], sum2 = in[at + 5];
+    const std::size_t nb = std::size_t(in[at + 6]);
+    if (at + 7 + nb > in.size() || nb > 2 * kMaxBlocks || block_len < 1)
+      throw Error("checkpoint statistics are corrupt", false);
+    blocks.assign(in.begin() + at + 7, in.begin() + at + 7 + nb);
+    return at + 7 + nb;
+  }
+};
+
+struct CheckpointSpec {
+  std::string file;
+  std::int64_t every = 0;
+  bool restart = false;
+};
+
+//! Everything of a run that is the same on every rank (the replica states are not).
+struct RunState {
+  std::int64_t step = 0;             //!< steps done
+  std::vector<double> betas;         //!< the current ladder
+  std::vector<std::int64_t> window_attempts;  //!< adaptation window start
+  std::vector<double> window_prob;
+  std::vector<BlockSeries> energy, abs_m;  //!< per level, copy-averaged, after burn-in
+  std::int64_t saved = 0;
+  std::vector<double> rows_energy, rows_m, rows_x;  //!< saved rows (rank 0 only)
+  std::vector<std::int64_t> rows_replica;
+};
+
+const std::vector<std::string> kSignatureKeys = {"model.", "sampler.", "temper.", "run.seed", "run.burn_in",
+                                                 "run.save_every"};
+
+template <class Sys>
+void write_temper_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, const RunState& st,
+                             const ReplicaExchange& ex, const Sys& sys, const ChainRange& range) {
+  std::vector<double> state, counts;
+  sys.save(state, counts);
+  const auto all_state = comm.gather_chain_rows(state, sys.saved_row(), range);
+  const auto all_counts = comm.gather_chain_rows(counts, 1, range);
+  io::write_checkpoint(comm, ck.file, [&](hid_t f) {
+    io::write_string_attribute(f, "zeta_checkpoint", "temper");
+    io::write_string_attribute(f, "signature", io::config_signature(cfg.resolved_ini(), kSignatureKeys));
+    io::write_string_attribute(f, "precision", ZETA_PRECISION_NAME);
+    io::write_string_attribute(f, "config", cfg.resolved_ini());
+    const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
+    const std::int64_t step = st.step, saved = st.saved;
+    io::write_array(f, "/run/step", {1}, &step);
+    io::write_array(f, "/run/saved", {1}, &saved);
+    io::write_array(f, "/temper/betas", {K}, st.betas.data());
+    const auto xs = ex.save_state();
+    io::write_array(f, "/exchange/state", {xs.size()}, xs.data());
+    const auto ps = ex.save_prob_sum();
+    io::write_array(f, "/exchange/prob_sum", {ps.size()}, ps.data());
+    io::write_array(f, "/exchange/window_attempts", {st.window_attempts.size()}, st.window_attempts.data());
+    io::write_array(f, "/exchange/window_prob", {st.window_prob.size()}, st.window_prob.data());
+    std::vector<double> series;
+    for (const auto& s : st.energy) s.pack(series);
+    for (const auto& s : st.abs_m) s.pack(series);
+    io::write_array(f, "/stats/series", {series.size()}, series.data());
+    io::write_array(f, "/stats/rows_energy", {st.rows_energy.size()}, st.rows_energy.data());
+    io::write_array(f, "/stats/rows_m", {st.rows_m.size()}, st.rows_m.data());
+    io::write_array(f, "/stats/rows_x", {st.rows_x.size()}, st.rows_x.data());
+    io::write_array(f, "/stats/rows_replica", {st.rows_replica.size()}, st.rows_replica.data());
+    io::write_array(f, "/replicas/state", {R, hsize_t(sys.saved_row())}, all_state.data());
+    io::write_array(f, "/replicas/accepted", {R}, all_counts.data());
+  });
+}
+
+template <class Sys>
+void read_temper_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, RunState& st,
+                            ReplicaExchange& ex, Sys& sys, const ChainRange& range) {
+  std::vector<double> state, counts, series, prob;
+  std::vector<std::int64_t> xs, head(2);
+  const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
+  io::read_checkpoint(comm, ck.file, [&](hid_t f) {
+    const std::string what = io::read_string_attribute(f, ck.file, "zeta_checkpoint");
+    if (what != "temper")
+      throw Error("'" + ck.file + "' is a checkpoint of zeta " + what + ", not of zeta temper", false);
+    const std::string prec = io::read_string_attribute(f, ck.file, "precision");
+    if (prec != ZETA_PRECISION_NAME)
+      throw Error("checkpoint '" + ck.file + "' was written by a " + prec + " build; this build is " +
+                      ZETA_PRECISION_NAME,
+                  false);
+    io::check_signature(io::read_string_attribute(f, ck.file, "signature"),
+                        io::config_signature(cfg.resolved_ini(), kSignatureKeys), ck.file);
+    head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
+    head[1] = io::read_array<std::int64_t>(f, ck.file, "/run/saved", {1})[0];
+    st.betas = io::read_array<double>(f, ck.file, "/temper/betas", {K});
+    xs = io::read_array<std::int64_t>(f, ck.file, "/exchange/state", {});
+    prob = io::read_array<double>(f, ck.file, "/exchange/prob_sum", {K - 1});
+    st.window_attempts = io::read_array<std::int64_t>(f, ck.file, "/exchange/window_attempts", {K - 1});
+    st.window_prob = io::read_array<double>(f, ck.file, "/exchange/window_prob", {K - 1});
+    series = io::read_array<double>(f, ck.file, "/stats/series", {});
+    st.rows_energy = io::read_array<double>(f, ck.file, "/stats/rows_energy", {});
+    st.rows_m = io::read_array<double>(f, ck.file, "/stats/rows_m", {});
+    st.rows_x = io::read_array<double>(f, ck.file, "/stats/rows_x", {});
+    st.rows_replica = io::read_array<std::int64_t>(f, ck.file, "/stats/rows_replica", {});
+    state = io::read_array<double>(f, ck.file, "/replicas/state", {R, hsize_t(sys.saved_row())});
+    counts = io::read_array<double>(f, ck.file, "/replicas/accepted", {R});
+    for (double b : st.betas)
+      if (!std::isfinite(b)) throw Error("checkpoint '" + ck.file + "' has a non-finite beta (corrupt)", false);
+    ReplicaExchange probe(ex.levels(), ex.copies());
+    probe.load_state(xs, prob);
+    std::size_t at = 0;
+    std::vector<BlockSeries> e(st.energy.size()), m(st.abs_m.size());
+    for (auto& s : e) at = s.unpack(series, at);
+    for (auto& s : m) at = s.unpack(series, at);
+    if (at != series.size()) throw Error("checkpoint statistics are corrupt", false);
+  });
+  comm.broadcast(head);
+  comm.broadcast(st.betas);
+  comm.broadcast(xs);
+  comm.broadcast(prob);
+  comm.broadcast(st.window_attempts);
+  comm.broadcast(st.window_prob);
+  comm.broadcast(series);
+  comm.broadcast(state);
+  comm.broadcast(counts);
+  st.step = head[0];
+  st.saved = head[1];
+  ex.load_state(xs, prob);
+  std::size_t at = 0;
+  for (auto& s : st.energy) at = s.unpack(series, at);
+  for (auto& s : st.abs_m) at = s.unpack(series, at);
+  sys.load(state.data() + std::size_t(range.offset) * sys.saved_row(), counts.data() + range.offset);
+  if (!comm.root()) st.rows_energy.clear(), st.rows_m.clear(), st.rows_x.clear(), st.rows_replica.clear();
+}
+
+template <class Sys>
+TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& cfg, const RunSpec& run,
+                         const TemperSpec& ts, const SamplerSpec& smp, const CheckpointSpec& ck,
+                         const ChainRange& range, const Comm& comm) {
+  Kokkos::Timer timer;
+  constexpr bool lattice = Sys::lattice;
+  const int K = ts.levels(), copies = ts.copies;
+  const std::int64_t R = range.global;
+  const int nobs = sys.observables();
+  ReplicaExchange ex(K, copies);
+  RunState st;
+  st.betas = ts.betas;
+  st.window_attempts.assign(K - 1, 0);
+  st.window_prob.assign(K - 1, 0.0);
+  st.energy.resize(K);
+  if (lattice) st.abs_m.resize(K);
+  if (ck.restart) {
+    read_temper_checkpoint(comm, ck, cfg, st, ex, sys, range);
+    if (st.step >= run.steps)
+      config_error("run.steps", "is " + std::to_string(run.steps) + " but checkpoint '" + ck.file +
+                                    "' is already at step " + std::to_string(st.step) + ": nothing to do");
+  }
+  auto set_local_betas = [&] {
+    std::vector<double> b(range.count);
+    for (std::int64_t c = 0; c < range.count; ++c) b[c] = st.betas[ex.level_of(range.offset + c)];
+    sys.set_betas(b);
+  };
+  set_local_betas();
+
+  const std::int64_t saves = run.save_every > 0 ? (run.steps - run.burn_in) / run.save_every : 0;
+  const int dim = sys.state_size();
+  std::unique_ptr<io::OutputFile> out;
+  const std::string file = cfg.get_string("output.file");
+  if (!file.empty()) {
+    out = std::make_unique<io::OutputFile>(comm, file);
+    write_root_attributes(*out, "temper", cfg, comm);
+  }
+
+  // Adaptation windows of doubling length that end at the burn-in.
+  std::vector<std::int64_t> window_end;
+  if (ts.adapt != LadderAdapt::none && run.burn_in > 0) {
+    const double total = std::ldexp(1.0, ts.adapt_rounds) - 1;
+    for (int j = 0; j < ts.adapt_rounds; ++j) {
+      const auto e = static_cast<std::int64_t>(double(run.burn_in) * (std::ldexp(1.0, j + 1) - 1) / total);
+      if (e > 0 && (window_end.empty() || e > window_end.back())) window_end.push_back(e);
+    }
+  }
+  auto adapt_ladder = [&] {
+    std::vector<double> a(K - 1);
+    for (int k = 0; k + 1 < K; ++k) {
+      const std::int64_t n = ex.attempts()[k] - st.window_attempts[k];
+      if (n == 0) return;  // a pair was never tried in this window: keep the ladder
+      a[k] = (ex.accept_prob_sum()[k] - st.window_prob[k]) / double(n);
+    }
+    if (ts.adapt == LadderAdapt::barrier) {
+      std::vector<double> r(K - 1);
+      for (int k = 0; k + 1 < K; ++k) r[k] = 1 - a[k];
+      st.betas = barrier_schedule(st.betas, r);
+    } else {
+      st.betas = equalize_acceptance(st.betas, a, 2.0);
+    }
+  };
+
+  Progress progress("zeta temper", run.steps - st.step, double(R) * sys.moves_per_step(),
+                    lattice ? "spin-updates" : "replica-steps", comm.root(), run.progress_every);
+  StopControl stop(comm, run.max_hours);
+  TemperResult res;
+  std::vector<double> local, all, energy(R), row;
+  double exchange_s = 0;
+  const std::int64_t first = st.step;
+  std::int64_t t = st.step;
+  for (; t < run.steps; ++t) {
+    sys.step(t + 1);  // counter step 0 is the initial state
+    Kokkos::fence();
+    Kokkos::Timer xt;
+    sys.observe(local);
+    all = comm.allgather_chain_rows(local, nobs, range);
+    for (std::int64_t c = 0; c < R; ++c) energy[c] = all[c * nobs];
+    const bool post = t >= run.burn_in;
+    if (post) {
+      for (int k = 0; k < K; ++k) {
+        double e = 0, m = 0;
+        for (int copy = 0; copy < copies; ++copy) {
+          const std::int64_t c = ex.chain_at(copy, k);
+          e += all[c * nobs];
+          if (lattice) m += std::fabs(all[c * nobs + 1]) / double(dim);
+        }
+        st.energy[k].add(e / copies);
+        if (lattice) st.abs_m[k].add(m / copies);
+      }
+      if (saves > 0 && (t - run.burn_in + 1) % run.save_every == 0 && st.saved < saves) {
+        std::vector<double> xrows;
+        if (!lattice) {
+          // The states at the target β: rank 0 collects (copy, x) rows from their owners.
+          for (int copy = 0; copy < copies; ++copy) {
+            const std::int64_t c = ex.chain_at(copy, K - 1);
+            if (c >= range.offset && c < range.offset + range.count) {
+              if constexpr (!Sys::lattice) sys.state_row(static_cast<int>(c - range.offset), row);
+              xrows.push_back(double(copy));
+              xrows.insert(xrows.end(), row.begin(), row.end());
+            }
+          }
+          const auto got = comm.gather_to_root(xrows);
+          if (comm.root()) {
+            std::vector<double> ordered(std::size_t(copies) * dim);
+            for (std::size_t at = 0; at < got.size(); at += dim + 1)
+              std::copy(got.begin() + at + 1, got.begin() + at + 1 + dim,
+                        ordered.begin() + std::size_t(got[at]) * dim);
+            st.rows_x.insert(st.rows_x.end(), ordered.begin(), ordered.end());
+          }
+        }
+        if (comm.root())
+          for (int copy = 0; copy < copies; ++copy)
+            for (int k = 0; k < K; ++k) {
+              const std::int64_t c = ex.chain_at(copy, k);
+              st.rows_energy.push_back(all[c * nobs]);
+              if (lattice) st.rows_m.push_back(all[c * nobs + 1]);
+              st.rows_replica.push_back(c);
+            }
+        ++st.saved;
+      }
+    }
+    if ((t + 1) % ts.exchange_every == 0) {
+      ex.round((t + 1) / ts.exchange_every, ts.scheme, st.betas, energy, run.seed, post);
+      for (const auto e : window_end)
+        if (t + 1 == e) {
+          adapt_ladder();
+          st.window_attempts = ex.attempts();
+          st.window_prob = ex.accept_prob_sum();
+        }
+      set_local_betas();
+    }
+    if (t + 1 == run.burn_in) {
+      ex.reset_statistics();
+      st.window_attempts.assign(K - 1, 0);
+      st.window_prob.assign(K - 1, 0.0);
+    }
+    exchange_s += xt.seconds();
+    st.step = t + 1;
+    progress.update(t + 1 - first);
+    if (!ck.file.empty() && ck.every > 0 && (t + 1) % ck.every == 0 && t + 1 < run.steps)
+      write_temper_checkpoint(comm, ck, cfg, st, ex, sys, range);
+    if ((t + 1) % 16 == 0 && t + 1 < run.steps && stop.should_stop()) {
+      res.status = "interrupted";
+      ++t;
+      break;
+    }
+  }
+  Kokkos::fence();
+  res.steps_done = t;
+  if (!ck.file.empty()) write_temper_checkpoint(comm, ck, cfg, st, ex, sys, range);
+
+  // Results: every rank holds the same gathered data, so no reduction is needed.
+  res.betas = st.betas;
+  res.acceptance.resize(K - 1);
+  res.barrier = 0;
+  for (int k = 0; k + 1 < K; ++k) {
+    const auto n = ex.attempts()[k];
+    res.acceptance[k] = n > 0 ? double(ex.accepts()[k]) / double(n) : NAN;
+    res.barrier += n > 0 ? 1 - ex.accept_prob_sum()[k] / double(n) : NAN;
+  }
+  res.flow = ex.flow();
+  res.round_trips = ex.round_trips();
+  res.total_round_trips = ex.total_round_trips();
+  res.mean_energy.resize(K);
+  res.mean_energy_stderr.resize(K);
+  res.tau_int.resize(K);
+  for (int k = 0; k < K; ++k) {
+    res.mean_energy[k] = st.energy[k].mean();
+    st.energy[k].batch_stats(res.mean_energy_stderr[k], res.tau_int[k]);
+  }
+  if (lattice) {
+    res.mean_abs_magnetization.resize(K);
+    res.mean_abs_magnetization_stderr.resize(K);
+    for (int k = 0; k < K; ++k) {
+      double tau;
+      res.mean_abs_magnetization[k] = st.abs_m[k].mean();
+      st.abs_m[k].batch_stats(res.mean_abs_magnetization_stderr[k], tau);
+    }
+  }
+  const double moves = double(R) * double(std::max<std::int64_t>(1, res.steps_done)) * sys.moves_per_step();
+  res.move_acceptance = double(comm.sum(sys.accepted())) / moves;
+
+  if (out) {
+    const bool r0 = comm.root();
+    auto n = [&](hsize_t v) { return r0 ? v : hsize_t(0); };
+    const hsize_t hK = hsize_t(K), hC = hsize_t(copies), hS = hsize_t(saves);
+    auto write_vec = [&](const std::string& name, const std::vector<double>& v) {
+      const hid_t d = out->create_double(name, {hsize_t(v.size())});
+      out->write_double(d, {0}, {n(v.size())}, v.data());
+    };
+    write_vec("/temper/betas", res.betas);
+    write_vec("/temper/acceptance", res.acceptance);
+    write_vec("/temper/flow", res.flow);
+    write_vec("/temper/mean_energy", res.mean_energy);
+    write_vec("/temper/mean_energy_stderr", res.mean_energy_stderr);
+    write_vec("/temper/tau_int", res.tau_int);
+    const hid_t rt = out->create_int64("/temper/round_trips", {hsize_t(R)});
+    out->write_int64(rt, {0}, {n(hsize_t(R))}, res.round_trips.data());
+    if (lattice) {
+      write_vec("/temper/mean_abs_magnetization", res.mean_abs_magnetization);
+      write_vec("/temper/mean_abs_magnetization_stderr", res.mean_abs_magnetization_stderr);
+    }
+    if (saves > 0) {
+      // [saved, K] for one ladder, [saved, copies, K] for several; rows past samples_saved stay zero.
+      const std::vector<hsize_t> dims = copies == 1 ? std::vector<hsize_t>{hS, hK} : std::vector<hsize_t>{hS, hC, hK};
+      const hsize_t got = hsize_t(st.saved);
+      const std::vector<hsize_t> start(dims.size(), 0);
+      std::vector<hsize_t> count = dims;
+      count[0] = got;
+      if (!r0) count.assign(dims.size(), 0);
+      const hid_t de = out->create_double("/temper/energy", dims);
+      out->write_double(de, start, count, st.rows_energy.data());
+      const hid_t dr = out->create_int64("/temper/replica", dims);
+      out->write_int64(dr, start, count, st.rows_replica.data());
+      if (lattice) {
+        const hid_t dm = out->create_double("/temper/magnetization", dims);
+        out->write_double(dm, start, count, st.rows_m.data());
+      } else {
+        std::vector<Real> xr(st.rows_x.begin(), st.rows_x.end());
+        const hid_t dx = out->create("/temper/x", {hS, hC, hsize_t(dim)});
+        out->write(dx, {0, 0, 0}, {r0 ? got : 0, r0 ? hC : 0, r0 ? hsize_t(dim) : 0}, xr.data());
+      }
+    }
+    out->attribute("samples_saved", st.saved);
+    out->finish();
+  }
+
+  res.wall_s = timer.seconds();
+  res.sweeps_per_s = double(res.steps_done - first) / res.wall_s;
+  res.exchange_fraction = exchange_s / res.wall_s;
+  auto& j = res.json;
+  j.add("command", "temper");
+  j.add("status", res.status);
+  j.add("wall_s", res.wall_s);
+  j.add("ranks", comm.size());
+  j.add("model", model_name);
+  j.add("sampler", smp.name);
+  j.add("levels", K);
+  j.add("copies", copies);
+  j.add("scheme", ts.scheme == SwapScheme::deo ? "deo" : "random");
+  j.add("steps", res.steps_done);
+  j.add("betas", res.betas);
+  j.add("acceptance", res.acceptance);
+  j.add("round_trips", res.total_round_trips);
+  j.add("round_trip_rate", double(res.total_round_trips) /
+                               double(std::max<std::int64_t>(1, res.steps_done - run.burn_in)) / double(copies));
+  j.add("barrier", res.barrier);
+  j.add("flow", res.flow);
+  j.add("mean_energy", res.mean_energy);
+  j.add("mean_energy_stderr", res.mean_energy_stderr);
+  j.add("tau_int", res.tau_int);
+  if (lattice) {
+    j.add("mean_abs_magnetization", res.mean_abs_magnetization);
+    j.add("mean_abs_magnetization_stderr", res.mean_abs_magnetization_stderr);
+  }
+  j.add("move_acceptance", res.move_acceptance);
+  j.add("sweeps_per_s", res.sweeps_per_s);
+  j.add("exchange_fraction", res.exchange_fraction);
+  if (!file.empty()) j.add("output", file);
+  return res;
+}
+
+}  // namespace
+
+TemperResult temper(const Config& cfg, const Comm& comm) {
+  // Everything is validated before any file is created.
+  const RunSpec run = read_run_spec(cfg);
+  const SamplerSpec smp = read_sampler_spec(cfg);
+  const ModelSpec ms = read_model_spec(cfg);
+  check_sampler_for_model(smp, ms.type, ms.lattice());
+  const TemperSpec ts = read_temper_spec(cfg, ms.lattice());
+  CheckpointSpec ck;
+  ck.file = cfg.get_string("checkpoint.file");
+  ck.every = cfg.get_int_at_least("checkpoint.every_steps", 0);
+  ck.restart = cfg.get_bool("checkpoint.restart");
+  if (ck.restart && ck.file.empty()) config_error("checkpoint.restart", "needs checkpoint.file");
+  if (ck.every > 0 && ck.file.empty()) config_error("checkpoint.every_steps", "needs checkpoint.file");
+  if (!ck.file.empty() && ck.file == cfg.get_string("output.file"))
+    config_error("checkpoint.file", "must differ from output.file");
+  const ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
+  if (ms.lattice()) {
+    const Ising<Space> model(ms.L, ms.J, ms.h);
+    LatticeReplicas<Space> sys(model, smp.type == SamplerType::heatbath ? SpinMove::heatbath : SpinMove::metropolis,
+                               range, run.seed);
+    return temper_with(sys, "ising", cfg, run, ts, smp, ck, range, comm);
+  }
+  auto model = make_model<Space>(ms);
+  return std::visit(
+      [&](auto& m) {
+        ContinuousReplicas<Space, std::decay_t<decltype(m)>> sys(m, smp, range, run.seed);
+        return temper_with(sys, m.name(), cfg, run, ts, smp, ck, range, comm);
+      },
+      model);
+}
+
+}  // namespace zeta::apps

@@ -1,0 +1,113 @@
+#include "zeta/io/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "zeta/core/config.hpp"
+#include "zeta/core/error.hpp"
+
+namespace zeta::io {
+
+namespace {
+void fsync_path(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw Error("cannot open '" + path + "' to sync it", false);
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw Error("cannot fsync '" + path + "'", false);
+}
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+}  // namespace
+
+void write_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& fill) {
+  std::string why;
+  if (comm.root()) {
+    const std::string tmp = path + ".tmp";
+    try {
+      {
+        Handle f = create_serial(tmp);
+        fill(f.id());
+        if (H5Fflush(f.id(), H5F_SCOPE_GLOBAL) < 0) throw Error("cannot flush '" + tmp + "'", false);
+      }
+      fsync_path(tmp);
+      if (::access(path.c_str(), F_OK) == 0 && std::rename(path.c_str(), (path + ".prev").c_str()) != 0)
+        throw Error("cannot keep the previous checkpoint as '" + path + ".prev'", false);
+      if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        throw Error("cannot rename '" + tmp + "' to '" + path + "'", false);
+      fsync_path(directory_of(path));
+    } catch (const std::exception& e) {
+      std::remove(tmp.c_str());
+      why = std::string("checkpoint '") + path + "': " + e.what();
+    }
+  }
+  comm.broadcast(why);
+  if (!why.empty()) throw Error(why);
+}
+
+void read_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& read) {
+  std::string why;
+  if (comm.root()) {
+    try {
+      Handle f = open_read(path);
+      read(f.id());
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+  }
+  comm.broadcast(why);
+  if (!why.empty()) throw Error(why);
+}
+
+std::string config_signature(const std::string& ini, const std::vector<std::string>& prefixes) {
+  std::istringstream in(ini);
+  std::string line, section, out;
+  while (std::getline(in, line)) {
+    if (line.size() > 2 && line.front() == '[' && line.back() == ']') {
+      section = line.substr(1, line.size() - 2);
+      continue;
+    }
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = section + "." + trim(line.substr(0, eq));
+    for (const auto& p : prefixes)
+      if (key.rfind(p, 0) == 0) {
+        out += key + " = " + trim(line.substr(eq + 1)) + "\n";
+        break;
+      }
+  }
+  return out;
+}
+
+void check_signature(const std::string& stored, const std::string& current, const std::string& file) {
+  auto parse = [](const std::string& s) {
+    std::map<std::string, std::string> m;
+    std::istringstream in(s);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto eq = line.find(" = ");
+      if (eq != std::string::npos) m[line.substr(0, eq)] = line.substr(eq + 3);
+    }
+    return m;
+  };
+  const auto a = parse(stored), b = parse(current);
+  for (const auto& [k, v] : b) {
+    auto it = a.find(k);
+    const std::string old = it == a.end() ? "(absent)" : it->second;
+    if (old != v)
+      throw Error("checkpoint '" + file + "' was written with " + k + " = " + old + " but this run has " + k + " = " +
+                      v + ": refusing to restart from a different model, sampler or ladder",
+                  false);
+  }
+  for (const auto& [k, v] : a)
+    if (!b.count(k))
+      throw Error("checkpoint '" + file + "' has " + k + " = " + v + ", which this run does not know", false);
+}
+
+}  // namespace zeta::io

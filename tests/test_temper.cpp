@@ -1,0 +1,306 @@
+//! Parallel tempering: Ising kernels against direct computation, ⟨E⟩ and ⟨|M|⟩
+//! per β against exact enumeration (L = 4), mode weights that plain sampling
+//! cannot recover, ladders and their adaptation, and exact checkpoint restart.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "exact.hpp"
+#include "zeta/apps/apps.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/models/ising.hpp"
+#include "zeta/tempering/ladder.hpp"
+
+namespace zeta {
+namespace {
+
+using Space = Kokkos::DefaultExecutionSpace;
+
+apps::TemperResult run_temper(const std::string& ini, std::vector<std::string> overrides) {
+  Comm self(MPI_COMM_SELF);
+  Config cfg;
+  apps::declare_temper_app_keys(cfg);
+  overrides.push_back("--run.progress_every=1000");
+  cfg.parse_text(ini, overrides);
+  return apps::temper(cfg, self);
+}
+
+TEST(IsingKernel, EnergyAndFlipsMatchTheLattice) {
+  const int L = 6;
+  const double J = 0.7, h = 0.3;
+  Ising<Space> model(L, J, h);
+  Ising<Space>::Spins s("s", 3, L * L);
+  model.initialize(s, 0, 42);
+  Kokkos::View<double*, Space::memory_space> E("E", 3), M("M", 3);
+  model.measure(s, E, M);
+  auto hs = Kokkos::create_mirror(Kokkos::HostSpace(), s);  // a copy, even when s is on the host
+  Kokkos::deep_copy(hs, s);
+  auto hE = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E);
+  auto hM = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), M);
+  for (int r = 0; r < 3; ++r) {
+    auto spin = [&](int i, int j) { return int(hs(r, Ising<Space>::index((i + L) % L, (j + L) % L, L))); };
+    double e = 0, m = 0;
+    for (int i = 0; i < L; ++i)
+      for (int j = 0; j < L; ++j) {
+        e += -J * spin(i, j) * (spin(i + 1, j) + spin(i, j + 1)) - h * spin(i, j);
+        m += spin(i, j);
+      }
+    EXPECT_DOUBLE_EQ(hE(r), e);
+    EXPECT_DOUBLE_EQ(hM(r), m);
+  }
+  // At β = 0 Metropolis accepts every flip: a sweep negates every spin.
+  Ising<Space>::Betas beta("beta", 3);
+  Ising<Space>::Table t("t", 3);
+  Counts<Space> flips("flips", 3);
+  model.thresholds(beta, SpinMove::metropolis, t);
+  model.sweep(s, t, SpinMove::metropolis, 7, 0, 1, flips);
+  auto after = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s);
+  for (int r = 0; r < 3; ++r)
+    for (int q = 0; q < L * L; ++q) ASSERT_EQ(after(r, q), -hs(r, q));
+  auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flips);
+  EXPECT_EQ(hf(0), L * L);
+  // At very large β with h > 0 heat-bath sets every spin whose neighbours do not
+  // outweigh the field to the field's sign; from all-up it stays all-up.
+  Kokkos::deep_copy(s, std::int8_t(1));
+  Kokkos::deep_copy(beta, 50.0);
+  model.thresholds(beta, SpinMove::heatbath, t);
+  model.sweep(s, t, SpinMove::heatbath, 7, 0, 2, flips);
+  model.measure(s, E, M);
+  Kokkos::deep_copy(hM, M);
+  EXPECT_EQ(hM(0), L * L);
+}
+
+const char* kIsing4 = R"(
+[run]
+steps = 40000
+burn_in = 2000
+save_every = 0
+[model]
+type = ising
+L = 4
+[temper]
+beta_min = 0.2
+beta_max = 0.8
+count = 8
+copies = 8
+[output]
+file =
+)";
+
+// β from 0.2 to 0.8 spans β_c = ln(1 + √2)/2 ≈ 0.4407 on both sides.
+void expect_exact_ising(const std::string& move) {
+  const auto r = run_temper(kIsing4, {"--sampler.type=" + move});
+  ASSERT_EQ(r.status, "ok");
+  ASSERT_LT(r.betas.front(), 0.4407);
+  ASSERT_GT(r.betas.back(), 0.4407);
+  for (std::size_t k = 0; k < r.betas.size(); ++k) {
+    const auto ex = test::ising_enumerate(4, r.betas[k]);
+    EXPECT_LT(std::fabs(r.mean_energy[k] - ex.mean_energy), 4 * r.mean_energy_stderr[k])
+        << move << " beta " << r.betas[k] << ": " << r.mean_energy[k] << " +- " << r.mean_energy_stderr[k]
+        << " exact " << ex.mean_energy;
+    EXPECT_LT(std::fabs(r.mean_abs_magnetization[k] - ex.mean_abs_m), 4 * r.mean_abs_magnetization_stderr[k])
+        << move << " beta " << r.betas[k];
+    EXPECT_GT(r.mean_energy_stderr[k], 0.0);
+  }
+  for (double a : r.acceptance) EXPECT_GT(a, 0.2);
+  EXPECT_GT(r.total_round_trips, 100);
+}
+
+TEST(TemperIsing, HeatBathMatchesEnumeration) { expect_exact_ising("heatbath"); }
+TEST(TemperIsing, MetropolisMatchesEnumeration) { expect_exact_ising("metropolis"); }
+
+TEST(Ladder, SpacingAndBarrierSchedule) {
+  const auto g = make_ladder(0.1, 1.0, 5, "geometric");
+  EXPECT_DOUBLE_EQ(g.front(), 0.1);
+  EXPECT_DOUBLE_EQ(g.back(), 1.0);
+  EXPECT_NEAR(g[2] / g[1], g[1] / g[0], 1e-12);
+  const auto l = make_ladder(0.0, 1.0, 5, "linear");
+  EXPECT_NEAR(l[1], 0.25, 1e-15);
+  // Rejection concentrated in the first gap: the new schedule crowds there, and
+  // Λ(β) becomes equal steps (here Λ = 0.9 t on [0, .25], then 0.1 more up to 1).
+  const std::vector<double> b = {0, 0.25, 1.0};
+  const auto s = barrier_schedule(b, {0.9, 0.1});
+  EXPECT_DOUBLE_EQ(s.front(), 0.0);
+  EXPECT_DOUBLE_EQ(s.back(), 1.0);
+  EXPECT_NEAR(s[1], 0.25 * 0.5 / 0.9, 1e-12);
+  const auto e = equalize_acceptance({0, 0.5, 1.0}, {0.9, 0.1}, 1.0);
+  EXPECT_GT(e[1], 0.5);  // the well-accepting gap widens
+  EXPECT_DOUBLE_EQ(e.back(), 1.0);
+}
+
+double spread(const std::vector<double>& a) {
+  double lo = 1, hi = 0;
+  for (double v : a) lo = std::min(lo, v), hi = std::max(hi, v);
+  return hi - lo;
+}
+
+TEST(TemperIsing, AdaptedLaddersEqualizeAcceptance) {
+  const std::string ini = R"(
+[run]
+steps = 24000
+burn_in = 12000
+[model]
+type = ising
+L = 8
+[sampler]
+type = heatbath
+[temper]
+beta_min = 0.05
+beta_max = 0.7
+count = 10
+spacing = linear
+copies = 4
+[output]
+file =
+)";
+  const auto fixed = run_temper(ini, {});
+  const auto barrier = run_temper(ini, {"--temper.adapt=barrier"});
+  const auto accept = run_temper(ini, {"--temper.adapt=acceptance"});
+  // Linear spacing crowds the hot end, so acceptance falls towards β_c; adapting evens it out.
+  EXPECT_GT(spread(fixed.acceptance), 0.3);
+  EXPECT_LT(spread(barrier.acceptance), 0.5 * spread(fixed.acceptance));
+  EXPECT_LT(spread(accept.acceptance), 0.5 * spread(fixed.acceptance));
+  EXPECT_DOUBLE_EQ(barrier.betas.front(), 0.05);
+  EXPECT_DOUBLE_EQ(barrier.betas.back(), 0.7);
+  for (std::size_t k = 1; k < barrier.betas.size(); ++k) EXPECT_GT(barrier.betas[k], barrier.betas[k - 1]);
+  // Λ is a property of the model, not of the ladder: both estimates agree.
+  EXPECT_NEAR(barrier.barrier, fixed.barrier, 0.15 * fixed.barrier);
+  EXPECT_GT(barrier.total_round_trips, fixed.total_round_trips);
+}
+
+// Two modes 8 σ apart, weights 0.2 / 0.8: PT finds the weights; plain MALA at
+// β = 1 with as many energy evaluations keeps each chain in its first basin.
+TEST(TemperModes, RecoversWeightsWherePlainSamplingCannot) {
+  const std::string model = R"(
+[model]
+type = gmm
+weights = 0.2, 0.8
+means = -4; 4
+variances = 0.25
+[sampler]
+type = mala
+step_size = 0.1
+init_scale = 1
+)";
+  const std::string run = "[run]\nsteps = 6000\nburn_in = 1000\nsave_every = 5\n";
+  const int K = 10, copies = 16;
+  run_temper(run + model + "[temper]\nbeta_min = 0.01\nbeta_max = 1\ncount = 10\ncopies = 16\n",
+             {"--output.file=modes_pt.h5"});
+  std::vector<hsize_t> dims;
+  const auto x = io::read_doubles("modes_pt.h5", "/temper/x", dims);
+  ASSERT_EQ(dims, (std::vector<hsize_t>{1000, hsize_t(copies), 1}));
+  std::vector<double> frac(copies, 0.0);
+  for (std::size_t s = 0; s < dims[0]; ++s)
+    for (int c = 0; c < copies; ++c) frac[c] += x[s * copies + c] > 0 ? 1.0 / double(dims[0]) : 0.0;
+  auto mean_se = [](const std::vector<double>& v, double& m, double& se) {
+    m = 0;
+    for (double f : v) m += f;
+    m /= double(v.size());
+    double ss = 0;
+    for (double f : v) ss += (f - m) * (f - m);
+    se = std::sqrt(ss / double(v.size() - 1) / double(v.size()));
+  };
+  double m, se;
+  mean_se(frac, m, se);
+  EXPECT_LT(std::fabs(m - 0.8), 4 * se) << "PT weight of the right mode " << m << " +- " << se;
+  EXPECT_GT(se, 0.0);
+
+  // Plain sampling: K·copies chains at β = 1 for the same number of steps.
+  Comm self(MPI_COMM_SELF);
+  Config cfg;
+  apps::declare_sample_keys(cfg);
+  cfg.parse_text(run + model, {"--sampler.chains=" + std::to_string(K * copies), "--output.file=modes_plain.h5",
+                               "--run.progress_every=1000"});
+  apps::sample(cfg, self);
+  const auto y = io::read_doubles("modes_plain.h5", "/samples/x", dims);
+  const std::size_t chains = dims[1];
+  std::vector<double> pf(chains, 0.0);
+  for (std::size_t s = 0; s < dims[0]; ++s)
+    for (std::size_t c = 0; c < chains; ++c) pf[c] += y[s * chains + c] > 0 ? 1.0 / double(dims[0]) : 0.0;
+  double pm, pse;
+  mean_se(pf, pm, pse);
+  EXPECT_GT(std::fabs(pm - 0.8), 4 * pse) << "plain sampling unexpectedly found the weights: " << pm << " +- " << pse;
+  std::remove("modes_pt.h5");
+  std::remove("modes_plain.h5");
+}
+
+const char* kRestart = R"(
+[run]
+burn_in = 100
+save_every = 10
+[model]
+type = ising
+L = 8
+[sampler]
+type = metropolis
+[temper]
+beta_min = 0.2
+beta_max = 0.6
+count = 6
+copies = 2
+adapt = barrier
+adapt_rounds = 3
+)";
+
+void expect_same(const apps::TemperResult& a, const apps::TemperResult& b) {
+  EXPECT_EQ(a.steps_done, b.steps_done);
+  EXPECT_EQ(a.betas, b.betas);
+  EXPECT_EQ(a.mean_energy, b.mean_energy);
+  EXPECT_EQ(a.mean_energy_stderr, b.mean_energy_stderr);
+  EXPECT_EQ(a.mean_abs_magnetization, b.mean_abs_magnetization);
+  EXPECT_EQ(a.round_trips, b.round_trips);
+  EXPECT_EQ(a.move_acceptance, b.move_acceptance);
+  EXPECT_EQ(a.barrier, b.barrier);
+  for (std::size_t k = 0; k < a.acceptance.size(); ++k) EXPECT_EQ(a.acceptance[k], b.acceptance[k]);
+  for (std::size_t k = 0; k < a.flow.size(); ++k) EXPECT_EQ(a.flow[k], b.flow[k]);
+}
+
+TEST(TemperCheckpoint, RestartIsBitForBit) {
+  for (const char* f : {"straight.h5", "half.h5", "resumed.h5", "ck.h5", "ck.h5.prev"}) std::remove(f);
+  const auto straight = run_temper(kRestart, {"--run.steps=600", "--output.file=straight.h5"});
+  // The first leg hits run.max_hours at its first stop check (step 16), inside the
+  // burn-in's adaptation, mid-window; it checkpoints and reports "interrupted".
+  const auto first = run_temper(kRestart, {"--run.steps=600", "--run.max_hours=1e-12", "--checkpoint.file=ck.h5",
+                                           "--output.file=half.h5"});
+  EXPECT_EQ(first.status, "interrupted");
+  EXPECT_EQ(first.steps_done, 16);
+  run_temper(kRestart, {"--run.steps=300", "--checkpoint.file=ck.h5", "--checkpoint.restart=true",
+                        "--checkpoint.every_steps=70", "--output.file=half.h5"});
+  const auto resumed = run_temper(kRestart, {"--run.steps=600", "--checkpoint.file=ck.h5",
+                                             "--checkpoint.restart=true", "--output.file=resumed.h5"});
+  expect_same(straight, resumed);
+  for (const char* ds : {"/temper/energy", "/temper/replica", "/temper/magnetization", "/temper/betas"}) {
+    std::vector<hsize_t> da, db;
+    const auto a = io::read_doubles("straight.h5", ds, da);
+    const auto b = io::read_doubles("resumed.h5", ds, db);
+    EXPECT_EQ(da, db) << ds;
+    EXPECT_TRUE(a == b) << ds << " differs after restart";
+  }
+  // The previous checkpoint is kept beside the newest.
+  std::vector<hsize_t> d;
+  EXPECT_EQ(io::read_doubles("ck.h5.prev", "/run/step", d).size(), 1u);
+
+  // A checkpoint of another model or ladder is refused by name and left alone.
+  try {
+    run_temper(kRestart, {"--run.steps=900", "--model.L=16", "--checkpoint.file=ck.h5",
+                          "--checkpoint.restart=true", "--output.file="});
+    ADD_FAILURE() << "a checkpoint of L = 8 was accepted for L = 16";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.L"), std::string::npos) << e.what();
+  }
+  try {
+    run_temper(kRestart, {"--run.steps=900", "--temper.count=7", "--checkpoint.file=ck.h5",
+                          "--checkpoint.restart=true", "--output.file="});
+    ADD_FAILURE() << "a checkpoint of 6 temperatures was accepted for 7";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("temper.count"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(io::read_doubles("ck.h5", "/run/step", d)[0], 600.0);
+  for (const char* f : {"straight.h5", "half.h5", "half.h5.~1~", "resumed.h5", "ck.h5", "ck.h5.prev"})
+    std::remove(f);
+}
+
+}  // namespace
+}  // namespace zeta
