@@ -1,5 +1,5 @@
-//! The same chains whatever the rank count: `zeta sample` on all ranks of
-//! MPI_COMM_WORLD gives bit-identical figures and /samples datasets to the
+//! The same chains whatever the rank count: `zeta sample` and `zeta temper` on
+//! all ranks of MPI_COMM_WORLD give bit-identical figures and datasets to the
 //! same run on one rank. Registered at 1, 2 and 4 ranks.
 #include <gtest/gtest.h>
 
@@ -11,23 +11,23 @@
 namespace zeta {
 namespace {
 
-void expect_rank_independent(const std::string& name, const std::string& ini) {
+//! Runs a command on every rank of MPI_COMM_WORLD and again on rank 0 alone,
+//! hands both results to `compare`, and checks that `datasets` are identical.
+template <class Declare, class Run, class Compare>
+void expect_same_on_one_rank(const std::string& name, const std::string& ini, Declare declare, Run run,
+                             Compare compare, const std::vector<std::string>& datasets) {
   Comm world(MPI_COMM_WORLD);
   const std::string many = "ranks_" + name + "_world.h5", one = "ranks_" + name + "_self.h5";
   Config cw, cs;
-  apps::declare_sample_keys(cw);
-  apps::declare_sample_keys(cs);
+  declare(cw);
+  declare(cs);
   cw.parse_text(ini, {"--output.file=" + many, "--run.progress_every=1000"});
   cs.parse_text(ini, {"--output.file=" + one, "--run.progress_every=1000"});
-  const auto rw = apps::sample(cw, world);
+  const auto rw = run(cw, world);
   if (world.root()) {
     Comm self(MPI_COMM_SELF);
-    const auto rs = apps::sample(cs, self);
-    EXPECT_EQ(rw.mean_energy, rs.mean_energy) << name;
-    EXPECT_EQ(rw.mean_energy_stderr, rs.mean_energy_stderr) << name;
-    EXPECT_EQ(rw.acceptance, rs.acceptance) << name;
-    EXPECT_GT(rw.acceptance, 0.0) << name;
-    for (const char* ds : {"/samples/x", "/samples/energy"}) {
+    compare(rw, run(cs, self));
+    for (const auto& ds : datasets) {
       std::vector<hsize_t> dw, dsz;
       const auto a = io::read_doubles(many, ds, dw);
       const auto b = io::read_doubles(one, ds, dsz);
@@ -39,6 +39,18 @@ void expect_rank_independent(const std::string& name, const std::string& ini) {
     std::remove(one.c_str());
   }
   world.barrier();
+}
+
+void expect_rank_independent(const std::string& name, const std::string& ini) {
+  expect_same_on_one_rank(
+      name, ini, apps::declare_sample_keys, apps::sample,
+      [&](const apps::SampleResult& rw, const apps::SampleResult& rs) {
+        EXPECT_EQ(rw.mean_energy, rs.mean_energy) << name;
+        EXPECT_EQ(rw.mean_energy_stderr, rs.mean_energy_stderr) << name;
+        EXPECT_EQ(rw.acceptance, rs.acceptance) << name;
+        EXPECT_GT(rw.acceptance, 0.0) << name;
+      },
+      {"/samples/x", "/samples/energy"});
 }
 
 // Chain counts that do not divide by 2 or 4, so ranks hold unequal blocks.
@@ -100,37 +112,19 @@ clamp = -4, 4
 // series on every rank count (replicas spread unevenly: 8 or 24 over 1, 2, 4).
 void expect_temper_rank_independent(const std::string& name, const std::string& ini,
                                     const std::vector<std::string>& datasets) {
-  Comm world(MPI_COMM_WORLD);
-  const std::string many = "ranks_" + name + "_world.h5", one = "ranks_" + name + "_self.h5";
-  Config cw, cs;
-  apps::declare_temper_app_keys(cw);
-  apps::declare_temper_app_keys(cs);
-  cw.parse_text(ini, {"--output.file=" + many, "--run.progress_every=1000"});
-  cs.parse_text(ini, {"--output.file=" + one, "--run.progress_every=1000"});
-  const auto rw = apps::temper(cw, world);
-  if (world.root()) {
-    Comm self(MPI_COMM_SELF);
-    const auto rs = apps::temper(cs, self);
-    EXPECT_EQ(rw.betas, rs.betas) << name;
-    EXPECT_EQ(rw.mean_energy, rs.mean_energy) << name;
-    EXPECT_EQ(rw.mean_energy_stderr, rs.mean_energy_stderr) << name;
-    EXPECT_EQ(rw.round_trips, rs.round_trips) << name;
-    EXPECT_EQ(rw.move_acceptance, rs.move_acceptance) << name;
-    EXPECT_EQ(rw.json.str().substr(0, 40), rs.json.str().substr(0, 40));
-    for (std::size_t k = 0; k < rw.acceptance.size(); ++k) EXPECT_EQ(rw.acceptance[k], rs.acceptance[k]) << name;
-    EXPECT_GT(rw.total_round_trips, 0) << name;
-    for (const auto& ds : datasets) {
-      std::vector<hsize_t> dw, dsz;
-      const auto a = io::read_doubles(many, ds, dw);
-      const auto b = io::read_doubles(one, ds, dsz);
-      EXPECT_EQ(dw, dsz) << name << ds;
-      EXPECT_TRUE(a == b) << name << ds << " differs between " << world.size() << " ranks and 1";
-      EXPECT_FALSE(a.empty());
-    }
-    std::remove(many.c_str());
-    std::remove(one.c_str());
-  }
-  world.barrier();
+  expect_same_on_one_rank(
+      name, ini, apps::declare_temper_app_keys, apps::temper,
+      [&](const apps::TemperResult& rw, const apps::TemperResult& rs) {
+        EXPECT_EQ(rw.betas, rs.betas) << name;
+        EXPECT_EQ(rw.mean_energy, rs.mean_energy) << name;
+        EXPECT_EQ(rw.mean_energy_stderr, rs.mean_energy_stderr) << name;
+        EXPECT_EQ(rw.round_trips, rs.round_trips) << name;
+        EXPECT_EQ(rw.move_acceptance, rs.move_acceptance) << name;
+        for (std::size_t k = 0; k < rw.acceptance.size(); ++k)
+          EXPECT_EQ(rw.acceptance[k], rs.acceptance[k]) << name;
+        EXPECT_GT(rw.total_round_trips, 0) << name;
+      },
+      datasets);
 }
 
 TEST(RankIndependence, TemperIsingAdaptive) {

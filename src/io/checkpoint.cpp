@@ -58,7 +58,7 @@ void read_checkpoint(const Comm& comm, const std::string& path, const std::funct
       Handle f = open_read(path);
       read(f.id());
     } catch (const std::exception& e) {
-      why = e.what();
+      why = std::string("cannot restart from checkpoint.file: ") + e.what();
     }
   }
   comm.broadcast(why);

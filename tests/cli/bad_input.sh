@@ -60,6 +60,43 @@ expect_error unknown_command    'frobnicate'        frobnicate good.ini
 printf '[sampler]\nchains = 8\nbogus = 1\n' > unknown.ini
 expect_error unknown_key_in_ini 'sampler.bogus'     sample unknown.ini
 
+# zeta temper: bad ladders, and checkpoints that are corrupt, missing or of another run.
+cat > temper.ini <<'INI'
+[run]
+steps = 40
+burn_in = 10
+save_every = 10
+[model]
+type = ising
+L = 8
+[sampler]
+type = heatbath
+[temper]
+beta_min = 0.2
+beta_max = 0.6
+count = 4
+[output]
+file = out.h5
+INI
+expect_error temper_not_increasing 'temper.betas'          temper temper.ini --temper.betas=0.2,0.5,0.4
+expect_error temper_one_level      'temper.count'          temper temper.ini --temper.count=1
+expect_error temper_exchange_zero  'temper.exchange_every' temper temper.ini --temper.exchange_every=0
+expect_error temper_wrong_sampler  'sampler.type'          temper temper.ini --sampler.type=mala
+expect_error temper_missing_ckpt   'none.ckpt'             temper temper.ini --checkpoint.file=none.ckpt --checkpoint.restart=true
+printf 'not hdf5' > corrupt.ckpt
+expect_error temper_corrupt_ckpt   'corrupt.ckpt'          temper temper.ini --checkpoint.file=corrupt.ckpt --checkpoint.restart=true
+[ "$(cat corrupt.ckpt)" = 'not hdf5' ] || { echo "FAIL corrupt checkpoint was touched"; fail=1; }
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" temper temper.ini --output.file=other.h5 --checkpoint.file=good.ckpt \
+  > /dev/null 2> ckpt.err || { echo "FAIL writing a checkpoint"; cat ckpt.err; fail=1; }
+cp good.ckpt good.copy
+expect_error temper_other_model    'model.L'               temper temper.ini --model.L=16 --checkpoint.file=good.ckpt --checkpoint.restart=true --run.steps=80
+expect_error temper_other_ladder   'temper.beta_max'       temper temper.ini --temper.beta_max=0.7 --checkpoint.file=good.ckpt --checkpoint.restart=true --run.steps=80
+expect_error temper_nothing_to_do  'run.steps'             temper temper.ini --checkpoint.file=good.ckpt --checkpoint.restart=true
+# A truncated checkpoint (killed mid-copy) is refused whole.
+head -c 3000 good.ckpt > truncated.ckpt
+expect_error temper_truncated_ckpt 'truncated.ckpt'        temper temper.ini --checkpoint.file=truncated.ckpt --checkpoint.restart=true --run.steps=80
+cmp -s good.ckpt good.copy || { echo "FAIL refused checkpoint was modified"; fail=1; }
+
 # A good run still works and keeps the old file as a backup.
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" sample good.ini > ok.json 2> ok.err || { echo "FAIL good run"; cat ok.err; fail=1; }
 grep -q '"status": "ok"' ok.json || { echo "FAIL good run: no JSON"; fail=1; }
