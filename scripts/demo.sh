@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the Zeta demo: `zeta sample input/demo.ini` (a 2-D Gaussian mixture,
-# 256 MALA chains, energy landscape on), then plots the result.
+# 256 MALA chains, energy landscape on), then a small tempering study with
+# `zeta temper`: input/temper_ising.ini (Ising 16x16 across beta_c, heat-bath,
+# adaptive ladder, checkpointed) and input/temper_mixture.ini (a 4-mode 2-D
+# mixture with unequal weights); then plots everything.
 #
 # Usage: scripts/demo.sh [BUILD_DIR] [RESULTS_DIR]
 #   BUILD_DIR    directory holding the zeta executable (default: build)
@@ -23,6 +26,9 @@
 #   RESULTS_DIR/demo.json          the JSON summary line zeta prints
 #   RESULTS_DIR/demo_samples.png   samples over the energy landscape
 #   RESULTS_DIR/demo_energy.png    energy traces and histogram
+#   RESULTS_DIR/temper_{ising,mixture}.{h5,json} and temper_*_*.png (acceptance,
+#                                  flow, round trips, energy histograms per beta,
+#                                  mean energy, target-beta samples)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,7 +47,7 @@ resolve() {
 }
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 if [[ $# -gt 2 ]]; then
@@ -90,5 +96,13 @@ echo "demo.sh: ${cmd[*]}" >&2
 
 echo "demo.sh: plotting" >&2
 "$python" "$repo/analysis/plot_samples.py" "$out" -o "$results_dir/demo"
+
+for study in temper_ising temper_mixture; do
+  cmd=("${launch[@]}" "$zeta" temper "$repo/input/$study.ini" "--output.file=$results_dir/$study.h5")
+  [[ $study == temper_ising ]] && cmd+=("--checkpoint.file=$results_dir/$study.ckpt")
+  echo "demo.sh: ${cmd[*]}" >&2
+  "${cmd[@]}" | tee "$results_dir/$study.json"
+  "$python" "$repo/analysis/plot_temper.py" "$results_dir/$study.h5" "$results_dir/$study"
+done
 
 echo "demo.sh: results in $results_dir" >&2
