@@ -12,10 +12,10 @@ cd "$work"
 fail=0
 cat > run.ini <<'INI'
 [run]
-steps = 30000
+steps = 150000
 burn_in = 2000
 save_every = 50
-progress_every = 0.5
+progress_every = 0.3
 [model]
 type = ising
 L = 32

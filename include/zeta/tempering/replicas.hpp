@@ -24,7 +24,6 @@ class LatticeReplicas {
         range_(range),
         seed_(seed),
         s_("zeta::Ising::spins", range.count, m.sites()),
-        beta_("zeta::Ising::beta", range.count),
         thr_("zeta::Ising::thresholds", range.count),
         flips_("zeta::Ising::flips", range.count),
         E_("zeta::Ising::energy", range.count),
@@ -39,11 +38,21 @@ class LatticeReplicas {
   int saved_row() const { return model_.sites(); }
   double moves_per_step() const { return double(model_.sites()); }
 
+  //! Recomputes (on the host) only the threshold rows of replicas whose β changed:
+  //! after an exchange round that is a few rows, not a kernel over all replicas.
   void set_betas(const std::vector<double>& b) {
-    auto h = Kokkos::create_mirror_view(beta_);
-    for (std::size_t c = 0; c < b.size(); ++c) h(c) = b[c];
-    Kokkos::deep_copy(beta_, h);
-    model_.thresholds(beta_, move_, thr_);
+    if (host_thr_.extent(0) != thr_.extent(0)) {
+      host_thr_ = Kokkos::create_mirror_view(thr_);
+      last_.assign(b.size(), -1.0);
+    }
+    bool changed = false;
+    for (std::size_t c = 0; c < b.size(); ++c)
+      if (b[c] != last_[c]) {
+        Model::threshold_row(b[c], model_.J(), model_.h(), move_ == SpinMove::metropolis, &host_thr_(c, 0));
+        last_[c] = b[c];
+        changed = true;
+      }
+    if (changed) Kokkos::deep_copy(thr_, host_thr_);
   }
   void step(std::int64_t t) {
     model_.sweep(s_, thr_, move_, seed_, range_.offset, t, flips_);
@@ -89,8 +98,9 @@ class LatticeReplicas {
   ChainRange range_;
   std::uint32_t seed_;
   typename Model::Spins s_;
-  typename Model::Betas beta_;
   typename Model::Table thr_;
+  typename Model::Table::HostMirror host_thr_;
+  std::vector<double> last_;  //!< the β each threshold row was computed for
   Counts<Space> flips_;
   Kokkos::View<double*, typename Space::memory_space> E_, M_;
 };
