@@ -37,37 +37,46 @@ void declare_temper_app_keys(Config& cfg) {
 
 namespace {
 
-//! A time series kept as block sums whose length doubles when there are too many
-//! blocks: batch means and the autocorrelation time at any run length, in O(1)
-//! memory, and independent of how long the run was planned to be.
+//! K time series (one per level) kept as block sums whose length doubles when
+//! there are too many blocks: batch means and the autocorrelation time at any
+//! run length, in O(K) memory, independent of how long the run was planned to
+//! be. The columns share their blocking, so a step is one pass over K values.
 struct BlockSeries {
   static constexpr std::size_t kMaxBlocks = 1024;
+  int cols = 0;
   std::int64_t block_len = 1, n = 0, partial_n = 0;
-  double partial = 0, sum = 0, sum2 = 0;
-  std::vector<double> blocks;
+  std::vector<double> partial, sum, sum2, blocks;  //!< blocks: [block][column]
 
-  void add(double v) {
+  explicit BlockSeries(int columns = 0) : cols(columns), partial(columns), sum(columns), sum2(columns) {}
+  std::size_t nblocks() const { return cols > 0 ? blocks.size() / cols : 0; }
+
+  void add(const double* v) {
     ++n;
-    sum += v;
-    sum2 += v * v;
-    partial += v;
+    for (int j = 0; j < cols; ++j) {
+      sum[j] += v[j];
+      sum2[j] += v[j] * v[j];
+      partial[j] += v[j];
+    }
     if (++partial_n == block_len) {
-      blocks.push_back(partial);
-      partial = 0;
+      blocks.insert(blocks.end(), partial.begin(), partial.end());
+      std::fill(partial.begin(), partial.end(), 0.0);
       partial_n = 0;
-      if (blocks.size() == 2 * kMaxBlocks) {
-        for (std::size_t i = 0; i < kMaxBlocks; ++i) blocks[i] = blocks[2 * i] + blocks[2 * i + 1];
-        blocks.resize(kMaxBlocks);
+      if (nblocks() == 2 * kMaxBlocks) {
+        for (std::size_t i = 0; i < kMaxBlocks; ++i)
+          for (int j = 0; j < cols; ++j)
+            blocks[i * cols + j] = blocks[2 * i * cols + j] + blocks[(2 * i + 1) * cols + j];
+        blocks.resize(kMaxBlocks * cols);
         block_len *= 2;
       }
     }
   }
-  double mean() const { return n > 0 ? sum / double(n) : NAN; }
-  //! Standard error from up to 20 batch means of contiguous blocks (the partial block joins the last).
-  //! Also gives the integrated autocorrelation time τ = g / 2, g = (batch length) · var(batch means) / var.
-  void batch_stats(double& stderr_out, double& tau_out) const {
+  double mean(int j) const { return n > 0 ? sum[j] / double(n) : NAN; }
+  //! Standard error of column j from up to 20 batch means of contiguous blocks (the
+  //! partial block joins the last), and the integrated autocorrelation time
+  //! τ = g / 2 with g = (batch length) · var(batch means) / var.
+  void batch_stats(int j, double& stderr_out, double& tau_out) const {
     stderr_out = tau_out = NAN;
-    const std::size_t nbk = blocks.size();
+    const std::size_t nbk = nblocks();
     const std::size_t G = std::min<std::size_t>(20, nbk);
     if (G < 2) return;
     std::vector<double> means(G);
@@ -75,33 +84,38 @@ struct BlockSeries {
     for (std::size_t g = 0; g < G; ++g) {
       const std::size_t a = g * nbk / G, b = (g + 1) * nbk / G;
       double s = 0;
-      for (std::size_t i = a; i < b; ++i) s += blocks[i];
+      for (std::size_t i = a; i < b; ++i) s += blocks[i * cols + j];
       double len = double(b - a) * double(block_len);
-      if (g + 1 == G) s += partial, len += double(partial_n);
+      if (g + 1 == G) s += partial[j], len += double(partial_n);
       means[g] = s / len;
       lens += len;
     }
-    const double m = mean();
+    const double m = mean(j);
     double ss = 0;
     for (double v : means) ss += (v - m) * (v - m);
     const double var_means = ss / double(G - 1);
     stderr_out = std::sqrt(var_means / double(G));
-    const double var = sum2 / double(n) - m * m;
+    const double var = sum2[j] / double(n) - m * m;
     tau_out = var > 0 ? 0.5 * (lens / double(G)) * var_means / var : NAN;
   }
   void pack(std::vector<double>& out) const {
-    out.insert(out.end(), {double(block_len), double(n), double(partial_n), partial, sum, sum2, double(blocks.size())});
-    out.insert(out.end(), blocks.begin(), blocks.end());
+    out.insert(out.end(), {double(cols), double(block_len), double(n), double(partial_n), double(nblocks())});
+    for (const auto* v : {&partial, &sum, &sum2, &blocks}) out.insert(out.end(), v->begin(), v->end());
   }
   std::size_t unpack(const std::vector<double>& in, std::size_t at) {
-    if (at + 7 > in.size()) throw Error("checkpoint statistics are truncated", false);
-    block_len = std::int64_t(in[at]), n = std::int64_t(in[at + 1]), partial_n = std::int64_t(in[at + 2]);
-    partial = in[at + 3], sum = in[at + 4], sum2 = in[at + 5];
-    const std::size_t nb = std::size_t(in[at + 6]);
-    if (at + 7 + nb > in.size() || nb > 2 * kMaxBlocks || block_len < 1)
+    if (at + 5 > in.size()) throw Error("checkpoint statistics are truncated", false);
+    const std::size_t nb = std::size_t(in[at + 4]);
+    if (int(in[at]) != cols || in[at + 1] < 1 || nb > 2 * kMaxBlocks ||
+        at + 5 + (3 + nb) * std::size_t(cols) > in.size())
       throw Error("checkpoint statistics are corrupt", false);
-    blocks.assign(in.begin() + at + 7, in.begin() + at + 7 + nb);
-    return at + 7 + nb;
+    block_len = std::int64_t(in[at + 1]), n = std::int64_t(in[at + 2]), partial_n = std::int64_t(in[at + 3]);
+    at += 5;
+    for (auto* v : {&partial, &sum, &sum2}) {
+      v->assign(in.begin() + at, in.begin() + at + cols);
+      at += cols;
+    }
+    blocks.assign(in.begin() + at, in.begin() + at + nb * cols);
+    return at + nb * cols;
   }
 };
 
@@ -117,7 +131,7 @@ struct RunState {
   std::vector<double> betas;         //!< the current ladder
   std::vector<std::int64_t> window_attempts;  //!< adaptation window start
   std::vector<double> window_prob;
-  std::vector<BlockSeries> energy, abs_m;  //!< per level, copy-averaged, after burn-in
+  BlockSeries energy, abs_m;  //!< per level, copy-averaged, after burn-in
   std::int64_t saved = 0;
   std::vector<double> rows_energy, rows_m, rows_x;  //!< saved rows (rank 0 only)
   std::vector<std::int64_t> rows_replica;
@@ -150,8 +164,8 @@ void write_temper_checkpoint(const Comm& comm, const CheckpointSpec& ck, const C
     io::write_array(f, "/exchange/window_attempts", {st.window_attempts.size()}, st.window_attempts.data());
     io::write_array(f, "/exchange/window_prob", {st.window_prob.size()}, st.window_prob.data());
     std::vector<double> series;
-    for (const auto& s : st.energy) s.pack(series);
-    for (const auto& s : st.abs_m) s.pack(series);
+    st.energy.pack(series);
+    st.abs_m.pack(series);
     io::write_array(f, "/stats/series", {series.size()}, series.data());
     io::write_array(f, "/stats/rows_energy", {st.rows_energy.size()}, st.rows_energy.data());
     io::write_array(f, "/stats/rows_m", {st.rows_m.size()}, st.rows_m.data());
@@ -197,10 +211,8 @@ void read_temper_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Co
       if (!std::isfinite(b)) throw Error("checkpoint '" + ck.file + "' has a non-finite beta (corrupt)", false);
     ReplicaExchange probe(ex.levels(), ex.copies());
     probe.load_state(xs, prob);
-    std::size_t at = 0;
-    std::vector<BlockSeries> e(st.energy.size()), m(st.abs_m.size());
-    for (auto& s : e) at = s.unpack(series, at);
-    for (auto& s : m) at = s.unpack(series, at);
+    BlockSeries e = st.energy, m = st.abs_m;
+    const std::size_t at = m.unpack(series, e.unpack(series, 0));
     if (at != series.size()) throw Error("checkpoint statistics are corrupt", false);
   });
   comm.broadcast(head);
@@ -215,9 +227,7 @@ void read_temper_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Co
   st.step = head[0];
   st.saved = head[1];
   ex.load_state(xs, prob);
-  std::size_t at = 0;
-  for (auto& s : st.energy) at = s.unpack(series, at);
-  for (auto& s : st.abs_m) at = s.unpack(series, at);
+  st.abs_m.unpack(series, st.energy.unpack(series, 0));
   sys.load(state.data() + std::size_t(range.offset) * sys.saved_row(), counts.data() + range.offset);
   if (!comm.root()) st.rows_energy.clear(), st.rows_m.clear(), st.rows_x.clear(), st.rows_replica.clear();
 }
@@ -236,18 +246,18 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   st.betas = ts.betas;
   st.window_attempts.assign(K - 1, 0);
   st.window_prob.assign(K - 1, 0.0);
-  st.energy.resize(K);
-  if (lattice) st.abs_m.resize(K);
+  st.energy = BlockSeries(K);
+  if (lattice) st.abs_m = BlockSeries(K);
   if (ck.restart) {
     read_temper_checkpoint(comm, ck, cfg, st, ex, sys, range);
     if (st.step >= run.steps)
       config_error("run.steps", "is " + std::to_string(run.steps) + " but checkpoint '" + ck.file +
                                     "' is already at step " + std::to_string(st.step) + ": nothing to do");
   }
+  std::vector<double> local_betas(range.count);
   auto set_local_betas = [&] {
-    std::vector<double> b(range.count);
-    for (std::int64_t c = 0; c < range.count; ++c) b[c] = st.betas[ex.level_of(range.offset + c)];
-    sys.set_betas(b);
+    for (std::int64_t c = 0; c < range.count; ++c) local_betas[c] = st.betas[ex.level_of(range.offset + c)];
+    sys.set_betas(local_betas);
   };
   set_local_betas();
 
@@ -289,7 +299,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
                     lattice ? "spin-updates" : "replica-steps", comm.root(), run.progress_every);
   StopControl stop(comm, run.max_hours);
   TemperResult res;
-  std::vector<double> local, all, energy(R), row;
+  std::vector<double> local, all, energy(R), row, e_row(K), m_row(K);
   double exchange_s = 0;
   const std::int64_t first = st.step;
   std::int64_t t = st.step;
@@ -309,9 +319,11 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
           e += all[c * nobs];
           if (lattice) m += std::fabs(all[c * nobs + 1]) / double(dim);
         }
-        st.energy[k].add(e / copies);
-        if (lattice) st.abs_m[k].add(m / copies);
+        e_row[k] = e / copies;
+        m_row[k] = m / copies;
       }
+      st.energy.add(e_row.data());
+      if (lattice) st.abs_m.add(m_row.data());
       if (saves > 0 && (t - run.burn_in + 1) % run.save_every == 0 && st.saved < saves) {
         std::vector<double> xrows;
         if (!lattice) {
@@ -390,16 +402,16 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   res.mean_energy_stderr.resize(K);
   res.tau_int.resize(K);
   for (int k = 0; k < K; ++k) {
-    res.mean_energy[k] = st.energy[k].mean();
-    st.energy[k].batch_stats(res.mean_energy_stderr[k], res.tau_int[k]);
+    res.mean_energy[k] = st.energy.mean(k);
+    st.energy.batch_stats(k, res.mean_energy_stderr[k], res.tau_int[k]);
   }
   if (lattice) {
     res.mean_abs_magnetization.resize(K);
     res.mean_abs_magnetization_stderr.resize(K);
     for (int k = 0; k < K; ++k) {
       double tau;
-      res.mean_abs_magnetization[k] = st.abs_m[k].mean();
-      st.abs_m[k].batch_stats(res.mean_abs_magnetization_stderr[k], tau);
+      res.mean_abs_magnetization[k] = st.abs_m.mean(k);
+      st.abs_m.batch_stats(k, res.mean_abs_magnetization_stderr[k], tau);
     }
   }
   const double moves = double(R) * double(std::max<std::int64_t>(1, res.steps_done)) * sys.moves_per_step();

@@ -146,7 +146,7 @@ void ReplicaExchange::round(std::int64_t n, SwapScheme scheme, const std::vector
       const double p = log_alpha >= 0 ? 1.0 : std::exp(log_alpha);  // NaN energies give p = NaN: never swap
       ++attempts_[k];
       prob_sum_[k] += std::isnan(p) ? 0.0 : p;
-      if (log_alpha >= 0 || std::log(st.uniform(std::uint32_t(k))) < log_alpha) {
+      if (log_alpha >= 0 || st.uniform(std::uint32_t(k)) < p) {
         std::swap(at[k], at[k + 1]);
         level_[at[k]] = k;
         level_[at[k + 1]] = k + 1;

@@ -3,7 +3,9 @@
 //! a checkpoint needs. Lattice models sweep with Metropolis or heat-bath;
 //! continuous models move with the configured Langevin / MALA / HMC / RWM step.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -38,8 +40,8 @@ class LatticeReplicas {
   int saved_row() const { return model_.sites(); }
   double moves_per_step() const { return double(model_.sites()); }
 
-  //! Recomputes (on the host) only the threshold rows of replicas whose β changed:
-  //! after an exchange round that is a few rows, not a kernel over all replicas.
+  //! Rewrites only the threshold rows of replicas whose β changed (an exchange
+  //! round moves a few labels), from rows computed once per distinct β.
   void set_betas(const std::vector<double>& b) {
     if (host_thr_.extent(0) != thr_.extent(0)) {
       host_thr_ = Kokkos::create_mirror_view(thr_);
@@ -48,7 +50,13 @@ class LatticeReplicas {
     bool changed = false;
     for (std::size_t c = 0; c < b.size(); ++c)
       if (b[c] != last_[c]) {
-        Model::threshold_row(b[c], model_.J(), model_.h(), move_ == SpinMove::metropolis, &host_thr_(c, 0));
+        auto it = rows_.find(b[c]);
+        if (it == rows_.end()) {
+          std::array<std::uint32_t, 10> row;
+          Model::threshold_row(b[c], model_.J(), model_.h(), move_ == SpinMove::metropolis, row.data());
+          it = rows_.emplace(b[c], row).first;
+        }
+        for (int e = 0; e < 10; ++e) host_thr_(c, e) = it->second[e];
         last_[c] = b[c];
         changed = true;
       }
@@ -100,7 +108,8 @@ class LatticeReplicas {
   typename Model::Spins s_;
   typename Model::Table thr_;
   typename Model::Table::HostMirror host_thr_;
-  std::vector<double> last_;  //!< the β each threshold row was computed for
+  std::vector<double> last_;  //!< the β each replica's threshold row is for
+  std::unordered_map<double, std::array<std::uint32_t, 10>> rows_;
   Counts<Space> flips_;
   Kokkos::View<double*, typename Space::memory_space> E_, M_;
 };
