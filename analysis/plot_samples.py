@@ -30,7 +30,6 @@ Needs Debian's python3-h5py, python3-numpy and python3-matplotlib, hence the
 """
 
 import argparse
-import configparser
 import os
 import sys
 
@@ -41,6 +40,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from zeta_common import attr_str, cfg_float, cfg_get, read_config  # noqa: E402 (next to this script)
+
 PROG = os.path.basename(sys.argv[0])
 MAX_ROWS = 20000          # saved rows read at most (a stride is used beyond this)
 MAX_SCATTER = 5000        # points drawn at most in a scatter plot
@@ -50,39 +51,6 @@ TRACE_CHAINS = 4          # individual chains drawn in the energy trace
 def fail(msg):
     print(f"{PROG}: error: {msg}", file=sys.stderr)
     sys.exit(1)
-
-
-def attr_str(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, np.ndarray) and value.shape == ():
-        return attr_str(value[()])
-    return str(value)
-
-
-def read_config(attrs):
-    """The run's configuration (root attribute 'config', INI text) or an empty parser."""
-    cp = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#",))
-    if "config" in attrs:
-        try:
-            cp.read_string(attr_str(attrs["config"]))
-        except configparser.Error:
-            pass
-    return cp
-
-
-def cfg_get(cp, section, key, default=""):
-    try:
-        return cp.get(section, key)
-    except (configparser.Error, KeyError):
-        return default
-
-
-def cfg_float(cp, section, key, default):
-    try:
-        return float(cfg_get(cp, section, key, default))
-    except ValueError:
-        return default
 
 
 def load(path):

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Parallel tempering at scale on this machine: 64 replicas of Ising L = 64, an
+# exchange round after every sweep, on NP ranks (default 2). Prints, per run,
+# the share of wall time outside the sweeps (energy all-gather incl. waiting for
+# the slower rank, exchange round, statistics: the JSON's exchange_fraction),
+# sweeps/s and spin updates/ns per rank, then the ranges over RUNS runs.
+#
+#   bench/run_temper_exchange_bench.sh            # uses build/zeta
+#   ZETA=/path/to/zeta NP=4 RUNS=5 bench/run_temper_exchange_bench.sh
+set -euo pipefail
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ZETA=${ZETA:-$SRC/build/zeta}
+NP=${NP:-2}
+RUNS=${RUNS:-3}
+STEPS=${STEPS:-6000}
+MOVE=${MOVE:-metropolis}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+[[ -x $ZETA ]] || { echo "no zeta at $ZETA (build it first)" >&2; exit 1; }
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for r in $(seq "$RUNS"); do
+  mpirun -np "$NP" --oversubscribe "$ZETA" temper --model.type=ising --model.L=64 --sampler.type="$MOVE" \
+    --temper.count=64 --temper.beta_min=0.3 --temper.beta_max=0.6 --temper.exchange_every=1 \
+    --run.steps="$STEPS" --run.burn_in=100 --run.save_every=0 --output.file= --run.progress_every=1000 \
+    2> /dev/null >> "$out"
+done
+/usr/bin/python3 - "$out" "$NP" "$MOVE" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+np_, move = int(sys.argv[2]), sys.argv[3]
+fr = [r["exchange_fraction"] for r in rows]
+ups = [r["sweeps_per_s"] * 64 * 64 * 64 / 1e9 / np_ for r in rows]
+for r, u in zip(rows, ups):
+    print(json.dumps({"bench": "temper_exchange", "ranks": r["ranks"], "move": move, "replicas": 64, "L": 64,
+                      "exchange_fraction": r["exchange_fraction"], "sweeps_per_s": r["sweeps_per_s"],
+                      "updates_per_ns_per_rank": u}))
+print(f"{move}, {np_} ranks, {len(rows)} runs: exchange+communication {100*min(fr):.1f}-{100*max(fr):.1f}% of wall time "
+      f"(target < 2%), {min(ups):.2f}-{max(ups):.2f} spin updates/ns per rank")
+PY
