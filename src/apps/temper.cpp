@@ -42,7 +42,7 @@ namespace {
 //! run length, in O(K) memory, independent of how long the run was planned to
 //! be. The columns share their blocking, so a step is one pass over K values.
 struct BlockSeries {
-  static constexpr std::size_t kMaxBlocks = 1024;
+  static constexpr std::size_t kMaxBlocks = 64;  //!< few blocks: the series stays in cache
   int cols = 0;
   std::int64_t block_len = 1, n = 0, partial_n = 0;
   std::vector<double> partial, sum, sum2, blocks;  //!< blocks: [block][column]
