@@ -170,5 +170,20 @@ copies = 3
                                  {"/temper/energy", "/temper/replica", "/temper/x"});
 }
 
+// `zeta ais`: the same log-weights and ln Z on every rank count (13 chains).
+TEST(RankIndependence, AisIsingAndGaussian) {
+  const auto compare = [](const apps::AisResult& rw, const apps::AisResult& rs) {
+    EXPECT_EQ(rw.log_z, rs.log_z);
+    EXPECT_EQ(rw.log_z_stderr, rs.log_z_stderr);
+    EXPECT_EQ(rw.ess, rs.ess);
+  };
+  expect_same_on_one_rank("ais_ising", "[model]\ntype = ising\nL = 8\n[sampler]\ntype = metropolis\n"
+                                       "[ais]\nbeta = 0.44\nsteps = 50\nchains = 13\n",
+                          apps::declare_ais_app_keys, apps::ais, compare, {"/ais/log_weights", "/ais/betas"});
+  expect_same_on_one_rank("ais_gauss", "[model]\ntype = gaussian\ndim = 3\n[sampler]\ntype = mala\n"
+                                       "step_size = 0.2\n[ais]\nsteps = 40\nchains = 13\nschedule = geometric\n",
+                          apps::declare_ais_app_keys, apps::ais, compare, {"/ais/log_weights"});
+}
+
 }  // namespace
 }  // namespace zeta

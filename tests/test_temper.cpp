@@ -111,6 +111,17 @@ void expect_exact_ising(const std::string& move) {
 TEST(TemperIsing, HeatBathMatchesEnumeration) { expect_exact_ising("heatbath"); }
 TEST(TemperIsing, MetropolisMatchesEnumeration) { expect_exact_ising("metropolis"); }
 
+// The exact finite-lattice ln Z that AIS and MBAR are checked against, itself
+// checked against enumeration of all 2^16 states at L = 4.
+TEST(IsingExact, KaufmanMatchesEnumeration) {
+  for (double beta : {0.05, 0.2, 0.4, 0.4406868, 0.5, 0.8, 1.5}) {
+    const double e = test::ising_enumerate(4, beta).log_z;
+    EXPECT_NEAR(test::ising_kaufman_log_z(4, beta), e, 1e-10 * std::fabs(e)) << "beta " << beta;
+  }
+  // High temperature limit: ln Z → N ln 2.
+  EXPECT_NEAR(test::ising_kaufman_log_z(16, 1e-9), 256 * std::log(2.0), 1e-6);
+}
+
 TEST(Ladder, SpacingAndBarrierSchedule) {
   const auto g = make_ladder(0.1, 1.0, 5, "geometric");
   EXPECT_DOUBLE_EQ(g.front(), 0.1);

@@ -17,6 +17,7 @@ const char* kUsage =
     "commands:\n"
     "  sample   sample a model with Langevin, MALA, HMC or Metropolis chains\n"
     "  temper   parallel tempering (replica exchange) over MPI ranks, with restart\n"
+    "  ais      annealed importance sampling: ln Z with its standard error\n"
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
     "`zeta COMMAND --help` lists the command's keys with defaults.\n";
 
@@ -42,10 +43,11 @@ int run_command(int argc, char** argv, const Comm& comm) {
     if (comm.root()) std::printf("%s\n", j.str().c_str());
     return 0;
   }
-  if (command == "sample" || command == "temper") {
+  if (command == "sample" || command == "temper" || command == "ais") {
     Config cfg;
     if (command == "sample") declare_sample_keys(cfg);
-    else declare_temper_app_keys(cfg);
+    else if (command == "temper") declare_temper_app_keys(cfg);
+    else declare_ais_app_keys(cfg);
     if (help) {
       if (comm.root())
         std::printf("zeta %s keys (INI [section] key = value, or --section.key=value):\n%s", command.c_str(),
@@ -53,7 +55,9 @@ int run_command(int argc, char** argv, const Comm& comm) {
       return 0;
     }
     cfg.parse(ini, overrides);
-    const JsonSummary j = command == "sample" ? sample(cfg, comm).json : temper(cfg, comm).json;
+    const JsonSummary j = command == "sample"   ? sample(cfg, comm).json
+                          : command == "temper" ? temper(cfg, comm).json
+                                                : ais(cfg, comm).json;
     if (comm.root()) {
       std::printf("%s\n", j.str().c_str());
       std::fflush(stdout);

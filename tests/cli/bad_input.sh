@@ -97,6 +97,11 @@ head -c 3000 good.ckpt > truncated.ckpt
 expect_error temper_truncated_ckpt 'truncated.ckpt'        temper temper.ini --checkpoint.file=truncated.ckpt --checkpoint.restart=true --run.steps=80
 cmp -s good.ckpt good.copy || { echo "FAIL refused checkpoint was modified"; fail=1; }
 
+# zeta ais: a schedule that does not end at the target.
+printf '[model]\ntype = ising\nL = 4\n[sampler]\ntype = heatbath\n[ais]\nchains = 8\n[output]\nfile = out.h5\n' > ais.ini
+expect_error ais_schedule_end      'ais.betas'             ais ais.ini --ais.schedule=list --ais.betas=0.1,0.2 --ais.beta=0.4
+expect_error ais_one_chain         'ais.chains'            ais ais.ini --ais.chains=1
+
 # A good run still works and keeps the old file as a backup.
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" sample good.ini > ok.json 2> ok.err || { echo "FAIL good run"; cat ok.err; fail=1; }
 grep -q '"status": "ok"' ok.json || { echo "FAIL good run: no JSON"; fail=1; }

@@ -57,6 +57,16 @@ void declare_temper_app_keys(Config& cfg);
 //! Runs `zeta temper` on `comm`; writes output.file and checkpoints if set.
 TemperResult temper(const Config& cfg, const Comm& comm);
 
+struct AisResult {
+  double log_z = 0, log_z_stderr = 0, ess = 0, log_weight_var = 0, base_log_z = 0;
+  double wall_s = 0, chain_steps_per_s = 0;
+  JsonSummary json;
+};
+
+void declare_ais_app_keys(Config& cfg);
+//! Runs `zeta ais` on `comm`: ln Z of the model at ais.beta with its standard error.
+AisResult ais(const Config& cfg, const Comm& comm);
+
 //! Build facts (`zeta info`) as a JSON line.
 JsonSummary build_info(const Comm& comm);
 //! Root attributes every output file carries.
