@@ -207,9 +207,7 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
 
 AisResult ais(const Config& cfg, const Comm& comm) {
   Kokkos::Timer timer;
-  const auto seed_raw = cfg.get_int_at_least("run.seed", 0);
-  if (seed_raw > 0xffffffffLL) config_error("run.seed", "must be < 2^32");
-  const auto seed = static_cast<std::uint32_t>(seed_raw);
+  const std::uint32_t seed = read_seed(cfg);
   const SamplerSpec smp = read_sampler_spec(cfg);
   const ModelSpec ms = read_model_spec(cfg);
   check_sampler_for_model(smp, ms.type, ms.lattice());
@@ -278,12 +276,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   r.wall_s = timer.seconds();
   r.chain_steps_per_s = double(as.chains) * double(o.moves) / r.wall_s;
   auto& j = r.json;
-  j.add("command", "ais");
-  j.add("status", "ok");
-  j.add("wall_s", r.wall_s);
-  j.add("ranks", comm.size());
-  j.add("model", model_name);
-  j.add("sampler", smp.name);
+  add_json_header(j, "ais", "ok", r.wall_s, comm, model_name, smp.name);
   j.add("chains", as.chains);
   j.add("steps", T);
   j.add("beta", as.beta);

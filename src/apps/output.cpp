@@ -9,6 +9,16 @@
 
 namespace zeta::apps {
 
+void add_json_header(JsonSummary& j, const std::string& command, const std::string& status, double wall_s,
+                     const Comm& comm, const std::string& model, const std::string& sampler) {
+  j.add("command", command);
+  j.add("status", status);
+  j.add("wall_s", wall_s);
+  j.add("ranks", comm.size());
+  j.add("model", model);
+  j.add("sampler", sampler);
+}
+
 void write_root_attributes(io::OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm) {
   out.attribute("zeta_version", std::string(ZETA_VERSION));
   out.attribute("git_commit", std::string(ZETA_GIT_COMMIT));

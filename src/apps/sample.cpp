@@ -39,11 +39,15 @@ void declare_sample_keys(Config& cfg) {
   cfg.declare("output.landscape_n", "128", "landscape grid points per axis");
 }
 
-RunSpec read_run_spec(const Config& cfg) {
-  RunSpec r;
+std::uint32_t read_seed(const Config& cfg) {
   const auto seed = cfg.get_int_at_least("run.seed", 0);
   if (seed > 0xffffffffLL) config_error("run.seed", "must be < 2^32");
-  r.seed = static_cast<std::uint32_t>(seed);
+  return static_cast<std::uint32_t>(seed);
+}
+
+RunSpec read_run_spec(const Config& cfg) {
+  RunSpec r;
+  r.seed = read_seed(cfg);
   r.steps = cfg.get_int_at_least("run.steps", 1);
   r.burn_in = cfg.get_int_at_least("run.burn_in", 0);
   if (r.burn_in >= r.steps) config_error("run.burn_in", "must be smaller than run.steps");
@@ -176,12 +180,7 @@ SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, co
   res.wall_s = timer.seconds();
   res.chain_steps_per_s = double(smp.chains) * double(res.steps_done) / res.wall_s;
   auto& j = res.json;
-  j.add("command", "sample");
-  j.add("status", res.status);
-  j.add("wall_s", res.wall_s);
-  j.add("ranks", comm.size());
-  j.add("model", model.name());
-  j.add("sampler", smp.name);
+  add_json_header(j, "sample", res.status, res.wall_s, comm, model.name(), smp.name);
   j.add("chains", smp.chains);
   j.add("steps", res.steps_done);
   j.add("mean_energy", res.mean_energy);

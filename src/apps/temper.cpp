@@ -466,12 +466,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   res.sweeps_per_s = double(res.steps_done - first) / res.wall_s;
   res.exchange_fraction = exchange_s / res.wall_s;
   auto& j = res.json;
-  j.add("command", "temper");
-  j.add("status", res.status);
-  j.add("wall_s", res.wall_s);
-  j.add("ranks", comm.size());
-  j.add("model", model_name);
-  j.add("sampler", smp.name);
+  add_json_header(j, "temper", res.status, res.wall_s, comm, model_name, smp.name);
   j.add("levels", K);
   j.add("copies", copies);
   j.add("scheme", ts.scheme == SwapScheme::deo ? "deo" : "random");

@@ -25,6 +25,8 @@ struct RunSpec {
   double max_hours = 0, progress_every = 5;
 };
 RunSpec read_run_spec(const Config& cfg);
+//! run.seed, checked to fit the RNG key (< 2^32).
+std::uint32_t read_seed(const Config& cfg);
 
 struct SampleResult {
   std::string status = "ok";  //!< ok | interrupted

@@ -4,10 +4,15 @@
 #include <vector>
 
 #include "zeta/core/config.hpp"
+#include "zeta/core/json.hpp"
 #include "zeta/core/types.hpp"
 #include "zeta/io/hdf5.hpp"
 
 namespace zeta::apps {
+
+//! The JSON fields every command starts with: command, status, wall_s, ranks, model, sampler.
+void add_json_header(JsonSummary& j, const std::string& command, const std::string& status, double wall_s,
+                     const Comm& comm, const std::string& model, const std::string& sampler);
 
 //! zeta_version, git_commit, command, config (resolved INI), ranks, precision, kokkos_backend.
 void write_root_attributes(io::OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm);
