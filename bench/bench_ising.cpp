@@ -17,6 +17,7 @@
 //! repeats and the min and max. `ratio_to_philox` divides the median by the
 //! median Philox rate. With the Serial backend everything runs on one core, so
 //! updates/ns is also updates/ns/core.
+#include "bench_main.hpp"
 #include <mpi.h>
 
 #include <Kokkos_Core.hpp>
@@ -258,26 +259,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  int rc = 0;
-  {
-    // Kokkos sees only its own --kokkos-* arguments.
-    std::vector<char*> kargv{argv[0]};
-    for (int i = 1; i < argc; ++i)
-      if (!std::strncmp(argv[i], "--kokkos", 8)) kargv.push_back(argv[i]);
-    int kargc = static_cast<int>(kargv.size());
-    kargv.push_back(nullptr);
-    std::vector<char*> args{argv[0]};
-    for (int i = 1; i < argc; ++i)
-      if (std::strncmp(argv[i], "--kokkos", 8)) args.push_back(argv[i]);
-    Kokkos::ScopeGuard kokkos(kargc, kargv.data());
-    try {
-      rc = run(static_cast<int>(args.size()), args.data());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "bench_ising: %s\n", e.what());
-      rc = 1;
-    }
-  }
-  MPI_Finalize();
-  return rc;
+  return zeta::bench::bench_main(argc, argv, "bench_ising", run, [] {});
 }

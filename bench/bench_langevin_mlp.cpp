@@ -23,6 +23,7 @@
 //! interposes cblas_sgemm/cblas_dgemm and forwards to the real one), and adds the
 //! per-kernel seconds to the JSON. The headline numbers come from the first,
 //! uninstrumented loop.
+#include "bench_main.hpp"
 #include <cblas.h>
 #include <dlfcn.h>
 #include <mpi.h>
@@ -328,27 +329,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  int rc = 0;
-  {
-    // Kokkos sees only its own --kokkos-* arguments.
-    std::vector<char*> kargv{argv[0]};
-    for (int i = 1; i < argc; ++i)
-      if (!std::strncmp(argv[i], "--kokkos", 8)) kargv.push_back(argv[i]);
-    int kargc = static_cast<int>(kargv.size());
-    kargv.push_back(nullptr);
-    std::vector<char*> args{argv[0]};
-    for (int i = 1; i < argc; ++i)
-      if (std::strncmp(argv[i], "--kokkos", 8)) args.push_back(argv[i]);
-    Kokkos::ScopeGuard kokkos(kargc, kargv.data());
-    zeta::linalg::init_blas_threads();
-    try {
-      rc = run(static_cast<int>(args.size()), args.data());
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "bench_langevin_mlp: %s\n", e.what());
-      rc = 1;
-    }
-  }
-  MPI_Finalize();
-  return rc;
+  return zeta::bench::bench_main(argc, argv, "bench_langevin_mlp", run, [] { zeta::linalg::init_blas_threads(); });
 }
