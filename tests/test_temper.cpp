@@ -122,6 +122,33 @@ TEST(IsingExact, KaufmanMatchesEnumeration) {
   EXPECT_NEAR(test::ising_kaufman_log_z(16, 1e-9), 256 * std::log(2.0), 1e-6);
 }
 
+// zeta temper's own ln Z per β (BAR between neighbours on the saved energies):
+// absolute for Ising from β_0 = 0 against enumeration, relative for a Gaussian
+// against ln Z(β) − ln Z(β_0) = −(d/2) ln(β/β_0).
+TEST(TemperLogZ, BarMatchesExactValues) {
+  const auto r = run_temper(kIsing4, {"--sampler.type=heatbath", "--temper.beta_min=0", "--temper.spacing=linear",
+                                      "--run.steps=20000", "--run.save_every=5", "--temper.copies=4"});
+  ASSERT_TRUE(r.log_z_absolute);
+  ASSERT_EQ(r.log_z_bar.size(), r.betas.size());
+  EXPECT_DOUBLE_EQ(r.log_z_bar[0], 16 * std::log(2.0));
+  for (std::size_t k = 1; k < r.betas.size(); ++k) {
+    const double exact = test::ising_enumerate(4, r.betas[k]).log_z;
+    EXPECT_LT(std::fabs(r.log_z_bar[k] - exact), 4 * r.log_z_bar_stderr[k])
+        << "beta " << r.betas[k] << ": " << r.log_z_bar[k] << " +- " << r.log_z_bar_stderr[k] << " exact " << exact;
+    EXPECT_GT(r.log_z_bar_stderr[k], 0.0);
+  }
+  const auto g = run_temper("", {"--model.type=gaussian", "--model.dim=3", "--model.sigma=0.5,1,2",
+                                 "--sampler.type=hmc", "--sampler.step_size=0.2", "--sampler.leapfrog=5",
+                                 "--temper.beta_min=0.1", "--temper.count=6", "--temper.copies=4",
+                                 "--run.steps=6000", "--run.burn_in=500", "--run.save_every=5", "--output.file="});
+  ASSERT_FALSE(g.log_z_absolute);
+  for (std::size_t k = 1; k < g.betas.size(); ++k) {
+    const double exact = -1.5 * std::log(g.betas[k] / g.betas[0]);
+    EXPECT_LT(std::fabs(g.log_z_bar[k] - exact), 4 * g.log_z_bar_stderr[k])
+        << "beta " << g.betas[k] << ": " << g.log_z_bar[k] << " +- " << g.log_z_bar_stderr[k] << " exact " << exact;
+  }
+}
+
 TEST(Ladder, SpacingAndBarrierSchedule) {
   const auto g = make_ladder(0.1, 1.0, 5, "geometric");
   EXPECT_DOUBLE_EQ(g.front(), 0.1);

@@ -13,6 +13,7 @@
 #include "zeta/config.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
+#include "zeta/estimators/bar.hpp"
 #include "zeta/io/checkpoint.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
@@ -417,6 +418,42 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   const double moves = double(R) * double(std::max<std::int64_t>(1, res.steps_done)) * sys.moves_per_step();
   res.move_acceptance = double(comm.sum(sys.accepted())) / moves;
 
+  // ln Z per β by BAR between neighbours, on the saved (thinned) energies of
+  // rank 0; effective sample sizes from τ_int of each level and the thinning.
+  if (st.saved >= 2) {
+    std::vector<double> lz(K, 0.0), lz_se(K, 0.0);
+    if (comm.root()) {
+      auto level_energies = [&](int k) {
+        std::vector<double> e;
+        for (std::int64_t s = 0; s < st.saved; ++s)
+          for (int copy = 0; copy < copies; ++copy) e.push_back(st.rows_energy[(s * copies + copy) * K + k]);
+        return e;
+      };
+      auto neff = [&](int k, double n) {
+        const double g = std::isfinite(res.tau_int[k]) ? 2 * res.tau_int[k] / double(run.save_every) : 1.0;
+        return n / std::max(1.0, g);
+      };
+      double var = 0;
+      for (int k = 0; k + 1 < K; ++k) {
+        const double db = st.betas[k + 1] - st.betas[k];
+        auto wf = level_energies(k), wr = level_energies(k + 1);
+        for (auto& w : wf) w *= db;
+        for (auto& w : wr) w *= -db;
+        const BarResult b = bar(wf, wr, neff(k, double(wf.size())), neff(k + 1, double(wr.size())));
+        lz[k + 1] = lz[k] - b.delta_f;
+        var += b.stderr * b.stderr;
+        lz_se[k + 1] = std::sqrt(var);
+      }
+      if (lattice && st.betas[0] == 0)
+        for (auto& v : lz) v += double(dim) * std::log(2.0);
+    }
+    comm.broadcast(lz);
+    comm.broadcast(lz_se);
+    res.log_z_bar = lz;
+    res.log_z_bar_stderr = lz_se;
+    res.log_z_absolute = lattice && st.betas[0] == 0;
+  }
+
   if (out) {
     const bool r0 = comm.root();
     auto n = [&](hsize_t v) { return r0 ? v : hsize_t(0); };
@@ -484,6 +521,11 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   if (lattice) {
     j.add("mean_abs_magnetization", res.mean_abs_magnetization);
     j.add("mean_abs_magnetization_stderr", res.mean_abs_magnetization_stderr);
+  }
+  if (!res.log_z_bar.empty()) {
+    j.add("log_z_bar", res.log_z_bar);
+    j.add("log_z_bar_stderr", res.log_z_bar_stderr);
+    j.add("log_z_reference", res.log_z_absolute ? "absolute (beta_0 = 0)" : "relative to betas[0]");
   }
   j.add("move_acceptance", res.move_acceptance);
   j.add("sweeps_per_s", res.sweeps_per_s);

@@ -51,6 +51,10 @@ struct TemperResult {
   std::int64_t total_round_trips = 0;
   double barrier = 0;              //!< global communication barrier Λ = Σ_k r_k
   double move_acceptance = 0;      //!< of the sweeps / sampler moves
+  //! BAR between neighbours on the saved energies: ln Z(β_k) − ln Z(β_0), or the
+  //! absolute ln Z for lattice models when β_0 = 0 (then ln Z(0) = N ln 2).
+  std::vector<double> log_z_bar, log_z_bar_stderr;
+  bool log_z_absolute = false;
   double wall_s = 0, sweeps_per_s = 0, exchange_fraction = 0;
   JsonSummary json;
 };

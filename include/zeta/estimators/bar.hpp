@@ -1,0 +1,19 @@
+//! Bennett's acceptance ratio (BAR) between two thermodynamic states.
+#pragma once
+#include <vector>
+
+namespace zeta {
+
+struct BarResult {
+  double delta_f = 0;  //!< f_1 − f_0 with f = −ln Z
+  double stderr = 0;
+};
+
+//! ΔF from forward works W_F = u_1(x) − u_0(x), x ~ state 0, and reverse works
+//! W_R = u_0(x) − u_1(x), x ~ state 1 (u: reduced potentials), solving
+//! Σ_F f(M + W_F − ΔF) = Σ_R f(−M + W_R + ΔF), f(x) = 1/(1 + eˣ), M = ln(n_F/n_R),
+//! by bisection. The error is the asymptotic BAR variance (as pymbar's BAR)
+//! with n_F, n_R replaced by the effective sample sizes neff_f, neff_r.
+BarResult bar(const std::vector<double>& wf, const std::vector<double>& wr, double neff_f, double neff_r);
+
+}  // namespace zeta

@@ -1,0 +1,57 @@
+#include "zeta/estimators/bar.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "zeta/core/error.hpp"
+
+namespace zeta {
+
+namespace {
+double fermi(double x) { return x > 0 ? std::exp(-x) / (1 + std::exp(-x)) : 1 / (1 + std::exp(x)); }
+//! Stable ln mean exp(−w).
+double log_mean_exp_neg(const std::vector<double>& w) {
+  double lo = w[0];
+  for (double v : w) lo = std::min(lo, v);
+  double s = 0;
+  for (double v : w) s += std::exp(-(v - lo));
+  return -lo + std::log(s / double(w.size()));
+}
+}  // namespace
+
+BarResult bar(const std::vector<double>& wf, const std::vector<double>& wr, double neff_f, double neff_r) {
+  if (wf.empty() || wr.empty()) throw Error("BAR needs samples from both states", false);
+  const double nf = double(wf.size()), nr = double(wr.size()), M = std::log(nf / nr);
+  auto g = [&](double df) {
+    double a = 0, b = 0;
+    for (double w : wf) a += fermi(M + w - df);
+    for (double w : wr) b += fermi(-M + w + df);
+    return a - b;  // increasing in df
+  };
+  // Bracket around the two exponential-averaging (Zwanzig) estimates.
+  const double fwd = -log_mean_exp_neg(wf), rev = log_mean_exp_neg(wr);
+  double lo = std::min(fwd, rev) - 1, hi = std::max(fwd, rev) + 1;
+  for (int i = 0; i < 200 && g(lo) > 0; ++i) lo -= 2 * (hi - lo);
+  for (int i = 0; i < 200 && g(hi) < 0; ++i) hi += 2 * (hi - lo);
+  for (int i = 0; i < 200 && hi - lo > 1e-13 * std::max(1.0, std::fabs(lo)); ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (g(mid) < 0 ? lo : hi) = mid;
+  }
+  BarResult r;
+  r.delta_f = 0.5 * (lo + hi);
+  double af = 0, af2 = 0, ar = 0, ar2 = 0;
+  for (double w : wf) {
+    const double f = fermi(M + w - r.delta_f);
+    af += f, af2 += f * f;
+  }
+  for (double w : wr) {
+    const double f = fermi(-M + w + r.delta_f);
+    ar += f, ar2 += f * f;
+  }
+  af /= nf, af2 /= nf, ar /= nr, ar2 /= nr;
+  const double var = (af2 / (af * af) - 1) / neff_f + (ar2 / (ar * ar) - 1) / neff_r;
+  r.stderr = std::sqrt(std::max(0.0, var));
+  return r;
+}
+
+}  // namespace zeta
