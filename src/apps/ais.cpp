@@ -37,6 +37,10 @@ void declare_ais_app_keys(Config& cfg) {
               "linear | geometric | sigmoid interpolation a_t from 0 to 1 (beta_t = a_t * ais.beta), or list");
   cfg.declare("ais.betas", "", "schedule = list: increasing inverse temperatures ending at ais.beta");
   cfg.declare("ais.sweeps", "1", "MCMC moves (sweeps) at each intermediate distribution");
+  cfg.declare("ais.reverse", "false",
+              "also run AIS backwards from target states equilibrated by ais.reverse_burn_in moves: a "
+              "stochastic upper bound, so the output brackets ln Z (bidirectional Monte Carlo)");
+  cfg.declare("ais.reverse_burn_in", "2000", "moves at the target that equilibrate the reverse chains");
   cfg.declare("ais.base_mean", "0", "continuous models: mean of the Gaussian base");
   cfg.declare("ais.base_scale", "1", "continuous models: standard deviation of the Gaussian base");
   cfg.declare("output.file", "zeta_ais.h5", "HDF5 output file (empty = none)");
@@ -49,6 +53,8 @@ struct AisSpec {
   std::vector<double> a;  //!< a_0 = 0 … a_T = 1
   std::int64_t chains = 256;
   int sweeps = 1;
+  bool reverse = false;
+  std::int64_t reverse_burn_in = 0;
   double base_mean = 0, base_scale = 1;
 };
 
@@ -58,6 +64,8 @@ AisSpec read_ais_spec(const Config& cfg) {
   s.chains = cfg.get_int_at_least("ais.chains", 2);
   if (s.chains > (std::int64_t(1) << 40)) config_error("ais.chains", "is impossibly large");
   s.sweeps = static_cast<int>(cfg.get_int_at_least("ais.sweeps", 1));
+  s.reverse = cfg.get_bool("ais.reverse");
+  s.reverse_burn_in = cfg.get_int_at_least("ais.reverse_burn_in", 1);
   s.base_mean = cfg.get_double("ais.base_mean");
   s.base_scale = cfg.get_positive("ais.base_scale");
   const std::string kind = cfg.get_choice("ais.schedule", {"linear", "geometric", "sigmoid", "list"});
@@ -138,6 +146,7 @@ class AnnealedModel {
 
 struct AisOut {
   std::vector<double> log_w;  //!< per local chain
+  std::vector<double> log_w_rev;  //!< reverse AIS from equilibrated target states (ais.reverse)
   double base_log_z = 0;
   std::int64_t moves = 0;     //!< chain-steps done per chain
 };
@@ -163,6 +172,27 @@ AisOut ais_lattice(const ModelSpec& ms, const SamplerSpec& smp, const AisSpec& a
     progress.update(t);
   }
   o.moves = T * as.sweeps;
+  if (as.reverse) {
+    // Fresh chains equilibrated at the target, then annealed back to β = 0:
+    // log w_rev = Σ_t [log f_{t−1}(x) − log f_t(x)] = Σ_t (β_t − β_{t−1}) E(x).
+    LatticeReplicas<Space> rev(model, smp.type == SamplerType::heatbath ? SpinMove::heatbath : SpinMove::metropolis,
+                               range, seed);
+    std::int64_t step = o.moves;
+    std::fill(b.begin(), b.end(), as.beta);
+    rev.set_betas(b);
+    for (std::int64_t j = 0; j < as.reverse_burn_in; ++j) rev.step(++step);
+    rev.observe(obs);
+    o.log_w_rev.assign(range.count, 0.0);
+    for (std::int64_t t = T; t >= 1; --t) {
+      const double db = (as.a[t] - as.a[t - 1]) * as.beta;
+      for (std::int64_t c = 0; c < range.count; ++c) o.log_w_rev[c] += db * obs[2 * c];
+      std::fill(b.begin(), b.end(), as.a[t - 1] * as.beta);
+      rev.set_betas(b);
+      for (int j = 0; j < as.sweeps; ++j) rev.step(++step);
+      rev.observe(obs);
+    }
+    o.moves += as.reverse_burn_in + T * as.sweeps;
+  }
   return o;
 }
 
@@ -200,6 +230,27 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
     progress.update(t);
   }
   o.moves = T * as.sweeps;
+  if (as.reverse) {
+    // The same chains, equilibrated further at the target, annealed back to the
+    // base: log w_rev = Σ_t (a_t − a_{t−1}) (β E(x) − E_0(x)).
+    std::int64_t step = o.moves;
+    path.set_a(1.0);
+    path.energy_and_grad(ch.x, ch.E, ch.g);
+    for (std::int64_t j = 0; j < as.reverse_burn_in; ++j) sampler_step(path, ch, smp, seed, ++step);
+    o.log_w_rev.assign(range.count, 0.0);
+    for (std::int64_t t = T; t >= 1; --t) {
+      path.parts(ch.x, e0, em, scratch);
+      auto h0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), e0);
+      auto hm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), em);
+      const double da = as.a[t] - as.a[t - 1];
+      for (std::int64_t c = 0; c < range.count; ++c)
+        o.log_w_rev[c] += da * (as.beta * double(hm(c)) - double(h0(c)));
+      path.set_a(as.a[t - 1]);
+      path.energy_and_grad(ch.x, ch.E, ch.g);
+      for (int j = 0; j < as.sweeps; ++j) sampler_step(path, ch, smp, seed, ++step);
+    }
+    o.moves += as.reverse_burn_in + T * as.sweeps;
+  }
   return o;
 }
 
@@ -236,9 +287,10 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   }
 
   // Global log-mean-exp on rank 0 over the log-weights in chain order.
-  const auto all = comm.gather_chain_rows(o.log_w, 1, range);
-  double stats[4] = {NAN, NAN, NAN, NAN};
-  if (comm.root()) {
+  double stats[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+  auto reduce = [&](const std::vector<double>& local, double* out) {
+    const auto all = comm.gather_chain_rows(local, 1, range);
+    if (!comm.root()) return;
     double mx = -INFINITY;
     for (double w : all) mx = std::max(mx, w);
     double s1 = 0, s2 = 0, m = 0, v = 0;
@@ -252,18 +304,28 @@ AisResult ais(const Config& cfg, const Comm& comm) {
     m /= n;
     for (double w : all) v += (w - m) * (w - m);
     const double mean = s1 / n, var = std::max(0.0, s2 / n - mean * mean);
-    stats[0] = o.base_log_z + mx + std::log(mean);
-    stats[1] = std::sqrt(var / (n - 1)) / mean;  // delta method: sd(w) / (√n mean w)
-    stats[2] = s1 * s1 / s2;
-    stats[3] = v / (n - 1);
+    out[0] = mx + std::log(mean);                // log mean exp(w)
+    out[1] = std::sqrt(var / (n - 1)) / mean;    // delta method: sd(w) / (√n mean w)
+    out[2] = s1 * s1 / s2;                       // effective sample size
+    out[3] = v / (n - 1);                        // variance of the log-weights
+  };
+  reduce(o.log_w, stats);
+  if (comm.root()) stats[0] += o.base_log_z;
+  if (as.reverse) {
+    double rs[4] = {NAN, NAN, NAN, NAN};
+    reduce(o.log_w_rev, rs);
+    stats[4] = o.base_log_z - rs[0];  // E[log mean exp w_rev] ≤ ln(Z_0 / Z): a stochastic upper bound
+    stats[5] = rs[1];
   }
-  MPI_Bcast(stats, 4, MPI_DOUBLE, 0, comm.raw());
+  MPI_Bcast(stats, 6, MPI_DOUBLE, 0, comm.raw());
   AisResult r;
   r.log_z = stats[0];
   r.log_z_stderr = stats[1];
   r.ess = stats[2];
   r.log_weight_var = stats[3];
   r.base_log_z = o.base_log_z;
+  r.log_z_upper = stats[4];
+  r.log_z_upper_stderr = stats[5];
   if (out) {
     std::vector<double> betas(as.a.size());
     for (std::size_t t = 0; t < betas.size(); ++t) betas[t] = as.a[t] * as.beta;
@@ -271,6 +333,10 @@ AisResult ais(const Config& cfg, const Comm& comm) {
     out->write_double(db, {0}, {comm.root() ? hsize_t(betas.size()) : 0}, betas.data());
     const hid_t dw = out->create_double("/ais/log_weights", {hsize_t(as.chains)});
     out->write_double(dw, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w.data());
+    if (as.reverse) {
+      const hid_t dr = out->create_double("/ais/reverse_log_weights", {hsize_t(as.chains)});
+      out->write_double(dr, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w_rev.data());
+    }
     out->finish();
   }
   r.wall_s = timer.seconds();
@@ -285,6 +351,11 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   j.add("ess", r.ess);
   j.add("log_weight_var", r.log_weight_var);
   j.add("base_log_z", r.base_log_z);
+  if (as.reverse) {
+    j.add("log_z_lower", r.log_z);
+    j.add("log_z_upper", r.log_z_upper);
+    j.add("log_z_upper_stderr", r.log_z_upper_stderr);
+  }
   j.add("chain_steps_per_s", r.chain_steps_per_s);
   if (!file.empty()) j.add("output", file);
   return r;

@@ -2,6 +2,7 @@
 #pragma once
 #include <mpi.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -65,6 +66,8 @@ TemperResult temper(const Config& cfg, const Comm& comm);
 
 struct AisResult {
   double log_z = 0, log_z_stderr = 0, ess = 0, log_weight_var = 0, base_log_z = 0;
+  //! ais.reverse: the stochastic upper bound from reverse AIS (log_z is the lower one).
+  double log_z_upper = NAN, log_z_upper_stderr = NAN;
   double wall_s = 0, chain_steps_per_s = 0;
   JsonSummary json;
 };
