@@ -13,7 +13,7 @@ pkgs=(
   libgtest-dev googletest
   librandom123-dev
   libopenblas-dev
-  python3-h5py python3-numpy python3-matplotlib
+  python3-h5py python3-numpy python3-matplotlib python3-pymbar
 )
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-torch)

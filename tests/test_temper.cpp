@@ -149,6 +149,27 @@ TEST(TemperLogZ, BarMatchesExactValues) {
   }
 }
 
+// zeta free-energy on a temper output: MBAR's absolute ln Z per β (ladder from
+// β = 0) against enumeration, within 4 of its asymptotic standard errors.
+TEST(FreeEnergy, MbarOnTemperOutputMatchesEnumeration) {
+  run_temper(kIsing4, {"--sampler.type=heatbath", "--temper.beta_min=0", "--temper.spacing=linear",
+                       "--run.steps=20000", "--run.save_every=5", "--temper.copies=4", "--output.file=fe.h5"});
+  Comm self(MPI_COMM_SELF);
+  Config opts;
+  apps::declare_free_energy_keys(opts);
+  opts.parse_text("", {});
+  const auto r = apps::free_energy("fe.h5", opts, self);
+  ASSERT_TRUE(r.absolute);
+  for (std::size_t k = 1; k < r.betas.size(); ++k) {
+    const double exact = test::ising_enumerate(4, r.betas[k]).log_z;
+    EXPECT_LT(std::fabs(r.log_z[k] - exact), 4 * r.log_z_stderr[k])
+        << "MBAR beta " << r.betas[k] << ": " << r.log_z[k] << " +- " << r.log_z_stderr[k] << " exact " << exact;
+    EXPECT_LT(std::fabs(r.log_z_bar[k] - exact), 4 * r.log_z_bar_stderr[k]) << "BAR beta " << r.betas[k];
+    EXPECT_GT(r.log_z_stderr[k], 0.0);
+  }
+  std::remove("fe.h5");
+}
+
 TEST(Ladder, SpacingAndBarrierSchedule) {
   const auto g = make_ladder(0.1, 1.0, 5, "geometric");
   EXPECT_DOUBLE_EQ(g.front(), 0.1);

@@ -18,6 +18,7 @@ const char* kUsage =
     "  sample   sample a model with Langevin, MALA, HMC or Metropolis chains\n"
     "  temper   parallel tempering (replica exchange) over MPI ranks, with restart\n"
     "  ais      annealed importance sampling: ln Z with its standard error\n"
+    "  free-energy FILE.h5   ln Z per beta of a temper output by MBAR, BAR and TI\n"
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
     "`zeta COMMAND --help` lists the command's keys with defaults.\n";
 
@@ -41,6 +42,23 @@ int run_command(int argc, char** argv, const Comm& comm) {
   if (command == "info") {
     const auto j = build_info(comm);
     if (comm.root()) std::printf("%s\n", j.str().c_str());
+    return 0;
+  }
+  if (command == "free-energy") {
+    Config opts;
+    declare_free_energy_keys(opts);
+    if (help) {
+      if (comm.root())
+        std::printf("zeta free-energy FILE.h5 (a zeta temper output) [--key=value]; keys:\n%s", opts.help_text().c_str());
+      return 0;
+    }
+    if (ini.empty()) throw Error("free-energy needs a zeta temper output file: zeta free-energy FILE.h5");
+    opts.parse("", overrides);
+    const auto r = free_energy(ini, opts, comm);
+    if (comm.root()) {
+      std::printf("%s\n", r.json.str().c_str());
+      std::fflush(stdout);
+    }
     return 0;
   }
   if (command == "sample" || command == "temper" || command == "ais") {

@@ -102,6 +102,26 @@ printf '[model]\ntype = ising\nL = 4\n[sampler]\ntype = heatbath\n[ais]\nchains 
 expect_error ais_schedule_end      'ais.betas'             ais ais.ini --ais.schedule=list --ais.betas=0.1,0.2 --ais.beta=0.4
 expect_error ais_one_chain         'ais.chains'            ais ais.ini --ais.chains=1
 
+# zeta free-energy: files that are not usable temper outputs.
+timeout 120 "$mpiexec" -np 1 "$zeta" temper temper.ini --output.file=fe_good.h5 > /dev/null 2>&1 || { echo "FAIL temper for free-energy"; fail=1; }
+/usr/bin/python3 - <<'PY'
+import h5py, numpy as np, shutil
+for name, edit in [("fe_one.h5", "one"), ("fe_shape.h5", "shape"), ("fe_nan.h5", "nan")]:
+    shutil.copy("fe_good.h5", name)
+    with h5py.File(name, "r+") as f:
+        if edit == "one":
+            del f["/temper/betas"]; f["/temper/betas"] = np.array([0.5])
+        elif edit == "shape":
+            del f["/temper/betas"]; f["/temper/betas"] = np.linspace(0.2, 0.6, 5)
+        else:
+            e = f["/temper/energy"][...]; e[1, 2] = np.nan; f["/temper/energy"][...] = e
+PY
+expect_error fe_one_temperature    'at least 2'            free-energy fe_one.h5
+expect_error fe_mismatched_shapes  'does not match'        free-energy fe_shape.h5
+expect_error fe_nan_energy         'NaN'                   free-energy fe_nan.h5
+expect_error fe_missing_file       'none.h5'               free-energy none.h5
+expect_error fe_not_temper         'corrupt.h5'            free-energy corrupt.h5
+
 # A good run still works and keeps the old file as a backup.
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" sample good.ini > ok.json 2> ok.err || { echo "FAIL good run"; cat ok.err; fail=1; }
 grep -q '"status": "ok"' ok.json || { echo "FAIL good run: no JSON"; fail=1; }

@@ -76,6 +76,19 @@ void declare_ais_app_keys(Config& cfg);
 //! Runs `zeta ais` on `comm`: ln Z of the model at ais.beta with its standard error.
 AisResult ais(const Config& cfg, const Comm& comm);
 
+struct FreeEnergyResult {
+  std::vector<double> betas, log_z, log_z_stderr, log_z_bar, log_z_bar_stderr, log_z_ti, log_z_ti_stderr;
+  bool absolute = false;  //!< lattice ladder from β_0 = 0: absolute ln Z
+  std::int64_t samples_used = 0;
+  int iterations = 0;
+  double wall_s = 0;
+  JsonSummary json;
+};
+
+void declare_free_energy_keys(Config& cfg);
+//! `zeta free-energy FILE.h5` on a temper output: MBAR, BAR and TI ln Z per β.
+FreeEnergyResult free_energy(const std::string& file, const Config& opts, const Comm& comm);
+
 //! Build facts (`zeta info`) as a JSON line.
 JsonSummary build_info(const Comm& comm);
 //! Root attributes every output file carries.

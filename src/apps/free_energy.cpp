@@ -1,0 +1,161 @@
+//! `zeta free-energy FILE.h5`: ln Z(β_k) − ln Z(β_0) for every level of a
+//! `zeta temper` output by MBAR (with its asymptotic error), BAR between
+//! neighbours, and thermodynamic integration of ⟨E⟩ over β. The saved energies
+//! are thinned by each level's integrated autocorrelation time first. For a
+//! lattice model whose ladder starts at β_0 = 0 the values are absolute
+//! (ln Z(0) = N ln 2).
+#include <hdf5.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "zeta/apps/apps.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/estimators/bar.hpp"
+#include "zeta/estimators/mbar.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/models/factory.hpp"
+
+namespace zeta::apps {
+
+void declare_free_energy_keys(Config& cfg) {
+  cfg.declare("free_energy.thin", "auto", "auto (by each level's tau_int) or a fixed stride over the saved rows");
+}
+
+FreeEnergyResult free_energy(const std::string& file, const Config& opts, const Comm& comm) {
+  const double t0 = MPI_Wtime();
+  const std::string thin_opt = opts.get_string("free_energy.thin");
+  std::int64_t fixed_thin = 0;
+  if (thin_opt != "auto") fixed_thin = opts.get_int_at_least("free_energy.thin", 1);
+  FreeEnergyResult res;
+  std::string why;
+  if (comm.root()) {
+    try {
+      io::Handle f = io::open_read(file);
+      std::string command;
+      try {
+        command = io::read_string_attribute(f.id(), file, "command");
+      } catch (const Error&) {
+        throw Error("'" + file + "' is not a zeta output (no 'command' attribute)", false);
+      }
+      if (command != "temper")
+        throw Error("'" + file + "' is a zeta " + command + " output; free-energy needs a zeta temper output", false);
+      const auto betas = io::read_array<double>(f.id(), file, "/temper/betas", {});
+      const int K = static_cast<int>(betas.size());
+      if (K < 2) throw Error("'" + file + "' has " + std::to_string(K) + " temperature(s): MBAR needs at least 2", false);
+      if (!io::exists(f.id(), "/temper/energy"))
+        throw Error("'" + file + "' has no /temper/energy (run zeta temper with run.save_every > 0)", false);
+      std::vector<hsize_t> dims;
+      const auto energy = io::read_doubles(file, "/temper/energy", dims);
+      if (!((dims.size() == 2 && dims[1] == hsize_t(K)) || (dims.size() == 3 && dims[2] == hsize_t(K))))
+        throw Error("/temper/energy in '" + file + "' does not match /temper/betas (" + std::to_string(K) +
+                        " levels)",
+                    false);
+      const std::int64_t copies = dims.size() == 3 ? std::int64_t(dims[1]) : 1;
+      std::int64_t saved = std::int64_t(dims[0]);
+      if (H5Aexists(f.id(), "samples_saved") > 0) {
+        io::Handle a(H5Aopen(f.id(), "samples_saved", H5P_DEFAULT), H5Aclose);
+        std::int64_t v = 0;
+        if (a.id() >= 0 && H5Aread(a.id(), H5T_NATIVE_INT64, &v) >= 0) saved = std::min<std::int64_t>(saved, v);
+      }
+      if (saved < 2) throw Error("'" + file + "' has fewer than 2 saved samples", false);
+      for (std::int64_t i = 0; i < saved * copies * K; ++i)
+        if (!std::isfinite(energy[i]))
+          throw Error("/temper/energy in '" + file + "' has a non-finite energy (NaN or Inf)", false);
+      std::vector<double> tau(K, 0.5);
+      if (io::exists(f.id(), "/temper/tau_int")) tau = io::read_array<double>(f.id(), file, "/temper/tau_int", {hsize_t(K)});
+      // The run's configuration: save_every for the thinning, the model for absolute values.
+      Config cfg;
+      declare_temper_app_keys(cfg);
+      cfg.parse_text(io::read_string_attribute(f.id(), file, "config"), {});
+      const std::int64_t save_every = std::max<std::int64_t>(1, cfg.get_int("run.save_every"));
+      const ModelSpec ms = read_model_spec(cfg);
+
+      // Samples per level, thinned by 2τ (in saved rows).
+      std::vector<std::vector<double>> lev(K);
+      std::vector<std::int64_t> stride(K);
+      for (int k = 0; k < K; ++k) {
+        const double g = std::isfinite(tau[k]) ? 2 * tau[k] / double(save_every) : 1.0;
+        stride[k] = fixed_thin > 0 ? fixed_thin : std::max<std::int64_t>(1, std::int64_t(std::ceil(g)));
+        for (std::int64_t s = 0; s < saved; s += stride[k])
+          for (std::int64_t c = 0; c < copies; ++c) lev[k].push_back(energy[(s * copies + c) * K + k]);
+      }
+      std::vector<std::int64_t> N_k(K);
+      std::vector<double> all;
+      for (int k = 0; k < K; ++k) {
+        N_k[k] = std::int64_t(lev[k].size());
+        all.insert(all.end(), lev[k].begin(), lev[k].end());
+      }
+      std::vector<double> u(std::size_t(K) * all.size());
+      for (int k = 0; k < K; ++k)
+        for (std::size_t n = 0; n < all.size(); ++n) u[k * all.size() + n] = betas[k] * all[n];
+      const MbarResult m = mbar(u, N_k);
+      const double offset = (ms.lattice() && betas[0] == 0) ? double(ms.dim) * std::log(2.0) : 0.0;
+      res.absolute = offset != 0.0;
+      res.betas = betas;
+      res.log_z.resize(K);
+      res.log_z_stderr = m.df_stderr;
+      for (int k = 0; k < K; ++k) res.log_z[k] = offset - m.f[k];
+      res.iterations = m.iterations;
+      // BAR between neighbours and TI (trapezoid of ⟨E⟩ over β) on the same samples.
+      res.log_z_bar.assign(K, offset);
+      res.log_z_bar_stderr.assign(K, 0.0);
+      res.log_z_ti.assign(K, offset);
+      res.log_z_ti_stderr.assign(K, 0.0);
+      double vb = 0, vt = 0;
+      auto mean_se = [&](int k, double& mean, double& se) {
+        mean = 0;
+        for (double e : lev[k]) mean += e;
+        mean /= double(lev[k].size());
+        double ss = 0;
+        for (double e : lev[k]) ss += (e - mean) * (e - mean);
+        se = std::sqrt(ss / double(lev[k].size() - 1) / double(lev[k].size()));
+      };
+      for (int k = 0; k + 1 < K; ++k) {
+        const double db = betas[k + 1] - betas[k];
+        std::vector<double> wf = lev[k], wr = lev[k + 1];
+        for (auto& w : wf) w *= db;
+        for (auto& w : wr) w *= -db;
+        const BarResult b = bar(wf, wr, double(wf.size()), double(wr.size()));
+        res.log_z_bar[k + 1] = res.log_z_bar[k] - b.delta_f;
+        vb += b.stderr * b.stderr;
+        res.log_z_bar_stderr[k + 1] = std::sqrt(vb);
+        double m0, s0, m1, s1;
+        mean_se(k, m0, s0);
+        mean_se(k + 1, m1, s1);
+        res.log_z_ti[k + 1] = res.log_z_ti[k] - 0.5 * db * (m0 + m1);
+        vt += 0.25 * db * db * (s0 * s0 + s1 * s1);
+        res.log_z_ti_stderr[k + 1] = std::sqrt(vt);
+      }
+      res.samples_used = std::int64_t(all.size());
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+  }
+  comm.broadcast(why);
+  if (!why.empty()) throw Error(why);
+  for (auto* v : {&res.betas, &res.log_z, &res.log_z_stderr, &res.log_z_bar, &res.log_z_bar_stderr, &res.log_z_ti,
+                  &res.log_z_ti_stderr})
+    comm.broadcast(*v);
+  res.wall_s = MPI_Wtime() - t0;
+  auto& j = res.json;
+  j.add("command", "free-energy");
+  j.add("status", "ok");
+  j.add("wall_s", res.wall_s);
+  j.add("ranks", comm.size());
+  j.add("file", file);
+  j.add("method", "mbar");
+  j.add("betas", res.betas);
+  j.add("log_z", res.log_z);
+  j.add("log_z_stderr", res.log_z_stderr);
+  j.add("log_z_reference", res.absolute ? "absolute (beta_0 = 0)" : "relative to betas[0]");
+  j.add("log_z_bar", res.log_z_bar);
+  j.add("log_z_bar_stderr", res.log_z_bar_stderr);
+  j.add("log_z_ti", res.log_z_ti);
+  j.add("log_z_ti_stderr", res.log_z_ti_stderr);
+  j.add("samples", res.samples_used);
+  j.add("iterations", res.iterations);
+  return res;
+}
+
+}  // namespace zeta::apps
