@@ -98,33 +98,25 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
       for (int k = 0; k < K; ++k) res.log_z[k] = offset - m.f[k];
       res.iterations = m.iterations;
       // BAR between neighbours and TI (trapezoid of ⟨E⟩ over β) on the same samples.
-      res.log_z_bar.assign(K, offset);
-      res.log_z_bar_stderr.assign(K, 0.0);
+      bar_along_ladder(lev, betas, std::vector<double>(K, 1.0), res.log_z_bar, res.log_z_bar_stderr);
+      for (auto& v : res.log_z_bar) v += offset;
       res.log_z_ti.assign(K, offset);
       res.log_z_ti_stderr.assign(K, 0.0);
-      double vb = 0, vt = 0;
-      auto mean_se = [&](int k, double& mean, double& se) {
-        mean = 0;
-        for (double e : lev[k]) mean += e;
-        mean /= double(lev[k].size());
-        double ss = 0;
-        for (double e : lev[k]) ss += (e - mean) * (e - mean);
-        se = std::sqrt(ss / double(lev[k].size() - 1) / double(lev[k].size()));
-      };
+      std::vector<double> mean(K), se(K);
+      for (int k = 0; k < K; ++k) {
+        const double n = double(lev[k].size());
+        double m = 0, ss = 0;
+        for (double e : lev[k]) m += e;
+        m /= n;
+        for (double e : lev[k]) ss += (e - m) * (e - m);
+        mean[k] = m;
+        se[k] = std::sqrt(ss / (n - 1) / n);
+      }
+      double vt = 0;
       for (int k = 0; k + 1 < K; ++k) {
         const double db = betas[k + 1] - betas[k];
-        std::vector<double> wf = lev[k], wr = lev[k + 1];
-        for (auto& w : wf) w *= db;
-        for (auto& w : wr) w *= -db;
-        const BarResult b = bar(wf, wr, double(wf.size()), double(wr.size()));
-        res.log_z_bar[k + 1] = res.log_z_bar[k] - b.delta_f;
-        vb += b.stderr * b.stderr;
-        res.log_z_bar_stderr[k + 1] = std::sqrt(vb);
-        double m0, s0, m1, s1;
-        mean_se(k, m0, s0);
-        mean_se(k + 1, m1, s1);
-        res.log_z_ti[k + 1] = res.log_z_ti[k] - 0.5 * db * (m0 + m1);
-        vt += 0.25 * db * db * (s0 * s0 + s1 * s1);
+        res.log_z_ti[k + 1] = res.log_z_ti[k] - 0.5 * db * (mean[k] + mean[k + 1]);
+        vt += 0.25 * db * db * (se[k] * se[k] + se[k + 1] * se[k + 1]);
         res.log_z_ti_stderr[k + 1] = std::sqrt(vt);
       }
       res.samples_used = std::int64_t(all.size());

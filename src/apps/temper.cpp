@@ -423,27 +423,14 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   if (st.saved >= 2) {
     std::vector<double> lz(K, 0.0), lz_se(K, 0.0);
     if (comm.root()) {
-      auto level_energies = [&](int k) {
-        std::vector<double> e;
+      std::vector<std::vector<double>> e(K);
+      std::vector<double> g(K, 1.0);
+      for (int k = 0; k < K; ++k) {
         for (std::int64_t s = 0; s < st.saved; ++s)
-          for (int copy = 0; copy < copies; ++copy) e.push_back(st.rows_energy[(s * copies + copy) * K + k]);
-        return e;
-      };
-      auto neff = [&](int k, double n) {
-        const double g = std::isfinite(res.tau_int[k]) ? 2 * res.tau_int[k] / double(run.save_every) : 1.0;
-        return n / std::max(1.0, g);
-      };
-      double var = 0;
-      for (int k = 0; k + 1 < K; ++k) {
-        const double db = st.betas[k + 1] - st.betas[k];
-        auto wf = level_energies(k), wr = level_energies(k + 1);
-        for (auto& w : wf) w *= db;
-        for (auto& w : wr) w *= -db;
-        const BarResult b = bar(wf, wr, neff(k, double(wf.size())), neff(k + 1, double(wr.size())));
-        lz[k + 1] = lz[k] - b.delta_f;
-        var += b.stderr * b.stderr;
-        lz_se[k + 1] = std::sqrt(var);
+          for (int copy = 0; copy < copies; ++copy) e[k].push_back(st.rows_energy[(s * copies + copy) * K + k]);
+        if (std::isfinite(res.tau_int[k])) g[k] = 2 * res.tau_int[k] / double(run.save_every);
       }
+      bar_along_ladder(e, st.betas, g, lz, lz_se);
       if (lattice && st.betas[0] == 0)
         for (auto& v : lz) v += double(dim) * std::log(2.0);
     }

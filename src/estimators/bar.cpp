@@ -54,4 +54,24 @@ BarResult bar(const std::vector<double>& wf, const std::vector<double>& wr, doub
   return r;
 }
 
+void bar_along_ladder(const std::vector<std::vector<double>>& energies, const std::vector<double>& betas,
+                      const std::vector<double>& inefficiency, std::vector<double>& log_z,
+                      std::vector<double>& log_z_stderr) {
+  const std::size_t K = betas.size();
+  log_z.assign(K, 0.0);
+  log_z_stderr.assign(K, 0.0);
+  double var = 0;
+  for (std::size_t k = 0; k + 1 < K; ++k) {
+    const double db = betas[k + 1] - betas[k];
+    std::vector<double> wf = energies[k], wr = energies[k + 1];
+    for (auto& w : wf) w *= db;
+    for (auto& w : wr) w *= -db;
+    const BarResult b = bar(wf, wr, double(wf.size()) / std::max(1.0, inefficiency[k]),
+                            double(wr.size()) / std::max(1.0, inefficiency[k + 1]));
+    log_z[k + 1] = log_z[k] - b.delta_f;
+    var += b.stderr * b.stderr;
+    log_z_stderr[k + 1] = std::sqrt(var);
+  }
+}
+
 }  // namespace zeta

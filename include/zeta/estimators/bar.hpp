@@ -16,4 +16,11 @@ struct BarResult {
 //! with n_F, n_R replaced by the effective sample sizes neff_f, neff_r.
 BarResult bar(const std::vector<double>& wf, const std::vector<double>& wr, double neff_f, double neff_r);
 
+//! ln Z(β_k) − ln Z(β_0) along a ladder by BAR between neighbours: energies[k]
+//! are samples at β_k, inefficiency[k] ≥ 1 divides their count into the
+//! effective sample size; the variances of the steps add up.
+void bar_along_ladder(const std::vector<std::vector<double>>& energies, const std::vector<double>& betas,
+                      const std::vector<double>& inefficiency, std::vector<double>& log_z,
+                      std::vector<double>& log_z_stderr);
+
 }  // namespace zeta
