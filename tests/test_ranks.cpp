@@ -185,5 +185,32 @@ TEST(RankIndependence, AisIsingAndGaussian) {
                           apps::declare_ais_app_keys, apps::ais, compare, {"/ais/log_weights"});
 }
 
+// `zeta free-energy` on a temper output written by all ranks: the same MBAR,
+// BAR and TI estimates on every rank count as on one rank.
+TEST(RankIndependence, FreeEnergyOnTemperOutput) {
+  Comm world(MPI_COMM_WORLD);
+  Config t;
+  apps::declare_temper_app_keys(t);
+  t.parse_text("[run]\nsteps = 600\nburn_in = 100\nsave_every = 2\n[model]\ntype = ising\nL = 4\n"
+               "[sampler]\ntype = heatbath\n[temper]\nbeta_min = 0\nspacing = linear\ncount = 5\n",
+               {"--output.file=ranks_fe.h5", "--run.progress_every=1000"});
+  apps::temper(t, world);
+  Config opts;
+  apps::declare_free_energy_keys(opts);
+  opts.parse_text("", {});
+  const auto rw = apps::free_energy("ranks_fe.h5", opts, world);
+  if (world.root()) {
+    Comm self(MPI_COMM_SELF);
+    const auto rs = apps::free_energy("ranks_fe.h5", opts, self);
+    EXPECT_EQ(rw.log_z, rs.log_z);
+    EXPECT_EQ(rw.log_z_stderr, rs.log_z_stderr);
+    EXPECT_EQ(rw.log_z_bar, rs.log_z_bar);
+    EXPECT_EQ(rw.log_z_ti, rs.log_z_ti);
+    EXPECT_EQ(rw.log_z.size(), 5u);
+    std::remove("ranks_fe.h5");
+  }
+  world.barrier();
+}
+
 }  // namespace
 }  // namespace zeta
