@@ -111,16 +111,24 @@ class AnnealedModel {
   const char* name() const { return m_.name(); }
   void set_a(double a) { a_ = a; }
 
-  //! Energies E_0(x) and E(x) of every row.
-  void parts(const Matrix<space>& x, const Vector<space>& e0, const Vector<space>& em, const Matrix<space>& g) {
+  //! One model evaluation at x gives both E_0(x), E(x) (for the weight increment)
+  //! and the energy and gradient of the intermediate at a_next, which becomes current.
+  void advance(const Matrix<space>& x, double a_next, const Vector<space>& e0, const Vector<space>& em,
+               const Vector<space>& E, const Matrix<space>& g) {
     m_.energy_and_grad(x, em, g);
-    const Real mu = Real(mean_), inv = Real(1 / (scale_ * scale_));
+    a_ = a_next;
+    const Real mu = Real(mean_), inv = Real(1 / (scale_ * scale_)), a = Real(a_), ab = Real(a_ * beta_);
     const int d = dim();
     Kokkos::parallel_for(
-        "zeta::Ais::base_energy", RangePolicy<space>(0, x.extent(0)), KOKKOS_LAMBDA(const int c) {
+        "zeta::Ais::advance", RangePolicy<space>(0, x.extent(0)), KOKKOS_LAMBDA(const int c) {
           Real s = 0;
-          for (int i = 0; i < d; ++i) s += (x(c, i) - mu) * (x(c, i) - mu);
+          for (int i = 0; i < d; ++i) {
+            const Real dx = x(c, i) - mu;
+            s += dx * dx;
+            g(c, i) = (Real(1) - a) * inv * dx + ab * g(c, i);
+          }
           e0(c) = Real(0.5) * inv * s;
+          E(c) = (Real(1) - a) * e0(c) + ab * em(c);
         });
   }
   void energy_and_grad(const Matrix<space>& x, const Vector<space>& E, const Matrix<space>& g) {
@@ -216,16 +224,13 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
   o.base_log_z = 0.5 * d * std::log(2 * M_PI * as.base_scale * as.base_scale);
   o.log_w.assign(range.count, 0.0);
   Vector<Space> e0("zeta::Ais::e0", range.count), em("zeta::Ais::em", range.count);
-  Matrix<Space> scratch("zeta::Ais::grad", range.count, d);
   const std::int64_t T = std::int64_t(as.a.size()) - 1;
   for (std::int64_t t = 1; t <= T; ++t) {
-    path.parts(ch.x, e0, em, scratch);
+    path.advance(ch.x, as.a[t], e0, em, ch.E, ch.g);  // E_0, E at x; the new intermediate's E and ∇E
     auto h0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), e0);
     auto hm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), em);
     const double da = as.a[t] - as.a[t - 1];
     for (std::int64_t c = 0; c < range.count; ++c) o.log_w[c] += da * (double(h0(c)) - as.beta * double(hm(c)));
-    path.set_a(as.a[t]);
-    path.energy_and_grad(ch.x, ch.E, ch.g);  // E and ∇E of the new intermediate at the current states
     for (int j = 0; j < as.sweeps; ++j) sampler_step(path, ch, smp, seed, (t - 1) * as.sweeps + j + 1);
     progress.update(t);
   }
@@ -239,14 +244,12 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
     for (std::int64_t j = 0; j < as.reverse_burn_in; ++j) sampler_step(path, ch, smp, seed, ++step);
     o.log_w_rev.assign(range.count, 0.0);
     for (std::int64_t t = T; t >= 1; --t) {
-      path.parts(ch.x, e0, em, scratch);
+      path.advance(ch.x, as.a[t - 1], e0, em, ch.E, ch.g);
       auto h0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), e0);
       auto hm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), em);
       const double da = as.a[t] - as.a[t - 1];
       for (std::int64_t c = 0; c < range.count; ++c)
         o.log_w_rev[c] += da * (as.beta * double(hm(c)) - double(h0(c)));
-      path.set_a(as.a[t - 1]);
-      path.energy_and_grad(ch.x, ch.E, ch.g);
       for (int j = 0; j < as.sweeps; ++j) sampler_step(path, ch, smp, seed, ++step);
     }
     o.moves += as.reverse_burn_in + T * as.sweeps;
