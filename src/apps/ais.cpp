@@ -131,25 +131,19 @@ class AnnealedModel {
           E(c) = (Real(1) - a) * e0(c) + ab * em(c);
         });
   }
+  //! The current intermediate's energy and gradient (what the samplers call).
   void energy_and_grad(const Matrix<space>& x, const Vector<space>& E, const Matrix<space>& g) {
-    m_.energy_and_grad(x, E, g);
-    const Real mu = Real(mean_), inv = Real(1 / (scale_ * scale_)), a = Real(a_), ab = Real(a_ * beta_);
-    const int d = dim();
-    Kokkos::parallel_for(
-        "zeta::Ais::annealed", RangePolicy<space>(0, x.extent(0)), KOKKOS_LAMBDA(const int c) {
-          Real s = 0;
-          for (int i = 0; i < d; ++i) {
-            const Real dx = x(c, i) - mu;
-            s += dx * dx;
-            g(c, i) = (Real(1) - a) * inv * dx + ab * g(c, i);
-          }
-          E(c) = (Real(1) - a) * Real(0.5) * inv * s + ab * E(c);
-        });
+    if (e0_.extent(0) != x.extent(0)) {
+      e0_ = Vector<space>("zeta::Ais::e0", x.extent(0));
+      em_ = Vector<space>("zeta::Ais::em", x.extent(0));
+    }
+    advance(x, a_, e0_, em_, E, g);
   }
 
  private:
   Model& m_;
   double mean_, scale_, beta_, a_ = 0;
+  Vector<space> e0_, em_;
 };
 
 struct AisOut {
