@@ -153,48 +153,61 @@ struct AisOut {
   std::int64_t moves = 0;     //!< chain-steps done per chain
 };
 
+using Weights = Kokkos::View<double*, Space::memory_space>;
+
+std::vector<double> to_host(const Weights& w) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
+  return std::vector<double>(h.data(), h.data() + h.size());
+}
+
+//! Stage i = 1 … T of the schedule, forward (a_{i−1} → a_i) or reverse (a_{T−i+1} → a_{T−i}).
+struct Stage {
+  std::int64_t from, to;
+};
+Stage stage(std::int64_t i, std::int64_t T, bool forward) {
+  return forward ? Stage{i - 1, i} : Stage{T - i + 1, T - i};
+}
+
 AisOut ais_lattice(const ModelSpec& ms, const SamplerSpec& smp, const AisSpec& as, std::uint32_t seed,
                    const ChainRange& range, Progress& progress) {
   const Ising<Space> model(ms.L, ms.J, ms.h);
-  LatticeReplicas<Space> sys(model, smp.type == SamplerType::heatbath ? SpinMove::heatbath : SpinMove::metropolis,
-                             range, seed);
+  const std::int64_t T = std::int64_t(as.a.size()) - 1;
+  std::vector<double> b(range.count);
+  std::int64_t step = 0;
+  // Each stage adds log f_to(x) − log f_from(x) = −(β_to − β_from) E(x) to the
+  // log-weights, then moves at β_to.
+  auto anneal = [&](LatticeReplicas<Space>& sys, bool forward, const Weights& w) {
+    for (std::int64_t i = 1; i <= T; ++i) {
+      const Stage st = stage(i, T, forward);
+      const double db = (as.a[st.to] - as.a[st.from]) * as.beta;
+      const auto E = sys.energies();
+      Kokkos::parallel_for(
+          "zeta::Ais::weight", RangePolicy<Space>(0, w.extent(0)), KOKKOS_LAMBDA(const int c) { w(c) -= db * E(c); });
+      std::fill(b.begin(), b.end(), as.a[st.to] * as.beta);
+      sys.set_betas(b);
+      for (int j = 0; j < as.sweeps; ++j) sys.step(++step);
+      if (forward) progress.update(i);
+    }
+  };
   AisOut o;
   o.base_log_z = double(model.sites()) * std::log(2.0);
-  o.log_w.assign(range.count, 0.0);
-  std::vector<double> obs, b(range.count);
-  sys.observe(obs);  // the initial spins are exact samples of β = 0
-  const std::int64_t T = std::int64_t(as.a.size()) - 1;
-  for (std::int64_t t = 1; t <= T; ++t) {
-    const double db = (as.a[t] - as.a[t - 1]) * as.beta;
-    for (std::int64_t c = 0; c < range.count; ++c) o.log_w[c] -= db * obs[2 * c];
-    std::fill(b.begin(), b.end(), as.a[t] * as.beta);
-    sys.set_betas(b);
-    for (int j = 0; j < as.sweeps; ++j) sys.step((t - 1) * as.sweeps + j + 1);
-    sys.observe(obs);
-    progress.update(t);
+  {
+    LatticeReplicas<Space> sys(model, spin_move(smp), range, seed);  // exact samples of β = 0
+    Weights w("zeta::Ais::log_w", range.count);
+    anneal(sys, true, w);
+    o.log_w = to_host(w);
   }
-  o.moves = T * as.sweeps;
   if (as.reverse) {
-    // Fresh chains equilibrated at the target, then annealed back to β = 0:
-    // log w_rev = Σ_t [log f_{t−1}(x) − log f_t(x)] = Σ_t (β_t − β_{t−1}) E(x).
-    LatticeReplicas<Space> rev(model, smp.type == SamplerType::heatbath ? SpinMove::heatbath : SpinMove::metropolis,
-                               range, seed);
-    std::int64_t step = o.moves;
+    // Fresh chains equilibrated at the target, then annealed back to β = 0.
+    LatticeReplicas<Space> rev(model, spin_move(smp), range, seed);
     std::fill(b.begin(), b.end(), as.beta);
     rev.set_betas(b);
     for (std::int64_t j = 0; j < as.reverse_burn_in; ++j) rev.step(++step);
-    rev.observe(obs);
-    o.log_w_rev.assign(range.count, 0.0);
-    for (std::int64_t t = T; t >= 1; --t) {
-      const double db = (as.a[t] - as.a[t - 1]) * as.beta;
-      for (std::int64_t c = 0; c < range.count; ++c) o.log_w_rev[c] += db * obs[2 * c];
-      std::fill(b.begin(), b.end(), as.a[t - 1] * as.beta);
-      rev.set_betas(b);
-      for (int j = 0; j < as.sweeps; ++j) rev.step(++step);
-      rev.observe(obs);
-    }
-    o.moves += as.reverse_burn_in + T * as.sweeps;
+    Weights w("zeta::Ais::log_w_rev", range.count);
+    anneal(rev, false, w);
+    o.log_w_rev = to_host(w);
   }
+  o.moves = step;
   return o;
 }
 
@@ -216,38 +229,38 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
   path.energy_and_grad(ch.x, ch.E, ch.g);
   AisOut o;
   o.base_log_z = 0.5 * d * std::log(2 * M_PI * as.base_scale * as.base_scale);
-  o.log_w.assign(range.count, 0.0);
   Vector<Space> e0("zeta::Ais::e0", range.count), em("zeta::Ais::em", range.count);
   const std::int64_t T = std::int64_t(as.a.size()) - 1;
-  for (std::int64_t t = 1; t <= T; ++t) {
-    path.advance(ch.x, as.a[t], e0, em, ch.E, ch.g);  // E_0, E at x; the new intermediate's E and ∇E
-    auto h0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), e0);
-    auto hm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), em);
-    const double da = as.a[t] - as.a[t - 1];
-    for (std::int64_t c = 0; c < range.count; ++c) o.log_w[c] += da * (double(h0(c)) - as.beta * double(hm(c)));
-    for (int j = 0; j < as.sweeps; ++j) sampler_step(path, ch, smp, seed, (t - 1) * as.sweeps + j + 1);
-    progress.update(t);
-  }
-  o.moves = T * as.sweeps;
+  std::int64_t step = 0;
+  // Each stage adds log f_to(x) − log f_from(x) = (a_to − a_from)(E_0(x) − β E(x))
+  // to the log-weights (one model evaluation, which also gives the new
+  // intermediate's energy and gradient), then moves at a_to.
+  auto anneal = [&](bool forward, const Weights& w) {
+    const double beta = as.beta;
+    for (std::int64_t i = 1; i <= T; ++i) {
+      const Stage st = stage(i, T, forward);
+      path.advance(ch.x, as.a[st.to], e0, em, ch.E, ch.g);
+      const double da = as.a[st.to] - as.a[st.from];
+      Kokkos::parallel_for(
+          "zeta::Ais::weight", RangePolicy<Space>(0, w.extent(0)),
+          KOKKOS_LAMBDA(const int c) { w(c) += da * (double(e0(c)) - beta * double(em(c))); });
+      for (int j = 0; j < as.sweeps; ++j) sampler_step(path, ch, smp, seed, ++step);
+      if (forward) progress.update(i);
+    }
+  };
+  Weights w("zeta::Ais::log_w", range.count);
+  anneal(true, w);
+  o.log_w = to_host(w);
   if (as.reverse) {
-    // The same chains, equilibrated further at the target, annealed back to the
-    // base: log w_rev = Σ_t (a_t − a_{t−1}) (β E(x) − E_0(x)).
-    std::int64_t step = o.moves;
+    // The same chains, equilibrated further at the target, annealed back to the base.
     path.set_a(1.0);
     path.energy_and_grad(ch.x, ch.E, ch.g);
     for (std::int64_t j = 0; j < as.reverse_burn_in; ++j) sampler_step(path, ch, smp, seed, ++step);
-    o.log_w_rev.assign(range.count, 0.0);
-    for (std::int64_t t = T; t >= 1; --t) {
-      path.advance(ch.x, as.a[t - 1], e0, em, ch.E, ch.g);
-      auto h0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), e0);
-      auto hm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), em);
-      const double da = as.a[t] - as.a[t - 1];
-      for (std::int64_t c = 0; c < range.count; ++c)
-        o.log_w_rev[c] += da * (as.beta * double(hm(c)) - double(h0(c)));
-      for (int j = 0; j < as.sweeps; ++j) sampler_step(path, ch, smp, seed, ++step);
-    }
-    o.moves += as.reverse_burn_in + T * as.sweeps;
+    Weights wr("zeta::Ais::log_w_rev", range.count);
+    anneal(false, wr);
+    o.log_w_rev = to_host(wr);
   }
+  o.moves = step;
   return o;
 }
 

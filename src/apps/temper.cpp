@@ -160,7 +160,7 @@ void write_temper_checkpoint(const Comm& comm, const CheckpointSpec& ck, const C
     io::write_array(f, "/temper/betas", {K}, st.betas.data());
     const auto xs = ex.save_state();
     io::write_array(f, "/exchange/state", {xs.size()}, xs.data());
-    const auto ps = ex.save_prob_sum();
+    const auto& ps = ex.accept_prob_sum();
     io::write_array(f, "/exchange/prob_sum", {ps.size()}, ps.data());
     io::write_array(f, "/exchange/window_attempts", {st.window_attempts.size()}, st.window_attempts.data());
     io::write_array(f, "/exchange/window_prob", {st.window_prob.size()}, st.window_prob.data());
@@ -300,7 +300,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
                     lattice ? "spin-updates" : "replica-steps", comm.root(), run.progress_every);
   StopControl stop(comm, run.max_hours);
   TemperResult res;
-  std::vector<double> local, all, energy(R), row, e_row(K), m_row(K);
+  std::vector<double> local, all, energy(R), e_row(K), m_row(K);
   double exchange_s = 0;
   const std::int64_t first = st.step;
   std::int64_t t = st.step;
@@ -326,15 +326,15 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
       st.energy.add(e_row.data());
       if (lattice) st.abs_m.add(m_row.data());
       if (saves > 0 && (t - run.burn_in + 1) % run.save_every == 0 && st.saved < saves) {
-        std::vector<double> xrows;
-        if (!lattice) {
+        if constexpr (!Sys::lattice) {
           // The states at the target β: rank 0 collects (copy, x) rows from their owners.
+          std::vector<double> xrows;
+          const auto hx = sys.host_states();
           for (int copy = 0; copy < copies; ++copy) {
-            const std::int64_t c = ex.chain_at(copy, K - 1);
-            if (c >= range.offset && c < range.offset + range.count) {
-              if constexpr (!Sys::lattice) sys.state_row(static_cast<int>(c - range.offset), row);
+            const std::int64_t c = ex.chain_at(copy, K - 1) - range.offset;
+            if (c >= 0 && c < range.count) {
               xrows.push_back(double(copy));
-              xrows.insert(xrows.end(), row.begin(), row.end());
+              for (int i = 0; i < dim; ++i) xrows.push_back(double(hx(c, i)));
             }
           }
           const auto got = comm.gather_to_root(xrows);
@@ -541,7 +541,7 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
   const ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
   if (ms.lattice()) {
     const Ising<Space> model(ms.L, ms.J, ms.h);
-    LatticeReplicas<Space> sys(model, smp.type == SamplerType::heatbath ? SpinMove::heatbath : SpinMove::metropolis,
+    LatticeReplicas<Space> sys(model, spin_move(smp),
                                range, run.seed);
     return temper_with(sys, "ising", cfg, run, ts, smp, ck, range, comm);
   }

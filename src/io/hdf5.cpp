@@ -43,6 +43,13 @@ struct QuietErrors {
   QuietErrors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 };
 const QuietErrors quiet_errors;
+//! The variable-length UTF-8 string type of every string attribute.
+Handle utf8_string_type(const std::string& file) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  check(H5Tset_size(type.id(), H5T_VARIABLE), "make a string type", file);
+  check(H5Tset_cset(type.id(), H5T_CSET_UTF8), "make a string type", file);
+  return type;
+}
 }  // namespace
 
 void backup_existing(const std::string& path) {
@@ -77,9 +84,7 @@ OutputFile::~OutputFile() {
 }
 
 void OutputFile::attribute(const std::string& name, const std::string& value) {
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  check(H5Tset_size(type.id(), H5T_VARIABLE), "make a string type", path_);
-  check(H5Tset_cset(type.id(), H5T_CSET_UTF8), "make a string type", path_);
+  const Handle type = utf8_string_type(path_);
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attr(checked(H5Acreate2(file_.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT),
                       "create attribute " + name, path_),
@@ -197,72 +202,72 @@ bool exists(hid_t file, const std::string& dataset) {
   return true;
 }
 
-std::vector<double> read_doubles(const std::string& file, const std::string& dataset, std::vector<hsize_t>& dims) {
-  Handle f = open_read(file);
-  if (!exists(f.id(), dataset)) throw Error("'" + file + "' has no dataset " + dataset);
-  Handle d(H5Dopen2(f.id(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  if (d.id() < 0) throw Error("cannot open dataset " + dataset + " in '" + file + "'");
-  Handle space(H5Dget_space(d.id()), H5Sclose);
-  const int rank = H5Sget_simple_extent_ndims(space.id());
-  if (rank < 0) throw Error("cannot read the shape of " + dataset + " in '" + file + "'");
-  dims.assign(rank, 0);
-  H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
-  hsize_t n = 1;
-  for (auto x : dims) n *= x;
-  std::vector<double> out(n);
-  if (n && H5Dread(d.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
-    throw Error("cannot read dataset " + dataset + " in '" + file + "' (corrupt or not numeric)");
-  return out;
+namespace {
+std::string shape_text(const std::vector<hsize_t>& v) {
+  std::string t = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) t += (i ? ", " : "") + std::to_string(v[i]);
+  return t + "]";
 }
 
-void write_doubles(hid_t file, const std::string& dataset, const std::vector<hsize_t>& dims, const double* data) {
-  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-  H5Pset_create_intermediate_group(lcpl.id(), 1);
-  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-  Handle d(H5Dcreate2(file, dataset.c_str(), H5T_NATIVE_DOUBLE, space.id(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT),
-           H5Dclose);
-  if (d.id() < 0) throw Error("cannot create dataset " + dataset);
-  if (H5Dwrite(d.id(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    throw Error("cannot write dataset " + dataset);
-}
-
+//! The one dataset writer: creates groups, writes all of `data`; `collective`
+//! says whether a failure is raised on every rank alike.
 template <class T>
-void write_array(hid_t file, const std::string& dataset, const std::vector<hsize_t>& dims, const T* data) {
+void write_dataset(hid_t file, const std::string& dataset, const std::vector<hsize_t>& dims, const T* data,
+                   bool collective) {
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.id(), 1);
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
   Handle d(H5Dcreate2(file, dataset.c_str(), h5_type<T>(), space.id(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT),
            H5Dclose);
-  if (d.id() < 0) throw Error("cannot create dataset " + dataset, false);
+  if (d.id() < 0) throw Error("cannot create dataset " + dataset, collective);
   if (H5Dwrite(d.id(), h5_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-    throw Error("cannot write dataset " + dataset, false);
+    throw Error("cannot write dataset " + dataset, collective);
+}
+
+//! The one dataset reader: checks the shape against `dims` unless it is empty,
+//! returns the shape in `shape` if given; errors name the file and dataset.
+template <class T>
+std::vector<T> read_dataset(hid_t file, const std::string& file_name, const std::string& dataset,
+                            const std::vector<hsize_t>& dims, std::vector<hsize_t>* shape, bool collective) {
+  if (!exists(file, dataset)) throw Error("'" + file_name + "' has no dataset " + dataset, collective);
+  Handle d(H5Dopen2(file, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (d.id() < 0) throw Error("cannot open dataset " + dataset + " in '" + file_name + "'", collective);
+  Handle space(H5Dget_space(d.id()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  if (rank < 0) throw Error("cannot read the shape of " + dataset + " in '" + file_name + "'", collective);
+  std::vector<hsize_t> got(rank);
+  H5Sget_simple_extent_dims(space.id(), got.data(), nullptr);
+  if (!dims.empty() && got != dims)
+    throw Error(dataset + " in '" + file_name + "' has shape " + shape_text(got) + ", expected " + shape_text(dims),
+                collective);
+  hsize_t n = 1;
+  for (auto x : got) n *= x;
+  std::vector<T> out(n);
+  if (n && H5Dread(d.id(), h5_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    throw Error("cannot read dataset " + dataset + " in '" + file_name + "' (corrupt or not numeric)", collective);
+  if (shape) *shape = got;
+  return out;
+}
+}  // namespace
+
+std::vector<double> read_doubles(const std::string& file, const std::string& dataset, std::vector<hsize_t>& dims) {
+  Handle f = open_read(file);
+  return read_dataset<double>(f.id(), file, dataset, {}, &dims, true);
+}
+
+void write_doubles(hid_t file, const std::string& dataset, const std::vector<hsize_t>& dims, const double* data) {
+  write_dataset(file, dataset, dims, data, true);
+}
+
+template <class T>
+void write_array(hid_t file, const std::string& dataset, const std::vector<hsize_t>& dims, const T* data) {
+  write_dataset(file, dataset, dims, data, false);
 }
 
 template <class T>
 std::vector<T> read_array(hid_t file, const std::string& file_name, const std::string& dataset,
                           const std::vector<hsize_t>& dims) {
-  if (!exists(file, dataset)) throw Error("'" + file_name + "' has no dataset " + dataset, false);
-  Handle d(H5Dopen2(file, dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  if (d.id() < 0) throw Error("cannot open dataset " + dataset + " in '" + file_name + "'", false);
-  Handle space(H5Dget_space(d.id()), H5Sclose);
-  const int rank = H5Sget_simple_extent_ndims(space.id());
-  if (rank < 0) throw Error("cannot read the shape of " + dataset + " in '" + file_name + "'", false);
-  std::vector<hsize_t> got(rank);
-  H5Sget_simple_extent_dims(space.id(), got.data(), nullptr);
-  if (!dims.empty() && got != dims) {
-    auto fmt = [](const std::vector<hsize_t>& v) {
-      std::string t = "[";
-      for (std::size_t i = 0; i < v.size(); ++i) t += (i ? ", " : "") + std::to_string(v[i]);
-      return t + "]";
-    };
-    throw Error(dataset + " in '" + file_name + "' has shape " + fmt(got) + ", expected " + fmt(dims), false);
-  }
-  hsize_t n = 1;
-  for (auto x : got) n *= x;
-  std::vector<T> out(n);
-  if (n && H5Dread(d.id(), h5_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
-    throw Error("cannot read dataset " + dataset + " in '" + file_name + "' (corrupt?)", false);
-  return out;
+  return read_dataset<T>(file, file_name, dataset, dims, nullptr, false);
 }
 
 #define ZETA_ARRAY_IO(T)                                                                                   \
@@ -276,9 +281,7 @@ ZETA_ARRAY_IO(std::int8_t)
 #undef ZETA_ARRAY_IO
 
 void write_string_attribute(hid_t file, const std::string& name, const std::string& value) {
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.id(), H5T_VARIABLE);
-  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  const Handle type = utf8_string_type(name);
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Handle attr(H5Acreate2(file, name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
   const char* p = value.c_str();
@@ -288,9 +291,7 @@ void write_string_attribute(hid_t file, const std::string& name, const std::stri
 std::string read_string_attribute(hid_t file, const std::string& file_name, const std::string& name) {
   if (H5Aexists(file, name.c_str()) <= 0) throw Error("'" + file_name + "' has no attribute " + name, false);
   Handle attr(H5Aopen(file, name.c_str(), H5P_DEFAULT), H5Aclose);
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.id(), H5T_VARIABLE);
-  H5Tset_cset(type.id(), H5T_CSET_UTF8);
+  const Handle type = utf8_string_type(file_name);
   char* p = nullptr;
   if (attr.id() < 0 || H5Aread(attr.id(), type.id(), &p) < 0 || !p)
     throw Error("cannot read attribute " + name + " of '" + file_name + "'", false);

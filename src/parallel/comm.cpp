@@ -18,43 +18,31 @@ Comm::~Comm() {
   if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
 }
 
-ChainRange Comm::chains(std::int64_t global) const {
+ChainRange Comm::chains_of(int rank, std::int64_t global) const {
   const std::int64_t base = global / size_, extra = global % size_;
   ChainRange r;
   r.global = global;
-  r.count = base + (rank_ < extra ? 1 : 0);
-  r.offset = rank_ * base + (rank_ < extra ? rank_ : extra);
+  r.count = base + (rank < extra ? 1 : 0);
+  r.offset = rank * base + (rank < extra ? rank : extra);
   return r;
 }
 
 std::vector<double> Comm::gather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
                                             const ChainRange& range) const {
-  const int n = static_cast<int>(range.count * row_len);
-  if (static_cast<std::int64_t>(local.size()) != n) throw Error("internal: gather_chain_rows size mismatch", false);
-  std::vector<int> counts(size_), displs(size_);
-  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_);
-  std::vector<double> out;
-  if (root()) {
-    int total = 0;
-    for (int r = 0; r < size_; ++r) {
-      displs[r] = total;
-      total += counts[r];
-    }
-    out.resize(total);
-  }
-  MPI_Gatherv(local.data(), n, MPI_DOUBLE, out.data(), counts.data(), displs.data(), MPI_DOUBLE, 0, comm_);
-  return out;
+  if (static_cast<std::int64_t>(local.size()) != range.count * row_len)
+    throw Error("internal: gather_chain_rows size mismatch", false);
+  return gather_to_root(local);  // rank blocks are contiguous in chain order
 }
 
 std::vector<double> Comm::allgather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
                                                const ChainRange& range) const {
   if (static_cast<std::int64_t>(local.size()) != range.count * row_len)
     throw Error("internal: allgather_chain_rows size mismatch", false);
+  // Every rank's count follows from the decomposition: no count exchange.
   std::vector<int> counts(size_), displs(size_);
-  const std::int64_t base = range.global / size_, extra = range.global % size_;
   int total = 0;
   for (int r = 0; r < size_; ++r) {
-    counts[r] = static_cast<int>((base + (r < extra ? 1 : 0)) * row_len);
+    counts[r] = static_cast<int>(chains_of(r, range.global).count * row_len);
     displs[r] = total;
     total += counts[r];
   }

@@ -43,7 +43,9 @@ class Comm {
   bool root() const { return rank_ == 0; }
 
   //! Contiguous blocks of chains, the first `global % size` ranks one larger.
-  ChainRange chains(std::int64_t global) const;
+  ChainRange chains(std::int64_t global) const { return chains_of(rank_, global); }
+  //! The block that `rank` holds.
+  ChainRange chains_of(int rank, std::int64_t global) const;
 
   //! Gathers each rank's rows (row_len values per chain, in chain order) to rank 0
   //! in global chain order. Rank 0 gets global*row_len values; others get none.

@@ -75,9 +75,8 @@ class ReplicaExchange {
   //! Forgets swap counts, round trips and flow (keeps the labels and the directions).
   void reset_statistics();
 
-  //! Everything a checkpoint needs, flattened to int64 and back.
+  //! Everything a checkpoint needs, flattened to int64 and back (with accept_prob_sum()).
   std::vector<std::int64_t> save_state() const;
-  std::vector<double> save_prob_sum() const { return prob_sum_; }
   void load_state(const std::vector<std::int64_t>& state, const std::vector<double>& prob_sum);
 
  private:

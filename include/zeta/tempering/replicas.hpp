@@ -14,6 +14,21 @@
 
 namespace zeta {
 
+//! The lattice move a [sampler] section asks for (checked by check_sampler_for_model).
+inline SpinMove spin_move(const SamplerSpec& s) {
+  return s.type == SamplerType::heatbath ? SpinMove::heatbath : SpinMove::metropolis;
+}
+
+//! Σ_c v(c): accepted moves over the local replicas.
+template <class Space>
+std::int64_t sum_counts(const Counts<Space>& v) {
+  std::int64_t n = 0;
+  Kokkos::parallel_reduce(
+      "zeta::Replicas::accepted", RangePolicy<Space>(0, v.extent(0)),
+      KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += v(c); }, n);
+  return n;
+}
+
 template <class Space>
 class LatticeReplicas {
  public:
@@ -41,7 +56,8 @@ class LatticeReplicas {
   double moves_per_step() const { return double(model_.sites()); }
 
   //! Rewrites only the threshold rows of replicas whose β changed (an exchange
-  //! round moves a few labels), from rows computed once per distinct β.
+  //! round moves a few labels), from rows computed once per distinct β; the
+  //! cache is bounded, since an annealing schedule visits each β only once.
   void set_betas(const std::vector<double>& b) {
     if (host_thr_.extent(0) != thr_.extent(0)) {
       host_thr_ = Kokkos::create_mirror_view(thr_);
@@ -52,6 +68,7 @@ class LatticeReplicas {
       if (b[c] != last_[c]) {
         auto it = rows_.find(b[c]);
         if (it == rows_.end()) {
+          if (rows_.size() >= 4096) rows_.clear();
           std::array<std::uint32_t, 10> row;
           Model::threshold_row(b[c], model_.J(), model_.h(), move_ == SpinMove::metropolis, row.data());
           it = rows_.emplace(b[c], row).first;
@@ -73,7 +90,9 @@ class LatticeReplicas {
     out.resize(2 * range_.count);
     for (std::int64_t c = 0; c < range_.count; ++c) out[2 * c] = e(c), out[2 * c + 1] = m(c);
   }
-  std::int64_t accepted() const { return sum_counts(flips_); }
+  std::int64_t accepted() const { return sum_counts<Space>(flips_); }
+  //! Energy of every local replica after the last step (device).
+  const Kokkos::View<double*, typename Space::memory_space>& energies() const { return E_; }
 
   //! Spins (as ±1 doubles) and flip counts per local replica, for checkpoints.
   void save(std::vector<double>& state, std::vector<double>& counts) const {
@@ -93,14 +112,6 @@ class LatticeReplicas {
   }
 
  private:
-  static std::int64_t sum_counts(const Counts<Space>& v) {
-    std::int64_t n = 0;
-    Kokkos::parallel_reduce(
-        "zeta::Replicas::accepted", RangePolicy<Space>(0, v.extent(0)),
-        KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += v(c); }, n);
-    return n;
-  }
-
   Model model_;
   SpinMove move_;
   ChainRange range_;
@@ -140,20 +151,9 @@ class ContinuousReplicas {
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.E);
     out.assign(e.data(), e.data() + e.size());
   }
-  //! The state row of local chain c (host copy).
-  void state_row(int c, std::vector<double>& row) const {
-    auto x = Kokkos::subview(ch_.x, c, Kokkos::ALL);
-    auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-    row.assign(hx.data(), hx.data() + hx.size());
-  }
-  std::int64_t accepted() const {
-    std::int64_t n = 0;
-    const auto a = ch_.accepted;
-    Kokkos::parallel_reduce(
-        "zeta::Replicas::accepted", RangePolicy<Space>(0, ch_.local()),
-        KOKKOS_LAMBDA(const int c, std::int64_t& s) { s += a(c); }, n);
-    return n;
-  }
+  //! The local states on the host (one copy for all rows).
+  auto host_states() const { return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.x); }
+  std::int64_t accepted() const { return sum_counts<Space>(ch_.accepted); }
 
   //! x, ∇E and E per local chain (so a restart does not recompute them) and acceptance counts.
   void save(std::vector<double>& state, std::vector<double>& counts) const {
