@@ -3,7 +3,9 @@
 //! neighbours, and thermodynamic integration of ⟨E⟩ over β. The saved energies
 //! are thinned by each level's integrated autocorrelation time first. For a
 //! lattice model whose ladder starts at β_0 = 0 the values are absolute
-//! (ln Z(0) = N ln 2).
+//! (ln Z(0) = N ln 2). Rank 0 reads and thins the energies and broadcasts them;
+//! every rank builds the reduced potentials of its share of the samples and the
+//! MBAR sums are reduced over ranks (bit for bit the same on any rank count).
 #include <hdf5.h>
 
 #include <cmath>
@@ -20,6 +22,9 @@ namespace zeta::apps {
 
 void declare_free_energy_keys(Config& cfg) {
   cfg.declare("free_energy.thin", "auto", "auto (by each level's tau_int) or a fixed stride over the saved rows");
+  cfg.declare("free_energy.bootstrap", "0", "MBAR bootstrap resamples for a second error estimate (0 = none)");
+  cfg.declare("free_energy.seed", "1", "seed of the bootstrap's counter RNG");
+  cfg.declare("free_energy.tol", "1e-12", "MBAR convergence: the largest change of any f_k in the last step");
 }
 
 FreeEnergyResult free_energy(const std::string& file, const Config& opts, const Comm& comm) {
@@ -27,7 +32,17 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   const std::string thin_opt = opts.get_string("free_energy.thin");
   std::int64_t fixed_thin = 0;
   if (thin_opt != "auto") fixed_thin = opts.get_int_at_least("free_energy.thin", 1);
+  MbarOptions mopt;
+  mopt.bootstrap = static_cast<int>(opts.get_int_at_least("free_energy.bootstrap", 0));
+  const auto seed = opts.get_int_at_least("free_energy.seed", 0);
+  if (seed > 0xffffffffLL) config_error("free_energy.seed", "must be < 2^32");
+  mopt.seed = static_cast<std::uint32_t>(seed);
+  mopt.tol = opts.get_double("free_energy.tol");
+  if (!(mopt.tol > 0)) config_error("free_energy.tol", "must be > 0");
   FreeEnergyResult res;
+  std::vector<double> all;         // thinned energies, grouped by level (rank 0 reads, all ranks get them)
+  std::vector<std::int64_t> N_k;   // samples per level
+  double offset = 0;               // N ln 2 for an absolute lattice ladder
   std::string why;
   if (comm.root()) {
     try {
@@ -80,23 +95,13 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
         for (std::int64_t s = 0; s < saved; s += stride[k])
           for (std::int64_t c = 0; c < copies; ++c) lev[k].push_back(energy[(s * copies + c) * K + k]);
       }
-      std::vector<std::int64_t> N_k(K);
-      std::vector<double> all;
+      N_k.resize(K);
       for (int k = 0; k < K; ++k) {
         N_k[k] = std::int64_t(lev[k].size());
         all.insert(all.end(), lev[k].begin(), lev[k].end());
       }
-      std::vector<double> u(std::size_t(K) * all.size());
-      for (int k = 0; k < K; ++k)
-        for (std::size_t n = 0; n < all.size(); ++n) u[k * all.size() + n] = betas[k] * all[n];
-      const MbarResult m = mbar(u, N_k);
-      const double offset = (ms.lattice() && betas[0] == 0) ? double(ms.dim) * std::log(2.0) : 0.0;
-      res.absolute = offset != 0.0;
+      offset = (ms.lattice() && betas[0] == 0) ? double(ms.dim) * std::log(2.0) : 0.0;
       res.betas = betas;
-      res.log_z.resize(K);
-      res.log_z_stderr = m.df_stderr;
-      for (int k = 0; k < K; ++k) res.log_z[k] = offset - m.f[k];
-      res.iterations = m.iterations;
       // BAR between neighbours and TI (trapezoid of ⟨E⟩ over β) on the same samples.
       bar_along_ladder(lev, betas, std::vector<double>(K, 1.0), res.log_z_bar, res.log_z_bar_stderr);
       for (auto& v : res.log_z_bar) v += offset;
@@ -119,16 +124,30 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
         vt += 0.25 * db * db * (se[k] * se[k] + se[k + 1] * se[k + 1]);
         res.log_z_ti_stderr[k + 1] = std::sqrt(vt);
       }
-      res.samples_used = std::int64_t(all.size());
     } catch (const std::exception& e) {
       why = e.what();
     }
   }
   comm.broadcast(why);
   if (!why.empty()) throw Error(why);
-  for (auto* v : {&res.betas, &res.log_z, &res.log_z_stderr, &res.log_z_bar, &res.log_z_bar_stderr, &res.log_z_ti,
-                  &res.log_z_ti_stderr})
+  for (auto* v : {&res.betas, &res.log_z_bar, &res.log_z_bar_stderr, &res.log_z_ti, &res.log_z_ti_stderr, &all})
     comm.broadcast(*v);
+  comm.broadcast(N_k);
+  comm.broadcast(offset);
+  res.absolute = offset != 0.0;
+  res.samples_used = std::int64_t(all.size());
+  // MBAR over ranks: u_k(x_n) = β_k E_n for this rank's share of the samples.
+  const int K = static_cast<int>(res.betas.size());
+  const ChainRange mine = mbar_samples(std::int64_t(all.size()), comm);
+  std::vector<double> u(std::size_t(K) * std::size_t(mine.count));
+  for (int k = 0; k < K; ++k)
+    for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = res.betas[k] * all[mine.offset + i];
+  const MbarResult m = mbar(u, N_k, comm, mopt);
+  res.log_z.resize(K);
+  for (int k = 0; k < K; ++k) res.log_z[k] = offset - m.f[k];
+  res.log_z_stderr = m.df_stderr;
+  res.log_z_bootstrap_stderr = m.df_bootstrap_stderr;
+  res.iterations = m.iterations;
   res.wall_s = MPI_Wtime() - t0;
   auto& j = res.json;
   j.add("command", "free-energy");
@@ -140,6 +159,10 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   j.add("betas", res.betas);
   j.add("log_z", res.log_z);
   j.add("log_z_stderr", res.log_z_stderr);
+  if (mopt.bootstrap > 0) {
+    j.add("log_z_bootstrap_stderr", res.log_z_bootstrap_stderr);
+    j.add("bootstrap", mopt.bootstrap);
+  }
   j.add("log_z_reference", res.absolute ? "absolute (beta_0 = 0)" : "relative to betas[0]");
   j.add("log_z_bar", res.log_z_bar);
   j.add("log_z_bar_stderr", res.log_z_bar_stderr);
@@ -147,6 +170,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   j.add("log_z_ti_stderr", res.log_z_ti_stderr);
   j.add("samples", res.samples_used);
   j.add("iterations", res.iterations);
+  j.add("converged", m.converged);
   return res;
 }
 

@@ -39,6 +39,8 @@ void JsonSummary::add(const std::string& key, double value) { items_.emplace_bac
 
 void JsonSummary::add(const std::string& key, std::int64_t value) { items_.emplace_back(key, std::to_string(value)); }
 
+void JsonSummary::add(const std::string& key, bool value) { items_.emplace_back(key, value ? "true" : "false"); }
+
 void JsonSummary::add(const std::string& key, const std::vector<double>& values) {
   std::string s = "[";
   for (std::size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + json_number(values[i]);

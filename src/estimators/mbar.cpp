@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include <cblas.h>
+
 #include "zeta/core/error.hpp"
+#include "zeta/core/vmath.hpp"
+#include "zeta/rng/philox.hpp"
 
 namespace zeta {
 
@@ -45,126 +49,312 @@ void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::
 
 namespace {
 
-//! log_denom[n] = ln Σ_k N_k exp(f_k − u_kn).
-void log_denominators(const std::vector<double>& u, const std::vector<double>& logN, const std::vector<double>& f,
-                      int K, std::size_t N, std::vector<double>& out) {
-  out.resize(N);
-  for (std::size_t n = 0; n < N; ++n) {
-    double mx = -INFINITY;
-    for (int k = 0; k < K; ++k) mx = std::max(mx, logN[k] + f[k] - u[k * N + n]);
-    double s = 0;
-    for (int k = 0; k < K; ++k) s += std::exp(logN[k] + f[k] - u[k * N + n] - mx);
-    out[n] = mx + std::log(s);
-  }
+constexpr int kLanes = 256;  // samples per chunk: a K×kLanes tile of weights stays in cache for the GEMM
+
+//! First global sample of block b when N samples are cut into G blocks (the first N % G one larger).
+std::int64_t block_start(std::int64_t b, std::int64_t N, std::int64_t G) {
+  return b * (N / G) + std::min(b, N % G);
 }
 
-//! ln Σ_n exp(f_k − u_kn − log_denom_n) per state (= 0 at the solution).
-std::vector<double> log_weight_sums(const std::vector<double>& u, const std::vector<double>& f,
-                                    const std::vector<double>& ld, int K, std::size_t N) {
-  std::vector<double> out(K);
-  for (int k = 0; k < K; ++k) {
-    double mx = -INFINITY;
-    for (std::size_t n = 0; n < N; ++n) mx = std::max(mx, -u[k * N + n] - ld[n]);
-    double s = 0;
-    for (std::size_t n = 0; n < N; ++n) s += std::exp(-u[k * N + n] - ld[n] - mx);
-    out[k] = f[k] + mx + std::log(s);
+//! This rank's share of an MBAR problem: K rows of its samples, in whole blocks.
+struct Problem {
+  int K = 0;
+  std::int64_t N = 0, G = 0;          // samples and blocks, globally
+  std::int64_t b0 = 0, nb = 0;        // this rank's blocks
+  std::int64_t offset = 0, count = 0; // this rank's samples
+  const double* u = nullptr;          // K × count
+  std::vector<std::int64_t> N_k;
+  std::vector<std::int64_t> start;    // first global sample of each state (K + 1 entries)
+  std::vector<int> S;                 // sampled states (N_k > 0), in order
+  const Comm* comm = nullptr;
+};
+
+//! Sums of one pass over the samples, for the state list O with exponent offsets b_k:
+//!   F = Σ_n c_n ld_n,  ld_n = ln Σ_{k∈S} e^{a_k − u_kn}  (a_k = f_k + ln N_k),
+//!   col_j = Σ_n c_n Q_jn,  gram_ij = Σ_n c_n Q_in Q_jn,  Q_jn = e^{b_j − u_{O_j n} − ld_n}.
+//! With O = S and b = a, Q = P (the state weights N_k W_nk, Σ_k P_kn = 1).
+struct Sums {
+  double F = 0;
+  std::vector<double> col, gram;
+};
+
+Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>& O, const std::vector<double>& b,
+          const std::vector<double>* counts, bool want_gram) {
+  const int mS = static_cast<int>(p.S.size()), mO = static_cast<int>(O.size());
+  const std::size_t L = 1 + std::size_t(mO) + (want_gram ? std::size_t(mO) * mO : 0);
+  std::vector<double> parts(std::size_t(p.nb) * L, 0.0);
+  std::vector<double> Q(std::size_t(mO) * kLanes), mx(kLanes), sum(kLanes), ld(kLanes), c(kLanes);
+  std::vector<double> aS(mS);
+  for (int j = 0; j < mS; ++j) aS[j] = a[p.S[j]];
+  for (std::int64_t blk = 0; blk < p.nb; ++blk) {
+    double* part = parts.data() + blk * L;
+    const std::int64_t lo = block_start(p.b0 + blk, p.N, p.G) - p.offset;
+    const std::int64_t hi = block_start(p.b0 + blk + 1, p.N, p.G) - p.offset;
+    for (std::int64_t n0 = lo; n0 < hi; n0 += kLanes) {
+      const int nl = static_cast<int>(std::min<std::int64_t>(kLanes, hi - n0));
+      for (int l = 0; l < nl; ++l) mx[l] = -INFINITY, sum[l] = 0, c[l] = counts ? (*counts)[n0 + l] : 1.0;
+      for (int j = 0; j < mS; ++j) {
+        const double* uk = p.u + std::size_t(p.S[j]) * p.count + n0;
+        const double aj = aS[j];
+        for (int l = 0; l < nl; ++l) mx[l] = std::max(mx[l], aj - uk[l]);
+      }
+      for (int j = 0; j < mS; ++j) {
+        const double* uk = p.u + std::size_t(p.S[j]) * p.count + n0;
+        const double aj = aS[j];
+        for (int l = 0; l < nl; ++l) sum[l] += vmath::exp_neg(aj - uk[l] - mx[l]);
+      }
+      for (int l = 0; l < nl; ++l) {
+        ld[l] = mx[l] + std::log(sum[l]);
+        part[0] += c[l] * ld[l];
+      }
+      for (int j = 0; j < mO; ++j) {
+        const double* uk = p.u + std::size_t(O[j]) * p.count + n0;
+        const double bj = b[j];
+        double* q = Q.data() + std::size_t(j) * kLanes;
+        double cs = 0;
+        for (int l = 0; l < nl; ++l) {
+          q[l] = vmath::exp_neg(bj - uk[l] - ld[l]);
+          cs += c[l] * q[l];
+        }
+        part[1 + j] += cs;
+        if (want_gram && counts)
+          for (int l = 0; l < nl; ++l) q[l] *= std::sqrt(c[l]);
+      }
+      if (want_gram)
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, mO, nl, 1.0, Q.data(), kLanes, 1.0, part + 1 + mO, mO);
+    }
   }
-  return out;
+  // Block sums from every rank, added in block order: the same bits on any rank count.
+  const auto all = p.comm->allgather_chain_rows(parts, std::int64_t(L), ChainRange{p.G, p.b0, p.nb});
+  std::vector<double> tot(L, 0.0);
+  for (std::int64_t blk = 0; blk < p.G; ++blk)
+    for (std::size_t i = 0; i < L; ++i) tot[i] += all[blk * L + i];
+  Sums s;
+  s.F = tot[0];
+  s.col.assign(tot.begin() + 1, tot.begin() + 1 + mO);
+  if (want_gram) {
+    s.gram.assign(tot.begin() + 1 + mO, tot.end());
+    for (int i = 0; i < mO; ++i)
+      for (int j = 0; j < i; ++j) s.gram[i * mO + j] = s.gram[j * mO + i];
+  }
+  return s;
 }
 
-//! Solves A x = b (n×n, dense, partial pivoting); A and b are overwritten.
-bool solve(std::vector<double>& A, std::vector<double>& b, int n) {
-  for (int c = 0; c < n; ++c) {
-    int p = c;
-    for (int r = c + 1; r < n; ++r)
-      if (std::fabs(A[r * n + c]) > std::fabs(A[p * n + c])) p = r;
-    if (std::fabs(A[p * n + c]) < 1e-300) return false;
-    if (p != c) {
-      for (int k = 0; k < n; ++k) std::swap(A[c * n + k], A[p * n + k]);
-      std::swap(b[c], b[p]);
-    }
-    for (int r = c + 1; r < n; ++r) {
-      const double m = A[r * n + c] / A[c * n + c];
-      for (int k = c; k < n; ++k) A[r * n + k] -= m * A[c * n + k];
-      b[r] -= m * b[c];
+//! Cholesky solve of the SPD system A x = b (n×n); false if A is not numerically positive definite.
+bool cholesky_solve(std::vector<double> A, std::vector<double>& b, int n) {
+  for (int j = 0; j < n; ++j) {
+    double d = A[j * n + j];
+    for (int k = 0; k < j; ++k) d -= A[j * n + k] * A[j * n + k];
+    if (!(d > 1e-300)) return false;
+    d = std::sqrt(d);
+    A[j * n + j] = d;
+    for (int i = j + 1; i < n; ++i) {
+      double v = A[i * n + j];
+      for (int k = 0; k < j; ++k) v -= A[i * n + k] * A[j * n + k];
+      A[i * n + j] = v / d;
     }
   }
-  for (int r = n - 1; r >= 0; --r) {
-    for (int k = r + 1; k < n; ++k) b[r] -= A[r * n + k] * b[k];
-    b[r] /= A[r * n + r];
+  for (int i = 0; i < n; ++i) {
+    for (int k = 0; k < i; ++k) b[i] -= A[i * n + k] * b[k];
+    b[i] /= A[i * n + i];
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    for (int k = i + 1; k < n; ++k) b[i] -= A[k * n + i] * b[k];
+    b[i] /= A[i * n + i];
   }
   return true;
 }
 
+struct Solve {
+  std::vector<double> f;  // all K states (unsampled ones untouched)
+  Sums at_f;              // pass at the returned f, with the Hessian's GEMM
+  int iterations = 0;
+  bool converged = false;
+};
+
+//! Minimises F over f_S with f of the first sampled state held fixed.
+Solve newton(const Problem& p, std::vector<double> f, const std::vector<double>* counts, double tol, int max_it) {
+  const int m = static_cast<int>(p.S.size());
+  std::vector<double> logN(m);
+  for (int j = 0; j < m; ++j) logN[j] = std::log(double(p.N_k[p.S[j]]));
+  auto evaluate = [&](const std::vector<double>& ff) {
+    std::vector<double> a(p.K, 0.0), b(m);
+    for (int j = 0; j < m; ++j) a[p.S[j]] = b[j] = ff[p.S[j]] + logN[j];
+    return pass(p, a, p.S, b, counts, true);
+  };
+  auto grad_norm = [&](const Sums& s) {
+    double g = 0;
+    for (int j = 1; j < m; ++j) g = std::max(g, std::fabs(s.col[j] / double(p.N_k[p.S[j]]) - 1));
+    return g;
+  };
+  Solve r;
+  Sums e = evaluate(f);
+  double prev_step = INFINITY;
+  for (int it = 0; it < max_it && m > 1; ++it) {
+    const int n = m - 1;
+    std::vector<double> g(n), H(std::size_t(n) * n), d(n);
+    for (int i = 0; i < n; ++i) {
+      g[i] = e.col[i + 1] - double(p.N_k[p.S[i + 1]]);
+      for (int j = 0; j < n; ++j) H[i * n + j] = (i == j ? e.col[i + 1] : 0.0) - e.gram[(i + 1) * m + (j + 1)];
+      d[i] = -g[i];
+    }
+    const double gn = grad_norm(e);
+    double step = 0;
+    bool accepted = false;
+    if (cholesky_solve(H, d, n)) {
+      double slope = 0, dmax = 0;
+      for (int i = 0; i < n; ++i) slope += g[i] * d[i], dmax = std::max(dmax, std::fabs(d[i]));
+      double t = 1;
+      for (int halving = 0; halving < 5 && !accepted; ++halving, t *= 0.5) {
+        std::vector<double> ft = f;
+        for (int i = 0; i < n; ++i) ft[p.S[i + 1]] += t * d[i];
+        Sums et = evaluate(ft);
+        if (et.F <= e.F + 1e-4 * t * slope || grad_norm(et) < 0.5 * gn) {
+          f = ft, e = std::move(et), step = t * dmax, accepted = true;
+        }
+      }
+    }
+    if (!accepted) {  // self-consistent iteration: f_k ← f_k − ln(Σ_n P_kn / N_k), which never increases F
+      std::vector<double> ft = f;
+      for (int j = 1; j < m; ++j) {
+        ft[p.S[j]] -= std::log(e.col[j] / double(p.N_k[p.S[j]])) - std::log(e.col[0] / double(p.N_k[p.S[0]]));
+        step = std::max(step, std::fabs(ft[p.S[j]] - f[p.S[j]]));
+      }
+      f = ft;
+      e = evaluate(f);
+    }
+    ++r.iterations;
+    if (step < tol || (step < 1e-10 && step > 0.5 * prev_step)) {  // converged, or at rounding level
+      r.converged = true;
+      break;
+    }
+    prev_step = step;
+  }
+  if (m == 1) r.converged = true;
+  r.f = std::move(f);
+  r.at_f = std::move(e);
+  return r;
+}
+
+//! f_k = −ln Σ_n e^{−u_kn − ld_n} for the unsampled states (pymbar's estimate for states without samples).
+void fill_unsampled(const Problem& p, std::vector<double>& f) {
+  std::vector<int> O;
+  for (int k = 0; k < p.K; ++k)
+    if (p.N_k[k] == 0) O.push_back(k);
+  if (O.empty()) return;
+  std::vector<double> a(p.K, 0.0);
+  for (int k : p.S) a[k] = f[k] + std::log(double(p.N_k[k]));
+  // Two passes: a first estimate keeps the exponents of the second one near 0.
+  for (int round = 0; round < 2; ++round) {
+    std::vector<double> b(O.size());
+    for (std::size_t j = 0; j < O.size(); ++j) b[j] = round == 0 ? 0.0 : f[O[j]];
+    const Sums s = pass(p, a, O, b, nullptr, false);
+    for (std::size_t j = 0; j < O.size(); ++j) {
+      const double v = b[j] - std::log(s.col[j]);
+      f[O[j]] = std::isfinite(v) ? v : f[O[j]];
+    }
+  }
+}
+
+//! The bootstrap's multiplicity of each local sample: N_k draws with replacement
+//! within each state, keyed by (seed, state, resample) so any rank count gives the same counts.
+void resample_counts(const Problem& p, std::uint32_t seed, int resample, std::vector<double>& c) {
+  c.assign(std::size_t(p.count), 0.0);
+  for (int k = 0; k < p.K; ++k) {
+    const std::int64_t lo = std::max(p.start[k], p.offset), hi = std::min(p.start[k + 1], p.offset + p.count);
+    if (lo >= hi) continue;
+    const rng::Stream st(seed, std::uint64_t(k), std::uint64_t(resample), rng::kBootstrap);
+    for (std::int64_t j = 0; j < p.N_k[k]; ++j) {
+      const std::int64_t at = p.start[k] + std::min<std::int64_t>(p.N_k[k] - 1, std::int64_t(st.uniform(std::uint32_t(j)) * double(p.N_k[k])));
+      if (at >= lo && at < hi) c[at - p.offset] += 1;
+    }
+  }
+}
+
 }  // namespace
 
-MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, double tol) {
-  const int K = static_cast<int>(N_k.size());
-  std::size_t N = 0;
-  for (auto n : N_k) {
-    if (n < 0) throw Error("MBAR: negative sample count", false);
-    N += std::size_t(n);
+ChainRange mbar_samples(std::int64_t N, const Comm& comm) {
+  const std::int64_t G = std::max<std::int64_t>(1, std::min(kMbarBlocks, N));
+  const ChainRange blocks = comm.chains(G);
+  const std::int64_t lo = block_start(blocks.offset, N, G), hi = block_start(blocks.offset + blocks.count, N, G);
+  return ChainRange{N, lo, hi - lo};
+}
+
+MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const Comm& comm,
+                const MbarOptions& opt) {
+  Problem p;
+  p.K = static_cast<int>(N_k.size());
+  p.N_k = N_k;
+  p.start.assign(p.K + 1, 0);
+  for (int k = 0; k < p.K; ++k) {
+    if (N_k[k] < 0) throw Error("MBAR: negative sample count", false);
+    p.start[k + 1] = p.start[k] + N_k[k];
+    if (N_k[k] > 0) p.S.push_back(k);
   }
-  if (K < 2 || N == 0 || u.size() != std::size_t(K) * N) throw Error("MBAR: inconsistent reduced potentials", false);
-  for (double v : u)
-    if (!std::isfinite(v)) throw Error("MBAR: non-finite reduced potential (NaN or Inf energies)", false);
-  std::vector<double> logN(K), f(K, 0.0), ld;
-  for (int k = 0; k < K; ++k) logN[k] = N_k[k] > 0 ? std::log(double(N_k[k])) : -INFINITY;
-  MbarResult r;
-  // Self-consistent iteration: f_k ← −ln Σ_n exp(−u_kn − log_denom_n), shifted so f_0 = 0.
-  for (int it = 0; it < 10000; ++it) {
-    log_denominators(u, logN, f, K, N, ld);
-    auto s = log_weight_sums(u, f, ld, K, N);
-    double change = 0;
-    std::vector<double> fn(K);
-    for (int k = 0; k < K; ++k) fn[k] = f[k] - s[k];
-    for (int k = K - 1; k >= 0; --k) fn[k] -= fn[0];
-    for (int k = 0; k < K; ++k) change = std::max(change, std::fabs(fn[k] - f[k]));
-    f = fn;
-    ++r.iterations;
-    if (change < 1e-7) break;
-  }
-  // Newton on F(f) = Σ_n ln Σ_k N_k e^{f_k − u_kn} − Σ_k N_k f_k with f_0 fixed:
-  // ∇_i = N_i (Σ_n W_ni − 1), H_ij = N_i δ_ij Σ_n W_ni − N_i N_j Σ_n W_ni W_nj.
-  std::vector<double> W(N * K);
-  for (int it = 0; it < 50; ++it) {
-    log_denominators(u, logN, f, K, N, ld);
-    for (std::size_t n = 0; n < N; ++n)
-      for (int k = 0; k < K; ++k) W[n * K + k] = std::exp(f[k] - u[k * N + n] - ld[n]);
-    const int m = K - 1;
-    std::vector<double> H(std::size_t(m) * m, 0.0), g(m, 0.0), col(K, 0.0);
-    for (std::size_t n = 0; n < N; ++n)
-      for (int k = 0; k < K; ++k) col[k] += W[n * K + k];
-    for (int i = 1; i < K; ++i) {
-      g[i - 1] = -double(N_k[i]) * (col[i] - 1);
-      H[(i - 1) * m + (i - 1)] += double(N_k[i]) * col[i];
-    }
-    for (std::size_t n = 0; n < N; ++n)
-      for (int i = 1; i < K; ++i) {
-        const double wi = double(N_k[i]) * W[n * K + i];
-        if (wi == 0) continue;
-        for (int j = 1; j < K; ++j) H[(i - 1) * m + (j - 1)] -= wi * double(N_k[j]) * W[n * K + j];
+  p.N = p.start[p.K];
+  if (p.K < 2 || p.N == 0) throw Error("MBAR needs at least 2 states and 1 sample", false);
+  p.G = std::max<std::int64_t>(1, std::min(kMbarBlocks, p.N));
+  const ChainRange blocks = comm.chains(p.G);
+  p.b0 = blocks.offset, p.nb = blocks.count;
+  const ChainRange mine = mbar_samples(p.N, comm);
+  p.offset = mine.offset, p.count = mine.count;
+  p.u = u_local.data();
+  p.comm = &comm;
+  bool bad_size = u_local.size() != std::size_t(p.K) * std::size_t(p.count), bad_value = false;
+  if (!bad_size)
+    for (double v : u_local) bad_value = bad_value || !std::isfinite(v);
+  if (comm.any(bad_size))
+    throw Error("MBAR: a rank's reduced potentials do not match its share of the samples", false);
+  if (comm.any(bad_value)) throw Error("MBAR: non-finite reduced potential (NaN or Inf energies)", false);
+
+  // Initial guess: f_{j+1} − f_j ≈ ½(⟨u_{j+1} − u_j⟩_j + ⟨u_{j+1} − u_j⟩_{j+1}) between neighbouring sampled states.
+  const int m = static_cast<int>(p.S.size());
+  std::vector<double> f(p.K, 0.0);
+  if (m > 1) {
+    const std::size_t L = 2 * std::size_t(m - 1);
+    std::vector<double> parts(std::size_t(p.nb) * L, 0.0);
+    for (std::int64_t blk = 0; blk < p.nb; ++blk) {
+      const std::int64_t lo = block_start(p.b0 + blk, p.N, p.G), hi = block_start(p.b0 + blk + 1, p.N, p.G);
+      for (int j = 0; j < m; ++j) {
+        const int k = p.S[j];
+        const std::int64_t a = std::max(lo, p.start[k]), z = std::min(hi, p.start[k + 1]);
+        for (std::int64_t n = a; n < z; ++n) {
+          const std::size_t i = std::size_t(n - p.offset);
+          if (j + 1 < m) parts[blk * L + 2 * j] += p.u[p.S[j + 1] * p.count + i] - p.u[k * p.count + i];
+          if (j > 0) parts[blk * L + 2 * (j - 1) + 1] += p.u[k * p.count + i] - p.u[p.S[j - 1] * p.count + i];
+        }
       }
-    if (!solve(H, g, m)) break;
-    double step = 0;
-    for (int i = 1; i < K; ++i) {
-      f[i] += g[i - 1];
-      step = std::max(step, std::fabs(g[i - 1]));
     }
-    ++r.iterations;
-    if (step < tol) break;
+    const auto all = comm.allgather_chain_rows(parts, std::int64_t(L), blocks);
+    std::vector<double> tot(L, 0.0);
+    for (std::int64_t blk = 0; blk < p.G; ++blk)
+      for (std::size_t i = 0; i < L; ++i) tot[i] += all[blk * L + i];
+    for (int j = 0; j + 1 < m; ++j)
+      f[p.S[j + 1]] = f[p.S[j]] + 0.5 * (tot[2 * j] / double(N_k[p.S[j]]) + tot[2 * j + 1] / double(N_k[p.S[j + 1]]));
   }
+  Solve sol = newton(p, f, nullptr, opt.tol, opt.max_iterations);
+  f = sol.f;
+  fill_unsampled(p, f);
+  const double f0 = f[0];
+  for (auto& v : f) v -= f0;
+  MbarResult r;
   r.f = f;
+  r.iterations = sol.iterations;
+  r.converged = sol.converged;
+
   // Asymptotic covariance ("svd-ew"): Wᵀ W = V Σ² Vᵀ, Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ.
-  log_denominators(u, logN, f, K, N, ld);
-  for (std::size_t n = 0; n < N; ++n)
-    for (int k = 0; k < K; ++k) W[n * K + k] = std::exp(f[k] - u[k * N + n] - ld[n]);
+  const int K = p.K;
   std::vector<double> A(std::size_t(K) * K, 0.0);
-  for (std::size_t n = 0; n < N; ++n)
+  if (m == K) {  // W_kn = P_kn / N_k: the solver's last GEMM
     for (int i = 0; i < K; ++i)
-      for (int j = i; j < K; ++j) A[i * K + j] += W[n * K + i] * W[n * K + j];
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < i; ++j) A[i * K + j] = A[j * K + i];
+      for (int j = 0; j < K; ++j) A[i * K + j] = sol.at_f.gram[i * K + j] / (double(N_k[i]) * double(N_k[j]));
+  } else {
+    std::vector<double> a(K, 0.0);
+    for (int k : p.S) a[k] = f[k] + std::log(double(N_k[k]));
+    std::vector<int> O(K);
+    for (int k = 0; k < K; ++k) O[k] = k;
+    A = pass(p, a, O, f, nullptr, true).gram;
+  }
   std::vector<double> lam, V;
   symmetric_eigen(A, K, lam, V);
   std::vector<double> sig(K);
@@ -205,7 +395,32 @@ MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N
   r.df_stderr.resize(K);
   for (int k = 0; k < K; ++k)
     r.df_stderr[k] = std::sqrt(std::max(0.0, r.theta[k * K + k] + r.theta[0] - 2 * r.theta[k * K]));
+
+  if (opt.bootstrap > 0) {
+    // Resample within each state, re-solve from the estimate, and take the spread of f_k − f_0.
+    std::vector<double> mean(K, 0.0), sq(K, 0.0), c;
+    for (int b = 0; b < opt.bootstrap; ++b) {
+      resample_counts(p, opt.seed, b, c);
+      Solve sb = newton(p, sol.f, &c, 1e-9, opt.max_iterations);
+      fill_unsampled(p, sb.f);
+      for (int k = 0; k < K; ++k) {
+        const double d = sb.f[k] - sb.f[0];
+        mean[k] += d;
+        sq[k] += d * d;
+      }
+    }
+    r.df_bootstrap_stderr.resize(K);
+    const double draws = opt.bootstrap;
+    for (int k = 0; k < K; ++k)
+      r.df_bootstrap_stderr[k] =
+          draws > 1 ? std::sqrt(std::max(0.0, (sq[k] - mean[k] * mean[k] / draws) / (draws - 1))) : 0.0;
+  }
   return r;
+}
+
+MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt) {
+  Comm self(MPI_COMM_SELF);
+  return mbar(u, N_k, self, opt);
 }
 
 }  // namespace zeta

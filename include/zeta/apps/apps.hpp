@@ -78,6 +78,7 @@ AisResult ais(const Config& cfg, const Comm& comm);
 
 struct FreeEnergyResult {
   std::vector<double> betas, log_z, log_z_stderr, log_z_bar, log_z_bar_stderr, log_z_ti, log_z_ti_stderr;
+  std::vector<double> log_z_bootstrap_stderr;  //!< MBAR's bootstrap error (free_energy.bootstrap > 0)
   bool absolute = false;  //!< lattice ladder from β_0 = 0: absolute ln Z
   std::int64_t samples_used = 0;
   int iterations = 0;

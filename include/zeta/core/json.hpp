@@ -15,6 +15,7 @@ class JsonSummary {
   void add(const std::string& key, double value);
   void add(const std::string& key, std::int64_t value);
   void add(const std::string& key, int value) { add(key, static_cast<std::int64_t>(value)); }
+  void add(const std::string& key, bool value);
   void add(const std::string& key, const std::vector<double>& values);
   std::string str() const;
 
