@@ -4,11 +4,16 @@
 #include <cmath>
 
 #include "zeta/core/error.hpp"
+#include "zeta/core/vmath.hpp"
 
 namespace zeta {
 
 namespace {
-double fermi(double x) { return x > 0 ? std::exp(-x) / (1 + std::exp(-x)) : 1 / (1 + std::exp(x)); }
+//! The Fermi function 1 / (1 + e^x), without overflow and in a loop that vectorizes.
+inline double fermi(double x) {
+  const double e = vmath::exp_neg(x > 0 ? -x : x);
+  return x > 0 ? e / (1 + e) : 1 / (1 + e);
+}
 //! Stable ln mean exp(−w).
 double log_mean_exp_neg(const std::vector<double>& w) {
   double lo = w[0];
@@ -22,23 +27,40 @@ double log_mean_exp_neg(const std::vector<double>& w) {
 BarResult bar(const std::vector<double>& wf, const std::vector<double>& wr, double neff_f, double neff_r) {
   if (wf.empty() || wr.empty()) throw Error("BAR needs samples from both states", false);
   const double nf = double(wf.size()), nr = double(wr.size()), M = std::log(nf / nr);
-  auto g = [&](double df) {
-    double a = 0, b = 0;
-    for (double w : wf) a += fermi(M + w - df);
-    for (double w : wr) b += fermi(-M + w + df);
-    return a - b;  // increasing in df
+  // g(Δf) = Σ_F fermi(M + w − Δf) − Σ_R fermi(−M + w + Δf) is increasing, with g' = Σ f(1 − f) over both sets.
+  auto g = [&](double df, double& slope) {
+    double a = 0, b = 0, da = 0, dbs = 0;
+    for (double w : wf) {
+      const double f = fermi(M + w - df);
+      a += f, da += f * (1 - f);
+    }
+    for (double w : wr) {
+      const double f = fermi(-M + w + df);
+      b += f, dbs += f * (1 - f);
+    }
+    slope = da + dbs;
+    return a - b;
   };
-  // Bracket around the two exponential-averaging (Zwanzig) estimates.
+  // Bracket around the two exponential-averaging (Zwanzig) estimates, then
+  // Newton steps kept inside the bracket (bisection when one would leave it).
   const double fwd = -log_mean_exp_neg(wf), rev = log_mean_exp_neg(wr);
-  double lo = std::min(fwd, rev) - 1, hi = std::max(fwd, rev) + 1;
-  for (int i = 0; i < 200 && g(lo) > 0; ++i) lo -= 2 * (hi - lo);
-  for (int i = 0; i < 200 && g(hi) < 0; ++i) hi += 2 * (hi - lo);
-  for (int i = 0; i < 200 && hi - lo > 1e-13 * std::max(1.0, std::fabs(lo)); ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (g(mid) < 0 ? lo : hi) = mid;
+  double lo = std::min(fwd, rev) - 1, hi = std::max(fwd, rev) + 1, slope = 0;
+  for (int i = 0; i < 200 && g(lo, slope) > 0; ++i) lo -= 2 * (hi - lo);
+  for (int i = 0; i < 200 && g(hi, slope) < 0; ++i) hi += 2 * (hi - lo);
+  double x = 0.5 * (fwd + rev);
+  if (!(x > lo && x < hi)) x = 0.5 * (lo + hi);
+  for (int i = 0; i < 200; ++i) {
+    const double v = g(x, slope);
+    if (v == 0) break;
+    (v < 0 ? lo : hi) = x;
+    double next = slope > 0 ? x - v / slope : 0.5 * (lo + hi);
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    const bool done = std::fabs(next - x) <= 1e-14 * std::max(1.0, std::fabs(x)) || hi - lo <= 1e-13 * std::max(1.0, std::fabs(lo));
+    x = next;
+    if (done) break;
   }
   BarResult r;
-  r.delta_f = 0.5 * (lo + hi);
+  r.delta_f = x;
   double af = 0, af2 = 0, ar = 0, ar2 = 0;
   for (double w : wf) {
     const double f = fermi(M + w - r.delta_f);
