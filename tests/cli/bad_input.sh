@@ -121,6 +121,8 @@ expect_error fe_mismatched_shapes  'does not match'        free-energy fe_shape.
 expect_error fe_nan_energy         'NaN'                   free-energy fe_nan.h5
 expect_error fe_missing_file       'none.h5'               free-energy none.h5
 expect_error fe_not_temper         'corrupt.h5'            free-energy corrupt.h5
+expect_error fe_bad_bootstrap      'free_energy.bootstrap' free-energy fe_good.h5 --free_energy.bootstrap=-3
+expect_error fe_bad_tol            'free_energy.tol'    free-energy fe_good.h5 --free_energy.tol=0
 
 # A good run still works and keeps the old file as a backup.
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" sample good.ini > ok.json 2> ok.err || { echo "FAIL good run"; cat ok.err; fail=1; }
