@@ -75,6 +75,24 @@ class Comm {
   }
   void barrier() const;
 
+  //! In-place sum over ranks in a fixed pairwise tree (recursive doubling; the
+  //! rank count must be a power of two): when each rank holds the pairwise-tree
+  //! sum of its aligned block of 2^j leaves, every rank gets the pairwise-tree
+  //! sum of all leaves with the bits one rank computing it alone would get
+  //! (a + b = b + a exactly; only the grouping matters, and it is fixed).
+  template <class T>
+  void tree_allreduce(std::vector<T>& v) const {
+    std::vector<T> other(v.size());
+    for (int bit = 1; bit < size_; bit <<= 1) {
+      const int partner = rank_ ^ bit;
+      MPI_Sendrecv(v.data(), static_cast<int>(v.size()), mpi_type<T>(), partner, 77, other.data(),
+                   static_cast<int>(other.size()), mpi_type<T>(), partner, 77, comm_, MPI_STATUS_IGNORE);
+      for (std::size_t i = 0; i < v.size(); ++i) v[i] += other[i];
+    }
+  }
+  //! Whether tree_allreduce applies (the rank count is a power of two).
+  bool power_of_two() const { return (size_ & (size_ - 1)) == 0; }
+
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
