@@ -143,6 +143,9 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   for (int k = 0; k < K; ++k)
     for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = res.betas[k] * all[mine.offset + i];
   const MbarResult m = mbar(u, N_k, comm, mopt);
+  if (!m.converged && comm.root())
+    std::fprintf(stderr, "zeta: warning: MBAR stopped after %d steps without reaching free_energy.tol = %g\n",
+                 m.iterations, mopt.tol);
   res.log_z.resize(K);
   for (int k = 0; k < K; ++k) res.log_z[k] = offset - m.f[k];
   res.log_z_stderr = m.df_stderr;
