@@ -37,6 +37,9 @@ endif()
 
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 
+# zlib (Debian: zlib1g-dev): IDX data files are read through gzopen, .gz or raw.
+find_package(ZLIB REQUIRED)
+
 # OpenBLAS's cblas (Debian: libopenblas-dev). Prefer it explicitly over netlib's libblas.
 find_path(ZETA_CBLAS_INCLUDE NAMES cblas.h PATH_SUFFIXES openblas-pthread openblas x86_64-linux-gnu/openblas-pthread
   HINTS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas)

@@ -13,7 +13,9 @@ pkgs=(
   libgtest-dev googletest
   librandom123-dev
   libopenblas-dev
-  python3-h5py python3-numpy python3-matplotlib python3-pymbar
+  zlib1g-dev
+  python3-h5py python3-numpy python3-matplotlib python3-pymbar python3-sklearn
+  dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-torch)

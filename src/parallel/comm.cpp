@@ -18,14 +18,16 @@ Comm::~Comm() {
   if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
 }
 
-ChainRange Comm::chains_of(int rank, std::int64_t global) const {
-  const std::int64_t base = global / size_, extra = global % size_;
+ChainRange block_range(std::int64_t global, std::int64_t parts, std::int64_t i) {
+  const std::int64_t base = global / parts, extra = global % parts;
   ChainRange r;
   r.global = global;
-  r.count = base + (rank < extra ? 1 : 0);
-  r.offset = rank * base + (rank < extra ? rank : extra);
+  r.count = base + (i < extra ? 1 : 0);
+  r.offset = i * base + (i < extra ? i : extra);
   return r;
 }
+
+ChainRange Comm::chains_of(int rank, std::int64_t global) const { return block_range(global, size_, rank); }
 
 std::vector<double> Comm::gather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
                                             const ChainRange& range) const {
@@ -92,6 +94,18 @@ void Comm::broadcast(std::string& s) const {
 }
 
 void Comm::broadcast(double& v) const { MPI_Bcast(&v, 1, MPI_DOUBLE, 0, comm_); }
+
+std::string Comm::first_message(const std::string& local) const {
+  const int mine = local.empty() ? size_ : rank_;
+  int first = size_;
+  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm_);
+  if (first == size_) return "";
+  std::int64_t n = static_cast<std::int64_t>(local.size());
+  MPI_Bcast(&n, 1, mpi_type<std::int64_t>(), first, comm_);
+  std::string s = rank_ == first ? local : std::string(static_cast<std::size_t>(n), '\0');
+  MPI_Bcast(s.data(), static_cast<int>(n), MPI_CHAR, first, comm_);
+  return s;
+}
 
 void Comm::barrier() const { MPI_Barrier(comm_); }
 

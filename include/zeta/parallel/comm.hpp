@@ -29,6 +29,11 @@ struct ChainRange {
   std::int64_t count = 0;
 };
 
+//! Block `i` of `parts` contiguous blocks of `global` items, the first
+//! `global % parts` blocks one larger. The one decomposition rule: chains over
+//! ranks (Comm::chains_of), examples over data partitions, partitions over ranks.
+ChainRange block_range(std::int64_t global, std::int64_t parts, std::int64_t i);
+
 //! Owns a duplicate of the user's communicator (freed on destruction).
 class Comm {
  public:
@@ -65,6 +70,10 @@ class Comm {
   bool any(bool local) const;
   void broadcast(std::string& s) const;
   void broadcast(double& v) const;
+  //! Collective: the non-empty `local` of the lowest rank that has one, on every
+  //! rank ("" if every rank passes ""). Turns a rank-local failure (say, a shard
+  //! that only one rank reads) into the same error on every rank.
+  std::string first_message(const std::string& local) const;
   //! Rank 0's vector (size and contents) on every rank.
   template <class T>
   void broadcast(std::vector<T>& v) const {

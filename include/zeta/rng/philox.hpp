@@ -22,7 +22,9 @@ enum Purpose : std::uint32_t {
   kMomentum = 4,  //!< HMC momenta
   kSweep = 5,     //!< lattice sweeps (Metropolis / heat-bath uniforms); the colour is in the block index
   kExchange = 6,  //!< replica-exchange decisions, keyed by the ladder (copy) instead of a chain
-  kBootstrap = 10, //!< MBAR bootstrap resampling, keyed by the state instead of a chain
+  kShuffle = 7,     //!< data: a partition's permutation, keyed by the partition, the epoch as the step
+  kBinarize = 8,    //!< data: stochastic binarization, keyed by the example's row in its file
+  kBootstrap = 10,  //!< MBAR bootstrap resampling, keyed by the state instead of a chain
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).

@@ -1,0 +1,128 @@
+//! The data layer of data-parallel training: the [data] settings, IDX / CSV /
+//! HDF5 readers, the training and held-out splits cut into partitions that the
+//! ranks own, and the batch plan that makes every global mini-batch a function
+//! of (seed, partitions, batch, step) alone, never of the rank count.
+//!
+//! A split of n examples is cut into D = data.partitions contiguous partitions
+//! (block_range: the first n % D one larger). Rank r of R owns the partitions
+//! block_range(D, R, r) and keeps only their rows. Per epoch e, partition p is
+//! shuffled by Fisher–Yates on Philox (seed, p, e); global batch j of epoch e
+//! takes positions [j·b, (j+1)·b) of every partition's permutation, b = B / D,
+//! in partition order. The rows a rank contributes are therefore the same
+//! whether it holds one partition or all of them.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "zeta/core/config.hpp"
+#include "zeta/core/types.hpp"
+#include "zeta/parallel/comm.hpp"
+
+namespace zeta::data {
+
+enum class FileType { idx, csv, hdf5 };
+enum class Binarize { none, threshold, stochastic };
+
+//! Validated [data] settings (read_data_spec).
+struct DataSpec {
+  FileType type = FileType::idx;
+  std::string type_name = "idx";
+  std::string path;            //!< training file
+  std::string heldout_path;    //!< separate held-out file; empty: hold out `holdout` of `path`
+  std::string dataset = "/x";  //!< hdf5: the 2-D dataset [examples, features]
+  double holdout = 0;          //!< fraction of the (limited) training file held out from its end
+  std::int64_t limit = 0;      //!< use only the first `limit` examples of each file (0 = all)
+  Binarize binarize = Binarize::none;
+  std::string binarize_name = "none";
+  bool standardize = false;
+  int partitions = 4;
+};
+
+void declare_data_keys(Config& cfg);
+DataSpec read_data_spec(const Config& cfg);
+
+//! One partition of a split: examples [begin, begin + count) of the split, row-major.
+struct Partition {
+  std::int64_t index = 0;  //!< partition number in [0, partitions)
+  std::int64_t begin = 0;  //!< the split's index of its first example
+  std::int64_t count = 0;
+  std::vector<Real> x;  //!< count × dim
+};
+
+//! A split (training or held-out): its size and this rank's partitions, in order.
+struct Split {
+  std::int64_t n = 0;
+  int dim = 0;
+  std::vector<Partition> local;
+  //! Examples this rank holds (the sum of its partitions' counts).
+  std::int64_t local_count() const;
+};
+
+struct Dataset {
+  Split train, heldout;  //!< heldout.n == 0 when there is none
+  int partitions = 0;
+  int dim = 0;
+  //! data.standardize: x' = (x − mean) / scale per feature, from the training
+  //! split over every rank; scale is 1 for a feature that is constant there.
+  //! Empty when off.
+  std::vector<double> mean, scale;
+};
+
+//! Collective: reads this rank's partitions of both splits, then binarizes
+//! (stochastic: Bernoulli(x) from Philox keyed by `seed` and the example's row in
+//! its file) and standardizes. Any failure, even one only a single rank sees, is
+//! thrown as the same zeta::Error on every rank, naming the key and file.
+Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm);
+
+//! The partitions [offset, offset + count) that `rank` of `ranks` owns; throws a
+//! collective error naming data.partitions when ranks > partitions.
+ChainRange partitions_of(int rank, int ranks, int partitions);
+
+//! Fills `perm` with the permutation of [0, count) that partition `partition` uses
+//! in epoch `epoch`: Fisher–Yates driven by Philox (seed, partition, epoch, kShuffle).
+void partition_permutation(std::uint32_t seed, std::int64_t partition, std::int64_t epoch, std::int64_t count,
+                           std::vector<std::int64_t>& perm);
+
+//! Which rows of each partition every global mini-batch uses. Step s (0, 1, 2, …)
+//! is batch j = s mod batches_per_epoch() of epoch s / batches_per_epoch(); it takes
+//! per_partition() rows from every partition, so within an epoch no example is
+//! visited twice, and the last count − batches_per_epoch()·per_partition() rows of a
+//! partition's permutation sit that epoch out. Keeps the current epoch's
+//! permutation of each partition asked about (not thread-safe).
+class BatchPlan {
+ public:
+  //! Refuses (naming train.batch) a batch that is not a multiple of `partitions` or
+  //! takes more rows per partition than the smallest partition holds.
+  BatchPlan(const Split& split, int partitions, std::int64_t batch, std::uint32_t seed);
+
+  std::int64_t batch() const { return batch_; }
+  std::int64_t per_partition() const { return per_partition_; }
+  std::int64_t batches_per_epoch() const { return batches_per_epoch_; }
+  std::int64_t epoch(std::int64_t step) const { return step / batches_per_epoch_; }
+
+  //! The rows of `p` (indices into p.x, 0 ≤ row < p.count) that global batch `step`
+  //! uses, in batch order: per_partition() of them.
+  void rows(std::int64_t step, const Partition& p, std::vector<std::int64_t>& local_rows) const;
+  //! Copies those rows of `p` to out (per_partition() × dim, row-major).
+  void copy_rows(std::int64_t step, const Partition& p, int dim, Real* out) const;
+  //! This rank's share of global batch `step`: copy_rows of every local partition of
+  //! `split`, in partition order (split.local.size() · per_partition() rows).
+  void copy_batch(std::int64_t step, const Split& split, Real* out) const;
+
+ private:
+  const std::vector<std::int64_t>& permutation(std::int64_t step, const Partition& p) const;
+
+  std::uint32_t seed_;
+  int partitions_;
+  std::int64_t n_, batch_, per_partition_, batches_per_epoch_;
+  struct Cached {
+    std::int64_t epoch = -1;
+    std::vector<std::int64_t> perm;
+  };
+  mutable std::map<std::int64_t, Cached> cache_;
+  mutable std::vector<std::int64_t> scratch_;
+};
+
+}  // namespace zeta::data

@@ -1,0 +1,362 @@
+#include "zeta/data/dataset.hpp"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <numeric>
+
+#include "readers.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/rng/philox.hpp"
+
+namespace zeta::data {
+
+void declare_data_keys(Config& cfg) {
+  cfg.declare("data.type", "idx", "data file format: idx (MNIST format, raw or .gz), csv, hdf5");
+  cfg.declare("data.path", "", "training data file (required)");
+  cfg.declare("data.heldout_path", "",
+              "held-out data file in the same format (e.g. MNIST's t10k file); empty: hold out data.holdout of "
+              "data.path");
+  cfg.declare("data.holdout", "0",
+              "fraction of data.path's examples (after data.limit) held out from its end when data.heldout_path is "
+              "empty (0 <= f < 1)");
+  cfg.declare("data.limit", "0", "use only the first N examples of each data file (0 = all)");
+  cfg.declare("data.dataset", "/x", "hdf5: the dataset [examples, features] to read");
+  cfg.declare("data.binarize", "none",
+              "none | threshold (1 where x > 0.5, else 0) | stochastic (Bernoulli(x), drawn once per example from "
+              "run.seed and the example's row in its file, so the same on any rank count)");
+  cfg.declare("data.standardize", "false",
+              "scale each feature to mean 0, std 1 over the training split (both splits; constant features keep "
+              "std 1); applied after binarize");
+  cfg.declare("data.partitions", "4",
+              "the splits are cut into this many partitions, the unit of shuffling and of sharding over ranks; "
+              "mini-batch sequences depend on it, never on the rank count (needs partitions >= ranks, and "
+              "train.batch a multiple of it)");
+}
+
+DataSpec read_data_spec(const Config& cfg) {
+  DataSpec s;
+  s.type_name = cfg.get_choice("data.type", {"idx", "csv", "hdf5"});
+  s.type = s.type_name == "idx" ? FileType::idx : s.type_name == "csv" ? FileType::csv : FileType::hdf5;
+  s.path = cfg.get_string("data.path");
+  if (s.path.empty()) config_error("data.path", "is required (the training data file)");
+  s.heldout_path = cfg.get_string("data.heldout_path");
+  s.holdout = cfg.get_nonnegative("data.holdout");
+  if (s.holdout >= 1) config_error("data.holdout", "must be < 1, got " + cfg.get_string("data.holdout"));
+  if (s.holdout > 0 && !s.heldout_path.empty())
+    config_error("data.holdout", "must be 0 when data.heldout_path gives the held-out examples");
+  s.limit = cfg.get_int_at_least("data.limit", 0);
+  s.dataset = cfg.get_string("data.dataset");
+  if (s.type == FileType::hdf5 && s.dataset.empty()) config_error("data.dataset", "is required for data.type = hdf5");
+  s.binarize_name = cfg.get_choice("data.binarize", {"none", "threshold", "stochastic"});
+  s.binarize = s.binarize_name == "none"        ? Binarize::none
+               : s.binarize_name == "threshold" ? Binarize::threshold
+                                                : Binarize::stochastic;
+  s.standardize = cfg.get_bool("data.standardize");
+  const std::int64_t d = cfg.get_int_at_least("data.partitions", 1);
+  if (d > (std::int64_t(1) << 20)) config_error("data.partitions", "is impossibly large");
+  s.partitions = int(d);
+  return s;
+}
+
+std::int64_t Split::local_count() const {
+  std::int64_t n = 0;
+  for (const auto& p : local) n += p.count;
+  return n;
+}
+
+ChainRange partitions_of(int rank, int ranks, int partitions) {
+  if (ranks > partitions)
+    config_error("data.partitions", std::to_string(partitions) + " is less than the number of ranks (" +
+                                        std::to_string(ranks) + "); every rank needs at least one partition");
+  return block_range(partitions, ranks, rank);
+}
+
+namespace {
+
+//! Runs f on every rank; a failure on any rank is thrown on every rank as the
+//! lowest failing rank's message, so no rank is left waiting in a collective.
+void collectively(const Comm& comm, const std::function<void()>& f) {
+  std::string why;
+  try {
+    f();
+  } catch (const std::exception& e) {
+    why = e.what();
+    if (why.empty()) why = "unknown error while loading data";
+  }
+  why = comm.first_message(why);
+  if (!why.empty()) throw Error(why);
+}
+
+//! Calls f, prefixing the key to a reader's error (which names the file).
+template <class F>
+auto under_key(const std::string& key, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    throw Error(key + ": " + e.what());
+  }
+}
+
+detail::FileShape file_shape(const DataSpec& s, const std::string& path) {
+  switch (s.type) {
+    case FileType::idx: return detail::idx_shape(path);
+    case FileType::csv: return detail::csv_shape(path);
+    default: return detail::hdf5_shape(path, s.dataset);
+  }
+}
+
+std::vector<std::vector<Real>> read_ranges(const DataSpec& s, const std::string& path, const detail::FileShape& shape,
+                                           const std::vector<detail::RowRange>& ranges) {
+  switch (s.type) {
+    case FileType::idx: return detail::idx_read(path, shape, ranges);
+    case FileType::csv: return detail::csv_read(path, shape, ranges);
+    default: return detail::hdf5_read(path, s.dataset, shape, ranges);
+  }
+}
+
+//! Empty partitions [first, first + count) of a split of n examples, with their row ranges in the file
+//! (the split starts at file row `offset`).
+void plan_split(Split& split, std::int64_t n, int dim, int partitions, const ChainRange& mine, std::int64_t offset,
+                std::vector<detail::RowRange>& ranges) {
+  split.n = n;
+  split.dim = dim;
+  for (std::int64_t p = mine.offset; p < mine.offset + mine.count; ++p) {
+    const ChainRange r = block_range(n, partitions, p);
+    split.local.push_back(Partition{p, r.offset, r.count, {}});
+    ranges.push_back({offset + r.offset, r.count});
+  }
+}
+
+//! Threshold or Bernoulli(x) per value; stochastic draws are keyed by the example's
+//! row in its file and which file (0: data.path, 1: data.heldout_path).
+void binarize(Split& split, const DataSpec& spec, std::uint32_t seed, std::int64_t file_offset, int file) {
+  const int dim = split.dim;
+  for (auto& p : split.local) {
+    for (std::int64_t i = 0; i < p.count; ++i) {
+      Real* x = p.x.data() + i * dim;
+      if (spec.binarize == Binarize::threshold) {
+        for (int k = 0; k < dim; ++k) x[k] = x[k] > Real(0.5) ? Real(1) : Real(0);
+        continue;
+      }
+      const rng::Stream s(seed, std::uint64_t(file_offset + p.begin + i), std::uint64_t(file), rng::kBinarize);
+      for (int k0 = 0; k0 < dim; k0 += 4) {
+        const auto r = s.block(std::uint32_t(k0 / 4));
+        for (int q = 0; q < 4 && k0 + q < dim; ++q) {
+          const double u = (double(r[q]) + 0.5) * 0x1p-32;
+          x[k0 + q] = u < double(x[k0 + q]) ? Real(1) : Real(0);
+        }
+      }
+    }
+  }
+}
+
+//! Per-feature mean and scale over the training split. Each partition's sums are
+//! formed in row order and combined in partition order, so the numbers are the
+//! same bit for bit on any rank count.
+void standardize(Dataset& d, const Comm& comm, const ChainRange& mine) {
+  const int dim = d.dim;
+  const std::size_t P = d.train.local.size();
+  const ChainRange parts{d.partitions, mine.offset, mine.count};
+  std::vector<double> stats(P * 3 * dim);  // per partition: sum, min, max
+  for (std::size_t q = 0; q < P; ++q) {
+    const auto& p = d.train.local[q];
+    double* sum = stats.data() + q * 3 * dim;
+    double* lo = sum + dim;
+    double* hi = lo + dim;
+    for (int k = 0; k < dim; ++k) lo[k] = std::numeric_limits<double>::infinity(), hi[k] = -lo[k];
+    for (std::int64_t i = 0; i < p.count; ++i)
+      for (int k = 0; k < dim; ++k) {
+        const double v = p.x[i * dim + k];
+        sum[k] += v;
+        lo[k] = std::min(lo[k], v);
+        hi[k] = std::max(hi[k], v);
+      }
+  }
+  const auto all = comm.allgather_chain_rows(stats, 3 * std::int64_t(dim), parts);
+  d.mean.assign(dim, 0.0);
+  std::vector<double> lo(dim, std::numeric_limits<double>::infinity()), hi(dim, -lo[0]);
+  for (int p = 0; p < d.partitions; ++p)
+    for (int k = 0; k < dim; ++k) {
+      d.mean[k] += all[(std::size_t(p) * 3 + 0) * dim + k];
+      lo[k] = std::min(lo[k], all[(std::size_t(p) * 3 + 1) * dim + k]);
+      hi[k] = std::max(hi[k], all[(std::size_t(p) * 3 + 2) * dim + k]);
+    }
+  for (int k = 0; k < dim; ++k) d.mean[k] /= double(d.train.n);
+  std::vector<double> ss(P * dim, 0.0);
+  for (std::size_t q = 0; q < P; ++q) {
+    const auto& p = d.train.local[q];
+    for (std::int64_t i = 0; i < p.count; ++i)
+      for (int k = 0; k < dim; ++k) {
+        const double c = p.x[i * dim + k] - d.mean[k];
+        ss[q * dim + k] += c * c;
+      }
+  }
+  const auto all_ss = comm.allgather_chain_rows(ss, dim, parts);
+  d.scale.assign(dim, 0.0);
+  for (int p = 0; p < d.partitions; ++p)
+    for (int k = 0; k < dim; ++k) d.scale[k] += all_ss[std::size_t(p) * dim + k];
+  for (int k = 0; k < dim; ++k) d.scale[k] = lo[k] == hi[k] ? 1.0 : std::sqrt(d.scale[k] / double(d.train.n));
+  for (Split* s : {&d.train, &d.heldout})
+    for (auto& p : s->local)
+      for (std::int64_t i = 0; i < p.count; ++i)
+        for (int k = 0; k < dim; ++k) {
+          Real& x = p.x[i * dim + k];
+          x = Real((double(x) - d.mean[k]) / d.scale[k]);
+        }
+}
+
+}  // namespace
+
+Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm) {
+  const int D = spec.partitions;
+  const ChainRange mine = partitions_of(comm.rank(), comm.size(), D);
+  const bool separate = !spec.heldout_path.empty();
+
+  // Rank 0 reads the headers (a CSV file whole, so every malformed line is found
+  // before any rank reads its rows); the shapes, or its error, go to every rank.
+  std::vector<std::int64_t> shapes(4, 0);  // train rows, dim, held-out rows, dim
+  collectively(comm, [&] {
+    if (!comm.root()) return;
+    const auto t = under_key("data.path", [&] { return file_shape(spec, spec.path); });
+    shapes[0] = t.rows, shapes[1] = t.dim;
+    if (separate) {
+      const auto h = under_key("data.heldout_path", [&] { return file_shape(spec, spec.heldout_path); });
+      shapes[2] = h.rows, shapes[3] = h.dim;
+    }
+  });
+  comm.broadcast(shapes);
+  const detail::FileShape train_shape{shapes[0], int(shapes[1])}, held_shape{shapes[2], int(shapes[3])};
+  const int dim = train_shape.dim;
+
+  // The splits: the same arithmetic on every rank, so these errors are collective as they stand.
+  const auto limited = [&](std::int64_t rows) { return spec.limit > 0 ? std::min(rows, spec.limit) : rows; };
+  const std::int64_t n_file = limited(train_shape.rows);
+  std::int64_t n_train = n_file, n_held = 0;
+  if (separate) {
+    if (held_shape.dim != dim)
+      config_error("data.heldout_path", "'" + spec.heldout_path + "' has examples of " +
+                                            std::to_string(held_shape.dim) + " values, but data.path '" + spec.path +
+                                            "' has " + std::to_string(dim));
+    n_held = limited(held_shape.rows);
+  } else if (spec.holdout > 0) {
+    n_held = std::llround(spec.holdout * double(n_file));
+    n_train = n_file - n_held;
+  }
+  const std::string limit_note =
+      spec.limit > 0 && spec.limit < train_shape.rows ? " (data.limit = " + std::to_string(spec.limit) + ")" : "";
+  if (n_train < D) {
+    const std::string key = !limit_note.empty() ? "data.limit" : spec.holdout > 0 ? "data.holdout" : "data.path";
+    config_error(key, "'" + spec.path + "' gives " + std::to_string(n_train) + " training examples" + limit_note +
+                          (spec.holdout > 0 ? " after data.holdout = " + std::to_string(spec.holdout) : "") +
+                          ", fewer than data.partitions = " + std::to_string(D));
+  }
+  if ((separate || spec.holdout > 0) && n_held < D) {
+    const std::string from = separate
+                                 ? "'" + spec.heldout_path + "' gives "
+                                 : std::to_string(spec.holdout) + " of " + std::to_string(n_file) + " examples is ";
+    config_error(
+        separate ? "data.heldout_path" : "data.holdout",
+        from + std::to_string(n_held) + " held-out examples, fewer than data.partitions = " + std::to_string(D));
+  }
+
+  Dataset d;
+  d.partitions = D;
+  d.dim = dim;
+  std::vector<detail::RowRange> train_ranges, held_ranges;
+  plan_split(d.train, n_train, dim, D, mine, 0, train_ranges);
+  if (n_held > 0) plan_split(d.heldout, n_held, dim, D, mine, separate ? 0 : n_train, held_ranges);
+
+  // Each rank reads only its partitions' rows; a failure only one rank sees
+  // (a truncated .gz ends inside the last rank's shard) fails every rank.
+  collectively(comm, [&] {
+    auto ranges = train_ranges;
+    if (!separate) ranges.insert(ranges.end(), held_ranges.begin(), held_ranges.end());
+    auto rows = under_key("data.path", [&] { return read_ranges(spec, spec.path, train_shape, ranges); });
+    for (std::size_t q = 0; q < d.train.local.size(); ++q) d.train.local[q].x = std::move(rows[q]);
+    if (separate && n_held > 0)
+      rows =
+          under_key("data.heldout_path", [&] { return read_ranges(spec, spec.heldout_path, held_shape, held_ranges); });
+    const std::size_t skip = separate ? 0 : d.train.local.size();
+    for (std::size_t q = 0; q < d.heldout.local.size(); ++q) d.heldout.local[q].x = std::move(rows[skip + q]);
+  });
+
+  if (spec.binarize != Binarize::none) {
+    binarize(d.train, spec, seed, 0, 0);
+    binarize(d.heldout, spec, seed, separate ? 0 : n_train, separate ? 1 : 0);
+  }
+  if (spec.standardize) standardize(d, comm, mine);
+  return d;
+}
+
+void partition_permutation(std::uint32_t seed, std::int64_t partition, std::int64_t epoch, std::int64_t count,
+                           std::vector<std::int64_t>& perm) {
+  __extension__ using u128 = unsigned __int128;
+  perm.resize(std::size_t(count));
+  std::iota(perm.begin(), perm.end(), std::int64_t(0));
+  const rng::Stream s(seed, std::uint64_t(partition), std::uint64_t(epoch), rng::kShuffle);
+  rng::Stream::Gen::ctr_type r{};
+  std::int64_t have = -1;
+  // Draw t (t = 0, 1, …) is 64 bits from words 2(t mod 2), 2(t mod 2) + 1 of block t / 2;
+  // j = ⌊w (i + 1) / 2^64⌋ is uniform on [0, i] up to a bias below (i + 1) / 2^64.
+  for (std::int64_t i = count - 1; i >= 1; --i) {
+    const std::int64_t t = count - 1 - i;
+    if (t / 2 != have) have = t / 2, r = s.block(std::uint32_t(have));
+    const int w = 2 * int(t % 2);
+    const std::uint64_t bits = (std::uint64_t(r[w]) << 32) | r[w + 1];
+    const auto j = std::int64_t((u128(bits) * u128(i + 1)) >> 64);
+    std::swap(perm[std::size_t(i)], perm[std::size_t(j)]);
+  }
+}
+
+BatchPlan::BatchPlan(const Split& split, int partitions, std::int64_t batch, std::uint32_t seed)
+    : seed_(seed), partitions_(partitions), n_(split.n), batch_(batch) {
+  if (partitions < 1 || split.n < partitions) throw Error("internal: BatchPlan on a split smaller than its partitions");
+  if (batch < 1) config_error("train.batch", "must be >= 1, got " + std::to_string(batch));
+  if (batch % partitions != 0)
+    config_error("train.batch", "= " + std::to_string(batch) +
+                                    " is not a multiple of data.partitions = " + std::to_string(partitions) +
+                                    " (every partition gives batch / partitions examples)");
+  per_partition_ = batch / partitions;
+  const std::int64_t smallest = split.n / partitions;
+  if (per_partition_ > smallest)
+    config_error("train.batch", std::to_string(batch) + " takes " + std::to_string(per_partition_) +
+                                    " examples from each of data.partitions = " + std::to_string(partitions) +
+                                    " partitions, but the smallest holds only " + std::to_string(smallest) + " (of " +
+                                    std::to_string(split.n) + " training examples)");
+  batches_per_epoch_ = smallest / per_partition_;
+}
+
+const std::vector<std::int64_t>& BatchPlan::permutation(std::int64_t step, const Partition& p) const {
+  if (step < 0) throw Error("internal: negative batch step", false);
+  if (p.count != block_range(n_, partitions_, p.index).count)
+    throw Error("internal: BatchPlan asked about a partition of another split", false);
+  const std::int64_t e = epoch(step);
+  Cached& c = cache_[p.index];
+  if (c.epoch != e) {
+    partition_permutation(seed_, p.index, e, p.count, c.perm);
+    c.epoch = e;
+  }
+  return c.perm;
+}
+
+void BatchPlan::rows(std::int64_t step, const Partition& p, std::vector<std::int64_t>& local_rows) const {
+  const auto& perm = permutation(step, p);
+  const auto first = perm.begin() + (step % batches_per_epoch_) * per_partition_;
+  local_rows.assign(first, first + per_partition_);
+}
+
+void BatchPlan::copy_rows(std::int64_t step, const Partition& p, int dim, Real* out) const {
+  rows(step, p, scratch_);
+  for (std::int64_t r = 0; r < per_partition_; ++r) {
+    const Real* src = p.x.data() + scratch_[std::size_t(r)] * dim;
+    std::copy(src, src + dim, out + r * dim);
+  }
+}
+
+void BatchPlan::copy_batch(std::int64_t step, const Split& split, Real* out) const {
+  for (std::size_t q = 0; q < split.local.size(); ++q)
+    copy_rows(step, split.local[q], split.dim, out + std::int64_t(q) * per_partition_ * split.dim);
+}
+
+}  // namespace zeta::data
