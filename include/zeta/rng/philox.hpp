@@ -24,6 +24,7 @@ enum Purpose : std::uint32_t {
   kExchange = 6,  //!< replica-exchange decisions, keyed by the ladder (copy) instead of a chain
   kShuffle = 7,     //!< data: a partition's permutation, keyed by the partition, the epoch as the step
   kBinarize = 8,    //!< data: stochastic binarization, keyed by the example's row in its file
+  kGibbs = 9,       //!< RBM block Gibbs: hidden units from block 0 up, visible units from block 2^31 up
   kBootstrap = 10,  //!< MBAR bootstrap resampling, keyed by the state instead of a chain
 };
 
