@@ -1,0 +1,896 @@
+//! Restricted Boltzmann machines, batched over chains (one row of a View per
+//! chain), at per-chain inverse temperature β: every energy is multiplied by β.
+//!
+//! Kinds and conventions (W is visible × hidden, row-major):
+//! - Bernoulli–Bernoulli, v ∈ {0,1}^nv, h ∈ {0,1}^nh:
+//!     E(v, h) = −bᵀv − cᵀh − vᵀWh,
+//!     p(h_j = 1 | v) = σ(β(c_j + (vW)_j)),  p(v_i = 1 | h) = σ(β(b_i + (Wh)_i)),
+//!     F(v) = −bᵀv − (1/β) Σ_j softplus(β(c_j + (vW)_j)).
+//! - Gaussian–Bernoulli with fixed σ_i (Cho, Raiko & Ilin 2011; σ_i = 1 is Hinton's
+//!   unit-variance model), real v:
+//!     E(v, h) = Σ_i (v_i − b_i)² / (2σ_i²) − cᵀh − Σ_ij (v_i / σ_i²) W_ij h_j,
+//!     p(h_j = 1 | v) = σ(β(c_j + (v S W)_j)) with S = diag(1/σ²),
+//!     p(v_i | h) = N(b_i + (Wh)_i, σ_i² / β),
+//!     F(v) = Σ_i (v_i − b_i)² / (2σ_i²) − (1/β) Σ_j softplus(β(c_j + (v S W)_j)).
+//! F is the marginal energy −(1/β) ln Σ_h e^{−βE(v,h)}, so p(v) ∝ e^{−βF(v)}.
+//!
+//! Parameters live in ONE flat device buffer θ = [W (nv·nh, row-major) | b (nv) |
+//! c (nh)] — the ◆ HDF5 datasets /model/W, b, c concatenated — with views into
+//! it, so a trainer allreduces one flat gradient and an optimizer updates one
+//! vector. Copies of an Rbm share θ (Kokkos view semantics).
+//!
+//! Randomness: the draws of chain c at step t come from
+//! Stream(seed, offset + c, t, kGibbs) — a pure function of the global chain id —
+//! hidden unit j from word j mod 4 of block j/4, visible unit i from block
+//! 2^31 + i/4 (Bernoulli, and Gaussian with float Real: four per block) or
+//! 2^31 + i/2 (Gaussian with double Real: Box–Muller on 53-bit uniforms).
+//!
+//! GEMMs run over whole kRowTile row tiles (padded copies when needed): BLAS
+//! computes a row differently depending on where it falls in its tiles, and
+//! padding makes each chain's numbers independent of how many chains a rank holds.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "zeta/core/error.hpp"
+#include "zeta/core/math.hpp"
+#include "zeta/core/types.hpp"
+#include "zeta/linalg/gemm.hpp"
+#include "zeta/rng/philox.hpp"
+
+namespace zeta {
+
+enum class RbmKind { bernoulli, gaussian };
+
+inline RbmKind parse_rbm_kind(const std::string& s) {
+  if (s == "bernoulli") return RbmKind::bernoulli;
+  if (s == "gaussian") return RbmKind::gaussian;
+  throw Error("rbm kind must be 'bernoulli' or 'gaussian', got '" + s + "'");
+}
+inline const char* rbm_kind_name(RbmKind k) { return k == RbmKind::bernoulli ? "bernoulli" : "gaussian"; }
+
+//! One value per chain, or one value for all: the β and weight arguments of
+//! the batched RBM functions take either a per-chain View (Chains::beta) or a number.
+template <class Space>
+class PerChain {
+ public:
+  PerChain(double all) : all_(Real(all)), per_chain_(false) {}  // NOLINT: implicit by design
+  PerChain(const Vector<Space>& v) : v_(v), all_(0), per_chain_(true) {}  // NOLINT
+  KOKKOS_INLINE_FUNCTION Real operator()(int c) const { return per_chain_ ? v_(c) : all_; }
+  bool per_chain() const { return per_chain_; }
+  Real all() const { return all_; }
+
+ private:
+  Vector<Space> v_;
+  Real all_;
+  bool per_chain_;
+};
+
+namespace rbm_detail {
+
+KOKKOS_INLINE_FUNCTION double as_double(std::uint64_t u) {
+  double d;
+  std::memcpy(&d, &u, sizeof d);
+  return d;
+}
+KOKKOS_INLINE_FUNCTION std::uint64_t as_u64(double d) {
+  std::uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+//! e^x for x ≤ 0 in double, clamped at −700; branch-free so the loops that call
+//! it vectorize: x = n ln 2 + r, |r| ≤ ln2/2, degree-12 Taylor polynomial
+//! (truncation < 2e-16 relative), 2^n from the exponent bits. The clamp is a bit
+//! select: GCC 12 leaves a floating-point select inside a lane loop nest as a
+//! branch and then vectorizes none of it.
+KOKKOS_INLINE_FUNCTION double exp_neg(double x) {
+  const std::uint64_t low = 0 - static_cast<std::uint64_t>(x < -700.0);
+  x = as_double((as_u64(x) & ~low) | (as_u64(-700.0) & low));
+  const double shifter = 6755399441055744.0;  // 1.5 · 2^52: t − shifter = round(x / ln 2)
+  const double t = x * 1.4426950408889634 + shifter;
+  const double n = t - shifter;
+  const std::int64_t ni = static_cast<std::int64_t>(as_u64(t) - as_u64(shifter));
+  double r = x - n * 6.93147180369123816490e-01;  // fdlibm's ln 2 split: n · hi is exact
+  r = r - n * 1.90821492927058770002e-10;
+  double p = 1.0 / 479001600.0;  // 1/12!
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  return p * as_double(static_cast<std::uint64_t>(ni + 1023) << 52);
+}
+
+//! A uniform in (0, 1) from one 32-bit word.
+KOKKOS_INLINE_FUNCTION double u32(std::uint32_t w) { return (double(w) + 0.5) * 2.3283064365386963e-10; }
+//! A uniform in (0, 1) with 53 bits from two words (rng::Stream's construction).
+KOKKOS_INLINE_FUNCTION double u53(std::uint32_t a, std::uint32_t b) {
+  const std::uint64_t bits = (static_cast<std::uint64_t>(a) << 21) ^ (b >> 11);
+  return (double(bits & ((std::uint64_t(1) << 53) - 1)) + 0.5) * 1.1102230246251565e-16;
+}
+
+//! Independent partial sums: vectorizable on a host core, a fixed order everywhere.
+constexpr int kLanes = 8;
+
+//! Σ_{i ∈ [lo, hi)} f(i).
+template <class F>
+KOKKOS_INLINE_FUNCTION double lane_sum(int lo, int hi, const F& f) {
+  double acc[kLanes] = {};
+  int i = lo;
+  for (; i + kLanes <= hi; i += kLanes)
+    for (int q = 0; q < kLanes; ++q) acc[q] += f(i + q);
+  for (int q = 0; q < kLanes && i + q < hi; ++q) acc[q] += f(i + q);
+  double s = 0;
+  for (int q = 0; q < kLanes; ++q) s += acc[q];
+  return s;
+}
+
+//! Σ_{i ∈ [lo, hi)} softplus(x(i)) = Σ max(x, 0) + Σ_lanes ln Π (1 + e^{−|x|}): one
+//! vectorizable exp per term and a log per lane. Every factor lies in (1, 2], so a
+//! lane's product stays finite for up to 1000 terms: hi − lo ≤ 8000.
+template <class F>
+KOKKOS_INLINE_FUNCTION double lane_softplus_sum(int lo, int hi, const F& x_of) {
+  double pos[kLanes] = {}, prod[kLanes];
+  for (int q = 0; q < kLanes; ++q) prod[q] = 1;
+  int i = lo;
+  for (; i + kLanes <= hi; i += kLanes)
+    for (int q = 0; q < kLanes; ++q) {
+      const double x = x_of(i + q);
+      const double ax = kmath::fabs(x);
+      pos[q] += 0.5 * (x + ax);
+      prod[q] *= 1.0 + exp_neg(-ax);
+    }
+  for (int q = 0; q < kLanes && i + q < hi; ++q) {
+    const double x = x_of(i + q);
+    const double ax = kmath::fabs(x);
+    pos[q] += 0.5 * (x + ax);
+    prod[q] *= 1.0 + exp_neg(-ax);
+  }
+  double s = 0;
+  for (int q = 0; q < kLanes; ++q) s += pos[q] + kmath::log(prod[q]);
+  return s;
+}
+
+//! Index of the lowest set bit of t > 0.
+KOKKOS_INLINE_FUNCTION int lowest_bit(std::int64_t t) {
+  int j = 0;
+  while (!((t >> j) & 1)) ++j;
+  return j;
+}
+
+//! Terms per team-thread work unit: one long vectorized run on a host core, a warp-sized slice on a GPU.
+template <class Space>
+constexpr int block_size() {
+  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 2048 : 32;
+}
+
+//! Σ_{i < n} f(i) over a team: threads take blocks, lanes inside a block.
+template <int Block, class Member, class F>
+KOKKOS_INLINE_FUNCTION double team_sum(const Member& m, int n, const F& f) {
+  double total = 0;
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(m, (n + Block - 1) / Block),
+      [&](const int blk, double& acc) {
+        const int lo = blk * Block, hi = n < lo + Block ? n : lo + Block;
+        acc += lane_sum(lo, hi, f);
+      },
+      total);
+  return total;
+}
+
+//! Σ_{i < n} softplus(x(i)) over a team.
+template <int Block, class Member, class F>
+KOKKOS_INLINE_FUNCTION double team_softplus_sum(const Member& m, int n, const F& x_of) {
+  static_assert(Block <= 8000, "lane products would overflow");
+  double total = 0;
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(m, (n + Block - 1) / Block),
+      [&](const int blk, double& acc) {
+        const int lo = blk * Block, hi = n < lo + Block ? n : lo + Block;
+        acc += lane_softplus_sum(lo, hi, x_of);
+      },
+      total);
+  return total;
+}
+
+}  // namespace rbm_detail
+
+namespace rbm_detail {
+
+// The kernels, as free functions: nvcc refuses extended lambdas in private member functions.
+
+//! p(n, i) = a(n, i) / σ_i² for the first rows of p.
+template <class Space>
+void scale_rows(const Matrix<Space>& a, const Vector<Space>& iv, const Matrix<Space>& p) {
+  const int k = static_cast<int>(a.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Rbm::scale_rows", RangePolicy<Space>(0, std::int64_t(a.extent(0)) * k),
+      KOKKOS_LAMBDA(const std::int64_t q) {
+        const int n = static_cast<int>(q / k), i = static_cast<int>(q % k);
+        p(n, i) = a(n, i) * iv(i);
+      });
+}
+
+//! h = σ(γ (c + pre)), or a Bernoulli draw with that probability (hidden unit j
+//! from word j mod 4 of block j/4 of Stream(seed, offset + n, step, kGibbs)).
+template <class Space>
+void hidden_conditional(const Matrix<Space>& pre, const Vector<Space>& c, const PerChain<Space>& gamma,
+                        const Matrix<Space>& h, bool sample, std::uint32_t seed, std::int64_t offset,
+                        std::int64_t step) {
+  const int batch = static_cast<int>(pre.extent(0)), nh = static_cast<int>(pre.extent(1));
+  if (!sample) {
+    Kokkos::parallel_for(
+        "zeta::Rbm::hidden_probabilities", RangePolicy<Space>(0, std::int64_t(batch) * nh),
+        KOKKOS_LAMBDA(const std::int64_t k) {
+          const int n = static_cast<int>(k / nh), j = static_cast<int>(k % nh);
+          h(n, j) = kmath::sigmoid(gamma(n) * (c(j) + pre(n, j)));
+        });
+    return;
+  }
+  const int nb = (nh + 3) / 4;
+  Kokkos::parallel_for(
+      "zeta::Rbm::sample_hidden", RangePolicy<Space>(0, std::int64_t(batch) * nb), KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / nb), blk = static_cast<int>(k % nb);
+        const rng::Stream st(seed, std::uint64_t(offset + n), std::uint64_t(step), rng::kGibbs);
+        const auto w = st.block(static_cast<std::uint32_t>(blk));
+        const Real g = gamma(n);
+        for (int q = 0; q < 4 && 4 * blk + q < nh; ++q) {
+          const int j = 4 * blk + q;
+          const double p = double(kmath::sigmoid(g * (c(j) + pre(n, j))));
+          h(n, j) = u32(w[q]) < p ? Real(1) : Real(0);
+        }
+      });
+}
+
+//! What the visible kernels need: the RBM's b and 1/σ², and the base-rate model's
+//! visible bias `base` with its weight α (α = 0: the plain RBM at β = γ; `base`
+//! must still be a valid view, e.g. b).
+template <class Space>
+struct VisibleTerms {
+  Vector<Space> b, inv_var, base;
+  Real alpha = 0;
+  bool gauss = false;
+};
+
+//! The visible conditional of e^{−α E_A(v) − γ E(v, h)} with m = h Wᵀ (empty when γ = 0):
+//!   Bernoulli  p(v_i = 1 | h) = σ(α a_i + γ (b_i + m_i)),
+//!   Gaussian   v_i | h ~ N((α a_i + γ (b_i + m_i)) / (α + γ), σ_i² / (α + γ)).
+//! Writes the means, or draws from Stream(seed, offset + n, step, kGibbs) blocks 2^31 + ….
+template <class Space>
+void visible_conditional(const Matrix<Space>& m, const VisibleTerms<Space>& t, const PerChain<Space>& gamma,
+                         const Matrix<Space>& v, bool sample, std::uint32_t seed, std::int64_t offset,
+                         std::int64_t step) {
+  const int batch = static_cast<int>(v.extent(0)), nv = static_cast<int>(v.extent(1));
+  const auto b = t.b, iv = t.inv_var, base = t.base;
+  const Real alpha = t.alpha;
+  const bool has_m = m.data() != nullptr, gauss = t.gauss;
+  if (!sample) {
+    Kokkos::parallel_for(
+        "zeta::Rbm::visible_means", RangePolicy<Space>(0, std::int64_t(batch) * nv),
+        KOKKOS_LAMBDA(const std::int64_t k) {
+          const int n = static_cast<int>(k / nv), i = static_cast<int>(k % nv);
+          const Real g = gamma(n);
+          const Real f = alpha * base(i) + g * (b(i) + (has_m ? m(n, i) : Real(0)));
+          v(n, i) = gauss ? f / (alpha + g) : kmath::sigmoid(f);
+        });
+    return;
+  }
+  // Units per Philox block: four uniforms or float normals, or two double normals.
+  constexpr bool kDoubleNormals = sizeof(Real) == sizeof(double);
+  const int per = gauss && kDoubleNormals ? 2 : 4;
+  const int nb = (nv + per - 1) / per;
+  constexpr std::uint32_t first = 0x80000000u;
+  Kokkos::parallel_for(
+      "zeta::Rbm::sample_visible", RangePolicy<Space>(0, std::int64_t(batch) * nb), KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / nb), blk = static_cast<int>(k % nb);
+        const rng::Stream st(seed, std::uint64_t(offset + n), std::uint64_t(step), rng::kGibbs);
+        const auto w = st.block(first + static_cast<std::uint32_t>(blk));
+        const Real g = gamma(n);
+        Real z[4] = {0, 0, 0, 0};
+        if (gauss) {
+          if constexpr (kDoubleNormals) {
+            const double rad = kmath::sqrt(-2.0 * kmath::log(u53(w[0], w[1])));
+            const double ang = 6.283185307179586 * u53(w[2], w[3]);
+            z[0] = Real(rad * kmath::cos(ang));
+            z[1] = Real(rad * kmath::sin(ang));
+          } else {
+            float f[4];
+            rng::box_muller4(w[0], w[1], w[2], w[3], f[0], f[1], f[2], f[3]);
+            for (int q = 0; q < 4; ++q) z[q] = Real(f[q]);
+          }
+        }
+        for (int q = 0; q < per && per * blk + q < nv; ++q) {
+          const int i = per * blk + q;
+          const Real f = alpha * base(i) + g * (b(i) + (has_m ? m(n, i) : Real(0)));
+          if (gauss) {
+            const Real lam = alpha + g;
+            v(n, i) = f / lam + kmath::sqrt(Real(1) / (lam * iv(i))) * z[q];
+          } else {
+            v(n, i) = u32(w[q]) < double(kmath::sigmoid(f)) ? Real(1) : Real(0);
+          }
+        }
+      });
+}
+
+//! out = sign · G (or out += sign · G), the marginal energy of e^{−α E_A(v) − γ E(v, h)}:
+//!   G(v) = −ln Σ_h e^{−α E_A − γ E} = V(v) − Σ_j softplus(γ (c_j + pre_j)),
+//!   V = −Σ_i (α a_i + γ b_i) v_i  (Bernoulli),  ½ Σ_i [α (v_i − a_i)² + γ (v_i − b_i)²] / σ_i²  (Gaussian),
+//! divided by γ when `per_beta` (G/γ is F at β = γ). The kind is a template
+//! argument so that the per-term loops carry no branch and vectorize.
+template <bool Gauss, class Space, class Out>
+void marginal_energy_kind(const Matrix<Space>& v, const Matrix<Space>& pre, const Vector<Space>& c,
+                          const VisibleTerms<Space>& t, const PerChain<Space>& gamma, bool per_beta, double sign,
+                          bool add, const Out& out) {
+  using T = typename Out::value_type;
+  const int batch = static_cast<int>(v.extent(0)), nv = static_cast<int>(v.extent(1));
+  const int nh = static_cast<int>(pre.extent(1));
+  const auto b = t.b, iv = t.inv_var, base = t.base;
+  const double alpha = double(t.alpha);
+  constexpr int B = block_size<Space>();
+  using Team = typename Kokkos::TeamPolicy<Space>::member_type;
+  Kokkos::parallel_for(
+      "zeta::Rbm::free_energy", Kokkos::TeamPolicy<Space>(batch, Kokkos::AUTO), KOKKOS_LAMBDA(const Team& mb) {
+        const int n = mb.league_rank();
+        const double g = double(gamma(n));
+        const double vis = team_sum<B>(mb, nv, [&](int i) {
+          const double x = double(v(n, i)), bi = double(b(i)), ai = double(base(i));
+          if constexpr (Gauss)
+            return 0.5 * double(iv(i)) * (alpha * (x - ai) * (x - ai) + g * (x - bi) * (x - bi));
+          else
+            return -(alpha * ai + g * bi) * x;
+        });
+        const double sp = team_softplus_sum<B>(mb, nh, [&](int j) { return g * (double(c(j)) + double(pre(n, j))); });
+        Kokkos::single(Kokkos::PerTeam(mb), [&]() {
+          const double G = (vis - sp) / (per_beta ? g : 1.0);
+          out(n) = T(add ? double(out(n)) + sign * G : sign * G);
+        });
+      });
+}
+
+template <class Space, class Out>
+void marginal_energy(const Matrix<Space>& v, const Matrix<Space>& pre, const Vector<Space>& c,
+                     const VisibleTerms<Space>& t, const PerChain<Space>& gamma, bool per_beta, double sign, bool add,
+                     const Out& out) {
+  if (t.gauss) marginal_energy_kind<true>(v, pre, c, t, gamma, per_beta, sign, add, out);
+  else marginal_energy_kind<false>(v, pre, c, t, gamma, per_beta, sign, add, out);
+}
+
+//! E(n) = E(v_n, h_n) with pre = v S W.
+template <bool Gauss, class Space>
+void joint_energy_kind(const Matrix<Space>& v, const Matrix<Space>& h, const Matrix<Space>& pre,
+                       const Vector<Space>& c, const VisibleTerms<Space>& t, const Vector<Space>& E) {
+  const int batch = static_cast<int>(v.extent(0)), nv = static_cast<int>(v.extent(1));
+  const int nh = static_cast<int>(h.extent(1));
+  const auto b = t.b, iv = t.inv_var;
+  constexpr int B = block_size<Space>();
+  using Team = typename Kokkos::TeamPolicy<Space>::member_type;
+  Kokkos::parallel_for(
+      "zeta::Rbm::energy", Kokkos::TeamPolicy<Space>(batch, Kokkos::AUTO), KOKKOS_LAMBDA(const Team& mb) {
+        const int n = mb.league_rank();
+        const double ev = team_sum<B>(mb, nv, [&](int i) {
+          const double x = double(v(n, i)), bi = double(b(i));
+          if constexpr (Gauss)
+            return 0.5 * double(iv(i)) * (x - bi) * (x - bi);
+          else
+            return -bi * x;
+        });
+        const double eh = team_sum<B>(mb, nh, [&](int j) { return double(h(n, j)) * (double(c(j)) + double(pre(n, j))); });
+        Kokkos::single(Kokkos::PerTeam(mb), [&]() { E(n) = Real(ev - eh); });
+      });
+}
+
+template <class Space>
+void joint_energy(const Matrix<Space>& v, const Matrix<Space>& h, const Matrix<Space>& pre, const Vector<Space>& c,
+                  const VisibleTerms<Space>& t, const Vector<Space>& E) {
+  if (t.gauss) joint_energy_kind<true>(v, h, pre, c, t, E);
+  else joint_energy_kind<false>(v, h, pre, c, t, E);
+}
+
+//! P(n, j) ← s_n σ(β_n (c_j + P(n, j))) in place.
+template <class Space>
+void weighted_hidden_probabilities(const Matrix<Space>& P, const Vector<Space>& c, const PerChain<Space>& weights,
+                                   const PerChain<Space>& beta) {
+  const int nh = static_cast<int>(P.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Rbm::grad_hidden", RangePolicy<Space>(0, std::int64_t(P.extent(0)) * nh),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / nh), j = static_cast<int>(k % nh);
+        P(n, j) = weights(n) * kmath::sigmoid(beta(n) * (c(j) + P(n, j)));
+      });
+}
+
+//! The bias parts of the gradient: g_b −= Σ_n s_n v_n (Bernoulli) or Σ_n s_n S (v_n − b)
+//! (Gaussian), g_c −= Σ_n P_n; fixed summation order over chains.
+template <class Space>
+void grad_biases(const Matrix<Space>& v, const Matrix<Space>& P, const VisibleTerms<Space>& t,
+                 const PerChain<Space>& weights, const Vector<Space>& g, std::size_t bo, std::size_t co) {
+  const int batch = static_cast<int>(v.extent(0)), nv = static_cast<int>(v.extent(1));
+  const int nh = static_cast<int>(P.extent(1));
+  const auto b = t.b, iv = t.inv_var;
+  const bool gauss = t.gauss;
+  Kokkos::parallel_for(
+      "zeta::Rbm::grad_visible_bias", RangePolicy<Space>(0, nv), KOKKOS_LAMBDA(const int i) {
+        double s = 0;
+        for (int n = 0; n < batch; ++n)
+          s += double(weights(n)) * (gauss ? double(v(n, i)) - double(b(i)) : double(v(n, i)));
+        g(bo + i) -= Real(gauss ? s * double(iv(i)) : s);
+      });
+  Kokkos::parallel_for(
+      "zeta::Rbm::grad_hidden_bias", RangePolicy<Space>(0, nh), KOKKOS_LAMBDA(const int j) {
+        double s = 0;
+        for (int n = 0; n < batch; ++n) s += double(P(n, j));
+        g(co + j) -= Real(s);
+      });
+}
+
+}  // namespace rbm_detail
+
+template <class Space>
+class RbmAis;
+
+template <class Space>
+class Rbm {
+ public:
+  using space = Space;
+  using memory_space = typename Space::memory_space;
+  //! Rows per GEMM tile that batches are padded to (see the header comment).
+  static constexpr int kRowTile = 16;
+
+  //! Zero parameters. `sigma` (Gaussian only): empty (all 1), one value, or one per visible unit.
+  Rbm(RbmKind kind, int visible, int hidden, const std::vector<double>& sigma = {})
+      : kind_(kind), nv_(visible), nh_(hidden) {
+    if (visible < 1 || hidden < 1) throw Error("rbm: visible and hidden must be >= 1");
+    if (kind == RbmKind::bernoulli && !sigma.empty()) throw Error("rbm: sigma only applies to Gaussian visibles");
+    if (!sigma.empty() && sigma.size() != 1 && static_cast<int>(sigma.size()) != visible)
+      throw Error("rbm: sigma must hold 1 or " + std::to_string(visible) + " values");
+    sigma_.assign(visible, 1.0);
+    for (int i = 0; i < visible && !sigma.empty(); ++i) sigma_[i] = sigma.size() == 1 ? sigma[0] : sigma[i];
+    for (double s : sigma_) {
+      if (!(s > 0) || !std::isfinite(s)) throw Error("rbm: sigma must be positive and finite");
+      if (s != 1.0) unit_sigma_ = false;
+    }
+    theta_ = Vector<Space>("zeta::Rbm::theta", n_params());
+    W_ = Matrix<Space>(theta_.data(), nv_, nh_);
+    b_ = Vector<Space>(theta_.data() + b_offset(), nv_);
+    c_ = Vector<Space>(theta_.data() + c_offset(), nh_);
+    inv_var_ = Vector<Space>("zeta::Rbm::inv_var", nv_);
+    auto hv = Kokkos::create_mirror_view(inv_var_);
+    for (int i = 0; i < nv_; ++i) hv(i) = Real(1.0 / (sigma_[i] * sigma_[i]));
+    Kokkos::deep_copy(inv_var_, hv);
+  }
+
+  const char* name() const { return "rbm"; }
+  RbmKind kind() const { return kind_; }
+  int visible() const { return nv_; }
+  int hidden() const { return nh_; }
+  int dim() const { return nv_; }
+  //! σ_i of the visible units (all 1 for Bernoulli).
+  const std::vector<double>& sigma() const { return sigma_; }
+
+  // ---- parameters: θ = [W | b | c] ----------------------------------------
+  std::size_t n_params() const { return std::size_t(nv_) * nh_ + nv_ + nh_; }
+  static constexpr std::size_t w_offset() { return 0; }
+  std::size_t b_offset() const { return std::size_t(nv_) * nh_; }
+  std::size_t c_offset() const { return std::size_t(nv_) * nh_ + nv_; }
+  //! The flat parameter buffer (an optimizer may update it in place).
+  const Vector<Space>& theta() const { return theta_; }
+  const Matrix<Space>& W() const { return W_; }
+  const Vector<Space>& b() const { return b_; }
+  const Vector<Space>& c() const { return c_; }
+  const Vector<Space>& inv_var() const { return inv_var_; }
+
+  std::vector<double> params() const {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_);
+    return std::vector<double>(h.data(), h.data() + h.size());
+  }
+  void set_params(const std::vector<double>& flat) {
+    if (flat.size() != n_params())
+      throw Error("rbm: " + std::to_string(flat.size()) + " parameters given, the model has " +
+                  std::to_string(n_params()));
+    auto h = Kokkos::create_mirror_view(theta_);
+    for (std::size_t k = 0; k < flat.size(); ++k) h(k) = Real(flat[k]);
+    Kokkos::deep_copy(theta_, h);
+  }
+  //! A zeroed flat buffer laid out like θ, for grad_free_energy.
+  Vector<Space> gradient_buffer() const { return Vector<Space>("zeta::Rbm::grad_theta", n_params()); }
+
+  //! Initial visible biases from the data mean: Bernoulli b_i = ln(p_i / (1 − p_i))
+  //! with p_i clamped to [eps, 1 − eps] (Hinton's practical guide, §8); Gaussian b_i = mean_i.
+  static std::vector<double> visible_bias_from_mean(RbmKind kind, const std::vector<double>& mean,
+                                                    double eps = 1e-3) {
+    std::vector<double> b(mean.size());
+    for (std::size_t i = 0; i < mean.size(); ++i) {
+      if (kind == RbmKind::gaussian) {
+        b[i] = mean[i];
+        continue;
+      }
+      const double p = std::min(std::max(mean[i], eps), 1 - eps);
+      b[i] = std::log(p / (1 - p));
+    }
+    return b;
+  }
+
+  //! Flat initial θ: W_ij ~ N(0, w_scale²) with row i from Stream(seed, i, 0, kInit)
+  //! (the same on every rank), b from the data mean (zero when none is given), c = 0.
+  static std::vector<double> initial_params(RbmKind kind, int visible, int hidden, std::uint32_t seed,
+                                            const std::vector<double>& data_mean = {}, double w_scale = 0.01) {
+    if (!data_mean.empty() && static_cast<int>(data_mean.size()) != visible)
+      throw Error("rbm: the data mean has " + std::to_string(data_mean.size()) + " values, the model " +
+                  std::to_string(visible) + " visible units");
+    std::vector<double> p(std::size_t(visible) * hidden + visible + hidden, 0.0);
+    for (int i = 0; i < visible; ++i) {
+      const rng::Stream st(seed, std::uint64_t(i), 0, rng::kInit);
+      st.normals(hidden, [&](int j, Real z) { p[std::size_t(i) * hidden + j] = w_scale * double(z); });
+    }
+    if (!data_mean.empty()) {
+      const auto b = visible_bias_from_mean(kind, data_mean);
+      std::copy(b.begin(), b.end(), p.begin() + std::size_t(visible) * hidden);
+    }
+    return p;
+  }
+
+  // ---- conditionals and block Gibbs (β: per chain or one number) ------------
+
+  //! ph = p(h = 1 | v) = σ(β(c + v S W)).
+  void hidden_probabilities(const Matrix<Space>& v, const PerChain<Space>& beta, const Matrix<Space>& ph) {
+    rbm_detail::hidden_conditional(hidden_field(v), c_, beta, ph, false, 0, 0, 0);
+  }
+  //! h ~ p(h | v) with the uniforms of (seed, offset + chain, step).
+  void sample_hidden(const Matrix<Space>& v, const PerChain<Space>& beta, const Matrix<Space>& h,
+                     std::uint32_t seed, std::int64_t offset, std::int64_t step) {
+    rbm_detail::hidden_conditional(hidden_field(v), c_, beta, h, true, seed, offset, step);
+  }
+  //! E[v | h]: σ(β(b + hWᵀ)) (Bernoulli: the probabilities) or b + hWᵀ (Gaussian).
+  void visible_means(const Matrix<Space>& h, const PerChain<Space>& beta, const Matrix<Space>& mv) {
+    rbm_detail::visible_conditional(visible_field(h), terms(), beta, mv, false, 0, 0, 0);
+  }
+  //! v ~ p(v | h): Bernoulli, or N(b + hWᵀ, σ²/β).
+  void sample_visible(const Matrix<Space>& h, const PerChain<Space>& beta, const Matrix<Space>& v,
+                      std::uint32_t seed, std::int64_t offset, std::int64_t step) {
+    rbm_detail::visible_conditional(visible_field(h), terms(), beta, v, true, seed, offset, step);
+  }
+  //! One block Gibbs sweep of every chain: h ~ p(h | v), then v ~ p(v | h), at β per chain.
+  void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, const PerChain<Space>& beta, std::uint32_t seed,
+                  std::int64_t offset, std::int64_t step) {
+    sample_hidden(v, beta, h, seed, offset, step);
+    sample_visible(h, beta, v, seed, offset, step);
+  }
+
+  // ---- energies ------------------------------------------------------------
+
+  //! E(v, h) (no β).
+  void energy(const Matrix<Space>& v, const Matrix<Space>& h, const Vector<Space>& E) {
+    if (v.extent(0) == 0) return;
+    rbm_detail::joint_energy(v, h, hidden_field(v), c_, terms(), E);
+  }
+
+  //! F(v) = −(1/β) ln Σ_h e^{−βE(v,h)} per chain (β > 0).
+  void free_energy(const Matrix<Space>& v, const PerChain<Space>& beta, const Vector<Space>& F) {
+    if (v.extent(0) == 0) return;
+    rbm_detail::marginal_energy(v, hidden_field(v), c_, terms(), beta, true, 1.0, false, F);
+  }
+
+  //! g += Σ_n s_n ∇θ F(v_n) at β_n, laid out like θ:
+  //!   ∇W = −(v S)ᵀ P,  ∇c = −Σ_n P_n,  ∇b = −Σ_n s_n v_n (Bernoulli) or −Σ_n s_n S (v_n − b) (Gaussian),
+  //! with P_nj = s_n σ(β_n (c_j + (v_n S W)_j)). CD / PCD: s = +1/N on data, −1/N on chains.
+  void grad_free_energy(const Matrix<Space>& v, const PerChain<Space>& weights, const PerChain<Space>& beta,
+                        const Vector<Space>& g) {
+    if (g.extent(0) != n_params()) throw Error("internal: rbm gradient buffer has the wrong length", false);
+    const int batch = static_cast<int>(v.extent(0));
+    if (batch == 0) return;
+    const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible());
+    ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
+    linalg::gemm<Space>(false, false, Real(1), a, W_, Real(0), Matrix<Space>(hid_.data(), a.extent(0), nh_));
+    const Matrix<Space> P(hid_.data(), batch, nh_);
+    rbm_detail::weighted_hidden_probabilities(P, c_, weights, beta);
+    const Matrix<Space> rows = static_cast<int>(a.extent(0)) == batch ? a : Matrix<Space>(a.data(), batch, nv_);
+    linalg::gemm<Space>(true, false, Real(-1), rows, P, Real(1), Matrix<Space>(g.data(), nv_, nh_));
+    rbm_detail::grad_biases(v, P, terms(), weights, g, b_offset(), c_offset());
+  }
+
+ private:
+  friend class RbmAis<Space>;
+
+  bool scale_visible() const { return kind_ == RbmKind::gaussian && !unit_sigma_; }
+
+  //! The plain RBM (α = 0; `base` then defaults to b so that kernels read it unconditionally) or the
+  //! AIS intermediate with base-rate biases `base` of weight α.
+  rbm_detail::VisibleTerms<Space> terms(const Vector<Space>& base = Vector<Space>(), double alpha = 0) const {
+    return {b_, inv_var_, base.data() ? base : b_, Real(alpha), kind_ == RbmKind::gaussian};
+  }
+
+  static int padded_rows(int batch) { return (batch + kRowTile - 1) / kRowTile * kRowTile; }
+
+  static void ensure(Matrix<Space>& ws, int rows, int cols, const char* label) {
+    if (static_cast<int>(ws.extent(0)) < rows || static_cast<int>(ws.extent(1)) != cols)
+      ws = Matrix<Space>(std::string(label), rows, cols);
+  }
+
+  //! The GEMM input for rows `a`: `a` itself when it fills whole row tiles and
+  //! needs no scaling, else a padded copy (times 1/σ² per column when `scale`).
+  Matrix<Space> gemm_rows(const Matrix<Space>& a, Matrix<Space>& pad, bool scale) {
+    const int batch = static_cast<int>(a.extent(0)), k = static_cast<int>(a.extent(1));
+    const int padded = padded_rows(batch);
+    if (padded == batch && !scale) return a;
+    ensure(pad, padded, k, "zeta::Rbm::padded_rows");
+    const Matrix<Space> p(pad.data(), padded, k);
+    if (scale) rbm_detail::scale_rows<Space>(a, inv_var_, p);
+    else Kokkos::deep_copy(Kokkos::subview(p, std::make_pair(0, batch), Kokkos::ALL), a);
+    return p;
+  }
+
+  //! (v S) W for the batch, in the hidden workspace.
+  Matrix<Space> hidden_field(const Matrix<Space>& v) {
+    const int batch = static_cast<int>(v.extent(0));
+    const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible());
+    ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
+    linalg::gemm<Space>(false, false, Real(1), a, W_, Real(0), Matrix<Space>(hid_.data(), a.extent(0), nh_));
+    return Matrix<Space>(hid_.data(), batch, nh_);
+  }
+
+  //! h Wᵀ for the batch, in the visible workspace.
+  Matrix<Space> visible_field(const Matrix<Space>& h) {
+    const int batch = static_cast<int>(h.extent(0));
+    const Matrix<Space> a = gemm_rows(h, hpad_, false);
+    ensure(vis_, static_cast<int>(a.extent(0)), nv_, "zeta::Rbm::visible_field");
+    linalg::gemm<Space>(false, true, Real(1), a, W_, Real(0), Matrix<Space>(vis_.data(), a.extent(0), nv_));
+    return Matrix<Space>(vis_.data(), batch, nv_);
+  }
+
+  RbmKind kind_;
+  int nv_, nh_;
+  std::vector<double> sigma_;
+  bool unit_sigma_ = true;
+  Vector<Space> theta_, b_, c_, inv_var_;
+  Matrix<Space> W_;
+  Matrix<Space> vpad_, hpad_, hid_, vis_;  //!< workspaces, grown on demand
+};
+
+//! ln Z(β) of the base-rate model A (W = 0, c = 0, visible bias a) with `hidden`
+//! hidden units: Bernoulli Σ_i softplus(β a_i) + nh ln 2; Gaussian
+//! Σ_i ½ ln(2π σ_i² / β) + nh ln 2 (σ: empty = 1, one value, or one per visible).
+inline double rbm_base_rate_log_z(RbmKind kind, const std::vector<double>& a, int hidden,
+                                  const std::vector<double>& sigma = {}, double beta = 1) {
+  double s = hidden * std::log(2.0);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (kind == RbmKind::bernoulli) {
+      s += kmath::softplus(beta * a[i]);
+    } else {
+      const double si = sigma.empty() ? 1.0 : (sigma.size() == 1 ? sigma[0] : sigma[i]);
+      s += 0.5 * std::log(2 * M_PI * si * si / beta);
+    }
+  }
+  return s;
+}
+
+//! Sums over at most 2^30 states.
+constexpr int kRbmMaxExactBits = 30;
+
+namespace rbm_detail {
+
+//! The chunk kernel of rbm_log_z_exact (Gauss: the sum over the other layer is
+//! Σ quad_i f_i², else Σ softplus(f_i); a compile-time choice keeps the loops simple
+//! enough to vectorize). Chunk h holds the states whose high bits are h; it walks the
+//! `low` low bits in Gray-code order and writes its (max, Σ e^{term − max}) to lse(h, ·).
+template <bool Gauss, class Space, class DMatrix, class DVector, class Lse>
+void log_z_chunks(const DMatrix& M, const DVector& lin, const DVector& base, const DVector& quad, int low,
+                  const DMatrix& acc, const Lse& lse) {
+  const int ns = static_cast<int>(M.extent(0)), no = static_cast<int>(M.extent(1));
+  const int chunks = static_cast<int>(acc.extent(0));
+  constexpr int B = block_size<Space>();
+  using Team = typename Kokkos::TeamPolicy<Space>::member_type;
+  Kokkos::parallel_for(
+      "zeta::rbm_log_z_exact::chunks", Kokkos::TeamPolicy<Space>(chunks, Kokkos::AUTO), KOKKOS_LAMBDA(const Team& m) {
+        const int h = m.league_rank();
+        double* KOKKOS_RESTRICT f = &acc(h, 0);
+        double lin_term = 0;
+        for (int j = low; j < ns; ++j)
+          if ((h >> (j - low)) & 1) lin_term += lin(j);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, no), [&](const int i) {
+          double s = base(i);
+          for (int j = low; j < ns; ++j)
+            if ((h >> (j - low)) & 1) s += M(j, i);
+          f[i] = s;
+        });
+        m.team_barrier();
+        double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+        const std::int64_t states = std::int64_t(1) << low;
+        for (std::int64_t t = 0; t < states; ++t) {
+          if (t > 0) {
+            // Gray code: unit j flips; the running field moves by ±row j. Each thread
+            // updates the blocks of f that it then sums, so no barrier is needed.
+            const int j = lowest_bit(t);
+            const double sgn = (((t ^ (t >> 1)) >> j) & 1) ? 1.0 : -1.0;
+            lin_term += sgn * lin(j);
+            const double* KOKKOS_RESTRICT row = &M(j, 0);
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, (no + B - 1) / B), [&](const int blk) {
+              const int lo = blk * B, hi = no < lo + B ? no : lo + B;
+              for (int i = lo; i < hi; ++i) f[i] += sgn * row[i];
+            });
+          }
+          double other;
+          if constexpr (Gauss) other = team_sum<B>(m, no, [&](int i) { return quad(i) * f[i] * f[i]; });
+          else other = team_softplus_sum<B>(m, no, [&](int i) { return f[i]; });
+          const double term = lin_term + other;
+          if (term > mx) {
+            sum = sum * kmath::exp(mx - term) + 1.0;
+            mx = term;
+          } else {
+            sum += kmath::exp(term - mx);
+          }
+        }
+        Kokkos::single(Kokkos::PerTeam(m), [&]() {
+          lse(h, 0) = mx;
+          lse(h, 1) = sum;
+        });
+      });
+}
+
+}  // namespace rbm_detail
+
+//! Exact ln Z(β) = ln Σ_{v,h} e^{−βE(v,h)} by summing over the 2^n states of one layer:
+//!   Bernoulli (over h): ln Σ_h e^{β cᵀh} Π_i (1 + e^{β(b_i + (Wh)_i)}), or over v when
+//!     nv < nh (the same with the layers' roles swapped);
+//!   Gaussian (over h): Σ_i ½ ln(2πσ_i²/β) + ln Σ_h e^{β cᵀh + Σ_i β((b + Wh)_i² − b_i²)/(2σ_i²)}.
+//! The states are split into 2^q chunks by their high bits, one team each: a chunk
+//! walks its low bits in Gray-code order, so each state costs one row update of the
+//! running field (b + Wh) and one fused vectorized softplus (or square) sum over the
+//! other layer, and keeps an online log-sum-exp; the chunks' (max, sum) pairs are
+//! combined on the host in chunk order, so the result is deterministic.
+//! Refuses more than kRbmMaxExactBits summed units.
+template <class Space>
+double rbm_log_z_exact(const Rbm<Space>& rbm, double beta = 1) {
+  using memory_space = typename Space::memory_space;
+  using DMatrix = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>;
+  using DVector = Kokkos::View<double*, memory_space>;
+  const bool gauss = rbm.kind() == RbmKind::gaussian;
+  const int nv = rbm.visible(), nh = rbm.hidden();
+  const bool over_visible = !gauss && nv < nh;
+  const int ns = over_visible ? nv : nh, no = over_visible ? nh : nv;  // summed and other layer
+  if (ns > kRbmMaxExactBits)
+    throw Error("rbm: exact ln Z sums over 2^" + std::to_string(ns) + " states of the " +
+                (over_visible ? "visible" : "hidden") + " layer; at most " + std::to_string(kRbmMaxExactBits) +
+                " units are allowed (" + std::to_string(nv) + " visible, " + std::to_string(nh) + " hidden)");
+  if (!(beta > 0)) throw Error("rbm: exact ln Z needs beta > 0");
+
+  // M(j, ·): the change of the running field when unit j of the summed layer turns on;
+  // lin(j): its linear term; base: the field with the summed layer all off.
+  DMatrix M("zeta::rbm_log_z_exact::rows", ns, no);
+  DVector lin("zeta::rbm_log_z_exact::linear", ns), base("zeta::rbm_log_z_exact::base", no),
+      quad("zeta::rbm_log_z_exact::quadratic", no);
+  const auto W = rbm.W();
+  const auto b = rbm.b(), c = rbm.c(), iv = rbm.inv_var();
+  // Bernoulli fields are pre-multiplied by β; Gaussian ones enter as β/(2σ²) x².
+  const double fs = gauss ? 1.0 : beta;
+  Kokkos::parallel_for(
+      "zeta::rbm_log_z_exact::setup", RangePolicy<Space>(0, std::int64_t(ns) * no), KOKKOS_LAMBDA(const std::int64_t k) {
+        const int j = static_cast<int>(k / no), i = static_cast<int>(k % no);
+        M(j, i) = fs * double(over_visible ? W(j, i) : W(i, j));
+      });
+  Kokkos::parallel_for(
+      "zeta::rbm_log_z_exact::setup_bias", RangePolicy<Space>(0, ns > no ? ns : no), KOKKOS_LAMBDA(const int k) {
+        if (k < ns) lin(k) = beta * double(over_visible ? b(k) : c(k));
+        if (k < no) {
+          base(k) = fs * double(over_visible ? c(k) : b(k));
+          quad(k) = gauss ? 0.5 * beta * double(iv(k)) : 0.0;
+        }
+      });
+
+  // Chunks: a few per host thread (each costs a field set-up of up to ns·no), on a
+  // GPU enough teams to fill it; at most 2^14, and running fields within 2^22 doubles.
+  constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
+  const std::int64_t want = std::int64_t(Space().concurrency()) * (host ? 4 : 1);
+  int q = 0;
+  while (q < ns && q < 14 && (std::int64_t(1) << q) < want && (std::int64_t(no) << (q + 1)) <= (std::int64_t(1) << 22))
+    ++q;
+  const int low = ns - q;  // bits walked inside a chunk
+  const int chunks = 1 << q;
+  DMatrix acc("zeta::rbm_log_z_exact::field", chunks, no);
+  Kokkos::View<double* [2], Kokkos::LayoutRight, memory_space> lse("zeta::rbm_log_z_exact::chunk_lse", chunks);
+  if (gauss) rbm_detail::log_z_chunks<true, Space>(M, lin, base, quad, low, acc, lse);
+  else rbm_detail::log_z_chunks<false, Space>(M, lin, base, quad, low, acc, lse);
+  auto hl = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), lse);
+  double mx = -std::numeric_limits<double>::infinity();
+  for (int h = 0; h < chunks; ++h) mx = std::max(mx, hl(h, 0));
+  double sum = 0;
+  for (int h = 0; h < chunks; ++h) sum += hl(h, 1) * std::exp(hl(h, 0) - mx);
+  double constant = 0;
+  if (gauss) {
+    auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
+    for (int i = 0; i < nv; ++i) {
+      const double s = rbm.sigma()[i];
+      constant += 0.5 * std::log(2 * M_PI * s * s / beta) - 0.5 * beta * double(hb(i)) * double(hb(i)) / (s * s);
+    }
+  }
+  return constant + mx + std::log(sum);
+}
+
+//! Annealed importance sampling from the base-rate model to an RBM (Salakhutdinov
+//! & Murray 2008, §4): the intermediate distributions, a ∈ [0, 1],
+//!   f_a(v) = e^{−(1−a) E_A(v)} Σ_h e^{−a β_T E(v, h)} = e^{−G_a(v)},
+//! with E_A(v) = −a_Aᵀv (Bernoulli) or Σ_i (v_i − a_A,i)²/(2σ_i²) (Gaussian, the
+//! target's σ), the base-rate model of visible bias a_A (W = 0, c = 0), and the
+//! target at inverse temperature β_T (ais.beta). Then
+//!   Bernoulli  G_a(v) = −(1−a) a_Aᵀv − aβ_T bᵀv − Σ_j softplus(aβ_T (c_j + (vW)_j)),
+//!   Gaussian   G_a(v) = ½ Σ_i [(1−a)(v_i − a_A,i)² + aβ_T (v_i − b_i)²]/σ_i² − Σ_j softplus(aβ_T(c_j + (vSW)_j)),
+//! Z_0 = Z_A · 2^nh (rbm_base_rate_log_z) and Z_1 = Z(β_T). The Gibbs move samples
+//! h ~ p(h | v) = σ(aβ_T (c + vSW)) and v from the visible conditional of
+//! e^{−(1−a)E_A(v) − aβ_T E(v,h)} (rbm_detail::visible_conditional), which leaves f_a invariant.
+//! ln Z(β_T) = ln Z_0 + ln mean_chains exp(Σ_k [G_{a_{k−1}}(v_{k−1}) − G_{a_k}(v_{k−1})]).
+template <class Space>
+class RbmAis {
+ public:
+  //! Keeps a shallow copy of `target` (it shares θ). `base_bias`: the base rates a_A
+  //! (Rbm::visible_bias_from_mean of the data mean).
+  RbmAis(const Rbm<Space>& target, const std::vector<double>& base_bias, double beta_target = 1)
+      : rbm_(target), base_host_(base_bias), beta_(beta_target) {
+    if (static_cast<int>(base_bias.size()) != target.visible())
+      throw Error("rbm ais: the base model has " + std::to_string(base_bias.size()) + " visible biases, the target " +
+                  std::to_string(target.visible()) + " visible units");
+    if (!(beta_target > 0)) throw Error("rbm ais: the target beta must be positive");
+    base_ = Vector<Space>("zeta::RbmAis::base_bias", base_bias.size());
+    auto h = Kokkos::create_mirror_view(base_);
+    for (std::size_t i = 0; i < base_bias.size(); ++i) h(i) = Real(base_bias[i]);
+    Kokkos::deep_copy(base_, h);
+  }
+
+  const Rbm<Space>& target() const { return rbm_; }
+  double beta_target() const { return beta_; }
+  const std::vector<double>& base_bias() const { return base_host_; }
+
+  //! ln Z_0 = ln Σ_v f_0(v) = ln Z_A + nh ln 2.
+  double base_log_z() const { return rbm_base_rate_log_z(rbm_.kind(), base_host_, rbm_.hidden(), rbm_.sigma()); }
+
+  //! Exact draws from f_0 (independent visibles of the base-rate model).
+  void sample_base(const Matrix<Space>& v, std::uint32_t seed, std::int64_t offset, std::int64_t step) {
+    rbm_detail::visible_conditional(Matrix<Space>(), rbm_.terms(base_, 1.0), PerChain<Space>(0.0), v, true, seed,
+                                    offset, step);
+  }
+
+  //! out = G_a(v) = −ln f_a(v).
+  template <class Out>
+  void intermediate_free_energy(const Matrix<Space>& v, double a, const Out& out) {
+    if (v.extent(0) == 0) return;
+    rbm_detail::marginal_energy(v, rbm_.hidden_field(v), rbm_.c_, rbm_.terms(base_, 1 - a), PerChain<Space>(a * beta_),
+                                false, 1.0, false, out);
+  }
+
+  //! w += ln f_to(v) − ln f_from(v) = G_from(v) − G_to(v), from one GEMM.
+  template <class Out>
+  void log_weight_increment(const Matrix<Space>& v, double a_from, double a_to, const Out& w) {
+    if (v.extent(0) == 0) return;
+    const auto pre = rbm_.hidden_field(v);
+    rbm_detail::marginal_energy(v, pre, rbm_.c_, rbm_.terms(base_, 1 - a_from), PerChain<Space>(a_from * beta_), false,
+                                1.0, true, w);
+    rbm_detail::marginal_energy(v, pre, rbm_.c_, rbm_.terms(base_, 1 - a_to), PerChain<Space>(a_to * beta_), false,
+                                -1.0, true, w);
+  }
+
+  //! One Gibbs sweep that leaves f_a invariant: h ~ p_a(h | v), then v ~ p_a(v | h).
+  void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, double a, std::uint32_t seed,
+                  std::int64_t offset, std::int64_t step) {
+    const PerChain<Space> g(a * beta_);
+    rbm_detail::hidden_conditional(rbm_.hidden_field(v), rbm_.c_, g, h, true, seed, offset, step);
+    rbm_detail::visible_conditional(rbm_.visible_field(h), rbm_.terms(base_, 1 - a), g, v, true, seed, offset, step);
+  }
+
+ private:
+  Rbm<Space> rbm_;
+  Vector<Space> base_;
+  std::vector<double> base_host_;
+  double beta_;
+};
+
+}  // namespace zeta
