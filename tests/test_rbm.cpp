@@ -26,9 +26,13 @@ double normal(std::uint32_t seed, std::uint64_t k) {
   const rng::Stream st(seed, k, 0, rng::kInit);
   return std::sqrt(-2 * std::log(st.uniform(0))) * std::cos(2 * M_PI * st.uniform(1));
 }
-double uniform(std::uint32_t seed, std::uint64_t k) { return rng::Stream(seed, k, 0, rng::kInit).uniform(2); }
+double uniform(std::uint32_t seed, std::uint64_t k) {
+  return rng::Stream(seed, k, 0, rng::kInit).uniform(2);
+}
 
-double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+double softplus(double x) {
+  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
 
 double log_sum_exp(const std::vector<double>& t) {
   const double m = *std::max_element(t.begin(), t.end());
@@ -194,6 +198,35 @@ TEST(RbmParams, LayoutInitialisationAndErrors) {
   EXPECT_EQ(Rbm<Space>::visible_bias_from_mean(RbmKind::gaussian, {0.3, -2}), (std::vector<double>{0.3, -2}));
 }
 
+TEST(RbmParams, InitialStatesFollowTheVisibleBiases) {
+  // v_i ~ Bernoulli(σ(b_i)) or N(b_i, σ_i²): means (and Gaussian variances) within 4 standard errors.
+  const int nv = 6, nh = 3, chains = 4096;
+  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
+    const std::vector<double> sigma =
+        kind == RbmKind::gaussian ? std::vector<double>{0.5, 1, 2, 0.7, 1.3, 3} : std::vector<double>{};
+    Ref ref = random_ref(kind, nv, nh, 15, 1.0, 1.5, sigma);
+    const auto rbm = ref.device();
+    Matrix<Space> v("v", chains, nv);
+    rbm.initialize_visible(v, 16, 1000);
+    const auto x = to_host(v);
+    for (int i = 0; i < nv; ++i) {
+      double m = 0, m2 = 0;
+      for (int n = 0; n < chains; ++n)
+        m += x[std::size_t(n) * nv + i], m2 += x[std::size_t(n) * nv + i] * x[std::size_t(n) * nv + i];
+      m /= chains;
+      const double var = (m2 / chains - m * m) * chains / (chains - 1);
+      if (kind == RbmKind::bernoulli) {
+        const double p = 1 / (1 + std::exp(-ref.b[i]));
+        EXPECT_NEAR(m, p, 4 * std::sqrt(p * (1 - p) / chains)) << "unit " << i;
+      } else {
+        const double s2 = sigma[i] * sigma[i];
+        EXPECT_NEAR(m, ref.b[i], 4 * std::sqrt(s2 / chains)) << "unit " << i;
+        EXPECT_NEAR(var, s2, 4 * s2 * std::sqrt(2.0 / (chains - 1))) << "unit " << i;
+      }
+    }
+  }
+}
+
 // ---- energies and conditionals against the definitions ---------------------------
 
 struct Case {
@@ -206,8 +239,8 @@ class RbmEnergy : public ::testing::TestWithParam<Case> {};
 TEST_P(RbmEnergy, MatchesBruteForce) {
   const auto [kind, beta] = GetParam();
   const int nv = 5, nh = 4;
-  const std::vector<double> sigma = kind == RbmKind::gaussian ? std::vector<double>{0.6, 1, 1.4, 0.8, 1.2}
-                                                              : std::vector<double>{};
+  const std::vector<double> sigma =
+      kind == RbmKind::gaussian ? std::vector<double>{0.6, 1, 1.4, 0.8, 1.2} : std::vector<double>{};
   const Ref ref = random_ref(kind, nv, nh, 21, 0.8, 0.7, sigma);
   auto rbm = ref.device();
   const double tol = kDouble ? 1e-11 : 2e-5;
@@ -254,8 +287,8 @@ class RbmGradient : public ::testing::TestWithParam<Case> {};
 TEST_P(RbmGradient, MatchesFiniteDifferences) {
   const auto [kind, beta0] = GetParam();
   const int nv = 5, nh = 4, rows = 6;
-  const std::vector<double> sigma = kind == RbmKind::gaussian ? std::vector<double>{0.6, 1, 1.4, 0.8, 1.2}
-                                                              : std::vector<double>{};
+  const std::vector<double> sigma =
+      kind == RbmKind::gaussian ? std::vector<double>{0.6, 1, 1.4, 0.8, 1.2} : std::vector<double>{};
   const Ref ref = random_ref(kind, nv, nh, 31, 0.7, 0.5, sigma);
   auto rbm = ref.device();
   const auto v = to_device(random_states(kind, rows, nv, 32), rows, nv);
@@ -346,8 +379,7 @@ TEST(RbmLogZ, Hidden12Visible50MatchesDirectSum) {
       for (int i = 0; i < nv; ++i) constant += 0.5 * std::log(2 * M_PI * sigma[i] * sigma[i] / beta);
     }
     const double want = constant + log_sum_exp(t);
-    EXPECT_NEAR(rbm_log_z_exact(rbm, beta), want, (kDouble ? 1e-11 : 1e-4) * std::fabs(want))
-        << rbm_kind_name(kind);
+    EXPECT_NEAR(rbm_log_z_exact(rbm, beta), want, (kDouble ? 1e-11 : 1e-4) * std::fabs(want)) << rbm_kind_name(kind);
   }
 }
 
@@ -481,8 +513,8 @@ double max_z(const Sampled& s, const std::vector<double>& p, int nv, int T) {
     }
     m /= s.chains;
     const double sd = std::sqrt(std::max(0.0, m2 / s.chains - m * m) * s.chains / (s.chains - 1));
-    const double se = std::max(sd / std::sqrt(double(s.chains)),
-                               std::sqrt(exact * (1 - exact) / (double(s.chains) * T)));
+    const double se =
+        std::max(sd / std::sqrt(double(s.chains)), std::sqrt(exact * (1 - exact) / (double(s.chains) * T)));
     worst = std::max(worst, std::fabs(m - exact) / se);
   };
   for (int st = 0; st < s.states; ++st) check([&](int x) { return double(x == st); }, p[st]);
@@ -518,7 +550,8 @@ double chi2_excess(const Sampled& s, const std::vector<double>& p) {
 //! p(v) ∝ e^{−βF(v)} over the 2^nv visible states.
 std::vector<double> exact_visible(const Ref& ref, double beta) {
   std::vector<double> t;
-  for (std::uint32_t s = 0; s < (1u << ref.nv); ++s) t.push_back(-beta * ref.free_energy(Ref::bits(s, ref.nv).data(), beta));
+  for (std::uint32_t s = 0; s < (1u << ref.nv); ++s)
+    t.push_back(-beta * ref.free_energy(Ref::bits(s, ref.nv).data(), beta));
   const double lz = log_sum_exp(t);
   for (double& x : t) x = std::exp(x - lz);
   return t;
@@ -531,9 +564,8 @@ TEST(RbmGibbs, BernoulliMatchesEnumeration) {
   const Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 51, 1.0, 0.5);
   auto rbm = ref.device();
   for (double beta : {1.0, 0.5}) {
-    const auto s = sample_states(kChains, nv, nh, kBurn, kSweeps, [&](auto& v, auto& h, std::int64_t t) {
-      rbm.gibbs_step(v, h, beta, 7, 0, t);
-    });
+    const auto s = sample_states(kChains, nv, nh, kBurn, kSweeps,
+                                 [&](auto& v, auto& h, std::int64_t t) { rbm.gibbs_step(v, h, beta, 7, 0, t); });
     const auto p = exact_visible(ref, beta);
     EXPECT_LT(max_z(s, p, nv, kSweeps), 4.0) << "beta " << beta;
     EXPECT_LT(chi2_excess(s, p), 0.0) << "beta " << beta;
@@ -551,9 +583,8 @@ TEST(RbmGibbs, PerChainBetas) {
   auto hb = Kokkos::create_mirror_view(beta);
   for (int n = 0; n < kChains; ++n) hb(n) = n % 2 ? Real(0.5) : Real(1);
   Kokkos::deep_copy(beta, hb);
-  const auto s = sample_states(kChains, nv, nh, kBurn, kSweeps, [&](auto& v, auto& h, std::int64_t t) {
-    rbm.gibbs_step(v, h, beta, 8, 0, t);
-  });
+  const auto s = sample_states(kChains, nv, nh, kBurn, kSweeps,
+                               [&](auto& v, auto& h, std::int64_t t) { rbm.gibbs_step(v, h, beta, 8, 0, t); });
   for (int odd = 0; odd < 2; ++odd) {
     Sampled part;
     part.chains = kChains / 2;
@@ -590,9 +621,8 @@ TEST(RbmGibbs, AisIntermediateIsInvariant) {
   for (std::uint32_t s = 0; s < (1u << nv); ++s) p.push_back(log_f(Ref::bits(s, nv), a, 1));
   const double lz = log_sum_exp(p);
   for (double& x : p) x = std::exp(x - lz);
-  const auto s = sample_states(kChains, nv, nh, kBurn, kSweeps, [&](auto& v, auto& h, std::int64_t t) {
-    ais.gibbs_step(v, h, a, 9, 0, t);
-  });
+  const auto s = sample_states(kChains, nv, nh, kBurn, kSweeps,
+                               [&](auto& v, auto& h, std::int64_t t) { ais.gibbs_step(v, h, a, 9, 0, t); });
   EXPECT_LT(max_z(s, p, nv, kSweeps), 4.0);
   EXPECT_LT(chi2_excess(s, p), 0.0);
 
@@ -668,7 +698,8 @@ TEST(RbmGibbs, GaussianMomentsMatchExact) {
   }
   for (std::size_t k = 0; k < want.size(); ++k) {
     double m = 0, m2 = 0;
-    for (int n = 0; n < chains; ++n) m += acc[n * want.size() + k], m2 += acc[n * want.size() + k] * acc[n * want.size() + k];
+    for (int n = 0; n < chains; ++n)
+      m += acc[n * want.size() + k], m2 += acc[n * want.size() + k] * acc[n * want.size() + k];
     m /= chains;
     const double se = std::sqrt((m2 / chains - m * m) / (chains - 1));
     EXPECT_LT(std::fabs(m - want[k]) / se, 4.0) << "moment " << k << ": " << m << " vs " << want[k] << " ± " << se;
@@ -683,7 +714,8 @@ TEST(RbmAis, RecoversExactLogZ) {
     const std::vector<double> sigma = kind == RbmKind::gaussian ? std::vector<double>(nv, 0.8) : std::vector<double>{};
     const Ref ref = random_ref(kind, nv, nh, 61, 0.5, 0.5, sigma);
     std::vector<double> mean(nv);
-    for (int i = 0; i < nv; ++i) mean[i] = kind == RbmKind::bernoulli ? 0.2 + 0.6 * uniform(62, i) : 0.5 * normal(62, i);
+    for (int i = 0; i < nv; ++i)
+      mean[i] = kind == RbmKind::bernoulli ? 0.2 + 0.6 * uniform(62, i) : 0.5 * normal(62, i);
     RbmAis<Space> ais(ref.device(), Rbm<Space>::visible_bias_from_mean(kind, mean));
     Matrix<Space> v("v", chains, nv), h("h", chains, nh);
     Accum<Space> w("log_w", chains);

@@ -51,14 +51,16 @@ inline RbmKind parse_rbm_kind(const std::string& s) {
   if (s == "gaussian") return RbmKind::gaussian;
   throw Error("rbm kind must be 'bernoulli' or 'gaussian', got '" + s + "'");
 }
-inline const char* rbm_kind_name(RbmKind k) { return k == RbmKind::bernoulli ? "bernoulli" : "gaussian"; }
+inline const char* rbm_kind_name(RbmKind k) {
+  return k == RbmKind::bernoulli ? "bernoulli" : "gaussian";
+}
 
 //! One value per chain, or one value for all: the β and weight arguments of
 //! the batched RBM functions take either a per-chain View (Chains::beta) or a number.
 template <class Space>
 class PerChain {
  public:
-  PerChain(double all) : all_(Real(all)), per_chain_(false) {}  // NOLINT: implicit by design
+  PerChain(double all) : all_(Real(all)), per_chain_(false) {}            // NOLINT: implicit by design
   PerChain(const Vector<Space>& v) : v_(v), all_(0), per_chain_(true) {}  // NOLINT
   KOKKOS_INLINE_FUNCTION Real operator()(int c) const { return per_chain_ ? v_(c) : all_; }
   bool per_chain() const { return per_chain_; }
@@ -113,8 +115,18 @@ KOKKOS_INLINE_FUNCTION double exp_neg(double x) {
   return p * as_double(static_cast<std::uint64_t>(ni + 1023) << 52);
 }
 
+//! σ(x) = 1 / (1 + e^{−x}) through exp_neg, branch-free (a bit select on the sign).
+KOKKOS_INLINE_FUNCTION double sigmoid(double x) {
+  const double e = exp_neg(-kmath::fabs(x));
+  const double r = 1.0 / (1.0 + e);
+  const std::uint64_t neg = 0 - static_cast<std::uint64_t>(x < 0);
+  return as_double((as_u64(r) & ~neg) | (as_u64(e * r) & neg));
+}
+
 //! A uniform in (0, 1) from one 32-bit word.
-KOKKOS_INLINE_FUNCTION double u32(std::uint32_t w) { return (double(w) + 0.5) * 2.3283064365386963e-10; }
+KOKKOS_INLINE_FUNCTION double u32(std::uint32_t w) {
+  return (double(w) + 0.5) * 2.3283064365386963e-10;
+}
 //! A uniform in (0, 1) with 53 bits from two words (rng::Stream's construction).
 KOKKOS_INLINE_FUNCTION double u53(std::uint32_t a, std::uint32_t b) {
   const std::uint64_t bits = (static_cast<std::uint64_t>(a) << 21) ^ (b >> 11);
@@ -223,34 +235,73 @@ void scale_rows(const Matrix<Space>& a, const Vector<Space>& iv, const Matrix<Sp
       });
 }
 
+//! Philox blocks per work item of the sampling kernels: a host core draws 8 at
+//! once in vectorized lanes (rng::philox_lanes), a GPU thread one.
+template <class Space>
+constexpr int draw_lanes() {
+  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 8 : 1;
+}
+
+//! out(n, j) = [u_nj < σ(x_nj)] for j < units, u_nj from word j mod 4 of block
+//! first + j/4 of Stream(seed, offset + n, step, purpose); the Field fills the
+//! natural fields x_nj of a run of units. Each loop of a work item is simple enough
+//! to vectorize on a host core.
+template <class Space, class Field>
+void bernoulli_draws(const char* label, const Field& field, const Matrix<Space>& out, std::uint32_t seed,
+                     std::int64_t offset, std::int64_t step, rng::Purpose purpose, std::uint32_t first) {
+  constexpr int L = draw_lanes<Space>(), U = 4 * L;
+  const int batch = static_cast<int>(out.extent(0)), units = static_cast<int>(out.extent(1));
+  const int groups = ((units + 3) / 4 + L - 1) / L;
+  Kokkos::parallel_for(
+      label, RangePolicy<Space>(0, std::int64_t(batch) * groups), KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / groups), g0 = static_cast<int>(k % groups) * L;
+        std::uint64_t chain[L];
+        std::uint32_t blk[L], w[4][L];
+        for (int l = 0; l < L; ++l) chain[l] = std::uint64_t(offset + n), blk[l] = first + std::uint32_t(g0 + l);
+        rng::philox_lanes<L>(seed, std::uint64_t(step), purpose, chain, blk, w);
+        const int j0 = 4 * g0, cnt = units - j0 < U ? units - j0 : U;
+        double x[U], u[U];
+        for (int q = 0; q < U; ++q) x[q] = 0;
+        field.fill(n, j0, cnt, x);
+        for (int l = 0; l < L; ++l)
+          for (int q = 0; q < 4; ++q) u[4 * l + q] = u32(w[q][l]);
+        for (int q = 0; q < U; ++q) x[q] = u[q] < sigmoid(x[q]) ? 1.0 : 0.0;
+        Real* KOKKOS_RESTRICT o = &out(n, j0);
+        for (int q = 0; q < cnt; ++q) o[q] = Real(x[q]);
+      });
+}
+
+//! γ_n (c_j + pre(n, j)): the hidden units' natural field.
+template <class Space>
+struct HiddenField {
+  Matrix<Space> pre;
+  Vector<Space> c;
+  PerChain<Space> gamma;
+  KOKKOS_INLINE_FUNCTION double operator()(int n, int j) const {
+    return double(gamma(n)) * (double(c(j)) + double(pre(n, j)));
+  }
+  KOKKOS_INLINE_FUNCTION void fill(int n, int j0, int cnt, double* KOKKOS_RESTRICT x) const {
+    const double g = double(gamma(n));
+    const Real* KOKKOS_RESTRICT p = &pre(n, j0);
+    const Real* KOKKOS_RESTRICT cc = &c(j0);
+    for (int q = 0; q < cnt; ++q) x[q] = g * (double(cc[q]) + double(p[q]));
+  }
+};
+
 //! h = σ(γ (c + pre)), or a Bernoulli draw with that probability (hidden unit j
 //! from word j mod 4 of block j/4 of Stream(seed, offset + n, step, kGibbs)).
 template <class Space>
 void hidden_conditional(const Matrix<Space>& pre, const Vector<Space>& c, const PerChain<Space>& gamma,
                         const Matrix<Space>& h, bool sample, std::uint32_t seed, std::int64_t offset,
                         std::int64_t step) {
-  const int batch = static_cast<int>(pre.extent(0)), nh = static_cast<int>(pre.extent(1));
-  if (!sample) {
-    Kokkos::parallel_for(
-        "zeta::Rbm::hidden_probabilities", RangePolicy<Space>(0, std::int64_t(batch) * nh),
-        KOKKOS_LAMBDA(const std::int64_t k) {
-          const int n = static_cast<int>(k / nh), j = static_cast<int>(k % nh);
-          h(n, j) = kmath::sigmoid(gamma(n) * (c(j) + pre(n, j)));
-        });
-    return;
-  }
-  const int nb = (nh + 3) / 4;
+  const HiddenField<Space> x{pre, c, gamma};
+  if (sample) return bernoulli_draws<Space>("zeta::Rbm::sample_hidden", x, h, seed, offset, step, rng::kGibbs, 0);
+  const int nh = static_cast<int>(pre.extent(1));
   Kokkos::parallel_for(
-      "zeta::Rbm::sample_hidden", RangePolicy<Space>(0, std::int64_t(batch) * nb), KOKKOS_LAMBDA(const std::int64_t k) {
-        const int n = static_cast<int>(k / nb), blk = static_cast<int>(k % nb);
-        const rng::Stream st(seed, std::uint64_t(offset + n), std::uint64_t(step), rng::kGibbs);
-        const auto w = st.block(static_cast<std::uint32_t>(blk));
-        const Real g = gamma(n);
-        for (int q = 0; q < 4 && 4 * blk + q < nh; ++q) {
-          const int j = 4 * blk + q;
-          const double p = double(kmath::sigmoid(g * (c(j) + pre(n, j))));
-          h(n, j) = u32(w[q]) < p ? Real(1) : Real(0);
-        }
+      "zeta::Rbm::hidden_probabilities", RangePolicy<Space>(0, std::int64_t(pre.extent(0)) * nh),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / nh), j = static_cast<int>(k % nh);
+        h(n, j) = Real(sigmoid(x(n, j)));
       });
 }
 
@@ -264,62 +315,86 @@ struct VisibleTerms {
   bool gauss = false;
 };
 
+//! α a_i + γ_n (b_i + m(n, i)): the visible units' natural field (m empty: γ = 0).
+template <class Space>
+struct VisibleField {
+  Matrix<Space> m;
+  VisibleTerms<Space> t;
+  PerChain<Space> gamma;
+  bool has_m;
+  KOKKOS_INLINE_FUNCTION double operator()(int n, int i) const {
+    return double(t.alpha) * double(t.base(i)) + double(gamma(n)) * (double(t.b(i)) + (has_m ? double(m(n, i)) : 0.0));
+  }
+  KOKKOS_INLINE_FUNCTION void fill(int n, int i0, int cnt, double* KOKKOS_RESTRICT x) const {
+    const double g = double(gamma(n)), a = double(t.alpha);
+    const Real* KOKKOS_RESTRICT bb = &t.b(i0);
+    const Real* KOKKOS_RESTRICT ab = &t.base(i0);
+    if (has_m) {
+      const Real* KOKKOS_RESTRICT mm = &m(n, i0);
+      for (int q = 0; q < cnt; ++q) x[q] = a * double(ab[q]) + g * (double(bb[q]) + double(mm[q]));
+    } else {
+      for (int q = 0; q < cnt; ++q) x[q] = a * double(ab[q]) + g * double(bb[q]);
+    }
+  }
+};
+
 //! The visible conditional of e^{−α E_A(v) − γ E(v, h)} with m = h Wᵀ (empty when γ = 0):
 //!   Bernoulli  p(v_i = 1 | h) = σ(α a_i + γ (b_i + m_i)),
 //!   Gaussian   v_i | h ~ N((α a_i + γ (b_i + m_i)) / (α + γ), σ_i² / (α + γ)).
-//! Writes the means, or draws from Stream(seed, offset + n, step, kGibbs) blocks 2^31 + ….
+//! Writes the means, or draws from Stream(seed, offset + n, step, purpose), blocks
+//! from 2^31 up: four uniforms (Bernoulli) or four float normals per block, or two
+//! double normals (Box–Muller on 53-bit uniforms).
 template <class Space>
 void visible_conditional(const Matrix<Space>& m, const VisibleTerms<Space>& t, const PerChain<Space>& gamma,
                          const Matrix<Space>& v, bool sample, std::uint32_t seed, std::int64_t offset,
-                         std::int64_t step) {
+                         std::int64_t step, rng::Purpose purpose = rng::kGibbs) {
+  constexpr std::uint32_t first = 0x80000000u;
+  const VisibleField<Space> x{m, t, gamma, m.data() != nullptr};
+  if (sample && !t.gauss)
+    return bernoulli_draws<Space>("zeta::Rbm::sample_visible", x, v, seed, offset, step, purpose, first);
   const int batch = static_cast<int>(v.extent(0)), nv = static_cast<int>(v.extent(1));
-  const auto b = t.b, iv = t.inv_var, base = t.base;
-  const Real alpha = t.alpha;
-  const bool has_m = m.data() != nullptr, gauss = t.gauss;
+  const auto iv = t.inv_var;
+  const double alpha = double(t.alpha);
+  const bool gauss = t.gauss;
   if (!sample) {
     Kokkos::parallel_for(
         "zeta::Rbm::visible_means", RangePolicy<Space>(0, std::int64_t(batch) * nv),
         KOKKOS_LAMBDA(const std::int64_t k) {
           const int n = static_cast<int>(k / nv), i = static_cast<int>(k % nv);
-          const Real g = gamma(n);
-          const Real f = alpha * base(i) + g * (b(i) + (has_m ? m(n, i) : Real(0)));
-          v(n, i) = gauss ? f / (alpha + g) : kmath::sigmoid(f);
+          const double f = x(n, i);
+          v(n, i) = Real(gauss ? f / (alpha + double(gamma(n))) : sigmoid(f));
         });
     return;
   }
-  // Units per Philox block: four uniforms or float normals, or two double normals.
   constexpr bool kDoubleNormals = sizeof(Real) == sizeof(double);
-  const int per = gauss && kDoubleNormals ? 2 : 4;
-  const int nb = (nv + per - 1) / per;
-  constexpr std::uint32_t first = 0x80000000u;
+  constexpr int L = draw_lanes<Space>(), per = kDoubleNormals ? 2 : 4, U = per * L;
+  const int groups = ((nv + per - 1) / per + L - 1) / L;
   Kokkos::parallel_for(
-      "zeta::Rbm::sample_visible", RangePolicy<Space>(0, std::int64_t(batch) * nb), KOKKOS_LAMBDA(const std::int64_t k) {
-        const int n = static_cast<int>(k / nb), blk = static_cast<int>(k % nb);
-        const rng::Stream st(seed, std::uint64_t(offset + n), std::uint64_t(step), rng::kGibbs);
-        const auto w = st.block(first + static_cast<std::uint32_t>(blk));
-        const Real g = gamma(n);
-        Real z[4] = {0, 0, 0, 0};
-        if (gauss) {
+      "zeta::Rbm::sample_visible", RangePolicy<Space>(0, std::int64_t(batch) * groups),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / groups), g0 = static_cast<int>(k % groups) * L;
+        std::uint64_t chain[L];
+        std::uint32_t blk[L], w[4][L];
+        for (int l = 0; l < L; ++l) chain[l] = std::uint64_t(offset + n), blk[l] = first + std::uint32_t(g0 + l);
+        rng::philox_lanes<L>(seed, std::uint64_t(step), purpose, chain, blk, w);
+        Real z[U];  // normal u of the item: normal u mod per of block g0 + u / per
+        for (int l = 0; l < L; ++l) {
           if constexpr (kDoubleNormals) {
-            const double rad = kmath::sqrt(-2.0 * kmath::log(u53(w[0], w[1])));
-            const double ang = 6.283185307179586 * u53(w[2], w[3]);
-            z[0] = Real(rad * kmath::cos(ang));
-            z[1] = Real(rad * kmath::sin(ang));
+            const double rad = kmath::sqrt(-2.0 * kmath::log(u53(w[0][l], w[1][l])));
+            const double ang = 6.283185307179586 * u53(w[2][l], w[3][l]);
+            z[2 * l] = Real(rad * kmath::cos(ang));
+            z[2 * l + 1] = Real(rad * kmath::sin(ang));
           } else {
             float f[4];
-            rng::box_muller4(w[0], w[1], w[2], w[3], f[0], f[1], f[2], f[3]);
-            for (int q = 0; q < 4; ++q) z[q] = Real(f[q]);
+            rng::box_muller4(w[0][l], w[1][l], w[2][l], w[3][l], f[0], f[1], f[2], f[3]);
+            for (int q = 0; q < 4; ++q) z[4 * l + q] = Real(f[q]);
           }
         }
-        for (int q = 0; q < per && per * blk + q < nv; ++q) {
-          const int i = per * blk + q;
-          const Real f = alpha * base(i) + g * (b(i) + (has_m ? m(n, i) : Real(0)));
-          if (gauss) {
-            const Real lam = alpha + g;
-            v(n, i) = f / lam + kmath::sqrt(Real(1) / (lam * iv(i))) * z[q];
-          } else {
-            v(n, i) = u32(w[q]) < double(kmath::sigmoid(f)) ? Real(1) : Real(0);
-          }
+        const double lam = alpha + double(gamma(n));
+        const int i0 = per * g0, cnt = nv - i0 < U ? nv - i0 : U;
+        for (int u = 0; u < cnt; ++u) {
+          const int i = i0 + u;
+          v(n, i) = Real(x(n, i) / lam + kmath::sqrt(1.0 / (lam * double(iv(i)))) * double(z[u]));
         }
       });
 }
@@ -363,14 +438,16 @@ template <class Space, class Out>
 void marginal_energy(const Matrix<Space>& v, const Matrix<Space>& pre, const Vector<Space>& c,
                      const VisibleTerms<Space>& t, const PerChain<Space>& gamma, bool per_beta, double sign, bool add,
                      const Out& out) {
-  if (t.gauss) marginal_energy_kind<true>(v, pre, c, t, gamma, per_beta, sign, add, out);
-  else marginal_energy_kind<false>(v, pre, c, t, gamma, per_beta, sign, add, out);
+  if (t.gauss)
+    marginal_energy_kind<true>(v, pre, c, t, gamma, per_beta, sign, add, out);
+  else
+    marginal_energy_kind<false>(v, pre, c, t, gamma, per_beta, sign, add, out);
 }
 
 //! E(n) = E(v_n, h_n) with pre = v S W.
 template <bool Gauss, class Space>
-void joint_energy_kind(const Matrix<Space>& v, const Matrix<Space>& h, const Matrix<Space>& pre,
-                       const Vector<Space>& c, const VisibleTerms<Space>& t, const Vector<Space>& E) {
+void joint_energy_kind(const Matrix<Space>& v, const Matrix<Space>& h, const Matrix<Space>& pre, const Vector<Space>& c,
+                       const VisibleTerms<Space>& t, const Vector<Space>& E) {
   const int batch = static_cast<int>(v.extent(0)), nv = static_cast<int>(v.extent(1));
   const int nh = static_cast<int>(h.extent(1));
   const auto b = t.b, iv = t.inv_var;
@@ -386,7 +463,8 @@ void joint_energy_kind(const Matrix<Space>& v, const Matrix<Space>& h, const Mat
           else
             return -bi * x;
         });
-        const double eh = team_sum<B>(mb, nh, [&](int j) { return double(h(n, j)) * (double(c(j)) + double(pre(n, j))); });
+        const double eh =
+            team_sum<B>(mb, nh, [&](int j) { return double(h(n, j)) * (double(c(j)) + double(pre(n, j))); });
         Kokkos::single(Kokkos::PerTeam(mb), [&]() { E(n) = Real(ev - eh); });
       });
 }
@@ -394,8 +472,10 @@ void joint_energy_kind(const Matrix<Space>& v, const Matrix<Space>& h, const Mat
 template <class Space>
 void joint_energy(const Matrix<Space>& v, const Matrix<Space>& h, const Matrix<Space>& pre, const Vector<Space>& c,
                   const VisibleTerms<Space>& t, const Vector<Space>& E) {
-  if (t.gauss) joint_energy_kind<true>(v, h, pre, c, t, E);
-  else joint_energy_kind<false>(v, h, pre, c, t, E);
+  if (t.gauss)
+    joint_energy_kind<true>(v, h, pre, c, t, E);
+  else
+    joint_energy_kind<false>(v, h, pre, c, t, E);
 }
 
 //! P(n, j) ← s_n σ(β_n (c_j + P(n, j))) in place.
@@ -407,7 +487,7 @@ void weighted_hidden_probabilities(const Matrix<Space>& P, const Vector<Space>& 
       "zeta::Rbm::grad_hidden", RangePolicy<Space>(0, std::int64_t(P.extent(0)) * nh),
       KOKKOS_LAMBDA(const std::int64_t k) {
         const int n = static_cast<int>(k / nh), j = static_cast<int>(k % nh);
-        P(n, j) = weights(n) * kmath::sigmoid(beta(n) * (c(j) + P(n, j)));
+        P(n, j) = weights(n) * Real(sigmoid(double(beta(n)) * (double(c(j)) + double(P(n, j)))));
       });
 }
 
@@ -508,8 +588,7 @@ class Rbm {
 
   //! Initial visible biases from the data mean: Bernoulli b_i = ln(p_i / (1 − p_i))
   //! with p_i clamped to [eps, 1 − eps] (Hinton's practical guide, §8); Gaussian b_i = mean_i.
-  static std::vector<double> visible_bias_from_mean(RbmKind kind, const std::vector<double>& mean,
-                                                    double eps = 1e-3) {
+  static std::vector<double> visible_bias_from_mean(RbmKind kind, const std::vector<double>& mean, double eps = 1e-3) {
     std::vector<double> b(mean.size());
     for (std::size_t i = 0; i < mean.size(); ++i) {
       if (kind == RbmKind::gaussian) {
@@ -548,8 +627,8 @@ class Rbm {
     rbm_detail::hidden_conditional(hidden_field(v), c_, beta, ph, false, 0, 0, 0);
   }
   //! h ~ p(h | v) with the uniforms of (seed, offset + chain, step).
-  void sample_hidden(const Matrix<Space>& v, const PerChain<Space>& beta, const Matrix<Space>& h,
-                     std::uint32_t seed, std::int64_t offset, std::int64_t step) {
+  void sample_hidden(const Matrix<Space>& v, const PerChain<Space>& beta, const Matrix<Space>& h, std::uint32_t seed,
+                     std::int64_t offset, std::int64_t step) {
     rbm_detail::hidden_conditional(hidden_field(v), c_, beta, h, true, seed, offset, step);
   }
   //! E[v | h]: σ(β(b + hWᵀ)) (Bernoulli: the probabilities) or b + hWᵀ (Gaussian).
@@ -557,11 +636,18 @@ class Rbm {
     rbm_detail::visible_conditional(visible_field(h), terms(), beta, mv, false, 0, 0, 0);
   }
   //! v ~ p(v | h): Bernoulli, or N(b + hWᵀ, σ²/β).
-  void sample_visible(const Matrix<Space>& h, const PerChain<Space>& beta, const Matrix<Space>& v,
-                      std::uint32_t seed, std::int64_t offset, std::int64_t step) {
+  void sample_visible(const Matrix<Space>& h, const PerChain<Space>& beta, const Matrix<Space>& v, std::uint32_t seed,
+                      std::int64_t offset, std::int64_t step) {
     rbm_detail::visible_conditional(visible_field(h), terms(), beta, v, true, seed, offset, step);
   }
+  //! Initial chain states from the visible biases alone (the model with W = 0, at β = 1):
+  //! v_i ~ Bernoulli(σ(b_i)) or N(b_i, σ_i²), from Stream(seed, offset + chain, 0, kInit).
+  void initialize_visible(const Matrix<Space>& v, std::uint32_t seed, std::int64_t offset) const {
+    rbm_detail::visible_conditional(Matrix<Space>(), terms(), PerChain<Space>(1.0), v, true, seed, offset, 0,
+                                    rng::kInit);
+  }
   //! One block Gibbs sweep of every chain: h ~ p(h | v), then v ~ p(v | h), at β per chain.
+  //! The pair (v', h) it leaves is a joint sample of e^{−βE(v,h)} once the chain is stationary.
   void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, const PerChain<Space>& beta, std::uint32_t seed,
                   std::int64_t offset, std::int64_t step) {
     sample_hidden(v, beta, h, seed, offset, step);
@@ -626,8 +712,10 @@ class Rbm {
     if (padded == batch && !scale) return a;
     ensure(pad, padded, k, "zeta::Rbm::padded_rows");
     const Matrix<Space> p(pad.data(), padded, k);
-    if (scale) rbm_detail::scale_rows<Space>(a, inv_var_, p);
-    else Kokkos::deep_copy(Kokkos::subview(p, std::make_pair(0, batch), Kokkos::ALL), a);
+    if (scale)
+      rbm_detail::scale_rows<Space>(a, inv_var_, p);
+    else
+      Kokkos::deep_copy(Kokkos::subview(p, std::make_pair(0, batch), Kokkos::ALL), a);
     return p;
   }
 
@@ -721,8 +809,10 @@ void log_z_chunks(const DMatrix& M, const DVector& lin, const DVector& base, con
             });
           }
           double other;
-          if constexpr (Gauss) other = team_sum<B>(m, no, [&](int i) { return quad(i) * f[i] * f[i]; });
-          else other = team_softplus_sum<B>(m, no, [&](int i) { return f[i]; });
+          if constexpr (Gauss)
+            other = team_sum<B>(m, no, [&](int i) { return quad(i) * f[i] * f[i]; });
+          else
+            other = team_softplus_sum<B>(m, no, [&](int i) { return f[i]; });
           const double term = lin_term + other;
           if (term > mx) {
             sum = sum * kmath::exp(mx - term) + 1.0;
@@ -775,7 +865,8 @@ double rbm_log_z_exact(const Rbm<Space>& rbm, double beta = 1) {
   // Bernoulli fields are pre-multiplied by β; Gaussian ones enter as β/(2σ²) x².
   const double fs = gauss ? 1.0 : beta;
   Kokkos::parallel_for(
-      "zeta::rbm_log_z_exact::setup", RangePolicy<Space>(0, std::int64_t(ns) * no), KOKKOS_LAMBDA(const std::int64_t k) {
+      "zeta::rbm_log_z_exact::setup", RangePolicy<Space>(0, std::int64_t(ns) * no),
+      KOKKOS_LAMBDA(const std::int64_t k) {
         const int j = static_cast<int>(k / no), i = static_cast<int>(k % no);
         M(j, i) = fs * double(over_visible ? W(j, i) : W(i, j));
       });
@@ -799,8 +890,10 @@ double rbm_log_z_exact(const Rbm<Space>& rbm, double beta = 1) {
   const int chunks = 1 << q;
   DMatrix acc("zeta::rbm_log_z_exact::field", chunks, no);
   Kokkos::View<double* [2], Kokkos::LayoutRight, memory_space> lse("zeta::rbm_log_z_exact::chunk_lse", chunks);
-  if (gauss) rbm_detail::log_z_chunks<true, Space>(M, lin, base, quad, low, acc, lse);
-  else rbm_detail::log_z_chunks<false, Space>(M, lin, base, quad, low, acc, lse);
+  if (gauss)
+    rbm_detail::log_z_chunks<true, Space>(M, lin, base, quad, low, acc, lse);
+  else
+    rbm_detail::log_z_chunks<false, Space>(M, lin, base, quad, low, acc, lse);
   auto hl = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), lse);
   double mx = -std::numeric_limits<double>::infinity();
   for (int h = 0; h < chunks; ++h) mx = std::max(mx, hl(h, 0));
@@ -879,8 +972,8 @@ class RbmAis {
   }
 
   //! One Gibbs sweep that leaves f_a invariant: h ~ p_a(h | v), then v ~ p_a(v | h).
-  void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, double a, std::uint32_t seed,
-                  std::int64_t offset, std::int64_t step) {
+  void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, double a, std::uint32_t seed, std::int64_t offset,
+                  std::int64_t step) {
     const PerChain<Space> g(a * beta_);
     rbm_detail::hidden_conditional(rbm_.hidden_field(v), rbm_.c_, g, h, true, seed, offset, step);
     rbm_detail::visible_conditional(rbm_.visible_field(h), rbm_.terms(base_, 1 - a), g, v, true, seed, offset, step);
