@@ -646,10 +646,10 @@ TEST(RbmGibbs, AisIntermediateIsInvariant) {
         lf.push_back(-g[st]);
       }
       if (aa == 0.0) {
-        EXPECT_NEAR(log_sum_exp(lf), path.base_log_z(), 1e-10);
+        EXPECT_NEAR(log_sum_exp(lf), path.base_log_z(), kDouble ? 1e-10 : 1e-5);
       }
       if (aa == 1.0) {
-        EXPECT_NEAR(log_sum_exp(lf), ref.log_z_brute(bt), 1e-10);
+        EXPECT_NEAR(log_sum_exp(lf), ref.log_z_brute(bt), kDouble ? 1e-10 : 1e-5);
       }
     }
     // The weight increment is G_from − G_to.
@@ -746,7 +746,12 @@ TEST(RbmAis, RecoversExactLogZ) {
 TEST(RbmRng, DrawsDependOnGlobalChainIdOnly) {
   // Rows first…36 of a 37-chain batch at offset 100 against the same chains alone at
   // offset 100 + first: identical draws and, with GEMMs padded to whole row tiles,
-  // identical numbers (unpadded OpenBLAS dgemm rows differ in the last bits here).
+  // identical numbers in double (unpadded OpenBLAS dgemm rows differ in the last bits
+  // here). OpenBLAS sgemm rows are not position-stable even padded, so a float build
+  // checks one sweep, with float-sized differences and at most 2 of its ~2300 draws
+  // flipped by them (wrong keys flip about half).
+  const int sweeps = kDouble ? 3 : 1, flips = kDouble ? 0 : 2;
+  const double tol = kDouble ? 0 : 1e-5;
   for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian})
     for (int first : {1, 5, 20}) {
       const int nv = 40, nh = 24, rows = 37, part = rows - first;
@@ -758,7 +763,7 @@ TEST(RbmRng, DrawsDependOnGlobalChainIdOnly) {
       const auto big = to_device(hv, rows, nv), small = to_device(tail, part, nv);
       Matrix<Space> hb("hb", rows, nh), hs("hs", part, nh);
       Vector<Space> Fb("Fb", rows), Fs("Fs", part);
-      for (std::int64_t step = 1; step <= 3; ++step) {
+      for (std::int64_t step = 1; step <= sweeps; ++step) {
         rbm.gibbs_step(big, hb, 0.8, 5, 100, step);
         rbm.gibbs_step(small, hs, 0.8, 5, 100 + first, step);
       }
@@ -767,15 +772,16 @@ TEST(RbmRng, DrawsDependOnGlobalChainIdOnly) {
       const auto vb = to_host(big), vs = to_host(small), gb = to_host(hb), gs = to_host(hs);
       const auto fb = to_host(Fb), fs = to_host(Fs);
       int differ = 0;
+      auto cmp = [&](double x, double y) { differ += std::fabs(x - y) > tol * (1 + std::fabs(x)); };
       for (int n = 0; n < part; ++n) {
-        for (int i = 0; i < nv; ++i) differ += vb[std::size_t(first + n) * nv + i] != vs[std::size_t(n) * nv + i];
-        for (int j = 0; j < nh; ++j) differ += gb[std::size_t(first + n) * nh + j] != gs[std::size_t(n) * nh + j];
-        differ += fb[first + n] != fs[n];
+        for (int i = 0; i < nv; ++i) cmp(vb[std::size_t(first + n) * nv + i], vs[std::size_t(n) * nv + i]);
+        for (int j = 0; j < nh; ++j) cmp(gb[std::size_t(first + n) * nh + j], gs[std::size_t(n) * nh + j]);
+        cmp(fb[first + n], fs[n]);
       }
-      EXPECT_EQ(differ, 0) << rbm_kind_name(kind) << " first " << first;
+      EXPECT_LE(differ, flips) << rbm_kind_name(kind) << " first " << first;
       // And the draws do depend on the id: the same rows at another offset differ.
       const auto other = to_device(tail, part, nv);
-      for (std::int64_t step = 1; step <= 3; ++step) rbm.gibbs_step(other, hs, 0.8, 5, 101 + first, step);
+      for (std::int64_t step = 1; step <= sweeps; ++step) rbm.gibbs_step(other, hs, 0.8, 5, 101 + first, step);
       EXPECT_NE(to_host(other), vs) << rbm_kind_name(kind) << " first " << first;
     }
 }

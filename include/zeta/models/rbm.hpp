@@ -28,7 +28,20 @@
 //! GEMMs run over whole kRowTile row tiles (padded copies when needed): BLAS
 //! computes a row differently depending on where it falls in its tiles, and
 //! padding makes each chain's numbers independent of how many chains a rank holds.
+//! β must be positive except where AIS says otherwise.
+//!
+//! Drivers (chains: v = Chains::x [local, nv] plus h [local, nh]; offset = ChainRange::offset):
+//! - sample / temper: initialize_visible(v, seed, offset), then per step
+//!   gibbs_step(v, h, ch.beta, seed, offset, step). (v, h) is a joint sample of
+//!   e^{−βE}, so replica exchange can use energy(v, h, E) like any other model.
+//! - ais: RbmAis (base-rate path): sample_base, then per stage log_weight_increment
+//!   and gibbs_step; ln Z = base_log_z() + log-mean-exp of the weights.
+//!   rbm_log_z_exact gives the exact answer for small layers (ais.exact).
+//! - train (CD-k / PCD): grad_free_energy(v_data, +1/N, 1, g) and
+//!   grad_free_energy(v_chains, −1/M, 1, g) into one flat g, one allreduce, and
+//!   the optimizer updates theta() in place.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -793,7 +806,7 @@ void log_z_chunks(const DMatrix& M, const DVector& lin, const DVector& base, con
           f[i] = s;
         });
         m.team_barrier();
-        double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+        double mx = -1.7976931348623157e308, sum = 0;  // −DBL_MAX: e^{mx − term} = 0 at the first state
         const std::int64_t states = std::int64_t(1) << low;
         for (std::int64_t t = 0; t < states; ++t) {
           if (t > 0) {
