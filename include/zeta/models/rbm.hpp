@@ -102,7 +102,9 @@ KOKKOS_INLINE_FUNCTION std::uint64_t as_u64(double d) {
 //! it vectorize: x = n ln 2 + r, |r| ≤ ln2/2, degree-12 Taylor polynomial
 //! (truncation < 2e-16 relative), 2^n from the exponent bits. The clamp is a bit
 //! select: GCC 12 leaves a floating-point select inside a lane loop nest as a
-//! branch and then vectorizes none of it.
+//! branch and then vectorizes none of it — vmath::exp_neg(double), whose clamps
+//! are such selects, makes rbm_log_z_exact at nv = 784, nh = 20 take 3.6 s instead
+//! of 0.94 s. (vmath could adopt this form; then this one can go.)
 KOKKOS_INLINE_FUNCTION double exp_neg(double x) {
   const std::uint64_t low = 0 - static_cast<std::uint64_t>(x < -700.0);
   x = as_double((as_u64(x) & ~low) | (as_u64(-700.0) & low));
