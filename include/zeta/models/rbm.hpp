@@ -52,6 +52,7 @@
 #include "zeta/core/error.hpp"
 #include "zeta/core/math.hpp"
 #include "zeta/core/types.hpp"
+#include "zeta/core/vmath.hpp"
 #include "zeta/linalg/gemm.hpp"
 #include "zeta/rng/philox.hpp"
 
@@ -87,48 +88,9 @@ class PerChain {
 
 namespace rbm_detail {
 
-KOKKOS_INLINE_FUNCTION double as_double(std::uint64_t u) {
-  double d;
-  std::memcpy(&d, &u, sizeof d);
-  return d;
-}
-KOKKOS_INLINE_FUNCTION std::uint64_t as_u64(double d) {
-  std::uint64_t u;
-  std::memcpy(&u, &d, sizeof u);
-  return u;
-}
-
-//! e^x for x ≤ 0 in double, clamped at −700; branch-free so the loops that call
-//! it vectorize: x = n ln 2 + r, |r| ≤ ln2/2, degree-12 Taylor polynomial
-//! (truncation < 2e-16 relative), 2^n from the exponent bits. The clamp is a bit
-//! select: GCC 12 leaves a floating-point select inside a lane loop nest as a
-//! branch and then vectorizes none of it — vmath::exp_neg(double), whose clamps
-//! are such selects, makes rbm_log_z_exact at nv = 784, nh = 20 take 3.6 s instead
-//! of 0.94 s. (vmath could adopt this form; then this one can go.)
-KOKKOS_INLINE_FUNCTION double exp_neg(double x) {
-  const std::uint64_t low = 0 - static_cast<std::uint64_t>(x < -700.0);
-  x = as_double((as_u64(x) & ~low) | (as_u64(-700.0) & low));
-  const double shifter = 6755399441055744.0;  // 1.5 · 2^52: t − shifter = round(x / ln 2)
-  const double t = x * 1.4426950408889634 + shifter;
-  const double n = t - shifter;
-  const std::int64_t ni = static_cast<std::int64_t>(as_u64(t) - as_u64(shifter));
-  double r = x - n * 6.93147180369123816490e-01;  // fdlibm's ln 2 split: n · hi is exact
-  r = r - n * 1.90821492927058770002e-10;
-  double p = 1.0 / 479001600.0;  // 1/12!
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  return p * as_double(static_cast<std::uint64_t>(ni + 1023) << 52);
-}
+using vmath::as_double;
+using vmath::as_u64;
+using vmath::exp_neg;
 
 //! σ(x) = 1 / (1 + e^{−x}) through exp_neg, branch-free (a bit select on the sign).
 KOKKOS_INLINE_FUNCTION double sigmoid(double x) {
