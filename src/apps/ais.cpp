@@ -17,6 +17,7 @@
 #include "zeta/apps/output.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
+#include "zeta/estimators/ais_stats.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
 #include "zeta/tempering/replicas.hpp"
@@ -296,38 +297,14 @@ AisResult ais(const Config& cfg, const Comm& comm) {
     o = std::visit([&](auto& m) { return ais_continuous(m, smp, as, seed, range, progress); }, model);
   }
 
-  // Global log-mean-exp on rank 0 over the log-weights in chain order.
-  double stats[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
-  auto reduce = [&](const std::vector<double>& local, double* out) {
-    const auto all = comm.gather_chain_rows(local, 1, range);
-    if (!comm.root()) return;
-    double mx = -INFINITY;
-    for (double w : all) mx = std::max(mx, w);
-    double s1 = 0, s2 = 0, m = 0, v = 0;
-    for (double w : all) {
-      const double e = std::exp(w - mx);
-      s1 += e;
-      s2 += e * e;
-      m += w;
-    }
-    const double n = double(all.size());
-    m /= n;
-    for (double w : all) v += (w - m) * (w - m);
-    const double mean = s1 / n, var = std::max(0.0, s2 / n - mean * mean);
-    out[0] = mx + std::log(mean);                // log mean exp(w)
-    out[1] = std::sqrt(var / (n - 1)) / mean;    // delta method: sd(w) / (√n mean w)
-    out[2] = s1 * s1 / s2;                       // effective sample size
-    out[3] = v / (n - 1);                        // variance of the log-weights
-  };
-  reduce(o.log_w, stats);
-  if (comm.root()) stats[0] += o.base_log_z;
+  // Global log-mean-exp over the log-weights in chain order.
+  const LogMeanExp fw = log_mean_exp(o.log_w, range, comm);
+  double stats[6] = {fw.log_mean + o.base_log_z, fw.stderr, fw.ess, fw.log_var, NAN, NAN};
   if (as.reverse) {
-    double rs[4] = {NAN, NAN, NAN, NAN};
-    reduce(o.log_w_rev, rs);
-    stats[4] = o.base_log_z - rs[0];  // E[log mean exp w_rev] ≤ ln(Z_0 / Z): a stochastic upper bound
-    stats[5] = rs[1];
+    const LogMeanExp rv = log_mean_exp(o.log_w_rev, range, comm);
+    stats[4] = o.base_log_z - rv.log_mean;  // E[log mean exp w_rev] ≤ ln(Z_0 / Z): a stochastic upper bound
+    stats[5] = rv.stderr;
   }
-  MPI_Bcast(stats, 6, MPI_DOUBLE, 0, comm.raw());
   AisResult r;
   r.log_z = stats[0];
   r.log_z_stderr = stats[1];
