@@ -4,10 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <random>
 
 #include "exact.hpp"
 #include "zeta/apps/apps.hpp"
 #include "zeta/core/error.hpp"
+#include "zeta/estimators/ais_stats.hpp"
+#include "zeta/estimators/rbm_ais.hpp"
 
 namespace zeta {
 namespace {
@@ -89,6 +93,56 @@ TEST(AisBidirectional, BoundsBracketTheExactValue) {
   for (double s : {0.5, 1.0, 1.5, 2.0, 0.7}) gexact += 0.5 * std::log(2 * M_PI * s * s / 2);
   EXPECT_LE(g.log_z, gexact);
   EXPECT_GE(g.log_z_upper, gexact);
+}
+
+// RBM AIS on the base-rate path against the exact ln Z (sum over the hidden
+// states): the forward estimate within 4 standard errors, the reverse (upper)
+// bound above and the forward (lower) one below up to 4 standard errors, and
+// chains split into two ranges (as two ranks hold them) give the same weights.
+TEST(AisRbm, BaseRatePathMatchesExactAndBracketsIt) {
+  using Space = Kokkos::DefaultExecutionSpace;
+  const int nv = 12, nh = 9;
+  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
+    Rbm<Space> rbm(kind, nv, nh);
+    std::vector<double> theta(rbm.n_params()), mean(nv);
+    std::mt19937_64 gen(5);
+    std::normal_distribution<double> nd(0.0, 1.0);
+    for (int i = 0; i < nv * nh; ++i) theta[i] = (kind == RbmKind::bernoulli ? 0.6 : 0.25) * nd(gen);
+    for (int i = nv * nh; i < int(theta.size()); ++i) theta[i] = 0.3 * nd(gen);
+    rbm.set_params(theta);
+    for (int i = 0; i < nv; ++i) mean[i] = kind == RbmKind::bernoulli ? 0.3 + 0.4 * (i % 3) / 2.0 : 0.2 * nd(gen);
+    const auto base = Rbm<Space>::visible_bias_from_mean(kind, mean);
+    const double exact = rbm_log_z_exact(rbm);
+    std::vector<double> a(301);
+    for (int t = 0; t <= 300; ++t) a[t] = double(t) / 300;
+    Comm self(MPI_COMM_SELF);
+    const ChainRange all{256, 0, 256};
+    const auto r = rbm_ais(rbm, base, a, 1.0, 1, true, 200, 17, all);
+    const auto fw = log_mean_exp(r.log_w, all, self), rv = log_mean_exp(r.log_w_rev, all, self);
+    const double lower = r.base_log_z + fw.log_mean, upper = r.base_log_z - rv.log_mean;
+    const char* what = kind == RbmKind::bernoulli ? "bernoulli" : "gaussian";
+    EXPECT_LT(std::fabs(lower - exact), 4 * fw.stderr) << what << ": " << lower << " +- " << fw.stderr << " exact " << exact;
+    EXPECT_LT(lower, exact + 4 * fw.stderr) << what;
+    EXPECT_GT(upper, exact - 4 * rv.stderr) << what << ": upper " << upper << " +- " << rv.stderr;
+    EXPECT_GT(fw.ess, 10.0) << what;
+    std::printf("RBM AIS %s: [%.4f +- %.4f, %.4f +- %.4f], exact %.4f, ESS %.0f\n", what, lower, fw.stderr, upper,
+                rv.stderr, exact, fw.ess);
+    // A short schedule: the sandwich opens up and still holds the exact value.
+    std::vector<double> a8(9);
+    for (int t = 0; t <= 8; ++t) a8[t] = double(t) / 8;
+    const auto q = rbm_ais(rbm, base, a8, 1.0, 1, true, 200, 19, all);
+    const auto qf = log_mean_exp(q.log_w, all, self), qr = log_mean_exp(q.log_w_rev, all, self);
+    const double lo8 = q.base_log_z + qf.log_mean, hi8 = q.base_log_z - qr.log_mean;
+    std::printf("RBM AIS %s, 8 distributions: [%.4f +- %.4f, %.4f +- %.4f]\n", what, lo8, qf.stderr, hi8, qr.stderr);
+    EXPECT_LT(lo8, exact + 4 * qf.stderr) << what;
+    EXPECT_GT(hi8, exact - 4 * qr.stderr) << what;
+    // The same chains in two ranges.
+    const auto r0 = rbm_ais(rbm, base, a, 1.0, 1, false, 0, 17, ChainRange{256, 0, 100});
+    const auto r1 = rbm_ais(rbm, base, a, 1.0, 1, false, 0, 17, ChainRange{256, 100, 156});
+    std::vector<double> joined = r0.log_w;
+    joined.insert(joined.end(), r1.log_w.begin(), r1.log_w.end());
+    EXPECT_EQ(joined, r.log_w) << what;
+  }
 }
 
 TEST(AisInput, ScheduleMustEndAtTarget) {
