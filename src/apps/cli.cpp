@@ -18,6 +18,7 @@ const char* kUsage =
     "  sample   sample a model with Langevin, MALA, HMC or Metropolis chains\n"
     "  temper   parallel tempering (replica exchange) over MPI ranks, with restart\n"
     "  ais      annealed importance sampling: ln Z with its standard error\n"
+    "  train    data-parallel training of an RBM (CD-k or PCD), with restart\n"
     "  free-energy FILE.h5   ln Z per beta of a temper output by MBAR, BAR and TI\n"
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
     "`zeta COMMAND --help` lists the command's keys with defaults.\n";
@@ -61,10 +62,11 @@ int run_command(int argc, char** argv, const Comm& comm) {
     }
     return 0;
   }
-  if (command == "sample" || command == "temper" || command == "ais") {
+  if (command == "sample" || command == "temper" || command == "ais" || command == "train") {
     Config cfg;
     if (command == "sample") declare_sample_keys(cfg);
     else if (command == "temper") declare_temper_app_keys(cfg);
+    else if (command == "train") declare_train_app_keys(cfg);
     else declare_ais_app_keys(cfg);
     if (help) {
       if (comm.root())
@@ -75,6 +77,7 @@ int run_command(int argc, char** argv, const Comm& comm) {
     cfg.parse(ini, overrides);
     const JsonSummary j = command == "sample"   ? sample(cfg, comm).json
                           : command == "temper" ? temper(cfg, comm).json
+                          : command == "train"  ? train(cfg, comm).json
                                                 : ais(cfg, comm).json;
     if (comm.root()) {
       std::printf("%s\n", j.str().c_str());

@@ -53,4 +53,69 @@ void write_mlp_params(const std::string& file, const MlpParams& p) {
   }
 }
 
+std::vector<double> RbmParams::flat() const {
+  std::vector<double> t(W);
+  t.insert(t.end(), b.begin(), b.end());
+  t.insert(t.end(), c.begin(), c.end());
+  return t;
+}
+
+RbmParams RbmParams::from_flat(RbmKind kind, int visible, int hidden, const std::vector<double>& theta) {
+  const std::size_t nw = std::size_t(visible) * hidden;
+  if (theta.size() != nw + visible + hidden) throw Error("internal: rbm parameter vector has the wrong length", false);
+  RbmParams p;
+  p.kind = kind;
+  p.visible = visible;
+  p.hidden = hidden;
+  p.W.assign(theta.begin(), theta.begin() + nw);
+  p.b.assign(theta.begin() + nw, theta.begin() + nw + visible);
+  p.c.assign(theta.begin() + nw + visible, theta.end());
+  return p;
+}
+
+RbmParams read_rbm_params(const std::string& file) {
+  RbmParams p;
+  std::vector<hsize_t> wd, bd, cd;
+  p.W = read_doubles(file, "/model/rbm/W", wd);
+  p.b = read_doubles(file, "/model/rbm/b", bd);
+  p.c = read_doubles(file, "/model/rbm/c", cd);
+  if (wd.size() != 2 || bd != std::vector<hsize_t>{wd[0]} || cd != std::vector<hsize_t>{wd[1]})
+    throw Error("model.params: '" + file + "' /model/rbm has W " + shape_str(wd) + ", b " + shape_str(bd) + ", c " +
+                shape_str(cd) + ": expected W [visible, hidden], b [visible], c [hidden]");
+  p.visible = int(wd[0]);
+  p.hidden = int(wd[1]);
+  for (const auto* v : {&p.W, &p.b, &p.c})
+    for (double x : *v)
+      if (!std::isfinite(x)) throw Error("model.params: '" + file + "' /model/rbm holds NaN or Inf");
+  Handle f = open_read(file);
+  Handle g(H5Gopen2(f.id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
+  if (g.id() < 0) throw Error("model.params: cannot open /model/rbm in '" + file + "'");
+  std::string kind;
+  try {
+    kind = read_string_attribute(g.id(), file, "kind");
+  } catch (const std::exception&) {
+    throw Error("model.params: '" + file + "' /model/rbm has no attribute kind (bernoulli | gaussian)");
+  }
+  try {
+    p.kind = parse_rbm_kind(kind);
+  } catch (const std::exception& e) {
+    throw Error("model.params: '" + file + "' /model/rbm: " + e.what());
+  }
+  return p;
+}
+
+void write_rbm_params(hid_t file, const RbmParams& p) {
+  write_doubles(file, "/model/rbm/W", {hsize_t(p.visible), hsize_t(p.hidden)}, p.W.data());
+  write_doubles(file, "/model/rbm/b", {hsize_t(p.visible)}, p.b.data());
+  write_doubles(file, "/model/rbm/c", {hsize_t(p.hidden)}, p.c.data());
+  Handle g(H5Gopen2(file, "/model/rbm", H5P_DEFAULT), H5Gclose);
+  if (g.id() < 0) throw Error("cannot open /model/rbm to write its kind", false);
+  write_string_attribute(g.id(), "kind", rbm_kind_name(p.kind));
+}
+
+void write_rbm_params(const std::string& file, const RbmParams& p) {
+  Handle f = create_serial(file);
+  write_rbm_params(f.id(), p);
+}
+
 }  // namespace zeta::io

@@ -1,5 +1,7 @@
 #include "zeta/models/factory.hpp"
 
+#include <cmath>
+
 #include "zeta/core/error.hpp"
 #include "zeta/io/params.hpp"
 
@@ -22,9 +24,11 @@ const char* activation_name(Activation a) {
 }
 
 void declare_model_keys(Config& cfg) {
-  cfg.declare("model.type", "gaussian", "gaussian | gmm | double_well | mlp | ising");
+  cfg.declare("model.type", "gaussian", "gaussian | gmm | double_well | mlp | ising | rbm");
   cfg.declare("model.dim", "2", "dimension (gaussian, double_well)");
-  cfg.declare("model.sigma", "1", "gaussian: standard deviation, one value or one per dimension");
+  cfg.declare("model.sigma", "1",
+              "gaussian: standard deviation, one value or one per dimension; rbm with gaussian visibles: the "
+              "visible units' fixed sigma, one value or one per visible unit");
   cfg.declare("model.mean", "0", "gaussian: mean, one value or one per dimension");
   cfg.declare("model.weights", "", "gmm: component weights, e.g. 0.3,0.7 (normalised)");
   cfg.declare("model.means", "", "gmm: component means, components separated by ';', e.g. -2,0; 2,0");
@@ -33,11 +37,16 @@ void declare_model_keys(Config& cfg) {
   cfg.declare("model.barrier", "1", "double_well: barrier height h in h (x0^2 - 1)^2 + |x_rest|^2 / 2");
   cfg.declare("model.layers", "2,64,64,1", "mlp: layer sizes from input to the scalar output");
   cfg.declare("model.activation", "silu", "mlp: silu | softplus | leaky_relu");
-  cfg.declare("model.init_seed", "1", "mlp: seed of the random initial weights (when model.params is empty)");
+  cfg.declare("model.init_seed", "1", "mlp, rbm: seed of the random initial weights (when model.params is empty)");
   cfg.declare("model.L", "16", "ising: linear size of the periodic L x L lattice (even, >= 2)");
   cfg.declare("model.J", "1", "ising: coupling J in E = -J sum_<ij> s_i s_j - h sum_i s_i");
   cfg.declare("model.h", "0", "ising: external field h");
-  cfg.declare("model.params", "", "mlp: HDF5 file with /model/layer_i/{weight,bias}");
+  cfg.declare("model.hidden", "64", "rbm: number of hidden units");
+  cfg.declare("model.visible", "bernoulli",
+              "rbm: bernoulli | gaussian visible units (their number comes from the data)");
+  cfg.declare("model.params", "",
+              "initial / trained parameters: mlp /model/layer_i/{weight,bias}; rbm /model/rbm/{W,b,c} (e.g. a zeta "
+              "train output or checkpoint)");
 }
 
 namespace {
@@ -72,7 +81,25 @@ std::vector<double> per_dim(const Config& cfg, const std::string& key, int dim, 
 
 ModelSpec read_model_spec(const Config& cfg) {
   ModelSpec s;
-  s.type = cfg.get_choice("model.type", {"gaussian", "gmm", "double_well", "mlp", "ising"});
+  s.type = cfg.get_choice("model.type", {"gaussian", "gmm", "double_well", "mlp", "ising", "rbm"});
+  if (s.type == "rbm") {
+    const auto nh = cfg.get_int_at_least("model.hidden", 1);
+    if (nh > (1 << 24)) config_error("model.hidden", "is impossibly large");
+    s.hidden = static_cast<int>(nh);
+    s.rbm_kind = cfg.get_choice("model.visible", {"bernoulli", "gaussian"}) == "gaussian" ? RbmKind::gaussian
+                                                                                          : RbmKind::bernoulli;
+    if (s.rbm_kind == RbmKind::gaussian) {
+      s.rbm_sigma = cfg.get_doubles("model.sigma");
+      if (s.rbm_sigma.empty()) config_error("model.sigma", "needs one value or one per visible unit");
+      for (double v : s.rbm_sigma)
+        if (!(v > 0) || !std::isfinite(v)) config_error("model.sigma", "values must be positive and finite");
+    } else if (cfg.given("model.sigma")) {
+      config_error("model.sigma", "only applies to model.visible = gaussian");
+    }
+    s.params = cfg.get_string("model.params");
+    s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
+    return s;
+  }
   if (s.type == "ising") {
     const auto L = cfg.get_int_at_least("model.L", 2);
     if (L % 2 != 0) config_error("model.L", "must be even (checkerboard updates), got " + std::to_string(L));

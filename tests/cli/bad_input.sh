@@ -124,6 +124,42 @@ expect_error fe_not_temper         'corrupt.h5'            free-energy corrupt.h
 expect_error fe_bad_bootstrap      'free_energy.bootstrap' free-energy fe_good.h5 --free_energy.bootstrap=-3
 expect_error fe_bad_tol            'free_energy.tol'    free-energy fe_good.h5 --free_energy.tol=0
 
+# zeta train: bad data, parameters of the wrong shape, impossible batches and chains.
+printf '1,0,1\n0,1,1\n1,1,0\n0,0,1\n1,0,0\n0,1,0\n1,1,1\n0,0,0\n' > train.csv
+printf '1,0,1\n0,nan,1\n1,1,0\n0,0,1\n1,0,0\n0,1,0\n1,1,1\n0,0,0\n' > train_nan.csv
+cat > train.ini <<'INI'
+[run]
+steps = 4
+[model]
+type = rbm
+hidden = 2
+[data]
+type = csv
+path = train.csv
+partitions = 2
+[train]
+batch = 4
+chains = 4
+[output]
+file = out.h5
+INI
+head -c 100 /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz > truncated.gz 2>/dev/null || printf 'x' > truncated.gz
+expect_error train_missing_idx     'nowhere-idx3-ubyte.gz' train train.ini --data.type=idx --data.path=nowhere-idx3-ubyte.gz
+expect_error train_truncated_idx   'truncated.gz'          train train.ini --data.type=idx --data.path=truncated.gz
+expect_error train_nan_csv         'train_nan.csv'         train train.ini --data.path=train_nan.csv
+expect_error train_batch_ranks     'train.batch'           train train.ini --train.batch=1 --data.partitions=1
+expect_error train_batch_multiple  'train.batch'           train train.ini --train.batch=5
+expect_error train_chains          'train.chains'          train train.ini --train.chains=5
+expect_error train_deterministic   'train.deterministic'   train train.ini --data.partitions=3 --train.batch=3 --train.chains=3
+# A checkpoint of 3 visible units is a model.params file that does not fit 4 features.
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" train train.ini --output.file= --checkpoint.file=train.ckpt > /dev/null 2>&1 || { echo "FAIL train for checkpoint"; fail=1; }
+cp train.ckpt train.copy
+printf '1,0,1,1\n0,1,1,0\n1,1,0,0\n0,0,1,1\n' > train4.csv
+expect_error train_params_shape    'model.params'          train train.ini --data.path=train4.csv --model.params=train.ckpt
+expect_error train_other_hidden    'model.hidden'          train train.ini --model.hidden=3 --checkpoint.file=train.ckpt --checkpoint.restart=true --run.steps=8
+expect_error train_other_objective 'train.objective'       train train.ini --train.objective=cd --checkpoint.file=train.ckpt --checkpoint.restart=true --run.steps=8
+cmp -s train.ckpt train.copy || { echo "FAIL refused train checkpoint was modified"; fail=1; }
+
 # A good run still works and keeps the old file as a backup.
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" sample good.ini > ok.json 2> ok.err || { echo "FAIL good run"; cat ok.err; fail=1; }
 grep -q '"status": "ok"' ok.json || { echo "FAIL good run: no JSON"; fail=1; }

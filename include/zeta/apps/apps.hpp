@@ -76,6 +76,23 @@ void declare_ais_app_keys(Config& cfg);
 //! Runs `zeta ais` on `comm`: ln Z of the model at ais.beta with its standard error.
 AisResult ais(const Config& cfg, const Comm& comm);
 
+struct TrainResult {
+  std::string status = "ok";  //!< ok | interrupted
+  std::int64_t steps_done = 0;  //!< optimizer steps in total (a restart counts the earlier ones)
+  //! The last monitor values (train.eval_every): loss = recon_error.
+  double loss = NAN, recon_error = NAN, pseudo_loglik = NAN, free_energy_data = NAN, free_energy_model = NAN,
+         grad_norm = NAN;
+  std::int64_t evaluated_at = -1;  //!< the step of those values
+  double wall_s = 0, updates_per_s = 0, examples_per_s = 0;
+  std::vector<double> params;  //!< final θ = [W | b | c] (every rank)
+  JsonSummary json;
+};
+
+void declare_train_app_keys(Config& cfg);
+//! Runs `zeta train` on `comm`: data-parallel CD-k / PCD training of an RBM;
+//! writes output.file and checkpoints if set.
+TrainResult train(const Config& cfg, const Comm& comm);
+
 struct FreeEnergyResult {
   std::vector<double> betas, log_z, log_z_stderr, log_z_bar, log_z_bar_stderr, log_z_ti, log_z_ti_stderr;
   std::vector<double> log_z_bootstrap_stderr;  //!< MBAR's bootstrap error (free_energy.bootstrap > 0)

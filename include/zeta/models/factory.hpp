@@ -11,6 +11,7 @@
 #include "zeta/models/gaussian.hpp"
 #include "zeta/models/gmm.hpp"
 #include "zeta/models/mlp.hpp"
+#include "zeta/models/rbm.hpp"
 
 namespace zeta {
 
@@ -29,6 +30,12 @@ struct ModelSpec {
   Activation activation = Activation::silu;               // mlp
   int L = 0;                                              // ising: L×L periodic lattice
   double J = 1, h = 0;                                    // ising: coupling and field
+  RbmKind rbm_kind = RbmKind::bernoulli;                  // rbm: visible units (model.visible)
+  int hidden = 0;                                         // rbm: model.hidden
+  std::vector<double> rbm_sigma;                          // rbm, gaussian visibles: one σ or one per visible
+  std::string params;                                     // model.params (rbm: read by the trainer, which
+                                                          // knows the data dimension to check it against)
+  std::uint32_t init_seed = 1;                            // model.init_seed
   bool lattice() const { return type == "ising"; }
 };
 
@@ -42,6 +49,8 @@ using AnyModel = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Ml
 template <class Space>
 AnyModel<Space> make_model(const ModelSpec& s) {
   if (s.lattice()) config_error("model.type", "'" + s.type + "' is a lattice model: this command needs a continuous one");
+  if (s.type == "rbm")
+    config_error("model.type", "'rbm' is sampled by block Gibbs, not by this command's continuous samplers (use zeta train)");
   if (s.type == "gaussian") return make_gaussian<Space>(s.dim, s.mean, s.sigma);
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);

@@ -99,6 +99,12 @@ class Comm {
       for (std::size_t i = 0; i < v.size(); ++i) v[i] += other[i];
     }
   }
+  //! In-place sum over ranks by one MPI_Allreduce (the order of the additions is MPI's:
+  //! the result may differ in the last bits between rank counts).
+  template <class T>
+  void allreduce_sum(std::vector<T>& v) const {
+    MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), mpi_type<T>(), MPI_SUM, comm_);
+  }
   //! Whether tree_allreduce applies (the rank count is a power of two).
   bool power_of_two() const { return (size_ & (size_ - 1)) == 0; }
 

@@ -26,6 +26,7 @@ enum Purpose : std::uint32_t {
   kBinarize = 8,    //!< data: stochastic binarization, keyed by the example's row in its file
   kGibbs = 9,       //!< RBM block Gibbs: hidden units from block 0 up, visible units from block 2^31 up
   kBootstrap = 10,  //!< MBAR bootstrap resampling, keyed by the state instead of a chain
+  kMonitor = 11,    //!< training monitors (pseudo-likelihood bit flips), keyed by the example id
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).

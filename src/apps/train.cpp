@@ -1,0 +1,629 @@
+//! `zeta train`: data-parallel training of an RBM by CD-k or PCD.
+//!
+//! Every rank holds its data partitions (data::load) and, for PCD, the
+//! persistent chains of those partitions; parameter replicas stay identical
+//! because every rank applies the same optimizer step to the same reduced
+//! gradient. Step s:
+//!   positive phase  the rows of global batch s (BatchPlan), weight +1/B;
+//!   negative phase  CD-k: k Gibbs sweeps from those rows; PCD: k sweeps of the
+//!                   persistent chains (global chain id p·(chains/D) + j); weight −1/M;
+//!   reduction       deterministic: one gradient per partition, a pairwise tree
+//!                   over the rank's partitions, then Comm::tree_allreduce, so the
+//!                   parameters are bitwise the same on 1, 2, 4 ranks; otherwise one
+//!                   gradient over the rank's rows and one MPI_Allreduce;
+//!   update          training::Optimizer (schedule, clipping, weight decay).
+//! The Gibbs counter is s·k + sweep and the batch is a function of s, so a
+//! checkpoint needs only θ, the optimizer state, the PCD chains and s.
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "zeta/apps/apps.hpp"
+#include "zeta/apps/output.hpp"
+#include "zeta/config.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/core/math.hpp"
+#include "zeta/core/progress.hpp"
+#include "zeta/data/dataset.hpp"
+#include "zeta/io/checkpoint.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/io/params.hpp"
+#include "zeta/models/factory.hpp"
+#include "zeta/models/rbm.hpp"
+#include "zeta/rng/philox.hpp"
+#include "zeta/training/optimizer.hpp"
+
+namespace zeta::apps {
+
+using Space = Kokkos::DefaultExecutionSpace;
+
+void declare_train_app_keys(Config& cfg) {
+  cfg.declare("run.seed", "1", "seed of the counter-based RNG: data order, Gibbs draws, monitors (0 .. 2^32-1)");
+  cfg.declare("run.steps", "1000", "optimizer steps in total (a restart runs on until this many)");
+  cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
+  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr");
+  declare_model_keys(cfg);
+  data::declare_data_keys(cfg);
+  cfg.declare("train.objective", "pcd", "cd (k Gibbs sweeps from the data rows) | pcd (persistent chains)");
+  cfg.declare("train.k", "1", "Gibbs sweeps of the negative phase per step");
+  cfg.declare("train.batch", "64",
+              "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "
+              "data.partitions");
+  cfg.declare("train.chains", "64",
+              "pcd: persistent chains over all ranks, chains / data.partitions per partition (must divide)");
+  cfg.declare("train.deterministic", "true",
+              "true: per-partition gradients summed in a fixed pairwise tree, bitwise-identical parameters on any "
+              "power-of-two rank count that divides data.partitions; false: one MPI_Allreduce per step");
+  cfg.declare("train.eval_every", "10",
+              "monitor (reconstruction error, pseudo-log-likelihood, free energies, gradient norm) at every step "
+              "that is a multiple of this, on that step's batch before its update (0 = never)");
+  training::declare_optimizer_keys(cfg);
+  cfg.declare("output.file", "zeta_train.h5", "HDF5 output file (empty = none): /model/rbm and the /train series");
+  cfg.declare("checkpoint.file", "", "checkpoint file (empty = no checkpoints); the previous one is kept as FILE.prev");
+  cfg.declare("checkpoint.every_steps", "0",
+              "also checkpoint every N steps (0 = only at the end and when stopped by a signal or run.max_hours)");
+  cfg.declare("checkpoint.restart", "false", "resume from checkpoint.file and run on until run.steps in total");
+}
+
+namespace {
+
+struct TrainSpec {
+  std::uint32_t seed = 1;
+  std::int64_t steps = 0;
+  double max_hours = 0, progress_every = 5;
+  bool pcd = true;
+  int k = 1;
+  std::int64_t batch = 0, chains = 0, eval_every = 0;
+  bool deterministic = true;
+  training::OptimizerSpec opt;
+  std::string file;
+};
+
+struct CheckpointSpec {
+  std::string file;
+  std::int64_t every = 0;
+  bool restart = false;
+};
+
+//! The monitor series, one entry per evaluation.
+struct Series {
+  std::vector<double> step, recon, pll, fdata, fmodel, gnorm;
+  std::vector<std::vector<double>*> all() { return {&step, &recon, &pll, &fdata, &fmodel, &gnorm}; }
+  static const std::vector<std::string>& names() {
+    static const std::vector<std::string> n = {"step",      "recon_error",       "pseudo_loglik",
+                                               "free_energy_data", "free_energy_model", "grad_norm"};
+    return n;
+  }
+};
+
+// The configuration a checkpoint must agree with: the model, the data, and what
+// shapes the chains, the batches and the optimizer state (not the learning rate).
+const std::vector<std::string> kSignatureKeys = {"model.",          "data.",     "train.objective", "train.k",
+                                                 "train.batch",     "train.chains", "train.optimizer", "run.seed"};
+
+//! Pairwise sum of leaves [lo, hi): halves while the count is even, in order when odd.
+//! With a power-of-two rank count R dividing the leaf count, R ranks holding
+//! aligned blocks and combining them by Comm::tree_allreduce give the same bits.
+void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std::size_t hi) {
+  const std::size_t n = hi - lo;
+  if (n <= 1) return;
+  if (n % 2 == 0) {
+    tree_sum(leaves, lo, lo + n / 2);
+    tree_sum(leaves, lo + n / 2, hi);
+    auto& a = leaves[lo];
+    const auto& b = leaves[lo + n / 2];
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+  } else {
+    auto& a = leaves[lo];
+    for (std::size_t l = lo + 1; l < hi; ++l)
+      for (std::size_t i = 0; i < a.size(); ++i) a[i] += leaves[l][i];
+  }
+}
+
+//! Counts the non-finite entries of a device vector.
+std::int64_t count_non_finite(const Vector<Space>& x) {
+  std::int64_t bad = 0;
+  Kokkos::parallel_reduce(
+      "zeta::train::check_finite", RangePolicy<Space>(0, std::int64_t(x.extent(0))),
+      KOKKOS_LAMBDA(const std::int64_t i, std::int64_t& acc) {
+        const Real v = x(i);
+        if (!(v - v == Real(0))) ++acc;  // NaN and ±Inf give NaN
+      },
+      bad);
+  return bad;
+}
+
+class Trainer {
+ public:
+  Trainer(const TrainSpec& ts, const data::Dataset& d, const ChainRange& mine, Rbm<Space>& rbm, const Comm& comm)
+      : ts_(ts),
+        data_(d),
+        mine_(mine),
+        rbm_(rbm),
+        comm_(comm),
+        plan_(d.train, d.partitions, ts.batch, ts.seed),
+        opt_(ts.opt, std::int64_t(rbm.n_params())) {
+    nv_ = rbm.visible();
+    nh_ = rbm.hidden();
+    D_ = d.partitions;
+    b_ = ts.batch / D_;
+    cp_ = ts.pcd ? ts.chains / D_ : b_;
+    nloc_ = std::int64_t(d.train.local.size());
+    vdata_ = Matrix<Space>("zeta::train::v_data", nloc_ * b_, nv_);
+    vneg_ = Matrix<Space>("zeta::train::v_negative", nloc_ * cp_, nv_);
+    hneg_ = Matrix<Space>("zeta::train::h_negative", nloc_ * cp_, nh_);
+    g_ = rbm.gradient_buffer();
+    host_g_.assign(rbm.n_params(), Real(0));
+  }
+
+  std::int64_t chain_offset() const { return mine_.offset * cp_; }
+  std::int64_t chains_per_partition() const { return cp_; }
+  const Matrix<Space>& negatives() const { return vneg_; }
+  training::Optimizer<Space>& optimizer() { return opt_; }
+
+  void initialize_chains() {
+    if (ts_.pcd) rbm_.initialize_visible(vneg_, ts_.seed, chain_offset());
+  }
+
+  //! This rank's PCD chain states, row-major, in global chain order.
+  std::vector<double> local_chains() const {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vneg_);
+    return std::vector<double>(h.data(), h.data() + h.size());
+  }
+  //! Loads this rank's rows from all chains (global order).
+  void load_chains(const std::vector<double>& all) {
+    auto h = Kokkos::create_mirror_view(vneg_);
+    const std::size_t at = std::size_t(chain_offset()) * nv_;
+    for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] = Real(all[at + i]);
+    Kokkos::deep_copy(vneg_, h);
+  }
+
+  //! Positive and negative phase of step s and the reduced gradient (in g_ and host_g_).
+  void gradient(std::int64_t s) {
+    auto hv = Kokkos::create_mirror_view(vdata_);
+    for (std::int64_t l = 0; l < nloc_; ++l)
+      plan_.copy_rows(s, data_.train.local[l], nv_, hv.data() + std::size_t(l * b_) * nv_);
+    Kokkos::deep_copy(vdata_, hv);
+    if (!ts_.pcd) Kokkos::deep_copy(vneg_, vdata_);
+    for (int sweep = 0; sweep < ts_.k; ++sweep)
+      rbm_.gibbs_step(vneg_, hneg_, PerChain<Space>(1.0), ts_.seed, chain_offset(), s * ts_.k + sweep);
+    const double wpos = 1.0 / double(ts_.batch), wneg = -1.0 / double(ts_.pcd ? ts_.chains : ts_.batch);
+    if (ts_.deterministic) {
+      leaves_.resize(nloc_);
+      for (std::int64_t l = 0; l < nloc_; ++l) {
+        Kokkos::deep_copy(g_, Real(0));
+        rbm_.grad_free_energy(rows(vdata_, l * b_, b_), wpos, 1.0, g_);
+        rbm_.grad_free_energy(rows(vneg_, l * cp_, cp_), wneg, 1.0, g_);
+        copy_to(g_, leaves_[l]);
+      }
+      tree_sum(leaves_, 0, leaves_.size());
+      host_g_.swap(leaves_[0]);
+      comm_.tree_allreduce(host_g_);
+    } else {
+      Kokkos::deep_copy(g_, Real(0));
+      rbm_.grad_free_energy(vdata_, wpos, 1.0, g_);
+      rbm_.grad_free_energy(vneg_, wneg, 1.0, g_);
+      copy_to(g_, host_g_);
+      comm_.allreduce_sum(host_g_);
+    }
+    auto hg = Kokkos::create_mirror_view(g_);
+    for (std::size_t i = 0; i < host_g_.size(); ++i) hg(i) = host_g_[i];
+    Kokkos::deep_copy(g_, hg);
+  }
+
+  //! ‖g‖ of the reduced gradient, and whether every entry is finite (the same on every rank).
+  double gradient_norm(bool& finite) const {
+    double sq = 0;
+    finite = true;
+    for (Real v : host_g_) {
+      if (!std::isfinite(double(v))) finite = false;
+      sq += double(v) * double(v);
+    }
+    finite = !comm_.any(!finite);
+    return std::sqrt(sq);
+  }
+
+  void update(std::int64_t s) { opt_.apply(rbm_.theta(), g_, s, ts_.steps); }
+
+  bool params_finite() const { return !comm_.any(count_non_finite(rbm_.theta()) > 0); }
+
+  //! The monitors on batch s (after gradient(s), before its update), reduced over ranks
+  //! per partition in partition order: recon, pll, F data, F model.
+  std::vector<double> monitor(std::int64_t s) {
+    const std::int64_t rows_n = nloc_ * b_;
+    Matrix<Space> ph("zeta::train::monitor_h", rows_n, nh_), vr("zeta::train::monitor_v", rows_n, nv_);
+    Vector<Space> fd("zeta::train::monitor_fdata", rows_n), ff("zeta::train::monitor_fflip", rows_n),
+        fm("zeta::train::monitor_fmodel", nloc_ * cp_);
+    rbm_.hidden_probabilities(vdata_, 1.0, ph);
+    rbm_.visible_means(ph, 1.0, vr);
+    rbm_.free_energy(vdata_, 1.0, fd);
+    rbm_.free_energy(vneg_, 1.0, fm);
+    const bool bern = rbm_.kind() == RbmKind::bernoulli;
+    auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vdata_);
+    auto hr = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vr);
+    auto hfd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), fd);
+    auto hfm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), fm);
+    std::vector<std::int64_t> flip(rows_n, 0), ids;
+    if (bern) {
+      // One bit per example, chosen by the counter RNG keyed by the example's id in the split.
+      Matrix<Space> vf("zeta::train::monitor_flipped", rows_n, nv_);
+      auto hf = Kokkos::create_mirror_view(vf);
+      for (std::int64_t l = 0; l < nloc_; ++l) {
+        const auto& part = data_.train.local[l];
+        plan_.rows(s, part, ids);
+        for (std::int64_t j = 0; j < b_; ++j) {
+          const std::int64_t n = l * b_ + j;
+          const rng::Stream st(ts_.seed, std::uint64_t(part.begin + ids[j]), std::uint64_t(s), rng::kMonitor);
+          flip[n] = std::min<std::int64_t>(nv_ - 1, std::int64_t(st.uniform() * nv_));
+          for (int i = 0; i < nv_; ++i) hf(n, i) = hv(n, i);
+          hf(n, flip[n]) = Real(1) - hv(n, flip[n]);
+        }
+      }
+      Kokkos::deep_copy(vf, hf);
+      rbm_.free_energy(vf, 1.0, ff);
+    }
+    auto hff = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ff);
+    std::vector<double> local(4 * nloc_, 0.0);
+    for (std::int64_t l = 0; l < nloc_; ++l) {
+      double re = 0, pll = 0, fdat = 0, fmod = 0;
+      for (std::int64_t j = 0; j < b_; ++j) {
+        const std::int64_t n = l * b_ + j;
+        double e = 0;
+        for (int i = 0; i < nv_; ++i) {
+          const double d = double(hv(n, i)) - double(hr(n, i));
+          e += d * d;
+        }
+        re += e / nv_;
+        fdat += double(hfd(n));
+        // ln σ(F(ṽ) − F(v)) = −softplus(F(v) − F(ṽ)), finite for finite energies.
+        if (bern) pll -= double(nv_) * kmath::softplus(double(hfd(n)) - double(hff(n)));
+      }
+      for (std::int64_t j = 0; j < cp_; ++j) fmod += double(hfm(l * cp_ + j));
+      local[4 * l] = re, local[4 * l + 1] = pll, local[4 * l + 2] = fdat, local[4 * l + 3] = fmod;
+    }
+    const auto all = comm_.allgather_chain_rows(local, 4, comm_.chains(D_));
+    std::vector<double> sum(4, 0.0);
+    for (int p = 0; p < D_; ++p)
+      for (int q = 0; q < 4; ++q) sum[q] += all[4 * p + q];
+    const double B = double(ts_.batch), M = double(D_) * double(cp_);
+    return {sum[0] / B, bern ? sum[1] / B : NAN, sum[2] / B, sum[3] / M};
+  }
+
+ private:
+  Matrix<Space> rows(const Matrix<Space>& m, std::int64_t first, std::int64_t count) const {
+    return Matrix<Space>(m.data() + std::size_t(first) * m.extent(1), count, m.extent(1));
+  }
+  static void copy_to(const Vector<Space>& d, std::vector<Real>& out) {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
+    out.assign(h.data(), h.data() + h.size());
+  }
+
+  const TrainSpec& ts_;
+  const data::Dataset& data_;
+  ChainRange mine_;
+  Rbm<Space>& rbm_;
+  const Comm& comm_;
+  data::BatchPlan plan_;
+  training::Optimizer<Space> opt_;
+  int nv_ = 0, nh_ = 0, D_ = 1;
+  std::int64_t b_ = 0, cp_ = 0, nloc_ = 0;
+  Matrix<Space> vdata_, vneg_, hneg_;
+  Vector<Space> g_;
+  std::vector<Real> host_g_;
+  std::vector<std::vector<Real>> leaves_;
+};
+
+void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t step,
+                            const Rbm<Space>& rbm, Trainer& tr, const TrainSpec& ts, const Series& series) {
+  std::vector<double> m, v;
+  std::int64_t opt_steps = 0;
+  tr.optimizer().save(m, v, opt_steps);
+  std::vector<double> chains;
+  if (ts.pcd) {
+    const auto local = tr.local_chains();
+    const ChainRange range{ts.chains, tr.chain_offset(), std::int64_t(local.size()) / rbm.visible()};
+    chains = comm.gather_chain_rows(local, rbm.visible(), range);
+  }
+  const auto params = io::RbmParams::from_flat(rbm.kind(), rbm.visible(), rbm.hidden(), rbm.params());
+  Series s = series;
+  io::write_checkpoint(comm, ck.file, [&](hid_t f) {
+    io::write_string_attribute(f, "zeta_checkpoint", "train");
+    io::write_string_attribute(f, "signature", io::config_signature(cfg.resolved_ini(), kSignatureKeys));
+    io::write_string_attribute(f, "precision", ZETA_PRECISION_NAME);
+    io::write_string_attribute(f, "config", cfg.resolved_ini());
+    io::write_array(f, "/run/step", {1}, &step);
+    io::write_rbm_params(f, params);
+    io::write_array(f, "/optimizer/m", {m.size()}, m.data());
+    io::write_array(f, "/optimizer/v", {v.size()}, v.data());
+    io::write_array(f, "/optimizer/steps", {1}, &opt_steps);
+    if (ts.pcd) io::write_array(f, "/train/chains", {hsize_t(ts.chains), hsize_t(rbm.visible())}, chains.data());
+    const auto cols = s.all();
+    for (std::size_t q = 0; q < cols.size(); ++q)
+      io::write_array(f, "/train/" + Series::names()[q], {cols[q]->size()}, cols[q]->data());
+  });
+}
+
+void read_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t& step,
+                           Rbm<Space>& rbm, Trainer& tr, const TrainSpec& ts, Series& series) {
+  std::vector<double> theta, m, v, chains;
+  std::vector<std::int64_t> head(2, 0);
+  const int nv = rbm.visible(), nh = rbm.hidden();
+  const std::size_t np = rbm.n_params();
+  const bool adam = ts.opt.type == training::OptimizerType::adam;
+  io::read_checkpoint(comm, ck.file, [&](hid_t f) {
+    const std::string what = io::read_string_attribute(f, ck.file, "zeta_checkpoint");
+    if (what != "train")
+      throw Error("'" + ck.file + "' is a checkpoint of zeta " + what + ", not of zeta train", false);
+    const std::string prec = io::read_string_attribute(f, ck.file, "precision");
+    if (prec != ZETA_PRECISION_NAME)
+      throw Error("checkpoint '" + ck.file + "' was written by a " + prec + " build; this build is " +
+                      ZETA_PRECISION_NAME,
+                  false);
+    io::check_signature(io::read_string_attribute(f, ck.file, "signature"),
+                        io::config_signature(cfg.resolved_ini(), kSignatureKeys), ck.file);
+    head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
+    head[1] = io::read_array<std::int64_t>(f, ck.file, "/optimizer/steps", {1})[0];
+    const auto W = io::read_array<double>(f, ck.file, "/model/rbm/W", {hsize_t(nv), hsize_t(nh)});
+    const auto b = io::read_array<double>(f, ck.file, "/model/rbm/b", {hsize_t(nv)});
+    const auto c = io::read_array<double>(f, ck.file, "/model/rbm/c", {hsize_t(nh)});
+    theta = W;
+    theta.insert(theta.end(), b.begin(), b.end());
+    theta.insert(theta.end(), c.begin(), c.end());
+    m = io::read_array<double>(f, ck.file, "/optimizer/m", {hsize_t(np)});
+    v = io::read_array<double>(f, ck.file, "/optimizer/v", {hsize_t(adam ? np : 0)});
+    if (ts.pcd) chains = io::read_array<double>(f, ck.file, "/train/chains", {hsize_t(ts.chains), hsize_t(nv)});
+    auto cols = series.all();
+    for (std::size_t q = 0; q < cols.size(); ++q)
+      *cols[q] = io::read_array<double>(f, ck.file, "/train/" + Series::names()[q], {});
+    for (std::size_t q = 1; q < cols.size(); ++q)
+      if (cols[q]->size() != cols[0]->size()) throw Error("checkpoint monitor series differ in length (corrupt)", false);
+    if (head[0] < 0 || head[1] != head[0])
+      throw Error("checkpoint step and optimizer step count disagree (corrupt)", false);
+    for (double x : theta)
+      if (!std::isfinite(x)) throw Error("checkpoint '" + ck.file + "' holds non-finite parameters (corrupt)", false);
+  });
+  comm.broadcast(head);
+  comm.broadcast(theta);
+  comm.broadcast(m);
+  comm.broadcast(v);
+  comm.broadcast(chains);
+  for (auto* col : series.all()) comm.broadcast(*col);
+  step = head[0];
+  rbm.set_params(theta);
+  tr.optimizer().load(m, v, head[1]);
+  if (ts.pcd) tr.load_chains(chains);
+}
+
+//! The data mean per feature over the whole training split: per-partition sums
+//! gathered and added in partition order, the same on any rank count.
+std::vector<double> data_mean(const data::Dataset& d, const Comm& comm) {
+  const int nv = d.dim;
+  std::vector<double> local;
+  for (const auto& p : d.train.local) {
+    std::vector<double> s(nv, 0.0);
+    for (std::int64_t r = 0; r < p.count; ++r)
+      for (int i = 0; i < nv; ++i) s[i] += double(p.x[std::size_t(r) * nv + i]);
+    local.insert(local.end(), s.begin(), s.end());
+  }
+  const auto all = comm.allgather_chain_rows(local, nv, comm.chains(d.partitions));
+  std::vector<double> mean(nv, 0.0);
+  for (int p = 0; p < d.partitions; ++p)
+    for (int i = 0; i < nv; ++i) mean[i] += all[std::size_t(p) * nv + i];
+  for (auto& x : mean) x /= double(d.train.n);
+  return mean;
+}
+
+[[noreturn]] void diverged(std::int64_t step, const std::string& what, const TrainSpec& ts, const CheckpointSpec& ck) {
+  std::string msg = "training diverged at step " + std::to_string(step) + ": " + what +
+                    " holds NaN or Inf (train.lr = " + json_number(ts.opt.lr) +
+                    " may be too large); nothing was written from this state";
+  if (!ck.file.empty()) msg += ", checkpoint '" + ck.file + "' still holds the last good one";
+  throw Error(msg);
+}
+
+}  // namespace
+
+TrainResult train(const Config& cfg, const Comm& comm) {
+  Kokkos::Timer timer;
+  // Everything is validated before any file is created.
+  TrainSpec ts;
+  ts.seed = read_seed(cfg);
+  ts.steps = cfg.get_int_at_least("run.steps", 1);
+  ts.max_hours = cfg.get_nonnegative("run.max_hours");
+  ts.progress_every = cfg.get_nonnegative("run.progress_every");
+  const ModelSpec ms = read_model_spec(cfg);
+  if (ms.type != "rbm") config_error("model.type", "zeta train trains model.type = rbm (got '" + ms.type + "')");
+  const data::DataSpec dspec = data::read_data_spec(cfg);
+  ts.pcd = cfg.get_choice("train.objective", {"cd", "pcd"}) == "pcd";
+  const auto k = cfg.get_int_at_least("train.k", 1);
+  if (k > 100000) config_error("train.k", "is impossibly large");
+  ts.k = int(k);
+  ts.batch = cfg.get_int_at_least("train.batch", 1);
+  const int R = comm.size(), D = dspec.partitions;
+  if (ts.batch < R)
+    config_error("train.batch", std::to_string(ts.batch) + " is smaller than the number of ranks (" +
+                                    std::to_string(R) + "): every rank needs examples");
+  if (ts.batch % D != 0)
+    config_error("train.batch", std::to_string(ts.batch) + " is not a multiple of data.partitions = " +
+                                    std::to_string(D));
+  ts.chains = cfg.get_int_at_least("train.chains", 1);
+  if (ts.pcd && ts.chains % D != 0)
+    config_error("train.chains", std::to_string(ts.chains) + " persistent chains do not divide over data.partitions = " +
+                                     std::to_string(D) + " (needs a multiple)");
+  ts.deterministic = cfg.get_bool("train.deterministic");
+  if (ts.deterministic && (!comm.power_of_two() || D % R != 0))
+    config_error("train.deterministic", "needs a power-of-two number of ranks that divides data.partitions (here " +
+                                            std::to_string(R) + " ranks, " + std::to_string(D) +
+                                            " partitions); set train.deterministic = false to train on any rank count");
+  ts.eval_every = cfg.get_int_at_least("train.eval_every", 0);
+  ts.opt = training::read_optimizer_spec(cfg);
+  CheckpointSpec ck;
+  ck.file = cfg.get_string("checkpoint.file");
+  ck.every = cfg.get_int_at_least("checkpoint.every_steps", 0);
+  ck.restart = cfg.get_bool("checkpoint.restart");
+  if (ck.restart && ck.file.empty()) config_error("checkpoint.restart", "needs checkpoint.file");
+  if (ck.every > 0 && ck.file.empty()) config_error("checkpoint.every_steps", "needs checkpoint.file");
+  ts.file = cfg.get_string("output.file");
+  if (!ck.file.empty() && ck.file == ts.file) config_error("checkpoint.file", "must differ from output.file");
+  const ChainRange mine = data::partitions_of(comm.rank(), R, D);
+
+  const data::Dataset d = data::load(dspec, ts.seed, comm);
+  const int nv = d.dim;
+
+  // Initial parameters: model.params (its W must match the data) or random W, b from the data mean.
+  std::vector<double> theta0;
+  if (!ms.params.empty()) {
+    io::RbmParams p;
+    std::string why;
+    try {
+      p = io::read_rbm_params(ms.params);
+      if (p.visible != nv)
+        why = "model.params: '" + ms.params + "' has W [" + std::to_string(p.visible) + ", " +
+              std::to_string(p.hidden) + "] for " + std::to_string(p.visible) + " visible units, but the data (" +
+              "data.path '" + dspec.path + "') has " + std::to_string(nv) + " features";
+      else if (p.hidden != ms.hidden)
+        why = "model.hidden = " + std::to_string(ms.hidden) + " but model.params '" + ms.params + "' has " +
+              std::to_string(p.hidden) + " hidden units";
+      else if (p.kind != ms.rbm_kind)
+        why = std::string("model.visible = ") + rbm_kind_name(ms.rbm_kind) + " but model.params '" + ms.params +
+              "' holds a " + rbm_kind_name(p.kind) + " RBM";
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    why = comm.first_message(why);
+    if (!why.empty()) throw Error(why);
+    theta0 = p.flat();
+  }
+  std::vector<double> sigma;
+  if (ms.rbm_kind == RbmKind::gaussian) {
+    sigma = ms.rbm_sigma;
+    if (sigma.size() != 1 && int(sigma.size()) != nv)
+      config_error("model.sigma", "needs 1 or " + std::to_string(nv) + " values (the data's features), got " +
+                                      std::to_string(sigma.size()));
+  }
+  Rbm<Space> rbm(ms.rbm_kind, nv, ms.hidden, sigma);
+  if (theta0.empty())
+    theta0 = Rbm<Space>::initial_params(ms.rbm_kind, nv, ms.hidden, ms.init_seed, data_mean(d, comm));
+  rbm.set_params(theta0);
+
+  Trainer tr(ts, d, mine, rbm, comm);
+  Series series;
+  std::int64_t step = 0;
+  if (ck.restart) {
+    read_train_checkpoint(comm, ck, cfg, step, rbm, tr, ts, series);
+    if (step >= ts.steps)
+      config_error("run.steps", "is " + std::to_string(ts.steps) + " but checkpoint '" + ck.file +
+                                    "' is already at step " + std::to_string(step) + ": nothing to do");
+  } else {
+    tr.initialize_chains();
+  }
+
+  std::unique_ptr<io::OutputFile> out;
+  if (!ts.file.empty()) {
+    out = std::make_unique<io::OutputFile>(comm, ts.file);
+    write_root_attributes(*out, "train", cfg, comm);
+  }
+
+  TrainResult res;
+  Progress progress("zeta train", ts.steps - step, double(ts.batch), "examples", comm.root(), ts.progress_every);
+  StopControl stop(comm, ts.max_hours);
+  const std::int64_t first = step;
+  for (; step < ts.steps;) {
+    const std::int64_t s = step;
+    tr.gradient(s);
+    bool finite = true;
+    const double gnorm = tr.gradient_norm(finite);
+    if (!finite) diverged(s, "the parameter gradient", ts, ck);
+    if (ts.eval_every > 0 && s % ts.eval_every == 0) {
+      const auto mv = tr.monitor(s);
+      if (!std::isfinite(mv[0]) || !std::isfinite(mv[2]) || !std::isfinite(mv[3]))
+        diverged(s, "a monitor (reconstruction error or free energy)", ts, ck);
+      series.step.push_back(double(s));
+      series.recon.push_back(mv[0]);
+      series.pll.push_back(mv[1]);
+      series.fdata.push_back(mv[2]);
+      series.fmodel.push_back(mv[3]);
+      series.gnorm.push_back(gnorm);
+    }
+    tr.update(s);
+    if (!tr.params_finite()) diverged(s, "the updated parameter vector", ts, ck);
+    step = s + 1;
+    progress.update(step - first);
+    if (!ck.file.empty() && ck.every > 0 && step % ck.every == 0 && step < ts.steps)
+      write_train_checkpoint(comm, ck, cfg, step, rbm, tr, ts, series);
+    if (step < ts.steps && stop.should_stop()) {
+      res.status = "interrupted";
+      break;
+    }
+  }
+  Kokkos::fence();
+  res.steps_done = step;
+  if (!ck.file.empty()) write_train_checkpoint(comm, ck, cfg, step, rbm, tr, ts, series);
+  res.params = rbm.params();
+  if (!series.step.empty()) {
+    res.evaluated_at = std::int64_t(series.step.back());
+    res.recon_error = res.loss = series.recon.back();
+    res.pseudo_loglik = series.pll.back();
+    res.free_energy_data = series.fdata.back();
+    res.free_energy_model = series.fmodel.back();
+    res.grad_norm = series.gnorm.back();
+  }
+
+  if (out) {
+    const bool r0 = comm.root();
+    const auto p = io::RbmParams::from_flat(rbm.kind(), nv, rbm.hidden(), res.params);
+    auto write_vec = [&](const std::string& name, const std::vector<hsize_t>& dims, const std::vector<double>& v) {
+      const hid_t ds = out->create_double(name, dims);
+      std::vector<hsize_t> start(dims.size(), 0), count = dims;
+      if (!r0) count.assign(dims.size(), 0);
+      out->write_double(ds, start, count, v.data());
+    };
+    write_vec("/model/rbm/W", {hsize_t(nv), hsize_t(rbm.hidden())}, p.W);
+    write_vec("/model/rbm/b", {hsize_t(nv)}, p.b);
+    write_vec("/model/rbm/c", {hsize_t(rbm.hidden())}, p.c);
+    {
+      io::Handle g(H5Gopen2(out->id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
+      if (g.id() < 0) throw Error("cannot open /model/rbm in '" + ts.file + "'");
+      io::write_string_attribute(g.id(), "kind", rbm_kind_name(rbm.kind()));
+    }
+    auto cols = series.all();
+    for (std::size_t q = 0; q < cols.size(); ++q)
+      write_vec("/train/" + Series::names()[q], {hsize_t(cols[q]->size())}, *cols[q]);
+    out->attribute("steps", res.steps_done);
+    out->finish();
+  }
+
+  res.wall_s = timer.seconds();
+  const double run_s = progress.elapsed_s();
+  res.updates_per_s = run_s > 0 ? double(res.steps_done - first) / run_s : 0;
+  res.examples_per_s = res.updates_per_s * double(ts.batch);
+  auto& j = res.json;
+  add_json_header(j, "train", res.status, res.wall_s, comm, "rbm", "gibbs");
+  j.add("objective", ts.pcd ? "pcd" : "cd");
+  j.add("k", ts.k);
+  j.add("visible", nv);
+  j.add("hidden", rbm.hidden());
+  j.add("visible_units", rbm_kind_name(rbm.kind()));
+  j.add("examples", d.train.n);
+  j.add("batch", ts.batch);
+  if (ts.pcd) j.add("chains", ts.chains);
+  j.add("partitions", D);
+  j.add("deterministic", ts.deterministic);
+  j.add("steps", res.steps_done);
+  j.add("loss", res.loss);
+  j.add("recon_error", res.recon_error);
+  j.add("pseudo_loglik", res.pseudo_loglik);
+  j.add("free_energy_data", res.free_energy_data);
+  j.add("free_energy_model", res.free_energy_model);
+  j.add("grad_norm", res.grad_norm);
+  j.add("evaluated_at", res.evaluated_at);
+  j.add("updates_per_s", res.updates_per_s);
+  j.add("examples_per_s", res.examples_per_s);
+  if (!ts.file.empty()) j.add("output", ts.file);
+  if (!ck.file.empty()) j.add("checkpoint", ck.file);
+  return res;
+}
+
+}  // namespace zeta::apps
