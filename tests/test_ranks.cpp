@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <random>
 
 #include "zeta/apps/apps.hpp"
 #include "zeta/io/hdf5.hpp"
+#include "zeta/io/params.hpp"
 
 namespace zeta {
 namespace {
@@ -183,6 +185,25 @@ TEST(RankIndependence, AisIsingAndGaussian) {
   expect_same_on_one_rank("ais_gauss", "[model]\ntype = gaussian\ndim = 3\n[sampler]\ntype = mala\n"
                                        "step_size = 0.2\n[ais]\nsteps = 40\nchains = 13\nschedule = geometric\n",
                           apps::declare_ais_app_keys, apps::ais, compare, {"/ais/log_weights"});
+  // An RBM (Gibbs on the base-rate path, with the reverse chains) from a parameter file.
+  Comm world(MPI_COMM_WORLD);
+  if (world.root()) {
+    io::RbmParams p;
+    p.visible = 20, p.hidden = 7;
+    std::mt19937_64 gen(3);
+    std::normal_distribution<double> nd(0.0, 0.5);
+    for (int i = 0; i < 20 * 7; ++i) p.W.push_back(nd(gen));
+    for (int i = 0; i < 20; ++i) p.b.push_back(nd(gen)), p.base_bias.push_back(nd(gen));
+    for (int j = 0; j < 7; ++j) p.c.push_back(nd(gen));
+    io::write_rbm_params("ranks_rbm_params.h5", p);
+  }
+  world.barrier();
+  expect_same_on_one_rank("ais_rbm", "[model]\ntype = rbm\nparams = ranks_rbm_params.h5\n"
+                                     "[ais]\nsteps = 60\nchains = 13\nreverse = true\nreverse_burn_in = 20\n",
+                          apps::declare_ais_app_keys, apps::ais, compare,
+                          {"/ais/log_weights", "/ais/reverse_log_weights"});
+  world.barrier();
+  if (world.root()) std::remove("ranks_rbm_params.h5");
 }
 
 // `zeta free-energy` on a temper output written by all ranks: the same MBAR,

@@ -18,7 +18,9 @@
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/estimators/ais_stats.hpp"
+#include "zeta/estimators/rbm_ais.hpp"
 #include "zeta/io/hdf5.hpp"
+#include "zeta/io/params.hpp"
 #include "zeta/models/factory.hpp"
 #include "zeta/tempering/replicas.hpp"
 
@@ -44,6 +46,8 @@ void declare_ais_app_keys(Config& cfg) {
   cfg.declare("ais.reverse_burn_in", "2000", "moves at the target that equilibrate the reverse chains");
   cfg.declare("ais.base_mean", "0", "continuous models: mean of the Gaussian base");
   cfg.declare("ais.base_scale", "1", "continuous models: standard deviation of the Gaussian base");
+  cfg.declare("ais.exact", "false",
+              "rbm: also the exact ln Z, summed over the smaller layer (at most 30 units), as log_z_exact");
   cfg.declare("output.file", "zeta_ais.h5", "HDF5 output file (empty = none)");
 }
 
@@ -267,14 +271,72 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
 
 }  // namespace
 
+//! RBMs (model.params: a zeta train output or checkpoint) on the base-rate path of
+//! Salakhutdinov & Murray, with Gibbs sweeps at every intermediate distribution.
+//! The base-rate biases are the file's /model/rbm/base_bias (the training data's
+//! marginals) or else the RBM's own visible biases. With ais.exact the exact ln Z
+//! (rank 0, broadcast) goes into `log_z_exact`.
+AisOut ais_rbm(const Config& cfg, const ModelSpec& ms, const AisSpec& as, std::uint32_t seed, const ChainRange& range,
+               Progress& progress, const Comm& comm, bool exact, double& log_z_exact) {
+  if (ms.params.empty())
+    config_error("model.params", "model.type = rbm needs trained parameters (a zeta train output or checkpoint)");
+  io::RbmParams p;
+  std::string why;
+  try {
+    p = io::read_rbm_params(ms.params);
+    if (cfg.given("model.hidden") && p.hidden != ms.hidden)
+      why = "model.hidden = " + std::to_string(ms.hidden) + " but model.params '" + ms.params + "' has " +
+            std::to_string(p.hidden) + " hidden units";
+    else if (cfg.given("model.visible") && p.kind != ms.rbm_kind)
+      why = std::string("model.visible = ") + rbm_kind_name(ms.rbm_kind) + " but model.params '" + ms.params +
+            "' holds a " + rbm_kind_name(p.kind) + " RBM";
+    else if (p.kind == RbmKind::gaussian && ms.rbm_sigma.size() != 1 && int(ms.rbm_sigma.size()) != p.visible)
+      why = "model.sigma needs 1 or " + std::to_string(p.visible) + " values for '" + ms.params + "'";
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  why = comm.first_message(why);
+  if (!why.empty()) throw Error(why);
+  Rbm<Space> rbm(p.kind, p.visible, p.hidden, p.kind == RbmKind::gaussian ? ms.rbm_sigma : std::vector<double>{});
+  rbm.set_params(p.flat());
+  const std::vector<double> base = p.base_bias.empty() ? p.b : p.base_bias;
+  if (exact) {
+    std::vector<double> v(1, NAN);
+    std::string err;
+    if (comm.root()) {
+      try {
+        v[0] = rbm_log_z_exact(rbm, as.beta);
+      } catch (const std::exception& e) {
+        err = std::string("ais.exact: ") + e.what();
+      }
+    }
+    comm.broadcast(err);
+    if (!err.empty()) throw Error(err);
+    comm.broadcast(v);
+    log_z_exact = v[0];
+  }
+  const RbmAisRun r = rbm_ais(rbm, base, as.a, as.beta, as.sweeps, as.reverse, as.reverse_burn_in, seed, range,
+                              [&](std::int64_t i) { progress.update(i); });
+  AisOut o;
+  o.log_w = r.log_w;
+  o.log_w_rev = r.log_w_rev;
+  o.base_log_z = r.base_log_z;
+  o.moves = r.sweeps_done;
+  return o;
+}
+
 AisResult ais(const Config& cfg, const Comm& comm) {
   Kokkos::Timer timer;
   const std::uint32_t seed = read_seed(cfg);
   const SamplerSpec smp = read_sampler_spec(cfg);
   const ModelSpec ms = read_model_spec(cfg);
-  check_sampler_for_model(smp, ms.type, ms.lattice());
+  const bool rbm = ms.type == "rbm";  // block Gibbs: the [sampler] section does not apply
+  if (!rbm) check_sampler_for_model(smp, ms.type, ms.lattice());
   const AisSpec as = read_ais_spec(cfg);
-  if (smp.type == SamplerType::langevin && comm.root())
+  const bool exact = cfg.get_bool("ais.exact");
+  if (exact && !rbm) config_error("ais.exact", "applies to model.type = rbm only");
+  double log_z_exact = NAN;
+  if (!rbm && smp.type == SamplerType::langevin && comm.root())
     std::fprintf(stderr,
                  "zeta: warning: ULA (sampler.type = langevin) does not leave the intermediate distributions "
                  "invariant: AIS with it is biased; prefer mala or hmc\n");
@@ -292,6 +354,8 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   std::string model_name = ms.type;
   if (ms.lattice()) {
     o = ais_lattice(ms, smp, as, seed, range, progress);
+  } else if (rbm) {
+    o = ais_rbm(cfg, ms, as, seed, range, progress, comm, exact, log_z_exact);
   } else {
     auto model = make_model<Space>(ms);
     o = std::visit([&](auto& m) { return ais_continuous(m, smp, as, seed, range, progress); }, model);
@@ -313,6 +377,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   r.base_log_z = o.base_log_z;
   r.log_z_upper = stats[4];
   r.log_z_upper_stderr = stats[5];
+  r.log_z_exact = log_z_exact;
   if (out) {
     std::vector<double> betas(as.a.size());
     for (std::size_t t = 0; t < betas.size(); ++t) betas[t] = as.a[t] * as.beta;
@@ -329,7 +394,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   r.wall_s = timer.seconds();
   r.chain_steps_per_s = double(as.chains) * double(o.moves) / r.wall_s;
   auto& j = r.json;
-  add_json_header(j, "ais", "ok", r.wall_s, comm, model_name, smp.name);
+  add_json_header(j, "ais", "ok", r.wall_s, comm, model_name, rbm ? "gibbs" : smp.name);
   j.add("chains", as.chains);
   j.add("steps", T);
   j.add("beta", as.beta);
@@ -338,6 +403,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   j.add("ess", r.ess);
   j.add("log_weight_var", r.log_weight_var);
   j.add("base_log_z", r.base_log_z);
+  if (exact) j.add("log_z_exact", log_z_exact);
   if (as.reverse) {
     j.add("log_z_lower", r.log_z);
     j.add("log_z_upper", r.log_z_upper);

@@ -316,7 +316,8 @@ class Trainer {
 };
 
 void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t step,
-                            const Rbm<Space>& rbm, Trainer& tr, const TrainSpec& ts, const Series& series) {
+                            const Rbm<Space>& rbm, const std::vector<double>& base_bias, Trainer& tr,
+                            const TrainSpec& ts, const Series& series) {
   std::vector<double> m, v;
   std::int64_t opt_steps = 0;
   tr.optimizer().save(m, v, opt_steps);
@@ -326,7 +327,8 @@ void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Co
     const ChainRange range{ts.chains, tr.chain_offset(), std::int64_t(local.size()) / rbm.visible()};
     chains = comm.gather_chain_rows(local, rbm.visible(), range);
   }
-  const auto params = io::RbmParams::from_flat(rbm.kind(), rbm.visible(), rbm.hidden(), rbm.params());
+  auto params = io::RbmParams::from_flat(rbm.kind(), rbm.visible(), rbm.hidden(), rbm.params());
+  params.base_bias = base_bias;
   Series s = series;
   io::write_checkpoint(comm, ck.file, [&](hid_t f) {
     io::write_string_attribute(f, "zeta_checkpoint", "train");
@@ -504,8 +506,10 @@ TrainResult train(const Config& cfg, const Comm& comm) {
                                       std::to_string(sigma.size()));
   }
   Rbm<Space> rbm(ms.rbm_kind, nv, ms.hidden, sigma);
-  if (theta0.empty())
-    theta0 = Rbm<Space>::initial_params(ms.rbm_kind, nv, ms.hidden, ms.init_seed, data_mean(d, comm));
+  // The training data's visible marginals: the initial b, and the AIS base-rate model stored with the parameters.
+  const std::vector<double> mean = data_mean(d, comm);
+  const std::vector<double> base_bias = Rbm<Space>::visible_bias_from_mean(ms.rbm_kind, mean);
+  if (theta0.empty()) theta0 = Rbm<Space>::initial_params(ms.rbm_kind, nv, ms.hidden, ms.init_seed, mean);
   rbm.set_params(theta0);
 
   Trainer tr(ts, d, mine, rbm, comm);
@@ -552,7 +556,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     step = s + 1;
     progress.update(step - first);
     if (!ck.file.empty() && ck.every > 0 && step % ck.every == 0 && step < ts.steps)
-      write_train_checkpoint(comm, ck, cfg, step, rbm, tr, ts, series);
+      write_train_checkpoint(comm, ck, cfg, step, rbm, base_bias, tr, ts, series);
     if (step < ts.steps && stop.should_stop()) {
       res.status = "interrupted";
       break;
@@ -560,7 +564,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   }
   Kokkos::fence();
   res.steps_done = step;
-  if (!ck.file.empty()) write_train_checkpoint(comm, ck, cfg, step, rbm, tr, ts, series);
+  if (!ck.file.empty()) write_train_checkpoint(comm, ck, cfg, step, rbm, base_bias, tr, ts, series);
   res.params = rbm.params();
   if (!series.step.empty()) {
     res.evaluated_at = std::int64_t(series.step.back());
@@ -583,6 +587,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     write_vec("/model/rbm/W", {hsize_t(nv), hsize_t(rbm.hidden())}, p.W);
     write_vec("/model/rbm/b", {hsize_t(nv)}, p.b);
     write_vec("/model/rbm/c", {hsize_t(rbm.hidden())}, p.c);
+    write_vec("/model/rbm/base_bias", {hsize_t(nv)}, base_bias);
     {
       io::Handle g(H5Gopen2(out->id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
       if (g.id() < 0) throw Error("cannot open /model/rbm in '" + ts.file + "'");

@@ -122,6 +122,7 @@ hid_t OutputFile::create_double(const std::string& name, const std::vector<hsize
 void OutputFile::write_typed(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
                              const void* data, hid_t type) {
   Handle fspace(H5Dget_space(dset), H5Sclose);
+  if (H5Sget_simple_extent_npoints(fspace.id()) == 0) return;  // an empty dataset (the same on every rank)
   hsize_t n = 1;
   for (auto c : count) n *= c;
   Handle mspace(H5Screate_simple(1, &n, nullptr), H5Sclose);

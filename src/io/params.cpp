@@ -84,10 +84,17 @@ RbmParams read_rbm_params(const std::string& file) {
                 shape_str(cd) + ": expected W [visible, hidden], b [visible], c [hidden]");
   p.visible = int(wd[0]);
   p.hidden = int(wd[1]);
-  for (const auto* v : {&p.W, &p.b, &p.c})
+  Handle f = open_read(file);
+  if (exists(f.id(), "/model/rbm/base_bias")) {
+    std::vector<hsize_t> ad;
+    p.base_bias = read_doubles(file, "/model/rbm/base_bias", ad);
+    if (ad != std::vector<hsize_t>{wd[0]})
+      throw Error("model.params: '" + file + "' /model/rbm/base_bias has shape " + shape_str(ad) + ", expected [" +
+                  std::to_string(wd[0]) + "]");
+  }
+  for (const auto* v : {&p.W, &p.b, &p.c, &p.base_bias})
     for (double x : *v)
       if (!std::isfinite(x)) throw Error("model.params: '" + file + "' /model/rbm holds NaN or Inf");
-  Handle f = open_read(file);
   Handle g(H5Gopen2(f.id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
   if (g.id() < 0) throw Error("model.params: cannot open /model/rbm in '" + file + "'");
   std::string kind;
@@ -108,6 +115,7 @@ void write_rbm_params(hid_t file, const RbmParams& p) {
   write_doubles(file, "/model/rbm/W", {hsize_t(p.visible), hsize_t(p.hidden)}, p.W.data());
   write_doubles(file, "/model/rbm/b", {hsize_t(p.visible)}, p.b.data());
   write_doubles(file, "/model/rbm/c", {hsize_t(p.hidden)}, p.c.data());
+  if (!p.base_bias.empty()) write_doubles(file, "/model/rbm/base_bias", {hsize_t(p.visible)}, p.base_bias.data());
   Handle g(H5Gopen2(file, "/model/rbm", H5P_DEFAULT), H5Gclose);
   if (g.id() < 0) throw Error("cannot open /model/rbm to write its kind", false);
   write_string_attribute(g.id(), "kind", rbm_kind_name(p.kind));

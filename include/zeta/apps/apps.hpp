@@ -68,6 +68,7 @@ struct AisResult {
   double log_z = 0, log_z_stderr = 0, ess = 0, log_weight_var = 0, base_log_z = 0;
   //! ais.reverse: the stochastic upper bound from reverse AIS (log_z is the lower one).
   double log_z_upper = NAN, log_z_upper_stderr = NAN;
+  double log_z_exact = NAN;  //!< ais.exact (rbm): the exact ln Z
   double wall_s = 0, chain_steps_per_s = 0;
   JsonSummary json;
 };

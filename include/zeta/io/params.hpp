@@ -22,6 +22,9 @@ struct RbmParams {
   RbmKind kind = RbmKind::bernoulli;
   int visible = 0, hidden = 0;
   std::vector<double> W, b, c;
+  //! Optional (/model/rbm/base_bias): the visible biases of the AIS base-rate model,
+  //! Rbm::visible_bias_from_mean of the training data (zeta train writes them).
+  std::vector<double> base_bias;
   //! θ = [W | b | c], the layout of Rbm::theta().
   std::vector<double> flat() const;
   //! Splits θ (visible·hidden + visible + hidden values).
@@ -31,7 +34,7 @@ struct RbmParams {
 //! Reads /model/rbm/{W,b,c} and its `kind`, checking that the shapes agree with each
 //! other and that every value is finite; errors name model.params and the file.
 RbmParams read_rbm_params(const std::string& file);
-//! Writes /model/rbm/{W,b,c} and `kind` into an open file (serial).
+//! Writes /model/rbm/{W,b,c} (and base_bias when set) and `kind` into an open file (serial).
 void write_rbm_params(hid_t file, const RbmParams& p);
 //! Creates `file` holding only the RBM parameters (serial, one rank).
 void write_rbm_params(const std::string& file, const RbmParams& p);
