@@ -151,11 +151,15 @@ init_seed = 3
 [data]
 type = csv
 partitions = 4
+holdout = 0.25
 [train]
 k = 2
 batch = 8
 chains = 12
 eval_every = 4
+ais_every = 8
+ais_steps = 200
+ais_chains = 13
 optimizer = adam
 lr = 0.05
 )";
@@ -176,7 +180,9 @@ std::vector<double> dataset(const std::string& file, const std::string& name) {
 const std::vector<std::string> kCheckpointData = {"/model/rbm/W",   "/model/rbm/b",       "/model/rbm/c",
                                                   "/optimizer/m",   "/train/step",        "/train/recon_error",
                                                   "/train/pseudo_loglik", "/train/free_energy_data",
-                                                  "/train/free_energy_model", "/train/grad_norm"};
+                                                  "/train/free_energy_model", "/train/grad_norm",
+                                                  "/train/ais_step", "/train/log_z", "/train/log_z_stderr",
+                                                  "/train/heldout_loglik", "/train/heldout_loglik_stderr"};
 
 // 1, 2, 4 ranks against one rank: bitwise-identical parameters and monitors with
 // train.deterministic = true; close (1e-10 relative) with one MPI_Allreduce.
@@ -199,6 +205,17 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
         if (ds.rfind("/optimizer", 0) == 0) continue;
         EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << obj << " " << ds;
       }
+      // The AIS evaluations (steps 8, 16 and the end, 24): the last ln Z against
+      // the exact one of the final parameters, within 4 of its standard errors.
+      const auto ais_steps = dataset(one, "/train/ais_step"), log_z = dataset(one, "/train/log_z"),
+                 log_z_se = dataset(one, "/train/log_z_stderr"), ll = dataset(one, "/train/heldout_loglik");
+      EXPECT_EQ(ais_steps, (std::vector<double>{8, 16, 24})) << obj;
+      Rbm<Space> final_rbm(RbmKind::bernoulli, 10, 5);
+      final_rbm.set_params(rs.params);
+      const double exact = rbm_log_z_exact(final_rbm);
+      EXPECT_LT(std::fabs(log_z.back() - exact), 4 * log_z_se.back())
+          << obj << ": AIS " << log_z.back() << " +- " << log_z_se.back() << ", exact " << exact;
+      EXPECT_LT(ll.back(), 0.0) << obj;
       // Training moved the parameters and the monitors are sane.
       EXPECT_EQ(rw.evaluated_at, 20);
       EXPECT_GT(rw.recon_error, 0.0);

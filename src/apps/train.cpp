@@ -27,6 +27,8 @@
 #include "zeta/core/math.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/data/dataset.hpp"
+#include "zeta/estimators/ais_stats.hpp"
+#include "zeta/estimators/rbm_ais.hpp"
 #include "zeta/io/checkpoint.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
@@ -59,6 +61,12 @@ void declare_train_app_keys(Config& cfg) {
   cfg.declare("train.eval_every", "10",
               "monitor (reconstruction error, pseudo-log-likelihood, free energies, gradient norm) at every step "
               "that is a multiple of this, on that step's batch before its update (0 = never)");
+  cfg.declare("train.ais_every", "0",
+              "at every step that is a multiple of this (before its update; the final parameters when run.steps "
+              "is one) an AIS estimate of ln Z and of the held-out log-likelihood −⟨F(v)⟩ − ln Z with its "
+              "standard error (0 = never; needs a held-out split)");
+  cfg.declare("train.ais_steps", "1000", "intermediate distributions of that AIS (base-rate path, linear schedule)");
+  cfg.declare("train.ais_chains", "100", "AIS chains over all ranks");
   training::declare_optimizer_keys(cfg);
   cfg.declare("output.file", "zeta_train.h5", "HDF5 output file (empty = none): /model/rbm and the /train series");
   cfg.declare("checkpoint.file", "", "checkpoint file (empty = no checkpoints); the previous one is kept as FILE.prev");
@@ -76,6 +84,7 @@ struct TrainSpec {
   bool pcd = true;
   int k = 1;
   std::int64_t batch = 0, chains = 0, eval_every = 0;
+  std::int64_t ais_every = 0, ais_steps = 0, ais_chains = 0;
   bool deterministic = true;
   training::OptimizerSpec opt;
   std::string file;
@@ -94,6 +103,17 @@ struct Series {
   static const std::vector<std::string>& names() {
     static const std::vector<std::string> n = {"step",      "recon_error",       "pseudo_loglik",
                                                "free_energy_data", "free_energy_model", "grad_norm"};
+    return n;
+  }
+};
+
+//! The AIS evaluations (train.ais_every), one entry each.
+struct AisSeries {
+  std::vector<double> step, log_z, log_z_stderr, heldout, heldout_stderr;
+  std::vector<std::vector<double>*> all() { return {&step, &log_z, &log_z_stderr, &heldout, &heldout_stderr}; }
+  static const std::vector<std::string>& names() {
+    static const std::vector<std::string> n = {"ais_step", "log_z", "log_z_stderr", "heldout_loglik",
+                                               "heldout_loglik_stderr"};
     return n;
   }
 };
@@ -317,7 +337,7 @@ class Trainer {
 
 void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t step,
                             const Rbm<Space>& rbm, const std::vector<double>& base_bias, Trainer& tr,
-                            const TrainSpec& ts, const Series& series) {
+                            const TrainSpec& ts, const Series& series, const AisSeries& ais) {
   std::vector<double> m, v;
   std::int64_t opt_steps = 0;
   tr.optimizer().save(m, v, opt_steps);
@@ -330,6 +350,7 @@ void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Co
   auto params = io::RbmParams::from_flat(rbm.kind(), rbm.visible(), rbm.hidden(), rbm.params());
   params.base_bias = base_bias;
   Series s = series;
+  AisSeries a = ais;
   io::write_checkpoint(comm, ck.file, [&](hid_t f) {
     io::write_string_attribute(f, "zeta_checkpoint", "train");
     io::write_string_attribute(f, "signature", io::config_signature(cfg.resolved_ini(), kSignatureKeys));
@@ -344,11 +365,14 @@ void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Co
     const auto cols = s.all();
     for (std::size_t q = 0; q < cols.size(); ++q)
       io::write_array(f, "/train/" + Series::names()[q], {cols[q]->size()}, cols[q]->data());
+    const auto acols = a.all();
+    for (std::size_t q = 0; q < acols.size(); ++q)
+      io::write_array(f, "/train/" + AisSeries::names()[q], {acols[q]->size()}, acols[q]->data());
   });
 }
 
 void read_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t& step,
-                           Rbm<Space>& rbm, Trainer& tr, const TrainSpec& ts, Series& series) {
+                           Rbm<Space>& rbm, Trainer& tr, const TrainSpec& ts, Series& series, AisSeries& ais) {
   std::vector<double> theta, m, v, chains;
   std::vector<std::int64_t> head(2, 0);
   const int nv = rbm.visible(), nh = rbm.hidden();
@@ -381,6 +405,11 @@ void read_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Con
       *cols[q] = io::read_array<double>(f, ck.file, "/train/" + Series::names()[q], {});
     for (std::size_t q = 1; q < cols.size(); ++q)
       if (cols[q]->size() != cols[0]->size()) throw Error("checkpoint monitor series differ in length (corrupt)", false);
+    auto acols = ais.all();
+    for (std::size_t q = 0; q < acols.size(); ++q)
+      *acols[q] = io::read_array<double>(f, ck.file, "/train/" + AisSeries::names()[q], {});
+    for (std::size_t q = 1; q < acols.size(); ++q)
+      if (acols[q]->size() != acols[0]->size()) throw Error("checkpoint AIS series differ in length (corrupt)", false);
     if (head[0] < 0 || head[1] != head[0])
       throw Error("checkpoint step and optimizer step count disagree (corrupt)", false);
     for (double x : theta)
@@ -392,6 +421,7 @@ void read_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Con
   comm.broadcast(v);
   comm.broadcast(chains);
   for (auto* col : series.all()) comm.broadcast(*col);
+  for (auto* col : ais.all()) comm.broadcast(*col);
   step = head[0];
   rbm.set_params(theta);
   tr.optimizer().load(m, v, head[1]);
@@ -460,6 +490,9 @@ TrainResult train(const Config& cfg, const Comm& comm) {
                                             std::to_string(R) + " ranks, " + std::to_string(D) +
                                             " partitions); set train.deterministic = false to train on any rank count");
   ts.eval_every = cfg.get_int_at_least("train.eval_every", 0);
+  ts.ais_every = cfg.get_int_at_least("train.ais_every", 0);
+  ts.ais_steps = cfg.get_int_at_least("train.ais_steps", 1);
+  ts.ais_chains = cfg.get_int_at_least("train.ais_chains", 2);
   ts.opt = training::read_optimizer_spec(cfg);
   CheckpointSpec ck;
   ck.file = cfg.get_string("checkpoint.file");
@@ -514,9 +547,55 @@ TrainResult train(const Config& cfg, const Comm& comm) {
 
   Trainer tr(ts, d, mine, rbm, comm);
   Series series;
+  AisSeries ais;
+  if (ts.ais_every > 0 && d.heldout.n == 0)
+    config_error("train.ais_every", "needs a held-out split (data.heldout_path or data.holdout)");
+  // The AIS evaluation: ln Z on the base-rate path, and the held-out −⟨F(v)⟩ summed per
+  // partition and added in partition order (the same bits on any rank count).
+  auto evaluate_ais = [&](std::int64_t s) {
+    std::vector<double> a(ts.ais_steps + 1);
+    for (std::int64_t t = 0; t <= ts.ais_steps; ++t) a[t] = double(t) / double(ts.ais_steps);
+    const ChainRange chains = comm.chains(ts.ais_chains);
+    // Draws keyed apart from the training chains: a seed mixed with the step (splitmix32-style).
+    std::uint32_t z = ts.seed ^ (0x9E3779B9u * std::uint32_t(s + 1));
+    z = (z ^ (z >> 16)) * 0x85EBCA6Bu;
+    z = (z ^ (z >> 13)) * 0xC2B2AE35u;
+    z ^= z >> 16;
+    const RbmAisRun run = rbm_ais(rbm, base_bias, a, 1.0, 1, false, 0, z, chains);
+    const LogMeanExp lme = log_mean_exp(run.log_w, chains, comm);
+    const double log_z = run.base_log_z + lme.log_mean;
+    std::vector<double> part(2 * d.heldout.local.size(), 0.0);
+    for (std::size_t q = 0; q < d.heldout.local.size(); ++q) {
+      const auto& P = d.heldout.local[q];
+      if (P.count == 0) continue;
+      Matrix<Space> v("zeta::train::heldout", P.count, nv);
+      auto hv = Kokkos::create_mirror_view(v);
+      for (std::int64_t r = 0; r < P.count; ++r)
+        for (int i = 0; i < nv; ++i) hv(r, i) = P.x[std::size_t(r) * nv + i];
+      Kokkos::deep_copy(v, hv);
+      Accum<Space> F("zeta::train::heldout_F", P.count);
+      rbm.free_energy(v, 1.0, F);
+      auto hF = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), F);
+      for (std::int64_t r = 0; r < P.count; ++r) part[2 * q] += hF(r), part[2 * q + 1] += hF(r) * hF(r);
+    }
+    const ChainRange mine_p = data::partitions_of(comm.rank(), comm.size(), d.partitions);
+    const auto allp = comm.allgather_chain_rows(part, 2, mine_p);
+    double sf = 0, sf2 = 0;
+    for (int q = 0; q < d.partitions; ++q) sf += allp[2 * q], sf2 += allp[2 * q + 1];
+    const double n = double(d.heldout.n), mf = sf / n;
+    const double se_f = std::sqrt(std::max(0.0, sf2 / n - mf * mf) / std::max(1.0, n - 1));
+    ais.step.push_back(double(s));
+    ais.log_z.push_back(log_z);
+    ais.log_z_stderr.push_back(lme.stderr);
+    ais.heldout.push_back(-mf - log_z);
+    ais.heldout_stderr.push_back(std::sqrt(se_f * se_f + lme.stderr * lme.stderr));
+    if (comm.root())
+      std::fprintf(stderr, "zeta train: step %lld: AIS ln Z = %.3f +- %.3f, held-out log-likelihood %.3f +- %.3f nats\n",
+                   static_cast<long long>(s), log_z, lme.stderr, ais.heldout.back(), ais.heldout_stderr.back());
+  };
   std::int64_t step = 0;
   if (ck.restart) {
-    read_train_checkpoint(comm, ck, cfg, step, rbm, tr, ts, series);
+    read_train_checkpoint(comm, ck, cfg, step, rbm, tr, ts, series, ais);
     if (step >= ts.steps)
       config_error("run.steps", "is " + std::to_string(ts.steps) + " but checkpoint '" + ck.file +
                                     "' is already at step " + std::to_string(step) + ": nothing to do");
@@ -551,12 +630,14 @@ TrainResult train(const Config& cfg, const Comm& comm) {
       series.fmodel.push_back(mv[3]);
       series.gnorm.push_back(gnorm);
     }
+    if (ts.ais_every > 0 && s > 0 && s % ts.ais_every == 0 && (ais.step.empty() || ais.step.back() != double(s)))
+      evaluate_ais(s);
     tr.update(s);
     if (!tr.params_finite()) diverged(s, "the updated parameter vector", ts, ck);
     step = s + 1;
     progress.update(step - first);
     if (!ck.file.empty() && ck.every > 0 && step % ck.every == 0 && step < ts.steps)
-      write_train_checkpoint(comm, ck, cfg, step, rbm, base_bias, tr, ts, series);
+      write_train_checkpoint(comm, ck, cfg, step, rbm, base_bias, tr, ts, series, ais);
     if (step < ts.steps && stop.should_stop()) {
       res.status = "interrupted";
       break;
@@ -564,7 +645,12 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   }
   Kokkos::fence();
   res.steps_done = step;
-  if (!ck.file.empty()) write_train_checkpoint(comm, ck, cfg, step, rbm, base_bias, tr, ts, series);
+  // The final parameters when the last step is a multiple of train.ais_every (a restart
+  // from this point finds the entry and does not repeat it).
+  if (ts.ais_every > 0 && step == ts.steps && step % ts.ais_every == 0 &&
+      (ais.step.empty() || ais.step.back() != double(step)))
+    evaluate_ais(step);
+  if (!ck.file.empty()) write_train_checkpoint(comm, ck, cfg, step, rbm, base_bias, tr, ts, series, ais);
   res.params = rbm.params();
   if (!series.step.empty()) {
     res.evaluated_at = std::int64_t(series.step.back());
@@ -596,6 +682,9 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     auto cols = series.all();
     for (std::size_t q = 0; q < cols.size(); ++q)
       write_vec("/train/" + Series::names()[q], {hsize_t(cols[q]->size())}, *cols[q]);
+    auto acols = ais.all();
+    for (std::size_t q = 0; q < acols.size(); ++q)
+      write_vec("/train/" + AisSeries::names()[q], {hsize_t(acols[q]->size())}, *acols[q]);
     out->attribute("steps", res.steps_done);
     out->finish();
   }
@@ -624,6 +713,13 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   j.add("free_energy_model", res.free_energy_model);
   j.add("grad_norm", res.grad_norm);
   j.add("evaluated_at", res.evaluated_at);
+  if (!ais.step.empty()) {
+    j.add("log_z", ais.log_z.back());
+    j.add("log_z_stderr", ais.log_z_stderr.back());
+    j.add("heldout_loglik", ais.heldout.back());
+    j.add("heldout_loglik_stderr", ais.heldout_stderr.back());
+    j.add("ais_at", std::int64_t(ais.step.back()));
+  }
   j.add("updates_per_s", res.updates_per_s);
   j.add("examples_per_s", res.examples_per_s);
   if (!ts.file.empty()) j.add("output", ts.file);
