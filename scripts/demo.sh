@@ -3,7 +3,8 @@
 # 256 MALA chains, energy landscape on), then a small tempering study with
 # `zeta temper`: input/temper_ising.ini (Ising 16x16 across beta_c, heat-bath,
 # adaptive ladder, checkpointed) and input/temper_mixture.ini (a 4-mode 2-D
-# mixture with unequal weights); then plots everything.
+# mixture with unequal weights); then trains an RBM on Fashion-MNIST with
+# `zeta train` (input/train_rbm_fashion.ini); then plots everything.
 #
 # Usage: scripts/demo.sh [BUILD_DIR] [RESULTS_DIR]
 #   BUILD_DIR    directory holding the zeta executable (default: build)
@@ -29,6 +30,9 @@
 #   RESULTS_DIR/temper_{ising,mixture}.{h5,json} and temper_*_*.png (acceptance,
 #                                  flow, round trips, energy histograms per beta,
 #                                  mean energy, target-beta samples)
+#   RESULTS_DIR/train_rbm.{h5,json,ckpt} and train_rbm_{curves,filters,samples}.png
+#                                  (RBM on binarized Fashion-MNIST, PCD, AIS held-out
+#                                  log-likelihood)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,7 +51,7 @@ resolve() {
 }
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 if [[ $# -gt 2 ]]; then
@@ -104,5 +108,19 @@ for study in temper_ising temper_mixture; do
   "${cmd[@]}" | tee "$results_dir/$study.json"
   "$python" "$repo/analysis/plot_temper.py" "$results_dir/$study.h5" "$results_dir/$study"
 done
+
+# RBM training on binarized Fashion-MNIST (784 -> 64, PCD, AIS held-out log-likelihood).
+fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+if [[ -f $fashion ]]; then
+  rm -f "$results_dir/train_rbm.ckpt" "$results_dir/train_rbm.ckpt.prev"
+  cmd=("${launch[@]}" "$zeta" train "$repo/input/train_rbm_fashion.ini" "--output.file=$results_dir/train_rbm.h5"
+       "--checkpoint.file=$results_dir/train_rbm.ckpt")
+  echo "demo.sh: ${cmd[*]}" >&2
+  "${cmd[@]}" | tee "$results_dir/train_rbm.json"
+  "$python" "$repo/analysis/plot_train.py" "$results_dir/train_rbm.h5" --checkpoint "$results_dir/train_rbm.ckpt" \
+    -o "$results_dir/train_rbm"
+else
+  echo "demo.sh: $fashion missing (install dataset-fashion-mnist): skipping the training demo" >&2
+fi
 
 echo "demo.sh: results in $results_dir" >&2
