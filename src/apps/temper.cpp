@@ -149,10 +149,7 @@ void write_temper_checkpoint(const Comm& comm, const CheckpointSpec& ck, const C
   const auto all_state = comm.gather_chain_rows(state, sys.saved_row(), range);
   const auto all_counts = comm.gather_chain_rows(counts, 1, range);
   io::write_checkpoint(comm, ck.file, [&](hid_t f) {
-    io::write_string_attribute(f, "zeta_checkpoint", "temper");
-    io::write_string_attribute(f, "signature", io::config_signature(cfg.resolved_ini(), kSignatureKeys));
-    io::write_string_attribute(f, "precision", ZETA_PRECISION_NAME);
-    io::write_string_attribute(f, "config", cfg.resolved_ini());
+    io::write_checkpoint_header(f, "temper", cfg.resolved_ini(), kSignatureKeys);
     const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
     const std::int64_t step = st.step, saved = st.saved;
     io::write_array(f, "/run/step", {1}, &step);
@@ -184,16 +181,7 @@ void read_temper_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Co
   std::vector<std::int64_t> xs, head(2);
   const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
   io::read_checkpoint(comm, ck.file, [&](hid_t f) {
-    const std::string what = io::read_string_attribute(f, ck.file, "zeta_checkpoint");
-    if (what != "temper")
-      throw Error("'" + ck.file + "' is a checkpoint of zeta " + what + ", not of zeta temper", false);
-    const std::string prec = io::read_string_attribute(f, ck.file, "precision");
-    if (prec != ZETA_PRECISION_NAME)
-      throw Error("checkpoint '" + ck.file + "' was written by a " + prec + " build; this build is " +
-                      ZETA_PRECISION_NAME,
-                  false);
-    io::check_signature(io::read_string_attribute(f, ck.file, "signature"),
-                        io::config_signature(cfg.resolved_ini(), kSignatureKeys), ck.file);
+    io::check_checkpoint_header(f, ck.file, "temper", cfg.resolved_ini(), kSignatureKeys);
     head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
     head[1] = io::read_array<std::int64_t>(f, ck.file, "/run/saved", {1})[0];
     st.betas = io::read_array<double>(f, ck.file, "/temper/betas", {K});

@@ -352,10 +352,7 @@ void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Co
   Series s = series;
   AisSeries a = ais;
   io::write_checkpoint(comm, ck.file, [&](hid_t f) {
-    io::write_string_attribute(f, "zeta_checkpoint", "train");
-    io::write_string_attribute(f, "signature", io::config_signature(cfg.resolved_ini(), kSignatureKeys));
-    io::write_string_attribute(f, "precision", ZETA_PRECISION_NAME);
-    io::write_string_attribute(f, "config", cfg.resolved_ini());
+    io::write_checkpoint_header(f, "train", cfg.resolved_ini(), kSignatureKeys);
     io::write_array(f, "/run/step", {1}, &step);
     io::write_rbm_params(f, params);
     io::write_array(f, "/optimizer/m", {m.size()}, m.data());
@@ -379,16 +376,7 @@ void read_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Con
   const std::size_t np = rbm.n_params();
   const bool adam = ts.opt.type == training::OptimizerType::adam;
   io::read_checkpoint(comm, ck.file, [&](hid_t f) {
-    const std::string what = io::read_string_attribute(f, ck.file, "zeta_checkpoint");
-    if (what != "train")
-      throw Error("'" + ck.file + "' is a checkpoint of zeta " + what + ", not of zeta train", false);
-    const std::string prec = io::read_string_attribute(f, ck.file, "precision");
-    if (prec != ZETA_PRECISION_NAME)
-      throw Error("checkpoint '" + ck.file + "' was written by a " + prec + " build; this build is " +
-                      ZETA_PRECISION_NAME,
-                  false);
-    io::check_signature(io::read_string_attribute(f, ck.file, "signature"),
-                        io::config_signature(cfg.resolved_ini(), kSignatureKeys), ck.file);
+    io::check_checkpoint_header(f, ck.file, "train", cfg.resolved_ini(), kSignatureKeys);
     head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
     head[1] = io::read_array<std::int64_t>(f, ck.file, "/optimizer/steps", {1})[0];
     const auto W = io::read_array<double>(f, ck.file, "/model/rbm/W", {hsize_t(nv), hsize_t(nh)});

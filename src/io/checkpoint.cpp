@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "zeta/config.hpp"
 #include "zeta/core/config.hpp"
 #include "zeta/core/error.hpp"
 
@@ -108,6 +109,26 @@ void check_signature(const std::string& stored, const std::string& current, cons
   for (const auto& [k, v] : a)
     if (!b.count(k))
       throw Error("checkpoint '" + file + "' has " + k + " = " + v + ", which this run does not know", false);
+}
+
+void write_checkpoint_header(hid_t f, const std::string& command, const std::string& resolved_ini,
+                             const std::vector<std::string>& prefixes) {
+  write_string_attribute(f, "zeta_checkpoint", command);
+  write_string_attribute(f, "signature", config_signature(resolved_ini, prefixes));
+  write_string_attribute(f, "precision", ZETA_PRECISION_NAME);
+  write_string_attribute(f, "config", resolved_ini);
+}
+
+void check_checkpoint_header(hid_t f, const std::string& file, const std::string& command,
+                             const std::string& resolved_ini, const std::vector<std::string>& prefixes) {
+  const std::string what = read_string_attribute(f, file, "zeta_checkpoint");
+  if (what != command)
+    throw Error("'" + file + "' is a checkpoint of zeta " + what + ", not of zeta " + command, false);
+  const std::string prec = read_string_attribute(f, file, "precision");
+  if (prec != ZETA_PRECISION_NAME)
+    throw Error("checkpoint '" + file + "' was written by a " + prec + " build; this build is " + ZETA_PRECISION_NAME,
+                false);
+  check_signature(read_string_attribute(f, file, "signature"), config_signature(resolved_ini, prefixes), file);
 }
 
 }  // namespace zeta::io

@@ -26,4 +26,14 @@ std::string config_signature(const std::string& ini, const std::vector<std::stri
 //! Throws naming the first key whose value differs between two signatures.
 void check_signature(const std::string& stored, const std::string& current, const std::string& file);
 
+//! The attributes every checkpoint starts with: which command wrote it, the
+//! signature of the configuration keys under `prefixes`, the precision, and the
+//! whole resolved configuration.
+void write_checkpoint_header(hid_t f, const std::string& command, const std::string& resolved_ini,
+                             const std::vector<std::string>& prefixes);
+//! Refuses (naming the file, or the first differing key) a checkpoint of another
+//! command, another precision, or another configuration under `prefixes`.
+void check_checkpoint_header(hid_t f, const std::string& file, const std::string& command,
+                             const std::string& resolved_ini, const std::vector<std::string>& prefixes);
+
 }  // namespace zeta::io
