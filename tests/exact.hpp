@@ -72,4 +72,53 @@ inline double ising_kaufman_log_z(int L, double beta, double J = 1) {
   return double(std::log(0.5L) + 0.5L * n * n * std::log(2 * std::sinh(2 * K)) + m + std::log(sum));
 }
 
+//! A Bernoulli RBM by enumeration of all 2^(nv + nh) joint states (W row-major
+//! [visible, hidden]) at β: ⟨E(v,h)⟩, the visible marginals p(v_i = 1) and
+//! ⟨F_β(v)⟩ with F_β(v) = −(1/β) ln Σ_h e^{−βE(v,h)}.
+struct RbmExact {
+  double mean_energy = 0, mean_free_energy = 0;
+  std::vector<double> p_visible;
+};
+
+inline RbmExact rbm_enumerate(const std::vector<double>& W, const std::vector<double>& b,
+                              const std::vector<double>& c, double beta) {
+  const int nv = static_cast<int>(b.size()), nh = static_cast<int>(c.size());
+  auto energy = [&](std::uint32_t v, std::uint32_t h) {
+    double e = 0;
+    for (int i = 0; i < nv; ++i)
+      if ((v >> i) & 1u) e -= b[i];
+    for (int j = 0; j < nh; ++j)
+      if ((h >> j) & 1u) e -= c[j];
+    for (int i = 0; i < nv; ++i)
+      for (int j = 0; j < nh; ++j)
+        if (((v >> i) & 1u) && ((h >> j) & 1u)) e -= W[std::size_t(i) * nh + j];
+    return e;
+  };
+  // The weights relative to the lowest energy, so that nothing overflows.
+  double emin = 1e300;
+  for (std::uint32_t v = 0; v < (1u << nv); ++v)
+    for (std::uint32_t h = 0; h < (1u << nh); ++h) emin = std::fmin(emin, energy(v, h));
+  RbmExact r;
+  r.p_visible.assign(nv, 0.0);
+  double z = 0;
+  for (std::uint32_t v = 0; v < (1u << nv); ++v) {
+    double zv = 0;
+    for (std::uint32_t h = 0; h < (1u << nh); ++h) {
+      const double e = energy(v, h), w = std::exp(-beta * (e - emin));
+      zv += w;
+      r.mean_energy += w * e;
+    }
+    const double F = emin - std::log(zv) / beta;
+    r.mean_free_energy += zv * F;
+    for (int i = 0; i < nv; ++i)
+      if ((v >> i) & 1u) r.p_visible[i] += zv;
+    z += zv;
+  }
+  r.mean_energy /= z;
+  r.mean_free_energy /= z;
+  for (auto& p : r.p_visible) p /= z;
+  return r;
+}
+
 }  // namespace zeta::test
+

@@ -9,6 +9,7 @@
 #include "zeta/apps/apps.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
+#include "rbm_fixture.hpp"
 
 namespace zeta {
 namespace {
@@ -170,6 +171,45 @@ count = 8
 copies = 3
 )",
                                  {"/temper/energy", "/temper/replica", "/temper/x"});
+}
+
+// RBMs (block Gibbs, model.params): `zeta sample` with 13 chains and `zeta temper`
+// with 8 temperatures × 3 copies, the same on every rank count.
+TEST(RankIndependence, RbmSampleAndTemper) {
+  Comm world(MPI_COMM_WORLD);
+  if (world.root()) io::write_rbm_params("ranks_rbm_gibbs.h5", test::tiny_rbm(5, 21, 9));
+  world.barrier();
+  expect_rank_independent("rbm_sample", R"(
+[run]
+steps = 200
+burn_in = 20
+save_every = 10
+[model]
+type = rbm
+params = ranks_rbm_gibbs.h5
+[sampler]
+chains = 13
+beta = 0.8
+)");
+  expect_temper_rank_independent("temper_rbm", R"(
+[run]
+steps = 300
+burn_in = 50
+save_every = 10
+[model]
+type = rbm
+params = ranks_rbm_gibbs.h5
+[sampler]
+type = gibbs
+[temper]
+beta_min = 0.2
+count = 8
+copies = 3
+adapt = barrier
+)",
+                                 {"/temper/energy", "/temper/replica", "/temper/x", "/temper/betas"});
+  world.barrier();
+  if (world.root()) std::remove("ranks_rbm_gibbs.h5");
 }
 
 // `zeta ais`: the same log-weights and ln Z on every rank count (13 chains).

@@ -3,8 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
+#include "exact.hpp"
+#include "rbm_fixture.hpp"
 #include "support.hpp"
+#include "zeta/apps/apps.hpp"
+#include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
 
 namespace zeta {
@@ -142,6 +147,59 @@ TEST(Mixture2D, MalaRecoversModeWeights) {
 
 TEST(Mixture2D, HmcRecoversModeWeights) {
   check_mixture(test::make_spec(SamplerType::hmc, 512, 0.3, 1, 5), 100, 1000);
+}
+
+// `zeta sample` with an RBM (block Gibbs, model.params): the visible marginals
+// p(v_i = 1) at β = 1 from /samples/x, per-chain averages with the spread across
+// chains, and mean_energy = ⟨F(v)⟩, against the enumeration of all 2^10 states.
+TEST(SampleRbm, VisibleMarginalsMatchEnumeration) {
+  const auto p = test::tiny_rbm();
+  io::write_rbm_params("sample_rbm_params.h5", p);
+  Comm self(MPI_COMM_SELF);
+  Config cfg;
+  apps::declare_sample_keys(cfg);
+  cfg.parse_text(R"(
+[run]
+steps = 3000
+burn_in = 100
+save_every = 1
+[model]
+type = rbm
+params = sample_rbm_params.h5
+[sampler]
+type = gibbs
+chains = 64
+)",
+                 {"--output.file=sample_rbm.h5", "--run.progress_every=1000"});
+  const auto r = apps::sample(cfg, self);
+  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.acceptance, 1.0);
+  const auto ex = test::rbm_enumerate(p.W, p.b, p.c, 1.0);
+  std::vector<hsize_t> d;
+  const auto x = io::read_doubles("sample_rbm.h5", "/samples/x", d);
+  ASSERT_EQ(d, (std::vector<hsize_t>{2900, 64, 6}));
+  const int saved = static_cast<int>(d[0]), chains = static_cast<int>(d[1]), nv = static_cast<int>(d[2]);
+  std::vector<std::vector<double>> avg(chains, std::vector<double>(nv, 0.0));
+  for (int s = 0; s < saved; ++s)
+    for (int c = 0; c < chains; ++c)
+      for (int i = 0; i < nv; ++i) {
+        const double v = x[(std::size_t(s) * chains + c) * nv + i];
+        ASSERT_TRUE(v == 0.0 || v == 1.0) << v;
+        avg[c][i] += v / saved;
+      }
+  for (int i = 0; i < nv; ++i) {
+    const auto e = test::across_chains(avg, i);
+    EXPECT_GT(e.se, 0.0);
+    EXPECT_LT(e.se, 0.01);
+    EXPECT_NEAR(e.mean, ex.p_visible[i], 4 * e.se) << "p(v_" << i << " = 1)";
+    std::printf("p(v_%d = 1) = %.5f +- %.5f, exact %.5f (%.2f SE)\n", i, e.mean, e.se, ex.p_visible[i],
+                (e.mean - ex.p_visible[i]) / e.se);
+  }
+  EXPECT_NEAR(r.mean_energy, ex.mean_free_energy, 4 * r.mean_energy_stderr)
+      << "<F(v)> = " << r.mean_energy << " +- " << r.mean_energy_stderr << ", exact " << ex.mean_free_energy;
+  std::printf("<F(v)> = %.5f +- %.5f, exact %.5f\n", r.mean_energy, r.mean_energy_stderr, ex.mean_free_energy);
+  std::remove("sample_rbm.h5");
+  std::remove("sample_rbm_params.h5");
 }
 
 }  // namespace

@@ -1,15 +1,18 @@
 //! Parallel tempering: Ising kernels against direct computation, ⟨E⟩ and ⟨|M|⟩
-//! per β against exact enumeration (L = 4), mode weights that plain sampling
-//! cannot recover, ladders and their adaptation, and exact checkpoint restart.
+//! per β against exact enumeration (L = 4), RBM joint energies per β against
+//! enumeration, mode weights that plain sampling cannot recover, ladders and their
+//! adaptation, and exact checkpoint restart (Ising and RBM).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 
 #include "exact.hpp"
+#include "rbm_fixture.hpp"
 #include "zeta/apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
+#include "zeta/io/params.hpp"
 #include "zeta/models/ising.hpp"
 #include "zeta/tempering/ladder.hpp"
 
@@ -415,6 +418,93 @@ TEST(TemperCheckpoint, RestartIsBitForBit) {
   }
   EXPECT_EQ(io::read_doubles("ck.h5", "/run/step", d)[0], 600.0);
   for (const char* f : {"straight.h5", "half.h5", "half.h5.~1~", "resumed.h5", "ck.h5", "ck.h5.prev"})
+    std::remove(f);
+}
+
+// RBM replicas (block Gibbs, exchanges on the joint energy E(v, h)): ⟨E(v,h)⟩_β per
+// level against the enumeration of all 2^10 joint states, within 4 standard errors.
+TEST(TemperRbm, JointEnergyMatchesEnumeration) {
+  const auto p = test::tiny_rbm();
+  io::write_rbm_params("temper_rbm_params.h5", p);
+  const std::vector<double> betas = {0.3, 0.44, 0.58, 0.72, 0.86, 1.0};
+  const auto r = run_temper(R"(
+[run]
+steps = 20000
+burn_in = 500
+save_every = 0
+[model]
+type = rbm
+params = temper_rbm_params.h5
+[temper]
+betas = 0.3, 0.44, 0.58, 0.72, 0.86, 1.0
+copies = 4
+)",
+                            {"--output.file="});
+  EXPECT_EQ(r.status, "ok");
+  EXPECT_EQ(r.move_acceptance, 1.0);  // Gibbs sweeps are never rejected
+  EXPECT_GT(r.total_round_trips, 0);
+  ASSERT_EQ(r.mean_energy.size(), betas.size());
+  for (std::size_t k = 0; k < betas.size(); ++k) {
+    const auto ex = test::rbm_enumerate(p.W, p.b, p.c, betas[k]);
+    const double m = r.mean_energy[k], se = r.mean_energy_stderr[k];
+    EXPECT_GT(se, 0.0) << "beta " << betas[k];
+    EXPECT_LT(se, 0.02) << "beta " << betas[k];
+    EXPECT_NEAR(m, ex.mean_energy, 4 * se) << "beta " << betas[k] << ": <E(v,h)> = " << m << " +- " << se
+                                           << ", exact " << ex.mean_energy << " (<F> = " << ex.mean_free_energy
+                                           << ")";
+    std::printf("beta %.2f: <E(v,h)> = %.5f +- %.5f, exact %.5f (%.2f SE)\n", betas[k], m, se, ex.mean_energy,
+                (m - ex.mean_energy) / se);
+  }
+  std::remove("temper_rbm_params.h5");
+}
+
+const char* kRbmRestart = R"(
+[run]
+burn_in = 100
+save_every = 10
+[model]
+type = rbm
+params = restart_rbm_params.h5
+[temper]
+beta_min = 0.2
+beta_max = 1
+count = 6
+copies = 2
+adapt = barrier
+adapt_rounds = 3
+)";
+
+// An RBM run stopped and resumed twice gives the run that never stopped, bit for
+// bit: v, h and E are in the checkpoint.
+TEST(TemperCheckpoint, RbmRestartIsBitForBit) {
+  for (const char* f : {"rstraight.h5", "rhalf.h5", "rhalf.h5.~1~", "rresumed.h5", "rck.h5", "rck.h5.prev"})
+    std::remove(f);
+  io::write_rbm_params("restart_rbm_params.h5", test::tiny_rbm(11, 9, 5));
+  const auto straight = run_temper(kRbmRestart, {"--run.steps=600", "--output.file=rstraight.h5"});
+  const auto first = run_temper(kRbmRestart, {"--run.steps=600", "--run.max_hours=1e-12",
+                                              "--checkpoint.file=rck.h5", "--output.file=rhalf.h5"});
+  EXPECT_EQ(first.status, "interrupted");
+  EXPECT_EQ(first.steps_done, 16);
+  run_temper(kRbmRestart, {"--run.steps=300", "--checkpoint.file=rck.h5", "--checkpoint.restart=true",
+                           "--checkpoint.every_steps=70", "--output.file=rhalf.h5"});
+  const auto resumed = run_temper(kRbmRestart, {"--run.steps=600", "--checkpoint.file=rck.h5",
+                                                "--checkpoint.restart=true", "--output.file=rresumed.h5"});
+  expect_same(straight, resumed);
+  EXPECT_EQ(straight.move_acceptance, 1.0);
+  for (const char* ds : {"/temper/energy", "/temper/replica", "/temper/x", "/temper/betas"}) {
+    std::vector<hsize_t> da, db;
+    const auto a = io::read_doubles("rstraight.h5", ds, da);
+    const auto b = io::read_doubles("rresumed.h5", ds, db);
+    EXPECT_EQ(da, db) << ds;
+    EXPECT_FALSE(a.empty()) << ds;
+    EXPECT_TRUE(a == b) << ds << " differs after restart";
+  }
+  // The visible states at the target β are 0/1.
+  std::vector<hsize_t> d;
+  for (double x : io::read_doubles("rstraight.h5", "/temper/x", d)) ASSERT_TRUE(x == 0.0 || x == 1.0) << x;
+  EXPECT_EQ(d, (std::vector<hsize_t>{50, 2, 9}));
+  for (const char* f : {"rstraight.h5", "rhalf.h5", "rhalf.h5.~1~", "rresumed.h5", "rck.h5", "rck.h5.prev",
+                        "restart_rbm_params.h5"})
     std::remove(f);
 }
 

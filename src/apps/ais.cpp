@@ -15,6 +15,7 @@
 
 #include "zeta/apps/apps.hpp"
 #include "zeta/apps/output.hpp"
+#include "zeta/apps/rbm_model.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/estimators/ais_stats.hpp"
@@ -278,27 +279,8 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
 //! (rank 0, broadcast) goes into `log_z_exact`.
 AisOut ais_rbm(const Config& cfg, const ModelSpec& ms, const AisSpec& as, std::uint32_t seed, const ChainRange& range,
                Progress& progress, const Comm& comm, bool exact, double& log_z_exact) {
-  if (ms.params.empty())
-    config_error("model.params", "model.type = rbm needs trained parameters (a zeta train output or checkpoint)");
-  io::RbmParams p;
-  std::string why;
-  try {
-    p = io::read_rbm_params(ms.params);
-    if (cfg.given("model.hidden") && p.hidden != ms.hidden)
-      why = "model.hidden = " + std::to_string(ms.hidden) + " but model.params '" + ms.params + "' has " +
-            std::to_string(p.hidden) + " hidden units";
-    else if (cfg.given("model.visible") && p.kind != ms.rbm_kind)
-      why = std::string("model.visible = ") + rbm_kind_name(ms.rbm_kind) + " but model.params '" + ms.params +
-            "' holds a " + rbm_kind_name(p.kind) + " RBM";
-    else if (p.kind == RbmKind::gaussian && ms.rbm_sigma.size() != 1 && int(ms.rbm_sigma.size()) != p.visible)
-      why = "model.sigma needs 1 or " + std::to_string(p.visible) + " values for '" + ms.params + "'";
-  } catch (const std::exception& e) {
-    why = e.what();
-  }
-  why = comm.first_message(why);
-  if (!why.empty()) throw Error(why);
-  Rbm<Space> rbm(p.kind, p.visible, p.hidden, p.kind == RbmKind::gaussian ? ms.rbm_sigma : std::vector<double>{});
-  rbm.set_params(p.flat());
+  const io::RbmParams p = load_rbm_params(cfg, ms, comm);
+  Rbm<Space> rbm = make_rbm<Space>(p, ms);
   const std::vector<double> base = p.base_bias.empty() ? p.b : p.base_bias;
   if (exact) {
     std::vector<double> v(1, NAN);
@@ -328,10 +310,9 @@ AisOut ais_rbm(const Config& cfg, const ModelSpec& ms, const AisSpec& as, std::u
 AisResult ais(const Config& cfg, const Comm& comm) {
   Kokkos::Timer timer;
   const std::uint32_t seed = read_seed(cfg);
-  const SamplerSpec smp = read_sampler_spec(cfg);
   const ModelSpec ms = read_model_spec(cfg);
-  const bool rbm = ms.type == "rbm";  // block Gibbs: the [sampler] section does not apply
-  if (!rbm) check_sampler_for_model(smp, ms.type, ms.lattice());
+  const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, ms.lattice());
+  const bool rbm = ms.type == "rbm";  // block Gibbs
   const AisSpec as = read_ais_spec(cfg);
   const bool exact = cfg.get_bool("ais.exact");
   if (exact && !rbm) config_error("ais.exact", "applies to model.type = rbm only");
@@ -394,7 +375,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   r.wall_s = timer.seconds();
   r.chain_steps_per_s = double(as.chains) * double(o.moves) / r.wall_s;
   auto& j = r.json;
-  add_json_header(j, "ais", "ok", r.wall_s, comm, model_name, rbm ? "gibbs" : smp.name);
+  add_json_header(j, "ais", "ok", r.wall_s, comm, model_name, smp.name);
   j.add("chains", as.chains);
   j.add("steps", T);
   j.add("beta", as.beta);

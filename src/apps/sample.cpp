@@ -1,4 +1,6 @@
 //! `zeta sample`: a batch of chains at one β, with batch-means statistics and HDF5 output.
+//! Continuous models move with [sampler]; RBMs (model.params) by block Gibbs, with
+//! /samples/x the visible units and /samples/energy the free energy F_β(v).
 #include <Kokkos_Core.hpp>
 
 #include <cmath>
@@ -10,6 +12,7 @@
 
 #include "zeta/apps/apps.hpp"
 #include "zeta/apps/output.hpp"
+#include "zeta/apps/rbm_model.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/io/hdf5.hpp"
@@ -59,14 +62,82 @@ RunSpec read_run_spec(const Config& cfg) {
 
 namespace {
 
+//! Chains of a continuous model moved by the configured sampler.
 template <class Model>
-SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, const SamplerSpec& smp,
-                         const LandscapeSpec& land, const Comm& comm) {
+class ContinuousChains {
+ public:
+  ContinuousChains(Model& m, const SamplerSpec& smp, const ChainRange& range, std::uint32_t seed)
+      : model_(m), smp_(smp), seed_(seed), ch_(range, m.dim(), smp.beta) {
+    ch_.initialize(model_, seed, smp.init_scale);
+  }
+  std::string name() const { return model_.name(); }
+  int dim() const { return ch_.dim(); }
+  int local() const { return ch_.local(); }
+  const Matrix<Space>& x() const { return ch_.x; }
+  const Vector<Space>& energies() const { return ch_.E; }
+  const Counts<Space>& accepted() const { return ch_.accepted; }
+  void step(std::int64_t t) { sampler_step(model_, ch_, smp_, seed_, t); }
+  void write_landscape(io::OutputFile& out, const LandscapeSpec& land, const Comm& comm) {
+    apps::write_landscape(out, model_, land, comm);
+  }
+
+ private:
+  Model& model_;
+  SamplerSpec smp_;
+  std::uint32_t seed_;
+  Chains<Space> ch_;
+};
+
+//! RBM chains of visible states v (with their hidden units h) moved by block Gibbs
+//! sweeps h ~ p(h | v), v ~ p(v | h) at sampler.beta. The energy of a chain is the
+//! free energy F_β(v) = −(1/β) ln Σ_h e^{−βE(v,h)}, the marginal energy of the saved
+//! x = v (p(v) ∝ e^{−βF_β(v)}). Gibbs moves are never rejected: every sweep counts
+//! as accepted.
+class RbmChains {
+ public:
+  RbmChains(const Rbm<Space>& m, const SamplerSpec& smp, const ChainRange& range, std::uint32_t seed)
+      : rbm_(m),
+        range_(range),
+        seed_(seed),
+        beta_(smp.beta),
+        v_("zeta::RbmChains::visible", range.count, m.visible()),
+        h_("zeta::RbmChains::hidden", range.count, m.hidden()),
+        F_("zeta::RbmChains::free_energy", range.count),
+        sweeps_("zeta::RbmChains::sweeps", range.count) {
+    rbm_.initialize_visible(v_, seed, range.offset);
+    rbm_.free_energy(v_, PerChain<Space>(beta_), F_);
+  }
+  std::string name() const { return "rbm"; }
+  int dim() const { return rbm_.visible(); }
+  int local() const { return static_cast<int>(range_.count); }
+  const Matrix<Space>& x() const { return v_; }
+  const Vector<Space>& energies() const { return F_; }
+  const Counts<Space>& accepted() const { return sweeps_; }
+  void step(std::int64_t t) {
+    const PerChain<Space> beta(beta_);
+    rbm_.gibbs_step(v_, h_, beta, seed_, range_.offset, t);
+    rbm_.free_energy(v_, beta, F_);
+    const auto n = sweeps_;
+    Kokkos::parallel_for(
+        "zeta::RbmChains::count", RangePolicy<Space>(0, range_.count), KOKKOS_LAMBDA(const int c) { n(c) += 1; });
+  }
+  void write_landscape(io::OutputFile&, const LandscapeSpec&, const Comm&) {}  // refused for rbm
+
+ private:
+  Rbm<Space> rbm_;
+  ChainRange range_;
+  std::uint32_t seed_;
+  double beta_;
+  Matrix<Space> v_, h_;
+  Vector<Space> F_;
+  Counts<Space> sweeps_;
+};
+
+template <class Sys>
+SampleResult sample_with(Sys& sys, const Config& cfg, const RunSpec& run, const SamplerSpec& smp,
+                         const LandscapeSpec& land, const ChainRange& range, const Comm& comm) {
   Kokkos::Timer timer;
-  const ChainRange range = comm.chains(smp.chains);
-  const int dim = model.dim();
-  Chains<Space> ch(range, dim, smp.beta);
-  ch.initialize(model, run.seed, smp.init_scale);
+  const int dim = sys.dim();
 
   const std::int64_t m = run.steps - run.burn_in;
   const int nb = static_cast<int>(std::min<std::int64_t>(20, m));
@@ -84,27 +155,27 @@ SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, co
       dx = out->create("/samples/x", {hsize_t(saves), hsize_t(smp.chains), hsize_t(dim)});
       de = out->create("/samples/energy", {hsize_t(saves), hsize_t(smp.chains)});
     }
-    if (land.enabled) write_landscape(*out, model, land, comm);
+    if (land.enabled) sys.write_landscape(*out, land, comm);
   }
-  auto hx = Kokkos::create_mirror_view(ch.x);
-  auto hE = Kokkos::create_mirror_view(ch.E);
+  auto hx = Kokkos::create_mirror_view(sys.x());
+  auto hE = Kokkos::create_mirror_view(sys.energies());
 
   Progress progress("zeta sample", run.steps, double(smp.chains), "chain-steps", comm.root(), run.progress_every);
   StopControl stop(comm, run.max_hours);
   SampleResult res;
   std::int64_t saved = 0, step = 0;
   for (; step < run.steps; ++step) {
-    sampler_step(model, ch, smp, run.seed, step + 1);  // counter step 0 is the initial state
+    sys.step(step + 1);  // counter step 0 is the initial state
     if (step >= run.burn_in) {
       const int b = static_cast<int>((step - run.burn_in) * nb / m);
-      const auto E = ch.E;
+      const auto E = sys.energies();
       Kokkos::parallel_for(
-          "zeta::sample::accumulate", RangePolicy<Space>(0, ch.local()),
+          "zeta::sample::accumulate", RangePolicy<Space>(0, sys.local()),
           KOKKOS_LAMBDA(const int c) { batch_sum(c, b) += double(E(c)); });
       if (saves > 0 && (step - run.burn_in + 1) % run.save_every == 0 && saved < saves) {
         if (out) {
-          Kokkos::deep_copy(hx, ch.x);
-          Kokkos::deep_copy(hE, ch.E);
+          Kokkos::deep_copy(hx, sys.x());
+          Kokkos::deep_copy(hE, sys.energies());
           const hsize_t s = hsize_t(saved), off = hsize_t(range.offset), n = hsize_t(range.count);
           out->write(dx, {s, off, 0}, {1, n, hsize_t(dim)}, hx.data());
           out->write(de, {s, off}, {1, n}, hE.data());
@@ -153,16 +224,16 @@ SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, co
   res.mean_energy = stats[0];
   res.mean_energy_stderr = stats[1];
   std::int64_t acc = 0;
-  const auto accepted = ch.accepted;
+  const auto accepted = sys.accepted();
   Kokkos::parallel_reduce(
-      "zeta::sample::acceptance", RangePolicy<Space>(0, ch.local()),
+      "zeta::sample::acceptance", RangePolicy<Space>(0, sys.local()),
       KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += accepted(c); }, acc);
   const double per_chain_steps = double(std::max<std::int64_t>(1, res.steps_done));
   res.acceptance = double(comm.sum(acc)) / (double(smp.chains) * per_chain_steps);
   // The least-accepting chain shows chains stuck on a steep wall, which the mean hides.
   std::int64_t least = std::numeric_limits<std::int64_t>::max();
   Kokkos::parallel_reduce(
-      "zeta::sample::least_acceptance", RangePolicy<Space>(0, ch.local()),
+      "zeta::sample::least_acceptance", RangePolicy<Space>(0, sys.local()),
       KOKKOS_LAMBDA(const int c, std::int64_t& m) { m = accepted(c) < m ? accepted(c) : m; },
       Kokkos::Min<std::int64_t>(least));
   res.acceptance_min = -comm.max(-double(least)) / per_chain_steps;
@@ -180,7 +251,7 @@ SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, co
   res.wall_s = timer.seconds();
   res.chain_steps_per_s = double(smp.chains) * double(res.steps_done) / res.wall_s;
   auto& j = res.json;
-  add_json_header(j, "sample", res.status, res.wall_s, comm, model.name(), smp.name);
+  add_json_header(j, "sample", res.status, res.wall_s, comm, sys.name(), smp.name);
   j.add("chains", smp.chains);
   j.add("steps", res.steps_done);
   j.add("mean_energy", res.mean_energy);
@@ -197,13 +268,23 @@ SampleResult sample_with(Model& model, const Config& cfg, const RunSpec& run, co
 SampleResult sample(const Config& cfg, const Comm& comm) {
   // Everything is validated before any file is created.
   const RunSpec run = read_run_spec(cfg);
-  const SamplerSpec smp = read_sampler_spec(cfg);
   const ModelSpec ms = read_model_spec(cfg);
   if (ms.lattice()) config_error("model.type", "'" + ms.type + "' is a lattice model: sample it with zeta temper");
-  check_sampler_for_model(smp, ms.type, false);
+  const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, false);
+  const ChainRange range = comm.chains(smp.chains);
+  if (ms.type == "rbm") {
+    if (cfg.get_bool("output.landscape")) config_error("output.landscape", "does not apply to model.type = rbm");
+    RbmChains sys(make_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), smp, range, run.seed);
+    return sample_with(sys, cfg, run, smp, LandscapeSpec{}, range, comm);
+  }
   const LandscapeSpec land = read_landscape_spec(cfg, ms.dim);
   auto model = make_model<Space>(ms);
-  return std::visit([&](auto& m) { return sample_with(m, cfg, run, smp, land, comm); }, model);
+  return std::visit(
+      [&](auto& m) {
+        ContinuousChains<std::decay_t<decltype(m)>> sys(m, smp, range, run.seed);
+        return sample_with(sys, cfg, run, smp, land, range, comm);
+      },
+      model);
 }
 
 }  // namespace zeta::apps

@@ -10,6 +10,7 @@
 
 #include "zeta/apps/apps.hpp"
 #include "zeta/apps/output.hpp"
+#include "zeta/apps/rbm_model.hpp"
 #include "zeta/config.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
@@ -514,9 +515,8 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
 TemperResult temper(const Config& cfg, const Comm& comm) {
   // Everything is validated before any file is created.
   const RunSpec run = read_run_spec(cfg);
-  const SamplerSpec smp = read_sampler_spec(cfg);
   const ModelSpec ms = read_model_spec(cfg);
-  check_sampler_for_model(smp, ms.type, ms.lattice());
+  const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, ms.lattice());
   const TemperSpec ts = read_temper_spec(cfg, ms.lattice());
   CheckpointSpec ck;
   ck.file = cfg.get_string("checkpoint.file");
@@ -532,6 +532,10 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
     LatticeReplicas<Space> sys(model, spin_move(smp),
                                range, run.seed);
     return temper_with(sys, "ising", cfg, run, ts, smp, ck, range, comm);
+  }
+  if (ms.type == "rbm") {
+    RbmReplicas<Space> sys(make_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), range, run.seed);
+    return temper_with(sys, "rbm", cfg, run, ts, smp, ck, range, comm);
   }
   auto model = make_model<Space>(ms);
   return std::visit(

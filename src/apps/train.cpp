@@ -512,6 +512,8 @@ TrainResult train(const Config& cfg, const Comm& comm) {
       else if (p.kind != ms.rbm_kind)
         why = std::string("model.visible = ") + rbm_kind_name(ms.rbm_kind) + " but model.params '" + ms.params +
               "' holds a " + rbm_kind_name(p.kind) + " RBM";
+      else if (p.kind == RbmKind::bernoulli && cfg.given("model.sigma"))
+        why = "model.sigma only applies to model.visible = gaussian";
     } catch (const std::exception& e) {
       why = e.what();
     }

@@ -41,12 +41,14 @@ void declare_model_keys(Config& cfg) {
   cfg.declare("model.L", "16", "ising: linear size of the periodic L x L lattice (even, >= 2)");
   cfg.declare("model.J", "1", "ising: coupling J in E = -J sum_<ij> s_i s_j - h sum_i s_i");
   cfg.declare("model.h", "0", "ising: external field h");
-  cfg.declare("model.hidden", "64", "rbm: number of hidden units");
+  cfg.declare("model.hidden", "64",
+              "rbm: number of hidden units (sample, temper, ais: taken from model.params, checked when given)");
   cfg.declare("model.visible", "bernoulli",
-              "rbm: bernoulli | gaussian visible units (their number comes from the data)");
+              "rbm: bernoulli | gaussian visible units (their number comes from the data or model.params; sample, "
+              "temper, ais: the kind comes from model.params, checked when given)");
   cfg.declare("model.params", "",
               "initial / trained parameters: mlp /model/layer_i/{weight,bias}; rbm /model/rbm/{W,b,c} (e.g. a zeta "
-              "train output or checkpoint)");
+              "train output or checkpoint; zeta sample, temper and ais need it)");
 }
 
 namespace {
@@ -88,7 +90,10 @@ ModelSpec read_model_spec(const Config& cfg) {
     s.hidden = static_cast<int>(nh);
     s.rbm_kind = cfg.get_choice("model.visible", {"bernoulli", "gaussian"}) == "gaussian" ? RbmKind::gaussian
                                                                                           : RbmKind::bernoulli;
-    if (s.rbm_kind == RbmKind::gaussian) {
+    s.params = cfg.get_string("model.params");
+    // With model.params the kind may come from the file (apps::load_rbm_params checks σ against it).
+    const bool kind_from_file = !s.params.empty() && !cfg.given("model.visible");
+    if (s.rbm_kind == RbmKind::gaussian || kind_from_file) {
       s.rbm_sigma = cfg.get_doubles("model.sigma");
       if (s.rbm_sigma.empty()) config_error("model.sigma", "needs one value or one per visible unit");
       for (double v : s.rbm_sigma)
@@ -96,7 +101,6 @@ ModelSpec read_model_spec(const Config& cfg) {
     } else if (cfg.given("model.sigma")) {
       config_error("model.sigma", "only applies to model.visible = gaussian");
     }
-    s.params = cfg.get_string("model.params");
     s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
     return s;
   }

@@ -6,7 +6,8 @@ namespace zeta {
 void declare_sampler_keys(Config& cfg) {
   cfg.declare("sampler.type", "mala",
               "langevin | mala | hmc | metropolis (continuous: random walk y = x + sqrt(step_size) z; ising: "
-              "single-spin flips) | heatbath (ising)");
+              "single-spin flips) | heatbath (ising) | gibbs (rbm: block Gibbs sweeps v -> h -> v at each chain's "
+              "beta; rbm always uses gibbs, so it may be left unset, and of [sampler] only chains and beta apply)");
   cfg.declare("sampler.chains", "64", "number of chains over all ranks");
   cfg.declare("sampler.step_size", "0.01", "step size epsilon (> 0)");
   cfg.declare("sampler.leapfrog", "10", "hmc: leapfrog steps per trajectory");
@@ -19,12 +20,14 @@ void declare_sampler_keys(Config& cfg) {
 
 SamplerSpec read_sampler_spec(const Config& cfg) {
   SamplerSpec s;
-  s.name = cfg.get_choice("sampler.type", {"langevin", "mala", "hmc", "metropolis", "heatbath"});
+  s.name = cfg.get_choice("sampler.type", {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs"});
+  s.type_given = cfg.given("sampler.type");
   s.type = s.name == "langevin"     ? SamplerType::langevin
            : s.name == "mala"       ? SamplerType::mala
            : s.name == "hmc"        ? SamplerType::hmc
            : s.name == "metropolis" ? SamplerType::metropolis
-                                    : SamplerType::heatbath;
+           : s.name == "heatbath"   ? SamplerType::heatbath
+                                    : SamplerType::gibbs;
   s.chains = cfg.get_int_at_least("sampler.chains", 1);
   if (s.chains > (std::int64_t(1) << 40)) config_error("sampler.chains", "is impossibly large");
   s.step_size = cfg.get_positive("sampler.step_size");
@@ -49,11 +52,29 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
 }
 
 void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice) {
+  if (model_type == "rbm") {
+    if (s.type_given && s.type != SamplerType::gibbs)
+      config_error("sampler.type", "'" + s.name +
+                                       "' does not apply to model.type = rbm, which is sampled by block Gibbs "
+                                       "(set gibbs or leave sampler.type unset)");
+    return;
+  }
+  if (s.type == SamplerType::gibbs)
+    config_error("sampler.type", "gibbs applies to model.type = rbm only (model.type = '" + model_type + "')");
   if (lattice && s.type != SamplerType::metropolis && s.type != SamplerType::heatbath)
     config_error("sampler.type", "'" + s.name + "' does not apply to the lattice model '" + model_type +
                                      "' (use metropolis or heatbath)");
   if (!lattice && s.type == SamplerType::heatbath)
     config_error("sampler.type", "heatbath applies to lattice models only (model.type = '" + model_type + "')");
+}
+
+SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool lattice) {
+  check_sampler_for_model(s, model_type, lattice);
+  if (model_type == "rbm") {
+    s.type = SamplerType::gibbs;
+    s.name = "gibbs";
+  }
+  return s;
 }
 
 }  // namespace zeta

@@ -101,9 +101,18 @@ cmp -s good.ckpt good.copy || { echo "FAIL refused checkpoint was modified"; fai
 printf '[model]\ntype = ising\nL = 4\n[sampler]\ntype = heatbath\n[ais]\nchains = 8\n[output]\nfile = out.h5\n' > ais.ini
 expect_error ais_schedule_end      'ais.betas'             ais ais.ini --ais.schedule=list --ais.betas=0.1,0.2 --ais.beta=0.4
 expect_error ais_one_chain         'ais.chains'            ais ais.ini --ais.chains=1
-expect_error ais_rbm_no_params     'model.params'          ais ais.ini --model.type=rbm
-expect_error ais_rbm_missing_file  'none_rbm.h5'           ais ais.ini --model.type=rbm --model.params=none_rbm.h5
+expect_error ais_rbm_no_params     'model.params'          ais ais.ini --model.type=rbm --sampler.type=gibbs
+expect_error ais_rbm_missing_file  'none_rbm.h5'           ais ais.ini --model.type=rbm --sampler.type=gibbs --model.params=none_rbm.h5
+expect_error ais_rbm_sampler       'sampler.type'          ais ais.ini --model.type=rbm --model.params=none_rbm.h5
 expect_error ais_exact_not_rbm     'ais.exact'             ais ais.ini --ais.exact=true
+# zeta sample / temper with an RBM: no parameters, a missing file, a sampler other than gibbs.
+expect_error sample_rbm_no_params  'model.params'          sample good.ini --model.type=rbm --sampler.type=gibbs
+expect_error sample_rbm_missing    'none_rbm.h5'           sample good.ini --model.type=rbm --sampler.type=gibbs --model.params=none_rbm.h5
+expect_error sample_rbm_sampler    'sampler.type'          sample good.ini --model.type=rbm --model.params=none_rbm.h5
+expect_error sample_gibbs_not_rbm  'sampler.type'          sample good.ini --sampler.type=gibbs
+expect_error temper_rbm_no_params  'model.params'          temper good.ini --model.type=rbm --sampler.type=gibbs
+expect_error temper_rbm_missing    'none_rbm.h5'           temper good.ini --model.type=rbm --sampler.type=gibbs --model.params=none_rbm.h5
+expect_error temper_rbm_sampler    'sampler.type'          temper good.ini --model.type=rbm --sampler.type=hmc --model.params=none_rbm.h5
 
 # zeta free-energy: files that are not usable temper outputs.
 timeout 120 "$mpiexec" -np 1 "$zeta" temper temper.ini --output.file=fe_good.h5 > /dev/null 2>&1 || { echo "FAIL temper for free-energy"; fail=1; }

@@ -33,8 +33,8 @@ struct ModelSpec {
   RbmKind rbm_kind = RbmKind::bernoulli;                  // rbm: visible units (model.visible)
   int hidden = 0;                                         // rbm: model.hidden
   std::vector<double> rbm_sigma;                          // rbm, gaussian visibles: one σ or one per visible
-  std::string params;                                     // model.params (rbm: read by the trainer, which
-                                                          // knows the data dimension to check it against)
+  std::string params;                                     // model.params (rbm: read by apps::load_rbm_params,
+                                                          // or by the trainer, which checks the data dimension)
   std::uint32_t init_seed = 1;                            // model.init_seed
   bool lattice() const { return type == "ising"; }
 };
@@ -50,7 +50,9 @@ template <class Space>
 AnyModel<Space> make_model(const ModelSpec& s) {
   if (s.lattice()) config_error("model.type", "'" + s.type + "' is a lattice model: this command needs a continuous one");
   if (s.type == "rbm")
-    config_error("model.type", "'rbm' is sampled by block Gibbs, not by this command's continuous samplers (use zeta train)");
+    config_error("model.type",
+                 "'rbm' is sampled by block Gibbs, not by this command's continuous samplers (zeta sample, temper, "
+                 "ais and train take it)");
   if (s.type == "gaussian") return make_gaussian<Space>(s.dim, s.mean, s.sigma);
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);

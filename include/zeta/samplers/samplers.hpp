@@ -14,7 +14,7 @@
 
 namespace zeta {
 
-enum class SamplerType { langevin, mala, hmc, metropolis, heatbath };
+enum class SamplerType { langevin, mala, hmc, metropolis, heatbath, gibbs };
 
 struct SamplerSpec {
   SamplerType type = SamplerType::mala;
@@ -28,12 +28,17 @@ struct SamplerSpec {
   double clamp_min = 0, clamp_max = 0;
   double init_scale = 1;
   double beta = 1;
+  bool type_given = false;  //!< sampler.type was set explicitly (rbm: anything but gibbs is refused)
 };
 
 void declare_sampler_keys(Config& cfg);
 SamplerSpec read_sampler_spec(const Config& cfg);
-//! Refuses a sampler that does not apply to the model (names sampler.type).
+//! Refuses a sampler that does not apply to the model (names sampler.type): rbm is
+//! sampled by block Gibbs only (an explicit sampler.type must be gibbs), and gibbs
+//! applies to rbm only.
 void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice);
+//! The checked sampler for the model: for rbm, block Gibbs whatever the default said.
+SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool lattice);
 
 //! One coordinate of the Langevin move, x − (ε/2) β clip(g) + √ε z, clamped.
 struct LangevinUpdate {
@@ -259,7 +264,8 @@ void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::ui
     case SamplerType::mala: mala_step(model, ch, s, seed, step); break;
     case SamplerType::hmc: hmc_step(model, ch, s, seed, step); break;
     case SamplerType::metropolis: rwm_step(model, ch, s, seed, step); break;
-    case SamplerType::heatbath: break;  // refused for continuous models by check_sampler_for_model
+    case SamplerType::heatbath:  // refused for continuous models by check_sampler_for_model
+    case SamplerType::gibbs: break;  // rbm only, driven by its own replica / chain systems
   }
 }
 

@@ -1,7 +1,8 @@
 //! The replicas of a tempering run on one rank, behind one small interface the
 //! driver uses for every model: set_betas(), step(), observe(), and the state
 //! a checkpoint needs. Lattice models sweep with Metropolis or heat-bath;
-//! continuous models move with the configured Langevin / MALA / HMC / RWM step.
+//! continuous models move with the configured Langevin / MALA / HMC / RWM step;
+//! RBMs make block Gibbs sweeps.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "zeta/models/ising.hpp"
+#include "zeta/models/rbm.hpp"
 #include "zeta/samplers/samplers.hpp"
 
 namespace zeta {
@@ -194,6 +196,104 @@ class ContinuousReplicas {
   SamplerSpec smp_;
   std::uint32_t seed_;
   Chains<Space> ch_;
+};
+
+//! RBM replicas: the state of replica c is the pair (v, h) — v the visible units
+//! (the x that /temper/x saves), h the hidden units — and each step is one block
+//! Gibbs sweep h ~ p(h | v), v ~ p(v | h) at the replica's β. The sweep leaves
+//! e^{−βE(v,h)} invariant, so exchanges use the joint energy E(v, h) after the
+//! sweep. Gibbs moves are never rejected: accepted() counts every sweep.
+template <class Space>
+class RbmReplicas {
+ public:
+  static constexpr bool lattice = false;
+
+  //! v from Rbm::initialize_visible, h = 0 until the first sweep; randomness keyed
+  //! by the global replica id range.offset + c and the run's step.
+  RbmReplicas(const Rbm<Space>& m, const ChainRange& range, std::uint32_t seed)
+      : model_(m),
+        range_(range),
+        seed_(seed),
+        v_("zeta::RbmReplicas::visible", range.count, m.visible()),
+        h_("zeta::RbmReplicas::hidden", range.count, m.hidden()),
+        beta_("zeta::RbmReplicas::beta", range.count),
+        E_("zeta::RbmReplicas::energy", range.count),
+        sweeps_("zeta::RbmReplicas::sweeps", range.count) {
+    Kokkos::deep_copy(beta_, Real(1));
+    model_.initialize_visible(v_, seed, range.offset);
+    model_.energy(v_, h_, E_);
+  }
+
+  const Rbm<Space>& model() const { return model_; }
+  int observables() const { return 1; }
+  int state_size() const { return model_.visible(); }
+  double moves_per_step() const { return 1.0; }
+
+  void set_betas(const std::vector<double>& b) {
+    auto h = Kokkos::create_mirror_view(beta_);
+    for (std::size_t c = 0; c < b.size(); ++c) h(c) = Real(b[c]);
+    Kokkos::deep_copy(beta_, h);
+  }
+  void step(std::int64_t t) {
+    model_.gibbs_step(v_, h_, PerChain<Space>(beta_), seed_, range_.offset, t);
+    model_.energy(v_, h_, E_);
+    const auto n = sweeps_;
+    Kokkos::parallel_for(
+        "zeta::RbmReplicas::count", RangePolicy<Space>(0, range_.count), KOKKOS_LAMBDA(const int c) { n(c) += 1; });
+  }
+  //! E(v, h) per local replica.
+  void observe(std::vector<double>& out) const {
+    auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E_);
+    out.assign(e.data(), e.data() + e.size());
+  }
+  //! The local visible states on the host.
+  auto host_states() const { return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v_); }
+  std::int64_t accepted() const { return sum_counts<Space>(sweeps_); }
+  const Vector<Space>& energies() const { return E_; }
+
+  //! v, h and E per local replica (E so that a restart need not recompute it) and sweep counts.
+  void save(std::vector<double>& state, std::vector<double>& counts) const {
+    auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v_);
+    auto hh = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), h_);
+    auto hE = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E_);
+    auto hn = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sweeps_);
+    const int nv = model_.visible(), nh = model_.hidden();
+    state.clear();
+    state.reserve(std::size_t(range_.count) * saved_row());
+    for (std::int64_t c = 0; c < range_.count; ++c) {
+      for (int i = 0; i < nv; ++i) state.push_back(double(hv(c, i)));
+      for (int j = 0; j < nh; ++j) state.push_back(double(hh(c, j)));
+      state.push_back(double(hE(c)));
+    }
+    counts.assign(hn.data(), hn.data() + hn.size());
+  }
+  int saved_row() const { return model_.visible() + model_.hidden() + 1; }
+  void load(const double* state, const double* counts) {
+    auto hv = Kokkos::create_mirror_view(v_);
+    auto hh = Kokkos::create_mirror_view(h_);
+    auto hE = Kokkos::create_mirror_view(E_);
+    auto hn = Kokkos::create_mirror_view(sweeps_);
+    const int nv = model_.visible(), nh = model_.hidden();
+    for (std::int64_t c = 0; c < range_.count; ++c) {
+      const double* r = state + std::size_t(c) * saved_row();
+      for (int i = 0; i < nv; ++i) hv(c, i) = Real(r[i]);
+      for (int j = 0; j < nh; ++j) hh(c, j) = Real(r[nv + j]);
+      hE(c) = Real(r[nv + nh]);
+      hn(c) = static_cast<std::int64_t>(counts[c]);
+    }
+    Kokkos::deep_copy(v_, hv);
+    Kokkos::deep_copy(h_, hh);
+    Kokkos::deep_copy(E_, hE);
+    Kokkos::deep_copy(sweeps_, hn);
+  }
+
+ private:
+  Rbm<Space> model_;
+  ChainRange range_;
+  std::uint32_t seed_;
+  Matrix<Space> v_, h_;
+  Vector<Space> beta_, E_;
+  Counts<Space> sweeps_;
 };
 
 }  // namespace zeta
