@@ -31,10 +31,7 @@ void declare_temper_app_keys(Config& cfg) {
   declare_sampler_keys(cfg);
   declare_temper_keys(cfg);
   cfg.declare("output.file", "zeta_temper.h5", "HDF5 output file (empty = none)");
-  cfg.declare("checkpoint.file", "", "checkpoint file (empty = no checkpoints); the previous one is kept as FILE.prev");
-  cfg.declare("checkpoint.every_steps", "0",
-              "also checkpoint every N steps (0 = only at the end and when stopped by a signal or run.max_hours)");
-  cfg.declare("checkpoint.restart", "false", "resume from checkpoint.file and run on until run.steps in total");
+  io::declare_checkpoint_keys(cfg);
 }
 
 namespace {
@@ -121,11 +118,7 @@ struct BlockSeries {
   }
 };
 
-struct CheckpointSpec {
-  std::string file;
-  std::int64_t every = 0;
-  bool restart = false;
-};
+using io::CheckpointSpec;
 
 //! Everything of a run that is the same on every rank (the replica states are not).
 struct RunState {
@@ -518,12 +511,7 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
   const ModelSpec ms = read_model_spec(cfg);
   const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, ms.lattice());
   const TemperSpec ts = read_temper_spec(cfg, ms.lattice());
-  CheckpointSpec ck;
-  ck.file = cfg.get_string("checkpoint.file");
-  ck.every = cfg.get_int_at_least("checkpoint.every_steps", 0);
-  ck.restart = cfg.get_bool("checkpoint.restart");
-  if (ck.restart && ck.file.empty()) config_error("checkpoint.restart", "needs checkpoint.file");
-  if (ck.every > 0 && ck.file.empty()) config_error("checkpoint.every_steps", "needs checkpoint.file");
+  const CheckpointSpec ck = io::read_checkpoint_spec(cfg);
   if (!ck.file.empty() && ck.file == cfg.get_string("output.file"))
     config_error("checkpoint.file", "must differ from output.file");
   const ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);

@@ -69,10 +69,7 @@ void declare_train_app_keys(Config& cfg) {
   cfg.declare("train.ais_chains", "100", "AIS chains over all ranks");
   training::declare_optimizer_keys(cfg);
   cfg.declare("output.file", "zeta_train.h5", "HDF5 output file (empty = none): /model/rbm and the /train series");
-  cfg.declare("checkpoint.file", "", "checkpoint file (empty = no checkpoints); the previous one is kept as FILE.prev");
-  cfg.declare("checkpoint.every_steps", "0",
-              "also checkpoint every N steps (0 = only at the end and when stopped by a signal or run.max_hours)");
-  cfg.declare("checkpoint.restart", "false", "resume from checkpoint.file and run on until run.steps in total");
+  io::declare_checkpoint_keys(cfg);
 }
 
 namespace {
@@ -90,11 +87,7 @@ struct TrainSpec {
   std::string file;
 };
 
-struct CheckpointSpec {
-  std::string file;
-  std::int64_t every = 0;
-  bool restart = false;
-};
+using io::CheckpointSpec;
 
 //! The monitor series, one entry per evaluation.
 struct Series {
@@ -482,12 +475,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   ts.ais_steps = cfg.get_int_at_least("train.ais_steps", 1);
   ts.ais_chains = cfg.get_int_at_least("train.ais_chains", 2);
   ts.opt = training::read_optimizer_spec(cfg);
-  CheckpointSpec ck;
-  ck.file = cfg.get_string("checkpoint.file");
-  ck.every = cfg.get_int_at_least("checkpoint.every_steps", 0);
-  ck.restart = cfg.get_bool("checkpoint.restart");
-  if (ck.restart && ck.file.empty()) config_error("checkpoint.restart", "needs checkpoint.file");
-  if (ck.every > 0 && ck.file.empty()) config_error("checkpoint.every_steps", "needs checkpoint.file");
+  const CheckpointSpec ck = io::read_checkpoint_spec(cfg);
   ts.file = cfg.get_string("output.file");
   if (!ck.file.empty() && ck.file == ts.file) config_error("checkpoint.file", "must differ from output.file");
   const ChainRange mine = data::partitions_of(comm.rank(), R, D);

@@ -111,6 +111,23 @@ void check_signature(const std::string& stored, const std::string& current, cons
       throw Error("checkpoint '" + file + "' has " + k + " = " + v + ", which this run does not know", false);
 }
 
+void declare_checkpoint_keys(Config& cfg) {
+  cfg.declare("checkpoint.file", "", "checkpoint file (empty = no checkpoints); the previous one is kept as FILE.prev");
+  cfg.declare("checkpoint.every_steps", "0",
+              "also checkpoint every N steps (0 = only at the end and when stopped by a signal or run.max_hours)");
+  cfg.declare("checkpoint.restart", "false", "resume from checkpoint.file and run on until run.steps in total");
+}
+
+CheckpointSpec read_checkpoint_spec(const Config& cfg) {
+  CheckpointSpec ck;
+  ck.file = cfg.get_string("checkpoint.file");
+  ck.every = cfg.get_int_at_least("checkpoint.every_steps", 0);
+  ck.restart = cfg.get_bool("checkpoint.restart");
+  if (ck.restart && ck.file.empty()) config_error("checkpoint.restart", "needs checkpoint.file");
+  if (ck.every > 0 && ck.file.empty()) config_error("checkpoint.every_steps", "needs checkpoint.file");
+  return ck;
+}
+
 void write_checkpoint_header(hid_t f, const std::string& command, const std::string& resolved_ini,
                              const std::vector<std::string>& prefixes) {
   write_string_attribute(f, "zeta_checkpoint", command);

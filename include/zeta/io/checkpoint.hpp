@@ -5,11 +5,16 @@
 #pragma once
 #include <hdf5.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
 #include "zeta/io/hdf5.hpp"
 #include "zeta/parallel/comm.hpp"
+
+namespace zeta {
+class Config;
+}
 
 namespace zeta::io {
 
@@ -25,6 +30,17 @@ void read_checkpoint(const Comm& comm, const std::string& path, const std::funct
 std::string config_signature(const std::string& ini, const std::vector<std::string>& prefixes);
 //! Throws naming the first key whose value differs between two signatures.
 void check_signature(const std::string& stored, const std::string& current, const std::string& file);
+
+//! [checkpoint] settings of the commands that checkpoint (temper, train).
+struct CheckpointSpec {
+  std::string file;        //!< empty: no checkpoints
+  std::int64_t every = 0;  //!< also every N steps (0: only at the end and when stopped)
+  bool restart = false;    //!< resume from `file`
+};
+//! Declares checkpoint.file / every_steps / restart.
+void declare_checkpoint_keys(Config& cfg);
+//! Reads them; every_steps or restart without a file is an error naming the key.
+CheckpointSpec read_checkpoint_spec(const Config& cfg);
 
 //! The attributes every checkpoint starts with: which command wrote it, the
 //! signature of the configuration keys under `prefixes`, the precision, and the
