@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <random>
 
 #include "exact.hpp"
@@ -152,8 +153,7 @@ TEST(AisRbm, BaseRatePathMatchesExactAndBracketsIt) {
 // and within 4 standard errors.
 TEST(AisRbm, TrainedOnFashionMnistMatchesExactWithinATenthOfANat) {
   const std::string images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-  if (FILE* f = std::fopen(images.c_str(), "rb")) std::fclose(f);
-  else GTEST_SKIP() << images << " is missing (install dataset-fashion-mnist)";
+  ASSERT_TRUE(std::ifstream(images).good()) << images << " is missing (scripts/install-deps.sh installs dataset-fashion-mnist)";
   Comm self(MPI_COMM_SELF);
   {
     Config cfg;

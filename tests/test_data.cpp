@@ -566,7 +566,7 @@ TEST(DataErrors, BadSettings) {
 
 TEST(DataFashionMnist, FirstThousandTrainingImages) {
   const std::string f = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-  if (!std::ifstream(f).good()) GTEST_SKIP() << f << " is not installed (Debian: dataset-fashion-mnist)";
+  ASSERT_TRUE(std::ifstream(f).good()) << f << " is missing (scripts/install-deps.sh installs dataset-fashion-mnist)";
   const auto d = load({"--data.path=" + f, "--data.limit=1000"});
   EXPECT_EQ(d.dim, 784);
   EXPECT_EQ(d.train.n, 1000);

@@ -1,40 +1,23 @@
 //! MBAR and BAR against exact free energies of harmonic oscillators, and MBAR
 //! against Debian's pymbar on the same reduced potentials (to 1e-6): well and
-//! weakly overlapping states, and a state without samples. Run at 1, 2 and 4
-//! ranks: the samples spread over ranks give the one-process result bit for bit.
+//! weakly overlapping states, and a state without samples; MBAR's bootstrap
+//! against its asymptotic errors. (Samples spread over ranks: test_ranks.)
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "zeta/estimators/bar.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/mbar.hpp"
+#include "oscillators.hpp"
 
 namespace zeta {
 namespace {
 
-// States u_k(x) = k_k x² / 2: exact f_k − f_0 = ½ ln(k_k / k_0).
-struct Oscillators {
-  std::vector<double> kappa = {1.0, 1.6, 2.5, 4.0, 6.5};
-  std::vector<std::int64_t> N_k = {400, 300, 500, 350, 450};
-  std::vector<double> u;  // K × N
-  std::vector<double> x;
-  Oscillators() { fill(); }
-  Oscillators(std::vector<double> k, std::vector<std::int64_t> n) : kappa(std::move(k)), N_k(std::move(n)) { fill(); }
-  void fill() {
-    std::mt19937_64 gen(12345);
-    for (std::size_t k = 0; k < kappa.size(); ++k) {
-      std::normal_distribution<double> d(0.0, 1 / std::sqrt(kappa[k]));
-      for (std::int64_t n = 0; n < N_k[k]; ++n) x.push_back(d(gen));
-    }
-    for (double kk : kappa)
-      for (double xi : x) u.push_back(0.5 * kk * xi * xi);
-  }
-};
+using test::Oscillators;
 
 //! pymbar (Debian's python3-pymbar through /usr/bin/python3) on the same reduced
 //! potentials gives the same f_k − f_0 and standard errors to 1e-6.
@@ -70,15 +53,7 @@ void expect_pymbar_agrees(const Oscillators& o, const MbarResult& r) {
   std::remove("mbar_u.txt");
 }
 
-// The one-process tests run on rank 0 only (pymbar writes a file in the working directory).
-bool root() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank == 0;
-}
-
 TEST(Mbar, OscillatorsMatchExactAndPymbar) {
-  if (!root()) GTEST_SKIP();
   Oscillators o;
   const int K = static_cast<int>(o.kappa.size());
   const auto r = mbar(o.u, o.N_k);
@@ -91,7 +66,6 @@ TEST(Mbar, OscillatorsMatchExactAndPymbar) {
 }
 
 TEST(Mbar, BarAgreesWithTwoStateMbar) {
-  if (!root()) GTEST_SKIP();
   Oscillators o;
   const std::size_t N = o.x.size();
   // States 0 and 1 only.
@@ -121,7 +95,6 @@ TEST(Mbar, RefusesNonFiniteEnergies) {
 // initial guess; Newton with line search (falling back to self-consistent
 // steps) still reaches pymbar's answer and the exact one.
 TEST(Mbar, WeakOverlapMatchesExactAndPymbar) {
-  if (!root()) GTEST_SKIP();
   Oscillators o({1.0, 12.0, 144.0, 1728.0}, {300, 300, 300, 300});
   const auto r = mbar(o.u, o.N_k);
   EXPECT_TRUE(r.converged);
@@ -134,7 +107,6 @@ TEST(Mbar, WeakOverlapMatchesExactAndPymbar) {
 
 // A state without samples gets f_k = −ln Σ_n e^{−u_kn − ld_n}, as in pymbar.
 TEST(Mbar, UnsampledStateMatchesPymbar) {
-  if (!root()) GTEST_SKIP();
   Oscillators o({1.0, 1.6, 2.5, 4.0}, {400, 0, 500, 350});
   const auto r = mbar(o.u, o.N_k);
   EXPECT_TRUE(r.converged);
@@ -142,35 +114,19 @@ TEST(Mbar, UnsampledStateMatchesPymbar) {
   expect_pymbar_agrees(o, r);
 }
 
-// The samples spread over the ranks of MPI_COMM_WORLD (whole blocks each, as
-// mbar_samples() says): the same f, errors and bootstrap bit for bit as one
-// process holding them all.
-TEST(Mbar, RanksGiveTheOneProcessResultAndBootstrapMatchesAnalytic) {
-  Comm world(MPI_COMM_WORLD);
+// 200 bootstrap resamples estimate a standard deviation to ≈ 1/√400 = 5%:
+// within 25% of the asymptotic one; f_0 − f_0 has no spread.
+TEST(Mbar, BootstrapMatchesAsymptoticErrors) {
   Oscillators o;
-  const int K = static_cast<int>(o.kappa.size());
-  const std::int64_t N = std::int64_t(o.x.size());
-  const ChainRange mine = mbar_samples(N, world);
-  std::vector<double> u_local;
-  for (int k = 0; k < K; ++k)
-    for (std::int64_t i = 0; i < mine.count; ++i) u_local.push_back(o.u[k * N + mine.offset + i]);
   MbarOptions opt;
   opt.bootstrap = 200;
   opt.seed = 7;
-  const auto rw = mbar(u_local, o.N_k, world, opt);
-  const auto rs = mbar(o.u, o.N_k, opt);
-  EXPECT_EQ(rw.f, rs.f);
-  EXPECT_EQ(rw.df_stderr, rs.df_stderr);
-  EXPECT_EQ(rw.df_bootstrap_stderr, rs.df_bootstrap_stderr);
-  // 200 resamples estimate a standard deviation to ≈ 1/√400 = 5%: within 25% of the analytic one.
-  for (int k = 1; k < K; ++k) {
-    EXPECT_GT(rs.df_bootstrap_stderr[k], 0.75 * rs.df_stderr[k]) << k;
-    EXPECT_LT(rs.df_bootstrap_stderr[k], 1.25 * rs.df_stderr[k]) << k;
+  const auto r = mbar(o.u, o.N_k, opt);
+  for (std::size_t k = 1; k < o.kappa.size(); ++k) {
+    EXPECT_GT(r.df_bootstrap_stderr[k], 0.75 * r.df_stderr[k]) << k;
+    EXPECT_LT(r.df_bootstrap_stderr[k], 1.25 * r.df_stderr[k]) << k;
   }
-  EXPECT_EQ(rs.df_bootstrap_stderr[0], 0.0);
-  // A rank whose share does not match refuses on every rank.
-  std::vector<double> wrong(u_local.begin(), u_local.end() - (world.rank() == 0 ? 1 : 0));
-  EXPECT_THROW(mbar(wrong, o.N_k, world), Error);
+  EXPECT_EQ(r.df_bootstrap_stderr[0], 0.0);
 }
 
 }  // namespace

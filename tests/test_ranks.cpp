@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <random>
 
+#include "oscillators.hpp"
 #include "zeta/apps/apps.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/estimators/mbar.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
 #include "rbm_fixture.hpp"
@@ -244,6 +247,31 @@ TEST(RankIndependence, AisIsingAndGaussian) {
                           {"/ais/log_weights", "/ais/reverse_log_weights"});
   world.barrier();
   if (world.root()) std::remove("ranks_rbm_params.h5");
+}
+
+// MBAR with its samples spread over the ranks (whole blocks each, as
+// mbar_samples() says): f, the asymptotic errors and the bootstrap of one
+// process holding them all, bit for bit; a share of the wrong size is refused
+// on every rank.
+TEST(RankIndependence, MbarSamplesSpreadOverRanks) {
+  Comm world(MPI_COMM_WORLD);
+  test::Oscillators o;
+  const int K = static_cast<int>(o.kappa.size());
+  const std::int64_t N = std::int64_t(o.x.size());
+  const ChainRange mine = mbar_samples(N, world);
+  std::vector<double> u_local;
+  for (int k = 0; k < K; ++k)
+    for (std::int64_t i = 0; i < mine.count; ++i) u_local.push_back(o.u[k * N + mine.offset + i]);
+  MbarOptions opt;
+  opt.bootstrap = 50;
+  opt.seed = 7;
+  const auto rw = mbar(u_local, o.N_k, world, opt);
+  const auto rs = mbar(o.u, o.N_k, opt);
+  EXPECT_EQ(rw.f, rs.f);
+  EXPECT_EQ(rw.df_stderr, rs.df_stderr);
+  EXPECT_EQ(rw.df_bootstrap_stderr, rs.df_bootstrap_stderr);
+  std::vector<double> wrong(u_local.begin(), u_local.end() - (world.rank() == 0 ? 1 : 0));
+  EXPECT_THROW(mbar(wrong, o.N_k, world), Error);
 }
 
 // `zeta free-energy` on a temper output written by all ranks: the same MBAR,
