@@ -22,6 +22,7 @@
 
 #include "zeta/apps/apps.hpp"
 #include "zeta/apps/output.hpp"
+#include "zeta/apps/rbm_model.hpp"
 #include "zeta/config.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/math.hpp"
@@ -486,27 +487,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   // Initial parameters: model.params (its W must match the data) or random W, b from the data mean.
   std::vector<double> theta0;
   if (!ms.params.empty()) {
-    io::RbmParams p;
-    std::string why;
-    try {
-      p = io::read_rbm_params(ms.params);
-      if (p.visible != nv)
-        why = "model.params: '" + ms.params + "' has W [" + std::to_string(p.visible) + ", " +
-              std::to_string(p.hidden) + "] for " + std::to_string(p.visible) + " visible units, but the data (" +
-              "data.path '" + dspec.path + "') has " + std::to_string(nv) + " features";
-      else if (p.hidden != ms.hidden)
-        why = "model.hidden = " + std::to_string(ms.hidden) + " but model.params '" + ms.params + "' has " +
-              std::to_string(p.hidden) + " hidden units";
-      else if (p.kind != ms.rbm_kind)
-        why = std::string("model.visible = ") + rbm_kind_name(ms.rbm_kind) + " but model.params '" + ms.params +
-              "' holds a " + rbm_kind_name(p.kind) + " RBM";
-      else if (p.kind == RbmKind::bernoulli && cfg.given("model.sigma"))
-        why = "model.sigma only applies to model.visible = gaussian";
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-    why = comm.first_message(why);
-    if (!why.empty()) throw Error(why);
+    const io::RbmParams p = load_rbm_params(cfg, ms, comm, RbmExpect{nv, dspec.path, true});
     theta0 = p.flat();
   }
   std::vector<double> sigma;
