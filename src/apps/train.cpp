@@ -511,6 +511,16 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     config_error("train.ais_every", "needs a held-out split (data.heldout_path or data.holdout)");
   // The AIS evaluation: ln Z on the base-rate path, and the held-out −⟨F(v)⟩ summed per
   // partition and added in partition order (the same bits on any rank count).
+  // The held-out partitions on the device, copied once for every evaluation.
+  std::vector<Matrix<Space>> heldout_dev;
+  if (ts.ais_every > 0)
+    for (const auto& P : d.heldout.local) {
+      heldout_dev.emplace_back("zeta::train::heldout", P.count, nv);
+      auto hv = Kokkos::create_mirror_view(heldout_dev.back());
+      for (std::int64_t r = 0; r < P.count; ++r)
+        for (int i = 0; i < nv; ++i) hv(r, i) = P.x[std::size_t(r) * nv + i];
+      Kokkos::deep_copy(heldout_dev.back(), hv);
+    }
   auto evaluate_ais = [&](std::int64_t s) {
     std::vector<double> a(ts.ais_steps + 1);
     for (std::int64_t t = 0; t <= ts.ais_steps; ++t) a[t] = double(t) / double(ts.ais_steps);
@@ -527,11 +537,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     for (std::size_t q = 0; q < d.heldout.local.size(); ++q) {
       const auto& P = d.heldout.local[q];
       if (P.count == 0) continue;
-      Matrix<Space> v("zeta::train::heldout", P.count, nv);
-      auto hv = Kokkos::create_mirror_view(v);
-      for (std::int64_t r = 0; r < P.count; ++r)
-        for (int i = 0; i < nv; ++i) hv(r, i) = P.x[std::size_t(r) * nv + i];
-      Kokkos::deep_copy(v, hv);
+      const Matrix<Space>& v = heldout_dev[q];
       Accum<Space> F("zeta::train::heldout_F", P.count);
       rbm.free_energy(v, 1.0, F);
       auto hF = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), F);
