@@ -161,10 +161,6 @@ struct AisOut {
 
 using Weights = Kokkos::View<double*, Space::memory_space>;
 
-std::vector<double> to_host(const Weights& w) {
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
-  return std::vector<double>(h.data(), h.data() + h.size());
-}
 
 //! Stage i = 1 … T of the schedule, forward (a_{i−1} → a_i) or reverse (a_{T−i+1} → a_{T−i}).
 struct Stage {
@@ -201,7 +197,7 @@ AisOut ais_lattice(const ModelSpec& ms, const SamplerSpec& smp, const AisSpec& a
     LatticeReplicas<Space> sys(model, spin_move(smp), range, seed);  // exact samples of β = 0
     Weights w("zeta::Ais::log_w", range.count);
     anneal(sys, true, w);
-    o.log_w = to_host(w);
+    o.log_w = host_copy(w);
   }
   if (as.reverse) {
     // Fresh chains equilibrated at the target, then annealed back to β = 0.
@@ -211,7 +207,7 @@ AisOut ais_lattice(const ModelSpec& ms, const SamplerSpec& smp, const AisSpec& a
     for (std::int64_t j = 0; j < as.reverse_burn_in; ++j) rev.step(++step);
     Weights w("zeta::Ais::log_w_rev", range.count);
     anneal(rev, false, w);
-    o.log_w_rev = to_host(w);
+    o.log_w_rev = host_copy(w);
   }
   o.moves = step;
   return o;
@@ -256,7 +252,7 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
   };
   Weights w("zeta::Ais::log_w", range.count);
   anneal(true, w);
-  o.log_w = to_host(w);
+  o.log_w = host_copy(w);
   if (as.reverse) {
     // The same chains, equilibrated further at the target, annealed back to the base.
     path.set_a(1.0);
@@ -264,7 +260,7 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
     for (std::int64_t j = 0; j < as.reverse_burn_in; ++j) sampler_step(path, ch, smp, seed, ++step);
     Weights wr("zeta::Ais::log_w_rev", range.count);
     anneal(false, wr);
-    o.log_w_rev = to_host(wr);
+    o.log_w_rev = host_copy(wr);
   }
   o.moves = step;
   return o;

@@ -182,10 +182,7 @@ class Trainer {
   }
 
   //! This rank's PCD chain states, row-major, in global chain order.
-  std::vector<double> local_chains() const {
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vneg_);
-    return std::vector<double>(h.data(), h.data() + h.size());
-  }
+  std::vector<double> local_chains() const { return host_copy(vneg_); }
   //! Loads this rank's rows from all chains (global order).
   void load_chains(const std::vector<double>& all) {
     auto h = Kokkos::create_mirror_view(vneg_);

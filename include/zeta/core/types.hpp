@@ -2,6 +2,7 @@
 #pragma once
 #include <Kokkos_Core.hpp>
 #include <cstdint>
+#include <vector>
 
 #include "zeta/config.hpp"
 
@@ -27,5 +28,12 @@ using Accum = Kokkos::View<double*, typename Space::memory_space>;
 
 template <class Space>
 using RangePolicy = Kokkos::RangePolicy<Space>;
+
+//! The values of a contiguous device view (any rank) as host doubles.
+template <class View>
+std::vector<double> host_copy(const View& d) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
+  return std::vector<double>(h.data(), h.data() + h.size());
+}
 
 }  // namespace zeta

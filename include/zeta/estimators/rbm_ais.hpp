@@ -33,10 +33,6 @@ RbmAisRun rbm_ais(const Rbm<Space>& rbm, const std::vector<double>& base_bias, c
   Matrix<Space> v("zeta::rbm_ais::v", range.count, rbm.visible());
   Matrix<Space> h("zeta::rbm_ais::h", range.count, rbm.hidden());
   std::int64_t step = 0;
-  auto to_host = [](const Accum<Space>& w) {
-    auto hw = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w);
-    return std::vector<double>(hw.data(), hw.data() + hw.size());
-  };
   // Stage i: forward a_{i−1} → a_i, reverse a_{T−i+1} → a_{T−i}; then moves at the new a.
   auto anneal = [&](bool forward, const Accum<Space>& w) {
     for (std::int64_t i = 1; i <= T; ++i) {
@@ -52,14 +48,14 @@ RbmAisRun rbm_ais(const Rbm<Space>& rbm, const std::vector<double>& base_bias, c
     Accum<Space> w("zeta::rbm_ais::log_w", range.count);
     path.sample_base(v, seed, range.offset, ++step);
     anneal(true, w);
-    r.log_w = to_host(w);
+    r.log_w = host_copy(w);
   }
   if (reverse) {
     Accum<Space> w("zeta::rbm_ais::log_w_rev", range.count);
     path.sample_base(v, seed, range.offset, ++step);
     for (std::int64_t j = 0; j < reverse_burn_in; ++j) path.gibbs_step(v, h, 1.0, seed, range.offset, ++step);
     anneal(false, w);
-    r.log_w_rev = to_host(w);
+    r.log_w_rev = host_copy(w);
   }
   r.sweeps_done = step;
   return r;

@@ -548,10 +548,7 @@ class Rbm {
   const Vector<Space>& c() const { return c_; }
   const Vector<Space>& inv_var() const { return inv_var_; }
 
-  std::vector<double> params() const {
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), theta_);
-    return std::vector<double>(h.data(), h.data() + h.size());
-  }
+  std::vector<double> params() const { return host_copy(theta_); }
   void set_params(const std::vector<double>& flat) {
     if (flat.size() != n_params())
       throw Error("rbm: " + std::to_string(flat.size()) + " parameters given, the model has " +

@@ -97,8 +97,8 @@ class Optimizer {
 
   //! The state as host vectors (first and second moments, the step count), for checkpoints.
   void save(std::vector<double>& m, std::vector<double>& v, std::int64_t& steps) const {
-    m = to_host(m_);
-    v = to_host(v_);
+    m = host_copy(m_);
+    v = host_copy(v_);
     steps = steps_;
   }
   void load(const std::vector<double>& m, const std::vector<double>& v, std::int64_t steps) {
@@ -108,10 +108,6 @@ class Optimizer {
   }
 
  private:
-  static std::vector<double> to_host(const Vector<Space>& d) {
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
-    return std::vector<double>(h.data(), h.data() + h.extent(0));
-  }
   static void from_host(const std::vector<double>& src, const Vector<Space>& d) {
     if (src.size() != std::size_t(d.extent(0))) throw std::runtime_error("optimizer state has the wrong size");
     auto h = Kokkos::create_mirror_view(d);
