@@ -266,8 +266,6 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
   return o;
 }
 
-}  // namespace
-
 //! RBMs (model.params: a zeta train output or checkpoint) on the base-rate path of
 //! Salakhutdinov & Murray, with Gibbs sweeps at every intermediate distribution.
 //! The base-rate biases are the file's /model/rbm/base_bias (the training data's
@@ -279,19 +277,17 @@ AisOut ais_rbm(const Config& cfg, const ModelSpec& ms, const AisSpec& as, std::u
   Rbm<Space> rbm = make_rbm<Space>(p, ms);
   const std::vector<double> base = p.base_bias.empty() ? p.b : p.base_bias;
   if (exact) {
-    std::vector<double> v(1, NAN);
     std::string err;
     if (comm.root()) {
       try {
-        v[0] = rbm_log_z_exact(rbm, as.beta);
+        log_z_exact = rbm_log_z_exact(rbm, as.beta);
       } catch (const std::exception& e) {
         err = std::string("ais.exact: ") + e.what();
       }
     }
-    comm.broadcast(err);
+    err = comm.first_message(err);
     if (!err.empty()) throw Error(err);
-    comm.broadcast(v);
-    log_z_exact = v[0];
+    comm.broadcast(log_z_exact);
   }
   const RbmAisRun r = rbm_ais(rbm, base, as.a, as.beta, as.sweeps, as.reverse, as.reverse_burn_in, seed, range,
                               [&](std::int64_t i) { progress.update(i); });
@@ -302,6 +298,8 @@ AisOut ais_rbm(const Config& cfg, const ModelSpec& ms, const AisSpec& as, std::u
   o.moves = r.sweeps_done;
   return o;
 }
+
+}  // namespace
 
 AisResult ais(const Config& cfg, const Comm& comm) {
   Kokkos::Timer timer;
