@@ -335,6 +335,66 @@ INSTANTIATE_TEST_SUITE_P(KindsAndBetas, RbmGradient,
                                            Case{RbmKind::bernoulli, -1.0}, Case{RbmKind::gaussian, 1.0},
                                            Case{RbmKind::gaussian, 0.7}, Case{RbmKind::gaussian, -1.0}));
 
+// ---- the fused CD / PCD gradient ----------------------------------------------------
+
+// contrastive_gradient against its definition: k gibbs_step sweeps of the chain rows
+// (from the data rows for CD) and grad_free_energy on both phases. Same draws, so the
+// chain states match exactly; the gradient to rounding. Row counts off the 16-row tile.
+struct CdCase {
+  RbmKind kind;
+  bool from_data;
+  int k;
+};
+class RbmContrastive : public ::testing::TestWithParam<CdCase> {};
+
+TEST_P(RbmContrastive, MatchesGibbsAndTwoGradients) {
+  const auto [kind, from_data, k] = GetParam();
+  const int nv = 21, nh = 13, nd = 9, nc = from_data ? nd : 7;
+  const Ref ref = random_ref(kind, nv, nh, 41, 0.6, 0.4);
+  auto fused = ref.device(), plain = ref.device();
+  const auto data = random_states(kind, nd, nv, 42), chains = random_states(kind, nc, nv, 43);
+  std::vector<double> stacked = data;
+  stacked.insert(stacked.end(), (from_data ? data : chains).begin(), (from_data ? data : chains).end());
+  const auto x = to_device(stacked, nd + nc, nv);
+  Matrix<Space> h("h", nc, nh), h2("h2", nc, nh);
+  const std::uint32_t seed = 44;
+  const std::int64_t offset = 5, step0 = 3;
+  const double wpos = 1.0 / nd, wneg = -1.0 / nc;
+  auto g = fused.gradient_buffer();
+  Kokkos::deep_copy(g, Real(0.5));  // both accumulate
+  ASSERT_TRUE(fused.fused_contrastive());
+  fused.contrastive_gradient(x, nd, h, k, from_data, wpos, wneg, seed, offset, step0, g);
+
+  const auto vd = to_device(data, nd, nv), vc = to_device(from_data ? data : chains, nc, nv);
+  for (int s = 0; s < k; ++s) plain.gibbs_step(vc, h2, 1.0, seed, offset, step0 + s);
+  auto g2 = plain.gradient_buffer();
+  Kokkos::deep_copy(g2, Real(0.5));
+  plain.grad_free_energy(vd, wpos, 1.0, g2);
+  plain.grad_free_energy(vc, wneg, 1.0, g2);
+
+  const auto xs = to_host(x), vcs = to_host(vc), ds = to_host(vd);
+  for (int q = 0; q < nd * nv; ++q) ASSERT_EQ(xs[q], ds[q]) << "the data rows must not change";
+  for (int q = 0; q < nc * nv; ++q) ASSERT_EQ(xs[nd * nv + q], vcs[q]) << "chain state entry " << q;
+  const auto a = to_host(g), b = to_host(g2);
+  const double tol = kDouble ? 1e-12 : 1e-5;
+  double moved = 0;
+  for (std::size_t q = 0; q < a.size(); ++q) {
+    EXPECT_NEAR(a[q], b[q], tol * (1 + std::fabs(b[q]))) << "parameter " << q;
+    moved += std::fabs(b[q] - 0.5);
+  }
+  EXPECT_GT(moved, 0.1);
+}
+
+INSTANTIATE_TEST_SUITE_P(KindsAndObjectives, RbmContrastive,
+                         ::testing::Values(CdCase{RbmKind::bernoulli, true, 1}, CdCase{RbmKind::bernoulli, true, 3},
+                                           CdCase{RbmKind::bernoulli, false, 1}, CdCase{RbmKind::bernoulli, false, 2},
+                                           CdCase{RbmKind::gaussian, true, 1}, CdCase{RbmKind::gaussian, false, 2}));
+
+TEST(RbmContrastive, RefusesScaledGaussianVisibles) {
+  Rbm<Space> rbm(RbmKind::gaussian, 3, 2, {0.5});
+  EXPECT_FALSE(rbm.fused_contrastive());
+}
+
 // ---- exact ln Z ---------------------------------------------------------------------
 
 TEST(RbmLogZ, BernoulliMatchesEnumeration) {

@@ -63,7 +63,12 @@ double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 // sample_hidden / sample_visible keyed by (run.seed, global chain id n, counter
 // step s·k + sweep = 0). So the test checks the phases, weights, signs, the RNG
 // keys and the optimizer step, but not the RBM's conditionals against themselves.
-TEST(TrainCd, OneStepMatchesHandComputedUpdate) {
+// Run with both reductions: per-partition leaves (train.deterministic) and the fused
+// rank-local gradient (Rbm::contrastive_gradient) with one allreduce.
+class TrainCd : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TrainCd, OneStepMatchesHandComputedUpdate) {
+  const bool deterministic = GetParam();
   Comm world(MPI_COMM_WORLD);
   Comm self(MPI_COMM_SELF);
   const std::string tag = rank_tag(world), csv = "cd1_" + tag + ".csv", params = "cd1_" + tag + "_init.h5";
@@ -85,7 +90,8 @@ TEST(TrainCd, OneStepMatchesHandComputedUpdate) {
                                   "--data.type=csv", "--data.path=" + csv, "--data.partitions=1",
                                   "--train.objective=cd", "--train.k=1", "--train.batch=4", "--train.optimizer=sgd",
                                   "--train.momentum=0", "--train.lr=0.25", "--train.eval_every=0", "--run.steps=1",
-                                  "--run.seed=17", "--output.file="},
+                                  "--run.seed=17", "--output.file=",
+                                  std::string("--train.deterministic=") + (deterministic ? "true" : "false")},
                              self);
   ASSERT_EQ(res.steps_done, 1);
 
@@ -139,6 +145,9 @@ TEST(TrainCd, OneStepMatchesHandComputedUpdate) {
   std::remove(csv.c_str());
   std::remove(params.c_str());
 }
+
+INSTANTIATE_TEST_SUITE_P(Reductions, TrainCd, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Deterministic" : "Fused"; });
 
 const char* kSmall = R"(
 [run]

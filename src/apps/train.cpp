@@ -136,19 +136,6 @@ void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std::size_
   }
 }
 
-//! Counts the non-finite entries of a device vector.
-std::int64_t count_non_finite(const Vector<Space>& x) {
-  std::int64_t bad = 0;
-  Kokkos::parallel_reduce(
-      "zeta::train::check_finite", RangePolicy<Space>(0, std::int64_t(x.extent(0))),
-      KOKKOS_LAMBDA(const std::int64_t i, std::int64_t& acc) {
-        const Real v = x(i);
-        if (!(v - v == Real(0))) ++acc;  // NaN and ±Inf give NaN
-      },
-      bad);
-  return bad;
-}
-
 class Trainer {
  public:
   Trainer(const TrainSpec& ts, const data::Dataset& d, const ChainRange& mine, Rbm<Space>& rbm, const Comm& comm)
@@ -165,8 +152,10 @@ class Trainer {
     b_ = ts.batch / D_;
     cp_ = ts.pcd ? ts.chains / D_ : b_;
     nloc_ = std::int64_t(d.train.local.size());
-    vdata_ = Matrix<Space>("zeta::train::v_data", nloc_ * b_, nv_);
-    vneg_ = Matrix<Space>("zeta::train::v_negative", nloc_ * cp_, nv_);
+    // Data rows, then chain rows, in one buffer: the fused gradient takes them as one matrix.
+    vall_ = Matrix<Space>("zeta::train::v_data_and_negative", nloc_ * (b_ + cp_), nv_);
+    vdata_ = rows(vall_, 0, nloc_ * b_);
+    vneg_ = rows(vall_, nloc_ * b_, nloc_ * cp_);
     hneg_ = Matrix<Space>("zeta::train::h_negative", nloc_ * cp_, nh_);
     g_ = rbm.gradient_buffer();
     host_g_.assign(rbm.n_params(), Real(0));
@@ -197,10 +186,19 @@ class Trainer {
     for (std::int64_t l = 0; l < nloc_; ++l)
       plan_.copy_rows(s, data_.train.local[l], nv_, hv.data() + std::size_t(l * b_) * nv_);
     Kokkos::deep_copy(vdata_, hv);
+    const double wpos = 1.0 / double(ts_.batch), wneg = -1.0 / double(ts_.pcd ? ts_.chains : ts_.batch);
+    if (!ts_.deterministic && rbm_.fused_contrastive()) {
+      // One rank-local gradient: Gibbs sweeps, both phases and ∇W in one fused call, then
+      // one allreduce of the flat buffer (in place where the host can reach it).
+      Kokkos::deep_copy(g_, Real(0));
+      rbm_.contrastive_gradient(vall_, static_cast<int>(nloc_ * b_), hneg_, ts_.k, !ts_.pcd, wpos, wneg, ts_.seed,
+                                chain_offset(), s * ts_.k, g_);
+      reduce_in_place();
+      return;
+    }
     if (!ts_.pcd) Kokkos::deep_copy(vneg_, vdata_);
     for (int sweep = 0; sweep < ts_.k; ++sweep)
       rbm_.gibbs_step(vneg_, hneg_, PerChain<Space>(1.0), ts_.seed, chain_offset(), s * ts_.k + sweep);
-    const double wpos = 1.0 / double(ts_.batch), wneg = -1.0 / double(ts_.pcd ? ts_.chains : ts_.batch);
     if (ts_.deterministic) {
       leaves_.resize(nloc_);
       for (std::int64_t l = 0; l < nloc_; ++l) {
@@ -212,33 +210,31 @@ class Trainer {
       tree_sum(leaves_, 0, leaves_.size());
       host_g_.swap(leaves_[0]);
       comm_.tree_allreduce(host_g_);
+      to_device(host_g_, g_);
     } else {
       Kokkos::deep_copy(g_, Real(0));
       rbm_.grad_free_energy(vdata_, wpos, 1.0, g_);
       rbm_.grad_free_energy(vneg_, wneg, 1.0, g_);
-      copy_to(g_, host_g_);
-      comm_.allreduce_sum(host_g_);
+      reduce_in_place();
     }
-    auto hg = Kokkos::create_mirror_view(g_);
-    for (std::size_t i = 0; i < host_g_.size(); ++i) hg(i) = host_g_[i];
-    Kokkos::deep_copy(g_, hg);
   }
 
-  //! ‖g‖ of the reduced gradient, and whether every entry is finite (the same on every rank).
-  double gradient_norm(bool& finite) const {
-    double sq = 0;
-    finite = true;
-    for (Real v : host_g_) {
-      if (!std::isfinite(double(v))) finite = false;
-      sq += double(v) * double(v);
-    }
-    finite = !comm_.any(!finite);
-    return std::sqrt(sq);
+  //! ‖g‖ of the reduced gradient (the same on every rank, as g is), and whether it is
+  //! finite: a NaN or ±Inf entry makes the sum of squares non-finite (so does a sum
+  //! beyond the double range, 1e154 per entry, which is divergence too).
+  double gradient_norm(bool& finite) {
+    const double sq = training::squared_norm<Space>(g_);
+    finite = !comm_.any(!std::isfinite(sq));
+    norm_ = std::sqrt(sq);
+    return norm_;
   }
 
-  void update(std::int64_t s) { opt_.apply(rbm_.theta(), g_, s, ts_.steps); }
-
-  bool params_finite() const { return !comm_.any(count_non_finite(rbm_.theta()) > 0); }
+  //! The optimizer step with the norm of gradient_norm(), and whether every updated
+  //! parameter is finite (the same on every rank: the parameters are).
+  bool update(std::int64_t s) {
+    opt_.apply(rbm_.theta(), g_, s, ts_.steps, norm_);
+    return !comm_.any(opt_.non_finite() > 0);
+  }
 
   //! The monitors on batch s (after gradient(s), before its update), reduced over ranks
   //! per partition in partition order: recon, pll, F data, F model.
@@ -310,6 +306,22 @@ class Trainer {
     auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
     out.assign(h.data(), h.data() + h.size());
   }
+  static void to_device(const std::vector<Real>& in, const Vector<Space>& d) {
+    const Kokkos::View<const Real*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(in.data(),
+                                                                                                  in.size());
+    Kokkos::deep_copy(d, h);
+  }
+  //! g_ summed over ranks by one MPI_Allreduce: in place when the host can reach g_, else through host_g_.
+  void reduce_in_place() {
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
+      Kokkos::fence();
+      comm_.allreduce_sum(g_.data(), g_.extent(0));
+    } else {
+      copy_to(g_, host_g_);
+      comm_.allreduce_sum(host_g_);
+      to_device(host_g_, g_);
+    }
+  }
 
   const TrainSpec& ts_;
   const data::Dataset& data_;
@@ -320,8 +332,9 @@ class Trainer {
   training::Optimizer<Space> opt_;
   int nv_ = 0, nh_ = 0, D_ = 1;
   std::int64_t b_ = 0, cp_ = 0, nloc_ = 0;
-  Matrix<Space> vdata_, vneg_, hneg_;
+  Matrix<Space> vall_, vdata_, vneg_, hneg_;
   Vector<Space> g_;
+  double norm_ = 0;
   std::vector<Real> host_g_;
   std::vector<std::vector<Real>> leaves_;
 };
@@ -594,8 +607,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     }
     if (ts.ais_every > 0 && s > 0 && s % ts.ais_every == 0 && (ais.step.empty() || ais.step.back() != double(s)))
       evaluate_ais(s);
-    tr.update(s);
-    if (!tr.params_finite()) diverged(s, "the updated parameter vector", ts, ck);
+    if (!tr.update(s)) diverged(s, "the updated parameter vector", ts, ck);
     step = s + 1;
     progress.update(step - first);
     if (!ck.file.empty() && ck.every > 0 && step % ck.every == 0 && step < ts.steps)

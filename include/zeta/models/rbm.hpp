@@ -455,40 +455,61 @@ void joint_energy(const Matrix<Space>& v, const Matrix<Space>& h, const Matrix<S
     joint_energy_kind<false>(v, h, pre, c, t, E);
 }
 
-//! P(n, j) ← s_n σ(β_n (c_j + P(n, j))) in place.
+//! P(n, j) ← s_n σ(β_n (c_j + P(n, j))) in place. A work item is a run of up to
+//! kUnitRun units of one row: a vectorizable loop on a host core, enough items for a GPU.
 template <class Space>
 void weighted_hidden_probabilities(const Matrix<Space>& P, const Vector<Space>& c, const PerChain<Space>& weights,
                                    const PerChain<Space>& beta) {
+  constexpr int kUnitRun = 64;
   const int nh = static_cast<int>(P.extent(1));
+  const int runs = (nh + kUnitRun - 1) / kUnitRun;
   Kokkos::parallel_for(
-      "zeta::Rbm::grad_hidden", RangePolicy<Space>(0, std::int64_t(P.extent(0)) * nh),
+      "zeta::Rbm::grad_hidden", RangePolicy<Space>(0, std::int64_t(P.extent(0)) * runs),
       KOKKOS_LAMBDA(const std::int64_t k) {
-        const int n = static_cast<int>(k / nh), j = static_cast<int>(k % nh);
-        P(n, j) = weights(n) * Real(sigmoid(double(beta(n)) * (double(c(j)) + double(P(n, j)))));
+        const int n = static_cast<int>(k / runs), j0 = static_cast<int>(k % runs) * kUnitRun;
+        const int j1 = nh < j0 + kUnitRun ? nh : j0 + kUnitRun;
+        const double bn = double(beta(n));
+        const Real wn = weights(n);
+        Real* KOKKOS_RESTRICT pr = &P(n, 0);
+        const Real* KOKKOS_RESTRICT cr = &c(0);
+        for (int j = j0; j < j1; ++j) pr[j] = wn * Real(sigmoid(bn * (double(cr[j]) + double(pr[j]))));
       });
 }
 
 //! The bias parts of the gradient: g_b −= Σ_n s_n v_n (Bernoulli) or Σ_n s_n S (v_n − b)
-//! (Gaussian), g_c −= Σ_n P_n; fixed summation order over chains.
+//! (Gaussian), g_c −= Σ_n P_n. A work item sums a run of kColumnRun columns over the
+//! rows in row order (contiguous, vectorizable reads; each column's order is fixed).
 template <class Space>
 void grad_biases(const Matrix<Space>& v, const Matrix<Space>& P, const VisibleTerms<Space>& t,
                  const PerChain<Space>& weights, const Vector<Space>& g, std::size_t bo, std::size_t co) {
+  constexpr int kColumnRun = 64;
   const int batch = static_cast<int>(v.extent(0)), nv = static_cast<int>(v.extent(1));
   const int nh = static_cast<int>(P.extent(1));
+  const int vruns = (nv + kColumnRun - 1) / kColumnRun, hruns = (nh + kColumnRun - 1) / kColumnRun;
   const auto b = t.b, iv = t.inv_var;
   const bool gauss = t.gauss;
   Kokkos::parallel_for(
-      "zeta::Rbm::grad_visible_bias", RangePolicy<Space>(0, nv), KOKKOS_LAMBDA(const int i) {
-        double s = 0;
-        for (int n = 0; n < batch; ++n)
-          s += double(weights(n)) * (gauss ? double(v(n, i)) - double(b(i)) : double(v(n, i)));
-        g(bo + i) -= Real(gauss ? s * double(iv(i)) : s);
-      });
-  Kokkos::parallel_for(
-      "zeta::Rbm::grad_hidden_bias", RangePolicy<Space>(0, nh), KOKKOS_LAMBDA(const int j) {
-        double s = 0;
-        for (int n = 0; n < batch; ++n) s += double(P(n, j));
-        g(co + j) -= Real(s);
+      "zeta::Rbm::grad_biases", RangePolicy<Space>(0, vruns + hruns), KOKKOS_LAMBDA(const int k) {
+        const bool vis = k < vruns;
+        const int i0 = (vis ? k : k - vruns) * kColumnRun, width = vis ? nv : nh;
+        const int cnt = width - i0 < kColumnRun ? width - i0 : kColumnRun;
+        double s[kColumnRun] = {};
+        for (int n = 0; n < batch; ++n) {
+          if (vis) {
+            const double wn = double(weights(n));
+            const Real* KOKKOS_RESTRICT vr = &v(n, i0);
+            const Real* KOKKOS_RESTRICT br = &b(i0);
+            for (int q = 0; q < cnt; ++q) s[q] += wn * (gauss ? double(vr[q]) - double(br[q]) : double(vr[q]));
+          } else {
+            const Real* KOKKOS_RESTRICT pr = &P(n, i0);
+            for (int q = 0; q < cnt; ++q) s[q] += double(pr[q]);
+          }
+        }
+        for (int q = 0; q < cnt; ++q)
+          if (vis)
+            g(bo + i0 + q) -= Real(gauss ? s[q] * double(iv(i0 + q)) : s[q]);
+          else
+            g(co + i0 + q) -= Real(s[q]);
       });
 }
 
@@ -636,8 +657,9 @@ class Rbm {
     rbm_detail::joint_energy(v, h, hidden_field(v), c_, terms(), E);
   }
 
-  //! F(v) = −(1/β) ln Σ_h e^{−βE(v,h)} per chain (β > 0).
-  void free_energy(const Matrix<Space>& v, const PerChain<Space>& beta, const Vector<Space>& F) {
+  //! F(v) = −(1/β) ln Σ_h e^{−βE(v,h)} per chain (β > 0), into a Vector or a double Accum.
+  template <class Out>
+  void free_energy(const Matrix<Space>& v, const PerChain<Space>& beta, const Out& F) {
     if (v.extent(0) == 0) return;
     rbm_detail::marginal_energy(v, hidden_field(v), c_, terms(), beta, true, 1.0, false, F);
   }
@@ -660,6 +682,50 @@ class Rbm {
     rbm_detail::grad_biases(v, P, terms(), weights, g, b_offset(), c_offset());
   }
 
+  //! Whether contrastive_gradient applies (it skips the 1/σ² scaling of a Gaussian RBM's visibles).
+  bool fused_contrastive() const { return !scale_visible(); }
+
+  //! One CD-k or PCD-k gradient on stacked rows x = [data (the first nd rows); chains (the rest)]:
+  //! k block-Gibbs sweeps of the chain rows at β = 1, with hidden states in h (one row per chain)
+  //! and the draws of chain n keyed by (seed, offset + n, step0 + sweep); then
+  //!   g += wpos Σ_data ∇θF(v) + wneg Σ_chains ∇θF(v),
+  //! with ∇W as one GEMM over all rows. `from_data` (CD): the chains first take the data rows,
+  //! and the first hidden draw reuses the data rows' hidden field. The same draws and (up to
+  //! GEMM rounding) the same gradient as gibbs_step + two grad_free_energy calls, in fewer
+  //! GEMMs; the rows are not padded to row tiles, so the bits of a row may depend on the
+  //! number of rows (the non-deterministic training mode allows it).
+  void contrastive_gradient(const Matrix<Space>& x, int nd, const Matrix<Space>& h, int k, bool from_data,
+                            double wpos, double wneg, std::uint32_t seed, std::int64_t offset, std::int64_t step0,
+                            const Vector<Space>& g) {
+    if (g.extent(0) != n_params()) throw Error("internal: rbm gradient buffer has the wrong length", false);
+    if (!fused_contrastive()) throw Error("internal: contrastive_gradient needs unit visible variances", false);
+    const int total = static_cast<int>(x.extent(0)), nc = total - nd;
+    if (nd < 0 || nc < 0 || static_cast<int>(h.extent(0)) != nc || (from_data && nc != nd) || (from_data && k < 1))
+      throw Error("internal: contrastive_gradient row counts do not match", false);
+    const Matrix<Space> vd(x.data(), nd, nv_), vc(x.data() + std::size_t(nd) * nv_, nc, nv_);
+    ensure(all_, total, nh_, "zeta::Rbm::contrastive_hidden");
+    const Matrix<Space> F(all_.data(), total, nh_), Fd(all_.data(), nd, nh_),
+        Fc(all_.data() + std::size_t(nd) * nh_, nc, nh_);
+    int sweep = 0;
+    if (from_data) {
+      linalg::gemm<Space>(false, false, Real(1), vd, W_, Real(0), Fd);
+      rbm_detail::hidden_conditional(Fd, c_, PerChain<Space>(1.0), h, true, seed, offset, step0);
+      sample_visible(h, 1.0, vc, seed, offset, step0);
+      sweep = 1;
+    }
+    for (; sweep < k; ++sweep) gibbs_step(vc, h, 1.0, seed, offset, step0 + sweep);
+    if (from_data) {
+      linalg::gemm<Space>(false, false, Real(1), vc, W_, Real(0), Fc);
+    } else {
+      linalg::gemm<Space>(false, false, Real(1), x, W_, Real(0), F);
+    }
+    rbm_detail::weighted_hidden_probabilities<Space>(Fd, c_, wpos, 1.0);
+    rbm_detail::weighted_hidden_probabilities<Space>(Fc, c_, wneg, 1.0);
+    linalg::gemm<Space>(true, false, Real(-1), x, F, Real(1), Matrix<Space>(g.data(), nv_, nh_));
+    rbm_detail::grad_biases<Space>(vd, Fd, terms(), wpos, g, b_offset(), c_offset());
+    rbm_detail::grad_biases<Space>(vc, Fc, terms(), wneg, g, b_offset(), c_offset());
+  }
+
  private:
   friend class RbmAis<Space>;
 
@@ -672,6 +738,9 @@ class Rbm {
   }
 
   static int padded_rows(int batch) { return (batch + kRowTile - 1) / kRowTile * kRowTile; }
+  //! Row padding buys rank-independent bits in double only (OpenBLAS sgemm is not
+  //! row-stable even on whole tiles), so float builds skip the copy.
+  static constexpr bool kPadRows = !std::is_same_v<Real, float>;
 
   static void ensure(Matrix<Space>& ws, int rows, int cols, const char* label) {
     if (static_cast<int>(ws.extent(0)) < rows || static_cast<int>(ws.extent(1)) != cols)
@@ -683,7 +752,7 @@ class Rbm {
   Matrix<Space> gemm_rows(const Matrix<Space>& a, Matrix<Space>& pad, bool scale) {
     const int batch = static_cast<int>(a.extent(0)), k = static_cast<int>(a.extent(1));
     const int padded = padded_rows(batch);
-    if (padded == batch && !scale) return a;
+    if (!scale && (padded == batch || !kPadRows)) return a;
     ensure(pad, padded, k, "zeta::Rbm::padded_rows");
     const Matrix<Space> p(pad.data(), padded, k);
     if (scale)
@@ -717,7 +786,7 @@ class Rbm {
   bool unit_sigma_ = true;
   Vector<Space> theta_, b_, c_, inv_var_;
   Matrix<Space> W_;
-  Matrix<Space> vpad_, hpad_, hid_, vis_;  //!< workspaces, grown on demand
+  Matrix<Space> vpad_, hpad_, hid_, vis_, all_;  //!< workspaces, grown on demand
 };
 
 //! ln Z(β) of the base-rate model A (W = 0, c = 0, visible bias a) with `hidden`

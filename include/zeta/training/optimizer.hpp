@@ -42,55 +42,118 @@ OptimizerSpec read_optimizer_spec(const Config& cfg);
 //! The learning rate at 0-based `step` of `total_steps`.
 double learning_rate(const OptimizerSpec& s, std::int64_t step, std::int64_t total_steps);
 
+//! Elements per work item of the flat-vector kernels: a long vectorizable run on a
+//! host core, one element per GPU thread.
+template <class Space>
+constexpr std::int64_t flat_block() {
+  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 4096 : 1;
+}
+
+//! Σ_i x_i² in double: 8 independent partial sums per block (vectorizable; a fixed order).
+template <class Space>
+double squared_norm(const Vector<Space>& x) {
+  constexpr std::int64_t B = flat_block<Space>();
+  const std::int64_t n = x.extent(0);
+  const Real* const xp = x.data();
+  double sq = 0;
+  Kokkos::parallel_reduce(
+      "zeta::squared_norm", RangePolicy<Space>(0, (n + B - 1) / B),
+      KOKKOS_LAMBDA(const std::int64_t k, double& acc) {
+        const Real* KOKKOS_RESTRICT p = xp;
+        const std::int64_t lo = k * B, hi = n < lo + B ? n : lo + B;
+        double lane[8] = {};
+        std::int64_t i = lo;
+        for (; i + 8 <= hi; i += 8)
+          for (int q = 0; q < 8; ++q) lane[q] += double(p[i + q]) * double(p[i + q]);
+        for (int q = 0; i < hi; ++i, ++q) lane[q] += double(p[i]) * double(p[i]);
+        double s = 0;
+        for (int q = 0; q < 8; ++q) s += lane[q];
+        acc += s;
+      },
+      sq);
+  return sq;
+}
+
 template <class Space>
 class Optimizer {
  public:
   Optimizer(const OptimizerSpec& spec, std::int64_t n_params)
       : spec_(spec), m_("optimizer_m", n_params), v_("optimizer_v", spec.type == OptimizerType::adam ? n_params : 0) {}
 
-  //! One update of `params` from the gradient `grad` (modified in place by
-  //! clipping and weight decay) at 0-based `step` of `total_steps`. Returns the
-  //! gradient norm before clipping.
-  double apply(const Vector<Space>& params, const Vector<Space>& grad, std::int64_t step, std::int64_t total_steps) {
+  //! One update of `params` from the gradient `grad` at 0-based `step` of `total_steps`.
+  //! `norm`: ‖grad‖ when the caller has it (negative: computed here). Returns the
+  //! gradient norm before clipping; non_finite() then counts the updated parameters
+  //! that are NaN or ±Inf (the update kernel counts them on the way).
+  double apply(const Vector<Space>& params, const Vector<Space>& grad, std::int64_t step, std::int64_t total_steps,
+               double norm = -1) {
     const std::int64_t n = params.extent(0);
-    const auto g = grad;
-    double sq = 0;
-    Kokkos::parallel_reduce(
-        "grad_norm", RangePolicy<Space>(0, n), KOKKOS_LAMBDA(std::int64_t i, double& acc) { acc += double(g(i)) * g(i); },
-        sq);
-    const double norm = std::sqrt(sq);
+    if (norm < 0) norm = std::sqrt(squared_norm<Space>(grad));
     const Real scale = Real(spec_.clip_norm > 0 && norm > spec_.clip_norm ? spec_.clip_norm / norm : 1.0);
     const Real lr = Real(learning_rate(spec_, step, total_steps)), wd = Real(spec_.weight_decay);
-    const auto p = params;
-    const auto m = m_;
+    Real* const pp = params.data();
+    Real* const mp = m_.data();
+    Real* const vp = v_.data();
+    const Real* const gp = grad.data();
+    constexpr std::int64_t B = flat_block<Space>();
+    const RangePolicy<Space> blocks(0, (n + B - 1) / B);
+    // Each work item updates a run of B entries and counts those left NaN or ±Inf
+    // (x − x is NaN exactly for them); an integer count keeps the loop vectorizable.
+    non_finite_ = 0;
     if (spec_.type == OptimizerType::sgd) {
       const Real mu = Real(spec_.momentum);
       const bool first = steps_ == 0;
-      Kokkos::parallel_for(
-          "sgd_update", RangePolicy<Space>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
-            const Real gi = scale * g(i) + wd * p(i);
-            const Real vi = first ? gi : mu * m(i) + gi;
-            m(i) = vi;
-            p(i) -= lr * vi;
-          });
+      Kokkos::parallel_reduce(
+          "sgd_update", blocks,
+          KOKKOS_LAMBDA(const std::int64_t k, std::int64_t& bad) {
+            Real* KOKKOS_RESTRICT p = pp;
+            Real* KOKKOS_RESTRICT m = mp;
+            const Real* KOKKOS_RESTRICT g = gp;
+            const std::int64_t lo = k * B, hi = n < lo + B ? n : lo + B;
+            std::int64_t cnt = 0;
+            for (std::int64_t i = lo; i < hi; ++i) {
+              const Real gi = scale * g[i] + wd * p[i];
+              const Real vi = first ? gi : mu * m[i] + gi;
+              m[i] = vi;
+              const Real pi = p[i] - lr * vi;
+              p[i] = pi;
+              cnt += (pi - pi == Real(0)) ? 0 : 1;
+            }
+            bad += cnt;
+          },
+          non_finite_);
     } else {
-      const auto v = v_;
       const Real b1 = Real(spec_.beta1), b2 = Real(spec_.beta2), eps = Real(spec_.eps);
       const double t = double(steps_ + 1);
       const Real c1 = Real(1 / (1 - std::pow(spec_.beta1, t))), c2 = Real(1 / (1 - std::pow(spec_.beta2, t)));
-      Kokkos::parallel_for(
-          "adam_update", RangePolicy<Space>(0, n), KOKKOS_LAMBDA(std::int64_t i) {
-            const Real gi = scale * g(i) + wd * p(i);
-            const Real mi = b1 * m(i) + (Real(1) - b1) * gi;
-            const Real vi = b2 * v(i) + (Real(1) - b2) * gi * gi;
-            m(i) = mi;
-            v(i) = vi;
-            p(i) -= lr * (mi * c1) / (kmath::sqrt(vi * c2) + eps);
-          });
+      Kokkos::parallel_reduce(
+          "adam_update", blocks,
+          KOKKOS_LAMBDA(const std::int64_t k, std::int64_t& bad) {
+            Real* KOKKOS_RESTRICT p = pp;
+            Real* KOKKOS_RESTRICT m = mp;
+            Real* KOKKOS_RESTRICT v = vp;
+            const Real* KOKKOS_RESTRICT g = gp;
+            const std::int64_t lo = k * B, hi = n < lo + B ? n : lo + B;
+            std::int64_t cnt = 0;
+            for (std::int64_t i = lo; i < hi; ++i) {
+              const Real gi = scale * g[i] + wd * p[i];
+              const Real mi = b1 * m[i] + (Real(1) - b1) * gi;
+              const Real vi = b2 * v[i] + (Real(1) - b2) * gi * gi;
+              m[i] = mi;
+              v[i] = vi;
+              const Real pi = p[i] - lr * (mi * c1) / (kmath::sqrt(vi * c2) + eps);
+              p[i] = pi;
+              cnt += (pi - pi == Real(0)) ? 0 : 1;
+            }
+            bad += cnt;
+          },
+          non_finite_);
     }
     ++steps_;
     return norm;
   }
+
+  //! Parameters that the last apply() left NaN or ±Inf.
+  std::int64_t non_finite() const { return non_finite_; }
 
   //! Updates taken so far (Adam's bias correction counts them).
   std::int64_t steps() const { return steps_; }
@@ -118,6 +181,7 @@ class Optimizer {
   OptimizerSpec spec_;
   Vector<Space> m_, v_;  // SGD: m_ is the momentum buffer
   std::int64_t steps_ = 0;
+  std::int64_t non_finite_ = 0;
 };
 
 }  // namespace zeta::training
