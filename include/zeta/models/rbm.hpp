@@ -53,6 +53,7 @@
 #include "zeta/core/math.hpp"
 #include "zeta/core/types.hpp"
 #include "zeta/core/vmath.hpp"
+#include "zeta/linalg/binary.hpp"
 #include "zeta/linalg/gemm.hpp"
 #include "zeta/rng/philox.hpp"
 
@@ -706,6 +707,12 @@ class Rbm {
     ensure(all_, total, nh_, "zeta::Rbm::contrastive_hidden");
     const Matrix<Space> F(all_.data(), total, nh_), Fd(all_.data(), nd, nh_),
         Fc(all_.data() + std::size_t(nd) * nh_, nc, nh_);
+    if constexpr (kHost) {
+      if (kind_ == RbmKind::bernoulli && binary_contrastive(x, nd, h, k, from_data, seed, offset, step0)) {
+        finish_contrastive(x, nd, wpos, wneg, g, true);
+        return;
+      }
+    }
     int sweep = 0;
     if (from_data) {
       linalg::gemm<Space>(false, false, Real(1), vd, W_, Real(0), Fd);
@@ -719,15 +726,83 @@ class Rbm {
     } else {
       linalg::gemm<Space>(false, false, Real(1), x, W_, Real(0), F);
     }
-    rbm_detail::weighted_hidden_probabilities<Space>(Fd, c_, wpos, 1.0);
-    rbm_detail::weighted_hidden_probabilities<Space>(Fc, c_, wneg, 1.0);
-    linalg::gemm<Space>(true, false, Real(-1), x, F, Real(1), Matrix<Space>(g.data(), nv_, nh_));
-    rbm_detail::grad_biases<Space>(vd, Fd, terms(), wpos, g, b_offset(), c_offset());
-    rbm_detail::grad_biases<Space>(vc, Fc, terms(), wneg, g, b_offset(), c_offset());
+    finish_contrastive(x, nd, wpos, wneg, g, false);
   }
 
  private:
   friend class RbmAis<Space>;
+
+  static constexpr bool kHost = Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
+
+  //! contrastive_gradient's end, from the hidden fields of all rows of x in all_: the
+  //! weighted probabilities, ∇W (a sum of selected rows when x is 0/1 and `binary`, else a
+  //! GEMM) and the biases.
+  void finish_contrastive(const Matrix<Space>& x, int nd, double wpos, double wneg, const Vector<Space>& g,
+                          bool binary) {
+    const int total = static_cast<int>(x.extent(0)), nc = total - nd;
+    const Matrix<Space> vd(x.data(), nd, nv_), vc(x.data() + std::size_t(nd) * nv_, nc, nv_);
+    const Matrix<Space> F(all_.data(), total, nh_), Fd(all_.data(), nd, nh_),
+        Fc(all_.data() + std::size_t(nd) * nh_, nc, nh_);
+    rbm_detail::weighted_hidden_probabilities<Space>(Fd, c_, wpos, 1.0);
+    rbm_detail::weighted_hidden_probabilities<Space>(Fc, c_, wneg, 1.0);
+    if (binary && linalg::binary_pattern(x.data(), total, nv_, nv_, true, pattern_)) {
+      Space().fence();
+      linalg::binary_gemm(pattern_, nh_, Real(-1), F.data(), nh_, Real(1), g.data(), nh_);
+    } else {
+      linalg::gemm<Space>(true, false, Real(-1), x, F, Real(1), Matrix<Space>(g.data(), nv_, nh_));
+    }
+    rbm_detail::grad_biases<Space>(vd, Fd, terms(), wpos, g, b_offset(), c_offset());
+    rbm_detail::grad_biases<Space>(vc, Fc, terms(), wneg, g, b_offset(), c_offset());
+  }
+
+  //! Host, Bernoulli: contrastive_gradient's sweeps and hidden fields with every product
+  //! taken as a sum of selected rows of W or Wᵀ (linalg/binary.hpp); the same draws as the
+  //! GEMM path. False (nothing changed) when the data rows are not all 0/1.
+  bool binary_contrastive(const Matrix<Space>& x, int nd, const Matrix<Space>& h, int k, bool from_data,
+                          std::uint32_t seed, std::int64_t offset, std::int64_t step0) {
+    const int total = static_cast<int>(x.extent(0)), nc = total - nd;
+    Space().fence();
+    if (!linalg::binary_pattern(x.data(), nd, nv_, nv_, false, pattern_)) return false;
+    const Matrix<Space> vc(x.data() + std::size_t(nd) * nv_, nc, nv_);
+    const Matrix<Space> Fd(all_.data(), nd, nh_), Fc(all_.data() + std::size_t(nd) * nh_, nc, nh_);
+    ensure(wt_, nh_, nv_, "zeta::Rbm::W_transposed");
+    ensure(vis_, nc, nv_, "zeta::Rbm::visible_field");
+    const Matrix<Space> V(vis_.data(), nc, nv_);
+    linalg::transpose(W_.data(), nv_, nh_, wt_.data());
+    // The ones of a row block of draws (always 0/1), and the hidden fields of the 0/1
+    // rows in pattern_: Σ of the rows of W where v = 1.
+    auto ones = [&](const Real* rows, int n, int cols) {
+      Space().fence();
+      if (!linalg::binary_pattern(rows, n, cols, cols, false, pattern_))
+        throw Error("internal: an RBM chain state is not 0/1", false);
+    };
+    auto hidden_of = [&](const Matrix<Space>& out) {
+      linalg::binary_gemm(pattern_, nh_, Real(1), W_.data(), nh_, Real(0), out.data(), nh_);
+    };
+    if (from_data) {  // the data rows' field (pattern_ holds their ones) gives the first hidden draw
+      hidden_of(Fd);
+      rbm_detail::hidden_conditional(Fd, c_, PerChain<Space>(1.0), h, true, seed, offset, step0);
+    }
+    for (int sweep = 0; sweep < k; ++sweep) {
+      if (sweep > 0 || !from_data) {
+        ones(vc.data(), nc, nv_);
+        hidden_of(Fc);
+        rbm_detail::hidden_conditional(Fc, c_, PerChain<Space>(1.0), h, true, seed, offset, step0 + sweep);
+      }
+      ones(h.data(), nc, nh_);
+      linalg::binary_gemm(pattern_, nv_, Real(1), wt_.data(), nv_, Real(0), V.data(), nv_);
+      rbm_detail::visible_conditional(V, terms(), PerChain<Space>(1.0), vc, true, seed, offset, step0 + sweep);
+    }
+    // The hidden fields after the sweeps: the chain rows (CD), or all rows (PCD).
+    if (from_data) {
+      ones(vc.data(), nc, nv_);
+      hidden_of(Fc);
+    } else {
+      ones(x.data(), total, nv_);
+      hidden_of(Matrix<Space>(all_.data(), total, nh_));
+    }
+    return true;
+  }
 
   bool scale_visible() const { return kind_ == RbmKind::gaussian && !unit_sigma_; }
 
@@ -786,7 +861,8 @@ class Rbm {
   bool unit_sigma_ = true;
   Vector<Space> theta_, b_, c_, inv_var_;
   Matrix<Space> W_;
-  Matrix<Space> vpad_, hpad_, hid_, vis_, all_;  //!< workspaces, grown on demand
+  Matrix<Space> vpad_, hpad_, hid_, vis_, all_, wt_;  //!< workspaces, grown on demand
+  linalg::BinaryPattern pattern_;                     //!< host: the ones of a 0/1 operand
 };
 
 //! ln Z(β) of the base-rate model A (W = 0, c = 0, visible bias a) with `hidden`

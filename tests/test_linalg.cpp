@@ -1,0 +1,88 @@
+//! linalg/binary.hpp: products with a 0/1 factor against the plain triple loop, for
+//! widths on and off the vector and pass boundaries, transposed patterns, β ≠ 0, and
+//! the refusal of a matrix that is not 0/1.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "zeta/linalg/binary.hpp"
+#include "zeta/rng/philox.hpp"
+
+namespace zeta {
+namespace {
+
+constexpr double kTol = sizeof(Real) == sizeof(double) ? 1e-12 : 2e-5;
+
+std::vector<Real> ones_matrix(int m, int k, double density, std::uint32_t seed) {
+  std::vector<Real> a(std::size_t(m) * k);
+  const rng::Stream s(seed, 0, 0, rng::kInit);
+  for (std::size_t q = 0; q < a.size(); ++q) a[q] = Real(s.uniform(std::uint32_t(q)) < density ? 1 : 0);
+  return a;
+}
+
+std::vector<Real> dense(int k, int n, std::uint32_t seed) {
+  std::vector<Real> b(std::size_t(k) * n);
+  const rng::Stream s(seed, 1, 0, rng::kInit);
+  for (std::size_t q = 0; q < b.size(); ++q) b[q] = Real(2 * s.uniform(std::uint32_t(q)) - 1);
+  return b;
+}
+
+TEST(BinaryGemm, MatchesTheTripleLoop) {
+  const int m = 37, k = 301;
+  for (int n : {1, 5, 16, 17, 130, 500, 784}) {
+    for (bool transpose : {false, true}) {
+      // transpose: P = Aᵀ for the stored A (k × m), so P is still m × k.
+      const auto a = transpose ? ones_matrix(k, m, 0.3, 7) : ones_matrix(m, k, 0.3, 7);
+      const auto b = dense(k, n, 8);
+      auto p_of = [&](int r, int c) { return transpose ? a[std::size_t(c) * m + r] : a[std::size_t(r) * k + c]; };
+      linalg::BinaryPattern pat;
+      ASSERT_TRUE(transpose ? linalg::binary_pattern(a.data(), k, m, m, true, pat)
+                            : linalg::binary_pattern(a.data(), m, k, k, false, pat));
+      ASSERT_EQ(pat.rows, m);
+      ASSERT_EQ(pat.cols, k);
+      std::size_t ones = 0;
+      for (int r = 0; r < m; ++r)
+        for (int c = 0; c < k; ++c) ones += p_of(r, c) == Real(1);
+      EXPECT_EQ(pat.ones(), ones);
+      std::vector<Real> c(std::size_t(m) * n, Real(0.5));
+      const Real alpha = Real(-0.75), beta = Real(2);
+      linalg::binary_gemm(pat, n, alpha, b.data(), n, beta, c.data(), n);
+      std::vector<Real> c0(std::size_t(m) * n, Real(std::nan("")));  // β = 0 ignores C
+      linalg::binary_gemm(pat, n, Real(1), b.data(), n, Real(0), c0.data(), n);
+      for (int r = 0; r < m; ++r)
+        for (int j = 0; j < n; ++j) {
+          double s = 0;
+          for (int q = 0; q < k; ++q) s += double(p_of(r, q)) * double(b[std::size_t(q) * n + j]);
+          const std::size_t at = std::size_t(r) * n + j;
+          ASSERT_NEAR(double(c[at]), double(alpha) * s + 1.0, kTol * (1 + std::fabs(s))) << n << " " << r << " " << j;
+          ASSERT_NEAR(double(c0[at]), s, kTol * (1 + std::fabs(s))) << n << " " << r << " " << j;
+        }
+    }
+  }
+}
+
+TEST(BinaryGemm, RefusesEntriesOtherThanZeroAndOne) {
+  for (int at : {0, 15, 16, 40}) {
+    auto a = ones_matrix(3, 41, 0.5, 9);
+    a[std::size_t(2) * 41 + at] = Real(0.5);
+    linalg::BinaryPattern p;
+    EXPECT_FALSE(linalg::binary_pattern(a.data(), 3, 41, 41, false, p)) << at;
+    a[std::size_t(2) * 41 + at] = Real(std::nan(""));
+    EXPECT_FALSE(linalg::binary_pattern(a.data(), 3, 41, 41, true, p)) << at;
+    a[std::size_t(2) * 41 + at] = Real(1);
+    EXPECT_TRUE(linalg::binary_pattern(a.data(), 3, 41, 41, false, p)) << at;
+  }
+}
+
+TEST(BinaryGemm, TransposeCopiesEveryEntry) {
+  const int m = 45, n = 70;
+  const auto a = dense(m, n, 10);
+  std::vector<Real> t(std::size_t(m) * n);
+  linalg::transpose(a.data(), m, n, t.data());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) ASSERT_EQ(t[std::size_t(j) * m + i], a[std::size_t(i) * n + j]);
+}
+
+}  // namespace
+}  // namespace zeta
