@@ -12,8 +12,10 @@
 namespace zeta::data {
 
 void declare_data_keys(Config& cfg) {
-  cfg.declare("data.type", "idx", "data file format: idx (MNIST format, raw or .gz), csv, hdf5");
-  cfg.declare("data.path", "", "training data file (required)");
+  cfg.declare("data.type", "idx",
+              "data source: idx (MNIST format, raw or .gz), csv, hdf5, or synthetic (2-D points generated from "
+              "run.seed: data.shape, data.examples, data.heldout_examples, data.noise, data.radius; no file)");
+  cfg.declare("data.path", "", "training data file (required, except for data.type = synthetic, which takes none)");
   cfg.declare("data.heldout_path", "",
               "held-out data file in the same format (e.g. MNIST's t10k file); empty: hold out data.holdout of "
               "data.path");
@@ -32,19 +34,47 @@ void declare_data_keys(Config& cfg) {
               "the splits are cut into this many partitions, the unit of shuffling and of sharding over ranks; "
               "mini-batch sequences depend on it, never on the rank count (needs partitions >= ranks, and "
               "train.batch a multiple of it)");
+  cfg.declare("data.shape", "ring8",
+              "synthetic, with r = data.radius and s = data.noise: ring8 (8 Gaussians of std s and equal weight "
+              "centred at r(cos k pi/4, sin k pi/4)) | moons (scikit-learn's two moons scaled by r, centred on their "
+              "mean, plus N(0, s^2) noise) | checkerboard (uniform on the 8 squares of a 4x4 board of side r/2 "
+              "covering [-r, r)^2 whose row + column is even; s unused) | rings (4 concentric rings of radii "
+              "r/4, r/2, 3r/4, r, equal weights, uniform angle, plus N(0, s^2) noise)");
+  cfg.declare("data.examples", "10000", "synthetic: training examples (>= 1, and >= data.partitions)");
+  cfg.declare("data.heldout_examples", "2000",
+              "synthetic: held-out examples, drawn independently of the training ones (0 = none, else >= "
+              "data.partitions)");
+  cfg.declare("data.noise", "0.1",
+              "synthetic: std s > 0 of the isotropic Gaussian noise in data units (ring8: each Gaussian's std; "
+              "unused by checkerboard)");
+  cfg.declare("data.radius", "2",
+              "synthetic: the scale r > 0 of data.shape (ring8: circle radius; moons: moon radius; rings: outer "
+              "radius; checkerboard: half-width of the board)");
 }
 
 DataSpec read_data_spec(const Config& cfg) {
   DataSpec s;
-  s.type_name = cfg.get_choice("data.type", {"idx", "csv", "hdf5"});
-  s.type = s.type_name == "idx" ? FileType::idx : s.type_name == "csv" ? FileType::csv : FileType::hdf5;
+  s.type_name = cfg.get_choice("data.type", {"idx", "csv", "hdf5", "synthetic"});
+  s.type = s.type_name == "idx"    ? FileType::idx
+           : s.type_name == "csv"  ? FileType::csv
+           : s.type_name == "hdf5" ? FileType::hdf5
+                                   : FileType::synthetic;
+  const bool synthetic = s.type == FileType::synthetic;
   s.path = cfg.get_string("data.path");
-  if (s.path.empty()) config_error("data.path", "is required (the training data file)");
   s.heldout_path = cfg.get_string("data.heldout_path");
+  if (synthetic) {
+    for (const char* key : {"data.path", "data.heldout_path"})
+      if (!cfg.get_string(key).empty())
+        config_error(key, "is not used with data.type = synthetic (the points are generated); leave it empty");
+  } else if (s.path.empty()) {
+    config_error("data.path", "is required (the training data file)");
+  }
   s.holdout = cfg.get_nonnegative("data.holdout");
   if (s.holdout >= 1) config_error("data.holdout", "must be < 1, got " + cfg.get_string("data.holdout"));
   if (s.holdout > 0 && !s.heldout_path.empty())
     config_error("data.holdout", "must be 0 when data.heldout_path gives the held-out examples");
+  if (s.holdout > 0 && synthetic)
+    config_error("data.holdout", "must be 0 with data.type = synthetic: data.heldout_examples sets the held-out split");
   s.limit = cfg.get_int_at_least("data.limit", 0);
   s.dataset = cfg.get_string("data.dataset");
   if (s.type == FileType::hdf5 && s.dataset.empty()) config_error("data.dataset", "is required for data.type = hdf5");
@@ -52,10 +82,24 @@ DataSpec read_data_spec(const Config& cfg) {
   s.binarize = s.binarize_name == "none"        ? Binarize::none
                : s.binarize_name == "threshold" ? Binarize::threshold
                                                 : Binarize::stochastic;
+  if (synthetic && s.binarize != Binarize::none)
+    config_error("data.binarize", "must be none with data.type = synthetic (the points are continuous)");
   s.standardize = cfg.get_bool("data.standardize");
   const std::int64_t d = cfg.get_int_at_least("data.partitions", 1);
   if (d > (std::int64_t(1) << 20)) config_error("data.partitions", "is impossibly large");
   s.partitions = int(d);
+  if (synthetic) {
+    SyntheticSpec& y = s.synthetic;
+    y.shape_name = cfg.get_choice("data.shape", {"ring8", "moons", "checkerboard", "rings"});
+    y.shape = y.shape_name == "ring8"          ? SyntheticShape::ring8
+              : y.shape_name == "moons"        ? SyntheticShape::moons
+              : y.shape_name == "checkerboard" ? SyntheticShape::checkerboard
+                                               : SyntheticShape::rings;
+    y.examples = cfg.get_int_at_least("data.examples", 1);
+    y.heldout_examples = cfg.get_int_at_least("data.heldout_examples", 0);
+    y.noise = cfg.get_positive("data.noise");
+    y.radius = cfg.get_positive("data.radius");
+  }
   return s;
 }
 
@@ -206,11 +250,9 @@ void standardize(Dataset& d, const Comm& comm, const ChainRange& mine) {
         }
 }
 
-}  // namespace
-
-Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm) {
+//! Both splits from data.path (and data.heldout_path), this rank's partitions only, binarized.
+Dataset read_files(const DataSpec& spec, std::uint32_t seed, const Comm& comm, const ChainRange& mine) {
   const int D = spec.partitions;
-  const ChainRange mine = partitions_of(comm.rank(), comm.size(), D);
   const bool separate = !spec.heldout_path.empty();
 
   // Rank 0 reads the headers (a CSV file whole, so every malformed line is found
@@ -285,8 +327,103 @@ Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm) {
     binarize(d.train, spec, seed, 0, 0);
     binarize(d.heldout, spec, seed, separate ? 0 : n_train, separate ? 1 : 0);
   }
+  return d;
+}
+
+//! Both synthetic splits, this rank's partitions only: row i of split s is
+//! synthetic_point(seed, s, i), so no rank needs another's rows.
+Dataset generate(const DataSpec& spec, std::uint32_t seed, const ChainRange& mine) {
+  const SyntheticSpec& y = spec.synthetic;
+  const int D = spec.partitions;
+  const auto limited = [&](std::int64_t n) { return spec.limit > 0 ? std::min(n, spec.limit) : n; };
+  const auto too_few = [&](const std::string& key, std::int64_t asked, std::int64_t n, const std::string& what) {
+    const bool capped = spec.limit > 0 && spec.limit < asked;
+    config_error(capped ? "data.limit" : key, std::to_string(n) + " " + what + " examples" +
+                                                  (capped ? " (data.limit = " + std::to_string(spec.limit) + ")" : "") +
+                                                  " are fewer than data.partitions = " + std::to_string(D));
+  };
+  const std::int64_t n_train = limited(y.examples), n_held = limited(y.heldout_examples);
+  if (n_train < D) too_few("data.examples", y.examples, n_train, "training");
+  if (n_held > 0 && n_held < D) too_few("data.heldout_examples", y.heldout_examples, n_held, "held-out");
+
+  Dataset d;
+  d.partitions = D;
+  d.dim = 2;
+  std::vector<detail::RowRange> unused;
+  plan_split(d.train, n_train, 2, D, mine, 0, unused);
+  if (n_held > 0) plan_split(d.heldout, n_held, 2, D, mine, 0, unused);
+  int split = 0;
+  for (Split* s : {&d.train, &d.heldout}) {
+    for (auto& p : s->local) {
+      p.x.resize(std::size_t(p.count) * 2);
+      for (std::int64_t i = 0; i < p.count; ++i) {
+        double xy[2];
+        synthetic_point(y, seed, split, p.begin + i, xy);
+        p.x[2 * i] = Real(xy[0]);
+        p.x[2 * i + 1] = Real(xy[1]);
+      }
+    }
+    ++split;
+  }
+  return d;
+}
+
+}  // namespace
+
+Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm) {
+  const ChainRange mine = partitions_of(comm.rank(), comm.size(), spec.partitions);
+  Dataset d = spec.type == FileType::synthetic ? generate(spec, seed, mine) : read_files(spec, seed, comm, mine);
   if (spec.standardize) standardize(d, comm, mine);
   return d;
+}
+
+SplitMean split_mean(const Split& split, int partitions, const std::vector<double>& local, const Comm& comm) {
+  if (split.n < 1) throw Error("split_mean: the split has no examples");
+  if (std::int64_t(local.size()) != split.local_count())
+    throw Error("internal: split_mean needs one value per local example", false);
+  const ChainRange mine = partitions_of(comm.rank(), comm.size(), partitions);
+  if (std::int64_t(split.local.size()) != mine.count)
+    throw Error("internal: split_mean on a split cut into other partitions", false);
+  const ChainRange parts{partitions, mine.offset, mine.count};
+  // Σ v per partition, then Σ (v − mean)² per partition (two passes: no cancellation).
+  const auto total = [&](const auto& term) {
+    std::vector<double> sums(split.local.size(), 0.0);
+    std::size_t at = 0;
+    for (std::size_t q = 0; q < split.local.size(); ++q)
+      for (std::int64_t i = 0; i < split.local[q].count; ++i) sums[q] += term(local[at++]);
+    const auto all = comm.allgather_chain_rows(sums, 1, parts);
+    double t = 0;
+    for (double v : all) t += v;
+    return t;
+  };
+  SplitMean m;
+  m.n = split.n;
+  m.mean = total([](double v) { return v; }) / double(m.n);
+  const double ss = total([&](double v) { return (v - m.mean) * (v - m.mean); });
+  m.se = m.n > 1 ? std::sqrt(ss / double(m.n - 1) / double(m.n)) : 0.0;
+  return m;
+}
+
+SplitMean synthetic_nll(const DataSpec& spec, const Dataset& d, const Comm& comm) {
+  if (spec.type != FileType::synthetic)
+    config_error("data.type", "the exact NLL needs data.type = synthetic, got " + spec.type_name);
+  if (!has_log_density(spec.synthetic.shape))
+    config_error("data.shape", spec.synthetic.shape_name + " has no closed-form density for the exact NLL");
+  if (d.heldout.n == 0) config_error("data.heldout_examples", "is 0: there is no held-out split for the exact NLL");
+  const bool standardized = !d.scale.empty();
+  double log_jacobian = 0;  // ln |dx/dx'| = Σ_k ln scale_k
+  if (standardized)
+    for (double c : d.scale) log_jacobian += std::log(c);
+  std::vector<double> nll;
+  nll.reserve(std::size_t(d.heldout.local_count()));
+  for (const auto& p : d.heldout.local)
+    for (std::int64_t i = 0; i < p.count; ++i) {
+      double xy[2] = {double(p.x[2 * i]), double(p.x[2 * i + 1])};
+      if (standardized)
+        for (int k = 0; k < 2; ++k) xy[k] = xy[k] * d.scale[k] + d.mean[k];
+      nll.push_back(-synthetic_log_density(spec.synthetic, xy[0], xy[1]) - log_jacobian);
+    }
+  return split_mean(d.heldout, d.partitions, nll, comm);
 }
 
 void partition_permutation(std::uint32_t seed, std::int64_t partition, std::int64_t epoch, std::int64_t count,

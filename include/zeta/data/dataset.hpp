@@ -1,7 +1,8 @@
 //! The data layer of data-parallel training: the [data] settings, IDX / CSV /
-//! HDF5 readers, the training and held-out splits cut into partitions that the
-//! ranks own, and the batch plan that makes every global mini-batch a function
-//! of (seed, partitions, batch, step) alone, never of the rank count.
+//! HDF5 readers and synthetic 2-D sets (synthetic.hpp), the training and
+//! held-out splits cut into partitions that the ranks own, and the batch plan
+//! that makes every global mini-batch a function of (seed, partitions, batch,
+//! step) alone, never of the rank count.
 //!
 //! A split of n examples is cut into D = data.partitions contiguous partitions
 //! (block_range: the first n % D one larger). Rank r of R owns the partitions
@@ -18,18 +19,20 @@
 
 #include "zeta/core/config.hpp"
 #include "zeta/core/types.hpp"
+#include "zeta/data/synthetic.hpp"
 #include "zeta/parallel/comm.hpp"
 
 namespace zeta::data {
 
-enum class FileType { idx, csv, hdf5 };
+//! Where the examples come from: a file of one of three formats, or generated 2-D points.
+enum class FileType { idx, csv, hdf5, synthetic };
 enum class Binarize { none, threshold, stochastic };
 
 //! Validated [data] settings (read_data_spec).
 struct DataSpec {
   FileType type = FileType::idx;
   std::string type_name = "idx";
-  std::string path;            //!< training file
+  std::string path;            //!< training file (empty for synthetic)
   std::string heldout_path;    //!< separate held-out file; empty: hold out `holdout` of `path`
   std::string dataset = "/x";  //!< hdf5: the 2-D dataset [examples, features]
   double holdout = 0;          //!< fraction of the (limited) training file held out from its end
@@ -38,6 +41,7 @@ struct DataSpec {
   std::string binarize_name = "none";
   bool standardize = false;
   int partitions = 4;
+  SyntheticSpec synthetic;  //!< data.type = synthetic: the shape and the split sizes
 };
 
 void declare_data_keys(Config& cfg);
@@ -74,7 +78,29 @@ struct Dataset {
 //! (stochastic: Bernoulli(x) from Philox keyed by `seed` and the example's row in
 //! its file) and standardizes. Any failure, even one only a single rank sees, is
 //! thrown as the same zeta::Error on every rank, naming the key and file.
+//! data.type = synthetic: each rank generates only its partitions' rows,
+//! synthetic_point(spec.synthetic, seed, split, index) with the example's index in
+//! its split; data.limit caps both splits as it caps each file.
 Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm);
+
+//! The mean of one value per example of a split and its standard error
+//! sd/√n (sd with n − 1).
+struct SplitMean {
+  double mean = 0, se = 0;
+  std::int64_t n = 0;
+};
+
+//! Collective. `local` holds one value per example this rank holds, in the order of
+//! split.local (partition by partition). Each partition's sums are formed in row
+//! order and combined in partition order, so every rank count gives the same bits.
+SplitMean split_mean(const Split& split, int partitions, const std::vector<double>& local, const Comm& comm);
+
+//! Collective: the exact NLL of the held-out split of a synthetic data set, the
+//! mean of −ln p(x) (synthetic_log_density) over d.heldout, in the coordinates of
+//! d: with data.standardize the density is that of the standardized points, so
+//! Σ_k ln scale_k is subtracted. Throws naming data.type or data.shape where there
+//! is no closed form, and naming data.heldout_examples when there is no held-out split.
+SplitMean synthetic_nll(const DataSpec& spec, const Dataset& d, const Comm& comm);
 
 //! The partitions [offset, offset + count) that `rank` of `ranks` owns; throws a
 //! collective error naming data.partitions when ranks > partitions.
