@@ -69,23 +69,6 @@ inline const char* rbm_kind_name(RbmKind k) {
   return k == RbmKind::bernoulli ? "bernoulli" : "gaussian";
 }
 
-//! One value per chain, or one value for all: the β and weight arguments of
-//! the batched RBM functions take either a per-chain View (Chains::beta) or a number.
-template <class Space>
-class PerChain {
- public:
-  PerChain(double all) : all_(Real(all)), per_chain_(false) {}            // NOLINT: implicit by design
-  PerChain(const Vector<Space>& v) : v_(v), all_(0), per_chain_(true) {}  // NOLINT
-  KOKKOS_INLINE_FUNCTION Real operator()(int c) const { return per_chain_ ? v_(c) : all_; }
-  bool per_chain() const { return per_chain_; }
-  Real all() const { return all_; }
-
- private:
-  Vector<Space> v_;
-  Real all_;
-  bool per_chain_;
-};
-
 namespace rbm_detail {
 
 using vmath::as_double;
