@@ -4,8 +4,19 @@
 //! the GEMMs: bias + activation + derivative in one pass per hidden layer, the
 //! last hidden layer fused with the output layer and the first backprop product,
 //! and a small fan-in first layer (d_0 ≤ kSmallFanIn) done directly.
+//!
+//! Parameters live in ONE flat device buffer θ: for each layer l = 0, 1, …,
+//! W_l (d_{l+1} × d_l, row-major [out][in]) then b_l (d_{l+1}) — the ◆ HDF5
+//! datasets /model/layer_l/{weight,bias} concatenated in layer order — with
+//! weight(l), bias(l) unmanaged views into it, so a trainer allreduces one flat
+//! gradient and an optimizer updates theta() in place; params_updated() must
+//! follow such an in-place change (it refreshes the transposed W_0 copy that the
+//! small fan-in kernels read). Copies of an Mlp share θ.
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zeta/core/error.hpp"
@@ -46,7 +57,50 @@ KOKKOS_INLINE_FUNCTION void activate(Activation a, Real z, Real& f, Real& df) {
 struct MlpParams {
   std::vector<int> layers;
   std::vector<std::vector<double>> weight, bias;
+
+  //! θ in Mlp's flat layout: per layer, weight then bias.
+  std::vector<double> flat() const {
+    std::vector<double> t;
+    for (std::size_t l = 0; l < weight.size(); ++l) {
+      t.insert(t.end(), weight[l].begin(), weight[l].end());
+      t.insert(t.end(), bias.at(l).begin(), bias.at(l).end());
+    }
+    return t;
+  }
+  //! The inverse of flat() for the given layer sizes.
+  static MlpParams from_flat(const std::vector<int>& layers, const std::vector<double>& theta) {
+    MlpParams p;
+    p.layers = layers;
+    std::size_t k = 0;
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+      const std::size_t in = std::size_t(layers[l]), out = std::size_t(layers[l + 1]);
+      if (k + out * in + out > theta.size()) break;
+      p.weight.emplace_back(theta.begin() + k, theta.begin() + k + out * in);
+      k += out * in;
+      p.bias.emplace_back(theta.begin() + k, theta.begin() + k + out);
+      k += out;
+    }
+    if (k != theta.size() || p.weight.size() + 1 != layers.size())
+      throw Error("internal: mlp parameter vector has the wrong length for its layers", false);
+    return p;
+  }
 };
+
+namespace mlp_detail {
+
+//! wt(i, o) = w(o, i).
+template <class Space>
+void transpose(const Matrix<Space>& w, const Matrix<Space>& wt) {
+  const int in = static_cast<int>(w.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::transpose_weight0", RangePolicy<Space>(0, std::int64_t(w.extent(0)) * in),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int o = static_cast<int>(k / in), i = static_cast<int>(k % in);
+        wt(i, o) = w(o, i);
+      });
+}
+
+}  // namespace mlp_detail
 
 template <class Space>
 class Mlp {
@@ -58,26 +112,24 @@ class Mlp {
     for (int s : layers_)
       if (s < 1) throw Error("model.layers: sizes must be >= 1");
     const int nl = nlayers();
+    if (p.weight.size() != std::size_t(nl) || p.bias.size() != std::size_t(nl))
+      throw Error("mlp: " + std::to_string(p.weight.size()) + " weight and " + std::to_string(p.bias.size()) +
+                  " bias arrays given, model.layers needs " + std::to_string(nl));
+    for (int l = 0; l < nl; ++l)
+      if (p.weight[l].size() != std::size_t(layers_[l + 1]) * layers_[l] ||
+          p.bias[l].size() != std::size_t(layers_[l + 1]))
+        throw Error("mlp: layer " + std::to_string(l) + " parameters do not match model.layers");
+    offset_.assign(1, 0);
+    for (int l = 0; l < nl; ++l)
+      offset_.push_back(offset_.back() + std::size_t(layers_[l + 1]) * (std::size_t(layers_[l]) + 1));
+    theta_ = Vector<Space>("zeta::Mlp::theta", n_params());
     for (int l = 0; l < nl; ++l) {
-      const int in = layers_[l], out = layers_[l + 1];
-      w_.emplace_back("zeta::Mlp::weight", out, in);
-      b_.emplace_back("zeta::Mlp::bias", out);
-      auto hw = Kokkos::create_mirror_view(w_[l]);
-      auto hb = Kokkos::create_mirror_view(b_[l]);
-      for (int o = 0; o < out; ++o) {
-        hb(o) = Real(p.bias.at(l).at(o));
-        for (int i = 0; i < in; ++i) hw(o, i) = Real(p.weight.at(l).at(std::size_t(o) * in + i));
-      }
-      Kokkos::deep_copy(w_[l], hw);
-      Kokkos::deep_copy(b_[l], hb);
+      w_.emplace_back(theta_.data() + w_offset(l), layers_[l + 1], layers_[l]);
+      b_.emplace_back(theta_.data() + b_offset(l), layers_[l + 1]);
     }
     // Small fan-in first layer: W_0ᵀ [d_0][d_1], so its kernels read rows contiguously.
-    const int d0 = layers_[0], d1 = layers_[1];
-    w0t_ = Matrix<Space>("zeta::Mlp::weight0_transposed", d0, d1);
-    auto ht = Kokkos::create_mirror_view(w0t_);
-    for (int o = 0; o < d1; ++o)
-      for (int i = 0; i < d0; ++i) ht(i, o) = Real(p.weight.at(0).at(std::size_t(o) * d0 + i));
-    Kokkos::deep_copy(w0t_, ht);
+    if (layers_[0] <= kSmallFanIn) w0t_ = Matrix<Space>("zeta::Mlp::weight0_transposed", layers_[0], layers_[1]);
+    set_params(p.flat());
   }
 
   //! PyTorch-style init: U(−1/√in, 1/√in) for weights and biases, from the counter RNG.
@@ -104,6 +156,31 @@ class Mlp {
   Activation activation() const { return act_; }
   const Matrix<Space>& weight(int l) const { return w_[l]; }
   const Vector<Space>& bias(int l) const { return b_[l]; }
+
+  // ---- parameters: θ = [W_0 | b_0 | W_1 | b_1 | …] ----------------------------
+  std::size_t n_params() const { return offset_.back(); }
+  std::size_t w_offset(int l) const { return offset_[l]; }
+  std::size_t b_offset(int l) const { return offset_[l] + std::size_t(layers_[l + 1]) * layers_[l]; }
+  //! The flat parameter buffer. An optimizer may update it in place; call params_updated() after.
+  const Vector<Space>& theta() const { return theta_; }
+  std::vector<double> params() const { return host_copy(theta_); }
+  //! The parameters per layer, e.g. for io::write_mlp_params.
+  MlpParams mlp_params() const { return MlpParams::from_flat(layers_, params()); }
+  void set_params(const std::vector<double>& flat) {
+    if (flat.size() != n_params())
+      throw Error("mlp: " + std::to_string(flat.size()) + " parameters given, the model has " +
+                  std::to_string(n_params()));
+    auto h = Kokkos::create_mirror_view(theta_);
+    for (std::size_t k = 0; k < flat.size(); ++k) h(k) = Real(flat[k]);
+    Kokkos::deep_copy(theta_, h);
+    params_updated();
+  }
+  //! Refreshes what is derived from θ (W_0ᵀ of the small fan-in kernels) after θ changed in place.
+  void params_updated() {
+    if (w0t_.data()) mlp_detail::transpose<Space>(w_[0], w0t_);
+  }
+  //! A zeroed flat buffer laid out like θ, for gradients w.r.t. θ.
+  Vector<Space> gradient_buffer() const { return Vector<Space>("zeta::Mlp::grad_theta", n_params()); }
 
   //! BLAS computes a row of C differently depending on where it falls in the
   //! kernel's row tiles; batches are padded to whole tiles so each chain's
@@ -397,8 +474,10 @@ class Mlp {
 
   std::vector<int> layers_;
   Activation act_;
-  std::vector<Matrix<Space>> w_;
-  std::vector<Vector<Space>> b_;
+  std::vector<std::size_t> offset_;  //!< θ offset of layer l's weights; offset_.back() = n_params()
+  Vector<Space> theta_;
+  std::vector<Matrix<Space>> w_;  //!< views into θ
+  std::vector<Vector<Space>> b_;  //!< views into θ
   std::vector<Matrix<Space>> h_, d_;
   Matrix<Space> t_[2];
   Matrix<Space> w0t_;  //!< W_0ᵀ
