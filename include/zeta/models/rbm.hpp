@@ -619,8 +619,9 @@ class Rbm {
     rbm_detail::joint_energy(v, h, hidden_field(v), c_, terms(), E);
   }
 
-  //! F(v) = −(1/β) ln Σ_h e^{−βE(v,h)} per chain (β > 0).
-  void free_energy(const Matrix<Space>& v, const PerChain<Space>& beta, const Vector<Space>& F) {
+  //! F(v) = −(1/β) ln Σ_h e^{−βE(v,h)} per chain (β > 0), into a Real (Vector) or double (Accum) View.
+  template <class Out>
+  void free_energy(const Matrix<Space>& v, const PerChain<Space>& beta, const Out& F) {
     if (v.extent(0) == 0) return;
     rbm_detail::marginal_energy(v, hidden_field(v), c_, terms(), beta, true, 1.0, false, F);
   }
