@@ -29,6 +29,26 @@ using Accum = Kokkos::View<double*, typename Space::memory_space>;
 template <class Space>
 using RangePolicy = Kokkos::RangePolicy<Space>;
 
+//! One value per chain, or one value for all: the β and weight arguments of
+//! batched model functions (RBM, MLP) take either a per-chain View (Chains::beta)
+//! or a number.
+template <class Space>
+class PerChain {
+ public:
+  PerChain(double all) : all_(Real(all)), per_chain_(false) {}            // NOLINT: implicit by design
+  PerChain(const Vector<Space>& v) : v_(v), all_(0), per_chain_(true) {}  // NOLINT
+  KOKKOS_INLINE_FUNCTION Real operator()(int c) const { return per_chain_ ? v_(c) : all_; }
+  bool per_chain() const { return per_chain_; }
+  Real all() const { return all_; }
+  //! How many chains a per-chain View covers (0 for one number).
+  std::size_t size() const { return per_chain_ ? v_.extent(0) : 0; }
+
+ private:
+  Vector<Space> v_;
+  Real all_;
+  bool per_chain_;
+};
+
 //! The values of a contiguous device view (any rank) as host doubles.
 template <class View>
 std::vector<double> host_copy(const View& d) {

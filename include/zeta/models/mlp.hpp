@@ -4,8 +4,26 @@
 //! the GEMMs: bias + activation + derivative in one pass per hidden layer, the
 //! last hidden layer fused with the output layer and the first backprop product,
 //! and a small fan-in first layer (d_0 ≤ kSmallFanIn) done directly.
+//!
+//! Parameters live in ONE flat device buffer θ: for each layer l = 0, 1, …,
+//! W_l (d_{l+1} × d_l, row-major [out][in]) then b_l (d_{l+1}) — the ◆ HDF5
+//! datasets /model/layer_l/{weight,bias} concatenated in layer order — with
+//! weight(l), bias(l) unmanaged views into it, so a trainer allreduces one flat
+//! gradient and an optimizer updates theta() in place; params_updated() must
+//! follow such an in-place change (it refreshes the transposed W_0 copy that the
+//! small fan-in kernels read). Copies of an Mlp share θ.
+//!
+//! Training (the batched gradients w.r.t. θ, both on GEMM, padded to kRowTile
+//! rows like energy() with zero weight on the padding rows):
+//! - grad_energy_params(x, s, g): g += Σ_n s_n ∇θ E(x_n) (CD / PCD);
+//! - dsm_loss_and_grad(x̃, c, s, g): denoising score matching,
+//!     L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖²,  c_n = (x̃_n − x_n) / σ_n²,
+//!   returns L and adds ∇θ L to g by second-order backpropagation (below).
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zeta/core/error.hpp"
@@ -42,11 +60,221 @@ KOKKOS_INLINE_FUNCTION void activate(Activation a, Real z, Real& f, Real& df) {
   }
 }
 
+//! Activation value and first and second derivatives at z (DSM's backward pass
+//! through ∇x E needs act''; leaky_relu's is 0 almost everywhere, and DSM refuses it).
+KOKKOS_INLINE_FUNCTION void activate2(Activation a, Real z, Real& f, Real& df, Real& d2f) {
+  switch (a) {
+    case Activation::silu: {
+      // f = z s, f' = s + z s (1 − s), f'' = s (1 − s) (2 + z (1 − 2s)), s = σ(z).
+      const Real s = kmath::sigmoid(z), s1 = s * (Real(1) - s);
+      f = z * s;
+      df = s + z * s1;
+      d2f = s1 * (Real(2) + z * (Real(1) - Real(2) * s));
+      break;
+    }
+    case Activation::softplus: {
+      const Real s = kmath::sigmoid(z);
+      f = kmath::softplus(z);
+      df = s;
+      d2f = s * (Real(1) - s);
+      break;
+    }
+    case Activation::leaky_relu:
+      f = z > Real(0) ? z : Real(0.01) * z;
+      df = z > Real(0) ? Real(1) : Real(0.01);
+      d2f = 0;
+      break;
+  }
+}
+
+//! Denoising score matching differentiates ∇x E once more w.r.t. θ, which needs a
+//! smooth activation; the trainer calls this at startup, dsm_loss_and_grad on every call.
+inline void require_smooth_activation(Activation a) {
+  if (a == Activation::leaky_relu)
+    throw Error("model.activation = leaky_relu is not smooth: DSM needs silu or softplus");
+}
+
 //! Host-side copy of the parameters: weight [out][in] row-major and bias [out] per layer.
 struct MlpParams {
   std::vector<int> layers;
   std::vector<std::vector<double>> weight, bias;
+
+  //! θ in Mlp's flat layout: per layer, weight then bias.
+  std::vector<double> flat() const {
+    std::vector<double> t;
+    for (std::size_t l = 0; l < weight.size(); ++l) {
+      t.insert(t.end(), weight[l].begin(), weight[l].end());
+      t.insert(t.end(), bias.at(l).begin(), bias.at(l).end());
+    }
+    return t;
+  }
+  //! The inverse of flat() for the given layer sizes.
+  static MlpParams from_flat(const std::vector<int>& layers, const std::vector<double>& theta) {
+    MlpParams p;
+    p.layers = layers;
+    std::size_t k = 0;
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+      const std::size_t in = std::size_t(layers[l]), out = std::size_t(layers[l + 1]);
+      if (k + out * in + out > theta.size()) break;
+      p.weight.emplace_back(theta.begin() + k, theta.begin() + k + out * in);
+      k += out * in;
+      p.bias.emplace_back(theta.begin() + k, theta.begin() + k + out);
+      k += out;
+    }
+    if (k != theta.size() || p.weight.size() + 1 != layers.size())
+      throw Error("internal: mlp parameter vector has the wrong length for its layers", false);
+    return p;
+  }
 };
+
+namespace mlp_detail {
+
+// The training kernels, as free functions: nvcc refuses extended lambdas in private member functions.
+
+//! The weight of row n: s_n for the caller's rows, 0 on the padding rows after them.
+template <class Space>
+struct RowWeight {
+  PerChain<Space> s;
+  int rows;
+  KOKKOS_INLINE_FUNCTION Real operator()(int n) const { return n < rows ? s(n) : Real(0); }
+};
+
+//! wt(i, o) = w(o, i).
+template <class Space>
+void transpose(const Matrix<Space>& w, const Matrix<Space>& wt) {
+  const int in = static_cast<int>(w.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::transpose_weight0", RangePolicy<Space>(0, std::int64_t(w.extent(0)) * in),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int o = static_cast<int>(k / in), i = static_cast<int>(k % in);
+        wt(i, o) = w(o, i);
+      });
+}
+
+//! A hidden layer of the training forward pass: A ← act(A + b) in place (A holds
+//! the GEMM's product), D ← act'(·), and S ← act''(·) when S is given.
+template <class Space>
+void bias_activation(const Matrix<Space>& a, const Vector<Space>& b, Activation act, const Matrix<Space>& d,
+                     const Matrix<Space>& s) {
+  const int width = static_cast<int>(a.extent(1));
+  const bool second = s.data() != nullptr;
+  Kokkos::parallel_for(
+      "zeta::Mlp::train_activate", RangePolicy<Space>(0, std::int64_t(a.extent(0)) * width),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / width), j = static_cast<int>(k % width);
+        Real f = 0, df = 0, d2f = 0;
+        activate2(act, a(n, j) + b(j), f, df, d2f);
+        a(n, j) = f;
+        d(n, j) = df;
+        if (second) s(n, j) = d2f;
+      });
+}
+
+//! The tangent of a hidden layer: Ż (in A's place) → Ȧ = D ⊙ Ż, and S ← Ż ⊙ S.
+template <class Space>
+void tangent_activation(const Matrix<Space>& a, const Matrix<Space>& d, const Matrix<Space>& s) {
+  const int width = static_cast<int>(a.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::tangent_activate", RangePolicy<Space>(0, std::int64_t(a.extent(0)) * width),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / width), j = static_cast<int>(k % width);
+        const Real zdot = a(n, j);
+        a(n, j) = d(n, j) * zdot;
+        s(n, j) = s(n, j) * zdot;
+      });
+}
+
+//! Adjoints at the last hidden layer's pre-activation (N = D's rows), from the
+//! output weights w_o: rows n < N of Y get s_n w_o(j) D(n, j) (energy), or in DSM
+//! (Y of 2N rows) s_n w_o(j) T(n, j) and rows N + n get s_n w_o(j) D(n, j).
+template <class Space>
+void output_adjoint(const Matrix<Space>& d, const Matrix<Space>& t, const Matrix<Space>& wo, const RowWeight<Space>& w,
+                    const Matrix<Space>& y, bool dsm) {
+  const int rows = static_cast<int>(d.extent(0)), width = static_cast<int>(d.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::output_adjoint", RangePolicy<Space>(0, std::int64_t(rows) * width),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / width), j = static_cast<int>(k % width);
+        const Real c = w(n) * wo(0, j);
+        if (dsm) {
+          y(n, j) = c * t(n, j);
+          y(rows + n, j) = c * d(n, j);
+        } else {
+          y(n, j) = c * d(n, j);
+        }
+      });
+}
+
+//! One hidden layer down, in place on G = Y W: energy: G ← G ⊙ D; DSM: rows n and
+//! N + n hold (ā, q) and become (ζ, p) = (q ⊙ T + ā ⊙ D, q ⊙ D).
+template <class Space>
+void hidden_adjoint(const Matrix<Space>& g, const Matrix<Space>& d, const Matrix<Space>& t, bool dsm) {
+  const int rows = static_cast<int>(d.extent(0)), width = static_cast<int>(d.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::hidden_adjoint", RangePolicy<Space>(0, std::int64_t(rows) * width),
+      KOKKOS_LAMBDA(const std::int64_t k) {
+        const int n = static_cast<int>(k / width), j = static_cast<int>(k % width);
+        if (dsm) {
+          const Real abar = g(n, j), q = g(rows + n, j);
+          g(n, j) = q * t(n, j) + abar * d(n, j);
+          g(rows + n, j) = q * d(n, j);
+        } else {
+          g(n, j) *= d(n, j);
+        }
+      });
+}
+
+//! g(off + j) += Σ_n s_n A(n, j) (weighted) or Σ_n A(n, j), in double, in row order.
+template <class Space>
+void column_sums(const Matrix<Space>& a, const RowWeight<Space>& w, bool weighted, const Vector<Space>& g,
+                 std::size_t off) {
+  const int rows = static_cast<int>(a.extent(0));
+  Kokkos::parallel_for(
+      "zeta::Mlp::column_sums", RangePolicy<Space>(0, static_cast<int>(a.extent(1))), KOKKOS_LAMBDA(const int j) {
+        double s = 0;
+        for (int n = 0; n < rows; ++n) s += (weighted ? double(w(n)) : 1.0) * double(a(n, j));
+        g(off + j) += Real(s);
+      });
+}
+
+//! g(off) += Σ_{n < rows} s_n (the output bias of Σ s E).
+template <class Space>
+void weight_sum(const RowWeight<Space>& w, const Vector<Space>& g, std::size_t off) {
+  Kokkos::parallel_for(
+      "zeta::Mlp::weight_sum", RangePolicy<Space>(0, 1), KOKKOS_LAMBDA(const int) {
+        double s = 0;
+        for (int n = 0; n < w.rows; ++n) s += double(w(n));
+        g(off) += Real(s);
+      });
+}
+
+//! Every row of R = w_o (∇x E of a linear model).
+template <class Space>
+void broadcast_row(const Matrix<Space>& wo, const Matrix<Space>& r) {
+  const int width = static_cast<int>(r.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::broadcast_row", RangePolicy<Space>(0, std::int64_t(r.extent(0)) * width),
+      KOKKOS_LAMBDA(const std::int64_t k) { r(k / width, k % width) = wo(0, k % width); });
+}
+
+//! DSM residuals in place: R (holding ∇x E(x̃_n)) ← R + c_n for the caller's rows,
+//! 0 on the padding rows; loss(n) = s_n ½ ‖r_n‖² in double.
+template <class Space>
+void residual(const Matrix<Space>& r, const Matrix<Space>& c, const RowWeight<Space>& w, const Accum<Space>& loss) {
+  const int width = static_cast<int>(r.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::dsm_residual", RangePolicy<Space>(0, static_cast<int>(r.extent(0))), KOKKOS_LAMBDA(const int n) {
+        double sq = 0;
+        for (int j = 0; j < width; ++j) {
+          const Real v = n < w.rows ? r(n, j) + c(n, j) : Real(0);
+          r(n, j) = v;
+          sq += double(v) * double(v);
+        }
+        loss(n) = 0.5 * double(w(n)) * sq;
+      });
+}
+
+}  // namespace mlp_detail
 
 template <class Space>
 class Mlp {
@@ -58,26 +286,24 @@ class Mlp {
     for (int s : layers_)
       if (s < 1) throw Error("model.layers: sizes must be >= 1");
     const int nl = nlayers();
+    if (p.weight.size() != std::size_t(nl) || p.bias.size() != std::size_t(nl))
+      throw Error("mlp: " + std::to_string(p.weight.size()) + " weight and " + std::to_string(p.bias.size()) +
+                  " bias arrays given, model.layers needs " + std::to_string(nl));
+    for (int l = 0; l < nl; ++l)
+      if (p.weight[l].size() != std::size_t(layers_[l + 1]) * layers_[l] ||
+          p.bias[l].size() != std::size_t(layers_[l + 1]))
+        throw Error("mlp: layer " + std::to_string(l) + " parameters do not match model.layers");
+    offset_.assign(1, 0);
+    for (int l = 0; l < nl; ++l)
+      offset_.push_back(offset_.back() + std::size_t(layers_[l + 1]) * (std::size_t(layers_[l]) + 1));
+    theta_ = Vector<Space>("zeta::Mlp::theta", n_params());
     for (int l = 0; l < nl; ++l) {
-      const int in = layers_[l], out = layers_[l + 1];
-      w_.emplace_back("zeta::Mlp::weight", out, in);
-      b_.emplace_back("zeta::Mlp::bias", out);
-      auto hw = Kokkos::create_mirror_view(w_[l]);
-      auto hb = Kokkos::create_mirror_view(b_[l]);
-      for (int o = 0; o < out; ++o) {
-        hb(o) = Real(p.bias.at(l).at(o));
-        for (int i = 0; i < in; ++i) hw(o, i) = Real(p.weight.at(l).at(std::size_t(o) * in + i));
-      }
-      Kokkos::deep_copy(w_[l], hw);
-      Kokkos::deep_copy(b_[l], hb);
+      w_.emplace_back(theta_.data() + w_offset(l), layers_[l + 1], layers_[l]);
+      b_.emplace_back(theta_.data() + b_offset(l), layers_[l + 1]);
     }
     // Small fan-in first layer: W_0ᵀ [d_0][d_1], so its kernels read rows contiguously.
-    const int d0 = layers_[0], d1 = layers_[1];
-    w0t_ = Matrix<Space>("zeta::Mlp::weight0_transposed", d0, d1);
-    auto ht = Kokkos::create_mirror_view(w0t_);
-    for (int o = 0; o < d1; ++o)
-      for (int i = 0; i < d0; ++i) ht(i, o) = Real(p.weight.at(0).at(std::size_t(o) * d0 + i));
-    Kokkos::deep_copy(w0t_, ht);
+    if (layers_[0] <= kSmallFanIn) w0t_ = Matrix<Space>("zeta::Mlp::weight0_transposed", layers_[0], layers_[1]);
+    set_params(p.flat());
   }
 
   //! PyTorch-style init: U(−1/√in, 1/√in) for weights and biases, from the counter RNG.
@@ -104,6 +330,31 @@ class Mlp {
   Activation activation() const { return act_; }
   const Matrix<Space>& weight(int l) const { return w_[l]; }
   const Vector<Space>& bias(int l) const { return b_[l]; }
+
+  // ---- parameters: θ = [W_0 | b_0 | W_1 | b_1 | …] ----------------------------
+  std::size_t n_params() const { return offset_.back(); }
+  std::size_t w_offset(int l) const { return offset_[l]; }
+  std::size_t b_offset(int l) const { return offset_[l] + std::size_t(layers_[l + 1]) * layers_[l]; }
+  //! The flat parameter buffer. An optimizer may update it in place; call params_updated() after.
+  const Vector<Space>& theta() const { return theta_; }
+  std::vector<double> params() const { return host_copy(theta_); }
+  //! The parameters per layer, e.g. for io::write_mlp_params.
+  MlpParams mlp_params() const { return MlpParams::from_flat(layers_, params()); }
+  void set_params(const std::vector<double>& flat) {
+    if (flat.size() != n_params())
+      throw Error("mlp: " + std::to_string(flat.size()) + " parameters given, the model has " +
+                  std::to_string(n_params()));
+    auto h = Kokkos::create_mirror_view(theta_);
+    for (std::size_t k = 0; k < flat.size(); ++k) h(k) = Real(flat[k]);
+    Kokkos::deep_copy(theta_, h);
+    params_updated();
+  }
+  //! Refreshes what is derived from θ (W_0ᵀ of the small fan-in kernels) after θ changed in place.
+  void params_updated() {
+    if (w0t_.data()) mlp_detail::transpose<Space>(w_[0], w0t_);
+  }
+  //! A zeroed flat buffer laid out like θ, for grad_energy_params and dsm_loss_and_grad.
+  Vector<Space> gradient_buffer() const { return Vector<Space>("zeta::Mlp::grad_theta", n_params()); }
 
   //! BLAS computes a row of C differently depending on where it falls in the
   //! kernel's row tiles; batches are padded to whole tiles so each chain's
@@ -134,7 +385,164 @@ class Mlp {
     copy_rows_back(E, g, batch);
   }
 
+  // ---- training (g laid out like θ; s: one weight per row, or one for all) -----
+
+  //! g += Σ_n s_n ∇θ E(x_n): one forward pass, then the backward pass with weight
+  //! gradients as GEMMs (Δ_lᵀ A_l over the rows) and bias gradients as column sums.
+  void grad_energy_params(const Matrix<Space>& x, const PerChain<Space>& weights, const Vector<Space>& g) {
+    const int batch = check_training_args(x, weights, g);
+    if (batch == 0) return;
+    const int rows = padded_rows(batch);
+    ensure_training(rows);
+    train_forward(x, false);
+    param_backward(1, {weights, batch}, g);
+  }
+
+  //! Denoising score matching on noisy points x̃ (xt) with residual offsets c:
+  //!   L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖²,   c_n = (x̃_n − x_n) / σ_n²  for x̃ = x + σ z.
+  //! p ∝ e^{−E}, so the model's score −∇x E should match the noise score −(x̃ − x)/σ²:
+  //! the residual is ∇x E + c here (issue 6 writes it with the opposite sign; the
+  //! squared norm makes L and ∇θ L the same). Per-row σ and the σ² weighting of multi-scale
+  //! DSM are the caller's, through c and s. Returns L over this call's rows (host)
+  //! and adds ∇θ L to g.
+  //!
+  //! With r_n = ∇x E(x̃_n) + c_n held fixed, ∇θ L = ∇θ Σ_n s_n ⟨r_n, ∇x E(x̃_n)⟩, and
+  //! ⟨r, ∇x E⟩ = Ė is E's derivative along r. So: forward (A_l, D_l = act', S_l = act''),
+  //! backprop for ∇x E and r, a tangent pass Ż_{l+1} = Ȧ_l W_lᵀ, Ȧ_l = D_l ⊙ Ż_l,
+  //! Ė = Ȧ_last w_oᵀ, then reverse mode through both graphs at once: with q = ∂Ė/∂Ȧ and
+  //! ā = ∂Ė/∂A (0 at the last layer), a hidden layer's pre-activations get
+  //!   ζ = q ⊙ Ż ⊙ S + ā ⊙ D,  p = q ⊙ D,
+  //! and the layer below [ā; q] = [ζ; p] W, ∂W += [ζ; p]ᵀ [A; Ȧ], ∂b += Σ_n ζ_n: primal
+  //! and tangent rows are stacked so that each of these is one GEMM.
+  double dsm_loss_and_grad(const Matrix<Space>& xt, const Matrix<Space>& offset, const PerChain<Space>& weights,
+                           const Vector<Space>& g) {
+    require_smooth_activation(act_);
+    const int batch = check_training_args(xt, weights, g);
+    if (offset.extent(0) != xt.extent(0) || offset.extent(1) != xt.extent(1))
+      throw Error("internal: mlp dsm offsets and points differ in shape", false);
+    if (batch == 0) return 0;
+    const int rows = padded_rows(batch);
+    ensure_training(rows);
+    const mlp_detail::RowWeight<Space> w{weights, batch};
+    train_forward(xt, true);
+    input_gradient();
+    mlp_detail::residual<Space>(tangent(0), offset, w, tloss_);
+    tangent_forward();
+    param_backward(2, w, g);
+    const auto loss = host_copy(Kokkos::subview(tloss_, std::make_pair(0, batch)));
+    double total = 0;
+    for (double v : loss) total += v;
+    return total;
+  }
+
  private:
+  static int padded_rows(int batch) { return (batch + kRowTile - 1) / kRowTile * kRowTile; }
+
+  int check_training_args(const Matrix<Space>& x, const PerChain<Space>& weights, const Vector<Space>& g) const {
+    if (g.extent(0) != n_params()) throw Error("internal: mlp gradient buffer has the wrong length", false);
+    if (static_cast<int>(x.extent(1)) != dim()) throw Error("internal: mlp input has the wrong dimension", false);
+    if (weights.per_chain() && weights.size() < x.extent(0))
+      throw Error("internal: mlp row weights do not cover the batch", false);
+    return static_cast<int>(x.extent(0));
+  }
+
+  //! Training workspaces for `rows` (padded) rows: per layer l < nlayers() the stacked
+  //! activations [A_l; Ȧ_l] (2·rows × d_l, A_0 = the input), per hidden layer D and
+  //! S (S becomes Ż ⊙ S in the tangent pass), two adjoint buffers, the per-row DSM loss.
+  void ensure_training(int rows) {
+    if (train_rows_ == rows) return;
+    train_rows_ = rows;
+    ta_.clear();
+    td_.clear();
+    ts_.clear();
+    int widest = 1;
+    for (int l = 0; l < nlayers(); ++l) ta_.emplace_back("zeta::Mlp::train_activations", 2 * rows, layers_[l]);
+    for (int l = 1; l < nlayers(); ++l) {
+      td_.emplace_back("zeta::Mlp::train_derivative", rows, layers_[l]);
+      ts_.emplace_back("zeta::Mlp::train_second_derivative", rows, layers_[l]);
+      widest = std::max(widest, layers_[l]);
+    }
+    ty_[0] = Matrix<Space>("zeta::Mlp::train_adjoint0", 2 * rows, widest);
+    ty_[1] = Matrix<Space>("zeta::Mlp::train_adjoint1", 2 * rows, widest);
+    tloss_ = Accum<Space>("zeta::Mlp::dsm_loss_rows", rows);
+  }
+
+  //! A_l, Ȧ_l, and the first `halves` · rows rows of [A_l; Ȧ_l].
+  Matrix<Space> primal(int l) const { return Matrix<Space>(ta_[l].data(), train_rows_, layers_[l]); }
+  Matrix<Space> tangent(int l) const {
+    return Matrix<Space>(ta_[l].data() + std::size_t(train_rows_) * layers_[l], train_rows_, layers_[l]);
+  }
+  Matrix<Space> stacked(int l, int halves) const {
+    return Matrix<Space>(ta_[l].data(), std::size_t(halves) * train_rows_, layers_[l]);
+  }
+  Matrix<Space> adjoint(int i, int halves, int width) const {
+    return Matrix<Space>(ty_[i].data(), std::size_t(halves) * train_rows_, width);
+  }
+
+  //! A_0 = x with zero padding rows; A_l = act(A_{l−1} W_{l−1}ᵀ + b_{l−1}), D_l, and S_l when `second`.
+  void train_forward(const Matrix<Space>& x, bool second) {
+    const int batch = static_cast<int>(x.extent(0));
+    const Matrix<Space> a0 = primal(0);
+    Kokkos::deep_copy(Kokkos::subview(a0, std::make_pair(0, batch), Kokkos::ALL), x);
+    if (batch < train_rows_) Kokkos::deep_copy(Kokkos::subview(a0, std::make_pair(batch, train_rows_), Kokkos::ALL), 0);
+    for (int l = 1; l < nlayers(); ++l) {
+      linalg::gemm<Space>(false, true, Real(1), primal(l - 1), w_[l - 1], Real(0), primal(l));
+      mlp_detail::bias_activation<Space>(primal(l), b_[l - 1], act_, td_[l - 1], second ? ts_[l - 1] : Matrix<Space>());
+    }
+  }
+
+  //! ∇x E (unweighted) into the tangent rows of layer 0, where the DSM residual is formed.
+  void input_gradient() {
+    const int last = nlayers() - 1;
+    if (last == 0) return mlp_detail::broadcast_row<Space>(w_[0], tangent(0));
+    int cur = 0;
+    mlp_detail::output_adjoint<Space>(td_[last - 1], ts_[last - 1], w_[last], {PerChain<Space>(1.0), train_rows_},
+                                      adjoint(cur, 1, layers_[last]), false);
+    for (int l = last; l >= 1; --l) {
+      if (l == 1) {
+        linalg::gemm<Space>(false, false, Real(1), adjoint(cur, 1, layers_[1]), w_[0], Real(0), tangent(0));
+        break;
+      }
+      const Matrix<Space> next = adjoint(1 - cur, 1, layers_[l - 1]);
+      linalg::gemm<Space>(false, false, Real(1), adjoint(cur, 1, layers_[l]), w_[l - 1], Real(0), next);
+      mlp_detail::hidden_adjoint<Space>(next, td_[l - 2], ts_[l - 2], false);
+      cur = 1 - cur;
+    }
+  }
+
+  //! Ȧ_0 = r (already in place); Ż_l = Ȧ_{l−1} W_{l−1}ᵀ, Ȧ_l = D_l ⊙ Ż_l, S_l ← Ż_l ⊙ S_l.
+  void tangent_forward() {
+    for (int l = 1; l < nlayers(); ++l) {
+      linalg::gemm<Space>(false, true, Real(1), tangent(l - 1), w_[l - 1], Real(0), tangent(l));
+      mlp_detail::tangent_activation<Space>(tangent(l), td_[l - 1], ts_[l - 1]);
+    }
+  }
+
+  //! g += ∂/∂θ of Σ_n s_n E(x_n) (halves = 1: the primal rows) or of Σ_n s_n Ė_n
+  //! (halves = 2: DSM, the stacked primal and tangent rows).
+  void param_backward(int halves, const mlp_detail::RowWeight<Space>& w, const Vector<Space>& g) {
+    const bool dsm = halves == 2;
+    const int last = nlayers() - 1;
+    // Output layer: E = A_last w_oᵀ + b_o, Ė = Ȧ_last w_oᵀ.
+    mlp_detail::column_sums<Space>(dsm ? tangent(last) : primal(last), w, true, g, w_offset(last));
+    if (!dsm) mlp_detail::weight_sum<Space>(w, g, b_offset(last));
+    if (last == 0) return;
+    int cur = 0;
+    mlp_detail::output_adjoint<Space>(td_[last - 1], ts_[last - 1], w_[last], w, adjoint(cur, halves, layers_[last]),
+                                      dsm);
+    for (int l = last; l >= 1; --l) {
+      const Matrix<Space> y = adjoint(cur, halves, layers_[l]);
+      const Matrix<Space> gw(g.data() + w_offset(l - 1), layers_[l], layers_[l - 1]);
+      linalg::gemm<Space>(true, false, Real(1), y, stacked(l - 1, halves), Real(1), gw);
+      mlp_detail::column_sums<Space>(adjoint(cur, 1, layers_[l]), w, false, g, b_offset(l - 1));
+      if (l == 1) break;
+      const Matrix<Space> next = adjoint(1 - cur, halves, layers_[l - 1]);
+      linalg::gemm<Space>(false, false, Real(1), y, w_[l - 1], Real(0), next);
+      mlp_detail::hidden_adjoint<Space>(next, td_[l - 2], ts_[l - 2], dsm);
+      cur = 1 - cur;
+    }
+  }
+
   void ensure_padded(const Matrix<Space>& x, int batch) {
     const int padded = (batch + kRowTile - 1) / kRowTile * kRowTile, d = dim();
     if (static_cast<int>(xpad_.extent(0)) != padded) {
@@ -397,13 +805,19 @@ class Mlp {
 
   std::vector<int> layers_;
   Activation act_;
-  std::vector<Matrix<Space>> w_;
-  std::vector<Vector<Space>> b_;
+  std::vector<std::size_t> offset_;  //!< θ offset of layer l's weights; offset_.back() = n_params()
+  Vector<Space> theta_;
+  std::vector<Matrix<Space>> w_;  //!< views into θ
+  std::vector<Vector<Space>> b_;  //!< views into θ
   std::vector<Matrix<Space>> h_, d_;
   Matrix<Space> t_[2];
   Matrix<Space> w0t_;  //!< W_0ᵀ
   Matrix<Space> xpad_, gpad_;
   Vector<Space> epad_;
+  int train_rows_ = 0;                       //!< training workspaces: padded rows
+  std::vector<Matrix<Space>> ta_, td_, ts_;  //!< [A; Ȧ] per layer, D and S per hidden layer
+  Matrix<Space> ty_[2];                      //!< adjoints, ping-pong
+  Accum<Space> tloss_;                       //!< per-row DSM loss
 };
 
 }  // namespace zeta

@@ -70,23 +70,6 @@ inline const char* rbm_kind_name(RbmKind k) {
   return k == RbmKind::bernoulli ? "bernoulli" : "gaussian";
 }
 
-//! One value per chain, or one value for all: the β and weight arguments of
-//! the batched RBM functions take either a per-chain View (Chains::beta) or a number.
-template <class Space>
-class PerChain {
- public:
-  PerChain(double all) : all_(Real(all)), per_chain_(false) {}            // NOLINT: implicit by design
-  PerChain(const Vector<Space>& v) : v_(v), all_(0), per_chain_(true) {}  // NOLINT
-  KOKKOS_INLINE_FUNCTION Real operator()(int c) const { return per_chain_ ? v_(c) : all_; }
-  bool per_chain() const { return per_chain_; }
-  Real all() const { return all_; }
-
- private:
-  Vector<Space> v_;
-  Real all_;
-  bool per_chain_;
-};
-
 namespace rbm_detail {
 
 using vmath::as_double;
@@ -658,7 +641,7 @@ class Rbm {
     rbm_detail::joint_energy(v, h, hidden_field(v), c_, terms(), E);
   }
 
-  //! F(v) = −(1/β) ln Σ_h e^{−βE(v,h)} per chain (β > 0), into a Vector or a double Accum.
+  //! F(v) = −(1/β) ln Σ_h e^{−βE(v,h)} per chain (β > 0), into a Real (Vector) or double (Accum) View.
   template <class Out>
   void free_energy(const Matrix<Space>& v, const PerChain<Space>& beta, const Out& F) {
     if (v.extent(0) == 0) return;
