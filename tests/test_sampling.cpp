@@ -2,6 +2,7 @@
 //! and 4-standard-error tolerances (standard errors from independent chains).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -200,6 +201,82 @@ chains = 64
   std::printf("<F(v)> = %.5f +- %.5f, exact %.5f\n", r.mean_energy, r.mean_energy_stderr, ex.mean_free_energy);
   std::remove("sample_rbm.h5");
   std::remove("sample_rbm_params.h5");
+}
+
+// `zeta sample` with a Gaussian–Bernoulli RBM (σ = 0.7 for every visible): p(v | h) =
+// N(b + W h, σ²) and p(h) ∝ exp(cᵀh + Σ_i ((b + W h)_i² − b_i²) / 2σ²), so the exact
+// ⟨v_i⟩ and ⟨v_i²⟩ are sums over the 2^4 hidden states. Per-chain averages, 4 SE.
+TEST(SampleRbm, GaussianVisibleMomentsMatchTheHiddenSum) {
+  auto p = test::tiny_rbm(11, 5, 4);
+  p.kind = RbmKind::gaussian;
+  for (double& w : p.W) w *= 0.5;
+  io::write_rbm_params("sample_grbm_params.h5", p);
+  const double sigma = 0.7, s2 = sigma * sigma;
+  const int nv = p.visible, nh = p.hidden;
+  std::vector<double> logw, m1(nv, 0.0), m2(nv, 0.0);
+  std::vector<std::vector<double>> means;
+  for (int st = 0; st < (1 << nh); ++st) {
+    double t = 0;
+    std::vector<double> m(nv);
+    for (int j = 0; j < nh; ++j) t += p.c[j] * ((st >> j) & 1);
+    for (int i = 0; i < nv; ++i) {
+      m[i] = p.b[i];
+      for (int j = 0; j < nh; ++j) m[i] += p.W[std::size_t(i) * nh + j] * ((st >> j) & 1);
+      t += (m[i] * m[i] - p.b[i] * p.b[i]) / (2 * s2);
+    }
+    logw.push_back(t);
+    means.push_back(m);
+  }
+  const double top = *std::max_element(logw.begin(), logw.end());
+  double z = 0;
+  for (double& w : logw) z += (w = std::exp(w - top));
+  for (std::size_t st = 0; st < logw.size(); ++st)
+    for (int i = 0; i < nv; ++i) {
+      m1[i] += logw[st] / z * means[st][i];
+      m2[i] += logw[st] / z * (means[st][i] * means[st][i] + s2);
+    }
+  Comm self(MPI_COMM_SELF);
+  Config cfg;
+  apps::declare_sample_keys(cfg);
+  cfg.parse_text(R"(
+[run]
+steps = 2000
+burn_in = 100
+save_every = 1
+[model]
+type = rbm
+visible = gaussian
+sigma = 0.7
+params = sample_grbm_params.h5
+[sampler]
+type = gibbs
+chains = 64
+)",
+                 {"--output.file=sample_grbm.h5", "--run.progress_every=1000"});
+  const auto r = apps::sample(cfg, self);
+  EXPECT_EQ(r.status, "ok");
+  std::vector<hsize_t> d;
+  const auto x = io::read_doubles("sample_grbm.h5", "/samples/x", d);
+  ASSERT_EQ(d, (std::vector<hsize_t>{1900, 64, hsize_t(nv)}));
+  const int saved = static_cast<int>(d[0]), chains = static_cast<int>(d[1]);
+  std::vector<std::vector<double>> a1(chains, std::vector<double>(nv, 0.0)), a2 = a1;
+  for (int s = 0; s < saved; ++s)
+    for (int c = 0; c < chains; ++c)
+      for (int i = 0; i < nv; ++i) {
+        const double v = x[(std::size_t(s) * chains + c) * nv + i];
+        a1[c][i] += v / saved;
+        a2[c][i] += v * v / saved;
+      }
+  for (int i = 0; i < nv; ++i) {
+    const auto e1 = test::across_chains(a1, i), e2 = test::across_chains(a2, i);
+    EXPECT_NEAR(e1.mean, m1[i], 4 * e1.se) << "<v_" << i << ">";
+    EXPECT_NEAR(e2.mean, m2[i], 4 * e2.se) << "<v_" << i << "^2>";
+    EXPECT_LT(e1.se, 0.02);
+    std::printf("<v_%d> = %.4f +- %.4f (exact %.4f), <v_%d^2> = %.4f +- %.4f (exact %.4f)\n", i, e1.mean, e1.se,
+                m1[i], i, e2.mean, e2.se, m2[i]);
+  }
+  std::remove("sample_grbm.h5");
+  std::remove("sample_grbm_params.h5");
 }
 
 }  // namespace
