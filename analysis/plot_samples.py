@@ -16,6 +16,9 @@ Writes two PNG files:
     PREFIX_energy.png   energy traces of a few chains and the mean over all chains
                         against the saved-sample index, and a histogram of all saved
                         energies
+and, when the dimension is a square of at least 64 (images, e.g. an RBM on
+Fashion-MNIST):
+    PREFIX_images.png   the last saved state of up to 64 chains as an image grid
 PREFIX defaults to FILE without its .h5 extension.
 
 File layout read (written by zeta):
@@ -231,6 +234,30 @@ def plot_energy(path, d, out):
     plt.close(fig)
 
 
+def image_side(dim):
+    side = int(round(np.sqrt(dim)))
+    return side if side * side == dim and dim >= 64 else 0
+
+
+def plot_images(path, d, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    x = d["x"][-1]
+    side = image_side(x.shape[1])
+    n = min(64, x.shape[0])
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.2 * rows + 0.5), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(x[k].reshape(side, side), cmap="gray", interpolation="nearest")
+    fig.suptitle(f"{title_of(path, d)}\nlast saved state of {n} chains", fontsize=8)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def main():
     ap = argparse.ArgumentParser(description="Plot samples and energies from a `zeta sample` HDF5 file.")
     ap.add_argument("file", help="HDF5 file written by zeta sample")
@@ -244,6 +271,9 @@ def main():
     files = (prefix + "_samples.png", prefix + "_energy.png")
     plot_samples(args.file, d, files[0])
     plot_energy(args.file, d, files[1])
+    if image_side(d["x"].shape[2]):
+        files += (prefix + "_images.png",)
+        plot_images(args.file, d, files[2])
     for name in files:
         print(name)
     return 0
