@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" "$root/build"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)" "$@"
-float_tests=(test_linalg test_rbm test_optim test_train test_synthetic)
+float_tests=(test_linalg test_rbm test_optim test_train test_synthetic test_mlp_train test_train_mlp)
 cmake -S "$root" -B "$root/build-float-tests" -DCMAKE_BUILD_TYPE=Release -DZETA_PRECISION=float >/dev/null
 cmake --build "$root/build-float-tests" -j "$(nproc)" --target "${float_tests[@]}"
 ctest --test-dir "$root/build-float-tests" --output-on-failure -j "$(nproc)" \

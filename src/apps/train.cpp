@@ -1,4 +1,5 @@
-//! `zeta train`: data-parallel training of an RBM by CD-k or PCD.
+//! `zeta train`: data-parallel training of an RBM by CD-k or PCD (here), or of
+//! an MLP energy by denoising score matching (train_mlp.cpp, same loop shape).
 //!
 //! Every rank holds its data partitions (data::load) and, for PCD, the
 //! persistent chains of those partitions; parameter replicas stay identical
@@ -37,6 +38,7 @@
 #include "zeta/models/rbm.hpp"
 #include "zeta/rng/philox.hpp"
 #include "zeta/training/optimizer.hpp"
+#include "train_common.hpp"
 
 namespace zeta::apps {
 
@@ -49,7 +51,15 @@ void declare_train_app_keys(Config& cfg) {
   cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr");
   declare_model_keys(cfg);
   data::declare_data_keys(cfg);
-  cfg.declare("train.objective", "pcd", "cd (k Gibbs sweeps from the data rows) | pcd (persistent chains)");
+  cfg.declare("train.objective", "pcd",
+              "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
+              "matching)");
+  cfg.declare("train.sigma", "0.1",
+              "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
+              "uniformly from the list); every example's loss is weighted by sigma^2");
+  cfg.declare("train.grid_points", "128",
+              "dsm on 2-D data with a held-out split: cells per axis of the grid that normalises the model for the "
+              "held-out NLL monitor (0 = no NLL monitor)");
   cfg.declare("train.k", "1", "Gibbs sweeps of the negative phase per step");
   cfg.declare("train.batch", "64",
               "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "
@@ -60,8 +70,9 @@ void declare_train_app_keys(Config& cfg) {
               "true: per-partition gradients summed in a fixed pairwise tree, bitwise-identical parameters on any "
               "power-of-two rank count that divides data.partitions; false: one MPI_Allreduce per step");
   cfg.declare("train.eval_every", "10",
-              "monitor (reconstruction error, pseudo-log-likelihood, free energies, gradient norm) at every step "
-              "that is a multiple of this, on that step's batch before its update (0 = never)");
+              "monitor (rbm: reconstruction error, pseudo-log-likelihood, free energies; dsm: the batch loss, and "
+              "on 2-D data the grid held-out NLL; both: gradient norm) at every step that is a multiple of this, on "
+              "that step's batch before its update (0 = never; dsm also evaluates the NLL after the last step)");
   cfg.declare("train.ais_every", "0",
               "at every step that is a multiple of this (before its update; the final parameters when run.steps "
               "is one) an AIS estimate of ln Z and of the held-out log-likelihood −⟨F(v)⟩ − ln Z with its "
@@ -69,26 +80,29 @@ void declare_train_app_keys(Config& cfg) {
   cfg.declare("train.ais_steps", "1000", "intermediate distributions of that AIS (base-rate path, linear schedule)");
   cfg.declare("train.ais_chains", "100", "AIS chains over all ranks");
   training::declare_optimizer_keys(cfg);
-  cfg.declare("output.file", "zeta_train.h5", "HDF5 output file (empty = none): /model/rbm and the /train series");
+  cfg.declare("output.file", "zeta_train.h5",
+              "HDF5 output file (empty = none): /model/rbm or /model/layer_l, and the /train series");
   io::declare_checkpoint_keys(cfg);
 }
 
+namespace train_detail {
+
+void diverged(std::int64_t step, const std::string& what, const TrainSpec& ts, const io::CheckpointSpec& ck) {
+  std::string msg = "training diverged at step " + std::to_string(step) + ": " + what +
+                    " holds NaN or Inf (train.lr = " + json_number(ts.opt.lr) +
+                    " may be too large); nothing was written from this state";
+  if (!ck.file.empty()) msg += ", checkpoint '" + ck.file + "' still holds the last good one";
+  throw Error(msg);
+}
+
+}  // namespace train_detail
+
 namespace {
 
-struct TrainSpec {
-  std::uint32_t seed = 1;
-  std::int64_t steps = 0;
-  double max_hours = 0, progress_every = 5;
-  bool pcd = true;
-  int k = 1;
-  std::int64_t batch = 0, chains = 0, eval_every = 0;
-  std::int64_t ais_every = 0, ais_steps = 0, ais_chains = 0;
-  bool deterministic = true;
-  training::OptimizerSpec opt;
-  std::string file;
-};
-
 using io::CheckpointSpec;
+using train_detail::TrainSpec;
+using train_detail::tree_sum;
+using train_detail::diverged;
 
 //! The monitor series, one entry per evaluation.
 struct Series {
@@ -116,25 +130,6 @@ struct AisSeries {
 // shapes the chains, the batches and the optimizer state (not the learning rate).
 const std::vector<std::string> kSignatureKeys = {"model.",          "data.",     "train.objective", "train.k",
                                                  "train.batch",     "train.chains", "train.optimizer", "run.seed"};
-
-//! Pairwise sum of leaves [lo, hi): halves while the count is even, in order when odd.
-//! With a power-of-two rank count R dividing the leaf count, R ranks holding
-//! aligned blocks and combining them by Comm::tree_allreduce give the same bits.
-void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std::size_t hi) {
-  const std::size_t n = hi - lo;
-  if (n <= 1) return;
-  if (n % 2 == 0) {
-    tree_sum(leaves, lo, lo + n / 2);
-    tree_sum(leaves, lo + n / 2, hi);
-    auto& a = leaves[lo];
-    const auto& b = leaves[lo + n / 2];
-    for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
-  } else {
-    auto& a = leaves[lo];
-    for (std::size_t l = lo + 1; l < hi; ++l)
-      for (std::size_t i = 0; i < a.size(); ++i) a[i] += leaves[l][i];
-  }
-}
 
 class Trainer {
  public:
@@ -439,14 +434,6 @@ std::vector<double> data_mean(const data::Dataset& d, const Comm& comm) {
   return mean;
 }
 
-[[noreturn]] void diverged(std::int64_t step, const std::string& what, const TrainSpec& ts, const CheckpointSpec& ck) {
-  std::string msg = "training diverged at step " + std::to_string(step) + ": " + what +
-                    " holds NaN or Inf (train.lr = " + json_number(ts.opt.lr) +
-                    " may be too large); nothing was written from this state";
-  if (!ck.file.empty()) msg += ", checkpoint '" + ck.file + "' still holds the last good one";
-  throw Error(msg);
-}
-
 }  // namespace
 
 TrainResult train(const Config& cfg, const Comm& comm) {
@@ -458,9 +445,18 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   ts.max_hours = cfg.get_nonnegative("run.max_hours");
   ts.progress_every = cfg.get_nonnegative("run.progress_every");
   const ModelSpec ms = read_model_spec(cfg);
-  if (ms.type != "rbm") config_error("model.type", "zeta train trains model.type = rbm (got '" + ms.type + "')");
+  if (ms.type != "rbm" && ms.type != "mlp")
+    config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
+  const bool mlp = ms.type == "mlp";
   const data::DataSpec dspec = data::read_data_spec(cfg);
-  ts.pcd = cfg.get_choice("train.objective", {"cd", "pcd"}) == "pcd";
+  const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm"});
+  if (mlp && objective != "dsm")
+    config_error("train.objective", "model.type = mlp trains by dsm (denoising score matching); '" + objective +
+                                        "' needs Langevin negatives, not implemented for the mlp yet");
+  if (!mlp && objective == "dsm")
+    config_error("train.objective", "dsm trains model.type = mlp; an rbm takes cd or pcd");
+  ts.dsm = objective == "dsm";
+  ts.pcd = objective == "pcd";
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
   ts.k = int(k);
@@ -489,6 +485,18 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   const CheckpointSpec ck = io::read_checkpoint_spec(cfg);
   ts.file = cfg.get_string("output.file");
   if (!ck.file.empty() && ck.file == ts.file) config_error("checkpoint.file", "must differ from output.file");
+  if (mlp) {
+    ts.sigma = cfg.get_doubles("train.sigma");
+    if (ts.sigma.empty()) config_error("train.sigma", "needs at least one noise scale");
+    for (double sg : ts.sigma)
+      if (!(sg > 0) || !std::isfinite(sg))
+        config_error("train.sigma", "noise scales must be finite and > 0 (got " + json_number(sg) + ")");
+    ts.grid_points = cfg.get_int_at_least("train.grid_points", 0);
+    if (ts.ais_every > 0) config_error("train.ais_every", "is the RBM's AIS monitor; the mlp is monitored on a grid");
+    // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
+    require_smooth_activation(ms.activation);
+    return train_detail::train_mlp(cfg, comm, ts, ms, dspec, ck, timer);
+  }
   const ChainRange mine = data::partitions_of(comm.rank(), R, D);
 
   const data::Dataset d = data::load(dspec, ts.seed, comm);

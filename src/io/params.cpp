@@ -44,13 +44,17 @@ MlpParams read_mlp_params(const std::string& file, const std::vector<int>& layer
   return p;
 }
 
-void write_mlp_params(const std::string& file, const MlpParams& p) {
-  Handle f = create_serial(file);
+void write_mlp_params(hid_t f, const MlpParams& p) {
   for (std::size_t l = 0; l + 1 < p.layers.size(); ++l) {
     const std::string base = "/model/layer_" + std::to_string(l);
-    write_doubles(f.id(), base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l].data());
-    write_doubles(f.id(), base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l].data());
+    write_doubles(f, base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l].data());
+    write_doubles(f, base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l].data());
   }
+}
+
+void write_mlp_params(const std::string& file, const MlpParams& p) {
+  Handle f = create_serial(file);
+  write_mlp_params(f.id(), p);
 }
 
 std::vector<double> RbmParams::flat() const {

@@ -14,7 +14,9 @@ namespace zeta::io {
 
 //! Reads MLP parameters and checks every shape against `layers`; errors name the file and dataset.
 MlpParams read_mlp_params(const std::string& file, const std::vector<int>& layers);
-//! Writes MLP parameters (serial, one rank).
+//! Writes /model/layer_l/{weight,bias} into an open file (serial).
+void write_mlp_params(hid_t file, const MlpParams& p);
+//! Creates `file` holding only the MLP parameters (serial, one rank).
 void write_mlp_params(const std::string& file, const MlpParams& p);
 
 //! RBM parameters on the host: W row-major [visible, hidden], so the flat θ = [W | b | c].

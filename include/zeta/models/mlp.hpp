@@ -17,7 +17,7 @@
 //! rows like energy() with zero weight on the padding rows):
 //! - grad_energy_params(x, s, g): g += Σ_n s_n ∇θ E(x_n) (CD / PCD);
 //! - dsm_loss_and_grad(x̃, c, s, g): denoising score matching,
-//!     L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖²,  c_n = (x̃_n − x_n) / σ_n²,
+//!     L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖²,  c_n = (x_n − x̃_n) / σ_n²,
 //!   returns L and adds ∇θ L to g by second-order backpropagation (below).
 #pragma once
 #include <algorithm>
@@ -399,10 +399,11 @@ class Mlp {
   }
 
   //! Denoising score matching on noisy points x̃ (xt) with residual offsets c:
-  //!   L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖²,   c_n = (x̃_n − x_n) / σ_n²  for x̃ = x + σ z.
-  //! p ∝ e^{−E}, so the model's score −∇x E should match the noise score −(x̃ − x)/σ²:
-  //! the residual is ∇x E + c here (issue 6 writes it with the opposite sign; the
-  //! squared norm makes L and ∇θ L the same). Per-row σ and the σ² weighting of multi-scale
+  //!   L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖².
+  //! p ∝ e^{−E}, so the model's score −∇x E should match the noise score −(x̃ − x)/σ²,
+  //! i.e. ∇x E = (x̃ − x)/σ²: pass c_n = (x_n − x̃_n)/σ_n² = −z_n/σ_n for x̃ = x + σ z
+  //! (the opposite sign trains E towards −ln p, whose grid ln Z blows up: the trainer
+  //! found this; ‖a + c‖ ≠ ‖a − c‖). Per-row σ and the σ² weighting of multi-scale
   //! DSM are the caller's, through c and s. Returns L over this call's rows (host)
   //! and adds ∇θ L to g.
   //!

@@ -28,6 +28,7 @@ enum Purpose : std::uint32_t {
   kBootstrap = 10,  //!< MBAR bootstrap resampling, keyed by the state instead of a chain
   kMonitor = 11,    //!< training monitors (pseudo-likelihood bit flips), keyed by the example id
   kSynthetic = 12,  //!< data: synthetic 2-D points, keyed by the example's index in its split, the split as the step
+  kDsmNoise = 13,   //!< DSM: an example's noise z and (multi-σ) its σ, keyed by the example's id in its split
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).

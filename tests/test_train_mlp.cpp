@@ -1,0 +1,278 @@
+//! `zeta train` on MLP energies by denoising score matching: the ring of eight
+//! Gaussians learnt to within 0.1 nats of the true density's held-out NLL (grid
+//! normalisation), bitwise-identical parameters on 1, 2 and 4 ranks
+//! (train.deterministic) and close ones with one allreduce, restart bit for bit,
+//! the output as a model.params file for `zeta sample`, and input errors that
+//! name the key. Registered at 1, 2 and 4 ranks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "zeta/apps/apps.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/io/params.hpp"
+
+namespace zeta {
+namespace {
+
+//! A file name stem that every rank of `c` agrees on (outputs are collective).
+std::string tag_of(const Comm& c) { return "mlp_n" + std::to_string(c.size()); }
+
+apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const Comm& comm) {
+  Config cfg;
+  apps::declare_train_app_keys(cfg);
+  overrides.push_back("--run.progress_every=1000");
+  cfg.parse_text(ini, overrides);
+  return apps::train(cfg, comm);
+}
+
+//! A barrier whose waiting ranks sleep instead of spinning, so that rank 0's work
+//! alone is not starved by oversubscribed ranks that wait for it.
+void sleeping_barrier() {
+  MPI_Request req;
+  MPI_Ibarrier(MPI_COMM_WORLD, &req);
+  for (int done = 0;;) {
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+std::vector<double> dataset(const std::string& file, const std::string& name) {
+  std::vector<hsize_t> dims;
+  return io::read_doubles(file, name, dims);
+}
+
+// The ring of eight Gaussians (radius 2, σ = 0.25) and a small DSM setup.
+const char* kRing = R"(
+[run]
+seed = 11
+steps = 40
+[model]
+type = mlp
+layers = 2,32,32,1
+activation = silu
+init_seed = 4
+[data]
+type = synthetic
+shape = ring8
+radius = 2
+noise = 0.25
+examples = 2048
+heldout_examples = 512
+partitions = 4
+[train]
+objective = dsm
+sigma = 0.1,0.3
+batch = 64
+eval_every = 10
+grid_points = 64
+optimizer = adam
+lr = 0.003
+)";
+
+// The issue's must-show: DSM with one σ = 0.1 on the ring; the grid-normalised NLL of
+// the 2000 held-out points within 0.1 nats of their exact NLL under the true density.
+// σ = 0.1 smooths each σ_data = 0.25 mode to √(0.25² + 0.1²): about 0.007 nats of the
+// gap; the rest is training error. Adam at lr 0.02 with a cosine schedule, 5000 steps
+// of 256: gaps 0.03-0.06 nats over four seeds (1500 steps at lr 0.003: 0.4; the
+// weights of the well-separated modes are what DSM learns last). Also: the output is a model.params file that
+// `zeta sample` runs, holding the returned parameters.
+TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
+  // On rank 0 alone: TrainMlpRanks shows that the bits do not depend on the rank
+  // count, and 5000 steps of collectives crawl on oversubscribed ranks.
+  Comm world(MPI_COMM_WORLD);
+  if (world.root()) {
+    Comm self(MPI_COMM_SELF);
+    const std::string out = tag_of(world) + "_ring8.h5";
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = run_train(kRing,
+                             {"--run.steps=5000", "--model.layers=2,64,64,1", "--data.examples=8192",
+                              "--data.heldout_examples=2000", "--train.sigma=0.1", "--train.batch=256",
+                              "--train.eval_every=2500", "--train.grid_points=160", "--train.lr=0.02",
+                              "--train.lr_schedule=cosine", "--output.file=" + out},
+                             self);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_EQ(r.status, "ok");
+    EXPECT_EQ(r.nll_at, 5000);
+    ASSERT_TRUE(std::isfinite(r.heldout_nll) && std::isfinite(r.true_nll));
+    std::printf("[ dsm      ] ring8: held-out NLL %.4f +- %.4f, true NLL %.4f, gap %.4f nats, DSM loss %.4f, %.1f s\n",
+                r.heldout_nll, r.heldout_nll_stderr, r.true_nll, r.heldout_nll - r.true_nll, r.dsm_loss, secs);
+    EXPECT_LT(std::fabs(r.heldout_nll - r.true_nll), 0.1);
+    // An untrained net is far from it (so the check above means something).
+    const auto r0 = run_train(kRing, {"--run.steps=1", "--model.layers=2,64,64,1", "--data.examples=8192",
+                                      "--data.heldout_examples=2000", "--train.grid_points=160", "--output.file="},
+                              self);
+    EXPECT_GT(r0.heldout_nll - r0.true_nll, 1.0);
+    // The output is a model.params file holding the returned parameters, and zeta sample runs it.
+    const auto p = io::read_mlp_params(out, {2, 64, 64, 1});
+    EXPECT_TRUE(p.flat() == r.params);
+    EXPECT_EQ(dataset(out, "/train/true_nll"), std::vector<double>{r.true_nll});
+    EXPECT_EQ(dataset(out, "/train/heldout_nll").back(), r.heldout_nll);
+    EXPECT_EQ(dataset(out, "/train/nll_step"), (std::vector<double>{0, 2500, 5000}));
+    Config cfg;
+    apps::declare_sample_keys(cfg);
+    cfg.parse_text("", {"--model.type=mlp", "--model.layers=2,64,64,1", "--model.params=" + out,
+                        "--sampler.type=langevin", "--sampler.chains=16", "--sampler.step_size=0.001",
+                        "--run.steps=20", "--run.burn_in=0", "--run.progress_every=1000", "--output.file="});
+    const auto s = apps::sample(cfg, self);
+    EXPECT_EQ(s.steps_done, 20);
+    EXPECT_TRUE(std::isfinite(s.mean_energy));
+    std::remove(out.c_str());
+  }
+  sleeping_barrier();
+}
+
+// 1, 2, 4 ranks against one rank with multi-σ DSM: bitwise-identical parameters and
+// monitors with train.deterministic = true; close with one MPI_Allreduce.
+TEST(TrainMlpRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
+  Comm world(MPI_COMM_WORLD);
+  const std::string many = tag_of(world) + "_ranks_world.h5", one = tag_of(world) + "_ranks_self.h5";
+  const auto rw = run_train(kRing, {"--output.file=" + many}, world);
+  const auto nw = run_train(kRing, {"--train.deterministic=false", "--output.file="}, world);
+  if (world.root()) {
+    Comm self(MPI_COMM_SELF);
+    const auto rs = run_train(kRing, {"--output.file=" + one}, self);
+    ASSERT_EQ(rw.params.size(), rs.params.size());
+    EXPECT_TRUE(rw.params == rs.params) << "parameters differ between " << world.size() << " ranks and 1";
+    EXPECT_EQ(rw.dsm_loss, rs.dsm_loss);
+    EXPECT_EQ(rw.grad_norm, rs.grad_norm);
+    EXPECT_EQ(rw.heldout_nll, rs.heldout_nll);
+    for (const std::string ds : {"/train/step", "/train/dsm_loss", "/train/grad_norm", "/train/nll_step",
+                                 "/train/grid_log_z", "/train/heldout_nll", "/train/heldout_nll_stderr",
+                                 "/model/layer_0/weight", "/model/layer_2/bias"})
+      EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << ds;
+    EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 10, 20, 30}));
+    // Training moved the parameters.
+    const auto r1 = run_train(kRing, {"--run.steps=1", "--output.file="}, self);
+    double moved = 0;
+    for (std::size_t q = 0; q < rs.params.size(); ++q) moved = std::max(moved, std::fabs(rs.params[q] - r1.params[q]));
+    EXPECT_GT(moved, 1e-3);
+    // One allreduce: the same numbers up to the summation order.
+    const auto ns = run_train(kRing, {"--train.deterministic=false", "--output.file="}, self);
+    double scale = 0, diff = 0, dt = 0;
+    for (std::size_t q = 0; q < ns.params.size(); ++q) {
+      scale = std::max(scale, std::fabs(ns.params[q]));
+      diff = std::max(diff, std::fabs(nw.params[q] - ns.params[q]));
+      dt = std::max(dt, std::fabs(rs.params[q] - ns.params[q]));
+    }
+    const double tol = sizeof(Real) == sizeof(double) ? 1e-9 : 1e-3;
+    EXPECT_LE(diff, tol * scale);
+    EXPECT_LE(dt, tol * scale);
+    std::printf("[ dsm      ] max |theta(allreduce, %d ranks) - theta(1 rank)| = %.3g, vs the tree %.3g, of %.3g\n",
+                world.size(), diff, dt, scale);
+    std::remove(many.c_str());
+    std::remove(one.c_str());
+  }
+  world.barrier();
+}
+
+// 40 steps straight == 20, checkpoint, restart, 20: byte-identical parameters,
+// optimizer state and monitor series, on the same rank count and on one rank.
+TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
+  Comm world(MPI_COMM_WORLD);
+  const std::string tag = "mlp_restart_n" + std::to_string(world.size());
+  const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt";
+  const auto a = run_train(kRing, {"--checkpoint.file=" + straight, "--output.file="}, world);
+  ASSERT_EQ(a.status, "ok");
+  const auto h = run_train(kRing, {"--run.steps=20", "--checkpoint.file=" + half, "--output.file="}, world);
+  ASSERT_EQ(h.steps_done, 20);
+  const std::vector<std::string> sets = {"/model/layer_0/weight", "/model/layer_0/bias", "/model/layer_1/weight",
+                                         "/model/layer_2/weight", "/model/layer_2/bias", "/optimizer/m",
+                                         "/optimizer/v", "/train/step", "/train/dsm_loss", "/train/grad_norm",
+                                         "/train/nll_step", "/train/grid_log_z", "/train/heldout_nll"};
+  if (world.root()) {
+    const std::string copy = tag + "_half_copy.ckpt";
+    {
+      std::ifstream in(half, std::ios::binary);
+      std::ofstream(copy, std::ios::binary) << in.rdbuf();
+    }
+    Comm self(MPI_COMM_SELF);
+    const auto b = run_train(kRing, {"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
+    EXPECT_EQ(b.steps_done, 40);
+    EXPECT_TRUE(b.params == a.params) << "restart on 1 rank";
+    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
+    std::remove(copy.c_str());
+    std::remove((copy + ".prev").c_str());
+  }
+  world.barrier();
+  const auto c = run_train(kRing, {"--checkpoint.file=" + half, "--checkpoint.restart=true", "--output.file="}, world);
+  EXPECT_TRUE(c.params == a.params);
+  EXPECT_EQ(c.heldout_nll, a.heldout_nll);
+  if (world.root()) {
+    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(half, ds)) << ds << " (restart)";
+  }
+  world.barrier();
+  // Another σ list is refused by name; the checkpoint is a model.params file.
+  try {
+    run_train(kRing, {"--train.sigma=0.2", "--run.steps=50", "--checkpoint.file=" + straight,
+                      "--checkpoint.restart=true", "--output.file="},
+              world);
+    ADD_FAILURE() << "a checkpoint of sigma 0.1,0.3 was accepted for 0.2";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.sigma"), std::string::npos) << e.what();
+  }
+  const auto fresh = run_train(kRing, {"--model.params=" + straight, "--run.steps=1", "--output.file="}, world);
+  EXPECT_EQ(fresh.steps_done, 1);
+  // An RBM checkpoint on the same data is refused for an MLP run, naming model.type.
+  const std::string rbm_ck = tag + "_rbm.ckpt";
+  const std::vector<std::string> rbm = {"--model.hidden=4", "--model.visible=gaussian", "--output.file="};
+  auto with = [&](std::vector<std::string> v, const std::vector<std::string>& more) {
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  run_train(kRing, with(rbm, {"--model.type=rbm", "--train.objective=pcd", "--run.steps=2",
+                              "--checkpoint.file=" + rbm_ck}),
+            world);
+  try {
+    run_train(kRing, with(rbm, {"--checkpoint.file=" + rbm_ck, "--checkpoint.restart=true"}), world);
+    ADD_FAILURE() << "an rbm checkpoint was accepted for an mlp run";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.type"), std::string::npos) << e.what();
+  }
+  world.barrier();
+  if (world.root())
+    for (const auto& p : {straight, half, rbm_ck})
+      for (const std::string sfx : {"", ".prev"}) std::remove((p + sfx).c_str());
+  world.barrier();
+}
+
+std::string error_of(const std::vector<std::string>& overrides, const Comm& comm) {
+  try {
+    auto o = overrides;
+    o.push_back("--output.file=");
+    run_train(kRing, o, comm);
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.collective()) << e.what();
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(TrainMlpInput, ErrorsNameTheKey) {
+  Comm world(MPI_COMM_WORLD);
+  for (const std::string s : {"0", "-0.1", "0.1,0", "nan"}) {
+    const auto e = error_of({"--train.sigma=" + s}, world);
+    EXPECT_NE(e.find("train.sigma"), std::string::npos) << s << ": " << e;
+  }
+  const auto e1 = error_of({"--model.activation=leaky_relu"}, world);
+  EXPECT_NE(e1.find("model.activation"), std::string::npos) << e1;
+  for (const std::string obj : {"cd", "pcd"}) {
+    const auto e2 = error_of({"--train.objective=" + obj}, world);
+    EXPECT_NE(e2.find("train.objective"), std::string::npos) << e2;
+  }
+  const auto e3 = error_of({"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world);
+  EXPECT_NE(e3.find("train.objective"), std::string::npos) << "rbm with dsm: " << e3;
+  const auto e4 = error_of({"--model.layers=3,8,1"}, world);
+  EXPECT_NE(e4.find("model.layers"), std::string::npos) << e4;
+}
+
+}  // namespace
+}  // namespace zeta
