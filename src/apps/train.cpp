@@ -103,6 +103,10 @@ using io::CheckpointSpec;
 using train_detail::TrainSpec;
 using train_detail::tree_sum;
 using train_detail::diverged;
+using train_detail::allreduce_in_place;
+using train_detail::copy_to_device;
+using train_detail::copy_to_host;
+using train_detail::row_block;
 
 //! The monitor series, one entry per evaluation.
 struct Series {
@@ -149,8 +153,8 @@ class Trainer {
     nloc_ = std::int64_t(d.train.local.size());
     // Data rows, then chain rows, in one buffer: the fused gradient takes them as one matrix.
     vall_ = Matrix<Space>("zeta::train::v_data_and_negative", nloc_ * (b_ + cp_), nv_);
-    vdata_ = rows(vall_, 0, nloc_ * b_);
-    vneg_ = rows(vall_, nloc_ * b_, nloc_ * cp_);
+    vdata_ = row_block<Space>(vall_, 0, nloc_ * b_);
+    vneg_ = row_block<Space>(vall_, nloc_ * b_, nloc_ * cp_);
     hneg_ = Matrix<Space>("zeta::train::h_negative", nloc_ * cp_, nh_);
     g_ = rbm.gradient_buffer();
     host_g_.assign(rbm.n_params(), Real(0));
@@ -188,7 +192,7 @@ class Trainer {
       Kokkos::deep_copy(g_, Real(0));
       rbm_.contrastive_gradient(vall_, static_cast<int>(nloc_ * b_), hneg_, ts_.k, !ts_.pcd, wpos, wneg, ts_.seed,
                                 chain_offset(), s * ts_.k, g_);
-      reduce_in_place();
+      allreduce_in_place<Space>(comm_, g_, host_g_);
       return;
     }
     if (!ts_.pcd) Kokkos::deep_copy(vneg_, vdata_);
@@ -198,19 +202,19 @@ class Trainer {
       leaves_.resize(nloc_);
       for (std::int64_t l = 0; l < nloc_; ++l) {
         Kokkos::deep_copy(g_, Real(0));
-        rbm_.grad_free_energy(rows(vdata_, l * b_, b_), wpos, 1.0, g_);
-        rbm_.grad_free_energy(rows(vneg_, l * cp_, cp_), wneg, 1.0, g_);
-        copy_to(g_, leaves_[l]);
+        rbm_.grad_free_energy(row_block<Space>(vdata_, l * b_, b_), wpos, 1.0, g_);
+        rbm_.grad_free_energy(row_block<Space>(vneg_, l * cp_, cp_), wneg, 1.0, g_);
+        copy_to_host<Space>(g_, leaves_[l]);
       }
       tree_sum(leaves_, 0, leaves_.size());
       host_g_.swap(leaves_[0]);
       comm_.tree_allreduce(host_g_);
-      to_device(host_g_, g_);
+      copy_to_device<Space>(host_g_, g_);
     } else {
       Kokkos::deep_copy(g_, Real(0));
       rbm_.grad_free_energy(vdata_, wpos, 1.0, g_);
       rbm_.grad_free_energy(vneg_, wneg, 1.0, g_);
-      reduce_in_place();
+      allreduce_in_place<Space>(comm_, g_, host_g_);
     }
   }
 
@@ -294,29 +298,6 @@ class Trainer {
   }
 
  private:
-  Matrix<Space> rows(const Matrix<Space>& m, std::int64_t first, std::int64_t count) const {
-    return Matrix<Space>(m.data() + std::size_t(first) * m.extent(1), count, m.extent(1));
-  }
-  static void copy_to(const Vector<Space>& d, std::vector<Real>& out) {
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
-    out.assign(h.data(), h.data() + h.size());
-  }
-  static void to_device(const std::vector<Real>& in, const Vector<Space>& d) {
-    const Kokkos::View<const Real*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(in.data(),
-                                                                                                  in.size());
-    Kokkos::deep_copy(d, h);
-  }
-  //! g_ summed over ranks by one MPI_Allreduce: in place when the host can reach g_, else through host_g_.
-  void reduce_in_place() {
-    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
-      Kokkos::fence();
-      comm_.allreduce_sum(g_.data(), g_.extent(0));
-    } else {
-      copy_to(g_, host_g_);
-      comm_.allreduce_sum(host_g_);
-      to_device(host_g_, g_);
-    }
-  }
 
   const TrainSpec& ts_;
   const data::Dataset& data_;

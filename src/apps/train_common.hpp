@@ -16,6 +16,7 @@
 #include "zeta/data/dataset.hpp"
 #include "zeta/io/checkpoint.hpp"
 #include "zeta/models/factory.hpp"
+#include "zeta/parallel/comm.hpp"
 #include "zeta/training/optimizer.hpp"
 
 namespace zeta::apps::train_detail {
@@ -40,6 +41,37 @@ struct TrainSpec {
 //! Pairwise sum of leaves [lo, hi): halves while the count is even, in order when odd.
 //! With a power-of-two rank count R dividing the leaf count, R ranks holding
 //! aligned blocks and combining them by Comm::tree_allreduce give the same bits.
+//! Rows [first, first + count) of a row-major matrix, as a view into it.
+template <class Space>
+Matrix<Space> row_block(const Matrix<Space>& m, std::int64_t first, std::int64_t count) {
+  return Matrix<Space>(m.data() + std::size_t(first) * m.extent(1), count, m.extent(1));
+}
+
+template <class Space>
+void copy_to_host(const Vector<Space>& d, std::vector<Real>& out) {
+  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
+  out.assign(h.data(), h.data() + h.size());
+}
+
+template <class Space>
+void copy_to_device(const std::vector<Real>& in, const Vector<Space>& d) {
+  const Kokkos::View<const Real*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(in.data(), in.size());
+  Kokkos::deep_copy(d, h);
+}
+
+//! g summed over ranks by one MPI_Allreduce: in place when the host can reach g, else through `host`.
+template <class Space>
+void allreduce_in_place(const Comm& comm, const Vector<Space>& g, std::vector<Real>& host) {
+  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
+    Kokkos::fence();
+    comm.allreduce_sum(g.data(), g.extent(0));
+  } else {
+    copy_to_host<Space>(g, host);
+    comm.allreduce_sum(host);
+    copy_to_device<Space>(host, g);
+  }
+}
+
 inline void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std::size_t hi) {
   const std::size_t n = hi - lo;
   if (n <= 1) return;

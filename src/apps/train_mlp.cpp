@@ -109,18 +109,18 @@ class DsmTrainer {
       local_loss_.assign(nloc_, 0.0);
       for (std::int64_t l = 0; l < nloc_; ++l) {
         Kokkos::deep_copy(g_, Real(0));
-        local_loss_[l] = mlp_.dsm_loss_and_grad(rows(xt_, l * b_, b_), rows(c_, l * b_, b_),
+        local_loss_[l] = mlp_.dsm_loss_and_grad(row_block<Space>(xt_, l * b_, b_), row_block<Space>(c_, l * b_, b_),
                                                 PerChain<Space>(Vector<Space>(w_.data() + l * b_, b_)), g_);
-        copy_to(g_, leaves_[l]);
+        copy_to_host<Space>(g_, leaves_[l]);
       }
       tree_sum(leaves_, 0, leaves_.size());
       host_g_.swap(leaves_[0]);
       comm_.tree_allreduce(host_g_);
-      to_device(host_g_, g_);
+      copy_to_device<Space>(host_g_, g_);
     } else {
       Kokkos::deep_copy(g_, Real(0));
       local_loss_.assign(1, mlp_.dsm_loss_and_grad(xt_, c_, PerChain<Space>(w_), g_));
-      reduce_in_place();
+      allreduce_in_place<Space>(comm_, g_, host_g_);
     }
   }
 
@@ -182,29 +182,6 @@ class DsmTrainer {
     Kokkos::deep_copy(w_, hw);
   }
 
-  Matrix<Space> rows(const Matrix<Space>& m, std::int64_t first, std::int64_t count) const {
-    return Matrix<Space>(m.data() + std::size_t(first) * m.extent(1), count, m.extent(1));
-  }
-  static void copy_to(const Vector<Space>& d, std::vector<Real>& out) {
-    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), d);
-    out.assign(h.data(), h.data() + h.size());
-  }
-  static void to_device(const std::vector<Real>& in, const Vector<Space>& d) {
-    const Kokkos::View<const Real*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> h(in.data(),
-                                                                                                  in.size());
-    Kokkos::deep_copy(d, h);
-  }
-  //! g_ summed over ranks by one MPI_Allreduce: in place when the host can reach g_, else through host_g_.
-  void reduce_in_place() {
-    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
-      Kokkos::fence();
-      comm_.allreduce_sum(g_.data(), g_.extent(0));
-    } else {
-      copy_to(g_, host_g_);
-      comm_.allreduce_sum(host_g_);
-      to_device(host_g_, g_);
-    }
-  }
 
   const TrainSpec& ts_;
   const data::Dataset& data_;
