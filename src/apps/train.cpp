@@ -318,9 +318,6 @@ class Trainer {
 void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t step,
                             const Rbm<Space>& rbm, const std::vector<double>& base_bias, Trainer& tr,
                             const TrainSpec& ts, const Series& series, const AisSeries& ais) {
-  std::vector<double> m, v;
-  std::int64_t opt_steps = 0;
-  tr.optimizer().save(m, v, opt_steps);
   std::vector<double> chains;
   if (ts.pcd) {
     const auto local = tr.local_chains();
@@ -329,70 +326,43 @@ void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Co
   }
   auto params = io::RbmParams::from_flat(rbm.kind(), rbm.visible(), rbm.hidden(), rbm.params());
   params.base_bias = base_bias;
-  Series s = series;
-  AisSeries a = ais;
   io::write_checkpoint(comm, ck.file, [&](hid_t f) {
     io::write_checkpoint_header(f, "train", cfg.resolved_ini(), kSignatureKeys);
-    io::write_array(f, "/run/step", {1}, &step);
+    train_detail::write_train_state(f, step, tr.optimizer());
     io::write_rbm_params(f, params);
-    io::write_array(f, "/optimizer/m", {m.size()}, m.data());
-    io::write_array(f, "/optimizer/v", {v.size()}, v.data());
-    io::write_array(f, "/optimizer/steps", {1}, &opt_steps);
     if (ts.pcd) io::write_array(f, "/train/chains", {hsize_t(ts.chains), hsize_t(rbm.visible())}, chains.data());
-    const auto cols = s.all();
-    for (std::size_t q = 0; q < cols.size(); ++q)
-      io::write_array(f, "/train/" + Series::names()[q], {cols[q]->size()}, cols[q]->data());
-    const auto acols = a.all();
-    for (std::size_t q = 0; q < acols.size(); ++q)
-      io::write_array(f, "/train/" + AisSeries::names()[q], {acols[q]->size()}, acols[q]->data());
+    train_detail::write_series(f, series);
+    train_detail::write_series(f, ais);
   });
 }
 
 void read_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t& step,
                            Rbm<Space>& rbm, Trainer& tr, const TrainSpec& ts, Series& series, AisSeries& ais) {
-  std::vector<double> theta, m, v, chains;
-  std::vector<std::int64_t> head(2, 0);
+  std::vector<double> theta, chains;
+  train_detail::TrainState st;
   const int nv = rbm.visible(), nh = rbm.hidden();
-  const std::size_t np = rbm.n_params();
-  const bool adam = ts.opt.type == training::OptimizerType::adam;
   io::read_checkpoint(comm, ck.file, [&](hid_t f) {
     io::check_checkpoint_header(f, ck.file, "train", cfg.resolved_ini(), kSignatureKeys);
-    head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
-    head[1] = io::read_array<std::int64_t>(f, ck.file, "/optimizer/steps", {1})[0];
+    st = train_detail::read_train_state(f, ck.file, rbm.n_params(), ts.opt.type == training::OptimizerType::adam);
     const auto W = io::read_array<double>(f, ck.file, "/model/rbm/W", {hsize_t(nv), hsize_t(nh)});
     const auto b = io::read_array<double>(f, ck.file, "/model/rbm/b", {hsize_t(nv)});
     const auto c = io::read_array<double>(f, ck.file, "/model/rbm/c", {hsize_t(nh)});
     theta = W;
     theta.insert(theta.end(), b.begin(), b.end());
     theta.insert(theta.end(), c.begin(), c.end());
-    m = io::read_array<double>(f, ck.file, "/optimizer/m", {hsize_t(np)});
-    v = io::read_array<double>(f, ck.file, "/optimizer/v", {hsize_t(adam ? np : 0)});
     if (ts.pcd) chains = io::read_array<double>(f, ck.file, "/train/chains", {hsize_t(ts.chains), hsize_t(nv)});
-    auto cols = series.all();
-    for (std::size_t q = 0; q < cols.size(); ++q)
-      *cols[q] = io::read_array<double>(f, ck.file, "/train/" + Series::names()[q], {});
-    for (std::size_t q = 1; q < cols.size(); ++q)
-      if (cols[q]->size() != cols[0]->size()) throw Error("checkpoint monitor series differ in length (corrupt)", false);
-    auto acols = ais.all();
-    for (std::size_t q = 0; q < acols.size(); ++q)
-      *acols[q] = io::read_array<double>(f, ck.file, "/train/" + AisSeries::names()[q], {});
-    for (std::size_t q = 1; q < acols.size(); ++q)
-      if (acols[q]->size() != acols[0]->size()) throw Error("checkpoint AIS series differ in length (corrupt)", false);
-    if (head[0] < 0 || head[1] != head[0])
-      throw Error("checkpoint step and optimizer step count disagree (corrupt)", false);
-    for (double x : theta)
-      if (!std::isfinite(x)) throw Error("checkpoint '" + ck.file + "' holds non-finite parameters (corrupt)", false);
+    train_detail::read_series(f, ck.file, series, "monitor");
+    train_detail::read_series(f, ck.file, ais, "AIS");
+    train_detail::check_train_state(st, theta, ck.file);
   });
-  comm.broadcast(head);
+  train_detail::broadcast_train_state(comm, st);
   comm.broadcast(theta);
-  comm.broadcast(m);
-  comm.broadcast(v);
   comm.broadcast(chains);
-  for (auto* col : series.all()) comm.broadcast(*col);
-  for (auto* col : ais.all()) comm.broadcast(*col);
-  step = head[0];
+  train_detail::broadcast_series(comm, series);
+  train_detail::broadcast_series(comm, ais);
+  step = st.head[0];
   rbm.set_params(theta);
-  tr.optimizer().load(m, v, head[1]);
+  tr.optimizer().load(st.m, st.v, st.head[1]);
   if (ts.pcd) tr.load_chains(chains);
 }
 
@@ -432,8 +402,8 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   const data::DataSpec dspec = data::read_data_spec(cfg);
   const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm"});
   if (mlp && objective != "dsm")
-    config_error("train.objective", "model.type = mlp trains by dsm (denoising score matching); '" + objective +
-                                        "' needs Langevin negatives, not implemented for the mlp yet");
+    config_error("train.objective", "model.type = mlp takes dsm (denoising score matching); cd and pcd take "
+                                    "model.type = rbm (got '" + objective + "')");
   if (!mlp && objective == "dsm")
     config_error("train.objective", "dsm trains model.type = mlp; an rbm takes cd or pcd");
   ts.dsm = objective == "dsm";
@@ -560,9 +530,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   std::int64_t step = 0;
   if (ck.restart) {
     read_train_checkpoint(comm, ck, cfg, step, rbm, tr, ts, series, ais);
-    if (step >= ts.steps)
-      config_error("run.steps", "is " + std::to_string(ts.steps) + " but checkpoint '" + ck.file +
-                                    "' is already at step " + std::to_string(step) + ": nothing to do");
+    train_detail::require_steps_left(ts, ck, step);
   } else {
     tr.initialize_chains();
   }

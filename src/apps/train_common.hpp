@@ -5,6 +5,7 @@
 #pragma once
 #include <Kokkos_Core.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -86,6 +87,79 @@ inline void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std
     for (std::size_t l = lo + 1; l < hi; ++l)
       for (std::size_t i = 0; i < a.size(); ++i) a[i] += leaves[l][i];
   }
+}
+
+// ---- the checkpoint parts both trainers share -----------------------------------------
+// A monitor table S has `std::vector<std::vector<double>*> all()` and the matching
+// `static names()`; its columns are the checkpoint's /train/NAME datasets.
+
+template <class S>
+void write_series(hid_t f, S s) {  // a copy: all() hands out non-const pointers
+  const auto cols = s.all();
+  for (std::size_t q = 0; q < cols.size(); ++q)
+    io::write_array(f, "/train/" + S::names()[q], {cols[q]->size()}, cols[q]->data());
+}
+
+//! Reads the columns of `s`; columns of different lengths are corruption (`what`: the table's name).
+template <class S>
+void read_series(hid_t f, const std::string& file, S& s, const std::string& what) {
+  const auto cols = s.all();
+  for (std::size_t q = 0; q < cols.size(); ++q) *cols[q] = io::read_array<double>(f, file, "/train/" + S::names()[q], {});
+  for (std::size_t q = 1; q < cols.size(); ++q)
+    if (cols[q]->size() != cols[0]->size()) throw Error("checkpoint " + what + " series differ in length (corrupt)", false);
+}
+
+template <class S>
+void broadcast_series(const Comm& comm, S& s) {
+  for (auto* col : s.all()) comm.broadcast(*col);
+}
+
+//! The step and the optimizer's state: /run/step, /optimizer/{m, v, steps}.
+struct TrainState {
+  std::vector<std::int64_t> head{0, 0};  //!< step, optimizer steps
+  std::vector<double> m, v;
+};
+
+template <class Space>
+void write_train_state(hid_t f, std::int64_t step, const training::Optimizer<Space>& opt) {
+  std::vector<double> m, v;
+  std::int64_t opt_steps = 0;
+  opt.save(m, v, opt_steps);
+  io::write_array(f, "/run/step", {1}, &step);
+  io::write_array(f, "/optimizer/m", {m.size()}, m.data());
+  io::write_array(f, "/optimizer/v", {v.size()}, v.data());
+  io::write_array(f, "/optimizer/steps", {1}, &opt_steps);
+}
+
+//! Reads the state of a model with `n_params` parameters (v is empty unless `adam`).
+inline TrainState read_train_state(hid_t f, const std::string& file, std::size_t n_params, bool adam) {
+  TrainState st;
+  st.head[0] = io::read_array<std::int64_t>(f, file, "/run/step", {1})[0];
+  st.head[1] = io::read_array<std::int64_t>(f, file, "/optimizer/steps", {1})[0];
+  st.m = io::read_array<double>(f, file, "/optimizer/m", {hsize_t(n_params)});
+  st.v = io::read_array<double>(f, file, "/optimizer/v", {hsize_t(adam ? n_params : 0)});
+  return st;
+}
+
+//! Corruption checks of a read state with its parameters θ.
+inline void check_train_state(const TrainState& st, const std::vector<double>& theta, const std::string& file) {
+  if (st.head[0] < 0 || st.head[1] != st.head[0])
+    throw Error("checkpoint step and optimizer step count disagree (corrupt)", false);
+  for (double x : theta)
+    if (!std::isfinite(x)) throw Error("checkpoint '" + file + "' holds non-finite parameters (corrupt)", false);
+}
+
+inline void broadcast_train_state(const Comm& comm, TrainState& st) {
+  comm.broadcast(st.head);
+  comm.broadcast(st.m);
+  comm.broadcast(st.v);
+}
+
+//! A restart that is already at run.steps has nothing to do.
+inline void require_steps_left(const TrainSpec& ts, const io::CheckpointSpec& ck, std::int64_t step) {
+  if (step >= ts.steps)
+    config_error("run.steps", "is " + std::to_string(ts.steps) + " but checkpoint '" + ck.file +
+                                  "' is already at step " + std::to_string(step) + ": nothing to do");
 }
 
 [[noreturn]] void diverged(std::int64_t step, const std::string& what, const TrainSpec& ts,

@@ -203,39 +203,24 @@ class DsmTrainer {
 
 void write_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const Config& cfg, std::int64_t step,
                       const Mlp<Space>& mlp, DsmTrainer& tr, const DsmSeries& series, const NllSeries& nll) {
-  std::vector<double> m, v;
-  std::int64_t opt_steps = 0;
-  tr.optimizer().save(m, v, opt_steps);
   const MlpParams params = mlp.mlp_params();
-  DsmSeries s = series;
-  NllSeries q = nll;
   io::write_checkpoint(comm, ck.file, [&](hid_t f) {
     io::write_checkpoint_header(f, "train", cfg.resolved_ini(), kSignatureKeys);
-    io::write_array(f, "/run/step", {1}, &step);
+    write_train_state(f, step, tr.optimizer());
     io::write_mlp_params(f, params);
-    io::write_array(f, "/optimizer/m", {m.size()}, m.data());
-    io::write_array(f, "/optimizer/v", {v.size()}, v.data());
-    io::write_array(f, "/optimizer/steps", {1}, &opt_steps);
-    const auto cols = s.all();
-    for (std::size_t k = 0; k < cols.size(); ++k)
-      io::write_array(f, "/train/" + DsmSeries::names()[k], {cols[k]->size()}, cols[k]->data());
-    const auto ncols = q.all();
-    for (std::size_t k = 0; k < ncols.size(); ++k)
-      io::write_array(f, "/train/" + NllSeries::names()[k], {ncols[k]->size()}, ncols[k]->data());
+    write_series(f, series);
+    write_series(f, nll);
   });
 }
 
 void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const Config& cfg, const TrainSpec& ts,
                      std::int64_t& step, Mlp<Space>& mlp, DsmTrainer& tr, DsmSeries& series, NllSeries& nll) {
-  std::vector<double> theta, m, v;
-  std::vector<std::int64_t> head(2, 0);
-  const std::size_t np = mlp.n_params();
+  std::vector<double> theta;
+  TrainState st;
   const auto& layers = mlp.layers();
-  const bool adam = ts.opt.type == training::OptimizerType::adam;
   io::read_checkpoint(comm, ck.file, [&](hid_t f) {
     io::check_checkpoint_header(f, ck.file, "train", cfg.resolved_ini(), kSignatureKeys);
-    head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
-    head[1] = io::read_array<std::int64_t>(f, ck.file, "/optimizer/steps", {1})[0];
+    st = read_train_state(f, ck.file, mlp.n_params(), ts.opt.type == training::OptimizerType::adam);
     for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
       const std::string base = "/model/layer_" + std::to_string(l);
       const auto w = io::read_array<double>(f, ck.file, base + "/weight", {hsize_t(layers[l + 1]), hsize_t(layers[l])});
@@ -243,32 +228,17 @@ void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const Confi
       theta.insert(theta.end(), w.begin(), w.end());
       theta.insert(theta.end(), b.begin(), b.end());
     }
-    m = io::read_array<double>(f, ck.file, "/optimizer/m", {hsize_t(np)});
-    v = io::read_array<double>(f, ck.file, "/optimizer/v", {hsize_t(adam ? np : 0)});
-    auto cols = series.all();
-    for (std::size_t k = 0; k < cols.size(); ++k)
-      *cols[k] = io::read_array<double>(f, ck.file, "/train/" + DsmSeries::names()[k], {});
-    auto ncols = nll.all();
-    for (std::size_t k = 0; k < ncols.size(); ++k)
-      *ncols[k] = io::read_array<double>(f, ck.file, "/train/" + NllSeries::names()[k], {});
-    for (std::size_t k = 1; k < cols.size(); ++k)
-      if (cols[k]->size() != cols[0]->size()) throw Error("checkpoint monitor series differ in length (corrupt)", false);
-    for (std::size_t k = 1; k < ncols.size(); ++k)
-      if (ncols[k]->size() != ncols[0]->size()) throw Error("checkpoint NLL series differ in length (corrupt)", false);
-    if (head[0] < 0 || head[1] != head[0])
-      throw Error("checkpoint step and optimizer step count disagree (corrupt)", false);
-    for (double x : theta)
-      if (!std::isfinite(x)) throw Error("checkpoint '" + ck.file + "' holds non-finite parameters (corrupt)", false);
+    read_series(f, ck.file, series, "monitor");
+    read_series(f, ck.file, nll, "NLL");
+    check_train_state(st, theta, ck.file);
   });
-  comm.broadcast(head);
+  broadcast_train_state(comm, st);
   comm.broadcast(theta);
-  comm.broadcast(m);
-  comm.broadcast(v);
-  for (auto* col : series.all()) comm.broadcast(*col);
-  for (auto* col : nll.all()) comm.broadcast(*col);
-  step = head[0];
+  broadcast_series(comm, series);
+  broadcast_series(comm, nll);
+  step = st.head[0];
   mlp.set_params(theta);
-  tr.optimizer().load(m, v, head[1]);
+  tr.optimizer().load(st.m, st.v, st.head[1]);
 }
 
 }  // namespace
@@ -308,9 +278,7 @@ TrainResult train_mlp(const Config& cfg, const Comm& comm, const TrainSpec& ts, 
   std::int64_t step = 0;
   if (ck.restart) {
     read_checkpoint(comm, ck, cfg, ts, step, mlp, tr, series, nll);
-    if (step >= ts.steps)
-      config_error("run.steps", "is " + std::to_string(ts.steps) + " but checkpoint '" + ck.file +
-                                    "' is already at step " + std::to_string(step) + ": nothing to do");
+    require_steps_left(ts, ck, step);
   }
 
   std::unique_ptr<io::OutputFile> out;
