@@ -181,6 +181,41 @@ TEST_P(MlpParamGradient, MatchesFiniteDifferencesOfEnergy) {
 
 INSTANTIATE_TEST_SUITE_P(Activations, MlpParamGradient, ::testing::Values("silu", "softplus", "leaky_relu"));
 
+class MlpContrastiveGradient : public ::testing::TestWithParam<const char*> {};
+
+//! PCD's loss with the energy regulariser, Σ_n (c_n E_n + a E_n²): the energies it
+//! returns against energy(), its gradient against finite differences of the loss.
+TEST_P(MlpContrastiveGradient, MatchesFiniteDifferencesOfRegularisedLoss) {
+  const Activation act = parse_activation(GetParam());
+  for (const Case& c : kCases) {
+    Mlp<Space> m(Mlp<Space>::random_params(c.layers, 11), act);
+    const auto x = to_device(normals(c.batch, m.dim(), 3, 1.0), c.batch, m.dim());
+    const Host s = row_weights(c);
+    const double a = 0.3;
+    const auto loss = [&] {
+      Vector<Space> E("E", c.batch);
+      m.energy(x, E);
+      const auto e = host_copy(E);
+      double t = 0;
+      for (int n = 0; n < c.batch; ++n) t += s[n] * e[n] + a * e[n] * e[n];
+      return t;
+    };
+    auto g = filled_buffer(m, 0.125);
+    Vector<Space> E("E", c.batch);
+    m.contrastive_grad(x, device_weights(c, s), a, g, E);
+    Vector<Space> want("want", c.batch);
+    m.energy(x, want);
+    const Host eh = host_copy(E), wh = host_copy(want);
+    for (int n = 0; n < c.batch; ++n) EXPECT_NEAR(eh[n], wh[n], (kDouble ? 1e-12 : 1e-5) * (1 + std::abs(wh[n])));
+    const Host fd = fd_gradient(m, loss, fd_step(act));
+    const double err = max_relative_error(minus(host_copy(g), 0.125), fd);
+    std::printf("[ fd       ] contrastive_grad %s %s: max relative error %.3g\n", GetParam(), c.label().c_str(), err);
+    EXPECT_LT(err, kTol) << GetParam() << " " << c.label();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Activations, MlpContrastiveGradient, ::testing::Values("silu", "softplus", "leaky_relu"));
+
 class MlpDsmGradient : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(MlpDsmGradient, MatchesFiniteDifferencesOfLoss) {

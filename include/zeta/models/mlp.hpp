@@ -274,6 +274,21 @@ void residual(const Matrix<Space>& r, const Matrix<Space>& c, const RowWeight<Sp
       });
 }
 
+//! The energies of the training forward pass and the rows' weights of the contrastive
+//! loss: E_n = A_last(n) · w_o + b_o and s_n = c_n + 2 a E_n for the caller's rows.
+template <class Space>
+void contrastive_weights(const Matrix<Space>& a_last, const Matrix<Space>& wo, const Vector<Space>& bo,
+                         const PerChain<Space>& c, Real a, int batch, const Vector<Space>& E, const Vector<Space>& s) {
+  const int width = static_cast<int>(a_last.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::contrastive_weights", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int n) {
+        double e = double(bo(0));
+        for (int j = 0; j < width; ++j) e += double(a_last(n, j)) * double(wo(0, j));
+        E(n) = Real(e);
+        s(n) = c(n) + Real(2) * a * Real(e);
+      });
+}
+
 }  // namespace mlp_detail
 
 template <class Space>
@@ -396,6 +411,25 @@ class Mlp {
     ensure_training(rows);
     train_forward(x, false);
     param_backward(1, {weights, batch}, g);
+  }
+
+  //! The contrastive loss of PCD / CD with the energy regulariser of the seed
+  //! (IGEBM, JEM): L = Σ_n (c_n E(x_n) + a E(x_n)²), with c_n = 1/B for data rows and
+  //! −1/B for negative samples and a = α/B, so that L = ⟨E₊⟩ − ⟨E₋⟩ + α(⟨E₊²⟩ + ⟨E₋²⟩)
+  //! over a batch of B. Adds ∇θ L = Σ_n (c_n + 2a E_n) ∇θ E(x_n) to g (one forward and
+  //! one backward pass, as grad_energy_params) and writes E(x_n) to E.
+  void contrastive_grad(const Matrix<Space>& x, const PerChain<Space>& c, double a, const Vector<Space>& g,
+                        const Vector<Space>& E) {
+    const int batch = check_training_args(x, c, g);
+    if (E.extent(0) < std::size_t(batch)) throw Error("internal: mlp energy output does not cover the batch", false);
+    if (batch == 0) return;
+    const int rows = padded_rows(batch);
+    ensure_training(rows);
+    if (static_cast<int>(wrow_.extent(0)) < rows) wrow_ = Vector<Space>("zeta::Mlp::contrastive_weight", rows);
+    train_forward(x, false);
+    const int last = nlayers() - 1;
+    mlp_detail::contrastive_weights<Space>(primal(last), w_[last], b_[last], c, Real(a), batch, E, wrow_);
+    param_backward(1, {PerChain<Space>(wrow_), batch}, g);
   }
 
   //! Denoising score matching on noisy points x̃ (xt) with residual offsets c:
@@ -819,6 +853,7 @@ class Mlp {
   std::vector<Matrix<Space>> ta_, td_, ts_;  //!< [A; Ȧ] per layer, D and S per hidden layer
   Matrix<Space> ty_[2];                      //!< adjoints, ping-pong
   Accum<Space> tloss_;                       //!< per-row DSM loss
+  Vector<Space> wrow_;                       //!< per-row weights of contrastive_grad
 };
 
 }  // namespace zeta
