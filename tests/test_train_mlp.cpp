@@ -244,6 +244,156 @@ TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
   world.barrier();
 }
 
+// The same ring trained by PCD: Langevin negatives from a replay buffer of 256
+// states (64 per partition), fresh noise U(−4, 4)² for 5% of the draws, and the
+// energy regulariser.
+const char* kRingPcd = R"(
+[run]
+seed = 11
+steps = 40
+[model]
+type = mlp
+layers = 2,32,32,1
+activation = silu
+init_seed = 4
+[data]
+type = synthetic
+shape = ring8
+radius = 2
+noise = 0.25
+examples = 2048
+heldout_examples = 512
+partitions = 4
+[train]
+objective = pcd
+k = 5
+buffer_size = 256
+reinit_prob = 0.05
+energy_reg = 0.1
+batch = 64
+eval_every = 10
+grid_points = 64
+optimizer = adam
+lr = 0.003
+[sampler]
+step_size = 0.01
+clamp = -4,4
+)";
+
+// 1, 2, 4 ranks against one rank, PCD and CD: bitwise-identical parameters, monitors
+// and after-training energies with train.deterministic = true; close with one allreduce.
+TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
+  Comm world(MPI_COMM_WORLD);
+  for (const std::string obj : {"pcd", "cd"}) {
+    const std::string many = tag_of(world) + "_pcd_world.h5", one = tag_of(world) + "_pcd_self.h5";
+    const std::string o = "--train.objective=" + obj;
+    const auto rw = run_train(kRingPcd, {o, "--output.file=" + many}, world);
+    const auto nw = run_train(kRingPcd, {o, "--train.deterministic=false", "--output.file="}, world);
+    if (world.root()) {
+      Comm self(MPI_COMM_SELF);
+      const auto rs = run_train(kRingPcd, {o, "--output.file=" + one}, self);
+      EXPECT_TRUE(rw.params == rs.params) << obj << ": parameters differ between " << world.size() << " ranks and 1";
+      EXPECT_EQ(rw.loss, rs.loss) << obj;
+      EXPECT_EQ(rw.heldout_nll, rs.heldout_nll) << obj;
+      for (const std::string ds : {"/train/step", "/train/loss", "/train/energy_data", "/train/energy_model",
+                                   "/train/grad_norm", "/train/heldout_nll", "/eval/energy_data",
+                                   "/eval/energy_model", "/eval/energy_noise", "/eval/samples",
+                                   "/model/layer_0/weight", "/model/layer_2/bias"})
+        EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << obj << " " << ds;
+      EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 10, 20, 30}));
+      EXPECT_EQ(dataset(one, "/eval/samples").size(), 64u * 2);
+      // The monitors add up: loss = <E+> - <E-> + alpha (<E+^2> + <E-^2>) >= <E+> - <E->.
+      const auto loss = dataset(one, "/train/loss"), ed = dataset(one, "/train/energy_data"),
+                 em = dataset(one, "/train/energy_model");
+      for (std::size_t q = 0; q < loss.size(); ++q) EXPECT_GE(loss[q], ed[q] - em[q] - 1e-12) << obj;
+      // Training moved the parameters; the negatives are samples, not the data.
+      const auto r1 = run_train(kRingPcd, {o, "--run.steps=1", "--output.file="}, self);
+      double moved = 0;
+      for (std::size_t q = 0; q < rs.params.size(); ++q)
+        moved = std::max(moved, std::fabs(rs.params[q] - r1.params[q]));
+      EXPECT_GT(moved, 1e-3) << obj;
+      EXPECT_NE(dataset(one, "/eval/energy_model"), dataset(one, "/eval/energy_data")) << obj;
+      // One allreduce: the same numbers up to the summation order (float: a rounding
+      // difference can move a Langevin path, so a looser bound).
+      const auto ns = run_train(kRingPcd, {o, "--train.deterministic=false", "--output.file="}, self);
+      double scale = 0, diff = 0, dt = 0;
+      for (std::size_t q = 0; q < ns.params.size(); ++q) {
+        scale = std::max(scale, std::fabs(ns.params[q]));
+        diff = std::max(diff, std::fabs(nw.params[q] - ns.params[q]));
+        dt = std::max(dt, std::fabs(rs.params[q] - ns.params[q]));
+      }
+      const double tol = sizeof(Real) == sizeof(double) ? 1e-9 : 0.05;
+      EXPECT_LE(diff, tol * scale) << obj;
+      EXPECT_LE(dt, tol * scale) << obj;
+      std::printf("[ %-8s ] max |theta(allreduce, %d ranks) - theta(1 rank)| = %.3g, vs the tree %.3g, of %.3g\n",
+                  obj.c_str(), world.size(), diff, dt, scale);
+      std::remove(many.c_str());
+      std::remove(one.c_str());
+    }
+    world.barrier();
+  }
+}
+
+// PCD: 40 steps straight == 20, checkpoint (with the replay buffer), restart, 20:
+// byte-identical parameters, optimizer state, buffer and monitors, on the same rank
+// count and on one rank; a checkpoint of another buffer size is refused by name.
+TEST(TrainMlpPcdCheckpoint, RestartWithTheBufferIsBitForBit) {
+  Comm world(MPI_COMM_WORLD);
+  const std::string tag = "mlp_pcd_restart_n" + std::to_string(world.size());
+  const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt";
+  const auto a = run_train(kRingPcd, {"--checkpoint.file=" + straight, "--output.file="}, world);
+  ASSERT_EQ(a.status, "ok");
+  const auto h = run_train(kRingPcd, {"--run.steps=20", "--checkpoint.file=" + half, "--output.file="}, world);
+  ASSERT_EQ(h.steps_done, 20);
+  const std::vector<std::string> sets = {"/model/layer_0/weight", "/model/layer_1/bias", "/model/layer_2/weight",
+                                         "/optimizer/m", "/optimizer/v", "/train/replay_buffer", "/train/loss",
+                                         "/train/energy_model", "/train/heldout_nll"};
+  if (world.root()) {
+    // The buffer moved in 20 steps but not all of it: 20 x 64 draws of 256 states.
+    const auto b20 = dataset(half, "/train/replay_buffer"), b40 = dataset(straight, "/train/replay_buffer");
+    ASSERT_EQ(b20.size(), 256u * 2);
+    std::size_t same = 0;
+    for (std::size_t q = 0; q < b20.size(); ++q) same += b20[q] == b40[q];
+    EXPECT_GT(same, 0u);
+    EXPECT_LT(same, b20.size());
+    const std::string copy = tag + "_half_copy.ckpt";
+    {
+      std::ifstream in(half, std::ios::binary);
+      std::ofstream(copy, std::ios::binary) << in.rdbuf();
+    }
+    Comm self(MPI_COMM_SELF);
+    const auto b =
+        run_train(kRingPcd, {"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
+    EXPECT_EQ(b.steps_done, 40);
+    EXPECT_TRUE(b.params == a.params) << "restart on 1 rank";
+    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
+    std::remove(copy.c_str());
+    std::remove((copy + ".prev").c_str());
+  }
+  world.barrier();
+  const auto c =
+      run_train(kRingPcd, {"--checkpoint.file=" + half, "--checkpoint.restart=true", "--output.file="}, world);
+  EXPECT_TRUE(c.params == a.params);
+  EXPECT_EQ(c.loss, a.loss);
+  if (world.root()) {
+    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(half, ds)) << ds << " (restart)";
+  }
+  world.barrier();
+  try {
+    run_train(kRingPcd, {"--train.buffer_size=512", "--run.steps=50", "--checkpoint.file=" + straight,
+                         "--checkpoint.restart=true", "--output.file="},
+              world);
+    ADD_FAILURE() << "a checkpoint of buffer 256 was accepted for 512";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.buffer_size"), std::string::npos) << e.what();
+  }
+  world.barrier();
+  if (world.root())
+    for (const auto& p : {straight, half})
+      for (const std::string sfx : {"", ".prev"}) std::remove((p + sfx).c_str());
+  world.barrier();
+}
+
 std::string error_of(const std::vector<std::string>& overrides, const Comm& comm) {
   try {
     auto o = overrides;
@@ -264,14 +414,55 @@ TEST(TrainMlpInput, ErrorsNameTheKey) {
   }
   const auto e1 = error_of({"--model.activation=leaky_relu"}, world);
   EXPECT_NE(e1.find("model.activation"), std::string::npos) << e1;
+  // The ring's [train] sets sigma: cd and pcd take none.
   for (const std::string obj : {"cd", "pcd"}) {
     const auto e2 = error_of({"--train.objective=" + obj}, world);
-    EXPECT_NE(e2.find("train.objective"), std::string::npos) << e2;
+    EXPECT_NE(e2.find("train.sigma"), std::string::npos) << e2;
   }
   const auto e3 = error_of({"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world);
   EXPECT_NE(e3.find("train.objective"), std::string::npos) << "rbm with dsm: " << e3;
   const auto e4 = error_of({"--model.layers=3,8,1"}, world);
   EXPECT_NE(e4.find("model.layers"), std::string::npos) << e4;
+}
+
+std::string pcd_error_of(const std::vector<std::string>& overrides, const Comm& comm) {
+  try {
+    auto o = overrides;
+    o.push_back("--output.file=");
+    run_train(kRingPcd, o, comm);
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.collective()) << e.what();
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(TrainMlpPcdInput, ErrorsNameTheKey) {
+  Comm world(MPI_COMM_WORLD);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--train.buffer_size=32", "train.buffer_size"},  // fewer states than the batch of 64
+      {"--train.buffer_size=66", "train.buffer_size"},  // not a multiple of 4 partitions
+      {"--train.reinit_prob=1.5", "train.reinit_prob"},
+      {"--train.reinit_prob=-0.1", "train.reinit_prob"},
+      {"--train.energy_reg=-1", "train.energy_reg"},
+      {"--sampler.type=mala", "sampler.type"},
+      {"--sampler.step_size=0", "sampler.step_size"},
+      {"--sampler.clamp=1,-1", "sampler.clamp"},
+      {"--train.chains=64", "train.chains"},
+      {"--train.sigma=0.1", "train.sigma"},
+      {"--train.k=0", "train.k"},
+  };
+  for (const auto& [arg, key] : cases) {
+    const auto e = pcd_error_of({arg}, world);
+    EXPECT_NE(e.find(key), std::string::npos) << arg << ": " << e;
+  }
+  EXPECT_NE(pcd_error_of({"--train.buffer_size=32"}, world).find("fewer than train.batch = 64"), std::string::npos);
+  // Langevin settings and buffer keys are an mlp's: an rbm refuses them by name.
+  const auto e = pcd_error_of({"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world);
+  EXPECT_NE(e.find("train.buffer_size"), std::string::npos) << e;
+  // CD needs no buffer: a small one is not an error there, and leaky_relu trains by PCD.
+  EXPECT_EQ(pcd_error_of({"--train.objective=cd", "--train.buffer_size=32", "--run.steps=2"}, world), "(no error)");
+  EXPECT_EQ(pcd_error_of({"--model.activation=leaky_relu", "--run.steps=2"}, world), "(no error)");
 }
 
 }  // namespace

@@ -53,14 +53,25 @@ void declare_train_app_keys(Config& cfg) {
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
               "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
-              "matching)");
+              "matching) | cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer)");
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
               "uniformly from the list); every example's loss is weighted by sigma^2");
   cfg.declare("train.grid_points", "128",
-              "dsm on 2-D data with a held-out split: cells per axis of the grid that normalises the model for the "
+              "mlp on 2-D data with a held-out split: cells per axis of the grid that normalises the model for the "
               "held-out NLL monitor (0 = no NLL monitor)");
-  cfg.declare("train.k", "1", "Gibbs sweeps of the negative phase per step");
+  cfg.declare("train.k", "1", "rbm: Gibbs sweeps, mlp cd / pcd: Langevin steps of the negative phase per step");
+  cfg.declare("train.buffer_size", "10000",
+              "mlp pcd: replay-buffer states over all ranks, buffer_size / data.partitions kept with each partition "
+              "(must divide, and be at least train.batch); each step draws its negatives from it with replacement");
+  cfg.declare("train.reinit_prob", "0.05",
+              "mlp pcd: probability that a drawn buffer state restarts from noise (U(sampler.clamp) when the "
+              "sampler clamps, else N(0, sampler.init_scale^2)), 0 .. 1");
+  cfg.declare("train.energy_reg", "0",
+              "mlp cd / pcd: alpha >= 0 of the energy regulariser alpha (<E(data)^2> + <E(negatives)^2>)");
+  cfg.declare("sampler.type", "langevin",
+              "mlp cd / pcd: the negative phase's move; langevin only (x - (eps/2) clip(grad E) + sqrt(eps) z, clamped)");
+  declare_langevin_keys(cfg);
   cfg.declare("train.batch", "64",
               "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "
               "data.partitions");
@@ -401,9 +412,6 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   const bool mlp = ms.type == "mlp";
   const data::DataSpec dspec = data::read_data_spec(cfg);
   const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm"});
-  if (mlp && objective != "dsm")
-    config_error("train.objective", "model.type = mlp takes dsm (denoising score matching); cd and pcd take "
-                                    "model.type = rbm (got '" + objective + "')");
   if (!mlp && objective == "dsm")
     config_error("train.objective", "dsm trains model.type = mlp; an rbm takes cd or pcd");
   ts.dsm = objective == "dsm";
@@ -436,6 +444,28 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   const CheckpointSpec ck = io::read_checkpoint_spec(cfg);
   ts.file = cfg.get_string("output.file");
   if (!ck.file.empty() && ck.file == ts.file) config_error("checkpoint.file", "must differ from output.file");
+  if (!mlp)
+    for (const char* key : {"train.buffer_size", "train.reinit_prob", "train.energy_reg", "sampler.type",
+                            "sampler.step_size", "sampler.clip_grad", "sampler.clamp", "sampler.init_scale"})
+      if (cfg.given(key)) config_error(key, "applies to model.type = mlp (an rbm's negatives come from block Gibbs)");
+  if (mlp && !ts.dsm) {
+    if (cfg.given("train.sigma")) config_error("train.sigma", "is the DSM noise scale; " + objective + " takes none");
+    if (cfg.given("train.chains"))
+      config_error("train.chains", "is the RBM's persistent chains; an mlp's negatives come from train.buffer_size");
+    cfg.get_choice("sampler.type", {"langevin"});
+    read_langevin_keys(cfg, ts.langevin);
+    ts.langevin.type = SamplerType::langevin;
+    ts.buffer_size = cfg.get_int_at_least("train.buffer_size", 1);
+    if (ts.pcd && ts.buffer_size < ts.batch)
+      config_error("train.buffer_size", std::to_string(ts.buffer_size) + " states are fewer than train.batch = " +
+                                            std::to_string(ts.batch) + ": each step draws a batch of negatives from the buffer");
+    if (ts.pcd && ts.buffer_size % D != 0)
+      config_error("train.buffer_size", std::to_string(ts.buffer_size) + " states do not divide over data.partitions = " +
+                                            std::to_string(D) + " (needs a multiple)");
+    ts.reinit_prob = cfg.get_nonnegative("train.reinit_prob");
+    if (ts.reinit_prob > 1) config_error("train.reinit_prob", "is a probability, at most 1");
+    ts.energy_reg = cfg.get_nonnegative("train.energy_reg");
+  }
   if (mlp) {
     ts.sigma = cfg.get_doubles("train.sigma");
     if (ts.sigma.empty()) config_error("train.sigma", "needs at least one noise scale");
@@ -445,7 +475,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     ts.grid_points = cfg.get_int_at_least("train.grid_points", 0);
     if (ts.ais_every > 0) config_error("train.ais_every", "is the RBM's AIS monitor; the mlp is monitored on a grid");
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
-    require_smooth_activation(ms.activation);
+    if (ts.dsm) require_smooth_activation(ms.activation);
     return train_detail::train_mlp(cfg, comm, ts, ms, dspec, ck, timer);
   }
   const ChainRange mine = data::partitions_of(comm.rank(), R, D);

@@ -18,6 +18,7 @@
 #include "zeta/io/checkpoint.hpp"
 #include "zeta/models/factory.hpp"
 #include "zeta/parallel/comm.hpp"
+#include "zeta/samplers/samplers.hpp"
 #include "zeta/training/optimizer.hpp"
 
 namespace zeta::apps::train_detail {
@@ -35,6 +36,12 @@ struct TrainSpec {
   //! dsm: the noise scales (one, or several for multi-σ DSM) and the grid of the NLL monitor.
   std::vector<double> sigma;
   std::int64_t grid_points = 0;
+  //! mlp cd / pcd: the Langevin negatives (step size, clip, clamp, fresh-state scale),
+  //! the replay buffer over all ranks, its re-initialisation probability, and the
+  //! energy regulariser α.
+  SamplerSpec langevin;
+  std::int64_t buffer_size = 0;
+  double reinit_prob = 0.05, energy_reg = 0;
   training::OptimizerSpec opt;
   std::string file;
 };

@@ -9,13 +9,31 @@ void declare_sampler_keys(Config& cfg) {
               "single-spin flips) | heatbath (ising) | gibbs (rbm: block Gibbs sweeps v -> h -> v at each chain's "
               "beta; rbm always uses gibbs, so it may be left unset, and of [sampler] only chains and beta apply)");
   cfg.declare("sampler.chains", "64", "number of chains over all ranks");
-  cfg.declare("sampler.step_size", "0.01", "step size epsilon (> 0)");
+  declare_langevin_keys(cfg);
   cfg.declare("sampler.leapfrog", "10", "hmc: leapfrog steps per trajectory");
   cfg.declare("sampler.jitter", "0.2", "hmc: trajectory step sizes are drawn from step_size * (1 +- jitter)");
+  cfg.declare("sampler.beta", "1", "inverse temperature beta of every chain");
+}
+
+void declare_langevin_keys(Config& cfg) {
+  cfg.declare("sampler.step_size", "0.01", "step size epsilon (> 0)");
   cfg.declare("sampler.clip_grad", "0", "langevin: clip each gradient component to +-clip_grad (0 = off)");
   cfg.declare("sampler.clamp", "", "langevin: clamp states to a range 'lo,hi' (empty = off)");
   cfg.declare("sampler.init_scale", "1", "initial states are N(0, init_scale^2)");
-  cfg.declare("sampler.beta", "1", "inverse temperature beta of every chain");
+}
+
+void read_langevin_keys(const Config& cfg, SamplerSpec& s) {
+  s.step_size = cfg.get_positive("sampler.step_size");
+  s.clip_grad = cfg.get_nonnegative("sampler.clip_grad");
+  const auto clamp = cfg.get_doubles("sampler.clamp");
+  if (!clamp.empty()) {
+    if (clamp.size() != 2 || !(clamp[0] < clamp[1]))
+      config_error("sampler.clamp", "expected 'lo,hi' with lo < hi, got '" + cfg.get_string("sampler.clamp") + "'");
+    s.clamp = true;
+    s.clamp_min = clamp[0];
+    s.clamp_max = clamp[1];
+  }
+  s.init_scale = cfg.get_nonnegative("sampler.init_scale");
 }
 
 SamplerSpec read_sampler_spec(const Config& cfg) {
@@ -30,23 +48,13 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
                                     : SamplerType::gibbs;
   s.chains = cfg.get_int_at_least("sampler.chains", 1);
   if (s.chains > (std::int64_t(1) << 40)) config_error("sampler.chains", "is impossibly large");
-  s.step_size = cfg.get_positive("sampler.step_size");
+  read_langevin_keys(cfg, s);
   s.leapfrog = static_cast<int>(cfg.get_int_at_least("sampler.leapfrog", 1));
   s.jitter = cfg.get_nonnegative("sampler.jitter");
   if (s.jitter >= 1) config_error("sampler.jitter", "must be < 1");
-  s.clip_grad = cfg.get_nonnegative("sampler.clip_grad");
-  const auto clamp = cfg.get_doubles("sampler.clamp");
-  if (!clamp.empty()) {
-    if (clamp.size() != 2 || !(clamp[0] < clamp[1]))
-      config_error("sampler.clamp", "expected 'lo,hi' with lo < hi, got '" + cfg.get_string("sampler.clamp") + "'");
-    s.clamp = true;
-    s.clamp_min = clamp[0];
-    s.clamp_max = clamp[1];
-  }
   if (s.type != SamplerType::langevin && (s.clip_grad > 0 || s.clamp))
     config_error(s.clip_grad > 0 ? "sampler.clip_grad" : "sampler.clamp",
                  "only applies to sampler.type = langevin (it would break " + s.name + "'s detailed balance)");
-  s.init_scale = cfg.get_nonnegative("sampler.init_scale");
   s.beta = cfg.get_positive("sampler.beta");
   return s;
 }

@@ -29,6 +29,8 @@ enum Purpose : std::uint32_t {
   kMonitor = 11,    //!< training monitors (pseudo-likelihood bit flips), keyed by the example id
   kSynthetic = 12,  //!< data: synthetic 2-D points, keyed by the example's index in its split, the split as the step
   kDsmNoise = 13,   //!< DSM: an example's noise z and (multi-σ) its σ, keyed by the example's id in its split
+  kReplay = 14,     //!< mlp PCD: a negative row's buffer slot (block 0) and re-initialisation (block 1)
+  kReplayNoise = 15,  //!< mlp PCD: fresh negative states, keyed by the row (or the buffer slot at step 0)
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).

@@ -33,6 +33,10 @@ struct SamplerSpec {
 
 void declare_sampler_keys(Config& cfg);
 SamplerSpec read_sampler_spec(const Config& cfg);
+//! The Langevin keys alone (step_size, clip_grad, clamp, init_scale): `zeta train`'s
+//! negative phase for an mlp declares and reads only these.
+void declare_langevin_keys(Config& cfg);
+void read_langevin_keys(const Config& cfg, SamplerSpec& s);
 //! Refuses a sampler that does not apply to the model (names sampler.type): rbm is
 //! sampled by block Gibbs only (an explicit sampler.type must be gibbs), and gibbs
 //! applies to rbm only.
