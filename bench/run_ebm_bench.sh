@@ -74,13 +74,23 @@ torch_run() {
     sed -e "s/^{/{\"workload\": \"$tag\", /" -e 's/"impl": "pytorch"/"impl": "pytorch+malloc"/' >>"$RESULTS"
 }
 
+# Each objective's own keys, given on the command line only for that objective
+# (`zeta train` refuses e.g. train.sigma with pcd); the same values on both sides.
+ZETA_DSM=(--train.objective=dsm --train.sigma=0.1)
+TORCH_DSM=(--objective dsm --sigma 0.1)
+ZETA_PCD=(--train.objective=pcd --train.k=20 --train.buffer_size=10000 --train.reinit_prob=0.05
+  --train.energy_reg=1.0 --sampler.type=langevin --sampler.step_size=0.01 --sampler.clip_grad=0.01
+  "--sampler.clamp=0,1")
+TORCH_PCD=(--objective pcd --k 20 --buffer-size 10000 --reinit-prob 0.05 --energy-reg 1.0 --step-size 0.01
+  --clip-grad 0.01)
+
 for ((r = 1; r <= REPEATS; ++r)); do
   echo "== dsm, sigma 0.1, 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
-  zeta_run dsm "$DSM_STEPS" --train.objective=dsm --train.sigma=0.1
-  torch_run dsm --objective dsm --sigma 0.1 --steps "$DSM_STEPS"
+  zeta_run dsm "$DSM_STEPS" "${ZETA_DSM[@]}"
+  torch_run dsm "${TORCH_DSM[@]}" --steps "$DSM_STEPS"
   echo "== pcd, k 20, 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
-  zeta_run pcd "$PCD_STEPS" --train.objective=pcd --train.k=20
-  torch_run pcd --objective pcd --k 20 --steps "$PCD_STEPS"
+  zeta_run pcd "$PCD_STEPS" "${ZETA_PCD[@]}"
+  torch_run pcd "${TORCH_PCD[@]}" --steps "$PCD_STEPS"
   "$PYTHON" "$TORCH" --peak | sed "s/^{/{\"workload\": \"peak\", \"impl\": \"sgemm\", /" >>"$RESULTS"
 done
 
