@@ -31,12 +31,30 @@ import torch  # noqa: E402
 IMAGES = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 
-def load_binarized(limit):
+def load_images(limit):
+    """The first `limit` training images as a float32 tensor [limit, 784], pixels / 255 in [0, 1]."""
     with gzip.open(IMAGES, "rb") as f:
         raw = f.read()
     n, rows, cols = (int.from_bytes(raw[4 * k:4 * k + 4], "big") for k in (1, 2, 3))
     x = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, rows * cols)[:limit]
-    return torch.from_numpy((x.astype(np.float32) / 255.0 > 0.5).astype(np.float32))
+    return torch.from_numpy(x.astype(np.float32) / 255.0)
+
+
+def load_binarized(limit):
+    return (load_images(limit) > 0.5).float()
+
+
+def sgemm_peak(n=2048, tries=5):
+    """Best GFLOP/s of `tries` n x n x n float32 torch.mm calls (after one untimed call), on the
+    threads torch is set to use."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = 0.0
+    for _ in range(tries):
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
+    return best
 
 
 class RBM(torch.nn.Module):
@@ -82,15 +100,7 @@ def main():
     except RuntimeError:
         pass
     if args.peak:
-        n = 2048
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        a @ b
-        best = 0.0
-        for _ in range(5):
-            t0 = time.perf_counter()
-            a @ b
-            best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
-        print(json.dumps({"sgemm_n": n, "sgemm_gflops": best}))
+        print(json.dumps({"sgemm_n": 2048, "sgemm_gflops": sgemm_peak(2048, 5)}))
         return
     torch.manual_seed(args.seed)
     data = load_binarized(args.limit)
