@@ -1,14 +1,25 @@
 #!/usr/bin/python3
-"""Plots a `zeta train` output: learning curves and a grid of the RBM's filters,
-and, from a checkpoint, a grid of the persistent chains' samples.
+"""Plots a `zeta train` output: learning curves and, for an RBM, a grid of its
+filters and, from a checkpoint, of the persistent chains' samples; for an MLP
+energy (model.type = mlp), the seed's energy check and the model's samples.
 
   plot_train.py FILE.h5 [--checkpoint FILE.ckpt] [-o PREFIX]
 
-Writes PREFIX_curves.png (reconstruction error, pseudo-log-likelihood, mean free
-energy of data and of negative samples, gradient norm, and the AIS held-out
-log-likelihood with error bars when train.ais_every was set), PREFIX_filters.png
-(the columns of W as images when the visible size is a square, e.g. 28x28) and,
-with --checkpoint of a PCD run, PREFIX_samples.png (the chains' visible states).
+RBM (/model/rbm/W): writes PREFIX_curves.png (reconstruction error,
+pseudo-log-likelihood, mean free energy of data and of negative samples,
+gradient norm, and the AIS held-out log-likelihood with error bars when
+train.ais_every was set), PREFIX_filters.png (the columns of W as images when
+the visible size is a square, e.g. 28x28) and, with --checkpoint of a PCD run,
+PREFIX_samples.png (the chains' visible states).
+
+MLP (/model/layer_0/weight): writes PREFIX_curves.png (the loss, or the DSM
+loss; the mean energy of data and of model samples (CD/PCD); the gradient norm;
+and, on 2-D data, the grid held-out NLL with error bars and the true NLL as a
+horizontal line) and, when the file has /eval (CD/PCD runs):
+PREFIX_energies.png (overlaid histograms of /eval/energy_{data,model,noise}:
+the seed's check is data lowest, model samples between, noise highest) and
+PREFIX_samples.png (/eval/samples as an image grid when dim is a square >= 64,
+else a scatter of the first two coordinates). --checkpoint is RBM-only.
 """
 import argparse
 import math
@@ -20,6 +31,26 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from zeta_common import cfg_get, read_config  # noqa: E402 (next to this script)
+
+# A curves panel: (title, [(x key, y key, label, y-error key or None)], horizontal-line key or None).
+RBM_PANELS = [
+    ("reconstruction error", [("step", "recon_error", None, None)], None),
+    ("pseudo-log-likelihood", [("step", "pseudo_loglik", None, None)], None),
+    ("mean free energy", [("step", "free_energy_data", "data", None),
+                          ("step", "free_energy_model", "negative samples", None)], None),
+    ("gradient norm", [("step", "grad_norm", None, None)], None),
+    ("held-out log-likelihood (AIS)", [("ais_step", "heldout_loglik", None, "heldout_loglik_stderr")], None),
+]
+MLP_PANELS = [
+    ("loss", [("step", "loss", None, None)], None),
+    ("DSM loss", [("step", "dsm_loss", None, None)], None),
+    ("mean energy", [("step", "energy_data", "data", None),
+                     ("step", "energy_model", "model samples", None)], None),
+    ("gradient norm", [("step", "grad_norm", None, None)], None),
+    ("held-out NLL (grid, nats)", [("nll_step", "heldout_nll", "model", "heldout_nll_stderr")], "true_nll"),
+]
 
 
 def grid(images, side, path, title, cmap="gray"):
@@ -37,42 +68,43 @@ def grid(images, side, path, title, cmap="gray"):
     print(path)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("file")
-    ap.add_argument("--checkpoint", help="a zeta train checkpoint (PCD chains for the samples grid)")
-    ap.add_argument("-o", "--prefix", help="output prefix (default: FILE without .h5)")
-    a = ap.parse_args()
-    prefix = a.prefix or os.path.splitext(a.file)[0]
-    with h5py.File(a.file, "r") as f:
-        if "/model/rbm/W" not in f:
-            raise SystemExit(f"{a.file}: no /model/rbm/W (not a zeta train output)")
-        W = f["/model/rbm/W"][...]
-        t = {k: f["/train/" + k][...] for k in f["/train"].keys()}
-    panels = [("recon_error", "reconstruction error"), ("pseudo_loglik", "pseudo-log-likelihood"),
-              ("free_energy", "mean free energy"), ("grad_norm", "gradient norm")]
-    has_ais = "ais_step" in t and len(t["ais_step"]) > 0
-    if has_ais:
-        panels.append(("heldout", "held-out log-likelihood (AIS)"))
+def curves(t, panels, path):
+    """One panel per entry of panels whose series are all in t and non-empty."""
+    has = lambda k: k in t and len(t[k]) > 0  # noqa: E731
+    panels = [p for p in panels if all(has(x) and has(y) for x, y, _, _ in p[1])]
+    if not panels:
+        print(f"no learning-curve series: no {path}")
+        return
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
-    for ax, (key, title) in zip(np.atleast_1d(axes), panels):
-        if key == "free_energy":
-            ax.plot(t["step"], t["free_energy_data"], label="data")
-            ax.plot(t["step"], t["free_energy_model"], label="negative samples")
+    for ax, (title, lines, hline) in zip(np.atleast_1d(axes), panels):
+        for x, y, label, err in lines:
+            if err and has(err):
+                ax.errorbar(t[x], t[y], yerr=t[err], marker="o", capsize=3, label=label)
+            else:
+                ax.plot(t[x], t[y], label=label)
+        if hline and has(hline):
+            ax.axhline(t[hline][0], color="k", ls="--", label=f"true density ({t[hline][0]:.4g})")
+        if any(label for _, _, label, _ in lines):
             ax.legend()
-        elif key == "heldout":
-            ax.errorbar(t["ais_step"], t["heldout_loglik"], yerr=t["heldout_loglik_stderr"], marker="o", capsize=3)
-        else:
-            ax.plot(t["step"], t[key])
         ax.set_title(title)
         ax.set_xlabel("step")
     fig.tight_layout()
-    fig.savefig(prefix + "_curves.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    print(prefix + "_curves.png")
+    print(path)
+
+
+def image_side(dim, smallest=1):
+    side = int(round(math.sqrt(dim)))
+    return side if side * side == dim and dim >= smallest else 0
+
+
+def plot_rbm(f, t, a, prefix):
+    W = f["/model/rbm/W"][...]
+    curves(t, RBM_PANELS, prefix + "_curves.png")
     nv, nh = W.shape
-    side = int(round(math.sqrt(nv)))
-    if side * side == nv:
+    side = image_side(nv)
+    if side:
         grid([W[:, j] for j in range(min(nh, 100))], side, prefix + "_filters.png",
              f"filters (columns of W, {min(nh, 100)} of {nh})", cmap="RdBu_r")
         if a.checkpoint:
@@ -82,6 +114,68 @@ def main():
                     grid(list(v[:100]), side, prefix + "_samples.png", f"PCD chains ({min(len(v), 100)} of {len(v)})")
     else:
         print(f"visible size {nv} is not a square: no image grids")
+
+
+def plot_mlp(f, t, a, prefix):
+    objective = cfg_get(read_config(f.attrs), "train", "objective", "?")
+    if a.checkpoint:
+        print("--checkpoint is used for RBM outputs only: ignored")
+    curves(t, MLP_PANELS, prefix + "_curves.png")
+    if "/eval/samples" not in f:
+        print(f"no /eval (objective {objective}): no energies or samples plots")
+        return
+    e = {k: f["/eval/energy_" + k][...] for k in ("data", "model", "noise")}
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    bins = np.histogram_bin_edges(np.concatenate(list(e.values())), bins=40)
+    for k, label in (("data", "data"), ("model", "model samples"), ("noise", "noise")):
+        ax.hist(e[k], bins=bins, alpha=0.5, label=f"{label} (mean {e[k].mean():.4g})")
+    ok = e["data"].mean() < e["model"].mean() < e["noise"].mean()
+    ax.set_title(f"energies after training ({objective}): data < samples < noise: {'yes' if ok else 'NO'}",
+                 fontsize=9)
+    ax.set_xlabel("energy")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(prefix + "_energies.png", dpi=110)
+    plt.close(fig)
+    print(prefix + "_energies.png")
+    x = f["/eval/samples"][...]
+    n, dim = x.shape
+    side = image_side(dim, 64)
+    if side:
+        grid(list(x[:100]), side, prefix + "_samples.png", f"model samples ({min(n, 100)} of {n}, {objective})")
+        return
+    if dim < 2:
+        print(f"dim {dim}: no samples plot")
+        return
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(x[:, 0], x[:, 1], s=4, alpha=0.6)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xlabel("x0")
+    ax.set_ylabel("x1")
+    ax.set_title(f"model samples ({n}, {objective})" + ("" if dim == 2 else f", first 2 of {dim} coords"))
+    fig.tight_layout()
+    fig.savefig(prefix + "_samples.png", dpi=110)
+    plt.close(fig)
+    print(prefix + "_samples.png")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("file")
+    ap.add_argument("--checkpoint", help="a zeta train checkpoint of an RBM (PCD chains for the samples grid)")
+    ap.add_argument("-o", "--prefix", help="output prefix (default: FILE without .h5)")
+    a = ap.parse_args()
+    prefix = a.prefix or os.path.splitext(a.file)[0]
+    with h5py.File(a.file, "r") as f:
+        if "/train" not in f:
+            raise SystemExit(f"{a.file}: no /train (not a zeta train output)")
+        t = {k: f["/train/" + k][...] for k in f["/train"].keys()}
+        if "/model/rbm/W" in f:
+            plot_rbm(f, t, a, prefix)
+        elif "/model/layer_0/weight" in f:
+            plot_mlp(f, t, a, prefix)
+        else:
+            raise SystemExit(f"{a.file}: neither /model/rbm/W nor /model/layer_0/weight (not a zeta train output)")
 
 
 if __name__ == "__main__":
