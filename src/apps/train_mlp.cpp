@@ -458,12 +458,12 @@ class ContrastiveTrainer : public MlpTrainer {
     data_rows(s, row_block<Space>(x_, 0, n));
     negatives(s, false);
     Kokkos::deep_copy(row_block<Space>(x_, n, n), neg_.x);
-    mlp_.energy(x_, E_);
+    energies(x_, E_, 2 * nloc_);
     const auto e = host_copy(E_);
     Matrix<Space> noise("zeta::train::eval_noise", n, dim_);
     fresh_rows(noise, n, fresh_, ts_.seed, neg_.range.offset, kEvalNoiseStep | std::uint64_t(s));
     Vector<Space> en("zeta::train::eval_noise_energy", n);
-    mlp_.energy(noise, en);
+    energies(noise, en, nloc_);
     const auto noise_e = host_copy(en);
     const ChainRange rows{D_ * b_, mine_.offset * b_, n};
     const auto ed = comm_.gather_chain_rows(std::vector<double>(e.begin(), e.begin() + n), 1, rows);
@@ -514,12 +514,28 @@ class ContrastiveTrainer : public MlpTrainer {
       draw_slots(s);
       draw_from_buffer(neg_.x, buffer_, slot_, flags_, fresh_, ts_.seed, neg_.range.offset, s);
     }
-    mlp_.energy_and_grad(neg_.x, neg_.E, neg_.g);
+    negative_gradients();
     for (int t = 0; t < ts_.k; ++t) {
       langevin_move(neg_, ts_.langevin, ts_.seed, s * ts_.k + t);
-      if (t + 1 < ts_.k) mlp_.energy_and_grad(neg_.x, neg_.E, neg_.g);
+      if (t + 1 < ts_.k) negative_gradients();
     }
     if (ts_.pcd && keep) return_to_buffer(neg_.x, buffer_, slot_, flags_);
+  }
+
+  //! E and ∇x E of the negatives: deterministic, partition by partition, so that every
+  //! GEMM has the same rows on any rank count (float sgemm is not row-stable).
+  void negative_gradients() {
+    if (!ts_.deterministic) return mlp_.energy_and_grad(neg_.x, neg_.E, neg_.g);
+    for (std::int64_t l = 0; l < nloc_; ++l)
+      mlp_.energy_and_grad(row_block<Space>(neg_.x, l * b_, b_), Vector<Space>(neg_.E.data() + l * b_, b_),
+                           row_block<Space>(neg_.g, l * b_, b_));
+  }
+
+  //! E of the first blocks·b rows of x, partition-sized blocks at a time when deterministic.
+  void energies(const Matrix<Space>& x, const Vector<Space>& E, std::int64_t blocks) {
+    if (!ts_.deterministic) return mlp_.energy(x, E);
+    for (std::int64_t q = 0; q < blocks; ++q)
+      mlp_.energy(row_block<Space>(x, q * b_, b_), Vector<Space>(E.data() + q * b_, b_));
   }
 
   //! Row r's buffer slot (local index), and flags: bit 1 fresh noise, bit 2 the slot's last draw.
