@@ -50,8 +50,9 @@ std::vector<double> dataset(const std::string& file, const std::string& name) {
   return io::read_doubles(file, name, dims);
 }
 
-// The ring of eight Gaussians (radius 2, σ = 0.25) and a small DSM setup.
-const char* kRing = R"(
+// The ring of eight Gaussians (radius 2, σ = 0.25): the model, the data and the
+// training settings that the DSM and PCD setups share.
+const std::string kRingBase = R"(
 [run]
 seed = 11
 steps = 40
@@ -69,13 +70,17 @@ examples = 2048
 heldout_examples = 512
 partitions = 4
 [train]
-objective = dsm
-sigma = 0.1,0.3
 batch = 64
 eval_every = 10
 grid_points = 64
 optimizer = adam
 lr = 0.003
+)";
+
+// A small DSM setup.
+const std::string kRing = kRingBase + R"(
+objective = dsm
+sigma = 0.1,0.3
 )";
 
 // The issue's must-show: DSM with one σ = 0.1 on the ring; the grid-normalised NLL of
@@ -247,34 +252,12 @@ TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
 // The same ring trained by PCD: Langevin negatives from a replay buffer of 256
 // states (64 per partition), fresh noise U(−4, 4)² for 5% of the draws, and the
 // energy regulariser.
-const char* kRingPcd = R"(
-[run]
-seed = 11
-steps = 40
-[model]
-type = mlp
-layers = 2,32,32,1
-activation = silu
-init_seed = 4
-[data]
-type = synthetic
-shape = ring8
-radius = 2
-noise = 0.25
-examples = 2048
-heldout_examples = 512
-partitions = 4
-[train]
+const std::string kRingPcd = kRingBase + R"(
 objective = pcd
 k = 5
 buffer_size = 256
 reinit_prob = 0.05
 energy_reg = 0.1
-batch = 64
-eval_every = 10
-grid_points = 64
-optimizer = adam
-lr = 0.003
 [sampler]
 step_size = 0.01
 clamp = -4,4

@@ -112,11 +112,8 @@ namespace {
 
 using io::CheckpointSpec;
 using train_detail::TrainSpec;
-using train_detail::tree_sum;
 using train_detail::diverged;
 using train_detail::allreduce_in_place;
-using train_detail::copy_to_device;
-using train_detail::copy_to_host;
 using train_detail::row_block;
 
 //! The monitor series, one entry per evaluation.
@@ -209,24 +206,16 @@ class Trainer {
     if (!ts_.pcd) Kokkos::deep_copy(vneg_, vdata_);
     for (int sweep = 0; sweep < ts_.k; ++sweep)
       rbm_.gibbs_step(vneg_, hneg_, PerChain<Space>(1.0), ts_.seed, chain_offset(), s * ts_.k + sweep);
-    if (ts_.deterministic) {
-      leaves_.resize(nloc_);
-      for (std::int64_t l = 0; l < nloc_; ++l) {
-        Kokkos::deep_copy(g_, Real(0));
-        rbm_.grad_free_energy(row_block<Space>(vdata_, l * b_, b_), wpos, 1.0, g_);
-        rbm_.grad_free_energy(row_block<Space>(vneg_, l * cp_, cp_), wneg, 1.0, g_);
-        copy_to_host<Space>(g_, leaves_[l]);
-      }
-      tree_sum(leaves_, 0, leaves_.size());
-      host_g_.swap(leaves_[0]);
-      comm_.tree_allreduce(host_g_);
-      copy_to_device<Space>(host_g_, g_);
-    } else {
-      Kokkos::deep_copy(g_, Real(0));
-      rbm_.grad_free_energy(vdata_, wpos, 1.0, g_);
-      rbm_.grad_free_energy(vneg_, wneg, 1.0, g_);
-      allreduce_in_place<Space>(comm_, g_, host_g_);
-    }
+    train_detail::reduce_gradient<Space>(
+        comm_, ts_.deterministic, nloc_, g_, host_g_, leaves_,
+        [&](std::int64_t l, const Vector<Space>& g) {
+          rbm_.grad_free_energy(row_block<Space>(vdata_, l * b_, b_), wpos, 1.0, g);
+          rbm_.grad_free_energy(row_block<Space>(vneg_, l * cp_, cp_), wneg, 1.0, g);
+        },
+        [&](const Vector<Space>& g) {
+          rbm_.grad_free_energy(vdata_, wpos, 1.0, g);
+          rbm_.grad_free_energy(vneg_, wneg, 1.0, g);
+        });
   }
 
   //! ‖g‖ of the reduced gradient (the same on every rank, as g is), and whether it is

@@ -96,6 +96,32 @@ inline void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std
   }
 }
 
+//! The global gradient into g (and `host` where it went through the host), the one
+//! reduction of both trainers: deterministic, leaf(l, g) adds partition l's gradient
+//! to a zeroed g for each of the `nloc` local partitions, the leaves are summed in the
+//! pairwise tree, then over ranks by Comm::tree_allreduce; otherwise all(g) adds the
+//! rank's gradient to a zeroed g and one allreduce sums the ranks.
+template <class Space, class Leaf, class All>
+void reduce_gradient(const Comm& comm, bool deterministic, std::int64_t nloc, const Vector<Space>& g,
+                     std::vector<Real>& host, std::vector<std::vector<Real>>& leaves, Leaf&& leaf, All&& all) {
+  if (deterministic) {
+    leaves.resize(nloc);
+    for (std::int64_t l = 0; l < nloc; ++l) {
+      Kokkos::deep_copy(g, Real(0));
+      leaf(l, g);
+      copy_to_host<Space>(g, leaves[l]);
+    }
+    tree_sum(leaves, 0, leaves.size());
+    host.swap(leaves[0]);
+    comm.tree_allreduce(host);
+    copy_to_device<Space>(host, g);
+  } else {
+    Kokkos::deep_copy(g, Real(0));
+    all(g);
+    allreduce_in_place<Space>(comm, g, host);
+  }
+}
+
 // ---- the checkpoint parts both trainers share -----------------------------------------
 // A monitor table S has `std::vector<std::vector<double>*> all()` and the matching
 // `static names()`; its columns are the checkpoint's /train/NAME datasets.

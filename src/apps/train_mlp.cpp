@@ -133,28 +133,10 @@ class MlpTrainer {
   }
 
  protected:
-  //! The global gradient into g_ (and host_g_ where it went through the host):
-  //! deterministic, leaf(l, g_) adds partition l's gradient to a zeroed g_, the
-  //! leaves summed in the pairwise tree, then over ranks; otherwise all(g_) adds
-  //! the rank's gradient and one allreduce sums them.
+  //! The global gradient into g_ (train_common.hpp's reduce_gradient).
   template <class Leaf, class All>
   void reduce_gradient(Leaf&& leaf, All&& all) {
-    if (ts_.deterministic) {
-      leaves_.resize(nloc_);
-      for (std::int64_t l = 0; l < nloc_; ++l) {
-        Kokkos::deep_copy(g_, Real(0));
-        leaf(l, g_);
-        copy_to_host<Space>(g_, leaves_[l]);
-      }
-      tree_sum(leaves_, 0, leaves_.size());
-      host_g_.swap(leaves_[0]);
-      comm_.tree_allreduce(host_g_);
-      copy_to_device<Space>(host_g_, g_);
-    } else {
-      Kokkos::deep_copy(g_, Real(0));
-      all(g_);
-      allreduce_in_place<Space>(comm_, g_, host_g_);
-    }
+    train_detail::reduce_gradient<Space>(comm_, ts_.deterministic, nloc_, g_, host_g_, leaves_, leaf, all);
   }
 
   //! Global sums of m monitor values given per local partition (nloc × m):
