@@ -163,8 +163,11 @@ expect_error train_batch_ranks     'train.batch'           train train.ini --tra
 expect_error train_batch_multiple  'train.batch'           train train.ini --train.batch=5
 expect_error train_chains          'train.chains'          train train.ini --train.chains=5
 expect_error train_deterministic   'train.deterministic'   train train.ini --data.partitions=3 --train.batch=3 --train.chains=3
-# zeta train on an mlp: denoising score matching only, with noise scales > 0 and a smooth activation.
-expect_error train_mlp_objective   'train.objective'       train train.ini --model.type=mlp --model.layers=3,8,1 --train.objective=cd
+# zeta train on an mlp: PCD negatives come from the replay buffer, not the RBM's
+# train.chains (which train.ini sets); the buffer keys are the mlp's; DSM takes noise
+# scales > 0 and a smooth activation.
+expect_error train_mlp_chains      'train.chains'          train train.ini --model.type=mlp --model.layers=3,8,1 --train.objective=pcd
+expect_error train_rbm_buffer      'train.buffer_size'     train train.ini --train.buffer_size=10
 expect_error train_dsm_sigma       'train.sigma'           train train.ini --model.type=mlp --model.layers=3,8,1 --train.objective=dsm --train.sigma=0.1,-1
 expect_error train_dsm_leaky_relu  'model.activation'      train train.ini --model.type=mlp --model.layers=3,8,1 --train.objective=dsm --model.activation=leaky_relu
 # A checkpoint of 3 visible units is a model.params file that does not fit 4 features.
