@@ -187,6 +187,10 @@ class MlpContrastiveGradient : public ::testing::TestWithParam<const char*> {};
 //! returns against energy(), its gradient against finite differences of the loss.
 TEST_P(MlpContrastiveGradient, MatchesFiniteDifferencesOfRegularisedLoss) {
   const Activation act = parse_activation(GetParam());
+  // In float the difference steps that rounding allows cross leaky_relu's kink (errors
+  // of 0.02-0.15 seen); the double build checks it, and MlpParamGradient checks the
+  // same backward pass for leaky_relu in float.
+  if (!kDouble && act == Activation::leaky_relu) GTEST_SKIP() << "float steps cross the kink; checked in double";
   for (const Case& c : kCases) {
     Mlp<Space> m(Mlp<Space>::random_params(c.layers, 11), act);
     const auto x = to_device(normals(c.batch, m.dim(), 3, 1.0), c.batch, m.dim());

@@ -23,7 +23,9 @@ namespace zeta {
 namespace {
 
 //! A file name stem that every rank of `c` agrees on (outputs are collective).
-std::string tag_of(const Comm& c) { return "mlp_n" + std::to_string(c.size()); }
+std::string tag_of(const Comm& c) {
+  return "mlp_n" + std::to_string(c.size());
+}
 
 apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const Comm& comm) {
   Config cfg;
@@ -98,12 +100,12 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
     Comm self(MPI_COMM_SELF);
     const std::string out = tag_of(world) + "_ring8.h5";
     const auto t0 = std::chrono::steady_clock::now();
-    const auto r = run_train(kRing,
-                             {"--run.steps=5000", "--model.layers=2,64,64,1", "--data.examples=8192",
-                              "--data.heldout_examples=2000", "--train.sigma=0.1", "--train.batch=256",
-                              "--train.eval_every=2500", "--train.grid_points=160", "--train.lr=0.02",
-                              "--train.lr_schedule=cosine", "--output.file=" + out},
-                             self);
+    const auto r =
+        run_train(kRing,
+                  {"--run.steps=5000", "--model.layers=2,64,64,1", "--data.examples=8192",
+                   "--data.heldout_examples=2000", "--train.sigma=0.1", "--train.batch=256", "--train.eval_every=2500",
+                   "--train.grid_points=160", "--train.lr=0.02", "--train.lr_schedule=cosine", "--output.file=" + out},
+                  self);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ASSERT_EQ(r.status, "ok");
     EXPECT_EQ(r.nll_at, 5000);
@@ -112,8 +114,9 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
                 r.heldout_nll, r.heldout_nll_stderr, r.true_nll, r.heldout_nll - r.true_nll, r.dsm_loss, secs);
     EXPECT_LT(std::fabs(r.heldout_nll - r.true_nll), 0.1);
     // An untrained net is far from it (so the check above means something).
-    const auto r0 = run_train(kRing, {"--run.steps=1", "--model.layers=2,64,64,1", "--data.examples=8192",
-                                      "--data.heldout_examples=2000", "--train.grid_points=160", "--output.file="},
+    const auto r0 = run_train(kRing,
+                              {"--run.steps=1", "--model.layers=2,64,64,1", "--data.examples=8192",
+                               "--data.heldout_examples=2000", "--train.grid_points=160", "--output.file="},
                               self);
     EXPECT_GT(r0.heldout_nll - r0.true_nll, 1.0);
     // The output is a model.params file holding the returned parameters, and zeta sample runs it.
@@ -125,8 +128,8 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
     Config cfg;
     apps::declare_sample_keys(cfg);
     cfg.parse_text("", {"--model.type=mlp", "--model.layers=2,64,64,1", "--model.params=" + out,
-                        "--sampler.type=langevin", "--sampler.chains=16", "--sampler.step_size=0.001",
-                        "--run.steps=20", "--run.burn_in=0", "--run.progress_every=1000", "--output.file="});
+                        "--sampler.type=langevin", "--sampler.chains=16", "--sampler.step_size=0.001", "--run.steps=20",
+                        "--run.burn_in=0", "--run.progress_every=1000", "--output.file="});
     const auto s = apps::sample(cfg, self);
     EXPECT_EQ(s.steps_done, 20);
     EXPECT_TRUE(std::isfinite(s.mean_energy));
@@ -150,9 +153,9 @@ TEST(TrainMlpRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
     EXPECT_EQ(rw.dsm_loss, rs.dsm_loss);
     EXPECT_EQ(rw.grad_norm, rs.grad_norm);
     EXPECT_EQ(rw.heldout_nll, rs.heldout_nll);
-    for (const std::string ds : {"/train/step", "/train/dsm_loss", "/train/grad_norm", "/train/nll_step",
-                                 "/train/grid_log_z", "/train/heldout_nll", "/train/heldout_nll_stderr",
-                                 "/model/layer_0/weight", "/model/layer_2/bias"})
+    for (const std::string ds :
+         {"/train/step", "/train/dsm_loss", "/train/grad_norm", "/train/nll_step", "/train/grid_log_z",
+          "/train/heldout_nll", "/train/heldout_nll_stderr", "/model/layer_0/weight", "/model/layer_2/bias"})
       EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << ds;
     EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 10, 20, 30}));
     // Training moved the parameters.
@@ -191,8 +194,9 @@ TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
   ASSERT_EQ(h.steps_done, 20);
   const std::vector<std::string> sets = {"/model/layer_0/weight", "/model/layer_0/bias", "/model/layer_1/weight",
                                          "/model/layer_2/weight", "/model/layer_2/bias", "/optimizer/m",
-                                         "/optimizer/v", "/train/step", "/train/dsm_loss", "/train/grad_norm",
-                                         "/train/nll_step", "/train/grid_log_z", "/train/heldout_nll"};
+                                         "/optimizer/v",          "/train/step",         "/train/dsm_loss",
+                                         "/train/grad_norm",      "/train/nll_step",     "/train/grid_log_z",
+                                         "/train/heldout_nll"};
   if (world.root()) {
     const std::string copy = tag + "_half_copy.ckpt";
     {
@@ -217,8 +221,9 @@ TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
   world.barrier();
   // Another σ list is refused by name; the checkpoint is a model.params file.
   try {
-    run_train(kRing, {"--train.sigma=0.2", "--run.steps=50", "--checkpoint.file=" + straight,
-                      "--checkpoint.restart=true", "--output.file="},
+    run_train(kRing,
+              {"--train.sigma=0.2", "--run.steps=50", "--checkpoint.file=" + straight, "--checkpoint.restart=true",
+               "--output.file="},
               world);
     ADD_FAILURE() << "a checkpoint of sigma 0.1,0.3 was accepted for 0.2";
   } catch (const Error& e) {
@@ -233,8 +238,8 @@ TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
     v.insert(v.end(), more.begin(), more.end());
     return v;
   };
-  run_train(kRing, with(rbm, {"--model.type=rbm", "--train.objective=pcd", "--run.steps=2",
-                              "--checkpoint.file=" + rbm_ck}),
+  run_train(kRing,
+            with(rbm, {"--model.type=rbm", "--train.objective=pcd", "--run.steps=2", "--checkpoint.file=" + rbm_ck}),
             world);
   try {
     run_train(kRing, with(rbm, {"--checkpoint.file=" + rbm_ck, "--checkpoint.restart=true"}), world);
@@ -278,10 +283,10 @@ TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
       EXPECT_TRUE(rw.params == rs.params) << obj << ": parameters differ between " << world.size() << " ranks and 1";
       EXPECT_EQ(rw.loss, rs.loss) << obj;
       EXPECT_EQ(rw.heldout_nll, rs.heldout_nll) << obj;
-      for (const std::string ds : {"/train/step", "/train/loss", "/train/energy_data", "/train/energy_model",
-                                   "/train/grad_norm", "/train/heldout_nll", "/eval/energy_data",
-                                   "/eval/energy_model", "/eval/energy_noise", "/eval/samples",
-                                   "/model/layer_0/weight", "/model/layer_2/bias"})
+      for (const std::string ds :
+           {"/train/step", "/train/loss", "/train/energy_data", "/train/energy_model", "/train/grad_norm",
+            "/train/heldout_nll", "/eval/energy_data", "/eval/energy_model", "/eval/energy_noise", "/eval/samples",
+            "/model/layer_0/weight", "/model/layer_2/bias"})
         EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << obj << " " << ds;
       EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 10, 20, 30}));
       EXPECT_EQ(dataset(one, "/eval/samples").size(), 64u * 2);
@@ -333,19 +338,23 @@ TEST(TrainMlpPcd, Ring8HeldOutNllNearTrueNll) {
   // The double suite runs it; the float stage checks the rank and restart bits.
   if (sizeof(Real) != sizeof(double)) GTEST_SKIP() << "a 48 s training run, in the double suite";
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<std::string> ring = {"--model.layers=2,64,64,1", "--model.init_seed=1", "--run.seed=1",
-                                         "--data.examples=8192",     "--data.heldout_examples=2000",
-                                         "--train.batch=256",        "--train.grid_points=160",
+  const std::vector<std::string> ring = {"--model.layers=2,64,64,1",
+                                         "--model.init_seed=1",
+                                         "--run.seed=1",
+                                         "--data.examples=8192",
+                                         "--data.heldout_examples=2000",
+                                         "--train.batch=256",
+                                         "--train.grid_points=160",
                                          "--output.file="};
   auto with = [&](std::vector<std::string> more) {
     more.insert(more.begin(), ring.begin(), ring.end());
     return more;
   };
-  const auto r = run_train(kRingPcd,
-                           with({"--run.steps=4000", "--train.k=20", "--train.buffer_size=10000",
-                                 "--train.energy_reg=0", "--sampler.step_size=0.04", "--train.eval_every=2000",
-                                 "--train.lr=0.003", "--train.lr_schedule=cosine"}),
-                           world);
+  const auto r = run_train(
+      kRingPcd,
+      with({"--run.steps=4000", "--train.k=20", "--train.buffer_size=10000", "--train.energy_reg=0",
+            "--sampler.step_size=0.04", "--train.eval_every=2000", "--train.lr=0.003", "--train.lr_schedule=cosine"}),
+      world);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(r.status, "ok");
   EXPECT_EQ(r.nll_at, 4000);
@@ -370,8 +379,8 @@ TEST(TrainMlpPcdCheckpoint, RestartWithTheBufferIsBitForBit) {
   const auto h = run_train(kRingPcd, {"--run.steps=20", "--checkpoint.file=" + half, "--output.file="}, world);
   ASSERT_EQ(h.steps_done, 20);
   const std::vector<std::string> sets = {"/model/layer_0/weight", "/model/layer_1/bias", "/model/layer_2/weight",
-                                         "/optimizer/m", "/optimizer/v", "/train/replay_buffer", "/train/loss",
-                                         "/train/energy_model", "/train/heldout_nll"};
+                                         "/optimizer/m",          "/optimizer/v",        "/train/replay_buffer",
+                                         "/train/loss",           "/train/energy_model", "/train/heldout_nll"};
   if (world.root()) {
     // The buffer moved in 20 steps but not all of it: 20 x 64 draws of 256 states.
     const auto b20 = dataset(half, "/train/replay_buffer"), b40 = dataset(straight, "/train/replay_buffer");
@@ -404,8 +413,9 @@ TEST(TrainMlpPcdCheckpoint, RestartWithTheBufferIsBitForBit) {
   }
   world.barrier();
   try {
-    run_train(kRingPcd, {"--train.buffer_size=512", "--run.steps=50", "--checkpoint.file=" + straight,
-                         "--checkpoint.restart=true", "--output.file="},
+    run_train(kRingPcd,
+              {"--train.buffer_size=512", "--run.steps=50", "--checkpoint.file=" + straight,
+               "--checkpoint.restart=true", "--output.file="},
               world);
     ADD_FAILURE() << "a checkpoint of buffer 256 was accepted for 512";
   } catch (const Error& e) {
@@ -418,11 +428,11 @@ TEST(TrainMlpPcdCheckpoint, RestartWithTheBufferIsBitForBit) {
   world.barrier();
 }
 
-std::string error_of(const std::vector<std::string>& overrides, const Comm& comm) {
+std::string error_of(const std::vector<std::string>& overrides, const Comm& comm, const std::string& ini = kRing) {
   try {
     auto o = overrides;
     o.push_back("--output.file=");
-    run_train(kRing, o, comm);
+    run_train(ini, o, comm);
   } catch (const Error& e) {
     EXPECT_TRUE(e.collective()) << e.what();
     return e.what();
@@ -449,18 +459,6 @@ TEST(TrainMlpInput, ErrorsNameTheKey) {
   EXPECT_NE(e4.find("model.layers"), std::string::npos) << e4;
 }
 
-std::string pcd_error_of(const std::vector<std::string>& overrides, const Comm& comm) {
-  try {
-    auto o = overrides;
-    o.push_back("--output.file=");
-    run_train(kRingPcd, o, comm);
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(TrainMlpPcdInput, ErrorsNameTheKey) {
   Comm world(MPI_COMM_WORLD);
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -477,16 +475,18 @@ TEST(TrainMlpPcdInput, ErrorsNameTheKey) {
       {"--train.k=0", "train.k"},
   };
   for (const auto& [arg, key] : cases) {
-    const auto e = pcd_error_of({arg}, world);
+    const auto e = error_of({arg}, world, kRingPcd);
     EXPECT_NE(e.find(key), std::string::npos) << arg << ": " << e;
   }
-  EXPECT_NE(pcd_error_of({"--train.buffer_size=32"}, world).find("fewer than train.batch = 64"), std::string::npos);
+  EXPECT_NE(error_of({"--train.buffer_size=32"}, world, kRingPcd).find("fewer than train.batch = 64"),
+            std::string::npos);
   // Langevin settings and buffer keys are an mlp's: an rbm refuses them by name.
-  const auto e = pcd_error_of({"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world);
+  const auto e = error_of({"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world, kRingPcd);
   EXPECT_NE(e.find("train.buffer_size"), std::string::npos) << e;
   // CD needs no buffer: a small one is not an error there, and leaky_relu trains by PCD.
-  EXPECT_EQ(pcd_error_of({"--train.objective=cd", "--train.buffer_size=32", "--run.steps=2"}, world), "(no error)");
-  EXPECT_EQ(pcd_error_of({"--model.activation=leaky_relu", "--run.steps=2"}, world), "(no error)");
+  EXPECT_EQ(error_of({"--train.objective=cd", "--train.buffer_size=32", "--run.steps=2"}, world, kRingPcd),
+            "(no error)");
+  EXPECT_EQ(error_of({"--model.activation=leaky_relu", "--run.steps=2"}, world, kRingPcd), "(no error)");
 }
 
 }  // namespace
