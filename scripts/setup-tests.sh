@@ -2,7 +2,8 @@
 # Fresh Debian 12, as root: install dependencies, build, run the whole test
 # suite (MPI tests at 1, 2 and 4 ranks). Extra arguments go to ctest.
 # Then a float build (the benchmarks' precision) of the training tests:
-# test_linalg, test_rbm, test_optim, test_train, test_synthetic.
+# test_linalg, test_rbm, test_optim, test_train, test_synthetic, test_mlp_train,
+# test_train_mlp.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -12,5 +13,7 @@ ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)" "$@"
 float_tests=(test_linalg test_rbm test_optim test_train test_synthetic test_mlp_train test_train_mlp)
 cmake -S "$root" -B "$root/build-float-tests" -DCMAKE_BUILD_TYPE=Release -DZETA_PRECISION=float >/dev/null
 cmake --build "$root/build-float-tests" -j "$(nproc)" --target "${float_tests[@]}"
-ctest --test-dir "$root/build-float-tests" --output-on-failure -j "$(nproc)" \
+# The 48 s PCD training on the ring runs in the double suite only.
+GTEST_FILTER=-TrainMlpPcd.Ring8HeldOutNllNearTrueNll \
+  ctest --test-dir "$root/build-float-tests" --output-on-failure -j "$(nproc)" \
   -R "^($(IFS='|'; echo "${float_tests[*]}"))_np[0-9]+$" "$@"

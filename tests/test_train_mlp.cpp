@@ -52,6 +52,39 @@ std::vector<double> dataset(const std::string& file, const std::string& name) {
   return io::read_doubles(file, name, dims);
 }
 
+//! How far two trainings' parameters are from a reference: max |a − ref|, max |b − ref|
+//! and the scale max |ref| they are judged against.
+struct ParamDiffs {
+  double a = 0, b = 0, scale = 0;
+};
+ParamDiffs param_diffs(const std::vector<double>& ref, const std::vector<double>& a, const std::vector<double>& b) {
+  ParamDiffs d;
+  for (std::size_t q = 0; q < ref.size(); ++q) {
+    d.scale = std::max(d.scale, std::fabs(ref[q]));
+    d.a = std::max(d.a, std::fabs(a[q] - ref[q]));
+    d.b = std::max(d.b, std::fabs(b[q] - ref[q]));
+  }
+  return d;
+}
+
+//! On rank 0: restarts a copy of checkpoint `half` on one rank, which must end with the
+//! parameters `want` and the datasets `sets` of checkpoint `straight`.
+void expect_restart_on_one_rank(const std::string& ini, const std::string& half, const std::string& straight,
+                                const std::vector<std::string>& sets, const std::vector<double>& want) {
+  const std::string copy = half + ".copy";
+  {
+    std::ifstream in(half, std::ios::binary);
+    std::ofstream(copy, std::ios::binary) << in.rdbuf();
+  }
+  Comm self(MPI_COMM_SELF);
+  const auto b = run_train(ini, {"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
+  EXPECT_EQ(b.steps_done, 40);
+  EXPECT_TRUE(b.params == want) << "restart on 1 rank";
+  for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
+  std::remove(copy.c_str());
+  std::remove((copy + ".prev").c_str());
+}
+
 // The ring of eight Gaussians (radius 2, σ = 0.25): the model, the data and the
 // training settings that the DSM and PCD setups share.
 const std::string kRingBase = R"(
@@ -165,17 +198,12 @@ TEST(TrainMlpRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
     EXPECT_GT(moved, 1e-3);
     // One allreduce: the same numbers up to the summation order.
     const auto ns = run_train(kRing, {"--train.deterministic=false", "--output.file="}, self);
-    double scale = 0, diff = 0, dt = 0;
-    for (std::size_t q = 0; q < ns.params.size(); ++q) {
-      scale = std::max(scale, std::fabs(ns.params[q]));
-      diff = std::max(diff, std::fabs(nw.params[q] - ns.params[q]));
-      dt = std::max(dt, std::fabs(rs.params[q] - ns.params[q]));
-    }
+    const ParamDiffs d = param_diffs(ns.params, nw.params, rs.params);
     const double tol = sizeof(Real) == sizeof(double) ? 1e-9 : 1e-3;
-    EXPECT_LE(diff, tol * scale);
-    EXPECT_LE(dt, tol * scale);
+    EXPECT_LE(d.a, tol * d.scale);
+    EXPECT_LE(d.b, tol * d.scale);
     std::printf("[ dsm      ] max |theta(allreduce, %d ranks) - theta(1 rank)| = %.3g, vs the tree %.3g, of %.3g\n",
-                world.size(), diff, dt, scale);
+                world.size(), d.a, d.b, d.scale);
     std::remove(many.c_str());
     std::remove(one.c_str());
   }
@@ -198,18 +226,7 @@ TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
                                          "/train/grad_norm",      "/train/nll_step",     "/train/grid_log_z",
                                          "/train/heldout_nll"};
   if (world.root()) {
-    const std::string copy = tag + "_half_copy.ckpt";
-    {
-      std::ifstream in(half, std::ios::binary);
-      std::ofstream(copy, std::ios::binary) << in.rdbuf();
-    }
-    Comm self(MPI_COMM_SELF);
-    const auto b = run_train(kRing, {"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
-    EXPECT_EQ(b.steps_done, 40);
-    EXPECT_TRUE(b.params == a.params) << "restart on 1 rank";
-    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
-    std::remove(copy.c_str());
-    std::remove((copy + ".prev").c_str());
+    expect_restart_on_one_rank(kRing, half, straight, sets, a.params);
   }
   world.barrier();
   const auto c = run_train(kRing, {"--checkpoint.file=" + half, "--checkpoint.restart=true", "--output.file="}, world);
@@ -304,17 +321,12 @@ TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
       // One allreduce: the same numbers up to the summation order (float: a rounding
       // difference can move a Langevin path, so a looser bound).
       const auto ns = run_train(kRingPcd, {o, "--train.deterministic=false", "--output.file="}, self);
-      double scale = 0, diff = 0, dt = 0;
-      for (std::size_t q = 0; q < ns.params.size(); ++q) {
-        scale = std::max(scale, std::fabs(ns.params[q]));
-        diff = std::max(diff, std::fabs(nw.params[q] - ns.params[q]));
-        dt = std::max(dt, std::fabs(rs.params[q] - ns.params[q]));
-      }
+      const ParamDiffs d = param_diffs(ns.params, nw.params, rs.params);
       const double tol = sizeof(Real) == sizeof(double) ? 1e-9 : 0.05;
-      EXPECT_LE(diff, tol * scale) << obj;
-      EXPECT_LE(dt, tol * scale) << obj;
+      EXPECT_LE(d.a, tol * d.scale) << obj;
+      EXPECT_LE(d.b, tol * d.scale) << obj;
       std::printf("[ %-8s ] max |theta(allreduce, %d ranks) - theta(1 rank)| = %.3g, vs the tree %.3g, of %.3g\n",
-                  obj.c_str(), world.size(), diff, dt, scale);
+                  obj.c_str(), world.size(), d.a, d.b, d.scale);
       std::remove(many.c_str());
       std::remove(one.c_str());
     }
@@ -331,12 +343,11 @@ TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
 // 4000 steps of 256 with Adam (lr 0.003, cosine): gaps 0.066, 0.051, 0.044, 0.041
 // nats for run.seed 1-4 from init_seed 1; ε = 0.01 with k = 20 or 40 gave 0.33 and
 // 0.11; init_seed 3 gave 0.30 (its buffer settles with the modes' weights off).
-// On one rank only (the bits do not depend on the rank count: TrainMlpPcdRanks).
+// Registered for the 1-rank run only (tests/CMakeLists.txt ONE_RANK: the bits do not
+// depend on the rank count, TrainMlpPcdRanks), and run in the double suite only
+// (scripts/setup-tests.sh filters it out of the float stage).
 TEST(TrainMlpPcd, Ring8HeldOutNllNearTrueNll) {
   Comm world(MPI_COMM_WORLD);
-  if (world.size() != 1) GTEST_SKIP() << "runs in the 1-rank registration";
-  // The double suite runs it; the float stage checks the rank and restart bits.
-  if (sizeof(Real) != sizeof(double)) GTEST_SKIP() << "a 48 s training run, in the double suite";
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<std::string> ring = {"--model.layers=2,64,64,1",
                                          "--model.init_seed=1",
@@ -389,19 +400,7 @@ TEST(TrainMlpPcdCheckpoint, RestartWithTheBufferIsBitForBit) {
     for (std::size_t q = 0; q < b20.size(); ++q) same += b20[q] == b40[q];
     EXPECT_GT(same, 0u);
     EXPECT_LT(same, b20.size());
-    const std::string copy = tag + "_half_copy.ckpt";
-    {
-      std::ifstream in(half, std::ios::binary);
-      std::ofstream(copy, std::ios::binary) << in.rdbuf();
-    }
-    Comm self(MPI_COMM_SELF);
-    const auto b =
-        run_train(kRingPcd, {"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
-    EXPECT_EQ(b.steps_done, 40);
-    EXPECT_TRUE(b.params == a.params) << "restart on 1 rank";
-    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
-    std::remove(copy.c_str());
-    std::remove((copy + ".prev").c_str());
+    expect_restart_on_one_rank(kRingPcd, half, straight, sets, a.params);
   }
   world.barrier();
   const auto c =

@@ -612,29 +612,18 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   }
 
   if (out) {
-    const bool r0 = comm.root();
     const auto p = io::RbmParams::from_flat(rbm.kind(), nv, rbm.hidden(), res.params);
-    auto write_vec = [&](const std::string& name, const std::vector<hsize_t>& dims, const std::vector<double>& v) {
-      const hid_t ds = out->create_double(name, dims);
-      std::vector<hsize_t> start(dims.size(), 0), count = dims;
-      if (!r0) count.assign(dims.size(), 0);
-      out->write_double(ds, start, count, v.data());
-    };
-    write_vec("/model/rbm/W", {hsize_t(nv), hsize_t(rbm.hidden())}, p.W);
-    write_vec("/model/rbm/b", {hsize_t(nv)}, p.b);
-    write_vec("/model/rbm/c", {hsize_t(rbm.hidden())}, p.c);
-    write_vec("/model/rbm/base_bias", {hsize_t(nv)}, base_bias);
+    out->write_root_double("/model/rbm/W", {hsize_t(nv), hsize_t(rbm.hidden())}, p.W.data());
+    out->write_root_double("/model/rbm/b", {hsize_t(nv)}, p.b.data());
+    out->write_root_double("/model/rbm/c", {hsize_t(rbm.hidden())}, p.c.data());
+    out->write_root_double("/model/rbm/base_bias", {hsize_t(nv)}, base_bias.data());
     {
       io::Handle g(H5Gopen2(out->id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
       if (g.id() < 0) throw Error("cannot open /model/rbm in '" + ts.file + "'");
       io::write_string_attribute(g.id(), "kind", rbm_kind_name(rbm.kind()));
     }
-    auto cols = series.all();
-    for (std::size_t q = 0; q < cols.size(); ++q)
-      write_vec("/train/" + Series::names()[q], {hsize_t(cols[q]->size())}, *cols[q]);
-    auto acols = ais.all();
-    for (std::size_t q = 0; q < acols.size(); ++q)
-      write_vec("/train/" + AisSeries::names()[q], {hsize_t(acols[q]->size())}, *acols[q]);
+    train_detail::write_series(*out, series);
+    train_detail::write_series(*out, ais);
     out->attribute("steps", res.steps_done);
     out->finish();
   }

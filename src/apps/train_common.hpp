@@ -16,6 +16,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/data/dataset.hpp"
 #include "zeta/io/checkpoint.hpp"
+#include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/samplers/samplers.hpp"
@@ -131,6 +132,14 @@ void write_series(hid_t f, S s) {  // a copy: all() hands out non-const pointers
   const auto cols = s.all();
   for (std::size_t q = 0; q < cols.size(); ++q)
     io::write_array(f, "/train/" + S::names()[q], {cols[q]->size()}, cols[q]->data());
+}
+
+//! The same columns in an output file (collective; rank 0's values are written).
+template <class S>
+void write_series(io::OutputFile& out, S s) {
+  const auto cols = s.all();
+  for (std::size_t q = 0; q < cols.size(); ++q)
+    out.write_root_double("/train/" + S::names()[q], {cols[q]->size()}, cols[q]->data());
 }
 
 //! Reads the columns of `s`; columns of different lengths are corruption (`what`: the table's name).

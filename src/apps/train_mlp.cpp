@@ -334,6 +334,7 @@ class ContrastiveTrainer : public MlpTrainer {
         fresh_{ts.langevin.clamp, ts.langevin.clamp_min, ts.langevin.clamp_max, ts.langevin.init_scale} {
     const std::int64_t n = nloc_ * b_;
     x_ = Matrix<Space>("zeta::train::contrastive_rows", 2 * n, dim_);
+    neg_.x = row_block<Space>(x_, n, n);  // the negatives move in place, in x_'s second half
     E_ = Vector<Space>("zeta::train::contrastive_energy", 2 * n);
     sign_ = Vector<Space>("zeta::train::contrastive_sign", 2 * n);
     Kokkos::deep_copy(Kokkos::subview(sign_, std::make_pair(std::int64_t(0), n)), Real(1.0 / double(ts.batch)));
@@ -352,7 +353,6 @@ class ContrastiveTrainer : public MlpTrainer {
     const std::int64_t n = nloc_ * b_;
     data_rows(s, row_block<Space>(x_, 0, n));
     negatives(s, true);
-    Kokkos::deep_copy(row_block<Space>(x_, n, n), neg_.x);
     const double a = ts_.energy_reg / double(ts_.batch), inv = 1.0 / double(ts_.batch);
     reduce_gradient(
         [&](std::int64_t l, const Vector<Space>& g) {
@@ -439,7 +439,6 @@ class ContrastiveTrainer : public MlpTrainer {
     const std::int64_t n = nloc_ * b_, s = ts_.steps;
     data_rows(s, row_block<Space>(x_, 0, n));
     negatives(s, false);
-    Kokkos::deep_copy(row_block<Space>(x_, n, n), neg_.x);
     energies(x_, E_, 2 * nloc_);
     const auto e = host_copy(E_);
     Matrix<Space> noise("zeta::train::eval_noise", n, dim_);
@@ -462,18 +461,11 @@ class ContrastiveTrainer : public MlpTrainer {
     comm_.broadcast(fig.model);
     comm_.broadcast(fig.noise);
     if (!out) return fig;
-    const bool r0 = comm_.root();
     const hsize_t B = hsize_t(ts_.batch);
-    auto write = [&](const std::string& name, const std::vector<hsize_t>& dims, const std::vector<double>& v) {
-      const hid_t ds = out->create_double(name, dims);
-      std::vector<hsize_t> start(dims.size(), 0), count = dims;
-      if (!r0) count.assign(dims.size(), 0);
-      out->write_double(ds, start, count, v.data());
-    };
-    write("/eval/energy_data", {B}, ed);
-    write("/eval/energy_model", {B}, em);
-    write("/eval/energy_noise", {B}, ez);
-    write("/eval/samples", {B, hsize_t(dim_)}, xs);
+    out->write_root_double("/eval/energy_data", {B}, ed.data());
+    out->write_root_double("/eval/energy_model", {B}, em.data());
+    out->write_root_double("/eval/energy_noise", {B}, ez.data());
+    out->write_root_double("/eval/samples", {B, hsize_t(dim_)}, xs.data());
     return fig;
   }
 
@@ -543,7 +535,7 @@ class ContrastiveTrainer : public MlpTrainer {
   Chains<Space> neg_;  //!< the negatives: global row p·b + j of partition p
   FreshState fresh_;
   std::int64_t M_ = 0;  //!< buffer states per partition
-  Matrix<Space> x_;     //!< [data rows; negatives], nloc·b each
+  Matrix<Space> x_;     //!< [data rows; negatives], nloc·b each (neg_.x views the second half)
   Vector<Space> E_, sign_;
   Matrix<Space> buffer_;
   Kokkos::View<std::int64_t*, Space> slot_;
@@ -688,26 +680,15 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
   res.true_nll = true_nll;
 
   if (out) {
-    const bool r0 = comm.root();
-    auto write_vec = [&](const std::string& name, const std::vector<hsize_t>& dims, const std::vector<double>& v) {
-      const hid_t ds = out->create_double(name, dims);
-      std::vector<hsize_t> start(dims.size(), 0), count = dims;
-      if (!r0) count.assign(dims.size(), 0);
-      out->write_double(ds, start, count, v.data());
-    };
     const MlpParams p = mlp.mlp_params();
     for (int l = 0; l < mlp.nlayers(); ++l) {
       const std::string base = "/model/layer_" + std::to_string(l);
-      write_vec(base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l]);
-      write_vec(base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l]);
+      out->write_root_double(base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l].data());
+      out->write_root_double(base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l].data());
     }
-    auto cols = series.all();
-    for (std::size_t q = 0; q < cols.size(); ++q)
-      write_vec("/train/" + Series::names()[q], {hsize_t(cols[q]->size())}, *cols[q]);
-    auto ncols = nll.all();
-    for (std::size_t q = 0; q < ncols.size(); ++q)
-      write_vec("/train/" + NllSeries::names()[q], {hsize_t(ncols[q]->size())}, *ncols[q]);
-    if (std::isfinite(true_nll)) write_vec("/train/true_nll", {1}, {true_nll});
+    write_series(*out, series);
+    write_series(*out, nll);
+    if (std::isfinite(true_nll)) out->write_root_double("/train/true_nll", {1}, &true_nll);
   }
   EvalFigures eval;
   if (res.status == "ok") eval = tr.evaluate(out.get());

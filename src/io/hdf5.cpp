@@ -148,6 +148,12 @@ void OutputFile::write_double(hid_t dset, const std::vector<hsize_t>& start, con
   write_typed(dset, start, count, data, H5T_NATIVE_DOUBLE);
 }
 
+void OutputFile::write_root_double(const std::string& name, const std::vector<hsize_t>& dims, const double* data) {
+  const hid_t ds = create_double(name, dims);
+  const std::vector<hsize_t> start(dims.size(), 0);
+  write_double(ds, start, comm_.root() ? dims : std::vector<hsize_t>(dims.size(), 0), data);
+}
+
 hid_t OutputFile::create_int64(const std::string& name, const std::vector<hsize_t>& dims) {
   return create_typed(name, dims, H5T_NATIVE_INT64);
 }

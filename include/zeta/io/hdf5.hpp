@@ -69,6 +69,9 @@ class OutputFile {
   hid_t create_double(const std::string& name, const std::vector<hsize_t>& dims);
   void write_double(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
                     const double* data);
+  //! Collective: creates a double dataset of `dims` and writes all of it from rank 0's
+  //! `data` (the others' is not read): values every rank holds, or rank 0 gathered.
+  void write_root_double(const std::string& name, const std::vector<hsize_t>& dims, const double* data);
   //! Same for int64 data (e.g. replica indices).
   hid_t create_int64(const std::string& name, const std::vector<hsize_t>& dims);
   void write_int64(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
