@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "zeta/rng/philox.hpp"
+#include "zeta/samplers/samplers.hpp"
 
 namespace zeta {
 namespace {
@@ -56,6 +57,39 @@ TEST(Rng, LaneParallelPhiloxMatchesRandom123) {
     rng::box_muller4(r[0], r[1], r[2], r[3], w[0], w[1], w[2], w[3]);
     for (int q = 0; q < 4; ++q) EXPECT_NEAR(z[q][l], w[q], 1e-6 * (1 + std::abs(w[q]))) << "lane " << l << " q " << q;
   }
+}
+
+TEST(Rng, LangevinMoveDrawsEachChainsOwnStream) {
+  // langevin_move (float: noise for 32 (chain, block) pairs per work item, then
+  // each chain's run of lanes updated in place) against the scalar update with
+  // Stream::normals of every chain. Dimensions: blocks per chain below and above
+  // the 32 lanes, and one not a multiple of 4; with and without clip and clamp.
+  for (const int d : {12, 784, 6})
+    for (const bool bounded : {false, true}) {
+      const ChainRange range{40, 5, 7};
+      Chains<Kokkos::DefaultHostExecutionSpace> ch(range, d, 1.0);
+      SamplerSpec s;
+      s.step_size = 0.02;
+      s.clip_grad = bounded ? 0.5 : 0;
+      s.clamp = bounded, s.clamp_min = -1, s.clamp_max = 1.2;
+      for (int c = 0; c < range.count; ++c) {
+        ch.beta(c) = Real(0.5 + 0.1 * c);
+        for (int i = 0; i < d; ++i) {
+          ch.x(c, i) = Real(std::sin(0.37 * (c * d + i)));
+          ch.g(c, i) = Real(3 * std::cos(0.91 * (c * d + i)));
+        }
+      }
+      Matrix<Kokkos::DefaultHostExecutionSpace> x0("x0", range.count, d);
+      Kokkos::deep_copy(x0, ch.x);
+      langevin_move(ch, s, 77, 9);
+      const LangevinUpdate move{Real(0.01), Real(std::sqrt(0.02)), Real(0.5), Real(-1), Real(1.2), bounded, bounded};
+      double worst = 0;
+      for (int c = 0; c < range.count; ++c)
+        rng::Stream(77, std::uint64_t(range.offset + c), 9, rng::kNoise).normals(d, [&](int i, Real z) {
+          worst = std::max(worst, std::abs(double(ch.x(c, i) - move(x0(c, i), ch.g(c, i), ch.beta(c), z))));
+        });
+      EXPECT_LT(worst, 1e-6) << "d " << d << (bounded ? " with clip and clamp" : "");
+    }
 }
 
 TEST(Rng, UniformInOpenInterval) {

@@ -102,6 +102,12 @@ void columns(const BinaryPattern& p, int j0, int w, Real alpha, const Real* b, i
 }
 
 #if defined(__GNUC__)
+#if !defined(__clang__)
+// A 64-byte vector without AVX-512 is passed differently; these functions are
+// internal and inlined, so GCC's note about the changed ABI does not apply.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 using Vec = Real __attribute__((vector_size(64)));
 
 Vec load(const Real* x) {
@@ -147,6 +153,9 @@ void whole_vectors(int vectors, const BinaryPattern& p, int j0, Real alpha, cons
     default: return vector_chunk<1>(p, j0, alpha, b, ldb, beta, c, ldc);
   }
 }
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 #else
 void whole_vectors(int vectors, const BinaryPattern& p, int j0, Real alpha, const Real* b, int ldb, Real beta,
                    Real* c, int ldc) {

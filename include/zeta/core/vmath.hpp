@@ -20,9 +20,18 @@ KOKKOS_INLINE_FUNCTION std::uint32_t as_uint(float f) {
   return u;
 }
 
+//! c ? a : b as a bit select. GCC 12 turns a floating-point select in a lane
+//! loop into a branch (threading a constant operand through the arithmetic that
+//! follows, or an operation that "could trap" into the arms) and then vectorizes
+//! none of the loop on AVX2 (AVX-512's mask registers hid it).
+KOKKOS_INLINE_FUNCTION float select(bool c, float a, float b) {
+  const std::uint32_t m = 0u - static_cast<std::uint32_t>(c);
+  return as_float((as_uint(a) & m) | (as_uint(b) & ~m));
+}
+
 //! e^x for x <= 0, clamped at −87.3 (Cephes expf polynomial).
 KOKKOS_INLINE_FUNCTION float exp_neg(float x) {
-  x = x < -87.3f ? -87.3f : x;
+  x = select(x < -87.3f, -87.3f, x);
   // n = round(x / ln 2) by the 1.5·2^23 trick, r = x − n ln 2 in two parts.
   const float shifter = 12582912.0f;
   const float t = x * 1.44269504088896341f + shifter;
@@ -83,9 +92,9 @@ KOKKOS_INLINE_FUNCTION double exp_neg(double x) {
 
 //! silu(z) = z σ(z) and its derivative σ(z)(1 + z(1 − σ(z))).
 KOKKOS_INLINE_FUNCTION void silu(float z, float& f, float& df) {
-  const float e = exp_neg(z < 0 ? z : -z);  // e^{−|z|}
+  const float e = exp_neg(select(z < 0, z, -z));  // e^{−|z|}
   const float inv = 1.0f / (1.0f + e);
-  const float s = z >= 0 ? inv : e * inv;
+  const float s = select(z >= 0, inv, e * inv);
   f = z * s;
   df = s * (1.0f + z * (1.0f - s));
 }
@@ -103,11 +112,11 @@ KOKKOS_INLINE_FUNCTION float sqrt_pos(float y) {
 //! ln(u) for normal floats u in (0, 1] (Cephes logf).
 KOKKOS_INLINE_FUNCTION float log01(float u) {
   const std::uint32_t bits = as_uint(u);
-  std::int32_t e = static_cast<std::int32_t>(bits >> 23) - 126;
+  const std::int32_t e = static_cast<std::int32_t>(bits >> 23) - 126;
   float m = as_float((bits & 0x007fffffu) | 0x3f000000u);  // [0.5, 1)
   const bool small = m < 0.707106781186547524f;
-  e = small ? e - 1 : e;
-  m = small ? m + m - 1.0f : m - 1.0f;
+  const float fe = static_cast<float>(e - (small ? 1 : 0));  // not small ? e − 1 : e (a branch)
+  m = select(small, m + m - 1.0f, m - 1.0f);
   const float z = m * m;
   float y = 7.0376836292e-2f;
   y = y * m - 1.1514610310e-1f;
@@ -119,7 +128,6 @@ KOKKOS_INLINE_FUNCTION float log01(float u) {
   y = y * m - 2.4999993993e-1f;
   y = y * m + 3.3333331174e-1f;
   y = y * m * z;
-  const float fe = static_cast<float>(e);
   y += fe * -2.12194440e-4f;
   y += -0.5f * z;
   return m + y + fe * 0.693359375f;

@@ -44,8 +44,8 @@ KOKKOS_INLINE_FUNCTION std::uint32_t purpose_word(Purpose purpose, std::uint64_t
 //! Four float normals from one Philox block (Box-Muller): z[2p] = ρ cos 2πu₂,
 //! z[2p + 1] = ρ sin 2πu₂, ρ = √(−2 ln u₁), with u₁ (24 bits, centred, never 0)
 //! from word 2p and u₂ from word 2p + 1.
-KOKKOS_INLINE_FUNCTION void box_muller4(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2, std::uint32_t w3,
-                                        float& z0, float& z1, float& z2, float& z3) {
+KOKKOS_FORCEINLINE_FUNCTION void box_muller4(std::uint32_t w0, std::uint32_t w1, std::uint32_t w2, std::uint32_t w3,
+                                             float& z0, float& z1, float& z2, float& z3) {
   const float u1a = (float(w0 >> 8) + 0.5f) * 5.9604645e-08f, u2a = float(w1 >> 8) * 5.9604645e-08f;
   const float u1b = (float(w2 >> 8) + 0.5f) * 5.9604645e-08f, u2b = float(w3 >> 8) * 5.9604645e-08f;
   const float ra = vmath::sqrt_pos(-2.0f * vmath::log01(u1a));
@@ -150,6 +150,9 @@ inline void philox_rounds_avx2(std::uint64_t (&a0)[L], std::uint64_t (&a1)[L], s
 }
 #else
 #define ZETA_PHILOX_AVX2 0
+template <int L>  // declared for philox_lanes' discarded `if constexpr` branch only
+void philox_rounds_avx2(std::uint64_t (&)[L], std::uint64_t (&)[L], std::uint64_t (&)[L], std::uint64_t (&)[L],
+                        std::uint64_t (&)[L], std::uint64_t);
 #endif
 
 //! L Philox4x32-10 blocks at once, in lanes that vectorize: lane l is block
@@ -172,26 +175,25 @@ KOKKOS_INLINE_FUNCTION void philox_lanes(std::uint32_t seed, std::uint64_t step,
   std::uint64_t kb = seed;
   // Random123's philox4x32round / bumpkey, lane-wise; only the low 32 bits of
   // a0…a3, ka, kb are meaningful (XOR and + never carry into them from above).
-#if ZETA_PHILOX_AVX2
-  if constexpr (L % 4 == 0) {
+  if constexpr (ZETA_PHILOX_AVX2 && L % 4 == 0) {
     philox_rounds_avx2<L>(a0, a1, a2, a3, ka, kb);
-  } else
-#endif
-  for (int r = 0; r < 10; ++r) {
+  } else {
+    for (int r = 0; r < 10; ++r) {
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__NVCC__)
 #pragma GCC unroll 1  // else GCC unrolls a short lane loop (L = 8) before it can vectorize it
 #endif
-    for (int l = 0; l < L; ++l) {
-      const std::uint64_t p0 = (a0[l] & lo) * 0xD2511F53u;
-      const std::uint64_t p1 = (a2[l] & lo) * 0xCD9E8D57u;
-      const std::uint64_t b0 = (p1 >> 32) ^ a1[l] ^ ka[l], b2 = (p0 >> 32) ^ a3[l] ^ kb;
-      a1[l] = p1;
-      a3[l] = p0;
-      a0[l] = b0;
-      a2[l] = b2;
-      ka[l] += 0x9E3779B9u;
+      for (int l = 0; l < L; ++l) {
+        const std::uint64_t p0 = (a0[l] & lo) * 0xD2511F53u;
+        const std::uint64_t p1 = (a2[l] & lo) * 0xCD9E8D57u;
+        const std::uint64_t b0 = (p1 >> 32) ^ a1[l] ^ ka[l], b2 = (p0 >> 32) ^ a3[l] ^ kb;
+        a1[l] = p1;
+        a3[l] = p0;
+        a0[l] = b0;
+        a2[l] = b2;
+        ka[l] += 0x9E3779B9u;
+      }
+      kb += 0xBB67AE85u;
     }
-    kb += 0xBB67AE85u;
   }
   for (int l = 0; l < L; ++l) {
     w[0][l] = static_cast<std::uint32_t>(a0[l]), w[1][l] = static_cast<std::uint32_t>(a1[l]);

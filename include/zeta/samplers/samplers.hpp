@@ -87,7 +87,6 @@ void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, 
           std::uint32_t blk[L];
           std::int64_t c = t0 / nb;
           int b = static_cast<int>(t0 - c * nb);
-          const int b_first = b;
           for (int l = 0; l < L; ++l) {  // lanes past `valid` compute unused numbers
             cl[l] = static_cast<int>(c);
             chain[l] = std::uint64_t(offset + c);
@@ -96,13 +95,25 @@ void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, 
           }
           float z[4][L];
           rng::normals_lanes<L>(seed, std::uint64_t(step), rng::kNoise, chain, blk, z);
-          if (d % 4 == 0 && !do_clip && !do_clamp && cl[0] == cl[valid - 1]) {
-            // One chain, whole blocks: contiguous coordinates from 4·b_first.
-            const Real hb = half_eps * beta(cl[0]);
-            Real* KOKKOS_RESTRICT xr = &x(cl[0], 4 * b_first);
-            const Real* KOKKOS_RESTRICT gr = &g(cl[0], 4 * b_first);
-            for (int l = 0; l < valid; ++l)
-              for (int q = 0; q < 4; ++q) xr[4 * l + q] = xr[4 * l + q] - hb * gr[4 * l + q] + sqrt_eps * z[q][l];
+          if (d % 4 == 0) {
+            // Whole blocks: each chain's lanes hold contiguous coordinates
+            // from 4·blk of its first lane (at most two chains when nb ≥ L).
+            for (int l = 0; l < valid;) {
+              const int cc = cl[l], b0 = static_cast<int>(blk[l]);
+              const int n = valid - l < nb - b0 ? valid - l : nb - b0;
+              Real* KOKKOS_RESTRICT xr = &x(cc, 4 * b0);
+              const Real* KOKKOS_RESTRICT gr = &g(cc, 4 * b0);
+              const Real bc = beta(cc), hb = half_eps * bc;
+              if (!do_clip && !do_clamp) {
+                for (int j = 0; j < n; ++j)
+                  for (int q = 0; q < 4; ++q)
+                    xr[4 * j + q] = xr[4 * j + q] - hb * gr[4 * j + q] + sqrt_eps * z[q][l + j];
+              } else {
+                for (int j = 0; j < n; ++j)
+                  for (int q = 0; q < 4; ++q) xr[4 * j + q] = move(xr[4 * j + q], gr[4 * j + q], bc, z[q][l + j]);
+              }
+              l += n;
+            }
             return;
           }
           for (int l = 0; l < valid; ++l) {
