@@ -31,7 +31,7 @@ TEST(Vmath, ExpNegDouble) {
   EXPECT_NEAR(vmath::exp_neg(-750.0), std::exp(-700.0), 1e-15 * std::exp(-700.0));
 }
 
-TEST(Vmath, SiluAndDerivative) {
+TEST(Vmath, SiluAndDerivatives) {
   for (int i = -4000; i <= 4000; ++i) {
     const float z = float(i) / 100;
     float f, df;
@@ -39,6 +39,12 @@ TEST(Vmath, SiluAndDerivative) {
     const double s = 1 / (1 + std::exp(-double(z)));
     EXPECT_NEAR(f, z * s, 8 * kUlp * (std::abs(z * s) + 1e-30)) << z;
     EXPECT_NEAR(df, s * (1 + z * (1 - s)), 8 * kUlp * (1 + std::abs(z))) << z;
+    float f2, df2, d2f;
+    vmath::silu2(z, f2, df2, d2f);
+    EXPECT_EQ(f2, f) << z;
+    EXPECT_EQ(df2, df) << z;
+    // f'' = s (1 − s)(2 + z (1 − 2s)): |f''| ≤ 0.5; the terms' rounding scales with 1 + |z|.
+    EXPECT_NEAR(d2f, s * (1 - s) * (2 + z * (1 - 2 * s)), 16 * kUlp * (1 + std::abs(z))) << z;
   }
 }
 

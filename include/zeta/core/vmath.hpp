@@ -99,6 +99,16 @@ KOKKOS_INLINE_FUNCTION void silu(float z, float& f, float& df) {
   df = s * (1.0f + z * (1.0f - s));
 }
 
+//! silu() and the second derivative s(1 − s)(2 + z(1 − 2s)).
+KOKKOS_INLINE_FUNCTION void silu2(float z, float& f, float& df, float& d2f) {
+  const float e = exp_neg(select(z < 0, z, -z));
+  const float inv = 1.0f / (1.0f + e);
+  const float s = select(z >= 0, inv, e * inv);
+  f = z * s;
+  df = s * (1.0f + z * (1.0f - s));  // as silu()
+  d2f = s * (1.0f - s) * (2.0f + z * (1.0f - 2.0f * s));
+}
+
 //! √y for normal floats y > 0: bit-trick estimate, three Newton steps on 1/√y.
 KOKKOS_INLINE_FUNCTION float sqrt_pos(float y) {
   float r = as_float(0x5f375a86u - (as_uint(y) >> 1));
