@@ -3,7 +3,11 @@
 # exchange round after every sweep, on NP ranks (default 2). Prints, per run,
 # the share of wall time outside the sweeps (energy all-gather incl. waiting for
 # the slower rank, exchange round, statistics: the JSON's exchange_fraction),
-# sweeps/s and spin updates/ns per rank, then the ranges over RUNS runs.
+# the part of it spent waiting for the slower rank's sweep (sync_wait_fraction:
+# each step, the slowest rank's time since the previous all-gather minus this
+# rank's; the times ride along in the all-gather) and the difference, exchange
+# and communication proper; sweeps/s and spin updates/ns per rank; then the
+# ranges over RUNS runs.
 #
 #   bench/run_temper_exchange_bench.sh            # uses build/zeta
 #   ZETA=/path/to/zeta NP=4 RUNS=5 bench/run_temper_exchange_bench.sh
@@ -29,11 +33,15 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 np_, move = int(sys.argv[2]), sys.argv[3]
 fr = [r["exchange_fraction"] for r in rows]
+wt = [r["sync_wait_fraction"] for r in rows]
+ex = [f - w for f, w in zip(fr, wt)]
 ups = [r["sweeps_per_s"] * 64 * 64 * 64 / 1e9 / np_ for r in rows]
 for r, u in zip(rows, ups):
     print(json.dumps({"bench": "temper_exchange", "ranks": r["ranks"], "move": move, "replicas": 64, "L": 64,
-                      "exchange_fraction": r["exchange_fraction"], "sweeps_per_s": r["sweeps_per_s"],
+                      "exchange_fraction": r["exchange_fraction"], "sync_wait_fraction": r["sync_wait_fraction"],
+                      "sweeps_per_s": r["sweeps_per_s"],
                       "updates_per_ns_per_rank": u}))
-print(f"{move}, {np_} ranks, {len(rows)} runs: exchange+communication {100*min(fr):.1f}-{100*max(fr):.1f}% of wall time "
-      f"(target < 2%), {min(ups):.2f}-{max(ups):.2f} spin updates/ns per rank")
+print(f"{move}, {np_} ranks, {len(rows)} runs: outside the sweeps {100*min(fr):.1f}-{100*max(fr):.1f}% of wall time, "
+      f"of which waiting for the slower rank's sweep {100*min(wt):.1f}-{100*max(wt):.1f}% and exchange+communication "
+      f"{100*min(ex):.1f}-{100*max(ex):.1f}% (target < 2%); {min(ups):.2f}-{max(ups):.2f} spin updates/ns per rank")
 PY

@@ -3,7 +3,7 @@
 //! all-gathered, and every `exchange_every` steps an exchange round permutes the
 //! β labels, the same decision on every rank. States never leave their rank.
 #include <Kokkos_Core.hpp>
-
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -283,7 +283,9 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   StopControl stop(comm, run.max_hours);
   TemperResult res;
   std::vector<double> local, all, energy(R), e_row(K), m_row(K);
-  double exchange_s = 0;
+  double exchange_s = 0, wait_s = 0;
+  std::vector<double> work;  // each rank's time since the last all-gather (sweep and bookkeeping)
+  Kokkos::Timer since_gather;
   const std::int64_t first = st.step;
   std::int64_t t = st.step;
   for (; t < run.steps; ++t) {
@@ -291,7 +293,11 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
     Kokkos::fence();
     Kokkos::Timer xt;
     sys.observe(local);
-    all = comm.allgather_chain_rows(local, nobs, range);
+    const double mine = since_gather.seconds();
+    all = comm.allgather_chain_rows(local, nobs, range, mine, &work);
+    since_gather.reset();
+    // What this rank waited in the all-gather for the slowest rank's sweep and bookkeeping.
+    wait_s += *std::max_element(work.begin(), work.end()) - mine;
     for (std::int64_t c = 0; c < R; ++c) energy[c] = all[c * nobs];
     const bool post = t >= run.burn_in;
     if (post) {
@@ -471,6 +477,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   res.wall_s = timer.seconds();
   res.sweeps_per_s = double(res.steps_done - first) / res.wall_s;
   res.exchange_fraction = exchange_s / res.wall_s;
+  res.sync_wait_fraction = wait_s / res.wall_s;
   auto& j = res.json;
   add_json_header(j, "temper", res.status, res.wall_s, comm, model_name, smp.name);
   j.add("levels", K);
@@ -499,6 +506,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   j.add("move_acceptance", res.move_acceptance);
   j.add("sweeps_per_s", res.sweeps_per_s);
   j.add("exchange_fraction", res.exchange_fraction);
+  j.add("sync_wait_fraction", res.sync_wait_fraction);
   if (!file.empty()) j.add("output", file);
   return res;
 }

@@ -37,21 +37,37 @@ std::vector<double> Comm::gather_chain_rows(const std::vector<double>& local, st
 }
 
 std::vector<double> Comm::allgather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
-                                               const ChainRange& range) const {
+                                               const ChainRange& range, double tail, std::vector<double>* tails) const {
   if (static_cast<std::int64_t>(local.size()) != range.count * row_len)
     throw Error("internal: allgather_chain_rows size mismatch", false);
   // Every rank's count follows from the decomposition: no count exchange.
+  const int extra = tails ? 1 : 0;
   std::vector<int> counts(size_), displs(size_);
   int total = 0;
   for (int r = 0; r < size_; ++r) {
-    counts[r] = static_cast<int>(chains_of(r, range.global).count * row_len);
+    counts[r] = static_cast<int>(chains_of(r, range.global).count * row_len) + extra;
     displs[r] = total;
     total += counts[r];
   }
   std::vector<double> out(total);
-  MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), counts.data(), displs.data(),
+  if (!tails) {
+    MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), counts.data(), displs.data(),
+                   MPI_DOUBLE, comm_);
+    return out;
+  }
+  std::vector<double> send(local);
+  send.push_back(tail);
+  MPI_Allgatherv(send.data(), static_cast<int>(send.size()), MPI_DOUBLE, out.data(), counts.data(), displs.data(),
                  MPI_DOUBLE, comm_);
-  return out;
+  // [rows of rank 0, tail 0, rows of rank 1, tail 1, …] → rows, tails
+  tails->resize(size_);
+  std::vector<double> rows;
+  rows.reserve(std::size_t(total - size_));
+  for (int r = 0; r < size_; ++r) {
+    rows.insert(rows.end(), out.begin() + displs[r], out.begin() + displs[r] + counts[r] - 1);
+    (*tails)[r] = out[std::size_t(displs[r] + counts[r] - 1)];
+  }
+  return rows;
 }
 
 std::vector<double> Comm::gather_to_root(const std::vector<double>& local) const {

@@ -30,6 +30,6 @@ copies = 2
 adapt = barrier
 INI
 source "$here/signal_restart.sh"
-signal_restart temper "wall_s|sweeps_per_s|exchange_fraction" \
+signal_restart temper "wall_s|sweeps_per_s|exchange_fraction|sync_wait_fraction" \
   "/temper/energy /temper/replica /temper/magnetization /temper/betas /temper/round_trips /temper/flow"
 exit $fail

@@ -57,6 +57,7 @@ struct TemperResult {
   std::vector<double> log_z_bar, log_z_bar_stderr;
   bool log_z_absolute = false;
   double wall_s = 0, sweeps_per_s = 0, exchange_fraction = 0;
+  double sync_wait_fraction = 0;  //!< part of exchange_fraction: waiting for the slower ranks' sweeps
   JsonSummary json;
 };
 

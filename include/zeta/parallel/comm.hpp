@@ -58,8 +58,10 @@ class Comm {
                                         const ChainRange& range) const;
 
   //! The same in global chain order on every rank (each rank's count follows from chains()).
+  //! With `tails`, each rank's `tail` rides along: tails gets them in rank order.
   std::vector<double> allgather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
-                                           const ChainRange& range) const;
+                                           const ChainRange& range, double tail = 0,
+                                           std::vector<double>* tails = nullptr) const;
 
   //! Every rank's values concatenated in rank order on rank 0 (others get none).
   std::vector<double> gather_to_root(const std::vector<double>& local) const;
