@@ -344,11 +344,12 @@ struct CdCase {
   RbmKind kind;
   bool from_data;
   int k;
+  bool binary = false;  //!< Bernoulli on the host: products as sums of selected rows
 };
 class RbmContrastive : public ::testing::TestWithParam<CdCase> {};
 
 TEST_P(RbmContrastive, MatchesGibbsAndTwoGradients) {
-  const auto [kind, from_data, k] = GetParam();
+  const auto [kind, from_data, k, binary] = GetParam();
   const int nv = 21, nh = 13, nd = 9, nc = from_data ? nd : 7;
   const Ref ref = random_ref(kind, nv, nh, 41, 0.6, 0.4);
   auto fused = ref.device(), plain = ref.device();
@@ -363,6 +364,7 @@ TEST_P(RbmContrastive, MatchesGibbsAndTwoGradients) {
   auto g = fused.gradient_buffer();
   Kokkos::deep_copy(g, Real(0.5));  // both accumulate
   ASSERT_TRUE(fused.fused_contrastive());
+  fused.set_binary_products(binary);
   fused.contrastive_gradient(x, nd, h, k, from_data, wpos, wneg, seed, offset, step0, g);
 
   const auto vd = to_device(data, nd, nv), vc = to_device(from_data ? data : chains, nc, nv);
@@ -388,6 +390,9 @@ TEST_P(RbmContrastive, MatchesGibbsAndTwoGradients) {
 INSTANTIATE_TEST_SUITE_P(KindsAndObjectives, RbmContrastive,
                          ::testing::Values(CdCase{RbmKind::bernoulli, true, 1}, CdCase{RbmKind::bernoulli, true, 3},
                                            CdCase{RbmKind::bernoulli, false, 1}, CdCase{RbmKind::bernoulli, false, 2},
+                                           CdCase{RbmKind::bernoulli, true, 1, true},
+                                           CdCase{RbmKind::bernoulli, true, 3, true},
+                                           CdCase{RbmKind::bernoulli, false, 2, true},
                                            CdCase{RbmKind::gaussian, true, 1}, CdCase{RbmKind::gaussian, false, 2}));
 
 TEST(RbmContrastive, RefusesScaledGaussianVisibles) {

@@ -668,6 +668,9 @@ class Rbm {
 
   //! Whether contrastive_gradient applies (it skips the 1/σ² scaling of a Gaussian RBM's visibles).
   bool fused_contrastive() const { return !scale_visible(); }
+  //! Host, Bernoulli: contrastive_gradient's products as sums of selected rows
+  //! (linalg/binary.hpp) or as GEMMs; the same draws, the gradient to rounding.
+  void set_binary_products(bool on) { binary_products_ = on; }
 
   //! One CD-k or PCD-k gradient on stacked rows x = [data (the first nd rows); chains (the rest)]:
   //! k block-Gibbs sweeps of the chain rows at β = 1, with hidden states in h (one row per chain)
@@ -691,7 +694,8 @@ class Rbm {
     const Matrix<Space> F(all_.data(), total, nh_), Fd(all_.data(), nd, nh_),
         Fc(all_.data() + std::size_t(nd) * nh_, nc, nh_);
     if constexpr (kHost) {
-      if (kind_ == RbmKind::bernoulli && binary_contrastive(x, nd, h, k, from_data, seed, offset, step0)) {
+      if (kind_ == RbmKind::bernoulli && binary_products_ &&
+          binary_contrastive(x, nd, h, k, from_data, seed, offset, step0)) {
         finish_contrastive(x, nd, wpos, wneg, g, true);
         return;
       }
@@ -846,6 +850,7 @@ class Rbm {
   Matrix<Space> W_;
   Matrix<Space> vpad_, hpad_, hid_, vis_, all_, wt_;  //!< workspaces, grown on demand
   linalg::BinaryPattern pattern_;                     //!< host: the ones of a 0/1 operand
+  bool binary_products_ = linalg::kBinaryProductsByDefault;  //!< host: contrastive_gradient by row sums
 };
 
 //! ln Z(β) of the base-rate model A (W = 0, c = 0, visible bias a) with `hidden`
