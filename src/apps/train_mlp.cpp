@@ -247,7 +247,7 @@ class DsmTrainer : public MlpTrainer {
         hc(n, i) = Real(-double(z) / sigma);
       };
       if constexpr (std::is_same_v<Real, float>) {
-        // The numbers of st.normals, L blocks at a time in vectorized lanes.
+        // The numbers of st.normals (to an ulp), L blocks at a time in vectorized lanes.
         constexpr int L = 32;
         std::uint64_t chain[L];
         std::uint32_t blk[L];
