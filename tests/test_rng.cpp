@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "zeta/rng/philox.hpp"
 #include "zeta/samplers/samplers.hpp"
@@ -57,6 +58,15 @@ TEST(Rng, LaneParallelPhiloxMatchesRandom123) {
     rng::box_muller4(r[0], r[1], r[2], r[3], w[0], w[1], w[2], w[3]);
     for (int q = 0; q < 4; ++q) EXPECT_NEAR(z[q][l], w[q], 1e-6 * (1 + std::abs(w[q]))) << "lane " << l << " q " << q;
   }
+}
+
+TEST(Rng, HostNormalsAreTheStreamsNormals) {
+  // 150 normals: 38 blocks, more than one group of 32 lanes, the last block partial.
+  const int n = 150;
+  std::vector<double> got(n, NAN), want(n, NAN);
+  rng::host_normals(9, 1234, 56, rng::kDsmNoise, n, [&](int i, Real z) { got[i] = z; });
+  rng::Stream(9, 1234, 56, rng::kDsmNoise).normals(n, [&](int i, Real z) { want[i] = z; });
+  for (int i = 0; i < n; ++i) EXPECT_NEAR(got[i], want[i], 1e-6 * (1 + std::abs(want[i]))) << "normal " << i;
 }
 
 TEST(Rng, LangevinMoveDrawsEachChainsOwnStream) {

@@ -242,25 +242,10 @@ class DsmTrainer : public MlpTrainer {
       const rng::Stream st(ts_.seed, id, std::uint64_t(s), rng::kDsmNoise);
       const double sigma =
           K == 1 ? ts_.sigma[0] : ts_.sigma[std::min<std::int64_t>(K - 1, std::int64_t(st.uniform(kSigmaBlock) * K))];
-      const auto put = [&](int i, Real z) {
+      rng::host_normals(ts_.seed, id, std::uint64_t(s), rng::kDsmNoise, dim_, [&](int i, Real z) {
         hx(n, i) = Real(double(x[i]) + sigma * double(z));
         hc(n, i) = Real(-double(z) / sigma);
-      };
-      if constexpr (std::is_same_v<Real, float>) {
-        // The numbers of st.normals (to an ulp), L blocks at a time in vectorized lanes.
-        constexpr int L = 32;
-        std::uint64_t chain[L];
-        std::uint32_t blk[L];
-        float z[4][L];
-        for (int b0 = 0; 4 * b0 < dim_; b0 += L) {
-          for (int l = 0; l < L; ++l) chain[l] = id, blk[l] = static_cast<std::uint32_t>(b0 + l);
-          rng::normals_lanes<L>(ts_.seed, std::uint64_t(s), rng::kDsmNoise, chain, blk, z);
-          for (int l = 0; l < L && 4 * (b0 + l) < dim_; ++l)
-            for (int q = 0; q < 4 && 4 * (b0 + l) + q < dim_; ++q) put(4 * (b0 + l) + q, z[q][l]);
-        }
-      } else {
-        st.normals(dim_, put);
-      }
+      });
       hw(n) = Real(sigma * sigma / B);
     });
     Kokkos::deep_copy(xt_, hx);

@@ -90,23 +90,21 @@ KOKKOS_INLINE_FUNCTION double exp_neg(double x) {
   return p * as_double(static_cast<std::uint64_t>(ni + 1023) << 52);
 }
 
-//! silu(z) = z σ(z) and its derivative σ(z)(1 + z(1 − σ(z))).
-KOKKOS_INLINE_FUNCTION void silu(float z, float& f, float& df) {
+//! silu(z) = z s, s = σ(z), its derivative s(1 + z(1 − s)) and its second
+//! derivative s(1 − s)(2 + z(1 − 2s)).
+KOKKOS_INLINE_FUNCTION void silu2(float z, float& f, float& df, float& d2f) {
   const float e = exp_neg(select(z < 0, z, -z));  // e^{−|z|}
   const float inv = 1.0f / (1.0f + e);
   const float s = select(z >= 0, inv, e * inv);
   f = z * s;
   df = s * (1.0f + z * (1.0f - s));
+  d2f = s * (1.0f - s) * (2.0f + z * (1.0f - 2.0f * s));
 }
 
-//! silu() and the second derivative s(1 − s)(2 + z(1 − 2s)).
-KOKKOS_INLINE_FUNCTION void silu2(float z, float& f, float& df, float& d2f) {
-  const float e = exp_neg(select(z < 0, z, -z));
-  const float inv = 1.0f / (1.0f + e);
-  const float s = select(z >= 0, inv, e * inv);
-  f = z * s;
-  df = s * (1.0f + z * (1.0f - s));  // as silu()
-  d2f = s * (1.0f - s) * (2.0f + z * (1.0f - 2.0f * s));
+//! silu and its derivative (silu2 without the second derivative, which inlining drops).
+KOKKOS_INLINE_FUNCTION void silu(float z, float& f, float& df) {
+  float d2f;
+  silu2(z, f, df, d2f);
 }
 
 //! √y for normal floats y > 0: bit-trick estimate, three Newton steps on 1/√y.

@@ -176,27 +176,21 @@ void bias_activation(const Matrix<Space>& a, const Vector<Space>& b, Activation 
   const bool second = s.data() != nullptr;
   const int rows = static_cast<int>(a.extent(0)), width = static_cast<int>(a.extent(1));
   if constexpr (std::is_same_v<Real, float>) {
-    if (act == Activation::silu) {  // vectorized silu (vmath): a row per work item, restrict pointers
-      Kokkos::parallel_for(
-          "zeta::Mlp::train_activate", RangePolicy<Space>(0, rows), KOKKOS_LAMBDA(const int n) {
-            Real* KOKKOS_RESTRICT ar = &a(n, 0);
-            Real* KOKKOS_RESTRICT dr = &d(n, 0);
-            const Real* KOKKOS_RESTRICT br = &b(0);
-            if (second) {
-              Real* KOKKOS_RESTRICT sr = &s(n, 0);
-              for (int j = 0; j < width; ++j) {
-                float f, df, d2f;
-                vmath::silu2(ar[j] + br[j], f, df, d2f);
-                ar[j] = f, dr[j] = df, sr[j] = d2f;
-              }
-            } else {
-              for (int j = 0; j < width; ++j) {
-                float f, df, d2f;
-                vmath::silu2(ar[j] + br[j], f, df, d2f);
-                ar[j] = f, dr[j] = df;
-              }
-            }
-          });
+    if (act == Activation::silu) {  // vectorized silu (vmath), without a store under a condition
+      if (second)
+        for_entries<Space>(
+            "zeta::Mlp::train_activate", rows, width, KOKKOS_LAMBDA(const int n, const int j) {
+              float f, df, d2f;
+              vmath::silu2(a(n, j) + b(j), f, df, d2f);
+              a(n, j) = f, d(n, j) = df, s(n, j) = d2f;
+            });
+      else
+        for_entries<Space>(
+            "zeta::Mlp::train_activate", rows, width, KOKKOS_LAMBDA(const int n, const int j) {
+              float f, df;
+              vmath::silu(a(n, j) + b(j), f, df);
+              a(n, j) = f, d(n, j) = df;
+            });
       return;
     }
   }

@@ -212,4 +212,26 @@ KOKKOS_INLINE_FUNCTION void normals_lanes(std::uint32_t seed, std::uint64_t step
   for (int l = 0; l < L; ++l) box_muller4(w[0][l], w[1][l], w[2][l], w[3][l], z[0][l], z[1][l], z[2][l], z[3][l]);
 }
 
+//! Host: the n normals Stream(seed, chain, step, purpose).normals gives, through
+//! sink(i, z); with float Real L = 32 blocks at a time in vectorized lanes (the same
+//! numbers to an ulp), with double Real by Stream::normals itself.
+template <class Sink>
+void host_normals(std::uint32_t seed, std::uint64_t chain, std::uint64_t step, Purpose purpose, int n, Sink&& sink) {
+  if constexpr (sizeof(Real) == sizeof(float)) {
+    constexpr int L = 32;
+    std::uint64_t ch[L];
+    std::uint32_t blk[L];
+    float z[4][L];
+    for (int l = 0; l < L; ++l) ch[l] = chain;
+    for (int b0 = 0; 4 * b0 < n; b0 += L) {
+      for (int l = 0; l < L; ++l) blk[l] = static_cast<std::uint32_t>(b0 + l);
+      normals_lanes<L>(seed, step, purpose, ch, blk, z);
+      for (int l = 0; l < L && 4 * (b0 + l) < n; ++l)
+        for (int q = 0; q < 4 && 4 * (b0 + l) + q < n; ++q) sink(4 * (b0 + l) + q, Real(z[q][l]));
+    }
+  } else {
+    Stream(seed, chain, step, purpose).normals(n, sink);
+  }
+}
+
 }  // namespace zeta::rng
