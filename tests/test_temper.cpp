@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "exact.hpp"
 #include "rbm_fixture.hpp"
@@ -73,6 +74,75 @@ TEST(IsingKernel, EnergyAndFlipsMatchTheLattice) {
   model.measure(s, E, M);
   Kokkos::deep_copy(hM, M);
   EXPECT_EQ(hM(0), L * L);
+}
+
+// One sweep of replica r by the contract in ising.hpp, one site at a time: the
+// uniform of site k = ⌊j/2⌋ on row i of colour c is word q / 8 of Philox block
+// (c·L + i)·nbr + 8⌊k/32⌋ + q mod 8 (q = k mod 32, nbr = 8⌈(L/2)/32⌉) of
+// Stream(seed, r, step, kSweep); the threshold is threshold_row's entry.
+int reference_sweep(std::vector<int>& spin, int L, double J, double h, double beta, bool metro, std::uint32_t seed,
+                    std::uint64_t r, std::uint64_t step) {
+  std::uint32_t th[10];
+  Ising<Space>::threshold_row(beta, J, h, metro, th);
+  const rng::Stream st(seed, r, step, rng::kSweep);
+  const int nbr = 8 * ((L / 2 + 31) / 32);
+  auto at = [&](int i, int j) -> int& { return spin[((i + L) % L) * L + (j + L) % L]; };
+  int flips = 0;
+  for (int c = 0; c < 2; ++c)
+    for (int i = 0; i < L; ++i)
+      for (int j = (i + c) & 1; j < L; j += 2) {
+        const int k = j / 2, q = k % 32;
+        const std::uint32_t u = st.block(std::uint32_t((c * L + i) * nbr + 8 * (k / 32) + q % 8))[q / 8];
+        const int s = at(i, j), nb = at(i - 1, j) + at(i + 1, j) + at(i, j - 1) + at(i, j + 1);
+        const std::uint32_t t = th[(metro && s > 0 ? 5 : 0) + (nb + 4) / 2];
+        const bool acc = u < t || t == 0xFFFFFFFFu;
+        const int next = metro ? (acc ? -s : s) : (acc ? 1 : -1);
+        flips += next != s;
+        at(i, j) = next;
+      }
+  return flips;
+}
+
+// The batched kernels (vectorized lanes, AVX2 tables where built for them) give
+// reference_sweep's spins and flip counts bit for bit: whole and partial 32-site
+// chunks (L = 70: one of each per row, and L not a multiple of the rows per item).
+TEST(IsingKernel, SweepsMatchTheSiteBySiteContract) {
+  for (const int L : {6, 64, 70})
+    for (const bool metro : {true, false}) {
+      const double J = 0.8, h = 0.25;
+      const int R = 3;
+      Ising<Space> model(L, J, h);
+      Ising<Space>::Spins s("s", R, L * L);
+      model.initialize(s, 5, 11);
+      Ising<Space>::Betas beta("beta", R);
+      auto hb = Kokkos::create_mirror_view(beta);
+      for (int r = 0; r < R; ++r) hb(r) = 0.2 + 0.25 * r;  // below, near and above β_c
+      Kokkos::deep_copy(beta, hb);
+      Ising<Space>::Table t("t", R);
+      model.thresholds(beta, metro ? SpinMove::metropolis : SpinMove::heatbath, t);
+      auto h0 = Kokkos::create_mirror(Kokkos::HostSpace(), s);
+      Kokkos::deep_copy(h0, s);
+      std::vector<std::vector<int>> ref(R, std::vector<int>(L * L));
+      for (int r = 0; r < R; ++r)
+        for (int i = 0; i < L; ++i)
+          for (int j = 0; j < L; ++j) ref[r][i * L + j] = h0(r, Ising<Space>::index(i, j, L));
+      std::vector<std::int64_t> ref_flips(R, 0);
+      Counts<Space> flips("flips", R);
+      for (std::int64_t step = 1; step <= 3; ++step) {
+        model.sweep(s, t, metro ? SpinMove::metropolis : SpinMove::heatbath, 9, 5, step, flips);
+        for (int r = 0; r < R; ++r) ref_flips[r] += reference_sweep(ref[r], L, J, h, hb(r), metro, 9, 5 + r, step);
+      }
+      auto h1 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s);
+      auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flips);
+      for (int r = 0; r < R; ++r) {
+        EXPECT_EQ(hf(r), ref_flips[r]) << "L " << L << (metro ? " metropolis" : " heat-bath") << " replica " << r;
+        EXPECT_GT(ref_flips[r], 0);
+        int differ = 0;
+        for (int i = 0; i < L; ++i)
+          for (int j = 0; j < L; ++j) differ += h1(r, Ising<Space>::index(i, j, L)) != ref[r][i * L + j];
+        EXPECT_EQ(differ, 0) << "L " << L << (metro ? " metropolis" : " heat-bath") << " replica " << r;
+      }
+    }
 }
 
 const char* kIsing4 = R"(

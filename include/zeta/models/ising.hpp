@@ -15,15 +15,25 @@
 //! call, copies spins and neighbour sums into local int8 arrays (the wrapping row
 //! neighbour through a padded copy, so no per-site wrap), and updates all
 //! kRows·32 sites in one branch-free loop that vectorizes at full width; the
-//! threshold comes from masks, not a table gather. measure() uses the same copies.
-//! Host figures: bench/bench_ising, bench/README.md.
+//! threshold comes from masks, not a table gather (on AVX2 without AVX-512, from
+//! vpermd tables: update_sites_avx2). measure() uses the same copies.
+//! test_temper's IsingKernel.SweepsMatchTheSiteBySiteContract holds the kernels to
+//! the contract above, site by site. Host figures: bench/bench_ising, bench/README.md.
 #pragma once
+#include <climits>
 #include <cstdint>
 #include <string>
 
 #include "zeta/core/math.hpp"
 #include "zeta/core/types.hpp"
 #include "zeta/rng/philox.hpp"
+
+#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+#define ZETA_ISING_AVX2 1
+#include <immintrin.h>
+#else
+#define ZETA_ISING_AVX2 0
+#endif
 
 namespace zeta {
 
@@ -107,7 +117,7 @@ class Ising {
   void measure(const Spins& s, const Kokkos::View<double*, memory_space>& E,
                const Kokkos::View<double*, memory_space>& M) const {
     constexpr int G = kRows, NS = G * kChunk;
-    const int L = L_, W = L_ / 2, H = L_ * W, n = sites();
+    const int L = L_, W = L_ / 2, n = sites();
     const int chunks = (W + kChunk - 1) / kChunk, groups = (L + G - 1) / G;
     const double J = J_, h = h_;
     using Team = typename Kokkos::TeamPolicy<Space>::member_type;
@@ -124,21 +134,9 @@ class Ising {
                 const int i0 = gr * G, rows = L - i0 < G ? L - i0 : G;
                 for (int ch = 0; ch < chunks; ++ch) {
                   const int k0 = ch * kChunk, nc = W - k0 < kChunk ? W - k0 : kChunk;
-                  std::int8_t sa[NS], nb[NS];
-                  if (nc < kChunk || rows < G)
-                    for (int p = 0; p < NS; ++p) sa[p] = 0, nb[p] = 0;
-                  for (int g = 0; g < rows; ++g) {
-                    const int i = i0 + g, side = (i & 1) ? 1 : -1;
-                    std::int8_t pad[kChunk + 2];
-                    row_neighbours(&s(r, H + i * W), W, k0, nc, pad);
-                    const std::int8_t* a = &s(r, i * W + k0);
-                    const std::int8_t* up = &s(r, H + ((i + L - 1) % L) * W + k0);
-                    const std::int8_t* down = &s(r, H + ((i + 1) % L) * W + k0);
-                    if (nc == kChunk)
-                      load_row<kChunk>(nc, a, up, down, pad + 1, pad + 1 + side, sa + g * kChunk, nb + g * kChunk);
-                    else
-                      load_row<0>(nc, a, up, down, pad + 1, pad + 1 + side, sa + g * kChunk, nb + g * kChunk);
-                  }
+                  std::int8_t pad[G][kChunk + 2], sa[NS], nb[NS];
+                  row_pads(s, r, 0, L, i0, rows, k0, nc, pad);
+                  gather_rows(s, r, 0, L, i0, rows, k0, nc, pad, sa, nb);
                   int sum = 0;
                   for (int p = 0; p < NS; ++p) sum += sa[p] * nb[p];
                   acc += sum;
@@ -174,10 +172,12 @@ class Ising {
   //! colour sit at `same` and `same + side` (side = ±1, wrapping around the row).
   //! Copies them into `pad` so that pad[1 + q] and pad[1 + q + side] are the two
   //! row neighbours of site k0 + q: contiguous loads with no per-site wrap.
+  //! N > 0 fixes n at compile time (a whole chunk: an inline copy, not a memcpy call).
+  template <int N>
   KOKKOS_INLINE_FUNCTION static void row_neighbours(const std::int8_t* KOKKOS_RESTRICT same, int W, int k0, int n,
-                                                    std::int8_t (&pad)[kChunk + 2]) {
+                                                    std::int8_t* KOKKOS_RESTRICT pad) {
     pad[0] = same[k0 == 0 ? W - 1 : k0 - 1];
-    for (int q = 0; q < n; ++q) pad[1 + q] = same[k0 + q];
+    for (int q = 0; q < (N > 0 ? N : n); ++q) pad[1 + q] = same[k0 + q];
     pad[n + 1] = same[k0 + n == W ? 0 : k0 + n];
   }
 
@@ -224,21 +224,118 @@ class Ising {
     return changed;
   }
 
-  //! The move itself on NS sites of a work item's local copy: spin sa[p] with
-  //! neighbour sum nb[p] and uniform u[p]. One long loop over all of the item's
-  //! rows lets the compiler use full-width vectors for the 32-bit compares.
-  template <bool Metro, int NS>
-  KOKKOS_INLINE_FUNCTION static void update_sites(std::int8_t* KOKKOS_RESTRICT sa,
-                                                  const std::int8_t* KOKKOS_RESTRICT nb,
-                                                  const std::uint32_t* KOKKOS_RESTRICT u,
-                                                  const std::uint32_t (&th)[10]) {
-    for (int p = 0; p < NS; ++p) {
-      const int sp = sa[p];
-      const std::uint32_t tt = threshold<Metro>(th, sp, nb[p]);
-      const bool acc = (u[p] < tt) | (tt == 0xFFFFFFFFu);
-      sa[p] = static_cast<std::int8_t>(Metro ? (acc ? -sp : sp) : (acc ? 1 : -1));
+  //! Row-neighbour pads (row_neighbours) of sites k0 … k0 + n − 1 on the colour-c
+  //! rows i0 … i0 + rows − 1 of replica r.
+  template <class S>
+  KOKKOS_INLINE_FUNCTION static void row_pads(const S& s, int r, int c, int L, int i0, int rows, int k0, int n,
+                                              std::int8_t (&pad)[kRows][kChunk + 2]) {
+    const int W = L / 2, o = (1 - c) * L * W;
+    for (int g = 0; g < rows; ++g) {
+      const std::int8_t* same = &s(r, o + (i0 + g) * W);
+      if (n == kChunk)
+        row_neighbours<kChunk>(same, W, k0, n, pad[g]);
+      else
+        row_neighbours<0>(same, W, k0, n, pad[g]);
     }
   }
+
+  //! Local copy of those rows: spin sa[p] and neighbour sum nb[p] of site k0 + q on
+  //! row i0 + g at p = g·kChunk + q; sites past the row or past L get harmless values
+  //! (spin 1, sum 0) that are never stored.
+  template <class S>
+  KOKKOS_INLINE_FUNCTION static void gather_rows(const S& s, int r, int c, int L, int i0, int rows, int k0, int n,
+                                                 const std::int8_t (&pad)[kRows][kChunk + 2],
+                                                 std::int8_t (&sa)[kRows * kChunk], std::int8_t (&nb)[kRows * kChunk]) {
+    const int W = L / 2, H = L * W, o = (1 - c) * H;
+    if (n < kChunk || rows < kRows)
+      for (int p = 0; p < kRows * kChunk; ++p) sa[p] = 1, nb[p] = 0;
+    for (int g = 0; g < rows; ++g) {
+      const int i = i0 + g;
+      // Colour-c sites on row i sit at columns j = 2k + p; their row neighbours
+      // are k and k − 1 (p = 0) or k and k + 1 (p = 1) of the other colour.
+      const int side = ((i + c) & 1) ? 1 : -1;
+      const std::int8_t* a = &s(r, c * H + i * W + k0);
+      const std::int8_t* up = &s(r, o + (i == 0 ? L - 1 : i - 1) * W + k0);
+      const std::int8_t* down = &s(r, o + (i == L - 1 ? 0 : i + 1) * W + k0);
+      const std::int8_t* same = pad[g] + 1;
+      if (n == kChunk)
+        load_row<kChunk>(n, a, up, down, same, same + side, sa + g * kChunk, nb + g * kChunk);
+      else
+        load_row<0>(n, a, up, down, same, same + side, sa + g * kChunk, nb + g * kChunk);
+    }
+  }
+
+  //! The move itself on the G·kChunk sites of a work item's local copy: spin sa[p]
+  //! with neighbour sum nb[p] and the uniform of site q of row g (p = g·kChunk + q),
+  //! flat word q of the row's 8 Philox blocks: w[q / 8][8g + q mod 8]. One long loop
+  //! over all of the item's rows lets the compiler use full-width vectors for the
+  //! 32-bit compares.
+  template <bool Metro, int G>
+  KOKKOS_INLINE_FUNCTION static void update_sites(std::int8_t* KOKKOS_RESTRICT sa,
+                                                  const std::int8_t* KOKKOS_RESTRICT nb,
+                                                  const std::uint32_t (&w)[4][8 * G], const std::uint32_t (&th)[10]) {
+    if constexpr (ZETA_ISING_AVX2) {
+      update_sites_avx2<Metro, G>(sa, nb, w, th);
+    } else {
+      constexpr int NS = G * kChunk;
+      std::uint32_t u[NS];
+      for (int g = 0; g < G; ++g)
+        for (int b = 0; b < 4; ++b)
+          for (int l = 0; l < 8; ++l) u[g * kChunk + 8 * b + l] = w[b][8 * g + l];
+      for (int p = 0; p < NS; ++p) {
+        const int sp = sa[p];
+        const std::uint32_t tt = threshold<Metro>(th, sp, nb[p]);
+        const bool acc = (u[p] < tt) | (tt == 0xFFFFFFFFu);
+        sa[p] = static_cast<std::int8_t>(Metro ? (acc ? -sp : sp) : (acc ? 1 : -1));
+      }
+    }
+  }
+
+#if ZETA_ISING_AVX2
+  //! update_sites on AVX2 without AVX-512, 8 sites per step: GCC 12 builds each
+  //! site's threshold from the masks of threshold() with some 20 vector operations
+  //! per 8 sites and spills; here it is one vpermd per table (entries 0–4 and 5–9),
+  //! and the uniforms are read from w in place. Same spins, bit for bit.
+  template <bool Metro, int G>
+  static void update_sites_avx2(std::int8_t* KOKKOS_RESTRICT sa, const std::int8_t* KOKKOS_RESTRICT nb,
+                                const std::uint32_t (&w)[4][8 * G], const std::uint32_t (&th)[10]) {
+    // Unsigned u < t as signed (u ^ 2³¹) < (t ^ 2³¹); t = 2³² − 1 (always) becomes INT32_MAX.
+    const int b = INT32_MIN;
+    auto table = [&](int e) {
+      return _mm256_setr_epi32(int(th[e]) ^ b, int(th[e + 1]) ^ b, int(th[e + 2]) ^ b, int(th[e + 3]) ^ b,
+                               int(th[e + 4]) ^ b, 0, 0, 0);
+    };
+    const __m256i lo = table(0), hi = Metro ? table(5) : lo;
+    const __m256i bias = _mm256_set1_epi32(b), always = _mm256_set1_epi32(INT32_MAX);
+    const __m256i four = _mm256_set1_epi32(4), one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
+    // vpermd order that undoes the lane interleaving of the two packs below.
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int g = 0; g < G; ++g) {  // row g: sites 32g + 8b … 32g + 8b + 7 take w[b][8g …]
+      __m256i x[4];
+      for (int b = 0; b < 4; ++b) {
+        const int p = kChunk * g + 8 * b;
+        const __m256i sp = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sa + p)));
+        const __m256i n = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(nb + p)));
+        const __m256i e = _mm256_srai_epi32(_mm256_add_epi32(n, four), 1);
+        __m256i t = _mm256_permutevar8x32_epi32(lo, e);
+        if constexpr (Metro)
+          t = _mm256_blendv_epi8(t, _mm256_permutevar8x32_epi32(hi, e), _mm256_cmpgt_epi32(sp, zero));
+        const __m256i u = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&w[b][8 * g])), bias);
+        const __m256i acc = _mm256_or_si256(_mm256_cmpgt_epi32(t, u), _mm256_cmpeq_epi32(t, always));
+        // Metropolis: −s where accepted, (s ^ acc) − acc; heat-bath: +1 where accepted, else −1.
+        x[b] = Metro ? _mm256_sub_epi32(_mm256_xor_si256(sp, acc), acc)
+                     : _mm256_sub_epi32(_mm256_and_si256(acc, _mm256_add_epi32(one, one)), one);
+      }
+      // One 32-byte store per row, which store_row's 32-byte load can take from the store queue.
+      const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(x[0], x[1]), _mm256_packs_epi32(x[2], x[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(sa + kChunk * g), _mm256_permutevar8x32_epi32(packed, order));
+    }
+  }
+#else
+  template <bool Metro, int G>  // declared for update_sites' discarded `if constexpr` branch only
+  static void update_sites_avx2(std::int8_t*, const std::int8_t*, const std::uint32_t (&)[4][8 * G],
+                                const std::uint32_t (&)[10]);
+#endif
 
   template <bool Metro>
   void half_sweep(const Spins& s, const Table& t, int c, std::uint32_t seed, std::int64_t offset, std::int64_t step,
@@ -253,44 +350,27 @@ class Ising {
         KOKKOS_LAMBDA(const std::int64_t item) {
           const int r = static_cast<int>(item / groups), i0 = static_cast<int>(item % groups) * G;
           const int rows = L - i0 < G ? L - i0 : G;
-          const int o = (1 - c) * H;
           std::uint32_t th[10];
           for (int e = 0; e < 10; ++e) th[e] = t(r, e);
           int flipped = 0;
           for (int ch = 0; ch < chunks; ++ch) {
             const int k0 = ch * kChunk, n = W - k0 < kChunk ? W - k0 : kChunk;
-            // Local copy of the item's rows: site q of row g at p = g·kChunk + q.
-            std::int8_t sa[NS], nb[NS];
-            if (n < kChunk || rows < G)  // sites past the row or past L: harmless values, never stored
-              for (int p = 0; p < NS; ++p) sa[p] = 1, nb[p] = 0;
-            for (int g = 0; g < rows; ++g) {
-              const int i = i0 + g;
-              // Colour-c sites on row i sit at columns j = 2k + p; their row neighbours
-              // are k and k − 1 (p = 0) or k and k + 1 (p = 1) of the other colour.
-              const int side = ((i + c) & 1) ? 1 : -1;
-              std::int8_t pad[kChunk + 2];
-              row_neighbours(&s(r, o + i * W), W, k0, n, pad);
-              const std::int8_t* a = &s(r, c * H + i * W + k0);
-              const std::int8_t* up = &s(r, o + ((i + L - 1) % L) * W + k0);
-              const std::int8_t* down = &s(r, o + ((i + 1) % L) * W + k0);
-              if (n == kChunk)
-                load_row<kChunk>(n, a, up, down, pad + 1, pad + 1 + side, sa + g * kChunk, nb + g * kChunk);
-              else
-                load_row<0>(n, a, up, down, pad + 1, pad + 1 + side, sa + g * kChunk, nb + g * kChunk);
-            }
+            // Pads first, the Philox rounds, then the reads of the pads at an offset: by
+            // then the pad stores have left the store queue (a load straddling two queued
+            // stores cannot be forwarded and stalls).
+            std::int8_t pad[G][kChunk + 2];
+            row_pads(s, r, c, L, i0, rows, k0, n, pad);
             std::uint64_t chain[NL];
             std::uint32_t blk[NL];
             for (int x = 0; x < NL; ++x) {  // lanes of rows past L compute unused numbers
               chain[x] = std::uint64_t(offset + r);
               blk[x] = static_cast<std::uint32_t>((c * L + i0 + x / 8) * nbr + 8 * ch + x % 8);
             }
-            std::uint32_t w[4][NL], u[NS];
+            std::uint32_t w[4][NL];
             rng::philox_lanes<NL>(seed, std::uint64_t(step), rng::kSweep, chain, blk, w);
-            // Site q of row g takes flat word q of the row's 8 blocks: word q / 8 of block 8g + q mod 8.
-            for (int g = 0; g < G; ++g)
-              for (int b = 0; b < 4; ++b)
-                for (int l = 0; l < 8; ++l) u[g * kChunk + 8 * b + l] = w[b][8 * g + l];
-            update_sites<Metro, NS>(sa, nb, u, th);
+            std::int8_t sa[NS], nb[NS];
+            gather_rows(s, r, c, L, i0, rows, k0, n, pad, sa, nb);
+            update_sites<Metro, G>(sa, nb, w, th);
             for (int g = 0; g < rows; ++g) {
               std::int8_t* a = &s(r, c * H + (i0 + g) * W + k0);
               flipped += n == kChunk ? store_row<kChunk>(n, a, sa + g * kChunk) : store_row<0>(n, a, sa + g * kChunk);
