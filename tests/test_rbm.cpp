@@ -851,5 +851,51 @@ TEST(RbmRng, DrawsDependOnGlobalChainIdOnly) {
     }
 }
 
+// Bernoulli draws by their contract: unit j of chain n is [u < σ(x_nj)], u =
+// draw_uniform(word j mod 4 of block first + j/4 of Stream(seed, offset + n, step,
+// kGibbs)), first = 0 for hidden units and 2^31 for visible ones. The host sum x is
+// in double; draws whose u lies within the device's rounding of σ(x) are not judged
+// (a few in float, none in double).
+TEST(RbmRng, BernoulliDrawsFollowTheirUniforms) {
+  const int nv = 50, nh = 37, rows = 9;  // 37, 50: partial Philox blocks and lane groups
+  const Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 81, 0.4, 0.8);
+  auto rbm = ref.device();
+  const double beta = 0.9, margin = kDouble ? 1e-12 : 1e-5;
+  const std::uint32_t seed = 17;
+  const std::int64_t offset = 40, step = 6;
+  const auto hv = random_states(RbmKind::bernoulli, rows, nv, 82);
+  Matrix<Space> h("h", rows, nh), v("v", rows, nv);
+  rbm.sample_hidden(to_device(hv, rows, nv), beta, h, seed, offset, step);
+  const auto hh = to_host(h);
+  rbm.sample_visible(h, beta, v, seed, offset, step);
+  const auto vv = to_host(v);
+  int judged = 0, wrong = 0, ones = 0;
+  auto check = [&](double x, double got, std::int64_t n, std::uint32_t first, int j) {
+    const auto w = rng::Stream(seed, std::uint64_t(offset + n), std::uint64_t(step), rng::kGibbs).block(first + j / 4);
+    const double u = double(rbm_detail::draw_uniform(w[j % 4])), p = 1 / (1 + std::exp(-x));
+    ASSERT_TRUE(got == 0 || got == 1);
+    ones += got == 1;
+    if (std::fabs(u - p) < margin) return;
+    ++judged;
+    wrong += got != (u < p ? 1 : 0);
+  };
+  for (int n = 0; n < rows; ++n) {
+    for (int j = 0; j < nh; ++j) {
+      double x = ref.c[j];
+      for (int i = 0; i < nv; ++i) x += hv[std::size_t(n) * nv + i] * ref.w(i, j);
+      check(beta * x, hh[std::size_t(n) * nh + j], n, 0, j);
+    }
+    for (int i = 0; i < nv; ++i) {
+      double x = ref.b[i];
+      for (int j = 0; j < nh; ++j) x += hh[std::size_t(n) * nh + j] * ref.w(i, j);
+      check(beta * x, vv[std::size_t(n) * nv + i], n, 0x80000000u, i);
+    }
+  }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_GE(judged, rows * (nv + nh) - 3);
+  EXPECT_GT(ones, rows * (nv + nh) / 5);
+  EXPECT_LT(ones, rows * (nv + nh) * 4 / 5);
+}
+
 }  // namespace
 }  // namespace zeta

@@ -90,12 +90,17 @@ KOKKOS_INLINE_FUNCTION double exp_neg(double x) {
   return p * as_double(static_cast<std::uint64_t>(ni + 1023) << 52);
 }
 
+//! σ(z) = 1 / (1 + e^{−z}) from e^{−|z|}, without overflow.
+KOKKOS_INLINE_FUNCTION float sigmoid(float z) {
+  const float e = exp_neg(select(z < 0, z, -z));  // e^{−|z|}
+  const float inv = 1.0f / (1.0f + e);
+  return select(z >= 0, inv, e * inv);
+}
+
 //! silu(z) = z s, s = σ(z), its derivative s(1 + z(1 − s)) and its second
 //! derivative s(1 − s)(2 + z(1 − 2s)).
 KOKKOS_INLINE_FUNCTION void silu2(float z, float& f, float& df, float& d2f) {
-  const float e = exp_neg(select(z < 0, z, -z));  // e^{−|z|}
-  const float inv = 1.0f / (1.0f + e);
-  const float s = select(z >= 0, inv, e * inv);
+  const float s = sigmoid(z);
   f = z * s;
   df = s * (1.0f + z * (1.0f - s));
   d2f = s * (1.0f - s) * (2.0f + z * (1.0f - 2.0f * s));

@@ -84,9 +84,26 @@ KOKKOS_INLINE_FUNCTION double sigmoid(double x) {
   return as_double((as_u64(r) & ~neg) | (as_u64(e * r) & neg));
 }
 
+//! σ in float: float builds' Bernoulli draws and hidden probabilities (8 lanes on
+//! AVX2, where the double σ above runs 4 and costs twice the operations).
+KOKKOS_INLINE_FUNCTION float sigmoid(float x) {
+  return vmath::sigmoid(x);
+}
+
 //! A uniform in (0, 1) from one 32-bit word.
 KOKKOS_INLINE_FUNCTION double u32(std::uint32_t w) {
   return (double(w) + 0.5) * 2.3283064365386963e-10;
+}
+//! A uniform in (0, 1) from the top 24 bits of a word, exact in float.
+KOKKOS_INLINE_FUNCTION float u24(std::uint32_t w) {
+  return (float(w >> 8) + 0.5f) * 5.9604644775390625e-8f;
+}
+//! The uniform of a Bernoulli draw in Real precision.
+KOKKOS_INLINE_FUNCTION Real draw_uniform(std::uint32_t w) {
+  if constexpr (sizeof(Real) == sizeof(float))
+    return u24(w);
+  else
+    return u32(w);
 }
 //! A uniform in (0, 1) with 53 bits from two words (rng::Stream's construction).
 KOKKOS_INLINE_FUNCTION double u53(std::uint32_t a, std::uint32_t b) {
@@ -204,9 +221,10 @@ constexpr int draw_lanes() {
 }
 
 //! out(n, j) = [u_nj < σ(x_nj)] for j < units, u_nj from word j mod 4 of block
-//! first + j/4 of Stream(seed, offset + n, step, purpose); the Field fills the
-//! natural fields x_nj of a run of units. Each loop of a work item is simple enough
-//! to vectorize on a host core.
+//! first + j/4 of Stream(seed, offset + n, step, purpose) (draw_uniform: 32 bits in
+//! double builds, 24 in float ones, which evaluate x and σ in float too); the Field
+//! fills the natural fields x_nj of a run of units. Each loop of a work item is
+//! simple enough to vectorize on a host core.
 template <class Space, class Field>
 void bernoulli_draws(const char* label, const Field& field, const Matrix<Space>& out, std::uint32_t seed,
                      std::int64_t offset, std::int64_t step, rng::Purpose purpose, std::uint32_t first) {
@@ -221,14 +239,14 @@ void bernoulli_draws(const char* label, const Field& field, const Matrix<Space>&
         for (int l = 0; l < L; ++l) chain[l] = std::uint64_t(offset + n), blk[l] = first + std::uint32_t(g0 + l);
         rng::philox_lanes<L>(seed, std::uint64_t(step), purpose, chain, blk, w);
         const int j0 = 4 * g0, cnt = units - j0 < U ? units - j0 : U;
-        double x[U], u[U];
+        Real x[U], u[U];
         for (int q = 0; q < U; ++q) x[q] = 0;
         field.fill(n, j0, cnt, x);
         for (int l = 0; l < L; ++l)
-          for (int q = 0; q < 4; ++q) u[4 * l + q] = u32(w[q][l]);
-        for (int q = 0; q < U; ++q) x[q] = u[q] < sigmoid(x[q]) ? 1.0 : 0.0;
+          for (int q = 0; q < 4; ++q) u[4 * l + q] = draw_uniform(w[q][l]);
+        for (int q = 0; q < U; ++q) x[q] = u[q] < sigmoid(x[q]) ? Real(1) : Real(0);
         Real* KOKKOS_RESTRICT o = &out(n, j0);
-        for (int q = 0; q < cnt; ++q) o[q] = Real(x[q]);
+        for (int q = 0; q < cnt; ++q) o[q] = x[q];
       });
 }
 
@@ -241,11 +259,12 @@ struct HiddenField {
   KOKKOS_INLINE_FUNCTION double operator()(int n, int j) const {
     return double(gamma(n)) * (double(c(j)) + double(pre(n, j)));
   }
-  KOKKOS_INLINE_FUNCTION void fill(int n, int j0, int cnt, double* KOKKOS_RESTRICT x) const {
-    const double g = double(gamma(n));
+  //! x[q] = the field of unit j0 + q, in Real precision.
+  KOKKOS_INLINE_FUNCTION void fill(int n, int j0, int cnt, Real* KOKKOS_RESTRICT x) const {
+    const Real g = gamma(n);
     const Real* KOKKOS_RESTRICT p = &pre(n, j0);
     const Real* KOKKOS_RESTRICT cc = &c(j0);
-    for (int q = 0; q < cnt; ++q) x[q] = g * (double(cc[q]) + double(p[q]));
+    for (int q = 0; q < cnt; ++q) x[q] = g * (cc[q] + p[q]);
   }
 };
 
@@ -286,15 +305,16 @@ struct VisibleField {
   KOKKOS_INLINE_FUNCTION double operator()(int n, int i) const {
     return double(t.alpha) * double(t.base(i)) + double(gamma(n)) * (double(t.b(i)) + (has_m ? double(m(n, i)) : 0.0));
   }
-  KOKKOS_INLINE_FUNCTION void fill(int n, int i0, int cnt, double* KOKKOS_RESTRICT x) const {
-    const double g = double(gamma(n)), a = double(t.alpha);
+  //! x[q] = the field of unit i0 + q, in Real precision.
+  KOKKOS_INLINE_FUNCTION void fill(int n, int i0, int cnt, Real* KOKKOS_RESTRICT x) const {
+    const Real g = gamma(n), a = t.alpha;
     const Real* KOKKOS_RESTRICT bb = &t.b(i0);
     const Real* KOKKOS_RESTRICT ab = &t.base(i0);
     if (has_m) {
       const Real* KOKKOS_RESTRICT mm = &m(n, i0);
-      for (int q = 0; q < cnt; ++q) x[q] = a * double(ab[q]) + g * (double(bb[q]) + double(mm[q]));
+      for (int q = 0; q < cnt; ++q) x[q] = a * ab[q] + g * (bb[q] + mm[q]);
     } else {
-      for (int q = 0; q < cnt; ++q) x[q] = a * double(ab[q]) + g * double(bb[q]);
+      for (int q = 0; q < cnt; ++q) x[q] = a * ab[q] + g * bb[q];
     }
   }
 };
@@ -452,11 +472,10 @@ void weighted_hidden_probabilities(const Matrix<Space>& P, const Vector<Space>& 
       KOKKOS_LAMBDA(const std::int64_t k) {
         const int n = static_cast<int>(k / runs), j0 = static_cast<int>(k % runs) * kUnitRun;
         const int j1 = nh < j0 + kUnitRun ? nh : j0 + kUnitRun;
-        const double bn = double(beta(n));
-        const Real wn = weights(n);
+        const Real bn = Real(beta(n)), wn = weights(n);
         Real* KOKKOS_RESTRICT pr = &P(n, 0);
         const Real* KOKKOS_RESTRICT cr = &c(0);
-        for (int j = j0; j < j1; ++j) pr[j] = wn * Real(sigmoid(bn * (double(cr[j]) + double(pr[j]))));
+        for (int j = j0; j < j1; ++j) pr[j] = wn * sigmoid(bn * (cr[j] + pr[j]));
       });
 }
 
