@@ -105,11 +105,7 @@ KOKKOS_INLINE_FUNCTION Real draw_uniform(std::uint32_t w) {
   else
     return u32(w);
 }
-//! A uniform in (0, 1) with 53 bits from two words (rng::Stream's construction).
-KOKKOS_INLINE_FUNCTION double u53(std::uint32_t a, std::uint32_t b) {
-  const std::uint64_t bits = (static_cast<std::uint64_t>(a) << 21) ^ (b >> 11);
-  return (double(bits & ((std::uint64_t(1) << 53) - 1)) + 0.5) * 1.1102230246251565e-16;
-}
+using rng::u53;
 
 //! Independent partial sums: vectorizable on a host core, a fixed order everywhere.
 constexpr int kLanes = 8;

@@ -59,6 +59,13 @@ KOKKOS_FORCEINLINE_FUNCTION void box_muller4(std::uint32_t w0, std::uint32_t w1,
   z3 = rb * sb;
 }
 
+//! A uniform double in (0, 1) with 53 random bits from two words (Stream::uniform's
+//! construction from words 0 and 1 of a block).
+KOKKOS_INLINE_FUNCTION double u53(std::uint32_t a, std::uint32_t b) {
+  const std::uint64_t bits = (static_cast<std::uint64_t>(a) << 21) ^ (b >> 11);
+  return (double(bits & ((std::uint64_t(1) << 53) - 1)) + 0.5) * 1.1102230246251565e-16;
+}
+
 class Stream {
  public:
   using Gen = r123::Philox4x32;
@@ -110,11 +117,6 @@ class Stream {
   }
 
  private:
-  KOKKOS_INLINE_FUNCTION static double u53(std::uint32_t a, std::uint32_t b) {
-    const std::uint64_t bits = (static_cast<std::uint64_t>(a) << 21) ^ (b >> 11);
-    return (double(bits & ((std::uint64_t(1) << 53) - 1)) + 0.5) * 1.1102230246251565e-16;
-  }
-
   Gen::key_type key_;
   Gen::ctr_type ctr_;
 };
