@@ -1,6 +1,7 @@
 //! 2-D Ising sweeps, one rank: spin updates per nanosecond for Metropolis and
-//! heat-bath, for sweep() alone and for sweep() + measure() (what `zeta temper`
-//! does every step), next to the Philox rate measured in the same process.
+//! heat-bath, for sweep() alone, for sweep_measure() (what `zeta temper` does every
+//! step) and for sweep() then measure(), next to the Philox rate measured in the same
+//! process.
 //!
 //!   bench_ising [--L 64] [--replicas 64] [--sweeps 200] [--repeats 7] [--warmup 20]
 //!               [--beta-min 0.3] [--beta-max 0.6] [--J 1] [--h 0] [--seed S]
@@ -10,7 +11,7 @@
 //!                        and lane width (one uniform per spin update when L/2 is a
 //!                        multiple of 32), xor-folded so that nothing is stored
 //!   measure              measure() alone, sites/ns
-//!   sweep / sweep+measure, for metropolis and heatbath: spin updates/ns
+//!   sweep / sweep_measure / sweep+measure, for metropolis and heatbath: spin updates/ns
 //!                        (replicas × L² per sweep)
 //! Each repeat times `--sweeps` calls of every case in turn (cases interleave, so
 //! drift in clock speed hits all of them alike); a line gives the median over
@@ -164,6 +165,7 @@ int run(int argc, char** argv) {
   zeta::Counts<Space> flips[2] = {zeta::Counts<Space>("bench::flips_metropolis", R),
                                   zeta::Counts<Space>("bench::flips_heatbath", R)};
   Kokkos::View<double*, Space::memory_space> E("bench::E", R), M("bench::M", R);
+  Model::Sums sums("bench::sums", R);
   Kokkos::View<std::uint32_t*, Space::memory_space> sink("bench::sink", R);
   std::int64_t step[2] = {0, 0};
   for (int m = 0; m < 2; ++m) {
@@ -178,6 +180,13 @@ int run(int argc, char** argv) {
   for (int m = 0; m < 2; ++m) {
     cases.push_back({"sweep", move_names[m], double(R) * n,
                      [&, m](std::int64_t) { model.sweep(s[m], t[m], moves[m], o.seed, 0, ++step[m], flips[m]); }, {}});
+    cases.push_back({"sweep_measure",
+                     move_names[m],
+                     double(R) * n,
+                     [&, m](std::int64_t) {
+                       model.sweep_measure(s[m], t[m], moves[m], o.seed, 0, ++step[m], flips[m], sums, E, M);
+                     },
+                     {}});
     cases.push_back({"sweep+measure", move_names[m], double(R) * n,
                      [&, m](std::int64_t) {
                        model.sweep(s[m], t[m], moves[m], o.seed, 0, ++step[m], flips[m]);

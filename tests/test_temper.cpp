@@ -105,7 +105,8 @@ int reference_sweep(std::vector<int>& spin, int L, double J, double h, double be
 
 // The batched kernels (vectorized lanes, AVX2 tables where built for them) give
 // reference_sweep's spins and flip counts bit for bit: whole and partial 32-site
-// chunks (L = 70: one of each per row, and L not a multiple of the rows per item).
+// chunks (L = 70: one of each per row, and L not a multiple of the rows per item);
+// sweep_measure's energy and magnetisation are measure()'s.
 TEST(IsingKernel, SweepsMatchTheSiteBySiteContract) {
   for (const int L : {6, 64, 70})
     for (const bool metro : {true, false}) {
@@ -128,9 +129,27 @@ TEST(IsingKernel, SweepsMatchTheSiteBySiteContract) {
           for (int j = 0; j < L; ++j) ref[r][i * L + j] = h0(r, Ising<Space>::index(i, j, L));
       std::vector<std::int64_t> ref_flips(R, 0);
       Counts<Space> flips("flips", R);
+      Ising<Space>::Sums sums("sums", R);
+      Kokkos::View<double*, Space::memory_space> E("E", R), M("M", R), Em("Em", R), Mm("Mm", R);
       for (std::int64_t step = 1; step <= 3; ++step) {
-        model.sweep(s, t, metro ? SpinMove::metropolis : SpinMove::heatbath, 9, 5, step, flips);
+        // sweep_measure (step 2) is sweep plus the energy and magnetisation measure() gives.
+        const auto move = metro ? SpinMove::metropolis : SpinMove::heatbath;
+        if (step == 2)
+          model.sweep_measure(s, t, move, 9, 5, step, flips, sums, E, M);
+        else
+          model.sweep(s, t, move, 9, 5, step, flips);
         for (int r = 0; r < R; ++r) ref_flips[r] += reference_sweep(ref[r], L, J, h, hb(r), metro, 9, 5 + r, step);
+        if (step == 2) {
+          model.measure(s, Em, Mm);
+          auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E);
+          auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), M);
+          auto am = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Em);
+          auto bm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Mm);
+          for (int r = 0; r < R; ++r) {
+            EXPECT_EQ(a(r), am(r)) << "L " << L << " replica " << r;
+            EXPECT_EQ(b(r), bm(r)) << "L " << L << " replica " << r;
+          }
+        }
       }
       auto h1 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s);
       auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flips);

@@ -108,9 +108,37 @@ class Ising {
   void sweep(const Spins& s, const Table& t, SpinMove move, std::uint32_t seed, std::int64_t offset,
              std::int64_t step, const Counts<Space>& flips) const {
     for (int c = 0; c < 2; ++c) {
-      if (move == SpinMove::metropolis) half_sweep<true>(s, t, c, seed, offset, step, flips);
-      else half_sweep<false>(s, t, c, seed, offset, step, flips);
+      if (move == SpinMove::metropolis)
+        half_sweep<true, false>(s, t, c, seed, offset, step, flips, {});
+      else
+        half_sweep<false, false>(s, t, c, seed, offset, step, flips, {});
     }
+  }
+
+  //! Per-replica integer sums of sweep_measure(): [Σ_bonds s_i s_j, Σ_i s_i].
+  using Sums = Kokkos::View<std::int64_t* [2], Kokkos::LayoutRight, memory_space>;
+
+  //! sweep(), and the energy and magnetisation of the swept states in E and M, equal
+  //! to measure()'s, from what the half-sweeps hold anyway: Σ s_i over the new spins
+  //! of both colours, and Σ_bonds s_i s_j = Σ_{colour 1} s_i · nb_i from the second
+  //! half-sweep (every bond has one colour-1 end; nb_i sums colour-0 spins already
+  //! swept). Integer sums, so exact; `sums` is scratch with a row per replica.
+  void sweep_measure(const Spins& s, const Table& t, SpinMove move, std::uint32_t seed, std::int64_t offset,
+                     std::int64_t step, const Counts<Space>& flips, const Sums& sums,
+                     const Kokkos::View<double*, memory_space>& E, const Kokkos::View<double*, memory_space>& M) const {
+    Kokkos::deep_copy(sums, std::int64_t(0));
+    for (int c = 0; c < 2; ++c) {
+      if (move == SpinMove::metropolis)
+        half_sweep<true, true>(s, t, c, seed, offset, step, flips, sums);
+      else
+        half_sweep<false, true>(s, t, c, seed, offset, step, flips, sums);
+    }
+    const double J = J_, h = h_;
+    Kokkos::parallel_for(
+        "zeta::Ising::sweep_energy", RangePolicy<Space>(0, s.extent(0)), KOKKOS_LAMBDA(const int r) {
+          E(r) = -J * double(sums(r, 0)) - h * double(sums(r, 1));
+          M(r) = double(sums(r, 1));
+        });
   }
 
   //! Energy and magnetisation Σ s_i of every replica.
@@ -222,6 +250,24 @@ class Ising {
       a[q] = sa[q];
     }
     return changed;
+  }
+
+  //! Adds Σ sa[q] to mag and, for colour 1, Σ sa[q]·nb[q] to bonds (q < n ≤ kChunk).
+  //! 16-bit sums (|Σ| ≤ 4·kChunk): 16 lanes per AVX2 vector and no 32-bit multiply.
+  template <int N>
+  KOKKOS_INLINE_FUNCTION static void row_sums(int n, int c, const std::int8_t* KOKKOS_RESTRICT sa,
+                                              const std::int8_t* KOKKOS_RESTRICT nb, int& bonds, int& mag) {
+    std::int16_t sm = 0, sb = 0;
+    if (c == 1) {
+      for (int q = 0; q < (N > 0 ? N : n); ++q) {
+        sm = static_cast<std::int16_t>(sm + sa[q]);
+        sb = static_cast<std::int16_t>(sb + std::int16_t(sa[q]) * std::int16_t(nb[q]));
+      }
+    } else {
+      for (int q = 0; q < (N > 0 ? N : n); ++q) sm = static_cast<std::int16_t>(sm + sa[q]);
+    }
+    mag += sm;
+    bonds += sb;
   }
 
   //! Row-neighbour pads (row_neighbours) of sites k0 … k0 + n − 1 on the colour-c
@@ -337,9 +383,9 @@ class Ising {
                                 const std::uint32_t (&)[10]);
 #endif
 
-  template <bool Metro>
+  template <bool Metro, bool WithSums>
   void half_sweep(const Spins& s, const Table& t, int c, std::uint32_t seed, std::int64_t offset, std::int64_t step,
-                  const Counts<Space>& flips) const {
+                  const Counts<Space>& flips, const Sums& sums) const {
     constexpr int G = kRows, NL = 8 * G, NS = G * kChunk;  // rows, Philox lanes and sites per work item
     const int L = L_, W = L_ / 2, H = L_ * W;
     const int chunks = (W + kChunk - 1) / kChunk, nbr = 8 * chunks;  // Philox blocks per row
@@ -352,7 +398,7 @@ class Ising {
           const int rows = L - i0 < G ? L - i0 : G;
           std::uint32_t th[10];
           for (int e = 0; e < 10; ++e) th[e] = t(r, e);
-          int flipped = 0;
+          int flipped = 0, bonds = 0, mag = 0;
           for (int ch = 0; ch < chunks; ++ch) {
             const int k0 = ch * kChunk, n = W - k0 < kChunk ? W - k0 : kChunk;
             // Pads first, the Philox rounds, then the reads of the pads at an offset: by
@@ -374,9 +420,19 @@ class Ising {
             for (int g = 0; g < rows; ++g) {
               std::int8_t* a = &s(r, c * H + (i0 + g) * W + k0);
               flipped += n == kChunk ? store_row<kChunk>(n, a, sa + g * kChunk) : store_row<0>(n, a, sa + g * kChunk);
+              if constexpr (WithSums) {
+                if (n == kChunk)
+                  row_sums<kChunk>(n, c, sa + g * kChunk, nb + g * kChunk, bonds, mag);
+                else
+                  row_sums<0>(n, c, sa + g * kChunk, nb + g * kChunk, bonds, mag);
+              }
             }
           }
           Kokkos::atomic_add(&flips(r), std::int64_t(flipped));
+          if constexpr (WithSums) {
+            Kokkos::atomic_add(&sums(r, 0), std::int64_t(bonds));
+            Kokkos::atomic_add(&sums(r, 1), std::int64_t(mag));
+          }
         });
   }
 

@@ -46,7 +46,8 @@ class LatticeReplicas {
         thr_("zeta::Ising::thresholds", range.count),
         flips_("zeta::Ising::flips", range.count),
         E_("zeta::Ising::energy", range.count),
-        M_("zeta::Ising::magnetization", range.count) {
+        M_("zeta::Ising::magnetization", range.count),
+        sums_("zeta::Ising::sums", range.count) {
     model_.initialize(s_, range.offset, seed);
     model_.measure(s_, E_, M_);
   }
@@ -81,10 +82,7 @@ class LatticeReplicas {
       }
     if (changed) Kokkos::deep_copy(thr_, host_thr_);
   }
-  void step(std::int64_t t) {
-    model_.sweep(s_, thr_, move_, seed_, range_.offset, t, flips_);
-    model_.measure(s_, E_, M_);
-  }
+  void step(std::int64_t t) { model_.sweep_measure(s_, thr_, move_, seed_, range_.offset, t, flips_, sums_, E_, M_); }
   //! [E, M] per local replica.
   void observe(std::vector<double>& out) const {
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E_);
@@ -125,6 +123,7 @@ class LatticeReplicas {
   std::unordered_map<double, std::array<std::uint32_t, 10>> rows_;
   Counts<Space> flips_;
   Kokkos::View<double*, typename Space::memory_space> E_, M_;
+  typename Model::Sums sums_;  //!< sweep_measure()'s scratch
 };
 
 template <class Space, class Model>
