@@ -7,7 +7,7 @@
 # each step, the slowest rank's time since the previous all-gather minus this
 # rank's; the times ride along in the all-gather) and the difference, exchange
 # and communication proper; sweeps/s and spin updates/ns per rank; then the
-# ranges over RUNS runs.
+# ranges over RUNS runs. Ranks are bound to cores when there are enough.
 #
 #   bench/run_temper_exchange_bench.sh            # uses build/zeta
 #   ZETA=/path/to/zeta NP=4 RUNS=5 bench/run_temper_exchange_bench.sh
@@ -19,11 +19,13 @@ RUNS=${RUNS:-3}
 STEPS=${STEPS:-6000}
 MOVE=${MOVE:-metropolis}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# One core per rank, as srun binds under Slurm; unbound when the ranks outnumber the cores.
+if ((NP <= $(nproc))); then BIND=(--bind-to core); else BIND=(--bind-to none); fi
 [[ -x $ZETA ]] || { echo "no zeta at $ZETA (build it first)" >&2; exit 1; }
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for r in $(seq "$RUNS"); do
-  mpirun -np "$NP" --oversubscribe "$ZETA" temper --model.type=ising --model.L=64 --sampler.type="$MOVE" \
+  mpirun -np "$NP" --oversubscribe "${BIND[@]}" "$ZETA" temper --model.type=ising --model.L=64 --sampler.type="$MOVE" \
     --temper.count=64 --temper.beta_min=0.3 --temper.beta_max=0.6 --temper.exchange_every=1 \
     --run.steps="$STEPS" --run.burn_in=100 --run.save_every=0 --output.file= --run.progress_every=1000 \
     2> /dev/null >> "$out"

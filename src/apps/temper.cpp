@@ -282,9 +282,12 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
                     lattice ? "spin-updates" : "replica-steps", comm.root(), run.progress_every);
   StopControl stop(comm, run.max_hours);
   TemperResult res;
-  std::vector<double> local, all, energy(R), e_row(K), m_row(K);
+  std::vector<double> local, energy(R), e_row(K), m_row(K);
   double exchange_s = 0, wait_s = 0;
-  std::vector<double> work;  // each rank's time since the last all-gather (sweep and bookkeeping)
+  // rows: every replica's observables; tails: each rank's time since the last
+  // all-gather (sweep and bookkeeping), riding along.
+  Comm::GatherBuffers gathered;
+  const std::vector<double>& all = gathered.rows;
   Kokkos::Timer since_gather;
   const std::int64_t first = st.step;
   std::int64_t t = st.step;
@@ -294,10 +297,11 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
     Kokkos::Timer xt;
     sys.observe(local);
     const double mine = since_gather.seconds();
-    all = comm.allgather_chain_rows(local, nobs, range, mine, &work);
+    local.push_back(mine);
+    comm.allgather_rows_and_tails(local, nobs, range, gathered);
     since_gather.reset();
     // What this rank waited in the all-gather for the slowest rank's sweep and bookkeeping.
-    wait_s += *std::max_element(work.begin(), work.end()) - mine;
+    wait_s += *std::max_element(gathered.tails.begin(), gathered.tails.end()) - mine;
     for (std::int64_t c = 0; c < R; ++c) energy[c] = all[c * nobs];
     const bool post = t >= run.burn_in;
     if (post) {

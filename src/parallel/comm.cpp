@@ -1,5 +1,6 @@
 #include "zeta/parallel/comm.hpp"
 
+#include <algorithm>
 #include <csignal>
 
 #include "zeta/core/error.hpp"
@@ -36,38 +37,48 @@ std::vector<double> Comm::gather_chain_rows(const std::vector<double>& local, st
   return gather_to_root(local);  // rank blocks are contiguous in chain order
 }
 
-std::vector<double> Comm::allgather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
-                                               const ChainRange& range, double tail, std::vector<double>* tails) const {
-  if (static_cast<std::int64_t>(local.size()) != range.count * row_len)
-    throw Error("internal: allgather_chain_rows size mismatch", false);
+void Comm::chain_row_counts(std::int64_t row_len, std::int64_t global, int extra, std::vector<int>& counts,
+                            std::vector<int>& displs) const {
   // Every rank's count follows from the decomposition: no count exchange.
-  const int extra = tails ? 1 : 0;
-  std::vector<int> counts(size_), displs(size_);
+  counts.resize(size_);
+  displs.resize(size_);
   int total = 0;
   for (int r = 0; r < size_; ++r) {
-    counts[r] = static_cast<int>(chains_of(r, range.global).count * row_len) + extra;
+    counts[r] = static_cast<int>(chains_of(r, global).count * row_len) + extra;
     displs[r] = total;
     total += counts[r];
   }
-  std::vector<double> out(total);
-  if (!tails) {
-    MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), counts.data(), displs.data(),
-                   MPI_DOUBLE, comm_);
-    return out;
-  }
-  std::vector<double> send(local);
-  send.push_back(tail);
-  MPI_Allgatherv(send.data(), static_cast<int>(send.size()), MPI_DOUBLE, out.data(), counts.data(), displs.data(),
+}
+
+std::vector<double> Comm::allgather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
+                                               const ChainRange& range) const {
+  if (static_cast<std::int64_t>(local.size()) != range.count * row_len)
+    throw Error("internal: allgather_chain_rows size mismatch", false);
+  std::vector<int> counts, displs;
+  chain_row_counts(row_len, range.global, 0, counts, displs);
+  std::vector<double> out(std::size_t(displs.back() + counts.back()));
+  MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, out.data(), counts.data(), displs.data(),
                  MPI_DOUBLE, comm_);
+  return out;
+}
+
+void Comm::allgather_rows_and_tails(const std::vector<double>& local, std::int64_t row_len, const ChainRange& range,
+                                    GatherBuffers& b) const {
+  if (static_cast<std::int64_t>(local.size()) != range.count * row_len + 1)
+    throw Error("internal: allgather_rows_and_tails size mismatch", false);
+  chain_row_counts(row_len, range.global, 1, b.counts, b.displs);
+  b.out.resize(std::size_t(b.displs.back() + b.counts.back()));
+  MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, b.out.data(), b.counts.data(),
+                 b.displs.data(), MPI_DOUBLE, comm_);
   // [rows of rank 0, tail 0, rows of rank 1, tail 1, …] → rows, tails
-  tails->resize(size_);
-  std::vector<double> rows;
-  rows.reserve(std::size_t(total - size_));
+  b.rows.resize(b.out.size() - std::size_t(size_));
+  b.tails.resize(size_);
+  auto at = b.rows.begin();
   for (int r = 0; r < size_; ++r) {
-    rows.insert(rows.end(), out.begin() + displs[r], out.begin() + displs[r] + counts[r] - 1);
-    (*tails)[r] = out[std::size_t(displs[r] + counts[r] - 1)];
+    const auto first = b.out.begin() + b.displs[r], last = first + (b.counts[r] - 1);
+    at = std::copy(first, last, at);
+    b.tails[r] = *last;
   }
-  return rows;
 }
 
 std::vector<double> Comm::gather_to_root(const std::vector<double>& local) const {

@@ -80,7 +80,7 @@ class LatticeReplicas {
         last_[c] = b[c];
         changed = true;
       }
-    if (changed) Kokkos::deep_copy(thr_, host_thr_);
+    if (changed && host_thr_.data() != thr_.data()) Kokkos::deep_copy(thr_, host_thr_);  // a device copy
   }
   void step(std::int64_t t) { model_.sweep_measure(s_, thr_, move_, seed_, range_.offset, t, flips_, sums_, E_, M_); }
   //! [E, M] per local replica.
