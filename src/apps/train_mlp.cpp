@@ -199,6 +199,7 @@ class DsmTrainer : public MlpTrainer {
     xt_ = Matrix<Space>("zeta::train::dsm_noisy", nloc_ * b_, dim_);
     c_ = Matrix<Space>("zeta::train::dsm_offset", nloc_ * b_, dim_);
     w_ = Vector<Space>("zeta::train::dsm_weight", nloc_ * b_);
+    z_.resize(std::size_t(dim_));
   }
 
   //! Step s's noisy batch, offsets and weights, its loss and the reduced gradient (g_, host_g_).
@@ -242,10 +243,14 @@ class DsmTrainer : public MlpTrainer {
       const rng::Stream st(ts_.seed, id, std::uint64_t(s), rng::kDsmNoise);
       const double sigma =
           K == 1 ? ts_.sigma[0] : ts_.sigma[std::min<std::int64_t>(K - 1, std::int64_t(st.uniform(kSigmaBlock) * K))];
-      rng::host_normals(ts_.seed, id, std::uint64_t(s), rng::kDsmNoise, dim_, [&](int i, Real z) {
-        hx(n, i) = Real(double(x[i]) + sigma * double(z));
-        hc(n, i) = Real(-double(z) / sigma);
-      });
+      rng::host_normals(ts_.seed, id, std::uint64_t(s), rng::kDsmNoise, dim_, [&](int i, Real z) { z_[i] = z; });
+      Real* KOKKOS_RESTRICT xr = &hx(n, 0);
+      Real* KOKKOS_RESTRICT cr = &hc(n, 0);
+      const Real* KOKKOS_RESTRICT z = z_.data();
+      for (int i = 0; i < dim_; ++i) {  // a loop that vectorizes, not a store per call of the sink
+        xr[i] = Real(double(x[i]) + sigma * double(z[i]));
+        cr[i] = Real(-double(z[i]) / sigma);
+      }
       hw(n) = Real(sigma * sigma / B);
     });
     Kokkos::deep_copy(xt_, hx);
@@ -256,6 +261,7 @@ class DsmTrainer : public MlpTrainer {
   Matrix<Space> xt_, c_;
   Vector<Space> w_;
   std::vector<double> local_loss_;
+  std::vector<Real> z_;  //!< one row's noise
 };
 
 //! The distribution of fresh negative states: U(lo, hi)^d (one Philox block per

@@ -253,15 +253,24 @@ void hidden_adjoint(const Matrix<Space>& g, const Matrix<Space>& d, const Matrix
 }
 
 //! g(off + j) += Σ_n s_n A(n, j) (weighted) or Σ_n A(n, j), in double, in row order.
+//! A host work item sums a run of kRun columns down the rows (contiguous reads that
+//! vectorize; a column at a time strode through the matrix); a GPU thread one column.
+//! Each column adds its rows in the same order either way.
 template <class Space>
 void column_sums(const Matrix<Space>& a, const RowWeight<Space>& w, bool weighted, const Vector<Space>& g,
                  std::size_t off) {
-  const int rows = static_cast<int>(a.extent(0));
+  constexpr int kRun = Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 64 : 1;
+  const int rows = static_cast<int>(a.extent(0)), cols = static_cast<int>(a.extent(1));
   Kokkos::parallel_for(
-      "zeta::Mlp::column_sums", RangePolicy<Space>(0, static_cast<int>(a.extent(1))), KOKKOS_LAMBDA(const int j) {
-        double s = 0;
-        for (int n = 0; n < rows; ++n) s += (weighted ? double(w(n)) : 1.0) * double(a(n, j));
-        g(off + j) += Real(s);
+      "zeta::Mlp::column_sums", RangePolicy<Space>(0, (cols + kRun - 1) / kRun), KOKKOS_LAMBDA(const int k) {
+        const int j0 = k * kRun, nj = cols - j0 < kRun ? cols - j0 : kRun;
+        double s[kRun] = {};
+        for (int n = 0; n < rows; ++n) {
+          const double wn = weighted ? double(w(n)) : 1.0;
+          const Real* KOKKOS_RESTRICT an = &a(n, j0);
+          for (int q = 0; q < nj; ++q) s[q] += wn * double(an[q]);
+        }
+        for (int q = 0; q < nj; ++q) g(off + j0 + q) += Real(s[q]);
       });
 }
 
