@@ -20,7 +20,6 @@
 //! test_temper's IsingKernel.SweepsMatchTheSiteBySiteContract holds the kernels to
 //! the contract above, site by site. Host figures: bench/bench_ising, bench/README.md.
 #pragma once
-#include <climits>
 #include <cstdint>
 #include <string>
 
