@@ -345,13 +345,13 @@ class Ising {
   static void update_sites_avx2(std::int8_t* KOKKOS_RESTRICT sa, const std::int8_t* KOKKOS_RESTRICT nb,
                                 const std::uint32_t (&w)[4][8 * G], const std::uint32_t (&th)[10]) {
     // Unsigned u < t as signed (u ^ 2³¹) < (t ^ 2³¹); t = 2³² − 1 (always) becomes INT32_MAX.
-    const int b = INT32_MIN;
+    const int sign = INT32_MIN;
     auto table = [&](int e) {
-      return _mm256_setr_epi32(int(th[e]) ^ b, int(th[e + 1]) ^ b, int(th[e + 2]) ^ b, int(th[e + 3]) ^ b,
-                               int(th[e + 4]) ^ b, 0, 0, 0);
+      return _mm256_setr_epi32(int(th[e]) ^ sign, int(th[e + 1]) ^ sign, int(th[e + 2]) ^ sign, int(th[e + 3]) ^ sign,
+                               int(th[e + 4]) ^ sign, 0, 0, 0);
     };
     const __m256i lo = table(0), hi = Metro ? table(5) : lo;
-    const __m256i bias = _mm256_set1_epi32(b), always = _mm256_set1_epi32(INT32_MAX);
+    const __m256i bias = _mm256_set1_epi32(sign), always = _mm256_set1_epi32(INT32_MAX);
     const __m256i four = _mm256_set1_epi32(4), one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
     // vpermd order that undoes the lane interleaving of the two packs below.
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);

@@ -86,9 +86,7 @@ KOKKOS_INLINE_FUNCTION double sigmoid(double x) {
 
 //! σ in float: float builds' Bernoulli draws and hidden probabilities (8 lanes on
 //! AVX2, where the double σ above runs 4 and costs twice the operations).
-KOKKOS_INLINE_FUNCTION float sigmoid(float x) {
-  return vmath::sigmoid(x);
-}
+using vmath::sigmoid;
 
 //! A uniform in (0, 1) from one 32-bit word.
 KOKKOS_INLINE_FUNCTION double u32(std::uint32_t w) {
