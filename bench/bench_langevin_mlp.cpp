@@ -23,7 +23,6 @@
 //! interposes cblas_sgemm/cblas_dgemm and forwards to the real one), and adds the
 //! per-kernel seconds to the JSON. The headline numbers come from the first,
 //! uninstrumented loop.
-#include "bench_main.hpp"
 #include <cblas.h>
 #include <dlfcn.h>
 #include <mpi.h>
@@ -40,9 +39,11 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "zeta/linalg/gemm.hpp"
-#include "zeta/samplers/samplers.hpp"
+#include "zeta/linalg/packed.hpp"
 #include "zeta/models/mlp.hpp"
+#include "zeta/samplers/samplers.hpp"
 
 extern "C" char* openblas_get_corename(void);
 extern "C" char* openblas_get_config(void);
@@ -125,12 +126,20 @@ namespace {
 struct GemmShape {
   bool ta, tb;
   int m, n, k;
-  double rate = 0;  // GFLOP/s, best of reps
-  double secs = 0;  // seconds per call at that rate
+  bool mlp = false;        // one of the model's A·op(W) products
+  double rate = 0;         // GFLOP/s through host_gemm (OpenBLAS), best of reps
+  double secs = 0;         // seconds per call at that rate
+  double packed_rate = 0;  // the same through linalg::packed_gemm (0: not taken for this shape)
+  double packed_secs = 0;
+  //! What the MLP runs for this shape: packed_gemm for its A·op(W) products on AVX2 builds.
+  bool packed() const { return zeta::linalg::kPackedGemm && mlp; }
+  double used_secs() const { return packed() ? packed_secs : secs; }
 };
 
-//! Best-of-`reps` GFLOP/s of C = A op(B) through zeta::linalg::host_gemm (the
-//! library's own path), each rep timing enough calls to last ≥ min_s.
+//! Best-of-`reps` GFLOP/s of C = A op(B) through zeta::linalg::host_gemm (OpenBLAS)
+//! and, where the MLP takes it, through packed_gemm with B packed beforehand (as the
+//! model packs its weights once per parameter change). The two alternate within each
+//! rep, each timing enough calls to last ≥ min_s.
 void time_gemm(GemmShape& sh, int reps, double min_s) {
   const int ar = sh.ta ? sh.k : sh.m, ac = sh.ta ? sh.m : sh.k;
   const int br = sh.tb ? sh.n : sh.k, bc = sh.tb ? sh.k : sh.n;
@@ -139,14 +148,15 @@ void time_gemm(GemmShape& sh, int reps, double min_s) {
   std::uniform_real_distribution<float> u(-1, 1);
   for (auto& v : a) v = u(gen);
   for (auto& v : b) v = u(gen);
+  std::vector<Real> packed(sh.packed() ? zeta::linalg::packed_size(sh.k, sh.n) : 0);
+  if (sh.packed()) zeta::linalg::pack_b(b.data(), bc, sh.tb, sh.k, sh.n, packed.data());
   const double flops = 2.0 * sh.m * sh.n * sh.k;
-  auto call = [&] {
+  auto blas = [&] {
     zeta::linalg::host_gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, Real(1), a.data(), ac, b.data(), bc, Real(0), c.data(),
                             sh.n);
   };
-  call();  // warm-up: packing buffers, page faults
-  double best = 1e300;
-  for (int r = 0; r < reps; ++r) {
+  auto pack = [&] { zeta::linalg::packed_gemm(sh.m, sh.n, sh.k, a.data(), ac, packed.data(), c.data(), sh.n); };
+  auto per_call = [&](auto&& call) {
     int calls = 0;
     const auto t0 = Clock::now();
     double s = 0;
@@ -155,10 +165,21 @@ void time_gemm(GemmShape& sh, int reps, double min_s) {
       ++calls;
       s = seconds_since(t0);
     } while (s < min_s);
-    best = std::min(best, s / calls);
+    return s / calls;
+  };
+  blas();  // warm-up: packing buffers, page faults
+  if (sh.packed()) pack();
+  double best = 1e300, best_packed = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    best = std::min(best, per_call(blas));
+    if (sh.packed()) best_packed = std::min(best_packed, per_call(pack));
   }
   sh.secs = best;
   sh.rate = flops / best * 1e-9;
+  if (sh.packed()) {
+    sh.packed_secs = best_packed;
+    sh.packed_rate = flops / best_packed * 1e-9;
+  }
 }
 
 std::vector<int> parse_layers(const std::string& s) {
@@ -269,13 +290,15 @@ int run(int argc, char** argv) {
     // (The d_{L-1}→1 output layer is a Kokkos dot-product kernel, not a GEMM.)
     const int pad = (chains + 15) / 16 * 16;  // the model pads batches to 16-row tiles
     std::vector<GemmShape> shapes;
-    for (std::size_t l = 0; l + 2 < layers.size(); ++l) shapes.push_back({false, true, pad, layers[l + 1], layers[l]});
-    for (std::size_t l = layers.size() - 2; l-- > 0;) shapes.push_back({false, false, pad, layers[l], layers[l + 1]});
+    for (std::size_t l = 0; l + 2 < layers.size(); ++l)
+      shapes.push_back({false, true, pad, layers[l + 1], layers[l], true});
+    for (std::size_t l = layers.size() - 2; l-- > 0;)
+      shapes.push_back({false, false, pad, layers[l], layers[l + 1], true});
     double shape_flops = 0, shape_secs = 0;
     for (auto& sh : shapes) {
       time_gemm(sh, 3, 0.1);
       shape_flops += 2.0 * sh.m * sh.n * sh.k;
-      shape_secs += sh.secs;
+      shape_secs += sh.used_secs();
     }
     GemmShape big{false, false, peak_n, peak_n, peak_n};
     time_gemm(big, 3, 0.0);  // best of 3 single calls
@@ -285,7 +308,10 @@ int run(int argc, char** argv) {
     for (std::size_t i = 0; i < shapes.size(); ++i) {
       const auto& sh = shapes[i];
       js << (i ? "," : "") << "{\"op\":\"" << (sh.ta ? "T" : "N") << (sh.tb ? "T" : "N") << "\",\"m\":" << sh.m
-         << ",\"n\":" << sh.n << ",\"k\":" << sh.k << ",\"gflops\":" << sh.rate << "}";
+         << ",\"n\":" << sh.n << ",\"k\":" << sh.k << ",\"gflops\":" << sh.rate;
+      if (sh.packed())
+        js << ",\"packed_gflops\":" << sh.packed_rate << ",\"packed_speedup\":" << sh.secs / sh.packed_secs;
+      js << "}";
     }
     js << "],\"frac_of_gemm_peak\":" << gflops / big.rate
        << ",\"frac_of_mlp_shape_gemm\":" << (shape_rate > 0 ? gflops / shape_rate : 0)

@@ -1,12 +1,15 @@
 //! linalg/binary.hpp: products with a 0/1 factor against the plain triple loop, for
 //! widths on and off the vector and pass boundaries, transposed patterns, β ≠ 0, and
-//! the refusal of a matrix that is not 0/1.
+//! the refusal of a matrix that is not 0/1. linalg/packed.hpp: every entry of a packed
+//! GEMM is the FMA chain over k of its contract, for shapes on and off the tile edges.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
+#include "zeta/core/error.hpp"
 #include "zeta/linalg/binary.hpp"
+#include "zeta/linalg/packed.hpp"
 #include "zeta/rng/philox.hpp"
 
 namespace zeta {
@@ -82,6 +85,44 @@ TEST(BinaryGemm, TransposeCopiesEveryEntry) {
   linalg::transpose(a.data(), m, n, t.data());
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) ASSERT_EQ(t[std::size_t(j) * m + i], a[std::size_t(i) * n + j]);
+}
+
+//! C = A B with B = Wᵀ or W packed once: each C(i, j) must equal, bit for bit, the chain
+//! acc ← fma(A(i, k), B(k, j), acc) from 0 over k in order (so a row's numbers do not
+//! depend on the rows around it), for row counts on and off the 6-row tile, columns on
+//! and off the panel, strided A and C whose gaps stay untouched, and both packings.
+TEST(PackedGemm, EachEntryIsTheFmaChainOverK) {
+  if (!linalg::kPackedGemm) {
+    EXPECT_THROW(linalg::packed_gemm(1, 1, 1, nullptr, 1, nullptr, nullptr, 1), Error);
+    GTEST_SKIP() << "no AVX2 packed GEMM on this build";
+  }
+  for (int k : {1, 7, 300})
+    for (int n : {1, 5, linalg::kPanel, linalg::kPanel + 3, 50})
+      for (bool transposed : {false, true}) {
+        const int ldw = (transposed ? k : n) + 2;
+        const auto w = dense(transposed ? n : k, ldw, 11);
+        std::vector<Real> packed(linalg::packed_size(k, n), Real(std::nan("")));
+        linalg::pack_b(w.data(), ldw, transposed, k, n, packed.data());
+        auto b_of = [&](int r, int j) {
+          return transposed ? w[std::size_t(j) * ldw + r] : w[std::size_t(r) * ldw + j];
+        };
+        for (int m : {1, 5, 6, 7, 13, 40}) {
+          const int lda = k + 3, ldc = n + 4;
+          const auto a = dense(m, lda, 12);
+          const Real sentinel = Real(-7.5);
+          std::vector<Real> c(std::size_t(m) * ldc, sentinel);
+          linalg::packed_gemm(m, n, k, a.data(), lda, packed.data(), c.data(), ldc);
+          for (int i = 0; i < m; ++i) {
+            for (int j = 0; j < n; ++j) {
+              Real acc = 0;
+              for (int r = 0; r < k; ++r) acc = std::fma(a[std::size_t(i) * lda + r], b_of(r, j), acc);
+              ASSERT_EQ(c[std::size_t(i) * ldc + j], acc) << "m " << m << " n " << n << " k " << k << " at " << i << ","
+                                                          << j << (transposed ? " transposed" : "");
+            }
+            for (int j = n; j < ldc; ++j) ASSERT_EQ(c[std::size_t(i) * ldc + j], sentinel) << "gap " << i << "," << j;
+          }
+        }
+      }
 }
 
 }  // namespace

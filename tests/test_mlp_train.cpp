@@ -352,11 +352,16 @@ double host_energy_and_grad(const MlpParams& p, Activation act, const Host& x, H
 
 //! θ changed in place (as an optimizer does) plus params_updated() gives the energies
 //! and gradients of the new parameters, on nets whose energy() and energy_and_grad()
-//! read the transposed W_0 of the small fan-in kernels: the same numbers as a model
-//! built from them, and a host computation.
+//! read the transposed W_0 of the small fan-in kernels, and (on AVX2 builds) the packed
+//! hidden weights: the same numbers as a model built from them, and a host computation.
 TEST(MlpParams, ParamsUpdatedKeepsSmallFanInPath) {
-  for (const std::vector<int>& layers : {std::vector<int>{2, 16, 1}, {2, 16, 16, 1}, {8, 12, 1}}) {
+  for (const std::vector<int>& layers : {std::vector<int>{2, 16, 1}, {2, 16, 16, 1}, {8, 12, 1}, {20, 24, 40, 1}}) {
     Mlp<Space> m(Mlp<Space>::random_params(layers, 1), Activation::silu);
+    {  // derive from the first θ whatever its kernels derive (W_0ᵀ, packed weights) before θ changes
+      Vector<Space> E0("E0", 3);
+      Matrix<Space> g0("g0", 3, layers[0]);
+      m.energy_and_grad(to_device(normals(3, layers[0], 7, 1.0), 3, layers[0]), E0, g0);
+    }
     const MlpParams fresh = Mlp<Space>::random_params(layers, 2);
     Kokkos::deep_copy(m.theta(), to_device(fresh.flat()));
     m.params_updated();
