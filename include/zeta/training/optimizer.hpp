@@ -109,7 +109,7 @@ class Optimizer {
             Real* KOKKOS_RESTRICT m = mp;
             const Real* KOKKOS_RESTRICT g = gp;
             const std::int64_t lo = k * B, hi = n < lo + B ? n : lo + B;
-            std::int64_t cnt = 0;
+            int cnt = 0;  // ≤ B: 32-bit lanes
             for (std::int64_t i = lo; i < hi; ++i) {
               const Real gi = scale * g[i] + wd * p[i];
               const Real vi = first ? gi : mu * m[i] + gi;
@@ -133,7 +133,7 @@ class Optimizer {
             Real* KOKKOS_RESTRICT v = vp;
             const Real* KOKKOS_RESTRICT g = gp;
             const std::int64_t lo = k * B, hi = n < lo + B ? n : lo + B;
-            std::int64_t cnt = 0;
+            int cnt = 0;  // ≤ B: 32-bit lanes
             for (std::int64_t i = lo; i < hi; ++i) {
               const Real gi = scale * g[i] + wd * p[i];
               const Real mi = b1 * m[i] + (Real(1) - b1) * gi;
