@@ -95,6 +95,7 @@ inline __attribute__((always_inline)) void tile(int k, const Real* __restrict a,
   for (int r = 0; r < R; ++r) std::copy(part[r], part[r] + cols, c + std::size_t(r) * ldc);
 }
 
+//! tile<R> as a function with an address, for the rows left after the whole tiles.
 template <int R>
 void tile_rows(int k, const Real* a, int lda, const Real* b, Real* c, int ldc, int cols) {
   tile<R>(k, a, lda, b, c, ldc, cols);

@@ -1,12 +1,12 @@
 //! GEMMs whose B operand stays fixed across many calls: an MLP's weights during the
-//! k Langevin steps of a PCD update, or the forward, backward and tangent passes of a
-//! DSM step. B is packed once (after each parameter change) into panels of kPanel
+//! k Langevin steps of a PCD update, or of a sampling run (Mlp::times_weight decides
+//! when packing pays). B is packed once per parameter change into panels of kPanel
 //! columns, k-major, so a call only streams A and writes C. OpenBLAS instead packs
 //! both operands on every call, which for a 128-row batch against a 784 × 512 weight
 //! is mostly the weight (10% of a PCD step, perf).
 //!
 //! Host memory, AVX2 with FMA, one 6 × kPanel register tile per step of the inner
-//! loop. Every C(i, j) is the same chain acc ← fma(A(i, k), B(k, j), acc) over
+//! loop; panels are work items of the default host execution space. Every C(i, j) is the same chain acc ← fma(A(i, k), B(k, j), acc) over
 //! k = 0 … K−1 from acc = 0, whatever the shape, so a row's result does not depend on
 //! which other rows are in the call (row-stable, as a rank's share of chains needs).
 #pragma once
