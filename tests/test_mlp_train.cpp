@@ -256,6 +256,44 @@ TEST_P(MlpDsmGradient, MatchesFiniteDifferencesOfLoss) {
 
 INSTANTIATE_TEST_SUITE_P(Activations, MlpDsmGradient, ::testing::Values("silu", "softplus"));
 
+//! The training products reuse the packed weights that the Langevin products leave
+//! fresh (Mlp::times_weight; AVX2 builds), and otherwise take OpenBLAS: the contrastive
+//! and DSM gradients and energies after an energy_and_grad on the same θ must equal, to
+//! rounding, those of a model that has not packed (widths on and off the 16-column
+//! panel, 13 rows: whole 6-row tiles and a rest).
+TEST(MlpPacked, TrainingAfterLangevinMatchesTheUnpackedPath) {
+  const double tol = kDouble ? 1e-12 : 2e-5;
+  auto close = [&](const Host& got, const Host& want, const char* what) {
+    ASSERT_EQ(got.size(), want.size());
+    double scale = 0;
+    for (double v : want) scale = std::max(scale, std::abs(v));
+    for (std::size_t k = 0; k < got.size(); ++k) ASSERT_NEAR(got[k], want[k], tol * (1 + scale)) << what << " " << k;
+  };
+  for (const std::vector<int>& layers : {std::vector<int>{20, 24, 40, 1}, {33, 64, 17, 1}}) {
+    const MlpParams p = Mlp<Space>::random_params(layers, 5);
+    const int batch = 13, d = layers[0];
+    const auto x = to_device(normals(batch, d, 21, 1.0), batch, d);
+    const auto off = to_device(normals(batch, d, 22, 2.0), batch, d);
+    std::vector<Host> grads[2];
+    for (int warm = 0; warm < 2; ++warm) {
+      Mlp<Space> m(p, Activation::silu);
+      if (warm) {  // the Langevin products pack every hidden weight both ways
+        Vector<Space> E0("E0", batch);
+        Matrix<Space> g0("g0", batch, d);
+        m.energy_and_grad(x, E0, g0);
+      }
+      auto gc = filled_buffer(m, 0.0), gd = filled_buffer(m, 0.0);
+      Vector<Space> E("E", batch);
+      m.contrastive_grad(x, PerChain<Space>(0.5), 0.2, gc, E);
+      m.dsm_loss_and_grad(x, off, PerChain<Space>(0.75), gd);
+      grads[warm] = {host_copy(gc), host_copy(gd), host_copy(E)};
+    }
+    close(grads[1][0], grads[0][0], "contrastive gradient");
+    close(grads[1][1], grads[0][1], "dsm gradient");
+    close(grads[1][2], grads[0][2], "energies");
+  }
+}
+
 TEST(MlpDsm, RefusesLeakyRelu) {
   const std::string want = "model.activation = leaky_relu is not smooth: DSM needs silu or softplus";
   EXPECT_NO_THROW(require_smooth_activation(Activation::silu));
