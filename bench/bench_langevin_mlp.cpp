@@ -155,7 +155,7 @@ void time_gemm(GemmShape& sh, int reps, double min_s) {
     zeta::linalg::host_gemm(sh.ta, sh.tb, sh.m, sh.n, sh.k, Real(1), a.data(), ac, b.data(), bc, Real(0), c.data(),
                             sh.n);
   };
-  auto pack = [&] { zeta::linalg::packed_gemm(sh.m, sh.n, sh.k, a.data(), ac, packed.data(), c.data(), sh.n); };
+  auto packed_call = [&] { zeta::linalg::packed_gemm(sh.m, sh.n, sh.k, a.data(), ac, packed.data(), c.data(), sh.n); };
   auto per_call = [&](auto&& call) {
     int calls = 0;
     const auto t0 = Clock::now();
@@ -168,11 +168,11 @@ void time_gemm(GemmShape& sh, int reps, double min_s) {
     return s / calls;
   };
   blas();  // warm-up: packing buffers, page faults
-  if (sh.packed()) pack();
+  if (sh.packed()) packed_call();
   double best = 1e300, best_packed = 1e300;
   for (int r = 0; r < reps; ++r) {
     best = std::min(best, per_call(blas));
-    if (sh.packed()) best_packed = std::min(best_packed, per_call(pack));
+    if (sh.packed()) best_packed = std::min(best_packed, per_call(packed_call));
   }
   sh.secs = best;
   sh.rate = flops / best * 1e-9;

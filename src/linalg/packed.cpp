@@ -2,11 +2,10 @@
 
 #include <Kokkos_Core.hpp>
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
-#include "zeta/core/error.hpp"
-
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#if ZETA_PACKED_GEMM_AVX2
 #include <immintrin.h>
 #endif
 
@@ -32,8 +31,11 @@ void pack_b(const Real* w, int ldw, bool transposed, int k, int n, Real* packed)
   }
 }
 
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 namespace {
+
+constexpr int kRows = 6;  // AVX2: 6 × 2 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers
+
+#if ZETA_PACKED_GEMM_AVX2
 
 template <class T>
 struct Avx;
@@ -58,7 +60,6 @@ struct Avx<double> {
 
 using Vec = Avx<Real>;
 constexpr int kLanes = kPanel / 2;
-constexpr int kRows = 6;  // 6 × 2 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers
 
 //! C(0:R, 0:cols) = A(0:R, :) B for one panel; all of K in registers (no C reload).
 template <int R>
@@ -94,6 +95,21 @@ inline __attribute__((always_inline)) void tile(int k, const Real* __restrict a,
   }
   for (int r = 0; r < R; ++r) std::copy(part[r], part[r] + cols, c + std::size_t(r) * ldc);
 }
+
+#else
+
+//! The same chains one entry at a time.
+template <int R>
+void tile(int k, const Real* a, int lda, const Real* b, Real* c, int ldc, int cols) {
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < cols; ++j) {
+      Real acc = 0;
+      for (int q = 0; q < k; ++q) acc = std::fma(a[std::size_t(r) * lda + q], b[std::size_t(q) * kPanel + j], acc);
+      c[std::size_t(r) * ldc + j] = acc;
+    }
+}
+
+#endif
 
 //! tile<R> as a function with an address, for the rows left after the whole tiles.
 template <int R>
@@ -132,13 +148,5 @@ void packed_gemm(int m, int n, int k, const Real* a, int lda, const Real* packed
         }
       });
 }
-
-#else
-
-void packed_gemm(int, int, int, const Real*, int, const Real*, Real*, int) {
-  throw Error("internal: packed_gemm needs AVX2 and FMA (linalg::kPackedGemm is false)", false);
-}
-
-#endif
 
 }  // namespace zeta::linalg

@@ -5,10 +5,13 @@
 //! both operands on every call, which for a 128-row batch against a 784 × 512 weight
 //! is mostly the weight (10% of a PCD step, perf).
 //!
-//! Host memory, AVX2 with FMA, one 6 × kPanel register tile per step of the inner
-//! loop; panels are work items of the default host execution space. Every C(i, j) is the same chain acc ← fma(A(i, k), B(k, j), acc) over
-//! k = 0 … K−1 from acc = 0, whatever the shape, so a row's result does not depend on
-//! which other rows are in the call (row-stable, as a rank's share of chains needs).
+//! Host memory, one thread per panel work item of the default host execution space.
+//! With AVX2 and FMA a 6 × kPanel register tile runs over all of K; elsewhere a
+//! portable loop gives the same numbers (it is there for the tests; the models
+//! take OpenBLAS on such builds). Every C(i, j) is the same chain
+//! acc ← fma(A(i, k), B(k, j), acc) over k = 0 … K−1 from acc = 0, whatever the
+//! shape, so a row's result does not depend on which other rows are in the call
+//! (row-stable, as a rank's share of chains needs).
 #pragma once
 #include <cstddef>
 
@@ -16,11 +19,14 @@
 
 namespace zeta::linalg {
 
-//! Whether packed_gemm exists on this build: AVX2 and FMA, and not AVX-512 (whose
-//! OpenBLAS kernels have twice the width; there OpenBLAS stays).
+//! Whether packed_gemm runs its AVX2 kernel on this build, so that models take it
+//! over OpenBLAS: AVX2 and FMA, and not AVX-512 (whose OpenBLAS kernels have twice
+//! the width).
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#define ZETA_PACKED_GEMM_AVX2 1
 inline constexpr bool kPackedGemm = true;
 #else
+#define ZETA_PACKED_GEMM_AVX2 0
 inline constexpr bool kPackedGemm = false;
 #endif
 
@@ -37,7 +43,7 @@ inline std::size_t packed_size(int k, int n) {
 void pack_b(const Real* w, int ldw, bool transposed, int k, int n, Real* packed);
 
 //! C = A B for the m × k row-major A (leading dimension lda) and B packed by pack_b;
-//! C (m × n, leading dimension ldc) is overwritten. Throws unless kPackedGemm.
+//! C (m × n, leading dimension ldc) is overwritten.
 void packed_gemm(int m, int n, int k, const Real* a, int lda, const Real* packed, Real* c, int ldc);
 
 }  // namespace zeta::linalg
