@@ -16,7 +16,10 @@
 #   (b) weak scaling: PCD-1, 784 x 500, 100 examples and 100 chains per rank,
 #       data.partitions = 2, on 1 rank (half the global batch) and 2 ranks;
 #       efficiency = updates/s on 2 ranks / updates/s on 1 rank, for the one-allreduce
-#       mode and the deterministic (per-partition tree) mode. Target >= 90%.
+#       mode and the deterministic (per-partition tree) mode. Target >= 90%. Also the
+#       2-rank runs' allreduce_fraction (share of the step loop in the gradient
+#       reduction, waiting for the other rank included, mean over ranks) and
+#       allreduce_fraction_min (the rank that waited least: about the transfer itself).
 # Raw JSON lines go to $BUILD/bench-results/rbm-<date>.jsonl.
 set -euo pipefail
 
@@ -101,6 +104,11 @@ for det in ("false", "true"):
     eff = u[2] / u[1]
     mode = "deterministic" if det == "true" else "one allreduce"
     print(f"{mode:<15} 1 rank {u[1]:7.1f} updates/s, 2 ranks {u[2]:7.1f} updates/s: efficiency {100 * eff:.1f}%")
+    two = [r for r in rows if r["workload"] == w and r["ranks"] == 2]
+    mean = [100 * r["allreduce_fraction"] for r in two]
+    least = [100 * r["allreduce_fraction_min"] for r in two]
+    print(f"{'':<15} 2 ranks, share of the step loop in the gradient allreduce: {min(mean):.1f}-{max(mean):.1f}% "
+          f"(rank mean), {min(least):.1f}-{max(least):.1f}% (the rank that waited least)")
     if det == "false":
         ok_b = eff >= 0.9
 print(f"weak-scaling target >= 90% (one-allreduce mode): {'PASS' if ok_b else 'MISS'}")

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "train_support.hpp"
 #include "zeta/apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/data/dataset.hpp"
@@ -202,6 +203,7 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
     const std::string many = "ranks_" + obj + "_world.h5", one = "ranks_" + obj + "_self.h5";
     const auto rw = run_train(kSmall, {"--data.path=" + f.csv, "--train.objective=" + obj, "--output.file=" + many},
                               world);
+    test::expect_reduce_shares(rw, world.size(), obj);
     if (world.root()) {
       Comm self(MPI_COMM_SELF);
       const auto rs = run_train(kSmall, {"--data.path=" + f.csv, "--train.objective=" + obj, "--output.file=" + one},
@@ -238,11 +240,13 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
     const auto nw = run_train(kSmall, {"--data.path=" + f.csv, "--train.objective=" + obj,
                                        "--train.deterministic=false", "--output.file="},
                               world);
+    test::expect_reduce_shares(nw, world.size(), obj);
     if (world.root()) {
       Comm self(MPI_COMM_SELF);
       const auto ns = run_train(kSmall, {"--data.path=" + f.csv, "--train.objective=" + obj,
                                          "--train.deterministic=false", "--output.file="},
                                 self);
+      test::expect_reduce_shares(ns, 1, obj);
       ASSERT_EQ(nw.params.size(), ns.params.size());
       double scale = 0, diff = 0;
       for (std::size_t q = 0; q < ns.params.size(); ++q) {

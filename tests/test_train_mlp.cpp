@@ -14,6 +14,7 @@
 #include <iterator>
 #include <thread>
 
+#include "train_support.hpp"
 #include "zeta/apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
@@ -178,9 +179,12 @@ TEST(TrainMlpRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
   const std::string many = tag_of(world) + "_ranks_world.h5", one = tag_of(world) + "_ranks_self.h5";
   const auto rw = run_train(kRing, {"--output.file=" + many}, world);
   const auto nw = run_train(kRing, {"--train.deterministic=false", "--output.file="}, world);
+  test::expect_reduce_shares(rw, world.size(), "dsm, deterministic");
+  test::expect_reduce_shares(nw, world.size(), "dsm, allreduce");
   if (world.root()) {
     Comm self(MPI_COMM_SELF);
     const auto rs = run_train(kRing, {"--output.file=" + one}, self);
+    test::expect_reduce_shares(rs, 1, "dsm, one rank");
     ASSERT_EQ(rw.params.size(), rs.params.size());
     EXPECT_TRUE(rw.params == rs.params) << "parameters differ between " << world.size() << " ranks and 1";
     EXPECT_EQ(rw.dsm_loss, rs.dsm_loss);
@@ -294,9 +298,11 @@ TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
     const std::string o = "--train.objective=" + obj;
     const auto rw = run_train(kRingPcd, {o, "--output.file=" + many}, world);
     const auto nw = run_train(kRingPcd, {o, "--train.deterministic=false", "--output.file="}, world);
+    test::expect_reduce_shares(nw, world.size(), obj);
     if (world.root()) {
       Comm self(MPI_COMM_SELF);
       const auto rs = run_train(kRingPcd, {o, "--output.file=" + one}, self);
+      test::expect_reduce_shares(rs, 1, obj);
       EXPECT_TRUE(rw.params == rs.params) << obj << ": parameters differ between " << world.size() << " ranks and 1";
       EXPECT_EQ(rw.loss, rs.loss) << obj;
       EXPECT_EQ(rw.heldout_nll, rs.heldout_nll) << obj;

@@ -200,14 +200,14 @@ class Trainer {
       Kokkos::deep_copy(g_, Real(0));
       rbm_.contrastive_gradient(vall_, static_cast<int>(nloc_ * b_), hneg_, ts_.k, !ts_.pcd, wpos, wneg, ts_.seed,
                                 chain_offset(), s * ts_.k, g_);
-      allreduce_in_place<Space>(comm_, g_, host_g_);
+      allreduce_in_place<Space>(comm_, g_, host_g_, reduce_clock_);
       return;
     }
     if (!ts_.pcd) Kokkos::deep_copy(vneg_, vdata_);
     for (int sweep = 0; sweep < ts_.k; ++sweep)
       rbm_.gibbs_step(vneg_, hneg_, PerChain<Space>(1.0), ts_.seed, chain_offset(), s * ts_.k + sweep);
     train_detail::reduce_gradient<Space>(
-        comm_, ts_.deterministic, nloc_, g_, host_g_, leaves_,
+        comm_, ts_.deterministic, nloc_, g_, host_g_, leaves_, reduce_clock_,
         [&](std::int64_t l, const Vector<Space>& g) {
           rbm_.grad_free_energy(row_block<Space>(vdata_, l * b_, b_), wpos, 1.0, g);
           rbm_.grad_free_energy(row_block<Space>(vneg_, l * cp_, cp_), wneg, 1.0, g);
@@ -217,6 +217,9 @@ class Trainer {
           rbm_.grad_free_energy(vneg_, wneg, 1.0, g);
         });
   }
+
+  //! Seconds this rank spent summing gradients over ranks, waiting included.
+  const train_detail::ReduceClock& reduce_clock() const { return reduce_clock_; }
 
   //! ‖g‖ of the reduced gradient (the same on every rank, as g is), and whether it is
   //! finite: a NaN or ±Inf entry makes the sum of squares non-finite (so does a sum
@@ -313,6 +316,7 @@ class Trainer {
   double norm_ = 0;
   std::vector<Real> host_g_;
   std::vector<std::vector<Real>> leaves_;
+  train_detail::ReduceClock reduce_clock_;
 };
 
 void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t step,
@@ -661,6 +665,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   }
   j.add("updates_per_s", res.updates_per_s);
   j.add("examples_per_s", res.examples_per_s);
+  train_detail::add_reduce_json(j, comm, tr.reduce_clock(), run_s);
   if (!ts.file.empty()) j.add("output", ts.file);
   if (!ck.file.empty()) j.add("checkpoint", ck.file);
   return res;

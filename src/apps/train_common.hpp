@@ -47,9 +47,6 @@ struct TrainSpec {
   std::string file;
 };
 
-//! Pairwise sum of leaves [lo, hi): halves while the count is even, in order when odd.
-//! With a power-of-two rank count R dividing the leaf count, R ranks holding
-//! aligned blocks and combining them by Comm::tree_allreduce give the same bits.
 //! Rows [first, first + count) of a row-major matrix, as a view into it.
 template <class Space>
 Matrix<Space> row_block(const Matrix<Space>& m, std::int64_t first, std::int64_t count) {
@@ -68,19 +65,48 @@ void copy_to_device(const std::vector<Real>& in, const Vector<Space>& d) {
   Kokkos::deep_copy(d, h);
 }
 
+//! The wall seconds a rank spends summing the gradient over ranks, waiting for the
+//! slower ranks included (the kernels before it are fenced outside the clock).
+struct ReduceClock {
+  double seconds = 0;
+  template <class F>
+  void time(F&& f) {
+    Kokkos::fence();
+    Kokkos::Timer t;
+    f();
+    seconds += t.seconds();
+  }
+};
+
 //! g summed over ranks by one MPI_Allreduce: in place when the host can reach g, else through `host`.
 template <class Space>
-void allreduce_in_place(const Comm& comm, const Vector<Space>& g, std::vector<Real>& host) {
-  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
-    Kokkos::fence();
-    comm.allreduce_sum(g.data(), g.extent(0));
-  } else {
-    copy_to_host<Space>(g, host);
-    comm.allreduce_sum(host);
-    copy_to_device<Space>(host, g);
-  }
+void allreduce_in_place(const Comm& comm, const Vector<Space>& g, std::vector<Real>& host, ReduceClock& clock) {
+  clock.time([&] {
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
+      comm.allreduce_sum(g.data(), g.extent(0));
+    } else {
+      copy_to_host<Space>(g, host);
+      comm.allreduce_sum(host);
+      copy_to_device<Space>(host, g);
+    }
+  });
 }
 
+//! The JSON figures of the gradient reduction (collective): allreduce_fraction, the
+//! share of the step loop's `loop_s` spent in it, averaged over ranks, and
+//! allreduce_fraction_min, the smallest share of any rank: the rank that waited least
+//! for the others, so about the communication itself. Both are 0 on one rank.
+inline void add_reduce_json(JsonSummary& j, const Comm& comm, const ReduceClock& clock, double loop_s) {
+  const double mine = comm.size() > 1 && loop_s > 0 ? clock.seconds / loop_s : 0.0;
+  std::vector<double> sum{mine};
+  comm.allreduce_sum(sum);
+  j.add("allreduce_fraction", sum[0] / comm.size());
+  j.add("allreduce_fraction_min", -comm.max(-mine));
+}
+
+//! Pairwise sum of leaves [lo, hi): halves while the count is even, in order when odd.
+//! With a power-of-two rank count R dividing the leaf count, R ranks holding
+//! aligned blocks and combining them by Comm::tree_allreduce give the same bits.
 inline void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std::size_t hi) {
   const std::size_t n = hi - lo;
   if (n <= 1) return;
@@ -104,7 +130,8 @@ inline void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std
 //! rank's gradient to a zeroed g and one allreduce sums the ranks.
 template <class Space, class Leaf, class All>
 void reduce_gradient(const Comm& comm, bool deterministic, std::int64_t nloc, const Vector<Space>& g,
-                     std::vector<Real>& host, std::vector<std::vector<Real>>& leaves, Leaf&& leaf, All&& all) {
+                     std::vector<Real>& host, std::vector<std::vector<Real>>& leaves, ReduceClock& clock, Leaf&& leaf,
+                     All&& all) {
   if (deterministic) {
     leaves.resize(nloc);
     for (std::int64_t l = 0; l < nloc; ++l) {
@@ -114,12 +141,12 @@ void reduce_gradient(const Comm& comm, bool deterministic, std::int64_t nloc, co
     }
     tree_sum(leaves, 0, leaves.size());
     host.swap(leaves[0]);
-    comm.tree_allreduce(host);
+    clock.time([&] { comm.tree_allreduce(host); });
     copy_to_device<Space>(host, g);
   } else {
     Kokkos::deep_copy(g, Real(0));
     all(g);
-    allreduce_in_place<Space>(comm, g, host);
+    allreduce_in_place<Space>(comm, g, host, clock);
   }
 }
 

@@ -116,6 +116,8 @@ class MlpTrainer {
   }
 
   training::Optimizer<Space>& optimizer() { return opt_; }
+  //! Seconds this rank spent summing gradients over ranks, waiting included.
+  const train_detail::ReduceClock& reduce_clock() const { return reduce_clock_; }
 
   //! ‖g‖ of the reduced gradient and whether it is finite (as the RBM trainer's).
   double gradient_norm(bool& finite) {
@@ -136,7 +138,8 @@ class MlpTrainer {
   //! The global gradient into g_ (train_common.hpp's reduce_gradient).
   template <class Leaf, class All>
   void reduce_gradient(Leaf&& leaf, All&& all) {
-    train_detail::reduce_gradient<Space>(comm_, ts_.deterministic, nloc_, g_, host_g_, leaves_, leaf, all);
+    train_detail::reduce_gradient<Space>(comm_, ts_.deterministic, nloc_, g_, host_g_, leaves_, reduce_clock_, leaf,
+                                         all);
   }
 
   //! Global sums of m monitor values given per local partition (nloc × m):
@@ -179,6 +182,7 @@ class MlpTrainer {
   double norm_ = 0;
   std::vector<Real> host_g_;
   std::vector<std::vector<Real>> leaves_;
+  train_detail::ReduceClock reduce_clock_;
   std::vector<std::int64_t> ids_;
 };
 
@@ -734,6 +738,7 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
   }
   j.add("updates_per_s", res.updates_per_s);
   j.add("examples_per_s", res.examples_per_s);
+  train_detail::add_reduce_json(j, comm, tr.reduce_clock(), run_s);
   if (!ts.file.empty()) j.add("output", ts.file);
   if (!ck.file.empty()) j.add("checkpoint", ck.file);
   return res;

@@ -32,7 +32,7 @@ chains = 32
 eval_every = 100
 INI
 source "$here/signal_restart.sh"
-signal_restart train "wall_s|updates_per_s|examples_per_s" \
+signal_restart train "wall_s|updates_per_s|examples_per_s|allreduce_fraction|allreduce_fraction_min" \
   "/model/rbm/W /model/rbm/b /model/rbm/c /train/step /train/recon_error /train/pseudo_loglik /train/grad_norm" \
   "/train/chains /optimizer/m /optimizer/v /optimizer/steps /run/step"
 exit $fail
