@@ -245,10 +245,15 @@ class Trainer {
     Matrix<Space> ph("zeta::train::monitor_h", rows_n, nh_), vr("zeta::train::monitor_v", rows_n, nv_);
     Vector<Space> fd("zeta::train::monitor_fdata", rows_n), ff("zeta::train::monitor_fflip", rows_n),
         fm("zeta::train::monitor_fmodel", nloc_ * cp_);
-    rbm_.hidden_probabilities(vdata_, 1.0, ph);
-    rbm_.visible_means(ph, 1.0, vr);
-    rbm_.free_energy(vdata_, 1.0, fd);
-    rbm_.free_energy(vneg_, 1.0, fm);
+    // Partition by partition, as the deterministic gradient: a row's products then do not
+    // depend on how many partitions its rank holds (BLAS may round by the row count).
+    for (std::int64_t l = 0; l < nloc_; ++l) {
+      const auto v = row_block<Space>(vdata_, l * b_, b_), h = row_block<Space>(ph, l * b_, b_);
+      rbm_.hidden_probabilities(v, 1.0, h);
+      rbm_.visible_means(h, 1.0, row_block<Space>(vr, l * b_, b_));
+      rbm_.free_energy(v, 1.0, Vector<Space>(fd.data() + l * b_, b_));
+      rbm_.free_energy(row_block<Space>(vneg_, l * cp_, cp_), 1.0, Vector<Space>(fm.data() + l * cp_, cp_));
+    }
     const bool bern = rbm_.kind() == RbmKind::bernoulli;
     auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vdata_);
     auto hr = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vr);
@@ -271,7 +276,8 @@ class Trainer {
         }
       }
       Kokkos::deep_copy(vf, hf);
-      rbm_.free_energy(vf, 1.0, ff);
+      for (std::int64_t l = 0; l < nloc_; ++l)
+        rbm_.free_energy(row_block<Space>(vf, l * b_, b_), 1.0, Vector<Space>(ff.data() + l * b_, b_));
     }
     auto hff = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ff);
     std::vector<double> local(4 * nloc_, 0.0);
