@@ -274,7 +274,7 @@ AisOut ais_continuous(Model& m, const SamplerSpec& smp, const AisSpec& as, std::
 AisOut ais_rbm(const Config& cfg, const ModelSpec& ms, const AisSpec& as, std::uint32_t seed, const ChainRange& range,
                Progress& progress, const Comm& comm, bool exact, double& log_z_exact) {
   const io::RbmParams p = load_rbm_params(cfg, ms, comm);
-  Rbm<Space> rbm = make_rbm<Space>(p, ms);
+  Rbm<Space> rbm = make_sampling_rbm<Space>(p, ms);
   const std::vector<double> base = p.base_bias.empty() ? p.b : p.base_bias;
   if (exact) {
     std::string err;

@@ -274,7 +274,7 @@ SampleResult sample(const Config& cfg, const Comm& comm) {
   const ChainRange range = comm.chains(smp.chains);
   if (ms.type == "rbm") {
     if (cfg.get_bool("output.landscape")) config_error("output.landscape", "does not apply to model.type = rbm");
-    RbmChains sys(make_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), smp, range, run.seed);
+    RbmChains sys(make_sampling_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), smp, range, run.seed);
     return sample_with(sys, cfg, run, smp, LandscapeSpec{}, range, comm);
   }
   const LandscapeSpec land = read_landscape_spec(cfg, ms.dim);

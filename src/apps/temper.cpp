@@ -534,7 +534,7 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
     return temper_with(sys, "ising", cfg, run, ts, smp, ck, range, comm);
   }
   if (ms.type == "rbm") {
-    RbmReplicas<Space> sys(make_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), range, run.seed);
+    RbmReplicas<Space> sys(make_sampling_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), range, run.seed);
     return temper_with(sys, "rbm", cfg, run, ts, smp, ck, range, comm);
   }
   auto model = make_model<Space>(ms);

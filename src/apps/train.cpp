@@ -235,6 +235,7 @@ class Trainer {
   //! parameter is finite (the same on every rank: the parameters are).
   bool update(std::int64_t s) {
     opt_.apply(rbm_.theta(), g_, s, ts_.steps, norm_);
+    rbm_.params_updated();
     return !comm_.any(opt_.non_finite() > 0);
   }
 

@@ -33,4 +33,13 @@ Rbm<Space> make_rbm(const io::RbmParams& p, const ModelSpec& ms) {
   return rbm;
 }
 
+//! make_rbm for the sampling commands (sample, temper, ais), which keep θ fixed for
+//! the whole run: W is packed once for the conditionals (Rbm::pack_weights).
+template <class Space>
+Rbm<Space> make_sampling_rbm(const io::RbmParams& p, const ModelSpec& ms) {
+  Rbm<Space> rbm = make_rbm<Space>(p, ms);
+  rbm.pack_weights();
+  return rbm;
+}
+
 }  // namespace zeta::apps

@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,7 @@
 #include "zeta/core/vmath.hpp"
 #include "zeta/linalg/binary.hpp"
 #include "zeta/linalg/gemm.hpp"
+#include "zeta/linalg/packed.hpp"
 #include "zeta/rng/philox.hpp"
 
 namespace zeta {
@@ -574,7 +576,24 @@ class Rbm {
     auto h = Kokkos::create_mirror_view(theta_);
     for (std::size_t k = 0; k < flat.size(); ++k) h(k) = Real(flat[k]);
     Kokkos::deep_copy(theta_, h);
+    params_updated();
   }
+  //! θ changed in place (an optimizer's step): drops the packed weights, if any.
+  void params_updated() {
+    if (packs_) packs_->fresh[0] = packs_->fresh[1] = false;
+  }
+  //! For runs that keep θ fixed for many sweeps (sample, temper, ais): from now on the
+  //! products with W and Wᵀ of the conditionals and energies take W packed once
+  //! (linalg/packed.hpp; OpenBLAS packs it again on every call), re-packed when
+  //! first needed after a parameter change. Host builds with the AVX2 kernel only
+  //! (elsewhere nothing changes); copies made after the call share the packs.
+  //! packed_gemm is row-stable, so a chain's numbers still do not depend on how
+  //! many chains its rank holds. Training leaves it off: W changes every step.
+  void pack_weights() {
+    if constexpr (kPacked)
+      if (!packs_) packs_ = std::make_shared<Packs>();
+  }
+  bool packs_weights() const { return packs_ != nullptr; }
   //! A zeroed flat buffer laid out like θ, for grad_free_energy.
   Vector<Space> gradient_buffer() const { return Vector<Space>("zeta::Rbm::grad_theta", n_params()); }
 
@@ -822,11 +841,12 @@ class Rbm {
       ws = Matrix<Space>(std::string(label), rows, cols);
   }
 
-  //! The GEMM input for rows `a`: `a` itself when it fills whole row tiles and
-  //! needs no scaling, else a padded copy (times 1/σ² per column when `scale`).
-  Matrix<Space> gemm_rows(const Matrix<Space>& a, Matrix<Space>& pad, bool scale) {
+  //! The GEMM input for rows `a`: `a` itself when it fills whole row tiles (or `pad_rows`
+  //! is false) and needs no scaling, else a copy, padded when `pad_rows`, times 1/σ²
+  //! per column when `scale`.
+  Matrix<Space> gemm_rows(const Matrix<Space>& a, Matrix<Space>& pad, bool scale, bool pad_rows = true) {
     const int batch = static_cast<int>(a.extent(0)), k = static_cast<int>(a.extent(1));
-    const int padded = padded_rows(batch);
+    const int padded = pad_rows ? padded_rows(batch) : batch;
     if (!scale && (padded == batch || !kPadRows)) return a;
     ensure(pad, padded, k, "zeta::Rbm::padded_rows");
     const Matrix<Space> p(pad.data(), padded, k);
@@ -840,20 +860,48 @@ class Rbm {
   //! (v S) W for the batch, in the hidden workspace.
   Matrix<Space> hidden_field(const Matrix<Space>& v) {
     const int batch = static_cast<int>(v.extent(0));
-    const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible());
+    const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible(), packs_ == nullptr);
     ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
-    linalg::gemm<Space>(false, false, Real(1), a, W_, Real(0), Matrix<Space>(hid_.data(), a.extent(0), nh_));
+    times_w(false, a, hid_);
     return Matrix<Space>(hid_.data(), batch, nh_);
   }
 
   //! h Wᵀ for the batch, in the visible workspace.
   Matrix<Space> visible_field(const Matrix<Space>& h) {
     const int batch = static_cast<int>(h.extent(0));
-    const Matrix<Space> a = gemm_rows(h, hpad_, false);
+    const Matrix<Space> a = gemm_rows(h, hpad_, false, packs_ == nullptr);
     ensure(vis_, static_cast<int>(a.extent(0)), nv_, "zeta::Rbm::visible_field");
-    linalg::gemm<Space>(false, true, Real(1), a, W_, Real(0), Matrix<Space>(vis_.data(), a.extent(0), nv_));
+    times_w(true, a, vis_);
     return Matrix<Space>(vis_.data(), batch, nv_);
   }
+
+  //! The first a.extent(0) rows of `out` = A W, or A Wᵀ (`transposed`): packed_gemm
+  //! after pack_weights(), else linalg::gemm.
+  void times_w(bool transposed, const Matrix<Space>& a, const Matrix<Space>& out) {
+    const int m = static_cast<int>(a.extent(0)), n = transposed ? nv_ : nh_, k = transposed ? nh_ : nv_;
+    if constexpr (kPacked) {
+      if (packs_) {
+        std::vector<Real>& packed = packs_->w[transposed];
+        Space().fence();
+        if (!packs_->fresh[transposed]) {
+          packed.resize(linalg::packed_size(k, n));
+          linalg::pack_b(W_.data(), nh_, transposed, k, n, packed.data());
+          packs_->fresh[transposed] = true;
+        }
+        linalg::packed_gemm(m, n, k, a.data(), static_cast<int>(a.stride(0)), packed.data(), out.data(), n);
+        return;
+      }
+    }
+    linalg::gemm<Space>(false, transposed, Real(1), a, W_, Real(0), Matrix<Space>(out.data(), m, n));
+  }
+
+  //! pack_weights()'s operands: W (0) and Wᵀ (1) as packed B, and whether each is current.
+  static constexpr bool kPacked =
+      linalg::kPackedGemm && Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
+  struct Packs {
+    std::vector<Real> w[2];
+    bool fresh[2] = {false, false};
+  };
 
   RbmKind kind_;
   int nv_, nh_;
@@ -863,6 +911,7 @@ class Rbm {
   Matrix<Space> W_;
   Matrix<Space> vpad_, hpad_, hid_, vis_, all_, wt_;  //!< workspaces, grown on demand
   linalg::BinaryPattern pattern_;                     //!< host: the ones of a 0/1 operand
+  std::shared_ptr<Packs> packs_;                      //!< after pack_weights() (kPacked builds)
   bool binary_products_ = linalg::kBinaryProductsByDefault;  //!< host: contrastive_gradient by row sums
 };
 
