@@ -898,6 +898,41 @@ TEST(RbmRng, BernoulliDrawsFollowTheirUniforms) {
   EXPECT_LT(ones, rows * (nv + nh) * 4 / 5);
 }
 
+// gibbs_step(…, reuse_field = true) after a free_energy of the same v takes that call's
+// field: the same sweep, bit for bit, as computing it again; and where the Rbm holds
+// no field of v (another batch's product in between, or v resampled by a sweep) it
+// computes it, so the sweeps still agree.
+TEST(RbmGibbs, ReusedFieldGivesTheSameSweep) {
+  const int nv = 30, nh = 20, rows = 13;
+  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
+    const std::string name = rbm_kind_name(kind);
+    const Ref ref = random_ref(kind, nv, nh, 61, 0.3, 0.5,
+                               kind == RbmKind::gaussian ? std::vector<double>(nv, 0.8) : std::vector<double>{});
+    auto fresh = ref.device(), reuse = ref.device();
+    const auto x = random_states(kind, rows, nv, 62);
+    const auto va = to_device(x, rows, nv), vb = to_device(x, rows, nv),
+               other = to_device(random_states(kind, rows, nv, 63), rows, nv);
+    Matrix<Space> ha("ha", rows, nh), hb("hb", rows, nh);
+    Vector<Space> Fa("Fa", rows), Fb("Fb", rows), Fo("Fo", rows);
+    fresh.free_energy(va, 0.7, Fa);
+    reuse.free_energy(vb, 0.7, Fb);
+    for (std::int64_t t = 1; t <= 6; ++t) {
+      if (t % 3 == 1) reuse.free_energy(other, 0.7, Fo);  // the held field is another batch's
+      if (t % 3 == 2) {  // two sweeps: the second follows a resampling of vb, no field held
+        fresh.gibbs_step(va, ha, 0.7, 3, 0, 100 + t);
+        reuse.gibbs_step(vb, hb, 0.7, 3, 0, 100 + t, true);
+      }
+      fresh.gibbs_step(va, ha, 0.7, 3, 0, t);
+      reuse.gibbs_step(vb, hb, 0.7, 3, 0, t, true);
+      fresh.free_energy(va, 0.7, Fa);
+      reuse.free_energy(vb, 0.7, Fb);
+      EXPECT_EQ(to_host(va), to_host(vb)) << name << " step " << t;
+      EXPECT_EQ(to_host(ha), to_host(hb)) << name << " step " << t;
+      EXPECT_EQ(to_host(Fa), to_host(Fb)) << name << " step " << t;
+    }
+  }
+}
+
 // Rbm::pack_weights (the sampling commands): the conditionals and energies with W
 // packed once equal the OpenBLAS path to rounding, for Bernoulli and scaled Gaussian
 // visibles; a chain's numbers do not depend on the other rows of its batch, bit for

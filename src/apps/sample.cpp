@@ -115,7 +115,7 @@ class RbmChains {
   const Counts<Space>& accepted() const { return sweeps_; }
   void step(std::int64_t t) {
     const PerChain<Space> beta(beta_);
-    rbm_.gibbs_step(v_, h_, beta, seed_, range_.offset, t);
+    rbm_.gibbs_step(v_, h_, beta, seed_, range_.offset, t, true);  // v's field from the last free_energy
     rbm_.free_energy(v_, beta, F_);
     const auto n = sweeps_;
     Kokkos::parallel_for(

@@ -38,7 +38,7 @@ RbmAisRun rbm_ais(const Rbm<Space>& rbm, const std::vector<double>& base_bias, c
     for (std::int64_t i = 1; i <= T; ++i) {
       const double from = forward ? a[i - 1] : a[T - i + 1], to = forward ? a[i] : a[T - i];
       path.log_weight_increment(v, from, to, w);
-      for (int s = 0; s < sweeps; ++s) path.gibbs_step(v, h, to, seed, range.offset, ++step);
+      for (int s = 0; s < sweeps; ++s) path.gibbs_step(v, h, to, seed, range.offset, ++step, s == 0);
       if (forward && on_stage) on_stage(i);
     }
   };

@@ -581,6 +581,7 @@ class Rbm {
   //! θ changed in place (an optimizer's step): drops the packed weights, if any.
   void params_updated() {
     if (packs_) packs_->fresh[0] = packs_->fresh[1] = false;
+    field_of_ = nullptr;
   }
   //! For runs that keep θ fixed for many sweeps (sample, temper, ais): from now on the
   //! products with W and Wᵀ of the conditionals and energies take W packed once
@@ -650,18 +651,25 @@ class Rbm {
   void sample_visible(const Matrix<Space>& h, const PerChain<Space>& beta, const Matrix<Space>& v, std::uint32_t seed,
                       std::int64_t offset, std::int64_t step) {
     rbm_detail::visible_conditional(visible_field(h), terms(), beta, v, true, seed, offset, step);
+    wrote(v);
   }
   //! Initial chain states from the visible biases alone (the model with W = 0, at β = 1):
   //! v_i ~ Bernoulli(σ(b_i)) or N(b_i, σ_i²), from Stream(seed, offset + chain, 0, kInit).
   void initialize_visible(const Matrix<Space>& v, std::uint32_t seed, std::int64_t offset) const {
     rbm_detail::visible_conditional(Matrix<Space>(), terms(), PerChain<Space>(1.0), v, true, seed, offset, 0,
                                     rng::kInit);
+    wrote(v);
   }
   //! One block Gibbs sweep of every chain: h ~ p(h | v), then v ~ p(v | h), at β per chain.
   //! The pair (v', h) it leaves is a joint sample of e^{−βE(v,h)} once the chain is stationary.
+  //! `reuse_field`: the caller's last energy, free_energy or hidden_probabilities call on
+  //! this Rbm was for this v, and v has not been written from outside since: h then comes
+  //! from the field (v S) W that call computed, one GEMM of the sweep's two fewer (the
+  //! same numbers; where this Rbm holds another field, it computes v's).
   void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, const PerChain<Space>& beta, std::uint32_t seed,
-                  std::int64_t offset, std::int64_t step) {
-    sample_hidden(v, beta, h, seed, offset, step);
+                  std::int64_t offset, std::int64_t step, bool reuse_field = false) {
+    rbm_detail::hidden_conditional(reuse_field ? held_field(v) : hidden_field(v), c_, beta, h, true, seed, offset,
+                                   step);
     sample_visible(h, beta, v, seed, offset, step);
   }
 
@@ -690,6 +698,7 @@ class Rbm {
     if (batch == 0) return;
     const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible());
     ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
+    field_of_ = nullptr;
     linalg::gemm<Space>(false, false, Real(1), a, W_, Real(0), Matrix<Space>(hid_.data(), a.extent(0), nh_));
     const Matrix<Space> P(hid_.data(), batch, nh_);
     rbm_detail::weighted_hidden_probabilities(P, c_, weights, beta);
@@ -863,7 +872,19 @@ class Rbm {
     const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible(), packs_ == nullptr);
     ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
     times_w(false, a, hid_);
+    field_of_ = v.data();
+    field_rows_ = batch;
     return Matrix<Space>(hid_.data(), batch, nh_);
+  }
+
+  //! hidden_field(v) as the hidden workspace holds it when the last product was v's.
+  Matrix<Space> held_field(const Matrix<Space>& v) {
+    if (field_of_ != v.data() || field_rows_ != static_cast<int>(v.extent(0))) return hidden_field(v);
+    return Matrix<Space>(hid_.data(), field_rows_, nh_);
+  }
+  //! v was written: the workspace no longer holds its field.
+  void wrote(const Matrix<Space>& v) const {
+    if (v.data() == field_of_) field_of_ = nullptr;
   }
 
   //! h Wᵀ for the batch, in the visible workspace.
@@ -912,6 +933,8 @@ class Rbm {
   Matrix<Space> vpad_, hpad_, hid_, vis_, all_, wt_;  //!< workspaces, grown on demand
   linalg::BinaryPattern pattern_;                     //!< host: the ones of a 0/1 operand
   std::shared_ptr<Packs> packs_;                      //!< after pack_weights() (kPacked builds)
+  mutable const Real* field_of_ = nullptr;            //!< hid_ holds (v S) W of the rows at field_of_ …
+  int field_rows_ = 0;                                //!< … field_rows_ of them
   bool binary_products_ = linalg::kBinaryProductsByDefault;  //!< host: contrastive_gradient by row sums
 };
 
@@ -1119,6 +1142,7 @@ class RbmAis {
   void sample_base(const Matrix<Space>& v, std::uint32_t seed, std::int64_t offset, std::int64_t step) {
     rbm_detail::visible_conditional(Matrix<Space>(), rbm_.terms(base_, 1.0), PerChain<Space>(0.0), v, true, seed,
                                     offset, step);
+    rbm_.wrote(v);
   }
 
   //! out = G_a(v) = −ln f_a(v).
@@ -1141,11 +1165,15 @@ class RbmAis {
   }
 
   //! One Gibbs sweep that leaves f_a invariant: h ~ p_a(h | v), then v ~ p_a(v | h).
+  //! `reuse_field`: right after log_weight_increment(v, …), whose field it reuses (as
+  //! Rbm::gibbs_step's).
   void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, double a, std::uint32_t seed, std::int64_t offset,
-                  std::int64_t step) {
+                  std::int64_t step, bool reuse_field = false) {
     const PerChain<Space> g(a * beta_);
-    rbm_detail::hidden_conditional(rbm_.hidden_field(v), rbm_.c_, g, h, true, seed, offset, step);
+    rbm_detail::hidden_conditional(reuse_field ? rbm_.held_field(v) : rbm_.hidden_field(v), rbm_.c_, g, h, true, seed,
+                                   offset, step);
     rbm_detail::visible_conditional(rbm_.visible_field(h), rbm_.terms(base_, 1 - a), g, v, true, seed, offset, step);
+    rbm_.wrote(v);
   }
 
  private:
