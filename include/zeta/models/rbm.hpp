@@ -34,6 +34,9 @@
 //! - sample / temper: initialize_visible(v, seed, offset), then per step
 //!   gibbs_step(v, h, ch.beta, seed, offset, step). (v, h) is a joint sample of
 //!   e^{−βE}, so replica exchange can use energy(v, h, E) like any other model.
+//!   These and ais call pack_weights() (W fixed for the run: packed_gemm, which is
+//!   row-stable without padding), and pass reuse_field where the step's energy has
+//!   just computed v's hidden field.
 //! - ais: RbmAis (base-rate path): sample_base, then per stage log_weight_increment
 //!   and gibbs_step; ln Z = base_log_z() + log-mean-exp of the weights.
 //!   rbm_log_z_exact gives the exact answer for small layers (ais.exact).
