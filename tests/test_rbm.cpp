@@ -901,7 +901,8 @@ TEST(RbmRng, BernoulliDrawsFollowTheirUniforms) {
 // gibbs_step(…, reuse_field = true) after a free_energy of the same v takes that call's
 // field: the same sweep, bit for bit, as computing it again; and where the Rbm holds
 // no field of v (another batch's product in between, or v resampled by a sweep) it
-// computes it, so the sweeps still agree.
+// computes it (also when a copy of the Rbm wrote the shared workspace), so the
+// sweeps still agree.
 TEST(RbmGibbs, ReusedFieldGivesTheSameSweep) {
   const int nv = 30, nh = 20, rows = 13;
   for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
@@ -916,8 +917,10 @@ TEST(RbmGibbs, ReusedFieldGivesTheSameSweep) {
     Vector<Space> Fa("Fa", rows), Fb("Fb", rows), Fo("Fo", rows);
     fresh.free_energy(va, 0.7, Fa);
     reuse.free_energy(vb, 0.7, Fb);
+    auto twin = reuse;  // a copy: it shares reuse's workspaces
     for (std::int64_t t = 1; t <= 6; ++t) {
       if (t % 3 == 1) reuse.free_energy(other, 0.7, Fo);  // the held field is another batch's
+      if (t % 3 == 0) twin.free_energy(other, 0.7, Fo);   // … written through the copy
       if (t % 3 == 2) {  // two sweeps: the second follows a resampling of vb, no field held
         fresh.gibbs_step(va, ha, 0.7, 3, 0, 100 + t);
         reuse.gibbs_step(vb, hb, 0.7, 3, 0, 100 + t, true);

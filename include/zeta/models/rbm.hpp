@@ -584,7 +584,7 @@ class Rbm {
   //! θ changed in place (an optimizer's step): drops the packed weights, if any.
   void params_updated() {
     if (packs_) packs_->fresh[0] = packs_->fresh[1] = false;
-    field_of_ = nullptr;
+    held_->v = nullptr;
   }
   //! For runs that keep θ fixed for many sweeps (sample, temper, ais): from now on the
   //! products with W and Wᵀ of the conditionals and energies take W packed once
@@ -701,7 +701,7 @@ class Rbm {
     if (batch == 0) return;
     const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible());
     ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
-    field_of_ = nullptr;
+    held_->v = nullptr;
     linalg::gemm<Space>(false, false, Real(1), a, W_, Real(0), Matrix<Space>(hid_.data(), a.extent(0), nh_));
     const Matrix<Space> P(hid_.data(), batch, nh_);
     rbm_detail::weighted_hidden_probabilities(P, c_, weights, beta);
@@ -875,19 +875,19 @@ class Rbm {
     const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible(), packs_ == nullptr);
     ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
     times_w(false, a, hid_);
-    field_of_ = v.data();
-    field_rows_ = batch;
+    *held_ = Held{v.data(), hid_.data(), batch};
     return Matrix<Space>(hid_.data(), batch, nh_);
   }
 
-  //! hidden_field(v) as the hidden workspace holds it when the last product was v's.
+  //! hidden_field(v) as the hidden workspace holds it when the last product into it was v's.
   Matrix<Space> held_field(const Matrix<Space>& v) {
-    if (field_of_ != v.data() || field_rows_ != static_cast<int>(v.extent(0))) return hidden_field(v);
-    return Matrix<Space>(hid_.data(), field_rows_, nh_);
+    const int batch = static_cast<int>(v.extent(0));
+    if (held_->v != v.data() || held_->in != hid_.data() || held_->rows != batch) return hidden_field(v);
+    return Matrix<Space>(hid_.data(), batch, nh_);
   }
-  //! v was written: the workspace no longer holds its field.
+  //! v was written: no workspace holds its field any more.
   void wrote(const Matrix<Space>& v) const {
-    if (v.data() == field_of_) field_of_ = nullptr;
+    if (held_->v == v.data()) held_->v = nullptr;
   }
 
   //! h Wᵀ for the batch, in the visible workspace.
@@ -926,6 +926,13 @@ class Rbm {
     std::vector<Real> w[2];
     bool fresh[2] = {false, false};
   };
+  //! Which rows' hidden field is in which workspace: copies of an Rbm share their
+  //! workspaces until one grows its own, so they share this record too.
+  struct Held {
+    const Real* v = nullptr;   //!< the rows …
+    const Real* in = nullptr;  //!< … whose field this buffer holds …
+    int rows = 0;              //!< … and how many
+  };
 
   RbmKind kind_;
   int nv_, nh_;
@@ -936,8 +943,7 @@ class Rbm {
   Matrix<Space> vpad_, hpad_, hid_, vis_, all_, wt_;  //!< workspaces, grown on demand
   linalg::BinaryPattern pattern_;                     //!< host: the ones of a 0/1 operand
   std::shared_ptr<Packs> packs_;                      //!< after pack_weights() (kPacked builds)
-  mutable const Real* field_of_ = nullptr;            //!< hid_ holds (v S) W of the rows at field_of_ …
-  int field_rows_ = 0;                                //!< … field_rows_ of them
+  std::shared_ptr<Held> held_ = std::make_shared<Held>();    //!< for gibbs_step's reuse_field
   bool binary_products_ = linalg::kBinaryProductsByDefault;  //!< host: contrastive_gradient by row sums
 };
 
