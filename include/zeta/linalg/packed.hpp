@@ -14,6 +14,7 @@
 //! (row-stable, as a rank's share of chains needs).
 #pragma once
 #include <cstddef>
+#include <vector>
 
 #include "zeta/core/types.hpp"
 
@@ -45,5 +46,26 @@ void pack_b(const Real* w, int ldw, bool transposed, int k, int n, Real* packed)
 //! C = A B for the m × k row-major A (leading dimension lda) and B packed by pack_b;
 //! C (m × n, leading dimension ldc) is overwritten.
 void packed_gemm(int m, int n, int k, const Real* a, int lda, const Real* packed, Real* c, int ldc);
+
+//! A model's weight as a packed B operand, packed when first wanted after stale()
+//! (a parameter change), so that it is packed at most once per change.
+class PackedWeight {
+ public:
+  bool fresh() const { return fresh_; }
+  void stale() { fresh_ = false; }
+  //! The packing of W (as pack_b's arguments), packed now if stale.
+  const Real* get(const Real* w, int ldw, bool transposed, int k, int n) {
+    if (!fresh_) {
+      data_.resize(packed_size(k, n));
+      pack_b(w, ldw, transposed, k, n, data_.data());
+      fresh_ = true;
+    }
+    return data_.data();
+  }
+
+ private:
+  std::vector<Real> data_;
+  bool fresh_ = false;
+};
 
 }  // namespace zeta::linalg

@@ -659,13 +659,13 @@ class Mlp {
   //! W_lᵀ (t = 0) and W_l (t = 1) packed per hidden layer l, each packed when first
   //! wanted after a parameter change. Shared by copies of the Mlp, as θ is.
   struct Packs {
-    std::vector<std::vector<Real>> w[2];
-    std::vector<char> fresh[2];
+    std::vector<linalg::PackedWeight> w[2];
     explicit Packs(int hidden) {
-      for (int t = 0; t < 2; ++t) w[t].resize(hidden), fresh[t].assign(hidden, 0);
+      for (auto& t : w) t.resize(hidden);
     }
     void stale() {
-      for (auto& f : fresh) std::fill(f.begin(), f.end(), 0);
+      for (auto& t : w)
+        for (auto& p : t) p.stale();
     }
   };
 
@@ -681,16 +681,12 @@ class Mlp {
       const int t = transposed ? 0 : 1, k = layers_[l + t], n = layers_[l + 1 - t];
       if (static_cast<int>(a.extent(1)) != k || static_cast<int>(c.extent(1)) != n || a.extent(0) != c.extent(0))
         throw Error("internal: Mlp::times_weight shape mismatch", false);
-      std::vector<Real>& packed = packs_->w[t][l];
-      if (packs_->fresh[t][l] || repeated) {
+      linalg::PackedWeight& packed = packs_->w[t][l];
+      if (packed.fresh() || repeated) {
         Space().fence();
-        if (!packs_->fresh[t][l]) {
-          packed.resize(linalg::packed_size(k, n));
-          linalg::pack_b(w_[l].data(), layers_[l], transposed, k, n, packed.data());
-          packs_->fresh[t][l] = 1;
-        }
-        linalg::packed_gemm(static_cast<int>(c.extent(0)), n, k, a.data(), static_cast<int>(a.stride(0)), packed.data(),
-                            c.data(), static_cast<int>(c.stride(0)));
+        linalg::packed_gemm(static_cast<int>(c.extent(0)), n, k, a.data(), static_cast<int>(a.stride(0)),
+                            packed.get(w_[l].data(), layers_[l], transposed, k, n), c.data(),
+                            static_cast<int>(c.stride(0)));
         return;
       }
     }

@@ -45,6 +45,7 @@
 //!   the optimizer updates theta() in place.
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -583,7 +584,8 @@ class Rbm {
   }
   //! θ changed in place (an optimizer's step): drops the packed weights, if any.
   void params_updated() {
-    if (packs_) packs_->fresh[0] = packs_->fresh[1] = false;
+    if (packs_)
+      for (auto& p : *packs_) p.stale();
     held_->v = nullptr;
   }
   //! For runs that keep θ fixed for many sweeps (sample, temper, ais): from now on the
@@ -595,7 +597,7 @@ class Rbm {
   //! many chains its rank holds. Training leaves it off: W changes every step.
   void pack_weights() {
     if constexpr (kPacked)
-      if (!packs_) packs_ = std::make_shared<Packs>();
+      if (!packs_) packs_ = std::make_shared<std::array<linalg::PackedWeight, 2>>();
   }
   bool packs_weights() const { return packs_ != nullptr; }
   //! A zeroed flat buffer laid out like θ, for grad_free_energy.
@@ -662,6 +664,10 @@ class Rbm {
     rbm_detail::visible_conditional(Matrix<Space>(), terms(), PerChain<Space>(1.0), v, true, seed, offset, 0,
                                     rng::kInit);
     wrote(v);
+  }
+  //! v was written (a checkpoint loaded into it, say): no workspace holds its field any more.
+  void wrote(const Matrix<Space>& v) const {
+    if (held_->v == v.data()) held_->v = nullptr;
   }
   //! One block Gibbs sweep of every chain: h ~ p(h | v), then v ~ p(v | h), at β per chain.
   //! The pair (v', h) it leaves is a joint sample of e^{−βE(v,h)} once the chain is stationary.
@@ -885,10 +891,6 @@ class Rbm {
     if (held_->v != v.data() || held_->in != hid_.data() || held_->rows != batch) return hidden_field(v);
     return Matrix<Space>(hid_.data(), batch, nh_);
   }
-  //! v was written: no workspace holds its field any more.
-  void wrote(const Matrix<Space>& v) const {
-    if (held_->v == v.data()) held_->v = nullptr;
-  }
 
   //! h Wᵀ for the batch, in the visible workspace.
   Matrix<Space> visible_field(const Matrix<Space>& h) {
@@ -905,27 +907,17 @@ class Rbm {
     const int m = static_cast<int>(a.extent(0)), n = transposed ? nv_ : nh_, k = transposed ? nh_ : nv_;
     if constexpr (kPacked) {
       if (packs_) {
-        std::vector<Real>& packed = packs_->w[transposed];
         Space().fence();
-        if (!packs_->fresh[transposed]) {
-          packed.resize(linalg::packed_size(k, n));
-          linalg::pack_b(W_.data(), nh_, transposed, k, n, packed.data());
-          packs_->fresh[transposed] = true;
-        }
-        linalg::packed_gemm(m, n, k, a.data(), static_cast<int>(a.stride(0)), packed.data(), out.data(), n);
+        linalg::packed_gemm(m, n, k, a.data(), static_cast<int>(a.stride(0)),
+                            (*packs_)[transposed].get(W_.data(), nh_, transposed, k, n), out.data(), n);
         return;
       }
     }
     linalg::gemm<Space>(false, transposed, Real(1), a, W_, Real(0), Matrix<Space>(out.data(), m, n));
   }
 
-  //! pack_weights()'s operands: W (0) and Wᵀ (1) as packed B, and whether each is current.
   static constexpr bool kPacked =
       linalg::kPackedGemm && Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
-  struct Packs {
-    std::vector<Real> w[2];
-    bool fresh[2] = {false, false};
-  };
   //! Which rows' hidden field is in which workspace: copies of an Rbm share their
   //! workspaces until one grows its own, so they share this record too.
   struct Held {
@@ -942,7 +934,8 @@ class Rbm {
   Matrix<Space> W_;
   Matrix<Space> vpad_, hpad_, hid_, vis_, all_, wt_;  //!< workspaces, grown on demand
   linalg::BinaryPattern pattern_;                     //!< host: the ones of a 0/1 operand
-  std::shared_ptr<Packs> packs_;                      //!< after pack_weights() (kPacked builds)
+  //! After pack_weights() (kPacked builds): W (0) and Wᵀ (1) as packed operands.
+  std::shared_ptr<std::array<linalg::PackedWeight, 2>> packs_;
   std::shared_ptr<Held> held_ = std::make_shared<Held>();    //!< for gibbs_step's reuse_field
   bool binary_products_ = linalg::kBinaryProductsByDefault;  //!< host: contrastive_gradient by row sums
 };

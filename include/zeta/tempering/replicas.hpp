@@ -234,10 +234,9 @@ class RbmReplicas {
     Kokkos::deep_copy(beta_, h);
   }
   void step(std::int64_t t) {
-    // The field (v S) W of v from the last step's energy(), unless v was loaded since.
-    model_.gibbs_step(v_, h_, PerChain<Space>(beta_), seed_, range_.offset, t, field_current_);
+    // The field (v S) W of v from the last energy() (load() tells the model it wrote v).
+    model_.gibbs_step(v_, h_, PerChain<Space>(beta_), seed_, range_.offset, t, true);
     model_.energy(v_, h_, E_);
-    field_current_ = true;
     const auto n = sweeps_;
     Kokkos::parallel_for(
         "zeta::RbmReplicas::count", RangePolicy<Space>(0, range_.count), KOKKOS_LAMBDA(const int c) { n(c) += 1; });
@@ -286,7 +285,7 @@ class RbmReplicas {
     Kokkos::deep_copy(h_, hh);
     Kokkos::deep_copy(E_, hE);
     Kokkos::deep_copy(sweeps_, hn);
-    field_current_ = false;
+    model_.wrote(v_);
   }
 
  private:
@@ -296,7 +295,6 @@ class RbmReplicas {
   Matrix<Space> v_, h_;
   Vector<Space> beta_, E_;
   Counts<Space> sweeps_;
-  bool field_current_ = true;  //!< the model holds v's field (energy() computed it)
 };
 
 }  // namespace zeta
