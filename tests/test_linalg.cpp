@@ -88,7 +88,8 @@ TEST(BinaryGemm, TransposeCopiesEveryEntry) {
 
 //! C = A B with B = Wᵀ or W packed once: each C(i, j) must equal, bit for bit, the chain
 //! acc ← fma(A(i, k), B(k, j), acc) from 0 over k in order (so a row's numbers do not
-//! depend on the rows around it), for row counts on and off the 6-row tile, columns on
+//! depend on the rows around it), for row counts on and off the 6-row tile (tails of
+//! 5-row tiles, or of two 3–6-row tiles), columns on
 //! and off the panel, strided A and C whose gaps stay untouched, and both packings
 //! (the AVX2 kernel, or on other builds the portable loop).
 TEST(PackedGemm, EachEntryIsTheFmaChainOverK) {
@@ -102,7 +103,7 @@ TEST(PackedGemm, EachEntryIsTheFmaChainOverK) {
         auto b_of = [&](int r, int j) {
           return transposed ? w[std::size_t(j) * ldw + r] : w[std::size_t(r) * ldw + j];
         };
-        for (int m : {1, 5, 6, 7, 13, 40}) {
+        for (int m : {1, 5, 6, 7, 13, 25, 29, 40, 128}) {
           const int lda = k + 3, ldc = n + 4;
           const auto a = dense(m, lda, 12);
           const Real sentinel = Real(-7.5);
