@@ -4,8 +4,8 @@
 # the share of wall time outside the sweeps (energy all-gather incl. waiting for
 # the slower rank, exchange round, statistics: the JSON's exchange_fraction),
 # the part of it spent waiting for the slower rank's sweep (sync_wait_fraction:
-# each step, the slowest rank's time since the previous all-gather minus this
-# rank's; the times ride along in the all-gather) and the difference, exchange
+# each step, this rank's time inside the all-gather minus the least time any rank
+# spent inside it; the times ride along in the next all-gather) and the difference, exchange
 # and communication proper; sweeps/s and spin updates/ns per rank; then the
 # ranges over RUNS runs. Ranks are bound to cores when there are enough.
 #

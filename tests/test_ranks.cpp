@@ -129,6 +129,11 @@ void expect_temper_rank_independent(const std::string& name, const std::string& 
         for (std::size_t k = 0; k < rw.acceptance.size(); ++k)
           EXPECT_EQ(rw.acceptance[k], rs.acceptance[k]) << name;
         EXPECT_GT(rw.total_round_trips, 0) << name;
+        // Waiting for the slower ranks is part of the time outside the moves, and
+        // there is none on one rank.
+        EXPECT_GE(rw.sync_wait_fraction, 0.0) << name;
+        EXPECT_LE(rw.sync_wait_fraction, rw.exchange_fraction) << name;
+        EXPECT_EQ(rs.sync_wait_fraction, 0.0) << name;
       },
       datasets);
 }

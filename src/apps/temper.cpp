@@ -284,11 +284,13 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   TemperResult res;
   std::vector<double> local, energy(R), e_row(K), m_row(K);
   double exchange_s = 0, wait_s = 0;
-  // rows: every replica's observables; tails: each rank's time since the last
-  // all-gather (sweep and bookkeeping), riding along.
+  // rows: every replica's observables; tails: each rank's seconds inside the
+  // previous step's all-gather, riding along. The rank that entered it last spent
+  // the least: the communication itself; what a rank spent beyond that minimum, it
+  // waited for the slower ranks' sweeps.
   Comm::GatherBuffers gathered;
   const std::vector<double>& all = gathered.rows;
-  Kokkos::Timer since_gather;
+  double in_gather = 0;  // this rank's seconds inside its last all-gather
   const std::int64_t first = st.step;
   std::int64_t t = st.step;
   for (; t < run.steps; ++t) {
@@ -296,12 +298,11 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
     Kokkos::fence();
     Kokkos::Timer xt;
     sys.observe(local);
-    const double mine = since_gather.seconds();
-    local.push_back(mine);
+    local.push_back(in_gather);
+    Kokkos::Timer gt;
     comm.allgather_rows_and_tails(local, nobs, range, gathered);
-    since_gather.reset();
-    // What this rank waited in the all-gather for the slowest rank's sweep and bookkeeping.
-    wait_s += *std::max_element(gathered.tails.begin(), gathered.tails.end()) - mine;
+    wait_s += in_gather - *std::min_element(gathered.tails.begin(), gathered.tails.end());  // the previous step's
+    in_gather = gt.seconds();
     for (std::int64_t c = 0; c < R; ++c) energy[c] = all[c * nobs];
     const bool post = t >= run.burn_in;
     if (post) {
@@ -375,6 +376,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
       break;
     }
   }
+  wait_s += in_gather + comm.max(-in_gather);  // the last step's
   Kokkos::fence();
   res.steps_done = t;
   if (!ck.file.empty()) write_temper_checkpoint(comm, ck, cfg, st, ex, sys, range);
