@@ -7,12 +7,13 @@
 #include <random>
 
 #include "oscillators.hpp"
+#include "rbm_fixture.hpp"
 #include "zeta/apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/mbar.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
-#include "rbm_fixture.hpp"
+#include "zeta/parallel/shared_sum.hpp"
 
 namespace zeta {
 namespace {
@@ -304,6 +305,38 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
     std::remove("ranks_fe.h5");
   }
   world.barrier();
+}
+
+//! SharedSum: every rank gets the exact sum of every rank's buffer (integers, exact in
+//! float), on one node, and with the ranks split into nodes of 1 and 2 (the several-node
+//! path: node sums, the leaders' allreduce, the copy from the leader); sizes below the
+//! rank count leave some slices empty; the second sum checks that the buffers are reusable.
+template <class T>
+void expect_shared_sum(int ranks_per_node) {
+  Comm world(MPI_COMM_WORLD);
+  const int P = world.size(), me = world.rank();
+  for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(3), std::size_t(1001)}) {
+    SharedSum<T> sum(world, n, ranks_per_node);
+    ASSERT_EQ(sum.size(), n);
+    for (int round = 1; round <= 2; ++round) {
+      auto value = [&](int rank, std::size_t i) { return T(round * (rank + 1) * int(i % 13) + rank); };
+      for (std::size_t i = 0; i < n; ++i) sum.data()[i] = value(me, i);
+      sum.sum();
+      for (std::size_t i = 0; i < n; ++i) {
+        T want = 0;
+        for (int r = 0; r < P; ++r) want += value(r, i);
+        ASSERT_EQ(sum.data()[i], want) << "rank " << me << " of " << P << ", " << ranks_per_node
+                                       << " ranks per node, n " << n << ", round " << round << ", i " << i;
+      }
+    }
+  }
+}
+
+TEST(SharedSum, EveryRankGetsTheSum) {
+  for (int per_node : {0, 1, 2}) {
+    expect_shared_sum<float>(per_node);
+    expect_shared_sum<double>(per_node);
+  }
 }
 
 }  // namespace

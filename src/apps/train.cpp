@@ -152,7 +152,8 @@ class Trainer {
         rbm_(rbm),
         comm_(comm),
         plan_(d.train, d.partitions, ts.batch, ts.seed),
-        opt_(ts.opt, std::int64_t(rbm.n_params())) {
+        opt_(ts.opt, std::int64_t(rbm.n_params())),
+        gsum_(comm, rbm.n_params()) {
     nv_ = rbm.visible();
     nh_ = rbm.hidden();
     D_ = d.partitions;
@@ -164,8 +165,7 @@ class Trainer {
     vdata_ = row_block<Space>(vall_, 0, nloc_ * b_);
     vneg_ = row_block<Space>(vall_, nloc_ * b_, nloc_ * cp_);
     hneg_ = Matrix<Space>("zeta::train::h_negative", nloc_ * cp_, nh_);
-    g_ = rbm.gradient_buffer();
-    host_g_.assign(rbm.n_params(), Real(0));
+    g_ = train_detail::gradient_buffer<Space>(gsum_, rbm);
   }
 
   std::int64_t chain_offset() const { return mine_.offset * cp_; }
@@ -187,7 +187,7 @@ class Trainer {
     Kokkos::deep_copy(vneg_, h);
   }
 
-  //! Positive and negative phase of step s and the reduced gradient (in g_ and host_g_).
+  //! Positive and negative phase of step s and the reduced gradient (in g_).
   void gradient(std::int64_t s) {
     auto hv = Kokkos::create_mirror_view(vdata_);
     for (std::int64_t l = 0; l < nloc_; ++l)
@@ -200,14 +200,14 @@ class Trainer {
       Kokkos::deep_copy(g_, Real(0));
       rbm_.contrastive_gradient(vall_, static_cast<int>(nloc_ * b_), hneg_, ts_.k, !ts_.pcd, wpos, wneg, ts_.seed,
                                 chain_offset(), s * ts_.k, g_);
-      allreduce_in_place<Space>(comm_, g_, host_g_, reduce_clock_);
+      allreduce_in_place<Space>(gsum_, g_, reduce_clock_);
       return;
     }
     if (!ts_.pcd) Kokkos::deep_copy(vneg_, vdata_);
     for (int sweep = 0; sweep < ts_.k; ++sweep)
       rbm_.gibbs_step(vneg_, hneg_, PerChain<Space>(1.0), ts_.seed, chain_offset(), s * ts_.k + sweep);
     train_detail::reduce_gradient<Space>(
-        comm_, ts_.deterministic, nloc_, g_, host_g_, leaves_, reduce_clock_,
+        comm_, ts_.deterministic, nloc_, g_, gsum_, host_g_, leaves_, reduce_clock_,
         [&](std::int64_t l, const Vector<Space>& g) {
           rbm_.grad_free_energy(row_block<Space>(vdata_, l * b_, b_), wpos, 1.0, g);
           rbm_.grad_free_energy(row_block<Space>(vneg_, l * cp_, cp_), wneg, 1.0, g);
@@ -316,6 +316,7 @@ class Trainer {
   const Comm& comm_;
   data::BatchPlan plan_;
   training::Optimizer<Space> opt_;
+  SharedSum<Real> gsum_;  //!< the gradient's sum over ranks (g_ is its buffer on the host)
   int nv_ = 0, nh_ = 0, D_ = 1;
   std::int64_t b_ = 0, cp_ = 0, nloc_ = 0;
   Matrix<Space> vall_, vdata_, vneg_, hneg_;

@@ -4,7 +4,6 @@
 //! MLP over to train_mlp (train_mlp.cpp); the RBM trainer stays in train.cpp.
 #pragma once
 #include <Kokkos_Core.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -19,6 +18,7 @@
 #include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
 #include "zeta/parallel/comm.hpp"
+#include "zeta/parallel/shared_sum.hpp"
 #include "zeta/samplers/samplers.hpp"
 #include "zeta/training/optimizer.hpp"
 
@@ -78,17 +78,25 @@ struct ReduceClock {
   }
 };
 
-//! g summed over ranks by one MPI_Allreduce: in place when the host can reach g, else through `host`.
+//! A trainer's gradient buffer: where Space reaches host memory, `sum`'s buffer itself,
+//! so that the model writes its gradient where the ranks sum it; else the model's own.
+template <class Space, class Model>
+Vector<Space> gradient_buffer(SharedSum<Real>& sum, const Model& model) {
+  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible)
+    return Vector<Space>(sum.data(), sum.size());
+  else
+    return model.gradient_buffer();
+}
+
+//! g summed over ranks by `sum`: in place when g is its buffer, else copied through it.
 template <class Space>
-void allreduce_in_place(const Comm& comm, const Vector<Space>& g, std::vector<Real>& host, ReduceClock& clock) {
+void allreduce_in_place(SharedSum<Real>& sum, const Vector<Space>& g, ReduceClock& clock) {
   clock.time([&] {
-    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
-      comm.allreduce_sum(g.data(), g.extent(0));
-    } else {
-      copy_to_host<Space>(g, host);
-      comm.allreduce_sum(host);
-      copy_to_device<Space>(host, g);
-    }
+    if (g.data() == sum.data()) return sum.sum();
+    const Kokkos::View<Real*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> buf(sum.data(), sum.size());
+    Kokkos::deep_copy(buf, g);
+    sum.sum();
+    Kokkos::deep_copy(g, buf);
   });
 }
 
@@ -127,11 +135,11 @@ inline void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std
 //! reduction of both trainers: deterministic, leaf(l, g) adds partition l's gradient
 //! to a zeroed g for each of the `nloc` local partitions, the leaves are summed in the
 //! pairwise tree, then over ranks by Comm::tree_allreduce; otherwise all(g) adds the
-//! rank's gradient to a zeroed g and one allreduce sums the ranks.
+//! rank's gradient to a zeroed g and `sum` sums the ranks.
 template <class Space, class Leaf, class All>
 void reduce_gradient(const Comm& comm, bool deterministic, std::int64_t nloc, const Vector<Space>& g,
-                     std::vector<Real>& host, std::vector<std::vector<Real>>& leaves, ReduceClock& clock, Leaf&& leaf,
-                     All&& all) {
+                     SharedSum<Real>& sum, std::vector<Real>& host, std::vector<std::vector<Real>>& leaves,
+                     ReduceClock& clock, Leaf&& leaf, All&& all) {
   if (deterministic) {
     leaves.resize(nloc);
     for (std::int64_t l = 0; l < nloc; ++l) {
@@ -146,7 +154,7 @@ void reduce_gradient(const Comm& comm, bool deterministic, std::int64_t nloc, co
   } else {
     Kokkos::deep_copy(g, Real(0));
     all(g);
-    allreduce_in_place<Space>(comm, g, host, clock);
+    allreduce_in_place<Space>(sum, g, clock);
   }
 }
 

@@ -103,6 +103,7 @@ class MlpTrainer {
         comm_(comm),
         plan_(d.train, d.partitions, ts.batch, ts.seed),
         opt_(ts.opt, std::int64_t(mlp.n_params())),
+        gsum_(comm, mlp.n_params()),
         mine_(data::partitions_of(comm.rank(), comm.size(), d.partitions)) {
     if (d.dim != mlp.dim())
       config_error("model.layers", "the first layer has " + std::to_string(mlp.dim()) + " inputs but the data have " +
@@ -111,8 +112,7 @@ class MlpTrainer {
     D_ = d.partitions;
     b_ = ts.batch / D_;
     nloc_ = std::int64_t(d.train.local.size());
-    g_ = mlp.gradient_buffer();
-    host_g_.assign(mlp.n_params(), Real(0));
+    g_ = train_detail::gradient_buffer<Space>(gsum_, mlp);
   }
 
   training::Optimizer<Space>& optimizer() { return opt_; }
@@ -138,8 +138,8 @@ class MlpTrainer {
   //! The global gradient into g_ (train_common.hpp's reduce_gradient).
   template <class Leaf, class All>
   void reduce_gradient(Leaf&& leaf, All&& all) {
-    train_detail::reduce_gradient<Space>(comm_, ts_.deterministic, nloc_, g_, host_g_, leaves_, reduce_clock_, leaf,
-                                         all);
+    train_detail::reduce_gradient<Space>(comm_, ts_.deterministic, nloc_, g_, gsum_, host_g_, leaves_, reduce_clock_,
+                                         leaf, all);
   }
 
   //! Global sums of m monitor values given per local partition (nloc × m):
@@ -175,6 +175,7 @@ class MlpTrainer {
   const Comm& comm_;
   data::BatchPlan plan_;
   training::Optimizer<Space> opt_;
+  SharedSum<Real> gsum_;  //!< the gradient's sum over ranks (g_ is its buffer on the host)
   ChainRange mine_;
   int dim_ = 0, D_ = 1;
   std::int64_t b_ = 0, nloc_ = 0;
@@ -206,7 +207,7 @@ class DsmTrainer : public MlpTrainer {
     z_.resize(std::size_t(dim_));
   }
 
-  //! Step s's noisy batch, offsets and weights, its loss and the reduced gradient (g_, host_g_).
+  //! Step s's noisy batch, offsets and weights, its loss and the reduced gradient (g_).
   void gradient(std::int64_t s) {
     noisy_batch(s);
     local_loss_.assign(nloc_, 0.0);

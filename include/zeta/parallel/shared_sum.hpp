@@ -1,0 +1,56 @@
+//! The sum of one buffer over all ranks, through memory that the ranks of a node
+//! share (an MPI-3 shared window) instead of MPI_Allreduce's copies in and out.
+//! A trainer computes its gradient straight into data(); sum() then leaves the
+//! sum over all ranks there. On a node, rank i sums slice i of the buffer over the
+//! node's ranks by reading their buffers, then every rank copies the other slices
+//! from their owners. With several nodes, each node's rank 0 assembles the node
+//! sum and the node leaders add theirs by one MPI_Allreduce, which the node's
+//! other ranks then copy. Every slice is summed by one rank, so every rank gets
+//! the same bits (in an order that depends on the rank count, as MPI_Allreduce's).
+//!
+//! 784 × 500 floats (an RBM's gradient), 2 ranks bound to the two cores of the
+//! Zen 3 class machine (bench/bench_allreduce): 0.08–0.15 ms per sum against
+//! 0.26–0.40 ms for MPI_Allreduce in the same runs, 2.0–3.2× less.
+#pragma once
+#include <mpi.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "zeta/parallel/comm.hpp"
+
+namespace zeta {
+
+template <class T>
+class SharedSum {
+ public:
+  //! Collective over `comm`: n values per rank. `ranks_per_node` > 0 splits each
+  //! shared-memory node further into groups of that many ranks, each summed as a
+  //! node of its own (for the tests of the several-node path on one machine).
+  SharedSum(const Comm& comm, std::size_t n, int ranks_per_node = 0);
+  ~SharedSum();
+  SharedSum(const SharedSum&) = delete;
+  SharedSum& operator=(const SharedSum&) = delete;
+
+  T* data() { return mine_; }
+  std::size_t size() const { return n_; }
+  //! Collective: data() holds the sum of every rank's data() (the same on every rank).
+  void sum();
+
+ private:
+  //! Everyone's writes to the window visible to the node's ranks.
+  void node_sync() const;
+
+  const Comm& comm_;
+  std::size_t n_;
+  int node_rank_ = 0, node_size_ = 1;
+  MPI_Comm node_ = MPI_COMM_NULL;     //!< the ranks that share the window
+  MPI_Comm leaders_ = MPI_COMM_NULL;  //!< rank 0 of each node (MPI_COMM_NULL elsewhere)
+  bool several_nodes_ = false;
+  MPI_Win win_ = MPI_WIN_NULL;
+  std::vector<T*> peers_;  //!< every node rank's buffer, mapped here
+  std::vector<T> own_;     //!< the buffer on one rank, which needs no window
+  T* mine_ = nullptr;
+};
+
+}  // namespace zeta
