@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <memory>
 #include <utility>
 
 namespace zeta {
@@ -53,9 +54,11 @@ SharedSum<T>::SharedSum(const Comm& comm, std::size_t n, int ranks_per_node) : c
       }
     }
   }
-  if (win_ == MPI_WIN_NULL) {
-    own_.assign(n, T(0));
-    mine_ = own_.data();
+  if (win_ == MPI_WIN_NULL) {  // 64-byte aligned, as a Kokkos allocation (the GEMMs write here)
+    own_.assign(n + 64 / sizeof(T), T(0));
+    void* p = own_.data();
+    std::size_t bytes = own_.size() * sizeof(T);
+    mine_ = static_cast<T*>(std::align(64, n * sizeof(T), p, bytes));
   }
 }
 
