@@ -311,12 +311,13 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
 //! float), on one node, and with the ranks split into nodes of 1 and 2 (the several-node
 //! path: node sums, the leaders' allreduce, the copy from the leader); sizes below the
 //! rank count leave some slices empty; the second sum checks that the buffers are reusable.
+//! Without a window, the MPI_Allreduce that stands in where none can be allocated.
 template <class T>
-void expect_shared_sum(int ranks_per_node) {
+void expect_shared_sum(int ranks_per_node, bool window = true) {
   Comm world(MPI_COMM_WORLD);
   const int P = world.size(), me = world.rank();
   for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(3), std::size_t(1001)}) {
-    SharedSum<T> sum(world, n, ranks_per_node);
+    SharedSum<T> sum(world, n, ranks_per_node, window);
     ASSERT_EQ(sum.size(), n);
     for (int round = 1; round <= 2; ++round) {
       auto value = [&](int rank, std::size_t i) { return T(round * (rank + 1) * int(i % 13) + rank); };
@@ -326,7 +327,8 @@ void expect_shared_sum(int ranks_per_node) {
         T want = 0;
         for (int r = 0; r < P; ++r) want += value(r, i);
         ASSERT_EQ(sum.data()[i], want) << "rank " << me << " of " << P << ", " << ranks_per_node
-                                       << " ranks per node, n " << n << ", round " << round << ", i " << i;
+                                       << " ranks per node, n " << n << ", round " << round << ", i " << i
+                                       << (window ? "" : ", no window");
       }
     }
   }
@@ -337,6 +339,7 @@ TEST(SharedSum, EveryRankGetsTheSum) {
     expect_shared_sum<float>(per_node);
     expect_shared_sum<double>(per_node);
   }
+  expect_shared_sum<float>(0, false);
 }
 
 }  // namespace

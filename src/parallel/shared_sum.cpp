@@ -18,8 +18,8 @@ std::pair<std::size_t, std::size_t> slice(std::size_t n, int parts, int i) {
 }  // namespace
 
 template <class T>
-SharedSum<T>::SharedSum(const Comm& comm, std::size_t n, int ranks_per_node) : comm_(comm), n_(n) {
-  if (comm.size() > 1) {
+SharedSum<T>::SharedSum(const Comm& comm, std::size_t n, int ranks_per_node, bool window) : comm_(comm), n_(n) {
+  if (comm.size() > 1 && window) {
     MPI_Comm shared;
     MPI_Comm_split_type(comm.raw(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &shared);
     if (ranks_per_node > 0) {

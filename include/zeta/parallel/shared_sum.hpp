@@ -27,7 +27,8 @@ class SharedSum {
   //! Collective over `comm`: n values per rank. `ranks_per_node` > 0 splits each
   //! shared-memory node further into groups of that many ranks, each summed as a
   //! node of its own (for the tests of the several-node path on one machine).
-  SharedSum(const Comm& comm, std::size_t n, int ranks_per_node = 0);
+  //! Without `window` (or where no rank could allocate one) sum() is MPI_Allreduce.
+  SharedSum(const Comm& comm, std::size_t n, int ranks_per_node = 0, bool window = true);
   ~SharedSum();
   SharedSum(const SharedSum&) = delete;
   SharedSum& operator=(const SharedSum&) = delete;
