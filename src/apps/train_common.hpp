@@ -4,6 +4,7 @@
 //! MLP over to train_mlp (train_mlp.cpp); the RBM trainer stays in train.cpp.
 #pragma once
 #include <Kokkos_Core.hpp>
+
 #include <cmath>
 #include <cstdint>
 #include <string>

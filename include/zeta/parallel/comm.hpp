@@ -118,10 +118,6 @@ class Comm {
   void allreduce_sum(std::vector<T>& v) const {
     MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), mpi_type<T>(), MPI_SUM, comm_);
   }
-  template <class T>
-  void allreduce_sum(T* v, std::size_t n) const {
-    MPI_Allreduce(MPI_IN_PLACE, v, static_cast<int>(n), mpi_type<T>(), MPI_SUM, comm_);
-  }
   //! Whether tree_allreduce applies (the rank count is a power of two).
   bool power_of_two() const { return (size_ & (size_ - 1)) == 0; }
 
