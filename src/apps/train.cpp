@@ -111,10 +111,9 @@ void diverged(std::int64_t step, const std::string& what, const TrainSpec& ts, c
 namespace {
 
 using io::CheckpointSpec;
-using train_detail::TrainSpec;
 using train_detail::diverged;
-using train_detail::allreduce_in_place;
 using train_detail::row_block;
+using train_detail::TrainSpec;
 
 //! The monitor series, one entry per evaluation.
 struct Series {
@@ -153,7 +152,7 @@ class Trainer {
         comm_(comm),
         plan_(d.train, d.partitions, ts.batch, ts.seed),
         opt_(ts.opt, std::int64_t(rbm.n_params())),
-        gsum_(comm, rbm.n_params()) {
+        grad_(comm, rbm) {
     nv_ = rbm.visible();
     nh_ = rbm.hidden();
     D_ = d.partitions;
@@ -165,7 +164,6 @@ class Trainer {
     vdata_ = row_block<Space>(vall_, 0, nloc_ * b_);
     vneg_ = row_block<Space>(vall_, nloc_ * b_, nloc_ * cp_);
     hneg_ = Matrix<Space>("zeta::train::h_negative", nloc_ * cp_, nh_);
-    g_ = train_detail::gradient_buffer<Space>(gsum_, rbm);
   }
 
   std::int64_t chain_offset() const { return mine_.offset * cp_; }
@@ -187,7 +185,7 @@ class Trainer {
     Kokkos::deep_copy(vneg_, h);
   }
 
-  //! Positive and negative phase of step s and the reduced gradient (in g_).
+  //! Positive and negative phase of step s and the reduced gradient (in grad_.g()).
   void gradient(std::int64_t s) {
     auto hv = Kokkos::create_mirror_view(vdata_);
     for (std::int64_t l = 0; l < nloc_; ++l)
@@ -197,17 +195,17 @@ class Trainer {
     if (!ts_.deterministic && rbm_.fused_contrastive()) {
       // One rank-local gradient: Gibbs sweeps, both phases and ∇W in one fused call, then
       // one allreduce of the flat buffer (in place where the host can reach it).
-      Kokkos::deep_copy(g_, Real(0));
+      Kokkos::deep_copy(grad_.g(), Real(0));
       rbm_.contrastive_gradient(vall_, static_cast<int>(nloc_ * b_), hneg_, ts_.k, !ts_.pcd, wpos, wneg, ts_.seed,
-                                chain_offset(), s * ts_.k, g_);
-      allreduce_in_place<Space>(gsum_, g_, reduce_clock_);
+                                chain_offset(), s * ts_.k, grad_.g());
+      grad_.allreduce();
       return;
     }
     if (!ts_.pcd) Kokkos::deep_copy(vneg_, vdata_);
     for (int sweep = 0; sweep < ts_.k; ++sweep)
       rbm_.gibbs_step(vneg_, hneg_, PerChain<Space>(1.0), ts_.seed, chain_offset(), s * ts_.k + sweep);
-    train_detail::reduce_gradient<Space>(
-        comm_, ts_.deterministic, nloc_, g_, gsum_, host_g_, leaves_, reduce_clock_,
+    grad_.reduce(
+        ts_.deterministic, nloc_,
         [&](std::int64_t l, const Vector<Space>& g) {
           rbm_.grad_free_energy(row_block<Space>(vdata_, l * b_, b_), wpos, 1.0, g);
           rbm_.grad_free_energy(row_block<Space>(vneg_, l * cp_, cp_), wneg, 1.0, g);
@@ -219,22 +217,15 @@ class Trainer {
   }
 
   //! Seconds this rank spent summing gradients over ranks, waiting included.
-  const train_detail::ReduceClock& reduce_clock() const { return reduce_clock_; }
+  const train_detail::ReduceClock& reduce_clock() const { return grad_.clock(); }
 
-  //! ‖g‖ of the reduced gradient (the same on every rank, as g is), and whether it is
-  //! finite: a NaN or ±Inf entry makes the sum of squares non-finite (so does a sum
-  //! beyond the double range, 1e154 per entry, which is divergence too).
-  double gradient_norm(bool& finite) {
-    const double sq = training::squared_norm<Space>(g_);
-    finite = !comm_.any(!std::isfinite(sq));
-    norm_ = std::sqrt(sq);
-    return norm_;
-  }
+  //! ‖g‖ of the reduced gradient and whether it is finite (GradientSum::norm).
+  double gradient_norm(bool& finite) { return norm_ = grad_.norm(finite); }
 
   //! The optimizer step with the norm of gradient_norm(), and whether every updated
   //! parameter is finite (the same on every rank: the parameters are).
   bool update(std::int64_t s) {
-    opt_.apply(rbm_.theta(), g_, s, ts_.steps, norm_);
+    opt_.apply(rbm_.theta(), grad_.g(), s, ts_.steps, norm_);
     rbm_.params_updated();
     return !comm_.any(opt_.non_finite() > 0);
   }
@@ -316,15 +307,11 @@ class Trainer {
   const Comm& comm_;
   data::BatchPlan plan_;
   training::Optimizer<Space> opt_;
-  SharedSum<Real> gsum_;  //!< the gradient's sum over ranks (g_ is its buffer on the host)
+  train_detail::GradientSum<Space> grad_;
   int nv_ = 0, nh_ = 0, D_ = 1;
   std::int64_t b_ = 0, cp_ = 0, nloc_ = 0;
   Matrix<Space> vall_, vdata_, vneg_, hneg_;
-  Vector<Space> g_;
   double norm_ = 0;
-  std::vector<Real> host_g_;
-  std::vector<std::vector<Real>> leaves_;
-  train_detail::ReduceClock reduce_clock_;
 };
 
 void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t step,

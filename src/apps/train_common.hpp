@@ -79,28 +79,6 @@ struct ReduceClock {
   }
 };
 
-//! A trainer's gradient buffer: where Space reaches host memory, `sum`'s buffer itself,
-//! so that the model writes its gradient where the ranks sum it; else the model's own.
-template <class Space, class Model>
-Vector<Space> gradient_buffer(SharedSum<Real>& sum, const Model& model) {
-  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible)
-    return Vector<Space>(sum.data(), sum.size());
-  else
-    return model.gradient_buffer();
-}
-
-//! g summed over ranks by `sum`: in place when g is its buffer, else copied through it.
-template <class Space>
-void allreduce_in_place(SharedSum<Real>& sum, const Vector<Space>& g, ReduceClock& clock) {
-  clock.time([&] {
-    if (g.data() == sum.data()) return sum.sum();
-    const Kokkos::View<Real*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> buf(sum.data(), sum.size());
-    Kokkos::deep_copy(buf, g);
-    sum.sum();
-    Kokkos::deep_copy(g, buf);
-  });
-}
-
 //! The JSON figures of the gradient reduction (collective): allreduce_fraction, the
 //! share of the step loop's `loop_s` spent in it, averaged over ranks, and
 //! allreduce_fraction_min, the smallest share of any rank: the rank that waited least
@@ -132,32 +110,78 @@ inline void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std
   }
 }
 
-//! The global gradient into g (and `host` where it went through the host), the one
-//! reduction of both trainers: deterministic, leaf(l, g) adds partition l's gradient
-//! to a zeroed g for each of the `nloc` local partitions, the leaves are summed in the
-//! pairwise tree, then over ranks by Comm::tree_allreduce; otherwise all(g) adds the
-//! rank's gradient to a zeroed g and `sum` sums the ranks.
-template <class Space, class Leaf, class All>
-void reduce_gradient(const Comm& comm, bool deterministic, std::int64_t nloc, const Vector<Space>& g,
-                     SharedSum<Real>& sum, std::vector<Real>& host, std::vector<std::vector<Real>>& leaves,
-                     ReduceClock& clock, Leaf&& leaf, All&& all) {
-  if (deterministic) {
-    leaves.resize(nloc);
-    for (std::int64_t l = 0; l < nloc; ++l) {
-      Kokkos::deep_copy(g, Real(0));
-      leaf(l, g);
-      copy_to_host<Space>(g, leaves[l]);
-    }
-    tree_sum(leaves, 0, leaves.size());
-    host.swap(leaves[0]);
-    clock.time([&] { comm.tree_allreduce(host); });
-    copy_to_device<Space>(host, g);
-  } else {
-    Kokkos::deep_copy(g, Real(0));
-    all(g);
-    allreduce_in_place<Space>(sum, g, clock);
+//! A trainer's flat gradient g and its sum over ranks, the one reduction of both
+//! trainers. Where Space reaches host memory, g is the SharedSum's buffer itself, so
+//! the model writes its gradient where the ranks sum it; else it is the model's own
+//! buffer, copied through the SharedSum's.
+template <class Space>
+class GradientSum {
+ public:
+  template <class Model>
+  GradientSum(const Comm& comm, const Model& model) : comm_(comm), sum_(comm, model.n_params()) {
+    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible)
+      g_ = Vector<Space>(sum_.data(), sum_.size());
+    else
+      g_ = model.gradient_buffer();
   }
-}
+
+  const Vector<Space>& g() const { return g_; }
+  //! Seconds this rank spent summing gradients over ranks, waiting included.
+  const ReduceClock& clock() const { return clock_; }
+
+  //! g summed over ranks in place.
+  void allreduce() {
+    clock_.time([&] {
+      if (g_.data() == sum_.data()) return sum_.sum();
+      const Kokkos::View<Real*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> buf(sum_.data(),
+                                                                                                sum_.size());
+      Kokkos::deep_copy(buf, g_);
+      sum_.sum();
+      Kokkos::deep_copy(g_, buf);
+    });
+  }
+
+  //! The global gradient into g: deterministic, leaf(l, g) adds partition l's gradient
+  //! to a zeroed g for each of the `nloc` local partitions, the leaves are summed in the
+  //! pairwise tree, then over ranks by Comm::tree_allreduce; otherwise all(g) adds the
+  //! rank's gradient to a zeroed g and allreduce() sums the ranks.
+  template <class Leaf, class All>
+  void reduce(bool deterministic, std::int64_t nloc, Leaf&& leaf, All&& all) {
+    if (deterministic) {
+      leaves_.resize(nloc);
+      for (std::int64_t l = 0; l < nloc; ++l) {
+        Kokkos::deep_copy(g_, Real(0));
+        leaf(l, g_);
+        copy_to_host<Space>(g_, leaves_[l]);
+      }
+      tree_sum(leaves_, 0, leaves_.size());
+      host_.swap(leaves_[0]);
+      clock_.time([&] { comm_.tree_allreduce(host_); });
+      copy_to_device<Space>(host_, g_);
+    } else {
+      Kokkos::deep_copy(g_, Real(0));
+      all(g_);
+      allreduce();
+    }
+  }
+
+  //! ‖g‖ (the same on every rank, as g is), and whether it is finite: a NaN or ±Inf
+  //! entry makes the sum of squares non-finite (so does a sum beyond the double
+  //! range, 1e154 per entry, which is divergence too).
+  double norm(bool& finite) const {
+    const double sq = training::squared_norm<Space>(g_);
+    finite = !comm_.any(!std::isfinite(sq));
+    return std::sqrt(sq);
+  }
+
+ private:
+  const Comm& comm_;
+  SharedSum<Real> sum_;
+  Vector<Space> g_;
+  std::vector<Real> host_;                 //!< deterministic: the tree sum, summed over ranks
+  std::vector<std::vector<Real>> leaves_;  //!< deterministic: one gradient per local partition
+  ReduceClock clock_;
+};
 
 // ---- the checkpoint parts both trainers share -----------------------------------------
 // A monitor table S has `std::vector<std::vector<double>*> all()` and the matching

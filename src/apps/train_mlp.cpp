@@ -103,7 +103,7 @@ class MlpTrainer {
         comm_(comm),
         plan_(d.train, d.partitions, ts.batch, ts.seed),
         opt_(ts.opt, std::int64_t(mlp.n_params())),
-        gsum_(comm, mlp.n_params()),
+        grad_(comm, mlp),
         mine_(data::partitions_of(comm.rank(), comm.size(), d.partitions)) {
     if (d.dim != mlp.dim())
       config_error("model.layers", "the first layer has " + std::to_string(mlp.dim()) + " inputs but the data have " +
@@ -112,34 +112,27 @@ class MlpTrainer {
     D_ = d.partitions;
     b_ = ts.batch / D_;
     nloc_ = std::int64_t(d.train.local.size());
-    g_ = train_detail::gradient_buffer<Space>(gsum_, mlp);
   }
 
   training::Optimizer<Space>& optimizer() { return opt_; }
   //! Seconds this rank spent summing gradients over ranks, waiting included.
-  const train_detail::ReduceClock& reduce_clock() const { return reduce_clock_; }
+  const train_detail::ReduceClock& reduce_clock() const { return grad_.clock(); }
 
-  //! ‖g‖ of the reduced gradient and whether it is finite (as the RBM trainer's).
-  double gradient_norm(bool& finite) {
-    const double sq = training::squared_norm<Space>(g_);
-    finite = !comm_.any(!std::isfinite(sq));
-    norm_ = std::sqrt(sq);
-    return norm_;
-  }
+  //! ‖g‖ of the reduced gradient and whether it is finite (GradientSum::norm).
+  double gradient_norm(bool& finite) { return norm_ = grad_.norm(finite); }
 
   //! The optimizer step on θ in place, the MLP told so, and whether θ is finite.
   bool update(std::int64_t s) {
-    opt_.apply(mlp_.theta(), g_, s, ts_.steps, norm_);
+    opt_.apply(mlp_.theta(), grad_.g(), s, ts_.steps, norm_);
     mlp_.params_updated();
     return !comm_.any(opt_.non_finite() > 0);
   }
 
  protected:
-  //! The global gradient into g_ (train_common.hpp's reduce_gradient).
+  //! The global gradient into grad_.g() (GradientSum::reduce).
   template <class Leaf, class All>
   void reduce_gradient(Leaf&& leaf, All&& all) {
-    train_detail::reduce_gradient<Space>(comm_, ts_.deterministic, nloc_, g_, gsum_, host_g_, leaves_, reduce_clock_,
-                                         leaf, all);
+    grad_.reduce(ts_.deterministic, nloc_, leaf, all);
   }
 
   //! Global sums of m monitor values given per local partition (nloc × m):
@@ -175,15 +168,11 @@ class MlpTrainer {
   const Comm& comm_;
   data::BatchPlan plan_;
   training::Optimizer<Space> opt_;
-  SharedSum<Real> gsum_;  //!< the gradient's sum over ranks (g_ is its buffer on the host)
+  train_detail::GradientSum<Space> grad_;
   ChainRange mine_;
   int dim_ = 0, D_ = 1;
   std::int64_t b_ = 0, nloc_ = 0;
-  Vector<Space> g_;
   double norm_ = 0;
-  std::vector<Real> host_g_;
-  std::vector<std::vector<Real>> leaves_;
-  train_detail::ReduceClock reduce_clock_;
   std::vector<std::int64_t> ids_;
 };
 
@@ -207,7 +196,7 @@ class DsmTrainer : public MlpTrainer {
     z_.resize(std::size_t(dim_));
   }
 
-  //! Step s's noisy batch, offsets and weights, its loss and the reduced gradient (g_).
+  //! Step s's noisy batch, offsets and weights, its loss and the reduced gradient (grad_.g()).
   void gradient(std::int64_t s) {
     noisy_batch(s);
     local_loss_.assign(nloc_, 0.0);

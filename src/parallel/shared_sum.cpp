@@ -32,8 +32,8 @@ SharedSum<T>::SharedSum(const Comm& comm, std::size_t n, int ranks_per_node, boo
     }
     MPI_Comm_rank(node_, &node_rank_);
     MPI_Comm_size(node_, &node_size_);
-    MPI_Comm_split(comm.raw(), node_rank_ == 0 ? 0 : MPI_UNDEFINED, comm.rank(), &leaders_);
-    several_nodes_ = comm.max(node_size_ < comm.size() ? 1.0 : 0.0) > 0;
+    // Every node is smaller than comm exactly when there are several nodes: the same on every rank.
+    if (several_nodes()) MPI_Comm_split(comm.raw(), node_rank_ == 0 ? 0 : MPI_UNDEFINED, comm.rank(), &leaders_);
     // A window that cannot be had (a small /dev/shm, say) leaves MPI_Allreduce.
     MPI_Comm_set_errhandler(node_, MPI_ERRORS_RETURN);
     MPI_Info info;
@@ -105,7 +105,7 @@ void SharedSum<T>::sum() {
         std::copy(peers_[std::size_t(q)] + a, peers_[std::size_t(q)] + b, mine_ + a);
       }
   };
-  if (!several_nodes_) {
+  if (!several_nodes()) {
     copy_slices();
   } else {
     if (node_rank_ == 0) {

@@ -41,13 +41,13 @@ class SharedSum {
  private:
   //! Everyone's writes to the window visible to the node's ranks.
   void node_sync() const;
+  bool several_nodes() const { return node_size_ < comm_.size(); }
 
   const Comm& comm_;
   std::size_t n_;
   int node_rank_ = 0, node_size_ = 1;
   MPI_Comm node_ = MPI_COMM_NULL;     //!< the ranks that share the window
-  MPI_Comm leaders_ = MPI_COMM_NULL;  //!< rank 0 of each node (MPI_COMM_NULL elsewhere)
-  bool several_nodes_ = false;
+  MPI_Comm leaders_ = MPI_COMM_NULL;  //!< rank 0 of each node, with several nodes (MPI_COMM_NULL elsewhere)
   MPI_Win win_ = MPI_WIN_NULL;
   std::vector<T*> peers_;  //!< every node rank's buffer, mapped here
   std::vector<T> own_;     //!< the buffer on one rank, which needs no window
