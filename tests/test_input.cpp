@@ -1,10 +1,12 @@
 //! Bad input is refused with one clear error that names the key or file.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "zeta/apps/apps.hpp"
 #include "zeta/core/error.hpp"
+#include "zeta/core/progress.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/models/factory.hpp"
@@ -147,6 +149,21 @@ TEST(Interrupt, MaxHoursStopsAtASafePointWithStatusInterrupted) {
   EXPECT_EQ(dims[0], 995u);  // sized for the full run; the first 11 rows are filled
   EXPECT_NE(e[10 * dims[1]], 0.0);
   std::remove("interrupted.h5");
+}
+
+//! The progress lines one Progress prints to stderr over `steps` updates.
+int progress_lines(double interval_s, int steps) {
+  testing::internal::CaptureStderr();
+  Progress p("zeta test", steps, 1.0, "steps", true, interval_s);
+  for (int s = 1; s <= steps; ++s) p.update(s);
+  const std::string out = testing::internal::GetCapturedStderr();
+  return static_cast<int>(std::count(out.begin(), out.end(), '\n'));
+}
+
+TEST(Progress, ZeroIntervalPrintsNoLinesAndALongOneOnlyTheLast) {
+  EXPECT_EQ(progress_lines(0.0, 5), 0);  // run.progress_every = 0: off, not a line per step
+  EXPECT_EQ(progress_lines(1000.0, 5), 1);
+  EXPECT_EQ(progress_lines(1e-12, 5), 5);
 }
 
 }  // namespace

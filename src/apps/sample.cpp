@@ -29,7 +29,7 @@ void declare_run_keys(Config& cfg) {
   cfg.declare("run.burn_in", "100", "steps discarded before statistics and saved samples");
   cfg.declare("run.save_every", "10", "save samples every N steps after burn-in (0 = save none)");
   cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
-  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr");
+  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr (0: none)");
 }
 
 void declare_sample_keys(Config& cfg) {

@@ -13,13 +13,13 @@ std::string format_hms(double seconds) {
   return buf;
 }
 
-Progress::Progress(std::string label, std::int64_t total_steps, double work_per_step, std::string unit,
-                   bool enabled, double interval_s)
+Progress::Progress(std::string label, std::int64_t total_steps, double work_per_step, std::string unit, bool enabled,
+                   double interval_s)
     : label_(std::move(label)),
       unit_(std::move(unit)),
       total_(total_steps),
       work_per_step_(work_per_step),
-      enabled_(enabled),
+      enabled_(enabled && interval_s > 0),
       interval_s_(interval_s),
       start_(std::chrono::steady_clock::now()),
       last_(start_) {}

@@ -9,6 +9,7 @@ namespace zeta {
 class Progress {
  public:
   //! `unit` names what one step is worth `work_per_step` of (e.g. "chain-steps").
+  //! interval_s = 0 (run.progress_every = 0) turns the lines off, as `enabled` = false does.
   Progress(std::string label, std::int64_t total_steps, double work_per_step, std::string unit, bool enabled,
            double interval_s = 5.0);
   //! Call after each step; prints at most once per interval, and at the end.
