@@ -3,6 +3,7 @@
 //! same run on one rank. Registered at 1, 2 and 4 ranks.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <random>
 
@@ -13,6 +14,7 @@
 #include "zeta/estimators/mbar.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
+#include "zeta/parallel/row_gather.hpp"
 #include "zeta/parallel/shared_sum.hpp"
 
 namespace zeta {
@@ -340,6 +342,44 @@ TEST(SharedSum, EveryRankGetsTheSum) {
     expect_shared_sum<double>(per_node);
   }
   expect_shared_sum<float>(0, false);
+}
+
+//! RowGather: every rank gets every rank's rows in global chain order and every
+//! rank's tail, for uneven chain counts, 1–3 values per row, and 7 calls in a row
+//! (the shared window's two slots taken in turn) with ranks arriving at different
+//! times; through the shared window on one node, and through MPI_Allgatherv.
+void expect_row_gather(bool window) {
+  Comm world(MPI_COMM_WORLD);
+  const int P = world.size(), me = world.rank();
+  for (std::int64_t global : {std::int64_t(5), std::int64_t(64)})
+    for (std::int64_t row_len : {1, 3}) {
+      const ChainRange range = world.chains(global);
+      RowGather g(world, row_len, range, window);
+      ASSERT_EQ(g.shared(), window && P > 1);  // the test runs on one node
+      auto value = [&](int call, std::int64_t chain, std::int64_t j) { return 1000.0 * call + 10.0 * chain + j; };
+      for (int call = 1; call <= 7; ++call) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(40 * ((me + call) % 3));
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        std::vector<double> local;
+        for (std::int64_t c = 0; c < range.count; ++c)
+          for (std::int64_t j = 0; j < row_len; ++j) local.push_back(value(call, range.offset + c, j));
+        local.push_back(-call - 0.5 * me);
+        g.gather(local);
+        ASSERT_EQ(g.rows().size(), std::size_t(global * row_len));
+        for (std::int64_t c = 0; c < global; ++c)
+          for (std::int64_t j = 0; j < row_len; ++j)
+            ASSERT_EQ(g.rows()[c * row_len + j], value(call, c, j))
+                << "rank " << me << " of " << P << ", call " << call << ", chain " << c << (window ? "" : ", MPI");
+        ASSERT_EQ(g.tails().size(), std::size_t(P));
+        for (int q = 0; q < P; ++q) ASSERT_EQ(g.tails()[q], -call - 0.5 * q) << "rank " << me << ", call " << call;
+      }
+    }
+}
+
+TEST(RowGather, EveryRankGetsEveryRowAndTail) {
+  expect_row_gather(true);
+  expect_row_gather(false);
 }
 
 }  // namespace

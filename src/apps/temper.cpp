@@ -18,6 +18,7 @@
 #include "zeta/io/checkpoint.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
+#include "zeta/parallel/row_gather.hpp"
 #include "zeta/tempering/ladder.hpp"
 #include "zeta/tempering/replicas.hpp"
 
@@ -288,8 +289,8 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   // previous step's all-gather, riding along. The rank that entered it last spent
   // the least: the communication itself; what a rank spent beyond that minimum, it
   // waited for the slower ranks' sweeps.
-  Comm::GatherBuffers gathered;
-  const std::vector<double>& all = gathered.rows;
+  RowGather gathered(comm, nobs, range);
+  const std::vector<double>& all = gathered.rows();
   double in_gather = 0;  // this rank's seconds inside its last all-gather
   const std::int64_t first = st.step;
   std::int64_t t = st.step;
@@ -300,8 +301,8 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
     sys.observe(local);
     local.push_back(in_gather);
     Kokkos::Timer gt;
-    comm.allgather_rows_and_tails(local, nobs, range, gathered);
-    wait_s += in_gather - *std::min_element(gathered.tails.begin(), gathered.tails.end());  // the previous step's
+    gathered.gather(local);
+    wait_s += in_gather - *std::min_element(gathered.tails().begin(), gathered.tails().end());  // the previous step's
     in_gather = gt.seconds();
     for (std::int64_t c = 0; c < R; ++c) energy[c] = all[c * nobs];
     const bool post = t >= run.burn_in;

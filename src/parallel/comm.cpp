@@ -62,25 +62,6 @@ std::vector<double> Comm::allgather_chain_rows(const std::vector<double>& local,
   return out;
 }
 
-void Comm::allgather_rows_and_tails(const std::vector<double>& local, std::int64_t row_len, const ChainRange& range,
-                                    GatherBuffers& b) const {
-  if (static_cast<std::int64_t>(local.size()) != range.count * row_len + 1)
-    throw Error("internal: allgather_rows_and_tails size mismatch", false);
-  chain_row_counts(row_len, range.global, 1, b.counts, b.displs);
-  b.out.resize(std::size_t(b.displs.back() + b.counts.back()));
-  MPI_Allgatherv(local.data(), static_cast<int>(local.size()), MPI_DOUBLE, b.out.data(), b.counts.data(),
-                 b.displs.data(), MPI_DOUBLE, comm_);
-  // [rows of rank 0, tail 0, rows of rank 1, tail 1, …] → rows, tails
-  b.rows.resize(b.out.size() - std::size_t(size_));
-  b.tails.resize(size_);
-  auto at = b.rows.begin();
-  for (int r = 0; r < size_; ++r) {
-    const auto first = b.out.begin() + b.displs[r], last = first + (b.counts[r] - 1);
-    at = std::copy(first, last, at);
-    b.tails[r] = *last;
-  }
-}
-
 std::vector<double> Comm::gather_to_root(const std::vector<double>& local) const {
   const int n = static_cast<int>(local.size());
   std::vector<int> counts(size_), displs(size_);

@@ -61,19 +61,6 @@ class Comm {
   std::vector<double> allgather_chain_rows(const std::vector<double>& local, std::int64_t row_len,
                                            const ChainRange& range) const;
 
-  //! Buffers of allgather_rows_and_tails, kept by the caller so that a per-step
-  //! gather allocates nothing once they have grown.
-  struct GatherBuffers {
-    std::vector<int> counts, displs;
-    std::vector<double> out;
-    std::vector<double> rows;   //!< every rank's rows in global chain order
-    std::vector<double> tails;  //!< every rank's tail in rank order
-  };
-  //! allgather_chain_rows where `local` holds the rank's rows and then one more
-  //! value, its tail, which rides along in the same MPI call.
-  void allgather_rows_and_tails(const std::vector<double>& local, std::int64_t row_len, const ChainRange& range,
-                                GatherBuffers& buffers) const;
-
   //! Every rank's values concatenated in rank order on rank 0 (others get none).
   std::vector<double> gather_to_root(const std::vector<double>& local) const;
 
@@ -120,12 +107,12 @@ class Comm {
   }
   //! Whether tree_allreduce applies (the rank count is a power of two).
   bool power_of_two() const { return (size_ & (size_ - 1)) == 0; }
-
- private:
-  //! Per-rank counts (row_len values per chain, plus `extra`) and displacements.
+  //! Per-rank counts (row_len values per chain, plus `extra`) and displacements, for
+  //! the gathers of chain rows: they follow from the decomposition (no exchange).
   void chain_row_counts(std::int64_t row_len, std::int64_t global, int extra, std::vector<int>& counts,
                         std::vector<int>& displs) const;
 
+ private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
 };

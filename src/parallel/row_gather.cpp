@@ -1,0 +1,121 @@
+#include "zeta/parallel/row_gather.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+
+#include "zeta/core/error.hpp"
+
+namespace zeta {
+
+namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+//! Spins until *counter ≥ s. After 50 µs it yields between looks, so that ranks
+//! that outnumber the cores let the rank they wait for run.
+void wait_for(const std::int64_t* counter, std::int64_t s) {
+  if (__atomic_load_n(counter, __ATOMIC_ACQUIRE) >= s) return;
+  const auto start = std::chrono::steady_clock::now();
+  bool patient = false;
+  for (unsigned i = 1;; ++i) {
+    if (__atomic_load_n(counter, __ATOMIC_ACQUIRE) >= s) return;
+    if (patient) {
+      sched_yield();
+    } else {
+      cpu_relax();
+      if (i % 64 == 0) patient = std::chrono::steady_clock::now() - start > std::chrono::microseconds(50);
+    }
+  }
+}
+
+}  // namespace
+
+RowGather::RowGather(const Comm& comm, std::int64_t row_len, const ChainRange& range, bool window) : comm_(comm) {
+  const int P = comm.size();
+  comm.chain_row_counts(row_len, range.global, 1, counts_, displs_);
+  const int total = displs_.back() + counts_.back();
+  rows_.resize(std::size_t(total - P));
+  tails_.resize(std::size_t(P));
+  out_.resize(std::size_t(total));  // MPI_Allgatherv's buffer, where it is the path
+  if (P == 1 || !window) return;
+  MPI_Comm_split_type(comm.raw(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node_);
+  int node_size = 0;
+  MPI_Comm_size(node_, &node_size);
+  if (node_size < P) return;  // several nodes (the same answer on every rank): MPI_Allgatherv
+  // Ranks of one node in comm's order, so node rank q is comm rank q.
+  slot_.resize(P);
+  for (int q = 0; q < P; ++q) slot_[q] = kLine + (std::int64_t(counts_[q]) + kLine - 1) / kLine * kLine;
+  MPI_Comm_set_errhandler(node_, MPI_ERRORS_RETURN);
+  MPI_Info info;
+  MPI_Info_create(&info);
+  MPI_Info_set(info, "alloc_shared_noncontig", "true");
+  std::int64_t* mine = nullptr;
+  const int rc = MPI_Win_allocate_shared(MPI_Aint(2 * slot_[comm.rank()] * sizeof(std::int64_t)), sizeof(std::int64_t),
+                                         info, node_, &mine, &win_);
+  MPI_Info_free(&info);
+  if (comm.any(rc != MPI_SUCCESS)) {
+    win_ = MPI_WIN_NULL;  // left to MPI_Finalize where it was made
+    return;
+  }
+  MPI_Win_lock_all(MPI_MODE_NOCHECK, win_);
+  peers_.resize(P);
+  for (int q = 0; q < P; ++q) {
+    MPI_Aint bytes = 0;
+    int unit = 0;
+    MPI_Win_shared_query(win_, q, &bytes, &unit, &peers_[q]);
+  }
+  mine[0] = mine[slot_[comm.rank()]] = 0;  // both counters: no call yet
+  MPI_Win_sync(win_);
+  MPI_Barrier(node_);
+  MPI_Win_sync(win_);
+}
+
+RowGather::~RowGather() {
+  // As SharedSum's: freeing is collective, so not while an exception unwinds.
+  if (std::uncaught_exceptions() > 0) return;
+  if (win_ != MPI_WIN_NULL) {
+    MPI_Win_unlock_all(win_);
+    MPI_Win_free(&win_);
+  }
+  if (node_ != MPI_COMM_NULL) MPI_Comm_free(&node_);
+}
+
+std::int64_t* RowGather::counter(int q, std::int64_t s) const {
+  return peers_[q] + (s & 1) * slot_[q];
+}
+
+void RowGather::gather(const std::vector<double>& local) {
+  const int P = comm_.size(), me = comm_.rank();
+  if (static_cast<int>(local.size()) != counts_[me]) throw Error("internal: RowGather::gather size mismatch", false);
+  const std::int64_t s = ++calls_;
+  // Rank q's values [rows…, tail] to their places in rows_ and tails_.
+  auto place = [&](int q, const double* v) {
+    std::copy(v, v + counts_[q] - 1, rows_.begin() + (displs_[q] - q));
+    tails_[q] = v[counts_[q] - 1];
+  };
+  if (shared()) {
+    std::copy(local.begin(), local.end(), values(me, s));
+    __atomic_store_n(counter(me, s), s, __ATOMIC_RELEASE);
+    for (int q = 0; q < P; ++q) {
+      if (q == me) {
+        place(q, local.data());
+      } else {
+        wait_for(counter(q, s), s);
+        place(q, values(q, s));
+      }
+    }
+    return;
+  }
+  MPI_Allgatherv(local.data(), counts_[me], MPI_DOUBLE, out_.data(), counts_.data(), displs_.data(), MPI_DOUBLE,
+                 comm_.raw());
+  for (int q = 0; q < P; ++q) place(q, out_.data() + displs_[q]);
+}
+
+}  // namespace zeta
