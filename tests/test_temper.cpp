@@ -338,6 +338,27 @@ TEST(TemperModels, EveryModelAndMove) {
     }
 }
 
+//! Left unset, sampler.type is metropolis for ising (its default, mala, is for
+//! continuous models), the same run as metropolis set explicitly; mala set explicitly
+//! is still refused.
+TEST(TemperModels, IsingSamplerDefaultsToMetropolis) {
+  const std::vector<std::string> args = {"--model.type=ising", "--model.L=4",      "--temper.count=3",
+                                         "--run.steps=50",     "--run.burn_in=10", "--output.file="};
+  const auto unset = run_temper("", args);
+  auto explicit_args = args;
+  explicit_args.push_back("--sampler.type=metropolis");
+  const auto set = run_temper("", explicit_args);
+  EXPECT_NE(unset.json.str().find("\"sampler\": \"metropolis\""), std::string::npos) << unset.json.str();
+  EXPECT_EQ(unset.mean_energy, set.mean_energy);
+  explicit_args.back() = "--sampler.type=mala";
+  try {
+    run_temper("", explicit_args);
+    ADD_FAILURE() << "mala on ising was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sampler.type"), std::string::npos) << e.what();
+  }
+}
+
 double spread(const std::vector<double>& a) {
   double lo = 1, hi = 0;
   for (double v : a) lo = std::min(lo, v), hi = std::max(hi, v);

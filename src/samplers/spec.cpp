@@ -7,7 +7,8 @@ void declare_sampler_keys(Config& cfg) {
   cfg.declare("sampler.type", "mala",
               "langevin | mala | hmc | metropolis (continuous: random walk y = x + sqrt(step_size) z; ising: "
               "single-spin flips) | heatbath (ising) | gibbs (rbm: block Gibbs sweeps v -> h -> v at each chain's "
-              "beta; rbm always uses gibbs, so it may be left unset, and of [sampler] only chains and beta apply)");
+              "beta; rbm always uses gibbs, so it may be left unset, and of [sampler] only chains and beta apply); "
+              "unset: mala, or metropolis for ising");
   cfg.declare("sampler.chains", "64", "number of chains over all ranks");
   declare_langevin_keys(cfg);
   cfg.declare("sampler.leapfrog", "10", "hmc: leapfrog steps per trajectory");
@@ -69,7 +70,7 @@ void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type
   }
   if (s.type == SamplerType::gibbs)
     config_error("sampler.type", "gibbs applies to model.type = rbm only (model.type = '" + model_type + "')");
-  if (lattice && s.type != SamplerType::metropolis && s.type != SamplerType::heatbath)
+  if (lattice && s.type_given && s.type != SamplerType::metropolis && s.type != SamplerType::heatbath)
     config_error("sampler.type", "'" + s.name + "' does not apply to the lattice model '" + model_type +
                                      "' (use metropolis or heatbath)");
   if (!lattice && s.type == SamplerType::heatbath)
@@ -81,6 +82,9 @@ SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool
   if (model_type == "rbm") {
     s.type = SamplerType::gibbs;
     s.name = "gibbs";
+  } else if (lattice && !s.type_given) {  // the default (mala) is for continuous models
+    s.type = SamplerType::metropolis;
+    s.name = "metropolis";
   }
   return s;
 }
