@@ -236,11 +236,17 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
       std::remove(one.c_str());
     }
     world.barrier();
-    // Non-deterministic reduction: one allreduce; close to the one-rank run.
+    // Non-deterministic reduction: one sum over the ranks per step, through shared
+    // memory (train.reduction = shared) or MPI_Allreduce (mpi); close to the one-rank run.
     const auto nw = run_train(kSmall, {"--data.path=" + f.csv, "--train.objective=" + obj,
                                        "--train.deterministic=false", "--output.file="},
                               world);
     test::expect_reduce_shares(nw, world.size(), obj);
+    const auto mw = run_train(kSmall,
+                              {"--data.path=" + f.csv, "--train.objective=" + obj, "--train.deterministic=false",
+                               "--train.reduction=mpi", "--output.file="},
+                              world);
+    test::expect_reduce_shares(mw, world.size(), obj);
     if (world.root()) {
       Comm self(MPI_COMM_SELF);
       const auto ns = run_train(kSmall, {"--data.path=" + f.csv, "--train.objective=" + obj,
@@ -260,6 +266,9 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
       EXPECT_LE(diff, tol * scale) << obj;
       std::printf("[ train    ] %s: max |theta(allreduce, %d ranks) - theta(1 rank)| = %.3g of max |theta| = %.3g\n",
                   obj.c_str(), world.size(), diff, scale);
+      double dm = 0;
+      for (std::size_t q = 0; q < ns.params.size(); ++q) dm = std::max(dm, std::fabs(mw.params[q] - ns.params[q]));
+      EXPECT_LE(dm, tol * scale) << obj << ", train.reduction = mpi";
       // The one-rank allreduce run is the whole-batch gradient: close to the tree too
       // (Adam's division by sqrt(v) amplifies rounding: 24 steps give ~2e-10 relative).
       double dt = 0;
@@ -410,6 +419,13 @@ TEST(TrainInput, ErrorsNameTheKey) {
   EXPECT_NE(error_of(kSmall, {data, "--train.batch=10", "--output.file="}, world).find("train.batch"),
             std::string::npos);
   EXPECT_NE(error_of(kSmall, {data, "--model.type=gaussian", "--output.file="}, world).find("model.type"),
+            std::string::npos);
+  EXPECT_NE(error_of(kSmall, {data, "--train.reduction=ring", "--train.deterministic=false", "--output.file="}, world)
+                .find("train.reduction"),
+            std::string::npos);
+  // The deterministic mode sums in its fixed tree: a reduction choice is refused there.
+  EXPECT_NE(error_of(kSmall, {data, "--train.reduction=mpi", "--train.deterministic=true", "--output.file="}, world)
+                .find("train.reduction"),
             std::string::npos);
   // model.params whose W does not fit the data's 10 features: names both.
   const std::string params = "input_params_n" + std::to_string(world.size()) + ".h5";

@@ -77,9 +77,15 @@ void declare_train_app_keys(Config& cfg) {
               "data.partitions");
   cfg.declare("train.chains", "64",
               "pcd: persistent chains over all ranks, chains / data.partitions per partition (must divide)");
-  cfg.declare("train.deterministic", "true",
-              "true: per-partition gradients summed in a fixed pairwise tree, bitwise-identical parameters on any "
-              "power-of-two rank count that divides data.partitions; false: one MPI_Allreduce per step");
+  cfg.declare(
+      "train.deterministic", "true",
+      "true: per-partition gradients summed in a fixed pairwise tree, bitwise-identical parameters on any "
+      "power-of-two rank count that divides data.partitions; false: one sum of the flat gradient over the ranks "
+      "per step (train.reduction)");
+  cfg.declare("train.reduction", "shared",
+              "train.deterministic = false: shared (the ranks of a node sum the flat gradient in memory they share, "
+              "an MPI-3 window; node leaders add the node sums by one MPI_Allreduce) | mpi (one MPI_Allreduce of the "
+              "flat gradient over all ranks)");
   cfg.declare("train.eval_every", "10",
               "monitor (rbm: reconstruction error, pseudo-log-likelihood, free energies; dsm: the batch loss, and "
               "on 2-D data the grid held-out NLL; both: gradient norm) at every step that is a multiple of this, on "
@@ -152,7 +158,7 @@ class Trainer {
         comm_(comm),
         plan_(d.train, d.partitions, ts.batch, ts.seed),
         opt_(ts.opt, std::int64_t(rbm.n_params())),
-        grad_(comm, rbm) {
+        grad_(comm, rbm, ts.shared_reduction) {
     nv_ = rbm.visible();
     nh_ = rbm.hidden();
     D_ = d.partitions;
@@ -420,6 +426,10 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     config_error("train.chains", std::to_string(ts.chains) + " persistent chains do not divide over data.partitions = " +
                                      std::to_string(D) + " (needs a multiple)");
   ts.deterministic = cfg.get_bool("train.deterministic");
+  ts.shared_reduction = cfg.get_choice("train.reduction", {"shared", "mpi"}) == "shared";
+  if (ts.deterministic && cfg.given("train.reduction"))
+    config_error("train.reduction",
+                 "applies to train.deterministic = false (the deterministic mode sums in a fixed tree)");
   if (ts.deterministic && (!comm.power_of_two() || D % R != 0))
     config_error("train.deterministic", "needs a power-of-two number of ranks that divides data.partitions (here " +
                                             std::to_string(R) + " ranks, " + std::to_string(D) +

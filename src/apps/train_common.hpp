@@ -35,6 +35,7 @@ struct TrainSpec {
   std::int64_t batch = 0, chains = 0, eval_every = 0;
   std::int64_t ais_every = 0, ais_steps = 0, ais_chains = 0;
   bool deterministic = true;
+  bool shared_reduction = true;  //!< train.reduction = shared (else mpi)
   //! dsm: the noise scales (one, or several for multi-σ DSM) and the grid of the NLL monitor.
   std::vector<double> sigma;
   std::int64_t grid_points = 0;
@@ -113,12 +114,14 @@ inline void tree_sum(std::vector<std::vector<Real>>& leaves, std::size_t lo, std
 //! A trainer's flat gradient g and its sum over ranks, the one reduction of both
 //! trainers. Where Space reaches host memory, g is the SharedSum's buffer itself, so
 //! the model writes its gradient where the ranks sum it; else it is the model's own
-//! buffer, copied through the SharedSum's.
+//! buffer, copied through the SharedSum's. Without `shared` (train.reduction = mpi)
+//! the SharedSum is one MPI_Allreduce.
 template <class Space>
 class GradientSum {
  public:
   template <class Model>
-  GradientSum(const Comm& comm, const Model& model) : comm_(comm), sum_(comm, model.n_params()) {
+  GradientSum(const Comm& comm, const Model& model, bool shared)
+      : comm_(comm), sum_(comm, model.n_params(), 0, shared) {
     if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible)
       g_ = Vector<Space>(sum_.data(), sum_.size());
     else

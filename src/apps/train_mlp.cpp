@@ -103,7 +103,7 @@ class MlpTrainer {
         comm_(comm),
         plan_(d.train, d.partitions, ts.batch, ts.seed),
         opt_(ts.opt, std::int64_t(mlp.n_params())),
-        grad_(comm, mlp),
+        grad_(comm, mlp, ts.shared_reduction),
         mine_(data::partitions_of(comm.rank(), comm.size(), d.partitions)) {
     if (d.dim != mlp.dim())
       config_error("model.layers", "the first layer has " + std::to_string(mlp.dim()) + " inputs but the data have " +
