@@ -109,59 +109,61 @@ int reference_sweep(std::vector<int>& spin, int L, double J, double h, double be
 // sweep_measure's energy and magnetisation are measure()'s.
 TEST(IsingKernel, SweepsMatchTheSiteBySiteContract) {
   for (const int L : {6, 64, 70})
-    for (const bool metro : {true, false}) {
-      const double J = 0.8, h = 0.25;
-      const int R = 3;
-      Ising<Space> model(L, J, h);
-      Ising<Space>::Spins s("s", R, L * L);
-      model.initialize(s, 5, 11);
-      Ising<Space>::Betas beta("beta", R);
-      auto hb = Kokkos::create_mirror_view(beta);
-      for (int r = 0; r < R; ++r) hb(r) = 0.2 + 0.25 * r;  // below, near and above β_c
-      Kokkos::deep_copy(beta, hb);
-      Ising<Space>::Table t("t", R);
-      model.thresholds(beta, metro ? SpinMove::metropolis : SpinMove::heatbath, t);
-      auto h0 = Kokkos::create_mirror(Kokkos::HostSpace(), s);
-      Kokkos::deep_copy(h0, s);
-      std::vector<std::vector<int>> ref(R, std::vector<int>(L * L));
-      for (int r = 0; r < R; ++r)
-        for (int i = 0; i < L; ++i)
-          for (int j = 0; j < L; ++j) ref[r][i * L + j] = h0(r, Ising<Space>::index(i, j, L));
-      std::vector<std::int64_t> ref_flips(R, 0);
-      Counts<Space> flips("flips", R);
-      Ising<Space>::Sums sums("sums", R);
-      Kokkos::View<double*, Space::memory_space> E("E", R), M("M", R), Em("Em", R), Mm("Mm", R);
-      for (std::int64_t step = 1; step <= 3; ++step) {
-        // sweep_measure (step 2) is sweep plus the energy and magnetisation measure() gives.
-        const auto move = metro ? SpinMove::metropolis : SpinMove::heatbath;
-        if (step == 2)
-          model.sweep_measure(s, t, move, 9, 5, step, flips, sums, E, M);
-        else
-          model.sweep(s, t, move, 9, 5, step, flips);
-        for (int r = 0; r < R; ++r) ref_flips[r] += reference_sweep(ref[r], L, J, h, hb(r), metro, 9, 5 + r, step);
-        if (step == 2) {
-          model.measure(s, Em, Mm);
-          auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E);
-          auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), M);
-          auto am = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Em);
-          auto bm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Mm);
-          for (int r = 0; r < R; ++r) {
-            EXPECT_EQ(a(r), am(r)) << "L " << L << " replica " << r;
-            EXPECT_EQ(b(r), bm(r)) << "L " << L << " replica " << r;
+    for (const bool metro : {true, false})
+      for (const double h : {0.25, 0.0}) {  // h = 0: the AVX2 Metropolis kernel's one-table path
+        const double J = 0.8;
+        const int R = 3;
+        Ising<Space> model(L, J, h);
+        Ising<Space>::Spins s("s", R, L * L);
+        model.initialize(s, 5, 11);
+        Ising<Space>::Betas beta("beta", R);
+        auto hb = Kokkos::create_mirror_view(beta);
+        for (int r = 0; r < R; ++r) hb(r) = 0.2 + 0.25 * r;  // below, near and above β_c
+        Kokkos::deep_copy(beta, hb);
+        Ising<Space>::Table t("t", R);
+        model.thresholds(beta, metro ? SpinMove::metropolis : SpinMove::heatbath, t);
+        auto h0 = Kokkos::create_mirror(Kokkos::HostSpace(), s);
+        Kokkos::deep_copy(h0, s);
+        std::vector<std::vector<int>> ref(R, std::vector<int>(L * L));
+        for (int r = 0; r < R; ++r)
+          for (int i = 0; i < L; ++i)
+            for (int j = 0; j < L; ++j) ref[r][i * L + j] = h0(r, Ising<Space>::index(i, j, L));
+        std::vector<std::int64_t> ref_flips(R, 0);
+        Counts<Space> flips("flips", R);
+        Ising<Space>::Sums sums("sums", R);
+        Kokkos::View<double*, Space::memory_space> E("E", R), M("M", R), Em("Em", R), Mm("Mm", R);
+        for (std::int64_t step = 1; step <= 3; ++step) {
+          // sweep_measure (step 2) is sweep plus the energy and magnetisation measure() gives.
+          const auto move = metro ? SpinMove::metropolis : SpinMove::heatbath;
+          if (step == 2)
+            model.sweep_measure(s, t, move, 9, 5, step, flips, sums, E, M);
+          else
+            model.sweep(s, t, move, 9, 5, step, flips);
+          for (int r = 0; r < R; ++r) ref_flips[r] += reference_sweep(ref[r], L, J, h, hb(r), metro, 9, 5 + r, step);
+          if (step == 2) {
+            model.measure(s, Em, Mm);
+            auto a = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E);
+            auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), M);
+            auto am = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Em);
+            auto bm = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), Mm);
+            for (int r = 0; r < R; ++r) {
+              EXPECT_EQ(a(r), am(r)) << "L " << L << " replica " << r;
+              EXPECT_EQ(b(r), bm(r)) << "L " << L << " replica " << r;
+            }
           }
         }
+        auto h1 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s);
+        auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flips);
+        for (int r = 0; r < R; ++r) {
+          EXPECT_EQ(hf(r), ref_flips[r]) << "L " << L << (metro ? " metropolis" : " heat-bath") << " h " << h
+                                         << " replica " << r;
+          EXPECT_GT(ref_flips[r], 0);
+          int differ = 0;
+          for (int i = 0; i < L; ++i)
+            for (int j = 0; j < L; ++j) differ += h1(r, Ising<Space>::index(i, j, L)) != ref[r][i * L + j];
+          EXPECT_EQ(differ, 0) << "L " << L << (metro ? " metropolis" : " heat-bath") << " h " << h << " replica " << r;
+        }
       }
-      auto h1 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s);
-      auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flips);
-      for (int r = 0; r < R; ++r) {
-        EXPECT_EQ(hf(r), ref_flips[r]) << "L " << L << (metro ? " metropolis" : " heat-bath") << " replica " << r;
-        EXPECT_GT(ref_flips[r], 0);
-        int differ = 0;
-        for (int i = 0; i < L; ++i)
-          for (int j = 0; j < L; ++j) differ += h1(r, Ising<Space>::index(i, j, L)) != ref[r][i * L + j];
-        EXPECT_EQ(differ, 0) << "L " << L << (metro ? " metropolis" : " heat-bath") << " replica " << r;
-      }
-    }
 }
 
 const char* kIsing4 = R"(

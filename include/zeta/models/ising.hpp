@@ -351,6 +351,10 @@ class Ising {
                                int(th[e + 4]) ^ sign, 0, 0, 0);
     };
     const __m256i lo = table(0), hi = Metro ? table(5) : lo;
+    // Metropolis with h = 0: ΔE = 2Js·nb, so entry (s, nb) equals entry (+1, s·nb) and one
+    // vpermd of the s = +1 half at (s·nb + 4)/2 (vpsignd) takes the place of two and a blend.
+    const bool by_product =
+        Metro && th[0] == th[9] && th[1] == th[8] && th[2] == th[7] && th[3] == th[6] && th[4] == th[5];
     const __m256i bias = _mm256_set1_epi32(sign), always = _mm256_set1_epi32(INT32_MAX);
     const __m256i four = _mm256_set1_epi32(4), one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
     // vpermd order that undoes the lane interleaving of the two packs below.
@@ -361,10 +365,15 @@ class Ising {
         const int p = kChunk * g + 8 * b;
         const __m256i sp = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sa + p)));
         const __m256i n = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(nb + p)));
-        const __m256i e = _mm256_srai_epi32(_mm256_add_epi32(n, four), 1);
-        __m256i t = _mm256_permutevar8x32_epi32(lo, e);
-        if constexpr (Metro)
-          t = _mm256_blendv_epi8(t, _mm256_permutevar8x32_epi32(hi, e), _mm256_cmpgt_epi32(sp, zero));
+        __m256i t;
+        if (by_product) {
+          t = _mm256_permutevar8x32_epi32(hi, _mm256_srai_epi32(_mm256_add_epi32(_mm256_sign_epi32(n, sp), four), 1));
+        } else {
+          const __m256i e = _mm256_srai_epi32(_mm256_add_epi32(n, four), 1);
+          t = _mm256_permutevar8x32_epi32(lo, e);
+          if constexpr (Metro)
+            t = _mm256_blendv_epi8(t, _mm256_permutevar8x32_epi32(hi, e), _mm256_cmpgt_epi32(sp, zero));
+        }
         const __m256i u = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(&w[b][8 * g])), bias);
         const __m256i acc = _mm256_or_si256(_mm256_cmpgt_epi32(t, u), _mm256_cmpeq_epi32(t, always));
         // Metropolis: −s where accepted, (s ^ acc) − acc; heat-bath: +1 where accepted, else −1.
