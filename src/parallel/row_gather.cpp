@@ -45,50 +45,32 @@ RowGather::RowGather(const Comm& comm, std::int64_t row_len, const ChainRange& r
   tails_.resize(std::size_t(P));
   out_.resize(std::size_t(total));  // MPI_Allgatherv's buffer, where it is the path
   if (P == 1 || !window) return;
-  MPI_Comm_split_type(comm.raw(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node_);
+  node_ = node_comm(comm);
   int node_size = 0;
   MPI_Comm_size(node_, &node_size);
   if (node_size < P) return;  // several nodes (the same answer on every rank): MPI_Allgatherv
   // Ranks of one node in comm's order, so node rank q is comm rank q.
   slot_.resize(P);
   for (int q = 0; q < P; ++q) slot_[q] = kLine + (std::int64_t(counts_[q]) + kLine - 1) / kLine * kLine;
-  MPI_Comm_set_errhandler(node_, MPI_ERRORS_RETURN);
-  MPI_Info info;
-  MPI_Info_create(&info);
-  MPI_Info_set(info, "alloc_shared_noncontig", "true");
-  std::int64_t* mine = nullptr;
-  const int rc = MPI_Win_allocate_shared(MPI_Aint(2 * slot_[comm.rank()] * sizeof(std::int64_t)), sizeof(std::int64_t),
-                                         info, node_, &mine, &win_);
-  MPI_Info_free(&info);
-  if (comm.any(rc != MPI_SUCCESS)) {
-    win_ = MPI_WIN_NULL;  // left to MPI_Finalize where it was made
+  window_ = std::make_unique<NodeWindow>(comm, node_, 2 * slot_[comm.rank()] * sizeof(std::int64_t));
+  if (!window_->ok()) {
+    window_.reset();
     return;
   }
-  MPI_Win_lock_all(MPI_MODE_NOCHECK, win_);
-  peers_.resize(P);
-  for (int q = 0; q < P; ++q) {
-    MPI_Aint bytes = 0;
-    int unit = 0;
-    MPI_Win_shared_query(win_, q, &bytes, &unit, &peers_[q]);
-  }
+  std::int64_t* mine = static_cast<std::int64_t*>(window_->segment(comm.rank()));
   mine[0] = mine[slot_[comm.rank()]] = 0;  // both counters: no call yet
-  MPI_Win_sync(win_);
-  MPI_Barrier(node_);
-  MPI_Win_sync(win_);
+  window_->sync();
 }
 
 RowGather::~RowGather() {
   // As SharedSum's: freeing is collective, so not while an exception unwinds.
   if (std::uncaught_exceptions() > 0) return;
-  if (win_ != MPI_WIN_NULL) {
-    MPI_Win_unlock_all(win_);
-    MPI_Win_free(&win_);
-  }
+  if (window_) window_->release();
   if (node_ != MPI_COMM_NULL) MPI_Comm_free(&node_);
 }
 
 std::int64_t* RowGather::counter(int q, std::int64_t s) const {
-  return peers_[q] + (s & 1) * slot_[q];
+  return static_cast<std::int64_t*>(window_->segment(q)) + (s & 1) * slot_[q];
 }
 
 void RowGather::gather(const std::vector<double>& local) {

@@ -15,9 +15,11 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "zeta/parallel/comm.hpp"
+#include "zeta/parallel/node_window.hpp"
 
 namespace zeta {
 
@@ -37,7 +39,7 @@ class RowGather {
   const std::vector<double>& rows() const { return rows_; }
   const std::vector<double>& tails() const { return tails_; }
   //! Whether gather() goes through the shared window.
-  bool shared() const { return win_ != MPI_WIN_NULL; }
+  bool shared() const { return window_ != nullptr; }
 
  private:
   //! Rank q's slot for call s: a counter (on its own cache line), then its values.
@@ -50,8 +52,7 @@ class RowGather {
   std::vector<int> counts_, displs_;  //!< values per rank (rows and tail), offsets in out_
   std::vector<double> out_, rows_, tails_;
   MPI_Comm node_ = MPI_COMM_NULL;
-  MPI_Win win_ = MPI_WIN_NULL;
-  std::vector<std::int64_t*> peers_;  //!< every rank's segment, mapped here
+  std::unique_ptr<NodeWindow> window_;  //!< every rank's two slots (null: MPI_Allgatherv)
   std::vector<std::int64_t> slot_;    //!< words per slot of rank q
   std::int64_t calls_ = 0;
 };

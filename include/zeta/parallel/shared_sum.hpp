@@ -15,9 +15,11 @@
 #include <mpi.h>
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "zeta/parallel/comm.hpp"
+#include "zeta/parallel/node_window.hpp"
 
 namespace zeta {
 
@@ -39,17 +41,16 @@ class SharedSum {
   void sum();
 
  private:
-  //! Everyone's writes to the window visible to the node's ranks.
-  void node_sync() const;
   bool several_nodes() const { return node_size_ < comm_.size(); }
+  //! Node rank q's buffer, mapped here.
+  const T* peer(int q) const { return static_cast<const T*>(window_->segment(q)); }
 
   const Comm& comm_;
   std::size_t n_;
   int node_rank_ = 0, node_size_ = 1;
   MPI_Comm node_ = MPI_COMM_NULL;     //!< the ranks that share the window
   MPI_Comm leaders_ = MPI_COMM_NULL;  //!< rank 0 of each node, with several nodes (MPI_COMM_NULL elsewhere)
-  MPI_Win win_ = MPI_WIN_NULL;
-  std::vector<T*> peers_;  //!< every node rank's buffer, mapped here
+  std::unique_ptr<NodeWindow> window_;  //!< the node's buffers (null: MPI_Allreduce)
   std::vector<T> own_;     //!< the buffer on one rank, which needs no window
   T* mine_ = nullptr;
 };
