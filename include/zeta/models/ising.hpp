@@ -315,13 +315,22 @@ class Ising {
   //! flat word q of the row's 8 Philox blocks: w[q / 8][8g + q mod 8]. One long loop
   //! over all of the item's rows lets the compiler use full-width vectors for the
   //! 32-bit compares.
+  //! Whether a Metropolis table depends on s and nb only through s·nb: with h = 0,
+  //! ΔE = 2Js·nb, so entry (s, nb) equals entry (+1, s·nb).
+  KOKKOS_INLINE_FUNCTION static bool symmetric(const std::uint32_t (&th)[10]) {
+    return th[0] == th[9] && th[1] == th[8] && th[2] == th[7] && th[3] == th[6] && th[4] == th[5];
+  }
+
+  //! `by_product`: Metropolis with a symmetric() table, which the AVX2 kernel reads at s·nb.
   template <bool Metro, int G>
   KOKKOS_INLINE_FUNCTION static void update_sites(std::int8_t* KOKKOS_RESTRICT sa,
                                                   const std::int8_t* KOKKOS_RESTRICT nb,
-                                                  const std::uint32_t (&w)[4][8 * G], const std::uint32_t (&th)[10]) {
+                                                  const std::uint32_t (&w)[4][8 * G], const std::uint32_t (&th)[10],
+                                                  bool by_product) {
     if constexpr (ZETA_ISING_AVX2) {
-      update_sites_avx2<Metro, G>(sa, nb, w, th);
+      update_sites_avx2<Metro, G>(sa, nb, w, th, by_product);
     } else {
+      (void)by_product;  // the portable loop reads the table by (s, nb) either way
       constexpr int NS = G * kChunk;
       std::uint32_t u[NS];
       for (int g = 0; g < G; ++g)
@@ -343,7 +352,7 @@ class Ising {
   //! and the uniforms are read from w in place. Same spins, bit for bit.
   template <bool Metro, int G>
   static void update_sites_avx2(std::int8_t* KOKKOS_RESTRICT sa, const std::int8_t* KOKKOS_RESTRICT nb,
-                                const std::uint32_t (&w)[4][8 * G], const std::uint32_t (&th)[10]) {
+                                const std::uint32_t (&w)[4][8 * G], const std::uint32_t (&th)[10], bool by_product) {
     // Unsigned u < t as signed (u ^ 2³¹) < (t ^ 2³¹); t = 2³² − 1 (always) becomes INT32_MAX.
     const int sign = INT32_MIN;
     auto table = [&](int e) {
@@ -351,10 +360,7 @@ class Ising {
                                int(th[e + 4]) ^ sign, 0, 0, 0);
     };
     const __m256i lo = table(0), hi = Metro ? table(5) : lo;
-    // Metropolis with h = 0: ΔE = 2Js·nb, so entry (s, nb) equals entry (+1, s·nb) and one
-    // vpermd of the s = +1 half at (s·nb + 4)/2 (vpsignd) takes the place of two and a blend.
-    const bool by_product =
-        Metro && th[0] == th[9] && th[1] == th[8] && th[2] == th[7] && th[3] == th[6] && th[4] == th[5];
+    // by_product: one vpermd of the s = +1 half at (s·nb + 4)/2 (vpsignd) takes the place of two and a blend.
     const __m256i bias = _mm256_set1_epi32(sign), always = _mm256_set1_epi32(INT32_MAX);
     const __m256i four = _mm256_set1_epi32(4), one = _mm256_set1_epi32(1), zero = _mm256_setzero_si256();
     // vpermd order that undoes the lane interleaving of the two packs below.
@@ -388,7 +394,7 @@ class Ising {
 #else
   template <bool Metro, int G>  // declared for update_sites' discarded `if constexpr` branch only
   static void update_sites_avx2(std::int8_t*, const std::int8_t*, const std::uint32_t (&)[4][8 * G],
-                                const std::uint32_t (&)[10]);
+                                const std::uint32_t (&)[10], bool);
 #endif
 
   template <bool Metro, bool WithSums>
@@ -406,6 +412,7 @@ class Ising {
           const int rows = L - i0 < G ? L - i0 : G;
           std::uint32_t th[10];
           for (int e = 0; e < 10; ++e) th[e] = t(r, e);
+          const bool by_product = Metro && symmetric(th);
           int flipped = 0, bonds = 0, mag = 0;
           for (int ch = 0; ch < chunks; ++ch) {
             const int k0 = ch * kChunk, n = W - k0 < kChunk ? W - k0 : kChunk;
@@ -424,7 +431,7 @@ class Ising {
             rng::philox_lanes<NL>(seed, std::uint64_t(step), rng::kSweep, chain, blk, w);
             std::int8_t sa[NS], nb[NS];
             gather_rows(s, r, c, L, i0, rows, k0, n, pad, sa, nb);
-            update_sites<Metro, G>(sa, nb, w, th);
+            update_sites<Metro, G>(sa, nb, w, th, by_product);
             for (int g = 0; g < rows; ++g) {
               std::int8_t* a = &s(r, c * H + (i0 + g) * W + k0);
               flipped += n == kChunk ? store_row<kChunk>(n, a, sa + g * kChunk) : store_row<0>(n, a, sa + g * kChunk);
