@@ -31,7 +31,7 @@ using Space = Kokkos::DefaultExecutionSpace;
 
 void declare_ais_app_keys(Config& cfg) {
   cfg.declare("run.seed", "1", "seed of the counter-based RNG (0 .. 2^32-1)");
-  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr (0: none)");
+  declare_progress_key(cfg);
   declare_model_keys(cfg);
   declare_sampler_keys(cfg);
   cfg.declare("ais.beta", "1", "target inverse temperature");

@@ -23,13 +23,17 @@ namespace zeta::apps {
 
 using Space = Kokkos::DefaultExecutionSpace;
 
+void declare_progress_key(Config& cfg) {
+  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr (0: none)");
+}
+
 void declare_run_keys(Config& cfg) {
   cfg.declare("run.seed", "1", "seed of the counter-based RNG (0 .. 2^32-1)");
   cfg.declare("run.steps", "1000", "number of steps (sweeps) in total");
   cfg.declare("run.burn_in", "100", "steps discarded before statistics and saved samples");
   cfg.declare("run.save_every", "10", "save samples every N steps after burn-in (0 = save none)");
   cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
-  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr (0: none)");
+  declare_progress_key(cfg);
 }
 
 void declare_sample_keys(Config& cfg) {

@@ -48,7 +48,7 @@ void declare_train_app_keys(Config& cfg) {
   cfg.declare("run.seed", "1", "seed of the counter-based RNG: data order, Gibbs draws, monitors (0 .. 2^32-1)");
   cfg.declare("run.steps", "1000", "optimizer steps in total (a restart runs on until this many)");
   cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
-  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr (0: none)");
+  declare_progress_key(cfg);
   declare_model_keys(cfg);
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",

@@ -19,6 +19,8 @@ int run_cli(int argc, char** argv, MPI_Comm world);
 
 //! Declares the keys of [run] that every command shares.
 void declare_run_keys(Config& cfg);
+//! run.progress_every, which every command with progress lines takes.
+void declare_progress_key(Config& cfg);
 
 struct RunSpec {
   std::uint32_t seed = 1;
