@@ -239,20 +239,29 @@ void output_adjoint(const Matrix<Space>& d, const Matrix<Space>& t, const Matrix
       });
 }
 
-//! One hidden layer down, in place on G = Y W: energy: G ← G ⊙ D; DSM: rows n and
-//! N + n hold (ā, q) and become (ζ, p) = (q ⊙ T + ā ⊙ D, q ⊙ D).
+//! The energy's adjoint one hidden layer down: G = Q ⊙ D, from Q = Y W (in place
+//! when G is Q; input_gradient keeps Q for DSM's tangent rows).
 template <class Space>
-void hidden_adjoint(const Matrix<Space>& g, const Matrix<Space>& d, const Matrix<Space>& t, bool dsm) {
+void hidden_adjoint(const Matrix<Space>& q, const Matrix<Space>& d, const Matrix<Space>& g) {
   const int rows = static_cast<int>(d.extent(0)), width = static_cast<int>(d.extent(1));
   for_entries<Space>(
-      "zeta::Mlp::hidden_adjoint", rows, width, KOKKOS_LAMBDA(const int n, const int j) {
-        if (dsm) {
-          const Real abar = g(n, j), q = g(rows + n, j);
-          g(n, j) = q * t(n, j) + abar * d(n, j);
-          g(rows + n, j) = q * d(n, j);
-        } else {
-          g(n, j) *= d(n, j);
-        }
+      "zeta::Mlp::hidden_adjoint", rows, width,
+      KOKKOS_LAMBDA(const int n, const int j) { g(n, j) = q(n, j) * d(n, j); });
+}
+
+//! DSM's adjoints one hidden layer down: rows n < N of G hold ā = ζ W, and Q is
+//! input_gradient's Y W, whose rows times s_n are the tangent adjoints q (the
+//! tangent pass's adjoints are the energy's, weighted); rows n and N + n of G
+//! become (ζ, p) = (q ⊙ T + ā ⊙ D, q ⊙ D).
+template <class Space>
+void dsm_hidden_adjoint(const Matrix<Space>& g, const Matrix<Space>& qe, const Matrix<Space>& d, const Matrix<Space>& t,
+                        const RowWeight<Space>& w) {
+  const int rows = static_cast<int>(d.extent(0)), width = static_cast<int>(d.extent(1));
+  for_entries<Space>(
+      "zeta::Mlp::dsm_hidden_adjoint", rows, width, KOKKOS_LAMBDA(const int n, const int j) {
+        const Real abar = g(n, j), q = w(n) * qe(n, j);
+        g(n, j) = q * t(n, j) + abar * d(n, j);
+        g(rows + n, j) = q * d(n, j);
       });
 }
 
@@ -527,18 +536,22 @@ class Mlp {
 
   //! Training workspaces for `rows` (padded) rows: per layer l < nlayers() the stacked
   //! activations [A_l; Ȧ_l] (2·rows × d_l, A_0 = the input), per hidden layer D and
-  //! S (S becomes Ż ⊙ S in the tangent pass), two adjoint buffers, the per-row DSM loss.
+  //! S (S becomes Ż ⊙ S in the tangent pass), per hidden layer below the last the
+  //! energy's adjoint Q = Y W before ⊙ D (input_gradient, for DSM's tangent rows), two
+  //! adjoint buffers, the per-row DSM loss.
   void ensure_training(int rows) {
     if (train_rows_ == rows) return;
     train_rows_ = rows;
     ta_.clear();
     td_.clear();
     ts_.clear();
+    tq_.clear();
     int widest = 1;
     for (int l = 0; l < nlayers(); ++l) ta_.emplace_back("zeta::Mlp::train_activations", 2 * rows, layers_[l]);
     for (int l = 1; l < nlayers(); ++l) {
       td_.emplace_back("zeta::Mlp::train_derivative", rows, layers_[l]);
       ts_.emplace_back("zeta::Mlp::train_second_derivative", rows, layers_[l]);
+      if (l + 1 < nlayers()) tq_.emplace_back("zeta::Mlp::train_energy_adjoint", rows, layers_[l]);
       widest = std::max(widest, layers_[l]);
     }
     ty_[0] = Matrix<Space>("zeta::Mlp::train_adjoint0", 2 * rows, widest);
@@ -570,7 +583,8 @@ class Mlp {
     }
   }
 
-  //! ∇x E (unweighted) into the tangent rows of layer 0, where the DSM residual is formed.
+  //! ∇x E (unweighted) into the tangent rows of layer 0, where the DSM residual is
+  //! formed; each hidden layer's Y W stays in tq_.
   void input_gradient() {
     const int last = nlayers() - 1;
     if (last == 0) return mlp_detail::broadcast_row<Space>(w_[0], tangent(0));
@@ -582,9 +596,8 @@ class Mlp {
         times_weight(0, false, adjoint(cur, 1, layers_[1]), tangent(0), false);
         break;
       }
-      const Matrix<Space> next = adjoint(1 - cur, 1, layers_[l - 1]);
-      times_weight(l - 1, false, adjoint(cur, 1, layers_[l]), next, false);
-      mlp_detail::hidden_adjoint<Space>(next, td_[l - 2], ts_[l - 2], false);
+      times_weight(l - 1, false, adjoint(cur, 1, layers_[l]), tq_[l - 2], false);
+      mlp_detail::hidden_adjoint<Space>(tq_[l - 2], td_[l - 2], adjoint(1 - cur, 1, layers_[l - 1]));
       cur = 1 - cur;
     }
   }
@@ -598,7 +611,9 @@ class Mlp {
   }
 
   //! g += ∂/∂θ of Σ_n s_n E(x_n) (halves = 1: the primal rows) or of Σ_n s_n Ė_n
-  //! (halves = 2: DSM, the stacked primal and tangent rows).
+  //! (halves = 2: DSM, the stacked primal and tangent rows). DSM's tangent adjoints
+  //! below the last hidden layer are s_n times input_gradient's (Ė is linear in Ȧ with
+  //! E's weights), so a layer down takes the product of the primal rows only.
   void param_backward(int halves, const mlp_detail::RowWeight<Space>& w, const Vector<Space>& g) {
     const bool dsm = halves == 2;
     const int last = nlayers() - 1;
@@ -615,9 +630,13 @@ class Mlp {
       linalg::gemm<Space>(true, false, Real(1), y, stacked(l - 1, halves), Real(1), gw);
       mlp_detail::column_sums<Space>(adjoint(cur, 1, layers_[l]), w, false, g, b_offset(l - 1));
       if (l == 1) break;
-      const Matrix<Space> next = adjoint(1 - cur, halves, layers_[l - 1]);
-      times_weight(l - 1, false, y, next, false);
-      mlp_detail::hidden_adjoint<Space>(next, td_[l - 2], ts_[l - 2], dsm);
+      const Matrix<Space> next = adjoint(1 - cur, 1, layers_[l - 1]);
+      times_weight(l - 1, false, adjoint(cur, 1, layers_[l]), next, false);
+      if (dsm)
+        mlp_detail::dsm_hidden_adjoint<Space>(adjoint(1 - cur, 2, layers_[l - 1]), tq_[l - 2], td_[l - 2], ts_[l - 2],
+                                              w);
+      else
+        mlp_detail::hidden_adjoint<Space>(next, td_[l - 2], next);
       cur = 1 - cur;
     }
   }
@@ -936,6 +955,7 @@ class Mlp {
   Vector<Space> epad_;
   int train_rows_ = 0;                       //!< training workspaces: padded rows
   std::vector<Matrix<Space>> ta_, td_, ts_;  //!< [A; Ȧ] per layer, D and S per hidden layer
+  std::vector<Matrix<Space>> tq_;            //!< the energy's Y W per hidden layer below the last
   Matrix<Space> ty_[2];                      //!< adjoints, ping-pong
   Accum<Space> tloss_;                       //!< per-row DSM loss
   Vector<Space> wrow_;                       //!< per-row weights of contrastive_grad
