@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <random>
 
 #include "zeta/core/error.hpp"
@@ -65,7 +67,8 @@ TEST(Optimizer, MatchesReferenceUpdates) {
         }
       }
       const auto got = to_host(p);
-      for (int i = 0; i < 5; ++i) EXPECT_NEAR(got[i], theta[i], 1e-12 + 1e-5 * (sizeof(Real) == 4)) << kind << " t=" << t;
+      for (int i = 0; i < 5; ++i)
+        EXPECT_NEAR(got[i], theta[i], 1e-12 + 1e-5 * (sizeof(Real) == 4)) << kind << " t=" << t;
     }
     EXPECT_EQ(opt.steps(), 5);
   }
@@ -93,6 +96,51 @@ TEST(Optimizer, SchedulesAndClipping) {
   training::Optimizer<Space> other(s, 3);
   other.load(m, v, steps);
   EXPECT_EQ(other.steps(), 1);
+}
+
+// Without clipping the update's own pass gives ‖g‖, with squared_norm's bits (n = 9001:
+// several blocks, runs of 8 and a partial run), and finite() says whether the
+// gradient and the updated parameters are finite.
+TEST(Optimizer, UpdatePassGivesTheNormAndFlagsNonFinite) {
+  const std::size_t n = 9001;
+  std::vector<double> g(n), zeros(n, 0.0);
+  double sq = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    g[i] = std::sin(0.37 * double(i)) * (1 + double(i % 13));
+    sq += double(Real(g[i])) * double(Real(g[i]));
+  }
+  for (const char* kind : {"sgd", "adam"}) {
+    const auto s = spec_from({std::string("--train.optimizer=") + kind, "--train.lr=0.01"});
+    training::Optimizer<Space> opt(s, n);
+    auto p = to_device(zeros);
+    const auto gd = to_device(g);
+    const double norm = opt.apply(p, gd, 0, 10);
+    EXPECT_NEAR(norm, std::sqrt(sq), 1e-12 * std::sqrt(sq)) << kind;
+    EXPECT_EQ(norm, std::sqrt(training::squared_norm<Space>(gd))) << kind << ": squared_norm's bits";
+    EXPECT_TRUE(opt.finite()) << kind;
+    // A norm the caller passes comes back unchanged.
+    EXPECT_EQ(opt.apply(p, to_device(g), 1, 10, 2.5), 2.5) << kind;
+    // A NaN, then an infinite entry in the gradient (the last entry: the partial run).
+    for (double bad : {std::nan(""), HUGE_VAL}) {
+      auto gb = g;
+      gb[n - 1] = bad;
+      training::Optimizer<Space> o(s, n);
+      auto q = to_device(zeros);
+      EXPECT_FALSE(std::isfinite(o.apply(q, to_device(gb), 0, 10))) << kind;
+      EXPECT_FALSE(o.finite()) << kind << " gradient entry " << bad;
+    }
+  }
+  // A finite gradient whose step overflows a parameter (lr = the largest Real).
+  char lr[64];
+  std::snprintf(lr, sizeof lr, "--train.lr=%.17g", double(std::numeric_limits<Real>::max()));
+  const auto s = spec_from({"--train.optimizer=sgd", "--train.momentum=0", lr});
+  training::Optimizer<Space> opt(s, 3);
+  auto p = to_device({1.0, 0.5 * double(std::numeric_limits<Real>::max()), 0.0});
+  opt.apply(p, to_device({0.0, -1.0, 0.0}), 0, 1);
+  EXPECT_FALSE(opt.finite()) << "a parameter overflowed to +Inf";
+  auto q = to_device({1.0, 2.0, 0.0});
+  opt.apply(q, to_device({0.0, 0.0, 0.0}), 1, 2);
+  EXPECT_TRUE(opt.finite());
 }
 
 TEST(Optimizer, BadKeysNameTheKey) {

@@ -228,12 +228,14 @@ class Trainer {
   //! ‖g‖ of the reduced gradient and whether it is finite (GradientSum::norm).
   double gradient_norm(bool& finite) { return norm_ = grad_.norm(finite); }
 
-  //! The optimizer step with the norm of gradient_norm(), and whether every updated
-  //! parameter is finite (the same on every rank: the parameters are).
-  bool update(std::int64_t s) {
-    opt_.apply(rbm_.theta(), grad_.g(), s, ts_.steps, norm_);
+  //! The optimizer step on θ in place (GradientSum::update, with the norm of
+  //! gradient_norm() where that ran this step), the model told so; null, or what
+  //! holds NaN or ±Inf.
+  const char* update(std::int64_t s) {
+    const char* bad = grad_.update(opt_, rbm_.theta(), s, ts_.steps, norm_);
+    norm_ = -1;
     rbm_.params_updated();
-    return !comm_.any(opt_.non_finite() > 0);
+    return bad;
   }
 
   //! The monitors on batch s (after gradient(s), before its update), reduced over ranks
@@ -317,7 +319,7 @@ class Trainer {
   int nv_ = 0, nh_ = 0, D_ = 1;
   std::int64_t b_ = 0, cp_ = 0, nloc_ = 0;
   Matrix<Space> vall_, vdata_, vneg_, hneg_;
-  double norm_ = 0;
+  double norm_ = -1;  //!< ‖g‖ from gradient_norm() this step, else -1
 };
 
 void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t step,
@@ -576,10 +578,10 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   for (; step < ts.steps;) {
     const std::int64_t s = step;
     tr.gradient(s);
-    bool finite = true;
-    const double gnorm = tr.gradient_norm(finite);
-    if (!finite) diverged(s, "the parameter gradient", ts, ck);
     if (ts.eval_every > 0 && s % ts.eval_every == 0) {
+      bool finite = true;
+      const double gnorm = tr.gradient_norm(finite);
+      if (!finite) diverged(s, "the parameter gradient", ts, ck);
       const auto mv = tr.monitor(s);
       if (!std::isfinite(mv[0]) || !std::isfinite(mv[2]) || !std::isfinite(mv[3]))
         diverged(s, "a monitor (reconstruction error or free energy)", ts, ck);
@@ -592,7 +594,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     }
     if (ts.ais_every > 0 && s > 0 && s % ts.ais_every == 0 && (ais.step.empty() || ais.step.back() != double(s)))
       evaluate_ais(s);
-    if (!tr.update(s)) diverged(s, "the updated parameter vector", ts, ck);
+    if (const char* bad = tr.update(s)) diverged(s, bad, ts, ck);
     step = s + 1;
     progress.update(step - first);
     if (!ck.file.empty() && ck.every > 0 && step % ck.every == 0 && step < ts.steps)

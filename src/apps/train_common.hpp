@@ -177,6 +177,19 @@ class GradientSum {
     return std::sqrt(sq);
   }
 
+  //! Step s's update of θ by `opt` from g, with ‖g‖ = `gnorm` where norm() gave it
+  //! this step (negative: the update's pass computes it, and checks g with θ in one
+  //! collective). Returns null, or what holds NaN or ±Inf: the gradient or the
+  //! updated θ (the same verdict on every rank).
+  const char* update(training::Optimizer<Space>& opt, const Vector<Space>& theta, std::int64_t s, std::int64_t steps,
+                     double gnorm) const {
+    opt.apply(theta, g_, s, steps, gnorm);
+    if (!comm_.any(!opt.finite())) return nullptr;
+    bool finite = true;
+    norm(finite);
+    return finite ? "the updated parameter vector" : "the parameter gradient";
+  }
+
  private:
   const Comm& comm_;
   SharedSum<Real> sum_;

@@ -121,11 +121,14 @@ class MlpTrainer {
   //! ‖g‖ of the reduced gradient and whether it is finite (GradientSum::norm).
   double gradient_norm(bool& finite) { return norm_ = grad_.norm(finite); }
 
-  //! The optimizer step on θ in place, the MLP told so, and whether θ is finite.
-  bool update(std::int64_t s) {
-    opt_.apply(mlp_.theta(), grad_.g(), s, ts_.steps, norm_);
+  //! The optimizer step on θ in place (GradientSum::update, with the norm of
+  //! gradient_norm() where that ran this step), the model told so; null, or what
+  //! holds NaN or ±Inf.
+  const char* update(std::int64_t s) {
+    const char* bad = grad_.update(opt_, mlp_.theta(), s, ts_.steps, norm_);
+    norm_ = -1;
     mlp_.params_updated();
-    return !comm_.any(opt_.non_finite() > 0);
+    return bad;
   }
 
  protected:
@@ -172,7 +175,7 @@ class MlpTrainer {
   ChainRange mine_;
   int dim_ = 0, D_ = 1;
   std::int64_t b_ = 0, nloc_ = 0;
-  double norm_ = 0;
+  double norm_ = -1;  //!< ‖g‖ from gradient_norm() this step, else -1
   std::vector<std::int64_t> ids_;
 };
 
@@ -640,15 +643,15 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
   for (; step < ts.steps;) {
     const std::int64_t s = step;
     tr.gradient(s);
-    bool finite = true;
-    const double gnorm = tr.gradient_norm(finite);
-    if (!finite) diverged(s, "the parameter gradient", ts, ck);
     if (ts.eval_every > 0 && s % ts.eval_every == 0) {
+      bool finite = true;
+      const double gnorm = tr.gradient_norm(finite);
+      if (!finite) diverged(s, "the parameter gradient", ts, ck);
       if (!std::isfinite(tr.record(series, s, gnorm))) diverged(s, tr.loss_name(), ts, ck);
       // The parameters before step s's update: those a run ending at s evaluated last.
       if (grid && (nll.step.empty() || nll.step.back() != double(s))) evaluate_nll(s);
     }
-    if (!tr.update(s)) diverged(s, "the updated parameter vector", ts, ck);
+    if (const char* bad = tr.update(s)) diverged(s, bad, ts, ck);
     step = s + 1;
     progress.update(step - first);
     if (!ck.file.empty() && ck.every > 0 && step % ck.every == 0 && step < ts.steps)

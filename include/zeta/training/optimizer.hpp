@@ -8,6 +8,7 @@
 //! Adam: m ← β₁ m + (1 − β₁) g, s ← β₂ s + (1 − β₂) g², θ ← θ − η m̂ / (√ŝ + ε)
 //! with m̂ = m / (1 − β₁ᵗ), ŝ = s / (1 − β₂ᵗ).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -49,7 +50,19 @@ constexpr std::int64_t flat_block() {
   return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 4096 : 1;
 }
 
-//! Σ_i x_i² in double: 8 independent partial sums per block (vectorizable; a fixed order).
+//! Σ x_i² over [lo, hi) in double: 8 independent partial sums (vectorizable; a fixed order).
+KOKKOS_FORCEINLINE_FUNCTION double block_squares(const Real* KOKKOS_RESTRICT p, std::int64_t lo, std::int64_t hi) {
+  double lane[8] = {};
+  std::int64_t i = lo;
+  for (; i + 8 <= hi; i += 8)
+    for (int q = 0; q < 8; ++q) lane[q] += double(p[i + q]) * double(p[i + q]);
+  for (int q = 0; i < hi; ++i, ++q) lane[q] += double(p[i]) * double(p[i]);
+  double s = 0;
+  for (int q = 0; q < 8; ++q) s += lane[q];
+  return s;
+}
+
+//! Σ_i x_i² in double, block by block (block_squares; a fixed order).
 template <class Space>
 double squared_norm(const Vector<Space>& x) {
   constexpr std::int64_t B = flat_block<Space>();
@@ -59,16 +72,8 @@ double squared_norm(const Vector<Space>& x) {
   Kokkos::parallel_reduce(
       "zeta::squared_norm", RangePolicy<Space>(0, (n + B - 1) / B),
       KOKKOS_LAMBDA(const std::int64_t k, double& acc) {
-        const Real* KOKKOS_RESTRICT p = xp;
         const std::int64_t lo = k * B, hi = n < lo + B ? n : lo + B;
-        double lane[8] = {};
-        std::int64_t i = lo;
-        for (; i + 8 <= hi; i += 8)
-          for (int q = 0; q < 8; ++q) lane[q] += double(p[i + q]) * double(p[i + q]);
-        for (int q = 0; i < hi; ++i, ++q) lane[q] += double(p[i]) * double(p[i]);
-        double s = 0;
-        for (int q = 0; q < 8; ++q) s += lane[q];
-        acc += s;
+        acc += block_squares(xp, lo, hi);
       },
       sq);
   return sq;
@@ -81,13 +86,15 @@ class Optimizer {
       : spec_(spec), m_("optimizer_m", n_params), v_("optimizer_v", spec.type == OptimizerType::adam ? n_params : 0) {}
 
   //! One update of `params` from the gradient `grad` at 0-based `step` of `total_steps`.
-  //! `norm`: ‖grad‖ when the caller has it (negative: computed here). Returns the
-  //! gradient norm before clipping; non_finite() then counts the updated parameters
-  //! that are NaN or ±Inf (the update kernel counts them on the way).
+  //! `norm`: ‖grad‖ when the caller has it (negative: computed here, before the update
+  //! when clipping needs it, else block by block on the update's pass, with the bits
+  //! of squared_norm). Returns the gradient norm before clipping (+Inf where an
+  //! updated parameter is not finite and the norm came from the update's pass);
+  //! finite() then says whether the gradient and every updated parameter are finite.
   double apply(const Vector<Space>& params, const Vector<Space>& grad, std::int64_t step, std::int64_t total_steps,
                double norm = -1) {
     const std::int64_t n = params.extent(0);
-    if (norm < 0) norm = std::sqrt(squared_norm<Space>(grad));
+    if (norm < 0 && spec_.clip_norm > 0) norm = std::sqrt(squared_norm<Space>(grad));
     const Real scale = Real(spec_.clip_norm > 0 && norm > spec_.clip_norm ? spec_.clip_norm / norm : 1.0);
     const Real lr = Real(learning_rate(spec_, step, total_steps)), wd = Real(spec_.weight_decay);
     Real* const pp = params.data();
@@ -97,14 +104,16 @@ class Optimizer {
     constexpr std::int64_t B = flat_block<Space>();
     const RangePolicy<Space> blocks(0, (n + B - 1) / B);
     // Each work item updates a run of B entries and counts those left NaN or ±Inf
-    // (x − x is NaN exactly for them); an integer count keeps the loop vectorizable.
-    non_finite_ = 0;
+    // (x − x is NaN exactly for them; an integer count keeps the loop vectorizable),
+    // then adds the run's Σ g² (block_squares, on g still in cache), or +Inf when a
+    // count is not 0: the sum is finite exactly when g and the updated θ are.
+    double check = 0;
     if (spec_.type == OptimizerType::sgd) {
       const Real mu = Real(spec_.momentum);
       const bool first = steps_ == 0;
       Kokkos::parallel_reduce(
           "sgd_update", blocks,
-          KOKKOS_LAMBDA(const std::int64_t k, std::int64_t& bad) {
+          KOKKOS_LAMBDA(const std::int64_t k, double& acc) {
             Real* KOKKOS_RESTRICT p = pp;
             Real* KOKKOS_RESTRICT m = mp;
             const Real* KOKKOS_RESTRICT g = gp;
@@ -118,16 +127,16 @@ class Optimizer {
               p[i] = pi;
               cnt += (pi - pi == Real(0)) ? 0 : 1;
             }
-            bad += cnt;
+            acc += cnt > 0 ? HUGE_VAL : block_squares(g, lo, hi);
           },
-          non_finite_);
+          check);
     } else {
       const Real b1 = Real(spec_.beta1), b2 = Real(spec_.beta2), eps = Real(spec_.eps);
       const double t = double(steps_ + 1);
       const Real c1 = Real(1 / (1 - std::pow(spec_.beta1, t))), c2 = Real(1 / (1 - std::pow(spec_.beta2, t)));
       Kokkos::parallel_reduce(
           "adam_update", blocks,
-          KOKKOS_LAMBDA(const std::int64_t k, std::int64_t& bad) {
+          KOKKOS_LAMBDA(const std::int64_t k, double& acc) {
             Real* KOKKOS_RESTRICT p = pp;
             Real* KOKKOS_RESTRICT m = mp;
             Real* KOKKOS_RESTRICT v = vp;
@@ -144,16 +153,17 @@ class Optimizer {
               p[i] = pi;
               cnt += (pi - pi == Real(0)) ? 0 : 1;
             }
-            bad += cnt;
+            acc += cnt > 0 ? HUGE_VAL : block_squares(g, lo, hi);
           },
-          non_finite_);
+          check);
     }
     ++steps_;
-    return norm;
+    finite_ = std::isfinite(check);
+    return norm >= 0 ? norm : std::sqrt(check);
   }
 
-  //! Parameters that the last apply() left NaN or ±Inf.
-  std::int64_t non_finite() const { return non_finite_; }
+  //! Whether the last apply() saw a finite gradient and left every parameter finite.
+  bool finite() const { return finite_; }
 
   //! Updates taken so far (Adam's bias correction counts them).
   std::int64_t steps() const { return steps_; }
@@ -181,7 +191,7 @@ class Optimizer {
   OptimizerSpec spec_;
   Vector<Space> m_, v_;  // SGD: m_ is the momentum buffer
   std::int64_t steps_ = 0;
-  std::int64_t non_finite_ = 0;
+  bool finite_ = true;
 };
 
 }  // namespace zeta::training
