@@ -310,18 +310,18 @@ class Ising {
     }
   }
 
-  //! The move itself on the G·kChunk sites of a work item's local copy: spin sa[p]
-  //! with neighbour sum nb[p] and the uniform of site q of row g (p = g·kChunk + q),
-  //! flat word q of the row's 8 Philox blocks: w[q / 8][8g + q mod 8]. One long loop
-  //! over all of the item's rows lets the compiler use full-width vectors for the
-  //! 32-bit compares.
   //! Whether a Metropolis table depends on s and nb only through s·nb: with h = 0,
   //! ΔE = 2Js·nb, so entry (s, nb) equals entry (+1, s·nb).
   KOKKOS_INLINE_FUNCTION static bool symmetric(const std::uint32_t (&th)[10]) {
     return th[0] == th[9] && th[1] == th[8] && th[2] == th[7] && th[3] == th[6] && th[4] == th[5];
   }
 
-  //! `by_product`: Metropolis with a symmetric() table, which the AVX2 kernel reads at s·nb.
+  //! The move itself on the G·kChunk sites of a work item's local copy: spin sa[p]
+  //! with neighbour sum nb[p] and the uniform of site q of row g (p = g·kChunk + q),
+  //! flat word q of the row's 8 Philox blocks: w[q / 8][8g + q mod 8]. One long loop
+  //! over all of the item's rows lets the compiler use full-width vectors for the
+  //! 32-bit compares. `by_product`: Metropolis with a symmetric() table, which the
+  //! AVX2 kernel reads at s·nb.
   template <bool Metro, int G>
   KOKKOS_INLINE_FUNCTION static void update_sites(std::int8_t* KOKKOS_RESTRICT sa,
                                                   const std::int8_t* KOKKOS_RESTRICT nb,
