@@ -226,14 +226,13 @@ class Trainer {
   const train_detail::ReduceClock& reduce_clock() const { return grad_.clock(); }
 
   //! ‖g‖ of the reduced gradient and whether it is finite (GradientSum::norm).
-  double gradient_norm(bool& finite) { return norm_ = grad_.norm(finite); }
+  double gradient_norm(bool& finite) { return grad_.norm(finite); }
 
   //! The optimizer step on θ in place (GradientSum::update, with the norm of
   //! gradient_norm() where that ran this step), the model told so; null, or what
   //! holds NaN or ±Inf.
   const char* update(std::int64_t s) {
-    const char* bad = grad_.update(opt_, rbm_.theta(), s, ts_.steps, norm_);
-    norm_ = -1;
+    const char* bad = grad_.update(opt_, rbm_.theta(), s, ts_.steps);
     rbm_.params_updated();
     return bad;
   }
@@ -319,7 +318,6 @@ class Trainer {
   int nv_ = 0, nh_ = 0, D_ = 1;
   std::int64_t b_ = 0, cp_ = 0, nloc_ = 0;
   Matrix<Space> vall_, vdata_, vneg_, hneg_;
-  double norm_ = -1;  //!< ‖g‖ from gradient_norm() this step, else -1
 };
 
 void write_train_checkpoint(const Comm& comm, const CheckpointSpec& ck, const Config& cfg, std::int64_t step,

@@ -170,24 +170,27 @@ class GradientSum {
 
   //! ‖g‖ (the same on every rank, as g is), and whether it is finite: a NaN or ±Inf
   //! entry makes the sum of squares non-finite (so does a sum beyond the double
-  //! range, 1e154 per entry, which is divergence too).
-  double norm(bool& finite) const {
+  //! range, 1e154 per entry, which is divergence too). update() reuses it.
+  double norm(bool& finite) {
     const double sq = training::squared_norm<Space>(g_);
     finite = !comm_.any(!std::isfinite(sq));
-    return std::sqrt(sq);
+    return norm_ = std::sqrt(sq);
   }
 
-  //! Step s's update of θ by `opt` from g, with ‖g‖ = `gnorm` where norm() gave it
-  //! this step (negative: the update's pass computes it, and checks g with θ in one
+  //! Step s's update of θ by `opt` from g, with the ‖g‖ of norm() where that ran this
+  //! step (else the update's pass computes it, and checks g with θ in one
   //! collective). Returns null, or what holds NaN or ±Inf: the gradient or the
   //! updated θ (the same verdict on every rank).
-  const char* update(training::Optimizer<Space>& opt, const Vector<Space>& theta, std::int64_t s, std::int64_t steps,
-                     double gnorm) const {
-    opt.apply(theta, g_, s, steps, gnorm);
-    if (!comm_.any(!opt.finite())) return nullptr;
-    bool finite = true;
-    norm(finite);
-    return finite ? "the updated parameter vector" : "the parameter gradient";
+  const char* update(training::Optimizer<Space>& opt, const Vector<Space>& theta, std::int64_t s, std::int64_t steps) {
+    opt.apply(theta, g_, s, steps, norm_);
+    const char* bad = nullptr;
+    if (comm_.any(!opt.finite())) {
+      bool finite = true;
+      norm(finite);
+      bad = finite ? "the updated parameter vector" : "the parameter gradient";
+    }
+    norm_ = -1;
+    return bad;
   }
 
  private:
@@ -197,6 +200,7 @@ class GradientSum {
   std::vector<Real> host_;                 //!< deterministic: the tree sum, summed over ranks
   std::vector<std::vector<Real>> leaves_;  //!< deterministic: one gradient per local partition
   ReduceClock clock_;
+  double norm_ = -1;  //!< ‖g‖ from norm() this step, else -1
 };
 
 // ---- the checkpoint parts both trainers share -----------------------------------------

@@ -119,14 +119,13 @@ class MlpTrainer {
   const train_detail::ReduceClock& reduce_clock() const { return grad_.clock(); }
 
   //! ‖g‖ of the reduced gradient and whether it is finite (GradientSum::norm).
-  double gradient_norm(bool& finite) { return norm_ = grad_.norm(finite); }
+  double gradient_norm(bool& finite) { return grad_.norm(finite); }
 
   //! The optimizer step on θ in place (GradientSum::update, with the norm of
   //! gradient_norm() where that ran this step), the model told so; null, or what
   //! holds NaN or ±Inf.
   const char* update(std::int64_t s) {
-    const char* bad = grad_.update(opt_, mlp_.theta(), s, ts_.steps, norm_);
-    norm_ = -1;
+    const char* bad = grad_.update(opt_, mlp_.theta(), s, ts_.steps);
     mlp_.params_updated();
     return bad;
   }
@@ -175,7 +174,6 @@ class MlpTrainer {
   ChainRange mine_;
   int dim_ = 0, D_ = 1;
   std::int64_t b_ = 0, nloc_ = 0;
-  double norm_ = -1;  //!< ‖g‖ from gradient_norm() this step, else -1
   std::vector<std::int64_t> ids_;
 };
 
