@@ -308,18 +308,28 @@ void broadcast_row(const Matrix<Space>& wo, const Matrix<Space>& r) {
 }
 
 //! DSM residuals in place: R (holding ∇x E(x̃_n)) ← R + c_n for the caller's rows,
-//! 0 on the padding rows; loss(n) = s_n ½ ‖r_n‖² in double.
+//! 0 on the padding rows; loss(n) = s_n ½ ‖r_n‖² in double, from kParts partial sums
+//! (entry j in part j mod kParts, added in order at the end): one running sum would
+//! make the row one chain of dependent adds, which does not vectorize.
 template <class Space>
 void residual(const Matrix<Space>& r, const Matrix<Space>& c, const RowWeight<Space>& w, const Accum<Space>& loss) {
+  constexpr int kParts = 8;
   const int width = static_cast<int>(r.extent(1));
   Kokkos::parallel_for(
       "zeta::Mlp::dsm_residual", RangePolicy<Space>(0, static_cast<int>(r.extent(0))), KOKKOS_LAMBDA(const int n) {
-        double sq = 0;
-        for (int j = 0; j < width; ++j) {
-          const Real v = n < w.rows ? r(n, j) + c(n, j) : Real(0);
+        const bool live = n < w.rows;
+        double part[kParts] = {};
+        auto entry = [&](int j, int q) {
+          const Real v = live ? r(n, j) + c(n, j) : Real(0);
           r(n, j) = v;
-          sq += double(v) * double(v);
-        }
+          part[q] += double(v) * double(v);
+        };
+        int j = 0;
+        for (; j + kParts <= width; j += kParts)
+          for (int q = 0; q < kParts; ++q) entry(j + q, q);
+        for (int q = 0; j < width; ++j, ++q) entry(j, q);
+        double sq = 0;
+        for (int q = 0; q < kParts; ++q) sq += part[q];
         loss(n) = 0.5 * double(w(n)) * sq;
       });
 }
