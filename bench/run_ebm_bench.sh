@@ -15,7 +15,9 @@
 # For each repeat and workload: `zeta train bench/ebm_train.ini` (one rank, no
 # mpirun; its JSON updates_per_s), then bench/torch_ebm.py as installed
 # ("pytorch") and with glibc malloc told to keep freed memory ("pytorch+malloc":
-# GLIBC_TUNABLES mmap/trim thresholds); the ratio is against the faster of the two.
+# GLIBC_TUNABLES mmap/trim thresholds). The targets refer to PyTorch as installed
+# (the seed's code, as bench/run_langevin_bench.sh's do); the ratio against the
+# malloc-tuned run is printed beside it, with whether it too reaches the target.
 # Best of REPEATS each. % of sgemm peak: flops per update as torch_ebm.py counts
 # them (its docstring) times updates/s, against the best 2048^3 sgemm of the run
 # (torch_ebm.py --peak, through PyTorch's OpenBLAS, once per repeat).
@@ -104,32 +106,35 @@ t0 = next(r for r in rows if r["impl"] == "pytorch")
 print(f"torch {t0['torch_version']}, float32, 1 thread, OPENBLAS_CORETYPE={t0['openblas_coretype'] or 'unset'}; "
       f"sgemm 2048^3: min {min(peaks):.1f}, max {max(peaks):.1f} GFLOP/s (% peak uses the max)\n")
 targets = {"dsm": 1.5, "pcd": 1.2}
-fmt = "{:<22} {:>10} {:>10} {:>16} {:>8} {:>7} {:>8} {:>8}  {}"
-print(fmt.format("workload", "Zeta u/s", "PyTorch", "faster PyTorch", "ratio", "target", "Zeta %pk", "PT %pk", "verdict"))
+fmt = "{:<16} {:>9} {:>9} {:>8} {:>7} {:>9} {:>10} {:>9} {:>8} {:>8}  {}"
+print(fmt.format("workload", "Zeta u/s", "PyTorch", "ratio", "target", "verdict", "PT+malloc", "ratio", "Zeta %pk",
+                 "PT %pk", "PT+malloc verdict"))
 ok_all = True
+gflops = {}
 for w in ("dsm", "pcd"):
     sel = [r for r in rows if r["workload"] == w]
     best = {}
     for r in sel:
         if r["impl"] not in best or r["updates_per_s"] > best[r["impl"]]["updates_per_s"]:
             best[r["impl"]] = r
-    pt_impl = max((k for k in best if k.startswith("pytorch")), key=lambda k: best[k]["updates_per_s"])
-    pt = best[pt_impl]
-    flops = pt["flops_per_update"]  # the same sizes on both sides
+    pt, ptm = best["pytorch"], best["pytorch+malloc"]
+    flops = gflops[w] = pt["flops_per_update"] / 1e9  # the same sizes on both sides
     label = f"{w} " + (f"sigma {pt['sigma']}" if w == "dsm" else f"k {pt['k']}")
-    pt_pk = 100 * pt["updates_per_s"] * flops / 1e9 / peak
+    pt_pk = 100 * pt["updates_per_s"] * flops / peak
     if "zeta" not in best:
-        print(fmt.format(label, "-", f"{pt['updates_per_s']:.1f}", pt_impl, "-", f">={targets[w]}x", "-",
-                         f"{pt_pk:.0f}%", "no Zeta result"))
+        print(fmt.format(label, "-", f"{pt['updates_per_s']:.1f}", "-", f">={targets[w]}x", "no Zeta result",
+                         f"{ptm['updates_per_s']:.1f}", "-", "-", f"{pt_pk:.0f}%", "-"))
         ok_all = False
         continue
     z = best["zeta"]["updates_per_s"]
-    ratio = z / pt["updates_per_s"]
+    ratio, ratio_m = z / pt["updates_per_s"], z / ptm["updates_per_s"]
     ok = ratio >= targets[w]
     ok_all &= ok
-    print(fmt.format(label, f"{z:.1f}", f"{pt['updates_per_s']:.1f}", pt_impl, f"{ratio:.2f}x", f">={targets[w]}x",
-                     f"{100 * z * flops / 1e9 / peak:.0f}%", f"{pt_pk:.0f}%", "PASS" if ok else "MISS"))
-    others = ", ".join(f"{k} {best[k]['updates_per_s']:.1f}" for k in sorted(best) if k.startswith("pytorch"))
-    print(f"{'':<22} PyTorch variants: {others}; {flops / 1e9:.2f} GFLOP per update")
+    print(fmt.format(label, f"{z:.1f}", f"{pt['updates_per_s']:.1f}", f"{ratio:.2f}x", f">={targets[w]}x",
+                     "PASS" if ok else "MISS", f"{ptm['updates_per_s']:.1f}", f"{ratio_m:.2f}x",
+                     f"{100 * z * flops / peak:.0f}%", f"{pt_pk:.0f}%",
+                     "reached" if ratio_m >= targets[w] else "not reached"))
+print("GFLOP per update (as counted): " + ", ".join(f"{w} {v:.2f}" for w, v in gflops.items()) +
+      "; targets against PyTorch as installed")
 print("\nall Zeta targets met" if ok_all else "\nZeta misses at least one target")
 EOF
