@@ -15,7 +15,9 @@ PREFIX_samples.png (the chains' visible states).
 MLP (/model/layer_0/weight): writes PREFIX_curves.png (the loss, or the DSM
 loss; the mean energy of data and of model samples (CD/PCD); the gradient norm;
 and, on 2-D data, the grid held-out NLL with error bars and the true NLL as a
-horizontal line) and, when the file has /eval (CD/PCD runs):
+horizontal line); on 2-D data with the NLL grid, PREFIX_density.png (the
+model's density exp(-E - ln Z) from /landscape, ln Z the grid's, with the
+held-out and true NLL); and, when the file has /eval (CD/PCD runs):
 PREFIX_energies.png (overlaid histograms of /eval/energy_{data,model,noise}:
 the seed's check is data lowest, model samples between, noise highest) and
 PREFIX_samples.png (/eval/samples as an image grid when dim is a square >= 64,
@@ -116,11 +118,37 @@ def plot_rbm(f, t, a, prefix):
         print(f"visible size {nv} is not a square: no image grids")
 
 
+def density(f, t, objective, path):
+    """The model's density on the NLL grid: /landscape/energy at the cell centres,
+    normalised with the grid's ln Z (the last /train/grid_log_z, for the same
+    final parameters)."""
+    x, y, e = (f["/landscape/" + k][...] for k in ("x", "y", "energy"))
+    p = np.exp(-(e - e.min())) / np.exp(t["grid_log_z"][-1] + e.min())
+    dx, dy = x[1] - x[0], y[1] - y[0]
+    fig, ax = plt.subplots(figsize=(4.8, 4.3))
+    im = ax.imshow(p, origin="lower", extent=(x[0] - dx / 2, x[-1] + dx / 2, y[0] - dy / 2, y[-1] + dy / 2),
+                   cmap="viridis")
+    fig.colorbar(im, ax=ax, label="p(x)")
+    title = f"model density ({objective}, step {int(t['nll_step'][-1])})"
+    title += f"\nheld-out NLL {t['heldout_nll'][-1]:.4f} +- {t['heldout_nll_stderr'][-1]:.4f}"
+    if "true_nll" in t:
+        title += f", true {t['true_nll'][0]:.4f}"
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("x0")
+    ax.set_ylabel("x1")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(path, f"(grid mass {p.sum() * dx * dy:.4f})")
+
+
 def plot_mlp(f, t, a, prefix):
     objective = cfg_get(read_config(f.attrs), "train", "objective", "?")
     if a.checkpoint:
         print("--checkpoint is used for RBM outputs only: ignored")
     curves(t, MLP_PANELS, prefix + "_curves.png")
+    if "/landscape/energy" in f:
+        density(f, t, objective, prefix + "_density.png")
     if "/eval/samples" not in f:
         print(f"no /eval (objective {objective}): no energies or samples plots")
         return

@@ -19,6 +19,7 @@
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
+#include "zeta/models/mlp.hpp"
 
 namespace zeta {
 namespace {
@@ -51,6 +52,12 @@ void sleeping_barrier() {
 std::vector<double> dataset(const std::string& file, const std::string& name) {
   std::vector<hsize_t> dims;
   return io::read_doubles(file, name, dims);
+}
+
+//! Removes a train output NAME.h5 and NAME.xmf, the sidecar of its /landscape.
+void remove_output(const std::string& h5) {
+  std::remove(h5.c_str());
+  std::remove((h5.substr(0, h5.size() - 3) + ".xmf").c_str());
 }
 
 //! How far two trainings' parameters are from a reference: max |a − ref|, max |b − ref|
@@ -159,6 +166,36 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
     EXPECT_EQ(dataset(out, "/train/true_nll"), std::vector<double>{r.true_nll});
     EXPECT_EQ(dataset(out, "/train/heldout_nll").back(), r.heldout_nll);
     EXPECT_EQ(dataset(out, "/train/nll_step"), (std::vector<double>{0, 2500, 5000}));
+    // /landscape: the final energy at the 160 × 160 cell centres of the NLL grid, whose
+    // midpoint sum is the grid's ln Z of the same parameters (to rounding: the centres
+    // are formed another way, and a float sgemm's rows depend on the batch).
+    std::vector<hsize_t> dims;
+    const auto e = io::read_doubles(out, "/landscape/energy", dims);
+    ASSERT_EQ(dims, (std::vector<hsize_t>{160, 160}));
+    const auto lx = dataset(out, "/landscape/x"), ly = dataset(out, "/landscape/y");
+    ASSERT_EQ(lx.size(), 160u);
+    ASSERT_EQ(ly.size(), 160u);
+    const double e_min = *std::min_element(e.begin(), e.end());
+    double mass = 0;
+    for (double v : e) mass += std::exp(e_min - v);
+    const double cell = (lx.back() - lx.front()) / 159 * ((ly.back() - ly.front()) / 159);
+    EXPECT_NEAR(std::log(mass * cell) - e_min, r.grid_log_z, sizeof(Real) == 8 ? 1e-9 : 1e-4);
+    // ... and each entry (x index i, y index j at [j][i]) is the trained model's energy at (x_i, y_j).
+    const int at[3][2] = {{0, 159}, {40, 100}, {159, 3}};
+    Mlp<Kokkos::DefaultExecutionSpace> model(p, Activation::silu);
+    Matrix<Kokkos::DefaultExecutionSpace> pts("landscape_points", 3, 2);
+    Vector<Kokkos::DefaultExecutionSpace> pe("landscape_energy", 3);
+    auto hp = Kokkos::create_mirror_view(pts);
+    for (int k = 0; k < 3; ++k) hp(k, 0) = Real(lx[at[k][0]]), hp(k, 1) = Real(ly[at[k][1]]);
+    Kokkos::deep_copy(pts, hp);
+    model.energy(pts, pe);
+    const auto he = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pe);
+    for (int k = 0; k < 3; ++k) {
+      const double want = he(k), got = e[std::size_t(at[k][1]) * 160 + at[k][0]];
+      EXPECT_NEAR(got, want, (sizeof(Real) == 8 ? 1e-12 : 1e-5) * (1 + std::fabs(want))) << "entry " << k;
+    }
+    const std::string xmf = tag_of(world) + "_ring8.xmf";
+    EXPECT_TRUE(std::ifstream(xmf).good()) << xmf;
     Config cfg;
     apps::declare_sample_keys(cfg);
     cfg.parse_text("", {"--model.type=mlp", "--model.layers=2,64,64,1", "--model.params=" + out,
@@ -167,7 +204,7 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
     const auto s = apps::sample(cfg, self);
     EXPECT_EQ(s.steps_done, 20);
     EXPECT_TRUE(std::isfinite(s.mean_energy));
-    std::remove(out.c_str());
+    remove_output(out);
   }
   sleeping_barrier();
 }
@@ -208,8 +245,8 @@ TEST(TrainMlpRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
     EXPECT_LE(d.b, tol * d.scale);
     std::printf("[ dsm      ] max |theta(allreduce, %d ranks) - theta(1 rank)| = %.3g, vs the tree %.3g, of %.3g\n",
                 world.size(), d.a, d.b, d.scale);
-    std::remove(many.c_str());
-    std::remove(one.c_str());
+    remove_output(many);
+    remove_output(one);
   }
   world.barrier();
 }
@@ -333,8 +370,8 @@ TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
       EXPECT_LE(d.b, tol * d.scale) << obj;
       std::printf("[ %-8s ] max |theta(allreduce, %d ranks) - theta(1 rank)| = %.3g, vs the tree %.3g, of %.3g\n",
                   obj.c_str(), world.size(), d.a, d.b, d.scale);
-      std::remove(many.c_str());
-      std::remove(one.c_str());
+      remove_output(many);
+      remove_output(one);
     }
     world.barrier();
   }

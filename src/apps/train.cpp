@@ -57,9 +57,11 @@ void declare_train_app_keys(Config& cfg) {
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
               "uniformly from the list); every example's loss is weighted by sigma^2");
-  cfg.declare("train.grid_points", "128",
-              "mlp on 2-D data with a held-out split: cells per axis of the grid that normalises the model for the "
-              "held-out NLL monitor (0 = no NLL monitor)");
+  cfg.declare(
+      "train.grid_points", "128",
+      "mlp on 2-D data with a held-out split: cells per axis of the grid that normalises the model for the "
+      "held-out NLL monitor (0 = no NLL monitor); with output.file the final energy on its cell centres goes to "
+      "/landscape (+ .xmf for ParaView)");
   cfg.declare("train.k", "1", "rbm: Gibbs sweeps, mlp cd / pcd: Langevin steps of the negative phase per step");
   cfg.declare("train.buffer_size", "10000",
               "mlp pcd: replay-buffer states over all ranks, buffer_size / data.partitions kept with each partition "

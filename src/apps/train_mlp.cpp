@@ -42,6 +42,8 @@
 //! the exact NLL of those points for comparison. cd / pcd end with the seed's check
 //! (output /eval): energies of a fresh batch of data, of model samples drawn as at
 //! step run.steps (without touching the buffer) and of noise, and those samples.
+//! With the NLL grid and an output file, /landscape holds the final energy at the
+//! grid's cell centres (as `zeta sample`'s landscape, with its .xmf sidecar).
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
@@ -590,6 +592,12 @@ void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const Confi
   tr.optimizer().load(st.m, st.v, st.head[1]);
 }
 
+//! The landscape whose nodes are the cell centres of the n × n grid g.
+LandscapeSpec cell_centres(const Grid2d& g) {
+  if (g.nx != g.ny) throw Error("internal: the NLL grid is not square", false);
+  return {true, g.x(0), g.x(g.nx - 1), g.y(0), g.y(g.ny - 1), static_cast<int>(g.nx)};
+}
+
 template <class Trainer>
 TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const data::DataSpec& dspec,
                 const data::Dataset& d, const io::CheckpointSpec& ck, Mlp<Space>& mlp, Kokkos::Timer& timer) {
@@ -690,6 +698,7 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
     write_series(*out, series);
     write_series(*out, nll);
     if (std::isfinite(true_nll)) out->write_root_double("/train/true_nll", {1}, &true_nll);
+    if (grid) write_landscape(*out, mlp, cell_centres(box), comm);
   }
   EvalFigures eval;
   if (res.status == "ok") eval = tr.evaluate(out.get());
