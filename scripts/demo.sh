@@ -4,7 +4,9 @@
 # `zeta temper`: input/temper_ising.ini (Ising 16x16 across beta_c, heat-bath,
 # adaptive ladder, checkpointed) and input/temper_mixture.ini (a 4-mode 2-D
 # mixture with unequal weights); then trains an RBM on Fashion-MNIST with
-# `zeta train` (input/train_rbm_fashion.ini); then plots everything.
+# `zeta train` (input/train_rbm_fashion.ini) and an MLP energy on the ring of 8
+# Gaussians by denoising score matching (input/train_dsm_ring8.ini); then plots
+# everything.
 #
 # Usage: scripts/demo.sh [BUILD_DIR] [RESULTS_DIR]
 #   BUILD_DIR    directory holding the zeta executable (default: build)
@@ -33,6 +35,9 @@
 #   RESULTS_DIR/train_rbm.{h5,json,ckpt} and train_rbm_{curves,filters,samples}.png
 #                                  (RBM on binarized Fashion-MNIST, PCD, AIS held-out
 #                                  log-likelihood)
+#   RESULTS_DIR/train_dsm_ring8.{h5,xmf,json,ckpt} and train_dsm_ring8_{curves,density}.png
+#                                  (MLP energy by DSM: held-out NLL on a grid against
+#                                  the true density's, the learned density)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,7 +56,7 @@ resolve() {
 }
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 if [[ $# -gt 2 ]]; then
@@ -122,5 +127,13 @@ if [[ -f $fashion ]]; then
 else
   echo "demo.sh: $fashion missing (install dataset-fashion-mnist): skipping the training demo" >&2
 fi
+
+# A neural energy (MLP 2-128-128-1) on the ring of 8 Gaussians by denoising score matching.
+rm -f "$results_dir/train_dsm_ring8.ckpt" "$results_dir/train_dsm_ring8.ckpt.prev"
+cmd=("${launch[@]}" "$zeta" train "$repo/input/train_dsm_ring8.ini" "--output.file=$results_dir/train_dsm_ring8.h5"
+     "--checkpoint.file=$results_dir/train_dsm_ring8.ckpt")
+echo "demo.sh: ${cmd[*]}" >&2
+"${cmd[@]}" | tee "$results_dir/train_dsm_ring8.json"
+"$python" "$repo/analysis/plot_train.py" "$results_dir/train_dsm_ring8.h5" -o "$results_dir/train_dsm_ring8"
 
 echo "demo.sh: results in $results_dir" >&2
