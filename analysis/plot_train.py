@@ -123,7 +123,7 @@ def density(f, t, objective, path):
     normalised with the grid's ln Z (the last /train/grid_log_z, for the same
     final parameters)."""
     x, y, e = (f["/landscape/" + k][...] for k in ("x", "y", "energy"))
-    p = np.exp(-(e - e.min())) / np.exp(t["grid_log_z"][-1] + e.min())
+    p = np.exp(-(e + t["grid_log_z"][-1]))
     dx, dy = x[1] - x[0], y[1] - y[0]
     fig, ax = plt.subplots(figsize=(4.8, 4.3))
     im = ax.imshow(p, origin="lower", extent=(x[0] - dx / 2, x[-1] + dx / 2, y[0] - dy / 2, y[-1] + dy / 2),
