@@ -16,6 +16,7 @@
 
 #include "train_support.hpp"
 #include "zeta/apps/apps.hpp"
+#include "zeta/apps/output.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
@@ -54,10 +55,10 @@ std::vector<double> dataset(const std::string& file, const std::string& name) {
   return io::read_doubles(file, name, dims);
 }
 
-//! Removes a train output NAME.h5 and NAME.xmf, the sidecar of its /landscape.
+//! Removes a train output and the .xmf sidecar of its /landscape.
 void remove_output(const std::string& h5) {
   std::remove(h5.c_str());
-  std::remove((h5.substr(0, h5.size() - 3) + ".xmf").c_str());
+  std::remove(apps::landscape_xmf_path(h5).c_str());
 }
 
 //! How far two trainings' parameters are from a reference: max |a − ref|, max |b − ref|
@@ -194,7 +195,7 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
       const double want = he(k), got = e[std::size_t(at[k][1]) * 160 + at[k][0]];
       EXPECT_NEAR(got, want, (sizeof(Real) == 8 ? 1e-12 : 1e-5) * (1 + std::fabs(want))) << "entry " << k;
     }
-    const std::string xmf = tag_of(world) + "_ring8.xmf";
+    const std::string xmf = apps::landscape_xmf_path(out);
     EXPECT_TRUE(std::ifstream(xmf).good()) << xmf;
     Config cfg;
     apps::declare_sample_keys(cfg);

@@ -47,12 +47,19 @@ LandscapeSpec read_landscape_spec(const Config& cfg, int model_dim) {
   return s;
 }
 
-void write_landscape_xmf(const std::string& h5_path, const LandscapeSpec& s) {
+std::string landscape_xmf_path(const std::string& h5_path) {
   std::string stem = h5_path;
   if (stem.size() > 3 && stem.substr(stem.size() - 3) == ".h5") stem.resize(stem.size() - 3);
-  const std::string base = h5_path.substr(h5_path.find_last_of('/') + 1);
-  std::ofstream x(stem + ".xmf");
-  const std::string n = std::to_string(s.n);
+  return stem + ".xmf";
+}
+
+namespace {
+
+//! The .xmf sidecar that shows /landscape of h5_path (n × n) to ParaView.
+void write_landscape_xmf(const std::string& h5_path, int points) {
+  const std::string base = h5_path.substr(h5_path.find_last_of('/') + 1), xmf = landscape_xmf_path(h5_path);
+  std::ofstream x(xmf);
+  const std::string n = std::to_string(points);
   x << "<?xml version=\"1.0\" ?>\n<!DOCTYPE Xdmf SYSTEM \"Xdmf.dtd\" []>\n<Xdmf Version=\"3.0\">\n <Domain>\n"
     << "  <Grid Name=\"landscape\" GridType=\"Uniform\">\n"
     << "   <Topology TopologyType=\"2DRectMesh\" Dimensions=\"" << n << " " << n << "\"/>\n"
@@ -66,7 +73,20 @@ void write_landscape_xmf(const std::string& h5_path, const LandscapeSpec& s) {
     << "    <DataItem Dimensions=\"" << n << " " << n << "\" NumberType=\"Float\" Precision=\"8\" Format=\"HDF\">"
     << base << ":/landscape/energy</DataItem>\n"
     << "   </Attribute>\n  </Grid>\n </Domain>\n</Xdmf>\n";
-  if (!x) throw Error("cannot write '" + stem + ".xmf'", false);
+  if (!x) throw Error("cannot write '" + xmf + "'", false);
+}
+
+}  // namespace
+
+void write_landscape_values(io::OutputFile& out, const std::vector<double>& xs, const std::vector<double>& ys,
+                            const std::vector<double>& energy, const Comm& comm) {
+  const hsize_t n = hsize_t(xs.size()), w = comm.root() ? n : 0;
+  if (ys.size() != xs.size() || (comm.root() && energy.size() != std::size_t(n * n)))
+    throw Error("internal: a landscape is n × n energies on n x and n y nodes", false);
+  out.write_double(out.create_double("/landscape/x", {n}), {0}, {w}, xs.data());
+  out.write_double(out.create_double("/landscape/y", {n}), {0}, {w}, ys.data());
+  out.write_double(out.create_double("/landscape/energy", {n, n}), {0, 0}, {w, w}, energy.data());
+  if (comm.root()) write_landscape_xmf(out.path(), static_cast<int>(n));
 }
 
 }  // namespace zeta::apps

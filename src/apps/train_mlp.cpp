@@ -43,7 +43,8 @@
 //! (output /eval): energies of a fresh batch of data, of model samples drawn as at
 //! step run.steps (without touching the buffer) and of noise, and those samples.
 //! With the NLL grid and an output file, /landscape holds the final energy at the
-//! grid's cell centres (as `zeta sample`'s landscape, with its .xmf sidecar).
+//! grid's cell centres (as `zeta sample`'s landscape, with its .xmf sidecar): the
+//! energies the last NLL evaluation normalised, gathered by it.
 #include <Kokkos_Core.hpp>
 
 #include <algorithm>
@@ -592,12 +593,6 @@ void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const Confi
   tr.optimizer().load(st.m, st.v, st.head[1]);
 }
 
-//! The landscape whose nodes are the cell centres of the n × n grid g.
-LandscapeSpec cell_centres(const Grid2d& g) {
-  if (g.nx != g.ny) throw Error("internal: the NLL grid is not square", false);
-  return {true, g.x(0), g.x(g.nx - 1), g.y(0), g.y(g.ny - 1), static_cast<int>(g.nx)};
-}
-
 template <class Trainer>
 TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const data::DataSpec& dspec,
                 const data::Dataset& d, const io::CheckpointSpec& ck, Mlp<Space>& mlp, Kokkos::Timer& timer) {
@@ -615,8 +610,12 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
 
   Series series;
   NllSeries nll;
-  auto evaluate_nll = [&](std::int64_t s) {
-    const GridNll r = grid_nll(mlp, box, d.heldout, d.partitions, comm);
+  std::vector<double> cells;  // E at the grid's cells for the final θ, on rank 0 (the /landscape)
+  GridOptions keep;
+  keep.keep_energy = true;
+  auto evaluate_nll = [&](std::int64_t s, bool keep_cells) {
+    GridNll r = grid_nll(mlp, box, d.heldout, d.partitions, comm, keep_cells ? keep : GridOptions());
+    if (keep_cells) cells = std::move(r.energy);
     if (!std::isfinite(r.nll)) diverged(s, "the held-out NLL", ts, ck);
     nll.step.push_back(double(s));
     nll.log_z.push_back(r.log_z);
@@ -655,7 +654,7 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
       if (!finite) diverged(s, "the parameter gradient", ts, ck);
       if (!std::isfinite(tr.record(series, s, gnorm))) diverged(s, tr.loss_name(), ts, ck);
       // The parameters before step s's update: those a run ending at s evaluated last.
-      if (grid && (nll.step.empty() || nll.step.back() != double(s))) evaluate_nll(s);
+      if (grid && (nll.step.empty() || nll.step.back() != double(s))) evaluate_nll(s, false);
     }
     if (const char* bad = tr.update(s)) diverged(s, bad, ts, ck);
     step = s + 1;
@@ -671,7 +670,7 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
   const double run_s = progress.elapsed_s();
   res.steps_done = step;
   // The final parameters (once: a restart from here finds the entry).
-  if (grid && step == ts.steps && (nll.step.empty() || nll.step.back() != double(step))) evaluate_nll(step);
+  if (grid && step == ts.steps && (nll.step.empty() || nll.step.back() != double(step))) evaluate_nll(step, bool(out));
   if (!ck.file.empty()) write_checkpoint(comm, ck, cfg, step, mlp, tr, series, nll);
   res.params = mlp.params();
   if (!series.step.empty()) {
@@ -698,7 +697,14 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
     write_series(*out, series);
     write_series(*out, nll);
     if (std::isfinite(true_nll)) out->write_root_double("/train/true_nll", {1}, &true_nll);
-    if (grid) write_landscape(*out, mlp, cell_centres(box), comm);
+    if (grid) {
+      // An interrupted run had no final evaluation: the grid at the θ it stopped with.
+      if (step != ts.steps) cells = grid_log_z(mlp, box, comm, keep).energy;
+      std::vector<double> xs(std::size_t(box.nx)), ys(std::size_t(box.ny));
+      for (std::int64_t i = 0; i < box.nx; ++i) xs[std::size_t(i)] = box.x(i);
+      for (std::int64_t j = 0; j < box.ny; ++j) ys[std::size_t(j)] = box.y(j);
+      write_landscape_values(*out, xs, ys, cells, comm);
+    }
   }
   EvalFigures eval;
   if (res.status == "ok") eval = tr.evaluate(out.get());

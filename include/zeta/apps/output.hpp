@@ -25,10 +25,16 @@ struct LandscapeSpec {
 
 LandscapeSpec read_landscape_spec(const Config& cfg, int model_dim);
 
-//! Writes the XDMF sidecar PATH-without-.h5 + ".xmf" so ParaView opens /landscape.
-void write_landscape_xmf(const std::string& h5_path, const LandscapeSpec& s);
+//! The XDMF sidecar of an output file: PATH without .h5, + ".xmf".
+std::string landscape_xmf_path(const std::string& h5_path);
 
-//! /landscape/x [n], /landscape/y [n], /landscape/energy [n, n] (β = 1), from rank 0.
+//! Collective: /landscape/x [n], /landscape/y [n] and /landscape/energy [n, n] (E at
+//! (xs[i], ys[j]) in energy[j n + i]) from rank 0's vectors (the others' are not
+//! read), and rank 0 writes the .xmf sidecar so ParaView opens them.
+void write_landscape_values(io::OutputFile& out, const std::vector<double>& xs, const std::vector<double>& ys,
+                            const std::vector<double>& energy, const Comm& comm);
+
+//! The landscape of `s` (β = 1): the model on the n × n nodes on every rank, written from rank 0.
 template <class Model>
 void write_landscape(io::OutputFile& out, Model& model, const LandscapeSpec& s, const Comm& comm) {
   using Space = typename Model::space;
@@ -49,12 +55,7 @@ void write_landscape(io::OutputFile& out, Model& model, const LandscapeSpec& s, 
   Kokkos::deep_copy(grid, hg);
   model.energy(grid, energy);
   auto he = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), energy);
-  std::vector<double> e(he.data(), he.data() + he.size());
-  const hsize_t hn = hsize_t(n), w = comm.root() ? hn : 0;
-  out.write_double(out.create_double("/landscape/x", {hn}), {0}, {w}, xs.data());
-  out.write_double(out.create_double("/landscape/y", {hn}), {0}, {w}, ys.data());
-  out.write_double(out.create_double("/landscape/energy", {hn, hn}), {0, 0}, {w, w}, e.data());
-  if (comm.root()) write_landscape_xmf(out.path(), s);
+  write_landscape_values(out, xs, ys, std::vector<double>(he.data(), he.data() + he.size()), comm);
 }
 
 }  // namespace zeta::apps

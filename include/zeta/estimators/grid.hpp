@@ -62,6 +62,7 @@ struct GridNll {
   double nll = 0;         //!< (1/N) Σ_n [E(x_n) + ln Z]
   double nll_stderr = 0;  //!< sd(E(x_n)) / √N: the sampling error; the grid's own error is not in it
   std::int64_t examples = 0;
+  std::vector<double> energy;  //!< GridOptions::keep_energy: GridLogZ::energy
 };
 
 //! Collective: the box around both splits of a 2-D data set (every rank's rows),
@@ -171,13 +172,14 @@ template <class Model>
 GridNll grid_nll(Model& model, const Grid2d& g, const data::Split& points, int partitions, const Comm& comm,
                  const GridOptions& opt = {}) {
   if (points.n < 1) throw Error("grid NLL: the split has no examples (is there a held-out split?)");
-  const GridLogZ z = grid_log_z(model, g, comm, opt);
+  GridLogZ z = grid_log_z(model, g, comm, opt);
   const data::SplitMean e = data::split_mean(points, partitions, split_energies(model, points, opt.batch_points), comm);
   GridNll r;
   r.log_z = z.log_z;
   r.nll = e.mean + z.log_z;
   r.nll_stderr = e.se;
   r.examples = e.n;
+  r.energy = std::move(z.energy);
   return r;
 }
 
