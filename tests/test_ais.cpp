@@ -9,7 +9,7 @@
 #include <random>
 
 #include "exact.hpp"
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/ais_stats.hpp"
 #include "zeta/estimators/rbm_ais.hpp"

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/io/hdf5.hpp"

@@ -9,7 +9,7 @@
 
 #include "oscillators.hpp"
 #include "rbm_fixture.hpp"
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/mbar.hpp"
 #include "zeta/io/hdf5.hpp"

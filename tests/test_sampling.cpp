@@ -9,7 +9,7 @@
 #include "exact.hpp"
 #include "rbm_fixture.hpp"
 #include "support.hpp"
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
 

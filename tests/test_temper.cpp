@@ -10,7 +10,7 @@
 
 #include "exact.hpp"
 #include "rbm_fixture.hpp"
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "train_support.hpp"
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/data/dataset.hpp"
 #include "zeta/io/hdf5.hpp"

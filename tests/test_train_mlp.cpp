@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "train_support.hpp"
-#include "zeta/apps/apps.hpp"
-#include "zeta/apps/output.hpp"
+#include "apps/apps.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
@@ -58,7 +58,7 @@ std::vector<double> dataset(const std::string& file, const std::string& name) {
 //! Removes a train output and the .xmf sidecar of its /landscape.
 void remove_output(const std::string& h5) {
   std::remove(h5.c_str());
-  std::remove(apps::landscape_xmf_path(h5).c_str());
+  std::remove(io::landscape_xmf_path(h5).c_str());
 }
 
 //! How far two trainings' parameters are from a reference: max |a − ref|, max |b − ref|
@@ -195,7 +195,7 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
       const double want = he(k), got = e[std::size_t(at[k][1]) * 160 + at[k][0]];
       EXPECT_NEAR(got, want, (sizeof(Real) == 8 ? 1e-12 : 1e-5) * (1 + std::fabs(want))) << "entry " << k;
     }
-    const std::string xmf = apps::landscape_xmf_path(out);
+    const std::string xmf = io::landscape_xmf_path(out);
     EXPECT_TRUE(std::ifstream(xmf).good()) << xmf;
     Config cfg;
     apps::declare_sample_keys(cfg);

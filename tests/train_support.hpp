@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 
 namespace zeta::test {
 

@@ -13,9 +13,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "zeta/apps/apps.hpp"
-#include "zeta/apps/output.hpp"
-#include "zeta/apps/rbm_model.hpp"
+#include "apps/apps.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/estimators/ais_stats.hpp"
@@ -319,7 +318,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   std::unique_ptr<io::OutputFile> out;
   if (!file.empty()) {
     out = std::make_unique<io::OutputFile>(comm, file);
-    write_root_attributes(*out, "ais", cfg, comm);
+    io::write_root_attributes(*out, "ais", cfg, comm);
   }
   const ChainRange range = comm.chains(as.chains);
   const std::int64_t T = std::int64_t(as.a.size()) - 1;
@@ -369,7 +368,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   r.wall_s = timer.seconds();
   r.chain_steps_per_s = double(as.chains) * double(o.moves) / r.wall_s;
   auto& j = r.json;
-  add_json_header(j, "ais", "ok", r.wall_s, comm, model_name, smp.name);
+  io::add_json_header(j, "ais", "ok", r.wall_s, comm, model_name, smp.name);
   j.add("chains", as.chains);
   j.add("steps", T);
   j.add("beta", as.beta);

@@ -2,7 +2,7 @@
 
 #include <Kokkos_Core.hpp>
 
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/config.hpp"
 #include "zeta/core/types.hpp"
 

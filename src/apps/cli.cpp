@@ -3,7 +3,7 @@
 #include <cstring>
 #include <vector>
 
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/linalg/gemm.hpp"
 

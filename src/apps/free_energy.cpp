@@ -11,7 +11,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/bar.hpp"
 #include "zeta/estimators/mbar.hpp"

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);

@@ -10,9 +10,8 @@
 #include <memory>
 #include <optional>
 
-#include "zeta/apps/apps.hpp"
-#include "zeta/apps/output.hpp"
-#include "zeta/apps/rbm_model.hpp"
+#include "apps/apps.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/io/hdf5.hpp"
@@ -23,19 +22,6 @@ namespace zeta::apps {
 
 using Space = Kokkos::DefaultExecutionSpace;
 
-void declare_progress_key(Config& cfg) {
-  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr (0: none)");
-}
-
-void declare_run_keys(Config& cfg) {
-  cfg.declare("run.seed", "1", "seed of the counter-based RNG (0 .. 2^32-1)");
-  cfg.declare("run.steps", "1000", "number of steps (sweeps) in total");
-  cfg.declare("run.burn_in", "100", "steps discarded before statistics and saved samples");
-  cfg.declare("run.save_every", "10", "save samples every N steps after burn-in (0 = save none)");
-  cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
-  declare_progress_key(cfg);
-}
-
 void declare_sample_keys(Config& cfg) {
   declare_run_keys(cfg);
   declare_model_keys(cfg);
@@ -44,24 +30,6 @@ void declare_sample_keys(Config& cfg) {
   cfg.declare("output.landscape", "false", "2-D models: also write /landscape/energy on a grid with an .xmf sidecar");
   cfg.declare("output.landscape_range", "-3,3,-3,3", "landscape grid range xmin,xmax,ymin,ymax");
   cfg.declare("output.landscape_n", "128", "landscape grid points per axis");
-}
-
-std::uint32_t read_seed(const Config& cfg) {
-  const auto seed = cfg.get_int_at_least("run.seed", 0);
-  if (seed > 0xffffffffLL) config_error("run.seed", "must be < 2^32");
-  return static_cast<std::uint32_t>(seed);
-}
-
-RunSpec read_run_spec(const Config& cfg) {
-  RunSpec r;
-  r.seed = read_seed(cfg);
-  r.steps = cfg.get_int_at_least("run.steps", 1);
-  r.burn_in = cfg.get_int_at_least("run.burn_in", 0);
-  if (r.burn_in >= r.steps) config_error("run.burn_in", "must be smaller than run.steps");
-  r.save_every = cfg.get_int_at_least("run.save_every", 0);
-  r.max_hours = cfg.get_nonnegative("run.max_hours");
-  r.progress_every = cfg.get_nonnegative("run.progress_every");
-  return r;
 }
 
 namespace {
@@ -81,8 +49,8 @@ class ContinuousChains {
   const Vector<Space>& energies() const { return ch_.E; }
   const Counts<Space>& accepted() const { return ch_.accepted; }
   void step(std::int64_t t) { sampler_step(model_, ch_, smp_, seed_, t); }
-  void write_landscape(io::OutputFile& out, const LandscapeSpec& land, const Comm& comm) {
-    apps::write_landscape(out, model_, land, comm);
+  void write_landscape(io::OutputFile& out, const io::LandscapeSpec& land, const Comm& comm) {
+    io::write_landscape(out, model_, land, comm);
   }
 
  private:
@@ -125,7 +93,7 @@ class RbmChains {
     Kokkos::parallel_for(
         "zeta::RbmChains::count", RangePolicy<Space>(0, range_.count), KOKKOS_LAMBDA(const int c) { n(c) += 1; });
   }
-  void write_landscape(io::OutputFile&, const LandscapeSpec&, const Comm&) {}  // refused for rbm
+  void write_landscape(io::OutputFile&, const io::LandscapeSpec&, const Comm&) {}  // refused for rbm
 
  private:
   Rbm<Space> rbm_;
@@ -139,7 +107,7 @@ class RbmChains {
 
 template <class Sys>
 SampleResult sample_with(Sys& sys, const Config& cfg, const RunSpec& run, const SamplerSpec& smp,
-                         const LandscapeSpec& land, const ChainRange& range, const Comm& comm) {
+                         const io::LandscapeSpec& land, const ChainRange& range, const Comm& comm) {
   Kokkos::Timer timer;
   const int dim = sys.dim();
 
@@ -154,7 +122,7 @@ SampleResult sample_with(Sys& sys, const Config& cfg, const RunSpec& run, const 
   const std::string file = cfg.get_string("output.file");
   if (!file.empty()) {
     out = std::make_unique<io::OutputFile>(comm, file);
-    write_root_attributes(*out, "sample", cfg, comm);
+    io::write_root_attributes(*out, "sample", cfg, comm);
     if (saves > 0) {
       dx = out->create("/samples/x", {hsize_t(saves), hsize_t(smp.chains), hsize_t(dim)});
       de = out->create("/samples/energy", {hsize_t(saves), hsize_t(smp.chains)});
@@ -255,7 +223,7 @@ SampleResult sample_with(Sys& sys, const Config& cfg, const RunSpec& run, const 
   res.wall_s = timer.seconds();
   res.chain_steps_per_s = double(smp.chains) * double(res.steps_done) / res.wall_s;
   auto& j = res.json;
-  add_json_header(j, "sample", res.status, res.wall_s, comm, sys.name(), smp.name);
+  io::add_json_header(j, "sample", res.status, res.wall_s, comm, sys.name(), smp.name);
   j.add("chains", smp.chains);
   j.add("steps", res.steps_done);
   j.add("mean_energy", res.mean_energy);
@@ -279,9 +247,9 @@ SampleResult sample(const Config& cfg, const Comm& comm) {
   if (ms.type == "rbm") {
     if (cfg.get_bool("output.landscape")) config_error("output.landscape", "does not apply to model.type = rbm");
     RbmChains sys(make_sampling_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), smp, range, run.seed);
-    return sample_with(sys, cfg, run, smp, LandscapeSpec{}, range, comm);
+    return sample_with(sys, cfg, run, smp, io::LandscapeSpec{}, range, comm);
   }
-  const LandscapeSpec land = read_landscape_spec(cfg, ms.dim);
+  const io::LandscapeSpec land = io::read_landscape_spec(cfg, ms.dim);
   auto model = make_model<Space>(ms);
   return std::visit(
       [&](auto& m) {

@@ -8,9 +8,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "zeta/apps/apps.hpp"
-#include "zeta/apps/output.hpp"
-#include "zeta/apps/rbm_model.hpp"
+#include "apps/apps.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/config.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
@@ -251,7 +250,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   const std::string file = cfg.get_string("output.file");
   if (!file.empty()) {
     out = std::make_unique<io::OutputFile>(comm, file);
-    write_root_attributes(*out, "temper", cfg, comm);
+    io::write_root_attributes(*out, "temper", cfg, comm);
   }
 
   // Adaptation windows of doubling length that end at the burn-in.
@@ -486,7 +485,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
   res.exchange_fraction = exchange_s / res.wall_s;
   res.sync_wait_fraction = wait_s / res.wall_s;
   auto& j = res.json;
-  add_json_header(j, "temper", res.status, res.wall_s, comm, model_name, smp.name);
+  io::add_json_header(j, "temper", res.status, res.wall_s, comm, model_name, smp.name);
   j.add("levels", K);
   j.add("copies", copies);
   j.add("scheme", ts.scheme == SwapScheme::deo ? "deo" : "random");

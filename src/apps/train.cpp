@@ -21,9 +21,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "zeta/apps/apps.hpp"
-#include "zeta/apps/output.hpp"
-#include "zeta/apps/rbm_model.hpp"
+#include "apps/apps.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/config.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/math.hpp"
@@ -568,7 +567,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   std::unique_ptr<io::OutputFile> out;
   if (!ts.file.empty()) {
     out = std::make_unique<io::OutputFile>(comm, ts.file);
-    write_root_attributes(*out, "train", cfg, comm);
+    io::write_root_attributes(*out, "train", cfg, comm);
   }
 
   TrainResult res;
@@ -644,7 +643,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   res.updates_per_s = run_s > 0 ? double(res.steps_done - first) / run_s : 0;
   res.examples_per_s = res.updates_per_s * double(ts.batch);
   auto& j = res.json;
-  add_json_header(j, "train", res.status, res.wall_s, comm, "rbm", "gibbs");
+  io::add_json_header(j, "train", res.status, res.wall_s, comm, "rbm", "gibbs");
   j.add("objective", ts.pcd ? "pcd" : "cd");
   j.add("k", ts.k);
   j.add("visible", nv);

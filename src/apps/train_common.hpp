@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "zeta/apps/apps.hpp"
+#include "apps/apps.hpp"
 #include "zeta/core/config.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/types.hpp"

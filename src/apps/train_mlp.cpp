@@ -53,8 +53,8 @@
 #include <memory>
 
 #include "train_common.hpp"
-#include "zeta/apps/apps.hpp"
-#include "zeta/apps/output.hpp"
+#include "apps/apps.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/estimators/grid.hpp"
 #include "zeta/io/checkpoint.hpp"
@@ -638,7 +638,7 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
   std::unique_ptr<io::OutputFile> out;
   if (!ts.file.empty()) {
     out = std::make_unique<io::OutputFile>(comm, ts.file);
-    write_root_attributes(*out, "train", cfg, comm);
+    io::write_root_attributes(*out, "train", cfg, comm);
   }
 
   TrainResult res;
@@ -703,7 +703,7 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
       std::vector<double> xs(std::size_t(box.nx)), ys(std::size_t(box.ny));
       for (std::int64_t i = 0; i < box.nx; ++i) xs[std::size_t(i)] = box.x(i);
       for (std::int64_t j = 0; j < box.ny; ++j) ys[std::size_t(j)] = box.y(j);
-      write_landscape_values(*out, xs, ys, cells, comm);
+      io::write_landscape_values(*out, xs, ys, cells, comm);
     }
   }
   EvalFigures eval;
@@ -717,7 +717,7 @@ TrainResult run(const Config& cfg, const Comm& comm, const TrainSpec& ts, const 
   res.updates_per_s = run_s > 0 ? double(res.steps_done - first) / run_s : 0;
   res.examples_per_s = res.updates_per_s * double(ts.batch);
   auto& j = res.json;
-  add_json_header(j, "train", res.status, res.wall_s, comm, "mlp", "none");
+  io::add_json_header(j, "train", res.status, res.wall_s, comm, "mlp", "none");
   j.add("objective", ts.dsm ? "dsm" : ts.pcd ? "pcd" : "cd");
   tr.add_json(j, series);
   j.add("activation", activation_name(mlp.activation()));

@@ -7,11 +7,13 @@
 
 #include "zeta/core/config.hpp"
 #include "zeta/core/error.hpp"
+#include "zeta/io/params.hpp"
 #include "zeta/models/double_well.hpp"
 #include "zeta/models/gaussian.hpp"
 #include "zeta/models/gmm.hpp"
 #include "zeta/models/mlp.hpp"
 #include "zeta/models/rbm.hpp"
+#include "zeta/parallel/comm.hpp"
 
 namespace zeta {
 
@@ -33,7 +35,7 @@ struct ModelSpec {
   RbmKind rbm_kind = RbmKind::bernoulli;                  // rbm: visible units (model.visible)
   int hidden = 0;                                         // rbm: model.hidden
   std::vector<double> rbm_sigma;                          // rbm, gaussian visibles: one σ or one per visible
-  std::string params;                                     // model.params (rbm: read by apps::load_rbm_params,
+  std::string params;                                     // model.params (rbm: read by load_rbm_params,
                                                           // or by the trainer, which checks the data dimension)
   std::uint32_t init_seed = 1;                            // model.init_seed
   bool lattice() const { return type == "ising"; }
@@ -57,6 +59,40 @@ AnyModel<Space> make_model(const ModelSpec& s) {
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);
   return Mlp<Space>(s.mlp, s.activation);
+}
+
+// RBMs: the parameters come from model.params (a zeta train output or checkpoint),
+// the shape from the file.
+
+//! What a command needs of the file beyond its own consistency.
+struct RbmExpect {
+  int visible = -1;            //!< the data's features (train), or -1: the file decides
+  std::string data_path;       //!< named in that error
+  bool keys_define_model = false;  //!< model.hidden / model.visible apply even when left at their defaults (train)
+};
+
+//! Reads model.params (/model/rbm/{W,b,c} and `kind`) and checks model.hidden /
+//! model.visible against it (when given explicitly, or always with
+//! keys_define_model), the visible size against the data, and model.sigma for
+//! the file's kind. Collective: every rank throws the same error (naming the
+//! key or the file) when any rank fails.
+io::RbmParams load_rbm_params(const Config& cfg, const ModelSpec& ms, const Comm& comm, const RbmExpect& expect = {});
+
+//! The device model of `p` (σ from model.sigma for Gaussian visibles).
+template <class Space>
+Rbm<Space> make_rbm(const io::RbmParams& p, const ModelSpec& ms) {
+  Rbm<Space> rbm(p.kind, p.visible, p.hidden, p.kind == RbmKind::gaussian ? ms.rbm_sigma : std::vector<double>{});
+  rbm.set_params(p.flat());
+  return rbm;
+}
+
+//! make_rbm for the sampling commands (sample, temper, ais), which keep θ fixed for
+//! the whole run: W is packed once for the conditionals (Rbm::pack_weights).
+template <class Space>
+Rbm<Space> make_sampling_rbm(const io::RbmParams& p, const ModelSpec& ms) {
+  Rbm<Space> rbm = make_rbm<Space>(p, ms);
+  rbm.pack_weights();
+  return rbm;
 }
 
 }  // namespace zeta

@@ -8,14 +8,14 @@
 #include "zeta/core/types.hpp"
 #include "zeta/io/hdf5.hpp"
 
-namespace zeta::apps {
+namespace zeta::io {
 
 //! The JSON fields every command starts with: command, status, wall_s, ranks, model, sampler.
 void add_json_header(JsonSummary& j, const std::string& command, const std::string& status, double wall_s,
                      const Comm& comm, const std::string& model, const std::string& sampler);
 
 //! zeta_version, git_commit, command, config (resolved INI), ranks, precision, kokkos_backend.
-void write_root_attributes(io::OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm);
+void write_root_attributes(OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm);
 
 struct LandscapeSpec {
   bool enabled = false;
@@ -31,12 +31,12 @@ std::string landscape_xmf_path(const std::string& h5_path);
 //! Collective: /landscape/x [n], /landscape/y [n] and /landscape/energy [n, n] (E at
 //! (xs[i], ys[j]) in energy[j n + i]) from rank 0's vectors (the others' are not
 //! read), and rank 0 writes the .xmf sidecar so ParaView opens them.
-void write_landscape_values(io::OutputFile& out, const std::vector<double>& xs, const std::vector<double>& ys,
+void write_landscape_values(OutputFile& out, const std::vector<double>& xs, const std::vector<double>& ys,
                             const std::vector<double>& energy, const Comm& comm);
 
 //! The landscape of `s` (β = 1): the model on the n × n nodes on every rank, written from rank 0.
 template <class Model>
-void write_landscape(io::OutputFile& out, Model& model, const LandscapeSpec& s, const Comm& comm) {
+void write_landscape(OutputFile& out, Model& model, const LandscapeSpec& s, const Comm& comm) {
   using Space = typename Model::space;
   const int n = s.n;
   Matrix<Space> grid("zeta::landscape::grid", std::size_t(n) * n, 2);
@@ -58,4 +58,4 @@ void write_landscape(io::OutputFile& out, Model& model, const LandscapeSpec& s, 
   write_landscape_values(out, xs, ys, std::vector<double>(he.data(), he.data() + he.size()), comm);
 }
 
-}  // namespace zeta::apps
+}  // namespace zeta::io

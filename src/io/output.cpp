@@ -1,4 +1,4 @@
-#include "zeta/apps/output.hpp"
+#include "zeta/io/output.hpp"
 
 #include <Kokkos_Core.hpp>
 
@@ -7,7 +7,7 @@
 #include "zeta/config.hpp"
 #include "zeta/core/error.hpp"
 
-namespace zeta::apps {
+namespace zeta::io {
 
 void add_json_header(JsonSummary& j, const std::string& command, const std::string& status, double wall_s,
                      const Comm& comm, const std::string& model, const std::string& sampler) {
@@ -19,7 +19,7 @@ void add_json_header(JsonSummary& j, const std::string& command, const std::stri
   j.add("sampler", sampler);
 }
 
-void write_root_attributes(io::OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm) {
+void write_root_attributes(OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm) {
   out.attribute("zeta_version", std::string(ZETA_VERSION));
   out.attribute("git_commit", std::string(ZETA_GIT_COMMIT));
   out.attribute("command", command);
@@ -78,7 +78,7 @@ void write_landscape_xmf(const std::string& h5_path, int points) {
 
 }  // namespace
 
-void write_landscape_values(io::OutputFile& out, const std::vector<double>& xs, const std::vector<double>& ys,
+void write_landscape_values(OutputFile& out, const std::vector<double>& xs, const std::vector<double>& ys,
                             const std::vector<double>& energy, const Comm& comm) {
   const hsize_t n = hsize_t(xs.size()), w = comm.root() ? n : 0;
   if (ys.size() != xs.size() || (comm.root() && energy.size() != std::size_t(n * n)))
@@ -89,4 +89,4 @@ void write_landscape_values(io::OutputFile& out, const std::vector<double>& xs, 
   if (comm.root()) write_landscape_xmf(out.path(), static_cast<int>(n));
 }
 
-}  // namespace zeta::apps
+}  // namespace zeta::io
