@@ -22,7 +22,7 @@
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/models/factory.hpp"
-#include "zeta/tempering/replicas.hpp"
+#include "zeta/samplers/lattice_system.hpp"
 
 namespace zeta::apps {
 
@@ -177,7 +177,7 @@ AisOut ais_lattice(const ModelSpec& ms, const SamplerSpec& smp, const AisSpec& a
   std::int64_t step = 0;
   // Each stage adds log f_to(x) − log f_from(x) = −(β_to − β_from) E(x) to the
   // log-weights, then moves at β_to.
-  auto anneal = [&](LatticeReplicas<Space>& sys, bool forward, const Weights& w) {
+  auto anneal = [&](LatticeSystem<Space>& sys, bool forward, const Weights& w) {
     for (std::int64_t i = 1; i <= T; ++i) {
       const Stage st = stage(i, T, forward);
       const double db = (as.a[st.to] - as.a[st.from]) * as.beta;
@@ -193,14 +193,14 @@ AisOut ais_lattice(const ModelSpec& ms, const SamplerSpec& smp, const AisSpec& a
   AisOut o;
   o.base_log_z = double(model.sites()) * std::log(2.0);
   {
-    LatticeReplicas<Space> sys(model, spin_move(smp), range, seed);  // exact samples of β = 0
+    LatticeSystem<Space> sys(model, spin_move(smp), range, seed);  // exact samples of β = 0
     Weights w("zeta::Ais::log_w", range.count);
     anneal(sys, true, w);
     o.log_w = host_copy(w);
   }
   if (as.reverse) {
     // Fresh chains equilibrated at the target, then annealed back to β = 0.
-    LatticeReplicas<Space> rev(model, spin_move(smp), range, seed);
+    LatticeSystem<Space> rev(model, spin_move(smp), range, seed);
     std::fill(b.begin(), b.end(), as.beta);
     rev.set_betas(b);
     for (std::int64_t j = 0; j < as.reverse_burn_in; ++j) rev.step(++step);

@@ -1,6 +1,7 @@
 //! `zeta sample`: a batch of chains at one β, with batch-means statistics and HDF5 output.
-//! Continuous models move with [sampler]; RBMs (model.params) by block Gibbs, with
-//! /samples/x the visible units and /samples/energy the free energy F_β(v).
+//! Continuous models move with [sampler]; lattice models (Ising) by Metropolis or
+//! heat-bath sweeps, with /samples/x the spins; RBMs (model.params) by block Gibbs,
+//! with /samples/x the visible units and /samples/energy the free energy F_β(v).
 #include <Kokkos_Core.hpp>
 
 #include <cmath>
@@ -16,7 +17,7 @@
 #include "zeta/core/progress.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
-#include "zeta/samplers/samplers.hpp"
+#include "zeta/samplers/system.hpp"
 
 namespace zeta::apps {
 
@@ -34,82 +35,31 @@ void declare_sample_keys(Config& cfg) {
 
 namespace {
 
-//! Chains of a continuous model moved by the configured sampler.
+//! The values of a host View as the Real rows the output datasets hold.
+template <class HostView>
+const Real* real_rows(const HostView& h, std::vector<Real>& buf) {
+  if constexpr (std::is_same_v<typename HostView::non_const_value_type, Real>) {
+    return h.data();
+  } else {
+    buf.assign(h.data(), h.data() + h.size());
+    return buf.data();
+  }
+}
+
+//! /landscape of a 2-D continuous model (read_landscape_spec refuses it for the others).
+template <class Sys>
+void write_system_landscape(io::OutputFile&, Sys&, const io::LandscapeSpec&, const Comm&) {}
 template <class Model>
-class ContinuousChains {
- public:
-  ContinuousChains(Model& m, const SamplerSpec& smp, const ChainRange& range, std::uint32_t seed)
-      : model_(m), smp_(smp), seed_(seed), ch_(range, m.dim(), smp.beta) {
-    ch_.initialize(model_, seed, smp.init_scale);
-  }
-  std::string name() const { return model_.name(); }
-  int dim() const { return ch_.dim(); }
-  int local() const { return ch_.local(); }
-  const Matrix<Space>& x() const { return ch_.x; }
-  const Vector<Space>& energies() const { return ch_.E; }
-  const Counts<Space>& accepted() const { return ch_.accepted; }
-  void step(std::int64_t t) { sampler_step(model_, ch_, smp_, seed_, t); }
-  void write_landscape(io::OutputFile& out, const io::LandscapeSpec& land, const Comm& comm) {
-    io::write_landscape(out, model_, land, comm);
-  }
-
- private:
-  Model& model_;
-  SamplerSpec smp_;
-  std::uint32_t seed_;
-  Chains<Space> ch_;
-};
-
-//! RBM chains of visible states v (with their hidden units h) moved by block Gibbs
-//! sweeps h ~ p(h | v), v ~ p(v | h) at sampler.beta. The energy of a chain is the
-//! free energy F_β(v) = −(1/β) ln Σ_h e^{−βE(v,h)}, the marginal energy of the saved
-//! x = v (p(v) ∝ e^{−βF_β(v)}). Gibbs moves are never rejected: every sweep counts
-//! as accepted.
-class RbmChains {
- public:
-  RbmChains(const Rbm<Space>& m, const SamplerSpec& smp, const ChainRange& range, std::uint32_t seed)
-      : rbm_(m),
-        range_(range),
-        seed_(seed),
-        beta_(smp.beta),
-        v_("zeta::RbmChains::visible", range.count, m.visible()),
-        h_("zeta::RbmChains::hidden", range.count, m.hidden()),
-        F_("zeta::RbmChains::free_energy", range.count),
-        sweeps_("zeta::RbmChains::sweeps", range.count) {
-    rbm_.initialize_visible(v_, seed, range.offset);
-    rbm_.free_energy(v_, PerChain<Space>(beta_), F_);
-  }
-  std::string name() const { return "rbm"; }
-  int dim() const { return rbm_.visible(); }
-  int local() const { return static_cast<int>(range_.count); }
-  const Matrix<Space>& x() const { return v_; }
-  const Vector<Space>& energies() const { return F_; }
-  const Counts<Space>& accepted() const { return sweeps_; }
-  void step(std::int64_t t) {
-    const PerChain<Space> beta(beta_);
-    rbm_.gibbs_step(v_, h_, beta, seed_, range_.offset, t, true);  // v's field from the last free_energy
-    rbm_.free_energy(v_, beta, F_);
-    const auto n = sweeps_;
-    Kokkos::parallel_for(
-        "zeta::RbmChains::count", RangePolicy<Space>(0, range_.count), KOKKOS_LAMBDA(const int c) { n(c) += 1; });
-  }
-  void write_landscape(io::OutputFile&, const io::LandscapeSpec&, const Comm&) {}  // refused for rbm
-
- private:
-  Rbm<Space> rbm_;
-  ChainRange range_;
-  std::uint32_t seed_;
-  double beta_;
-  Matrix<Space> v_, h_;
-  Vector<Space> F_;
-  Counts<Space> sweeps_;
-};
+void write_system_landscape(io::OutputFile& out, ContinuousSystem<Space, Model>& sys, const io::LandscapeSpec& land,
+                            const Comm& comm) {
+  io::write_landscape(out, sys.model(), land, comm);
+}
 
 template <class Sys>
 SampleResult sample_with(Sys& sys, const Config& cfg, const RunSpec& run, const SamplerSpec& smp,
                          const io::LandscapeSpec& land, const ChainRange& range, const Comm& comm) {
   Kokkos::Timer timer;
-  const int dim = sys.dim();
+  const int dim = sys.state_size();
 
   const std::int64_t m = run.steps - run.burn_in;
   const int nb = static_cast<int>(std::min<std::int64_t>(20, m));
@@ -127,10 +77,9 @@ SampleResult sample_with(Sys& sys, const Config& cfg, const RunSpec& run, const 
       dx = out->create("/samples/x", {hsize_t(saves), hsize_t(smp.chains), hsize_t(dim)});
       de = out->create("/samples/energy", {hsize_t(saves), hsize_t(smp.chains)});
     }
-    if (land.enabled) sys.write_landscape(*out, land, comm);
+    if (land.enabled) write_system_landscape(*out, sys, land, comm);
   }
-  auto hx = Kokkos::create_mirror_view(sys.x());
-  auto hE = Kokkos::create_mirror_view(sys.energies());
+  std::vector<Real> xbuf, ebuf;
 
   Progress progress("zeta sample", run.steps, double(smp.chains), "chain-steps", comm.root(), run.progress_every);
   StopControl stop(comm, run.max_hours);
@@ -146,11 +95,11 @@ SampleResult sample_with(Sys& sys, const Config& cfg, const RunSpec& run, const 
           KOKKOS_LAMBDA(const int c) { batch_sum(c, b) += double(E(c)); });
       if (saves > 0 && (step - run.burn_in + 1) % run.save_every == 0 && saved < saves) {
         if (out) {
-          Kokkos::deep_copy(hx, sys.x());
-          Kokkos::deep_copy(hE, sys.energies());
+          const auto hx = sys.host_states();
+          const auto hE = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sys.energies());
           const hsize_t s = hsize_t(saved), off = hsize_t(range.offset), n = hsize_t(range.count);
-          out->write(dx, {s, off, 0}, {1, n, hsize_t(dim)}, hx.data());
-          out->write(de, {s, off}, {1, n}, hE.data());
+          out->write(dx, {s, off, 0}, {1, n, hsize_t(dim)}, real_rows(hx, xbuf));
+          out->write(de, {s, off}, {1, n}, real_rows(hE, ebuf));
         }
         ++saved;
       }
@@ -200,7 +149,8 @@ SampleResult sample_with(Sys& sys, const Config& cfg, const RunSpec& run, const 
   Kokkos::parallel_reduce(
       "zeta::sample::acceptance", RangePolicy<Space>(0, sys.local()),
       KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += accepted(c); }, acc);
-  const double per_chain_steps = double(std::max<std::int64_t>(1, res.steps_done));
+  // Per move: a lattice sweep makes one move per site.
+  const double per_chain_steps = double(std::max<std::int64_t>(1, res.steps_done)) * sys.moves_per_step();
   res.acceptance = double(comm.sum(acc)) / (double(smp.chains) * per_chain_steps);
   // The least-accepting chain shows chains stuck on a steep wall, which the mean hides.
   std::int64_t least = std::numeric_limits<std::int64_t>::max();
@@ -241,22 +191,15 @@ SampleResult sample(const Config& cfg, const Comm& comm) {
   // Everything is validated before any file is created.
   const RunSpec run = read_run_spec(cfg);
   const ModelSpec ms = read_model_spec(cfg);
-  if (ms.lattice()) config_error("model.type", "'" + ms.type + "' is a lattice model: sample it with zeta temper");
-  const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, false);
+  const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, ms.lattice());
   const ChainRange range = comm.chains(smp.chains);
-  if (ms.type == "rbm") {
-    if (cfg.get_bool("output.landscape")) config_error("output.landscape", "does not apply to model.type = rbm");
-    RbmChains sys(make_sampling_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), smp, range, run.seed);
-    return sample_with(sys, cfg, run, smp, io::LandscapeSpec{}, range, comm);
-  }
-  const io::LandscapeSpec land = io::read_landscape_spec(cfg, ms.dim);
-  auto model = make_model<Space>(ms);
-  return std::visit(
-      [&](auto& m) {
-        ContinuousChains<std::decay_t<decltype(m)>> sys(m, smp, range, run.seed);
-        return sample_with(sys, cfg, run, smp, land, range, comm);
-      },
-      model);
+  if (ms.type == "rbm" && cfg.get_bool("output.landscape"))
+    config_error("output.landscape", "does not apply to model.type = rbm");
+  const io::LandscapeSpec land = ms.type == "rbm" ? io::LandscapeSpec{} : io::read_landscape_spec(cfg, ms.dim);
+  // RBM chains report the free energy F_β(v) of the saved x = v.
+  const SystemOptions opt{smp.beta, RbmEnergy::free};
+  return with_system<Space>(cfg, ms, smp, range, run.seed, comm, opt,
+                            [&](auto& sys) { return sample_with(sys, cfg, run, smp, land, range, comm); });
 }
 
 }  // namespace zeta::apps

@@ -19,7 +19,7 @@
 #include "zeta/models/factory.hpp"
 #include "zeta/parallel/row_gather.hpp"
 #include "zeta/tempering/ladder.hpp"
-#include "zeta/tempering/replicas.hpp"
+#include "zeta/samplers/system.hpp"
 
 namespace zeta::apps {
 
@@ -410,7 +410,7 @@ TemperResult temper_with(Sys& sys, const std::string& model_name, const Config& 
     }
   }
   const double moves = double(R) * double(std::max<std::int64_t>(1, res.steps_done)) * sys.moves_per_step();
-  res.move_acceptance = double(comm.sum(sys.accepted())) / moves;
+  res.move_acceptance = double(comm.sum(sum_counts<Space>(sys.accepted()))) / moves;
 
   // ln Z per β by BAR between neighbours, on the saved (thinned) energies of
   // rank 0; effective sample sizes from τ_int of each level and the thinning.
@@ -529,23 +529,11 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
   if (!ck.file.empty() && ck.file == cfg.get_string("output.file"))
     config_error("checkpoint.file", "must differ from output.file");
   const ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
-  if (ms.lattice()) {
-    const Ising<Space> model(ms.L, ms.J, ms.h);
-    LatticeReplicas<Space> sys(model, spin_move(smp),
-                               range, run.seed);
-    return temper_with(sys, "ising", cfg, run, ts, smp, ck, range, comm);
-  }
-  if (ms.type == "rbm") {
-    RbmReplicas<Space> sys(make_sampling_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), range, run.seed);
-    return temper_with(sys, "rbm", cfg, run, ts, smp, ck, range, comm);
-  }
-  auto model = make_model<Space>(ms);
-  return std::visit(
-      [&](auto& m) {
-        ContinuousReplicas<Space, std::decay_t<decltype(m)>> sys(m, smp, range, run.seed);
-        return temper_with(sys, m.name(), cfg, run, ts, smp, ck, range, comm);
-      },
-      model);
+  // RBM replicas exchange on the joint energy E(v, h) that the Gibbs sweep leaves invariant.
+  const SystemOptions opt{1.0, RbmEnergy::joint};
+  return with_system<Space>(cfg, ms, smp, range, run.seed, comm, opt, [&](auto& sys) {
+    return temper_with(sys, sys.name(), cfg, run, ts, smp, ck, range, comm);
+  });
 }
 
 }  // namespace zeta::apps

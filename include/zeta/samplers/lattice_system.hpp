@@ -1,0 +1,124 @@
+//! Replicas of a lattice model (Ising) swept by checkerboard Metropolis or heat-bath
+//! with a β per replica: the chain system of lattice models.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "zeta/models/ising.hpp"
+#include "zeta/samplers/samplers.hpp"
+
+namespace zeta {
+
+//! The lattice move a [sampler] section asks for (checked by check_sampler_for_model).
+inline SpinMove spin_move(const SamplerSpec& s) {
+  return s.type == SamplerType::heatbath ? SpinMove::heatbath : SpinMove::metropolis;
+}
+
+//! The chain-system concept (samplers/system.hpp) for the Ising model: a state is L×L spins.
+template <class Space>
+class LatticeSystem {
+ public:
+  using Model = Ising<Space>;
+  static constexpr bool lattice = true;
+
+  //! Spins from Ising::initialize (keyed by the global replica id), their E and M; β = beta0.
+  LatticeSystem(const Model& m, SpinMove move, const ChainRange& range, std::uint32_t seed, double beta0 = 1)
+      : model_(m),
+        move_(move),
+        range_(range),
+        seed_(seed),
+        s_("zeta::Ising::spins", range.count, m.sites()),
+        thr_("zeta::Ising::thresholds", range.count),
+        flips_("zeta::Ising::flips", range.count),
+        E_("zeta::Ising::energy", range.count),
+        M_("zeta::Ising::magnetization", range.count),
+        sums_("zeta::Ising::sums", range.count) {
+    model_.initialize(s_, range.offset, seed);
+    model_.measure(s_, E_, M_);
+    set_beta(beta0);
+  }
+
+  std::string name() const { return "ising"; }
+  int local() const { return static_cast<int>(range_.count); }
+
+  const Model& model() const { return model_; }
+  int observables() const { return 2; }  //!< energy, magnetisation
+  int state_size() const { return model_.sites(); }
+  int saved_row() const { return model_.sites(); }
+  double moves_per_step() const { return double(model_.sites()); }
+
+  void set_beta(double b) { set_betas(std::vector<double>(range_.count, b)); }
+  //! Rewrites only the threshold rows of replicas whose β changed (an exchange
+  //! round moves a few labels), from rows computed once per distinct β; the
+  //! cache is bounded, since an annealing schedule visits each β only once.
+  void set_betas(const std::vector<double>& b) {
+    if (host_thr_.extent(0) != thr_.extent(0)) {
+      host_thr_ = Kokkos::create_mirror_view(thr_);
+      last_.assign(b.size(), -1.0);
+    }
+    bool changed = false;
+    for (std::size_t c = 0; c < b.size(); ++c)
+      if (b[c] != last_[c]) {
+        auto it = rows_.find(b[c]);
+        if (it == rows_.end()) {
+          if (rows_.size() >= 4096) rows_.clear();
+          std::array<std::uint32_t, 10> row;
+          Model::threshold_row(b[c], model_.J(), model_.h(), move_ == SpinMove::metropolis, row.data());
+          it = rows_.emplace(b[c], row).first;
+        }
+        for (int e = 0; e < 10; ++e) host_thr_(c, e) = it->second[e];
+        last_[c] = b[c];
+        changed = true;
+      }
+    if (changed && host_thr_.data() != thr_.data()) Kokkos::deep_copy(thr_, host_thr_);  // a device copy
+  }
+  void step(std::int64_t t) { model_.sweep_measure(s_, thr_, move_, seed_, range_.offset, t, flips_, sums_, E_, M_); }
+  //! [E, M] per local replica.
+  void observe(std::vector<double>& out) const {
+    auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E_);
+    auto m = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), M_);
+    out.resize(2 * range_.count);
+    for (std::int64_t c = 0; c < range_.count; ++c) out[2 * c] = e(c), out[2 * c + 1] = m(c);
+  }
+  //! Energy of every local replica after the last step (device), and accepted flips per replica.
+  const Kokkos::View<double*, typename Space::memory_space>& energies() const { return E_; }
+  const Counts<Space>& accepted() const { return flips_; }
+  //! The local spins on the host, [local, sites].
+  auto host_states() const { return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_); }
+
+  //! Spins (as ±1 doubles) and flip counts per local replica, for checkpoints.
+  void save(std::vector<double>& state, std::vector<double>& counts) const {
+    auto hs = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_);
+    auto hf = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), flips_);
+    state.assign(hs.data(), hs.data() + hs.size());
+    counts.assign(hf.data(), hf.data() + hf.size());
+  }
+  void load(const double* state, const double* counts) {
+    auto hs = Kokkos::create_mirror_view(s_);
+    auto hf = Kokkos::create_mirror_view(flips_);
+    for (std::size_t i = 0; i < hs.size(); ++i) hs.data()[i] = static_cast<std::int8_t>(state[i]);
+    for (std::size_t i = 0; i < hf.size(); ++i) hf.data()[i] = static_cast<std::int64_t>(counts[i]);
+    Kokkos::deep_copy(s_, hs);
+    Kokkos::deep_copy(flips_, hf);
+    model_.measure(s_, E_, M_);
+  }
+
+ private:
+  Model model_;
+  SpinMove move_;
+  ChainRange range_;
+  std::uint32_t seed_;
+  typename Model::Spins s_;
+  typename Model::Table thr_;
+  typename Model::Table::HostMirror host_thr_;
+  std::vector<double> last_;  //!< the β each replica's threshold row is for
+  std::unordered_map<double, std::array<std::uint32_t, 10>> rows_;
+  Counts<Space> flips_;
+  Kokkos::View<double*, typename Space::memory_space> E_, M_;
+  typename Model::Sums sums_;  //!< sweep_measure()'s scratch
+};
+
+}  // namespace zeta

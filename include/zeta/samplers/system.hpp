@@ -1,0 +1,70 @@
+//! Chain systems: a batch of chains on one rank, each with its own β, that one
+//! call advances by one step. Every command that samples (sample, temper, ais)
+//! drives a system through this one concept, whatever the model:
+//!
+//!   name(), local(), state_size(), observables(), moves_per_step(), `lattice`
+//!   set_beta(b) / set_betas(per local chain)      the inverse temperatures
+//!   step(t)                                       one move of every chain, RNG keyed by (seed, chain, t)
+//!   energies(), accepted()                        device Views per local chain
+//!   observe(out)                                  host [observables] per local chain (E, then M for lattices)
+//!   host_states()                                 host View [local, state_size]
+//!   save(state, counts), load(state, counts), saved_row()   checkpoints
+//!
+//! ContinuousSystem (Langevin / MALA / HMC / RWM), LatticeSystem (Metropolis /
+//! heat-bath sweeps) and RbmSystem (block Gibbs) implement it; with_system() picks
+//! one from [model] and [sampler], the only place that dispatches on the model.
+#pragma once
+#include <cstdint>
+#include <variant>
+
+#include "zeta/core/config.hpp"
+#include "zeta/models/factory.hpp"
+#include "zeta/parallel/comm.hpp"
+#include "zeta/samplers/continuous_system.hpp"
+#include "zeta/samplers/lattice_system.hpp"
+#include "zeta/samplers/rbm_system.hpp"
+
+namespace zeta {
+
+//! Σ_c v(c): accepted moves over the local chains.
+template <class Space>
+std::int64_t sum_counts(const Counts<Space>& v) {
+  std::int64_t n = 0;
+  Kokkos::parallel_reduce(
+      "zeta::System::accepted", RangePolicy<Space>(0, v.extent(0)),
+      KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += v(c); }, n);
+  return n;
+}
+
+//! How a command wants its chains: their β until set otherwise, and what an RBM
+//! chain's energy is (RbmEnergy).
+struct SystemOptions {
+  double beta = 1;
+  RbmEnergy rbm_energy = RbmEnergy::joint;
+};
+
+//! Builds the chain system of [model] (ms) moved by [sampler] (smp) for this rank's
+//! chains and returns f(system). An RBM's parameters come from model.params (read
+//! collectively). The model outlives the system for the whole call.
+template <class Space, class F>
+decltype(auto) with_system(const Config& cfg, const ModelSpec& ms, const SamplerSpec& smp, const ChainRange& range,
+                           std::uint32_t seed, const Comm& comm, const SystemOptions& opt, F&& f) {
+  if (ms.lattice()) {
+    LatticeSystem<Space> sys(Ising<Space>(ms.L, ms.J, ms.h), spin_move(smp), range, seed, opt.beta);
+    return f(sys);
+  }
+  if (ms.type == "rbm") {
+    RbmSystem<Space> sys(make_sampling_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), range, seed, opt.rbm_energy,
+                         opt.beta);
+    return f(sys);
+  }
+  auto model = make_model<Space>(ms);
+  return std::visit(
+      [&](auto& m) -> decltype(auto) {
+        ContinuousSystem<Space, std::decay_t<decltype(m)>> sys(m, smp, range, seed, opt.beta);
+        return f(sys);
+      },
+      model);
+}
+
+}  // namespace zeta
