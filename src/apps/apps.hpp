@@ -11,6 +11,7 @@
 #include "zeta/core/json.hpp"
 #include "zeta/core/run.hpp"
 #include "zeta/parallel/comm.hpp"
+#include "zeta/tempering/tempering.hpp"
 
 namespace zeta::apps {
 
@@ -32,23 +33,7 @@ void declare_sample_keys(Config& cfg);
 //! Runs `zeta sample` on `comm`; writes output.file if set.
 SampleResult sample(const Config& cfg, const Comm& comm);
 
-struct TemperResult {
-  std::string status = "ok";  //!< ok | interrupted
-  std::int64_t steps_done = 0;
-  std::vector<double> betas, acceptance, flow, mean_energy, mean_energy_stderr, tau_int;
-  std::vector<double> mean_abs_magnetization, mean_abs_magnetization_stderr;  //!< lattice models, per site
-  std::vector<std::int64_t> round_trips;                                      //!< per replica
-  std::int64_t total_round_trips = 0;
-  double barrier = 0;              //!< global communication barrier Λ = Σ_k r_k
-  double move_acceptance = 0;      //!< of the sweeps / sampler moves
-  //! BAR between neighbours on the saved energies: ln Z(β_k) − ln Z(β_0), or the
-  //! absolute ln Z for lattice models when β_0 = 0 (then ln Z(0) = N ln 2).
-  std::vector<double> log_z_bar, log_z_bar_stderr;
-  bool log_z_absolute = false;
-  double wall_s = 0, sweeps_per_s = 0, exchange_fraction = 0;
-  double sync_wait_fraction = 0;  //!< part of exchange_fraction: waiting for the slower ranks' sweeps
-  JsonSummary json;
-};
+using zeta::TemperResult;  //!< tempering/tempering.hpp
 
 void declare_temper_app_keys(Config& cfg);
 //! Runs `zeta temper` on `comm`; writes output.file and checkpoints if set.

@@ -20,10 +20,14 @@ void add_json_header(JsonSummary& j, const std::string& command, const std::stri
 }
 
 void write_root_attributes(OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm) {
+  write_root_attributes(out, command, cfg.resolved_ini(), comm);
+}
+
+void write_root_attributes(OutputFile& out, const std::string& command, const std::string& config, const Comm& comm) {
   out.attribute("zeta_version", std::string(ZETA_VERSION));
   out.attribute("git_commit", std::string(ZETA_GIT_COMMIT));
   out.attribute("command", command);
-  out.attribute("config", cfg.resolved_ini());
+  out.attribute("config", config);
   out.attribute("ranks", std::int64_t(comm.size()));
   out.attribute("precision", std::string(ZETA_PRECISION_NAME));
   out.attribute("kokkos_backend", std::string(Kokkos::DefaultExecutionSpace::name()));

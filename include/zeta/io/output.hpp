@@ -16,6 +16,8 @@ void add_json_header(JsonSummary& j, const std::string& command, const std::stri
 
 //! zeta_version, git_commit, command, config (resolved INI), ranks, precision, kokkos_backend.
 void write_root_attributes(OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm);
+//! The same with the resolved INI text (`config`) given.
+void write_root_attributes(OutputFile& out, const std::string& command, const std::string& config, const Comm& comm);
 
 struct LandscapeSpec {
   bool enabled = false;

@@ -14,6 +14,7 @@ namespace zeta {
 template <class Space, class Model>
 class ContinuousSystem {
  public:
+  using space = Space;
   static constexpr bool lattice = false;
 
   //! x ~ N(0, sampler.init_scale²) from the counter RNG at step 0, then E and ∇E; β = beta0.

@@ -22,6 +22,7 @@ template <class Space>
 class LatticeSystem {
  public:
   using Model = Ising<Space>;
+  using space = Space;
   static constexpr bool lattice = true;
 
   //! Spins from Ising::initialize (keyed by the global replica id), their E and M; β = beta0.

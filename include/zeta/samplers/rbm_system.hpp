@@ -22,6 +22,7 @@ enum class RbmEnergy { free, joint };
 template <class Space>
 class RbmSystem {
  public:
+  using space = Space;
   static constexpr bool lattice = false;
 
   //! v from Rbm::initialize_visible, h = 0 until the first sweep, and the energies at beta0.

@@ -1,0 +1,136 @@
+//! The parts of the tempering loop (tempering/tempering.hpp) that are not the
+//! loop: its state, its checkpoint, the ladder's adaptation, the results and the
+//! output file.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zeta/core/error.hpp"
+#include "zeta/core/run.hpp"
+#include "zeta/estimators/timeseries.hpp"
+#include "zeta/io/checkpoint.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/parallel/comm.hpp"
+#include "zeta/tempering/ladder.hpp"
+
+namespace zeta {
+
+struct TemperResult;
+
+namespace tempering_detail {
+
+//! Everything of a run that is the same on every rank (the replica states are not).
+struct RunState {
+  std::int64_t step = 0;             //!< steps done
+  std::vector<double> betas;         //!< the current ladder
+  std::vector<std::int64_t> window_attempts;  //!< adaptation window start
+  std::vector<double> window_prob;
+  BlockSeries energy, abs_m;  //!< per level, copy-averaged, after burn-in
+  std::int64_t saved = 0;
+  std::vector<double> rows_energy, rows_m, rows_x;  //!< saved rows (rank 0 only)
+  std::vector<std::int64_t> rows_replica;
+};
+
+inline const std::vector<std::string> kSignatureKeys = {"model.", "sampler.", "temper.", "run.seed", "run.burn_in",
+                                                 "run.save_every"};
+
+template <class Sys>
+void write_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const std::string& config, const RunState& st,
+                             const ReplicaExchange& ex, const Sys& sys, const ChainRange& range) {
+  std::vector<double> state, counts;
+  sys.save(state, counts);
+  const auto all_state = comm.gather_chain_rows(state, sys.saved_row(), range);
+  const auto all_counts = comm.gather_chain_rows(counts, 1, range);
+  io::write_checkpoint(comm, ck.file, [&](hid_t f) {
+    io::write_checkpoint_header(f, "temper", config, kSignatureKeys);
+    const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
+    const std::int64_t step = st.step, saved = st.saved;
+    io::write_array(f, "/run/step", {1}, &step);
+    io::write_array(f, "/run/saved", {1}, &saved);
+    io::write_array(f, "/temper/betas", {K}, st.betas.data());
+    const auto xs = ex.save_state();
+    io::write_array(f, "/exchange/state", {xs.size()}, xs.data());
+    const auto& ps = ex.accept_prob_sum();
+    io::write_array(f, "/exchange/prob_sum", {ps.size()}, ps.data());
+    io::write_array(f, "/exchange/window_attempts", {st.window_attempts.size()}, st.window_attempts.data());
+    io::write_array(f, "/exchange/window_prob", {st.window_prob.size()}, st.window_prob.data());
+    std::vector<double> series;
+    st.energy.pack(series);
+    st.abs_m.pack(series);
+    io::write_array(f, "/stats/series", {series.size()}, series.data());
+    io::write_array(f, "/stats/rows_energy", {st.rows_energy.size()}, st.rows_energy.data());
+    io::write_array(f, "/stats/rows_m", {st.rows_m.size()}, st.rows_m.data());
+    io::write_array(f, "/stats/rows_x", {st.rows_x.size()}, st.rows_x.data());
+    io::write_array(f, "/stats/rows_replica", {st.rows_replica.size()}, st.rows_replica.data());
+    io::write_array(f, "/replicas/state", {R, hsize_t(sys.saved_row())}, all_state.data());
+    io::write_array(f, "/replicas/accepted", {R}, all_counts.data());
+  });
+}
+
+template <class Sys>
+void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const std::string& config, RunState& st,
+                            ReplicaExchange& ex, Sys& sys, const ChainRange& range) {
+  std::vector<double> state, counts, series, prob;
+  std::vector<std::int64_t> xs, head(2);
+  const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
+  io::read_checkpoint(comm, ck.file, [&](hid_t f) {
+    io::check_checkpoint_header(f, ck.file, "temper", config, kSignatureKeys);
+    head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
+    head[1] = io::read_array<std::int64_t>(f, ck.file, "/run/saved", {1})[0];
+    st.betas = io::read_array<double>(f, ck.file, "/temper/betas", {K});
+    xs = io::read_array<std::int64_t>(f, ck.file, "/exchange/state", {});
+    prob = io::read_array<double>(f, ck.file, "/exchange/prob_sum", {K - 1});
+    st.window_attempts = io::read_array<std::int64_t>(f, ck.file, "/exchange/window_attempts", {K - 1});
+    st.window_prob = io::read_array<double>(f, ck.file, "/exchange/window_prob", {K - 1});
+    series = io::read_array<double>(f, ck.file, "/stats/series", {});
+    st.rows_energy = io::read_array<double>(f, ck.file, "/stats/rows_energy", {});
+    st.rows_m = io::read_array<double>(f, ck.file, "/stats/rows_m", {});
+    st.rows_x = io::read_array<double>(f, ck.file, "/stats/rows_x", {});
+    st.rows_replica = io::read_array<std::int64_t>(f, ck.file, "/stats/rows_replica", {});
+    state = io::read_array<double>(f, ck.file, "/replicas/state", {R, hsize_t(sys.saved_row())});
+    counts = io::read_array<double>(f, ck.file, "/replicas/accepted", {R});
+    for (double b : st.betas)
+      if (!std::isfinite(b)) throw Error("checkpoint '" + ck.file + "' has a non-finite beta (corrupt)", false);
+    ReplicaExchange probe(ex.levels(), ex.copies());
+    probe.load_state(xs, prob);
+    BlockSeries e = st.energy, m = st.abs_m;
+    const std::size_t at = m.unpack(series, e.unpack(series, 0));
+    if (at != series.size()) throw Error("checkpoint statistics are corrupt", false);
+  });
+  comm.broadcast(head);
+  comm.broadcast(st.betas);
+  comm.broadcast(xs);
+  comm.broadcast(prob);
+  comm.broadcast(st.window_attempts);
+  comm.broadcast(st.window_prob);
+  comm.broadcast(series);
+  comm.broadcast(state);
+  comm.broadcast(counts);
+  st.step = head[0];
+  st.saved = head[1];
+  ex.load_state(xs, prob);
+  st.abs_m.unpack(series, st.energy.unpack(series, 0));
+  sys.load(state.data() + std::size_t(range.offset) * sys.saved_row(), counts.data() + range.offset);
+  if (!comm.root()) st.rows_energy.clear(), st.rows_m.clear(), st.rows_x.clear(), st.rows_replica.clear();
+}
+
+//! Ends of the adaptation windows of doubling length that end at the burn-in (none without adaptation).
+std::vector<std::int64_t> adaptation_window_ends(const TemperSpec& ts, std::int64_t burn_in);
+//! The ladder from the exchange statistics of the window that just ended (kept when a pair was never tried).
+void adapt_ladder(const TemperSpec& ts, const ReplicaExchange& ex, RunState& st);
+//! Acceptance per pair, the barrier, flow and round trips.
+void exchange_results(const ReplicaExchange& ex, int K, TemperResult& res);
+//! ⟨E⟩ (and ⟨|M|⟩ per site on lattices) per level with batch-means errors and τ_int.
+void level_statistics(const RunState& st, int K, bool lattice, TemperResult& res);
+//! ln Z per β by BAR between neighbours on the saved (thinned) energies of rank 0,
+//! effective sample sizes from τ_int of each level and the thinning.
+void bar_results(const RunState& st, std::int64_t save_every, int copies, int K, bool lattice, int dim,
+                 const Comm& comm, TemperResult& res);
+//! /temper/... of the output file (collective; rank 0 holds the rows).
+void write_output(io::OutputFile& out, const RunState& st, const TemperResult& res, int copies, int K,
+                  std::int64_t saves, std::int64_t R, bool lattice, int dim, const Comm& comm);
+
+}  // namespace tempering_detail
+}  // namespace zeta

@@ -1,0 +1,139 @@
+#include "zeta/tempering/tempering.hpp"
+
+#include <cmath>
+
+#include "zeta/estimators/bar.hpp"
+
+namespace zeta::tempering_detail {
+
+std::vector<std::int64_t> adaptation_window_ends(const TemperSpec& ts, std::int64_t burn_in) {
+  std::vector<std::int64_t> window_end;
+  if (ts.adapt != LadderAdapt::none && burn_in > 0) {
+    const double total = std::ldexp(1.0, ts.adapt_rounds) - 1;
+    for (int j = 0; j < ts.adapt_rounds; ++j) {
+      const auto e = static_cast<std::int64_t>(double(burn_in) * (std::ldexp(1.0, j + 1) - 1) / total);
+      if (e > 0 && (window_end.empty() || e > window_end.back())) window_end.push_back(e);
+    }
+  }
+  return window_end;
+}
+
+void adapt_ladder(const TemperSpec& ts, const ReplicaExchange& ex, RunState& st) {
+  const int K = static_cast<int>(st.betas.size());
+  std::vector<double> a(K - 1);
+  for (int k = 0; k + 1 < K; ++k) {
+    const std::int64_t n = ex.attempts()[k] - st.window_attempts[k];
+    if (n == 0) return;  // a pair was never tried in this window: keep the ladder
+    a[k] = (ex.accept_prob_sum()[k] - st.window_prob[k]) / double(n);
+  }
+  if (ts.adapt == LadderAdapt::barrier) {
+    std::vector<double> r(K - 1);
+    for (int k = 0; k + 1 < K; ++k) r[k] = 1 - a[k];
+    st.betas = barrier_schedule(st.betas, r);
+  } else {
+    st.betas = equalize_acceptance(st.betas, a, 2.0);
+  }
+}
+
+void exchange_results(const ReplicaExchange& ex, int K, TemperResult& res) {
+  res.acceptance.resize(K - 1);
+  res.barrier = 0;
+  for (int k = 0; k + 1 < K; ++k) {
+    const auto n = ex.attempts()[k];
+    res.acceptance[k] = n > 0 ? double(ex.accepts()[k]) / double(n) : NAN;
+    res.barrier += n > 0 ? 1 - ex.accept_prob_sum()[k] / double(n) : NAN;
+  }
+  res.flow = ex.flow();
+  res.round_trips = ex.round_trips();
+  res.total_round_trips = ex.total_round_trips();
+}
+
+void level_statistics(const RunState& st, int K, bool lattice, TemperResult& res) {
+  res.betas = st.betas;
+  res.mean_energy.resize(K);
+  res.mean_energy_stderr.resize(K);
+  res.tau_int.resize(K);
+  for (int k = 0; k < K; ++k) {
+    res.mean_energy[k] = st.energy.mean(k);
+    st.energy.batch_stats(k, res.mean_energy_stderr[k], res.tau_int[k]);
+  }
+  if (lattice) {
+    res.mean_abs_magnetization.resize(K);
+    res.mean_abs_magnetization_stderr.resize(K);
+    for (int k = 0; k < K; ++k) {
+      double tau;
+      res.mean_abs_magnetization[k] = st.abs_m.mean(k);
+      st.abs_m.batch_stats(k, res.mean_abs_magnetization_stderr[k], tau);
+    }
+  }
+}
+
+void bar_results(const RunState& st, std::int64_t save_every, int copies, int K, bool lattice, int dim,
+                 const Comm& comm, TemperResult& res) {
+  if (st.saved < 2) return;
+  std::vector<double> lz(K, 0.0), lz_se(K, 0.0);
+  if (comm.root()) {
+    std::vector<std::vector<double>> e(K);
+    std::vector<double> g(K, 1.0);
+    for (int k = 0; k < K; ++k) {
+      for (std::int64_t s = 0; s < st.saved; ++s)
+        for (int copy = 0; copy < copies; ++copy) e[k].push_back(st.rows_energy[(s * copies + copy) * K + k]);
+      if (std::isfinite(res.tau_int[k])) g[k] = 2 * res.tau_int[k] / double(save_every);
+    }
+    bar_along_ladder(e, st.betas, g, lz, lz_se);
+    if (lattice && st.betas[0] == 0)
+      for (auto& v : lz) v += double(dim) * std::log(2.0);
+  }
+  comm.broadcast(lz);
+  comm.broadcast(lz_se);
+  res.log_z_bar = lz;
+  res.log_z_bar_stderr = lz_se;
+  res.log_z_absolute = lattice && st.betas[0] == 0;
+}
+
+void write_output(io::OutputFile& out, const RunState& st, const TemperResult& res, int copies, int K,
+                  std::int64_t saves, std::int64_t R, bool lattice, int dim, const Comm& comm) {
+  const bool r0 = comm.root();
+  auto n = [&](hsize_t v) { return r0 ? v : hsize_t(0); };
+  const hsize_t hK = hsize_t(K), hC = hsize_t(copies), hS = hsize_t(saves);
+  auto write_vec = [&](const std::string& name, const std::vector<double>& v) {
+    const hid_t d = out.create_double(name, {hsize_t(v.size())});
+    out.write_double(d, {0}, {n(v.size())}, v.data());
+  };
+  write_vec("/temper/betas", res.betas);
+  write_vec("/temper/acceptance", res.acceptance);
+  write_vec("/temper/flow", res.flow);
+  write_vec("/temper/mean_energy", res.mean_energy);
+  write_vec("/temper/mean_energy_stderr", res.mean_energy_stderr);
+  write_vec("/temper/tau_int", res.tau_int);
+  const hid_t rt = out.create_int64("/temper/round_trips", {hsize_t(R)});
+  out.write_int64(rt, {0}, {n(hsize_t(R))}, res.round_trips.data());
+  if (lattice) {
+    write_vec("/temper/mean_abs_magnetization", res.mean_abs_magnetization);
+    write_vec("/temper/mean_abs_magnetization_stderr", res.mean_abs_magnetization_stderr);
+  }
+  if (saves > 0) {
+    // [saved, K] for one ladder, [saved, copies, K] for several; rows past samples_saved stay zero.
+    const std::vector<hsize_t> dims = copies == 1 ? std::vector<hsize_t>{hS, hK} : std::vector<hsize_t>{hS, hC, hK};
+    const hsize_t got = hsize_t(st.saved);
+    const std::vector<hsize_t> start(dims.size(), 0);
+    std::vector<hsize_t> count = dims;
+    count[0] = got;
+    if (!r0) count.assign(dims.size(), 0);
+    const hid_t de = out.create_double("/temper/energy", dims);
+    out.write_double(de, start, count, st.rows_energy.data());
+    const hid_t dr = out.create_int64("/temper/replica", dims);
+    out.write_int64(dr, start, count, st.rows_replica.data());
+    if (lattice) {
+      const hid_t dm = out.create_double("/temper/magnetization", dims);
+      out.write_double(dm, start, count, st.rows_m.data());
+    } else {
+      std::vector<Real> xr(st.rows_x.begin(), st.rows_x.end());
+      const hid_t dx = out.create("/temper/x", {hS, hC, hsize_t(dim)});
+      out.write(dx, {0, 0, 0}, {r0 ? got : 0, r0 ? hC : 0, r0 ? hsize_t(dim) : 0}, xr.data());
+    }
+  }
+  out.attribute("samples_saved", st.saved);
+}
+
+}  // namespace zeta::tempering_detail
