@@ -73,10 +73,10 @@ inline double ising_kaufman_log_z(int L, double beta, double J = 1) {
 }
 
 //! A Bernoulli RBM by enumeration of all 2^(nv + nh) joint states (W row-major
-//! [visible, hidden]) at β: ⟨E(v,h)⟩, the visible marginals p(v_i = 1) and
-//! ⟨F_β(v)⟩ with F_β(v) = −(1/β) ln Σ_h e^{−βE(v,h)}.
+//! [visible, hidden]) at β: ⟨E(v,h)⟩, the visible marginals p(v_i = 1),
+//! ⟨F_β(v)⟩ with F_β(v) = −(1/β) ln Σ_h e^{−βE(v,h)}, and ln Z = ln Σ_{v,h} e^{−βE(v,h)}.
 struct RbmExact {
-  double mean_energy = 0, mean_free_energy = 0;
+  double mean_energy = 0, mean_free_energy = 0, log_z = 0;
   std::vector<double> p_visible;
 };
 
@@ -117,6 +117,7 @@ inline RbmExact rbm_enumerate(const std::vector<double>& W, const std::vector<do
   r.mean_energy /= z;
   r.mean_free_energy /= z;
   for (auto& p : r.p_visible) p /= z;
+  r.log_z = std::log(z) - beta * emin;
   return r;
 }
 

@@ -84,7 +84,11 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
       declare_temper_app_keys(cfg);
       cfg.parse_text(io::read_string_attribute(f.id(), file, "config"), {});
       const std::int64_t save_every = std::max<std::int64_t>(1, cfg.get_int("run.save_every"));
-      const ModelSpec ms = read_model_spec(cfg);
+      // Only a lattice's size matters here (absolute ln Z from β_0 = 0). [model] was checked
+      // when the run was made; read_model_spec on the resolved INI would see every key as
+      // given (model.sigma of a Bernoulli RBM, say) and refuse it.
+      const bool lattice = cfg.get_string("model.type") == "ising";
+      const double sites = lattice ? double(cfg.get_int("model.L")) * double(cfg.get_int("model.L")) : 0.0;
 
       // Samples per level, thinned by 2τ (in saved rows).
       std::vector<std::vector<double>> lev(K);
@@ -100,7 +104,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
         N_k[k] = std::int64_t(lev[k].size());
         all.insert(all.end(), lev[k].begin(), lev[k].end());
       }
-      offset = (ms.lattice() && betas[0] == 0) ? double(ms.dim) * std::log(2.0) : 0.0;
+      offset = (lattice && betas[0] == 0) ? sites * std::log(2.0) : 0.0;
       res.betas = betas;
       // BAR between neighbours and TI (trapezoid of ⟨E⟩ over β) on the same samples.
       bar_along_ladder(lev, betas, std::vector<double>(K, 1.0), res.log_z_bar, res.log_z_bar_stderr);
