@@ -11,6 +11,7 @@
 #include "zeta/core/json.hpp"
 #include "zeta/core/run.hpp"
 #include "zeta/parallel/comm.hpp"
+#include "zeta/samplers/sampling.hpp"
 #include "zeta/tempering/tempering.hpp"
 
 namespace zeta::apps {
@@ -19,15 +20,7 @@ namespace zeta::apps {
 //! Returns the process exit status; errors print "zeta: error: ..." once.
 int run_cli(int argc, char** argv, MPI_Comm world);
 
-struct SampleResult {
-  std::string status = "ok";  //!< ok | interrupted
-  std::int64_t steps_done = 0;
-  std::int64_t chains = 0;
-  double mean_energy = 0, mean_energy_stderr = 0, acceptance = 0;
-  double acceptance_min = 0;  //!< the least-accepting chain's acceptance
-  double wall_s = 0, chain_steps_per_s = 0;
-  JsonSummary json;
-};
+using zeta::SampleResult;  //!< samplers/sampling.hpp
 
 void declare_sample_keys(Config& cfg);
 //! Runs `zeta sample` on `comm`; writes output.file if set.

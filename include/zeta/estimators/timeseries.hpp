@@ -94,4 +94,37 @@ struct BlockSeries {
   }
 };
 
+//! ⟨x⟩ and its standard error from nb batch means pooled over chains: `all` holds
+//! each chain's nb batch sums, [chain][batch] in global chain order, of a run whose
+//! m planned steps were split into nb batches of contiguous steps (step t into
+//! batch t·nb/m) of which `done` were made (an interrupted run leaves the last
+//! batches short or empty). Summed in chain order, so the figures do not depend on
+//! how chains are spread over ranks. std_error is NAN with fewer than two batches.
+struct BatchMeans {
+  double mean = NAN, std_error = NAN;
+};
+inline BatchMeans pooled_batch_means(const std::vector<double>& all, std::int64_t chains, int nb, std::int64_t m,
+                                     std::int64_t done) {
+  BatchMeans r;
+  if (done <= 0) return r;
+  std::vector<double> sums(nb, 0.0);
+  std::vector<std::int64_t> len(nb, 0);
+  for (std::int64_t t = 0; t < done; ++t) ++len[t * nb / m];
+  for (std::int64_t c = 0; c < chains; ++c)
+    for (int b = 0; b < nb; ++b) sums[b] += all[c * nb + b];
+  double total = 0;
+  std::vector<double> means;
+  for (int b = 0; b < nb; ++b) {
+    total += sums[b];
+    if (len[b] > 0) means.push_back(sums[b] / (double(chains) * double(len[b])));
+  }
+  r.mean = total / (double(chains) * double(done));
+  if (means.size() >= 2) {
+    double ss = 0;
+    for (double v : means) ss += (v - r.mean) * (v - r.mean);
+    r.std_error = std::sqrt(ss / (double(means.size()) * double(means.size() - 1)));
+  }
+  return r;
+}
+
 }  // namespace zeta
