@@ -72,6 +72,15 @@ TEST(Gradient, DoubleWell) {
   check_gradient(m, 1.0, kTol);
 }
 
+// A registered model (models/registry.hpp), built from [model] keys as the commands build it.
+TEST(Gradient, BananaFromTheRegistry) {
+  Config cfg;
+  declare_model_keys(cfg);
+  cfg.parse_text("[model]\ntype = banana\nbanana_a = 1.3\nbanana_b = 0.8\nbanana_s = 0.6\n", {});
+  auto model = make_model<Space>(read_model_spec(cfg));
+  std::visit([](auto& m) { check_gradient(m, 1.5, kTol); }, model);
+}
+
 class MlpGradient : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(MlpGradient, MatchesFiniteDifferences) {

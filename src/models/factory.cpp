@@ -24,8 +24,21 @@ const char* activation_name(Activation a) {
   return "?";
 }
 
+namespace {
+std::vector<std::string> model_types() {
+  std::vector<std::string> t = {"gaussian", "gmm", "double_well", "mlp", "ising", "rbm"};
+  for (const auto& r : ModelRegistry::types()) t.push_back(r);
+  return t;
+}
+std::string model_types_help() {
+  std::string h;
+  for (const auto& t : model_types()) h += (h.empty() ? "" : " | ") + t;
+  return h;
+}
+}  // namespace
+
 void declare_model_keys(Config& cfg) {
-  cfg.declare("model.type", "gaussian", "gaussian | gmm | double_well | mlp | ising | rbm");
+  cfg.declare("model.type", "gaussian", model_types_help());
   cfg.declare("model.dim", "2", "dimension (gaussian, double_well)");
   cfg.declare("model.sigma", "1",
               "gaussian: standard deviation, one value or one per dimension; rbm with gaussian visibles: the "
@@ -50,6 +63,7 @@ void declare_model_keys(Config& cfg) {
   cfg.declare("model.params", "",
               "initial / trained parameters: mlp /model/layer_i/{weight,bias}; rbm /model/rbm/{W,b,c} (e.g. a zeta "
               "train output or checkpoint; zeta sample, temper and ais need it)");
+  ModelRegistry::declare_keys(cfg);
 }
 
 namespace {
@@ -84,7 +98,11 @@ std::vector<double> per_dim(const Config& cfg, const std::string& key, int dim, 
 
 ModelSpec read_model_spec(const Config& cfg) {
   ModelSpec s;
-  s.type = cfg.get_choice("model.type", {"gaussian", "gmm", "double_well", "mlp", "ising", "rbm"});
+  s.type = cfg.get_choice("model.type", model_types());
+  if (ModelRegistry::knows(s.type)) {
+    ModelRegistry::read(s.type, cfg, s.registered, s.dim);
+    return s;
+  }
   if (s.type == "rbm") {
     const auto nh = cfg.get_int_at_least("model.hidden", 1);
     if (nh > (1 << 24)) config_error("model.hidden", "is impossibly large");

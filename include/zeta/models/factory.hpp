@@ -1,6 +1,7 @@
 //! The one place where [model] keys become a concrete model (a std::variant);
 //! drivers are templates instantiated per alternative with std::visit.
 #pragma once
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -13,9 +14,36 @@
 #include "zeta/models/gmm.hpp"
 #include "zeta/models/mlp.hpp"
 #include "zeta/models/rbm.hpp"
+#include "zeta/models/registry.hpp"
 #include "zeta/parallel/comm.hpp"
 
 namespace zeta {
+
+//! What models/registry.hpp's entries add to [model], ModelSpec and AnyModel.
+template <class List>
+struct Registry;
+template <class... E>
+struct Registry<ModelList<E...>> {
+  //! The checked keys of the registered model a ModelSpec names (monostate: none).
+  using Params = std::variant<std::monostate, typename E::Params...>;
+  template <class Space>
+  using Models = std::variant<typename E::template Model<Space>...>;
+  static std::vector<std::string> types() { return {E::type...}; }
+  static bool knows(const std::string& type) { return ((type == E::type) || ...); }
+  static void declare_keys(Config& cfg) { (E::declare_keys(cfg), ...); }
+  //! params and dim of the registered model `type`.
+  static void read(const std::string& type, const Config& cfg, Params& params, int& dim) {
+    auto one = [&](auto entry) {
+      using Entry = decltype(entry);
+      if (type != Entry::type) return;
+      const auto p = Entry::read(cfg);
+      dim = Entry::dim(p);
+      params = p;
+    };
+    (one(E{}), ...);
+  }
+};
+using ModelRegistry = Registry<RegisteredModels>;
 
 //! Declares every [model] key with its default and documentation.
 void declare_model_keys(Config& cfg);
@@ -38,14 +66,35 @@ struct ModelSpec {
   std::string params;                                     // model.params (rbm: read by load_rbm_params,
                                                           // or by the trainer, which checks the data dimension)
   std::uint32_t init_seed = 1;                            // model.init_seed
+  ModelRegistry::Params registered;                       // a registered model (models/registry.hpp)
   bool lattice() const { return type == "ising"; }
 };
 
 //! Reads and checks [model]; errors name the offending key or file.
 ModelSpec read_model_spec(const Config& cfg);
 
+//! Every continuous model: the built-in ones, then models/registry.hpp's.
+template <class Space, class Registered = typename ModelRegistry::template Models<Space>>
+struct AnyModelOf;
+template <class Space, class... R>
+struct AnyModelOf<Space, std::variant<R...>> {
+  using type = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Mlp<Space>, R...>;
+};
 template <class Space>
-using AnyModel = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Mlp<Space>>;
+using AnyModel = typename AnyModelOf<Space>::type;
+
+//! The registered model of `p` (a ModelSpec's `registered`).
+template <class Space, class... E>
+AnyModel<Space> make_registered(const typename Registry<ModelList<E...>>::Params& p, ModelList<E...>) {
+  std::optional<AnyModel<Space>> out;
+  auto one = [&](auto entry) {
+    using Entry = decltype(entry);
+    if (const auto* q = std::get_if<typename Entry::Params>(&p)) out.emplace(Entry::template make<Space>(*q));
+  };
+  (one(E{}), ...);
+  if (!out) throw Error("internal: a model.type without a model", false);
+  return std::move(*out);
+}
 
 //! Continuous models only; lattice models (ising) are built by their drivers.
 template <class Space>
@@ -58,7 +107,8 @@ AnyModel<Space> make_model(const ModelSpec& s) {
   if (s.type == "gaussian") return make_gaussian<Space>(s.dim, s.mean, s.sigma);
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);
-  return Mlp<Space>(s.mlp, s.activation);
+  if (s.type == "mlp") return Mlp<Space>(s.mlp, s.activation);
+  return make_registered<Space>(s.registered, RegisteredModels{});
 }
 
 // RBMs: the parameters come from model.params (a zeta train output or checkpoint),
