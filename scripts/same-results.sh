@@ -64,6 +64,10 @@ mkdir -p "$work/old" "$work/new"
 volatile='wall_s|[a-z0-9_]*_per_s|exchange_fraction|sync_wait_fraction|allreduce_fraction|allreduce_fraction_min|output|checkpoint|file|git_commit|zeta_version'
 # Root attributes of the output files that name the build.
 build_attrs='git_commit|zeta_version'
+# The root attributes holding the resolved INI (config) and a checkpoint's
+# signature: compared line by line, where the new side may add lines (keys that
+# the baseline did not have, at their defaults) but must keep every old line.
+ini_attrs='config|signature'
 
 # ini_get FILE SECTION KEY: the value (fails when the key is absent).
 ini_get() {
@@ -199,9 +203,17 @@ run_all() {
   one() {
     local stage=$1; shift
     echo "$stage" >> "$work/$side/$name.stages"
-    (cd "$dir" && timeout "$run_timeout" "$mpiexec" -np "$np" --oversubscribe "$zeta" "$@" \
-      > "$work/$side/$name.$stage.json" 2> "$work/$side/$name.$stage.err")
-    echo $? > "$work/$side/$name.$stage.rc"
+    local try rc
+    # Once more when Open MPI's launcher itself failed (seen under load: "Returned
+    # value Error (-1) instead of ORTE_SUCCESS"); zeta never ran then.
+    for try in 1 2; do
+      (cd "$dir" && timeout "$run_timeout" "$mpiexec" -np "$np" --oversubscribe "$zeta" "$@" \
+        > "$work/$side/$name.$stage.json" 2> "$work/$side/$name.$stage.err")
+      rc=$?
+      [ $rc = 0 ] || ! grep -q 'instead of ORTE_SUCCESS' "$work/$side/$name.$stage.err" && break
+      echo "same-results: $side $name $stage: the MPI launcher failed, once more" >&2
+    done
+    echo $rc > "$work/$side/$name.$stage.rc"
   }
   one run "$cmd" "$ini" "${args[@]}" --run.progress_every=0
   if [ -n "$restart_steps" ]; then
@@ -225,10 +237,25 @@ figures() {
 # root attributes that name the build and the first line (the file name).
 header() {
   h5dump -A -m %.17g "$1" 2>&1 | sed 1d |
-    awk -v re="^   ATTRIBUTE \"($build_attrs)\" \\\\{$" '
+    awk -v re="^   ATTRIBUTE \"($build_attrs|$ini_attrs)\" \\\\{$" '
       $0 ~ re { skip = 1; next }
       skip && /^   }$/ { skip = 0; next }
       !skip'
+}
+
+# ini_lines FILE: "ATTRIBUTE: line" for each line of the root attributes config
+# and signature, sorted.
+ini_lines() {
+  /usr/bin/python3 - "$1" << 'PY' | LC_ALL=C sort
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    for name in ("config", "signature"):
+        if name in f.attrs:
+            v = f.attrs[name]
+            v = v.decode() if isinstance(v, bytes) else str(v)
+            for line in v.splitlines():
+                print(f"{name}: {line}")
+PY
 }
 
 # compare NAME: old vs new for one input; prints the differences (nothing if
@@ -278,6 +305,12 @@ compare() {
       n_ds=$((n_ds + $(grep -c '^ *DATASET "' "$o/$name.hdr")))
       [ -f "$n/$name/$f" ] || continue
       (cd "$n/$name" && header "$f") > "$n/$name.hdr"
+      ini_lines "$o/$name/$f" > "$o/$name.ini"
+      ini_lines "$n/$name/$f" > "$n/$name.ini"
+      if [ -n "$(LC_ALL=C comm -23 "$o/$name.ini" "$n/$name.ini")" ]; then
+        echo "$f: config or signature lost or changed lines (< old only, > new only):"
+        diff "$o/$name.ini" "$n/$name.ini" | grep '^[<>]' | head -n 20 | sed 's/^/  /'
+      fi
       if ! cmp -s "$o/$name.hdr" "$n/$name.hdr"; then
         echo "$f: structure or attributes differ (< old, > new):"
         diff "$o/$name.hdr" "$n/$name.hdr" | grep '^[<>]' | head -n 20 | sed 's/^/  /'
