@@ -13,9 +13,12 @@
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/ais_stats.hpp"
 #include "zeta/estimators/rbm_ais.hpp"
+#include "zeta/estimators/rbm_exact.hpp"
 
 namespace zeta {
 namespace {
+
+using estimators::rbm_log_z_exact;
 
 apps::AisResult run_ais(std::vector<std::string> args) {
   Comm self(MPI_COMM_SELF);

@@ -19,6 +19,7 @@
 #include "zeta/core/progress.hpp"
 #include "zeta/estimators/ais_stats.hpp"
 #include "zeta/estimators/rbm_ais.hpp"
+#include "zeta/estimators/rbm_exact.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/models/factory.hpp"
@@ -279,7 +280,7 @@ AisOut ais_rbm(const Config& cfg, const ModelSpec& ms, const AisSpec& as, std::u
     std::string err;
     if (comm.root()) {
       try {
-        log_z_exact = rbm_log_z_exact(rbm, as.beta);
+        log_z_exact = estimators::rbm_log_z_exact(rbm, as.beta);
       } catch (const std::exception& e) {
         err = std::string("ais.exact: ") + e.what();
       }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 
+#include "zeta/estimators/detail/rbm_ais_path.hpp"
 #include "zeta/models/rbm.hpp"
 #include "zeta/parallel/comm.hpp"
 
@@ -28,7 +29,7 @@ template <class Space>
 RbmAisRun rbm_ais(const Rbm<Space>& rbm, const std::vector<double>& base_bias, const std::vector<double>& a,
                   double beta, int sweeps, bool reverse, std::int64_t reverse_burn_in, std::uint32_t seed,
                   const ChainRange& range, const std::function<void(std::int64_t)>& on_stage = {}) {
-  RbmAis<Space> path(rbm, base_bias, beta);
+  estimators::detail::RbmAis<Space> path(rbm, base_bias, beta);
   const std::int64_t T = std::int64_t(a.size()) - 1;
   Matrix<Space> v("zeta::rbm_ais::v", range.count, rbm.visible());
   Matrix<Space> h("zeta::rbm_ais::h", range.count, rbm.hidden());
