@@ -13,6 +13,7 @@
 #include "zeta/core/math.hpp"
 #include "zeta/estimators/detail/rbm_exact.hpp"
 #include "zeta/models/rbm.hpp"
+#include "zeta/parallel/comm.hpp"
 
 namespace zeta::estimators {
 
@@ -114,6 +115,25 @@ double rbm_log_z_exact(const Rbm<Space>& rbm, double beta = 1) {
     }
   }
   return constant + mx + std::log(sum);
+}
+
+//! Collective rbm_log_z_exact: rank 0 sums, every rank gets its ln Z, or every rank
+//! throws the same Error, "`what`: " and the reason.
+template <class Space>
+double rbm_log_z_exact(const Rbm<Space>& rbm, double beta, const Comm& comm, const std::string& what) {
+  double log_z = 0;
+  std::string err;
+  if (comm.root()) {
+    try {
+      log_z = rbm_log_z_exact(rbm, beta);
+    } catch (const std::exception& e) {
+      err = what + ": " + e.what();
+    }
+  }
+  err = comm.first_message(err);
+  if (!err.empty()) throw Error(err);
+  comm.broadcast(log_z);
+  return log_z;
 }
 
 }  // namespace zeta::estimators

@@ -1,5 +1,6 @@
 //! The base-rate AIS path of an RBM (Salakhutdinov & Murray 2008): RbmAis, the
-//! intermediate distributions with their weight increments and Gibbs moves.
+//! intermediate distributions with their weight increments and Gibbs moves, and
+//! RbmPath, the annealable system estimators::run_ais drives with it.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,6 +10,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/estimators/rbm_exact.hpp"
 #include "zeta/models/rbm.hpp"
+#include "zeta/parallel/comm.hpp"
 
 namespace zeta::estimators::detail {
 
@@ -91,6 +93,45 @@ class RbmAis {
   Vector<Space> base_;
   std::vector<double> base_host_;
   double beta_;
+};
+
+//! RbmAis as an annealable system (estimators/ais.hpp): v, h of this rank's chains;
+//! every draw keyed by (seed, global chain id, step).
+template <class Space>
+class RbmPath {
+ public:
+  using space = Space;
+  RbmPath(const Rbm<Space>& rbm, const std::vector<double>& base_bias, double beta, std::uint32_t seed,
+          const ChainRange& range)
+      : path_(rbm, base_bias, beta),
+        v_("zeta::rbm_ais::v", range.count, rbm.visible()),
+        h_("zeta::rbm_ais::h", range.count, rbm.hidden()),
+        seed_(seed),
+        offset_(range.offset) {}
+
+  std::int64_t local() const { return std::int64_t(v_.extent(0)); }
+  double base_log_z() const { return path_.base_log_z(); }
+  //! Exact draws from the base (one step of the counter).
+  void start(std::int64_t& step) { path_.sample_base(v_, seed_, offset_, ++step); }
+  //! Fresh base draws equilibrated at the target by `burn_in` Gibbs sweeps.
+  void start_reverse(std::int64_t& step, std::int64_t burn_in) {
+    path_.sample_base(v_, seed_, offset_, ++step);
+    for (std::int64_t j = 0; j < burn_in; ++j) path_.gibbs_step(v_, h_, 1.0, seed_, offset_, ++step);
+  }
+  //! w += ln f_to(v) − ln f_from(v); `to` becomes the distribution the moves leave invariant.
+  void advance(double from, double to, const Accum<Space>& w) {
+    path_.log_weight_increment(v_, from, to, w);
+    a_ = to;
+  }
+  //! One Gibbs sweep at the current a; the first after advance reuses its hidden field.
+  void move(std::int64_t step, bool first) { path_.gibbs_step(v_, h_, a_, seed_, offset_, step, first); }
+
+ private:
+  RbmAis<Space> path_;
+  Matrix<Space> v_, h_;
+  std::uint32_t seed_;
+  std::int64_t offset_;
+  double a_ = 0;
 };
 
 }  // namespace zeta::estimators::detail
