@@ -46,22 +46,6 @@ estimators::AisRun ais_rbm(const Config& cfg, const ModelSpec& ms, const estimat
   return estimators::run_ais(rbm, base, as, seed, range, on_stage);
 }
 
-//! /ais/betas [T + 1], /ais/log_weights [chains] and, with ais.reverse, /ais/reverse_log_weights.
-void write_ais(io::OutputFile& out, const estimators::AisSpec& as, const estimators::AisRun& o,
-               const ChainRange& range, const Comm& comm) {
-  std::vector<double> betas(as.a.size());
-  for (std::size_t t = 0; t < betas.size(); ++t) betas[t] = as.a[t] * as.beta;
-  const hid_t db = out.create_double("/ais/betas", {hsize_t(betas.size())});
-  out.write_double(db, {0}, {comm.root() ? hsize_t(betas.size()) : 0}, betas.data());
-  const hid_t dw = out.create_double("/ais/log_weights", {hsize_t(as.chains)});
-  out.write_double(dw, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w.data());
-  if (as.reverse) {
-    const hid_t dr = out.create_double("/ais/reverse_log_weights", {hsize_t(as.chains)});
-    out.write_double(dr, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w_rev.data());
-  }
-  out.finish();
-}
-
 }  // namespace
 
 AisResult ais(const Config& cfg, const Comm& comm) {
@@ -109,7 +93,10 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   r.log_z_upper = e.log_z_upper;
   r.log_z_upper_stderr = e.log_z_upper_stderr;
   r.log_z_exact = log_z_exact;
-  if (out) write_ais(*out, as, o, range, comm);
+  if (out) {
+    estimators::write_ais(*out, as, o, range, comm);
+    out->finish();
+  }
   r.wall_s = timer.seconds();
   r.chain_steps_per_s = double(as.chains) * double(o.moves) / r.wall_s;
   auto& j = r.json;

@@ -5,6 +5,7 @@
 
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/ais_stats.hpp"
+#include "zeta/io/hdf5.hpp"
 
 namespace zeta::estimators {
 
@@ -82,6 +83,19 @@ AisEstimate estimate(const AisRun& run, const ChainRange& range, const Comm& com
     e.log_z_upper_stderr = rv.stderr;
   }
   return e;
+}
+
+void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& o, const ChainRange& range, const Comm& comm) {
+  std::vector<double> betas(as.a.size());
+  for (std::size_t t = 0; t < betas.size(); ++t) betas[t] = as.a[t] * as.beta;
+  const hid_t db = out.create_double("/ais/betas", {hsize_t(betas.size())});
+  out.write_double(db, {0}, {comm.root() ? hsize_t(betas.size()) : 0}, betas.data());
+  const hid_t dw = out.create_double("/ais/log_weights", {hsize_t(as.chains)});
+  out.write_double(dw, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w.data());
+  if (as.reverse) {
+    const hid_t dr = out.create_double("/ais/reverse_log_weights", {hsize_t(as.chains)});
+    out.write_double(dr, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w_rev.data());
+  }
 }
 
 }  // namespace zeta::estimators

@@ -36,6 +36,10 @@
 #include "zeta/parallel/comm.hpp"
 #include "zeta/samplers/samplers.hpp"
 
+namespace zeta::io {
+class OutputFile;
+}
+
 namespace zeta::estimators {
 
 struct AisSpec {
@@ -73,6 +77,10 @@ struct AisEstimate {
 
 //! Collective: the log-mean-exp statistics of all ranks' weights, in global chain order.
 AisEstimate estimate(const AisRun& run, const ChainRange& range, const Comm& comm);
+
+//! Collective: the ◆ /ais datasets of `out`: betas [T + 1] (a_t β), log_weights [chains] and,
+//! with reverse, reverse_log_weights [chains], each rank writing its range.
+void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& run, const ChainRange& range, const Comm& comm);
 
 //! Stage i = 1 … T of the schedule, forward (a_{i−1} → a_i) or reverse (a_{T−i+1} → a_{T−i}).
 struct Stage {
