@@ -11,11 +11,28 @@
 #include "exact.hpp"
 #include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
+#include "zeta/estimators/ais.hpp"
 #include "zeta/estimators/ais_stats.hpp"
-#include "zeta/estimators/rbm_ais.hpp"
+#include "zeta/estimators/rbm_exact.hpp"
 
 namespace zeta {
 namespace {
+
+using estimators::rbm_log_z_exact;
+
+//! estimators::run_ais on an RBM with the schedule and settings as arguments.
+template <class Space>
+estimators::AisRun rbm_ais(const Rbm<Space>& rbm, const std::vector<double>& base, const std::vector<double>& a,
+                           double beta, int sweeps, bool reverse, std::int64_t burn_in, std::uint32_t seed,
+                           const ChainRange& range) {
+  estimators::AisSpec as;
+  as.a = a;
+  as.beta = beta;
+  as.sweeps = sweeps;
+  as.reverse = reverse;
+  as.reverse_burn_in = burn_in;
+  return estimators::run_ais(rbm, base, as, seed, range);
+}
 
 apps::AisResult run_ais(std::vector<std::string> args) {
   Comm self(MPI_COMM_SELF);

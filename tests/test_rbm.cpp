@@ -12,12 +12,17 @@
 #include <string>
 #include <vector>
 
+#include "zeta/estimators/detail/rbm_ais_path.hpp"
+#include "zeta/estimators/rbm_exact.hpp"
 #include "zeta/models/rbm.hpp"
 
 namespace zeta {
 namespace {
 
 using Space = Kokkos::DefaultExecutionSpace;
+using estimators::rbm_base_rate_log_z;
+using estimators::rbm_log_z_exact;
+using estimators::detail::RbmAis;
 constexpr bool kDouble = sizeof(Real) == sizeof(double);
 
 // ---- host helpers -----------------------------------------------------------

@@ -15,6 +15,7 @@
 #include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/data/dataset.hpp"
+#include "zeta/estimators/rbm_exact.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/models/rbm.hpp"
@@ -23,6 +24,7 @@ namespace zeta {
 namespace {
 
 using Space = Kokkos::DefaultExecutionSpace;
+using estimators::rbm_log_z_exact;
 constexpr double kTol = sizeof(Real) == sizeof(double) ? 1e-12 : 1e-5;
 
 std::string rank_tag(const Comm& c) { return "r" + std::to_string(c.rank()) + "of" + std::to_string(c.size()); }

@@ -29,7 +29,7 @@
 #include "zeta/core/progress.hpp"
 #include "zeta/data/dataset.hpp"
 #include "zeta/estimators/ais_stats.hpp"
-#include "zeta/estimators/rbm_ais.hpp"
+#include "zeta/estimators/ais.hpp"
 #include "zeta/io/checkpoint.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
@@ -528,7 +528,9 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     z = (z ^ (z >> 16)) * 0x85EBCA6Bu;
     z = (z ^ (z >> 13)) * 0xC2B2AE35u;
     z ^= z >> 16;
-    const RbmAisRun run = rbm_ais(rbm, base_bias, a, 1.0, 1, false, 0, z, chains);
+    estimators::AisSpec as;  // β = 1, one Gibbs sweep per distribution, forward only
+    as.a = a;
+    const estimators::AisRun run = estimators::run_ais(rbm, base_bias, as, z, chains);
     const LogMeanExp lme = log_mean_exp(run.log_w, chains, comm);
     const double log_z = run.base_log_z + lme.log_mean;
     std::vector<double> part(2 * d.heldout.local.size(), 0.0);

@@ -37,9 +37,9 @@
 //!   These and ais call pack_weights() (W fixed for the run: packed_gemm, which is
 //!   row-stable without padding), and pass reuse_field where the step's energy has
 //!   just computed v's hidden field.
-//! - ais: RbmAis (base-rate path): sample_base, then per stage log_weight_increment
-//!   and gibbs_step; ln Z = base_log_z() + log-mean-exp of the weights.
-//!   rbm_log_z_exact gives the exact answer for small layers (ais.exact).
+//! - ais: estimators/ais.hpp anneals from the base-rate model on the RBM's own
+//!   fields and conditionals (terms, hidden_field, visible_field); the exact ln Z
+//!   for small layers is estimators/rbm_exact.hpp.
 //! - train (CD-k / PCD): grad_free_energy(v_data, +1/N, 1, g) and
 //!   grad_free_energy(v_chains, −1/M, 1, g) into one flat g, one allreduce, and
 //!   the optimizer updates theta() in place.
@@ -151,13 +151,6 @@ KOKKOS_INLINE_FUNCTION double lane_softplus_sum(int lo, int hi, const F& x_of) {
   double s = 0;
   for (int q = 0; q < kLanes; ++q) s += pos[q] + kmath::log(prod[q]);
   return s;
-}
-
-//! Index of the lowest set bit of t > 0.
-KOKKOS_INLINE_FUNCTION int lowest_bit(std::int64_t t) {
-  int j = 0;
-  while (!((t >> j) & 1)) ++j;
-  return j;
 }
 
 //! Terms per team-thread work unit: one long vectorized run on a host core, a warp-sized slice on a GPU.
@@ -519,9 +512,6 @@ void grad_biases(const Matrix<Space>& v, const Matrix<Space>& P, const VisibleTe
 }  // namespace rbm_detail
 
 template <class Space>
-class RbmAis;
-
-template <class Space>
 class Rbm {
  public:
   using space = Space;
@@ -682,6 +672,40 @@ class Rbm {
     sample_visible(h, beta, v, seed, offset, step);
   }
 
+  // ---- parts of the conditionals, for drivers of other paths (estimators::detail::RbmAis) ----
+
+  //! The plain RBM (α = 0; `base` then defaults to b so that kernels read it unconditionally) or the
+  //! AIS intermediate with base-rate biases `base` of weight α.
+  rbm_detail::VisibleTerms<Space> terms(const Vector<Space>& base = Vector<Space>(), double alpha = 0) const {
+    return {b_, inv_var_, base.data() ? base : b_, Real(alpha), kind_ == RbmKind::gaussian};
+  }
+
+  //! (v S) W for the batch, in the hidden workspace.
+  Matrix<Space> hidden_field(const Matrix<Space>& v) {
+    const int batch = static_cast<int>(v.extent(0));
+    const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible(), packs_ == nullptr);
+    ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
+    times_w(false, a, hid_);
+    *held_ = Held{v.data(), hid_.data(), batch};
+    return Matrix<Space>(hid_.data(), batch, nh_);
+  }
+
+  //! hidden_field(v) as the hidden workspace holds it when the last product into it was v's.
+  Matrix<Space> held_field(const Matrix<Space>& v) {
+    const int batch = static_cast<int>(v.extent(0));
+    if (held_->v != v.data() || held_->in != hid_.data() || held_->rows != batch) return hidden_field(v);
+    return Matrix<Space>(hid_.data(), batch, nh_);
+  }
+
+  //! h Wᵀ for the batch, in the visible workspace.
+  Matrix<Space> visible_field(const Matrix<Space>& h) {
+    const int batch = static_cast<int>(h.extent(0));
+    const Matrix<Space> a = gemm_rows(h, hpad_, false, packs_ == nullptr);
+    ensure(vis_, static_cast<int>(a.extent(0)), nv_, "zeta::Rbm::visible_field");
+    times_w(true, a, vis_);
+    return Matrix<Space>(vis_.data(), batch, nv_);
+  }
+
   // ---- energies ------------------------------------------------------------
 
   //! E(v, h) (no β).
@@ -767,8 +791,6 @@ class Rbm {
   }
 
  private:
-  friend class RbmAis<Space>;
-
   static constexpr bool kHost = Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
 
   //! contrastive_gradient's end, from the hidden fields of all rows of x in all_: the
@@ -843,12 +865,6 @@ class Rbm {
 
   bool scale_visible() const { return kind_ == RbmKind::gaussian && !unit_sigma_; }
 
-  //! The plain RBM (α = 0; `base` then defaults to b so that kernels read it unconditionally) or the
-  //! AIS intermediate with base-rate biases `base` of weight α.
-  rbm_detail::VisibleTerms<Space> terms(const Vector<Space>& base = Vector<Space>(), double alpha = 0) const {
-    return {b_, inv_var_, base.data() ? base : b_, Real(alpha), kind_ == RbmKind::gaussian};
-  }
-
   static int padded_rows(int batch) { return (batch + kRowTile - 1) / kRowTile * kRowTile; }
   //! Row padding buys rank-independent bits in double only (OpenBLAS sgemm is not
   //! row-stable even on whole tiles), so float builds skip the copy.
@@ -873,32 +889,6 @@ class Rbm {
     else
       Kokkos::deep_copy(Kokkos::subview(p, std::make_pair(0, batch), Kokkos::ALL), a);
     return p;
-  }
-
-  //! (v S) W for the batch, in the hidden workspace.
-  Matrix<Space> hidden_field(const Matrix<Space>& v) {
-    const int batch = static_cast<int>(v.extent(0));
-    const Matrix<Space> a = gemm_rows(v, vpad_, scale_visible(), packs_ == nullptr);
-    ensure(hid_, static_cast<int>(a.extent(0)), nh_, "zeta::Rbm::hidden_field");
-    times_w(false, a, hid_);
-    *held_ = Held{v.data(), hid_.data(), batch};
-    return Matrix<Space>(hid_.data(), batch, nh_);
-  }
-
-  //! hidden_field(v) as the hidden workspace holds it when the last product into it was v's.
-  Matrix<Space> held_field(const Matrix<Space>& v) {
-    const int batch = static_cast<int>(v.extent(0));
-    if (held_->v != v.data() || held_->in != hid_.data() || held_->rows != batch) return hidden_field(v);
-    return Matrix<Space>(hid_.data(), batch, nh_);
-  }
-
-  //! h Wᵀ for the batch, in the visible workspace.
-  Matrix<Space> visible_field(const Matrix<Space>& h) {
-    const int batch = static_cast<int>(h.extent(0));
-    const Matrix<Space> a = gemm_rows(h, hpad_, false, packs_ == nullptr);
-    ensure(vis_, static_cast<int>(a.extent(0)), nv_, "zeta::Rbm::visible_field");
-    times_w(true, a, vis_);
-    return Matrix<Space>(vis_.data(), batch, nv_);
   }
 
   //! The first a.extent(0) rows of `out` = A W, or A Wᵀ (`transposed`): packed_gemm
@@ -938,251 +928,6 @@ class Rbm {
   std::shared_ptr<std::array<linalg::PackedWeight, 2>> packs_;
   std::shared_ptr<Held> held_ = std::make_shared<Held>();    //!< for gibbs_step's reuse_field
   bool binary_products_ = linalg::kBinaryProductsByDefault;  //!< host: contrastive_gradient by row sums
-};
-
-//! ln Z(β) of the base-rate model A (W = 0, c = 0, visible bias a) with `hidden`
-//! hidden units: Bernoulli Σ_i softplus(β a_i) + nh ln 2; Gaussian
-//! Σ_i ½ ln(2π σ_i² / β) + nh ln 2 (σ: empty = 1, one value, or one per visible).
-inline double rbm_base_rate_log_z(RbmKind kind, const std::vector<double>& a, int hidden,
-                                  const std::vector<double>& sigma = {}, double beta = 1) {
-  double s = hidden * std::log(2.0);
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (kind == RbmKind::bernoulli) {
-      s += kmath::softplus(beta * a[i]);
-    } else {
-      const double si = sigma.empty() ? 1.0 : (sigma.size() == 1 ? sigma[0] : sigma[i]);
-      s += 0.5 * std::log(2 * M_PI * si * si / beta);
-    }
-  }
-  return s;
-}
-
-//! Sums over at most 2^30 states.
-constexpr int kRbmMaxExactBits = 30;
-
-namespace rbm_detail {
-
-//! The chunk kernel of rbm_log_z_exact (Gauss: the sum over the other layer is
-//! Σ quad_i f_i², else Σ softplus(f_i); a compile-time choice keeps the loops simple
-//! enough to vectorize). Chunk h holds the states whose high bits are h; it walks the
-//! `low` low bits in Gray-code order and writes its (max, Σ e^{term − max}) to lse(h, ·).
-template <bool Gauss, class Space, class DMatrix, class DVector, class Lse>
-void log_z_chunks(const DMatrix& M, const DVector& lin, const DVector& base, const DVector& quad, int low,
-                  const DMatrix& acc, const Lse& lse) {
-  const int ns = static_cast<int>(M.extent(0)), no = static_cast<int>(M.extent(1));
-  const int chunks = static_cast<int>(acc.extent(0));
-  constexpr int B = block_size<Space>();
-  using Team = typename Kokkos::TeamPolicy<Space>::member_type;
-  Kokkos::parallel_for(
-      "zeta::rbm_log_z_exact::chunks", Kokkos::TeamPolicy<Space>(chunks, Kokkos::AUTO), KOKKOS_LAMBDA(const Team& m) {
-        const int h = m.league_rank();
-        double* KOKKOS_RESTRICT f = &acc(h, 0);
-        double lin_term = 0;
-        for (int j = low; j < ns; ++j)
-          if ((h >> (j - low)) & 1) lin_term += lin(j);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(m, no), [&](const int i) {
-          double s = base(i);
-          for (int j = low; j < ns; ++j)
-            if ((h >> (j - low)) & 1) s += M(j, i);
-          f[i] = s;
-        });
-        m.team_barrier();
-        double mx = -1.7976931348623157e308, sum = 0;  // −DBL_MAX: e^{mx − term} = 0 at the first state
-        const std::int64_t states = std::int64_t(1) << low;
-        for (std::int64_t t = 0; t < states; ++t) {
-          if (t > 0) {
-            // Gray code: unit j flips; the running field moves by ±row j. Each thread
-            // updates the blocks of f that it then sums, so no barrier is needed.
-            const int j = lowest_bit(t);
-            const double sgn = (((t ^ (t >> 1)) >> j) & 1) ? 1.0 : -1.0;
-            lin_term += sgn * lin(j);
-            const double* KOKKOS_RESTRICT row = &M(j, 0);
-            Kokkos::parallel_for(Kokkos::TeamThreadRange(m, (no + B - 1) / B), [&](const int blk) {
-              const int lo = blk * B, hi = no < lo + B ? no : lo + B;
-              for (int i = lo; i < hi; ++i) f[i] += sgn * row[i];
-            });
-          }
-          double other;
-          if constexpr (Gauss)
-            other = team_sum<B>(m, no, [&](int i) { return quad(i) * f[i] * f[i]; });
-          else
-            other = team_softplus_sum<B>(m, no, [&](int i) { return f[i]; });
-          const double term = lin_term + other;
-          if (term > mx) {
-            sum = sum * kmath::exp(mx - term) + 1.0;
-            mx = term;
-          } else {
-            sum += kmath::exp(term - mx);
-          }
-        }
-        Kokkos::single(Kokkos::PerTeam(m), [&]() {
-          lse(h, 0) = mx;
-          lse(h, 1) = sum;
-        });
-      });
-}
-
-}  // namespace rbm_detail
-
-//! Exact ln Z(β) = ln Σ_{v,h} e^{−βE(v,h)} by summing over the 2^n states of one layer:
-//!   Bernoulli (over h): ln Σ_h e^{β cᵀh} Π_i (1 + e^{β(b_i + (Wh)_i)}), or over v when
-//!     nv < nh (the same with the layers' roles swapped);
-//!   Gaussian (over h): Σ_i ½ ln(2πσ_i²/β) + ln Σ_h e^{β cᵀh + Σ_i β((b + Wh)_i² − b_i²)/(2σ_i²)}.
-//! The states are split into 2^q chunks by their high bits, one team each: a chunk
-//! walks its low bits in Gray-code order, so each state costs one row update of the
-//! running field (b + Wh) and one fused vectorized softplus (or square) sum over the
-//! other layer, and keeps an online log-sum-exp; the chunks' (max, sum) pairs are
-//! combined on the host in chunk order, so the result is deterministic.
-//! Refuses more than kRbmMaxExactBits summed units.
-template <class Space>
-double rbm_log_z_exact(const Rbm<Space>& rbm, double beta = 1) {
-  using memory_space = typename Space::memory_space;
-  using DMatrix = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>;
-  using DVector = Kokkos::View<double*, memory_space>;
-  const bool gauss = rbm.kind() == RbmKind::gaussian;
-  const int nv = rbm.visible(), nh = rbm.hidden();
-  const bool over_visible = !gauss && nv < nh;
-  const int ns = over_visible ? nv : nh, no = over_visible ? nh : nv;  // summed and other layer
-  if (ns > kRbmMaxExactBits)
-    throw Error("rbm: exact ln Z sums over 2^" + std::to_string(ns) + " states of the " +
-                (over_visible ? "visible" : "hidden") + " layer; at most " + std::to_string(kRbmMaxExactBits) +
-                " units are allowed (" + std::to_string(nv) + " visible, " + std::to_string(nh) + " hidden)");
-  if (!(beta > 0)) throw Error("rbm: exact ln Z needs beta > 0");
-
-  // M(j, ·): the change of the running field when unit j of the summed layer turns on;
-  // lin(j): its linear term; base: the field with the summed layer all off.
-  DMatrix M("zeta::rbm_log_z_exact::rows", ns, no);
-  DVector lin("zeta::rbm_log_z_exact::linear", ns), base("zeta::rbm_log_z_exact::base", no),
-      quad("zeta::rbm_log_z_exact::quadratic", no);
-  const auto W = rbm.W();
-  const auto b = rbm.b(), c = rbm.c(), iv = rbm.inv_var();
-  // Bernoulli fields are pre-multiplied by β; Gaussian ones enter as β/(2σ²) x².
-  const double fs = gauss ? 1.0 : beta;
-  Kokkos::parallel_for(
-      "zeta::rbm_log_z_exact::setup", RangePolicy<Space>(0, std::int64_t(ns) * no),
-      KOKKOS_LAMBDA(const std::int64_t k) {
-        const int j = static_cast<int>(k / no), i = static_cast<int>(k % no);
-        M(j, i) = fs * double(over_visible ? W(j, i) : W(i, j));
-      });
-  Kokkos::parallel_for(
-      "zeta::rbm_log_z_exact::setup_bias", RangePolicy<Space>(0, ns > no ? ns : no), KOKKOS_LAMBDA(const int k) {
-        if (k < ns) lin(k) = beta * double(over_visible ? b(k) : c(k));
-        if (k < no) {
-          base(k) = fs * double(over_visible ? c(k) : b(k));
-          quad(k) = gauss ? 0.5 * beta * double(iv(k)) : 0.0;
-        }
-      });
-
-  // Chunks: a few per host thread (each costs a field set-up of up to ns·no), on a
-  // GPU enough teams to fill it; at most 2^14, and running fields within 2^22 doubles.
-  constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
-  const std::int64_t want = std::int64_t(Space().concurrency()) * (host ? 4 : 1);
-  int q = 0;
-  while (q < ns && q < 14 && (std::int64_t(1) << q) < want && (std::int64_t(no) << (q + 1)) <= (std::int64_t(1) << 22))
-    ++q;
-  const int low = ns - q;  // bits walked inside a chunk
-  const int chunks = 1 << q;
-  DMatrix acc("zeta::rbm_log_z_exact::field", chunks, no);
-  Kokkos::View<double* [2], Kokkos::LayoutRight, memory_space> lse("zeta::rbm_log_z_exact::chunk_lse", chunks);
-  if (gauss)
-    rbm_detail::log_z_chunks<true, Space>(M, lin, base, quad, low, acc, lse);
-  else
-    rbm_detail::log_z_chunks<false, Space>(M, lin, base, quad, low, acc, lse);
-  auto hl = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), lse);
-  double mx = -std::numeric_limits<double>::infinity();
-  for (int h = 0; h < chunks; ++h) mx = std::max(mx, hl(h, 0));
-  double sum = 0;
-  for (int h = 0; h < chunks; ++h) sum += hl(h, 1) * std::exp(hl(h, 0) - mx);
-  double constant = 0;
-  if (gauss) {
-    auto hb = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), b);
-    for (int i = 0; i < nv; ++i) {
-      const double s = rbm.sigma()[i];
-      constant += 0.5 * std::log(2 * M_PI * s * s / beta) - 0.5 * beta * double(hb(i)) * double(hb(i)) / (s * s);
-    }
-  }
-  return constant + mx + std::log(sum);
-}
-
-//! Annealed importance sampling from the base-rate model to an RBM (Salakhutdinov
-//! & Murray 2008, §4): the intermediate distributions, a ∈ [0, 1],
-//!   f_a(v) = e^{−(1−a) E_A(v)} Σ_h e^{−a β_T E(v, h)} = e^{−G_a(v)},
-//! with E_A(v) = −a_Aᵀv (Bernoulli) or Σ_i (v_i − a_A,i)²/(2σ_i²) (Gaussian, the
-//! target's σ), the base-rate model of visible bias a_A (W = 0, c = 0), and the
-//! target at inverse temperature β_T (ais.beta). Then
-//!   Bernoulli  G_a(v) = −(1−a) a_Aᵀv − aβ_T bᵀv − Σ_j softplus(aβ_T (c_j + (vW)_j)),
-//!   Gaussian   G_a(v) = ½ Σ_i [(1−a)(v_i − a_A,i)² + aβ_T (v_i − b_i)²]/σ_i² − Σ_j softplus(aβ_T(c_j + (vSW)_j)),
-//! Z_0 = Z_A · 2^nh (rbm_base_rate_log_z) and Z_1 = Z(β_T). The Gibbs move samples
-//! h ~ p(h | v) = σ(aβ_T (c + vSW)) and v from the visible conditional of
-//! e^{−(1−a)E_A(v) − aβ_T E(v,h)} (rbm_detail::visible_conditional), which leaves f_a invariant.
-//! ln Z(β_T) = ln Z_0 + ln mean_chains exp(Σ_k [G_{a_{k−1}}(v_{k−1}) − G_{a_k}(v_{k−1})]).
-template <class Space>
-class RbmAis {
- public:
-  //! Keeps a shallow copy of `target` (it shares θ). `base_bias`: the base rates a_A
-  //! (Rbm::visible_bias_from_mean of the data mean).
-  RbmAis(const Rbm<Space>& target, const std::vector<double>& base_bias, double beta_target = 1)
-      : rbm_(target), base_host_(base_bias), beta_(beta_target) {
-    if (static_cast<int>(base_bias.size()) != target.visible())
-      throw Error("rbm ais: the base model has " + std::to_string(base_bias.size()) + " visible biases, the target " +
-                  std::to_string(target.visible()) + " visible units");
-    if (!(beta_target > 0)) throw Error("rbm ais: the target beta must be positive");
-    base_ = Vector<Space>("zeta::RbmAis::base_bias", base_bias.size());
-    auto h = Kokkos::create_mirror_view(base_);
-    for (std::size_t i = 0; i < base_bias.size(); ++i) h(i) = Real(base_bias[i]);
-    Kokkos::deep_copy(base_, h);
-  }
-
-  const Rbm<Space>& target() const { return rbm_; }
-  double beta_target() const { return beta_; }
-  const std::vector<double>& base_bias() const { return base_host_; }
-
-  //! ln Z_0 = ln Σ_v f_0(v) = ln Z_A + nh ln 2.
-  double base_log_z() const { return rbm_base_rate_log_z(rbm_.kind(), base_host_, rbm_.hidden(), rbm_.sigma()); }
-
-  //! Exact draws from f_0 (independent visibles of the base-rate model).
-  void sample_base(const Matrix<Space>& v, std::uint32_t seed, std::int64_t offset, std::int64_t step) {
-    rbm_detail::visible_conditional(Matrix<Space>(), rbm_.terms(base_, 1.0), PerChain<Space>(0.0), v, true, seed,
-                                    offset, step);
-    rbm_.wrote(v);
-  }
-
-  //! out = G_a(v) = −ln f_a(v).
-  template <class Out>
-  void intermediate_free_energy(const Matrix<Space>& v, double a, const Out& out) {
-    if (v.extent(0) == 0) return;
-    rbm_detail::marginal_energy(v, rbm_.hidden_field(v), rbm_.c_, rbm_.terms(base_, 1 - a), PerChain<Space>(a * beta_),
-                                false, 1.0, false, out);
-  }
-
-  //! w += ln f_to(v) − ln f_from(v) = G_from(v) − G_to(v), from one GEMM.
-  template <class Out>
-  void log_weight_increment(const Matrix<Space>& v, double a_from, double a_to, const Out& w) {
-    if (v.extent(0) == 0) return;
-    const auto pre = rbm_.hidden_field(v);
-    rbm_detail::marginal_energy(v, pre, rbm_.c_, rbm_.terms(base_, 1 - a_from), PerChain<Space>(a_from * beta_), false,
-                                1.0, true, w);
-    rbm_detail::marginal_energy(v, pre, rbm_.c_, rbm_.terms(base_, 1 - a_to), PerChain<Space>(a_to * beta_), false,
-                                -1.0, true, w);
-  }
-
-  //! One Gibbs sweep that leaves f_a invariant: h ~ p_a(h | v), then v ~ p_a(v | h).
-  //! `reuse_field`: right after log_weight_increment(v, …), whose field it reuses (as
-  //! Rbm::gibbs_step's).
-  void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, double a, std::uint32_t seed, std::int64_t offset,
-                  std::int64_t step, bool reuse_field = false) {
-    const PerChain<Space> g(a * beta_);
-    rbm_detail::hidden_conditional(reuse_field ? rbm_.held_field(v) : rbm_.hidden_field(v), rbm_.c_, g, h, true, seed,
-                                   offset, step);
-    rbm_detail::visible_conditional(rbm_.visible_field(h), rbm_.terms(base_, 1 - a), g, v, true, seed, offset, step);
-    rbm_.wrote(v);
-  }
-
- private:
-  Rbm<Space> rbm_;
-  Vector<Space> base_;
-  std::vector<double> base_host_;
-  double beta_;
 };
 
 }  // namespace zeta

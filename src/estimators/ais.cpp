@@ -1,0 +1,101 @@
+#include "zeta/estimators/ais.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "zeta/core/error.hpp"
+#include "zeta/estimators/ais_stats.hpp"
+#include "zeta/io/hdf5.hpp"
+
+namespace zeta::estimators {
+
+void declare_ais_keys(Config& cfg) {
+  cfg.declare("ais.beta", "1", "target inverse temperature");
+  cfg.declare("ais.steps", "1000", "number of intermediate distributions T (the last is the target)");
+  cfg.declare("ais.chains", "256", "AIS chains over all ranks");
+  cfg.declare("ais.schedule", "linear",
+              "linear | geometric | sigmoid interpolation a_t from 0 to 1 (beta_t = a_t * ais.beta), or list");
+  cfg.declare("ais.betas", "", "schedule = list: increasing inverse temperatures ending at ais.beta");
+  cfg.declare("ais.sweeps", "1", "MCMC moves (sweeps) at each intermediate distribution");
+  cfg.declare("ais.reverse", "false",
+              "also run AIS backwards from target states equilibrated by ais.reverse_burn_in moves: a "
+              "stochastic upper bound, so the output brackets ln Z (bidirectional Monte Carlo)");
+  cfg.declare("ais.reverse_burn_in", "2000", "moves at the target that equilibrate the reverse chains");
+  cfg.declare("ais.base_mean", "0", "continuous models: mean of the Gaussian base");
+  cfg.declare("ais.base_scale", "1", "continuous models: standard deviation of the Gaussian base");
+  cfg.declare("ais.exact", "false",
+              "rbm: also the exact ln Z, summed over the smaller layer (at most 30 units), as log_z_exact");
+}
+
+AisSpec read_ais_spec(const Config& cfg) {
+  AisSpec s;
+  s.beta = cfg.get_positive("ais.beta");
+  s.chains = cfg.get_int_at_least("ais.chains", 2);
+  if (s.chains > (std::int64_t(1) << 40)) config_error("ais.chains", "is impossibly large");
+  s.sweeps = static_cast<int>(cfg.get_int_at_least("ais.sweeps", 1));
+  s.reverse = cfg.get_bool("ais.reverse");
+  s.reverse_burn_in = cfg.get_int_at_least("ais.reverse_burn_in", 1);
+  s.base_mean = cfg.get_double("ais.base_mean");
+  s.base_scale = cfg.get_positive("ais.base_scale");
+  const std::string kind = cfg.get_choice("ais.schedule", {"linear", "geometric", "sigmoid", "list"});
+  if (kind == "list") {
+    const auto b = cfg.get_doubles("ais.betas");
+    if (b.empty()) config_error("ais.betas", "schedule = list needs the list of betas");
+    s.a.push_back(0.0);
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      if (!(b[i] > (i ? b[i - 1] : 0.0))) config_error("ais.betas", "must be positive and strictly increasing");
+      s.a.push_back(b[i] / s.beta);
+    }
+    if (std::fabs(b.back() - s.beta) > 1e-12 * s.beta)
+      config_error("ais.betas", "must end at the target ais.beta = " + cfg.get_string("ais.beta") + ", ends at " +
+                                    std::to_string(b.back()));
+    s.a.back() = 1.0;
+    return s;
+  }
+  if (!cfg.get_string("ais.betas").empty()) config_error("ais.betas", "only applies to ais.schedule = list");
+  const auto T = cfg.get_int_at_least("ais.steps", 1);
+  if (T > 100000000) config_error("ais.steps", "is impossibly large");
+  s.a.resize(T + 1);
+  for (std::int64_t t = 0; t <= T; ++t) {
+    const double u = double(t) / double(T);
+    if (kind == "linear") s.a[t] = u;
+    else if (kind == "geometric") s.a[t] = (std::pow(10.0, -4.0 * (1 - u)) - 1e-4) / (1 - 1e-4);
+    else {
+      auto sig = [](double z) { return 1 / (1 + std::exp(-z)); };
+      s.a[t] = (sig(8 * u - 4) - sig(-4)) / (sig(4) - sig(-4));  // Salakhutdinov & Murray's δ = 4
+    }
+  }
+  s.a.front() = 0.0;
+  s.a.back() = 1.0;
+  return s;
+}
+
+AisEstimate estimate(const AisRun& run, const ChainRange& range, const Comm& comm) {
+  const LogMeanExp fw = log_mean_exp(run.log_w, range, comm);
+  AisEstimate e;
+  e.log_z = fw.log_mean + run.base_log_z;
+  e.log_z_stderr = fw.stderr;
+  e.ess = fw.ess;
+  e.log_weight_var = fw.log_var;
+  if (run.reverse) {
+    const LogMeanExp rv = log_mean_exp(run.log_w_rev, range, comm);
+    e.log_z_upper = run.base_log_z - rv.log_mean;  // E[log mean exp w_rev] ≤ ln(Z_0 / Z): a stochastic upper bound
+    e.log_z_upper_stderr = rv.stderr;
+  }
+  return e;
+}
+
+void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& o, const ChainRange& range, const Comm& comm) {
+  std::vector<double> betas(as.a.size());
+  for (std::size_t t = 0; t < betas.size(); ++t) betas[t] = as.a[t] * as.beta;
+  const hid_t db = out.create_double("/ais/betas", {hsize_t(betas.size())});
+  out.write_double(db, {0}, {comm.root() ? hsize_t(betas.size()) : 0}, betas.data());
+  const hid_t dw = out.create_double("/ais/log_weights", {hsize_t(as.chains)});
+  out.write_double(dw, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w.data());
+  if (as.reverse) {
+    const hid_t dr = out.create_double("/ais/reverse_log_weights", {hsize_t(as.chains)});
+    out.write_double(dr, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w_rev.data());
+  }
+}
+
+}  // namespace zeta::estimators
