@@ -17,7 +17,6 @@
 #include "zeta/estimators/rbm_exact.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/output.hpp"
-#include "zeta/io/params.hpp"
 #include "zeta/models/factory.hpp"
 
 namespace zeta::apps {
@@ -32,21 +31,6 @@ void declare_ais_app_keys(Config& cfg) {
   estimators::declare_ais_keys(cfg);
   cfg.declare("output.file", "zeta_ais.h5", "HDF5 output file (empty = none)");
 }
-
-namespace {
-
-//! The RBM of model.params and, with `exact`, its exact ln Z at ais.beta (rank 0, broadcast).
-estimators::AisRun ais_rbm(const Config& cfg, const ModelSpec& ms, const estimators::AisSpec& as, std::uint32_t seed,
-                           const ChainRange& range, const estimators::StageHook& on_stage, const Comm& comm,
-                           bool exact, double& log_z_exact) {
-  const io::RbmParams p = load_rbm_params(cfg, ms, comm);
-  Rbm<Space> rbm = make_sampling_rbm<Space>(p, ms);
-  const std::vector<double> base = p.base_bias.empty() ? p.b : p.base_bias;
-  if (exact) log_z_exact = estimators::rbm_log_z_exact(rbm, as.beta, comm, "ais.exact");
-  return estimators::run_ais(rbm, base, as, seed, range, on_stage);
-}
-
-}  // namespace
 
 AisResult ais(const Config& cfg, const Comm& comm) {
   Kokkos::Timer timer;
@@ -73,15 +57,17 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   Progress progress("zeta ais", T, double(as.chains) * as.sweeps, "chain-steps", comm.root(),
                     cfg.get_nonnegative("run.progress_every"));
   const estimators::StageHook on_stage = [&](std::int64_t i) { progress.update(i); };
-  estimators::AisRun o;
-  if (ms.lattice()) {
-    o = estimators::run_ais(Ising<Space>(ms.L, ms.J, ms.h), spin_move(smp), as, seed, range, on_stage);
-  } else if (rbm) {
-    o = ais_rbm(cfg, ms, as, seed, range, on_stage, comm, exact, log_z_exact);
-  } else {
-    auto model = make_model<Space>(ms);
-    o = std::visit([&](auto& m) { return estimators::run_ais(m, smp, as, seed, range, on_stage); }, model);
-  }
+  const estimators::AisRun o = with_model<Space>(cfg, ms, comm, [&](auto& m) {
+    using M = std::decay_t<decltype(m)>;
+    if constexpr (std::is_same_v<M, Ising<Space>>) {
+      return estimators::run_ais(m, spin_move(smp), as, seed, range, on_stage);
+    } else if constexpr (std::is_same_v<M, LoadedRbm<Space>>) {
+      if (exact) log_z_exact = estimators::rbm_log_z_exact(m.rbm, as.beta, comm, "ais.exact");
+      return estimators::run_ais(m.rbm, m.base_bias, as, seed, range, on_stage);
+    } else {
+      return estimators::run_ais(m, smp, as, seed, range, on_stage);
+    }
+  });
 
   const estimators::AisEstimate e = estimators::estimate(o, range, comm);
   AisResult r;

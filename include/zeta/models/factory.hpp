@@ -12,6 +12,7 @@
 #include "zeta/models/double_well.hpp"
 #include "zeta/models/gaussian.hpp"
 #include "zeta/models/gmm.hpp"
+#include "zeta/models/ising.hpp"
 #include "zeta/models/mlp.hpp"
 #include "zeta/models/rbm.hpp"
 #include "zeta/models/registry.hpp"
@@ -96,7 +97,7 @@ AnyModel<Space> make_registered(const typename Registry<ModelList<E...>>::Params
   return std::move(*out);
 }
 
-//! Continuous models only; lattice models (ising) are built by their drivers.
+//! Continuous models only; with_model below builds every kind.
 template <class Space>
 AnyModel<Space> make_model(const ModelSpec& s) {
   if (s.lattice()) config_error("model.type", "'" + s.type + "' is a lattice model: this command needs a continuous one");
@@ -143,6 +144,33 @@ Rbm<Space> make_sampling_rbm(const io::RbmParams& p, const ModelSpec& ms) {
   Rbm<Space> rbm = make_rbm<Space>(p, ms);
   rbm.pack_weights();
   return rbm;
+}
+
+//! A trained RBM of model.params, ready to sample (W packed), with the visible biases
+//! of its AIS base-rate model: the file's /model/rbm/base_bias (the training data's
+//! marginals) or else the RBM's own visible biases.
+template <class Space>
+struct LoadedRbm {
+  Rbm<Space> rbm;
+  std::vector<double> base_bias;
+};
+
+//! The one model dispatch: builds the model [model] names and returns f(model), with
+//! `model` an Ising<Space>, a LoadedRbm<Space> (model.params, read collectively) or
+//! one of AnyModel's continuous models. The model lives for the whole call.
+template <class Space, class F>
+decltype(auto) with_model(const Config& cfg, const ModelSpec& ms, const Comm& comm, F&& f) {
+  if (ms.lattice()) {
+    Ising<Space> m(ms.L, ms.J, ms.h);
+    return f(m);
+  }
+  if (ms.type == "rbm") {
+    const io::RbmParams p = load_rbm_params(cfg, ms, comm);
+    LoadedRbm<Space> m{make_sampling_rbm<Space>(p, ms), p.base_bias.empty() ? p.b : p.base_bias};
+    return f(m);
+  }
+  auto model = make_model<Space>(ms);
+  return std::visit([&](auto& m) -> decltype(auto) { return f(m); }, model);
 }
 
 }  // namespace zeta

@@ -12,9 +12,11 @@
 //!
 //! ContinuousSystem (Langevin / MALA / HMC / RWM), LatticeSystem (Metropolis /
 //! heat-bath sweeps) and RbmSystem (block Gibbs) implement it; with_system() picks
-//! one from [model] and [sampler], the only place that dispatches on the model.
+//! one from [model] and [sampler] over with_model (models/factory.hpp), the one
+//! place that dispatches on the model.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 #include <variant>
 
 #include "zeta/core/config.hpp"
@@ -49,22 +51,19 @@ struct SystemOptions {
 template <class Space, class F>
 decltype(auto) with_system(const Config& cfg, const ModelSpec& ms, const SamplerSpec& smp, const ChainRange& range,
                            std::uint32_t seed, const Comm& comm, const SystemOptions& opt, F&& f) {
-  if (ms.lattice()) {
-    LatticeSystem<Space> sys(Ising<Space>(ms.L, ms.J, ms.h), spin_move(smp), range, seed, opt.beta);
-    return f(sys);
-  }
-  if (ms.type == "rbm") {
-    RbmSystem<Space> sys(make_sampling_rbm<Space>(load_rbm_params(cfg, ms, comm), ms), range, seed, opt.rbm_energy,
-                         opt.beta);
-    return f(sys);
-  }
-  auto model = make_model<Space>(ms);
-  return std::visit(
-      [&](auto& m) -> decltype(auto) {
-        ContinuousSystem<Space, std::decay_t<decltype(m)>> sys(m, smp, range, seed, opt.beta);
-        return f(sys);
-      },
-      model);
+  return with_model<Space>(cfg, ms, comm, [&](auto& m) -> decltype(auto) {
+    using M = std::decay_t<decltype(m)>;
+    if constexpr (std::is_same_v<M, Ising<Space>>) {
+      LatticeSystem<Space> sys(m, spin_move(smp), range, seed, opt.beta);
+      return f(sys);
+    } else if constexpr (std::is_same_v<M, LoadedRbm<Space>>) {
+      RbmSystem<Space> sys(m.rbm, range, seed, opt.rbm_energy, opt.beta);
+      return f(sys);
+    } else {
+      ContinuousSystem<Space, M> sys(m, smp, range, seed, opt.beta);
+      return f(sys);
+    }
+  });
 }
 
 }  // namespace zeta
