@@ -282,8 +282,20 @@ ChainRange mbar_samples(std::int64_t N, const Comm& comm) {
   return ChainRange{N, lo, hi - lo};
 }
 
-MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const Comm& comm,
-                const MbarOptions& opt) {
+MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
+                            const std::vector<std::int64_t>& N_k, const Comm& comm, const MbarOptions& opt) {
+  const int K = static_cast<int>(betas.size());
+  const ChainRange mine = mbar_samples(std::int64_t(energies.size()), comm);
+  std::vector<double> u(std::size_t(K) * std::size_t(mine.count));
+  for (int k = 0; k < K; ++k)
+    for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = betas[k] * energies[mine.offset + i];
+  return mbar(u, N_k, comm, opt);
+}
+
+namespace {
+
+//! The problem of this rank's share u_local of the samples: counts, blocks, checks.
+Problem make_problem(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const Comm& comm) {
   Problem p;
   p.K = static_cast<int>(N_k.size());
   p.N_k = N_k;
@@ -309,7 +321,14 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
     throw Error("MBAR: a rank's reduced potentials do not match its share of the samples", false);
   if (comm.any(bad_value)) throw Error("MBAR: non-finite reduced potential (NaN or Inf energies)", false);
 
-  // Initial guess: f_{j+1} − f_j ≈ ½(⟨u_{j+1} − u_j⟩_j + ⟨u_{j+1} − u_j⟩_{j+1}) between neighbouring sampled states.
+  return p;
+}
+
+//! Initial guess: f_{j+1} − f_j ≈ ½(⟨u_{j+1} − u_j⟩_j + ⟨u_{j+1} − u_j⟩_{j+1}) between neighbouring sampled states.
+std::vector<double> initial_guess(const Problem& p) {
+  const Comm& comm = *p.comm;
+  const std::vector<std::int64_t>& N_k = p.N_k;
+  const ChainRange blocks = comm.chains(p.G);
   const int m = static_cast<int>(p.S.size());
   std::vector<double> f(p.K, 0.0);
   if (m > 1) {
@@ -334,16 +353,13 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
     for (int j = 0; j + 1 < m; ++j)
       f[p.S[j + 1]] = f[p.S[j]] + 0.5 * (tot[2 * j] / double(N_k[p.S[j]]) + tot[2 * j + 1] / double(N_k[p.S[j + 1]]));
   }
-  Solve sol = newton(p, f, nullptr, opt.tol, opt.max_iterations);
-  f = sol.f;
-  fill_unsampled(p, f);
-  const double f0 = f[0];
-  for (auto& v : f) v -= f0;
-  MbarResult r;
-  r.f = f;
-  r.iterations = sol.iterations;
-  r.converged = sol.converged;
+  return f;
+}
 
+//! The asymptotic covariance Θ of f (r.theta) and the standard errors of f_k − f_0.
+void asymptotic_covariance(const Problem& p, const Solve& sol, const std::vector<double>& f, MbarResult& r) {
+  const std::vector<std::int64_t>& N_k = p.N_k;
+  const int m = static_cast<int>(p.S.size());
   // Asymptotic covariance ("svd-ew"): Wᵀ W = V Σ² Vᵀ, Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ.
   const int K = p.K;
   std::vector<double> A(std::size_t(K) * K, 0.0);
@@ -398,7 +414,11 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
   for (int k = 0; k < K; ++k)
     r.df_stderr[k] = std::sqrt(std::max(0.0, r.theta[k * K + k] + r.theta[0] - 2 * r.theta[k * K]));
 
-  if (opt.bootstrap > 0) {
+}
+
+//! The bootstrap's standard errors of f_k − f_0 (opt.bootstrap > 0).
+void bootstrap_stderr(const Problem& p, const Solve& sol, const MbarOptions& opt, MbarResult& r) {
+  const int K = p.K;
     // Resample within each state, re-solve from the estimate, and take the spread of f_k − f_0.
     std::vector<double> mean(K, 0.0), sq(K, 0.0), c;
     for (int b = 0; b < opt.bootstrap; ++b) {
@@ -416,7 +436,25 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
     for (int k = 0; k < K; ++k)
       r.df_bootstrap_stderr[k] =
           draws > 1 ? std::sqrt(std::max(0.0, (sq[k] - mean[k] * mean[k] / draws) / (draws - 1))) : 0.0;
-  }
+}
+
+}  // namespace
+
+MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const Comm& comm,
+                const MbarOptions& opt) {
+  Problem p = make_problem(u_local, N_k, comm);
+  std::vector<double> f = initial_guess(p);
+  Solve sol = newton(p, f, nullptr, opt.tol, opt.max_iterations);
+  f = sol.f;
+  fill_unsampled(p, f);
+  const double f0 = f[0];
+  for (auto& v : f) v -= f0;
+  MbarResult r;
+  r.f = f;
+  r.iterations = sol.iterations;
+  r.converged = sol.converged;
+  asymptotic_covariance(p, sol, f, r);
+  if (opt.bootstrap > 0) bootstrap_stderr(p, sol, opt, r);
   return r;
 }
 

@@ -49,6 +49,12 @@ ChainRange mbar_samples(std::int64_t N, const Comm& comm);
 MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const Comm& comm,
                 const MbarOptions& opt = {});
 
+//! Collective. MBAR over states that differ only in β: u_kn = β_k E_n, with every
+//! rank's `energies` the same N samples grouped by the state that drew them (N_k
+//! each); each rank builds the reduced potentials of its share (mbar_samples).
+MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
+                            const std::vector<std::int64_t>& N_k, const Comm& comm, const MbarOptions& opt = {});
+
 //! One process: u holds all N samples as K rows of N.
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt = {});
 

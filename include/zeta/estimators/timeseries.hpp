@@ -127,4 +127,12 @@ inline BatchMeans pooled_batch_means(const std::vector<double>& all, std::int64_
   return r;
 }
 
+//! The stride (in saved rows) that leaves roughly independent samples: the
+//! statistical inefficiency g = 2 τ_int (τ_int in steps) over the saving interval,
+//! rounded up, at least 1; 1 where τ_int is unknown (NAN).
+inline std::int64_t thinning_stride(double tau_int, std::int64_t save_every) {
+  const double g = std::isfinite(tau_int) ? 2 * tau_int / double(save_every) : 1.0;
+  return std::max<std::int64_t>(1, std::int64_t(std::ceil(g)));
+}
+
 }  // namespace zeta
