@@ -7,10 +7,43 @@
 
 #include <hdf5.h>
 
-#include "zeta/models/mlp.hpp"
-#include "zeta/models/rbm.hpp"
+#include "zeta/core/error.hpp"
+#include "zeta/models/rbm_kind.hpp"
 
 namespace zeta::io {
+
+//! Host-side copy of the parameters: weight [out][in] row-major and bias [out] per layer.
+struct MlpParams {
+  std::vector<int> layers;
+  std::vector<std::vector<double>> weight, bias;
+
+  //! θ in Mlp's flat layout: per layer, weight then bias.
+  std::vector<double> flat() const {
+    std::vector<double> t;
+    for (std::size_t l = 0; l < weight.size(); ++l) {
+      t.insert(t.end(), weight[l].begin(), weight[l].end());
+      t.insert(t.end(), bias.at(l).begin(), bias.at(l).end());
+    }
+    return t;
+  }
+  //! The inverse of flat() for the given layer sizes.
+  static MlpParams from_flat(const std::vector<int>& layers, const std::vector<double>& theta) {
+    MlpParams p;
+    p.layers = layers;
+    std::size_t k = 0;
+    for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+      const std::size_t in = std::size_t(layers[l]), out = std::size_t(layers[l + 1]);
+      if (k + out * in + out > theta.size()) break;
+      p.weight.emplace_back(theta.begin() + k, theta.begin() + k + out * in);
+      k += out * in;
+      p.bias.emplace_back(theta.begin() + k, theta.begin() + k + out);
+      k += out;
+    }
+    if (k != theta.size() || p.weight.size() + 1 != layers.size())
+      throw Error("internal: mlp parameter vector has the wrong length for its layers", false);
+    return p;
+  }
+};
 
 //! Reads MLP parameters and checks every shape against `layers`; errors name the file and dataset.
 MlpParams read_mlp_params(const std::string& file, const std::vector<int>& layers);
