@@ -11,6 +11,17 @@
 
 namespace zeta::training {
 
+namespace {
+
+//! Grid options that keep the energies of the cells (the /landscape).
+GridOptions keeping_energy() {
+  GridOptions keep;
+  keep.keep_energy = true;
+  return keep;
+}
+
+}  // namespace
+
 const std::vector<std::string>& MlpObjective::NllSeries::names() {
   static const std::vector<std::string> n = {"nll_step", "grid_log_z", "heldout_nll", "heldout_nll_stderr"};
   return n;
@@ -57,9 +68,8 @@ std::vector<double> MlpObjective::reduce_sums(const std::vector<double>& per_par
 }
 
 const char* MlpObjective::evaluate_nll(std::int64_t s, bool keep_cells) {
-  GridOptions keep;
-  keep.keep_energy = true;
-  GridNll r = grid_nll(mlp_, box_, data_.heldout, data_.partitions, comm_, keep_cells ? keep : GridOptions());
+  const GridOptions opt = keep_cells ? keeping_energy() : GridOptions();
+  GridNll r = grid_nll(mlp_, box_, data_.heldout, data_.partitions, comm_, opt);
   if (keep_cells) cells_ = std::move(r.energy);
   if (!std::isfinite(r.nll)) return "the held-out NLL";
   nll_.step.push_back(double(s));
@@ -95,7 +105,7 @@ void MlpObjective::gather_state() {
 
 void MlpObjective::write_state(hid_t f) {
   io::write_mlp_params(f, params_);
-  write_monitors(f);
+  write_series(f, monitor_table());
   write_series(f, nll_);
   write_extra(f);
 }
@@ -110,14 +120,16 @@ std::vector<double> MlpObjective::read_state(hid_t f, const std::string& file) {
     theta.insert(theta.end(), w.begin(), w.end());
     theta.insert(theta.end(), b.begin(), b.end());
   }
-  read_monitors(f, file);
+  TableRef monitors = monitor_table();
+  read_series(f, file, monitors, "monitor");
   read_series(f, file, nll_, "NLL");
   read_extra(f, file);
   return theta;
 }
 
 void MlpObjective::restore(const std::vector<double>& theta) {
-  broadcast_monitors();
+  TableRef monitors = monitor_table();
+  broadcast_series(comm_, monitors);
   broadcast_series(comm_, nll_);
   restore_extra();
   mlp_.set_params(theta);
@@ -141,14 +153,12 @@ void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
     out.write_root_double(base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l].data());
     out.write_root_double(base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l].data());
   }
-  write_monitors(out);
+  write_series(out, monitor_table());
   write_series(out, nll_);
   if (std::isfinite(true_nll_)) out.write_root_double("/train/true_nll", {1}, &true_nll_);
   if (grid_) {
     // An interrupted run had no final evaluation: the grid at the θ it stopped with.
-    GridOptions keep;
-    keep.keep_energy = true;
-    if (step != ts_.steps) cells_ = grid_log_z(mlp_, box_, comm_, keep).energy;
+    if (step != ts_.steps) cells_ = grid_log_z(mlp_, box_, comm_, keeping_energy()).energy;
     std::vector<double> xs(std::size_t(box_.nx)), ys(std::size_t(box_.ny));
     for (std::int64_t i = 0; i < box_.nx; ++i) xs[std::size_t(i)] = box_.x(i);
     for (std::int64_t j = 0; j < box_.ny; ++j) ys[std::size_t(j)] = box_.y(j);

@@ -21,7 +21,6 @@
 #include "zeta/samplers/samplers.hpp"
 #include "zeta/training/mlp_objective.hpp"
 #include "zeta/training/replay_buffer.hpp"
-#include "zeta/training/series.hpp"
 
 namespace zeta::training {
 
@@ -57,10 +56,7 @@ class MlpContrastive : public MlpObjective {
   void energies(const Matrix<Space>& x, const Vector<Space>& E, std::int64_t blocks);
 
  protected:
-  void write_monitors(hid_t f) override { write_series(f, series_); }
-  void write_monitors(io::OutputFile& out) override { write_series(out, series_); }
-  void read_monitors(hid_t f, const std::string& file) override { read_series(f, file, series_, "monitor"); }
-  void broadcast_monitors() override { broadcast_series(comm_, series_); }
+  TableRef monitor_table() override { return table_ref(series_); }
   void summarize_monitors(TrainResult& res) const override;
   void add_objective_json(JsonSummary& j) const override;
   void gather_extra() override;

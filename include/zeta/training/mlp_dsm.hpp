@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "zeta/training/mlp_objective.hpp"
-#include "zeta/training/series.hpp"
 
 namespace zeta::training {
 
@@ -39,10 +38,7 @@ class MlpDsm : public MlpObjective {
   void noisy_batch(std::int64_t s);
 
  protected:
-  void write_monitors(hid_t f) override { write_series(f, series_); }
-  void write_monitors(io::OutputFile& out) override { write_series(out, series_); }
-  void read_monitors(hid_t f, const std::string& file) override { read_series(f, file, series_, "monitor"); }
-  void broadcast_monitors() override { broadcast_series(comm_, series_); }
+  TableRef monitor_table() override { return table_ref(series_); }
   void summarize_monitors(TrainResult& res) const override;
   void add_objective_json(JsonSummary& j) const override { j.add("sigma", ts_.sigma); }
 

@@ -22,6 +22,7 @@
 #include "zeta/models/mlp.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/training/objective.hpp"
+#include "zeta/training/series.hpp"
 #include "zeta/training/spec.hpp"
 
 namespace zeta::training {
@@ -68,11 +69,8 @@ class MlpObjective : public Objective {
   const char* evaluate_nll(std::int64_t s, bool keep_cells);
 
  protected:
-  // The objective's train.eval_every table (its columns the /train datasets).
-  virtual void write_monitors(hid_t f) = 0;
-  virtual void write_monitors(io::OutputFile& out) = 0;
-  virtual void read_monitors(hid_t f, const std::string& file) = 0;
-  virtual void broadcast_monitors() = 0;
+  //! The objective's train.eval_every table (its columns the /train datasets).
+  virtual TableRef monitor_table() = 0;
   //! The last step's monitor values into `res`.
   virtual void summarize_monitors(TrainResult& res) const = 0;
   //! The objective's JSON figures after "objective".

@@ -12,13 +12,26 @@
 namespace zeta::training {
 
 // A monitor table S has `std::vector<std::vector<double>*> all()` and the matching
-// `static names()`; its columns are the checkpoint's /train/NAME datasets.
+// `names()`; its columns are the checkpoint's /train/NAME datasets.
+
+//! A monitor table seen through its columns and names, for code that does not know its type.
+struct TableRef {
+  std::vector<std::vector<double>*> columns;
+  const std::vector<std::string>* column_names = nullptr;
+  std::vector<std::vector<double>*> all() const { return columns; }
+  const std::vector<std::string>& names() const { return *column_names; }
+};
+
+template <class S>
+TableRef table_ref(S& s) {
+  return {s.all(), &S::names()};
+}
 
 template <class S>
 void write_series(hid_t f, S s) {  // a copy: all() hands out non-const pointers
   const auto cols = s.all();
   for (std::size_t q = 0; q < cols.size(); ++q)
-    io::write_array(f, "/train/" + S::names()[q], {cols[q]->size()}, cols[q]->data());
+    io::write_array(f, "/train/" + s.names()[q], {cols[q]->size()}, cols[q]->data());
 }
 
 //! The same columns in an output file (collective; rank 0's values are written).
@@ -26,14 +39,14 @@ template <class S>
 void write_series(io::OutputFile& out, S s) {
   const auto cols = s.all();
   for (std::size_t q = 0; q < cols.size(); ++q)
-    out.write_root_double("/train/" + S::names()[q], {cols[q]->size()}, cols[q]->data());
+    out.write_root_double("/train/" + s.names()[q], {cols[q]->size()}, cols[q]->data());
 }
 
 //! Reads the columns of `s`; columns of different lengths are corruption (`what`: the table's name).
 template <class S>
 void read_series(hid_t f, const std::string& file, S& s, const std::string& what) {
   const auto cols = s.all();
-  for (std::size_t q = 0; q < cols.size(); ++q) *cols[q] = io::read_array<double>(f, file, "/train/" + S::names()[q], {});
+  for (std::size_t q = 0; q < cols.size(); ++q) *cols[q] = io::read_array<double>(f, file, "/train/" + s.names()[q], {});
   for (std::size_t q = 1; q < cols.size(); ++q)
     if (cols[q]->size() != cols[0]->size()) throw Error("checkpoint " + what + " series differ in length (corrupt)", false);
 }
