@@ -123,7 +123,10 @@ training::TrainResult train_bowl(const Comm& comm, std::int64_t steps, double lr
   cfg.declare("run.seed", "1", "seed");
   training::declare_optimizer_keys(cfg);
   cfg.parse_text("", {"--train.optimizer=sgd", "--train.momentum=0", "--train.lr=" + std::to_string(lr)});
-  training::TrainSpec ts;
+  training::TrainSetup setup;
+  setup.checkpoint = ck;
+  setup.config = cfg.resolved_ini();
+  training::TrainSpec& ts = setup.train;
   ts.steps = steps;
   ts.batch = 1;
   ts.progress_every = 0;
@@ -134,7 +137,7 @@ training::TrainResult train_bowl(const Comm& comm, std::int64_t steps, double lr
   Bowl local(kTarget, ts.deterministic, comm);
   Bowl& bowl = keep ? *keep : local;
   Kokkos::Timer timer;
-  return training::Trainer(cfg, comm, ts, ck, bowl).run(timer);
+  return training::Trainer(setup, comm, bowl).run(timer);
 }
 
 TEST(Trainer, BowlConvergesAsGradientDescent) {

@@ -29,7 +29,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   const training::TrainSpec& ts = setup.train;
   const data::Dataset d = data::load(setup.data, ts.seed, comm);
   auto run = [&](training::Objective& objective) {
-    return training::Trainer(cfg, comm, ts, setup.checkpoint, objective).run(timer);
+    return training::Trainer(setup, comm, objective).run(timer);
   };
   if (setup.mlp()) {
     Mlp<Space> mlp(setup.model.mlp, setup.model.activation);

@@ -168,6 +168,7 @@ TrainSetup read_train_setup(const Config& cfg, const Comm& comm) {
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
     if (ts.dsm) require_smooth_activation(ms.activation);
   }
+  setup.config = cfg.resolved_ini();
   return setup;
 }
 

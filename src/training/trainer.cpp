@@ -62,15 +62,14 @@ inline void require_steps_left(const TrainSpec& ts, const io::CheckpointSpec& ck
 
 }  // namespace
 
-Trainer::Trainer(const Config& cfg, const Comm& comm, const TrainSpec& ts, const io::CheckpointSpec& ck,
-                 Objective& obj)
-    : cfg_(cfg),
-      comm_(comm),
-      ts_(ts),
-      ck_(ck),
+Trainer::Trainer(const TrainSetup& setup, const Comm& comm, Objective& obj)
+    : comm_(comm),
+      ts_(setup.train),
+      ck_(setup.checkpoint),
+      config_(setup.config),
       obj_(obj),
-      opt_(ts.opt, std::int64_t(obj.n_params())),
-      grad_(comm, obj.n_params(), ts.shared_reduction) {}
+      opt_(ts_.opt, std::int64_t(obj.n_params())),
+      grad_(comm, obj.n_params(), ts_.shared_reduction) {}
 
 void Trainer::diverged(std::int64_t step, const std::string& what) const {
   std::string msg = "training diverged at step " + std::to_string(step) + ": " + what +
@@ -83,7 +82,7 @@ void Trainer::diverged(std::int64_t step, const std::string& what) const {
 void Trainer::write_checkpoint(std::int64_t step) {
   obj_.gather_state();
   io::write_checkpoint(comm_, ck_.file, [&](hid_t f) {
-    io::write_checkpoint_header(f, "train", cfg_.resolved_ini(), obj_.signature_keys());
+    io::write_checkpoint_header(f, "train", config_, obj_.signature_keys());
     write_train_state(f, step, opt_);
     obj_.write_state(f);
   });
@@ -97,7 +96,7 @@ std::int64_t Trainer::restore() {
   std::vector<double> theta;
   TrainState st;
   io::read_checkpoint(comm_, ck_.file, [&](hid_t f) {
-    io::check_checkpoint_header(f, ck_.file, "train", cfg_.resolved_ini(), obj_.signature_keys());
+    io::check_checkpoint_header(f, ck_.file, "train", config_, obj_.signature_keys());
     st = read_train_state(f, ck_.file, obj_.n_params(), ts_.opt.type == OptimizerType::adam);
     theta = obj_.read_state(f, ck_.file);
     check_train_state(st, theta, ck_.file);
@@ -130,7 +129,7 @@ TrainResult Trainer::run(const Kokkos::Timer& timer) {
   std::unique_ptr<io::OutputFile> out;
   if (!ts_.file.empty()) {
     out = std::make_unique<io::OutputFile>(comm_, ts_.file);
-    io::write_root_attributes(*out, "train", cfg_, comm_);
+    io::write_root_attributes(*out, "train", config_, comm_);
   }
   TrainResult res;
   Progress progress("zeta train", ts_.steps - step, double(ts_.batch), "examples", comm_.root(), ts_.progress_every);

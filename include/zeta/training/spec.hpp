@@ -46,6 +46,7 @@ struct TrainSetup {
   ModelSpec model;
   data::DataSpec data;
   io::CheckpointSpec checkpoint;
+  std::string config;  //!< the resolved INI: the outputs' root attribute and the checkpoints' signature
   bool mlp() const { return model.type == "mlp"; }
 };
 

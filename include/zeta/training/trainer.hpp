@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <string>
 
-#include "zeta/core/config.hpp"
 #include "zeta/io/checkpoint.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/parallel/comm.hpp"
@@ -34,8 +33,8 @@ namespace zeta::training {
 class Trainer {
  public:
   using Space = Objective::Space;
-  //! `cfg` gives the resolved INI of checkpoints and output files.
-  Trainer(const Config& cfg, const Comm& comm, const TrainSpec& ts, const io::CheckpointSpec& ck, Objective& obj);
+  //! The run's settings (`setup.model` and `setup.data` are not read: the objective holds them).
+  Trainer(const TrainSetup& setup, const Comm& comm, Objective& obj);
 
   //! Trains to run.steps (from the checkpoint with checkpoint.restart), writes
   //! output.file and the checkpoints; `timer` started with the command.
@@ -51,10 +50,10 @@ class Trainer {
   [[noreturn]] void diverged(std::int64_t step, const std::string& what) const;
   void finish(TrainResult& res, std::int64_t first, double run_s, io::OutputFile* out, const Kokkos::Timer& timer);
 
-  const Config& cfg_;
   const Comm& comm_;
   const TrainSpec& ts_;
   const io::CheckpointSpec& ck_;
+  const std::string& config_;  //!< the resolved INI
   Objective& obj_;
   Optimizer<Space> opt_;
   GradientSum<Space> grad_;
