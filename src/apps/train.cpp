@@ -8,6 +8,7 @@
 
 #include "apps/apps.hpp"
 #include "zeta/data/dataset.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/models/mlp.hpp"
 #include "zeta/models/rbm.hpp"
 #include "zeta/training/mlp_contrastive.hpp"
@@ -22,6 +23,24 @@ using Space = Kokkos::DefaultExecutionSpace;
 
 void declare_train_app_keys(Config& cfg) { training::declare_train_keys(cfg); }
 
+namespace {
+
+//! The JSON line (collective): the header, the objective's figures, the rates and the
+//! share of the step loop spent summing gradients over ranks.
+void add_summary(TrainResult& res, const training::Trainer& trainer, const training::Objective& objective,
+                 const training::TrainSetup& setup, const Comm& comm) {
+  auto& j = res.json;
+  io::add_json_header(j, "train", res.status, res.wall_s, comm, objective.model_name(), objective.sampler_name());
+  objective.add_json(j, res);
+  j.add("updates_per_s", res.updates_per_s);
+  j.add("examples_per_s", res.examples_per_s);
+  training::add_reduce_json(j, comm, trainer.reduce_clock(), trainer.loop_s());
+  if (!setup.train.file.empty()) j.add("output", setup.train.file);
+  if (!setup.checkpoint.file.empty()) j.add("checkpoint", setup.checkpoint.file);
+}
+
+}  // namespace
+
 TrainResult train(const Config& cfg, const Comm& comm) {
   Kokkos::Timer timer;
   // Everything is validated before any file is created.
@@ -29,7 +48,10 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   const training::TrainSpec& ts = setup.train;
   const data::Dataset d = data::load(setup.data, ts.seed, comm);
   auto run = [&](training::Objective& objective) {
-    return training::Trainer(setup, comm, objective).run(timer);
+    training::Trainer trainer(setup, comm, objective);
+    TrainResult res = trainer.run(timer);
+    add_summary(res, trainer, objective, setup, comm);
+    return res;
   };
   if (setup.mlp()) {
     Mlp<Space> mlp(setup.model.mlp, setup.model.activation);

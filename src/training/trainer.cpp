@@ -147,15 +147,14 @@ TrainResult Trainer::run(const Kokkos::Timer& timer) {
     }
   }
   Kokkos::fence();
-  const double run_s = progress.elapsed_s();
+  loop_s_ = progress.elapsed_s();
   res.steps_done = step;
-  finish(res, first, run_s, out.get(), timer);
+  finish(res, first, out.get(), timer);
   return res;
 }
 
-//! The final evaluations and checkpoint, the output file and the JSON line.
-void Trainer::finish(TrainResult& res, std::int64_t first, double run_s, io::OutputFile* out,
-                     const Kokkos::Timer& timer) {
+//! The final evaluations and checkpoint, the output file and the rates.
+void Trainer::finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer) {
   const std::int64_t step = res.steps_done;
   if (const char* bad = obj_.finish(step, out != nullptr)) diverged(step, bad);
   if (!ck_.file.empty()) write_checkpoint(step);
@@ -168,16 +167,8 @@ void Trainer::finish(TrainResult& res, std::int64_t first, double run_s, io::Out
     out->finish();
   }
   res.wall_s = timer.seconds();
-  res.updates_per_s = run_s > 0 ? double(res.steps_done - first) / run_s : 0;
+  res.updates_per_s = loop_s_ > 0 ? double(res.steps_done - first) / loop_s_ : 0;
   res.examples_per_s = res.updates_per_s * double(ts_.batch);
-  auto& j = res.json;
-  io::add_json_header(j, "train", res.status, res.wall_s, comm_, obj_.model_name(), obj_.sampler_name());
-  obj_.add_json(j, res);
-  j.add("updates_per_s", res.updates_per_s);
-  j.add("examples_per_s", res.examples_per_s);
-  add_reduce_json(j, comm_, grad_.clock(), run_s);
-  if (!ts_.file.empty()) j.add("output", ts_.file);
-  if (!ck_.file.empty()) j.add("checkpoint", ck_.file);
 }
 
 }  // namespace zeta::training

@@ -37,8 +37,14 @@ class Trainer {
   Trainer(const TrainSetup& setup, const Comm& comm, Objective& obj);
 
   //! Trains to run.steps (from the checkpoint with checkpoint.restart), writes
-  //! output.file and the checkpoints; `timer` started with the command.
+  //! output.file and the checkpoints; `timer` started with the command. The result's
+  //! JSON is left to the command (the objective's add_json and add_reduce_json).
   TrainResult run(const Kokkos::Timer& timer);
+
+  //! Seconds of run()'s step loop (the rates' time base).
+  double loop_s() const { return loop_s_; }
+  //! Seconds this rank spent summing gradients over ranks, waiting included.
+  const ReduceClock& reduce_clock() const { return grad_.clock(); }
 
   //! Step s: gradient, monitors, update.
   void step(std::int64_t s);
@@ -48,7 +54,7 @@ class Trainer {
 
  private:
   [[noreturn]] void diverged(std::int64_t step, const std::string& what) const;
-  void finish(TrainResult& res, std::int64_t first, double run_s, io::OutputFile* out, const Kokkos::Timer& timer);
+  void finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer);
 
   const Comm& comm_;
   const TrainSpec& ts_;
@@ -57,6 +63,7 @@ class Trainer {
   Objective& obj_;
   Optimizer<Space> opt_;
   GradientSum<Space> grad_;
+  double loop_s_ = 0;
 };
 
 }  // namespace zeta::training
