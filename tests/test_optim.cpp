@@ -192,5 +192,36 @@ TEST(TreeAllreduce, SameBitsOnAnyPowerOfTwoRankCount) {
   EXPECT_EQ(mine, serial);
 }
 
+// The library's tree_sum (parallel/comm.hpp) groups the leaves as the pairwise tree
+// above, in place into the first leaf.
+TEST(TreeAllreduce, LibraryTreeSumIsThePairwiseTree) {
+  constexpr int D = 8, P = 1000;
+  std::mt19937_64 gen(43);
+  std::vector<std::vector<Real>> leaves(D, std::vector<Real>(P));
+  for (int d = 0; d < D; ++d)
+    for (auto& x : leaves[d]) x = Real(std::ldexp(std::uniform_real_distribution<double>(-1, 1)(gen), 3 * d - 12));
+  const auto serial = tree_sum(leaves, 0, D);
+  zeta::tree_sum(leaves, 0, leaves.size());
+  EXPECT_EQ(leaves[0], serial);
+}
+
+// Comm::ordered_sum: 8 blocks of 3 values of widely different magnitudes, spread over
+// the ranks as the decomposition spreads them; every rank gets each sum added from 0
+// in block order, the bits of one process adding them in that order.
+TEST(OrderedSum, SameBitsOnAnyRankCount) {
+  Comm world(MPI_COMM_WORLD);
+  constexpr int D = 8, m = 3;
+  std::mt19937_64 gen(44);
+  std::vector<double> all(D * m);
+  for (int k = 0; k < D * m; ++k) all[k] = std::ldexp(std::uniform_real_distribution<double>(-1, 1)(gen), 5 * (k / m) - 20);
+  std::vector<double> serial(m, 0.0), reverse(m, 0.0);
+  for (int d = 0; d < D; ++d)
+    for (int q = 0; q < m; ++q) serial[q] += all[d * m + q], reverse[q] += all[(D - 1 - d) * m + q];
+  EXPECT_NE(reverse, serial);  // the order shows in the bits
+  const ChainRange mine = world.chains(D);
+  const std::vector<double> local(all.begin() + mine.offset * m, all.begin() + (mine.offset + mine.count) * m);
+  EXPECT_EQ(world.ordered_sum(local, m, mine), serial);
+}
+
 }  // namespace
 }  // namespace zeta

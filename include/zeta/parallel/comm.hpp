@@ -99,6 +99,12 @@ class Comm {
       for (std::size_t i = 0; i < v.size(); ++i) v[i] += other[i];
     }
   }
+  //! The determinism primitive: sums of m values over `blocks.global` fixed blocks
+  //! (data partitions, grid chunks), `local` holding m values for each of this rank's
+  //! blocks.count blocks in block order. The blocks are all-gathered and each of the
+  //! m sums is added from 0 in block order, so the bits do not depend on how the
+  //! blocks are spread over ranks (collective; every rank gets the m sums).
+  std::vector<double> ordered_sum(const std::vector<double>& local, std::int64_t m, const ChainRange& blocks) const;
   //! In-place sum over ranks by one MPI_Allreduce (the order of the additions is MPI's:
   //! the result may differ in the last bits between rank counts).
   template <class T>
@@ -116,6 +122,27 @@ class Comm {
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1;
 };
+
+//! Pairwise sum of leaves [lo, hi) into leaves[lo]: halves while the count is even,
+//! in order when odd. With a power-of-two rank count R dividing the leaf count, R
+//! ranks holding aligned blocks and combining them by Comm::tree_allreduce give the
+//! same bits.
+template <class T>
+void tree_sum(std::vector<std::vector<T>>& leaves, std::size_t lo, std::size_t hi) {
+  const std::size_t n = hi - lo;
+  if (n <= 1) return;
+  if (n % 2 == 0) {
+    tree_sum(leaves, lo, lo + n / 2);
+    tree_sum(leaves, lo + n / 2, hi);
+    auto& a = leaves[lo];
+    const auto& b = leaves[lo + n / 2];
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+  } else {
+    auto& a = leaves[lo];
+    for (std::size_t l = lo + 1; l < hi; ++l)
+      for (std::size_t i = 0; i < a.size(); ++i) a[i] += leaves[l][i];
+  }
+}
 
 //! SIGTERM / SIGUSR1 (Slurm's --signal=B:USR1@300) and run.max_hours ask the
 //! run to stop at its next safe point; the decision is collective.

@@ -1,0 +1,58 @@
+//! `zeta train`'s settings: the [train] keys (with the [run], [model], [data],
+//! [sampler], [output] and [checkpoint] keys it reads), declared and validated once,
+//! before any file is created.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zeta/core/config.hpp"
+#include "zeta/data/dataset.hpp"
+#include "zeta/io/checkpoint.hpp"
+#include "zeta/models/factory.hpp"
+#include "zeta/parallel/comm.hpp"
+#include "zeta/samplers/samplers.hpp"
+#include "zeta/training/optimizer.hpp"
+
+namespace zeta::training {
+
+struct TrainSpec {
+  std::uint32_t seed = 1;
+  std::int64_t steps = 0;
+  double max_hours = 0, progress_every = 5;
+  bool pcd = true;
+  bool dsm = false;
+  int k = 1;
+  std::int64_t batch = 0, chains = 0, eval_every = 0;
+  std::int64_t ais_every = 0, ais_steps = 0, ais_chains = 0;
+  bool deterministic = true;
+  bool shared_reduction = true;  //!< train.reduction = shared (else mpi)
+  //! dsm: the noise scales (one, or several for multi-σ DSM) and the grid of the NLL monitor.
+  std::vector<double> sigma;
+  std::int64_t grid_points = 0;
+  //! mlp cd / pcd: the Langevin negatives (step size, clip, clamp, fresh-state scale),
+  //! the replay buffer over all ranks, its re-initialisation probability, and the
+  //! energy regulariser α.
+  SamplerSpec langevin;
+  std::int64_t buffer_size = 0;
+  double reinit_prob = 0.05, energy_reg = 0;
+  OptimizerSpec opt;
+  std::string file;
+};
+
+//! Everything `zeta train` reads: the training settings, the model, the data, the checkpoints.
+struct TrainSetup {
+  TrainSpec train;
+  ModelSpec model;
+  data::DataSpec data;
+  io::CheckpointSpec checkpoint;
+  std::string config;  //!< the resolved INI: the outputs' root attribute and the checkpoints' signature
+  bool mlp() const { return model.type == "mlp"; }
+};
+
+//! Declares every key `zeta train` takes.
+void declare_train_keys(Config& cfg);
+//! Reads and validates them for a run on `comm` (errors name the key).
+TrainSetup read_train_setup(const Config& cfg, const Comm& comm);
+
+}  // namespace zeta::training

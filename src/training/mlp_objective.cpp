@@ -1,0 +1,196 @@
+#include "zeta/training/mlp_objective.hpp"
+
+#include <cstdio>
+
+#include "zeta/core/error.hpp"
+#include "zeta/data/synthetic.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/io/output.hpp"
+#include "zeta/io/params.hpp"
+#include "zeta/training/series.hpp"
+
+namespace zeta::training {
+
+namespace {
+
+//! Grid options that keep the energies of the cells (the /landscape).
+GridOptions keeping_energy() {
+  GridOptions keep;
+  keep.keep_energy = true;
+  return keep;
+}
+
+}  // namespace
+
+const std::vector<std::string>& MlpObjective::NllSeries::names() {
+  static const std::vector<std::string> n = {"nll_step", "grid_log_z", "heldout_nll", "heldout_nll_stderr"};
+  return n;
+}
+
+// What a checkpoint must agree with: the model, the data, and what shapes the
+// batches, the noise, the buffer and the optimizer state (not the learning rate
+// or the sampler's step).
+const std::vector<std::string>& MlpObjective::signature_keys() const {
+  static const std::vector<std::string> keys = {"model.",      "data.",           "train.objective",   "train.batch",
+                                                "train.sigma", "train.optimizer", "train.buffer_size", "run.seed"};
+  return keys;
+}
+
+MlpObjective::MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, Mlp<Space>& mlp,
+                           const Comm& comm)
+    : ts_(ts),
+      data_(d),
+      mlp_(mlp),
+      comm_(comm),
+      plan_(d.train, d.partitions, ts.batch, ts.seed),
+      mine_(data::partitions_of(comm.rank(), comm.size(), d.partitions)) {
+  if (d.dim != mlp.dim())
+    config_error("model.layers", "the first layer has " + std::to_string(mlp.dim()) + " inputs but the data have " +
+                                     std::to_string(d.dim) + " features");
+  dim_ = d.dim;
+  D_ = d.partitions;
+  b_ = ts.batch / D_;
+  nloc_ = std::int64_t(d.train.local.size());
+  // The NLL monitor: 2-D data with a held-out split, a grid around both splits; the
+  // exact NLL of the same points where the synthetic density has a closed form.
+  grid_ = ts.grid_points > 0 && d.dim == 2 && d.heldout.n > 0;
+  if (grid_) box_ = grid_around(d, comm, ts.grid_points);
+  if (grid_ && dspec.type == data::FileType::synthetic && data::has_log_density(dspec.synthetic.shape))
+    true_nll_ = data::synthetic_nll(dspec, d, comm).mean;
+}
+
+std::vector<double> MlpObjective::reduce_sums(const std::vector<double>& per_partition, int m) const {
+  if (ts_.deterministic) return comm_.ordered_sum(per_partition, m, mine_);
+  std::vector<double> out(m, 0.0);
+  for (std::size_t k = 0; k < per_partition.size(); ++k) out[k % m] += per_partition[k];
+  comm_.allreduce_sum(out);
+  return out;
+}
+
+const char* MlpObjective::evaluate_nll(std::int64_t s, bool keep_cells) {
+  const GridOptions opt = keep_cells ? keeping_energy() : GridOptions();
+  GridNll r = grid_nll(mlp_, box_, data_.heldout, data_.partitions, comm_, opt);
+  if (keep_cells) cells_ = std::move(r.energy);
+  if (!std::isfinite(r.nll)) return "the held-out NLL";
+  nll_.step.push_back(double(s));
+  nll_.log_z.push_back(r.log_z);
+  nll_.nll.push_back(r.nll);
+  nll_.nll_stderr.push_back(r.nll_stderr);
+  if (comm_.root()) {
+    std::fprintf(stderr, "zeta train: step %lld: held-out NLL %.4f +- %.4f nats (grid ln Z %.4f)",
+                 static_cast<long long>(s), r.nll, r.nll_stderr, r.log_z);
+    if (std::isfinite(true_nll_)) std::fprintf(stderr, ", true density %.4f", true_nll_);
+    std::fprintf(stderr, "\n");
+  }
+  return nullptr;
+}
+
+// The parameters before step s's update: those a run ending at s evaluated last.
+const char* MlpObjective::monitor(std::int64_t s, bool eval_step) {
+  if (eval_step && grid_ && (nll_.step.empty() || nll_.step.back() != double(s))) return evaluate_nll(s, false);
+  return nullptr;
+}
+
+// The final parameters (once: a restart from here finds the entry).
+const char* MlpObjective::finish(std::int64_t step, bool to_output) {
+  if (grid_ && step == ts_.steps && (nll_.step.empty() || nll_.step.back() != double(step)))
+    return evaluate_nll(step, to_output);
+  return nullptr;
+}
+
+void MlpObjective::gather_state() {
+  params_ = mlp_.mlp_params();
+  gather_extra();
+}
+
+void MlpObjective::write_state(hid_t f) {
+  io::write_mlp_params(f, params_);
+  write_series(f, monitor_table());
+  write_series(f, nll_);
+  write_extra(f);
+}
+
+std::vector<double> MlpObjective::read_state(hid_t f, const std::string& file) {
+  std::vector<double> theta;
+  const auto& layers = mlp_.layers();
+  for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+    const std::string base = "/model/layer_" + std::to_string(l);
+    const auto w = io::read_array<double>(f, file, base + "/weight", {hsize_t(layers[l + 1]), hsize_t(layers[l])});
+    const auto b = io::read_array<double>(f, file, base + "/bias", {hsize_t(layers[l + 1])});
+    theta.insert(theta.end(), w.begin(), w.end());
+    theta.insert(theta.end(), b.begin(), b.end());
+  }
+  TableRef monitors = monitor_table();
+  read_series(f, file, monitors, "monitor");
+  read_series(f, file, nll_, "NLL");
+  read_extra(f, file);
+  return theta;
+}
+
+void MlpObjective::restore(const std::vector<double>& theta) {
+  TableRef monitors = monitor_table();
+  broadcast_series(comm_, monitors);
+  broadcast_series(comm_, nll_);
+  restore_extra();
+  mlp_.set_params(theta);
+}
+
+void MlpObjective::summarize(TrainResult& res) const {
+  summarize_monitors(res);
+  if (!nll_.step.empty()) {
+    res.nll_at = std::int64_t(nll_.step.back());
+    res.grid_log_z = nll_.log_z.back();
+    res.heldout_nll = nll_.nll.back();
+    res.heldout_nll_stderr = nll_.nll_stderr.back();
+  }
+  res.true_nll = true_nll_;
+}
+
+void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
+  const MlpParams p = mlp_.mlp_params();
+  for (int l = 0; l < mlp_.nlayers(); ++l) {
+    const std::string base = "/model/layer_" + std::to_string(l);
+    out.write_root_double(base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l].data());
+    out.write_root_double(base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l].data());
+  }
+  write_series(out, monitor_table());
+  write_series(out, nll_);
+  if (std::isfinite(true_nll_)) out.write_root_double("/train/true_nll", {1}, &true_nll_);
+  if (grid_) {
+    // An interrupted run had no final evaluation: the grid at the θ it stopped with.
+    if (step != ts_.steps) cells_ = grid_log_z(mlp_, box_, comm_, keeping_energy()).energy;
+    std::vector<double> xs(std::size_t(box_.nx)), ys(std::size_t(box_.ny));
+    for (std::int64_t i = 0; i < box_.nx; ++i) xs[std::size_t(i)] = box_.x(i);
+    for (std::int64_t j = 0; j < box_.ny; ++j) ys[std::size_t(j)] = box_.y(j);
+    io::write_landscape_values(out, xs, ys, cells_, comm_);
+  }
+}
+
+void MlpObjective::add_json(JsonSummary& j, const TrainResult& res) const {
+  j.add("objective", ts_.dsm ? "dsm" : ts_.pcd ? "pcd" : "cd");
+  add_objective_json(j);
+  j.add("activation", activation_name(mlp_.activation()));
+  j.add("examples", data_.train.n);
+  j.add("batch", ts_.batch);
+  j.add("partitions", data_.partitions);
+  j.add("deterministic", ts_.deterministic);
+  j.add("steps", res.steps_done);
+  j.add("loss", res.loss);
+  if (ts_.dsm) j.add("dsm_loss", res.dsm_loss);
+  j.add("grad_norm", res.grad_norm);
+  j.add("evaluated_at", res.evaluated_at);
+  if (!nll_.step.empty()) {
+    j.add("heldout_nll", res.heldout_nll);
+    j.add("heldout_nll_stderr", res.heldout_nll_stderr);
+    j.add("grid_log_z", res.grid_log_z);
+    j.add("nll_at", res.nll_at);
+  }
+  if (std::isfinite(true_nll_)) j.add("true_nll", true_nll_);
+  if (eval_.done) {
+    j.add("eval_energy_data", eval_.data);
+    j.add("eval_energy_model", eval_.model);
+    j.add("eval_energy_noise", eval_.noise);
+  }
+}
+
+}  // namespace zeta::training

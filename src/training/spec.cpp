@@ -1,0 +1,175 @@
+#include "zeta/training/spec.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "zeta/core/error.hpp"
+#include "zeta/core/json.hpp"
+#include "zeta/core/run.hpp"
+#include "zeta/models/mlp.hpp"
+
+namespace zeta::training {
+
+void declare_train_keys(Config& cfg) {
+  cfg.declare("run.seed", "1", "seed of the counter-based RNG: data order, Gibbs draws, monitors (0 .. 2^32-1)");
+  cfg.declare("run.steps", "1000", "optimizer steps in total (a restart runs on until this many)");
+  cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
+  declare_progress_key(cfg);
+  declare_model_keys(cfg);
+  data::declare_data_keys(cfg);
+  cfg.declare("train.objective", "pcd",
+              "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
+              "matching) | cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer)");
+  cfg.declare("train.sigma", "0.1",
+              "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
+              "uniformly from the list); every example's loss is weighted by sigma^2");
+  cfg.declare(
+      "train.grid_points", "128",
+      "mlp on 2-D data with a held-out split: cells per axis of the grid that normalises the model for the "
+      "held-out NLL monitor (0 = no NLL monitor); with output.file the final energy on its cell centres goes to "
+      "/landscape (+ .xmf for ParaView)");
+  cfg.declare("train.k", "1", "rbm: Gibbs sweeps, mlp cd / pcd: Langevin steps of the negative phase per step");
+  cfg.declare("train.buffer_size", "10000",
+              "mlp pcd: replay-buffer states over all ranks, buffer_size / data.partitions kept with each partition "
+              "(must divide, and be at least train.batch); each step draws its negatives from it with replacement");
+  cfg.declare("train.reinit_prob", "0.05",
+              "mlp pcd: probability that a drawn buffer state restarts from noise (U(sampler.clamp) when the "
+              "sampler clamps, else N(0, sampler.init_scale^2)), 0 .. 1");
+  cfg.declare("train.energy_reg", "0",
+              "mlp cd / pcd: alpha >= 0 of the energy regulariser alpha (<E(data)^2> + <E(negatives)^2>)");
+  cfg.declare("sampler.type", "langevin",
+              "mlp cd / pcd: the negative phase's move; langevin only (x - (eps/2) clip(grad E) + sqrt(eps) z, clamped)");
+  declare_langevin_keys(cfg);
+  cfg.declare("train.batch", "64",
+              "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "
+              "data.partitions");
+  cfg.declare("train.chains", "64",
+              "pcd: persistent chains over all ranks, chains / data.partitions per partition (must divide)");
+  cfg.declare(
+      "train.deterministic", "true",
+      "true: per-partition gradients summed in a fixed pairwise tree, bitwise-identical parameters on any "
+      "power-of-two rank count that divides data.partitions; false: one sum of the flat gradient over the ranks "
+      "per step (train.reduction)");
+  cfg.declare("train.reduction", "shared",
+              "train.deterministic = false: shared (the ranks of a node sum the flat gradient in memory they share, "
+              "an MPI-3 window; node leaders add the node sums by one MPI_Allreduce) | mpi (one MPI_Allreduce of the "
+              "flat gradient over all ranks)");
+  cfg.declare("train.eval_every", "10",
+              "monitor (rbm: reconstruction error, pseudo-log-likelihood, free energies; dsm: the batch loss, and "
+              "on 2-D data the grid held-out NLL; both: gradient norm) at every step that is a multiple of this, on "
+              "that step's batch before its update (0 = never; dsm also evaluates the NLL after the last step)");
+  cfg.declare("train.ais_every", "0",
+              "at every step that is a multiple of this (before its update; the final parameters when run.steps "
+              "is one) an AIS estimate of ln Z and of the held-out log-likelihood −⟨F(v)⟩ − ln Z with its "
+              "standard error (0 = never; needs a held-out split)");
+  cfg.declare("train.ais_steps", "1000", "intermediate distributions of that AIS (base-rate path, linear schedule)");
+  cfg.declare("train.ais_chains", "100", "AIS chains over all ranks");
+  declare_optimizer_keys(cfg);
+  cfg.declare("output.file", "zeta_train.h5",
+              "HDF5 output file (empty = none): /model/rbm or /model/layer_l, and the /train series");
+  io::declare_checkpoint_keys(cfg);
+}
+
+namespace {
+
+//! The keys of an mlp's objectives: the Langevin negatives, the replay buffer and the
+//! energy regulariser (cd / pcd), the noise scales and the NLL grid (all).
+void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objective, int D) {
+  if (!ts.dsm) {
+    if (cfg.given("train.sigma")) config_error("train.sigma", "is the DSM noise scale; " + objective + " takes none");
+    if (cfg.given("train.chains"))
+      config_error("train.chains", "is the RBM's persistent chains; an mlp's negatives come from train.buffer_size");
+    cfg.get_choice("sampler.type", {"langevin"});
+    read_langevin_keys(cfg, ts.langevin);
+    ts.langevin.type = SamplerType::langevin;
+    ts.buffer_size = cfg.get_int_at_least("train.buffer_size", 1);
+    if (ts.pcd && ts.buffer_size < ts.batch)
+      config_error("train.buffer_size", std::to_string(ts.buffer_size) + " states are fewer than train.batch = " +
+                                            std::to_string(ts.batch) + ": each step draws a batch of negatives from the buffer");
+    if (ts.pcd && ts.buffer_size % D != 0)
+      config_error("train.buffer_size", std::to_string(ts.buffer_size) + " states do not divide over data.partitions = " +
+                                            std::to_string(D) + " (needs a multiple)");
+    ts.reinit_prob = cfg.get_nonnegative("train.reinit_prob");
+    if (ts.reinit_prob > 1) config_error("train.reinit_prob", "is a probability, at most 1");
+    ts.energy_reg = cfg.get_nonnegative("train.energy_reg");
+  }
+  ts.sigma = cfg.get_doubles("train.sigma");
+  if (ts.sigma.empty()) config_error("train.sigma", "needs at least one noise scale");
+  for (double sg : ts.sigma)
+    if (!(sg > 0) || !std::isfinite(sg))
+      config_error("train.sigma", "noise scales must be finite and > 0 (got " + json_number(sg) + ")");
+  ts.grid_points = cfg.get_int_at_least("train.grid_points", 0);
+  if (ts.ais_every > 0) config_error("train.ais_every", "is the RBM's AIS monitor; the mlp is monitored on a grid");
+}
+
+//! The global batch, the persistent chains and the reduction against the ranks and partitions.
+void read_batch_keys(const Config& cfg, TrainSpec& ts, const Comm& comm, int D) {
+  ts.batch = cfg.get_int_at_least("train.batch", 1);
+  const int R = comm.size();
+  if (ts.batch < R)
+    config_error("train.batch", std::to_string(ts.batch) + " is smaller than the number of ranks (" +
+                                    std::to_string(R) + "): every rank needs examples");
+  if (ts.batch % D != 0)
+    config_error("train.batch", std::to_string(ts.batch) + " is not a multiple of data.partitions = " +
+                                    std::to_string(D));
+  ts.chains = cfg.get_int_at_least("train.chains", 1);
+  if (ts.pcd && ts.chains % D != 0)
+    config_error("train.chains", std::to_string(ts.chains) + " persistent chains do not divide over data.partitions = " +
+                                     std::to_string(D) + " (needs a multiple)");
+  ts.deterministic = cfg.get_bool("train.deterministic");
+  ts.shared_reduction = cfg.get_choice("train.reduction", {"shared", "mpi"}) == "shared";
+  if (ts.deterministic && cfg.given("train.reduction"))
+    config_error("train.reduction",
+                 "applies to train.deterministic = false (the deterministic mode sums in a fixed tree)");
+  if (ts.deterministic && (!comm.power_of_two() || D % R != 0))
+    config_error("train.deterministic", "needs a power-of-two number of ranks that divides data.partitions (here " +
+                                            std::to_string(R) + " ranks, " + std::to_string(D) +
+                                            " partitions); set train.deterministic = false to train on any rank count");
+}
+
+}  // namespace
+
+TrainSetup read_train_setup(const Config& cfg, const Comm& comm) {
+  TrainSetup setup;
+  TrainSpec& ts = setup.train;
+  ts.seed = read_seed(cfg);
+  ts.steps = cfg.get_int_at_least("run.steps", 1);
+  ts.max_hours = cfg.get_nonnegative("run.max_hours");
+  ts.progress_every = cfg.get_nonnegative("run.progress_every");
+  const ModelSpec& ms = setup.model = read_model_spec(cfg);
+  if (ms.type != "rbm" && ms.type != "mlp")
+    config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
+  const bool mlp = ms.type == "mlp";
+  const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
+  const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm"});
+  if (!mlp && objective == "dsm")
+    config_error("train.objective", "dsm trains model.type = mlp; an rbm takes cd or pcd");
+  ts.dsm = objective == "dsm";
+  ts.pcd = objective == "pcd";
+  const auto k = cfg.get_int_at_least("train.k", 1);
+  if (k > 100000) config_error("train.k", "is impossibly large");
+  ts.k = int(k);
+  const int D = dspec.partitions;
+  read_batch_keys(cfg, ts, comm, D);
+  ts.eval_every = cfg.get_int_at_least("train.eval_every", 0);
+  ts.ais_every = cfg.get_int_at_least("train.ais_every", 0);
+  ts.ais_steps = cfg.get_int_at_least("train.ais_steps", 1);
+  ts.ais_chains = cfg.get_int_at_least("train.ais_chains", 2);
+  ts.opt = read_optimizer_spec(cfg);
+  const io::CheckpointSpec& ck = setup.checkpoint = io::read_checkpoint_spec(cfg);
+  ts.file = cfg.get_string("output.file");
+  if (!ck.file.empty() && ck.file == ts.file) config_error("checkpoint.file", "must differ from output.file");
+  if (!mlp)
+    for (const char* key : {"train.buffer_size", "train.reinit_prob", "train.energy_reg", "sampler.type",
+                            "sampler.step_size", "sampler.clip_grad", "sampler.clamp", "sampler.init_scale"})
+      if (cfg.given(key)) config_error(key, "applies to model.type = mlp (an rbm's negatives come from block Gibbs)");
+  if (mlp) {
+    read_mlp_keys(cfg, ts, objective, D);
+    // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
+    if (ts.dsm) require_smooth_activation(ms.activation);
+  }
+  setup.config = cfg.resolved_ini();
+  return setup;
+}
+
+}  // namespace zeta::training
