@@ -109,7 +109,7 @@ std::int64_t Split::local_count() const {
   return n;
 }
 
-ChainRange partitions_of(int rank, int ranks, int partitions) {
+Share partitions_of(int rank, int ranks, int partitions) {
   if (ranks > partitions)
     config_error("data.partitions", std::to_string(partitions) + " is less than the number of ranks (" +
                                         std::to_string(ranks) + "); every rank needs at least one partition");
@@ -161,12 +161,12 @@ std::vector<std::vector<Real>> read_ranges(const DataSpec& s, const std::string&
 
 //! Empty partitions [first, first + count) of a split of n examples, with their row ranges in the file
 //! (the split starts at file row `offset`).
-void plan_split(Split& split, std::int64_t n, int dim, int partitions, const ChainRange& mine, std::int64_t offset,
+void plan_split(Split& split, std::int64_t n, int dim, int partitions, const Share& mine, std::int64_t offset,
                 std::vector<detail::RowRange>& ranges) {
   split.n = n;
   split.dim = dim;
   for (std::int64_t p = mine.offset; p < mine.offset + mine.count; ++p) {
-    const ChainRange r = block_range(n, partitions, p);
+    const Share r = block_range(n, partitions, p);
     split.local.push_back(Partition{p, r.offset, r.count, {}});
     ranges.push_back({offset + r.offset, r.count});
   }
@@ -198,10 +198,10 @@ void binarize(Split& split, const DataSpec& spec, std::uint32_t seed, std::int64
 //! Per-feature mean and scale over the training split. Each partition's sums are
 //! formed in row order and combined in partition order, so the numbers are the
 //! same bit for bit on any rank count.
-void standardize(Dataset& d, const Comm& comm, const ChainRange& mine) {
+void standardize(Dataset& d, const Comm& comm, const Share& mine) {
   const int dim = d.dim;
   const std::size_t P = d.train.local.size();
-  const ChainRange parts{d.partitions, mine.offset, mine.count};
+  const Share parts{d.partitions, mine.offset, mine.count};
   std::vector<double> stats(P * 3 * dim);  // per partition: sum, min, max
   for (std::size_t q = 0; q < P; ++q) {
     const auto& p = d.train.local[q];
@@ -236,10 +236,7 @@ void standardize(Dataset& d, const Comm& comm, const ChainRange& mine) {
         ss[q * dim + k] += c * c;
       }
   }
-  const auto all_ss = comm.allgather_chain_rows(ss, dim, parts);
-  d.scale.assign(dim, 0.0);
-  for (int p = 0; p < d.partitions; ++p)
-    for (int k = 0; k < dim; ++k) d.scale[k] += all_ss[std::size_t(p) * dim + k];
+  d.scale = comm.ordered_sum(ss, dim, parts);
   for (int k = 0; k < dim; ++k) d.scale[k] = lo[k] == hi[k] ? 1.0 : std::sqrt(d.scale[k] / double(d.train.n));
   for (Split* s : {&d.train, &d.heldout})
     for (auto& p : s->local)
@@ -251,7 +248,7 @@ void standardize(Dataset& d, const Comm& comm, const ChainRange& mine) {
 }
 
 //! Both splits from data.path (and data.heldout_path), this rank's partitions only, binarized.
-Dataset read_files(const DataSpec& spec, std::uint32_t seed, const Comm& comm, const ChainRange& mine) {
+Dataset read_files(const DataSpec& spec, std::uint32_t seed, const Comm& comm, const Share& mine) {
   const int D = spec.partitions;
   const bool separate = !spec.heldout_path.empty();
 
@@ -332,7 +329,7 @@ Dataset read_files(const DataSpec& spec, std::uint32_t seed, const Comm& comm, c
 
 //! Both synthetic splits, this rank's partitions only: row i of split s is
 //! synthetic_point(seed, s, i), so no rank needs another's rows.
-Dataset generate(const DataSpec& spec, std::uint32_t seed, const ChainRange& mine) {
+Dataset generate(const DataSpec& spec, std::uint32_t seed, const Share& mine) {
   const SyntheticSpec& y = spec.synthetic;
   const int D = spec.partitions;
   const auto limited = [&](std::int64_t n) { return spec.limit > 0 ? std::min(n, spec.limit) : n; };
@@ -371,7 +368,7 @@ Dataset generate(const DataSpec& spec, std::uint32_t seed, const ChainRange& min
 }  // namespace
 
 Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm) {
-  const ChainRange mine = partitions_of(comm.rank(), comm.size(), spec.partitions);
+  const Share mine = partitions_of(comm.rank(), comm.size(), spec.partitions);
   Dataset d = spec.type == FileType::synthetic ? generate(spec, seed, mine) : read_files(spec, seed, comm, mine);
   if (spec.standardize) standardize(d, comm, mine);
   return d;
@@ -381,20 +378,17 @@ SplitMean split_mean(const Split& split, int partitions, const std::vector<doubl
   if (split.n < 1) throw Error("split_mean: the split has no examples");
   if (std::int64_t(local.size()) != split.local_count())
     throw Error("internal: split_mean needs one value per local example", false);
-  const ChainRange mine = partitions_of(comm.rank(), comm.size(), partitions);
+  const Share mine = partitions_of(comm.rank(), comm.size(), partitions);
   if (std::int64_t(split.local.size()) != mine.count)
     throw Error("internal: split_mean on a split cut into other partitions", false);
-  const ChainRange parts{partitions, mine.offset, mine.count};
+  const Share parts{partitions, mine.offset, mine.count};
   // Σ v per partition, then Σ (v − mean)² per partition (two passes: no cancellation).
   const auto total = [&](const auto& term) {
     std::vector<double> sums(split.local.size(), 0.0);
     std::size_t at = 0;
     for (std::size_t q = 0; q < split.local.size(); ++q)
       for (std::int64_t i = 0; i < split.local[q].count; ++i) sums[q] += term(local[at++]);
-    const auto all = comm.allgather_chain_rows(sums, 1, parts);
-    double t = 0;
-    for (double v : all) t += v;
-    return t;
+    return comm.ordered_sum(sums, 1, parts)[0];
   };
   SplitMean m;
   m.n = split.n;

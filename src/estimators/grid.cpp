@@ -52,7 +52,7 @@ GridPlan grid_plan(const Grid2d& g, const GridOptions& opt, const Comm& comm) {
   GridPlan p;
   p.rows_per_chunk = std::clamp<std::int64_t>(opt.batch_points / g.nx, 1, g.ny);
   p.chunks = (g.ny + p.rows_per_chunk - 1) / p.rows_per_chunk;
-  p.mine = comm.chains(p.chunks);
+  p.mine = comm.share(p.chunks);
   return p;
 }
 
@@ -94,7 +94,7 @@ GridLogZ grid_reduce(const Grid2d& g, const GridPlan& plan, const std::vector<do
   if (!bad.empty()) throw Error(bad);
 
   // Chunks combined in chunk order, whichever rank formed them.
-  const auto all = comm.allgather_chain_rows(part, 2, ChainRange{plan.chunks, plan.mine.offset, plan.mine.count});
+  const auto all = comm.allgather_chain_rows(part, 2, Share{plan.chunks, plan.mine.offset, plan.mine.count});
   double M = -kInf;
   for (std::int64_t c = 0; c < plan.chunks; ++c) M = std::max(M, all[std::size_t(2 * c)]);
   GridLogZ r;

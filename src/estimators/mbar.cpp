@@ -127,10 +127,7 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
     }
   }
   // Block sums from every rank, added in block order: the same bits on any rank count.
-  const auto all = p.comm->allgather_chain_rows(parts, std::int64_t(L), ChainRange{p.G, p.b0, p.nb});
-  std::vector<double> tot(L, 0.0);
-  for (std::int64_t blk = 0; blk < p.G; ++blk)
-    for (std::size_t i = 0; i < L; ++i) tot[i] += all[blk * L + i];
+  const std::vector<double> tot = p.comm->ordered_sum(parts, std::int64_t(L), Share{p.G, p.b0, p.nb});
   Sums s;
   s.F = tot[0];
   s.col.assign(tot.begin() + 1, tot.begin() + 1 + mO);
@@ -275,17 +272,17 @@ void resample_counts(const Problem& p, std::uint32_t seed, int resample, std::ve
 
 }  // namespace
 
-ChainRange mbar_samples(std::int64_t N, const Comm& comm) {
+Share mbar_samples(std::int64_t N, const Comm& comm) {
   const std::int64_t G = std::max<std::int64_t>(1, std::min(kMbarBlocks, N));
-  const ChainRange blocks = comm.chains(G);
+  const Share blocks = comm.share(G);
   const std::int64_t lo = block_start(blocks.offset, N, G), hi = block_start(blocks.offset + blocks.count, N, G);
-  return ChainRange{N, lo, hi - lo};
+  return Share{N, lo, hi - lo};
 }
 
 MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
                             const std::vector<std::int64_t>& N_k, const Comm& comm, const MbarOptions& opt) {
   const int K = static_cast<int>(betas.size());
-  const ChainRange mine = mbar_samples(std::int64_t(energies.size()), comm);
+  const Share mine = mbar_samples(std::int64_t(energies.size()), comm);
   std::vector<double> u(std::size_t(K) * std::size_t(mine.count));
   for (int k = 0; k < K; ++k)
     for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = betas[k] * energies[mine.offset + i];
@@ -308,9 +305,9 @@ Problem make_problem(const std::vector<double>& u_local, const std::vector<std::
   p.N = p.start[p.K];
   if (p.K < 2 || p.N == 0) throw Error("MBAR needs at least 2 states and 1 sample", false);
   p.G = std::max<std::int64_t>(1, std::min(kMbarBlocks, p.N));
-  const ChainRange blocks = comm.chains(p.G);
+  const Share blocks = comm.share(p.G);
   p.b0 = blocks.offset, p.nb = blocks.count;
-  const ChainRange mine = mbar_samples(p.N, comm);
+  const Share mine = mbar_samples(p.N, comm);
   p.offset = mine.offset, p.count = mine.count;
   p.u = u_local.data();
   p.comm = &comm;
@@ -328,7 +325,7 @@ Problem make_problem(const std::vector<double>& u_local, const std::vector<std::
 std::vector<double> initial_guess(const Problem& p) {
   const Comm& comm = *p.comm;
   const std::vector<std::int64_t>& N_k = p.N_k;
-  const ChainRange blocks = comm.chains(p.G);
+  const Share blocks = comm.share(p.G);
   const int m = static_cast<int>(p.S.size());
   std::vector<double> f(p.K, 0.0);
   if (m > 1) {
@@ -346,10 +343,7 @@ std::vector<double> initial_guess(const Problem& p) {
         }
       }
     }
-    const auto all = comm.allgather_chain_rows(parts, std::int64_t(L), blocks);
-    std::vector<double> tot(L, 0.0);
-    for (std::int64_t blk = 0; blk < p.G; ++blk)
-      for (std::size_t i = 0; i < L; ++i) tot[i] += all[blk * L + i];
+    const std::vector<double> tot = comm.ordered_sum(parts, std::int64_t(L), blocks);
     for (int j = 0; j + 1 < m; ++j)
       f[p.S[j + 1]] = f[p.S[j]] + 0.5 * (tot[2 * j] / double(N_k[p.S[j]]) + tot[2 * j + 1] / double(N_k[p.S[j + 1]]));
   }

@@ -130,4 +130,45 @@ void write_rbm_params(const std::string& file, const RbmParams& p) {
   write_rbm_params(f.id(), p);
 }
 
+void write_mlp_params(OutputFile& out, const MlpParams& p) {
+  for (std::size_t l = 0; l + 1 < p.layers.size(); ++l) {
+    const std::string base = "/model/layer_" + std::to_string(l);
+    out.write_root_double(base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l].data());
+    out.write_root_double(base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l].data());
+  }
+}
+
+std::vector<double> read_mlp_theta(hid_t f, const std::string& file, const std::vector<int>& layers) {
+  std::vector<double> theta;
+  for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
+    const std::string base = "/model/layer_" + std::to_string(l);
+    const auto w = read_array<double>(f, file, base + "/weight", {hsize_t(layers[l + 1]), hsize_t(layers[l])});
+    const auto b = read_array<double>(f, file, base + "/bias", {hsize_t(layers[l + 1])});
+    theta.insert(theta.end(), w.begin(), w.end());
+    theta.insert(theta.end(), b.begin(), b.end());
+  }
+  return theta;
+}
+
+void write_rbm_params(OutputFile& out, const RbmParams& p) {
+  const hsize_t nv = hsize_t(p.visible), nh = hsize_t(p.hidden);
+  out.write_root_double("/model/rbm/W", {nv, nh}, p.W.data());
+  out.write_root_double("/model/rbm/b", {nv}, p.b.data());
+  out.write_root_double("/model/rbm/c", {nh}, p.c.data());
+  out.write_root_double("/model/rbm/base_bias", {nv}, p.base_bias.data());
+  Handle g(H5Gopen2(out.id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
+  if (g.id() < 0) throw Error("cannot open /model/rbm in '" + out.path() + "'");
+  write_string_attribute(g.id(), "kind", rbm_kind_name(p.kind));
+}
+
+std::vector<double> read_rbm_theta(hid_t f, const std::string& file, int visible, int hidden) {
+  const auto W = read_array<double>(f, file, "/model/rbm/W", {hsize_t(visible), hsize_t(hidden)});
+  const auto b = read_array<double>(f, file, "/model/rbm/b", {hsize_t(visible)});
+  const auto c = read_array<double>(f, file, "/model/rbm/c", {hsize_t(hidden)});
+  std::vector<double> theta = W;
+  theta.insert(theta.end(), b.begin(), b.end());
+  theta.insert(theta.end(), c.begin(), c.end());
+  return theta;
+}
+
 }  // namespace zeta::io

@@ -63,7 +63,7 @@ std::vector<double> Comm::allgather_chain_rows(const std::vector<double>& local,
 }
 
 std::vector<double> Comm::ordered_sum(const std::vector<double>& local, std::int64_t m,
-                                      const ChainRange& blocks) const {
+                                      const Share& blocks) const {
   const auto all = allgather_chain_rows(local, m, blocks);
   std::vector<double> out(std::size_t(m), 0.0);
   for (std::size_t k = 0; k < all.size(); ++k) out[k % std::size_t(m)] += all[k];

@@ -111,15 +111,7 @@ void MlpObjective::write_state(hid_t f) {
 }
 
 std::vector<double> MlpObjective::read_state(hid_t f, const std::string& file) {
-  std::vector<double> theta;
-  const auto& layers = mlp_.layers();
-  for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
-    const std::string base = "/model/layer_" + std::to_string(l);
-    const auto w = io::read_array<double>(f, file, base + "/weight", {hsize_t(layers[l + 1]), hsize_t(layers[l])});
-    const auto b = io::read_array<double>(f, file, base + "/bias", {hsize_t(layers[l + 1])});
-    theta.insert(theta.end(), w.begin(), w.end());
-    theta.insert(theta.end(), b.begin(), b.end());
-  }
+  std::vector<double> theta = io::read_mlp_theta(f, file, mlp_.layers());
   TableRef monitors = monitor_table();
   read_series(f, file, monitors, "monitor");
   read_series(f, file, nll_, "NLL");
@@ -147,12 +139,7 @@ void MlpObjective::summarize(TrainResult& res) const {
 }
 
 void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
-  const MlpParams p = mlp_.mlp_params();
-  for (int l = 0; l < mlp_.nlayers(); ++l) {
-    const std::string base = "/model/layer_" + std::to_string(l);
-    out.write_root_double(base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l].data());
-    out.write_root_double(base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l].data());
-  }
+  io::write_mlp_params(out, mlp_.mlp_params());
   write_series(out, monitor_table());
   write_series(out, nll_);
   if (std::isfinite(true_nll_)) out.write_root_double("/train/true_nll", {1}, &true_nll_);

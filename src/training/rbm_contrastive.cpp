@@ -26,7 +26,7 @@ std::vector<double> data_mean(const data::Dataset& d, const Comm& comm) {
       for (int i = 0; i < nv; ++i) s[i] += double(p.x[std::size_t(r) * nv + i]);
     local.insert(local.end(), s.begin(), s.end());
   }
-  std::vector<double> mean = comm.ordered_sum(local, nv, comm.chains(d.partitions));
+  std::vector<double> mean = comm.ordered_sum(local, nv, comm.share(d.partitions));
   for (auto& x : mean) x /= double(d.train.n);
   return mean;
 }
@@ -212,7 +212,7 @@ std::vector<double> RbmContrastive::monitors(std::int64_t s) {
     for (std::int64_t j = 0; j < cp_; ++j) fmod += double(hfm(l * cp_ + j));
     local[4 * l] = re, local[4 * l + 1] = pll, local[4 * l + 2] = fdat, local[4 * l + 3] = fmod;
   }
-  const std::vector<double> sum = comm_.ordered_sum(local, 4, comm_.chains(D_));
+  const std::vector<double> sum = comm_.ordered_sum(local, 4, comm_.share(D_));
   const double B = double(ts_.batch), M = double(D_) * double(cp_);
   return {sum[0] / B, bern ? sum[1] / B : NAN, sum[2] / B, sum[3] / M};
 }
@@ -256,7 +256,7 @@ void RbmContrastive::evaluate_ais(std::int64_t s) {
     auto hF = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), F);
     for (std::int64_t r = 0; r < P.count; ++r) part[2 * q] += hF(r), part[2 * q + 1] += hF(r) * hF(r);
   }
-  const ChainRange mine_p = data::partitions_of(comm_.rank(), comm_.size(), data_.partitions);
+  const Share mine_p = data::partitions_of(comm_.rank(), comm_.size(), data_.partitions);
   const std::vector<double> sums = comm_.ordered_sum(part, 2, mine_p);
   const double sf = sums[0], sf2 = sums[1];
   const double n = double(data_.heldout.n), mf = sf / n;
@@ -306,12 +306,7 @@ void RbmContrastive::write_state(hid_t f) {
 }
 
 std::vector<double> RbmContrastive::read_state(hid_t f, const std::string& file) {
-  const auto W = io::read_array<double>(f, file, "/model/rbm/W", {hsize_t(nv_), hsize_t(nh_)});
-  const auto b = io::read_array<double>(f, file, "/model/rbm/b", {hsize_t(nv_)});
-  const auto c = io::read_array<double>(f, file, "/model/rbm/c", {hsize_t(nh_)});
-  std::vector<double> theta = W;
-  theta.insert(theta.end(), b.begin(), b.end());
-  theta.insert(theta.end(), c.begin(), c.end());
+  std::vector<double> theta = io::read_rbm_theta(f, file, nv_, nh_);
   if (ts_.pcd) chains_all_ = io::read_array<double>(f, file, "/train/chains", {hsize_t(ts_.chains), hsize_t(nv_)});
   read_series(f, file, series_, "monitor");
   read_series(f, file, ais_, "AIS");
@@ -338,16 +333,9 @@ void RbmContrastive::summarize(TrainResult& res) const {
 }
 
 void RbmContrastive::write_output(io::OutputFile& out, std::int64_t) {
-  const auto p = io::RbmParams::from_flat(rbm_.kind(), nv_, nh_, rbm_.params());
-  out.write_root_double("/model/rbm/W", {hsize_t(nv_), hsize_t(nh_)}, p.W.data());
-  out.write_root_double("/model/rbm/b", {hsize_t(nv_)}, p.b.data());
-  out.write_root_double("/model/rbm/c", {hsize_t(nh_)}, p.c.data());
-  out.write_root_double("/model/rbm/base_bias", {hsize_t(nv_)}, base_bias_.data());
-  {
-    io::Handle g(H5Gopen2(out.id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
-    if (g.id() < 0) throw Error("cannot open /model/rbm in '" + ts_.file + "'");
-    io::write_string_attribute(g.id(), "kind", rbm_kind_name(rbm_.kind()));
-  }
+  auto p = io::RbmParams::from_flat(rbm_.kind(), nv_, nh_, rbm_.params());
+  p.base_bias = base_bias_;
+  io::write_rbm_params(out, p);
   write_series(out, series_);
   write_series(out, ais_);
 }

@@ -104,7 +104,7 @@ SplitMean synthetic_nll(const DataSpec& spec, const Dataset& d, const Comm& comm
 
 //! The partitions [offset, offset + count) that `rank` of `ranks` owns; throws a
 //! collective error naming data.partitions when ranks > partitions.
-ChainRange partitions_of(int rank, int ranks, int partitions);
+Share partitions_of(int rank, int ranks, int partitions);
 
 //! Fills `perm` with the permutation of [0, count) that partition `partition` uses
 //! in epoch `epoch`: Fisher–Yates driven by Philox (seed, partition, epoch, kShuffle).

@@ -75,7 +75,7 @@ namespace detail {
 //! The fixed chunks of whole rows and the block of them this rank evaluates.
 struct GridPlan {
   std::int64_t rows_per_chunk = 1, chunks = 0;
-  ChainRange mine;  //!< chunks [offset, offset + count) of `chunks`
+  Share mine;  //!< chunks [offset, offset + count) of `chunks`
   std::int64_t first_row(std::int64_t c) const { return c * rows_per_chunk; }
 };
 

@@ -41,7 +41,7 @@ struct MbarResult {
 };
 
 //! The global samples [offset, offset + count) that this rank supplies: whole blocks.
-ChainRange mbar_samples(std::int64_t N, const Comm& comm);
+Share mbar_samples(std::int64_t N, const Comm& comm);
 
 //! Collective. u_local holds this rank's samples mbar_samples(N, comm) as K rows
 //! of `count` (u_local[k·count + i] = u_k(x_{offset+i})); N_k counts every rank's samples.

@@ -8,6 +8,7 @@
 #include <hdf5.h>
 
 #include "zeta/core/error.hpp"
+#include "zeta/io/hdf5.hpp"
 #include "zeta/models/rbm_kind.hpp"
 
 namespace zeta::io {
@@ -51,6 +52,10 @@ MlpParams read_mlp_params(const std::string& file, const std::vector<int>& layer
 void write_mlp_params(hid_t file, const MlpParams& p);
 //! Creates `file` holding only the MLP parameters (serial, one rank).
 void write_mlp_params(const std::string& file, const MlpParams& p);
+//! The same into an output file (collective; rank 0's values).
+void write_mlp_params(OutputFile& out, const MlpParams& p);
+//! θ in Mlp's flat layout from /model/layer_l/{weight,bias} of an open file, shapes checked against `layers`.
+std::vector<double> read_mlp_theta(hid_t f, const std::string& file, const std::vector<int>& layers);
 
 //! RBM parameters on the host: W row-major [visible, hidden], so the flat θ = [W | b | c].
 struct RbmParams {
@@ -73,5 +78,10 @@ RbmParams read_rbm_params(const std::string& file);
 void write_rbm_params(hid_t file, const RbmParams& p);
 //! Creates `file` holding only the RBM parameters (serial, one rank).
 void write_rbm_params(const std::string& file, const RbmParams& p);
+//! /model/rbm/{W,b,c,base_bias} and `kind` into an output file (collective; rank 0's
+//! values; base_bias always, `visible` values).
+void write_rbm_params(OutputFile& out, const RbmParams& p);
+//! θ = [W | b | c] from /model/rbm of an open file, shapes checked against visible × hidden.
+std::vector<double> read_rbm_theta(hid_t f, const std::string& file, int visible, int hidden);
 
 }  // namespace zeta::io

@@ -22,12 +22,15 @@ MPI_Datatype mpi_type() {
   else static_assert(sizeof(T) == 0, "mpi_type: unsupported type");
 }
 
-//! The slice [offset, offset + count) of `global` chains that one rank holds.
-struct ChainRange {
+//! The slice [offset, offset + count) of `global` items that one rank holds: chains,
+//! data partitions, MBAR sample blocks, grid chunks.
+struct Share {
   std::int64_t global = 0;
   std::int64_t offset = 0;
   std::int64_t count = 0;
 };
+//! A Share of the global chains (the name the samplers and their drivers use).
+using ChainRange = Share;
 
 //! Block `i` of `parts` contiguous blocks of `global` items, the first
 //! `global % parts` blocks one larger. The one decomposition rule: chains over
@@ -49,6 +52,9 @@ class Comm {
 
   //! Contiguous blocks of chains, the first `global % size` ranks one larger.
   ChainRange chains(std::int64_t global) const { return chains_of(rank_, global); }
+  //! This rank's share of `global` items of any kind (data partitions, MBAR blocks,
+  //! grid chunks) by the same rule as chains().
+  Share share(std::int64_t global) const { return chains_of(rank_, global); }
   //! The block that `rank` holds.
   ChainRange chains_of(int rank, std::int64_t global) const;
 
@@ -104,7 +110,7 @@ class Comm {
   //! blocks.count blocks in block order. The blocks are all-gathered and each of the
   //! m sums is added from 0 in block order, so the bits do not depend on how the
   //! blocks are spread over ranks (collective; every rank gets the m sums).
-  std::vector<double> ordered_sum(const std::vector<double>& local, std::int64_t m, const ChainRange& blocks) const;
+  std::vector<double> ordered_sum(const std::vector<double>& local, std::int64_t m, const Share& blocks) const;
   //! In-place sum over ranks by one MPI_Allreduce (the order of the additions is MPI's:
   //! the result may differ in the last bits between rank counts).
   template <class T>

@@ -104,7 +104,7 @@ class MlpObjective : public Objective {
   Mlp<Space>& mlp_;
   const Comm& comm_;
   data::BatchPlan plan_;
-  ChainRange mine_;
+  Share mine_;
   int dim_ = 0, D_ = 1;
   std::int64_t b_ = 0, nloc_ = 0;
   std::vector<std::int64_t> ids_;

@@ -97,7 +97,7 @@ class RbmContrastive : public Objective {
 
   const TrainSpec& ts_;
   const data::Dataset& data_;
-  ChainRange mine_;
+  Share mine_;
   Rbm<Space>& rbm_;
   const Comm& comm_;
   data::BatchPlan plan_;
