@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/progress.hpp"
+#include "zeta/io/checkpoint.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/models/factory.hpp"
@@ -96,6 +98,39 @@ TEST(BadInput, CorruptParamsFile) {
   const auto e = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,4,1", "--model.params=" + f});
   EXPECT_NE(e.find(f), std::string::npos) << e;
   std::remove(f.c_str());
+}
+
+// A checkpoint written before a key existed restarts when the run leaves that key at
+// its default (Config::defaults_ini), and is refused when the run sets it otherwise;
+// any other difference is still refused.
+TEST(CheckpointSignature, KeysNewerThanTheCheckpointPassAtTheirDefaults) {
+  Config cfg;
+  apps::declare_temper_app_keys(cfg);
+  cfg.parse_text("[model]\ntype = ising\nL = 8\n", {});
+  const std::vector<std::string> prefixes = {"model.", "temper."};
+  const std::string current = io::config_signature(cfg.resolved_ini(), prefixes);
+  const std::string defaults = io::config_signature(cfg.defaults_ini(), prefixes);
+  ASSERT_NE(current.find("model.banana_a = 1\n"), std::string::npos);
+  std::string older;  // the same run's signature without the banana keys
+  std::istringstream in(current);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model.banana_", 0) != 0) older += line + "\n";
+  EXPECT_NO_THROW(io::check_signature(older, current, "ck.h5", defaults));
+  EXPECT_THROW(io::check_signature(older, current, "ck.h5"), Error);  // no defaults: refused as before
+  Config set;
+  apps::declare_temper_app_keys(set);
+  set.parse_text("[model]\ntype = ising\nL = 8\nbanana_a = 2\n", {});
+  try {
+    io::check_signature(older, io::config_signature(set.resolved_ini(), prefixes), "ck.h5", defaults);
+    ADD_FAILURE() << "a new key set away from its default was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model.banana_a = (absent)"), std::string::npos) << e.what();
+  }
+  Config other;
+  apps::declare_temper_app_keys(other);
+  other.parse_text("[model]\ntype = ising\nL = 16\n", {});
+  EXPECT_THROW(io::check_signature(older, io::config_signature(other.resolved_ini(), prefixes), "ck.h5", defaults),
+               Error);
 }
 
 TEST(Params, RoundTripReproducesEnergies) {

@@ -70,7 +70,7 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
   const ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
   // RBM replicas exchange on the joint energy E(v, h) that the Gibbs sweep leaves invariant.
   const SystemOptions opt{1.0, RbmEnergy::joint};
-  const TemperingSetup setup{run, ts, ck, cfg.get_string("output.file"), cfg.resolved_ini()};
+  const TemperingSetup setup{run, ts, ck, cfg.get_string("output.file"), cfg.resolved_ini(), cfg.defaults_ini()};
   TemperResult res = with_system<Space>(cfg, ms, smp, range, run.seed, comm, opt, [&](auto& sys) {
     auto r = Tempering<std::decay_t<decltype(sys)>>(sys, setup, range, comm).run();
     io::add_json_header(r.json, "temper", r.status, r.wall_s, comm, sys.name(), smp.name);

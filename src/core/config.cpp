@@ -197,6 +197,13 @@ std::string Config::resolved_ini() const {
   return out;
 }
 
+std::string Config::defaults_ini() const {
+  Config d;
+  d.keys_ = keys_;
+  d.order_ = order_;
+  return d.resolved_ini();
+}
+
 std::string Config::help_text() const {
   std::string out;
   for (const auto& name : order_) {

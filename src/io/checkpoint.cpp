@@ -86,7 +86,8 @@ std::string config_signature(const std::string& ini, const std::vector<std::stri
   return out;
 }
 
-void check_signature(const std::string& stored, const std::string& current, const std::string& file) {
+void check_signature(const std::string& stored, const std::string& current, const std::string& file,
+                     const std::string& defaults) {
   auto parse = [](const std::string& s) {
     std::map<std::string, std::string> m;
     std::istringstream in(s);
@@ -97,9 +98,10 @@ void check_signature(const std::string& stored, const std::string& current, cons
     }
     return m;
   };
-  const auto a = parse(stored), b = parse(current);
+  const auto a = parse(stored), b = parse(current), d = parse(defaults);
   for (const auto& [k, v] : b) {
     auto it = a.find(k);
+    if (it == a.end() && d.count(k) && d.at(k) == v) continue;  // a key newer than the checkpoint, at its default
     const std::string old = it == a.end() ? "(absent)" : it->second;
     if (old != v)
       throw Error("checkpoint '" + file + "' was written with " + k + " = " + old + " but this run has " + k + " = " +
@@ -137,7 +139,8 @@ void write_checkpoint_header(hid_t f, const std::string& command, const std::str
 }
 
 void check_checkpoint_header(hid_t f, const std::string& file, const std::string& command,
-                             const std::string& resolved_ini, const std::vector<std::string>& prefixes) {
+                             const std::string& resolved_ini, const std::vector<std::string>& prefixes,
+                             const std::string& defaults_ini) {
   const std::string what = read_string_attribute(f, file, "zeta_checkpoint");
   if (what != command)
     throw Error("'" + file + "' is a checkpoint of zeta " + what + ", not of zeta " + command, false);
@@ -145,7 +148,8 @@ void check_checkpoint_header(hid_t f, const std::string& file, const std::string
   if (prec != ZETA_PRECISION_NAME)
     throw Error("checkpoint '" + file + "' was written by a " + prec + " build; this build is " + ZETA_PRECISION_NAME,
                 false);
-  check_signature(read_string_attribute(f, file, "signature"), config_signature(resolved_ini, prefixes), file);
+  check_signature(read_string_attribute(f, file, "signature"), config_signature(resolved_ini, prefixes), file,
+                  config_signature(defaults_ini, prefixes));
 }
 
 }  // namespace zeta::io

@@ -169,6 +169,7 @@ TrainSetup read_train_setup(const Config& cfg, const Comm& comm) {
     if (ts.dsm) require_smooth_activation(ms.activation);
   }
   setup.config = cfg.resolved_ini();
+  setup.defaults = cfg.defaults_ini();
   return setup;
 }
 

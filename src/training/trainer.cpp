@@ -67,6 +67,7 @@ Trainer::Trainer(const TrainSetup& setup, const Comm& comm, Objective& obj)
       ts_(setup.train),
       ck_(setup.checkpoint),
       config_(setup.config),
+      defaults_(setup.defaults),
       obj_(obj),
       opt_(ts_.opt, std::int64_t(obj.n_params())),
       grad_(comm, obj.n_params(), ts_.shared_reduction) {}
@@ -96,7 +97,7 @@ std::int64_t Trainer::restore() {
   std::vector<double> theta;
   TrainState st;
   io::read_checkpoint(comm_, ck_.file, [&](hid_t f) {
-    io::check_checkpoint_header(f, ck_.file, "train", config_, obj_.signature_keys());
+    io::check_checkpoint_header(f, ck_.file, "train", config_, obj_.signature_keys(), defaults_);
     st = read_train_state(f, ck_.file, obj_.n_params(), ts_.opt.type == OptimizerType::adam);
     theta = obj_.read_state(f, ck_.file);
     check_train_state(st, theta, ck_.file);

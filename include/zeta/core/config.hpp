@@ -47,6 +47,9 @@ class Config {
 
   //! The resolved configuration as INI text (every declared key with its value).
   std::string resolved_ini() const;
+  //! The same INI with every key at its default (what a key that an older run's
+  //! checkpoint does not know yet is taken to have been).
+  std::string defaults_ini() const;
   //! Documentation of every key, for --help.
   std::string help_text() const;
 

@@ -29,7 +29,10 @@ void read_checkpoint(const Comm& comm, const std::string& path, const std::funct
 //! Configuration lines (key = value) of `ini` whose key starts with one of `prefixes`.
 std::string config_signature(const std::string& ini, const std::vector<std::string>& prefixes);
 //! Throws naming the first key whose value differs between two signatures.
-void check_signature(const std::string& stored, const std::string& current, const std::string& file);
+//! A key that `stored` lacks (a checkpoint of a version that did not have it) passes
+//! when its current value is its value in `defaults` (a config_signature too).
+void check_signature(const std::string& stored, const std::string& current, const std::string& file,
+                     const std::string& defaults = "");
 
 //! [checkpoint] settings of the commands that checkpoint (temper, train).
 struct CheckpointSpec {
@@ -49,7 +52,9 @@ void write_checkpoint_header(hid_t f, const std::string& command, const std::str
                              const std::vector<std::string>& prefixes);
 //! Refuses (naming the file, or the first differing key) a checkpoint of another
 //! command, another precision, or another configuration under `prefixes`.
+//! `defaults_ini`: every key at its default (Config::defaults_ini), for keys newer than the checkpoint.
 void check_checkpoint_header(hid_t f, const std::string& file, const std::string& command,
-                             const std::string& resolved_ini, const std::vector<std::string>& prefixes);
+                             const std::string& resolved_ini, const std::vector<std::string>& prefixes,
+                             const std::string& defaults_ini = "");
 
 }  // namespace zeta::io

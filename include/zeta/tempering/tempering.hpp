@@ -61,6 +61,7 @@ struct TemperingSetup {
   io::CheckpointSpec ck;
   std::string output_file;  //!< empty: no output
   std::string config;       //!< the resolved INI: root attribute, and the checkpoint's signature
+  std::string defaults;     //!< every key at its default (Config::defaults_ini): keys newer than a checkpoint
 };
 
 template <class Sys>
@@ -88,7 +89,7 @@ class Tempering {
   //! when it already holds them all), sets every replica's β, opens output.file.
   void restore() {
     if (s_.ck.restart) {
-      tempering_detail::read_checkpoint(comm_, s_.ck, s_.config, st_, ex_, sys_, range_);
+      tempering_detail::read_checkpoint(comm_, s_.ck, s_.config, s_.defaults, st_, ex_, sys_, range_);
       if (st_.step >= s_.run.steps)
         config_error("run.steps", "is " + std::to_string(s_.run.steps) + " but checkpoint '" + s_.ck.file +
                                       "' is already at step " + std::to_string(st_.step) + ": nothing to do");

@@ -47,6 +47,7 @@ struct TrainSetup {
   data::DataSpec data;
   io::CheckpointSpec checkpoint;
   std::string config;  //!< the resolved INI: the outputs' root attribute and the checkpoints' signature
+  std::string defaults;  //!< every key at its default (Config::defaults_ini): keys newer than a checkpoint
   bool mlp() const { return model.type == "mlp"; }
 };
 

@@ -59,7 +59,8 @@ class Trainer {
   const Comm& comm_;
   const TrainSpec& ts_;
   const io::CheckpointSpec& ck_;
-  const std::string& config_;  //!< the resolved INI
+  const std::string& config_;    //!< the resolved INI
+  const std::string& defaults_;  //!< every key at its default (keys newer than a checkpoint)
   Objective& obj_;
   Optimizer<Space> opt_;
   GradientSum<Space> grad_;

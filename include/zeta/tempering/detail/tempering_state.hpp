@@ -70,13 +70,14 @@ void write_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const std:
 }
 
 template <class Sys>
-void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const std::string& config, RunState& st,
-                            ReplicaExchange& ex, Sys& sys, const ChainRange& range) {
+void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const std::string& config,
+                     const std::string& defaults, RunState& st, ReplicaExchange& ex, Sys& sys,
+                     const ChainRange& range) {
   std::vector<double> state, counts, series, prob;
   std::vector<std::int64_t> xs, head(2);
   const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
   io::read_checkpoint(comm, ck.file, [&](hid_t f) {
-    io::check_checkpoint_header(f, ck.file, "temper", config, kSignatureKeys);
+    io::check_checkpoint_header(f, ck.file, "temper", config, kSignatureKeys, defaults);
     head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
     head[1] = io::read_array<std::int64_t>(f, ck.file, "/run/saved", {1})[0];
     st.betas = io::read_array<double>(f, ck.file, "/temper/betas", {K});
