@@ -69,9 +69,4 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
 
 //! Build facts (`zeta info`) as a JSON line.
 JsonSummary build_info(const Comm& comm);
-//! Root attributes every output file carries.
-struct RootAttributes {
-  std::string command, config;
-};
-
 }  // namespace zeta::apps
