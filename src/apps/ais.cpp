@@ -69,15 +69,9 @@ AisResult ais(const Config& cfg, const Comm& comm) {
     }
   });
 
-  const estimators::AisEstimate e = estimators::estimate(o, range, comm);
   AisResult r;
-  r.log_z = e.log_z;
-  r.log_z_stderr = e.log_z_stderr;
-  r.ess = e.ess;
-  r.log_weight_var = e.log_weight_var;
+  static_cast<estimators::AisEstimate&>(r) = estimators::estimate(o, range, comm);
   r.base_log_z = o.base_log_z;
-  r.log_z_upper = e.log_z_upper;
-  r.log_z_upper_stderr = e.log_z_upper_stderr;
   r.log_z_exact = log_z_exact;
   if (out) {
     estimators::write_ais(*out, as, o, range, comm);

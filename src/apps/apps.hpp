@@ -10,6 +10,7 @@
 #include "zeta/core/config.hpp"
 #include "zeta/core/json.hpp"
 #include "zeta/core/run.hpp"
+#include "zeta/estimators/ais.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/samplers/sampling.hpp"
 #include "zeta/tempering/tempering.hpp"
@@ -33,10 +34,9 @@ void declare_temper_app_keys(Config& cfg);
 //! Runs `zeta temper` on `comm`; writes output.file and checkpoints if set.
 TemperResult temper(const Config& cfg, const Comm& comm);
 
-struct AisResult {
-  double log_z = 0, log_z_stderr = 0, ess = 0, log_weight_var = 0, base_log_z = 0;
-  //! ais.reverse: the stochastic upper bound from reverse AIS (log_z is the lower one).
-  double log_z_upper = NAN, log_z_upper_stderr = NAN;
+//! The library's estimate (estimators/ais.hpp) and what the command adds to it.
+struct AisResult : estimators::AisEstimate {
+  double base_log_z = 0;
   double log_z_exact = NAN;  //!< ais.exact (rbm): the exact ln Z
   double wall_s = 0, chain_steps_per_s = 0;
   JsonSummary json;
