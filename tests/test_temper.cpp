@@ -31,6 +31,26 @@ apps::TemperResult run_temper(const std::string& ini, std::vector<std::string> o
   return apps::temper(cfg, self);
 }
 
+//! `zeta free-energy FILE` with the given options, on one rank.
+apps::FreeEnergyResult run_free_energy(const std::string& file, const std::vector<std::string>& overrides = {}) {
+  Comm self(MPI_COMM_SELF);
+  Config opts;
+  apps::declare_free_energy_keys(opts);
+  opts.parse_text("", overrides);
+  return apps::free_energy(file, opts, self);
+}
+
+//! A ladder of 6 β from 0.3 to 1 over an RBM (model.params given by the test).
+const char* kRbmLadder = R"(
+[run]
+steps = 20000
+burn_in = 500
+[model]
+type = rbm
+[temper]
+betas = 0.3, 0.44, 0.58, 0.72, 0.86, 1.0
+)";
+
 TEST(IsingKernel, EnergyAndFlipsMatchTheLattice) {
   const int L = 6;
   const double J = 0.7, h = 0.3;
@@ -248,11 +268,7 @@ TEST(TemperLogZ, BarMatchesExactValues) {
 TEST(FreeEnergy, MbarOnTemperOutputMatchesEnumeration) {
   run_temper(kIsing4, {"--sampler.type=heatbath", "--temper.beta_min=0", "--temper.spacing=linear",
                        "--run.steps=20000", "--run.save_every=5", "--temper.copies=4", "--output.file=fe.h5"});
-  Comm self(MPI_COMM_SELF);
-  Config opts;
-  apps::declare_free_energy_keys(opts);
-  opts.parse_text("", {});
-  const auto r = apps::free_energy("fe.h5", opts, self);
+  const auto r = run_free_energy("fe.h5");
   ASSERT_TRUE(r.absolute);
   for (std::size_t k = 1; k < r.betas.size(); ++k) {
     const double exact = test::ising_enumerate(4, r.betas[k]).log_z;
@@ -273,11 +289,7 @@ TEST(FreeEnergy, MbarAtL16CriticalPointMatchesKaufman) {
                   "--temper.beta_max=" + std::to_string(beta_c), "--temper.spacing=linear", "--temper.count=24",
                   "--temper.copies=2", "--run.steps=40000", "--run.burn_in=1000", "--run.save_every=1",
                   "--output.file=fe16.h5"});
-  Comm self(MPI_COMM_SELF);
-  Config opts;
-  apps::declare_free_energy_keys(opts);
-  opts.parse_text("", {"--free_energy.bootstrap=20"});
-  const auto r = apps::free_energy("fe16.h5", opts, self);
+  const auto r = run_free_energy("fe16.h5", {"--free_energy.bootstrap=20"});
   ASSERT_TRUE(r.absolute);
   for (std::size_t k = 1; k < r.betas.size(); ++k) {
     const double exact = test::ising_kaufman_log_z(16, r.betas[k]);
@@ -539,19 +551,8 @@ TEST(TemperRbm, JointEnergyMatchesEnumeration) {
   const auto p = test::tiny_rbm();
   io::write_rbm_params("temper_rbm_params.h5", p);
   const std::vector<double> betas = {0.3, 0.44, 0.58, 0.72, 0.86, 1.0};
-  const auto r = run_temper(R"(
-[run]
-steps = 20000
-burn_in = 500
-save_every = 0
-[model]
-type = rbm
-params = temper_rbm_params.h5
-[temper]
-betas = 0.3, 0.44, 0.58, 0.72, 0.86, 1.0
-copies = 4
-)",
-                            {"--output.file="});
+  const auto r = run_temper(kRbmLadder, {"--model.params=temper_rbm_params.h5", "--run.save_every=0",
+                                         "--temper.copies=4", "--output.file="});
   EXPECT_EQ(r.status, "ok");
   EXPECT_EQ(r.move_acceptance, 1.0);  // Gibbs sweeps are never rejected
   EXPECT_GT(r.total_round_trips, 0);
@@ -577,25 +578,10 @@ copies = 4
 TEST(FreeEnergy, MbarOnRbmTemperOutputMatchesEnumeration) {
   const auto p = test::tiny_rbm();
   io::write_rbm_params("fe_rbm_params.h5", p);
-  const auto t = run_temper(R"(
-[run]
-steps = 20000
-burn_in = 500
-save_every = 5
-[model]
-type = rbm
-params = fe_rbm_params.h5
-[temper]
-betas = 0.3, 0.44, 0.58, 0.72, 0.86, 1.0
-copies = 2
-)",
-                            {"--output.file=fe_rbm.h5"});
+  const auto t = run_temper(kRbmLadder, {"--model.params=fe_rbm_params.h5", "--run.save_every=5",
+                                         "--temper.copies=2", "--output.file=fe_rbm.h5"});
   ASSERT_EQ(t.status, "ok");
-  Comm self(MPI_COMM_SELF);
-  Config opts;
-  apps::declare_free_energy_keys(opts);
-  opts.parse_text("", {});
-  const auto r = apps::free_energy("fe_rbm.h5", opts, self);
+  const auto r = run_free_energy("fe_rbm.h5");
   ASSERT_FALSE(r.absolute);
   const double lz0 = test::rbm_enumerate(p.W, p.b, p.c, r.betas[0]).log_z;
   for (std::size_t k = 1; k < r.betas.size(); ++k) {
