@@ -72,7 +72,8 @@ void system_landscape(io::OutputFile& out, ContinuousSystem<Space, Model>& sys, 
   io::write_landscape(out, sys.model(), land, comm);
 }
 
-//! Every local chain's energy after the burn-in, as one row per chain: block sums
+//! Every local chain's energy after the burn-in, as one row per chain (stored by
+//! column, so that a step's writes are contiguous over the chains): block sums
 //! by the Blocking of estimators/timeseries.hpp (the chains step together, so they
 //! share it; the unfinished block is the slot after the complete ones), the sum of
 //! squares, and the sums over nb fixed ranges of the planned steps, the grouping in
@@ -94,30 +95,46 @@ class EnergySeries {
   //! Adds step t (counted from the end of the burn-in) of every local chain.
   template <class Energies>
   void add(const Energies& E, std::int64_t t) {
-    const auto rows = rows_;
-    const int slot = int(blocking_.nblocks), sum2 = kSum2, range = kSlots + 1 + int(t * nb_ / m_);
-    const int half = kSlots / 2, slots = kSlots;
+    // Three distinct columns, contiguous over the chains.
+    using Column = Kokkos::View<double*, Kokkos::LayoutLeft, typename Space::memory_space,
+                                Kokkos::MemoryTraits<Kokkos::Restrict>>;
+    const Column block = Kokkos::subview(rows_, Kokkos::ALL, int(blocking_.nblocks));
+    const Column squares = Kokkos::subview(rows_, Kokkos::ALL, int(kSum2));
+    const Column range = Kokkos::subview(rows_, Kokkos::ALL, kSlots + 1 + int(t * nb_ / m_));
     Kokkos::parallel_for(
         "zeta::sample::accumulate", RangePolicy<Space>(0, E.extent(0)), KOKKOS_LAMBDA(const int c) {
           const double e = double(E(c));
-          rows(c, slot) += e;
-          rows(c, sum2) += e * e;
-          rows(c, range) += e;
+          block(c) += e;
+          squares(c) += e * e;
+          range(c) += e;
         });
-    if (blocking_.add() != Blocking::kMerge) return;
-    Kokkos::parallel_for(
-        "zeta::sample::merge_blocks", RangePolicy<Space>(0, E.extent(0)), KOKKOS_LAMBDA(const int c) {
-          for (int i = 0; i < half; ++i) rows(c, i) = rows(c, 2 * i) + rows(c, 2 * i + 1);
-          for (int i = half; i < slots; ++i) rows(c, i) = 0;
-        });
+    if (blocking_.add() == Blocking::kMerge) merge();
+  }
+
+  //! Neighbouring blocks merged pairwise, column by column (in increasing order, so
+  //! no column is written before it is read; a handful of times in a run).
+  void merge() {
+    const int half = kSlots / 2;
+    for (int i = 0; i < half; ++i) {
+      const auto to = Kokkos::subview(rows_, Kokkos::ALL, i);
+      const auto a = Kokkos::subview(rows_, Kokkos::ALL, 2 * i), b = Kokkos::subview(rows_, Kokkos::ALL, 2 * i + 1);
+      Kokkos::parallel_for(
+          "zeta::sample::merge_blocks", RangePolicy<Space>(0, rows_.extent(0)),
+          KOKKOS_LAMBDA(const int c) { to(c) = a(c) + b(c); });
+    }
+    Kokkos::deep_copy(Kokkos::subview(rows_, Kokkos::ALL, Kokkos::make_pair(half, int(kSlots))), 0.0);
   }
 
   //! ⟨E⟩ over the `done` steps after the burn-in that were made, with its standard
   //! error and τ_int by batch_means (NAN where they are undefined). Collective.
   void pool(std::int64_t chains, std::int64_t done, const ChainRange& range, const Comm& comm, double& mean,
             BatchStats& stats) const {
-    const std::int64_t row_len = rows_.extent(1);
-    const auto all = comm.gather_chain_rows(host_copy(rows_), row_len, range);
+    const std::int64_t local = rows_.extent(0), row_len = rows_.extent(1);
+    const auto cols = host_copy(rows_);  // column-major: a step's writes are contiguous over chains
+    std::vector<double> mine(cols.size());
+    for (std::int64_t c = 0; c < local; ++c)
+      for (std::int64_t j = 0; j < row_len; ++j) mine[c * row_len + j] = cols[j * local + c];
+    const auto all = comm.gather_chain_rows(mine, row_len, range);
     mean = NAN;
     stats = BatchStats{};
     if (comm.root() && done > 0) {
@@ -140,7 +157,7 @@ class EnergySeries {
   std::int64_t m_;
   int nb_;
   Blocking blocking_;
-  Kokkos::View<double**, Kokkos::LayoutRight, typename Space::memory_space> rows_;
+  Kokkos::View<double**, Kokkos::LayoutLeft, typename Space::memory_space> rows_;
 };
 
 //! The fewest accepted moves of a local chain (the int64 maximum with none).
