@@ -56,6 +56,7 @@ void expect_rank_independent(const std::string& name, const std::string& ini) {
       [&](const apps::SampleResult& rw, const apps::SampleResult& rs) {
         EXPECT_EQ(rw.mean_energy, rs.mean_energy) << name;
         EXPECT_EQ(rw.mean_energy_stderr, rs.mean_energy_stderr) << name;
+        EXPECT_EQ(rw.tau_int, rs.tau_int) << name;
         EXPECT_EQ(rw.acceptance, rs.acceptance) << name;
         EXPECT_GT(rw.acceptance, 0.0) << name;
       },

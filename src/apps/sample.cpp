@@ -1,4 +1,5 @@
-//! `zeta sample`: a batch of chains at one β, with batch-means statistics and HDF5 output.
+//! `zeta sample`: a batch of chains at one β, with batch-means statistics (those of
+//! `zeta temper`, estimators/timeseries.hpp) and HDF5 output.
 //! Continuous models move with [sampler]; lattice models (Ising) by Metropolis or
 //! heat-bath sweeps, with /samples/x the spins; RBMs (model.params) by block Gibbs,
 //! with /samples/x the visible units and /samples/energy the free energy F_β(v).
@@ -45,6 +46,7 @@ SampleResult sample(const Config& cfg, const Comm& comm) {
     j.add("steps", r.steps_done);
     j.add("mean_energy", r.mean_energy);
     j.add("mean_energy_stderr", r.mean_energy_stderr);
+    j.add("tau_int", r.tau_int);
     j.add("acceptance", r.acceptance);
     j.add("acceptance_min", r.acceptance_min);
     j.add("chain_steps_per_s", r.chain_steps_per_s);

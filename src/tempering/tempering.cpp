@@ -55,15 +55,16 @@ void level_statistics(const RunState& st, int K, bool lattice, TemperResult& res
   res.tau_int.resize(K);
   for (int k = 0; k < K; ++k) {
     res.mean_energy[k] = st.energy.mean(k);
-    st.energy.batch_stats(k, res.mean_energy_stderr[k], res.tau_int[k]);
+    const BatchStats b = st.energy.batch_stats(k);
+    res.mean_energy_stderr[k] = b.std_error;
+    res.tau_int[k] = b.tau_int;
   }
   if (lattice) {
     res.mean_abs_magnetization.resize(K);
     res.mean_abs_magnetization_stderr.resize(K);
     for (int k = 0; k < K; ++k) {
-      double tau;
       res.mean_abs_magnetization[k] = st.abs_m.mean(k);
-      st.abs_m.batch_stats(k, res.mean_abs_magnetization_stderr[k], tau);
+      res.mean_abs_magnetization_stderr[k] = st.abs_m.batch_stats(k).std_error;
     }
   }
 }
@@ -78,7 +79,7 @@ void bar_results(const RunState& st, std::int64_t save_every, int copies, int K,
     for (int k = 0; k < K; ++k) {
       for (std::int64_t s = 0; s < st.saved; ++s)
         for (int copy = 0; copy < copies; ++copy) e[k].push_back(st.rows_energy[(s * copies + copy) * K + k]);
-      if (std::isfinite(res.tau_int[k])) g[k] = 2 * res.tau_int[k] / double(save_every);
+      g[k] = statistical_inefficiency(res.tau_int[k], save_every);
     }
     bar_along_ladder(e, st.betas, g, lz, lz_se);
     if (lattice && st.betas[0] == 0)

@@ -1,6 +1,7 @@
 //! Plain sampling, the loop `zeta sample` runs: every chain of a chain system
-//! (samplers/system.hpp) at one β for run.steps steps, per-chain batch sums of the
-//! energy after the burn-in (batch means pooled over chains, estimators/timeseries),
+//! (samplers/system.hpp) at one β for run.steps steps, per-chain block sums of the
+//! energy after the burn-in (batch means and τ_int pooled over chains by
+//! estimators/timeseries, the method of zeta temper),
 //! saved states and energies every run.save_every steps, acceptance, stop control
 //! and progress:
 //!
@@ -34,6 +35,7 @@ struct SampleResult {
   std::int64_t steps_done = 0;
   std::int64_t chains = 0;
   double mean_energy = 0, mean_energy_stderr = 0, acceptance = 0;
+  double tau_int = NAN;       //!< of the energy, in steps (estimators/timeseries.hpp)
   double acceptance_min = 0;  //!< the least-accepting chain's acceptance
   double wall_s = 0, chain_steps_per_s = 0;
   JsonSummary json;  //!< filled by the command
@@ -70,16 +72,93 @@ void system_landscape(io::OutputFile& out, ContinuousSystem<Space, Model>& sys, 
   io::write_landscape(out, sys.model(), land, comm);
 }
 
+//! Every local chain's energy after the burn-in, as one row per chain (stored by
+//! column, so that a step's writes are contiguous over the chains): block sums
+//! by the Blocking of estimators/timeseries.hpp (the chains step together, so they
+//! share it; the unfinished block is the slot after the complete ones), the sum of
+//! squares, and the sums over nb fixed ranges of the planned steps, the grouping in
+//! which ⟨E⟩ has always been added (kept so that its bits do not change). The rows
+//! are pooled over chains in global chain order at the end, so the figures do not
+//! depend on how the chains are spread over ranks; no communication per step.
 template <class Space>
-using BatchSums = Kokkos::View<double**, Kokkos::LayoutRight, typename Space::memory_space>;
+class EnergySeries {
+ public:
+  static constexpr int kSlots = 2 * int(Blocking::kMaxBlocks);
+  static constexpr int kSum2 = kSlots;  //!< the column of the sum of squares
 
-//! sums(c, b) += E(c) for the local chains.
-template <class Space, class Energies>
-void add_to_batch(const BatchSums<Space>& sums, const Energies& E, int b) {
-  Kokkos::parallel_for(
-      "zeta::sample::accumulate", RangePolicy<Space>(0, E.extent(0)),
-      KOKKOS_LAMBDA(const int c) { sums(c, b) += double(E(c)); });
-}
+  //! `planned`: the steps after the burn-in that the run is planned to make.
+  EnergySeries(std::int64_t local, std::int64_t planned)
+      : m_(planned),
+        nb_(int(std::min<std::int64_t>(20, planned))),
+        rows_("zeta::sample::energy_series", local, kSlots + 1 + std::max(nb_, 0)) {}
+
+  //! Adds step t (counted from the end of the burn-in) of every local chain.
+  template <class Energies>
+  void add(const Energies& E, std::int64_t t) {
+    // Three distinct columns, contiguous over the chains.
+    using Column = Kokkos::View<double*, Kokkos::LayoutLeft, typename Space::memory_space,
+                                Kokkos::MemoryTraits<Kokkos::Restrict>>;
+    const Column block = Kokkos::subview(rows_, Kokkos::ALL, int(blocking_.nblocks));
+    const Column squares = Kokkos::subview(rows_, Kokkos::ALL, int(kSum2));
+    const Column range = Kokkos::subview(rows_, Kokkos::ALL, kSlots + 1 + int(t * nb_ / m_));
+    Kokkos::parallel_for(
+        "zeta::sample::accumulate", RangePolicy<Space>(0, E.extent(0)), KOKKOS_LAMBDA(const int c) {
+          const double e = double(E(c));
+          block(c) += e;
+          squares(c) += e * e;
+          range(c) += e;
+        });
+    if (blocking_.add() == Blocking::kMerge) merge();
+  }
+
+  //! Neighbouring blocks merged pairwise, column by column (in increasing order, so
+  //! no column is written before it is read; a handful of times in a run).
+  void merge() {
+    const int half = kSlots / 2;
+    for (int i = 0; i < half; ++i) {
+      const auto to = Kokkos::subview(rows_, Kokkos::ALL, i);
+      const auto a = Kokkos::subview(rows_, Kokkos::ALL, 2 * i), b = Kokkos::subview(rows_, Kokkos::ALL, 2 * i + 1);
+      Kokkos::parallel_for(
+          "zeta::sample::merge_blocks", RangePolicy<Space>(0, rows_.extent(0)),
+          KOKKOS_LAMBDA(const int c) { to(c) = a(c) + b(c); });
+    }
+    Kokkos::deep_copy(Kokkos::subview(rows_, Kokkos::ALL, Kokkos::make_pair(half, int(kSlots))), 0.0);
+  }
+
+  //! ⟨E⟩ over the `done` steps after the burn-in that were made, with its standard
+  //! error and τ_int by batch_means (NAN where they are undefined). Collective.
+  void pool(std::int64_t chains, std::int64_t done, const ChainRange& range, const Comm& comm, double& mean,
+            BatchStats& stats) const {
+    const std::int64_t local = rows_.extent(0), row_len = rows_.extent(1);
+    const auto cols = host_copy(rows_);  // column-major: a step's writes are contiguous over chains
+    std::vector<double> mine(cols.size());
+    for (std::int64_t c = 0; c < local; ++c)
+      for (std::int64_t j = 0; j < row_len; ++j) mine[c * row_len + j] = cols[j * local + c];
+    const auto all = comm.gather_chain_rows(mine, row_len, range);
+    mean = NAN;
+    stats = BatchStats{};
+    if (comm.root() && done > 0) {
+      std::vector<double> pooled(std::size_t(row_len), 0.0);
+      for (std::int64_t c = 0; c < chains; ++c)
+        for (std::int64_t j = 0; j < row_len; ++j) pooled[j] += all[c * row_len + j];
+      double total = 0;
+      for (int b = 0; b < nb_; ++b) total += pooled[kSlots + 1 + b];
+      const double n = double(chains) * double(done);
+      mean = total / n;
+      stats = batch_means(pooled.data(), blocking_.nblocks, 1, blocking_.block_len, pooled[blocking_.nblocks],
+                          blocking_.partial_n, double(chains), mean, pooled[kSum2] / n - mean * mean);
+    }
+    comm.broadcast(mean);
+    comm.broadcast(stats.std_error);
+    comm.broadcast(stats.tau_int);
+  }
+
+ private:
+  std::int64_t m_;
+  int nb_;
+  Blocking blocking_;
+  Kokkos::View<double**, Kokkos::LayoutLeft, typename Space::memory_space> rows_;
+};
 
 //! The fewest accepted moves of a local chain (the int64 maximum with none).
 template <class Space>
@@ -138,8 +217,7 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
   Kokkos::Timer timer;
   const RunSpec& run = s.run;
   const std::int64_t m = run.steps - run.burn_in;
-  const int nb = static_cast<int>(std::min<std::int64_t>(20, m));
-  sampling_detail::BatchSums<Space> batch_sum("zeta::sample::batch_energy", range.count, nb);
+  sampling_detail::EnergySeries<Space> series(range.count, m);
   const std::int64_t saves = run.save_every > 0 ? m / run.save_every : 0;
   sampling_detail::SampleOutput out(sys, s, saves, comm);
 
@@ -150,7 +228,7 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
   for (; step < run.steps; ++step) {
     sys.step(step + 1);  // counter step 0 is the initial state
     if (step >= run.burn_in) {
-      sampling_detail::add_to_batch<Space>(batch_sum, sys.energies(), static_cast<int>((step - run.burn_in) * nb / m));
+      series.add(sys.energies(), step - run.burn_in);
       if (saves > 0 && (step - run.burn_in + 1) % run.save_every == 0 && saved < saves) out.save(sys, saved++, range);
     }
     progress.update(step + 1);
@@ -164,14 +242,11 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
   res.steps_done = step;
   res.chains = s.chains;
 
-  // Each chain's batch sums gathered in global chain order, pooled on rank 0.
-  const auto all = comm.gather_chain_rows(host_copy(batch_sum), nb, range);
-  BatchMeans bm;
-  if (comm.root()) bm = pooled_batch_means(all, s.chains, nb, m, std::max<std::int64_t>(0, res.steps_done - run.burn_in));
-  comm.broadcast(bm.mean);
-  comm.broadcast(bm.std_error);
-  res.mean_energy = bm.mean;
-  res.mean_energy_stderr = bm.std_error;
+  BatchStats stats;
+  series.pool(s.chains, std::max<std::int64_t>(0, res.steps_done - run.burn_in), range, comm, res.mean_energy,
+              stats);
+  res.mean_energy_stderr = stats.std_error;
+  res.tau_int = stats.tau_int;
   // Per move: a lattice sweep makes one move per site.
   const double per_chain_steps = double(std::max<std::int64_t>(1, res.steps_done)) * sys.moves_per_step();
   res.acceptance = double(comm.sum(sum_counts<Space>(sys.accepted()))) / (double(s.chains) * per_chain_steps);
