@@ -234,13 +234,16 @@ figures() {
 }
 
 # header FILE: h5dump's header and attribute values (17 digits), less the
-# root attributes that name the build and the first line (the file name).
+# root attributes that name the build, the checkpoints' CRC-32 attributes
+# (zeta_crc32 on the root and on each dataset, which the baseline may lack; a
+# function of the values h5diff compares anyway) and the first line (the file name).
 header() {
   h5dump -A -m %.17g "$1" 2>&1 | sed 1d |
     awk -v re="^   ATTRIBUTE \"($build_attrs|$ini_attrs)\" \\\\{$" '
-      $0 ~ re { skip = 1; next }
-      skip && /^   }$/ { skip = 0; next }
-      !skip'
+      $0 ~ re { skip = "   }"; next }
+      /^ *ATTRIBUTE "zeta_crc32" \{$/ { match($0, /^ */); skip = substr($0, 1, RLENGTH) "}"; next }
+      skip != "" && $0 == skip { skip = ""; next }
+      skip == ""'
 }
 
 # ini_lines FILE: "ATTRIBUTE: line" for each line of the root attributes config
