@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -41,7 +42,10 @@ bool path_exists(const std::string& path) {
 
 constexpr const char* kCrc = "zeta_crc32";
 //! The root attributes write_checkpoint_header writes, covered by the root's zeta_crc32.
-const char* const kHeaderAttributes[] = {"zeta_checkpoint", "signature", "precision", "config"};
+const char* const kHeaderAttributes[] = {"zeta_checkpoint", "signature", "precision", "config", "paths"};
+//! Keys that name files: a restart may name them differently (./x, an absolute
+//! path, from another directory) as long as they are the same file.
+const char* const kPathKeys[] = {"data.path", "data.heldout_path", "model.params"};
 
 std::uint32_t crc_of(std::uint32_t crc, const void* data, std::size_t n) {
   const auto* p = static_cast<const Bytef*>(data);
@@ -178,6 +182,20 @@ std::string canonical(const std::string& p) {
   std::error_code ec;
   auto c = std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
   return ec ? p : c.string();
+}
+//! "key = canonical path" for the file keys (kPathKeys) that `ini` sets.
+std::string canonical_paths(const std::string& ini) {
+  std::string out;
+  std::istringstream in(config_signature(ini, {"data.", "model."}));
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto eq = line.find(" = ");
+    if (eq == std::string::npos || eq + 3 == line.size()) continue;
+    const std::string k = line.substr(0, eq);
+    if (std::find(std::begin(kPathKeys), std::end(kPathKeys), k) != std::end(kPathKeys))
+      out += k + " = " + canonical(line.substr(eq + 3)) + "\n";
+  }
+  return out;
 }
 }  // namespace
 
@@ -335,7 +353,7 @@ std::string config_signature(const std::string& ini, const std::vector<std::stri
 }
 
 void check_signature(const std::string& stored, const std::string& current, const std::string& file,
-                     const std::string& defaults) {
+                     const std::string& defaults, const std::string& stored_paths) {
   auto parse = [](const std::string& s) {
     std::map<std::string, std::string> m;
     std::istringstream in(s);
@@ -346,12 +364,19 @@ void check_signature(const std::string& stored, const std::string& current, cons
     }
     return m;
   };
-  const auto a = parse(stored), b = parse(current), d = parse(defaults);
+  const auto a = parse(stored), b = parse(current), d = parse(defaults), paths = parse(stored_paths);
+  // A file named otherwise: the canonical path the checkpoint recorded, else its name from here.
+  auto same_file = [&](const std::string& k, const std::string& old, const std::string& v) {
+    if (v.empty() || old.empty() || std::find(std::begin(kPathKeys), std::end(kPathKeys), k) == std::end(kPathKeys))
+      return false;
+    const auto it = paths.find(k);
+    return (it != paths.end() ? it->second : canonical(old)) == canonical(v);
+  };
   for (const auto& [k, v] : b) {
     auto it = a.find(k);
     if (it == a.end() && d.count(k) && d.at(k) == v) continue;  // a key newer than the checkpoint, at its default
     const std::string old = it == a.end() ? "(absent)" : it->second;
-    if (old != v)
+    if (old != v && !same_file(k, old, v))
       throw CheckpointMismatch("checkpoint '" + file + "' was written with " + k + " = " + old + " but this run has " + k + " = " +
                       v + ": refusing to restart from a different model, sampler or ladder");
   }
@@ -383,6 +408,7 @@ void write_checkpoint_header(hid_t f, const std::string& command, const std::str
   write_string_attribute(f, "signature", config_signature(resolved_ini, prefixes));
   write_string_attribute(f, "precision", ZETA_PRECISION_NAME);
   write_string_attribute(f, "config", resolved_ini);
+  write_string_attribute(f, "paths", canonical_paths(resolved_ini));
 }
 
 void check_checkpoint_header(hid_t f, const std::string& file, const std::string& command,
@@ -396,7 +422,8 @@ void check_checkpoint_header(hid_t f, const std::string& file, const std::string
     throw CheckpointMismatch("checkpoint '" + file + "' was written by a " + prec + " build; this build is " +
                              ZETA_PRECISION_NAME);
   check_signature(read_string_attribute(f, file, "signature"), config_signature(resolved_ini, prefixes), file,
-                  config_signature(defaults_ini, prefixes));
+                  config_signature(defaults_ini, prefixes),
+                  H5Aexists(f, "paths") > 0 ? read_string_attribute(f, file, "paths") : "");
 }
 
 }  // namespace zeta::io

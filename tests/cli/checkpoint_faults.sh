@@ -271,6 +271,21 @@ expect_error output_same_file 'checkpoint.file' temper temper.ini "${long[@]}" -
 expect_error output_prev_name 'checkpoint.file' train train.ini --output.file=x.h5.prev --checkpoint.file=x.h5
 ls x.h5* > /dev/null 2>&1 && bad "output_same_file: a file was left behind"
 
+# ---- item 14 (minor): a relative data.path written otherwise, or from another directory, is the same file
+ln -s /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz images.gz
+zrun 0 train train.ini --run.steps=20 --data.path=images.gz --checkpoint.file=rel.ckpt --output.file=rel.h5 \
+  > /dev/null 2> rel.err || { bad "relative data.path run:"; cat rel.err; }
+zrun 0 train train.ini --run.steps=30 --data.path=./images.gz --checkpoint.file=rel.ckpt --output.file=rel2.h5 \
+  --checkpoint.restart=true > /dev/null 2> rel.err || { bad "restart with data.path = ./images.gz refused:"; cat rel.err; }
+(cd sub && zrun 0 train ../train.ini --run.steps=40 --data.path=../images.gz --checkpoint.file=../rel.ckpt \
+  --output.file=rel3.h5 --checkpoint.restart=true > /dev/null 2> ../rel.err) ||
+  { bad "restart from another directory with data.path = ../images.gz refused:"; cat rel.err; }
+cp train.ini sub/other.gz
+zrun 0 train train.ini --run.steps=50 --data.path=sub/other.gz --checkpoint.file=rel.ckpt --output.file=rel4.h5 \
+  --checkpoint.restart=true > /dev/null 2> rel.err
+[ $? != 0 ] && grep -q "data.path" rel.err && echo "ok   relative_data_path: same file restarts, another is refused" ||
+  { bad "restart with another data.path accepted:"; cat rel.err; }
+
 # ---- item 10: divergence before the first checkpoint, and after one
 cat > diverge.ini <<'INI'
 [run]

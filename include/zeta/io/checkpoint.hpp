@@ -73,8 +73,11 @@ std::string config_signature(const std::string& ini, const std::vector<std::stri
 //! Throws naming the first key whose value differs between two signatures.
 //! A key that `stored` lacks (a checkpoint of a version that did not have it) passes
 //! when its current value is its value in `defaults` (a config_signature too).
+//! A file key (data.path, data.heldout_path, model.params) passes when it names
+//! the same file: the canonical path in `stored_paths` ("key = path" lines, the
+//! checkpoint's paths attribute), or else the stored name resolved from here.
 void check_signature(const std::string& stored, const std::string& current, const std::string& file,
-                     const std::string& defaults = "");
+                     const std::string& defaults = "", const std::string& stored_paths = "");
 
 //! [checkpoint] settings of the commands that checkpoint (temper, train).
 struct CheckpointSpec {
