@@ -82,7 +82,7 @@ void Trainer::diverged(std::int64_t step, const std::string& what) const {
                     " may be too large); nothing was written from this state";
   if (!ck_.file.empty())
     msg += checkpointed_ ? ", checkpoint '" + ck_.file + "' still holds the last good one"
-                         : "; no checkpoint was written before it";
+                         : "; this run wrote no checkpoint before it";
   throw Error(msg);
 }
 
