@@ -62,8 +62,9 @@ mkdir -p "$work/old" "$work/new"
 # JSON keys that depend on timing or name a path (everything else, a pure
 # function of the seed and the inputs, is compared).
 volatile='wall_s|[a-z0-9_]*_per_s|exchange_fraction|sync_wait_fraction|allreduce_fraction|allreduce_fraction_min|output|checkpoint|file|git_commit|zeta_version'
-# Root attributes of the output files that name the build.
-build_attrs='git_commit|zeta_version'
+# Root attributes of the output files that name the build, and the canonical
+# paths of a checkpoint's files (they name the work directory).
+build_attrs='git_commit|zeta_version|paths'
 # The root attributes holding the resolved INI (config) and a checkpoint's
 # signature: compared line by line, where the new side may add lines (keys that
 # the baseline did not have, at their defaults) but must keep every old line.
@@ -234,13 +235,16 @@ figures() {
 }
 
 # header FILE: h5dump's header and attribute values (17 digits), less the
-# root attributes that name the build and the first line (the file name).
+# root attributes that name the build, the checkpoints' CRC-32 attributes
+# (zeta_crc32 on the root and on each dataset, which the baseline may lack; a
+# function of the values h5diff compares anyway) and the first line (the file name).
 header() {
   h5dump -A -m %.17g "$1" 2>&1 | sed 1d |
     awk -v re="^   ATTRIBUTE \"($build_attrs|$ini_attrs)\" \\\\{$" '
-      $0 ~ re { skip = 1; next }
-      skip && /^   }$/ { skip = 0; next }
-      !skip'
+      $0 ~ re { skip = "   }"; next }
+      /^ *ATTRIBUTE "zeta_crc32" \{$/ { match($0, /^ */); skip = substr($0, 1, RLENGTH) "}"; next }
+      skip != "" && $0 == skip { skip = ""; next }
+      skip == ""'
 }
 
 # ini_lines FILE: "ATTRIBUTE: line" for each line of the root attributes config
@@ -255,6 +259,15 @@ with h5py.File(sys.argv[1], "r") as f:
             v = v.decode() if isinstance(v, bytes) else str(v)
             for line in v.splitlines():
                 print(f"{name}: {line}")
+PY
+}
+
+# crc_datasets FILE: the datasets that carry a zeta_crc32 attribute (checkpoints).
+crc_datasets() {
+  /usr/bin/python3 - "$1" << 'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    f.visititems(lambda n, o: print("/" + n) if isinstance(o, h5py.Dataset) and "zeta_crc32" in o.attrs else None)
 PY
 }
 
@@ -315,8 +328,11 @@ compare() {
         echo "$f: structure or attributes differ (< old, > new):"
         diff "$o/$name.hdr" "$n/$name.hdr" | grep '^[<>]' | head -n 20 | sed 's/^/  /'
       fi
-      # Every dataset (values, shape, type) and the attributes below the root, exactly.
-      out=$(h5diff -c --exclude-attribute / "$o/$name/$f" "$n/$name/$f" 2>&1)
+      # Every dataset (values, shape, type) and the attributes below the root, exactly
+      # (less those of checkpoint datasets with a zeta_crc32, which header compared).
+      local excl=(--exclude-attribute /) ds
+      while IFS= read -r ds; do excl+=(--exclude-attribute "$ds"); done < <(crc_datasets "$n/$name/$f")
+      out=$(h5diff -c "${excl[@]}" "$o/$name/$f" "$n/$name/$f" 2>&1)
       rc=$?
       out=$(grep -v 'is an empty dataset$' <<< "$out" | sed '/^$/d')
       if [ $rc != 0 ] || [ -n "$out" ]; then

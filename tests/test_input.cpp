@@ -133,6 +133,20 @@ TEST(CheckpointSignature, KeysNewerThanTheCheckpointPassAtTheirDefaults) {
                Error);
 }
 
+// A file key names the same file as the checkpoint's, written otherwise (./x, or from
+// another directory through the canonical path the checkpoint recorded): a restart.
+TEST(CheckpointSignature, FileKeysCompareAsCanonicalPaths) {
+  const std::string stored = "data.path = data/x.csv\nmodel.L = 8\n";
+  EXPECT_NO_THROW(io::check_signature(stored, "data.path = ./data/../data/x.csv\nmodel.L = 8\n", "ck.h5"));
+  EXPECT_THROW(io::check_signature(stored, "data.path = data/y.csv\nmodel.L = 8\n", "ck.h5"), Error);
+  EXPECT_THROW(io::check_signature("model.L = 8\ndata.path = x\n", "model.L = ./8\ndata.path = x\n", "ck.h5"), Error);
+  const std::string recorded = "data.path = /somewhere/data/x.csv\n";
+  EXPECT_NO_THROW(
+      io::check_signature(stored, "data.path = /somewhere/./data/x.csv\nmodel.L = 8\n", "ck.h5", "", recorded));
+  EXPECT_THROW(io::check_signature(stored, "data.path = /elsewhere/data/x.csv\nmodel.L = 8\n", "ck.h5", "", recorded),
+               Error);
+}
+
 TEST(Params, RoundTripReproducesEnergies) {
   const std::string f = "roundtrip_params.h5";
   const auto p = Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({3, 6, 1}, 42);

@@ -372,7 +372,10 @@ TEST(TrainDivergence, NanStopsWithoutTouchingTheCheckpoint) {
   Files f(world, "nan");
   const std::string ck = "nan_n" + std::to_string(world.size()) + ".ckpt",
                     out = "nan_n" + std::to_string(world.size()) + ".h5";
-  run_train(kSmall, {"--data.path=" + f.csv, "--run.steps=4", "--checkpoint.file=" + ck, "--output.file=" + out},
+  // The same configuration (sgd), so that the diverging run may replace its checkpoint.
+  run_train(kSmall,
+            {"--data.path=" + f.csv, "--run.steps=4", "--train.optimizer=sgd", "--checkpoint.file=" + ck,
+             "--output.file=" + out},
             world);
   std::string before_ck, before_out;
   if (world.root()) before_ck = bytes_of(ck), before_out = bytes_of(out);

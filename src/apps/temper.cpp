@@ -65,8 +65,7 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
   const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, ms.lattice());
   const TemperSpec ts = read_temper_spec(cfg, ms.lattice());
   const io::CheckpointSpec ck = io::read_checkpoint_spec(cfg);
-  if (!ck.file.empty() && ck.file == cfg.get_string("output.file"))
-    config_error("checkpoint.file", "must differ from output.file");
+  io::check_checkpoint_vs_output(ck, cfg.get_string("output.file"));
   const ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
   // RBM replicas exchange on the joint energy E(v, h) that the Gibbs sweep leaves invariant.
   const SystemOptions opt{1.0, RbmEnergy::joint};

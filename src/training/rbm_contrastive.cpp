@@ -8,6 +8,7 @@
 #include "zeta/core/math.hpp"
 #include "zeta/estimators/ais.hpp"
 #include "zeta/estimators/ais_stats.hpp"
+#include "zeta/io/checkpoint.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/rng/philox.hpp"
@@ -308,6 +309,9 @@ void RbmContrastive::write_state(hid_t f) {
 std::vector<double> RbmContrastive::read_state(hid_t f, const std::string& file) {
   std::vector<double> theta = io::read_rbm_theta(f, file, nv_, nh_);
   if (ts_.pcd) chains_all_ = io::read_array<double>(f, file, "/train/chains", {hsize_t(ts_.chains), hsize_t(nv_)});
+  for (double v : chains_all_)
+    if (rbm_.kind() == RbmKind::bernoulli ? (v != 0 && v != 1) : !std::isfinite(v))
+      io::corrupt(file, "/train/chains", "holds a visible unit that this RBM cannot take");
   read_series(f, file, series_, "monitor");
   read_series(f, file, ais_, "AIS");
   return theta;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "zeta/core/error.hpp"
+#include "zeta/io/checkpoint.hpp"
 
 namespace zeta::training {
 
@@ -109,7 +110,7 @@ void ReplayBuffer::write(hid_t f) {
 void ReplayBuffer::read(hid_t f, const std::string& file) {
   all_ = io::read_array<double>(f, file, "/train/replay_buffer", {hsize_t(global_), hsize_t(dim_)});
   for (double v : all_)
-    if (!std::isfinite(v)) throw Error("checkpoint '" + file + "' holds a non-finite replay buffer (corrupt)", false);
+    if (!std::isfinite(v)) io::corrupt(file, "/train/replay_buffer", "holds a non-finite value");
 }
 
 void ReplayBuffer::scatter(const Comm& comm) {

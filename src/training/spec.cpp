@@ -158,7 +158,7 @@ TrainSetup read_train_setup(const Config& cfg, const Comm& comm) {
   ts.opt = read_optimizer_spec(cfg);
   const io::CheckpointSpec& ck = setup.checkpoint = io::read_checkpoint_spec(cfg);
   ts.file = cfg.get_string("output.file");
-  if (!ck.file.empty() && ck.file == ts.file) config_error("checkpoint.file", "must differ from output.file");
+  io::check_checkpoint_vs_output(ck, ts.file);
   if (!mlp)
     for (const char* key : {"train.buffer_size", "train.reinit_prob", "train.energy_reg", "sampler.type",
                             "sampler.step_size", "sampler.clip_grad", "sampler.clamp", "sampler.init_scale"})

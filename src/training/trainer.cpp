@@ -39,12 +39,16 @@ inline TrainState read_train_state(hid_t f, const std::string& file, std::size_t
   return st;
 }
 
-//! Corruption checks of a read state with its parameters θ.
+//! Corruption checks of a read state with its parameters θ (naming the file and dataset).
 inline void check_train_state(const TrainState& st, const std::vector<double>& theta, const std::string& file) {
-  if (st.head[0] < 0 || st.head[1] != st.head[0])
-    throw Error("checkpoint step and optimizer step count disagree (corrupt)", false);
+  if (st.head[0] < 0) io::corrupt(file, "/run/step", "is negative");
+  if (st.head[1] != st.head[0]) io::corrupt(file, "/optimizer/steps", "disagrees with /run/step");
   for (double x : theta)
-    if (!std::isfinite(x)) throw Error("checkpoint '" + file + "' holds non-finite parameters (corrupt)", false);
+    if (!std::isfinite(x)) io::corrupt(file, "/model", "holds non-finite parameters");
+  for (double x : st.m)
+    if (!std::isfinite(x)) io::corrupt(file, "/optimizer/m", "holds a non-finite value");
+  for (double x : st.v)
+    if (!(x >= 0) || !std::isfinite(x)) io::corrupt(file, "/optimizer/v", "holds a value that is negative or not finite");
 }
 
 inline void broadcast_train_state(const Comm& comm, TrainState& st) {
@@ -76,7 +80,9 @@ void Trainer::diverged(std::int64_t step, const std::string& what) const {
   std::string msg = "training diverged at step " + std::to_string(step) + ": " + what +
                     " holds NaN or Inf (train.lr = " + json_number(ts_.opt.lr) +
                     " may be too large); nothing was written from this state";
-  if (!ck_.file.empty()) msg += ", checkpoint '" + ck_.file + "' still holds the last good one";
+  if (!ck_.file.empty())
+    msg += checkpointed_ ? ", checkpoint '" + ck_.file + "' still holds the last good one"
+                         : "; this run wrote no checkpoint before it";
   throw Error(msg);
 }
 
@@ -87,21 +93,24 @@ void Trainer::write_checkpoint(std::int64_t step) {
     write_train_state(f, step, opt_);
     obj_.write_state(f);
   });
+  checkpointed_ = true;
 }
 
 std::int64_t Trainer::restore() {
+  io::check_checkpoint_target(comm_, ck_, "train", config_, obj_.signature_keys(), defaults_);
   if (!ck_.restart) {
     obj_.start();
     return 0;
   }
   std::vector<double> theta;
   TrainState st;
-  io::read_checkpoint(comm_, ck_.file, [&](hid_t f) {
-    io::check_checkpoint_header(f, ck_.file, "train", config_, obj_.signature_keys(), defaults_);
-    st = read_train_state(f, ck_.file, obj_.n_params(), ts_.opt.type == OptimizerType::adam);
-    theta = obj_.read_state(f, ck_.file);
-    check_train_state(st, theta, ck_.file);
+  io::read_checkpoint(comm_, ck_.file, [&](hid_t f, const std::string& file) {
+    io::check_checkpoint_header(f, file, "train", config_, obj_.signature_keys(), defaults_);
+    st = read_train_state(f, file, obj_.n_params(), ts_.opt.type == OptimizerType::adam);
+    theta = obj_.read_state(f, file);
+    check_train_state(st, theta, file);
   });
+  checkpointed_ = true;
   broadcast_train_state(comm_, st);
   comm_.broadcast(theta);
   obj_.restore(theta);

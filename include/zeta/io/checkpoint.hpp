@@ -1,13 +1,25 @@
-//! Checkpoint files: written by rank 0 to PATH.tmp, fsync'ed and renamed over
-//! PATH, with the previous checkpoint kept as PATH.prev, so a kill at any moment
-//! leaves a complete checkpoint behind. Reading checks what the file claims to
-//! be before anything is used: a corrupt or mismatched file is refused whole.
+//! Checkpoint files: written by rank 0 to PATH.tmp, fsync'ed, PATH hard-linked
+//! as PATH.prev, then PATH.tmp renamed over PATH (rename(2) replaces atomically),
+//! so PATH holds a complete checkpoint at every instant once one was written.
+//! Every dataset carries its CRC-32 (attribute zeta_crc32 of the values as read
+//! back; the root's zeta_crc32 covers the header attributes). Reading verifies
+//! the checksums and what the file claims to be before anything is used; a
+//! missing, unreadable or corrupt PATH falls back to PATH.prev with a warning.
+//!
+//! Testing hook: ZETA_FAULT=POINT[@N] makes the process SIGKILL itself the N-th
+//! time (default the first) it reaches POINT, to force the moments between the
+//! steps of a checkpoint write deterministically: checkpoint_after_tmp (PATH.tmp
+//! complete, nothing renamed) and checkpoint_after_link (PATH.prev linked, PATH
+//! not yet replaced). Used by tests/cli/checkpoint_faults.sh.
 #pragma once
 #include <hdf5.h>
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "zeta/core/error.hpp"
 
 #include "zeta/io/hdf5.hpp"
 #include "zeta/parallel/comm.hpp"
@@ -18,21 +30,54 @@ class Config;
 
 namespace zeta::io {
 
-//! Collective. Rank 0 calls fill(file) on a fresh PATH.tmp, then fsyncs and renames
-//! it into place (PATH → PATH.prev first). An error on rank 0 is raised on every rank.
+struct CheckpointSpec;
+
+//! Collective. Rank 0 calls fill(file) on a fresh PATH.tmp, adds the checksums,
+//! fsyncs it, links PATH as PATH.prev and renames PATH.tmp over PATH. An error on
+//! rank 0 is raised on every rank.
 void write_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& fill);
 
-//! Collective. Rank 0 opens PATH and calls read(file); an error there (missing,
-//! corrupt, mismatched) is raised on every rank with rank 0's message.
-void read_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& read);
+//! Collective. Rank 0 opens PATH, verifies its checksums and calls read(file, name).
+//! When PATH is missing, unreadable or corrupt (a checksum, or a CheckpointCorrupt
+//! thrown by `read`), PATH.prev is tried instead, with a one-line warning; a
+//! mismatched configuration is refused without falling back. An error is raised
+//! on every rank with rank 0's message.
+void read_checkpoint(const Comm& comm, const std::string& path,
+                     const std::function<void(hid_t, const std::string&)>& read);
+
+//! A checkpoint whose contents are damaged (as opposed to one of another
+//! configuration): reading it falls back to PATH.prev.
+class CheckpointCorrupt : public Error {
+ public:
+  explicit CheckpointCorrupt(const std::string& what) : Error(what, false) {}
+};
+//! Throws CheckpointCorrupt naming the file and dataset: "checkpoint 'F' is corrupt: DATASET WHY".
+[[noreturn]] void corrupt(const std::string& file, const std::string& dataset, const std::string& why);
+
+//! Collective, before step 1 of a run with checkpoint.file: refuses (naming
+//! checkpoint.file, on every rank) a file there (or at PATH.prev) that is not a
+//! checkpoint of this command and configuration, which a fresh run would replace,
+//! and a checkpoint that cannot be created (missing or unwritable directory).
+void check_checkpoint_target(const Comm& comm, const CheckpointSpec& ck, const std::string& command,
+                             const std::string& resolved_ini, const std::vector<std::string>& prefixes,
+                             const std::string& defaults_ini);
+//! Refuses (naming checkpoint.file) a checkpoint that is, or whose PATH.tmp /
+//! PATH.prev is, the output file `output` (compared as canonical paths).
+void check_checkpoint_vs_output(const CheckpointSpec& ck, const std::string& output);
+
+//! The testing hook above: SIGKILLs the process at POINT when ZETA_FAULT asks for it.
+void fault_point(const char* point);
 
 //! Configuration lines (key = value) of `ini` whose key starts with one of `prefixes`.
 std::string config_signature(const std::string& ini, const std::vector<std::string>& prefixes);
 //! Throws naming the first key whose value differs between two signatures.
 //! A key that `stored` lacks (a checkpoint of a version that did not have it) passes
 //! when its current value is its value in `defaults` (a config_signature too).
+//! A file key (data.path, data.heldout_path, model.params) passes when it names
+//! the same file: the canonical path in `stored_paths` ("key = path" lines, the
+//! checkpoint's paths attribute), or else the stored name resolved from here.
 void check_signature(const std::string& stored, const std::string& current, const std::string& file,
-                     const std::string& defaults = "");
+                     const std::string& defaults = "", const std::string& stored_paths = "");
 
 //! [checkpoint] settings of the commands that checkpoint (temper, train).
 struct CheckpointSpec {

@@ -88,8 +88,9 @@ class Tempering {
   //! Resumes from checkpoint.file with checkpoint.restart (an error naming run.steps
   //! when it already holds them all), sets every replica's β, opens output.file.
   void restore() {
+    io::check_checkpoint_target(comm_, s_.ck, "temper", s_.config, tempering_detail::kSignatureKeys, s_.defaults);
     if (s_.ck.restart) {
-      tempering_detail::read_checkpoint(comm_, s_.ck, s_.config, s_.defaults, st_, ex_, sys_, range_);
+      tempering_detail::read_checkpoint(comm_, s_.ck, s_.run, s_.ts, s_.config, s_.defaults, st_, ex_, sys_, range_);
       if (st_.step >= s_.run.steps)
         config_error("run.steps", "is " + std::to_string(s_.run.steps) + " but checkpoint '" + s_.ck.file +
                                       "' is already at step " + std::to_string(st_.step) + ": nothing to do");

@@ -61,6 +61,7 @@ class Trainer {
   const io::CheckpointSpec& ck_;
   const std::string& config_;    //!< the resolved INI
   const std::string& defaults_;  //!< every key at its default (keys newer than a checkpoint)
+  bool checkpointed_ = false;    //!< checkpoint.file holds a state of this run (restored or written)
   Objective& obj_;
   Optimizer<Space> opt_;
   GradientSum<Space> grad_;

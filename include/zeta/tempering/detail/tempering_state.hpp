@@ -21,6 +21,11 @@ struct TemperResult;
 
 namespace tempering_detail {
 
+inline void finite_or_corrupt(const std::vector<double>& v, const std::string& file, const char* name) {
+  for (double x : v)
+    if (!std::isfinite(x)) io::corrupt(file, name, "holds a non-finite value");
+}
+
 //! Everything of a run that is the same on every rank (the replica states are not).
 struct RunState {
   std::int64_t step = 0;             //!< steps done
@@ -69,36 +74,92 @@ void write_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const std:
   });
 }
 
+//! What a read temper checkpoint must satisfy beyond its checksums (a corrupt
+//! or hand-edited one is refused naming the dataset): the step counters agree,
+//! the ladder is the configured one's shape (ends kept, strictly increasing,
+//! β ≥ 0), statistics and rows are finite and of the sizes the step implies.
 template <class Sys>
-void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const std::string& config,
-                     const std::string& defaults, RunState& st, ReplicaExchange& ex, Sys& sys,
-                     const ChainRange& range) {
+void check_restored(const std::string& file, const RunSpec& run, const TemperSpec& ts, const RunState& st,
+                    const std::vector<double>& state, const std::vector<double>& counts,
+                    const std::vector<double>& series, const Sys& sys, std::int64_t R) {
+  auto finite = [&](const std::vector<double>& v, const char* name) { finite_or_corrupt(v, file, name); };
+  const std::int64_t step = st.step, K = std::int64_t(st.betas.size()), copies = R / K;
+  if (step < 0) io::corrupt(file, "/run/step", "is negative");
+  const std::int64_t due = run.save_every > 0 ? std::max<std::int64_t>(0, step - run.burn_in) / run.save_every : 0;
+  if (st.saved < 0 || st.saved > due) io::corrupt(file, "/run/saved", "does not agree with /run/step");
+  finite(st.betas, "/temper/betas");
+  if (st.betas.front() != ts.betas.front() || st.betas.back() != ts.betas.back())
+    io::corrupt(file, "/temper/betas", "does not keep the configured beta_min and beta_max");
+  for (std::size_t k = 0; k < st.betas.size(); ++k)
+    if (!(st.betas[k] >= 0) || (k > 0 && !(st.betas[k] > st.betas[k - 1])))
+      io::corrupt(file, "/temper/betas", "is not a strictly increasing ladder of betas >= 0");
+  finite(st.window_prob, "/exchange/window_prob");
+  for (auto n : st.window_attempts)
+    if (n < 0) io::corrupt(file, "/exchange/window_attempts", "holds a negative count");
+  finite(series, "/stats/series");
+  const std::size_t rows = std::size_t(st.saved * copies * K);
+  finite(st.rows_energy, "/stats/rows_energy");
+  finite(st.rows_m, "/stats/rows_m");
+  finite(st.rows_x, "/stats/rows_x");
+  if (st.rows_energy.size() != rows || st.rows_replica.size() != rows ||
+      st.rows_m.size() != (Sys::lattice ? rows : 0) ||
+      st.rows_x.size() != (Sys::lattice ? 0 : std::size_t(st.saved * copies) * std::size_t(sys.state_size())))
+    io::corrupt(file, "/stats/rows_*", "do not hold /run/saved rows");
+  for (auto c : st.rows_replica)
+    if (c < 0 || c >= R) io::corrupt(file, "/stats/rows_replica", "names a replica that does not exist");
+  if (Sys::lattice) {
+    for (double x : state)
+      if (x != 1 && x != -1) io::corrupt(file, "/replicas/state", "holds a spin that is not +1 or -1");
+  } else {
+    finite(state, "/replicas/state");
+  }
+  const double most = double(step) * sys.moves_per_step();
+  for (double n : counts)
+    if (!(n >= 0 && n <= most && n == std::floor(n)))
+      io::corrupt(file, "/replicas/accepted", "holds a count that the step count rules out");
+}
+
+template <class Sys>
+void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const RunSpec& run, const TemperSpec& ts,
+                     const std::string& config, const std::string& defaults, RunState& st, ReplicaExchange& ex,
+                     Sys& sys, const ChainRange& range) {
   std::vector<double> state, counts, series, prob;
   std::vector<std::int64_t> xs, head(2);
   const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
-  io::read_checkpoint(comm, ck.file, [&](hid_t f) {
-    io::check_checkpoint_header(f, ck.file, "temper", config, kSignatureKeys, defaults);
-    head[0] = io::read_array<std::int64_t>(f, ck.file, "/run/step", {1})[0];
-    head[1] = io::read_array<std::int64_t>(f, ck.file, "/run/saved", {1})[0];
-    st.betas = io::read_array<double>(f, ck.file, "/temper/betas", {K});
-    xs = io::read_array<std::int64_t>(f, ck.file, "/exchange/state", {});
-    prob = io::read_array<double>(f, ck.file, "/exchange/prob_sum", {K - 1});
-    st.window_attempts = io::read_array<std::int64_t>(f, ck.file, "/exchange/window_attempts", {K - 1});
-    st.window_prob = io::read_array<double>(f, ck.file, "/exchange/window_prob", {K - 1});
-    series = io::read_array<double>(f, ck.file, "/stats/series", {});
-    st.rows_energy = io::read_array<double>(f, ck.file, "/stats/rows_energy", {});
-    st.rows_m = io::read_array<double>(f, ck.file, "/stats/rows_m", {});
-    st.rows_x = io::read_array<double>(f, ck.file, "/stats/rows_x", {});
-    st.rows_replica = io::read_array<std::int64_t>(f, ck.file, "/stats/rows_replica", {});
-    state = io::read_array<double>(f, ck.file, "/replicas/state", {R, hsize_t(sys.saved_row())});
-    counts = io::read_array<double>(f, ck.file, "/replicas/accepted", {R});
-    for (double b : st.betas)
-      if (!std::isfinite(b)) throw Error("checkpoint '" + ck.file + "' has a non-finite beta (corrupt)", false);
+  io::read_checkpoint(comm, ck.file, [&](hid_t f, const std::string& file) {
+    io::check_checkpoint_header(f, file, "temper", config, kSignatureKeys, defaults);
+    head[0] = io::read_array<std::int64_t>(f, file, "/run/step", {1})[0];
+    head[1] = io::read_array<std::int64_t>(f, file, "/run/saved", {1})[0];
+    st.betas = io::read_array<double>(f, file, "/temper/betas", {K});
+    xs = io::read_array<std::int64_t>(f, file, "/exchange/state", {});
+    prob = io::read_array<double>(f, file, "/exchange/prob_sum", {K - 1});
+    st.window_attempts = io::read_array<std::int64_t>(f, file, "/exchange/window_attempts", {K - 1});
+    st.window_prob = io::read_array<double>(f, file, "/exchange/window_prob", {K - 1});
+    series = io::read_array<double>(f, file, "/stats/series", {});
+    st.rows_energy = io::read_array<double>(f, file, "/stats/rows_energy", {});
+    st.rows_m = io::read_array<double>(f, file, "/stats/rows_m", {});
+    st.rows_x = io::read_array<double>(f, file, "/stats/rows_x", {});
+    st.rows_replica = io::read_array<std::int64_t>(f, file, "/stats/rows_replica", {});
+    state = io::read_array<double>(f, file, "/replicas/state", {R, hsize_t(sys.saved_row())});
+    counts = io::read_array<double>(f, file, "/replicas/accepted", {R});
+    st.step = head[0];
+    st.saved = head[1];
+    check_restored(file, run, ts, st, state, counts, series, sys, std::int64_t(R));
+    finite_or_corrupt(prob, file, "/exchange/prob_sum");
     ReplicaExchange probe(ex.levels(), ex.copies());
-    probe.load_state(xs, prob);
+    try {
+      probe.load_state(xs, prob);
+    } catch (const std::exception& e) {
+      io::corrupt(file, "/exchange/state", e.what());
+    }
     BlockSeries e = st.energy, m = st.abs_m;
-    const std::size_t at = m.unpack(series, e.unpack(series, 0));
-    if (at != series.size()) throw Error("checkpoint statistics are corrupt", false);
+    std::size_t at = 0;
+    try {
+      at = m.unpack(series, e.unpack(series, 0));
+    } catch (const std::exception& err) {
+      io::corrupt(file, "/stats/series", err.what());
+    }
+    if (at != series.size()) io::corrupt(file, "/stats/series", "does not hold the statistics of this ladder");
   });
   comm.broadcast(head);
   comm.broadcast(st.betas);
