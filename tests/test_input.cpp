@@ -100,6 +100,32 @@ TEST(BadInput, CorruptParamsFile) {
   std::remove(f.c_str());
 }
 
+// model.params of the other model kind (an rbm's for model.type = mlp, an mlp's for
+// model.type = rbm) is refused by load_model_params with one error naming the key and
+// the file, not a missing dataset.
+TEST(BadInput, ParamsOfTheOtherModelType) {
+  const std::string rbm_file = "other_type_rbm.h5", mlp_file = "other_type_mlp.h5";
+  io::RbmParams r;
+  r.visible = 2;
+  r.hidden = 3;
+  r.W.assign(6, 0.1);
+  r.b.assign(2, 0.0);
+  r.c.assign(3, 0.0);
+  io::write_rbm_params(rbm_file, r);
+  io::write_mlp_params(mlp_file, Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 4, 1}, 3));
+  const auto e = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,4,1", "--model.params=" + rbm_file});
+  EXPECT_EQ(e.rfind("model.params: '" + rbm_file + "' holds rbm parameters", 0), 0u) << e;
+  EXPECT_NE(e.find("model.type = mlp"), std::string::npos) << e;
+  const auto e2 = sample_error(kBase, {"--model.type=rbm", "--sampler.type=gibbs", "--model.params=" + mlp_file});
+  EXPECT_EQ(e2.rfind("model.params: '" + mlp_file + "' holds mlp parameters", 0), 0u) << e2;
+  EXPECT_NE(e2.find("model.type = rbm"), std::string::npos) << e2;
+  // Each file still runs as its own kind.
+  EXPECT_EQ(sample_error(kBase, {"--model.type=mlp", "--model.layers=2,4,1", "--model.params=" + mlp_file}), "");
+  EXPECT_EQ(sample_error(kBase, {"--model.type=rbm", "--sampler.type=gibbs", "--model.params=" + rbm_file}), "");
+  std::remove(rbm_file.c_str());
+  std::remove(mlp_file.c_str());
+}
+
 // A checkpoint written before a key existed restarts when the run leaves that key at
 // its default (Config::defaults_ini), and is refused when the run sets it otherwise;
 // any other difference is still refused.

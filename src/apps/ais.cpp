@@ -41,6 +41,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   const estimators::AisSpec as = estimators::read_ais_spec(cfg);
   const bool exact = cfg.get_bool("ais.exact");
   if (exact && !rbm) config_error("ais.exact", "applies to model.type = rbm only");
+  const ModelParams params = load_model_params(cfg, ms, comm);
   double log_z_exact = NAN;
   if (!rbm && smp.type == SamplerType::langevin && comm.root())
     std::fprintf(stderr,
@@ -57,7 +58,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   Progress progress("zeta ais", T, double(as.chains) * as.sweeps, "chain-steps", comm.root(),
                     cfg.get_nonnegative("run.progress_every"));
   const estimators::StageHook on_stage = [&](std::int64_t i) { progress.update(i); };
-  const estimators::AisRun o = with_model<Space>(cfg, ms, comm, [&](auto& m) {
+  const estimators::AisRun o = with_model<Space>(ms, params, [&](auto& m) {
     using M = std::decay_t<decltype(m)>;
     if constexpr (std::is_same_v<M, Ising<Space>>) {
       return estimators::run_ais(m, spin_move(smp), as, seed, range, on_stage);

@@ -38,7 +38,8 @@ SampleResult sample(const Config& cfg, const Comm& comm) {
   // RBM chains report the free energy F_β(v) of the saved x = v.
   const SystemOptions opt{smp.beta, RbmEnergy::free};
   const SamplingSetup setup{run, smp.chains, land, cfg.get_string("output.file"), cfg.resolved_ini()};
-  return with_system<Space>(cfg, ms, smp, range, run.seed, comm, opt, [&](auto& sys) {
+  const ModelParams params = load_model_params(cfg, ms, comm);
+  return with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
     SampleResult r = run_sampling(sys, setup, range, comm);
     auto& j = r.json;
     io::add_json_header(j, "sample", r.status, r.wall_s, comm, sys.name(), smp.name);

@@ -70,7 +70,8 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
   // RBM replicas exchange on the joint energy E(v, h) that the Gibbs sweep leaves invariant.
   const SystemOptions opt{1.0, RbmEnergy::joint};
   const TemperingSetup setup{run, ts, ck, cfg.get_string("output.file"), cfg.resolved_ini(), cfg.defaults_ini()};
-  TemperResult res = with_system<Space>(cfg, ms, smp, range, run.seed, comm, opt, [&](auto& sys) {
+  const ModelParams params = load_model_params(cfg, ms, comm);
+  TemperResult res = with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
     auto r = Tempering<std::decay_t<decltype(sys)>>(sys, setup, range, comm).run();
     io::add_json_header(r.json, "temper", r.status, r.wall_s, comm, sys.name(), smp.name);
     return r;

@@ -47,6 +47,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
   const training::TrainSetup setup = training::read_train_setup(cfg, comm);
   const training::TrainSpec& ts = setup.train;
   const data::Dataset d = data::load(setup.data, ts.seed, comm);
+  const ModelParams params = load_model_params(cfg, setup.model, comm, ParamsExpect{d.dim, setup.data.path, true});
   auto run = [&](training::Objective& objective) {
     training::Trainer trainer(setup, comm, objective);
     TrainResult res = trainer.run(timer);
@@ -54,7 +55,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     return res;
   };
   if (setup.mlp()) {
-    Mlp<Space> mlp(setup.model.mlp, setup.model.activation);
+    Mlp<Space> mlp(loaded_params<io::MlpParams>(params), setup.model.activation);
     if (ts.dsm) {
       training::MlpDsm dsm(ts, setup.data, d, mlp, comm);
       return run(dsm);
@@ -63,7 +64,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     return run(contrastive);
   }
   std::vector<double> base_bias;
-  Rbm<Space> rbm = training::initial_rbm(cfg, setup, d, comm, base_bias);
+  Rbm<Space> rbm = training::initial_rbm(setup, d, params, comm, base_bias);
   training::RbmContrastive contrastive(ts, d, rbm, base_bias, comm);
   return run(contrastive);
 }

@@ -13,9 +13,28 @@ std::string shape_str(const std::vector<hsize_t>& dims) {
   for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
   return s + "]";
 }
+
+//! Where a model kind keeps its parameters.
+struct Layout {
+  const char* type;   //!< model.type
+  const char* group;  //!< present in every file of this kind
+  const char* names;  //!< the datasets, for the error
+};
+constexpr Layout kMlpLayout{"mlp", "/model/layer_0", "/model/layer_l/{weight,bias}"};
+constexpr Layout kRbmLayout{"rbm", "/model/rbm", "/model/rbm/{W,b,c}"};
+
+//! Refuses a file that holds the other kind's parameters (an rbm's for an mlp, or the
+//! reverse) with an error naming model.params, the file and what it holds.
+void expect_layout(const std::string& file, const Layout& want, const Layout& other) {
+  Handle f = open_read(file);
+  if (exists(f.id(), want.group) || !exists(f.id(), other.group)) return;
+  throw Error("model.params: '" + file + "' holds " + other.type + " parameters (" + other.names +
+              "), but model.type = " + want.type + " reads " + want.names);
+}
 }  // namespace
 
 MlpParams read_mlp_params(const std::string& file, const std::vector<int>& layers) {
+  expect_layout(file, kMlpLayout, kRbmLayout);
   MlpParams p;
   p.layers = layers;
   for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
@@ -78,6 +97,7 @@ RbmParams RbmParams::from_flat(RbmKind kind, int visible, int hidden, const std:
 }
 
 RbmParams read_rbm_params(const std::string& file) {
+  expect_layout(file, kRbmLayout, kMlpLayout);
   RbmParams p;
   std::vector<hsize_t> wd, bd, cd;
   p.W = read_doubles(file, "/model/rbm/W", wd);

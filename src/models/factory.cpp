@@ -110,7 +110,7 @@ ModelSpec read_model_spec(const Config& cfg) {
     s.rbm_kind = cfg.get_choice("model.visible", {"bernoulli", "gaussian"}) == "gaussian" ? RbmKind::gaussian
                                                                                           : RbmKind::bernoulli;
     s.params = cfg.get_string("model.params");
-    // With model.params the kind may come from the file (apps::load_rbm_params checks σ against it).
+    // With model.params the kind may come from the file (load_model_params checks σ against it).
     const bool kind_from_file = !s.params.empty() && !cfg.given("model.visible");
     if (s.rbm_kind == RbmKind::gaussian || kind_from_file) {
       s.rbm_sigma = cfg.get_doubles("model.sigma");
@@ -177,38 +177,52 @@ ModelSpec read_model_spec(const Config& cfg) {
       config_error("model.layers", "must list at least two sizes and end in 1 (a scalar energy)");
     s.dim = layers.front();
     s.activation = parse_activation(cfg.get_string("model.activation"));
-    const std::string params = cfg.get_string("model.params");
-    if (params.empty()) {
-      const auto seed = cfg.get_int_at_least("model.init_seed", 0);
-      s.mlp = Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(layers, static_cast<std::uint32_t>(seed));
-    } else {
-      s.mlp = io::read_mlp_params(params, layers);
-    }
+    s.layers = layers;
+    s.params = cfg.get_string("model.params");
+    if (s.params.empty()) s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
   }
   return s;
 }
 
-io::RbmParams load_rbm_params(const Config& cfg, const ModelSpec& ms, const Comm& comm, const RbmExpect& expect) {
-  if (ms.params.empty())
+namespace {
+//! Why an rbm's model.params does not fit the keys or the data ("" when it fits).
+std::string rbm_mismatch(const Config& cfg, const ModelSpec& ms, const io::RbmParams& p, const ParamsExpect& expect) {
+  if (expect.visible >= 0 && p.visible != expect.visible)
+    return "model.params: '" + ms.params + "' has W [" + std::to_string(p.visible) + ", " + std::to_string(p.hidden) +
+           "] for " + std::to_string(p.visible) + " visible units, but the data (" + "data.path '" +
+           expect.data_path + "') has " + std::to_string(expect.visible) + " features";
+  if ((expect.training || cfg.given("model.hidden")) && p.hidden != ms.hidden)
+    return "model.hidden = " + std::to_string(ms.hidden) + " but model.params '" + ms.params + "' has " +
+           std::to_string(p.hidden) + " hidden units";
+  if ((expect.training || cfg.given("model.visible")) && p.kind != ms.rbm_kind)
+    return std::string("model.visible = ") + rbm_kind_name(ms.rbm_kind) + " but model.params '" + ms.params +
+           "' holds a " + rbm_kind_name(p.kind) + " RBM";
+  if (p.kind == RbmKind::bernoulli && cfg.given("model.sigma"))
+    return "model.sigma only applies to Gaussian visibles, but model.params '" + ms.params + "' holds a bernoulli RBM";
+  if (p.kind == RbmKind::gaussian && ms.rbm_sigma.size() != 1 && int(ms.rbm_sigma.size()) != p.visible)
+    return "model.sigma needs 1 or " + std::to_string(p.visible) + " values for '" + ms.params + "'";
+  return "";
+}
+}  // namespace
+
+ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const Comm& comm, const ParamsExpect& expect) {
+  const bool mlp = ms.type == "mlp";
+  if (!mlp && ms.type != "rbm") return {};
+  if (ms.params.empty()) {
+    if (mlp) return Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(ms.layers, ms.init_seed);
+    if (expect.training) return {};  // training::initial_rbm draws them from the data
     config_error("model.params", "model.type = rbm needs trained parameters (a zeta train output or checkpoint)");
-  io::RbmParams p;
+  }
+  ModelParams p;
   std::string why;
   try {
-    p = io::read_rbm_params(ms.params);
-    if (expect.visible >= 0 && p.visible != expect.visible)
-      why = "model.params: '" + ms.params + "' has W [" + std::to_string(p.visible) + ", " +
-            std::to_string(p.hidden) + "] for " + std::to_string(p.visible) + " visible units, but the data (" +
-            "data.path '" + expect.data_path + "') has " + std::to_string(expect.visible) + " features";
-    else if ((expect.keys_define_model || cfg.given("model.hidden")) && p.hidden != ms.hidden)
-      why = "model.hidden = " + std::to_string(ms.hidden) + " but model.params '" + ms.params + "' has " +
-            std::to_string(p.hidden) + " hidden units";
-    else if ((expect.keys_define_model || cfg.given("model.visible")) && p.kind != ms.rbm_kind)
-      why = std::string("model.visible = ") + rbm_kind_name(ms.rbm_kind) + " but model.params '" + ms.params +
-            "' holds a " + rbm_kind_name(p.kind) + " RBM";
-    else if (p.kind == RbmKind::bernoulli && cfg.given("model.sigma"))
-      why = "model.sigma only applies to Gaussian visibles, but model.params '" + ms.params + "' holds a bernoulli RBM";
-    else if (p.kind == RbmKind::gaussian && ms.rbm_sigma.size() != 1 && int(ms.rbm_sigma.size()) != p.visible)
-      why = "model.sigma needs 1 or " + std::to_string(p.visible) + " values for '" + ms.params + "'";
+    if (mlp) {
+      p = io::read_mlp_params(ms.params, ms.layers);
+    } else {
+      io::RbmParams rbm = io::read_rbm_params(ms.params);
+      why = rbm_mismatch(cfg, ms, rbm, expect);
+      p = std::move(rbm);
+    }
   } catch (const std::exception& e) {
     why = e.what();
   }

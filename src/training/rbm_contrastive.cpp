@@ -32,15 +32,12 @@ std::vector<double> data_mean(const data::Dataset& d, const Comm& comm) {
   return mean;
 }
 
-Rbm<Space> initial_rbm(const Config& cfg, const TrainSetup& setup, const data::Dataset& d, const Comm& comm,
+Rbm<Space> initial_rbm(const TrainSetup& setup, const data::Dataset& d, const ModelParams& params, const Comm& comm,
                        std::vector<double>& base_bias) {
   const ModelSpec& ms = setup.model;
   const int nv = d.dim;
   std::vector<double> theta0;
-  if (!ms.params.empty()) {
-    const io::RbmParams p = load_rbm_params(cfg, ms, comm, RbmExpect{nv, setup.data.path, true});
-    theta0 = p.flat();
-  }
+  if (const auto* p = std::get_if<io::RbmParams>(&params)) theta0 = p->flat();
   std::vector<double> sigma;
   if (ms.rbm_kind == RbmKind::gaussian) {
     sigma = ms.rbm_sigma;

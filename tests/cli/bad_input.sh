@@ -175,6 +175,8 @@ timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" train train.ini --output.fi
 cp train.ckpt train.copy
 printf '1,0,1,1\n0,1,1,0\n1,1,0,0\n0,0,1,1\n' > train4.csv
 expect_error train_params_shape    'model.params'          train train.ini --data.path=train4.csv --model.params=train.ckpt
+# An RBM's checkpoint as an mlp's model.params: one error naming the key and the file.
+expect_error mlp_rbm_params        "model.params: 'train.ckpt' holds rbm" sample good.ini --model.type=mlp --model.layers=4,8,1 --model.params=train.ckpt
 expect_error train_other_hidden    'model.hidden'          train train.ini --model.hidden=3 --checkpoint.file=train.ckpt --checkpoint.restart=true --run.steps=8
 expect_error train_other_objective 'train.objective'       train train.ini --train.objective=cd --checkpoint.file=train.ckpt --checkpoint.restart=true --run.steps=8
 cmp -s train.ckpt train.copy || { echo "FAIL refused train checkpoint was modified"; fail=1; }

@@ -46,7 +46,8 @@ struct MlpParams {
   }
 };
 
-//! Reads MLP parameters and checks every shape against `layers`; errors name the file and dataset.
+//! Reads MLP parameters and checks every shape against `layers`; errors name the file and dataset
+//! (and model.params when the file holds an RBM's parameters instead).
 MlpParams read_mlp_params(const std::string& file, const std::vector<int>& layers);
 //! Writes /model/layer_l/{weight,bias} into an open file (serial).
 void write_mlp_params(hid_t file, const MlpParams& p);
@@ -72,7 +73,8 @@ struct RbmParams {
 };
 
 //! Reads /model/rbm/{W,b,c} and its `kind`, checking that the shapes agree with each
-//! other and that every value is finite; errors name model.params and the file.
+//! other and that every value is finite; errors name model.params and the file (an MLP's
+//! parameters in it are refused as such).
 RbmParams read_rbm_params(const std::string& file);
 //! Writes /model/rbm/{W,b,c} (and base_bias when set) and `kind` into an open file (serial).
 void write_rbm_params(hid_t file, const RbmParams& p);

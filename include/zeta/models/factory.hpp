@@ -57,22 +57,51 @@ struct ModelSpec {
   std::vector<double> weights;                            // gmm
   std::vector<std::vector<double>> means, variances;      // gmm
   double barrier = 1;                                     // double_well
-  MlpParams mlp;                                          // mlp (layers + values)
+  std::vector<int> layers;                                // mlp: model.layers
   Activation activation = Activation::silu;               // mlp
   int L = 0;                                              // ising: L×L periodic lattice
   double J = 1, h = 0;                                    // ising: coupling and field
   RbmKind rbm_kind = RbmKind::bernoulli;                  // rbm: visible units (model.visible)
   int hidden = 0;                                         // rbm: model.hidden
   std::vector<double> rbm_sigma;                          // rbm, gaussian visibles: one σ or one per visible
-  std::string params;                                     // model.params (rbm: read by load_rbm_params,
-                                                          // or by the trainer, which checks the data dimension)
-  std::uint32_t init_seed = 1;                            // model.init_seed
+  std::string params;                                     // model.params: mlp, rbm (read by load_model_params)
+  std::uint32_t init_seed = 1;                            // model.init_seed (mlp, rbm without model.params)
   ModelRegistry::Params registered;                       // a registered model (models/registry.hpp)
   bool lattice() const { return type == "ising"; }
 };
 
-//! Reads and checks [model]; errors name the offending key or file.
+//! Reads and checks [model] (the keys only: model.params is read by load_model_params);
+//! errors name the offending key.
 ModelSpec read_model_spec(const Config& cfg);
+
+//! The parameters of an mlp or rbm (load_model_params); none for the other models, and
+//! none for an rbm that zeta train starts from random parameters.
+using ModelParams = std::variant<std::monostate, io::MlpParams, io::RbmParams>;
+
+//! What a command needs of model.params beyond its own consistency.
+struct ParamsExpect {
+  int visible = -1;            //!< rbm: the data's features (train), or -1: the file decides
+  std::string data_path;       //!< named in that error
+  //! zeta train: model.hidden / model.visible apply even when left at their defaults, and an
+  //! rbm without model.params starts from random parameters (the trainer draws them from the data).
+  bool training = false;
+};
+
+//! The one route of model.params: every rank reads the file through io/params
+//! (mlp: /model/layer_l/{weight,bias}, shapes checked against model.layers; rbm:
+//! /model/rbm/{W,b,c} and `kind`, with model.hidden / model.visible checked against it
+//! when given explicitly or with expect.training, the visible size against the data, and
+//! model.sigma for the file's kind). An mlp without model.params gets random weights from
+//! model.init_seed; an rbm needs the file unless expect.training. Collective: every rank
+//! throws the same error (naming model.params and the file) when any rank fails.
+ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const Comm& comm, const ParamsExpect& expect = {});
+
+//! The loaded parameters of kind P (io::MlpParams or io::RbmParams).
+template <class P>
+const P& loaded_params(const ModelParams& p) {
+  if (const P* q = std::get_if<P>(&p)) return *q;
+  throw Error("internal: the model's parameters were not loaded (load_model_params)", false);
+}
 
 //! Every continuous model: the built-in ones, then models/registry.hpp's.
 template <class Space, class Registered = typename ModelRegistry::template Models<Space>>
@@ -97,9 +126,10 @@ AnyModel<Space> make_registered(const typename Registry<ModelList<E...>>::Params
   return std::move(*out);
 }
 
-//! Continuous models only; with_model below builds every kind.
+//! Continuous models only; with_model below builds every kind. `p`: an mlp's
+//! load_model_params.
 template <class Space>
-AnyModel<Space> make_model(const ModelSpec& s) {
+AnyModel<Space> make_model(const ModelSpec& s, const ModelParams& p = {}) {
   if (s.lattice()) config_error("model.type", "'" + s.type + "' is a lattice model: this command needs a continuous one");
   if (s.type == "rbm")
     config_error("model.type",
@@ -108,26 +138,12 @@ AnyModel<Space> make_model(const ModelSpec& s) {
   if (s.type == "gaussian") return make_gaussian<Space>(s.dim, s.mean, s.sigma);
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);
-  if (s.type == "mlp") return Mlp<Space>(s.mlp, s.activation);
+  if (s.type == "mlp") return Mlp<Space>(loaded_params<io::MlpParams>(p), s.activation);
   return make_registered<Space>(s.registered, RegisteredModels{});
 }
 
 // RBMs: the parameters come from model.params (a zeta train output or checkpoint),
 // the shape from the file.
-
-//! What a command needs of the file beyond its own consistency.
-struct RbmExpect {
-  int visible = -1;            //!< the data's features (train), or -1: the file decides
-  std::string data_path;       //!< named in that error
-  bool keys_define_model = false;  //!< model.hidden / model.visible apply even when left at their defaults (train)
-};
-
-//! Reads model.params (/model/rbm/{W,b,c} and `kind`) and checks model.hidden /
-//! model.visible against it (when given explicitly, or always with
-//! keys_define_model), the visible size against the data, and model.sigma for
-//! the file's kind. Collective: every rank throws the same error (naming the
-//! key or the file) when any rank fails.
-io::RbmParams load_rbm_params(const Config& cfg, const ModelSpec& ms, const Comm& comm, const RbmExpect& expect = {});
 
 //! The device model of `p` (σ from model.sigma for Gaussian visibles).
 template <class Space>
@@ -156,20 +172,20 @@ struct LoadedRbm {
 };
 
 //! The one model dispatch: builds the model [model] names and returns f(model), with
-//! `model` an Ising<Space>, a LoadedRbm<Space> (model.params, read collectively) or
-//! one of AnyModel's continuous models. The model lives for the whole call.
+//! `model` an Ising<Space>, a LoadedRbm<Space> or one of AnyModel's continuous models;
+//! `params`: load_model_params of `ms`. The model lives for the whole call.
 template <class Space, class F>
-decltype(auto) with_model(const Config& cfg, const ModelSpec& ms, const Comm& comm, F&& f) {
+decltype(auto) with_model(const ModelSpec& ms, const ModelParams& params, F&& f) {
   if (ms.lattice()) {
     Ising<Space> m(ms.L, ms.J, ms.h);
     return f(m);
   }
   if (ms.type == "rbm") {
-    const io::RbmParams p = load_rbm_params(cfg, ms, comm);
+    const io::RbmParams& p = loaded_params<io::RbmParams>(params);
     LoadedRbm<Space> m{make_sampling_rbm<Space>(p, ms), p.base_bias.empty() ? p.b : p.base_bias};
     return f(m);
   }
-  auto model = make_model<Space>(ms);
+  auto model = make_model<Space>(ms, params);
   return std::visit([&](auto& m) -> decltype(auto) { return f(m); }, model);
 }
 

@@ -374,7 +374,6 @@ class Mlp {
     t_[1] = Matrix<Space>("zeta::Mlp::backprop1", batch, widest);
   }
 
-  static constexpr bool kFast = std::is_same_v<Real, float>;
   //! Hidden weights as packed GEMM operands (host AVX2 builds, linalg/packed.hpp).
   static constexpr bool kPacked =
       linalg::kPackedGemm && Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible;
@@ -421,168 +420,36 @@ class Mlp {
   void hidden(int l, const Matrix<Space>& in, bool keep) {
     const int batch = static_cast<int>(in.extent(0));
     const int width = layers_[l + 1], fan_in = layers_[l];
-    const auto h = h_[l], d = d_[l];
-    const auto b = b_[l], w = w_[l], wt = w0t_;
     const bool direct = l == 0 && fan_in <= kSmallFanIn;
-    if (!direct) times_weight(l, true, in, h, true);
-    const Activation act = act_;
-    if constexpr (kFast) {
-      if (act == Activation::silu) {
-        Kokkos::parallel_for(
-            "zeta::Mlp::activate", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-              Real* KOKKOS_RESTRICT hr = &h(c, 0);
-              Real* KOKKOS_RESTRICT dr = &d(c, 0);
-              const Real* KOKKOS_RESTRICT br = &b(0);
-              if (direct) {
-                // Z = x Wᵀ with fan_in ≤ kSmallFanIn: accumulate column by column.
-                for (int j = 0; j < width; ++j) hr[j] = br[j];
-                for (int k = 0; k < fan_in; ++k) {
-                  const Real xk = in(c, k);
-                  const Real* KOKKOS_RESTRICT wk = &wt(k, 0);
-                  for (int j = 0; j < width; ++j) hr[j] += xk * wk[j];
-                }
-                for (int j = 0; j < width; ++j) {
-                  float f, df;
-                  vmath::silu(hr[j], f, df);
-                  hr[j] = f;
-                  dr[j] = df;
-                }
-              } else if (keep) {
-                for (int j = 0; j < width; ++j) {
-                  float f, df;
-                  vmath::silu(hr[j] + br[j], f, df);
-                  hr[j] = f;
-                  dr[j] = df;
-                }
-              } else {
-                for (int j = 0; j < width; ++j) {
-                  float f, df;
-                  vmath::silu(hr[j] + br[j], f, df);
-                  hr[j] = f;
-                }
-              }
-            });
-        return;
-      }
-    }
-    Kokkos::parallel_for(
-        "zeta::Mlp::activate", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-          if (direct)
-            for (int j = 0; j < width; ++j) {
-              Real z = b(j);
-              for (int k = 0; k < fan_in; ++k) z += in(c, k) * w(j, k);
-              h(c, j) = z;
-            }
-          for (int j = 0; j < width; ++j) {
-            Real f = 0, df = 0;
-            activate(act, h(c, j) + (direct ? Real(0) : b(j)), f, df);
-            h(c, j) = f;
-            if (keep) d(c, j) = df;
-          }
-        });
+    if (!direct) times_weight(l, true, in, h_[l], true);
+    mlp_detail::hidden_activation<Space>(batch, width, fan_in, in, h_[l], d_[l], b_[l], w_[l], w0t_, act_, direct,
+                                         keep);
   }
 
-  //! Last hidden layer fused with the output layer:
-  //!   E = b_out + Σ_j w_out(j) act(z_j);  T0 = w_out ⊙ act'(z)  (when keep).
+  //! Last hidden layer fused with the output layer (mlp_detail::last_hidden_output).
   void last_hidden(const Matrix<Space>& zin, const Vector<Space>& E, bool keep) {
     const int batch = static_cast<int>(zin.extent(0));
     const int l = nlayers() - 2;
     const int width = layers_[l + 1];
-    const auto b = b_[l], wo = w_[l + 1], bo = b_[l + 1];
     const Matrix<Space> t(t_[0].data(), batch, width);
-    const Activation act = act_;
-    if constexpr (kFast) {
-      if (act == Activation::silu) {
-        // keep: E and T0; !keep: E only. Separate loops so each vectorizes.
-        Kokkos::parallel_for(
-            "zeta::Mlp::last_hidden_output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-              const Real* KOKKOS_RESTRICT zr = &zin(c, 0);
-              Real* KOKKOS_RESTRICT tr = &t(c, 0);
-              const Real* KOKKOS_RESTRICT br = &b(0);
-              const Real* KOKKOS_RESTRICT wr = &wo(0, 0);
-              constexpr int V = 16;  // independent partial sums: vectorizable, fixed order
-              Real acc[V] = {};
-              int j = 0;
-              if (keep) {
-                for (; j + V <= width; j += V)
-                  for (int q = 0; q < V; ++q) {
-                    float f, df;
-                    vmath::silu(zr[j + q] + br[j + q], f, df);
-                    acc[q] += wr[j + q] * f;
-                    tr[j + q] = wr[j + q] * df;
-                  }
-              } else {
-                for (; j + V <= width; j += V)
-                  for (int q = 0; q < V; ++q) {
-                    float f, df;
-                    vmath::silu(zr[j + q] + br[j + q], f, df);
-                    acc[q] += wr[j + q] * f;
-                  }
-              }
-              for (int q = 0; j < width; ++j, ++q) {
-                float f, df;
-                vmath::silu(zr[j] + br[j], f, df);
-                acc[q] += wr[j] * f;
-                if (keep) tr[j] = wr[j] * df;
-              }
-              Real e = 0;
-              for (int q = 0; q < V; ++q) e += acc[q];
-              E(c) = bo(0) + e;
-            });
-        return;
-      }
-    }
-    Kokkos::parallel_for(
-        "zeta::Mlp::last_hidden_output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-          Real e = bo(0);
-          for (int j = 0; j < width; ++j) {
-            Real f = 0, df = 0;
-            activate(act, zin(c, j) + b(j), f, df);
-            e += wo(0, j) * f;
-            if (keep) t(c, j) = wo(0, j) * df;
-          }
-          E(c) = e;
-        });
+    mlp_detail::last_hidden_output<Space>(batch, width, zin, b_[l], w_[l + 1], b_[l + 1], act_, t, E, keep);
   }
 
   void forward(const Matrix<Space>& x, const Vector<Space>& E, bool keep_derivative) {
     const int batch = static_cast<int>(x.extent(0));
     ensure_workspace(batch);
     const int last = nlayers() - 1;
-    if (last == 0) {  // linear model
-      const auto w = w_[0];
-      const auto b = b_[0];
-      const int width = layers_[0];
-      Kokkos::parallel_for(
-          "zeta::Mlp::output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-            Real e = b(0);
-            for (int j = 0; j < width; ++j) e += x(c, j) * w(0, j);
-            E(c) = e;
-          });
-      return;
-    }
+    if (last == 0) return mlp_detail::linear_energy<Space>(batch, layers_[0], x, w_[0], b_[0], E);  // linear model
     for (int l = 0; l + 2 < nlayers(); ++l) hidden(l, l == 0 ? x : h_[l - 1], keep_derivative);
     // Last hidden layer: its pre-activation goes to h_[last − 1] (a GEMM, or the
     // direct small-fan-in product when it is also the first layer).
     const int l = last - 1;
     const Matrix<Space>& in = l == 0 ? x : h_[l - 1];
     const auto z = h_[l];
-    if (l == 0 && layers_[0] <= kSmallFanIn) {
-      const auto wt = w0t_;
-      const int width = layers_[1], fan_in = layers_[0];
-      Kokkos::parallel_for(
-          "zeta::Mlp::small_fan_in", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-            Real* KOKKOS_RESTRICT zr = &z(c, 0);
-            for (int j = 0; j < width; ++j) zr[j] = 0;
-            for (int k = 0; k < fan_in; ++k) {
-              const Real xk = x(c, k);
-              const Real* KOKKOS_RESTRICT wk = &wt(k, 0);
-              for (int j = 0; j < width; ++j) zr[j] += xk * wk[j];
-            }
-          });
-    } else {
+    if (l == 0 && layers_[0] <= kSmallFanIn)
+      mlp_detail::small_fan_in<Space>(batch, layers_[1], layers_[0], x, w0t_, z);
+    else
       times_weight(l, true, in, z, true);
-    }
     last_hidden(z, E, keep_derivative);
   }
 
@@ -590,15 +457,7 @@ class Mlp {
   void backward(const Matrix<Space>& x, const Matrix<Space>& g) {
     const int batch = static_cast<int>(x.extent(0));
     const int last = nlayers() - 1;
-    if (last == 0) {
-      const auto w = w_[0];
-      const int width = layers_[0];
-      Kokkos::parallel_for(
-          "zeta::Mlp::grad_linear", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-            for (int j = 0; j < width; ++j) g(c, j) = w(0, j);
-          });
-      return;
-    }
+    if (last == 0) return mlp_detail::grad_linear<Space>(batch, layers_[0], w_[0], g);
     int cur = 0;
     for (int l = last - 1; l >= 0; --l) {
       const int out = layers_[l + 1], in = layers_[l];
@@ -607,40 +466,13 @@ class Mlp {
         times_weight(0, false, t, g, true);
         break;
       }
-      const auto d = d_[l - 1];
-      if (l == 1 && layers_[0] <= kSmallFanIn) {
-        // g = ((T W_1) ⊙ D_0) W_0 with W_0 of d_0 ≤ kSmallFanIn columns: one fused pass after the GEMM.
-        const Matrix<Space> next(t_[1 - cur].data(), batch, in);
-        times_weight(l, false, t, next, true);
-        const auto w0 = w0t_;
-        const int d0 = layers_[0];
-        Kokkos::parallel_for(
-            "zeta::Mlp::backprop_small_fan_in", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-              const Real* KOKKOS_RESTRICT nr = &next(c, 0);
-              const Real* KOKKOS_RESTRICT dr = &d(c, 0);
-              for (int k = 0; k < d0; ++k) {
-                const Real* KOKKOS_RESTRICT wk = &w0(k, 0);
-                constexpr int V = 16;
-                Real acc[V] = {};
-                int j = 0;
-                for (; j + V <= in; j += V)
-                  for (int q = 0; q < V; ++q) acc[q] += nr[j + q] * dr[j + q] * wk[j + q];
-                for (int q = 0; j < in; ++j, ++q) acc[q] += nr[j] * dr[j] * wk[j];
-                Real s = 0;
-                for (int q = 0; q < V; ++q) s += acc[q];
-                g(c, k) = s;
-              }
-            });
-        return;
-      }
       const Matrix<Space> next(t_[1 - cur].data(), batch, in);
       times_weight(l, false, t, next, true);
-      Kokkos::parallel_for(
-          "zeta::Mlp::backprop_hidden", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
-            Real* KOKKOS_RESTRICT nr = &next(c, 0);
-            const Real* KOKKOS_RESTRICT dr = &d(c, 0);
-            for (int j = 0; j < in; ++j) nr[j] *= dr[j];
-          });
+      if (l == 1 && layers_[0] <= kSmallFanIn) {
+        // g = ((T W_1) ⊙ D_0) W_0 with W_0 of d_0 ≤ kSmallFanIn columns: one fused pass after the GEMM.
+        return mlp_detail::backprop_small_fan_in<Space>(batch, in, layers_[0], next, d_[l - 1], w0t_, g);
+      }
+      mlp_detail::backprop_hidden<Space>(batch, in, next, d_[l - 1]);
       cur = 1 - cur;
     }
   }

@@ -15,7 +15,7 @@
 //! F is the marginal energy −(1/β) ln Σ_h e^{−βE(v,h)}, so p(v) ∝ e^{−βF(v)}.
 //!
 //! Parameters live in ONE flat device buffer θ = [W (nv·nh, row-major) | b (nv) |
-//! c (nh)] — the ◆ HDF5 datasets /model/W, b, c concatenated — with views into
+//! c (nh)] — the ◆ HDF5 datasets /model/rbm/{W,b,c} concatenated — with views into
 //! it, so a trainer allreduces one flat gradient and an optimizer updates one
 //! vector. Copies of an Rbm share θ (Kokkos view semantics).
 //!

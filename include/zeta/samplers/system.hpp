@@ -46,12 +46,12 @@ struct SystemOptions {
 };
 
 //! Builds the chain system of [model] (ms) moved by [sampler] (smp) for this rank's
-//! chains and returns f(system). An RBM's parameters come from model.params (read
-//! collectively). The model outlives the system for the whole call.
+//! chains and returns f(system); `params`: load_model_params of `ms`. The model
+//! outlives the system for the whole call.
 template <class Space, class F>
-decltype(auto) with_system(const Config& cfg, const ModelSpec& ms, const SamplerSpec& smp, const ChainRange& range,
-                           std::uint32_t seed, const Comm& comm, const SystemOptions& opt, F&& f) {
-  return with_model<Space>(cfg, ms, comm, [&](auto& m) -> decltype(auto) {
+decltype(auto) with_system(const ModelSpec& ms, const ModelParams& params, const SamplerSpec& smp,
+                           const ChainRange& range, std::uint32_t seed, const SystemOptions& opt, F&& f) {
+  return with_model<Space>(ms, params, [&](auto& m) -> decltype(auto) {
     using M = std::decay_t<decltype(m)>;
     if constexpr (std::is_same_v<M, Ising<Space>>) {
       LatticeSystem<Space> sys(m, spin_move(smp), range, seed, opt.beta);

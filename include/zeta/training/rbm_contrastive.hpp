@@ -34,11 +34,13 @@ namespace zeta::training {
 //! added in partition order (Comm::ordered_sum), the same on any rank count.
 std::vector<double> data_mean(const data::Dataset& d, const Comm& comm);
 
-//! The RBM to train on `d`: θ from model.params (its W must match the data) or random
-//! W and b from the data mean; `base_bias` gets the visible biases of the data's
-//! marginals (the AIS base-rate model stored with the parameters).
-Rbm<Kokkos::DefaultExecutionSpace> initial_rbm(const Config& cfg, const TrainSetup& setup, const data::Dataset& d,
-                                              const Comm& comm, std::vector<double>& base_bias);
+//! The RBM to train on `d`: θ from model.params (`params`, load_model_params, which
+//! checked W against the data) or random W and b from the data mean; `base_bias` gets
+//! the visible biases of the data's marginals (the AIS base-rate model stored with the
+//! parameters).
+Rbm<Kokkos::DefaultExecutionSpace> initial_rbm(const TrainSetup& setup, const data::Dataset& d,
+                                              const ModelParams& params, const Comm& comm,
+                                              std::vector<double>& base_bias);
 
 class RbmContrastive : public Objective {
  public:

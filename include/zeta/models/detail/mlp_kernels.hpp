@@ -1,10 +1,12 @@
-//! The kernels behind models/mlp.hpp (the training passes as free functions).
+//! The kernels behind models/mlp.hpp (the forward and backward passes of the energy
+//! and its gradient, and the training passes, as free functions).
 //! Callers use the Mlp class; these are its implementation.
 #pragma once
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -234,6 +236,207 @@ void contrastive_weights(const Matrix<Space>& a_last, const Matrix<Space>& wo, c
         for (int j = 0; j < width; ++j) e += double(a_last(n, j)) * double(wo(0, j));
         E(n) = Real(e);
         s(n) = c(n) + Real(2) * a * Real(e);
+      });
+}
+
+// The forward and backward passes of energy() and energy_and_grad(), as free functions
+// for the same reason.
+
+//! float builds: silu through vmath::silu (float, vectorizable) in the fused passes.
+constexpr bool kFast = std::is_same_v<Real, float>;
+
+//! A hidden layer's H = act(Z + b) in place (Z already in h), D = act'(·) when `keep`;
+//! `direct`: a small fan-in first layer, whose Z = x Wᵀ is formed here (from wt = W_0ᵀ
+//! on the fast path, from w = W_0 otherwise).
+template <class Space>
+void hidden_activation(int batch, int width, int fan_in, const Matrix<Space>& in, const Matrix<Space>& h,
+                       const Matrix<Space>& d, const Vector<Space>& b, const Matrix<Space>& w, const Matrix<Space>& wt,
+                       Activation act, bool direct, bool keep) {
+  if constexpr (kFast) {
+    if (act == Activation::silu) {
+      Kokkos::parallel_for(
+          "zeta::Mlp::activate", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+            Real* KOKKOS_RESTRICT hr = &h(c, 0);
+            Real* KOKKOS_RESTRICT dr = &d(c, 0);
+            const Real* KOKKOS_RESTRICT br = &b(0);
+            if (direct) {
+              // Z = x Wᵀ with fan_in ≤ kSmallFanIn: accumulate column by column.
+              for (int j = 0; j < width; ++j) hr[j] = br[j];
+              for (int k = 0; k < fan_in; ++k) {
+                const Real xk = in(c, k);
+                const Real* KOKKOS_RESTRICT wk = &wt(k, 0);
+                for (int j = 0; j < width; ++j) hr[j] += xk * wk[j];
+              }
+              for (int j = 0; j < width; ++j) {
+                float f, df;
+                vmath::silu(hr[j], f, df);
+                hr[j] = f;
+                dr[j] = df;
+              }
+            } else if (keep) {
+              for (int j = 0; j < width; ++j) {
+                float f, df;
+                vmath::silu(hr[j] + br[j], f, df);
+                hr[j] = f;
+                dr[j] = df;
+              }
+            } else {
+              for (int j = 0; j < width; ++j) {
+                float f, df;
+                vmath::silu(hr[j] + br[j], f, df);
+                hr[j] = f;
+              }
+            }
+          });
+      return;
+    }
+  }
+  Kokkos::parallel_for(
+      "zeta::Mlp::activate", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+        if (direct)
+          for (int j = 0; j < width; ++j) {
+            Real z = b(j);
+            for (int k = 0; k < fan_in; ++k) z += in(c, k) * w(j, k);
+            h(c, j) = z;
+          }
+        for (int j = 0; j < width; ++j) {
+          Real f = 0, df = 0;
+          activate(act, h(c, j) + (direct ? Real(0) : b(j)), f, df);
+          h(c, j) = f;
+          if (keep) d(c, j) = df;
+        }
+      });
+}
+
+//! The last hidden layer fused with the output layer:
+//!   E = b_out + Σ_j w_out(j) act(z_j);  T0 = w_out ⊙ act'(z)  (when keep).
+template <class Space>
+void last_hidden_output(int batch, int width, const Matrix<Space>& zin, const Vector<Space>& b, const Matrix<Space>& wo,
+                        const Vector<Space>& bo, Activation act, const Matrix<Space>& t, const Vector<Space>& E,
+                        bool keep) {
+  if constexpr (kFast) {
+    if (act == Activation::silu) {
+      // keep: E and T0; !keep: E only. Separate loops so each vectorizes.
+      Kokkos::parallel_for(
+          "zeta::Mlp::last_hidden_output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+            const Real* KOKKOS_RESTRICT zr = &zin(c, 0);
+            Real* KOKKOS_RESTRICT tr = &t(c, 0);
+            const Real* KOKKOS_RESTRICT br = &b(0);
+            const Real* KOKKOS_RESTRICT wr = &wo(0, 0);
+            constexpr int V = 16;  // independent partial sums: vectorizable, fixed order
+            Real acc[V] = {};
+            int j = 0;
+            if (keep) {
+              for (; j + V <= width; j += V)
+                for (int q = 0; q < V; ++q) {
+                  float f, df;
+                  vmath::silu(zr[j + q] + br[j + q], f, df);
+                  acc[q] += wr[j + q] * f;
+                  tr[j + q] = wr[j + q] * df;
+                }
+            } else {
+              for (; j + V <= width; j += V)
+                for (int q = 0; q < V; ++q) {
+                  float f, df;
+                  vmath::silu(zr[j + q] + br[j + q], f, df);
+                  acc[q] += wr[j + q] * f;
+                }
+            }
+            for (int q = 0; j < width; ++j, ++q) {
+              float f, df;
+              vmath::silu(zr[j] + br[j], f, df);
+              acc[q] += wr[j] * f;
+              if (keep) tr[j] = wr[j] * df;
+            }
+            Real e = 0;
+            for (int q = 0; q < V; ++q) e += acc[q];
+            E(c) = bo(0) + e;
+          });
+      return;
+    }
+  }
+  Kokkos::parallel_for(
+      "zeta::Mlp::last_hidden_output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+        Real e = bo(0);
+        for (int j = 0; j < width; ++j) {
+          Real f = 0, df = 0;
+          activate(act, zin(c, j) + b(j), f, df);
+          e += wo(0, j) * f;
+          if (keep) t(c, j) = wo(0, j) * df;
+        }
+        E(c) = e;
+      });
+}
+
+//! A linear model's energy E = b + x wᵀ.
+template <class Space>
+void linear_energy(int batch, int width, const Matrix<Space>& x, const Matrix<Space>& w, const Vector<Space>& b,
+                   const Vector<Space>& E) {
+  Kokkos::parallel_for(
+      "zeta::Mlp::output", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+        Real e = b(0);
+        for (int j = 0; j < width; ++j) e += x(c, j) * w(0, j);
+        E(c) = e;
+      });
+}
+
+//! Z = x W_0ᵀ for a small fan-in first layer (wt = W_0ᵀ), column by column.
+template <class Space>
+void small_fan_in(int batch, int width, int fan_in, const Matrix<Space>& x, const Matrix<Space>& wt,
+                  const Matrix<Space>& z) {
+  Kokkos::parallel_for(
+      "zeta::Mlp::small_fan_in", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+        Real* KOKKOS_RESTRICT zr = &z(c, 0);
+        for (int j = 0; j < width; ++j) zr[j] = 0;
+        for (int k = 0; k < fan_in; ++k) {
+          const Real xk = x(c, k);
+          const Real* KOKKOS_RESTRICT wk = &wt(k, 0);
+          for (int j = 0; j < width; ++j) zr[j] += xk * wk[j];
+        }
+      });
+}
+
+//! A linear model's ∇x E = w on every row.
+template <class Space>
+void grad_linear(int batch, int width, const Matrix<Space>& w, const Matrix<Space>& g) {
+  Kokkos::parallel_for(
+      "zeta::Mlp::grad_linear", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+        for (int j = 0; j < width; ++j) g(c, j) = w(0, j);
+      });
+}
+
+//! g = (next ⊙ D_0) W_0 with W_0 of d0 ≤ kSmallFanIn columns (w0 = W_0ᵀ) and `in`
+//! entries per row of next: the last backprop product fused with the small fan-in layer.
+template <class Space>
+void backprop_small_fan_in(int batch, int in, int d0, const Matrix<Space>& next, const Matrix<Space>& d,
+                           const Matrix<Space>& w0, const Matrix<Space>& g) {
+  Kokkos::parallel_for(
+      "zeta::Mlp::backprop_small_fan_in", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+        const Real* KOKKOS_RESTRICT nr = &next(c, 0);
+        const Real* KOKKOS_RESTRICT dr = &d(c, 0);
+        for (int k = 0; k < d0; ++k) {
+          const Real* KOKKOS_RESTRICT wk = &w0(k, 0);
+          constexpr int V = 16;
+          Real acc[V] = {};
+          int j = 0;
+          for (; j + V <= in; j += V)
+            for (int q = 0; q < V; ++q) acc[q] += nr[j + q] * dr[j + q] * wk[j + q];
+          for (int q = 0; j < in; ++j, ++q) acc[q] += nr[j] * dr[j] * wk[j];
+          Real s = 0;
+          for (int q = 0; q < V; ++q) s += acc[q];
+          g(c, k) = s;
+        }
+      });
+}
+
+//! next ⊙= D over its first `in` columns: a hidden layer's backprop product.
+template <class Space>
+void backprop_hidden(int batch, int in, const Matrix<Space>& next, const Matrix<Space>& d) {
+  Kokkos::parallel_for(
+      "zeta::Mlp::backprop_hidden", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int c) {
+        Real* KOKKOS_RESTRICT nr = &next(c, 0);
+        const Real* KOKKOS_RESTRICT dr = &d(c, 0);
+        for (int j = 0; j < in; ++j) nr[j] *= dr[j];
       });
 }
 
