@@ -1,4 +1,8 @@
+#include <cstdio>
+#include <string>
+
 #include "zeta/core/error.hpp"
+#include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/samplers.hpp"
 
 namespace zeta {
@@ -87,6 +91,20 @@ SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool
     s.name = "metropolis";
   }
   return s;
+}
+
+}  // namespace zeta
+
+namespace zeta {
+
+void diverged_error(std::int64_t last_good, std::int64_t step, const char* what) {
+  char bound[32];
+  std::snprintf(bound, sizeof bound, "%.2g", double(divergence_bound()));
+  config_error("sampler.step_size", std::string("the chains diverged between ") + what + "s " +
+                                        std::to_string(last_good) + " and " + std::to_string(step) +
+                                        " (a state or energy became NaN, infinite or larger than " + bound +
+                                        "): lower sampler.step_size (langevin: or bound the moves with "
+                                        "sampler.clip_grad or sampler.clamp)");
 }
 
 }  // namespace zeta

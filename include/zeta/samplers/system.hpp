@@ -6,6 +6,7 @@
 //!   set_beta(b) / set_betas(per local chain)      the inverse temperatures
 //!   step(t)                                       one move of every chain, RNG keyed by (seed, chain, t)
 //!   energies(), accepted()                        device Views per local chain
+//!   diverged()                                    local: a state or energy is NaN, ∞ or absurd (divergence.hpp)
 //!   observe(out)                                  host [observables] per local chain (E, then M for lattices)
 //!   host_states()                                 host View [local, state_size]
 //!   save(state, counts), load(state, counts), saved_row()   checkpoints
