@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "exact.hpp"
 #include "rbm_fixture.hpp"
@@ -12,6 +13,7 @@
 #include "apps/apps.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/models/factory.hpp"
+#include "zeta/samplers/divergence.hpp"
 
 namespace zeta {
 namespace {
@@ -352,6 +354,36 @@ chains = 64
   }
   std::remove("sample_grbm.h5");
   std::remove("sample_grbm_params.h5");
+}
+
+//! The divergence criterion (samplers/divergence.hpp): NaN or infinite energies, and
+//! coordinates NaN, infinite or beyond √(largest Real), diverge; the bound itself does not.
+TEST(Divergence, CriterionOnStatesAndEnergies) {
+  const Real bound = divergence_bound();
+  EXPECT_TRUE(std::isfinite(bound * bound));
+  Matrix<Space> x("x", 3, 2);
+  Vector<Space> E("E", 3);
+  auto hx = Kokkos::create_mirror_view(x);
+  auto hE = Kokkos::create_mirror_view(E);
+  auto check = [&](Real x01, Real E2) {
+    for (int c = 0; c < 3; ++c) hx(c, 0) = hx(c, 1) = Real(0.5) * c, hE(c) = Real(-1e3) * c;
+    hx(0, 1) = x01;
+    hE(2) = E2;
+    Kokkos::deep_copy(x, hx);
+    Kokkos::deep_copy(E, hE);
+    return chains_diverged<Space>(x, E);
+  };
+  const Real inf = std::numeric_limits<Real>::infinity(), nan = std::numeric_limits<Real>::quiet_NaN();
+  EXPECT_FALSE(check(0, 1));
+  EXPECT_FALSE(check(bound, -1e30));
+  EXPECT_FALSE(check(-bound, 1e30));
+  EXPECT_TRUE(check(Real(bound * 1.01), 0));
+  EXPECT_TRUE(check(-inf, 0));
+  EXPECT_TRUE(check(nan, 0));
+  EXPECT_TRUE(check(0, nan));
+  EXPECT_TRUE(check(0, -inf));
+  // Empty: nothing diverged (a rank without chains).
+  EXPECT_FALSE(chains_diverged<Space>(Matrix<Space>("x", 0, 2), Vector<Space>("E", 0)));
 }
 
 }  // namespace

@@ -47,6 +47,8 @@ AisResult ais(const Config& cfg, const Comm& comm) {
     std::fprintf(stderr,
                  "zeta: warning: ULA (sampler.type = langevin) does not leave the intermediate distributions "
                  "invariant: AIS with it is biased; prefer mala or hmc\n");
+  // RBM: at least a byte per visible unit (the hidden ones come with model.params).
+  check_chain_memory("ais.chains", as.chains, chain_bytes(std::max(ms.dim, 1), !rbm && !ms.lattice()), comm);
   const std::string file = cfg.get_string("output.file");
   std::unique_ptr<io::OutputFile> out;
   if (!file.empty()) {

@@ -1,6 +1,8 @@
 //! Command-line front end: `zeta COMMAND [CONFIG.ini] [--section.key=value ...]`.
 #include <cstdio>
 #include <cstring>
+#include <new>
+#include <string>
 #include <vector>
 
 #include "apps/apps.hpp"
@@ -88,6 +90,33 @@ int run_command(int argc, char** argv, const Comm& comm) {
   throw Error("unknown command '" + command + "' (try: zeta --help)");
 }
 
+//! Whether `e` is a failed allocation: std::bad_alloc, or Kokkos' runtime error for a View.
+bool out_of_memory(const std::exception& e) {
+  return dynamic_cast<const std::bad_alloc*>(&e) || std::strstr(e.what(), "failed to allocate memory");
+}
+
+//! This rank ran out of memory. Chains are spread evenly, so usually every rank does,
+//! at the same allocation: then they all meet in this barrier, rank 0 says it once and
+//! every rank exits non-zero. A rank left alone (the others are still computing, or
+//! wait in a collective it will never join) aborts the job after a few seconds rather
+//! than let it hang.
+int out_of_memory_exit(const Comm& comm, MPI_Comm world, const std::exception& e) {
+  const char* what =
+      "out of memory: the run needs more than this node has; use fewer chains (sampler.chains, ais.chains, "
+      "temper.copies, train.chains) or a smaller train.batch or model, or more nodes";
+  // Kokkos' message runs over several lines: its first says which View.
+  std::string why = e.what();
+  why = why.substr(0, why.find('\n'));
+  why = why.substr(0, why.find("  Allocation using"));
+  if (all_ranks_arrive(world, 10.0)) {
+    if (comm.root()) std::fprintf(stderr, "zeta: error: %s (%s)\n", what, why.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "zeta: error (rank %d): %s (%s)\n", comm.rank(), what, why.c_str());
+  MPI_Abort(world, 1);
+  return 1;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv, MPI_Comm world) {
@@ -103,6 +132,7 @@ int run_cli(int argc, char** argv, MPI_Comm world) {
     std::fprintf(stderr, "zeta: error (rank %d): %s\n", comm.rank(), e.what());
     MPI_Abort(world, 1);
   } catch (const std::exception& e) {
+    if (out_of_memory(e)) return out_of_memory_exit(comm, world, e);
     std::fprintf(stderr, "zeta: error (rank %d): %s\n", comm.rank(), e.what());
     MPI_Abort(world, 1);
   }

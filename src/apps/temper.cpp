@@ -68,7 +68,7 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
   io::check_checkpoint_vs_output(ck, cfg.get_string("output.file"));
   const ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
   // RBM replicas exchange on the joint energy E(v, h) that the Gibbs sweep leaves invariant.
-  const SystemOptions opt{1.0, RbmEnergy::joint};
+  const SystemOptions opt{1.0, RbmEnergy::joint, "temper.copies"};
   const TemperingSetup setup{run, ts, ck, cfg.get_string("output.file"), cfg.resolved_ini(), cfg.defaults_ini()};
   const ModelParams params = load_model_params(cfg, ms, comm);
   TemperResult res = with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {

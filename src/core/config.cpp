@@ -1,9 +1,12 @@
 #include "zeta/core/config.hpp"
 
+#include <sys/stat.h>
+
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -53,10 +56,16 @@ void Config::set(const std::string& name, const std::string& value, const std::s
 void Config::parse(const std::string& ini_path, const std::vector<std::string>& overrides) {
   std::string text;
   if (!ini_path.empty()) {
+    // A directory opens as an empty stream: it would run silently on every default.
+    struct stat st;
+    if (::stat(ini_path.c_str(), &st) != 0)
+      throw Error("cannot read configuration file '" + ini_path + "': " + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw Error("configuration file '" + ini_path + "' is a directory, not an INI file");
     std::ifstream in(ini_path);
-    if (!in) throw Error("cannot read configuration file '" + ini_path + "'");
+    if (!in) throw Error("cannot read configuration file '" + ini_path + "': " + std::strerror(errno));
     std::stringstream ss;
     ss << in.rdbuf();
+    if (in.bad()) throw Error("read error in configuration file '" + ini_path + "'");
     text = ss.str();
   }
   parse_text(text, overrides);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -33,8 +34,25 @@ bool parse_number(const char* b, const char* e, double& v) {
   return r.ec == std::errc() && r.ptr == e;
 }
 
+//! A field as an error line shows it: trimmed, bytes outside printable ASCII as \xNN
+//! (a binary file must not write control characters to the terminal), at most 40
+//! characters of it.
 std::string field_text(const char* b, const char* e) {
-  return trim(std::string(b, e));
+  const std::string t = trim(std::string(b, e));
+  const std::size_t cap = 40;
+  std::string out;
+  for (std::size_t i = 0; i < t.size() && i < cap; ++i) {
+    const auto c = static_cast<unsigned char>(t[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += char(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  if (t.size() > cap) out += "... (" + std::to_string(t.size()) + " bytes)";
+  return out;
 }
 
 //! Calls row(index, values) for each data row until it returns false; returns the shape seen.
@@ -81,10 +99,14 @@ FileShape scan(const std::string& path, Row&& row) {
     if (bad != std::string::npos)
       throw Error(where() + ": field " + std::to_string(bad + 1) + " ('" + field_text(bad_b, bad_e) +
                   "') is not a number");
-    for (std::size_t k = 0; k < values.size(); ++k)
+    for (std::size_t k = 0; k < values.size(); ++k) {
       if (!std::isfinite(values[k]) || !std::isfinite(Real(values[k])))
-        throw Error(where() + ": field " + std::to_string(k + 1) + " (" + std::to_string(values[k]) +
+        throw Error(where() + ": field " + std::to_string(k + 1) + " (" + value_text(values[k]) +
                     ") is not a finite number");
+      if (!(std::fabs(values[k]) <= data_bound()))
+        throw Error(where() + ": field " + std::to_string(k + 1) + " (" + value_text(values[k]) + ") is beyond +-" +
+                    value_text(data_bound()) + ", the largest magnitude zeta takes in data");
+    }
     if (shape.dim == 0) {
       shape.dim = int(values.size());
       width_line = line_no;

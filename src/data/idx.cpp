@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "readers.hpp"
@@ -186,11 +187,26 @@ std::vector<std::vector<Real>> idx_read(const std::string& path, const FileShape
   return out;
 }
 
+double data_bound() {
+  return std::is_same_v<Real, float> ? 1e15 : 1e100;
+}
+
+std::string value_text(double v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.6g", v);
+  return b;
+}
+
 void check_finite(const std::string& path, const std::vector<Real>& x, int dim, std::int64_t first_row) {
+  const Real bound = Real(data_bound());
   for (std::size_t i = 0; i < x.size(); ++i)
-    if (!std::isfinite(x[i]))
-      throw Error("'" + path + "': example " + std::to_string(first_row + std::int64_t(i) / dim) + " value " +
-                  std::to_string(std::int64_t(i) % dim) + " is not finite");
+    if (!(std::fabs(x[i]) <= bound)) {  // also NaN
+      const std::string where = "'" + path + "': example " + std::to_string(first_row + std::int64_t(i) / dim) +
+                                " value " + std::to_string(std::int64_t(i) % dim);
+      if (!std::isfinite(x[i])) throw Error(where + " is not finite");
+      throw Error(where + " (" + value_text(x[i]) + ") is beyond +-" + value_text(data_bound()) +
+                  ", the largest magnitude zeta takes in data");
+    }
 }
 
 }  // namespace zeta::data::detail

@@ -39,7 +39,17 @@ FileShape hdf5_shape(const std::string& path, const std::string& dataset);
 std::vector<std::vector<Real>> hdf5_read(const std::string& path, const std::string& dataset, const FileShape& shape,
                                          const std::vector<RowRange>& ranges);
 
-//! Throws naming the file and example if any value is NaN or infinite.
+//! The largest magnitude a data value may have: 1e100 in double, 1e15 in float.
+//! Squares of such values summed over 10^8 of them (a batch times a dimension) stay
+//! finite (1e208, 1e38), with room to spare in double for weights and products; a
+//! larger value is a broken file, which would otherwise surface as a "diverged"
+//! training.
+double data_bound();
+//! A value as the error messages show it (%.6g).
+std::string value_text(double v);
+
+//! Throws naming the file, example, value index and value if any value is NaN,
+//! infinite or beyond ±data_bound().
 void check_finite(const std::string& path, const std::vector<Real>& x, int dim, std::int64_t first_row);
 
 }  // namespace zeta::data::detail

@@ -1,11 +1,13 @@
 #include "zeta/estimators/ais.hpp"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/ais_stats.hpp"
 #include "zeta/io/hdf5.hpp"
+#include "zeta/samplers/divergence.hpp"
 
 namespace zeta::estimators {
 
@@ -71,6 +73,14 @@ AisSpec read_ais_spec(const Config& cfg) {
 }
 
 AisEstimate estimate(const AisRun& run, const ChainRange& range, const Comm& comm) {
+  // The first stage at which any rank found diverged chains, and the last check before
+  // it (the checks fall on the same stages on every rank, so the least sound_at).
+  const double none = std::numeric_limits<double>::max();
+  const double first = -comm.max(-(run.diverged_at >= 0 ? double(run.diverged_at) : none));
+  if (first < none) {
+    const double last = -comm.max(-double(run.sound_at));
+    diverged_error(static_cast<std::int64_t>(last), static_cast<std::int64_t>(first), "AIS stage");
+  }
   const LogMeanExp fw = log_mean_exp(run.log_w, range, comm);
   AisEstimate e;
   e.log_z = fw.log_mean + run.base_log_z;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
@@ -33,6 +34,15 @@ TemperEnergies read_temper_energies(const std::string& file) {
   t.betas = read_array<double>(f.id(), file, "/temper/betas", {});
   const int K = t.levels();
   if (K < 2) throw Error("'" + file + "' has " + std::to_string(K) + " temperature(s): MBAR needs at least 2", false);
+  // A ladder zeta temper writes: finite, β_0 ≥ 0 (0: an absolute lattice ladder), strictly increasing.
+  for (int k = 0; k < K; ++k)
+    if (!std::isfinite(t.betas[k]) || t.betas[k] < 0 || (k > 0 && !(t.betas[k] > t.betas[k - 1]))) {
+      char v[32];
+      std::snprintf(v, sizeof v, "%.17g", t.betas[k]);
+      throw Error("/temper/betas in '" + file + "' is not a ladder of finite, non-negative, increasing inverse "
+                  "temperatures: betas[" + std::to_string(k) + "] = " + v,
+                  false);
+    }
   if (!exists(f.id(), "/temper/energy"))
     throw Error("'" + file + "' has no /temper/energy (run zeta temper with run.save_every > 0)", false);
   std::vector<hsize_t> dims;

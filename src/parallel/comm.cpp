@@ -1,7 +1,9 @@
 #include "zeta/parallel/comm.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
+#include <thread>
 
 #include "zeta/core/error.hpp"
 
@@ -140,6 +142,17 @@ StopControl::StopControl(const Comm& comm, double max_hours)
 StopControl::~StopControl() {
   std::signal(SIGTERM, SIG_DFL);
   std::signal(SIGUSR1, SIG_DFL);
+}
+
+bool all_ranks_arrive(MPI_Comm world, double seconds) {
+  MPI_Request req;
+  MPI_Ibarrier(world, &req);
+  int all = 0;
+  for (const double t0 = MPI_Wtime(); !all && MPI_Wtime() - t0 < seconds;) {
+    MPI_Test(&req, &all, MPI_STATUS_IGNORE);
+    if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return all != 0;
 }
 
 bool StopControl::should_stop() const {

@@ -1,4 +1,11 @@
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
 #include "zeta/core/error.hpp"
+#include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/samplers.hpp"
 
 namespace zeta {
@@ -87,6 +94,44 @@ SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool
     s.name = "metropolis";
   }
   return s;
+}
+
+}  // namespace zeta
+
+namespace zeta {
+
+void diverged_error(std::int64_t last_good, std::int64_t step, const char* what) {
+  char bound[32];
+  std::snprintf(bound, sizeof bound, "%.2g", double(divergence_bound()));
+  config_error("sampler.step_size", std::string("the chains diverged between ") + what + "s " +
+                                        std::to_string(last_good) + " and " + std::to_string(step) +
+                                        " (a state or energy became NaN, infinite or larger than " + bound +
+                                        "): lower sampler.step_size (langevin: or bound the moves with "
+                                        "sampler.clip_grad or sampler.clamp)");
+}
+
+}  // namespace zeta
+
+namespace zeta {
+
+double chain_bytes(int state_size, bool continuous) {
+  // The acceptance count, and 20 batch sums (sampling) or the log-weights (AIS).
+  const double per_run = 8.0 + 20 * 8.0;
+  // x, g, y, gy, p: 5 rows; E, β, E(y), log ratio: 4 scalars.
+  if (continuous) return (5.0 * state_size + 4.0) * sizeof(Real) + per_run;
+  return double(state_size) + per_run;
+}
+
+void check_chain_memory(const std::string& key, std::int64_t global, double bytes_per_chain, const Comm& comm) {
+  const double pages = double(::sysconf(_SC_PHYS_PAGES)), page = double(::sysconf(_SC_PAGESIZE));
+  const double physical = -comm.max(-(pages > 0 && page > 0 ? pages * page : INFINITY));
+  const double per_rank = std::ceil(double(global) / double(comm.size())) * bytes_per_chain;
+  if (!(per_rank < physical)) {
+    char what[160];
+    std::snprintf(what, sizeof what, "%lld chains need at least %.3g GB per rank (%d ranks), more than the %.3g GB "
+                  "of physical memory", static_cast<long long>(global), per_rank / 1e9, comm.size(), physical / 1e9);
+    config_error(key, std::string(what) + ": use fewer chains or more nodes");
+  }
 }
 
 }  // namespace zeta

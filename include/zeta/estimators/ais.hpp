@@ -18,6 +18,7 @@
 //!   void start_reverse(std::int64_t& step, std::int64_t burn_in);  // equilibrated target states
 //!   void advance(double from, double to, const Accum<space>& w);   // w += ln f_to − ln f_from; `to` current
 //!   void move(std::int64_t step, bool first_after_advance);
+//!   bool diverged() const;                               // local: samplers/divergence.hpp
 //! Every draw is keyed by (seed, global chain id, step), the step counting every
 //! move (and, for RBMs, every base draw) of the run.
 #pragma once
@@ -64,6 +65,11 @@ struct AisRun {
   bool reverse = false;
   double base_log_z = 0;          //!< ln Z_0
   std::int64_t moves = 0;         //!< steps of the counter per chain
+  //! The first checked stage (counted over both passes, every 16th and each pass's last)
+  //! at which a local chain or weight had diverged (samplers/divergence.hpp); −1: none.
+  //! The chains stop there; estimate() turns it into an error on every rank.
+  std::int64_t diverged_at = -1;
+  std::int64_t sound_at = 0;  //!< the last checked stage found sound
 };
 
 //! Called after forward stage i (progress).
@@ -76,6 +82,8 @@ struct AisEstimate {
 };
 
 //! Collective: the log-mean-exp statistics of all ranks' weights, in global chain order.
+//! Throws the error naming sampler.step_size (the same on every rank) when any rank's
+//! chains diverged.
 AisEstimate estimate(const AisRun& run, const ChainRange& range, const Comm& comm);
 
 //! Collective: the ◆ /ais datasets of `out`: betas [T + 1] (a_t β), log_weights [chains] and,
@@ -95,16 +103,28 @@ template <class Path>
 AisRun anneal(Path& path, const AisSpec& as, const StageHook& on_stage = {}) {
   using Space = typename Path::space;
   const std::int64_t T = std::int64_t(as.a.size()) - 1;
-  std::int64_t step = 0;
+  std::int64_t step = 0, checked = 0;  // checked: stages over both passes
+  AisRun r;
   auto run = [&](bool forward, const Accum<Space>& w) {
-    for (std::int64_t i = 1; i <= T; ++i) {
+    for (std::int64_t i = 1; i <= T && r.diverged_at < 0; ++i) {
       const Stage st = stage(i, T, forward);
       path.advance(as.a[st.from], as.a[st.to], w);
       for (int j = 0; j < as.sweeps; ++j) path.move(++step, j == 0);
       if (forward && on_stage) on_stage(i);
+      if (++checked % 16 == 0 && i < T) {
+        if (path.diverged()) r.diverged_at = checked;
+        else r.sound_at = checked;
+      }
     }
   };
-  AisRun r;
+  // A pass's end: its states, and its weights (a NaN energy on the way stays in them).
+  auto weights_diverged = [&](const std::vector<double>& lw) {
+    if (r.diverged_at >= 0) return;
+    bool bad = path.diverged();
+    for (const double v : lw) bad = bad || !std::isfinite(v);
+    if (bad) r.diverged_at = checked;
+    else r.sound_at = checked;
+  };
   r.base_log_z = path.base_log_z();
   r.reverse = as.reverse;
   {
@@ -112,13 +132,16 @@ AisRun anneal(Path& path, const AisSpec& as, const StageHook& on_stage = {}) {
     path.start(step);
     run(true, w);
     r.log_w = host_copy(w);
+    weights_diverged(r.log_w);
   }
-  if (as.reverse) {
+  if (as.reverse && r.diverged_at < 0) {
     Accum<Space> w("zeta::Ais::log_w_rev", path.local());
     path.start_reverse(step, as.reverse_burn_in);
     run(false, w);
     r.log_w_rev = host_copy(w);
+    weights_diverged(r.log_w_rev);
   }
+  if (r.reverse && r.log_w_rev.size() != r.log_w.size()) r.log_w_rev.assign(r.log_w.size(), NAN);
   r.moves = step;
   return r;
 }

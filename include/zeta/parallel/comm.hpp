@@ -150,6 +150,12 @@ void tree_sum(std::vector<std::vector<T>>& leaves, std::size_t lo, std::size_t h
   }
 }
 
+//! Collective over `world` for the ranks that call it: true when every rank of `world`
+//! called it within `seconds` (a non-blocking barrier, polled), false on a rank that
+//! waited that long alone. For the error paths, where a rank cannot know whether the
+//! others failed too.
+bool all_ranks_arrive(MPI_Comm world, double seconds);
+
 //! SIGTERM / SIGUSR1 (Slurm's --signal=B:USR1@300) and run.max_hours ask the
 //! run to stop at its next safe point; the decision is collective.
 class StopControl {

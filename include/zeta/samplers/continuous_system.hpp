@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/samplers.hpp"
 
 namespace zeta {
@@ -43,6 +44,8 @@ class ContinuousSystem {
   //! Energy of every local chain after the last step (device), and accepted moves per chain.
   const Vector<Space>& energies() const { return ch_.E; }
   const Counts<Space>& accepted() const { return ch_.accepted; }
+  //! Local: whether a chain's state or energy left the finite range (samplers/divergence.hpp).
+  bool diverged() const { return chains_diverged<Space>(ch_.x, ch_.E); }
   //! [E] per local chain.
   void observe(std::vector<double>& out) const {
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.E);

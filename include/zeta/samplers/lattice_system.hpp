@@ -87,6 +87,8 @@ class LatticeSystem {
   //! Energy of every local replica after the last step (device), and accepted flips per replica.
   const Kokkos::View<double*, typename Space::memory_space>& energies() const { return E_; }
   const Counts<Space>& accepted() const { return flips_; }
+  //! ±1 spins and their integer-valued energies cannot diverge.
+  bool diverged() const { return false; }
   //! The local spins on the host, [local, sites].
   auto host_states() const { return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s_); }
 

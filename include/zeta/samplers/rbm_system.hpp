@@ -72,6 +72,9 @@ class RbmSystem {
   //! The energy of every local chain (RbmEnergy) after the last step (device), and sweeps per chain.
   const Vector<Space>& energies() const { return E_; }
   const Counts<Space>& accepted() const { return sweeps_; }
+  //! Binary units under Gibbs sweeps (no step size) keep the finite energies of the
+  //! checked parameters: nothing to diverge.
+  bool diverged() const { return false; }
   void observe(std::vector<double>& out) const {
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E_);
     out.assign(e.data(), e.data() + e.size());

@@ -44,6 +44,16 @@ void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type
 //! The checked sampler for the model: for rbm, block Gibbs whatever the default said.
 SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool lattice);
 
+//! A lower bound of the memory one chain of `state_size` values takes: a continuous
+//! chain's state, gradient, proposal, its gradient and momentum (Chains) and its
+//! per-chain scalars, plus the run's per-chain accumulators; spins and binary units
+//! (not continuous) at least a byte each, plus the accumulators.
+double chain_bytes(int state_size, bool continuous);
+//! Collective: refuses, naming `key`, `global` chains of `bytes_per_chain` each when
+//! one rank's share cannot fit in the physical memory of the smallest node (up front,
+//! instead of an allocation failure on every rank after the output was opened).
+void check_chain_memory(const std::string& key, std::int64_t global, double bytes_per_chain, const Comm& comm);
+
 //! One coordinate of the Langevin move, x − (ε/2) β clip(g) + √ε z, clamped.
 struct LangevinUpdate {
   Real half_eps, sqrt_eps, clip, lo, hi;

@@ -26,6 +26,7 @@
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/output.hpp"
 #include "zeta/parallel/comm.hpp"
+#include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/system.hpp"
 
 namespace zeta {
@@ -223,6 +224,7 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
 
   Progress progress("zeta sample", run.steps, double(s.chains), "chain-steps", comm.root(), run.progress_every);
   StopControl stop(comm, run.max_hours);
+  DivergenceCheck check_diverged(comm, 0);
   SampleResult res;
   std::int64_t saved = 0, step = 0;
   for (; step < run.steps; ++step) {
@@ -232,19 +234,25 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
       if (saves > 0 && (step - run.burn_in + 1) % run.save_every == 0 && saved < saves) out.save(sys, saved++, range);
     }
     progress.update(step + 1);
-    if ((step + 1) % 16 == 0 && step + 1 < run.steps && stop.should_stop()) {
-      res.status = "interrupted";
-      ++step;
-      break;
+    if ((step + 1) % 16 == 0 && step + 1 < run.steps) {
+      check_diverged(sys, step + 1);
+      if (stop.should_stop()) {
+        res.status = "interrupted";
+        ++step;
+        break;
+      }
     }
   }
   Kokkos::fence();
+  check_diverged(sys, step);  // before any statistics or output
   res.steps_done = step;
   res.chains = s.chains;
 
   BatchStats stats;
   series.pool(s.chains, std::max<std::int64_t>(0, res.steps_done - run.burn_in), range, comm, res.mean_energy,
               stats);
+  // Energies that overflowed on the way and came back would still leave their sums infinite.
+  if (res.steps_done > run.burn_in && !std::isfinite(res.mean_energy)) diverged_error(0, res.steps_done);
   res.mean_energy_stderr = stats.std_error;
   res.tau_int = stats.tau_int;
   // Per move: a lattice sweep makes one move per site.

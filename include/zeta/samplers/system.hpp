@@ -6,6 +6,7 @@
 //!   set_beta(b) / set_betas(per local chain)      the inverse temperatures
 //!   step(t)                                       one move of every chain, RNG keyed by (seed, chain, t)
 //!   energies(), accepted()                        device Views per local chain
+//!   diverged()                                    local: a state or energy is NaN, ∞ or absurd (divergence.hpp)
 //!   observe(out)                                  host [observables] per local chain (E, then M for lattices)
 //!   host_states()                                 host View [local, state_size]
 //!   save(state, counts), load(state, counts), saved_row()   checkpoints
@@ -43,6 +44,7 @@ std::int64_t sum_counts(const Counts<Space>& v) {
 struct SystemOptions {
   double beta = 1;
   RbmEnergy rbm_energy = RbmEnergy::joint;
+  const char* chains_key = "sampler.chains";  //!< the key named when the chains cannot fit in memory
 };
 
 //! Builds the chain system of [model] (ms) moved by [sampler] (smp) for this rank's
@@ -54,12 +56,15 @@ decltype(auto) with_system(const ModelSpec& ms, const ModelParams& params, const
   return with_model<Space>(ms, params, [&](auto& m) -> decltype(auto) {
     using M = std::decay_t<decltype(m)>;
     if constexpr (std::is_same_v<M, Ising<Space>>) {
+      check_chain_memory(opt.chains_key, range.global, chain_bytes(m.sites(), false), comm);
       LatticeSystem<Space> sys(m, spin_move(smp), range, seed, opt.beta);
       return f(sys);
     } else if constexpr (std::is_same_v<M, LoadedRbm<Space>>) {
+      check_chain_memory(opt.chains_key, range.global, chain_bytes(m.rbm.visible() + m.rbm.hidden(), false), comm);
       RbmSystem<Space> sys(m.rbm, range, seed, opt.rbm_energy, opt.beta);
       return f(sys);
     } else {
+      check_chain_memory(opt.chains_key, range.global, chain_bytes(m.dim(), true), comm);
       ContinuousSystem<Space, M> sys(m, smp, range, seed, opt.beta);
       return f(sys);
     }

@@ -29,6 +29,7 @@
 #include "zeta/io/output.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/parallel/row_gather.hpp"
+#include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/system.hpp"
 #include "zeta/tempering/detail/tempering_state.hpp"
 #include "zeta/tempering/ladder.hpp"
@@ -108,6 +109,7 @@ class Tempering {
                                            Sys::lattice ? "spin-updates" : "replica-steps", comm_.root(),
                                            s_.run.progress_every);
     stop_ = std::make_unique<StopControl>(comm_, s_.run.max_hours);
+    check_diverged_ = std::make_unique<DivergenceCheck>(comm_, st_.step);
     energy_.resize(R_);
     e_row_.resize(K_);
     m_row_.resize(K_);
@@ -122,6 +124,7 @@ class Tempering {
     Kokkos::fence();
     Kokkos::Timer xt;
     gather();
+    check_diverged_->energies(energy_, t_ + 1);  // all-gathered: the same decision on every rank
     const bool post = t_ >= s_.run.burn_in;
     if (post) accumulate();
     if ((t_ + 1) % s_.ts.exchange_every == 0) exchange(post);
@@ -134,8 +137,10 @@ class Tempering {
     st_.step = t_ + 1;
     progress_->update(t_ + 1 - first_);
     const auto& ck = s_.ck;
-    if (!ck.file.empty() && ck.every > 0 && (t_ + 1) % ck.every == 0 && t_ + 1 < s_.run.steps)
-      tempering_detail::write_checkpoint(comm_, ck, s_.config, st_, ex_, sys_, range_);
+    const bool checkpoint = !ck.file.empty() && ck.every > 0 && (t_ + 1) % ck.every == 0 && t_ + 1 < s_.run.steps;
+    // Never a diverged state in a checkpoint: the previous one stays.
+    if (checkpoint || (t_ + 1) % 16 == 0) (*check_diverged_)(sys_, t_ + 1);
+    if (checkpoint) tempering_detail::write_checkpoint(comm_, ck, s_.config, st_, ex_, sys_, range_);
     ++t_;
     if (t_ % 16 == 0 && t_ < s_.run.steps && stop_->should_stop()) {
       res_.status = "interrupted";
@@ -150,6 +155,7 @@ class Tempering {
     wait_s_ += in_gather_ + comm_.max(-in_gather_);  // the last step's
     Kokkos::fence();
     res_.steps_done = t_;
+    (*check_diverged_)(sys_, t_);
     if (!s_.ck.file.empty()) tempering_detail::write_checkpoint(comm_, s_.ck, s_.config, st_, ex_, sys_, range_);
     tempering_detail::exchange_results(ex_, K_, res_);
     tempering_detail::level_statistics(st_, K_, Sys::lattice, res_);
@@ -278,6 +284,7 @@ class Tempering {
   std::vector<std::int64_t> window_end_;
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<StopControl> stop_;
+  std::unique_ptr<DivergenceCheck> check_diverged_;
   std::unique_ptr<RowGather> gathered_;
   std::vector<double> local_, energy_, e_row_, m_row_;
   double exchange_s_ = 0, wait_s_ = 0;

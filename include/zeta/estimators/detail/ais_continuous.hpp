@@ -9,6 +9,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/samplers/chains.hpp"
+#include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/samplers.hpp"
 
 namespace zeta::estimators::detail {
@@ -106,6 +107,8 @@ class ContinuousPath {
         KOKKOS_LAMBDA(const int c) { w(c) += da * (double(e0(c)) - beta * double(em(c))); });
   }
   void move(std::int64_t step, bool) { sampler_step(path_, ch_, smp_, seed_, step); }
+  //! Local: a state or intermediate energy left the finite range (samplers/divergence.hpp).
+  bool diverged() const { return chains_diverged<space>(ch_.x, ch_.E); }
 
  private:
   AnnealedModel<Model> path_;

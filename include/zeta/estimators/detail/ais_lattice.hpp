@@ -46,6 +46,7 @@ class LatticePath {
     sys_->set_betas(b_);
   }
   void move(std::int64_t step, bool) { sys_->step(step); }
+  bool diverged() const { return false; }  //!< ±1 spins
 
  private:
   Ising<Space> model_;

@@ -125,6 +125,7 @@ class RbmPath {
   }
   //! One Gibbs sweep at the current a; the first after advance reuses its hidden field.
   void move(std::int64_t step, bool first) { path_.gibbs_step(v_, h_, a_, seed_, offset_, step, first); }
+  bool diverged() const { return false; }  //!< binary units, Gibbs sweeps
 
  private:
   RbmAis<Space> path_;
