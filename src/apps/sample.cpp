@@ -39,6 +39,7 @@ SampleResult sample(const Config& cfg, const Comm& comm) {
   const SystemOptions opt{smp.beta, RbmEnergy::free};
   const SamplingSetup setup{run, smp.chains, land, cfg.get_string("output.file"), cfg.resolved_ini()};
   const ModelParams params = load_model_params(cfg, ms, comm);
+  check_system_memory(ms, params, range, opt, comm);
   return with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
     SampleResult r = run_sampling(sys, setup, range, comm);
     auto& j = r.json;

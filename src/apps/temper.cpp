@@ -71,6 +71,7 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
   const SystemOptions opt{1.0, RbmEnergy::joint, "temper.copies"};
   const TemperingSetup setup{run, ts, ck, cfg.get_string("output.file"), cfg.resolved_ini(), cfg.defaults_ini()};
   const ModelParams params = load_model_params(cfg, ms, comm);
+  check_system_memory(ms, params, range, opt, comm);
   TemperResult res = with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
     auto r = Tempering<std::decay_t<decltype(sys)>>(sys, setup, range, comm).run();
     io::add_json_header(r.json, "temper", r.status, r.wall_s, comm, sys.name(), smp.name);

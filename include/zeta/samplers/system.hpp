@@ -47,6 +47,21 @@ struct SystemOptions {
   const char* chains_key = "sampler.chains";  //!< the key named when the chains cannot fit in memory
 };
 
+//! Collective: refuses, naming opt.chains_key, this rank's share of `range` when the
+//! chain system of [model] could not fit in memory (before anything is allocated).
+inline void check_system_memory(const ModelSpec& ms, const ModelParams& params, const ChainRange& range,
+                                const SystemOptions& opt, const Comm& comm) {
+  double bytes = 0;
+  if (ms.lattice()) {
+    bytes = chain_bytes(ms.dim, false);
+  } else if (const auto* rbm = std::get_if<io::RbmParams>(&params)) {
+    bytes = chain_bytes(rbm->visible + rbm->hidden, false);
+  } else {
+    bytes = chain_bytes(std::max(ms.dim, 1), true);
+  }
+  check_chain_memory(opt.chains_key, range.global, bytes, comm);
+}
+
 //! Builds the chain system of [model] (ms) moved by [sampler] (smp) for this rank's
 //! chains and returns f(system); `params`: load_model_params of `ms`. The model
 //! outlives the system for the whole call.
@@ -56,15 +71,12 @@ decltype(auto) with_system(const ModelSpec& ms, const ModelParams& params, const
   return with_model<Space>(ms, params, [&](auto& m) -> decltype(auto) {
     using M = std::decay_t<decltype(m)>;
     if constexpr (std::is_same_v<M, Ising<Space>>) {
-      check_chain_memory(opt.chains_key, range.global, chain_bytes(m.sites(), false), comm);
       LatticeSystem<Space> sys(m, spin_move(smp), range, seed, opt.beta);
       return f(sys);
     } else if constexpr (std::is_same_v<M, LoadedRbm<Space>>) {
-      check_chain_memory(opt.chains_key, range.global, chain_bytes(m.rbm.visible() + m.rbm.hidden(), false), comm);
       RbmSystem<Space> sys(m.rbm, range, seed, opt.rbm_energy, opt.beta);
       return f(sys);
     } else {
-      check_chain_memory(opt.chains_key, range.global, chain_bytes(m.dim(), true), comm);
       ContinuousSystem<Space, M> sys(m, smp, range, seed, opt.beta);
       return f(sys);
     }
