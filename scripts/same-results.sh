@@ -237,9 +237,11 @@ figures() {
 # header FILE: h5dump's header and attribute values (17 digits), less the
 # root attributes that name the build, the checkpoints' CRC-32 attributes
 # (zeta_crc32 on the root and on each dataset, which the baseline may lack; a
-# function of the values h5diff compares anyway) and the first line (the file name).
+# function of the values h5diff compares anyway), the first line (the file name) and the
+# maximum dimensions (storage, not results: sampled datasets became extendible).
 header() {
   h5dump -A -m %.17g "$1" 2>&1 | sed 1d |
+    sed -E 's|^( *DATASPACE  SIMPLE \{ \( [0-9, ]+ \)) / \( [^)]* \)|\1|' |
     awk -v re="^   ATTRIBUTE \"($build_attrs|$ini_attrs)\" \\\\{$" '
       $0 ~ re { skip = "   }"; next }
       /^ *ATTRIBUTE "zeta_crc32" \{$/ { match($0, /^ */); skip = substr($0, 1, RLENGTH) "}"; next }

@@ -78,7 +78,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
   r.log_z_exact = log_z_exact;
   if (out) {
     estimators::write_ais(*out, as, o, range, comm);
-    out->finish();
+    r.output = out->finish();
   }
   r.wall_s = timer.seconds();
   r.chain_steps_per_s = double(as.chains) * double(o.moves) / r.wall_s;
@@ -99,7 +99,7 @@ AisResult ais(const Config& cfg, const Comm& comm) {
     j.add("log_z_upper_stderr", r.log_z_upper_stderr);
   }
   j.add("chain_steps_per_s", r.chain_steps_per_s);
-  if (!file.empty()) j.add("output", file);
+  if (!r.output.empty()) j.add("output", r.output);
   return r;
 }
 

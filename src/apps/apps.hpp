@@ -39,6 +39,7 @@ struct AisResult : estimators::AisEstimate {
   double base_log_z = 0;
   double log_z_exact = NAN;  //!< ais.exact (rbm): the exact ln Z
   double wall_s = 0, chain_steps_per_s = 0;
+  std::string output;  //!< the output file's name as published (empty: none)
   JsonSummary json;
 };
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "apps/apps.hpp"
+#include "zeta/io/hdf5.hpp"
 
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
@@ -20,6 +21,9 @@ int main(int argc, char** argv) {
     Kokkos::ScopeGuard kokkos(kargc, kargv.data());
     rc = zeta::apps::run_cli(argc, argv, MPI_COMM_WORLD);
   }
+  // HDF5 shuts down here, while MPI is up: its own atexit handler (off) would run
+  // after MPI_Finalize and crash on a file left open by a failed write.
+  zeta::io::shutdown();
   MPI_Finalize();
   return rc;
 }

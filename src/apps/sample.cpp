@@ -52,7 +52,7 @@ SampleResult sample(const Config& cfg, const Comm& comm) {
     j.add("acceptance", r.acceptance);
     j.add("acceptance_min", r.acceptance_min);
     j.add("chain_steps_per_s", r.chain_steps_per_s);
-    if (!setup.output_file.empty()) j.add("output", setup.output_file);
+    if (!r.output.empty()) j.add("output", r.output);
     return r;
   });
 }

@@ -78,7 +78,7 @@ TemperResult temper(const Config& cfg, const Comm& comm) {
     return r;
   });
   add_summary(res.json, res, ts, ms.lattice());
-  if (!setup.output_file.empty()) res.json.add("output", setup.output_file);
+  if (!res.output.empty()) res.json.add("output", res.output);
   return res;
 }
 

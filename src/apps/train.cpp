@@ -35,7 +35,7 @@ void add_summary(TrainResult& res, const training::Trainer& trainer, const train
   j.add("updates_per_s", res.updates_per_s);
   j.add("examples_per_s", res.examples_per_s);
   training::add_reduce_json(j, comm, trainer.reduce_clock(), trainer.loop_s());
-  if (!setup.train.file.empty()) j.add("output", setup.train.file);
+  if (!res.output.empty()) j.add("output", res.output);
   if (!setup.checkpoint.file.empty()) j.add("checkpoint", setup.checkpoint.file);
 }
 

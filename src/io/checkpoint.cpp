@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include "zeta/config.hpp"
 #include "zeta/core/config.hpp"
 #include "zeta/core/error.hpp"
+#include "zeta/core/fault.hpp"
 
 namespace zeta::io {
 
@@ -201,19 +201,6 @@ std::string canonical_paths(const std::string& ini) {
 
 void corrupt(const std::string& file, const std::string& dataset, const std::string& why) {
   throw CheckpointCorrupt("checkpoint '" + file + "' is corrupt: " + dataset + " " + why);
-}
-
-void fault_point(const char* point) {
-  static std::map<std::string, int> reached;
-  const char* want = std::getenv("ZETA_FAULT");
-  if (!want) return;
-  std::string w = want;
-  int nth = 1;
-  if (const auto at = w.find('@'); at != std::string::npos) {
-    nth = std::atoi(w.c_str() + at + 1);
-    w.resize(at);
-  }
-  if (w == point && ++reached[w] == nth) std::raise(SIGKILL);
 }
 
 void write_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& fill) {

@@ -3,9 +3,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <random>
 
 #include "zeta/core/error.hpp"
+#include "zeta/core/fault.hpp"
 
 namespace zeta::io {
 
@@ -39,8 +45,16 @@ bool file_exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
 }
+//! Set when an output file failed to close (a full disk): HDF5 then holds a file id
+//! that its own shutdown crashes on (H5F__close_cb), so shutdown() leaves it alone.
+bool g_close_failed = false;
 struct QuietErrors {
-  QuietErrors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+  QuietErrors() {
+    // No HDF5 atexit handler: it would run after MPI_Finalize (a crash with an open
+    // MPI-IO file); main calls shutdown() while MPI is up instead.
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
 };
 const QuietErrors quiet_errors;
 //! The variable-length UTF-8 string type of every string attribute.
@@ -64,11 +78,120 @@ void backup_existing(const std::string& path) {
   }
 }
 
-OutputFile::OutputFile(const Comm& comm, std::string path)
-    : comm_(comm), path_(std::move(path)), partial_(path_ + ".partial") {
+namespace {
+struct FileIdentity {
+  std::uint64_t dev = 0, ino = 0;
+  bool present() const { return dev != 0 || ino != 0; }
+  bool operator==(const FileIdentity& o) const { return present() && dev == o.dev && ino == o.ino; }
+};
+FileIdentity identity(const std::string& p) {
+  struct stat st;
+  if (::stat(p.c_str(), &st) != 0) return {};
+  return {std::uint64_t(st.st_dev), std::uint64_t(st.st_ino)};
+}
+std::string sys_error() { return std::strerror(errno); }
+
+//! Rank 0's name for this run's partial file: PATH.partial.HOST.PID.RANDOM. The
+//! random part (seeded by the device and the clock) keeps two runs apart even with
+//! the same host and pid (containers); the file is created exclusively anyway.
+std::string unique_partial_name(const std::string& path) {
+  char host[256] = "host";
+  if (::gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "host");
+  host[sizeof host - 1] = 0;
+  for (char* c = host; *c; ++c)
+    if (*c == '/' || *c == ' ') *c = '_';
+  std::random_device rd;
+  const auto now = std::uint64_t(std::chrono::high_resolution_clock::now().time_since_epoch().count());
+  std::mt19937_64 g((std::uint64_t(rd()) << 32) ^ rd() ^ now);
+  char tail[32];
+  std::snprintf(tail, sizeof tail, "%08llx", static_cast<unsigned long long>(g() & 0xffffffffULL));
+  return path + ".partial." + host + "." + std::to_string(::getpid()) + "." + tail;
+}
+
+//! Links `from` (a name only this run uses) to the first free PATH.~N~. link() never
+//! replaces a file (EEXIST), so two runs cannot take the same backup name.
+std::string link_to_free_backup(const std::string& from, const std::string& path) {
+  for (int n = 1;; ++n) {
+    const std::string b = path + ".~" + std::to_string(n) + "~";
+    if (::link(from.c_str(), b.c_str()) == 0) return b;
+    if (errno != EEXIST) throw Error("cannot link '" + from + "' to '" + b + "': " + sys_error(), false);
+  }
+}
+}  // namespace
+
+// Why links: rename(partial, PATH) replaces whatever PATH is at that instant, so
+// with two runs on one output.file the later rename silently drops the earlier
+// run's published file (and a check-then-rename has a window). link(partial, PATH)
+// either creates PATH or fails with EEXIST, atomically. When PATH is taken:
+//  - by the file that was there when this run started: it is renamed to a name
+//    only this run uses (a rename moves exactly one file: two runs cannot both take
+//    it), then linked to a free PATH.~N~, and the publication is tried again;
+//  - by anything else (another run published meanwhile): that file is left alone
+//    and this run's output is linked to a free PATH.~N~, which path() and the JSON
+//    name. If the file renamed aside turns out not to be the one that was there at
+//    the start (replaced between the check and the rename), it is linked back to
+//    PATH (or, if a third run took PATH meanwhile, to a free PATH.~N~, named in a
+//    warning): no file is ever removed that is not also reachable under another name.
+// Where the file system has no hard links, the older backup-then-rename is used.
+std::string publish_output(const std::string& partial, const std::string& path, std::uint64_t existing_dev,
+                           std::uint64_t existing_ino) {
+  const FileIdentity before{existing_dev, existing_ino};
+  const std::string aside = partial + ".old";
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    if (::link(partial.c_str(), path.c_str()) == 0) {
+      ::unlink(partial.c_str());
+      return path;
+    }
+    if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {  // no hard links here
+      backup_existing(path);
+      if (std::rename(partial.c_str(), path.c_str()) != 0)
+        throw Error("cannot rename '" + partial + "' to '" + path + "': " + sys_error(), false);
+      return path;
+    }
+    if (errno != EEXIST) throw Error("cannot publish '" + partial + "' as '" + path + "': " + sys_error(), false);
+    const FileIdentity now = identity(path);
+    if (!now.present()) continue;  // removed meanwhile: try again
+    if (!(now == before)) {
+      const std::string b = link_to_free_backup(partial, path);
+      ::unlink(partial.c_str());
+      std::fprintf(stderr,
+                   "zeta: warning: '%s' was written by another run while this one ran; it is left as it is and "
+                   "this run's output is '%s'\n",
+                   path.c_str(), b.c_str());
+      return b;
+    }
+    if (std::rename(path.c_str(), aside.c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      throw Error("cannot move existing '" + path + "' aside: " + sys_error(), false);
+    }
+    if (identity(aside) == before) {
+      const std::string b = link_to_free_backup(aside, path);
+      ::unlink(aside.c_str());
+      std::fprintf(stderr, "zeta: kept existing '%s' as '%s'\n", path.c_str(), b.c_str());
+      continue;
+    }
+    if (::link(aside.c_str(), path.c_str()) != 0) {
+      const std::string b = link_to_free_backup(aside, path);
+      std::fprintf(stderr, "zeta: warning: another run's output '%s' is now '%s' (three runs on one name)\n",
+                   path.c_str(), b.c_str());
+    }
+    ::unlink(aside.c_str());
+  }
+  throw Error("cannot publish '" + partial + "' as '" + path + "': the name keeps changing", false);
+}
+
+OutputFile::OutputFile(const Comm& comm, std::string path) : comm_(comm), path_(std::move(path)) {
+  if (comm_.root()) {
+    partial_ = unique_partial_name(path_);
+    const FileIdentity e = identity(path_);
+    existing_dev_ = e.dev;
+    existing_ino_ = e.ino;
+  }
+  comm_.broadcast(partial_);
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   check(H5Pset_fapl_mpio(fapl.id(), comm_.raw(), MPI_INFO_NULL), "set the MPI-IO driver", partial_);
-  const hid_t f = H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id());
+  // H5F_ACC_EXCL: never truncate a file, even one with this unlikely name.
+  const hid_t f = H5Fcreate(partial_.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.id());
   if (comm_.any(f < 0)) {
     if (f >= 0) H5Fclose(f);
     throw Error("cannot create output file '" + partial_ + "'");
@@ -76,10 +199,14 @@ OutputFile::OutputFile(const Comm& comm, std::string path)
   file_ = Handle(f, H5Fclose);
 }
 
+void shutdown() {
+  if (!g_close_failed) H5close();
+}
+
 OutputFile::~OutputFile() {
   if (finished_) return;
   datasets_.clear();
-  file_.reset();
+  if (file_.close() < 0) g_close_failed = true;
   if (comm_.root()) std::remove(partial_.c_str());
 }
 
@@ -125,7 +252,11 @@ void OutputFile::write_typed(hid_t dset, const std::vector<hsize_t>& start, cons
   if (H5Sget_simple_extent_npoints(fspace.id()) == 0) return;  // an empty dataset (the same on every rank)
   hsize_t n = 1;
   for (auto c : count) n *= c;
-  Handle mspace(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  // The memory space has the selection's shape: for chunked datasets HDF5 then maps
+  // the selection to chunks whole, not element by element (2x slower per row).
+  Handle mspace(n == 0 ? H5Screate_simple(1, &n, nullptr)
+                       : H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr),
+                H5Sclose);
   if (n == 0) {
     check(H5Sselect_none(fspace.id()), "select", path_);
     check(H5Sselect_none(mspace.id()), "select", path_);
@@ -135,7 +266,13 @@ void OutputFile::write_typed(hid_t dset, const std::vector<hsize_t>& start, cons
   }
   Handle dxpl(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   check(H5Pset_dxpl_mpio(dxpl.id(), H5FD_MPIO_COLLECTIVE), "set collective transfer", path_);
-  check(H5Dwrite(dset, type, mspace.id(), fspace.id(), dxpl.id(), data), "write a dataset", path_);
+  herr_t rc = H5Dwrite(dset, type, mspace.id(), fspace.id(), dxpl.id(), data);
+  if (fault_named("output_write")) rc = -1;  // the tests' stand-in for a full disk
+  // Every rank learns of a failure on any one (a full disk may fail one rank's part):
+  // the error is then collective, and no rank waits in the next collective call.
+  if (comm_.any(rc < 0))
+    throw Error("cannot write output file '" + path_ + "': HDF5 failed to write a dataset in '" + partial_ +
+                "' (disk full?)");
 }
 
 void OutputFile::write(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
@@ -163,24 +300,102 @@ void OutputFile::write_int64(hid_t dset, const std::vector<hsize_t>& start, cons
   write_typed(dset, start, count, data, H5T_NATIVE_INT64);
 }
 
-void OutputFile::finish() {
+OutputFile::Rows& OutputFile::rows_of(hid_t dset) {
+  for (auto& r : rows_)
+    if (r.dset == dset) return r;
+  throw Error("internal: not a create_rows dataset in '" + path_ + "'", false);
+}
+
+hid_t OutputFile::create_rows(const std::string& name, const std::vector<hsize_t>& row_dims, hsize_t max_rows) {
+  const hid_t type = h5_type<Real>();
+  const hsize_t elem = sizeof(Real);
+  // A chunk is whole rows of at least 64 KiB (1 MiB aimed at); a row over 4 MiB is
+  // cut along its leading dimensions so one chunk stays well under HDF5's 4 GiB.
+  constexpr hsize_t aim = hsize_t(1) << 20, row_cap = hsize_t(4) << 20;
+  std::vector<hsize_t> chunk{1};
+  chunk.insert(chunk.end(), row_dims.begin(), row_dims.end());
+  auto bytes = [&](std::size_t from) {
+    hsize_t b = elem;
+    for (std::size_t d = from; d < chunk.size(); ++d) b *= std::max<hsize_t>(1, chunk[d]);
+    return b;
+  };
+  for (std::size_t d = 1; d < chunk.size(); ++d)
+    if (bytes(1) > row_cap) chunk[d] = std::max<hsize_t>(1, row_cap / bytes(d + 1));
+  for (auto& c : chunk) c = std::max<hsize_t>(1, c);
+  // Rows per chunk: about `aim` bytes, evened out so that the last chunk of a run that
+  // saves all max_rows rows is full (no slack at the end of the file).
+  const hsize_t total = std::max<hsize_t>(1, max_rows), want = std::max<hsize_t>(1, aim / bytes(1));
+  const hsize_t nchunks = (total + want - 1) / want;
+  chunk[0] = (total + nchunks - 1) / nchunks;
+
+  std::vector<hsize_t> dims{0}, maxdims{H5S_UNLIMITED};
+  dims.insert(dims.end(), row_dims.begin(), row_dims.end());
+  maxdims.insert(maxdims.end(), row_dims.begin(), row_dims.end());
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  check(H5Pset_create_intermediate_group(lcpl.id(), 1), "set link properties", path_);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  check(H5Pset_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data()), "set chunks for " + name, path_);
+  // Every row is written before it is read: no fill pass over new chunks.
+  check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), "set the fill time for " + name, path_);
+  Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), maxdims.data()), H5Sclose);
+  const hid_t d = checked(H5Dcreate2(file_.id(), name.c_str(), type, space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT),
+                          "create dataset " + name, path_);
+  datasets_.emplace_back(d, H5Dclose);
+  rows_.push_back({d, dims, chunk[0], max_rows});
+  return d;
+}
+
+void OutputFile::set_rows(hid_t dset, hsize_t rows) {
+  Rows& r = rows_of(dset);
+  if (r.dims[0] == rows) return;
+  r.dims[0] = rows;
+  if (comm_.any(H5Dset_extent(dset, r.dims.data()) < 0))
+    throw Error("cannot write output file '" + path_ + "': HDF5 failed to resize a dataset in '" + partial_ +
+                "' (disk full?)");
+}
+
+void OutputFile::write_row(hid_t dset, hsize_t row, const std::vector<hsize_t>& start,
+                           const std::vector<hsize_t>& count, const Real* data) {
+  Rows& r = rows_of(dset);
+  if (row >= r.max_rows) throw Error("internal: row past the end of a dataset in '" + path_ + "'", false);
+  // Grown a chunk of rows at a time (one collective resize per chunk).
+  if (row >= r.dims[0]) set_rows(dset, std::min(r.max_rows, (row / r.chunk_rows + 1) * r.chunk_rows));
+  std::vector<hsize_t> s{row}, c{1};
+  s.insert(s.end(), start.begin(), start.end());
+  c.insert(c.end(), count.begin(), count.end());
+  write_typed(dset, s, c, data, h5_type<Real>());
+}
+
+void OutputFile::end_rows(hid_t dset, hsize_t rows) { set_rows(dset, rows); }
+
+const std::string& OutputFile::finish() {
   datasets_.clear();
-  const herr_t rc = H5Fclose(file_.id());
-  file_ = Handle();
-  if (comm_.any(rc < 0)) throw Error("HDF5 failed to close '" + partial_ + "'");
-  std::string why;
+  rows_.clear();
+  // Handle::close forgets the id even when H5Fclose fails: it is never closed twice.
+  const herr_t rc = file_.close();
+  if (rc < 0) g_close_failed = true;
+  if (comm_.any(rc < 0))
+    throw Error("cannot write output file '" + path_ + "': HDF5 failed to close '" + partial_ + "' (disk full?)");
+  fault_point("before_output_publish");
+  std::string why, published;
   if (comm_.root()) {
     try {
-      backup_existing(path_);
-      if (std::rename(partial_.c_str(), path_.c_str()) != 0)
-        why = "cannot rename '" + partial_ + "' to '" + path_ + "'";
+      published = publish_output(partial_, path_, existing_dev_, existing_ino_);
+      finished_ = true;  // published: the destructor must not remove anything
+      for (auto& f : after_publish_) f(published);
     } catch (const Error& e) {
       why = e.what();
     }
   }
   comm_.broadcast(why);
-  if (!why.empty()) throw Error(why);
+  if (!why.empty()) {
+    finished_ = finished_ || !published.empty();
+    throw Error(why);
+  }
+  comm_.broadcast(published);
+  path_ = published;
   finished_ = true;
+  return path_;
 }
 
 Handle open_read(const std::string& file) {

@@ -90,7 +90,8 @@ void write_landscape_values(OutputFile& out, const std::vector<double>& xs, cons
   out.write_double(out.create_double("/landscape/x", {n}), {0}, {w}, xs.data());
   out.write_double(out.create_double("/landscape/y", {n}), {0}, {w}, ys.data());
   out.write_double(out.create_double("/landscape/energy", {n, n}), {0, 0}, {w, w}, energy.data());
-  if (comm.root()) write_landscape_xmf(out.path(), static_cast<int>(n));
+  // The sidecar names the .h5 it was published as, and is written only once it exists.
+  out.after_publish([points = static_cast<int>(n)](const std::string& h5) { write_landscape_xmf(h5, points); });
 }
 
 }  // namespace zeta::io

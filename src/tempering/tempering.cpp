@@ -96,7 +96,7 @@ void write_output(io::OutputFile& out, const RunState& st, const TemperResult& r
                   std::int64_t saves, std::int64_t R, bool lattice, int dim, const Comm& comm) {
   const bool r0 = comm.root();
   auto n = [&](hsize_t v) { return r0 ? v : hsize_t(0); };
-  const hsize_t hK = hsize_t(K), hC = hsize_t(copies), hS = hsize_t(saves);
+  const hsize_t hK = hsize_t(K), hC = hsize_t(copies);
   auto write_vec = [&](const std::string& name, const std::vector<double>& v) {
     const hid_t d = out.create_double(name, {hsize_t(v.size())});
     out.write_double(d, {0}, {n(v.size())}, v.data());
@@ -114,9 +114,10 @@ void write_output(io::OutputFile& out, const RunState& st, const TemperResult& r
     write_vec("/temper/mean_abs_magnetization_stderr", res.mean_abs_magnetization_stderr);
   }
   if (saves > 0) {
-    // [saved, K] for one ladder, [saved, copies, K] for several; rows past samples_saved stay zero.
-    const std::vector<hsize_t> dims = copies == 1 ? std::vector<hsize_t>{hS, hK} : std::vector<hsize_t>{hS, hC, hK};
+    // [saved, K] for one ladder, [saved, copies, K] for several: the samples_saved rows
+    // taken (all `saves` of them when the run was not interrupted).
     const hsize_t got = hsize_t(st.saved);
+    const std::vector<hsize_t> dims = copies == 1 ? std::vector<hsize_t>{got, hK} : std::vector<hsize_t>{got, hC, hK};
     const std::vector<hsize_t> start(dims.size(), 0);
     std::vector<hsize_t> count = dims;
     count[0] = got;
@@ -130,7 +131,7 @@ void write_output(io::OutputFile& out, const RunState& st, const TemperResult& r
       out.write_double(dm, start, count, st.rows_m.data());
     } else {
       std::vector<Real> xr(st.rows_x.begin(), st.rows_x.end());
-      const hid_t dx = out.create("/temper/x", {hS, hC, hsize_t(dim)});
+      const hid_t dx = out.create("/temper/x", {got, hC, hsize_t(dim)});
       out.write(dx, {0, 0, 0}, {r0 ? got : 0, r0 ? hC : 0, r0 ? hsize_t(dim) : 0}, xr.data());
     }
   }

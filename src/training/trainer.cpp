@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "zeta/core/error.hpp"
+#include "zeta/core/fault.hpp"
 #include "zeta/core/json.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/io/output.hpp"
@@ -163,19 +164,24 @@ TrainResult Trainer::run(const Kokkos::Timer& timer) {
   return res;
 }
 
-//! The final evaluations and checkpoint, the output file and the rates.
+//! The final evaluations, the output file, the final checkpoint and the rates.
 void Trainer::finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer) {
   const std::int64_t step = res.steps_done;
   if (const char* bad = obj_.finish(step, out != nullptr)) diverged(step, bad);
-  if (!ck_.file.empty()) write_checkpoint(step);
   res.params = obj_.params();
   obj_.summarize(res);
   if (out) obj_.write_output(*out, step);
   if (res.status == "ok") obj_.check(out);
+  // The output is published before the final checkpoint: a run stopped between the
+  // two resumes from the previous checkpoint and publishes it again (the first copy
+  // is kept as a backup); the other order would leave a checkpoint at train.steps,
+  // "nothing to do", and no output.
   if (out) {
     out->attribute("steps", res.steps_done);
-    out->finish();
+    res.output = out->finish();
   }
+  fault_point("before_final_checkpoint");
+  if (!ck_.file.empty()) write_checkpoint(step);
   res.wall_s = timer.seconds();
   res.updates_per_s = loop_s_ > 0 ? double(res.steps_done - first) / loop_s_ : 0;
   res.examples_per_s = res.updates_per_s * double(ts_.batch);

@@ -6,11 +6,11 @@
 //! the checksums and what the file claims to be before anything is used; a
 //! missing, unreadable or corrupt PATH falls back to PATH.prev with a warning.
 //!
-//! Testing hook: ZETA_FAULT=POINT[@N] makes the process SIGKILL itself the N-th
-//! time (default the first) it reaches POINT, to force the moments between the
-//! steps of a checkpoint write deterministically: checkpoint_after_tmp (PATH.tmp
-//! complete, nothing renamed) and checkpoint_after_link (PATH.prev linked, PATH
-//! not yet replaced). Used by tests/cli/checkpoint_faults.sh.
+//! Testing hook (core/fault.hpp): ZETA_FAULT=POINT[@N] makes the process SIGKILL
+//! itself the N-th time (default the first) it reaches POINT, to force the moments
+//! between the steps of a checkpoint write deterministically: checkpoint_after_tmp
+//! (PATH.tmp complete, nothing renamed) and checkpoint_after_link (PATH.prev linked,
+//! PATH not yet replaced). Used by tests/cli/checkpoint_faults.sh.
 #pragma once
 #include <hdf5.h>
 
@@ -65,8 +65,6 @@ void check_checkpoint_target(const Comm& comm, const CheckpointSpec& ck, const s
 //! PATH.prev is, the output file `output` (compared as canonical paths).
 void check_checkpoint_vs_output(const CheckpointSpec& ck, const std::string& output);
 
-//! The testing hook above: SIGKILLs the process at POINT when ZETA_FAULT asks for it.
-void fault_point(const char* point);
 
 //! Configuration lines (key = value) of `ini` whose key starts with one of `prefixes`.
 std::string config_signature(const std::string& ini, const std::vector<std::string>& prefixes);

@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,9 +30,14 @@ class Handle {
   Handle& operator=(const Handle&) = delete;
   ~Handle() { reset(); }
   hid_t id() const { return id_; }
-  void reset() {
-    if (id_ >= 0 && close_) close_(id_);
+  void reset() { close(); }
+  //! Closes once and forgets the id, whatever the result (a failed H5Fclose must
+  //! not be retried on the same id); the close's status.
+  herr_t close() {
+    herr_t rc = 0;
+    if (id_ >= 0 && close_) rc = close_(id_);
     id_ = H5I_INVALID_HID;
+    return rc;
   }
 
  private:
@@ -43,9 +49,12 @@ template <class T>
 hid_t h5_type();
 
 //! A file written collectively by every rank of `comm` (MPI-IO driver). It is
-//! created as PATH.partial and renamed to PATH by finish(); an existing PATH is
-//! kept as PATH.~N~ rather than overwritten. If never finished, the partial
-//! file is removed.
+//! created (exclusively) as PATH.partial.HOST.PID.RANDOM, a name no other run
+//! shares, and published as PATH by finish(); nothing is ever overwritten: a PATH
+//! that existed when the run started is kept as PATH.~N~, and if another run
+//! published PATH meanwhile, this run's output takes the first free PATH.~N~
+//! instead (path() then names it, and a warning says so). If never finished, the
+//! partial file is removed.
 class OutputFile {
  public:
   OutputFile(const Comm& comm, std::string path);
@@ -53,7 +62,10 @@ class OutputFile {
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
+  //! The file's name: output.file, or after finish() the name it was published under.
   const std::string& path() const { return path_; }
+  //! The unique name the file is written under until finish().
+  const std::string& partial_path() const { return partial_; }
   hid_t id() const { return file_.id(); }
 
   //! Collective: the same values on every rank.
@@ -77,20 +89,56 @@ class OutputFile {
   void write_int64(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
                    const std::int64_t* data);
 
-  //! Closes, then rank 0 moves PATH.partial to PATH (keeping an older PATH as a backup).
-  void finish();
+  //! Collective: an extendible, chunked dataset of Real of [rows, row_dims...] that
+  //! starts empty and grows, a chunk at a time, as write_row() reaches new rows (at
+  //! most `max_rows`): the file holds the rows written, not the rows a run might
+  //! reach. Chunks are rows of at least 64 KiB (at most `max_rows` rows).
+  hid_t create_rows(const std::string& name, const std::vector<hsize_t>& row_dims, hsize_t max_rows);
+  //! Collective write of [start, start + count) within row `row` of a create_rows dataset
+  //! (start and count without the row index); grows the dataset to hold the row.
+  void write_row(hid_t dset, hsize_t row, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
+                 const Real* data);
+  //! Collective: a create_rows dataset ends with exactly `rows` rows (those written).
+  void end_rows(hid_t dset, hsize_t rows);
+
+  //! Rank 0 runs `f(published name)` right after finish() publishes the file (e.g. a
+  //! sidecar that names it): nothing refers to a file that never appeared.
+  void after_publish(std::function<void(const std::string&)> f) { after_publish_.push_back(std::move(f)); }
+
+  //! Collective: closes, then rank 0 publishes the file without overwriting anything
+  //! (see the class comment); returns path(), the name it got.
+  const std::string& finish();
 
  private:
   hid_t create_typed(const std::string& name, const std::vector<hsize_t>& dims, hid_t type);
   void write_typed(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
                    const void* data, hid_t type);
+  void set_rows(hid_t dset, hsize_t rows);
+
+  struct Rows {
+    hid_t dset;
+    std::vector<hsize_t> dims;  //!< the current extent, rows first
+    hsize_t chunk_rows, max_rows;
+  };
+  Rows& rows_of(hid_t dset);
 
   const Comm& comm_;
   std::string path_, partial_;
+  std::uint64_t existing_dev_ = 0, existing_ino_ = 0;  //!< PATH when the run started (rank 0; 0, 0: none)
   Handle file_;
   std::vector<Handle> datasets_;
+  std::vector<Rows> rows_;
+  std::vector<std::function<void(const std::string&)>> after_publish_;
   bool finished_ = false;
 };
+
+//! Rank 0's publication of a closed output: gives `partial` the name `path` without
+//! overwriting any file, moving aside the file that was at `path` when the run
+//! started (identified by `existing_dev`, `existing_ino`; 0, 0 for none) to the
+//! first free PATH.~N~. If `path` is taken by another file (another run's output),
+//! `partial` takes the first free PATH.~N~ instead. Returns the name it got.
+std::string publish_output(const std::string& partial, const std::string& path, std::uint64_t existing_dev,
+                           std::uint64_t existing_ino);
 
 //! Serial read of a whole dataset as double; the shape is returned in `dims`.
 //! Errors name the file and dataset.
@@ -115,6 +163,10 @@ std::vector<T> read_array(hid_t file, const std::string& file_name, const std::s
 //! Serial string attribute on the root group (write) or its value (read; throws naming it if absent).
 void write_string_attribute(hid_t file, const std::string& name, const std::string& value);
 std::string read_string_attribute(hid_t file, const std::string& file_name, const std::string& name);
+
+//! Closes the HDF5 library (call before MPI_Finalize; HDF5's own atexit handler is
+//! off). Skipped after a failed file close, which HDF5's shutdown cannot take.
+void shutdown();
 
 //! Moves `path` aside to the first free PATH.~N~ if it exists.
 void backup_existing(const std::string& path);

@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "zeta/core/error.hpp"
 #include "zeta/core/json.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/core/run.hpp"
@@ -39,6 +40,7 @@ struct SampleResult {
   double tau_int = NAN;       //!< of the energy, in steps (estimators/timeseries.hpp)
   double acceptance_min = 0;  //!< the least-accepting chain's acceptance
   double wall_s = 0, chain_steps_per_s = 0;
+  std::string output;  //!< the output file's name as published (empty: none)
   JsonSummary json;  //!< filled by the command
 };
 
@@ -178,11 +180,12 @@ class SampleOutput {
   template <class Sys>
   SampleOutput(Sys& sys, const SamplingSetup& s, std::int64_t saves, const Comm& comm) {
     if (s.output_file.empty()) return;
+    check_size(saves, s.chains, sys.state_size());
     out_ = std::make_unique<io::OutputFile>(comm, s.output_file);
     io::write_root_attributes(*out_, "sample", s.config, comm);
-    if (saves > 0) {
-      dx_ = out_->create("/samples/x", {hsize_t(saves), hsize_t(s.chains), hsize_t(sys.state_size())});
-      de_ = out_->create("/samples/energy", {hsize_t(saves), hsize_t(s.chains)});
+    if (saves > 0) {  // grown as rows are saved: an interrupted run's file holds what it sampled
+      dx_ = out_->create_rows("/samples/x", {hsize_t(s.chains), hsize_t(sys.state_size())}, hsize_t(saves));
+      de_ = out_->create_rows("/samples/energy", {hsize_t(s.chains)}, hsize_t(saves));
     }
     if (s.land.enabled) system_landscape(*out_, sys, s.land, comm);
   }
@@ -193,14 +196,31 @@ class SampleOutput {
     const auto hx = sys.host_states();
     const auto hE = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sys.energies());
     const hsize_t s = hsize_t(saved), off = hsize_t(range.offset), n = hsize_t(range.count);
-    out_->write(dx_, {s, off, 0}, {1, n, hsize_t(sys.state_size())}, real_rows(hx, xbuf_));
-    out_->write(de_, {s, off}, {1, n}, real_rows(hE, ebuf_));
+    out_->write_row(dx_, s, {off, 0}, {n, hsize_t(sys.state_size())}, real_rows(hx, xbuf_));
+    out_->write_row(de_, s, {off}, {n}, real_rows(hE, ebuf_));
   }
-  //! Rows past samples_saved (an interrupted run) stay zero.
-  void finish(std::int64_t saved) {
-    if (!out_) return;
+  //! The datasets end at the samples_saved rows written; returns the published name.
+  std::string finish(std::int64_t saved) {
+    if (!out_) return {};
+    if (dx_ >= 0) {
+      out_->end_rows(dx_, hsize_t(saved));
+      out_->end_rows(de_, hsize_t(saved));
+    }
     out_->attribute("samples_saved", saved);
-    out_->finish();
+    return out_->finish();
+  }
+
+  //! Refuses, before step 1, a run whose saved rows could not fit in any file (their
+  //! size overflows, or passes 1 EiB): run.steps or run.save_every is the key to change.
+  static void check_size(std::int64_t saves, std::int64_t chains, std::int64_t state_size) {
+    const long double bytes = (long double)saves * (long double)chains * (long double)(state_size + 1) * sizeof(Real);
+    if (bytes > std::ldexp(1.0L, 60)) {
+      char size[32];
+      std::snprintf(size, sizeof size, "%.3g", double(bytes));
+      config_error("run.steps", "would save " + std::to_string(saves) + " rows of " + std::to_string(chains) +
+                                    " chains to output.file, " + size +
+                                    " bytes: more than any file system holds; lower run.steps or raise run.save_every");
+    }
   }
 
  private:
@@ -265,7 +285,7 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
                  "zeta: warning: some chains accepted no proposal in %lld steps (stuck); the statistics are not "
                  "trustworthy: lower sampler.step_size or sampler.init_scale\n",
                  static_cast<long long>(res.steps_done));
-  out.finish(saved);
+  res.output = out.finish(saved);
   res.wall_s = timer.seconds();
   res.chain_steps_per_s = double(s.chains) * double(res.steps_done) / res.wall_s;
   return res;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "zeta/core/fault.hpp"
 #include "zeta/core/json.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/core/run.hpp"
@@ -39,6 +40,7 @@ namespace zeta {
 struct TemperResult {
   std::string status = "ok";  //!< ok | interrupted
   std::int64_t steps_done = 0;
+  std::string output;  //!< the output file's name as published (empty: none)
   std::vector<double> betas, acceptance, flow, mean_energy, mean_energy_stderr, tau_int;
   std::vector<double> mean_abs_magnetization, mean_abs_magnetization_stderr;  //!< lattice models, per site
   std::vector<std::int64_t> round_trips;                                      //!< per replica
@@ -149,23 +151,28 @@ class Tempering {
     return t_ < s_.run.steps;
   }
 
-  //! The final checkpoint, the results (acceptance, round trips, ⟨E⟩ with batch-means
-  //! errors and τ_int, BAR ln Z) and the output file.
+  //! The results (acceptance, round trips, ⟨E⟩ with batch-means errors and τ_int,
+  //! BAR ln Z), the output file and the final checkpoint.
   TemperResult finish() {
     wait_s_ += in_gather_ + comm_.max(-in_gather_);  // the last step's
     Kokkos::fence();
     res_.steps_done = t_;
-    (*check_diverged_)(sys_, t_);
-    if (!s_.ck.file.empty()) tempering_detail::write_checkpoint(comm_, s_.ck, s_.config, st_, ex_, sys_, range_);
+    (*check_diverged_)(sys_, t_);  // before the output and the final checkpoint
     tempering_detail::exchange_results(ex_, K_, res_);
     tempering_detail::level_statistics(st_, K_, Sys::lattice, res_);
     const double moves = double(R_) * double(std::max<std::int64_t>(1, res_.steps_done)) * sys_.moves_per_step();
     res_.move_acceptance = double(comm_.sum(sum_counts<Space>(sys_.accepted()))) / moves;
     tempering_detail::bar_results(st_, s_.run.save_every, copies_, K_, Sys::lattice, dim_, comm_, res_);
+    // The output is published before the final checkpoint: a run stopped between the
+    // two resumes from the previous checkpoint and publishes it again (the first copy
+    // is kept as a backup); the other order would leave a checkpoint at run.steps,
+    // "nothing to do", and no output.
     if (out_) {
       tempering_detail::write_output(*out_, st_, res_, copies_, K_, saves_, R_, Sys::lattice, dim_, comm_);
-      out_->finish();
+      res_.output = out_->finish();
     }
+    fault_point("before_final_checkpoint");
+    if (!s_.ck.file.empty()) tempering_detail::write_checkpoint(comm_, s_.ck, s_.config, st_, ex_, sys_, range_);
     res_.wall_s = timer_.seconds();
     res_.sweeps_per_s = double(res_.steps_done - first_) / res_.wall_s;
     res_.exchange_fraction = exchange_s_ / res_.wall_s;

@@ -23,6 +23,7 @@ struct TrainResult {
   std::int64_t nll_at = -1;
   double wall_s = 0, updates_per_s = 0, examples_per_s = 0;
   std::vector<double> params;  //!< final θ (every rank): rbm [W | b | c], mlp Mlp::theta()'s layout
+  std::string output;  //!< the output file's name as published (empty: none)
   JsonSummary json;
 };
 
