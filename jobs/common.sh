@@ -6,6 +6,8 @@
 #
 # The sourcing script sets `tool` (sample | temper | train) and
 # `default_config` before calling zeta_job_init "$@".
+# shellcheck disable=SC2154  # tool, default_config: set by the sourcing script
+# shellcheck disable=SC2034  # python, restart_arg, ...: used by the sourcing script
 
 zeta_die() { echo "$tool.slurm: error: $*" >&2; exit 1; }
 zeta_say() { echo "$tool.slurm: $*"; }
@@ -91,7 +93,9 @@ zeta_launcher() {
 # when that time is up (or not at all if zeta is done by then).
 zeta_launcher_pid=""
 zeta_launched_at=0
+zeta_trapped=0
 zeta_forward() {
+  zeta_trapped=1
   echo "$tool.slurm: got SIG$1 at $(date -Is), asking zeta to stop cleanly" >&2
   [[ -n "$zeta_launcher_pid" ]] || return 0
   local until=$((zeta_launched_at + ${ZETA_SIGNAL_GRACE:-30}))
@@ -109,16 +113,15 @@ zeta_run() {
   zeta_launched_at=$SECONDS
   "$@" > "$json" &
   zeta_launcher_pid=$!
-  rc=0
-  wait "$zeta_launcher_pid" || rc=$?
   # A trapped signal interrupts `wait` (status > 128) while zeta is still
-  # writing: keep waiting until the launcher has really exited.
-  while kill -0 "$zeta_launcher_pid" 2>/dev/null; do
+  # writing: wait again until the launcher's own exit status comes back.
+  while :; do
+    zeta_trapped=0
     rc=0
     wait "$zeta_launcher_pid" || rc=$?
+    if ((zeta_trapped && rc > 128)); then continue; fi
+    break
   done
-  rc=0
-  wait "$zeta_launcher_pid" || rc=$?  # its saved exit status
   # zeta is done: a late USR1 must not kill this shell while it plots or
   # requeues; TERM is Slurm's real end.
   trap 'echo "$tool.slurm: got SIGUSR1 after zeta ended, ignored" >&2' USR1

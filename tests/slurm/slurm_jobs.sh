@@ -40,7 +40,7 @@ stop_daemons() {
 cleanup() { stop_daemons; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-cd "$work"
+cd "$work" || exit 1
 mkdir -p run state spool log munge results jobs
 chmod 700 munge
 
@@ -66,6 +66,8 @@ AuthType=auth/munge
 CredType=cred/munge
 # cred_expire is also the wait before a requeued job may start (default 120 s).
 AuthInfo=socket=$work/munge/sock,cred_expire=10
+# Job ids of their own: Slurm's PMIx plugin names its files after them.
+FirstJobId=$(( ($$ % 5000) * 1000 + 1 ))
 StateSaveLocation=$work/state
 SlurmdSpoolDir=$work/spool
 SlurmctldPidFile=$work/run/slurmctld.pid
@@ -177,6 +179,25 @@ check() {
   scontrol show job "$jobid" | grep -q "NtasksPerN:B:S:C=2:" || { echo "FAIL $tool: requeued job lost --ntasks-per-node=2"; fail=1; }
   scontrol show job "$jobid" | grep -q "Restarts=$((jobs - 1)) " || { echo "FAIL $tool: Restarts is not $((jobs - 1))"; fail=1; }
   grep -q '"status": "ok"' "$dir/$tool.json" 2>/dev/null || { echo "FAIL $tool: last status not ok"; fail=1; }
+  # Each job resumed where the one before it stopped (a chain of fresh runs
+  # would end with the same output): the steps in zeta's JSON line of each
+  # job (<name>.jsonl) grow, and each job started at the last one's count.
+  local a b prev=-1 k=0 done_steps
+  done_steps=$(sed -n 's/.*"steps": *\([0-9]*\).*/\1/p' "$dir/$tool.jsonl" 2>/dev/null | tr '\n' ' ')
+  for b in $done_steps; do
+    ((b > prev)) || { echo "FAIL $tool: steps per job $done_steps do not grow"; fail=1; }
+    prev=$b
+  done
+  [[ $(wc -w <<< "$done_steps") == "$jobs" ]] || { echo "FAIL $tool: $jobs jobs but JSON lines for steps '$done_steps'"; fail=1; }
+  prev=0
+  while read -r a b; do
+    k=$((k + 1))
+    ((a == prev && b > a)) || { echo "FAIL $tool: job $k ran steps $a -> $b after $prev"; fail=1; }
+    ((k == 1)) || grep -q "^$tool.slurm: srun .* --checkpoint.restart=true$" "$log" ||
+      { echo "FAIL $tool: no restart from the checkpoint"; fail=1; }
+    prev=$b
+  done < <(sed -n "s/^$tool.slurm: job $jobid ([0-9]*): .*steps \([0-9]*\) -> \([0-9]*\)$/\1 \2/p" "$log")
+  ((k == jobs)) || { echo "FAIL $tool: $k of $jobs jobs reported their steps"; fail=1; }
   cmp -s <(figures "$straight") <(figures "$dir/$tool.json") ||
     { echo "FAIL $tool: JSON differs from the straight run:"; figures "$straight"; figures "$dir/$tool.json"; fail=1; }
   for ds in $sets; do
