@@ -16,6 +16,7 @@ pkgs=(
   zlib1g-dev
   python3-h5py python3-numpy python3-matplotlib python3-pymbar python3-sklearn
   dataset-fashion-mnist
+  slurm-wlm munge  # ctest slurm_jobs: a one-node Slurm for jobs/*.slurm
 )
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(python3-torch)
