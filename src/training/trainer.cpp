@@ -58,11 +58,13 @@ inline void broadcast_train_state(const Comm& comm, TrainState& st) {
   comm.broadcast(st.v);
 }
 
-//! A restart that is already at run.steps has nothing to do.
+//! A restart beyond run.steps is an error; one at run.steps makes no step, and finish()
+//! writes the output and figures again from the checkpoint (a run killed after its
+//! final checkpoint ends as it would have).
 inline void require_steps_left(const TrainSpec& ts, const io::CheckpointSpec& ck, std::int64_t step) {
-  if (step >= ts.steps)
+  if (step > ts.steps)
     config_error("run.steps", "is " + std::to_string(ts.steps) + " but checkpoint '" + ck.file +
-                                  "' is already at step " + std::to_string(step) + ": nothing to do");
+                                  "' is already at step " + std::to_string(step));
 }
 
 }  // namespace
@@ -174,8 +176,8 @@ void Trainer::finish(TrainResult& res, std::int64_t first, io::OutputFile* out, 
   if (res.status == "ok") obj_.check(out);
   // The output is published before the final checkpoint: a run stopped between the
   // two resumes from the previous checkpoint and publishes it again (the first copy
-  // is kept as a backup); the other order would leave a checkpoint at train.steps,
-  // "nothing to do", and no output.
+  // is kept as a backup); the other order would leave a checkpoint at train.steps
+  // and no output until a restart wrote it from the checkpoint.
   if (out) {
     out->attribute("steps", res.steps_done);
     res.output = out->finish();

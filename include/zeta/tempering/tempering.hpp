@@ -89,14 +89,16 @@ class Tempering {
   }
 
   //! Resumes from checkpoint.file with checkpoint.restart (an error naming run.steps
-  //! when it already holds them all), sets every replica's β, opens output.file.
+  //! when it holds more steps; one that holds them all makes no step, and finish()
+  //! writes the output and figures again from it: a run killed after its final
+  //! checkpoint ends as it would have), sets every replica's β, opens output.file.
   void restore() {
     io::check_checkpoint_target(comm_, s_.ck, "temper", s_.config, tempering_detail::kSignatureKeys, s_.defaults);
     if (s_.ck.restart) {
       tempering_detail::read_checkpoint(comm_, s_.ck, s_.run, s_.ts, s_.config, s_.defaults, st_, ex_, sys_, range_);
-      if (st_.step >= s_.run.steps)
+      if (st_.step > s_.run.steps)
         config_error("run.steps", "is " + std::to_string(s_.run.steps) + " but checkpoint '" + s_.ck.file +
-                                      "' is already at step " + std::to_string(st_.step) + ": nothing to do");
+                                      "' is already at step " + std::to_string(st_.step));
     }
     local_betas_.resize(range_.count);
     set_local_betas();
@@ -165,8 +167,8 @@ class Tempering {
     tempering_detail::bar_results(st_, s_.run.save_every, copies_, K_, Sys::lattice, dim_, comm_, res_);
     // The output is published before the final checkpoint: a run stopped between the
     // two resumes from the previous checkpoint and publishes it again (the first copy
-    // is kept as a backup); the other order would leave a checkpoint at run.steps,
-    // "nothing to do", and no output.
+    // is kept as a backup); the other order would leave a checkpoint at run.steps
+    // and no output until a restart wrote it from the checkpoint.
     if (out_) {
       tempering_detail::write_output(*out_, st_, res_, copies_, K_, saves_, R_, Sys::lattice, dim_, comm_);
       res_.output = out_->finish();
@@ -185,7 +187,7 @@ class Tempering {
   //! restore(), step() until done, finish().
   TemperResult run() {
     restore();
-    while (step()) {
+    while (t_ < s_.run.steps && step()) {
     }
     return finish();
   }
