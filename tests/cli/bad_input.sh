@@ -91,7 +91,8 @@ timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" temper temper.ini --output.
 cp good.ckpt good.copy
 expect_error temper_other_model    'model.L'               temper temper.ini --model.L=16 --checkpoint.file=good.ckpt --checkpoint.restart=true --run.steps=80
 expect_error temper_other_ladder   'temper.beta_max'       temper temper.ini --temper.beta_max=0.7 --checkpoint.file=good.ckpt --checkpoint.restart=true --run.steps=80
-expect_error temper_nothing_to_do  'run.steps'             temper temper.ini --checkpoint.file=good.ckpt --checkpoint.restart=true
+# A checkpoint beyond run.steps is refused (one at run.steps finishes again: cli_kill_loop).
+expect_error temper_beyond_steps  'run.steps'             temper temper.ini --checkpoint.file=good.ckpt --checkpoint.restart=true --run.steps=30
 # A truncated checkpoint (killed mid-copy) is refused whole.
 head -c 3000 good.ckpt > truncated.ckpt
 expect_error temper_truncated_ckpt 'truncated.ckpt'        temper temper.ini --checkpoint.file=truncated.ckpt --checkpoint.restart=true --run.steps=80
