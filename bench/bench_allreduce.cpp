@@ -35,8 +35,8 @@ int run(int argc, char** argv) {
       throw std::runtime_error("unknown option " + k);
   }
   using zeta::Real;
-  zeta::Comm comm(MPI_COMM_WORLD);
-  zeta::SharedSum<Real> shared(comm, n);
+  zeta::parallel::Comm comm(MPI_COMM_WORLD);
+  zeta::parallel::SharedSum<Real> shared(comm, n);
   std::vector<Real> plain(n);
   auto fill = [&](Real* p) {
     for (std::size_t i = 0; i < n; ++i) p[i] = Real(int(i % 7) + comm.rank());
@@ -57,7 +57,8 @@ int run(int argc, char** argv) {
   };
   auto shared_sum = [&] { shared.sum(); };
   auto mpi_allreduce = [&] {
-    MPI_Allreduce(MPI_IN_PLACE, plain.data(), static_cast<int>(n), zeta::mpi_type<Real>(), MPI_SUM, comm.raw());
+    MPI_Allreduce(MPI_IN_PLACE, plain.data(), static_cast<int>(n), zeta::parallel::mpi_type<Real>(), MPI_SUM,
+                  comm.raw());
   };
   double mean_s = 1e300, mean_m = 1e300, best_s = 1e300, best_m = 1e300;
   for (int r = 0; r < repeats; ++r) {

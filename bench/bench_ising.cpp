@@ -40,7 +40,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Space = Kokkos::DefaultExecutionSpace;
-using Model = zeta::Ising<Space>;
+using Model = zeta::models::Ising<Space>;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -158,7 +158,7 @@ int run(int argc, char** argv) {
     Kokkos::deep_copy(beta, hb);
   }
   // One lattice and table per move, so that each move's chain runs on undisturbed.
-  const zeta::SpinMove moves[2] = {zeta::SpinMove::metropolis, zeta::SpinMove::heatbath};
+  const zeta::models::SpinMove moves[2] = {zeta::models::SpinMove::metropolis, zeta::models::SpinMove::heatbath};
   const char* move_names[2] = {"metropolis", "heatbath"};
   Model::Spins s[2] = {Model::Spins("bench::spins_metropolis", R, n), Model::Spins("bench::spins_heatbath", R, n)};
   Model::Table t[2] = {Model::Table("bench::t_metropolis", R), Model::Table("bench::t_heatbath", R)};

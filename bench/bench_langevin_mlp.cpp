@@ -205,10 +205,11 @@ std::string json_escape(const std::string& s) {
   return o;
 }
 
-using Model = zeta::Mlp<Space>;
+using Model = zeta::models::Mlp<Space>;
 template <class M>
-void step(M& model, zeta::Chains<Space>& ch, const zeta::SamplerSpec& s, std::uint32_t seed, std::int64_t k) {
-  zeta::langevin_step(model, ch, s, seed, k);
+void step(M& model, zeta::samplers::Chains<Space>& ch, const zeta::samplers::SamplerSpec& s, std::uint32_t seed,
+          std::int64_t k) {
+  zeta::samplers::langevin_step(model, ch, s, seed, k);
 }
 constexpr const char* kVariant = "zeta";
 
@@ -244,13 +245,13 @@ int run(int argc, char** argv) {
   if (layers.size() < 2 || layers.back() != 1 || chains < 1 || steps < 1)
     throw std::runtime_error("need LAYERS ending in 1, CHAINS >= 1, STEPS >= 1");
 
-  Model model(Model::random_params(layers, seed), zeta::Activation::silu);
-  zeta::SamplerSpec spec;
-  spec.type = zeta::SamplerType::langevin;
+  Model model(Model::random_params(layers, seed), zeta::models::Activation::silu);
+  zeta::samplers::SamplerSpec spec;
+  spec.type = zeta::samplers::SamplerType::langevin;
   spec.name = "langevin";
   spec.chains = chains;
   spec.step_size = eps;
-  zeta::Chains<Space> ch(zeta::ChainRange{chains, 0, chains}, model.dim(), 1.0);
+  zeta::samplers::Chains<Space> ch(zeta::parallel::ChainRange{chains, 0, chains}, model.dim(), 1.0);
   ch.initialize(model, seed, 1.0);
 
   std::int64_t k = 0;

@@ -28,7 +28,7 @@ int run(int argc, char** argv) {
     else if (a == "--out") out = argv[i + 1];
     else throw std::runtime_error("unknown option " + a);
   }
-  Comm comm(MPI_COMM_WORLD);
+  parallel::Comm comm(MPI_COMM_WORLD);
   std::vector<double> betas, x;
   std::vector<std::int64_t> N_k;
   if (comm.root()) {
@@ -41,17 +41,17 @@ int run(int argc, char** argv) {
   comm.broadcast(N_k);
   comm.broadcast(x);
   const int K = static_cast<int>(betas.size());
-  const ChainRange mine = mbar_samples(std::int64_t(x.size()), comm);
+  const parallel::ChainRange mine = estimators::mbar_samples(std::int64_t(x.size()), comm);
   std::vector<double> u(std::size_t(K) * std::size_t(mine.count));
   for (int k = 0; k < K; ++k)
     for (std::int64_t i = 0; i < mine.count; ++i)
       u[k * mine.count + i] = 0.5 * betas[k] * x[mine.offset + i] * x[mine.offset + i];
   double best = 1e300;
-  MbarResult r;
+  estimators::MbarResult r;
   for (int rep = 0; rep < repeats; ++rep) {
     comm.barrier();
     const double t0 = MPI_Wtime();
-    r = mbar(u, N_k, comm);
+    r = estimators::mbar(u, N_k, comm);
     comm.barrier();
     best = std::min(best, MPI_Wtime() - t0);
   }

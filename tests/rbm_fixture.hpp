@@ -10,7 +10,7 @@ namespace zeta::test {
 
 inline io::RbmParams tiny_rbm(unsigned seed = 7, int visible = 6, int hidden = 4) {
   io::RbmParams p;
-  p.kind = RbmKind::bernoulli;
+  p.kind = models::RbmKind::bernoulli;
   p.visible = visible, p.hidden = hidden;
   std::mt19937_64 gen(seed);
   std::normal_distribution<double> w(0.0, 1.0), bias(0.0, 0.5);

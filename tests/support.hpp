@@ -22,17 +22,17 @@ struct Estimate {
 //! returns per-chain averages, chain-major: [chain][observable].
 template <class Model>
 std::vector<std::vector<double>> chain_averages(
-    Model& model, const SamplerSpec& spec, int burn, int steps, int thin, std::uint32_t seed, int nobs,
+    Model& model, const samplers::SamplerSpec& spec, int burn, int steps, int thin, std::uint32_t seed, int nobs,
     const std::function<void(const double* x, double E, double* out)>& obs) {
-  ChainRange range{spec.chains, 0, spec.chains};
-  Chains<Space> ch(range, model.dim(), spec.beta);
+  parallel::ChainRange range{spec.chains, 0, spec.chains};
+  samplers::Chains<Space> ch(range, model.dim(), spec.beta);
   ch.initialize(model, seed, spec.init_scale);
   const int d = model.dim();
   std::vector<std::vector<double>> sums(spec.chains, std::vector<double>(nobs, 0.0));
   std::vector<double> x(d), o(nobs);
   int samples = 0;
   for (int s = 0; s < burn + steps; ++s) {
-    sampler_step(model, ch, spec, seed, s + 1);
+    samplers::sampler_step(model, ch, spec, seed, s + 1);
     if (s >= burn && (s - burn) % thin == 0) {
       auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch.x);
       auto hE = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch.E);
@@ -49,11 +49,11 @@ std::vector<std::vector<double>> chain_averages(
   return sums;
 }
 
-inline SamplerSpec make_spec(SamplerType type, std::int64_t chains, double step_size, double beta = 1,
-                             int leapfrog = 10) {
-  SamplerSpec s;
+inline samplers::SamplerSpec make_spec(samplers::SamplerType type, std::int64_t chains, double step_size,
+                                       double beta = 1, int leapfrog = 10) {
+  samplers::SamplerSpec s;
   s.type = type;
-  s.name = type == SamplerType::langevin ? "langevin" : type == SamplerType::mala ? "mala" : "hmc";
+  s.name = type == samplers::SamplerType::langevin ? "langevin" : type == samplers::SamplerType::mala ? "mala" : "hmc";
   s.chains = chains;
   s.step_size = step_size;
   s.beta = beta;

@@ -22,9 +22,9 @@ using estimators::rbm_log_z_exact;
 
 //! estimators::run_ais on an RBM with the schedule and settings as arguments.
 template <class Space>
-estimators::AisRun rbm_ais(const Rbm<Space>& rbm, const std::vector<double>& base, const std::vector<double>& a,
+estimators::AisRun rbm_ais(const models::Rbm<Space>& rbm, const std::vector<double>& base, const std::vector<double>& a,
                            double beta, int sweeps, bool reverse, std::int64_t burn_in, std::uint32_t seed,
-                           const ChainRange& range) {
+                           const parallel::ChainRange& range) {
   estimators::AisSpec as;
   as.a = a;
   as.beta = beta;
@@ -35,7 +35,7 @@ estimators::AisRun rbm_ais(const Rbm<Space>& rbm, const std::vector<double>& bas
 }
 
 apps::AisResult run_ais(std::vector<std::string> args) {
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
   apps::declare_ais_app_keys(cfg);
   args.push_back("--run.progress_every=1000");
@@ -120,25 +120,26 @@ TEST(AisBidirectional, BoundsBracketTheExactValue) {
 TEST(AisRbm, BaseRatePathMatchesExactAndBracketsIt) {
   using Space = Kokkos::DefaultExecutionSpace;
   const int nv = 12, nh = 9;
-  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
-    Rbm<Space> rbm(kind, nv, nh);
+  for (models::RbmKind kind : {models::RbmKind::bernoulli, models::RbmKind::gaussian}) {
+    models::Rbm<Space> rbm(kind, nv, nh);
     std::vector<double> theta(rbm.n_params()), mean(nv);
     std::mt19937_64 gen(5);
     std::normal_distribution<double> nd(0.0, 1.0);
-    for (int i = 0; i < nv * nh; ++i) theta[i] = (kind == RbmKind::bernoulli ? 0.6 : 0.25) * nd(gen);
+    for (int i = 0; i < nv * nh; ++i) theta[i] = (kind == models::RbmKind::bernoulli ? 0.6 : 0.25) * nd(gen);
     for (int i = nv * nh; i < int(theta.size()); ++i) theta[i] = 0.3 * nd(gen);
     rbm.set_params(theta);
-    for (int i = 0; i < nv; ++i) mean[i] = kind == RbmKind::bernoulli ? 0.3 + 0.4 * (i % 3) / 2.0 : 0.2 * nd(gen);
-    const auto base = Rbm<Space>::visible_bias_from_mean(kind, mean);
-    const double exact = rbm_log_z_exact(rbm);
+    for (int i = 0; i < nv; ++i)
+      mean[i] = kind == models::RbmKind::bernoulli ? 0.3 + 0.4 * (i % 3) / 2.0 : 0.2 * nd(gen);
+    const auto base = models::Rbm<Space>::visible_bias_from_mean(kind, mean);
+    const double exact = estimators::rbm_log_z_exact(rbm);
     std::vector<double> a(301);
     for (int t = 0; t <= 300; ++t) a[t] = double(t) / 300;
-    Comm self(MPI_COMM_SELF);
-    const ChainRange all{256, 0, 256};
+    parallel::Comm self(MPI_COMM_SELF);
+    const parallel::ChainRange all{256, 0, 256};
     const auto r = rbm_ais(rbm, base, a, 1.0, 1, true, 200, 17, all);
-    const auto fw = log_mean_exp(r.log_w, all, self), rv = log_mean_exp(r.log_w_rev, all, self);
+    const auto fw = estimators::log_mean_exp(r.log_w, all, self), rv = estimators::log_mean_exp(r.log_w_rev, all, self);
     const double lower = r.base_log_z + fw.log_mean, upper = r.base_log_z - rv.log_mean;
-    const char* what = kind == RbmKind::bernoulli ? "bernoulli" : "gaussian";
+    const char* what = kind == models::RbmKind::bernoulli ? "bernoulli" : "gaussian";
     EXPECT_LT(std::fabs(lower - exact), 4 * fw.stderr) << what << ": " << lower << " +- " << fw.stderr << " exact " << exact;
     EXPECT_LT(lower, exact + 4 * fw.stderr) << what;
     EXPECT_GT(upper, exact - 4 * rv.stderr) << what << ": upper " << upper << " +- " << rv.stderr;
@@ -149,14 +150,14 @@ TEST(AisRbm, BaseRatePathMatchesExactAndBracketsIt) {
     std::vector<double> a8(9);
     for (int t = 0; t <= 8; ++t) a8[t] = double(t) / 8;
     const auto q = rbm_ais(rbm, base, a8, 1.0, 1, true, 200, 19, all);
-    const auto qf = log_mean_exp(q.log_w, all, self), qr = log_mean_exp(q.log_w_rev, all, self);
+    const auto qf = estimators::log_mean_exp(q.log_w, all, self), qr = estimators::log_mean_exp(q.log_w_rev, all, self);
     const double lo8 = q.base_log_z + qf.log_mean, hi8 = q.base_log_z - qr.log_mean;
     std::printf("RBM AIS %s, 8 distributions: [%.4f +- %.4f, %.4f +- %.4f]\n", what, lo8, qf.stderr, hi8, qr.stderr);
     EXPECT_LT(lo8, exact + 4 * qf.stderr) << what;
     EXPECT_GT(hi8, exact - 4 * qr.stderr) << what;
     // The same chains in two ranges.
-    const auto r0 = rbm_ais(rbm, base, a, 1.0, 1, false, 0, 17, ChainRange{256, 0, 100});
-    const auto r1 = rbm_ais(rbm, base, a, 1.0, 1, false, 0, 17, ChainRange{256, 100, 156});
+    const auto r0 = rbm_ais(rbm, base, a, 1.0, 1, false, 0, 17, parallel::ChainRange{256, 0, 100});
+    const auto r1 = rbm_ais(rbm, base, a, 1.0, 1, false, 0, 17, parallel::ChainRange{256, 100, 156});
     std::vector<double> joined = r0.log_w;
     joined.insert(joined.end(), r1.log_w.begin(), r1.log_w.end());
     EXPECT_EQ(joined, r.log_w) << what;
@@ -171,7 +172,7 @@ TEST(AisRbm, BaseRatePathMatchesExactAndBracketsIt) {
 TEST(AisRbm, TrainedOnFashionMnistMatchesExactWithinATenthOfANat) {
   const std::string images = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
   ASSERT_TRUE(std::ifstream(images).good()) << images << " is missing (scripts/install-deps.sh installs dataset-fashion-mnist)";
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   {
     Config cfg;
     apps::declare_train_app_keys(cfg);

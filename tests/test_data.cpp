@@ -18,12 +18,12 @@
 namespace zeta {
 namespace {
 
-const Comm& world() {
-  static const Comm c(MPI_COMM_WORLD);
+const parallel::Comm& world() {
+  static const parallel::Comm c(MPI_COMM_WORLD);
   return c;
 }
-const Comm& self() {
-  static const Comm c(MPI_COMM_SELF);
+const parallel::Comm& self() {
+  static const parallel::Comm c(MPI_COMM_SELF);
   return c;
 }
 
@@ -102,7 +102,8 @@ data::DataSpec spec_of(const std::vector<std::string>& overrides) {
   return data::read_data_spec(cfg);
 }
 
-data::Dataset load(const std::vector<std::string>& overrides, const Comm& comm = world(), std::uint32_t seed = 7) {
+data::Dataset load(const std::vector<std::string>& overrides, const parallel::Comm& comm = world(),
+                   std::uint32_t seed = 7) {
   return data::load(spec_of(overrides), seed, comm);
 }
 
@@ -129,19 +130,19 @@ std::string load_error(const std::vector<std::string>& overrides) {
   EXPECT_NE((text).find(part), std::string::npos) << "'" << (text) << "' lacks " << (part)
 
 //! Every rank's partitions of a split, in global example order, on rank 0.
-std::vector<double> gather(const data::Split& s, const Comm& comm = world()) {
+std::vector<double> gather(const data::Split& s, const parallel::Comm& comm = world()) {
   std::vector<double> local;
   for (const auto& p : s.local) local.insert(local.end(), p.x.begin(), p.x.end());
   return comm.gather_to_root(local);
 }
 
 //! This rank holds exactly its block of partitions, each cut by the block rule.
-void expect_partitions(const data::Split& s, int partitions, const Comm& comm = world()) {
-  const ChainRange mine = data::partitions_of(comm.rank(), comm.size(), partitions);
+void expect_partitions(const data::Split& s, int partitions, const parallel::Comm& comm = world()) {
+  const parallel::ChainRange mine = data::partitions_of(comm.rank(), comm.size(), partitions);
   ASSERT_EQ(std::int64_t(s.local.size()), mine.count);
   for (std::int64_t q = 0; q < mine.count; ++q) {
     const auto& p = s.local[q];
-    const ChainRange r = block_range(s.n, partitions, mine.offset + q);
+    const parallel::ChainRange r = parallel::block_range(s.n, partitions, mine.offset + q);
     EXPECT_EQ(p.index, mine.offset + q);
     EXPECT_EQ(p.begin, r.offset);
     EXPECT_EQ(p.count, r.count);
@@ -335,7 +336,7 @@ TEST(DataBinarize, StochasticBitsDoNotDependOnRanksOrPartitions) {
 
 //! Global example indices of every row of global batch `step`, in batch order, on rank 0.
 std::vector<double> batch_indices(const data::BatchPlan& plan, const data::Split& s, std::int64_t step,
-                                  const Comm& comm) {
+                                  const parallel::Comm& comm) {
   std::vector<double> local;
   std::vector<std::int64_t> rows;
   for (const auto& p : s.local) {
@@ -376,7 +377,7 @@ TEST(DataBatches, GlobalSequenceDoesNotDependOnRanks) {
   EXPECT_GT(reseeded_differ, steps / 2);
   for (int e = 0; e < 3; ++e) {
     for (int q = 0; q < 4; ++q) {
-      const ChainRange part = block_range(103, 4, q);
+      const parallel::ChainRange part = parallel::block_range(103, 4, q);
       std::set<double> seen;
       for (int j = 0; j < 12; ++j)
         for (int r = 0; r < 2; ++r) {

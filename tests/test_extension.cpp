@@ -26,7 +26,7 @@ const double kA = 1.2, kS = 0.8;
 
 template <class Declare, class Run>
 auto run_command(Declare declare, Run run, std::vector<std::string> args) {
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
   declare(cfg);
   args.push_back("--run.progress_every=1000");

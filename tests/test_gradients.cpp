@@ -52,41 +52,41 @@ void check_gradient(Model& model, double scale, double rel_tol) {
 const double kTol = sizeof(Real) == 8 ? 1e-6 : 2e-2;
 
 TEST(Gradient, GaussianPerDimensionSigma) {
-  auto m = make_gaussian<Space>(4, {0.5, -1, 0, 2}, {0.5, 1, 2, 3});
+  auto m = models::make_gaussian<Space>(4, {0.5, -1, 0, 2}, {0.5, 1, 2, 3});
   check_gradient(m, 1.0, kTol);
 }
 
 TEST(Gradient, GaussianMixture2D) {
-  auto m = make_gmm<Space>({0.3, 0.7}, {{-1, 0}, {1.5, 0.5}}, {{1, 0.5}, {0.7, 2}});
+  auto m = models::make_gmm<Space>({0.3, 0.7}, {{-1, 0}, {1.5, 0.5}}, {{1, 0.5}, {0.7, 2}});
   check_gradient(m, 1.5, kTol);
 }
 
 TEST(Gradient, GaussianMixtureFarFromModes) {
   // Far tails exercise the log-sum-exp shift.
-  auto m = make_gmm<Space>({0.5, 0.5}, {{-1}, {1}}, {{0.1}, {0.1}});
+  auto m = models::make_gmm<Space>({0.5, 0.5}, {{-1}, {1}}, {{0.1}, {0.1}});
   check_gradient(m, 20.0, kTol);
 }
 
 TEST(Gradient, DoubleWell) {
-  auto m = make_double_well<Space>(3, 2.5);
+  auto m = models::make_double_well<Space>(3, 2.5);
   check_gradient(m, 1.0, kTol);
 }
 
 // A registered model (models/registry.hpp), built from [model] keys as the commands build it.
 TEST(Gradient, BananaFromTheRegistry) {
   Config cfg;
-  declare_model_keys(cfg);
+  models::declare_model_keys(cfg);
   cfg.parse_text("[model]\ntype = banana\nbanana_a = 1.3\nbanana_b = 0.8\nbanana_s = 0.6\n", {});
-  auto model = make_model<Space>(read_model_spec(cfg));
+  auto model = models::make_model<Space>(models::read_model_spec(cfg));
   std::visit([](auto& m) { check_gradient(m, 1.5, kTol); }, model);
 }
 
 class MlpGradient : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(MlpGradient, MatchesFiniteDifferences) {
-  const Activation a = parse_activation(GetParam());
+  const models::Activation a = models::parse_activation(GetParam());
   for (const std::vector<int>& layers : {std::vector<int>{3, 1}, {3, 8, 1}, {5, 16, 12, 1}}) {
-    Mlp<Space> m(Mlp<Space>::random_params(layers, 11), a);
+    models::Mlp<Space> m(models::Mlp<Space>::random_params(layers, 11), a);
     check_gradient(m, 1.0, kTol);
   }
 }
@@ -95,11 +95,11 @@ INSTANTIATE_TEST_SUITE_P(Activations, MlpGradient, ::testing::Values("silu", "so
 
 TEST(Mlp, ForwardMatchesHandComputation) {
   // 2-2-1 softplus network with known weights.
-  MlpParams p;
+  io::MlpParams p;
   p.layers = {2, 2, 1};
   p.weight = {{1, 2, -1, 0.5}, {0.3, -0.7}};
   p.bias = {{0.1, -0.2}, {0.05}};
-  Mlp<Space> m(p, Activation::softplus);
+  models::Mlp<Space> m(p, models::Activation::softplus);
   Matrix<Space> x("x", 1, 2);
   Vector<Space> E("E", 1);
   auto hx = Kokkos::create_mirror_view(x);

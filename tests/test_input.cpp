@@ -21,7 +21,7 @@ namespace {
 std::string sample_error(const std::string& ini, const std::vector<std::string>& overrides = {}) {
   Config cfg;
   apps::declare_sample_keys(cfg);
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   try {
     cfg.parse_text(ini, overrides);
     apps::sample(cfg, self);
@@ -82,12 +82,12 @@ TEST(BadInput, MissingParamsFile) {
 
 TEST(BadInput, ParamsWithWrongLayerShapes) {
   const std::string f = "bad_shapes_params.h5";
-  io::write_mlp_params(f, Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 5, 1}, 3));
+  io::write_mlp_params(f, models::Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 5, 1}, 3));
   const auto e = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,4,1", "--model.params=" + f});
   EXPECT_NE(e.find(f), std::string::npos) << e;
   EXPECT_NE(e.find("layer_0/weight"), std::string::npos) << e;
   // Too many layers in the file is refused too.
-  io::write_mlp_params(f, Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 1, 1}, 3));
+  io::write_mlp_params(f, models::Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 1, 1}, 3));
   const auto e2 = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,1", "--model.params=" + f});
   EXPECT_NE(e2.find(f), std::string::npos) << e2;
   std::remove(f.c_str());
@@ -113,7 +113,7 @@ TEST(BadInput, ParamsOfTheOtherModelType) {
   r.b.assign(2, 0.0);
   r.c.assign(3, 0.0);
   io::write_rbm_params(rbm_file, r);
-  io::write_mlp_params(mlp_file, Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 4, 1}, 3));
+  io::write_mlp_params(mlp_file, models::Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({2, 4, 1}, 3));
   const auto e = sample_error(kBase, {"--model.type=mlp", "--model.layers=2,4,1", "--model.params=" + rbm_file});
   EXPECT_EQ(e.rfind("model.params: '" + rbm_file + "' holds rbm parameters", 0), 0u) << e;
   EXPECT_NE(e.find("model.type = mlp"), std::string::npos) << e;
@@ -176,7 +176,7 @@ TEST(CheckpointSignature, FileKeysCompareAsCanonicalPaths) {
 
 TEST(Params, RoundTripReproducesEnergies) {
   const std::string f = "roundtrip_params.h5";
-  const auto p = Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({3, 6, 1}, 42);
+  const auto p = models::Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({3, 6, 1}, 42);
   io::write_mlp_params(f, p);
   const auto q = io::read_mlp_params(f, {3, 6, 1});
   EXPECT_EQ(p.weight, q.weight);
@@ -216,7 +216,7 @@ TEST(Interrupt, MaxHoursStopsAtASafePointWithStatusInterrupted) {
   apps::declare_sample_keys(cfg);
   cfg.parse_text(kBase, {"--run.steps=1000", "--run.max_hours=1e-12", "--output.file=interrupted.h5",
                          "--run.save_every=1"});
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   const auto r = apps::sample(cfg, self);
   EXPECT_EQ(r.status, "interrupted");
   EXPECT_EQ(r.steps_done, 16);  // the stop is checked every 16 steps

@@ -21,7 +21,7 @@ using test::Oscillators;
 
 //! pymbar (Debian's python3-pymbar through /usr/bin/python3) on the same reduced
 //! potentials gives the same f_k − f_0 and standard errors to 1e-6.
-void expect_pymbar_agrees(const Oscillators& o, const MbarResult& r) {
+void expect_pymbar_agrees(const Oscillators& o, const estimators::MbarResult& r) {
   const int K = static_cast<int>(o.kappa.size());
   {
     std::ofstream out("mbar_u.txt");
@@ -56,7 +56,7 @@ void expect_pymbar_agrees(const Oscillators& o, const MbarResult& r) {
 TEST(Mbar, OscillatorsMatchExactAndPymbar) {
   Oscillators o;
   const int K = static_cast<int>(o.kappa.size());
-  const auto r = mbar(o.u, o.N_k);
+  const auto r = estimators::mbar(o.u, o.N_k);
   for (int k = 1; k < K; ++k) {
     const double exact = 0.5 * std::log(o.kappa[k] / o.kappa[0]);
     EXPECT_LT(std::fabs(r.f[k] - exact), 4 * r.df_stderr[k]) << k << ": " << r.f[k] << " +- " << r.df_stderr[k];
@@ -79,8 +79,8 @@ TEST(Mbar, BarAgreesWithTwoStateMbar) {
   const std::size_t n2 = std::size_t(o.N_k[0] + o.N_k[1]);
   for (int k = 0; k < 2; ++k)
     for (std::size_t n = 0; n < n2; ++n) u2.push_back(o.u[k * N + n]);
-  const auto b = bar(wf, wr, double(wf.size()), double(wr.size()));
-  const auto m = mbar(u2, {o.N_k[0], o.N_k[1]});
+  const auto b = estimators::bar(wf, wr, double(wf.size()), double(wr.size()));
+  const auto m = estimators::mbar(u2, {o.N_k[0], o.N_k[1]});
   EXPECT_NEAR(b.delta_f, m.f[1], 1e-9);
   EXPECT_NEAR(b.stderr, m.df_stderr[1], 1e-6);
 }
@@ -88,7 +88,7 @@ TEST(Mbar, BarAgreesWithTwoStateMbar) {
 TEST(Mbar, RefusesNonFiniteEnergies) {
   Oscillators o;
   o.u[7] = NAN;
-  EXPECT_THROW(mbar(o.u, o.N_k), std::exception);
+  EXPECT_THROW(estimators::mbar(o.u, o.N_k), std::exception);
 }
 
 // Stiffness ratios of 12 between neighbours: little overlap, and a far-off
@@ -96,7 +96,7 @@ TEST(Mbar, RefusesNonFiniteEnergies) {
 // steps) still reaches pymbar's answer and the exact one.
 TEST(Mbar, WeakOverlapMatchesExactAndPymbar) {
   Oscillators o({1.0, 12.0, 144.0, 1728.0}, {300, 300, 300, 300});
-  const auto r = mbar(o.u, o.N_k);
+  const auto r = estimators::mbar(o.u, o.N_k);
   EXPECT_TRUE(r.converged);
   for (int k = 1; k < 4; ++k) {
     const double exact = 0.5 * std::log(o.kappa[k] / o.kappa[0]);
@@ -108,7 +108,7 @@ TEST(Mbar, WeakOverlapMatchesExactAndPymbar) {
 // A state without samples gets f_k = −ln Σ_n e^{−u_kn − ld_n}, as in pymbar.
 TEST(Mbar, UnsampledStateMatchesPymbar) {
   Oscillators o({1.0, 1.6, 2.5, 4.0}, {400, 0, 500, 350});
-  const auto r = mbar(o.u, o.N_k);
+  const auto r = estimators::mbar(o.u, o.N_k);
   EXPECT_TRUE(r.converged);
   EXPECT_NEAR(r.f[1], 0.5 * std::log(1.6), 4 * r.df_stderr[1]);
   expect_pymbar_agrees(o, r);
@@ -118,10 +118,10 @@ TEST(Mbar, UnsampledStateMatchesPymbar) {
 // within 25% of the asymptotic one; f_0 − f_0 has no spread.
 TEST(Mbar, BootstrapMatchesAsymptoticErrors) {
   Oscillators o;
-  MbarOptions opt;
+  estimators::MbarOptions opt;
   opt.bootstrap = 200;
   opt.seed = 7;
-  const auto r = mbar(o.u, o.N_k, opt);
+  const auto r = estimators::mbar(o.u, o.N_k, opt);
   for (std::size_t k = 1; k < o.kappa.size(); ++k) {
     EXPECT_GT(r.df_bootstrap_stderr[k], 0.75 * r.df_stderr[k]) << k;
     EXPECT_LT(r.df_bootstrap_stderr[k], 1.25 * r.df_stderr[k]) << k;

@@ -23,7 +23,9 @@ const double kStep = kDouble ? 2e-4 : 1e-2;  // finite-difference step in θ
 //! The step for an activation: float needs h ~ 1e-2 against rounding (ε_float |E| / h),
 //! but a kinked leaky_relu is then crossed by some stencils; it is piecewise linear,
 //! so a smaller step has no truncation error and only the rounding one.
-double fd_step(Activation a) { return !kDouble && a == Activation::leaky_relu ? 1e-3 : kStep; }
+double fd_step(models::Activation a) {
+  return !kDouble && a == models::Activation::leaky_relu ? 1e-3 : kStep;
+}
 
 //! Values as the model stores them (Real): the identity in a double build.
 std::vector<double> as_real(std::vector<double> v) {
@@ -89,7 +91,7 @@ PerChain<Space> device_weights(const Case& c, const Host& s) {
 }
 
 //! Σ_n s_n E(x_n) through energy().
-double weighted_energy(Mlp<Space>& m, const Matrix<Space>& x, const Host& s) {
+double weighted_energy(models::Mlp<Space>& m, const Matrix<Space>& x, const Host& s) {
   Vector<Space> E("E", x.extent(0));
   m.energy(x, E);
   const auto e = host_copy(E);
@@ -99,7 +101,7 @@ double weighted_energy(Mlp<Space>& m, const Matrix<Space>& x, const Host& s) {
 }
 
 //! L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖² through energy_and_grad().
-double dsm_loss_reference(Mlp<Space>& m, const Matrix<Space>& xt, const Host& c, const Host& s) {
+double dsm_loss_reference(models::Mlp<Space>& m, const Matrix<Space>& xt, const Host& c, const Host& s) {
   const int rows = static_cast<int>(xt.extent(0)), d = m.dim();
   Vector<Space> E("E", rows);
   Matrix<Space> g("g", rows, d);
@@ -120,7 +122,7 @@ double dsm_loss_reference(Mlp<Space>& m, const Matrix<Space>& xt, const Host& c,
 //! Fourth-order central differences of f over every component of θ (set through
 //! set_params): (8 (f(θ + h) − f(θ − h)) − (f(θ + 2h) − f(θ − 2h))) / 12h, truncation O(h⁴).
 template <class F>
-Host fd_gradient(Mlp<Space>& m, const F& f, double h = kStep) {
+Host fd_gradient(models::Mlp<Space>& m, const F& f, double h = kStep) {
   const Host theta = m.params();
   Host fd(theta.size()), t = theta;
   const auto at = [&](std::size_t k, double dk) {
@@ -149,7 +151,7 @@ double max_relative_error(const Host& got, const Host& fd) {
 }
 
 //! A gradient buffer holding `base` everywhere: the functions add to g.
-Vector<Space> filled_buffer(const Mlp<Space>& m, double base) {
+Vector<Space> filled_buffer(const models::Mlp<Space>& m, double base) {
   auto g = m.gradient_buffer();
   Kokkos::deep_copy(g, Real(base));
   return g;
@@ -164,9 +166,9 @@ Host minus(const Host& a, double b) {
 class MlpParamGradient : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(MlpParamGradient, MatchesFiniteDifferencesOfEnergy) {
-  const Activation act = parse_activation(GetParam());
+  const models::Activation act = models::parse_activation(GetParam());
   for (const Case& c : kCases) {
-    Mlp<Space> m(Mlp<Space>::random_params(c.layers, 5), act);
+    models::Mlp<Space> m(models::Mlp<Space>::random_params(c.layers, 5), act);
     const auto x = to_device(normals(c.batch, m.dim(), 3, 1.0), c.batch, m.dim());
     const Host s = row_weights(c);
     auto g = filled_buffer(m, 0.5);
@@ -186,9 +188,9 @@ class MlpContrastiveGradient : public ::testing::TestWithParam<const char*> {};
 //! PCD's loss with the energy regulariser, Σ_n (c_n E_n + a E_n²): the energies it
 //! returns against energy(), its gradient against finite differences of the loss.
 TEST_P(MlpContrastiveGradient, MatchesFiniteDifferencesOfRegularisedLoss) {
-  const Activation act = parse_activation(GetParam());
+  const models::Activation act = models::parse_activation(GetParam());
   for (const Case& c : kCases) {
-    Mlp<Space> m(Mlp<Space>::random_params(c.layers, 11), act);
+    models::Mlp<Space> m(models::Mlp<Space>::random_params(c.layers, 11), act);
     const auto x = to_device(normals(c.batch, m.dim(), 3, 1.0), c.batch, m.dim());
     const Host s = row_weights(c);
     const double a = 0.3;
@@ -224,9 +226,9 @@ INSTANTIATE_TEST_SUITE_P(Activations, MlpContrastiveGradient, ::testing::ValuesI
 class MlpDsmGradient : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(MlpDsmGradient, MatchesFiniteDifferencesOfLoss) {
-  const Activation act = parse_activation(GetParam());
+  const models::Activation act = models::parse_activation(GetParam());
   for (const Case& c : kCases) {
-    Mlp<Space> m(Mlp<Space>::random_params(c.layers, 9), act);
+    models::Mlp<Space> m(models::Mlp<Space>::random_params(c.layers, 9), act);
     const int d = m.dim();
     // x̃ = x + σ_n z, c_n = (x̃ − x)/σ_n² = z/σ_n; per-row σ with the weights σ_n² s_n
     // of multi-scale DSM, or one σ and one weight.
@@ -270,13 +272,13 @@ TEST(MlpPacked, TrainingAfterLangevinMatchesTheUnpackedPath) {
     for (std::size_t k = 0; k < got.size(); ++k) ASSERT_NEAR(got[k], want[k], tol * (1 + scale)) << what << " " << k;
   };
   for (const std::vector<int>& layers : {std::vector<int>{20, 24, 40, 1}, {33, 64, 17, 1}}) {
-    const MlpParams p = Mlp<Space>::random_params(layers, 5);
+    const io::MlpParams p = models::Mlp<Space>::random_params(layers, 5);
     const int batch = 13, d = layers[0];
     const auto x = to_device(normals(batch, d, 21, 1.0), batch, d);
     const auto off = to_device(normals(batch, d, 22, 2.0), batch, d);
     std::vector<Host> grads[2];
     for (int warm = 0; warm < 2; ++warm) {
-      Mlp<Space> m(p, Activation::silu);
+      models::Mlp<Space> m(p, models::Activation::silu);
       if (warm) {  // the Langevin products pack every hidden weight both ways
         Vector<Space> E0("E0", batch);
         Matrix<Space> g0("g0", batch, d);
@@ -296,15 +298,15 @@ TEST(MlpPacked, TrainingAfterLangevinMatchesTheUnpackedPath) {
 
 TEST(MlpDsm, RefusesLeakyRelu) {
   const std::string want = "model.activation = leaky_relu is not smooth: DSM needs silu or softplus";
-  EXPECT_NO_THROW(require_smooth_activation(Activation::silu));
-  EXPECT_NO_THROW(require_smooth_activation(Activation::softplus));
+  EXPECT_NO_THROW(models::require_smooth_activation(models::Activation::silu));
+  EXPECT_NO_THROW(models::require_smooth_activation(models::Activation::softplus));
   try {
-    require_smooth_activation(Activation::leaky_relu);
+    models::require_smooth_activation(models::Activation::leaky_relu);
     ADD_FAILURE() << "require_smooth_activation accepted leaky_relu";
   } catch (const Error& e) {
     EXPECT_EQ(e.what(), want);
   }
-  Mlp<Space> m(Mlp<Space>::random_params({2, 4, 1}, 1), Activation::leaky_relu);
+  models::Mlp<Space> m(models::Mlp<Space>::random_params({2, 4, 1}, 1), models::Activation::leaky_relu);
   Matrix<Space> x("x", 3, 2), off("off", 3, 2);
   auto g = m.gradient_buffer();
   try {
@@ -317,8 +319,8 @@ TEST(MlpDsm, RefusesLeakyRelu) {
 
 TEST(MlpParams, FlatLayoutAndRoundTrip) {
   const std::vector<int> layers{3, 5, 4, 1};
-  const MlpParams p = Mlp<Space>::random_params(layers, 21);
-  Mlp<Space> m(p, Activation::silu);
+  const io::MlpParams p = models::Mlp<Space>::random_params(layers, 21);
+  models::Mlp<Space> m(p, models::Activation::silu);
   ASSERT_EQ(m.n_params(), std::size_t(3 * 5 + 5 + 5 * 4 + 4 + 4 + 1));
   // θ = per layer W_l row-major [out][in], then b_l.
   const Host theta = m.params();
@@ -341,7 +343,7 @@ TEST(MlpParams, FlatLayoutAndRoundTrip) {
   for (std::size_t k = 0; k < q.size(); ++k) q[k] = 0.25 * double(k % 7) - 0.5;
   m.set_params(q);
   EXPECT_EQ(m.params(), q);
-  const MlpParams back = m.mlp_params();
+  const io::MlpParams back = m.mlp_params();
   EXPECT_EQ(back.layers, layers);
   EXPECT_EQ(back.flat(), q);
   EXPECT_THROW(m.set_params(Host(q.size() + 1)), Error);
@@ -352,7 +354,7 @@ TEST(MlpParams, FlatLayoutAndRoundTrip) {
 }
 
 //! E(x) and ∇x E(x) of one point on the host, in double, from the per-layer arrays.
-double host_energy_and_grad(const MlpParams& p, Activation act, const Host& x, Host& grad) {
+double host_energy_and_grad(const io::MlpParams& p, models::Activation act, const Host& x, Host& grad) {
   const int nl = static_cast<int>(p.layers.size()) - 1;
   std::vector<Host> a{x}, d;  // activations and act' per layer
   for (int l = 0; l + 1 < nl; ++l) {
@@ -362,7 +364,7 @@ double host_energy_and_grad(const MlpParams& p, Activation act, const Host& x, H
       double z = p.bias[l][o];
       for (int i = 0; i < in; ++i) z += p.weight[l][std::size_t(o) * in + i] * a[l][i];
       const double sg = 1 / (1 + std::exp(-z));
-      if (act == Activation::silu) {
+      if (act == models::Activation::silu) {
         h[o] = z * sg;
         dh[o] = sg + z * sg * (1 - sg);
       } else {
@@ -394,16 +396,16 @@ double host_energy_and_grad(const MlpParams& p, Activation act, const Host& x, H
 //! hidden weights: the same numbers as a model built from them, and a host computation.
 TEST(MlpParams, ParamsUpdatedKeepsSmallFanInPath) {
   for (const std::vector<int>& layers : {std::vector<int>{2, 16, 1}, {2, 16, 16, 1}, {8, 12, 1}, {20, 24, 40, 1}}) {
-    Mlp<Space> m(Mlp<Space>::random_params(layers, 1), Activation::silu);
+    models::Mlp<Space> m(models::Mlp<Space>::random_params(layers, 1), models::Activation::silu);
     {  // derive from the first θ whatever its kernels derive (W_0ᵀ, packed weights) before θ changes
       Vector<Space> E0("E0", 3);
       Matrix<Space> g0("g0", 3, layers[0]);
       m.energy_and_grad(to_device(normals(3, layers[0], 7, 1.0), 3, layers[0]), E0, g0);
     }
-    const MlpParams fresh = Mlp<Space>::random_params(layers, 2);
+    const io::MlpParams fresh = models::Mlp<Space>::random_params(layers, 2);
     Kokkos::deep_copy(m.theta(), to_device(fresh.flat()));
     m.params_updated();
-    Mlp<Space> ref(fresh, Activation::silu);
+    models::Mlp<Space> ref(fresh, models::Activation::silu);
     for (int batch : {5, 16}) {
       const int d = layers[0];
       const Host xh = normals(batch, d, 8, 1.5);
@@ -421,8 +423,8 @@ TEST(MlpParams, ParamsUpdatedKeepsSmallFanInPath) {
       const double tol = kDouble ? 1e-12 : 1e-5;
       for (int n = 0; n < batch; ++n) {
         Host gh;
-        const double eh =
-            host_energy_and_grad(fresh, Activation::silu, Host(xh.begin() + n * d, xh.begin() + (n + 1) * d), gh);
+        const double eh = host_energy_and_grad(fresh, models::Activation::silu,
+                                               Host(xh.begin() + n * d, xh.begin() + (n + 1) * d), gh);
         EXPECT_NEAR(e[n], eh, tol * (1 + std::abs(eh)));
         for (int i = 0; i < d; ++i) EXPECT_NEAR(gd[std::size_t(n) * d + i], gh[i], tol * (1 + std::abs(gh[i])));
       }

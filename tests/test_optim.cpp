@@ -173,7 +173,7 @@ std::vector<Real> tree_sum(const std::vector<std::vector<Real>>& leaves, int lo,
 // the sum changes the bits: each rank sums its aligned block, tree_allreduce
 // combines the blocks, and every rank gets the one-process tree sum exactly.
 TEST(TreeAllreduce, SameBitsOnAnyPowerOfTwoRankCount) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   ASSERT_TRUE(world.power_of_two());
   constexpr int D = 8, P = 1000;
   std::mt19937_64 gen(42);
@@ -201,7 +201,7 @@ TEST(TreeAllreduce, LibraryTreeSumIsThePairwiseTree) {
   for (int d = 0; d < D; ++d)
     for (auto& x : leaves[d]) x = Real(std::ldexp(std::uniform_real_distribution<double>(-1, 1)(gen), 3 * d - 12));
   const auto serial = tree_sum(leaves, 0, D);
-  zeta::tree_sum(leaves, 0, leaves.size());
+  zeta::parallel::tree_sum(leaves, 0, leaves.size());
   EXPECT_EQ(leaves[0], serial);
 }
 
@@ -209,7 +209,7 @@ TEST(TreeAllreduce, LibraryTreeSumIsThePairwiseTree) {
 // the ranks as the decomposition spreads them; every rank gets each sum added from 0
 // in block order, the bits of one process adding them in that order.
 TEST(OrderedSum, SameBitsOnAnyRankCount) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   constexpr int D = 8, m = 3;
   std::mt19937_64 gen(44);
   std::vector<double> all(D * m);
@@ -218,7 +218,7 @@ TEST(OrderedSum, SameBitsOnAnyRankCount) {
   for (int d = 0; d < D; ++d)
     for (int q = 0; q < m; ++q) serial[q] += all[d * m + q], reverse[q] += all[(D - 1 - d) * m + q];
   EXPECT_NE(reverse, serial);  // the order shows in the bits
-  const ChainRange mine = world.chains(D);
+  const parallel::ChainRange mine = world.chains(D);
   const std::vector<double> local(all.begin() + mine.offset * m, all.begin() + (mine.offset + mine.count) * m);
   EXPECT_EQ(world.ordered_sum(local, m, mine), serial);
 }

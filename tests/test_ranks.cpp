@@ -25,7 +25,7 @@ namespace {
 template <class Declare, class Run, class Compare>
 void expect_same_on_one_rank(const std::string& name, const std::string& ini, Declare declare, Run run,
                              Compare compare, const std::vector<std::string>& datasets) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   const std::string many = "ranks_" + name + "_world.h5", one = "ranks_" + name + "_self.h5";
   Config cw, cs;
   declare(cw);
@@ -34,7 +34,7 @@ void expect_same_on_one_rank(const std::string& name, const std::string& ini, De
   cs.parse_text(ini, {"--output.file=" + one, "--run.progress_every=1000"});
   const auto rw = run(cw, world);
   if (world.root()) {
-    Comm self(MPI_COMM_SELF);
+    parallel::Comm self(MPI_COMM_SELF);
     compare(rw, run(cs, self));
     for (const auto& ds : datasets) {
       std::vector<hsize_t> dw, dsz;
@@ -188,7 +188,7 @@ copies = 3
 // RBMs (block Gibbs, model.params): `zeta sample` with 13 chains and `zeta temper`
 // with 8 temperatures × 3 copies, the same on every rank count.
 TEST(RankIndependence, RbmSampleAndTemper) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   if (world.root()) io::write_rbm_params("ranks_rbm_gibbs.h5", test::tiny_rbm(5, 21, 9));
   world.barrier();
   expect_rank_independent("rbm_sample", R"(
@@ -238,7 +238,7 @@ TEST(RankIndependence, AisIsingAndGaussian) {
                                        "step_size = 0.2\n[ais]\nsteps = 40\nchains = 13\nschedule = geometric\n",
                           apps::declare_ais_app_keys, apps::ais, compare, {"/ais/log_weights"});
   // An RBM (Gibbs on the base-rate path, with the reverse chains) from a parameter file.
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   if (world.root()) {
     io::RbmParams p;
     p.visible = 20, p.hidden = 7;
@@ -263,30 +263,30 @@ TEST(RankIndependence, AisIsingAndGaussian) {
 // process holding them all, bit for bit; a share of the wrong size is refused
 // on every rank.
 TEST(RankIndependence, MbarSamplesSpreadOverRanks) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   test::Oscillators o;
   const int K = static_cast<int>(o.kappa.size());
   const std::int64_t N = std::int64_t(o.x.size());
-  const ChainRange mine = mbar_samples(N, world);
+  const parallel::ChainRange mine = estimators::mbar_samples(N, world);
   std::vector<double> u_local;
   for (int k = 0; k < K; ++k)
     for (std::int64_t i = 0; i < mine.count; ++i) u_local.push_back(o.u[k * N + mine.offset + i]);
-  MbarOptions opt;
+  estimators::MbarOptions opt;
   opt.bootstrap = 50;
   opt.seed = 7;
-  const auto rw = mbar(u_local, o.N_k, world, opt);
-  const auto rs = mbar(o.u, o.N_k, opt);
+  const auto rw = estimators::mbar(u_local, o.N_k, world, opt);
+  const auto rs = estimators::mbar(o.u, o.N_k, opt);
   EXPECT_EQ(rw.f, rs.f);
   EXPECT_EQ(rw.df_stderr, rs.df_stderr);
   EXPECT_EQ(rw.df_bootstrap_stderr, rs.df_bootstrap_stderr);
   std::vector<double> wrong(u_local.begin(), u_local.end() - (world.rank() == 0 ? 1 : 0));
-  EXPECT_THROW(mbar(wrong, o.N_k, world), Error);
+  EXPECT_THROW(estimators::mbar(wrong, o.N_k, world), Error);
 }
 
 // `zeta free-energy` on a temper output written by all ranks: the same MBAR,
 // BAR and TI estimates on every rank count as on one rank.
 TEST(RankIndependence, FreeEnergyOnTemperOutput) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   Config t;
   apps::declare_temper_app_keys(t);
   t.parse_text("[run]\nsteps = 600\nburn_in = 100\nsave_every = 2\n[model]\ntype = ising\nL = 4\n"
@@ -298,7 +298,7 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
   opts.parse_text("", {});
   const auto rw = apps::free_energy("ranks_fe.h5", opts, world);
   if (world.root()) {
-    Comm self(MPI_COMM_SELF);
+    parallel::Comm self(MPI_COMM_SELF);
     const auto rs = apps::free_energy("ranks_fe.h5", opts, self);
     EXPECT_EQ(rw.log_z, rs.log_z);
     EXPECT_EQ(rw.log_z_stderr, rs.log_z_stderr);
@@ -317,10 +317,10 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
 //! Without a window, the MPI_Allreduce that stands in where none can be allocated.
 template <class T>
 void expect_shared_sum(int ranks_per_node, bool window = true) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   const int P = world.size(), me = world.rank();
   for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(3), std::size_t(1001)}) {
-    SharedSum<T> sum(world, n, ranks_per_node, window);
+    parallel::SharedSum<T> sum(world, n, ranks_per_node, window);
     ASSERT_EQ(sum.size(), n);
     for (int round = 1; round <= 2; ++round) {
       auto value = [&](int rank, std::size_t i) { return T(round * (rank + 1) * int(i % 13) + rank); };
@@ -350,12 +350,12 @@ TEST(SharedSum, EveryRankGetsTheSum) {
 //! (the shared window's two slots taken in turn) with ranks arriving at different
 //! times; through the shared window on one node, and through MPI_Allgatherv.
 void expect_row_gather(bool window) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   const int P = world.size(), me = world.rank();
   for (std::int64_t global : {std::int64_t(5), std::int64_t(64)})
     for (std::int64_t row_len : {1, 3}) {
-      const ChainRange range = world.chains(global);
-      RowGather g(world, row_len, range, window);
+      const parallel::ChainRange range = world.chains(global);
+      parallel::RowGather g(world, row_len, range, window);
       ASSERT_EQ(g.shared(), window && P > 1);  // the test runs on one node
       auto value = [&](int call, std::int64_t chain, std::int64_t j) { return 1000.0 * call + 10.0 * chain + j; };
       for (int call = 1; call <= 7; ++call) {

@@ -49,7 +49,7 @@ double log_sum_exp(const std::vector<double>& t) {
 
 //! The model on the host, written straight from the definitions in rbm.hpp.
 struct Ref {
-  RbmKind kind;
+  models::RbmKind kind;
   int nv, nh;
   std::vector<double> W, b, c, sigma;
 
@@ -58,8 +58,8 @@ struct Ref {
     double e = 0;
     for (int i = 0; i < nv; ++i) {
       const double s2 = sigma[i] * sigma[i];
-      e += kind == RbmKind::bernoulli ? -b[i] * v[i] : (v[i] - b[i]) * (v[i] - b[i]) / (2 * s2);
-      for (int j = 0; j < nh; ++j) e -= (kind == RbmKind::bernoulli ? v[i] : v[i] / s2) * w(i, j) * h[j];
+      e += kind == models::RbmKind::bernoulli ? -b[i] * v[i] : (v[i] - b[i]) * (v[i] - b[i]) / (2 * s2);
+      for (int j = 0; j < nh; ++j) e -= (kind == models::RbmKind::bernoulli ? v[i] : v[i] / s2) * w(i, j) * h[j];
     }
     for (int j = 0; j < nh; ++j) e -= c[j] * h[j];
     return e;
@@ -105,14 +105,14 @@ struct Ref {
     p.insert(p.end(), c.begin(), c.end());
     return p;
   }
-  Rbm<Space> device() const {
-    Rbm<Space> r(kind, nv, nh, kind == RbmKind::gaussian ? sigma : std::vector<double>{});
+  models::Rbm<Space> device() const {
+    models::Rbm<Space> r(kind, nv, nh, kind == models::RbmKind::gaussian ? sigma : std::vector<double>{});
     r.set_params(flat());
     return r;
   }
 };
 
-Ref random_ref(RbmKind kind, int nv, int nh, std::uint32_t seed, double w_scale, double bias_scale,
+Ref random_ref(models::RbmKind kind, int nv, int nh, std::uint32_t seed, double w_scale, double bias_scale,
                std::vector<double> sigma = {}) {
   Ref r{kind, nv, nh, {}, {}, {}, {}};
   std::uint64_t k = 0;
@@ -140,10 +140,10 @@ std::vector<double> to_host(const View& d) {
 }
 
 //! rows × n random visible states: {0, 1} (Bernoulli) or N(0, scale²).
-std::vector<double> random_states(RbmKind kind, int rows, int n, std::uint32_t seed, double scale = 1.5) {
+std::vector<double> random_states(models::RbmKind kind, int rows, int n, std::uint32_t seed, double scale = 1.5) {
   std::vector<double> x(std::size_t(rows) * n);
   for (std::size_t k = 0; k < x.size(); ++k)
-    x[k] = kind == RbmKind::bernoulli ? double(uniform(seed, k) < 0.5) : scale * normal(seed, k);
+    x[k] = kind == models::RbmKind::bernoulli ? double(uniform(seed, k) < 0.5) : scale * normal(seed, k);
   return x;
 }
 
@@ -153,7 +153,7 @@ TEST(RbmMath, ExpNegAndSoftplusSumMatchLibm) {
   double worst = 0;
   for (int k = 0; k <= 200000; ++k) {
     const double x = -700.0 * k / 200000.0;
-    worst = std::max(worst, std::fabs(rbm_detail::exp_neg(x) / std::exp(x) - 1));
+    worst = std::max(worst, std::fabs(models::detail::exp_neg(x) / std::exp(x) - 1));
   }
   EXPECT_LT(worst, 1e-15);
   // Σ softplus over 5000 terms of both signs and large magnitudes (lane products stay finite).
@@ -161,14 +161,14 @@ TEST(RbmMath, ExpNegAndSoftplusSumMatchLibm) {
   for (std::size_t k = 0; k < x.size(); ++k) x[k] = 30 * normal(3, k);
   double want = 0;
   for (double v : x) want += softplus(v);
-  const double got = rbm_detail::lane_softplus_sum(0, int(x.size()), [&](int k) { return x[k]; });
+  const double got = models::detail::lane_softplus_sum(0, int(x.size()), [&](int k) { return x[k]; });
   EXPECT_NEAR(got, want, 1e-12 * want);
 }
 
 // ---- parameters -----------------------------------------------------------------
 
 TEST(RbmParams, LayoutInitialisationAndErrors) {
-  Rbm<Space> r(RbmKind::bernoulli, 3, 2);
+  models::Rbm<Space> r(models::RbmKind::bernoulli, 3, 2);
   EXPECT_EQ(r.n_params(), 3u * 2 + 3 + 2);
   EXPECT_EQ(r.b_offset(), 6u);
   EXPECT_EQ(r.c_offset(), 9u);
@@ -181,16 +181,16 @@ TEST(RbmParams, LayoutInitialisationAndErrors) {
   EXPECT_EQ(to_host(r.b()), (std::vector<double>{7, 8, 9}));
   EXPECT_EQ(to_host(r.c()), (std::vector<double>{10, 11}));
   EXPECT_THROW(r.set_params(std::vector<double>(3)), Error);
-  EXPECT_THROW(Rbm<Space>(RbmKind::bernoulli, 3, 2, {0.5}), Error);
-  EXPECT_THROW(Rbm<Space>(RbmKind::gaussian, 3, 2, {1, 2}), Error);
-  EXPECT_THROW(Rbm<Space>(RbmKind::gaussian, 3, 2, {-1.0}), Error);
+  EXPECT_THROW(models::Rbm<Space>(models::RbmKind::bernoulli, 3, 2, {0.5}), Error);
+  EXPECT_THROW(models::Rbm<Space>(models::RbmKind::gaussian, 3, 2, {1, 2}), Error);
+  EXPECT_THROW(models::Rbm<Space>(models::RbmKind::gaussian, 3, 2, {-1.0}), Error);
 
   // W ~ N(0, 0.01²): the sample variance within 4 standard errors, the same on every call.
   const int nv = 784, nh = 64;
   std::vector<double> mean(nv);
   for (int i = 0; i < nv; ++i) mean[i] = double(i) / (nv - 1);  // includes 0 and 1: clamped
-  const auto q = Rbm<Space>::initial_params(RbmKind::bernoulli, nv, nh, 5, mean);
-  EXPECT_EQ(q, Rbm<Space>::initial_params(RbmKind::bernoulli, nv, nh, 5, mean));
+  const auto q = models::Rbm<Space>::initial_params(models::RbmKind::bernoulli, nv, nh, 5, mean);
+  EXPECT_EQ(q, models::Rbm<Space>::initial_params(models::RbmKind::bernoulli, nv, nh, 5, mean));
   const std::size_t nw = std::size_t(nv) * nh;
   double s2 = 0, s1 = 0;
   for (std::size_t k = 0; k < nw; ++k) s1 += q[k], s2 += q[k] * q[k];
@@ -201,15 +201,16 @@ TEST(RbmParams, LayoutInitialisationAndErrors) {
   EXPECT_NEAR(q[nw + nv - 1], std::log((1 - 1e-3) / 1e-3), 1e-12);
   EXPECT_NEAR(q[nw + 300], std::log(mean[300] / (1 - mean[300])), 1e-12);
   for (int j = 0; j < nh; ++j) EXPECT_EQ(q[nw + nv + j], 0.0);
-  EXPECT_EQ(Rbm<Space>::visible_bias_from_mean(RbmKind::gaussian, {0.3, -2}), (std::vector<double>{0.3, -2}));
+  EXPECT_EQ(models::Rbm<Space>::visible_bias_from_mean(models::RbmKind::gaussian, {0.3, -2}),
+            (std::vector<double>{0.3, -2}));
 }
 
 TEST(RbmParams, InitialStatesFollowTheVisibleBiases) {
   // v_i ~ Bernoulli(σ(b_i)) or N(b_i, σ_i²): means (and Gaussian variances) within 4 standard errors.
   const int nv = 6, nh = 3, chains = 4096;
-  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
+  for (models::RbmKind kind : {models::RbmKind::bernoulli, models::RbmKind::gaussian}) {
     const std::vector<double> sigma =
-        kind == RbmKind::gaussian ? std::vector<double>{0.5, 1, 2, 0.7, 1.3, 3} : std::vector<double>{};
+        kind == models::RbmKind::gaussian ? std::vector<double>{0.5, 1, 2, 0.7, 1.3, 3} : std::vector<double>{};
     Ref ref = random_ref(kind, nv, nh, 15, 1.0, 1.5, sigma);
     const auto rbm = ref.device();
     Matrix<Space> v("v", chains, nv);
@@ -221,7 +222,7 @@ TEST(RbmParams, InitialStatesFollowTheVisibleBiases) {
         m += x[std::size_t(n) * nv + i], m2 += x[std::size_t(n) * nv + i] * x[std::size_t(n) * nv + i];
       m /= chains;
       const double var = (m2 / chains - m * m) * chains / (chains - 1);
-      if (kind == RbmKind::bernoulli) {
+      if (kind == models::RbmKind::bernoulli) {
         const double p = 1 / (1 + std::exp(-ref.b[i]));
         EXPECT_NEAR(m, p, 4 * std::sqrt(p * (1 - p) / chains)) << "unit " << i;
       } else {
@@ -236,7 +237,7 @@ TEST(RbmParams, InitialStatesFollowTheVisibleBiases) {
 // ---- energies and conditionals against the definitions ---------------------------
 
 struct Case {
-  RbmKind kind;
+  models::RbmKind kind;
   double beta;
 };
 
@@ -246,13 +247,13 @@ TEST_P(RbmEnergy, MatchesBruteForce) {
   const auto [kind, beta] = GetParam();
   const int nv = 5, nh = 4;
   const std::vector<double> sigma =
-      kind == RbmKind::gaussian ? std::vector<double>{0.6, 1, 1.4, 0.8, 1.2} : std::vector<double>{};
+      kind == models::RbmKind::gaussian ? std::vector<double>{0.6, 1, 1.4, 0.8, 1.2} : std::vector<double>{};
   const Ref ref = random_ref(kind, nv, nh, 21, 0.8, 0.7, sigma);
   auto rbm = ref.device();
   const double tol = kDouble ? 1e-11 : 2e-5;
   for (int rows : {7, 32}) {  // a padded batch and whole row tiles
     const auto hv = random_states(kind, rows, nv, 22 + rows);
-    const auto hh = random_states(RbmKind::bernoulli, rows, nh, 23 + rows);
+    const auto hh = random_states(models::RbmKind::bernoulli, rows, nh, 23 + rows);
     const auto v = to_device(hv, rows, nv), h = to_device(hh, rows, nh);
     Vector<Space> E("E", rows), F("F", rows);
     Matrix<Space> ph("ph", rows, nh), mv("mv", rows, nv);
@@ -275,7 +276,7 @@ TEST_P(RbmEnergy, MatchesBruteForce) {
       for (int i = 0; i < nv; ++i) {
         double a = ref.b[i];
         for (int j = 0; j < nh; ++j) a += ref.w(i, j) * hn[j];
-        const double want = kind == RbmKind::bernoulli ? 1 / (1 + std::exp(-beta * a)) : a;
+        const double want = kind == models::RbmKind::bernoulli ? 1 / (1 + std::exp(-beta * a)) : a;
         EXPECT_NEAR(gmv[std::size_t(n) * nv + i], want, tol * (1 + std::fabs(want)));
       }
     }
@@ -283,8 +284,8 @@ TEST_P(RbmEnergy, MatchesBruteForce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(KindsAndBetas, RbmEnergy,
-                         ::testing::Values(Case{RbmKind::bernoulli, 1.0}, Case{RbmKind::bernoulli, 0.7},
-                                           Case{RbmKind::gaussian, 1.0}, Case{RbmKind::gaussian, 0.7}));
+                         ::testing::Values(Case{models::RbmKind::bernoulli, 1.0}, Case{models::RbmKind::bernoulli, 0.7},
+                                           Case{models::RbmKind::gaussian, 1.0}, Case{models::RbmKind::gaussian, 0.7}));
 
 // ---- ∇θ F against central differences -----------------------------------------------
 
@@ -294,7 +295,7 @@ TEST_P(RbmGradient, MatchesFiniteDifferences) {
   const auto [kind, beta0] = GetParam();
   const int nv = 5, nh = 4, rows = 6;
   const std::vector<double> sigma =
-      kind == RbmKind::gaussian ? std::vector<double>{0.6, 1, 1.4, 0.8, 1.2} : std::vector<double>{};
+      kind == models::RbmKind::gaussian ? std::vector<double>{0.6, 1, 1.4, 0.8, 1.2} : std::vector<double>{};
   const Ref ref = random_ref(kind, nv, nh, 31, 0.7, 0.5, sigma);
   auto rbm = ref.device();
   const auto v = to_device(random_states(kind, rows, nv, 32), rows, nv);
@@ -337,9 +338,10 @@ TEST_P(RbmGradient, MatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(KindsAndBetas, RbmGradient,
-                         ::testing::Values(Case{RbmKind::bernoulli, 1.0}, Case{RbmKind::bernoulli, 0.7},
-                                           Case{RbmKind::bernoulli, -1.0}, Case{RbmKind::gaussian, 1.0},
-                                           Case{RbmKind::gaussian, 0.7}, Case{RbmKind::gaussian, -1.0}));
+                         ::testing::Values(Case{models::RbmKind::bernoulli, 1.0}, Case{models::RbmKind::bernoulli, 0.7},
+                                           Case{models::RbmKind::bernoulli, -1.0}, Case{models::RbmKind::gaussian, 1.0},
+                                           Case{models::RbmKind::gaussian, 0.7},
+                                           Case{models::RbmKind::gaussian, -1.0}));
 
 // ---- the fused CD / PCD gradient ----------------------------------------------------
 
@@ -347,7 +349,7 @@ INSTANTIATE_TEST_SUITE_P(KindsAndBetas, RbmGradient,
 // (from the data rows for CD) and grad_free_energy on both phases. Same draws, so the
 // chain states match exactly; the gradient to rounding. Row counts off the 16-row tile.
 struct CdCase {
-  RbmKind kind;
+  models::RbmKind kind;
   bool from_data;
   int k;
   bool binary = false;  //!< Bernoulli on the host: products as sums of selected rows
@@ -393,16 +395,17 @@ TEST_P(RbmContrastive, MatchesGibbsAndTwoGradients) {
   EXPECT_GT(moved, 0.1);
 }
 
-INSTANTIATE_TEST_SUITE_P(KindsAndObjectives, RbmContrastive,
-                         ::testing::Values(CdCase{RbmKind::bernoulli, true, 1}, CdCase{RbmKind::bernoulli, true, 3},
-                                           CdCase{RbmKind::bernoulli, false, 1}, CdCase{RbmKind::bernoulli, false, 2},
-                                           CdCase{RbmKind::bernoulli, true, 1, true},
-                                           CdCase{RbmKind::bernoulli, true, 3, true},
-                                           CdCase{RbmKind::bernoulli, false, 2, true},
-                                           CdCase{RbmKind::gaussian, true, 1}, CdCase{RbmKind::gaussian, false, 2}));
+INSTANTIATE_TEST_SUITE_P(
+    KindsAndObjectives, RbmContrastive,
+    ::testing::Values(CdCase{models::RbmKind::bernoulli, true, 1}, CdCase{models::RbmKind::bernoulli, true, 3},
+                      CdCase{models::RbmKind::bernoulli, false, 1}, CdCase{models::RbmKind::bernoulli, false, 2},
+                      CdCase{models::RbmKind::bernoulli, true, 1, true},
+                      CdCase{models::RbmKind::bernoulli, true, 3, true},
+                      CdCase{models::RbmKind::bernoulli, false, 2, true}, CdCase{models::RbmKind::gaussian, true, 1},
+                      CdCase{models::RbmKind::gaussian, false, 2}));
 
 TEST(RbmContrastive, RefusesScaledGaussianVisibles) {
-  Rbm<Space> rbm(RbmKind::gaussian, 3, 2, {0.5});
+  models::Rbm<Space> rbm(models::RbmKind::gaussian, 3, 2, {0.5});
   EXPECT_FALSE(rbm.fused_contrastive());
 }
 
@@ -411,11 +414,11 @@ TEST(RbmContrastive, RefusesScaledGaussianVisibles) {
 TEST(RbmLogZ, BernoulliMatchesEnumeration) {
   // nv > nh sums over h, nv < nh over v: both against the sum over every (v, h).
   for (auto [nv, nh] : {std::pair{6, 5}, std::pair{4, 9}}) {
-    const Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 41 + nv, 0.9, 0.8);
+    const Ref ref = random_ref(models::RbmKind::bernoulli, nv, nh, 41 + nv, 0.9, 0.8);
     const auto rbm = ref.device();
     for (double beta : {1.0, 0.7}) {
       const double want = ref.log_z_brute(beta);
-      EXPECT_NEAR(rbm_log_z_exact(rbm, beta), want, (kDouble ? 1e-11 : 1e-4) * std::fabs(want))
+      EXPECT_NEAR(estimators::rbm_log_z_exact(rbm, beta), want, (kDouble ? 1e-11 : 1e-4) * std::fabs(want))
           << nv << "x" << nh << " beta " << beta;
     }
   }
@@ -423,15 +426,15 @@ TEST(RbmLogZ, BernoulliMatchesEnumeration) {
 
 TEST(RbmLogZ, Hidden12Visible50MatchesDirectSum) {
   const int nv = 50, nh = 12;
-  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
+  for (models::RbmKind kind : {models::RbmKind::bernoulli, models::RbmKind::gaussian}) {
     std::vector<double> sigma;
-    for (int i = 0; i < nv && kind == RbmKind::gaussian; ++i) sigma.push_back(0.5 + 0.02 * i);
+    for (int i = 0; i < nv && kind == models::RbmKind::gaussian; ++i) sigma.push_back(0.5 + 0.02 * i);
     const Ref ref = random_ref(kind, nv, nh, 43, 0.3, 1.0, sigma);
     const auto rbm = ref.device();
     const double beta = 0.8;
     std::vector<double> t;
     double constant = 0;
-    if (kind == RbmKind::bernoulli) {
+    if (kind == models::RbmKind::bernoulli) {
       // ln Σ_h e^{β cᵀh} Π_i (1 + e^{β(b_i + (Wh)_i)}), each state from scratch.
       for (std::uint32_t s = 0; s < (1u << nh); ++s) {
         const auto h = Ref::bits(s, nh);
@@ -450,7 +453,8 @@ TEST(RbmLogZ, Hidden12Visible50MatchesDirectSum) {
       for (int i = 0; i < nv; ++i) constant += 0.5 * std::log(2 * M_PI * sigma[i] * sigma[i] / beta);
     }
     const double want = constant + log_sum_exp(t);
-    EXPECT_NEAR(rbm_log_z_exact(rbm, beta), want, (kDouble ? 1e-11 : 1e-4) * std::fabs(want)) << rbm_kind_name(kind);
+    EXPECT_NEAR(estimators::rbm_log_z_exact(rbm, beta), want, (kDouble ? 1e-11 : 1e-4) * std::fabs(want))
+        << models::rbm_kind_name(kind);
   }
 }
 
@@ -459,7 +463,7 @@ TEST(RbmLogZ, GaussianMatchesNumericalIntegration) {
   // accurate for these Gaussian integrands).
   const int nv = 2, nh = 3;
   const double beta = 0.8;
-  const Ref ref = random_ref(RbmKind::gaussian, nv, nh, 45, 0.7, 0.6, {0.7, 1.3});
+  const Ref ref = random_ref(models::RbmKind::gaussian, nv, nh, 45, 0.7, 0.6, {0.7, 1.3});
   const auto rbm = ref.device();
   const double L = 16, dx = 0.02;
   const int n = int(2 * L / dx);
@@ -474,7 +478,7 @@ TEST(RbmLogZ, GaussianMatchesNumericalIntegration) {
       }
   }
   const double want = std::log(z * dx * dx);
-  EXPECT_NEAR(rbm_log_z_exact(rbm, beta), want, kDouble ? 1e-9 : 1e-4);
+  EXPECT_NEAR(estimators::rbm_log_z_exact(rbm, beta), want, kDouble ? 1e-9 : 1e-4);
 }
 
 TEST(RbmLogZ, BaseRateClosedForm) {
@@ -482,29 +486,30 @@ TEST(RbmLogZ, BaseRateClosedForm) {
   const int nv = 6, nh = 5;
   std::vector<double> p(nv);
   for (int i = 0; i < nv; ++i) p[i] = uniform(47, i);
-  Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 47, 0, 0);
-  ref.b = Rbm<Space>::visible_bias_from_mean(RbmKind::bernoulli, p);
-  const double closed = rbm_base_rate_log_z(RbmKind::bernoulli, ref.b, nh);
+  Ref ref = random_ref(models::RbmKind::bernoulli, nv, nh, 47, 0, 0);
+  ref.b = models::Rbm<Space>::visible_bias_from_mean(models::RbmKind::bernoulli, p);
+  const double closed = estimators::rbm_base_rate_log_z(models::RbmKind::bernoulli, ref.b, nh);
   EXPECT_NEAR(closed, ref.log_z_brute(1.0), 1e-12);
-  EXPECT_NEAR(rbm_log_z_exact(ref.device()), closed, kDouble ? 1e-12 : 1e-5);
-  EXPECT_NEAR(rbm_base_rate_log_z(RbmKind::bernoulli, ref.b, nh, {}, 0.6), ref.log_z_brute(0.6), 1e-12);
+  EXPECT_NEAR(estimators::rbm_log_z_exact(ref.device()), closed, kDouble ? 1e-12 : 1e-5);
+  EXPECT_NEAR(estimators::rbm_base_rate_log_z(models::RbmKind::bernoulli, ref.b, nh, {}, 0.6), ref.log_z_brute(0.6),
+              1e-12);
   // Gaussian base: Σ_i ½ ln(2πσ_i²) + nh ln 2.
-  Ref g = random_ref(RbmKind::gaussian, 3, 4, 48, 0, 0, {0.5, 1, 2});
+  Ref g = random_ref(models::RbmKind::gaussian, 3, 4, 48, 0, 0, {0.5, 1, 2});
   g.b = {0.3, -1, 2};
-  const double gclosed = rbm_base_rate_log_z(RbmKind::gaussian, g.b, 4, g.sigma);
+  const double gclosed = estimators::rbm_base_rate_log_z(models::RbmKind::gaussian, g.b, 4, g.sigma);
   EXPECT_NEAR(gclosed, 4 * std::log(2.0) + 0.5 * std::log(std::pow(2 * M_PI, 3) * 0.25 * 1 * 4), 1e-12);
-  EXPECT_NEAR(rbm_log_z_exact(g.device()), gclosed, kDouble ? 1e-12 : 1e-5);
+  EXPECT_NEAR(estimators::rbm_log_z_exact(g.device()), gclosed, kDouble ? 1e-12 : 1e-5);
 }
 
 TEST(RbmLogZ, RefusesMoreThan30SummedUnits) {
   try {
-    rbm_log_z_exact(Rbm<Space>(RbmKind::gaussian, 2, 31));
+    estimators::rbm_log_z_exact(models::Rbm<Space>(models::RbmKind::gaussian, 2, 31));
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("at most 30"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(rbm_log_z_exact(Rbm<Space>(RbmKind::bernoulli, 31, 40)), Error);
-  EXPECT_THROW(rbm_log_z_exact(Rbm<Space>(RbmKind::bernoulli, 40, 31)), Error);
+  EXPECT_THROW(estimators::rbm_log_z_exact(models::Rbm<Space>(models::RbmKind::bernoulli, 31, 40)), Error);
+  EXPECT_THROW(estimators::rbm_log_z_exact(models::Rbm<Space>(models::RbmKind::bernoulli, 40, 31)), Error);
 }
 
 TEST(RbmLogZ, Visible784Hidden20FactorisedAndTimed) {
@@ -513,7 +518,7 @@ TEST(RbmLogZ, Visible784Hidden20FactorisedAndTimed) {
   // The exact sum does not know this: it walks all 2^20 hidden states × 784 visibles.
   const int nv = 784, nh = 20;
   const double beta = 0.9;
-  Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 49, 0.5, 1.0);
+  Ref ref = random_ref(models::RbmKind::bernoulli, nv, nh, 49, 0.5, 1.0);
   for (int i = 0; i < nv; ++i) {
     ref.b[i] -= 1.5;  // MNIST-like mostly-off visibles
     for (int j = 0; j < nh; ++j)
@@ -527,7 +532,7 @@ TEST(RbmLogZ, Visible784Hidden20FactorisedAndTimed) {
   }
   const auto rbm = ref.device();
   const auto t0 = std::chrono::steady_clock::now();
-  const double got = rbm_log_z_exact(rbm, beta);
+  const double got = estimators::rbm_log_z_exact(rbm, beta);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("[ timing ] rbm_log_z_exact nv = 784, nh = 20 (2^20 states): %.3f s, ln Z = %.12f\n", s, got);
   RecordProperty("log_z_exact_784x20_seconds", std::to_string(s));
@@ -632,7 +637,7 @@ constexpr int kChains = 2048, kBurn = 50, kSweeps = 200;
 
 TEST(RbmGibbs, BernoulliMatchesEnumeration) {
   const int nv = 4, nh = 3;
-  const Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 51, 1.0, 0.5);
+  const Ref ref = random_ref(models::RbmKind::bernoulli, nv, nh, 51, 1.0, 0.5);
   auto rbm = ref.device();
   for (double beta : {1.0, 0.5}) {
     const auto s = sample_states(kChains, nv, nh, kBurn, kSweeps,
@@ -648,7 +653,7 @@ TEST(RbmGibbs, BernoulliMatchesEnumeration) {
 TEST(RbmGibbs, PerChainBetas) {
   // Half the chains at β = 1, half at β = 0.5, in one batch (as in tempering).
   const int nv = 4, nh = 3;
-  const Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 52, 1.0, 0.5);
+  const Ref ref = random_ref(models::RbmKind::bernoulli, nv, nh, 52, 1.0, 0.5);
   auto rbm = ref.device();
   Vector<Space> beta("beta", kChains);
   auto hb = Kokkos::create_mirror_view(beta);
@@ -671,10 +676,10 @@ TEST(RbmGibbs, PerChainBetas) {
 
 TEST(RbmGibbs, AisIntermediateIsInvariant) {
   const int nv = 4, nh = 3;
-  const Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 53, 1.0, 0.5);
+  const Ref ref = random_ref(models::RbmKind::bernoulli, nv, nh, 53, 1.0, 0.5);
   std::vector<double> marg(nv);
   for (int i = 0; i < nv; ++i) marg[i] = 0.15 + 0.7 * uniform(54, i);
-  const auto bA = Rbm<Space>::visible_bias_from_mean(RbmKind::bernoulli, marg);
+  const auto bA = models::Rbm<Space>::visible_bias_from_mean(models::RbmKind::bernoulli, marg);
   RbmAis<Space> ais(ref.device(), bA);
   // f_a(v) ∝ exp((1 − a) b_Aᵀv + a bᵀv + Σ_j softplus(a (c_j + (vW)_j))) at β_T = 1.
   auto log_f = [&](const std::vector<double>& v, double a, double bt) {
@@ -738,7 +743,7 @@ TEST(RbmGibbs, GaussianMomentsMatchExact) {
   // E[v_i] = Σ_h p(h) (b + Wh)_i, E[v_i²] = Σ_h p(h) ((b + Wh)_i² + σ_i²/β), p(h_j = 1).
   const int nv = 3, nh = 3, chains = kChains, T = kSweeps;
   const double beta = 0.7;
-  const Ref ref = random_ref(RbmKind::gaussian, nv, nh, 55, 0.8, 0.5, {0.5, 1.0, 1.5});
+  const Ref ref = random_ref(models::RbmKind::gaussian, nv, nh, 55, 0.8, 0.5, {0.5, 1.0, 1.5});
   auto rbm = ref.device();
   std::vector<double> logw;
   std::vector<std::vector<double>> mean;
@@ -753,7 +758,7 @@ TEST(RbmGibbs, GaussianMomentsMatchExact) {
     }
     for (int j = 0; j < nh; ++j) want[2 * nv + j] += p * ((s >> j) & 1);
   }
-  const auto v = to_device(random_states(RbmKind::gaussian, chains, nv, 56), chains, nv);
+  const auto v = to_device(random_states(models::RbmKind::gaussian, chains, nv, 56), chains, nv);
   Matrix<Space> h("h", chains, nh);
   std::vector<double> acc(std::size_t(chains) * want.size(), 0.0);
   for (int t = 0; t < kBurn + T; ++t) {
@@ -780,14 +785,15 @@ TEST(RbmGibbs, GaussianMomentsMatchExact) {
 // ---- AIS end to end -------------------------------------------------------------------
 
 TEST(RbmAis, RecoversExactLogZ) {
-  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
+  for (models::RbmKind kind : {models::RbmKind::bernoulli, models::RbmKind::gaussian}) {
     const int nv = 8, nh = 6, chains = 512, T = 400;
-    const std::vector<double> sigma = kind == RbmKind::gaussian ? std::vector<double>(nv, 0.8) : std::vector<double>{};
+    const std::vector<double> sigma =
+        kind == models::RbmKind::gaussian ? std::vector<double>(nv, 0.8) : std::vector<double>{};
     const Ref ref = random_ref(kind, nv, nh, 61, 0.5, 0.5, sigma);
     std::vector<double> mean(nv);
     for (int i = 0; i < nv; ++i)
-      mean[i] = kind == RbmKind::bernoulli ? 0.2 + 0.6 * uniform(62, i) : 0.5 * normal(62, i);
-    RbmAis<Space> ais(ref.device(), Rbm<Space>::visible_bias_from_mean(kind, mean));
+      mean[i] = kind == models::RbmKind::bernoulli ? 0.2 + 0.6 * uniform(62, i) : 0.5 * normal(62, i);
+    RbmAis<Space> ais(ref.device(), models::Rbm<Space>::visible_bias_from_mean(kind, mean));
     Matrix<Space> v("v", chains, nv), h("h", chains, nh);
     Accum<Space> w("log_w", chains);
     std::int64_t step = 0;
@@ -804,11 +810,11 @@ TEST(RbmAis, RecoversExactLogZ) {
     const double m = s1 / chains, var = s2 / chains - m * m;
     const double est = ais.base_log_z() + mx + std::log(m);
     const double se = std::sqrt(var / (chains - 1)) / m;  // delta method
-    const double exact = rbm_log_z_exact(ais.target());
-    std::printf("[ ais ] %s: ln Z = %.5f ± %.5f, exact %.5f\n", rbm_kind_name(kind), est, se, exact);
-    EXPECT_LT(se, 0.05) << rbm_kind_name(kind);  // informative enough to test anything
+    const double exact = estimators::rbm_log_z_exact(ais.target());
+    std::printf("[ ais ] %s: ln Z = %.5f ± %.5f, exact %.5f\n", models::rbm_kind_name(kind), est, se, exact);
+    EXPECT_LT(se, 0.05) << models::rbm_kind_name(kind);  // informative enough to test anything
     // ln of a mean is biased low by about se²/2.
-    EXPECT_NEAR(est, exact, 4 * se + se * se / 2) << rbm_kind_name(kind);
+    EXPECT_NEAR(est, exact, 4 * se + se * se / 2) << models::rbm_kind_name(kind);
   }
 }
 
@@ -823,7 +829,7 @@ TEST(RbmRng, DrawsDependOnGlobalChainIdOnly) {
   // flipped by them (wrong keys flip about half).
   const int sweeps = kDouble ? 3 : 1, flips = kDouble ? 0 : 2;
   const double tol = kDouble ? 0 : 1e-5;
-  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian})
+  for (models::RbmKind kind : {models::RbmKind::bernoulli, models::RbmKind::gaussian})
     for (int first : {1, 5, 20}) {
       const int nv = 40, nh = 24, rows = 37, part = rows - first;
       // Unit σ: the Gaussian GEMM input is then the states themselves, not a scaled (padded) copy.
@@ -849,11 +855,11 @@ TEST(RbmRng, DrawsDependOnGlobalChainIdOnly) {
         for (int j = 0; j < nh; ++j) cmp(gb[std::size_t(first + n) * nh + j], gs[std::size_t(n) * nh + j]);
         cmp(fb[first + n], fs[n]);
       }
-      EXPECT_LE(differ, flips) << rbm_kind_name(kind) << " first " << first;
+      EXPECT_LE(differ, flips) << models::rbm_kind_name(kind) << " first " << first;
       // And the draws do depend on the id: the same rows at another offset differ.
       const auto other = to_device(tail, part, nv);
       for (std::int64_t step = 1; step <= sweeps; ++step) rbm.gibbs_step(other, hs, 0.8, 5, 101 + first, step);
-      EXPECT_NE(to_host(other), vs) << rbm_kind_name(kind) << " first " << first;
+      EXPECT_NE(to_host(other), vs) << models::rbm_kind_name(kind) << " first " << first;
     }
 }
 
@@ -864,12 +870,12 @@ TEST(RbmRng, DrawsDependOnGlobalChainIdOnly) {
 // (a few in float, none in double).
 TEST(RbmRng, BernoulliDrawsFollowTheirUniforms) {
   const int nv = 50, nh = 37, rows = 9;  // 37, 50: partial Philox blocks and lane groups
-  const Ref ref = random_ref(RbmKind::bernoulli, nv, nh, 81, 0.4, 0.8);
+  const Ref ref = random_ref(models::RbmKind::bernoulli, nv, nh, 81, 0.4, 0.8);
   auto rbm = ref.device();
   const double beta = 0.9, margin = kDouble ? 1e-12 : 1e-5;
   const std::uint32_t seed = 17;
   const std::int64_t offset = 40, step = 6;
-  const auto hv = random_states(RbmKind::bernoulli, rows, nv, 82);
+  const auto hv = random_states(models::RbmKind::bernoulli, rows, nv, 82);
   Matrix<Space> h("h", rows, nh), v("v", rows, nv);
   rbm.sample_hidden(to_device(hv, rows, nv), beta, h, seed, offset, step);
   const auto hh = to_host(h);
@@ -878,7 +884,7 @@ TEST(RbmRng, BernoulliDrawsFollowTheirUniforms) {
   int judged = 0, wrong = 0, ones = 0;
   auto check = [&](double x, double got, std::int64_t n, std::uint32_t first, int j) {
     const auto w = rng::Stream(seed, std::uint64_t(offset + n), std::uint64_t(step), rng::kGibbs).block(first + j / 4);
-    const double u = double(rbm_detail::draw_uniform(w[j % 4])), p = 1 / (1 + std::exp(-x));
+    const double u = double(models::detail::draw_uniform(w[j % 4])), p = 1 / (1 + std::exp(-x));
     ASSERT_TRUE(got == 0 || got == 1);
     ones += got == 1;
     if (std::fabs(u - p) < margin) return;
@@ -910,10 +916,11 @@ TEST(RbmRng, BernoulliDrawsFollowTheirUniforms) {
 // sweeps still agree.
 TEST(RbmGibbs, ReusedFieldGivesTheSameSweep) {
   const int nv = 30, nh = 20, rows = 13;
-  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
-    const std::string name = rbm_kind_name(kind);
-    const Ref ref = random_ref(kind, nv, nh, 61, 0.3, 0.5,
-                               kind == RbmKind::gaussian ? std::vector<double>(nv, 0.8) : std::vector<double>{});
+  for (models::RbmKind kind : {models::RbmKind::bernoulli, models::RbmKind::gaussian}) {
+    const std::string name = models::rbm_kind_name(kind);
+    const Ref ref =
+        random_ref(kind, nv, nh, 61, 0.3, 0.5,
+                   kind == models::RbmKind::gaussian ? std::vector<double>(nv, 0.8) : std::vector<double>{});
     auto fresh = ref.device(), reuse = ref.device();
     const auto x = random_states(kind, rows, nv, 62);
     const auto va = to_device(x, rows, nv), vb = to_device(x, rows, nv),
@@ -955,16 +962,17 @@ TEST(RbmPacked, SamplingMatchesOpenBlasAndIsRowStable) {
     EXPECT_LE(worst, tol) << what;
   };
   const int nv = 40, nh = 24, rows = 37;  // 2.5 and 1.5 float panels; 37 = 6 whole row tiles + 1
-  for (RbmKind kind : {RbmKind::bernoulli, RbmKind::gaussian}) {
-    const std::string name = rbm_kind_name(kind);
-    const std::vector<double> sigma = kind == RbmKind::gaussian ? std::vector<double>(nv, 0.7) : std::vector<double>{};
+  for (models::RbmKind kind : {models::RbmKind::bernoulli, models::RbmKind::gaussian}) {
+    const std::string name = models::rbm_kind_name(kind);
+    const std::vector<double> sigma =
+        kind == models::RbmKind::gaussian ? std::vector<double>(nv, 0.7) : std::vector<double>{};
     const Ref ref = random_ref(kind, nv, nh, 81, 0.3, 0.5, sigma);
     auto plain = ref.device(), packed = ref.device();
     packed.pack_weights();
     EXPECT_EQ(packed.packs_weights(), linalg::kPackedGemm) << name;
     EXPECT_FALSE(plain.packs_weights()) << name;
     const auto v = to_device(random_states(kind, rows, nv, 82), rows, nv);
-    auto products = [&](Rbm<Space>& r) {
+    auto products = [&](models::Rbm<Space>& r) {
       Matrix<Space> ph("ph", rows, nh), mv("mv", rows, nv);
       Vector<Space> E("E", rows), F("F", rows);
       r.hidden_probabilities(v, 0.9, ph);

@@ -76,9 +76,9 @@ TEST(Rng, LangevinMoveDrawsEachChainsOwnStream) {
   // the 32 lanes, and one not a multiple of 4; with and without clip and clamp.
   for (const int d : {12, 784, 6})
     for (const bool bounded : {false, true}) {
-      const ChainRange range{40, 5, 7};
-      Chains<Kokkos::DefaultHostExecutionSpace> ch(range, d, 1.0);
-      SamplerSpec s;
+      const parallel::ChainRange range{40, 5, 7};
+      samplers::Chains<Kokkos::DefaultHostExecutionSpace> ch(range, d, 1.0);
+      samplers::SamplerSpec s;
       s.step_size = 0.02;
       s.clip_grad = bounded ? 0.5 : 0;
       s.clamp = bounded, s.clamp_min = -1, s.clamp_max = 1.2;
@@ -91,8 +91,9 @@ TEST(Rng, LangevinMoveDrawsEachChainsOwnStream) {
       }
       Matrix<Kokkos::DefaultHostExecutionSpace> x0("x0", range.count, d);
       Kokkos::deep_copy(x0, ch.x);
-      langevin_move(ch, s, 77, 9);
-      const LangevinUpdate move{Real(0.01), Real(std::sqrt(0.02)), Real(0.5), Real(-1), Real(1.2), bounded, bounded};
+      samplers::langevin_move(ch, s, 77, 9);
+      const samplers::LangevinUpdate move{Real(0.01), Real(std::sqrt(0.02)), Real(0.5), Real(-1), Real(1.2), bounded,
+                                          bounded};
       double worst = 0;
       for (int c = 0; c < range.count; ++c)
         rng::Stream(77, std::uint64_t(range.offset + c), 9, rng::kNoise).normals(d, [&](int i, Real z) {

@@ -31,9 +31,9 @@ std::vector<double> anisotropic_sigmas() {
 }
 
 //! ⟨E⟩ = d/(2β) and Cov = diag σ²/β for the 50-D Gaussian at β = 2.
-void check_gaussian_50d(const SamplerSpec& spec, int burn, int steps) {
+void check_gaussian_50d(const samplers::SamplerSpec& spec, int burn, int steps) {
   const auto sig = anisotropic_sigmas();
-  auto model = make_gaussian<Space>(kDim, {0.0}, sig);
+  auto model = models::make_gaussian<Space>(kDim, {0.0}, sig);
   // Observables: E, then x_i x_j for i <= j.
   const int npairs = kDim * (kDim + 1) / 2;
   auto avg = test::chain_averages(model, spec, burn, steps, 5, 2024, 1 + npairs,
@@ -67,22 +67,22 @@ void check_gaussian_50d(const SamplerSpec& spec, int burn, int steps) {
 }
 
 TEST(Gaussian50D, MalaReproducesEnergyAndCovariance) {
-  check_gaussian_50d(test::make_spec(SamplerType::mala, 256, 0.04, kBeta), 300, 2000);
+  check_gaussian_50d(test::make_spec(samplers::SamplerType::mala, 256, 0.04, kBeta), 300, 2000);
 }
 
 TEST(Gaussian50D, HmcReproducesEnergyAndCovariance) {
-  check_gaussian_50d(test::make_spec(SamplerType::hmc, 256, 0.15, kBeta, 8), 100, 600);
+  check_gaussian_50d(test::make_spec(samplers::SamplerType::hmc, 256, 0.15, kBeta, 8), 100, 600);
 }
 
 TEST(Gaussian50D, AcceptanceIsNotTrivial) {
   // A sampler that accepts everything or nothing would pass nothing above,
   // but check the tuned step sizes sit in a sensible range too.
-  const auto s = test::make_spec(SamplerType::mala, 64, 0.04, kBeta);
-  auto model = make_gaussian<Space>(kDim, {0.0}, anisotropic_sigmas());
-  ChainRange r{64, 0, 64};
-  Chains<Space> ch(r, kDim, kBeta);
+  const auto s = test::make_spec(samplers::SamplerType::mala, 64, 0.04, kBeta);
+  auto model = models::make_gaussian<Space>(kDim, {0.0}, anisotropic_sigmas());
+  parallel::ChainRange r{64, 0, 64};
+  samplers::Chains<Space> ch(r, kDim, kBeta);
   ch.initialize(model, 5, 1.0);
-  for (int t = 1; t <= 200; ++t) sampler_step(model, ch, s, 5, t);
+  for (int t = 1; t <= 200; ++t) samplers::sampler_step(model, ch, s, 5, t);
   auto acc = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch.accepted);
   double a = 0;
   for (int c = 0; c < 64; ++c) a += acc(c);
@@ -94,10 +94,10 @@ TEST(Gaussian50D, AcceptanceIsNotTrivial) {
 //! ULA on N(0, 1) in d dimensions at β = 1: x' = (1 − ε/2) x + √ε z has stationary
 //! variance 1 / (1 − ε/4), so ⟨E⟩ = (d/2) / (1 − ε/4): the bias shrinks with ε.
 TEST(Gaussian50D, LangevinBiasShrinksWithStepSize) {
-  auto model = make_gaussian<Space>(kDim, {0.0}, {1.0});
+  auto model = models::make_gaussian<Space>(kDim, {0.0}, {1.0});
   double previous_bias = INFINITY;
   for (double eps : {0.4, 0.2, 0.1}) {
-    const auto s = test::make_spec(SamplerType::langevin, 256, eps);
+    const auto s = test::make_spec(samplers::SamplerType::langevin, 256, eps);
     auto avg = test::chain_averages(model, s, int(20 / eps), int(400 / eps), 2, 77, 1,
                                     [](const double*, double E, double* out) { out[0] = E; });
     const auto e = across_chains(avg, 0);
@@ -122,7 +122,7 @@ TEST(SampleGaussian, StandardErrorMatchesTheExactVarianceOfTheMean) {
   const double eps = 0.2, phi = 1 - eps / 2, s2 = 1 / (1 - eps / 4);
   const double var_e = d * s2 * s2 / 2, g = (1 + phi * phi) / (1 - phi * phi);
   const double exact_se2 = var_e * g / (double(chains) * steps);
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   double se2 = 0, tau = 0;
   for (int seed = 1; seed <= runs; ++seed) {
     Config cfg;
@@ -144,10 +144,10 @@ TEST(SampleGaussian, StandardErrorMatchesTheExactVarianceOfTheMean) {
 
 //! Overlapping 2-D modes: the average responsibility of component k under the
 //! mixture is exactly w_k, and P(x_0 > 0) = Σ_k w_k Φ(μ_k0 / σ_k0).
-void check_mixture(const SamplerSpec& spec, int burn, int steps) {
+void check_mixture(const samplers::SamplerSpec& spec, int burn, int steps) {
   const std::vector<double> w{0.3, 0.7};
   const std::vector<std::vector<double>> mu{{-1.0, 0.0}, {1.5, 0.5}}, var{{1.0, 1.0}, {0.8, 1.2}};
-  auto model = make_gmm<Space>(w, mu, var);
+  auto model = models::make_gmm<Space>(w, mu, var);
   auto avg = test::chain_averages(model, spec, burn, steps, 5, 99, 3, [&](const double* x, double, double* out) {
     // Responsibilities from the exact mixture parameters.
     double lt[2];
@@ -177,11 +177,11 @@ void check_mixture(const SamplerSpec& spec, int burn, int steps) {
 }
 
 TEST(Mixture2D, MalaRecoversModeWeights) {
-  check_mixture(test::make_spec(SamplerType::mala, 512, 0.6), 200, 2000);
+  check_mixture(test::make_spec(samplers::SamplerType::mala, 512, 0.6), 200, 2000);
 }
 
 TEST(Mixture2D, HmcRecoversModeWeights) {
-  check_mixture(test::make_spec(SamplerType::hmc, 512, 0.3, 1, 5), 100, 1000);
+  check_mixture(test::make_spec(samplers::SamplerType::hmc, 512, 0.3, 1, 5), 100, 1000);
 }
 
 // `zeta sample` with an RBM (block Gibbs, model.params): the visible marginals
@@ -190,7 +190,7 @@ TEST(Mixture2D, HmcRecoversModeWeights) {
 TEST(SampleRbm, VisibleMarginalsMatchEnumeration) {
   const auto p = test::tiny_rbm();
   io::write_rbm_params("sample_rbm_params.h5", p);
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
   apps::declare_sample_keys(cfg);
   cfg.parse_text(R"(
@@ -244,7 +244,7 @@ chains = 64
 TEST(SampleIsing, MeanEnergyMatchesEnumeration) {
   const double beta = 0.4;
   const auto ex = test::ising_enumerate(4, beta);
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   for (const char* move : {"heatbath", "metropolis"}) {
     Config cfg;
     apps::declare_sample_keys(cfg);
@@ -285,7 +285,7 @@ beta = 0.4
 // ⟨v_i⟩ and ⟨v_i²⟩ are sums over the 2^4 hidden states. Per-chain averages, 4 SE.
 TEST(SampleRbm, GaussianVisibleMomentsMatchTheHiddenSum) {
   auto p = test::tiny_rbm(11, 5, 4);
-  p.kind = RbmKind::gaussian;
+  p.kind = models::RbmKind::gaussian;
   for (double& w : p.W) w *= 0.5;
   io::write_rbm_params("sample_grbm_params.h5", p);
   const double sigma = 0.7, s2 = sigma * sigma;
@@ -312,7 +312,7 @@ TEST(SampleRbm, GaussianVisibleMomentsMatchTheHiddenSum) {
       m1[i] += logw[st] / z * means[st][i];
       m2[i] += logw[st] / z * (means[st][i] * means[st][i] + s2);
     }
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
   apps::declare_sample_keys(cfg);
   cfg.parse_text(R"(
@@ -359,7 +359,7 @@ chains = 64
 //! The divergence criterion (samplers/divergence.hpp): NaN or infinite energies, and
 //! coordinates NaN, infinite or beyond √(largest Real), diverge; the bound itself does not.
 TEST(Divergence, CriterionOnStatesAndEnergies) {
-  const Real bound = divergence_bound();
+  const Real bound = samplers::divergence_bound();
   EXPECT_TRUE(std::isfinite(bound * bound));
   Matrix<Space> x("x", 3, 2);
   Vector<Space> E("E", 3);
@@ -371,7 +371,7 @@ TEST(Divergence, CriterionOnStatesAndEnergies) {
     hE(2) = E2;
     Kokkos::deep_copy(x, hx);
     Kokkos::deep_copy(E, hE);
-    return chains_diverged<Space>(x, E);
+    return samplers::chains_diverged<Space>(x, E);
   };
   const Real inf = std::numeric_limits<Real>::infinity(), nan = std::numeric_limits<Real>::quiet_NaN();
   EXPECT_FALSE(check(0, 1));
@@ -383,7 +383,7 @@ TEST(Divergence, CriterionOnStatesAndEnergies) {
   EXPECT_TRUE(check(0, nan));
   EXPECT_TRUE(check(0, -inf));
   // Empty: nothing diverged (a rank without chains).
-  EXPECT_FALSE(chains_diverged<Space>(Matrix<Space>("x", 0, 2), Vector<Space>("E", 0)));
+  EXPECT_FALSE(samplers::chains_diverged<Space>(Matrix<Space>("x", 0, 2), Vector<Space>("E", 0)));
 }
 
 }  // namespace

@@ -28,12 +28,12 @@ constexpr bool kFloat = std::is_same_v<Real, float>;
 constexpr double kPi = 3.14159265358979323846;
 constexpr std::uint32_t kSeed = 7;
 
-const Comm& world() {
-  static const Comm c(MPI_COMM_WORLD);
+const parallel::Comm& world() {
+  static const parallel::Comm c(MPI_COMM_WORLD);
   return c;
 }
-const Comm& self() {
-  static const Comm c(MPI_COMM_SELF);
+const parallel::Comm& self() {
+  static const parallel::Comm c(MPI_COMM_SELF);
   return c;
 }
 
@@ -47,7 +47,7 @@ data::DataSpec synthetic(const std::vector<std::string>& overrides) {
   return data::read_data_spec(cfg);
 }
 
-data::Dataset load(const data::DataSpec& spec, const Comm& comm = world()) {
+data::Dataset load(const data::DataSpec& spec, const parallel::Comm& comm = world()) {
   return data::load(spec, kSeed, comm);
 }
 
@@ -120,13 +120,13 @@ Moment moment(const std::vector<double>& xy, const std::function<double(double, 
   EXPECT_LE(std::fabs(double(count) - (n) * (p)), 4 * std::sqrt((n) * (p) * (1 - (p)))) << #count << " = " << (count)
 
 //! The ring of eight Gaussians as a normalised Gmm: E = −ln p.
-Gmm<Space> ring8_gmm(double r, double s) {
+models::Gmm<Space> ring8_gmm(double r, double s) {
   std::vector<std::vector<double>> mu, var;
   for (int k = 0; k < 8; ++k) {
     mu.push_back({r * std::cos(kPi / 4 * k), r * std::sin(kPi / 4 * k)});
     var.push_back({s * s, s * s});
   }
-  return make_gmm<Space>(std::vector<double>(8, 1.0), mu, var);
+  return models::make_gmm<Space>(std::vector<double>(8, 1.0), mu, var);
 }
 
 const std::vector<std::string> kShapes = {"ring8", "moons", "checkerboard", "rings"};
@@ -139,10 +139,10 @@ TEST(Synthetic, RowsAreTheirIndexsPointOnAnyRankCount) {
     EXPECT_EQ(dw.partitions, 4);
     EXPECT_EQ(dw.train.n, 999);
     EXPECT_EQ(dw.heldout.n, 201);
-    const ChainRange mine = data::partitions_of(world().rank(), world().size(), 4);
+    const parallel::ChainRange mine = data::partitions_of(world().rank(), world().size(), 4);
     ASSERT_EQ(std::int64_t(dw.train.local.size()), mine.count);
     for (std::int64_t q = 0; q < mine.count; ++q) {
-      const ChainRange r = block_range(999, 4, mine.offset + q);
+      const parallel::ChainRange r = parallel::block_range(999, 4, mine.offset + q);
       EXPECT_EQ(dw.train.local[q].begin, r.offset);
       EXPECT_EQ(std::int64_t(dw.train.local[q].x.size()), 2 * r.count);
     }
@@ -328,20 +328,21 @@ double lattice_sum(double a, double h, double mu, double sigma) {
 
 TEST(Grid, GaussianLogZMatchesTheClosedForm) {
   const std::vector<double> mu = {0.3, -0.2}, sigma = {0.7, 1.3};
-  auto gauss = make_gaussian<Space>(2, mu, sigma);
+  auto gauss = models::make_gaussian<Space>(2, mu, sigma);
   const double exact = std::log(2 * kPi * sigma[0] * sigma[1]);
-  Grid2d g;
+  estimators::Grid2d g;
   g.x_lo = -9, g.x_hi = 9, g.y_lo = -10, g.y_hi = 10, g.nx = 96, g.ny = 90;
   const double bound = grid_error_bound(g.x_lo, g.x_hi, g.nx, mu[0], sigma[0]) +
                        grid_error_bound(g.y_lo, g.y_hi, g.ny, mu[1], sigma[1]) + (kFloat ? 2e-5 : 1e-12);
   EXPECT_LT(bound, kFloat ? 1e-4 : 1e-10);
-  EXPECT_NEAR(grid_log_z(gauss, g, world()).log_z, exact, bound);
+  EXPECT_NEAR(estimators::grid_log_z(gauss, g, world()).log_z, exact, bound);
 
   // A normalised Gmm: ln Z = 0.
-  auto gmm = make_gmm<Space>({1, 2, 0.5}, {{-1, 0.5}, {1.2, -0.4}, {0, 2}}, {{0.3, 0.5}, {0.6, 0.2}, {0.4, 0.4}});
-  Grid2d h;
+  auto gmm =
+      models::make_gmm<Space>({1, 2, 0.5}, {{-1, 0.5}, {1.2, -0.4}, {0, 2}}, {{0.3, 0.5}, {0.6, 0.2}, {0.4, 0.4}});
+  estimators::Grid2d h;
   h.x_lo = -9, h.x_hi = 9, h.y_lo = -7, h.y_hi = 9, h.nx = h.ny = 200;  // every component ≥ 9σ inside
-  EXPECT_NEAR(grid_log_z(gmm, h, world()).log_z, 0, kFloat ? 2e-5 : 1e-10);
+  EXPECT_NEAR(estimators::grid_log_z(gmm, h, world()).log_z, 0, kFloat ? 2e-5 : 1e-10);
 }
 
 TEST(Grid, CoarseGridIsTheMidpointLatticeSum) {
@@ -349,13 +350,13 @@ TEST(Grid, CoarseGridIsTheMidpointLatticeSum) {
   // lattice of cell centres predicts; a grid of cell corners, or cells shifted by
   // half a cell, would be off by a different amount.
   const std::vector<double> mu = {0.3, -0.2}, sigma = {0.7, 1.3};
-  auto gauss = make_gaussian<Space>(2, mu, sigma);
-  Grid2d g;
+  auto gauss = models::make_gaussian<Space>(2, mu, sigma);
+  estimators::Grid2d g;
   g.x_lo = -9, g.x_hi = 9, g.nx = 6, g.y_lo = -10, g.y_hi = 10, g.ny = 10;
   const double predicted =
       std::log(lattice_sum(g.x(0), g.dx(), mu[0], sigma[0])) + std::log(lattice_sum(g.y(0), g.dy(), mu[1], sigma[1]));
   const double exact = std::log(2 * kPi * sigma[0] * sigma[1]);
-  const double got = grid_log_z(gauss, g, world()).log_z;
+  const double got = estimators::grid_log_z(gauss, g, world()).log_z;
   EXPECT_NEAR(got, predicted, kFloat ? 1e-5 : 1e-12);
   EXPECT_GT(std::fabs(got - exact), 0.5);
   const double corners =
@@ -368,16 +369,18 @@ TEST(Grid, ExactDensitiesIntegrateToOne) {
   for (const auto& shape : {"ring8", "rings"}) {
     const auto spec = synthetic({std::string("--data.shape=") + shape, "--data.examples=2000"});
     const auto d = load(spec);
-    auto e = host_energy([&](double x, double y) { return -data::synthetic_log_density(spec.synthetic, x, y); });
-    const Grid2d g = grid_around(d, world(), 320);
-    EXPECT_NEAR(grid_log_z(e, g, world()).log_z, 0, kFloat ? 2e-5 : 1e-9) << shape;
+    auto e =
+        estimators::host_energy([&](double x, double y) { return -data::synthetic_log_density(spec.synthetic, x, y); });
+    const estimators::Grid2d g = estimators::grid_around(d, world(), 320);
+    EXPECT_NEAR(estimators::grid_log_z(e, g, world()).log_z, 0, kFloat ? 2e-5 : 1e-9) << shape;
   }
   // checkerboard: a grid whose cell edges fall on the squares' edges is exact.
   const auto spec = synthetic({"--data.shape=checkerboard", "--data.radius=1.5"});
-  auto e = host_energy([&](double x, double y) { return -data::synthetic_log_density(spec.synthetic, x, y); });
-  Grid2d g;
+  auto e =
+      estimators::host_energy([&](double x, double y) { return -data::synthetic_log_density(spec.synthetic, x, y); });
+  estimators::Grid2d g;
   g.x_lo = g.y_lo = -2.25, g.x_hi = g.y_hi = 2.25, g.nx = g.ny = 48;  // squares of 0.75 = 8 cells
-  EXPECT_NEAR(grid_log_z(e, g, world()).log_z, 0, kFloat ? 1e-6 : 1e-12);
+  EXPECT_NEAR(estimators::grid_log_z(e, g, world()).log_z, 0, kFloat ? 1e-6 : 1e-12);
   EXPECT_EQ(data::synthetic_log_density(spec.synthetic, 0.1, 0.1), -std::log(2 * 1.5 * 1.5));
   EXPECT_EQ(data::synthetic_log_density(spec.synthetic, 0.1, -0.1), -std::numeric_limits<double>::infinity());
   EXPECT_EQ(data::synthetic_log_density(spec.synthetic, 1.6, 0.1), -std::numeric_limits<double>::infinity());
@@ -387,8 +390,8 @@ TEST(Grid, Ring8NllOfTheTrueEnergyIsTheTrueNll) {
   const auto spec = synthetic({});  // ring8, r = 2, σ = 0.1, 10000 + 2000 examples
   const auto d = load(spec);
   auto gmm = ring8_gmm(2, 0.1);
-  const Grid2d g = grid_around(d, world(), 256);
-  const GridNll r = grid_nll(gmm, g, d.heldout, d.partitions, world());
+  const estimators::Grid2d g = estimators::grid_around(d, world(), 256);
+  const estimators::GridNll r = estimators::grid_nll(gmm, g, d.heldout, d.partitions, world());
   const data::SplitMean truth = data::synthetic_nll(spec, d, world());
   EXPECT_EQ(r.examples, 2000);
   EXPECT_EQ(truth.n, 2000);
@@ -400,7 +403,7 @@ TEST(Grid, Ring8NllOfTheTrueEnergyIsTheTrueNll) {
   EXPECT_NEAR(truth.mean, std::log(8 * 2 * kPi * 0.01) + 1, 5 * truth.se);
   // A model of the wrong width has a clearly larger NLL (KL = 0.64 nats for σ = 0.2).
   auto wide = ring8_gmm(2, 0.2);
-  const GridNll w = grid_nll(wide, g, d.heldout, d.partitions, world());
+  const estimators::GridNll w = estimators::grid_nll(wide, g, d.heldout, d.partitions, world());
   EXPECT_GT(w.nll - truth.mean, 10 * truth.se);
 
   // With data.standardize the exact NLL is that of the standardized points.
@@ -415,20 +418,21 @@ TEST(Grid, Ring8NllOfTheTrueEnergyIsTheTrueNll) {
 TEST(Grid, SameBitsOnAnyRankCount) {
   const auto spec = synthetic({"--data.shape=rings"});
   const auto dw = load(spec), ds = load(spec, self());
-  const Grid2d g = grid_around(dw, world(), 200);
-  const Grid2d gs = grid_around(ds, self(), 200);
+  const estimators::Grid2d g = estimators::grid_around(dw, world(), 200);
+  const estimators::Grid2d gs = estimators::grid_around(ds, self(), 200);
   EXPECT_EQ(g.x_lo, gs.x_lo);
   EXPECT_EQ(g.y_hi, gs.y_hi);
   auto gmm = ring8_gmm(2, 0.1);
-  auto mlp = Mlp<Space>(Mlp<Space>::random_params({2, 24, 24, 1}, 5), Activation::softplus);
+  auto mlp = models::Mlp<Space>(models::Mlp<Space>::random_params({2, 24, 24, 1}, 5), models::Activation::softplus);
   for (std::int64_t batch : {std::int64_t(8192), std::int64_t(250), std::int64_t(1000)}) {
-    GridOptions opt;
+    estimators::GridOptions opt;
     opt.batch_points = batch;
     opt.keep_energy = true;
-    const GridLogZ a = grid_log_z(gmm, g, world(), opt), b = grid_log_z(gmm, g, self(), opt);
+    const estimators::GridLogZ a = estimators::grid_log_z(gmm, g, world(), opt),
+                               b = estimators::grid_log_z(gmm, g, self(), opt);
     EXPECT_EQ(a.log_z, b.log_z) << "batch " << batch;
-    const GridNll na = grid_nll(mlp, g, dw.heldout, dw.partitions, world(), opt);
-    const GridNll nb = grid_nll(mlp, g, ds.heldout, ds.partitions, self(), opt);
+    const estimators::GridNll na = estimators::grid_nll(mlp, g, dw.heldout, dw.partitions, world(), opt);
+    const estimators::GridNll nb = estimators::grid_nll(mlp, g, ds.heldout, ds.partitions, self(), opt);
     EXPECT_EQ(na.log_z, nb.log_z) << "batch " << batch;
     EXPECT_EQ(na.nll, nb.nll) << "batch " << batch;
     EXPECT_EQ(na.nll_stderr, nb.nll_stderr) << "batch " << batch;
@@ -445,9 +449,9 @@ TEST(Grid, SameBitsOnAnyRankCount) {
     }
   }
   // keep_energy holds E at the cell centres, row j = y(j).
-  GridOptions opt;
+  estimators::GridOptions opt;
   opt.keep_energy = true;
-  const GridLogZ a = grid_log_z(gmm, g, world(), opt);
+  const estimators::GridLogZ a = estimators::grid_log_z(gmm, g, world(), opt);
   if (world().root()) {
     const data::SyntheticSpec ring8 = synthetic({}).synthetic;
     for (std::int64_t j : {0, 77, 199})
@@ -498,22 +502,23 @@ TEST(SyntheticErrors, BadSettingsNameTheKey) {
 }
 
 TEST(SyntheticErrors, GridRefusesWhatItCannotNormalise) {
-  auto gauss3 = make_gaussian<Space>(3, {0.0}, {1.0});
-  EXPECT_THROW(grid_log_z(gauss3, Grid2d{}, world()), Error);
-  auto gauss = make_gaussian<Space>(2, {0.0}, {1.0});
-  Grid2d g;
+  auto gauss3 = models::make_gaussian<Space>(3, {0.0}, {1.0});
+  EXPECT_THROW(estimators::grid_log_z(gauss3, estimators::Grid2d{}, world()), Error);
+  auto gauss = models::make_gaussian<Space>(2, {0.0}, {1.0});
+  estimators::Grid2d g;
   g.x_hi = g.x_lo;
-  EXPECT_THROW(grid_log_z(gauss, g, world()), Error);
-  g = Grid2d{};
+  EXPECT_THROW(estimators::grid_log_z(gauss, g, world()), Error);
+  g = estimators::Grid2d{};
   g.ny = 0;
-  EXPECT_THROW(grid_log_z(gauss, g, world()), Error);
+  EXPECT_THROW(estimators::grid_log_z(gauss, g, world()), Error);
   // A NaN energy on one rank's rows is the same error on every rank.
-  g = Grid2d{};
+  g = estimators::Grid2d{};
   g.nx = g.ny = 16;
-  auto nan_corner = host_energy([](double x, double y) { return x > 2.5 && y > 2.5 ? std::nan("") : x * x + y * y; });
+  auto nan_corner =
+      estimators::host_energy([](double x, double y) { return x > 2.5 && y > 2.5 ? std::nan("") : x * x + y * y; });
   std::string msg;
   try {
-    grid_log_z(nan_corner, g, world(), GridOptions{16, false});
+    estimators::grid_log_z(nan_corner, g, world(), estimators::GridOptions{16, false});
   } catch (const Error& e) {
     msg = e.what();
   }

@@ -23,7 +23,7 @@ namespace {
 using Space = Kokkos::DefaultExecutionSpace;
 
 apps::TemperResult run_temper(const std::string& ini, std::vector<std::string> overrides) {
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
   apps::declare_temper_app_keys(cfg);
   overrides.push_back("--run.progress_every=1000");
@@ -33,7 +33,7 @@ apps::TemperResult run_temper(const std::string& ini, std::vector<std::string> o
 
 //! `zeta free-energy FILE` with the given options, on one rank.
 apps::FreeEnergyResult run_free_energy(const std::string& file, const std::vector<std::string>& overrides = {}) {
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   Config opts;
   apps::declare_free_energy_keys(opts);
   opts.parse_text("", overrides);
@@ -54,8 +54,8 @@ betas = 0.3, 0.44, 0.58, 0.72, 0.86, 1.0
 TEST(IsingKernel, EnergyAndFlipsMatchTheLattice) {
   const int L = 6;
   const double J = 0.7, h = 0.3;
-  Ising<Space> model(L, J, h);
-  Ising<Space>::Spins s("s", 3, L * L);
+  models::Ising<Space> model(L, J, h);
+  models::Ising<Space>::Spins s("s", 3, L * L);
   model.initialize(s, 0, 42);
   Kokkos::View<double*, Space::memory_space> E("E", 3), M("M", 3);
   model.measure(s, E, M);
@@ -64,7 +64,7 @@ TEST(IsingKernel, EnergyAndFlipsMatchTheLattice) {
   auto hE = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E);
   auto hM = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), M);
   for (int r = 0; r < 3; ++r) {
-    auto spin = [&](int i, int j) { return int(hs(r, Ising<Space>::index((i + L) % L, (j + L) % L, L))); };
+    auto spin = [&](int i, int j) { return int(hs(r, models::Ising<Space>::index((i + L) % L, (j + L) % L, L))); };
     double e = 0, m = 0;
     for (int i = 0; i < L; ++i)
       for (int j = 0; j < L; ++j) {
@@ -75,11 +75,11 @@ TEST(IsingKernel, EnergyAndFlipsMatchTheLattice) {
     EXPECT_DOUBLE_EQ(hM(r), m);
   }
   // At β = 0 Metropolis accepts every flip: a sweep negates every spin.
-  Ising<Space>::Betas beta("beta", 3);
-  Ising<Space>::Table t("t", 3);
+  models::Ising<Space>::Betas beta("beta", 3);
+  models::Ising<Space>::Table t("t", 3);
   Counts<Space> flips("flips", 3);
-  model.thresholds(beta, SpinMove::metropolis, t);
-  model.sweep(s, t, SpinMove::metropolis, 7, 0, 1, flips);
+  model.thresholds(beta, models::SpinMove::metropolis, t);
+  model.sweep(s, t, models::SpinMove::metropolis, 7, 0, 1, flips);
   auto after = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s);
   for (int r = 0; r < 3; ++r)
     for (int q = 0; q < L * L; ++q) ASSERT_EQ(after(r, q), -hs(r, q));
@@ -89,8 +89,8 @@ TEST(IsingKernel, EnergyAndFlipsMatchTheLattice) {
   // outweigh the field to the field's sign; from all-up it stays all-up.
   Kokkos::deep_copy(s, std::int8_t(1));
   Kokkos::deep_copy(beta, 50.0);
-  model.thresholds(beta, SpinMove::heatbath, t);
-  model.sweep(s, t, SpinMove::heatbath, 7, 0, 2, flips);
+  model.thresholds(beta, models::SpinMove::heatbath, t);
+  model.sweep(s, t, models::SpinMove::heatbath, 7, 0, 2, flips);
   model.measure(s, E, M);
   Kokkos::deep_copy(hM, M);
   EXPECT_EQ(hM(0), L * L);
@@ -103,7 +103,7 @@ TEST(IsingKernel, EnergyAndFlipsMatchTheLattice) {
 int reference_sweep(std::vector<int>& spin, int L, double J, double h, double beta, bool metro, std::uint32_t seed,
                     std::uint64_t r, std::uint64_t step) {
   std::uint32_t th[10];
-  Ising<Space>::threshold_row(beta, J, h, metro, th);
+  models::Ising<Space>::threshold_row(beta, J, h, metro, th);
   const rng::Stream st(seed, r, step, rng::kSweep);
   const int nbr = 8 * ((L / 2 + 31) / 32);
   auto at = [&](int i, int j) -> int& { return spin[((i + L) % L) * L + (j + L) % L]; };
@@ -133,28 +133,28 @@ TEST(IsingKernel, SweepsMatchTheSiteBySiteContract) {
       for (const double h : {0.25, 0.0}) {  // h = 0: the AVX2 Metropolis kernel's one-table path
         const double J = 0.8;
         const int R = 3;
-        Ising<Space> model(L, J, h);
-        Ising<Space>::Spins s("s", R, L * L);
+        models::Ising<Space> model(L, J, h);
+        models::Ising<Space>::Spins s("s", R, L * L);
         model.initialize(s, 5, 11);
-        Ising<Space>::Betas beta("beta", R);
+        models::Ising<Space>::Betas beta("beta", R);
         auto hb = Kokkos::create_mirror_view(beta);
         for (int r = 0; r < R; ++r) hb(r) = 0.2 + 0.25 * r;  // below, near and above β_c
         Kokkos::deep_copy(beta, hb);
-        Ising<Space>::Table t("t", R);
-        model.thresholds(beta, metro ? SpinMove::metropolis : SpinMove::heatbath, t);
+        models::Ising<Space>::Table t("t", R);
+        model.thresholds(beta, metro ? models::SpinMove::metropolis : models::SpinMove::heatbath, t);
         auto h0 = Kokkos::create_mirror(Kokkos::HostSpace(), s);
         Kokkos::deep_copy(h0, s);
         std::vector<std::vector<int>> ref(R, std::vector<int>(L * L));
         for (int r = 0; r < R; ++r)
           for (int i = 0; i < L; ++i)
-            for (int j = 0; j < L; ++j) ref[r][i * L + j] = h0(r, Ising<Space>::index(i, j, L));
+            for (int j = 0; j < L; ++j) ref[r][i * L + j] = h0(r, models::Ising<Space>::index(i, j, L));
         std::vector<std::int64_t> ref_flips(R, 0);
         Counts<Space> flips("flips", R);
-        Ising<Space>::Sums sums("sums", R);
+        models::Ising<Space>::Sums sums("sums", R);
         Kokkos::View<double*, Space::memory_space> E("E", R), M("M", R), Em("Em", R), Mm("Mm", R);
         for (std::int64_t step = 1; step <= 3; ++step) {
           // sweep_measure (step 2) is sweep plus the energy and magnetisation measure() gives.
-          const auto move = metro ? SpinMove::metropolis : SpinMove::heatbath;
+          const auto move = metro ? models::SpinMove::metropolis : models::SpinMove::heatbath;
           if (step == 2)
             model.sweep_measure(s, t, move, 9, 5, step, flips, sums, E, M);
           else
@@ -180,7 +180,7 @@ TEST(IsingKernel, SweepsMatchTheSiteBySiteContract) {
           EXPECT_GT(ref_flips[r], 0);
           int differ = 0;
           for (int i = 0; i < L; ++i)
-            for (int j = 0; j < L; ++j) differ += h1(r, Ising<Space>::index(i, j, L)) != ref[r][i * L + j];
+            for (int j = 0; j < L; ++j) differ += h1(r, models::Ising<Space>::index(i, j, L)) != ref[r][i * L + j];
           EXPECT_EQ(differ, 0) << "L " << L << (metro ? " metropolis" : " heat-bath") << " h " << h << " replica " << r;
         }
       }
@@ -308,20 +308,20 @@ TEST(FreeEnergy, MbarAtL16CriticalPointMatchesKaufman) {
 }
 
 TEST(Ladder, SpacingAndBarrierSchedule) {
-  const auto g = make_ladder(0.1, 1.0, 5, "geometric");
+  const auto g = tempering::make_ladder(0.1, 1.0, 5, "geometric");
   EXPECT_DOUBLE_EQ(g.front(), 0.1);
   EXPECT_DOUBLE_EQ(g.back(), 1.0);
   EXPECT_NEAR(g[2] / g[1], g[1] / g[0], 1e-12);
-  const auto l = make_ladder(0.0, 1.0, 5, "linear");
+  const auto l = tempering::make_ladder(0.0, 1.0, 5, "linear");
   EXPECT_NEAR(l[1], 0.25, 1e-15);
   // Rejection concentrated in the first gap: the new schedule crowds there, and
   // Λ(β) becomes equal steps (here Λ = 0.9 t on [0, .25], then 0.1 more up to 1).
   const std::vector<double> b = {0, 0.25, 1.0};
-  const auto s = barrier_schedule(b, {0.9, 0.1});
+  const auto s = tempering::barrier_schedule(b, {0.9, 0.1});
   EXPECT_DOUBLE_EQ(s.front(), 0.0);
   EXPECT_DOUBLE_EQ(s.back(), 1.0);
   EXPECT_NEAR(s[1], 0.25 * 0.5 / 0.9, 1e-12);
-  const auto e = equalize_acceptance({0, 0.5, 1.0}, {0.9, 0.1}, 1.0);
+  const auto e = tempering::equalize_acceptance({0, 0.5, 1.0}, {0.9, 0.1}, 1.0);
   EXPECT_GT(e[1], 0.5);  // the well-accepting gap widens
   EXPECT_DOUBLE_EQ(e.back(), 1.0);
 }
@@ -451,7 +451,7 @@ init_scale = 1
   EXPECT_GT(se, 0.0);
 
   // Plain sampling: K·copies chains at β = 1 for the same number of steps.
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
   apps::declare_sample_keys(cfg);
   cfg.parse_text(run + model, {"--sampler.chains=" + std::to_string(K * copies), "--output.file=modes_plain.h5",

@@ -36,12 +36,12 @@ TEST(BatchMeans, Ar1StandardErrorAndTauMatchTheExactValues) {
   double se2 = 0, tau = 0;
   for (int r = 0; r < R; ++r) {
     Ar1 a(phi, 1000 + r);
-    BlockSeries s(1);
+    estimators::BlockSeries s(1);
     for (std::int64_t t = 0; t < n; ++t) {
       const double v = a.next();
       s.add(&v);
     }
-    const BatchStats b = s.batch_stats(0);
+    const estimators::BatchStats b = s.batch_stats(0);
     ASSERT_TRUE(std::isfinite(b.std_error) && std::isfinite(b.tau_int));
     se2 += b.std_error * b.std_error / R;
     tau += b.tau_int / R;
@@ -64,7 +64,7 @@ TEST(BatchMeans, PooledChainsGiveTheStandardErrorOfTheirAverage) {
   const std::int64_t n = 10000;
   std::vector<Ar1> chains;
   for (int c = 0; c < C; ++c) chains.emplace_back(0.8, 7 + c);
-  BlockSeries per_chain(C), average(1);
+  estimators::BlockSeries per_chain(C), average(1);
   std::vector<double> v(C);
   for (std::int64_t t = 0; t < n; ++t) {
     double m = 0;
@@ -81,9 +81,10 @@ TEST(BatchMeans, PooledChainsGiveTheStandardErrorOfTheirAverage) {
     partial += per_chain.partial[c], sum += per_chain.sum[c], sum2 += per_chain.sum2[c];
   }
   const double N = double(C) * double(n), mean = sum / N;
-  const BatchStats p = batch_means(pooled.data(), nb, 1, per_chain.blocking.block_len, partial,
-                                   per_chain.blocking.partial_n, C, mean, sum2 / N - mean * mean);
-  const BatchStats a = average.batch_stats(0);
+  const estimators::BatchStats p =
+      estimators::batch_means(pooled.data(), nb, 1, per_chain.blocking.block_len, partial, per_chain.blocking.partial_n,
+                              C, mean, sum2 / N - mean * mean);
+  const estimators::BatchStats a = average.batch_stats(0);
   EXPECT_NEAR(p.std_error, a.std_error, 1e-12 * a.std_error);
   EXPECT_NEAR(p.tau_int / a.tau_int, 1.0, 0.13) << p.tau_int << " vs " << a.tau_int;
   std::printf("pooled SE %.6g, of the average %.6g; tau_int %.3f, of the average %.3f (exact 4.5)\n",
@@ -94,7 +95,7 @@ TEST(BatchMeans, PooledChainsGiveTheStandardErrorOfTheirAverage) {
 // are 64..127 complete blocks (fewer only before the first merge) of a power-of-two
 // length that, with the partial block, cover every step; one block gives no error.
 TEST(BatchMeans, BlocksDoubleAndCoverEveryStep) {
-  BlockSeries s(1);
+  estimators::BlockSeries s(1);
   for (std::int64_t t = 1; t <= 100000; ++t) {
     const double v = double(t % 7);
     s.add(&v);
@@ -112,12 +113,12 @@ TEST(BatchMeans, BlocksDoubleAndCoverEveryStep) {
 
 // Thinning keeps one saved row per statistical inefficiency g = 2 τ_int / save_every.
 TEST(BatchMeans, ThinningStrideIsTheInefficiencyRoundedUp) {
-  EXPECT_EQ(statistical_inefficiency(4.5, 3), 3.0);
-  EXPECT_EQ(thinning_stride(4.5, 3), 3);
-  EXPECT_EQ(thinning_stride(4.6, 3), 4);
-  EXPECT_EQ(thinning_stride(0.2, 10), 1);
-  EXPECT_EQ(statistical_inefficiency(NAN, 10), 1.0);
-  EXPECT_EQ(thinning_stride(NAN, 10), 1);
+  EXPECT_EQ(estimators::statistical_inefficiency(4.5, 3), 3.0);
+  EXPECT_EQ(estimators::thinning_stride(4.5, 3), 3);
+  EXPECT_EQ(estimators::thinning_stride(4.6, 3), 4);
+  EXPECT_EQ(estimators::thinning_stride(0.2, 10), 1);
+  EXPECT_EQ(estimators::statistical_inefficiency(NAN, 10), 1.0);
+  EXPECT_EQ(estimators::thinning_stride(NAN, 10), 1);
 }
 
 }  // namespace

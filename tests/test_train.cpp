@@ -27,14 +27,16 @@ using Space = Kokkos::DefaultExecutionSpace;
 using estimators::rbm_log_z_exact;
 constexpr double kTol = sizeof(Real) == sizeof(double) ? 1e-12 : 1e-5;
 
-std::string rank_tag(const Comm& c) { return "r" + std::to_string(c.rank()) + "of" + std::to_string(c.size()); }
+std::string rank_tag(const parallel::Comm& c) {
+  return "r" + std::to_string(c.rank()) + "of" + std::to_string(c.size());
+}
 
 std::string bytes_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const Comm& comm) {
+apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const parallel::Comm& comm) {
   Config cfg;
   apps::declare_train_app_keys(cfg);
   overrides.push_back("--run.progress_every=1000");
@@ -72,15 +74,15 @@ class TrainCd : public ::testing::TestWithParam<bool> {};
 
 TEST_P(TrainCd, OneStepMatchesHandComputedUpdate) {
   const bool deterministic = GetParam();
-  Comm world(MPI_COMM_WORLD);
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm world(MPI_COMM_WORLD);
+  parallel::Comm self(MPI_COMM_SELF);
   const std::string tag = rank_tag(world), csv = "cd1_" + tag + ".csv", params = "cd1_" + tag + "_init.h5";
   {
     std::ofstream out(csv);
     out << "1,0,1,1\n0,1,1,0\n1,1,0,0\n0,0,1,1\n";
   }
   io::RbmParams p;
-  p.kind = RbmKind::bernoulli;
+  p.kind = models::RbmKind::bernoulli;
   p.visible = 4;
   p.hidden = 3;
   p.W = {0.5, -0.3, 0.2, -0.4, 0.8, 0.1, 0.3, 0.05, -0.6, -0.2, 0.4, 0.7};
@@ -110,7 +112,7 @@ TEST_P(TrainCd, OneStepMatchesHandComputedUpdate) {
   plan.copy_batch(0, d.train, hv0.data());
   Kokkos::deep_copy(v0, hv0);
   // v1: the model's own draws with the trainer's keys (chain n, step 0).
-  Rbm<Space> rbm(RbmKind::bernoulli, 4, 3);
+  models::Rbm<Space> rbm(models::RbmKind::bernoulli, 4, 3);
   rbm.set_params(p.flat());
   rbm.sample_hidden(v0, 1.0, h, seed, 0, 0);
   rbm.sample_visible(h, 1.0, v1, seed, 0, 0);
@@ -178,7 +180,7 @@ lr = 0.05
 
 struct Files {
   std::string csv;
-  Files(const Comm& world, const std::string& name) : csv("train_" + name + ".csv") {
+  Files(const parallel::Comm& world, const std::string& name) : csv("train_" + name + ".csv") {
     if (world.root()) write_binary_csv(csv, 64, 10, 99);
     world.barrier();
   }
@@ -199,7 +201,7 @@ const std::vector<std::string> kCheckpointData = {"/model/rbm/W",   "/model/rbm/
 // 1, 2, 4 ranks against one rank: bitwise-identical parameters and monitors with
 // train.deterministic = true; close (1e-10 relative) with one MPI_Allreduce.
 TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   Files f(world, "ranks");
   for (const std::string obj : {"cd", "pcd"}) {
     const std::string many = "ranks_" + obj + "_world.h5", one = "ranks_" + obj + "_self.h5";
@@ -207,7 +209,7 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
                               world);
     test::expect_reduce_shares(rw, world.size(), obj);
     if (world.root()) {
-      Comm self(MPI_COMM_SELF);
+      parallel::Comm self(MPI_COMM_SELF);
       const auto rs = run_train(kSmall, {"--data.path=" + f.csv, "--train.objective=" + obj, "--output.file=" + one},
                                 self);
       EXPECT_TRUE(rw.params == rs.params) << obj << ": parameters differ between " << world.size() << " ranks and 1";
@@ -223,9 +225,9 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
       const auto ais_steps = dataset(one, "/train/ais_step"), log_z = dataset(one, "/train/log_z"),
                  log_z_se = dataset(one, "/train/log_z_stderr"), ll = dataset(one, "/train/heldout_loglik");
       EXPECT_EQ(ais_steps, (std::vector<double>{8, 16, 24})) << obj;
-      Rbm<Space> final_rbm(RbmKind::bernoulli, 10, 5);
+      models::Rbm<Space> final_rbm(models::RbmKind::bernoulli, 10, 5);
       final_rbm.set_params(rs.params);
-      const double exact = rbm_log_z_exact(final_rbm);
+      const double exact = estimators::rbm_log_z_exact(final_rbm);
       EXPECT_LT(std::fabs(log_z.back() - exact), 4 * log_z_se.back())
           << obj << ": AIS " << log_z.back() << " +- " << log_z_se.back() << ", exact " << exact;
       EXPECT_LT(ll.back(), 0.0) << obj;
@@ -250,7 +252,7 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
                               world);
     test::expect_reduce_shares(mw, world.size(), obj);
     if (world.root()) {
-      Comm self(MPI_COMM_SELF);
+      parallel::Comm self(MPI_COMM_SELF);
       const auto ns = run_train(kSmall, {"--data.path=" + f.csv, "--train.objective=" + obj,
                                          "--train.deterministic=false", "--output.file="},
                                 self);
@@ -287,7 +289,7 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
 // count and (deterministic mode) on one rank; also when the first part is
 // stopped by run.max_hours (StopControl) instead of run.steps.
 TEST(TrainCheckpoint, RestartIsBitForBit) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   Files f(world, "restart");
   const std::string tag = "restart_n" + std::to_string(world.size());
   const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt";
@@ -308,7 +310,7 @@ TEST(TrainCheckpoint, RestartIsBitForBit) {
     {
       std::ofstream(copy, std::ios::binary) << bytes_of(half);
     }
-    Comm self(MPI_COMM_SELF);
+    parallel::Comm self(MPI_COMM_SELF);
     // Resume on one rank.
     const auto b = run_train(kSmall, args({"--checkpoint.file=" + copy, "--checkpoint.restart=true"}), self);
     EXPECT_EQ(b.steps_done, 24);
@@ -368,7 +370,7 @@ TEST(TrainCheckpoint, RestartIsBitForBit) {
 // it overflows: one clear error on every rank, and the checkpoint and output
 // files of the last good run are left byte for byte as they were.
 TEST(TrainDivergence, NanStopsWithoutTouchingTheCheckpoint) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   Files f(world, "nan");
   const std::string ck = "nan_n" + std::to_string(world.size()) + ".ckpt",
                     out = "nan_n" + std::to_string(world.size()) + ".h5";
@@ -405,7 +407,7 @@ TEST(TrainDivergence, NanStopsWithoutTouchingTheCheckpoint) {
   world.barrier();
 }
 
-std::string error_of(const std::string& ini, const std::vector<std::string>& overrides, const Comm& comm) {
+std::string error_of(const std::string& ini, const std::vector<std::string>& overrides, const parallel::Comm& comm) {
   try {
     run_train(ini, overrides, comm);
   } catch (const Error& e) {
@@ -416,7 +418,7 @@ std::string error_of(const std::string& ini, const std::vector<std::string>& ove
 }
 
 TEST(TrainInput, ErrorsNameTheKey) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   Files f(world, "input");
   const std::string data = "--data.path=" + f.csv;
   EXPECT_NE(error_of(kSmall, {data, "--train.chains=10", "--output.file="}, world).find("train.chains"),

@@ -26,11 +26,11 @@ namespace zeta {
 namespace {
 
 //! A file name stem that every rank of `c` agrees on (outputs are collective).
-std::string tag_of(const Comm& c) {
+std::string tag_of(const parallel::Comm& c) {
   return "mlp_n" + std::to_string(c.size());
 }
 
-apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const Comm& comm) {
+apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const parallel::Comm& comm) {
   Config cfg;
   apps::declare_train_app_keys(cfg);
   overrides.push_back("--run.progress_every=1000");
@@ -85,7 +85,7 @@ void expect_restart_on_one_rank(const std::string& ini, const std::string& half,
     std::ifstream in(half, std::ios::binary);
     std::ofstream(copy, std::ios::binary) << in.rdbuf();
   }
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   const auto b = run_train(ini, {"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
   EXPECT_EQ(b.steps_done, 40);
   EXPECT_TRUE(b.params == want) << "restart on 1 rank";
@@ -137,9 +137,9 @@ sigma = 0.1,0.3
 TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
   // On rank 0 alone: TrainMlpRanks shows that the bits do not depend on the rank
   // count, and 5000 steps of collectives crawl on oversubscribed ranks.
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   if (world.root()) {
-    Comm self(MPI_COMM_SELF);
+    parallel::Comm self(MPI_COMM_SELF);
     const std::string out = tag_of(world) + "_ring8.h5";
     const auto t0 = std::chrono::steady_clock::now();
     const auto r =
@@ -183,7 +183,7 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
     EXPECT_NEAR(std::log(mass * cell) - e_min, r.grid_log_z, sizeof(Real) == 8 ? 1e-9 : 1e-4);
     // ... and each entry (x index i, y index j at [j][i]) is the trained model's energy at (x_i, y_j).
     const int at[3][2] = {{0, 159}, {40, 100}, {159, 3}};
-    Mlp<Kokkos::DefaultExecutionSpace> model(p, Activation::silu);
+    models::Mlp<Kokkos::DefaultExecutionSpace> model(p, models::Activation::silu);
     Matrix<Kokkos::DefaultExecutionSpace> pts("landscape_points", 3, 2);
     Vector<Kokkos::DefaultExecutionSpace> pe("landscape_energy", 3);
     auto hp = Kokkos::create_mirror_view(pts);
@@ -213,14 +213,14 @@ TEST(TrainMlpDsm, Ring8HeldOutNllNearTrueNll) {
 // 1, 2, 4 ranks against one rank with multi-σ DSM: bitwise-identical parameters and
 // monitors with train.deterministic = true; close with one MPI_Allreduce.
 TEST(TrainMlpRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   const std::string many = tag_of(world) + "_ranks_world.h5", one = tag_of(world) + "_ranks_self.h5";
   const auto rw = run_train(kRing, {"--output.file=" + many}, world);
   const auto nw = run_train(kRing, {"--train.deterministic=false", "--output.file="}, world);
   test::expect_reduce_shares(rw, world.size(), "dsm, deterministic");
   test::expect_reduce_shares(nw, world.size(), "dsm, allreduce");
   if (world.root()) {
-    Comm self(MPI_COMM_SELF);
+    parallel::Comm self(MPI_COMM_SELF);
     const auto rs = run_train(kRing, {"--output.file=" + one}, self);
     test::expect_reduce_shares(rs, 1, "dsm, one rank");
     ASSERT_EQ(rw.params.size(), rs.params.size());
@@ -255,7 +255,7 @@ TEST(TrainMlpRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
 // 40 steps straight == 20, checkpoint, restart, 20: byte-identical parameters,
 // optimizer state and monitor series, on the same rank count and on one rank.
 TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   const std::string tag = "mlp_restart_n" + std::to_string(world.size());
   const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt";
   const auto a = run_train(kRing, {"--checkpoint.file=" + straight, "--output.file="}, world);
@@ -330,7 +330,7 @@ clamp = -4,4
 // 1, 2, 4 ranks against one rank, PCD and CD: bitwise-identical parameters, monitors
 // and after-training energies with train.deterministic = true; close with one allreduce.
 TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   for (const std::string obj : {"pcd", "cd"}) {
     const std::string many = tag_of(world) + "_pcd_world.h5", one = tag_of(world) + "_pcd_self.h5";
     const std::string o = "--train.objective=" + obj;
@@ -338,7 +338,7 @@ TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
     const auto nw = run_train(kRingPcd, {o, "--train.deterministic=false", "--output.file="}, world);
     test::expect_reduce_shares(nw, world.size(), obj);
     if (world.root()) {
-      Comm self(MPI_COMM_SELF);
+      parallel::Comm self(MPI_COMM_SELF);
       const auto rs = run_train(kRingPcd, {o, "--output.file=" + one}, self);
       test::expect_reduce_shares(rs, 1, obj);
       EXPECT_TRUE(rw.params == rs.params) << obj << ": parameters differ between " << world.size() << " ranks and 1";
@@ -391,7 +391,7 @@ TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
 // depend on the rank count, TrainMlpPcdRanks), and run in the double suite only
 // (scripts/setup-tests.sh filters it out of the float stage).
 TEST(TrainMlpPcd, Ring8HeldOutNllNearTrueNll) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   const auto t0 = std::chrono::steady_clock::now();
   const std::vector<std::string> ring = {"--model.layers=2,64,64,1",
                                          "--model.init_seed=1",
@@ -426,7 +426,7 @@ TEST(TrainMlpPcd, Ring8HeldOutNllNearTrueNll) {
 // byte-identical parameters, optimizer state, buffer and monitors, on the same rank
 // count and on one rank; a checkpoint of another buffer size is refused by name.
 TEST(TrainMlpPcdCheckpoint, RestartWithTheBufferIsBitForBit) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   const std::string tag = "mlp_pcd_restart_n" + std::to_string(world.size());
   const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt";
   const auto a = run_train(kRingPcd, {"--checkpoint.file=" + straight, "--output.file="}, world);
@@ -471,7 +471,8 @@ TEST(TrainMlpPcdCheckpoint, RestartWithTheBufferIsBitForBit) {
   world.barrier();
 }
 
-std::string error_of(const std::vector<std::string>& overrides, const Comm& comm, const std::string& ini = kRing) {
+std::string error_of(const std::vector<std::string>& overrides, const parallel::Comm& comm,
+                     const std::string& ini = kRing) {
   try {
     auto o = overrides;
     o.push_back("--output.file=");
@@ -484,7 +485,7 @@ std::string error_of(const std::vector<std::string>& overrides, const Comm& comm
 }
 
 TEST(TrainMlpInput, ErrorsNameTheKey) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   for (const std::string s : {"0", "-0.1", "0.1,0", "nan"}) {
     const auto e = error_of({"--train.sigma=" + s}, world);
     EXPECT_NE(e.find("train.sigma"), std::string::npos) << s << ": " << e;
@@ -503,7 +504,7 @@ TEST(TrainMlpInput, ErrorsNameTheKey) {
 }
 
 TEST(TrainMlpPcdInput, ErrorsNameTheKey) {
-  Comm world(MPI_COMM_WORLD);
+  parallel::Comm world(MPI_COMM_WORLD);
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--train.buffer_size=32", "train.buffer_size"},  // fewer states than the batch of 64
       {"--train.buffer_size=66", "train.buffer_size"},  // not a multiple of 4 partitions

@@ -35,8 +35,11 @@ class Bowl : public training::Objective {
     }
   };
 
-  Bowl(std::vector<double> target, bool deterministic, const Comm& comm)
-      : t_(std::move(target)), deterministic_(deterministic), comm_(comm), theta_("zeta::test::bowl_theta", t_.size()) {}
+  Bowl(std::vector<double> target, bool deterministic, const parallel::Comm& comm)
+      : t_(std::move(target)),
+        deterministic_(deterministic),
+        comm_(comm),
+        theta_("zeta::test::bowl_theta", t_.size()) {}
 
   std::size_t n_params() const override { return t_.size(); }
   const Vector<Space>& theta() const override { return theta_; }
@@ -104,7 +107,7 @@ class Bowl : public training::Objective {
  private:
   std::vector<double> t_;
   bool deterministic_;
-  const Comm& comm_;
+  const parallel::Comm& comm_;
   Vector<Space> theta_;
   Series series_;
   std::vector<double> saved_;
@@ -112,13 +115,13 @@ class Bowl : public training::Objective {
 
 const std::vector<double> kTarget = {1.0, -2.0, 3.0, 0.25};
 
-std::string file_name(const Comm& comm, const std::string& what) {
+std::string file_name(const parallel::Comm& comm, const std::string& what) {
   return "test_trainer_np" + std::to_string(comm.size()) + "_" + what;
 }
 
 //! Trains a Bowl by plain gradient descent at learning rate `lr`; returns its result.
-training::TrainResult train_bowl(const Comm& comm, std::int64_t steps, double lr, const io::CheckpointSpec& ck,
-                                 const std::string& output, Bowl* keep = nullptr) {
+training::TrainResult train_bowl(const parallel::Comm& comm, std::int64_t steps, double lr,
+                                 const io::CheckpointSpec& ck, const std::string& output, Bowl* keep = nullptr) {
   Config cfg;
   cfg.declare("run.seed", "1", "seed");
   training::declare_optimizer_keys(cfg);
@@ -141,7 +144,7 @@ training::TrainResult train_bowl(const Comm& comm, std::int64_t steps, double lr
 }
 
 TEST(Trainer, BowlConvergesAsGradientDescent) {
-  Comm comm(MPI_COMM_WORLD);
+  parallel::Comm comm(MPI_COMM_WORLD);
   const auto r = train_bowl(comm, 60, 0.5, {}, "");
   EXPECT_EQ(r.status, "ok");
   EXPECT_EQ(r.steps_done, 60);
@@ -154,7 +157,7 @@ TEST(Trainer, BowlConvergesAsGradientDescent) {
 }
 
 TEST(Trainer, BowlRestartsBitForBit) {
-  Comm comm(MPI_COMM_WORLD);
+  parallel::Comm comm(MPI_COMM_WORLD);
   const io::CheckpointSpec none;
   io::CheckpointSpec ck{file_name(comm, "restart.ckpt"), 0, false};
   // A constant learning rate: the half run and the whole one take the same steps.
@@ -174,7 +177,7 @@ TEST(Trainer, BowlRestartsBitForBit) {
 }
 
 TEST(Trainer, DivergingBowlStopsWithTheLoopsError) {
-  Comm comm(MPI_COMM_WORLD);
+  parallel::Comm comm(MPI_COMM_WORLD);
   // lr = 3: θ − t doubles in size and flips sign every step, until it overflows.
   try {
     train_bowl(comm, 5000, 3.0, {}, "");

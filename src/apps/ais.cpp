@@ -26,45 +26,47 @@ using Space = Kokkos::DefaultExecutionSpace;
 void declare_ais_app_keys(Config& cfg) {
   cfg.declare("run.seed", "1", "seed of the counter-based RNG (0 .. 2^32-1)");
   declare_progress_key(cfg);
-  declare_model_keys(cfg);
-  declare_sampler_keys(cfg);
+  models::declare_model_keys(cfg);
+  samplers::declare_sampler_keys(cfg);
   estimators::declare_ais_keys(cfg);
   cfg.declare("output.file", "zeta_ais.h5", "HDF5 output file (empty = none)");
 }
 
-AisResult ais(const Config& cfg, const Comm& comm) {
+AisResult ais(const Config& cfg, const parallel::Comm& comm) {
   Kokkos::Timer timer;
   const std::uint32_t seed = read_seed(cfg);
-  const ModelSpec ms = read_model_spec(cfg);
-  const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, ms.lattice());
+  const models::ModelSpec ms = models::read_model_spec(cfg);
+  const samplers::SamplerSpec smp =
+      samplers::sampler_for_model(samplers::read_sampler_spec(cfg), ms.type, ms.lattice());
   const bool rbm = ms.type == "rbm";  // block Gibbs
   const estimators::AisSpec as = estimators::read_ais_spec(cfg);
   const bool exact = cfg.get_bool("ais.exact");
   if (exact && !rbm) config_error("ais.exact", "applies to model.type = rbm only");
-  const ModelParams params = load_model_params(cfg, ms, comm);
+  const models::ModelParams params = models::load_model_params(cfg, ms, comm);
   double log_z_exact = NAN;
-  if (!rbm && smp.type == SamplerType::langevin && comm.root())
+  if (!rbm && smp.type == samplers::SamplerType::langevin && comm.root())
     std::fprintf(stderr,
                  "zeta: warning: ULA (sampler.type = langevin) does not leave the intermediate distributions "
                  "invariant: AIS with it is biased; prefer mala or hmc\n");
   // RBM: at least a byte per visible unit (the hidden ones come with model.params).
-  check_chain_memory("ais.chains", as.chains, chain_bytes(std::max(ms.dim, 1), !rbm && !ms.lattice()), comm);
+  samplers::check_chain_memory("ais.chains", as.chains,
+                               samplers::chain_bytes(std::max(ms.dim, 1), !rbm && !ms.lattice()), comm);
   const std::string file = cfg.get_string("output.file");
   std::unique_ptr<io::OutputFile> out;
   if (!file.empty()) {
     out = std::make_unique<io::OutputFile>(comm, file);
     io::write_root_attributes(*out, "ais", cfg, comm);
   }
-  const ChainRange range = comm.chains(as.chains);
+  const parallel::ChainRange range = comm.chains(as.chains);
   const std::int64_t T = std::int64_t(as.a.size()) - 1;
   Progress progress("zeta ais", T, double(as.chains) * as.sweeps, "chain-steps", comm.root(),
                     cfg.get_nonnegative("run.progress_every"));
   const estimators::StageHook on_stage = [&](std::int64_t i) { progress.update(i); };
-  const estimators::AisRun o = with_model<Space>(ms, params, [&](auto& m) {
+  const estimators::AisRun o = models::with_model<Space>(ms, params, [&](auto& m) {
     using M = std::decay_t<decltype(m)>;
-    if constexpr (std::is_same_v<M, Ising<Space>>) {
-      return estimators::run_ais(m, spin_move(smp), as, seed, range, on_stage);
-    } else if constexpr (std::is_same_v<M, LoadedRbm<Space>>) {
+    if constexpr (std::is_same_v<M, models::Ising<Space>>) {
+      return estimators::run_ais(m, samplers::spin_move(smp), as, seed, range, on_stage);
+    } else if constexpr (std::is_same_v<M, models::LoadedRbm<Space>>) {
       if (exact) log_z_exact = estimators::rbm_log_z_exact(m.rbm, as.beta, comm, "ais.exact");
       return estimators::run_ais(m.rbm, m.base_bias, as, seed, range, on_stage);
     } else {

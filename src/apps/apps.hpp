@@ -22,17 +22,17 @@ namespace zeta::apps {
 //! Returns the process exit status; errors print "zeta: error: ..." once.
 int run_cli(int argc, char** argv, MPI_Comm world);
 
-using zeta::SampleResult;  //!< samplers/sampling.hpp
+using zeta::samplers::SampleResult;  //!< samplers/sampling.hpp
 
 void declare_sample_keys(Config& cfg);
 //! Runs `zeta sample` on `comm`; writes output.file if set.
-SampleResult sample(const Config& cfg, const Comm& comm);
+samplers::SampleResult sample(const Config& cfg, const parallel::Comm& comm);
 
-using zeta::TemperResult;  //!< tempering/tempering.hpp
+using zeta::tempering::TemperResult;  //!< tempering/tempering.hpp
 
 void declare_temper_app_keys(Config& cfg);
 //! Runs `zeta temper` on `comm`; writes output.file and checkpoints if set.
-TemperResult temper(const Config& cfg, const Comm& comm);
+tempering::TemperResult temper(const Config& cfg, const parallel::Comm& comm);
 
 //! The library's estimate (estimators/ais.hpp) and what the command adds to it.
 struct AisResult : estimators::AisEstimate {
@@ -45,14 +45,14 @@ struct AisResult : estimators::AisEstimate {
 
 void declare_ais_app_keys(Config& cfg);
 //! Runs `zeta ais` on `comm`: ln Z of the model at ais.beta with its standard error.
-AisResult ais(const Config& cfg, const Comm& comm);
+AisResult ais(const Config& cfg, const parallel::Comm& comm);
 
 using training::TrainResult;  //!< training/result.hpp
 
 void declare_train_app_keys(Config& cfg);
 //! Runs `zeta train` on `comm`: data-parallel CD-k / PCD training of an RBM or DSM of an MLP;
 //! writes output.file and checkpoints if set.
-TrainResult train(const Config& cfg, const Comm& comm);
+TrainResult train(const Config& cfg, const parallel::Comm& comm);
 
 struct FreeEnergyResult {
   std::vector<double> betas, log_z, log_z_stderr, log_z_bar, log_z_bar_stderr, log_z_ti, log_z_ti_stderr;
@@ -66,8 +66,8 @@ struct FreeEnergyResult {
 
 void declare_free_energy_keys(Config& cfg);
 //! `zeta free-energy FILE.h5` on a temper output: MBAR, BAR and TI ln Z per β.
-FreeEnergyResult free_energy(const std::string& file, const Config& opts, const Comm& comm);
+FreeEnergyResult free_energy(const std::string& file, const Config& opts, const parallel::Comm& comm);
 
 //! Build facts (`zeta info`) as a JSON line.
-JsonSummary build_info(const Comm& comm);
+JsonSummary build_info(const parallel::Comm& comm);
 }  // namespace zeta::apps

@@ -10,7 +10,7 @@ extern "C" char* openblas_get_config(void);
 
 namespace zeta::apps {
 
-JsonSummary build_info(const Comm& comm) {
+JsonSummary build_info(const parallel::Comm& comm) {
   JsonSummary j;
   j.add("command", "info");
   j.add("status", "ok");

@@ -25,7 +25,7 @@ const char* kUsage =
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
     "`zeta COMMAND --help` lists the command's keys with defaults.\n";
 
-int run_command(int argc, char** argv, const Comm& comm) {
+int run_command(int argc, char** argv, const parallel::Comm& comm) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     if (comm.root()) std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
@@ -100,7 +100,7 @@ bool out_of_memory(const std::exception& e) {
 //! every rank exits non-zero. A rank left alone (the others are still computing, or
 //! wait in a collective it will never join) aborts the job after a few seconds rather
 //! than let it hang.
-int out_of_memory_exit(const Comm& comm, MPI_Comm world, const std::exception& e) {
+int out_of_memory_exit(const parallel::Comm& comm, MPI_Comm world, const std::exception& e) {
   const char* what =
       "out of memory: the run needs more than this node has; use fewer chains (sampler.chains, ais.chains, "
       "temper.copies, train.chains) or a smaller train.batch or model, or more nodes";
@@ -108,7 +108,7 @@ int out_of_memory_exit(const Comm& comm, MPI_Comm world, const std::exception& e
   std::string why = e.what();
   why = why.substr(0, why.find('\n'));
   why = why.substr(0, why.find("  Allocation using"));
-  if (all_ranks_arrive(world, 10.0)) {
+  if (parallel::all_ranks_arrive(world, 10.0)) {
     if (comm.root()) std::fprintf(stderr, "zeta: error: %s (%s)\n", what, why.c_str());
     return 1;
   }
@@ -121,7 +121,7 @@ int out_of_memory_exit(const Comm& comm, MPI_Comm world, const std::exception& e
 
 int run_cli(int argc, char** argv, MPI_Comm world) {
   linalg::init_blas_threads();
-  Comm comm(world);
+  parallel::Comm comm(world);
   try {
     return run_command(argc, argv, comm);
   } catch (const Error& e) {

@@ -27,12 +27,12 @@ void declare_free_energy_keys(Config& cfg) {
   cfg.declare("free_energy.tol", "1e-12", "MBAR convergence: the largest change of any f_k in the last step");
 }
 
-FreeEnergyResult free_energy(const std::string& file, const Config& opts, const Comm& comm) {
+FreeEnergyResult free_energy(const std::string& file, const Config& opts, const parallel::Comm& comm) {
   const double t0 = MPI_Wtime();
   const std::string thin_opt = opts.get_string("free_energy.thin");
   std::int64_t fixed_thin = 0;
   if (thin_opt != "auto") fixed_thin = opts.get_int_at_least("free_energy.thin", 1);
-  MbarOptions mopt;
+  estimators::MbarOptions mopt;
   mopt.bootstrap = static_cast<int>(opts.get_int_at_least("free_energy.bootstrap", 0));
   const auto seed = opts.get_int_at_least("free_energy.seed", 0);
   if (seed > 0xffffffffLL) config_error("free_energy.seed", "must be < 2^32");
@@ -60,7 +60,8 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
       const double sites = lattice ? double(cfg.get_int("model.L")) * double(cfg.get_int("model.L")) : 0.0;
       // Samples per level, thinned by 2τ (in saved rows).
       std::vector<std::int64_t> stride(K);
-      for (int k = 0; k < K; ++k) stride[k] = fixed_thin > 0 ? fixed_thin : thinning_stride(t.tau[k], save_every);
+      for (int k = 0; k < K; ++k)
+        stride[k] = fixed_thin > 0 ? fixed_thin : estimators::thinning_stride(t.tau[k], save_every);
       const auto lev = t.thinned(stride);
       N_k.resize(K);
       for (int k = 0; k < K; ++k) {
@@ -70,9 +71,9 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
       offset = (lattice && t.betas[0] == 0) ? sites * std::log(2.0) : 0.0;
       res.betas = t.betas;
       // BAR between neighbours and TI (trapezoid of ⟨E⟩ over β) on the same samples.
-      bar_along_ladder(lev, t.betas, std::vector<double>(K, 1.0), res.log_z_bar, res.log_z_bar_stderr);
+      estimators::bar_along_ladder(lev, t.betas, std::vector<double>(K, 1.0), res.log_z_bar, res.log_z_bar_stderr);
       for (auto& v : res.log_z_bar) v += offset;
-      ti_along_ladder(lev, t.betas, offset, res.log_z_ti, res.log_z_ti_stderr);
+      estimators::ti_along_ladder(lev, t.betas, offset, res.log_z_ti, res.log_z_ti_stderr);
     } catch (const std::exception& e) {
       why = e.what();
     }
@@ -86,7 +87,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   res.absolute = offset != 0.0;
   res.samples_used = std::int64_t(all.size());
   const int K = static_cast<int>(res.betas.size());
-  const MbarResult m = mbar_on_energies(res.betas, all, N_k, comm, mopt);
+  const estimators::MbarResult m = estimators::mbar_on_energies(res.betas, all, N_k, comm, mopt);
   if (!m.converged && comm.root())
     std::fprintf(stderr, "zeta: warning: MBAR stopped after %d steps without reaching free_energy.tol = %g\n",
                  m.iterations, mopt.tol);

@@ -18,30 +18,31 @@ using Space = Kokkos::DefaultExecutionSpace;
 
 void declare_sample_keys(Config& cfg) {
   declare_run_keys(cfg);
-  declare_model_keys(cfg);
-  declare_sampler_keys(cfg);
+  models::declare_model_keys(cfg);
+  samplers::declare_sampler_keys(cfg);
   cfg.declare("output.file", "zeta_sample.h5", "HDF5 output file (empty = none)");
   cfg.declare("output.landscape", "false", "2-D models: also write /landscape/energy on a grid with an .xmf sidecar");
   cfg.declare("output.landscape_range", "-3,3,-3,3", "landscape grid range xmin,xmax,ymin,ymax");
   cfg.declare("output.landscape_n", "128", "landscape grid points per axis");
 }
 
-SampleResult sample(const Config& cfg, const Comm& comm) {
+samplers::SampleResult sample(const Config& cfg, const parallel::Comm& comm) {
   // Everything is validated before any file is created.
   const RunSpec run = read_run_spec(cfg);
-  const ModelSpec ms = read_model_spec(cfg);
-  const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, ms.lattice());
-  const ChainRange range = comm.chains(smp.chains);
+  const models::ModelSpec ms = models::read_model_spec(cfg);
+  const samplers::SamplerSpec smp =
+      samplers::sampler_for_model(samplers::read_sampler_spec(cfg), ms.type, ms.lattice());
+  const parallel::ChainRange range = comm.chains(smp.chains);
   if (ms.type == "rbm" && cfg.get_bool("output.landscape"))
     config_error("output.landscape", "does not apply to model.type = rbm");
   const io::LandscapeSpec land = ms.type == "rbm" ? io::LandscapeSpec{} : io::read_landscape_spec(cfg, ms.dim);
   // RBM chains report the free energy F_β(v) of the saved x = v.
-  const SystemOptions opt{smp.beta, RbmEnergy::free};
-  const SamplingSetup setup{run, smp.chains, land, cfg.get_string("output.file"), cfg.resolved_ini()};
-  const ModelParams params = load_model_params(cfg, ms, comm);
-  check_system_memory(ms, params, range, opt, comm);
-  return with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
-    SampleResult r = run_sampling(sys, setup, range, comm);
+  const samplers::SystemOptions opt{smp.beta, samplers::RbmEnergy::free};
+  const samplers::SamplingSetup setup{run, smp.chains, land, cfg.get_string("output.file"), cfg.resolved_ini()};
+  const models::ModelParams params = models::load_model_params(cfg, ms, comm);
+  samplers::check_system_memory(ms, params, range, opt, comm);
+  return samplers::with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
+    samplers::SampleResult r = samplers::run_sampling(sys, setup, range, comm);
     auto& j = r.json;
     io::add_json_header(j, "sample", r.status, r.wall_s, comm, sys.name(), smp.name);
     j.add("chains", smp.chains);

@@ -18,19 +18,19 @@ using Space = Kokkos::DefaultExecutionSpace;
 
 void declare_temper_app_keys(Config& cfg) {
   declare_run_keys(cfg);
-  declare_model_keys(cfg);
-  declare_sampler_keys(cfg);
-  declare_temper_keys(cfg);
+  models::declare_model_keys(cfg);
+  samplers::declare_sampler_keys(cfg);
+  tempering::declare_temper_keys(cfg);
   cfg.declare("output.file", "zeta_temper.h5", "HDF5 output file (empty = none)");
   io::declare_checkpoint_keys(cfg);
 }
 
 namespace {
 
-void add_summary(JsonSummary& j, const TemperResult& res, const TemperSpec& ts, bool lattice) {
+void add_summary(JsonSummary& j, const tempering::TemperResult& res, const tempering::TemperSpec& ts, bool lattice) {
   j.add("levels", ts.levels());
   j.add("copies", ts.copies);
-  j.add("scheme", ts.scheme == SwapScheme::deo ? "deo" : "random");
+  j.add("scheme", ts.scheme == tempering::SwapScheme::deo ? "deo" : "random");
   j.add("steps", res.steps_done);
   j.add("betas", res.betas);
   j.add("acceptance", res.acceptance);
@@ -58,22 +58,24 @@ void add_summary(JsonSummary& j, const TemperResult& res, const TemperSpec& ts, 
 
 }  // namespace
 
-TemperResult temper(const Config& cfg, const Comm& comm) {
+tempering::TemperResult temper(const Config& cfg, const parallel::Comm& comm) {
   // Everything is validated before any file is created.
   const RunSpec run = read_run_spec(cfg);
-  const ModelSpec ms = read_model_spec(cfg);
-  const SamplerSpec smp = sampler_for_model(read_sampler_spec(cfg), ms.type, ms.lattice());
-  const TemperSpec ts = read_temper_spec(cfg, ms.lattice());
+  const models::ModelSpec ms = models::read_model_spec(cfg);
+  const samplers::SamplerSpec smp =
+      samplers::sampler_for_model(samplers::read_sampler_spec(cfg), ms.type, ms.lattice());
+  const tempering::TemperSpec ts = tempering::read_temper_spec(cfg, ms.lattice());
   const io::CheckpointSpec ck = io::read_checkpoint_spec(cfg);
   io::check_checkpoint_vs_output(ck, cfg.get_string("output.file"));
-  const ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
+  const parallel::ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
   // RBM replicas exchange on the joint energy E(v, h) that the Gibbs sweep leaves invariant.
-  const SystemOptions opt{1.0, RbmEnergy::joint, "temper.copies"};
-  const TemperingSetup setup{run, ts, ck, cfg.get_string("output.file"), cfg.resolved_ini(), cfg.defaults_ini()};
-  const ModelParams params = load_model_params(cfg, ms, comm);
-  check_system_memory(ms, params, range, opt, comm);
-  TemperResult res = with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
-    auto r = Tempering<std::decay_t<decltype(sys)>>(sys, setup, range, comm).run();
+  const samplers::SystemOptions opt{1.0, samplers::RbmEnergy::joint, "temper.copies"};
+  const tempering::TemperingSetup setup{
+      run, ts, ck, cfg.get_string("output.file"), cfg.resolved_ini(), cfg.defaults_ini()};
+  const models::ModelParams params = models::load_model_params(cfg, ms, comm);
+  samplers::check_system_memory(ms, params, range, opt, comm);
+  tempering::TemperResult res = samplers::with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
+    auto r = tempering::Tempering<std::decay_t<decltype(sys)>>(sys, setup, range, comm).run();
     io::add_json_header(r.json, "temper", r.status, r.wall_s, comm, sys.name(), smp.name);
     return r;
   });

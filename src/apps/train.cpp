@@ -28,7 +28,7 @@ namespace {
 //! The JSON line (collective): the header, the objective's figures, the rates and the
 //! share of the step loop spent summing gradients over ranks.
 void add_summary(TrainResult& res, const training::Trainer& trainer, const training::Objective& objective,
-                 const training::TrainSetup& setup, const Comm& comm) {
+                 const training::TrainSetup& setup, const parallel::Comm& comm) {
   auto& j = res.json;
   io::add_json_header(j, "train", res.status, res.wall_s, comm, objective.model_name(), objective.sampler_name());
   objective.add_json(j, res);
@@ -41,13 +41,14 @@ void add_summary(TrainResult& res, const training::Trainer& trainer, const train
 
 }  // namespace
 
-TrainResult train(const Config& cfg, const Comm& comm) {
+TrainResult train(const Config& cfg, const parallel::Comm& comm) {
   Kokkos::Timer timer;
   // Everything is validated before any file is created.
   const training::TrainSetup setup = training::read_train_setup(cfg, comm);
   const training::TrainSpec& ts = setup.train;
   const data::Dataset d = data::load(setup.data, ts.seed, comm);
-  const ModelParams params = load_model_params(cfg, setup.model, comm, ParamsExpect{d.dim, setup.data.path, true});
+  const models::ModelParams params =
+      models::load_model_params(cfg, setup.model, comm, models::ParamsExpect{d.dim, setup.data.path, true});
   auto run = [&](training::Objective& objective) {
     training::Trainer trainer(setup, comm, objective);
     TrainResult res = trainer.run(timer);
@@ -55,7 +56,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     return res;
   };
   if (setup.mlp()) {
-    Mlp<Space> mlp(loaded_params<io::MlpParams>(params), setup.model.activation);
+    models::Mlp<Space> mlp(models::loaded_params<io::MlpParams>(params), setup.model.activation);
     if (ts.dsm) {
       training::MlpDsm dsm(ts, setup.data, d, mlp, comm);
       return run(dsm);
@@ -64,7 +65,7 @@ TrainResult train(const Config& cfg, const Comm& comm) {
     return run(contrastive);
   }
   std::vector<double> base_bias;
-  Rbm<Space> rbm = training::initial_rbm(setup, d, params, comm, base_bias);
+  models::Rbm<Space> rbm = training::initial_rbm(setup, d, params, comm, base_bias);
   training::RbmContrastive contrastive(ts, d, rbm, base_bias, comm);
   return run(contrastive);
 }

@@ -109,18 +109,18 @@ std::int64_t Split::local_count() const {
   return n;
 }
 
-Share partitions_of(int rank, int ranks, int partitions) {
+parallel::Share partitions_of(int rank, int ranks, int partitions) {
   if (ranks > partitions)
     config_error("data.partitions", std::to_string(partitions) + " is less than the number of ranks (" +
                                         std::to_string(ranks) + "); every rank needs at least one partition");
-  return block_range(partitions, ranks, rank);
+  return parallel::block_range(partitions, ranks, rank);
 }
 
 namespace {
 
 //! Runs f on every rank; a failure on any rank is thrown on every rank as the
 //! lowest failing rank's message, so no rank is left waiting in a collective.
-void collectively(const Comm& comm, const std::function<void()>& f) {
+void collectively(const parallel::Comm& comm, const std::function<void()>& f) {
   std::string why;
   try {
     f();
@@ -161,12 +161,12 @@ std::vector<std::vector<Real>> read_ranges(const DataSpec& s, const std::string&
 
 //! Empty partitions [first, first + count) of a split of n examples, with their row ranges in the file
 //! (the split starts at file row `offset`).
-void plan_split(Split& split, std::int64_t n, int dim, int partitions, const Share& mine, std::int64_t offset,
+void plan_split(Split& split, std::int64_t n, int dim, int partitions, const parallel::Share& mine, std::int64_t offset,
                 std::vector<detail::RowRange>& ranges) {
   split.n = n;
   split.dim = dim;
   for (std::int64_t p = mine.offset; p < mine.offset + mine.count; ++p) {
-    const Share r = block_range(n, partitions, p);
+    const parallel::Share r = parallel::block_range(n, partitions, p);
     split.local.push_back(Partition{p, r.offset, r.count, {}});
     ranges.push_back({offset + r.offset, r.count});
   }
@@ -198,10 +198,10 @@ void binarize(Split& split, const DataSpec& spec, std::uint32_t seed, std::int64
 //! Per-feature mean and scale over the training split. Each partition's sums are
 //! formed in row order and combined in partition order, so the numbers are the
 //! same bit for bit on any rank count.
-void standardize(Dataset& d, const Comm& comm, const Share& mine) {
+void standardize(Dataset& d, const parallel::Comm& comm, const parallel::Share& mine) {
   const int dim = d.dim;
   const std::size_t P = d.train.local.size();
-  const Share parts{d.partitions, mine.offset, mine.count};
+  const parallel::Share parts{d.partitions, mine.offset, mine.count};
   std::vector<double> stats(P * 3 * dim);  // per partition: sum, min, max
   for (std::size_t q = 0; q < P; ++q) {
     const auto& p = d.train.local[q];
@@ -248,7 +248,7 @@ void standardize(Dataset& d, const Comm& comm, const Share& mine) {
 }
 
 //! Both splits from data.path (and data.heldout_path), this rank's partitions only, binarized.
-Dataset read_files(const DataSpec& spec, std::uint32_t seed, const Comm& comm, const Share& mine) {
+Dataset read_files(const DataSpec& spec, std::uint32_t seed, const parallel::Comm& comm, const parallel::Share& mine) {
   const int D = spec.partitions;
   const bool separate = !spec.heldout_path.empty();
 
@@ -329,7 +329,7 @@ Dataset read_files(const DataSpec& spec, std::uint32_t seed, const Comm& comm, c
 
 //! Both synthetic splits, this rank's partitions only: row i of split s is
 //! synthetic_point(seed, s, i), so no rank needs another's rows.
-Dataset generate(const DataSpec& spec, std::uint32_t seed, const Share& mine) {
+Dataset generate(const DataSpec& spec, std::uint32_t seed, const parallel::Share& mine) {
   const SyntheticSpec& y = spec.synthetic;
   const int D = spec.partitions;
   const auto limited = [&](std::int64_t n) { return spec.limit > 0 ? std::min(n, spec.limit) : n; };
@@ -367,21 +367,21 @@ Dataset generate(const DataSpec& spec, std::uint32_t seed, const Share& mine) {
 
 }  // namespace
 
-Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm) {
-  const Share mine = partitions_of(comm.rank(), comm.size(), spec.partitions);
+Dataset load(const DataSpec& spec, std::uint32_t seed, const parallel::Comm& comm) {
+  const parallel::Share mine = partitions_of(comm.rank(), comm.size(), spec.partitions);
   Dataset d = spec.type == FileType::synthetic ? generate(spec, seed, mine) : read_files(spec, seed, comm, mine);
   if (spec.standardize) standardize(d, comm, mine);
   return d;
 }
 
-SplitMean split_mean(const Split& split, int partitions, const std::vector<double>& local, const Comm& comm) {
+SplitMean split_mean(const Split& split, int partitions, const std::vector<double>& local, const parallel::Comm& comm) {
   if (split.n < 1) throw Error("split_mean: the split has no examples");
   if (std::int64_t(local.size()) != split.local_count())
     throw Error("internal: split_mean needs one value per local example", false);
-  const Share mine = partitions_of(comm.rank(), comm.size(), partitions);
+  const parallel::Share mine = partitions_of(comm.rank(), comm.size(), partitions);
   if (std::int64_t(split.local.size()) != mine.count)
     throw Error("internal: split_mean on a split cut into other partitions", false);
-  const Share parts{partitions, mine.offset, mine.count};
+  const parallel::Share parts{partitions, mine.offset, mine.count};
   // Σ v per partition, then Σ (v − mean)² per partition (two passes: no cancellation).
   const auto total = [&](const auto& term) {
     std::vector<double> sums(split.local.size(), 0.0);
@@ -398,7 +398,7 @@ SplitMean split_mean(const Split& split, int partitions, const std::vector<doubl
   return m;
 }
 
-SplitMean synthetic_nll(const DataSpec& spec, const Dataset& d, const Comm& comm) {
+SplitMean synthetic_nll(const DataSpec& spec, const Dataset& d, const parallel::Comm& comm) {
   if (spec.type != FileType::synthetic)
     config_error("data.type", "the exact NLL needs data.type = synthetic, got " + spec.type_name);
   if (!has_log_density(spec.synthetic.shape))
@@ -460,7 +460,7 @@ BatchPlan::BatchPlan(const Split& split, int partitions, std::int64_t batch, std
 
 const std::vector<std::int64_t>& BatchPlan::permutation(std::int64_t step, const Partition& p) const {
   if (step < 0) throw Error("internal: negative batch step", false);
-  if (p.count != block_range(n_, partitions_, p.index).count)
+  if (p.count != parallel::block_range(n_, partitions_, p.index).count)
     throw Error("internal: BatchPlan asked about a partition of another split", false);
   const std::int64_t e = epoch(step);
   Cached& c = cache_[p.index];

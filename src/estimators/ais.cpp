@@ -72,14 +72,14 @@ AisSpec read_ais_spec(const Config& cfg) {
   return s;
 }
 
-AisEstimate estimate(const AisRun& run, const ChainRange& range, const Comm& comm) {
+AisEstimate estimate(const AisRun& run, const parallel::ChainRange& range, const parallel::Comm& comm) {
   // The first stage at which any rank found diverged chains, and the last check before
   // it (the checks fall on the same stages on every rank, so the least sound_at).
   const double none = std::numeric_limits<double>::max();
   const double first = -comm.max(-(run.diverged_at >= 0 ? double(run.diverged_at) : none));
   if (first < none) {
     const double last = -comm.max(-double(run.sound_at));
-    diverged_error(static_cast<std::int64_t>(last), static_cast<std::int64_t>(first), "AIS stage");
+    samplers::diverged_error(static_cast<std::int64_t>(last), static_cast<std::int64_t>(first), "AIS stage");
   }
   const LogMeanExp fw = log_mean_exp(run.log_w, range, comm);
   AisEstimate e;
@@ -95,7 +95,8 @@ AisEstimate estimate(const AisRun& run, const ChainRange& range, const Comm& com
   return e;
 }
 
-void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& o, const ChainRange& range, const Comm& comm) {
+void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& o, const parallel::ChainRange& range,
+               const parallel::Comm& comm) {
   std::vector<double> betas(as.a.size());
   for (std::size_t t = 0; t < betas.size(); ++t) betas[t] = as.a[t] * as.beta;
   const hid_t db = out.create_double("/ais/betas", {hsize_t(betas.size())});

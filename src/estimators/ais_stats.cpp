@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-namespace zeta {
+namespace zeta::estimators {
 
-LogMeanExp log_mean_exp(const std::vector<double>& local, const ChainRange& range, const Comm& comm) {
+LogMeanExp log_mean_exp(const std::vector<double>& local, const parallel::ChainRange& range,
+                        const parallel::Comm& comm) {
   const auto all = comm.gather_chain_rows(local, 1, range);
   std::vector<double> out(4, NAN);
   if (comm.root()) {
@@ -28,4 +29,4 @@ LogMeanExp log_mean_exp(const std::vector<double>& local, const ChainRange& rang
   return LogMeanExp{out[0], out[1], out[2], out[3]};
 }
 
-}  // namespace zeta
+}  // namespace zeta::estimators

@@ -6,7 +6,7 @@
 #include "zeta/core/error.hpp"
 #include "zeta/core/vmath.hpp"
 
-namespace zeta {
+namespace zeta::estimators {
 
 namespace {
 //! The Fermi function 1 / (1 + e^x), without overflow and in a loop that vectorizes.
@@ -96,4 +96,4 @@ void bar_along_ladder(const std::vector<std::vector<double>>& energies, const st
   }
 }
 
-}  // namespace zeta
+}  // namespace zeta::estimators

@@ -5,14 +5,14 @@
 #include <limits>
 #include <sstream>
 
-namespace zeta {
+namespace zeta::estimators {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr std::int64_t kMaxCellsPerAxis = std::int64_t(1) << 20;
 }  // namespace
 
-Grid2d grid_around(const data::Dataset& d, const Comm& comm, std::int64_t n, double margin) {
+Grid2d grid_around(const data::Dataset& d, const parallel::Comm& comm, std::int64_t n, double margin) {
   if (d.dim != 2) throw Error("grid: needs 2-D examples, these have " + std::to_string(d.dim) + " values");
   if (n < 1 || n > kMaxCellsPerAxis) throw Error("grid: cells per axis must be in [1, 2^20], got " + std::to_string(n));
   if (!(margin >= 0) || !std::isfinite(margin)) throw Error("grid: the margin must be a finite number >= 0");
@@ -41,7 +41,7 @@ Grid2d grid_around(const data::Dataset& d, const Comm& comm, std::int64_t n, dou
 
 namespace detail {
 
-GridPlan grid_plan(const Grid2d& g, const GridOptions& opt, const Comm& comm) {
+GridPlan grid_plan(const Grid2d& g, const GridOptions& opt, const parallel::Comm& comm) {
   for (double v : {g.x_lo, g.x_hi, g.y_lo, g.y_hi})
     if (!std::isfinite(v)) throw Error("grid: the box must be finite");
   if (!(g.x_hi > g.x_lo) || !(g.y_hi > g.y_lo)) throw Error("grid: the box needs x_lo < x_hi and y_lo < y_hi");
@@ -56,8 +56,8 @@ GridPlan grid_plan(const Grid2d& g, const GridOptions& opt, const Comm& comm) {
   return p;
 }
 
-GridLogZ grid_reduce(const Grid2d& g, const GridPlan& plan, const std::vector<double>& energy, const Comm& comm,
-                     bool keep_energy) {
+GridLogZ grid_reduce(const Grid2d& g, const GridPlan& plan, const std::vector<double>& energy,
+                     const parallel::Comm& comm, bool keep_energy) {
   // Per chunk: m = max(−E) and s = Σ e^{−E − m}, in cell order.
   std::vector<double> part(std::size_t(2 * plan.mine.count));
   std::string bad;
@@ -94,7 +94,7 @@ GridLogZ grid_reduce(const Grid2d& g, const GridPlan& plan, const std::vector<do
   if (!bad.empty()) throw Error(bad);
 
   // Chunks combined in chunk order, whichever rank formed them.
-  const auto all = comm.allgather_chain_rows(part, 2, Share{plan.chunks, plan.mine.offset, plan.mine.count});
+  const auto all = comm.allgather_chain_rows(part, 2, parallel::Share{plan.chunks, plan.mine.offset, plan.mine.count});
   double M = -kInf;
   for (std::int64_t c = 0; c < plan.chunks; ++c) M = std::max(M, all[std::size_t(2 * c)]);
   GridLogZ r;
@@ -112,4 +112,4 @@ GridLogZ grid_reduce(const Grid2d& g, const GridPlan& plan, const std::vector<do
 
 }  // namespace detail
 
-}  // namespace zeta
+}  // namespace zeta::estimators

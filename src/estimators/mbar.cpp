@@ -9,7 +9,7 @@
 #include "zeta/core/vmath.hpp"
 #include "zeta/rng/philox.hpp"
 
-namespace zeta {
+namespace zeta::estimators {
 
 void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& V) {
   V.assign(std::size_t(n) * n, 0.0);
@@ -66,7 +66,7 @@ struct Problem {
   std::vector<std::int64_t> N_k;
   std::vector<std::int64_t> start;    // first global sample of each state (K + 1 entries)
   std::vector<int> S;                 // sampled states (N_k > 0), in order
-  const Comm* comm = nullptr;
+  const parallel::Comm* comm = nullptr;
 };
 
 //! Sums of one pass over the samples, for the state list O with exponent offsets b_k:
@@ -127,7 +127,7 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
     }
   }
   // Block sums from every rank, added in block order: the same bits on any rank count.
-  const std::vector<double> tot = p.comm->ordered_sum(parts, std::int64_t(L), Share{p.G, p.b0, p.nb});
+  const std::vector<double> tot = p.comm->ordered_sum(parts, std::int64_t(L), parallel::Share{p.G, p.b0, p.nb});
   Sums s;
   s.F = tot[0];
   s.col.assign(tot.begin() + 1, tot.begin() + 1 + mO);
@@ -272,17 +272,17 @@ void resample_counts(const Problem& p, std::uint32_t seed, int resample, std::ve
 
 }  // namespace
 
-Share mbar_samples(std::int64_t N, const Comm& comm) {
+parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm) {
   const std::int64_t G = std::max<std::int64_t>(1, std::min(kMbarBlocks, N));
-  const Share blocks = comm.share(G);
+  const parallel::Share blocks = comm.share(G);
   const std::int64_t lo = block_start(blocks.offset, N, G), hi = block_start(blocks.offset + blocks.count, N, G);
-  return Share{N, lo, hi - lo};
+  return parallel::Share{N, lo, hi - lo};
 }
 
 MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
-                            const std::vector<std::int64_t>& N_k, const Comm& comm, const MbarOptions& opt) {
+                            const std::vector<std::int64_t>& N_k, const parallel::Comm& comm, const MbarOptions& opt) {
   const int K = static_cast<int>(betas.size());
-  const Share mine = mbar_samples(std::int64_t(energies.size()), comm);
+  const parallel::Share mine = mbar_samples(std::int64_t(energies.size()), comm);
   std::vector<double> u(std::size_t(K) * std::size_t(mine.count));
   for (int k = 0; k < K; ++k)
     for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = betas[k] * energies[mine.offset + i];
@@ -292,7 +292,8 @@ MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<
 namespace {
 
 //! The problem of this rank's share u_local of the samples: counts, blocks, checks.
-Problem make_problem(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const Comm& comm) {
+Problem make_problem(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
+                     const parallel::Comm& comm) {
   Problem p;
   p.K = static_cast<int>(N_k.size());
   p.N_k = N_k;
@@ -305,9 +306,9 @@ Problem make_problem(const std::vector<double>& u_local, const std::vector<std::
   p.N = p.start[p.K];
   if (p.K < 2 || p.N == 0) throw Error("MBAR needs at least 2 states and 1 sample", false);
   p.G = std::max<std::int64_t>(1, std::min(kMbarBlocks, p.N));
-  const Share blocks = comm.share(p.G);
+  const parallel::Share blocks = comm.share(p.G);
   p.b0 = blocks.offset, p.nb = blocks.count;
-  const Share mine = mbar_samples(p.N, comm);
+  const parallel::Share mine = mbar_samples(p.N, comm);
   p.offset = mine.offset, p.count = mine.count;
   p.u = u_local.data();
   p.comm = &comm;
@@ -323,9 +324,9 @@ Problem make_problem(const std::vector<double>& u_local, const std::vector<std::
 
 //! Initial guess: f_{j+1} − f_j ≈ ½(⟨u_{j+1} − u_j⟩_j + ⟨u_{j+1} − u_j⟩_{j+1}) between neighbouring sampled states.
 std::vector<double> initial_guess(const Problem& p) {
-  const Comm& comm = *p.comm;
+  const parallel::Comm& comm = *p.comm;
   const std::vector<std::int64_t>& N_k = p.N_k;
-  const Share blocks = comm.share(p.G);
+  const parallel::Share blocks = comm.share(p.G);
   const int m = static_cast<int>(p.S.size());
   std::vector<double> f(p.K, 0.0);
   if (m > 1) {
@@ -434,7 +435,7 @@ void bootstrap_stderr(const Problem& p, const Solve& sol, const MbarOptions& opt
 
 }  // namespace
 
-MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const Comm& comm,
+MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
                 const MbarOptions& opt) {
   Problem p = make_problem(u_local, N_k, comm);
   std::vector<double> f = initial_guess(p);
@@ -453,8 +454,8 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
 }
 
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt) {
-  Comm self(MPI_COMM_SELF);
+  parallel::Comm self(MPI_COMM_SELF);
   return mbar(u, N_k, self, opt);
 }
 
-}  // namespace zeta
+}  // namespace zeta::estimators

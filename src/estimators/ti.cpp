@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-namespace zeta {
+namespace zeta::estimators {
 
 void ti_along_ladder(const std::vector<std::vector<double>>& levels, const std::vector<double>& betas, double offset,
                      std::vector<double>& log_z, std::vector<double>& log_z_stderr) {
@@ -28,4 +28,4 @@ void ti_along_ladder(const std::vector<std::vector<double>>& levels, const std::
   }
 }
 
-}  // namespace zeta
+}  // namespace zeta::estimators

@@ -203,7 +203,7 @@ void corrupt(const std::string& file, const std::string& dataset, const std::str
   throw CheckpointCorrupt("checkpoint '" + file + "' is corrupt: " + dataset + " " + why);
 }
 
-void write_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& fill) {
+void write_checkpoint(const parallel::Comm& comm, const std::string& path, const std::function<void(hid_t)>& fill) {
   std::string why;
   if (comm.root()) {
     const std::string tmp = path + ".tmp", prev = path + ".prev";
@@ -240,7 +240,7 @@ void write_checkpoint(const Comm& comm, const std::string& path, const std::func
   if (!why.empty()) throw Error(why);
 }
 
-void read_checkpoint(const Comm& comm, const std::string& path,
+void read_checkpoint(const parallel::Comm& comm, const std::string& path,
                      const std::function<void(hid_t, const std::string&)>& read) {
   std::string why;
   if (comm.root()) {
@@ -277,7 +277,7 @@ void read_checkpoint(const Comm& comm, const std::string& path,
   if (!why.empty()) throw Error(why);
 }
 
-void check_checkpoint_target(const Comm& comm, const CheckpointSpec& ck, const std::string& command,
+void check_checkpoint_target(const parallel::Comm& comm, const CheckpointSpec& ck, const std::string& command,
                              const std::string& resolved_ini, const std::vector<std::string>& prefixes,
                              const std::string& defaults_ini) {
   if (ck.file.empty()) return;

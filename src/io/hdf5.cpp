@@ -180,7 +180,7 @@ std::string publish_output(const std::string& partial, const std::string& path, 
   throw Error("cannot publish '" + partial + "' as '" + path + "': the name keeps changing", false);
 }
 
-OutputFile::OutputFile(const Comm& comm, std::string path) : comm_(comm), path_(std::move(path)) {
+OutputFile::OutputFile(const parallel::Comm& comm, std::string path) : comm_(comm), path_(std::move(path)) {
   if (comm_.root()) {
     partial_ = unique_partial_name(path_);
     const FileIdentity e = identity(path_);

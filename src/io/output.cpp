@@ -10,7 +10,7 @@
 namespace zeta::io {
 
 void add_json_header(JsonSummary& j, const std::string& command, const std::string& status, double wall_s,
-                     const Comm& comm, const std::string& model, const std::string& sampler) {
+                     const parallel::Comm& comm, const std::string& model, const std::string& sampler) {
   j.add("command", command);
   j.add("status", status);
   j.add("wall_s", wall_s);
@@ -19,11 +19,12 @@ void add_json_header(JsonSummary& j, const std::string& command, const std::stri
   j.add("sampler", sampler);
 }
 
-void write_root_attributes(OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm) {
+void write_root_attributes(OutputFile& out, const std::string& command, const Config& cfg, const parallel::Comm& comm) {
   write_root_attributes(out, command, cfg.resolved_ini(), comm);
 }
 
-void write_root_attributes(OutputFile& out, const std::string& command, const std::string& config, const Comm& comm) {
+void write_root_attributes(OutputFile& out, const std::string& command, const std::string& config,
+                           const parallel::Comm& comm) {
   out.attribute("zeta_version", std::string(ZETA_VERSION));
   out.attribute("git_commit", std::string(ZETA_GIT_COMMIT));
   out.attribute("command", command);
@@ -83,7 +84,7 @@ void write_landscape_xmf(const std::string& h5_path, int points) {
 }  // namespace
 
 void write_landscape_values(OutputFile& out, const std::vector<double>& xs, const std::vector<double>& ys,
-                            const std::vector<double>& energy, const Comm& comm) {
+                            const std::vector<double>& energy, const parallel::Comm& comm) {
   const hsize_t n = hsize_t(xs.size()), w = comm.root() ? n : 0;
   if (ys.size() != xs.size() || (comm.root() && energy.size() != std::size_t(n * n)))
     throw Error("internal: a landscape is n × n energies on n x and n y nodes", false);

@@ -83,7 +83,7 @@ std::vector<double> RbmParams::flat() const {
   return t;
 }
 
-RbmParams RbmParams::from_flat(RbmKind kind, int visible, int hidden, const std::vector<double>& theta) {
+RbmParams RbmParams::from_flat(models::RbmKind kind, int visible, int hidden, const std::vector<double>& theta) {
   const std::size_t nw = std::size_t(visible) * hidden;
   if (theta.size() != nw + visible + hidden) throw Error("internal: rbm parameter vector has the wrong length", false);
   RbmParams p;
@@ -128,7 +128,7 @@ RbmParams read_rbm_params(const std::string& file) {
     throw Error("model.params: '" + file + "' /model/rbm has no attribute kind (bernoulli | gaussian)");
   }
   try {
-    p.kind = parse_rbm_kind(kind);
+    p.kind = models::parse_rbm_kind(kind);
   } catch (const std::exception& e) {
     throw Error("model.params: '" + file + "' /model/rbm: " + e.what());
   }
@@ -142,7 +142,7 @@ void write_rbm_params(hid_t file, const RbmParams& p) {
   if (!p.base_bias.empty()) write_doubles(file, "/model/rbm/base_bias", {hsize_t(p.visible)}, p.base_bias.data());
   Handle g(H5Gopen2(file, "/model/rbm", H5P_DEFAULT), H5Gclose);
   if (g.id() < 0) throw Error("cannot open /model/rbm to write its kind", false);
-  write_string_attribute(g.id(), "kind", rbm_kind_name(p.kind));
+  write_string_attribute(g.id(), "kind", models::rbm_kind_name(p.kind));
 }
 
 void write_rbm_params(const std::string& file, const RbmParams& p) {
@@ -178,7 +178,7 @@ void write_rbm_params(OutputFile& out, const RbmParams& p) {
   out.write_root_double("/model/rbm/base_bias", {nv}, p.base_bias.data());
   Handle g(H5Gopen2(out.id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
   if (g.id() < 0) throw Error("cannot open /model/rbm in '" + out.path() + "'");
-  write_string_attribute(g.id(), "kind", rbm_kind_name(p.kind));
+  write_string_attribute(g.id(), "kind", models::rbm_kind_name(p.kind));
 }
 
 std::vector<double> read_rbm_theta(hid_t f, const std::string& file, int visible, int hidden) {

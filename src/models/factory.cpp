@@ -6,7 +6,7 @@
 #include "zeta/core/error.hpp"
 #include "zeta/io/params.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 Activation parse_activation(const std::string& name) {
   if (name == "silu") return Activation::silu;
@@ -205,7 +205,8 @@ std::string rbm_mismatch(const Config& cfg, const ModelSpec& ms, const io::RbmPa
 }
 }  // namespace
 
-ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const Comm& comm, const ParamsExpect& expect) {
+ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const parallel::Comm& comm,
+                              const ParamsExpect& expect) {
   const bool mlp = ms.type == "mlp";
   if (!mlp && ms.type != "rbm") return {};
   if (ms.params.empty()) {
@@ -231,4 +232,4 @@ ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const Comm
   return p;
 }
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -7,7 +7,7 @@
 
 #include "zeta/core/error.hpp"
 
-namespace zeta {
+namespace zeta::parallel {
 
 Comm::Comm(MPI_Comm parent) {
   MPI_Comm_dup(parent, &comm_);
@@ -160,4 +160,4 @@ bool StopControl::should_stop() const {
   return comm_.any(g_stop_signal != 0 || timed_out);
 }
 
-}  // namespace zeta
+}  // namespace zeta::parallel

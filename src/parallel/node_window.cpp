@@ -2,7 +2,7 @@
 
 #include <exception>
 
-namespace zeta {
+namespace zeta::parallel {
 
 MPI_Comm node_comm(const Comm& comm) {
   MPI_Comm node = MPI_COMM_NULL;
@@ -45,4 +45,4 @@ void NodeWindow::release() {
   MPI_Win_free(&win_);
 }
 
-}  // namespace zeta
+}  // namespace zeta::parallel

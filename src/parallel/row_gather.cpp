@@ -8,7 +8,7 @@
 
 #include "zeta/core/error.hpp"
 
-namespace zeta {
+namespace zeta::parallel {
 
 namespace {
 
@@ -100,4 +100,4 @@ void RowGather::gather(const std::vector<double>& local) {
   for (int q = 0; q < P; ++q) place(q, out_.data() + displs_[q]);
 }
 
-}  // namespace zeta
+}  // namespace zeta::parallel

@@ -5,7 +5,7 @@
 #include <memory>
 #include <utility>
 
-namespace zeta {
+namespace zeta::parallel {
 
 namespace {
 
@@ -96,4 +96,4 @@ void SharedSum<T>::sum() {
 template class SharedSum<float>;
 template class SharedSum<double>;
 
-}  // namespace zeta
+}  // namespace zeta::parallel

@@ -8,7 +8,7 @@
 #include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/samplers.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 void declare_sampler_keys(Config& cfg) {
   cfg.declare("sampler.type", "mala",
@@ -96,9 +96,9 @@ SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool
   return s;
 }
 
-}  // namespace zeta
+}  // namespace zeta::samplers
 
-namespace zeta {
+namespace zeta::samplers {
 
 void diverged_error(std::int64_t last_good, std::int64_t step, const char* what) {
   char bound[32];
@@ -110,9 +110,9 @@ void diverged_error(std::int64_t last_good, std::int64_t step, const char* what)
                                         "sampler.clip_grad or sampler.clamp)");
 }
 
-}  // namespace zeta
+}  // namespace zeta::samplers
 
-namespace zeta {
+namespace zeta::samplers {
 
 double chain_bytes(int state_size, bool continuous) {
   // The acceptance count, and 20 batch sums (sampling) or the log-weights (AIS).
@@ -122,7 +122,8 @@ double chain_bytes(int state_size, bool continuous) {
   return double(state_size) + per_run;
 }
 
-void check_chain_memory(const std::string& key, std::int64_t global, double bytes_per_chain, const Comm& comm) {
+void check_chain_memory(const std::string& key, std::int64_t global, double bytes_per_chain,
+                        const parallel::Comm& comm) {
   const double pages = double(::sysconf(_SC_PHYS_PAGES)), page = double(::sysconf(_SC_PAGESIZE));
   const double physical = -comm.max(-(pages > 0 && page > 0 ? pages * page : INFINITY));
   const double per_rank = std::ceil(double(global) / double(comm.size())) * bytes_per_chain;
@@ -134,4 +135,4 @@ void check_chain_memory(const std::string& key, std::int64_t global, double byte
   }
 }
 
-}  // namespace zeta
+}  // namespace zeta::samplers

@@ -6,7 +6,7 @@
 #include "zeta/core/error.hpp"
 #include "zeta/rng/philox.hpp"
 
-namespace zeta {
+namespace zeta::tempering {
 
 void declare_temper_keys(Config& cfg) {
   cfg.declare("temper.betas", "", "explicit increasing inverse temperatures (overrides beta_min/beta_max/count)");
@@ -222,4 +222,4 @@ void ReplicaExchange::load_state(const std::vector<std::int64_t>& s, const std::
     }
 }
 
-}  // namespace zeta
+}  // namespace zeta::tempering

@@ -4,7 +4,7 @@
 
 #include "zeta/estimators/bar.hpp"
 
-namespace zeta::tempering_detail {
+namespace zeta::tempering::detail {
 
 std::vector<std::int64_t> adaptation_window_ends(const TemperSpec& ts, std::int64_t burn_in) {
   std::vector<std::int64_t> window_end;
@@ -55,7 +55,7 @@ void level_statistics(const RunState& st, int K, bool lattice, TemperResult& res
   res.tau_int.resize(K);
   for (int k = 0; k < K; ++k) {
     res.mean_energy[k] = st.energy.mean(k);
-    const BatchStats b = st.energy.batch_stats(k);
+    const estimators::BatchStats b = st.energy.batch_stats(k);
     res.mean_energy_stderr[k] = b.std_error;
     res.tau_int[k] = b.tau_int;
   }
@@ -70,7 +70,7 @@ void level_statistics(const RunState& st, int K, bool lattice, TemperResult& res
 }
 
 void bar_results(const RunState& st, std::int64_t save_every, int copies, int K, bool lattice, int dim,
-                 const Comm& comm, TemperResult& res) {
+                 const parallel::Comm& comm, TemperResult& res) {
   if (st.saved < 2) return;
   std::vector<double> lz(K, 0.0), lz_se(K, 0.0);
   if (comm.root()) {
@@ -79,9 +79,9 @@ void bar_results(const RunState& st, std::int64_t save_every, int copies, int K,
     for (int k = 0; k < K; ++k) {
       for (std::int64_t s = 0; s < st.saved; ++s)
         for (int copy = 0; copy < copies; ++copy) e[k].push_back(st.rows_energy[(s * copies + copy) * K + k]);
-      g[k] = statistical_inefficiency(res.tau_int[k], save_every);
+      g[k] = estimators::statistical_inefficiency(res.tau_int[k], save_every);
     }
-    bar_along_ladder(e, st.betas, g, lz, lz_se);
+    estimators::bar_along_ladder(e, st.betas, g, lz, lz_se);
     if (lattice && st.betas[0] == 0)
       for (auto& v : lz) v += double(dim) * std::log(2.0);
   }
@@ -93,7 +93,7 @@ void bar_results(const RunState& st, std::int64_t save_every, int copies, int K,
 }
 
 void write_output(io::OutputFile& out, const RunState& st, const TemperResult& res, int copies, int K,
-                  std::int64_t saves, std::int64_t R, bool lattice, int dim, const Comm& comm) {
+                  std::int64_t saves, std::int64_t R, bool lattice, int dim, const parallel::Comm& comm) {
   const bool r0 = comm.root();
   auto n = [&](hsize_t v) { return r0 ? v : hsize_t(0); };
   const hsize_t hK = hsize_t(K), hC = hsize_t(copies);
@@ -138,4 +138,4 @@ void write_output(io::OutputFile& out, const RunState& st, const TemperResult& r
   out.attribute("samples_saved", st.saved);
 }
 
-}  // namespace zeta::tempering_detail
+}  // namespace zeta::tempering::detail

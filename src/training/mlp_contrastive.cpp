@@ -20,9 +20,9 @@ const std::vector<std::string>& MlpContrastive::Series::names() {
 }
 
 MlpContrastive::MlpContrastive(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
-                               Mlp<Space>& mlp, const Comm& comm)
+                               models::Mlp<Space>& mlp, const parallel::Comm& comm)
     : MlpObjective(ts, dspec, d, mlp, comm),
-      neg_(ChainRange{D_ * b_, mine_.offset * b_, nloc_ * b_}, d.dim, 1.0),
+      neg_(parallel::ChainRange{D_ * b_, mine_.offset * b_, nloc_ * b_}, d.dim, 1.0),
       fresh_{ts.langevin.clamp, ts.langevin.clamp_min, ts.langevin.clamp_max, ts.langevin.init_scale} {
   const std::int64_t n = nloc_ * b_;
   x_ = Matrix<Space>("zeta::train::contrastive_rows", 2 * n, dim_);
@@ -118,7 +118,7 @@ void MlpContrastive::check(io::OutputFile* out) {
   Vector<Space> en("zeta::train::eval_noise_energy", n);
   energies(noise, en, nloc_);
   const auto noise_e = host_copy(en);
-  const ChainRange rows{D_ * b_, mine_.offset * b_, n};
+  const parallel::ChainRange rows{D_ * b_, mine_.offset * b_, n};
   const auto ed = comm_.gather_chain_rows(std::vector<double>(e.begin(), e.begin() + n), 1, rows);
   const auto em = comm_.gather_chain_rows(std::vector<double>(e.begin() + n, e.end()), 1, rows);
   const auto ez = comm_.gather_chain_rows(noise_e, 1, rows);
@@ -157,7 +157,7 @@ void MlpContrastive::negatives(std::int64_t s, bool keep) {
   }
   negative_gradients();
   for (int t = 0; t < ts_.k; ++t) {
-    langevin_move(neg_, ts_.langevin, ts_.seed, s * ts_.k + t);
+    samplers::langevin_move(neg_, ts_.langevin, ts_.seed, s * ts_.k + t);
     if (t + 1 < ts_.k) negative_gradients();
   }
   if (ts_.pcd && keep) buffer_.put_back(neg_.x);

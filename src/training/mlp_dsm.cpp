@@ -19,8 +19,8 @@ const std::vector<std::string>& MlpDsm::Series::names() {
   return n;
 }
 
-MlpDsm::MlpDsm(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, Mlp<Space>& mlp,
-               const Comm& comm)
+MlpDsm::MlpDsm(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
+               const parallel::Comm& comm)
     : MlpObjective(ts, dspec, d, mlp, comm) {
   xt_ = Matrix<Space>("zeta::train::dsm_noisy", nloc_ * b_, dim_);
   c_ = Matrix<Space>("zeta::train::dsm_offset", nloc_ * b_, dim_);

@@ -14,8 +14,8 @@ namespace zeta::training {
 namespace {
 
 //! Grid options that keep the energies of the cells (the /landscape).
-GridOptions keeping_energy() {
-  GridOptions keep;
+estimators::GridOptions keeping_energy() {
+  estimators::GridOptions keep;
   keep.keep_energy = true;
   return keep;
 }
@@ -36,8 +36,8 @@ const std::vector<std::string>& MlpObjective::signature_keys() const {
   return keys;
 }
 
-MlpObjective::MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, Mlp<Space>& mlp,
-                           const Comm& comm)
+MlpObjective::MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
+                           models::Mlp<Space>& mlp, const parallel::Comm& comm)
     : ts_(ts),
       data_(d),
       mlp_(mlp),
@@ -54,7 +54,7 @@ MlpObjective::MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, con
   // The NLL monitor: 2-D data with a held-out split, a grid around both splits; the
   // exact NLL of the same points where the synthetic density has a closed form.
   grid_ = ts.grid_points > 0 && d.dim == 2 && d.heldout.n > 0;
-  if (grid_) box_ = grid_around(d, comm, ts.grid_points);
+  if (grid_) box_ = estimators::grid_around(d, comm, ts.grid_points);
   if (grid_ && dspec.type == data::FileType::synthetic && data::has_log_density(dspec.synthetic.shape))
     true_nll_ = data::synthetic_nll(dspec, d, comm).mean;
 }
@@ -68,8 +68,8 @@ std::vector<double> MlpObjective::reduce_sums(const std::vector<double>& per_par
 }
 
 const char* MlpObjective::evaluate_nll(std::int64_t s, bool keep_cells) {
-  const GridOptions opt = keep_cells ? keeping_energy() : GridOptions();
-  GridNll r = grid_nll(mlp_, box_, data_.heldout, data_.partitions, comm_, opt);
+  const estimators::GridOptions opt = keep_cells ? keeping_energy() : estimators::GridOptions();
+  estimators::GridNll r = estimators::grid_nll(mlp_, box_, data_.heldout, data_.partitions, comm_, opt);
   if (keep_cells) cells_ = std::move(r.energy);
   if (!std::isfinite(r.nll)) return "the held-out NLL";
   nll_.step.push_back(double(s));
@@ -145,7 +145,7 @@ void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
   if (std::isfinite(true_nll_)) out.write_root_double("/train/true_nll", {1}, &true_nll_);
   if (grid_) {
     // An interrupted run had no final evaluation: the grid at the θ it stopped with.
-    if (step != ts_.steps) cells_ = grid_log_z(mlp_, box_, comm_, keeping_energy()).energy;
+    if (step != ts_.steps) cells_ = estimators::grid_log_z(mlp_, box_, comm_, keeping_energy()).energy;
     std::vector<double> xs(std::size_t(box_.nx)), ys(std::size_t(box_.ny));
     for (std::int64_t i = 0; i < box_.nx; ++i) xs[std::size_t(i)] = box_.x(i);
     for (std::int64_t j = 0; j < box_.ny; ++j) ys[std::size_t(j)] = box_.y(j);
@@ -156,7 +156,7 @@ void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
 void MlpObjective::add_json(JsonSummary& j, const TrainResult& res) const {
   j.add("objective", ts_.dsm ? "dsm" : ts_.pcd ? "pcd" : "cd");
   add_objective_json(j);
-  j.add("activation", activation_name(mlp_.activation()));
+  j.add("activation", models::activation_name(mlp_.activation()));
   j.add("examples", data_.train.n);
   j.add("batch", ts_.batch);
   j.add("partitions", data_.partitions);

@@ -18,7 +18,7 @@ namespace zeta::training {
 
 using Space = Kokkos::DefaultExecutionSpace;
 
-std::vector<double> data_mean(const data::Dataset& d, const Comm& comm) {
+std::vector<double> data_mean(const data::Dataset& d, const parallel::Comm& comm) {
   const int nv = d.dim;
   std::vector<double> local;
   for (const auto& p : d.train.local) {
@@ -32,24 +32,24 @@ std::vector<double> data_mean(const data::Dataset& d, const Comm& comm) {
   return mean;
 }
 
-Rbm<Space> initial_rbm(const TrainSetup& setup, const data::Dataset& d, const ModelParams& params, const Comm& comm,
-                       std::vector<double>& base_bias) {
-  const ModelSpec& ms = setup.model;
+models::Rbm<Space> initial_rbm(const TrainSetup& setup, const data::Dataset& d, const models::ModelParams& params,
+                               const parallel::Comm& comm, std::vector<double>& base_bias) {
+  const models::ModelSpec& ms = setup.model;
   const int nv = d.dim;
   std::vector<double> theta0;
   if (const auto* p = std::get_if<io::RbmParams>(&params)) theta0 = p->flat();
   std::vector<double> sigma;
-  if (ms.rbm_kind == RbmKind::gaussian) {
+  if (ms.rbm_kind == models::RbmKind::gaussian) {
     sigma = ms.rbm_sigma;
     if (sigma.size() != 1 && int(sigma.size()) != nv)
       config_error("model.sigma", "needs 1 or " + std::to_string(nv) + " values (the data's features), got " +
                                       std::to_string(sigma.size()));
   }
-  Rbm<Space> rbm(ms.rbm_kind, nv, ms.hidden, sigma);
+  models::Rbm<Space> rbm(ms.rbm_kind, nv, ms.hidden, sigma);
   // The training data's visible marginals: the initial b, and the AIS base-rate model stored with the parameters.
   const std::vector<double> mean = data_mean(d, comm);
-  base_bias = Rbm<Space>::visible_bias_from_mean(ms.rbm_kind, mean);
-  if (theta0.empty()) theta0 = Rbm<Space>::initial_params(ms.rbm_kind, nv, ms.hidden, ms.init_seed, mean);
+  base_bias = models::Rbm<Space>::visible_bias_from_mean(ms.rbm_kind, mean);
+  if (theta0.empty()) theta0 = models::Rbm<Space>::initial_params(ms.rbm_kind, nv, ms.hidden, ms.init_seed, mean);
   rbm.set_params(theta0);
   return rbm;
 }
@@ -74,8 +74,8 @@ const std::vector<std::string>& RbmContrastive::signature_keys() const {
   return keys;
 }
 
-RbmContrastive::RbmContrastive(const TrainSpec& ts, const data::Dataset& d, Rbm<Space>& rbm,
-                               std::vector<double> base_bias, const Comm& comm)
+RbmContrastive::RbmContrastive(const TrainSpec& ts, const data::Dataset& d, models::Rbm<Space>& rbm,
+                               std::vector<double> base_bias, const parallel::Comm& comm)
     : ts_(ts),
       data_(d),
       mine_(data::partitions_of(comm.rank(), comm.size(), d.partitions)),
@@ -185,7 +185,7 @@ std::vector<double> RbmContrastive::monitors(std::int64_t s) {
     rbm_.free_energy(v, 1.0, Vector<Space>(fd.data() + l * b_, b_));
     rbm_.free_energy(row_block<Space>(vneg_, l * cp_, cp_), 1.0, Vector<Space>(fm.data() + l * cp_, cp_));
   }
-  const bool bern = rbm_.kind() == RbmKind::bernoulli;
+  const bool bern = rbm_.kind() == models::RbmKind::bernoulli;
   auto hv = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vdata_);
   auto hr = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), vr);
   auto hfd = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), fd);
@@ -233,7 +233,7 @@ const char* RbmContrastive::record(std::int64_t s, double grad_norm) {
 void RbmContrastive::evaluate_ais(std::int64_t s) {
   std::vector<double> a(ts_.ais_steps + 1);
   for (std::int64_t t = 0; t <= ts_.ais_steps; ++t) a[t] = double(t) / double(ts_.ais_steps);
-  const ChainRange chains = comm_.chains(ts_.ais_chains);
+  const parallel::ChainRange chains = comm_.chains(ts_.ais_chains);
   // Draws keyed apart from the training chains: a seed mixed with the step (splitmix32-style).
   std::uint32_t z = ts_.seed ^ (0x9E3779B9u * std::uint32_t(s + 1));
   z = (z ^ (z >> 16)) * 0x85EBCA6Bu;
@@ -242,7 +242,7 @@ void RbmContrastive::evaluate_ais(std::int64_t s) {
   estimators::AisSpec as;  // β = 1, one Gibbs sweep per distribution, forward only
   as.a = a;
   const estimators::AisRun run = estimators::run_ais(rbm_, base_bias_, as, z, chains);
-  const LogMeanExp lme = log_mean_exp(run.log_w, chains, comm_);
+  const estimators::LogMeanExp lme = estimators::log_mean_exp(run.log_w, chains, comm_);
   const double log_z = run.base_log_z + lme.log_mean;
   std::vector<double> part(2 * data_.heldout.local.size(), 0.0);
   for (std::size_t q = 0; q < data_.heldout.local.size(); ++q) {
@@ -254,7 +254,7 @@ void RbmContrastive::evaluate_ais(std::int64_t s) {
     auto hF = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), F);
     for (std::int64_t r = 0; r < P.count; ++r) part[2 * q] += hF(r), part[2 * q + 1] += hF(r) * hF(r);
   }
-  const Share mine_p = data::partitions_of(comm_.rank(), comm_.size(), data_.partitions);
+  const parallel::Share mine_p = data::partitions_of(comm_.rank(), comm_.size(), data_.partitions);
   const std::vector<double> sums = comm_.ordered_sum(part, 2, mine_p);
   const double sf = sums[0], sf2 = sums[1];
   const double n = double(data_.heldout.n), mf = sf / n;
@@ -288,7 +288,7 @@ void RbmContrastive::gather_state() {
   chains_all_.clear();
   if (ts_.pcd) {
     const auto local = host_copy(vneg_);
-    const ChainRange range{ts_.chains, chain_offset(), std::int64_t(local.size()) / nv_};
+    const parallel::ChainRange range{ts_.chains, chain_offset(), std::int64_t(local.size()) / nv_};
     chains_all_ = comm_.gather_chain_rows(local, nv_, range);
   }
   theta_all_ = rbm_.params();
@@ -307,7 +307,7 @@ std::vector<double> RbmContrastive::read_state(hid_t f, const std::string& file)
   std::vector<double> theta = io::read_rbm_theta(f, file, nv_, nh_);
   if (ts_.pcd) chains_all_ = io::read_array<double>(f, file, "/train/chains", {hsize_t(ts_.chains), hsize_t(nv_)});
   for (double v : chains_all_)
-    if (rbm_.kind() == RbmKind::bernoulli ? (v != 0 && v != 1) : !std::isfinite(v))
+    if (rbm_.kind() == models::RbmKind::bernoulli ? (v != 0 && v != 1) : !std::isfinite(v))
       io::corrupt(file, "/train/chains", "holds a visible unit that this RBM cannot take");
   read_series(f, file, series_, "monitor");
   read_series(f, file, ais_, "AIS");
@@ -346,7 +346,7 @@ void RbmContrastive::add_json(JsonSummary& j, const TrainResult& res) const {
   j.add("k", ts_.k);
   j.add("visible", nv_);
   j.add("hidden", nh_);
-  j.add("visible_units", rbm_kind_name(rbm_.kind()));
+  j.add("visible_units", models::rbm_kind_name(rbm_.kind()));
   j.add("examples", data_.train.n);
   j.add("batch", ts_.batch);
   if (ts_.pcd) j.add("chains", ts_.chains);

@@ -97,8 +97,8 @@ void ReplayBuffer::draw(std::int64_t s, const Matrix<Space>& x, std::int64_t fir
 
 void ReplayBuffer::put_back(const Matrix<Space>& x) { return_to_buffer(x, buffer_, slot_, flags_); }
 
-void ReplayBuffer::gather(const Comm& comm) {
-  const ChainRange range{global_, first_partition_ * M_, nloc_ * M_};
+void ReplayBuffer::gather(const parallel::Comm& comm) {
+  const parallel::ChainRange range{global_, first_partition_ * M_, nloc_ * M_};
   all_ = comm.gather_chain_rows(host_copy(buffer_), dim_, range);
 }
 
@@ -113,7 +113,7 @@ void ReplayBuffer::read(hid_t f, const std::string& file) {
     if (!std::isfinite(v)) io::corrupt(file, "/train/replay_buffer", "holds a non-finite value");
 }
 
-void ReplayBuffer::scatter(const Comm& comm) {
+void ReplayBuffer::scatter(const parallel::Comm& comm) {
   comm.broadcast(all_);
   auto h = Kokkos::create_mirror_view(buffer_);
   const std::size_t first = std::size_t(first_partition_ * M_) * dim_;

@@ -15,7 +15,7 @@ void declare_train_keys(Config& cfg) {
   cfg.declare("run.steps", "1000", "optimizer steps in total (a restart runs on until this many)");
   cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
   declare_progress_key(cfg);
-  declare_model_keys(cfg);
+  models::declare_model_keys(cfg);
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
               "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
@@ -39,7 +39,7 @@ void declare_train_keys(Config& cfg) {
               "mlp cd / pcd: alpha >= 0 of the energy regulariser alpha (<E(data)^2> + <E(negatives)^2>)");
   cfg.declare("sampler.type", "langevin",
               "mlp cd / pcd: the negative phase's move; langevin only (x - (eps/2) clip(grad E) + sqrt(eps) z, clamped)");
-  declare_langevin_keys(cfg);
+  samplers::declare_langevin_keys(cfg);
   cfg.declare("train.batch", "64",
               "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "
               "data.partitions");
@@ -80,8 +80,8 @@ void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objectiv
     if (cfg.given("train.chains"))
       config_error("train.chains", "is the RBM's persistent chains; an mlp's negatives come from train.buffer_size");
     cfg.get_choice("sampler.type", {"langevin"});
-    read_langevin_keys(cfg, ts.langevin);
-    ts.langevin.type = SamplerType::langevin;
+    samplers::read_langevin_keys(cfg, ts.langevin);
+    ts.langevin.type = samplers::SamplerType::langevin;
     ts.buffer_size = cfg.get_int_at_least("train.buffer_size", 1);
     if (ts.pcd && ts.buffer_size < ts.batch)
       config_error("train.buffer_size", std::to_string(ts.buffer_size) + " states are fewer than train.batch = " +
@@ -103,7 +103,7 @@ void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objectiv
 }
 
 //! The global batch, the persistent chains and the reduction against the ranks and partitions.
-void read_batch_keys(const Config& cfg, TrainSpec& ts, const Comm& comm, int D) {
+void read_batch_keys(const Config& cfg, TrainSpec& ts, const parallel::Comm& comm, int D) {
   ts.batch = cfg.get_int_at_least("train.batch", 1);
   const int R = comm.size();
   if (ts.batch < R)
@@ -129,14 +129,14 @@ void read_batch_keys(const Config& cfg, TrainSpec& ts, const Comm& comm, int D) 
 
 }  // namespace
 
-TrainSetup read_train_setup(const Config& cfg, const Comm& comm) {
+TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   TrainSetup setup;
   TrainSpec& ts = setup.train;
   ts.seed = read_seed(cfg);
   ts.steps = cfg.get_int_at_least("run.steps", 1);
   ts.max_hours = cfg.get_nonnegative("run.max_hours");
   ts.progress_every = cfg.get_nonnegative("run.progress_every");
-  const ModelSpec& ms = setup.model = read_model_spec(cfg);
+  const models::ModelSpec& ms = setup.model = models::read_model_spec(cfg);
   if (ms.type != "rbm" && ms.type != "mlp")
     config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
   const bool mlp = ms.type == "mlp";
@@ -166,7 +166,7 @@ TrainSetup read_train_setup(const Config& cfg, const Comm& comm) {
   if (mlp) {
     read_mlp_keys(cfg, ts, objective, D);
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
-    if (ts.dsm) require_smooth_activation(ms.activation);
+    if (ts.dsm) models::require_smooth_activation(ms.activation);
   }
   setup.config = cfg.resolved_ini();
   setup.defaults = cfg.defaults_ini();

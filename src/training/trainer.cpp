@@ -52,7 +52,7 @@ inline void check_train_state(const TrainState& st, const std::vector<double>& t
     if (!(x >= 0) || !std::isfinite(x)) io::corrupt(file, "/optimizer/v", "holds a value that is negative or not finite");
 }
 
-inline void broadcast_train_state(const Comm& comm, TrainState& st) {
+inline void broadcast_train_state(const parallel::Comm& comm, TrainState& st) {
   comm.broadcast(st.head);
   comm.broadcast(st.m);
   comm.broadcast(st.v);
@@ -69,7 +69,7 @@ inline void require_steps_left(const TrainSpec& ts, const io::CheckpointSpec& ck
 
 }  // namespace
 
-Trainer::Trainer(const TrainSetup& setup, const Comm& comm, Objective& obj)
+Trainer::Trainer(const TrainSetup& setup, const parallel::Comm& comm, Objective& obj)
     : comm_(comm),
       ts_(setup.train),
       ck_(setup.checkpoint),
@@ -146,7 +146,7 @@ TrainResult Trainer::run(const Kokkos::Timer& timer) {
   }
   TrainResult res;
   Progress progress("zeta train", ts_.steps - step, double(ts_.batch), "examples", comm_.root(), ts_.progress_every);
-  StopControl stop(comm_, ts_.max_hours);
+  parallel::StopControl stop(comm_, ts_.max_hours);
   const std::int64_t first = step;
   for (; step < ts_.steps;) {
     const std::int64_t s = step;

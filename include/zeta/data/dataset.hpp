@@ -81,7 +81,7 @@ struct Dataset {
 //! data.type = synthetic: each rank generates only its partitions' rows,
 //! synthetic_point(spec.synthetic, seed, split, index) with the example's index in
 //! its split; data.limit caps both splits as it caps each file.
-Dataset load(const DataSpec& spec, std::uint32_t seed, const Comm& comm);
+Dataset load(const DataSpec& spec, std::uint32_t seed, const parallel::Comm& comm);
 
 //! The mean of one value per example of a split and its standard error
 //! sd/√n (sd with n − 1).
@@ -93,18 +93,18 @@ struct SplitMean {
 //! Collective. `local` holds one value per example this rank holds, in the order of
 //! split.local (partition by partition). Each partition's sums are formed in row
 //! order and combined in partition order, so every rank count gives the same bits.
-SplitMean split_mean(const Split& split, int partitions, const std::vector<double>& local, const Comm& comm);
+SplitMean split_mean(const Split& split, int partitions, const std::vector<double>& local, const parallel::Comm& comm);
 
 //! Collective: the exact NLL of the held-out split of a synthetic data set, the
 //! mean of −ln p(x) (synthetic_log_density) over d.heldout, in the coordinates of
 //! d: with data.standardize the density is that of the standardized points, so
 //! Σ_k ln scale_k is subtracted. Throws naming data.type or data.shape where there
 //! is no closed form, and naming data.heldout_examples when there is no held-out split.
-SplitMean synthetic_nll(const DataSpec& spec, const Dataset& d, const Comm& comm);
+SplitMean synthetic_nll(const DataSpec& spec, const Dataset& d, const parallel::Comm& comm);
 
 //! The partitions [offset, offset + count) that `rank` of `ranks` owns; throws a
 //! collective error naming data.partitions when ranks > partitions.
-Share partitions_of(int rank, int ranks, int partitions);
+parallel::Share partitions_of(int rank, int ranks, int partitions);
 
 //! Fills `perm` with the permutation of [0, count) that partition `partition` uses
 //! in epoch `epoch`: Fisher–Yates driven by Philox (seed, partition, epoch, kShuffle).

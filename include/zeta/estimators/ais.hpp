@@ -84,11 +84,12 @@ struct AisEstimate {
 //! Collective: the log-mean-exp statistics of all ranks' weights, in global chain order.
 //! Throws the error naming sampler.step_size (the same on every rank) when any rank's
 //! chains diverged.
-AisEstimate estimate(const AisRun& run, const ChainRange& range, const Comm& comm);
+AisEstimate estimate(const AisRun& run, const parallel::ChainRange& range, const parallel::Comm& comm);
 
 //! Collective: the ◆ /ais datasets of `out`: betas [T + 1] (a_t β), log_weights [chains] and,
 //! with reverse, reverse_log_weights [chains], each rank writing its range.
-void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& run, const ChainRange& range, const Comm& comm);
+void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& run, const parallel::ChainRange& range,
+               const parallel::Comm& comm);
 
 //! Stage i = 1 … T of the schedule, forward (a_{i−1} → a_i) or reverse (a_{T−i+1} → a_{T−i}).
 struct Stage {
@@ -148,24 +149,24 @@ AisRun anneal(Path& path, const AisSpec& as, const StageHook& on_stage = {}) {
 
 //! Lattice models: from β = 0, sweeps with `move` at β_t = a_t β.
 template <class Space>
-AisRun run_ais(const Ising<Space>& model, SpinMove move, const AisSpec& as, std::uint32_t seed,
-               const ChainRange& range, const StageHook& on_stage = {}) {
+AisRun run_ais(const models::Ising<Space>& model, models::SpinMove move, const AisSpec& as, std::uint32_t seed,
+               const parallel::ChainRange& range, const StageHook& on_stage = {}) {
   detail::LatticePath<Space> path(model, move, as.beta, seed, range);
   return anneal(path, as, on_stage);
 }
 
 //! Continuous models: from the Gaussian base N(base_mean, base_scale²), moves by `smp`.
 template <class Model>
-AisRun run_ais(Model& model, const SamplerSpec& smp, const AisSpec& as, std::uint32_t seed, const ChainRange& range,
-               const StageHook& on_stage = {}) {
+AisRun run_ais(Model& model, const samplers::SamplerSpec& smp, const AisSpec& as, std::uint32_t seed,
+               const parallel::ChainRange& range, const StageHook& on_stage = {}) {
   detail::ContinuousPath<Model> path(model, smp, as.base_mean, as.base_scale, as.beta, seed, range);
   return anneal(path, as, on_stage);
 }
 
 //! RBMs: from the base-rate model of visible biases `base_bias` (W = 0, c = 0), Gibbs sweeps.
 template <class Space>
-AisRun run_ais(const Rbm<Space>& rbm, const std::vector<double>& base_bias, const AisSpec& as, std::uint32_t seed,
-               const ChainRange& range, const StageHook& on_stage = {}) {
+AisRun run_ais(const models::Rbm<Space>& rbm, const std::vector<double>& base_bias, const AisSpec& as,
+               std::uint32_t seed, const parallel::ChainRange& range, const StageHook& on_stage = {}) {
   detail::RbmPath<Space> path(rbm, base_bias, as.beta, seed, range);
   return anneal(path, as, on_stage);
 }

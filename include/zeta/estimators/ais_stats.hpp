@@ -7,7 +7,7 @@
 
 #include "zeta/parallel/comm.hpp"
 
-namespace zeta {
+namespace zeta::estimators {
 
 struct LogMeanExp {
   double log_mean = 0;  //!< ln mean_c e^{w_c}
@@ -17,6 +17,7 @@ struct LogMeanExp {
 };
 
 //! Collective: every rank gets the statistics of all ranks' `local` weights.
-LogMeanExp log_mean_exp(const std::vector<double>& local, const ChainRange& range, const Comm& comm);
+LogMeanExp log_mean_exp(const std::vector<double>& local, const parallel::ChainRange& range,
+                        const parallel::Comm& comm);
 
-}  // namespace zeta
+}  // namespace zeta::estimators

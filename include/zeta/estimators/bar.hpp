@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-namespace zeta {
+namespace zeta::estimators {
 
 struct BarResult {
   double delta_f = 0;  //!< f_1 − f_0 with f = −ln Z
@@ -23,4 +23,4 @@ void bar_along_ladder(const std::vector<std::vector<double>>& energies, const st
                       const std::vector<double>& inefficiency, std::vector<double>& log_z,
                       std::vector<double>& log_z_stderr);
 
-}  // namespace zeta
+}  // namespace zeta::estimators

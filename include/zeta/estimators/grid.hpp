@@ -30,7 +30,7 @@
 #include "zeta/data/dataset.hpp"
 #include "zeta/parallel/comm.hpp"
 
-namespace zeta {
+namespace zeta::estimators {
 
 //! nx × ny cells covering [x_lo, x_hi] × [y_lo, y_hi]; cell (i, j) is centred at
 //! (x(i), y(j)), and row j holds the nx cells of one y.
@@ -68,24 +68,24 @@ struct GridNll {
 //! Collective: the box around both splits of a 2-D data set (every rank's rows),
 //! each axis widened by `margin` times its width on either side, cut into n × n
 //! cells. Throws for data that are not 2-D or have no extent along an axis.
-Grid2d grid_around(const data::Dataset& d, const Comm& comm, std::int64_t n = 256, double margin = 0.25);
+Grid2d grid_around(const data::Dataset& d, const parallel::Comm& comm, std::int64_t n = 256, double margin = 0.25);
 
 namespace detail {
 
 //! The fixed chunks of whole rows and the block of them this rank evaluates.
 struct GridPlan {
   std::int64_t rows_per_chunk = 1, chunks = 0;
-  Share mine;  //!< chunks [offset, offset + count) of `chunks`
+  parallel::Share mine;  //!< chunks [offset, offset + count) of `chunks`
   std::int64_t first_row(std::int64_t c) const { return c * rows_per_chunk; }
 };
 
 //! Validates the grid (throws zeta::Error) and cuts it for this rank.
-GridPlan grid_plan(const Grid2d& g, const GridOptions& opt, const Comm& comm);
+GridPlan grid_plan(const Grid2d& g, const GridOptions& opt, const parallel::Comm& comm);
 
 //! Collective: ln Z from this rank's chunk energies (its chunks' cells, row-major,
 //! in chunk order). A NaN or −∞ energy on any rank is one error on every rank.
-GridLogZ grid_reduce(const Grid2d& g, const GridPlan& plan, const std::vector<double>& energy, const Comm& comm,
-                     bool keep_energy);
+GridLogZ grid_reduce(const Grid2d& g, const GridPlan& plan, const std::vector<double>& energy,
+                     const parallel::Comm& comm, bool keep_energy);
 
 //! x(p, :) = centre of cell p of the rows starting at row0, row-major.
 template <class Space>
@@ -111,7 +111,7 @@ void check_2d(const Model& model) {
 //! `space`, `dim()` and `energy(const Matrix<space>& x, const Vector<space>& E)`
 //! (Gaussian, Gmm, Mlp, HostEnergy), called once per chunk.
 template <class Model>
-GridLogZ grid_log_z(Model& model, const Grid2d& g, const Comm& comm, const GridOptions& opt = {}) {
+GridLogZ grid_log_z(Model& model, const Grid2d& g, const parallel::Comm& comm, const GridOptions& opt = {}) {
   using Space = typename std::remove_const_t<Model>::space;
   detail::check_2d(model);
   const detail::GridPlan plan = detail::grid_plan(g, opt, comm);
@@ -169,7 +169,7 @@ std::vector<double> split_energies(Model& model, const data::Split& split, std::
 //! normally a data set's held-out split) under e^{−E}/Z with the grid's Z. The NLL
 //! is in the coordinates the model sees (after data.standardize, if on).
 template <class Model>
-GridNll grid_nll(Model& model, const Grid2d& g, const data::Split& points, int partitions, const Comm& comm,
+GridNll grid_nll(Model& model, const Grid2d& g, const data::Split& points, int partitions, const parallel::Comm& comm,
                  const GridOptions& opt = {}) {
   if (points.n < 1) throw Error("grid NLL: the split has no examples (is there a held-out split?)");
   GridLogZ z = grid_log_z(model, g, comm, opt);
@@ -204,4 +204,4 @@ HostEnergy<F> host_energy(F f) {
   return HostEnergy<F>(std::move(f));
 }
 
-}  // namespace zeta
+}  // namespace zeta::estimators

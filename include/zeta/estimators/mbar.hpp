@@ -20,7 +20,7 @@
 
 #include "zeta/parallel/comm.hpp"
 
-namespace zeta {
+namespace zeta::estimators {
 
 constexpr std::int64_t kMbarBlocks = 64;
 
@@ -41,19 +41,20 @@ struct MbarResult {
 };
 
 //! The global samples [offset, offset + count) that this rank supplies: whole blocks.
-Share mbar_samples(std::int64_t N, const Comm& comm);
+parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm);
 
 //! Collective. u_local holds this rank's samples mbar_samples(N, comm) as K rows
 //! of `count` (u_local[k·count + i] = u_k(x_{offset+i})); N_k counts every rank's samples.
 //! The covariance is pymbar's "svd-ew": Θ = V Σ (I − Σ Vᵀ diag(N) V Σ)⁺ Σ Vᵀ with Wᵀ W = V Σ² Vᵀ.
-MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const Comm& comm,
+MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
                 const MbarOptions& opt = {});
 
 //! Collective. MBAR over states that differ only in β: u_kn = β_k E_n, with every
 //! rank's `energies` the same N samples grouped by the state that drew them (N_k
 //! each); each rank builds the reduced potentials of its share (mbar_samples).
 MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
-                            const std::vector<std::int64_t>& N_k, const Comm& comm, const MbarOptions& opt = {});
+                            const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
+                            const MbarOptions& opt = {});
 
 //! One process: u holds all N samples as K rows of N.
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt = {});
@@ -61,4 +62,4 @@ MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N
 //! Eigen-decomposition of a symmetric n×n matrix (cyclic Jacobi): a = V diag(w) Vᵀ.
 void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& V);
 
-}  // namespace zeta
+}  // namespace zeta::estimators

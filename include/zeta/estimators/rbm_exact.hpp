@@ -20,11 +20,11 @@ namespace zeta::estimators {
 //! ln Z(β) of the base-rate model A (W = 0, c = 0, visible bias a) with `hidden`
 //! hidden units: Bernoulli Σ_i softplus(β a_i) + nh ln 2; Gaussian
 //! Σ_i ½ ln(2π σ_i² / β) + nh ln 2 (σ: empty = 1, one value, or one per visible).
-inline double rbm_base_rate_log_z(RbmKind kind, const std::vector<double>& a, int hidden,
+inline double rbm_base_rate_log_z(models::RbmKind kind, const std::vector<double>& a, int hidden,
                                   const std::vector<double>& sigma = {}, double beta = 1) {
   double s = hidden * std::log(2.0);
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (kind == RbmKind::bernoulli) {
+    if (kind == models::RbmKind::bernoulli) {
       s += kmath::softplus(beta * a[i]);
     } else {
       const double si = sigma.empty() ? 1.0 : (sigma.size() == 1 ? sigma[0] : sigma[i]);
@@ -48,11 +48,11 @@ constexpr int kRbmMaxExactBits = 30;
 //! combined on the host in chunk order, so the result is deterministic.
 //! Refuses more than kRbmMaxExactBits summed units.
 template <class Space>
-double rbm_log_z_exact(const Rbm<Space>& rbm, double beta = 1) {
+double rbm_log_z_exact(const models::Rbm<Space>& rbm, double beta = 1) {
   using memory_space = typename Space::memory_space;
   using DMatrix = Kokkos::View<double**, Kokkos::LayoutRight, memory_space>;
   using DVector = Kokkos::View<double*, memory_space>;
-  const bool gauss = rbm.kind() == RbmKind::gaussian;
+  const bool gauss = rbm.kind() == models::RbmKind::gaussian;
   const int nv = rbm.visible(), nh = rbm.hidden();
   const bool over_visible = !gauss && nv < nh;
   const int ns = over_visible ? nv : nh, no = over_visible ? nh : nv;  // summed and other layer
@@ -120,7 +120,8 @@ double rbm_log_z_exact(const Rbm<Space>& rbm, double beta = 1) {
 //! Collective rbm_log_z_exact: rank 0 sums, every rank gets its ln Z, or every rank
 //! throws the same Error, "`what`: " and the reason.
 template <class Space>
-double rbm_log_z_exact(const Rbm<Space>& rbm, double beta, const Comm& comm, const std::string& what) {
+double rbm_log_z_exact(const models::Rbm<Space>& rbm, double beta, const parallel::Comm& comm,
+                       const std::string& what) {
   double log_z = 0;
   std::string err;
   if (comm.root()) {

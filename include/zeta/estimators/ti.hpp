@@ -5,11 +5,11 @@
 #pragma once
 #include <vector>
 
-namespace zeta {
+namespace zeta::estimators {
 
 //! `levels[k]` holds the energies sampled at betas[k] (ascending); log_z[0] = offset
 //! (0, or an absolute ln Z(β_0)), log_z_stderr[0] = 0.
 void ti_along_ladder(const std::vector<std::vector<double>>& levels, const std::vector<double>& betas, double offset,
                      std::vector<double>& log_z, std::vector<double>& log_z_stderr);
 
-}  // namespace zeta
+}  // namespace zeta::estimators

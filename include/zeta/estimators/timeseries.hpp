@@ -10,7 +10,7 @@
 
 #include "zeta/core/error.hpp"
 
-namespace zeta {
+namespace zeta::estimators {
 
 //! Standard error and integrated autocorrelation time of a mean from batch means:
 //! the one method of every command (zeta sample's chains, zeta temper's levels).
@@ -147,4 +147,4 @@ inline std::int64_t thinning_stride(double tau_int, std::int64_t save_every) {
   return std::max<std::int64_t>(1, std::int64_t(std::ceil(statistical_inefficiency(tau_int, save_every))));
 }
 
-}  // namespace zeta
+}  // namespace zeta::estimators

@@ -35,14 +35,14 @@ struct CheckpointSpec;
 //! Collective. Rank 0 calls fill(file) on a fresh PATH.tmp, adds the checksums,
 //! fsyncs it, links PATH as PATH.prev and renames PATH.tmp over PATH. An error on
 //! rank 0 is raised on every rank.
-void write_checkpoint(const Comm& comm, const std::string& path, const std::function<void(hid_t)>& fill);
+void write_checkpoint(const parallel::Comm& comm, const std::string& path, const std::function<void(hid_t)>& fill);
 
 //! Collective. Rank 0 opens PATH, verifies its checksums and calls read(file, name).
 //! When PATH is missing, unreadable or corrupt (a checksum, or a CheckpointCorrupt
 //! thrown by `read`), PATH.prev is tried instead, with a one-line warning; a
 //! mismatched configuration is refused without falling back. An error is raised
 //! on every rank with rank 0's message.
-void read_checkpoint(const Comm& comm, const std::string& path,
+void read_checkpoint(const parallel::Comm& comm, const std::string& path,
                      const std::function<void(hid_t, const std::string&)>& read);
 
 //! A checkpoint whose contents are damaged (as opposed to one of another
@@ -58,7 +58,7 @@ class CheckpointCorrupt : public Error {
 //! checkpoint.file, on every rank) a file there (or at PATH.prev) that is not a
 //! checkpoint of this command and configuration, which a fresh run would replace,
 //! and a checkpoint that cannot be created (missing or unwritable directory).
-void check_checkpoint_target(const Comm& comm, const CheckpointSpec& ck, const std::string& command,
+void check_checkpoint_target(const parallel::Comm& comm, const CheckpointSpec& ck, const std::string& command,
                              const std::string& resolved_ini, const std::vector<std::string>& prefixes,
                              const std::string& defaults_ini);
 //! Refuses (naming checkpoint.file) a checkpoint that is, or whose PATH.tmp /

@@ -57,7 +57,7 @@ hid_t h5_type();
 //! partial file is removed.
 class OutputFile {
  public:
-  OutputFile(const Comm& comm, std::string path);
+  OutputFile(const parallel::Comm& comm, std::string path);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -122,7 +122,7 @@ class OutputFile {
   };
   Rows& rows_of(hid_t dset);
 
-  const Comm& comm_;
+  const parallel::Comm& comm_;
   std::string path_, partial_;
   std::uint64_t existing_dev_ = 0, existing_ino_ = 0;  //!< PATH when the run started (rank 0; 0, 0: none)
   Handle file_;

@@ -12,12 +12,13 @@ namespace zeta::io {
 
 //! The JSON fields every command starts with: command, status, wall_s, ranks, model, sampler.
 void add_json_header(JsonSummary& j, const std::string& command, const std::string& status, double wall_s,
-                     const Comm& comm, const std::string& model, const std::string& sampler);
+                     const parallel::Comm& comm, const std::string& model, const std::string& sampler);
 
 //! zeta_version, git_commit, command, config (resolved INI), ranks, precision, kokkos_backend.
-void write_root_attributes(OutputFile& out, const std::string& command, const Config& cfg, const Comm& comm);
+void write_root_attributes(OutputFile& out, const std::string& command, const Config& cfg, const parallel::Comm& comm);
 //! The same with the resolved INI text (`config`) given.
-void write_root_attributes(OutputFile& out, const std::string& command, const std::string& config, const Comm& comm);
+void write_root_attributes(OutputFile& out, const std::string& command, const std::string& config,
+                           const parallel::Comm& comm);
 
 struct LandscapeSpec {
   bool enabled = false;
@@ -34,11 +35,11 @@ std::string landscape_xmf_path(const std::string& h5_path);
 //! (xs[i], ys[j]) in energy[j n + i]) from rank 0's vectors (the others' are not
 //! read), and rank 0 writes the .xmf sidecar so ParaView opens them.
 void write_landscape_values(OutputFile& out, const std::vector<double>& xs, const std::vector<double>& ys,
-                            const std::vector<double>& energy, const Comm& comm);
+                            const std::vector<double>& energy, const parallel::Comm& comm);
 
 //! The landscape of `s` (β = 1): the model on the n × n nodes on every rank, written from rank 0.
 template <class Model>
-void write_landscape(OutputFile& out, Model& model, const LandscapeSpec& s, const Comm& comm) {
+void write_landscape(OutputFile& out, Model& model, const LandscapeSpec& s, const parallel::Comm& comm) {
   using Space = typename Model::space;
   const int n = s.n;
   Matrix<Space> grid("zeta::landscape::grid", std::size_t(n) * n, 2);

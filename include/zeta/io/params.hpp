@@ -60,7 +60,7 @@ std::vector<double> read_mlp_theta(hid_t f, const std::string& file, const std::
 
 //! RBM parameters on the host: W row-major [visible, hidden], so the flat θ = [W | b | c].
 struct RbmParams {
-  RbmKind kind = RbmKind::bernoulli;
+  models::RbmKind kind = models::RbmKind::bernoulli;
   int visible = 0, hidden = 0;
   std::vector<double> W, b, c;
   //! Optional (/model/rbm/base_bias): the visible biases of the AIS base-rate model,
@@ -69,7 +69,7 @@ struct RbmParams {
   //! θ = [W | b | c], the layout of Rbm::theta().
   std::vector<double> flat() const;
   //! Splits θ (visible·hidden + visible + hidden values).
-  static RbmParams from_flat(RbmKind kind, int visible, int hidden, const std::vector<double>& theta);
+  static RbmParams from_flat(models::RbmKind kind, int visible, int hidden, const std::vector<double>& theta);
 };
 
 //! Reads /model/rbm/{W,b,c} and its `kind`, checking that the shapes agree with each

@@ -6,7 +6,7 @@
 #include "zeta/core/math.hpp"
 #include "zeta/core/types.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 enum class Activation { silu, softplus, leaky_relu };
 
@@ -67,4 +67,4 @@ inline void require_smooth_activation(Activation a) {
     throw Error("model.activation = leaky_relu is not smooth: DSM needs silu or softplus");
 }
 
-}  // namespace zeta
+}  // namespace zeta::models

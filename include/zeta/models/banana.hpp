@@ -12,7 +12,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/models/pointwise.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 //! The physics of one chain (models/pointwise.hpp launches it over all chains).
 template <class Space>
@@ -60,4 +60,4 @@ struct BananaEntry {
   }
 };
 
-}  // namespace zeta
+}  // namespace zeta::models

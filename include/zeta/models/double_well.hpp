@@ -4,7 +4,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/models/pointwise.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 template <class Space>
 struct DoubleWellKernel {
@@ -41,4 +41,4 @@ DoubleWell<Space> make_double_well(int dim, double barrier) {
   return DoubleWell<Space>("double_well", k);
 }
 
-}  // namespace zeta
+}  // namespace zeta::models

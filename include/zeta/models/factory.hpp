@@ -18,7 +18,7 @@
 #include "zeta/models/registry.hpp"
 #include "zeta/parallel/comm.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 //! What models/registry.hpp's entries add to [model], ModelSpec and AnyModel.
 template <class List>
@@ -94,7 +94,8 @@ struct ParamsExpect {
 //! model.sigma for the file's kind). An mlp without model.params gets random weights from
 //! model.init_seed; an rbm needs the file unless expect.training. Collective: every rank
 //! throws the same error (naming model.params and the file) when any rank fails.
-ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const Comm& comm, const ParamsExpect& expect = {});
+ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const parallel::Comm& comm,
+                              const ParamsExpect& expect = {});
 
 //! The loaded parameters of kind P (io::MlpParams or io::RbmParams).
 template <class P>
@@ -189,4 +190,4 @@ decltype(auto) with_model(const ModelSpec& ms, const ModelParams& params, F&& f)
   return std::visit([&](auto& m) -> decltype(auto) { return f(m); }, model);
 }
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -6,7 +6,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/models/pointwise.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 template <class Space>
 struct GaussianKernel {
@@ -55,4 +55,4 @@ Gaussian<Space> make_gaussian(int dim, const std::vector<double>& mean, const st
   return Gaussian<Space>("gaussian", k);
 }
 
-}  // namespace zeta
+}  // namespace zeta::models

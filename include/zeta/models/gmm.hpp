@@ -8,7 +8,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/models/pointwise.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 template <class Space>
 struct GmmKernel {
@@ -95,4 +95,4 @@ Gmm<Space> make_gmm(const std::vector<double>& weights, const std::vector<std::v
   return Gmm<Space>("gmm", k);
 }
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -20,7 +20,7 @@
 #include "zeta/models/detail/ising_kernels.hpp"
 #include "zeta/rng/philox.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 enum class SpinMove { metropolis, heatbath };
 
@@ -28,10 +28,10 @@ template <class Space>
 class Ising {
  public:
   using memory_space = typename Space::memory_space;
-  using Spins = ising_detail::Spins<Space>;
+  using Spins = detail::Spins<Space>;
   using Betas = Kokkos::View<double*, memory_space>;
-  using Table = ising_detail::Table<Space>;
-  static constexpr int kChunk = ising_detail::kChunk;  //!< sites per RNG chunk: 8 Philox blocks × 4 words
+  using Table = detail::Table<Space>;
+  static constexpr int kChunk = detail::kChunk;  //!< sites per RNG chunk: 8 Philox blocks × 4 words
 
   Ising(int L, double J, double h) : L_(L), J_(J), h_(h) {}
 
@@ -101,7 +101,7 @@ class Ising {
   }
 
   //! Per-replica integer sums of sweep_measure(): [Σ_bonds s_i s_j, Σ_i s_i].
-  using Sums = ising_detail::Sums<Space>;
+  using Sums = detail::Sums<Space>;
 
   //! sweep(), and the energy and magnetisation of the swept states in E and M, equal
   //! to measure()'s, from what the half-sweeps hold anyway: Σ s_i over the new spins
@@ -129,18 +129,18 @@ class Ising {
   //! Energy and magnetisation Σ s_i of every replica.
   void measure(const Spins& s, const Kokkos::View<double*, memory_space>& E,
                const Kokkos::View<double*, memory_space>& M) const {
-    ising_detail::measure<Space>(s, L_, J_, h_, E, M);
+    detail::measure<Space>(s, L_, J_, h_, E, M);
   }
 
  private:
   template <bool Metro, bool WithSums>
   void half_sweep(const Spins& s, const Table& t, int c, std::uint32_t seed, std::int64_t offset, std::int64_t step,
                   const Counts<Space>& flips, const Sums& sums) const {
-    ising_detail::half_sweep<Space, Metro, WithSums>(s, t, c, L_, seed, offset, step, flips, sums);
+    detail::half_sweep<Space, Metro, WithSums>(s, t, c, L_, seed, offset, step, flips, sums);
   }
 
   int L_;
   double J_, h_;
 };
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -40,7 +40,7 @@
 #include "zeta/models/detail/mlp_kernels.hpp"
 #include "zeta/rng/philox.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 //! MlpParams lives with the parameter layout (io/params.hpp).
 using io::MlpParams;
@@ -50,7 +50,7 @@ class Mlp {
  public:
   using space = Space;
 
-  Mlp(const MlpParams& p, Activation act) : layers_(p.layers), act_(act) {
+  Mlp(const io::MlpParams& p, Activation act) : layers_(p.layers), act_(act) {
     if (layers_.size() < 2 || layers_.back() != 1) throw Error("model.layers: must list at least 2 sizes and end in 1");
     for (int s : layers_)
       if (s < 1) throw Error("model.layers: sizes must be >= 1");
@@ -77,8 +77,8 @@ class Mlp {
   }
 
   //! PyTorch-style init: U(−1/√in, 1/√in) for weights and biases, from the counter RNG.
-  static MlpParams random_params(const std::vector<int>& layers, std::uint32_t seed) {
-    MlpParams p;
+  static io::MlpParams random_params(const std::vector<int>& layers, std::uint32_t seed) {
+    io::MlpParams p;
     p.layers = layers;
     for (std::size_t l = 0; l + 1 < layers.size(); ++l) {
       const int in = layers[l], out = layers[l + 1];
@@ -109,7 +109,7 @@ class Mlp {
   const Vector<Space>& theta() const { return theta_; }
   std::vector<double> params() const { return host_copy(theta_); }
   //! The parameters per layer, e.g. for io::write_mlp_params.
-  MlpParams mlp_params() const { return MlpParams::from_flat(layers_, params()); }
+  io::MlpParams mlp_params() const { return io::MlpParams::from_flat(layers_, params()); }
   void set_params(const std::vector<double>& flat) {
     if (flat.size() != n_params())
       throw Error("mlp: " + std::to_string(flat.size()) + " parameters given, the model has " +
@@ -122,7 +122,7 @@ class Mlp {
   //! Refreshes what is derived from θ (W_0ᵀ of the small fan-in kernels, the packed
   //! hidden weights) after θ changed in place.
   void params_updated() {
-    if (w0t_.data()) mlp_detail::transpose<Space>(w_[0], w0t_);
+    if (w0t_.data()) detail::transpose<Space>(w_[0], w0t_);
     if (packs_) packs_->stale();
   }
   //! A zeroed flat buffer laid out like θ, for grad_energy_params and dsm_loss_and_grad.
@@ -185,7 +185,7 @@ class Mlp {
     if (static_cast<int>(wrow_.extent(0)) < rows) wrow_ = Vector<Space>("zeta::Mlp::contrastive_weight", rows);
     train_forward(x, false);
     const int last = nlayers() - 1;
-    mlp_detail::contrastive_weights<Space>(primal(last), w_[last], b_[last], c, Real(a), batch, E, wrow_);
+    detail::contrastive_weights<Space>(primal(last), w_[last], b_[last], c, Real(a), batch, E, wrow_);
     param_backward(1, {PerChain<Space>(wrow_), batch}, g);
   }
 
@@ -215,10 +215,10 @@ class Mlp {
     if (batch == 0) return 0;
     const int rows = padded_rows(batch);
     ensure_training(rows);
-    const mlp_detail::RowWeight<Space> w{weights, batch};
+    const detail::RowWeight<Space> w{weights, batch};
     train_forward(xt, true);
     input_gradient();
-    mlp_detail::residual<Space>(tangent(0), offset, w, tloss_);
+    detail::residual<Space>(tangent(0), offset, w, tloss_);
     tangent_forward();
     param_backward(2, w, g);
     const auto loss = host_copy(Kokkos::subview(tloss_, std::make_pair(0, batch)));
@@ -283,7 +283,7 @@ class Mlp {
     if (batch < train_rows_) Kokkos::deep_copy(Kokkos::subview(a0, std::make_pair(batch, train_rows_), Kokkos::ALL), 0);
     for (int l = 1; l < nlayers(); ++l) {
       times_weight(l - 1, true, primal(l - 1), primal(l), false);
-      mlp_detail::bias_activation<Space>(primal(l), b_[l - 1], act_, td_[l - 1], second ? ts_[l - 1] : Matrix<Space>());
+      detail::bias_activation<Space>(primal(l), b_[l - 1], act_, td_[l - 1], second ? ts_[l - 1] : Matrix<Space>());
     }
   }
 
@@ -291,17 +291,17 @@ class Mlp {
   //! formed; each hidden layer's Y W stays in tq_.
   void input_gradient() {
     const int last = nlayers() - 1;
-    if (last == 0) return mlp_detail::broadcast_row<Space>(w_[0], tangent(0));
+    if (last == 0) return detail::broadcast_row<Space>(w_[0], tangent(0));
     int cur = 0;
-    mlp_detail::output_adjoint<Space>(td_[last - 1], ts_[last - 1], w_[last], {PerChain<Space>(1.0), train_rows_},
-                                      adjoint(cur, 1, layers_[last]), false);
+    detail::output_adjoint<Space>(td_[last - 1], ts_[last - 1], w_[last], {PerChain<Space>(1.0), train_rows_},
+                                  adjoint(cur, 1, layers_[last]), false);
     for (int l = last; l >= 1; --l) {
       if (l == 1) {
         times_weight(0, false, adjoint(cur, 1, layers_[1]), tangent(0), false);
         break;
       }
       times_weight(l - 1, false, adjoint(cur, 1, layers_[l]), tq_[l - 2], false);
-      mlp_detail::hidden_adjoint<Space>(tq_[l - 2], td_[l - 2], adjoint(1 - cur, 1, layers_[l - 1]));
+      detail::hidden_adjoint<Space>(tq_[l - 2], td_[l - 2], adjoint(1 - cur, 1, layers_[l - 1]));
       cur = 1 - cur;
     }
   }
@@ -310,7 +310,7 @@ class Mlp {
   void tangent_forward() {
     for (int l = 1; l < nlayers(); ++l) {
       times_weight(l - 1, true, tangent(l - 1), tangent(l), false);
-      mlp_detail::tangent_activation<Space>(tangent(l), td_[l - 1], ts_[l - 1]);
+      detail::tangent_activation<Space>(tangent(l), td_[l - 1], ts_[l - 1]);
     }
   }
 
@@ -318,29 +318,27 @@ class Mlp {
   //! (halves = 2: DSM, the stacked primal and tangent rows). DSM's tangent adjoints
   //! below the last hidden layer are s_n times input_gradient's (Ė is linear in Ȧ with
   //! E's weights), so a layer down takes the product of the primal rows only.
-  void param_backward(int halves, const mlp_detail::RowWeight<Space>& w, const Vector<Space>& g) {
+  void param_backward(int halves, const detail::RowWeight<Space>& w, const Vector<Space>& g) {
     const bool dsm = halves == 2;
     const int last = nlayers() - 1;
     // Output layer: E = A_last w_oᵀ + b_o, Ė = Ȧ_last w_oᵀ.
-    mlp_detail::column_sums<Space>(dsm ? tangent(last) : primal(last), w, true, g, w_offset(last));
-    if (!dsm) mlp_detail::weight_sum<Space>(w, g, b_offset(last));
+    detail::column_sums<Space>(dsm ? tangent(last) : primal(last), w, true, g, w_offset(last));
+    if (!dsm) detail::weight_sum<Space>(w, g, b_offset(last));
     if (last == 0) return;
     int cur = 0;
-    mlp_detail::output_adjoint<Space>(td_[last - 1], ts_[last - 1], w_[last], w, adjoint(cur, halves, layers_[last]),
-                                      dsm);
+    detail::output_adjoint<Space>(td_[last - 1], ts_[last - 1], w_[last], w, adjoint(cur, halves, layers_[last]), dsm);
     for (int l = last; l >= 1; --l) {
       const Matrix<Space> y = adjoint(cur, halves, layers_[l]);
       const Matrix<Space> gw(g.data() + w_offset(l - 1), layers_[l], layers_[l - 1]);
       linalg::gemm<Space>(true, false, Real(1), y, stacked(l - 1, halves), Real(1), gw);
-      mlp_detail::column_sums<Space>(adjoint(cur, 1, layers_[l]), w, false, g, b_offset(l - 1));
+      detail::column_sums<Space>(adjoint(cur, 1, layers_[l]), w, false, g, b_offset(l - 1));
       if (l == 1) break;
       const Matrix<Space> next = adjoint(1 - cur, 1, layers_[l - 1]);
       times_weight(l - 1, false, adjoint(cur, 1, layers_[l]), next, false);
       if (dsm)
-        mlp_detail::dsm_hidden_adjoint<Space>(adjoint(1 - cur, 2, layers_[l - 1]), tq_[l - 2], td_[l - 2], ts_[l - 2],
-                                              w);
+        detail::dsm_hidden_adjoint<Space>(adjoint(1 - cur, 2, layers_[l - 1]), tq_[l - 2], td_[l - 2], ts_[l - 2], w);
       else
-        mlp_detail::hidden_adjoint<Space>(next, td_[l - 2], next);
+        detail::hidden_adjoint<Space>(next, td_[l - 2], next);
       cur = 1 - cur;
     }
   }
@@ -422,24 +420,23 @@ class Mlp {
     const int width = layers_[l + 1], fan_in = layers_[l];
     const bool direct = l == 0 && fan_in <= kSmallFanIn;
     if (!direct) times_weight(l, true, in, h_[l], true);
-    mlp_detail::hidden_activation<Space>(batch, width, fan_in, in, h_[l], d_[l], b_[l], w_[l], w0t_, act_, direct,
-                                         keep);
+    detail::hidden_activation<Space>(batch, width, fan_in, in, h_[l], d_[l], b_[l], w_[l], w0t_, act_, direct, keep);
   }
 
-  //! Last hidden layer fused with the output layer (mlp_detail::last_hidden_output).
+  //! Last hidden layer fused with the output layer (detail::last_hidden_output).
   void last_hidden(const Matrix<Space>& zin, const Vector<Space>& E, bool keep) {
     const int batch = static_cast<int>(zin.extent(0));
     const int l = nlayers() - 2;
     const int width = layers_[l + 1];
     const Matrix<Space> t(t_[0].data(), batch, width);
-    mlp_detail::last_hidden_output<Space>(batch, width, zin, b_[l], w_[l + 1], b_[l + 1], act_, t, E, keep);
+    detail::last_hidden_output<Space>(batch, width, zin, b_[l], w_[l + 1], b_[l + 1], act_, t, E, keep);
   }
 
   void forward(const Matrix<Space>& x, const Vector<Space>& E, bool keep_derivative) {
     const int batch = static_cast<int>(x.extent(0));
     ensure_workspace(batch);
     const int last = nlayers() - 1;
-    if (last == 0) return mlp_detail::linear_energy<Space>(batch, layers_[0], x, w_[0], b_[0], E);  // linear model
+    if (last == 0) return detail::linear_energy<Space>(batch, layers_[0], x, w_[0], b_[0], E);  // linear model
     for (int l = 0; l + 2 < nlayers(); ++l) hidden(l, l == 0 ? x : h_[l - 1], keep_derivative);
     // Last hidden layer: its pre-activation goes to h_[last − 1] (a GEMM, or the
     // direct small-fan-in product when it is also the first layer).
@@ -447,7 +444,7 @@ class Mlp {
     const Matrix<Space>& in = l == 0 ? x : h_[l - 1];
     const auto z = h_[l];
     if (l == 0 && layers_[0] <= kSmallFanIn)
-      mlp_detail::small_fan_in<Space>(batch, layers_[1], layers_[0], x, w0t_, z);
+      detail::small_fan_in<Space>(batch, layers_[1], layers_[0], x, w0t_, z);
     else
       times_weight(l, true, in, z, true);
     last_hidden(z, E, keep_derivative);
@@ -457,7 +454,7 @@ class Mlp {
   void backward(const Matrix<Space>& x, const Matrix<Space>& g) {
     const int batch = static_cast<int>(x.extent(0));
     const int last = nlayers() - 1;
-    if (last == 0) return mlp_detail::grad_linear<Space>(batch, layers_[0], w_[0], g);
+    if (last == 0) return detail::grad_linear<Space>(batch, layers_[0], w_[0], g);
     int cur = 0;
     for (int l = last - 1; l >= 0; --l) {
       const int out = layers_[l + 1], in = layers_[l];
@@ -470,9 +467,9 @@ class Mlp {
       times_weight(l, false, t, next, true);
       if (l == 1 && layers_[0] <= kSmallFanIn) {
         // g = ((T W_1) ⊙ D_0) W_0 with W_0 of d_0 ≤ kSmallFanIn columns: one fused pass after the GEMM.
-        return mlp_detail::backprop_small_fan_in<Space>(batch, in, layers_[0], next, d_[l - 1], w0t_, g);
+        return detail::backprop_small_fan_in<Space>(batch, in, layers_[0], next, d_[l - 1], w0t_, g);
       }
-      mlp_detail::backprop_hidden<Space>(batch, in, next, d_[l - 1]);
+      detail::backprop_hidden<Space>(batch, in, next, d_[l - 1]);
       cur = 1 - cur;
     }
   }
@@ -497,4 +494,4 @@ class Mlp {
   Vector<Space> wrow_;                       //!< per-row weights of contrastive_grad
 };
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -7,7 +7,7 @@
 
 #include "zeta/core/types.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 template <class Kernel>
 class Pointwise {
@@ -41,4 +41,4 @@ class Pointwise {
   Kernel k_;
 };
 
-}  // namespace zeta
+}  // namespace zeta::models

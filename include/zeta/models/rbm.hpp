@@ -65,7 +65,7 @@
 #include "zeta/models/rbm_kind.hpp"
 #include "zeta/rng/philox.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 template <class Space>
 class Rbm {
@@ -187,28 +187,27 @@ class Rbm {
 
   //! ph = p(h = 1 | v) = σ(β(c + v S W)).
   void hidden_probabilities(const Matrix<Space>& v, const PerChain<Space>& beta, const Matrix<Space>& ph) {
-    rbm_detail::hidden_conditional(hidden_field(v), c_, beta, ph, false, 0, 0, 0);
+    detail::hidden_conditional(hidden_field(v), c_, beta, ph, false, 0, 0, 0);
   }
   //! h ~ p(h | v) with the uniforms of (seed, offset + chain, step).
   void sample_hidden(const Matrix<Space>& v, const PerChain<Space>& beta, const Matrix<Space>& h, std::uint32_t seed,
                      std::int64_t offset, std::int64_t step) {
-    rbm_detail::hidden_conditional(hidden_field(v), c_, beta, h, true, seed, offset, step);
+    detail::hidden_conditional(hidden_field(v), c_, beta, h, true, seed, offset, step);
   }
   //! E[v | h]: σ(β(b + hWᵀ)) (Bernoulli: the probabilities) or b + hWᵀ (Gaussian).
   void visible_means(const Matrix<Space>& h, const PerChain<Space>& beta, const Matrix<Space>& mv) {
-    rbm_detail::visible_conditional(visible_field(h), terms(), beta, mv, false, 0, 0, 0);
+    detail::visible_conditional(visible_field(h), terms(), beta, mv, false, 0, 0, 0);
   }
   //! v ~ p(v | h): Bernoulli, or N(b + hWᵀ, σ²/β).
   void sample_visible(const Matrix<Space>& h, const PerChain<Space>& beta, const Matrix<Space>& v, std::uint32_t seed,
                       std::int64_t offset, std::int64_t step) {
-    rbm_detail::visible_conditional(visible_field(h), terms(), beta, v, true, seed, offset, step);
+    detail::visible_conditional(visible_field(h), terms(), beta, v, true, seed, offset, step);
     wrote(v);
   }
   //! Initial chain states from the visible biases alone (the model with W = 0, at β = 1):
   //! v_i ~ Bernoulli(σ(b_i)) or N(b_i, σ_i²), from Stream(seed, offset + chain, 0, kInit).
   void initialize_visible(const Matrix<Space>& v, std::uint32_t seed, std::int64_t offset) const {
-    rbm_detail::visible_conditional(Matrix<Space>(), terms(), PerChain<Space>(1.0), v, true, seed, offset, 0,
-                                    rng::kInit);
+    detail::visible_conditional(Matrix<Space>(), terms(), PerChain<Space>(1.0), v, true, seed, offset, 0, rng::kInit);
     wrote(v);
   }
   //! v was written (a checkpoint loaded into it, say): no workspace holds its field any more.
@@ -223,8 +222,7 @@ class Rbm {
   //! same numbers; where this Rbm holds another field, it computes v's).
   void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, const PerChain<Space>& beta, std::uint32_t seed,
                   std::int64_t offset, std::int64_t step, bool reuse_field = false) {
-    rbm_detail::hidden_conditional(reuse_field ? held_field(v) : hidden_field(v), c_, beta, h, true, seed, offset,
-                                   step);
+    detail::hidden_conditional(reuse_field ? held_field(v) : hidden_field(v), c_, beta, h, true, seed, offset, step);
     sample_visible(h, beta, v, seed, offset, step);
   }
 
@@ -232,7 +230,7 @@ class Rbm {
 
   //! The plain RBM (α = 0; `base` then defaults to b so that kernels read it unconditionally) or the
   //! AIS intermediate with base-rate biases `base` of weight α.
-  rbm_detail::VisibleTerms<Space> terms(const Vector<Space>& base = Vector<Space>(), double alpha = 0) const {
+  detail::VisibleTerms<Space> terms(const Vector<Space>& base = Vector<Space>(), double alpha = 0) const {
     return {b_, inv_var_, base.data() ? base : b_, Real(alpha), kind_ == RbmKind::gaussian};
   }
 
@@ -267,14 +265,14 @@ class Rbm {
   //! E(v, h) (no β).
   void energy(const Matrix<Space>& v, const Matrix<Space>& h, const Vector<Space>& E) {
     if (v.extent(0) == 0) return;
-    rbm_detail::joint_energy(v, h, hidden_field(v), c_, terms(), E);
+    detail::joint_energy(v, h, hidden_field(v), c_, terms(), E);
   }
 
   //! F(v) = −(1/β) ln Σ_h e^{−βE(v,h)} per chain (β > 0), into a Real (Vector) or double (Accum) View.
   template <class Out>
   void free_energy(const Matrix<Space>& v, const PerChain<Space>& beta, const Out& F) {
     if (v.extent(0) == 0) return;
-    rbm_detail::marginal_energy(v, hidden_field(v), c_, terms(), beta, true, 1.0, false, F);
+    detail::marginal_energy(v, hidden_field(v), c_, terms(), beta, true, 1.0, false, F);
   }
 
   //! g += Σ_n s_n ∇θ F(v_n) at β_n, laid out like θ:
@@ -290,10 +288,10 @@ class Rbm {
     held_->v = nullptr;
     linalg::gemm<Space>(false, false, Real(1), a, W_, Real(0), Matrix<Space>(hid_.data(), a.extent(0), nh_));
     const Matrix<Space> P(hid_.data(), batch, nh_);
-    rbm_detail::weighted_hidden_probabilities(P, c_, weights, beta);
+    detail::weighted_hidden_probabilities(P, c_, weights, beta);
     const Matrix<Space> rows = static_cast<int>(a.extent(0)) == batch ? a : Matrix<Space>(a.data(), batch, nv_);
     linalg::gemm<Space>(true, false, Real(-1), rows, P, Real(1), Matrix<Space>(g.data(), nv_, nh_));
-    rbm_detail::grad_biases(v, P, terms(), weights, g, b_offset(), c_offset());
+    detail::grad_biases(v, P, terms(), weights, g, b_offset(), c_offset());
   }
 
   //! Whether contrastive_gradient applies (it skips the 1/σ² scaling of a Gaussian RBM's visibles).
@@ -333,7 +331,7 @@ class Rbm {
     int sweep = 0;
     if (from_data) {
       linalg::gemm<Space>(false, false, Real(1), vd, W_, Real(0), Fd);
-      rbm_detail::hidden_conditional(Fd, c_, PerChain<Space>(1.0), h, true, seed, offset, step0);
+      detail::hidden_conditional(Fd, c_, PerChain<Space>(1.0), h, true, seed, offset, step0);
       sample_visible(h, 1.0, vc, seed, offset, step0);
       sweep = 1;
     }
@@ -358,16 +356,16 @@ class Rbm {
     const Matrix<Space> vd(x.data(), nd, nv_), vc(x.data() + std::size_t(nd) * nv_, nc, nv_);
     const Matrix<Space> F(all_.data(), total, nh_), Fd(all_.data(), nd, nh_),
         Fc(all_.data() + std::size_t(nd) * nh_, nc, nh_);
-    rbm_detail::weighted_hidden_probabilities<Space>(Fd, c_, wpos, 1.0);
-    rbm_detail::weighted_hidden_probabilities<Space>(Fc, c_, wneg, 1.0);
+    detail::weighted_hidden_probabilities<Space>(Fd, c_, wpos, 1.0);
+    detail::weighted_hidden_probabilities<Space>(Fc, c_, wneg, 1.0);
     if (binary && linalg::binary_pattern(x.data(), total, nv_, nv_, true, pattern_)) {
       Space().fence();
       linalg::binary_gemm(pattern_, nh_, Real(-1), F.data(), nh_, Real(1), g.data(), nh_);
     } else {
       linalg::gemm<Space>(true, false, Real(-1), x, F, Real(1), Matrix<Space>(g.data(), nv_, nh_));
     }
-    rbm_detail::grad_biases<Space>(vd, Fd, terms(), wpos, g, b_offset(), c_offset());
-    rbm_detail::grad_biases<Space>(vc, Fc, terms(), wneg, g, b_offset(), c_offset());
+    detail::grad_biases<Space>(vd, Fd, terms(), wpos, g, b_offset(), c_offset());
+    detail::grad_biases<Space>(vc, Fc, terms(), wneg, g, b_offset(), c_offset());
   }
 
   //! Host, Bernoulli: contrastive_gradient's sweeps and hidden fields with every product
@@ -396,17 +394,17 @@ class Rbm {
     };
     if (from_data) {  // the data rows' field (pattern_ holds their ones) gives the first hidden draw
       hidden_of(Fd);
-      rbm_detail::hidden_conditional(Fd, c_, PerChain<Space>(1.0), h, true, seed, offset, step0);
+      detail::hidden_conditional(Fd, c_, PerChain<Space>(1.0), h, true, seed, offset, step0);
     }
     for (int sweep = 0; sweep < k; ++sweep) {
       if (sweep > 0 || !from_data) {
         ones(vc.data(), nc, nv_);
         hidden_of(Fc);
-        rbm_detail::hidden_conditional(Fc, c_, PerChain<Space>(1.0), h, true, seed, offset, step0 + sweep);
+        detail::hidden_conditional(Fc, c_, PerChain<Space>(1.0), h, true, seed, offset, step0 + sweep);
       }
       ones(h.data(), nc, nh_);
       linalg::binary_gemm(pattern_, nv_, Real(1), wt_.data(), nv_, Real(0), V.data(), nv_);
-      rbm_detail::visible_conditional(V, terms(), PerChain<Space>(1.0), vc, true, seed, offset, step0 + sweep);
+      detail::visible_conditional(V, terms(), PerChain<Space>(1.0), vc, true, seed, offset, step0 + sweep);
     }
     // The hidden fields after the sweeps: the chain rows (CD), or all rows (PCD).
     if (from_data) {
@@ -441,7 +439,7 @@ class Rbm {
     ensure(pad, padded, k, "zeta::Rbm::padded_rows");
     const Matrix<Space> p(pad.data(), padded, k);
     if (scale)
-      rbm_detail::scale_rows<Space>(a, inv_var_, p);
+      detail::scale_rows<Space>(a, inv_var_, p);
     else
       Kokkos::deep_copy(Kokkos::subview(p, std::make_pair(0, batch), Kokkos::ALL), a);
     return p;
@@ -486,4 +484,4 @@ class Rbm {
   bool binary_products_ = linalg::kBinaryProductsByDefault;  //!< host: contrastive_gradient by row sums
 };
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -5,7 +5,7 @@
 
 #include "zeta/core/error.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 enum class RbmKind { bernoulli, gaussian };
 
@@ -18,4 +18,4 @@ inline const char* rbm_kind_name(RbmKind k) {
   return k == RbmKind::bernoulli ? "bernoulli" : "gaussian";
 }
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -12,7 +12,7 @@
 #pragma once
 #include "zeta/models/banana.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
 template <class... Entries>
 struct ModelList {};
@@ -20,4 +20,4 @@ struct ModelList {};
 //! One line per registered model.
 using RegisteredModels = ModelList<BananaEntry>;
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace zeta {
+namespace zeta::parallel {
 
 template <class T>
 MPI_Datatype mpi_type() {
@@ -171,4 +171,4 @@ class StopControl {
   double start_s_;
 };
 
-}  // namespace zeta
+}  // namespace zeta::parallel

@@ -9,7 +9,7 @@
 
 #include "zeta/parallel/comm.hpp"
 
-namespace zeta {
+namespace zeta::parallel {
 
 //! The ranks of comm that share memory with this one, ordered as in comm.
 MPI_Comm node_comm(const Comm& comm);
@@ -41,4 +41,4 @@ class NodeWindow {
   std::vector<void*> peers_;
 };
 
-}  // namespace zeta
+}  // namespace zeta::parallel

@@ -21,7 +21,7 @@
 #include "zeta/parallel/comm.hpp"
 #include "zeta/parallel/node_window.hpp"
 
-namespace zeta {
+namespace zeta::parallel {
 
 class RowGather {
  public:
@@ -57,4 +57,4 @@ class RowGather {
   std::int64_t calls_ = 0;
 };
 
-}  // namespace zeta
+}  // namespace zeta::parallel

@@ -21,7 +21,7 @@
 #include "zeta/parallel/comm.hpp"
 #include "zeta/parallel/node_window.hpp"
 
-namespace zeta {
+namespace zeta::parallel {
 
 template <class T>
 class SharedSum {
@@ -55,4 +55,4 @@ class SharedSum {
   T* mine_ = nullptr;
 };
 
-}  // namespace zeta
+}  // namespace zeta::parallel

@@ -6,11 +6,11 @@
 #include "zeta/parallel/comm.hpp"
 #include "zeta/rng/philox.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 template <class Space>
 struct Chains {
-  ChainRange range;           //!< which global chains this rank holds
+  parallel::ChainRange range;  //!< which global chains this rank holds
   Matrix<Space> x, g;         //!< state and ∇x E at the state  [local, dim]
   Vector<Space> E, beta;      //!< energy at the state, inverse temperature
   Counts<Space> accepted;     //!< accepted proposals per chain
@@ -18,7 +18,7 @@ struct Chains {
   Vector<Space> Ey;
   Vector<Space> log_ratio;    //!< Metropolis log acceptance ratio per chain
 
-  Chains(const ChainRange& r, int dim, double beta0)
+  Chains(const parallel::ChainRange& r, int dim, double beta0)
       : range(r),
         x("zeta::Chains::x", r.count, dim),
         g("zeta::Chains::grad", r.count, dim),
@@ -53,4 +53,4 @@ struct Chains {
   }
 };
 
-}  // namespace zeta
+}  // namespace zeta::samplers

@@ -8,7 +8,7 @@
 #include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/samplers.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 //! The chain-system concept (samplers/system.hpp) for a continuous model. The
 //! model is held by reference: it outlives the system (with_system owns both).
@@ -19,7 +19,8 @@ class ContinuousSystem {
   static constexpr bool lattice = false;
 
   //! x ~ N(0, sampler.init_scale²) from the counter RNG at step 0, then E and ∇E; β = beta0.
-  ContinuousSystem(Model& m, const SamplerSpec& smp, const ChainRange& range, std::uint32_t seed, double beta0 = 1)
+  ContinuousSystem(Model& m, const SamplerSpec& smp, const parallel::ChainRange& range, std::uint32_t seed,
+                   double beta0 = 1)
       : model_(m), smp_(smp), seed_(seed), ch_(range, m.dim(), beta0) {
     ch_.initialize(model_, seed, smp.init_scale);
   }
@@ -95,4 +96,4 @@ class ContinuousSystem {
   Chains<Space> ch_;
 };
 
-}  // namespace zeta
+}  // namespace zeta::samplers

@@ -30,7 +30,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/parallel/comm.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 //! √(largest Real): the magnitude beyond which a state coordinate counts as diverged.
 inline Real divergence_bound() {
@@ -66,7 +66,7 @@ bool chains_diverged(const Matrix<Space>& x, const Vector<Space>& E) {
 //! chains diverged since the last check.
 class DivergenceCheck {
  public:
-  DivergenceCheck(const Comm& comm, std::int64_t first_step) : comm_(comm), last_good_(first_step) {}
+  DivergenceCheck(const parallel::Comm& comm, std::int64_t first_step) : comm_(comm), last_good_(first_step) {}
   template <class Sys>
   void operator()(const Sys& sys, std::int64_t step) {
     if (step == last_good_) return;
@@ -80,8 +80,8 @@ class DivergenceCheck {
   }
 
  private:
-  const Comm& comm_;
+  const parallel::Comm& comm_;
   std::int64_t last_good_;
 };
 
-}  // namespace zeta
+}  // namespace zeta::samplers

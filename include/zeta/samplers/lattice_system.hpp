@@ -10,23 +10,24 @@
 #include "zeta/models/ising.hpp"
 #include "zeta/samplers/samplers.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 //! The lattice move a [sampler] section asks for (checked by check_sampler_for_model).
-inline SpinMove spin_move(const SamplerSpec& s) {
-  return s.type == SamplerType::heatbath ? SpinMove::heatbath : SpinMove::metropolis;
+inline models::SpinMove spin_move(const SamplerSpec& s) {
+  return s.type == SamplerType::heatbath ? models::SpinMove::heatbath : models::SpinMove::metropolis;
 }
 
 //! The chain-system concept (samplers/system.hpp) for the Ising model: a state is L×L spins.
 template <class Space>
 class LatticeSystem {
  public:
-  using Model = Ising<Space>;
+  using Model = models::Ising<Space>;
   using space = Space;
   static constexpr bool lattice = true;
 
   //! Spins from Ising::initialize (keyed by the global replica id), their E and M; β = beta0.
-  LatticeSystem(const Model& m, SpinMove move, const ChainRange& range, std::uint32_t seed, double beta0 = 1)
+  LatticeSystem(const Model& m, models::SpinMove move, const parallel::ChainRange& range, std::uint32_t seed,
+                double beta0 = 1)
       : model_(m),
         move_(move),
         range_(range),
@@ -67,7 +68,7 @@ class LatticeSystem {
         if (it == rows_.end()) {
           if (rows_.size() >= 4096) rows_.clear();
           std::array<std::uint32_t, 10> row;
-          Model::threshold_row(b[c], model_.J(), model_.h(), move_ == SpinMove::metropolis, row.data());
+          Model::threshold_row(b[c], model_.J(), model_.h(), move_ == models::SpinMove::metropolis, row.data());
           it = rows_.emplace(b[c], row).first;
         }
         for (int e = 0; e < 10; ++e) host_thr_(c, e) = it->second[e];
@@ -111,8 +112,8 @@ class LatticeSystem {
 
  private:
   Model model_;
-  SpinMove move_;
-  ChainRange range_;
+  models::SpinMove move_;
+  parallel::ChainRange range_;
   std::uint32_t seed_;
   typename Model::Spins s_;
   typename Model::Table thr_;
@@ -124,4 +125,4 @@ class LatticeSystem {
   typename Model::Sums sums_;  //!< sweep_measure()'s scratch
 };
 
-}  // namespace zeta
+}  // namespace zeta::samplers

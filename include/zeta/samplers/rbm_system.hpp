@@ -7,7 +7,7 @@
 #include "zeta/models/rbm.hpp"
 #include "zeta/samplers/samplers.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 //! What a chain's energy is: the free energy F_β(v) = −(1/β) ln Σ_h e^{−βE(v,h)}, the
 //! marginal energy of v (p(v) ∝ e^{−βF_β(v)}; `zeta sample`), or the joint E(v, h)
@@ -26,7 +26,8 @@ class RbmSystem {
   static constexpr bool lattice = false;
 
   //! v from Rbm::initialize_visible, h = 0 until the first sweep, and the energies at beta0.
-  RbmSystem(const Rbm<Space>& m, const ChainRange& range, std::uint32_t seed, RbmEnergy kind, double beta0 = 1)
+  RbmSystem(const models::Rbm<Space>& m, const parallel::ChainRange& range, std::uint32_t seed, RbmEnergy kind,
+            double beta0 = 1)
       : model_(m),
         range_(range),
         seed_(seed),
@@ -42,7 +43,7 @@ class RbmSystem {
   }
 
   std::string name() const { return "rbm"; }
-  const Rbm<Space>& model() const { return model_; }
+  const models::Rbm<Space>& model() const { return model_; }
   int local() const { return static_cast<int>(range_.count); }
   int state_size() const { return model_.visible(); }
   int observables() const { return 1; }  //!< energy
@@ -127,8 +128,8 @@ class RbmSystem {
     else model_.free_energy(v_, beta(), E_);
   }
 
-  Rbm<Space> model_;
-  ChainRange range_;
+  models::Rbm<Space> model_;
+  parallel::ChainRange range_;
   std::uint32_t seed_;
   RbmEnergy kind_;
   Matrix<Space> v_, h_;
@@ -138,4 +139,4 @@ class RbmSystem {
   bool per_chain_ = false;
 };
 
-}  // namespace zeta
+}  // namespace zeta::samplers

@@ -12,7 +12,7 @@
 #include "zeta/core/math.hpp"
 #include "zeta/samplers/chains.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 enum class SamplerType { langevin, mala, hmc, metropolis, heatbath, gibbs };
 
@@ -52,7 +52,8 @@ double chain_bytes(int state_size, bool continuous);
 //! Collective: refuses, naming `key`, `global` chains of `bytes_per_chain` each when
 //! one rank's share cannot fit in the physical memory of the smallest node (up front,
 //! instead of an allocation failure on every rank after the output was opened).
-void check_chain_memory(const std::string& key, std::int64_t global, double bytes_per_chain, const Comm& comm);
+void check_chain_memory(const std::string& key, std::int64_t global, double bytes_per_chain,
+                        const parallel::Comm& comm);
 
 //! One coordinate of the Langevin move, x − (ε/2) β clip(g) + √ε z, clamped.
 struct LangevinUpdate {
@@ -294,4 +295,4 @@ void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::ui
   }
 }
 
-}  // namespace zeta
+}  // namespace zeta::samplers

@@ -30,7 +30,7 @@
 #include "zeta/samplers/divergence.hpp"
 #include "zeta/samplers/system.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 struct SampleResult {
   std::string status = "ok";  //!< ok | interrupted
@@ -53,7 +53,7 @@ struct SamplingSetup {
   std::string config;        //!< the resolved INI (root attribute)
 };
 
-namespace sampling_detail {
+namespace detail {
 
 //! The values of a host View as the Real rows the output datasets hold.
 template <class HostView>
@@ -68,10 +68,10 @@ const Real* real_rows(const HostView& h, std::vector<Real>& buf) {
 
 //! /landscape of a 2-D continuous model (read_landscape_spec refuses it for the others).
 template <class Sys>
-void system_landscape(io::OutputFile&, Sys&, const io::LandscapeSpec&, const Comm&) {}
+void system_landscape(io::OutputFile&, Sys&, const io::LandscapeSpec&, const parallel::Comm&) {}
 template <class Space, class Model>
 void system_landscape(io::OutputFile& out, ContinuousSystem<Space, Model>& sys, const io::LandscapeSpec& land,
-                      const Comm& comm) {
+                      const parallel::Comm& comm) {
   io::write_landscape(out, sys.model(), land, comm);
 }
 
@@ -86,7 +86,7 @@ void system_landscape(io::OutputFile& out, ContinuousSystem<Space, Model>& sys, 
 template <class Space>
 class EnergySeries {
  public:
-  static constexpr int kSlots = 2 * int(Blocking::kMaxBlocks);
+  static constexpr int kSlots = 2 * int(estimators::Blocking::kMaxBlocks);
   static constexpr int kSum2 = kSlots;  //!< the column of the sum of squares
 
   //! `planned`: the steps after the burn-in that the run is planned to make.
@@ -111,7 +111,7 @@ class EnergySeries {
           squares(c) += e * e;
           range(c) += e;
         });
-    if (blocking_.add() == Blocking::kMerge) merge();
+    if (blocking_.add() == estimators::Blocking::kMerge) merge();
   }
 
   //! Neighbouring blocks merged pairwise, column by column (in increasing order, so
@@ -130,8 +130,8 @@ class EnergySeries {
 
   //! ⟨E⟩ over the `done` steps after the burn-in that were made, with its standard
   //! error and τ_int by batch_means (NAN where they are undefined). Collective.
-  void pool(std::int64_t chains, std::int64_t done, const ChainRange& range, const Comm& comm, double& mean,
-            BatchStats& stats) const {
+  void pool(std::int64_t chains, std::int64_t done, const parallel::ChainRange& range, const parallel::Comm& comm,
+            double& mean, estimators::BatchStats& stats) const {
     const std::int64_t local = rows_.extent(0), row_len = rows_.extent(1);
     const auto cols = host_copy(rows_);  // column-major: a step's writes are contiguous over chains
     std::vector<double> mine(cols.size());
@@ -139,7 +139,7 @@ class EnergySeries {
       for (std::int64_t j = 0; j < row_len; ++j) mine[c * row_len + j] = cols[j * local + c];
     const auto all = comm.gather_chain_rows(mine, row_len, range);
     mean = NAN;
-    stats = BatchStats{};
+    stats = estimators::BatchStats{};
     if (comm.root() && done > 0) {
       std::vector<double> pooled(std::size_t(row_len), 0.0);
       for (std::int64_t c = 0; c < chains; ++c)
@@ -148,8 +148,9 @@ class EnergySeries {
       for (int b = 0; b < nb_; ++b) total += pooled[kSlots + 1 + b];
       const double n = double(chains) * double(done);
       mean = total / n;
-      stats = batch_means(pooled.data(), blocking_.nblocks, 1, blocking_.block_len, pooled[blocking_.nblocks],
-                          blocking_.partial_n, double(chains), mean, pooled[kSum2] / n - mean * mean);
+      stats =
+          estimators::batch_means(pooled.data(), blocking_.nblocks, 1, blocking_.block_len, pooled[blocking_.nblocks],
+                                  blocking_.partial_n, double(chains), mean, pooled[kSum2] / n - mean * mean);
     }
     comm.broadcast(mean);
     comm.broadcast(stats.std_error);
@@ -159,7 +160,7 @@ class EnergySeries {
  private:
   std::int64_t m_;
   int nb_;
-  Blocking blocking_;
+  estimators::Blocking blocking_;
   Kokkos::View<double**, Kokkos::LayoutLeft, typename Space::memory_space> rows_;
 };
 
@@ -178,7 +179,7 @@ std::int64_t least_count(const Counts<Space>& accepted) {
 class SampleOutput {
  public:
   template <class Sys>
-  SampleOutput(Sys& sys, const SamplingSetup& s, std::int64_t saves, const Comm& comm) {
+  SampleOutput(Sys& sys, const SamplingSetup& s, std::int64_t saves, const parallel::Comm& comm) {
     if (s.output_file.empty()) return;
     check_size(saves, s.chains, sys.state_size());
     out_ = std::make_unique<io::OutputFile>(comm, s.output_file);
@@ -191,7 +192,7 @@ class SampleOutput {
   }
   //! Row `saved` of both datasets: this rank's chains.
   template <class Sys>
-  void save(Sys& sys, std::int64_t saved, const ChainRange& range) {
+  void save(Sys& sys, std::int64_t saved, const parallel::ChainRange& range) {
     if (!out_) return;
     const auto hx = sys.host_states();
     const auto hE = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sys.energies());
@@ -229,21 +230,22 @@ class SampleOutput {
   std::vector<Real> xbuf_, ebuf_;
 };
 
-}  // namespace sampling_detail
+}  // namespace detail
 
 //! Runs the chains of `sys` (β already set) for setup.run.steps steps.
 template <class Sys>
-SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& range, const Comm& comm) {
+SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const parallel::ChainRange& range,
+                          const parallel::Comm& comm) {
   using Space = typename Sys::space;
   Kokkos::Timer timer;
   const RunSpec& run = s.run;
   const std::int64_t m = run.steps - run.burn_in;
-  sampling_detail::EnergySeries<Space> series(range.count, m);
+  detail::EnergySeries<Space> series(range.count, m);
   const std::int64_t saves = run.save_every > 0 ? m / run.save_every : 0;
-  sampling_detail::SampleOutput out(sys, s, saves, comm);
+  detail::SampleOutput out(sys, s, saves, comm);
 
   Progress progress("zeta sample", run.steps, double(s.chains), "chain-steps", comm.root(), run.progress_every);
-  StopControl stop(comm, run.max_hours);
+  parallel::StopControl stop(comm, run.max_hours);
   DivergenceCheck check_diverged(comm, 0);
   SampleResult res;
   std::int64_t saved = 0, step = 0;
@@ -268,7 +270,7 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
   res.steps_done = step;
   res.chains = s.chains;
 
-  BatchStats stats;
+  estimators::BatchStats stats;
   series.pool(s.chains, std::max<std::int64_t>(0, res.steps_done - run.burn_in), range, comm, res.mean_energy,
               stats);
   // Energies that overflowed on the way and came back would still leave their sums infinite.
@@ -279,7 +281,7 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
   const double per_chain_steps = double(std::max<std::int64_t>(1, res.steps_done)) * sys.moves_per_step();
   res.acceptance = double(comm.sum(sum_counts<Space>(sys.accepted()))) / (double(s.chains) * per_chain_steps);
   // The least-accepting chain shows chains stuck on a steep wall, which the mean hides.
-  res.acceptance_min = -comm.max(-double(sampling_detail::least_count<Space>(sys.accepted()))) / per_chain_steps;
+  res.acceptance_min = -comm.max(-double(detail::least_count<Space>(sys.accepted()))) / per_chain_steps;
   if (res.acceptance_min == 0 && comm.root())
     std::fprintf(stderr,
                  "zeta: warning: some chains accepted no proposal in %lld steps (stuck); the statistics are not "
@@ -291,4 +293,4 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const ChainRange& ra
   return res;
 }
 
-}  // namespace zeta
+}  // namespace zeta::samplers

@@ -27,7 +27,7 @@
 #include "zeta/samplers/lattice_system.hpp"
 #include "zeta/samplers/rbm_system.hpp"
 
-namespace zeta {
+namespace zeta::samplers {
 
 //! Σ_c v(c): accepted moves over the local chains.
 template <class Space>
@@ -49,8 +49,9 @@ struct SystemOptions {
 
 //! Collective: refuses, naming opt.chains_key, this rank's share of `range` when the
 //! chain system of [model] could not fit in memory (before anything is allocated).
-inline void check_system_memory(const ModelSpec& ms, const ModelParams& params, const ChainRange& range,
-                                const SystemOptions& opt, const Comm& comm) {
+inline void check_system_memory(const models::ModelSpec& ms, const models::ModelParams& params,
+                                const parallel::ChainRange& range, const SystemOptions& opt,
+                                const parallel::Comm& comm) {
   double bytes = 0;
   if (ms.lattice()) {
     bytes = chain_bytes(ms.dim, false);
@@ -66,14 +67,14 @@ inline void check_system_memory(const ModelSpec& ms, const ModelParams& params, 
 //! chains and returns f(system); `params`: load_model_params of `ms`. The model
 //! outlives the system for the whole call.
 template <class Space, class F>
-decltype(auto) with_system(const ModelSpec& ms, const ModelParams& params, const SamplerSpec& smp,
-                           const ChainRange& range, std::uint32_t seed, const SystemOptions& opt, F&& f) {
-  return with_model<Space>(ms, params, [&](auto& m) -> decltype(auto) {
+decltype(auto) with_system(const models::ModelSpec& ms, const models::ModelParams& params, const SamplerSpec& smp,
+                           const parallel::ChainRange& range, std::uint32_t seed, const SystemOptions& opt, F&& f) {
+  return models::with_model<Space>(ms, params, [&](auto& m) -> decltype(auto) {
     using M = std::decay_t<decltype(m)>;
-    if constexpr (std::is_same_v<M, Ising<Space>>) {
+    if constexpr (std::is_same_v<M, models::Ising<Space>>) {
       LatticeSystem<Space> sys(m, spin_move(smp), range, seed, opt.beta);
       return f(sys);
-    } else if constexpr (std::is_same_v<M, LoadedRbm<Space>>) {
+    } else if constexpr (std::is_same_v<M, models::LoadedRbm<Space>>) {
       RbmSystem<Space> sys(m.rbm, range, seed, opt.rbm_energy, opt.beta);
       return f(sys);
     } else {
@@ -83,4 +84,4 @@ decltype(auto) with_system(const ModelSpec& ms, const ModelParams& params, const
   });
 }
 
-}  // namespace zeta
+}  // namespace zeta::samplers

@@ -8,7 +8,7 @@
 
 #include "zeta/core/config.hpp"
 
-namespace zeta {
+namespace zeta::tempering {
 
 enum class SwapScheme { deo, random };
 enum class LadderAdapt { none, acceptance, barrier };
@@ -88,4 +88,4 @@ class ReplicaExchange {
   std::vector<double> prob_sum_;
 };
 
-}  // namespace zeta
+}  // namespace zeta::tempering

@@ -35,7 +35,7 @@
 #include "zeta/tempering/detail/tempering_state.hpp"
 #include "zeta/tempering/ladder.hpp"
 
-namespace zeta {
+namespace zeta::tempering {
 
 struct TemperResult {
   std::string status = "ok";  //!< ok | interrupted
@@ -70,7 +70,7 @@ struct TemperingSetup {
 template <class Sys>
 class Tempering {
  public:
-  Tempering(Sys& sys, const TemperingSetup& setup, const ChainRange& range, const Comm& comm)
+  Tempering(Sys& sys, const TemperingSetup& setup, const parallel::ChainRange& range, const parallel::Comm& comm)
       : sys_(sys),
         s_(setup),
         range_(range),
@@ -84,8 +84,8 @@ class Tempering {
     st_.betas = s_.ts.betas;
     st_.window_attempts.assign(K_ - 1, 0);
     st_.window_prob.assign(K_ - 1, 0.0);
-    st_.energy = BlockSeries(K_);
-    if (Sys::lattice) st_.abs_m = BlockSeries(K_);
+    st_.energy = estimators::BlockSeries(K_);
+    if (Sys::lattice) st_.abs_m = estimators::BlockSeries(K_);
   }
 
   //! Resumes from checkpoint.file with checkpoint.restart (an error naming run.steps
@@ -93,9 +93,9 @@ class Tempering {
   //! writes the output and figures again from it: a run killed after its final
   //! checkpoint ends as it would have), sets every replica's β, opens output.file.
   void restore() {
-    io::check_checkpoint_target(comm_, s_.ck, "temper", s_.config, tempering_detail::kSignatureKeys, s_.defaults);
+    io::check_checkpoint_target(comm_, s_.ck, "temper", s_.config, detail::kSignatureKeys, s_.defaults);
     if (s_.ck.restart) {
-      tempering_detail::read_checkpoint(comm_, s_.ck, s_.run, s_.ts, s_.config, s_.defaults, st_, ex_, sys_, range_);
+      detail::read_checkpoint(comm_, s_.ck, s_.run, s_.ts, s_.config, s_.defaults, st_, ex_, sys_, range_);
       if (st_.step > s_.run.steps)
         config_error("run.steps", "is " + std::to_string(s_.run.steps) + " but checkpoint '" + s_.ck.file +
                                       "' is already at step " + std::to_string(st_.step));
@@ -107,17 +107,17 @@ class Tempering {
       out_ = std::make_unique<io::OutputFile>(comm_, s_.output_file);
       io::write_root_attributes(*out_, "temper", s_.config, comm_);
     }
-    window_end_ = tempering_detail::adaptation_window_ends(s_.ts, s_.run.burn_in);
+    window_end_ = detail::adaptation_window_ends(s_.ts, s_.run.burn_in);
     progress_ = std::make_unique<Progress>("zeta temper", s_.run.steps - st_.step,
                                            double(R_) * sys_.moves_per_step(),
                                            Sys::lattice ? "spin-updates" : "replica-steps", comm_.root(),
                                            s_.run.progress_every);
-    stop_ = std::make_unique<StopControl>(comm_, s_.run.max_hours);
-    check_diverged_ = std::make_unique<DivergenceCheck>(comm_, st_.step);
+    stop_ = std::make_unique<parallel::StopControl>(comm_, s_.run.max_hours);
+    check_diverged_ = std::make_unique<samplers::DivergenceCheck>(comm_, st_.step);
     energy_.resize(R_);
     e_row_.resize(K_);
     m_row_.resize(K_);
-    gathered_ = std::make_unique<RowGather>(comm_, nobs_, range_);
+    gathered_ = std::make_unique<parallel::RowGather>(comm_, nobs_, range_);
     first_ = t_ = st_.step;
   }
 
@@ -144,7 +144,7 @@ class Tempering {
     const bool checkpoint = !ck.file.empty() && ck.every > 0 && (t_ + 1) % ck.every == 0 && t_ + 1 < s_.run.steps;
     // Never a diverged state in a checkpoint: the previous one stays.
     if (checkpoint || (t_ + 1) % 16 == 0) (*check_diverged_)(sys_, t_ + 1);
-    if (checkpoint) tempering_detail::write_checkpoint(comm_, ck, s_.config, st_, ex_, sys_, range_);
+    if (checkpoint) detail::write_checkpoint(comm_, ck, s_.config, st_, ex_, sys_, range_);
     ++t_;
     if (t_ % 16 == 0 && t_ < s_.run.steps && stop_->should_stop()) {
       res_.status = "interrupted";
@@ -160,21 +160,21 @@ class Tempering {
     Kokkos::fence();
     res_.steps_done = t_;
     (*check_diverged_)(sys_, t_);  // before the output and the final checkpoint
-    tempering_detail::exchange_results(ex_, K_, res_);
-    tempering_detail::level_statistics(st_, K_, Sys::lattice, res_);
+    detail::exchange_results(ex_, K_, res_);
+    detail::level_statistics(st_, K_, Sys::lattice, res_);
     const double moves = double(R_) * double(std::max<std::int64_t>(1, res_.steps_done)) * sys_.moves_per_step();
-    res_.move_acceptance = double(comm_.sum(sum_counts<Space>(sys_.accepted()))) / moves;
-    tempering_detail::bar_results(st_, s_.run.save_every, copies_, K_, Sys::lattice, dim_, comm_, res_);
+    res_.move_acceptance = double(comm_.sum(samplers::sum_counts<Space>(sys_.accepted()))) / moves;
+    detail::bar_results(st_, s_.run.save_every, copies_, K_, Sys::lattice, dim_, comm_, res_);
     // The output is published before the final checkpoint: a run stopped between the
     // two resumes from the previous checkpoint and publishes it again (the first copy
     // is kept as a backup); the other order would leave a checkpoint at run.steps
     // and no output until a restart wrote it from the checkpoint.
     if (out_) {
-      tempering_detail::write_output(*out_, st_, res_, copies_, K_, saves_, R_, Sys::lattice, dim_, comm_);
+      detail::write_output(*out_, st_, res_, copies_, K_, saves_, R_, Sys::lattice, dim_, comm_);
       res_.output = out_->finish();
     }
     fault_point("before_final_checkpoint");
-    if (!s_.ck.file.empty()) tempering_detail::write_checkpoint(comm_, s_.ck, s_.config, st_, ex_, sys_, range_);
+    if (!s_.ck.file.empty()) detail::write_checkpoint(comm_, s_.ck, s_.config, st_, ex_, sys_, range_);
     res_.wall_s = timer_.seconds();
     res_.sweeps_per_s = double(res_.steps_done - first_) / res_.wall_s;
     res_.exchange_fraction = exchange_s_ / res_.wall_s;
@@ -270,7 +270,7 @@ class Tempering {
     ex_.round((t_ + 1) / s_.ts.exchange_every, s_.ts.scheme, st_.betas, energy_, s_.run.seed, post);
     for (const auto e : window_end_)
       if (t_ + 1 == e) {
-        tempering_detail::adapt_ladder(s_.ts, ex_, st_);
+        detail::adapt_ladder(s_.ts, ex_, st_);
         st_.window_attempts = ex_.attempts();
         st_.window_prob = ex_.accept_prob_sum();
       }
@@ -279,22 +279,22 @@ class Tempering {
 
   Sys& sys_;
   TemperingSetup s_;
-  ChainRange range_;
-  const Comm& comm_;
+  parallel::ChainRange range_;
+  const parallel::Comm& comm_;
   Kokkos::Timer timer_;
   int K_, copies_;
   std::int64_t R_;
   int nobs_, dim_;
   ReplicaExchange ex_;
-  tempering_detail::RunState st_;
+  detail::RunState st_;
   std::vector<double> local_betas_;
   std::int64_t saves_ = 0;
   std::unique_ptr<io::OutputFile> out_;
   std::vector<std::int64_t> window_end_;
   std::unique_ptr<Progress> progress_;
-  std::unique_ptr<StopControl> stop_;
-  std::unique_ptr<DivergenceCheck> check_diverged_;
-  std::unique_ptr<RowGather> gathered_;
+  std::unique_ptr<parallel::StopControl> stop_;
+  std::unique_ptr<samplers::DivergenceCheck> check_diverged_;
+  std::unique_ptr<parallel::RowGather> gathered_;
   std::vector<double> local_, energy_, e_row_, m_row_;
   double exchange_s_ = 0, wait_s_ = 0;
   double in_gather_ = 0;  //!< this rank's seconds inside its last all-gather
@@ -302,4 +302,4 @@ class Tempering {
   TemperResult res_;
 };
 
-}  // namespace zeta
+}  // namespace zeta::tempering

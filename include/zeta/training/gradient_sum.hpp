@@ -51,7 +51,7 @@ struct ReduceClock {
 //! share of the step loop's `loop_s` spent in it, averaged over ranks, and
 //! allreduce_fraction_min, the smallest share of any rank: the rank that waited least
 //! for the others, so about the communication itself. Both are 0 on one rank.
-inline void add_reduce_json(JsonSummary& j, const Comm& comm, const ReduceClock& clock, double loop_s) {
+inline void add_reduce_json(JsonSummary& j, const parallel::Comm& comm, const ReduceClock& clock, double loop_s) {
   const double mine = comm.size() > 1 && loop_s > 0 ? clock.seconds / loop_s : 0.0;
   std::vector<double> sum{mine};
   comm.allreduce_sum(sum);
@@ -67,7 +67,8 @@ inline void add_reduce_json(JsonSummary& j, const Comm& comm, const ReduceClock&
 template <class Space>
 class GradientSum {
  public:
-  GradientSum(const Comm& comm, std::size_t n_params, bool shared) : comm_(comm), sum_(comm, n_params, 0, shared) {
+  GradientSum(const parallel::Comm& comm, std::size_t n_params, bool shared)
+      : comm_(comm), sum_(comm, n_params, 0, shared) {
     if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible)
       g_ = Vector<Space>(sum_.data(), sum_.size());
     else
@@ -103,7 +104,7 @@ class GradientSum {
         leaf(l, g_);
         copy_to_host<Space>(g_, leaves_[l]);
       }
-      tree_sum(leaves_, 0, leaves_.size());
+      parallel::tree_sum(leaves_, 0, leaves_.size());
       host_.swap(leaves_[0]);
       clock_.time([&] { comm_.tree_allreduce(host_); });
       copy_to_device<Space>(host_, g_);
@@ -140,8 +141,8 @@ class GradientSum {
   }
 
  private:
-  const Comm& comm_;
-  SharedSum<Real> sum_;
+  const parallel::Comm& comm_;
+  parallel::SharedSum<Real> sum_;
   Vector<Space> g_;
   std::vector<Real> host_;                 //!< deterministic: the tree sum, summed over ranks
   std::vector<std::vector<Real>> leaves_;  //!< deterministic: one gradient per local partition

@@ -33,8 +33,8 @@ class MlpContrastive : public MlpObjective {
     static const std::vector<std::string>& names();
   };
 
-  MlpContrastive(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, Mlp<Space>& mlp,
-                 const Comm& comm);
+  MlpContrastive(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
+                 const parallel::Comm& comm);
 
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override;
@@ -65,7 +65,7 @@ class MlpContrastive : public MlpObjective {
   void restore_extra() override;
 
  private:
-  Chains<Space> neg_;  //!< the negatives: global row p·b + j of partition p
+  samplers::Chains<Space> neg_;  //!< the negatives: global row p·b + j of partition p
   FreshState fresh_;
   Matrix<Space> x_;  //!< [data rows; negatives], nloc·b each (neg_.x views the second half)
   Vector<Space> E_, sign_;

@@ -29,8 +29,8 @@ class MlpDsm : public MlpObjective {
     static const std::vector<std::string>& names();
   };
 
-  MlpDsm(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, Mlp<Space>& mlp,
-         const Comm& comm);
+  MlpDsm(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
+         const parallel::Comm& comm);
 
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override;

@@ -41,8 +41,8 @@ class MlpObjective : public Objective {
     double data = NAN, model = NAN, noise = NAN;
   };
 
-  MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, Mlp<Space>& mlp,
-               const Comm& comm);
+  MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
+               const parallel::Comm& comm);
 
   std::size_t n_params() const override { return mlp_.n_params(); }
   const Vector<Space>& theta() const override { return mlp_.theta(); }
@@ -101,10 +101,10 @@ class MlpObjective : public Objective {
 
   const TrainSpec& ts_;
   const data::Dataset& data_;
-  Mlp<Space>& mlp_;
-  const Comm& comm_;
+  models::Mlp<Space>& mlp_;
+  const parallel::Comm& comm_;
   data::BatchPlan plan_;
-  Share mine_;
+  parallel::Share mine_;
   int dim_ = 0, D_ = 1;
   std::int64_t b_ = 0, nloc_ = 0;
   std::vector<std::int64_t> ids_;
@@ -112,11 +112,11 @@ class MlpObjective : public Objective {
 
  private:
   bool grid_ = false;  //!< the NLL monitor runs (2-D data with a held-out split)
-  Grid2d box_;
+  estimators::Grid2d box_;
   double true_nll_ = NAN;
   NllSeries nll_;
   std::vector<double> cells_;  //!< E at the grid's cells for the final θ, on rank 0 (the /landscape)
-  MlpParams params_;           //!< θ at gather_state
+  io::MlpParams params_;       //!< θ at gather_state
 };
 
 }  // namespace zeta::training

@@ -32,15 +32,15 @@ namespace zeta::training {
 
 //! The data mean per feature over the whole training split: per-partition sums
 //! added in partition order (Comm::ordered_sum), the same on any rank count.
-std::vector<double> data_mean(const data::Dataset& d, const Comm& comm);
+std::vector<double> data_mean(const data::Dataset& d, const parallel::Comm& comm);
 
 //! The RBM to train on `d`: θ from model.params (`params`, load_model_params, which
 //! checked W against the data) or random W and b from the data mean; `base_bias` gets
 //! the visible biases of the data's marginals (the AIS base-rate model stored with the
 //! parameters).
-Rbm<Kokkos::DefaultExecutionSpace> initial_rbm(const TrainSetup& setup, const data::Dataset& d,
-                                              const ModelParams& params, const Comm& comm,
-                                              std::vector<double>& base_bias);
+models::Rbm<Kokkos::DefaultExecutionSpace> initial_rbm(const TrainSetup& setup, const data::Dataset& d,
+                                                       const models::ModelParams& params, const parallel::Comm& comm,
+                                                       std::vector<double>& base_bias);
 
 class RbmContrastive : public Objective {
  public:
@@ -57,8 +57,8 @@ class RbmContrastive : public Objective {
     static const std::vector<std::string>& names();
   };
 
-  RbmContrastive(const TrainSpec& ts, const data::Dataset& d, Rbm<Space>& rbm, std::vector<double> base_bias,
-                 const Comm& comm);
+  RbmContrastive(const TrainSpec& ts, const data::Dataset& d, models::Rbm<Space>& rbm, std::vector<double> base_bias,
+                 const parallel::Comm& comm);
 
   std::size_t n_params() const override { return rbm_.n_params(); }
   const Vector<Space>& theta() const override { return rbm_.theta(); }
@@ -99,9 +99,9 @@ class RbmContrastive : public Objective {
 
   const TrainSpec& ts_;
   const data::Dataset& data_;
-  Share mine_;
-  Rbm<Space>& rbm_;
-  const Comm& comm_;
+  parallel::Share mine_;
+  models::Rbm<Space>& rbm_;
+  const parallel::Comm& comm_;
   data::BatchPlan plan_;
   int nv_ = 0, nh_ = 0, D_ = 1;
   std::int64_t b_ = 0, cp_ = 0, nloc_ = 0;

@@ -59,12 +59,12 @@ class ReplayBuffer {
 
   // Checkpoints: /train/replay_buffer (buffer_size × dim, global slot order).
   //! Collective: the whole buffer to rank 0 for write().
-  void gather(const Comm& comm);
+  void gather(const parallel::Comm& comm);
   void write(hid_t f);
   //! Reads the whole buffer (non-finite states are corruption).
   void read(hid_t f, const std::string& file);
   //! Collective: the buffer read on rank 0 into every rank's slots.
-  void scatter(const Comm& comm);
+  void scatter(const parallel::Comm& comm);
 
  private:
   //! Row r's buffer slot (local index), and flags: bit 1 fresh noise, bit 2 the slot's last draw.

@@ -52,7 +52,7 @@ void read_series(hid_t f, const std::string& file, S& s, const std::string& what
 }
 
 template <class S>
-void broadcast_series(const Comm& comm, S& s) {
+void broadcast_series(const parallel::Comm& comm, S& s) {
   for (auto* col : s.all()) comm.broadcast(*col);
 }
 

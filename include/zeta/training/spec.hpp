@@ -33,7 +33,7 @@ struct TrainSpec {
   //! mlp cd / pcd: the Langevin negatives (step size, clip, clamp, fresh-state scale),
   //! the replay buffer over all ranks, its re-initialisation probability, and the
   //! energy regulariser α.
-  SamplerSpec langevin;
+  samplers::SamplerSpec langevin;
   std::int64_t buffer_size = 0;
   double reinit_prob = 0.05, energy_reg = 0;
   OptimizerSpec opt;
@@ -43,7 +43,7 @@ struct TrainSpec {
 //! Everything `zeta train` reads: the training settings, the model, the data, the checkpoints.
 struct TrainSetup {
   TrainSpec train;
-  ModelSpec model;
+  models::ModelSpec model;
   data::DataSpec data;
   io::CheckpointSpec checkpoint;
   std::string config;  //!< the resolved INI: the outputs' root attribute and the checkpoints' signature
@@ -54,6 +54,6 @@ struct TrainSetup {
 //! Declares every key `zeta train` takes.
 void declare_train_keys(Config& cfg);
 //! Reads and validates them for a run on `comm` (errors name the key).
-TrainSetup read_train_setup(const Config& cfg, const Comm& comm);
+TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm);
 
 }  // namespace zeta::training

@@ -34,7 +34,7 @@ class Trainer {
  public:
   using Space = Objective::Space;
   //! The run's settings (`setup.model` and `setup.data` are not read: the objective holds them).
-  Trainer(const TrainSetup& setup, const Comm& comm, Objective& obj);
+  Trainer(const TrainSetup& setup, const parallel::Comm& comm, Objective& obj);
 
   //! Trains to run.steps (from the checkpoint with checkpoint.restart), writes
   //! output.file and the checkpoints; `timer` started with the command. The result's
@@ -56,7 +56,7 @@ class Trainer {
   [[noreturn]] void diverged(std::int64_t step, const std::string& what) const;
   void finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer);
 
-  const Comm& comm_;
+  const parallel::Comm& comm_;
   const TrainSpec& ts_;
   const io::CheckpointSpec& ck_;
   const std::string& config_;    //!< the resolved INI

@@ -63,8 +63,8 @@ template <class Model>
 class ContinuousPath {
  public:
   using space = typename Model::space;
-  ContinuousPath(Model& m, const SamplerSpec& smp, double base_mean, double base_scale, double beta,
-                 std::uint32_t seed, const ChainRange& range)
+  ContinuousPath(Model& m, const samplers::SamplerSpec& smp, double base_mean, double base_scale, double beta,
+                 std::uint32_t seed, const parallel::ChainRange& range)
       : path_(m, base_mean, base_scale, beta),
         ch_(range, m.dim(), 1.0),
         smp_(smp),
@@ -94,7 +94,7 @@ class ContinuousPath {
   void start_reverse(std::int64_t& step, std::int64_t burn_in) {
     path_.set_a(1.0);
     path_.energy_and_grad(ch_.x, ch_.E, ch_.g);
-    for (std::int64_t j = 0; j < burn_in; ++j) sampler_step(path_, ch_, smp_, seed_, ++step);
+    for (std::int64_t j = 0; j < burn_in; ++j) samplers::sampler_step(path_, ch_, smp_, seed_, ++step);
   }
   //! w += log f_to(x) − log f_from(x) = (a_to − a_from)(E_0(x) − β E(x)), from the one model
   //! evaluation that also gives the new intermediate's energy and gradient.
@@ -106,14 +106,14 @@ class ContinuousPath {
         "zeta::Ais::weight", RangePolicy<space>(0, w.extent(0)),
         KOKKOS_LAMBDA(const int c) { w(c) += da * (double(e0(c)) - beta * double(em(c))); });
   }
-  void move(std::int64_t step, bool) { sampler_step(path_, ch_, smp_, seed_, step); }
+  void move(std::int64_t step, bool) { samplers::sampler_step(path_, ch_, smp_, seed_, step); }
   //! Local: a state or intermediate energy left the finite range (samplers/divergence.hpp).
-  bool diverged() const { return chains_diverged<space>(ch_.x, ch_.E); }
+  bool diverged() const { return samplers::chains_diverged<space>(ch_.x, ch_.E); }
 
  private:
   AnnealedModel<Model> path_;
-  Chains<space> ch_;
-  SamplerSpec smp_;
+  samplers::Chains<space> ch_;
+  samplers::SamplerSpec smp_;
   double mean_, scale_, beta_;
   std::uint32_t seed_;
   Vector<space> e0_, em_;

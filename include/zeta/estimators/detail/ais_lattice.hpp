@@ -19,7 +19,8 @@ template <class Space>
 class LatticePath {
  public:
   using space = Space;
-  LatticePath(const Ising<Space>& model, SpinMove move, double beta, std::uint32_t seed, const ChainRange& range)
+  LatticePath(const models::Ising<Space>& model, models::SpinMove move, double beta, std::uint32_t seed,
+              const parallel::ChainRange& range)
       : model_(model), move_(move), beta_(beta), seed_(seed), range_(range), b_(range.count) {}
 
   std::int64_t local() const { return range_.count; }
@@ -49,13 +50,13 @@ class LatticePath {
   bool diverged() const { return false; }  //!< ±1 spins
 
  private:
-  Ising<Space> model_;
-  SpinMove move_;
+  models::Ising<Space> model_;
+  models::SpinMove move_;
   double beta_;
   std::uint32_t seed_;
-  ChainRange range_;
+  parallel::ChainRange range_;
   std::vector<double> b_;
-  std::optional<LatticeSystem<Space>> sys_;
+  std::optional<samplers::LatticeSystem<Space>> sys_;
 };
 
 }  // namespace zeta::estimators::detail

@@ -24,14 +24,14 @@ namespace zeta::estimators::detail {
 //!   Gaussian   G_a(v) = ½ Σ_i [(1−a)(v_i − a_A,i)² + aβ_T (v_i − b_i)²]/σ_i² − Σ_j softplus(aβ_T(c_j + (vSW)_j)),
 //! Z_0 = Z_A · 2^nh (rbm_base_rate_log_z) and Z_1 = Z(β_T). The Gibbs move samples
 //! h ~ p(h | v) = σ(aβ_T (c + vSW)) and v from the visible conditional of
-//! e^{−(1−a)E_A(v) − aβ_T E(v,h)} (rbm_detail::visible_conditional), which leaves f_a invariant.
+//! e^{−(1−a)E_A(v) − aβ_T E(v,h)} (detail::visible_conditional), which leaves f_a invariant.
 //! ln Z(β_T) = ln Z_0 + ln mean_chains exp(Σ_k [G_{a_{k−1}}(v_{k−1}) − G_{a_k}(v_{k−1})]).
 template <class Space>
 class RbmAis {
  public:
   //! Keeps a shallow copy of `target` (it shares θ). `base_bias`: the base rates a_A
   //! (Rbm::visible_bias_from_mean of the data mean).
-  RbmAis(const Rbm<Space>& target, const std::vector<double>& base_bias, double beta_target = 1)
+  RbmAis(const models::Rbm<Space>& target, const std::vector<double>& base_bias, double beta_target = 1)
       : rbm_(target), base_host_(base_bias), beta_(beta_target) {
     if (static_cast<int>(base_bias.size()) != target.visible())
       throw Error("rbm ais: the base model has " + std::to_string(base_bias.size()) + " visible biases, the target " +
@@ -43,7 +43,7 @@ class RbmAis {
     Kokkos::deep_copy(base_, h);
   }
 
-  const Rbm<Space>& target() const { return rbm_; }
+  const models::Rbm<Space>& target() const { return rbm_; }
   double beta_target() const { return beta_; }
   const std::vector<double>& base_bias() const { return base_host_; }
 
@@ -52,8 +52,8 @@ class RbmAis {
 
   //! Exact draws from f_0 (independent visibles of the base-rate model).
   void sample_base(const Matrix<Space>& v, std::uint32_t seed, std::int64_t offset, std::int64_t step) {
-    rbm_detail::visible_conditional(Matrix<Space>(), rbm_.terms(base_, 1.0), PerChain<Space>(0.0), v, true, seed,
-                                    offset, step);
+    models::detail::visible_conditional(Matrix<Space>(), rbm_.terms(base_, 1.0), PerChain<Space>(0.0), v, true, seed,
+                                        offset, step);
     rbm_.wrote(v);
   }
 
@@ -61,8 +61,8 @@ class RbmAis {
   template <class Out>
   void intermediate_free_energy(const Matrix<Space>& v, double a, const Out& out) {
     if (v.extent(0) == 0) return;
-    rbm_detail::marginal_energy(v, rbm_.hidden_field(v), rbm_.c(), rbm_.terms(base_, 1 - a), PerChain<Space>(a * beta_),
-                                false, 1.0, false, out);
+    models::detail::marginal_energy(v, rbm_.hidden_field(v), rbm_.c(), rbm_.terms(base_, 1 - a),
+                                    PerChain<Space>(a * beta_), false, 1.0, false, out);
   }
 
   //! w += ln f_to(v) − ln f_from(v) = G_from(v) − G_to(v), from one GEMM.
@@ -70,10 +70,10 @@ class RbmAis {
   void log_weight_increment(const Matrix<Space>& v, double a_from, double a_to, const Out& w) {
     if (v.extent(0) == 0) return;
     const auto pre = rbm_.hidden_field(v);
-    rbm_detail::marginal_energy(v, pre, rbm_.c(), rbm_.terms(base_, 1 - a_from), PerChain<Space>(a_from * beta_), false,
-                                1.0, true, w);
-    rbm_detail::marginal_energy(v, pre, rbm_.c(), rbm_.terms(base_, 1 - a_to), PerChain<Space>(a_to * beta_), false,
-                                -1.0, true, w);
+    models::detail::marginal_energy(v, pre, rbm_.c(), rbm_.terms(base_, 1 - a_from), PerChain<Space>(a_from * beta_),
+                                    false, 1.0, true, w);
+    models::detail::marginal_energy(v, pre, rbm_.c(), rbm_.terms(base_, 1 - a_to), PerChain<Space>(a_to * beta_), false,
+                                    -1.0, true, w);
   }
 
   //! One Gibbs sweep that leaves f_a invariant: h ~ p_a(h | v), then v ~ p_a(v | h).
@@ -82,14 +82,15 @@ class RbmAis {
   void gibbs_step(const Matrix<Space>& v, const Matrix<Space>& h, double a, std::uint32_t seed, std::int64_t offset,
                   std::int64_t step, bool reuse_field = false) {
     const PerChain<Space> g(a * beta_);
-    rbm_detail::hidden_conditional(reuse_field ? rbm_.held_field(v) : rbm_.hidden_field(v), rbm_.c(), g, h, true, seed,
-                                   offset, step);
-    rbm_detail::visible_conditional(rbm_.visible_field(h), rbm_.terms(base_, 1 - a), g, v, true, seed, offset, step);
+    models::detail::hidden_conditional(reuse_field ? rbm_.held_field(v) : rbm_.hidden_field(v), rbm_.c(), g, h, true,
+                                       seed, offset, step);
+    models::detail::visible_conditional(rbm_.visible_field(h), rbm_.terms(base_, 1 - a), g, v, true, seed, offset,
+                                        step);
     rbm_.wrote(v);
   }
 
  private:
-  Rbm<Space> rbm_;
+  models::Rbm<Space> rbm_;
   Vector<Space> base_;
   std::vector<double> base_host_;
   double beta_;
@@ -101,8 +102,8 @@ template <class Space>
 class RbmPath {
  public:
   using space = Space;
-  RbmPath(const Rbm<Space>& rbm, const std::vector<double>& base_bias, double beta, std::uint32_t seed,
-          const ChainRange& range)
+  RbmPath(const models::Rbm<Space>& rbm, const std::vector<double>& base_bias, double beta, std::uint32_t seed,
+          const parallel::ChainRange& range)
       : path_(rbm, base_bias, beta),
         v_("zeta::rbm_ais::v", range.count, rbm.visible()),
         h_("zeta::rbm_ais::h", range.count, rbm.hidden()),

@@ -24,7 +24,7 @@ void log_z_chunks(const DMatrix& M, const DVector& lin, const DVector& base, con
                   const DMatrix& acc, const Lse& lse) {
   const int ns = static_cast<int>(M.extent(0)), no = static_cast<int>(M.extent(1));
   const int chunks = static_cast<int>(acc.extent(0));
-  constexpr int B = rbm_detail::block_size<Space>();
+  constexpr int B = models::detail::block_size<Space>();
   using Team = typename Kokkos::TeamPolicy<Space>::member_type;
   Kokkos::parallel_for(
       "zeta::rbm_log_z_exact::chunks", Kokkos::TeamPolicy<Space>(chunks, Kokkos::AUTO), KOKKOS_LAMBDA(const Team& m) {
@@ -57,9 +57,9 @@ void log_z_chunks(const DMatrix& M, const DVector& lin, const DVector& base, con
           }
           double other;
           if constexpr (Gauss)
-            other = rbm_detail::team_sum<B>(m, no, [&](int i) { return quad(i) * f[i] * f[i]; });
+            other = models::detail::team_sum<B>(m, no, [&](int i) { return quad(i) * f[i] * f[i]; });
           else
-            other = rbm_detail::team_softplus_sum<B>(m, no, [&](int i) { return f[i]; });
+            other = models::detail::team_softplus_sum<B>(m, no, [&](int i) { return f[i]; });
           const double term = lin_term + other;
           if (term > mx) {
             sum = sum * kmath::exp(mx - term) + 1.0;

@@ -27,9 +27,9 @@
 #define ZETA_ISING_AVX2 0
 #endif
 
-namespace zeta {
+namespace zeta::models {
 
-namespace ising_detail {
+namespace detail {
 
 // The kernels, as free functions: nvcc refuses extended lambdas in private member functions.
 
@@ -353,6 +353,6 @@ void half_sweep(const Spins<Space>& s, const Table<Space>& t, int c, int L, std:
       });
 }
 
-}  // namespace ising_detail
+}  // namespace detail
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -19,9 +19,9 @@
 #include "zeta/rng/philox.hpp"
 #include "zeta/models/activation.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
-namespace mlp_detail {
+namespace detail {
 
 // The training kernels, as free functions: nvcc refuses extended lambdas in private member functions.
 
@@ -440,6 +440,6 @@ void backprop_hidden(int batch, int in, const Matrix<Space>& next, const Matrix<
       });
 }
 
-}  // namespace mlp_detail
+}  // namespace detail
 
-}  // namespace zeta
+}  // namespace zeta::models

@@ -23,9 +23,9 @@
 
 #include "zeta/models/rbm_kind.hpp"
 
-namespace zeta {
+namespace zeta::models {
 
-namespace rbm_detail {
+namespace detail {
 
 using vmath::as_double;
 using vmath::as_u64;
@@ -137,9 +137,9 @@ KOKKOS_INLINE_FUNCTION double team_softplus_sum(const Member& m, int n, const F&
   return total;
 }
 
-}  // namespace rbm_detail
+}  // namespace detail
 
-namespace rbm_detail {
+namespace detail {
 
 // The kernels, as free functions: nvcc refuses extended lambdas in private member functions.
 
@@ -458,6 +458,6 @@ void grad_biases(const Matrix<Space>& v, const Matrix<Space>& P, const VisibleTe
       });
 }
 
-}  // namespace rbm_detail
+}  // namespace detail
 
-}  // namespace zeta
+}  // namespace zeta::models

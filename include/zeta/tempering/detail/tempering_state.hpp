@@ -15,11 +15,11 @@
 #include "zeta/parallel/comm.hpp"
 #include "zeta/tempering/ladder.hpp"
 
-namespace zeta {
+namespace zeta::tempering {
 
 struct TemperResult;
 
-namespace tempering_detail {
+namespace detail {
 
 inline void finite_or_corrupt(const std::vector<double>& v, const std::string& file, const char* name) {
   for (double x : v)
@@ -32,7 +32,7 @@ struct RunState {
   std::vector<double> betas;         //!< the current ladder
   std::vector<std::int64_t> window_attempts;  //!< adaptation window start
   std::vector<double> window_prob;
-  BlockSeries energy, abs_m;  //!< per level, copy-averaged, after burn-in
+  estimators::BlockSeries energy, abs_m;  //!< per level, copy-averaged, after burn-in
   std::int64_t saved = 0;
   std::vector<double> rows_energy, rows_m, rows_x;  //!< saved rows (rank 0 only)
   std::vector<std::int64_t> rows_replica;
@@ -42,8 +42,9 @@ inline const std::vector<std::string> kSignatureKeys = {"model.", "sampler.", "t
                                                  "run.save_every"};
 
 template <class Sys>
-void write_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const std::string& config, const RunState& st,
-                             const ReplicaExchange& ex, const Sys& sys, const ChainRange& range) {
+void write_checkpoint(const parallel::Comm& comm, const io::CheckpointSpec& ck, const std::string& config,
+                      const RunState& st, const ReplicaExchange& ex, const Sys& sys,
+                      const parallel::ChainRange& range) {
   std::vector<double> state, counts;
   sys.save(state, counts);
   const auto all_state = comm.gather_chain_rows(state, sys.saved_row(), range);
@@ -120,9 +121,9 @@ void check_restored(const std::string& file, const RunSpec& run, const TemperSpe
 }
 
 template <class Sys>
-void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const RunSpec& run, const TemperSpec& ts,
+void read_checkpoint(const parallel::Comm& comm, const io::CheckpointSpec& ck, const RunSpec& run, const TemperSpec& ts,
                      const std::string& config, const std::string& defaults, RunState& st, ReplicaExchange& ex,
-                     Sys& sys, const ChainRange& range) {
+                     Sys& sys, const parallel::ChainRange& range) {
   std::vector<double> state, counts, series, prob;
   std::vector<std::int64_t> xs, head(2);
   const hsize_t R = hsize_t(range.global), K = hsize_t(st.betas.size());
@@ -152,7 +153,7 @@ void read_checkpoint(const Comm& comm, const io::CheckpointSpec& ck, const RunSp
     } catch (const std::exception& e) {
       io::corrupt(file, "/exchange/state", e.what());
     }
-    BlockSeries e = st.energy, m = st.abs_m;
+    estimators::BlockSeries e = st.energy, m = st.abs_m;
     std::size_t at = 0;
     try {
       at = m.unpack(series, e.unpack(series, 0));
@@ -189,10 +190,10 @@ void level_statistics(const RunState& st, int K, bool lattice, TemperResult& res
 //! ln Z per β by BAR between neighbours on the saved (thinned) energies of rank 0,
 //! effective sample sizes from τ_int of each level and the thinning.
 void bar_results(const RunState& st, std::int64_t save_every, int copies, int K, bool lattice, int dim,
-                 const Comm& comm, TemperResult& res);
+                 const parallel::Comm& comm, TemperResult& res);
 //! /temper/... of the output file (collective; rank 0 holds the rows).
 void write_output(io::OutputFile& out, const RunState& st, const TemperResult& res, int copies, int K,
-                  std::int64_t saves, std::int64_t R, bool lattice, int dim, const Comm& comm);
+                  std::int64_t saves, std::int64_t R, bool lattice, int dim, const parallel::Comm& comm);
 
-}  // namespace tempering_detail
-}  // namespace zeta
+}  // namespace detail
+}  // namespace zeta::tempering
