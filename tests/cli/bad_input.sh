@@ -6,6 +6,7 @@
 set -u
 zeta=$1
 mpiexec=${2:-mpirun}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -27,27 +28,7 @@ step_size = 0.1
 file = out.h5
 INI
 
-# expect_error NAME PATTERN ARGS...: runs zeta on 2 ranks, each rank records its own exit status.
-expect_error() {
-  local name=$1 pattern=$2
-  shift 2
-  rm -f rc.* out.h5.* && echo precious > out.h5
-  timeout 120 "$mpiexec" -np 2 --oversubscribe sh -c \
-    '"$0" "$@" > /dev/null 2> err.$OMPI_COMM_WORLD_RANK; echo $? > rc.$OMPI_COMM_WORLD_RANK' "$zeta" "$@"
-  local rc=$?
-  if [ $rc -eq 124 ]; then echo "FAIL $name: hang (killed by timeout)"; fail=1; return; fi
-  for r in 0 1; do
-    if [ ! -f rc.$r ] || [ "$(cat rc.$r)" = 0 ]; then echo "FAIL $name: rank $r exit status $(cat rc.$r 2>/dev/null)"; fail=1; fi
-  done
-  local errs
-  errs=$(cat err.0 err.1 | grep -c '^zeta: error')
-  if [ "$errs" != 1 ]; then echo "FAIL $name: expected one error line, got $errs:"; cat err.0 err.1; fail=1; fi
-  if ! grep -q -- "$pattern" err.0 err.1; then echo "FAIL $name: error does not name '$pattern':"; cat err.0 err.1; fail=1; fi
-  if [ "$(cat out.h5)" != precious ] || ls out.h5.* > /dev/null 2>&1; then
-    echo "FAIL $name: existing output touched or partial output left"; ls -l; fail=1
-  fi
-  [ $fail = 0 ] && echo "ok   $name: $(grep -h '^zeta: error' err.0 err.1)"
-}
+source "$here/expect_error.sh"
 
 expect_error unknown_key        'sampler.stepsize'  sample good.ini --sampler.stepsize=0.1
 expect_error wrong_type         'sampler.chains'    sample good.ini --sampler.chains=ten

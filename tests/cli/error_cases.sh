@@ -8,36 +8,13 @@
 set -u
 zeta=$1
 mpiexec=${2:-mpirun}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 fail=0
 
-# expect_error NAME PATTERN ARGS...: runs zeta on 2 ranks (as tests/cli/bad_input.sh);
-# $wrap, when set, is a shell prefix each rank runs zeta under (e.g. a ulimit).
-wrap=
-expect_error() {
-  local name=$1 pattern=$2 bad=0
-  shift 2
-  rm -f rc.* out.h5.* && echo precious > out.h5
-  timeout 120 "$mpiexec" -np 2 --oversubscribe sh -c \
-    "$wrap"' "$0" "$@" > /dev/null 2> err.$OMPI_COMM_WORLD_RANK; echo $? > rc.$OMPI_COMM_WORLD_RANK' "$zeta" "$@"
-  local rc=$?
-  if [ $rc -eq 124 ]; then echo "FAIL $name: hang (killed by timeout)"; fail=1; return; fi
-  for r in 0 1; do
-    if [ ! -f rc.$r ] || [ "$(cat rc.$r)" = 0 ]; then echo "FAIL $name: rank $r exit status $(cat rc.$r 2>/dev/null)"; bad=1; fi
-  done
-  local errs
-  errs=$(cat err.0 err.1 | grep -c '^zeta: error')
-  if [ "$errs" != 1 ]; then echo "FAIL $name: expected one error line, got $errs:"; cat err.0 err.1; bad=1; fi
-  if grep -q 'MPI_ABORT' err.0 err.1; then echo "FAIL $name: MPI_ABORT"; bad=1; fi
-  if ! grep -q -- "$pattern" err.0 err.1; then echo "FAIL $name: error does not name '$pattern':"; cat err.0 err.1; bad=1; fi
-  if [ "$(cat out.h5)" != precious ] || ls out.h5.* > /dev/null 2>&1; then
-    echo "FAIL $name: existing output touched or partial output left"; ls -l; bad=1
-  fi
-  [ $bad = 0 ] && echo "ok   $name: $(grep -h '^zeta: error' err.0 err.1)"
-  [ $bad = 0 ] || fail=1
-}
+source "$here/expect_error.sh"
 
 # --- Item 9: chains that diverge stop with an error naming sampler.step_size.
 # An MLP far from its data grows linearly: step 1e300 sends the states to ~1e302 (finite),
