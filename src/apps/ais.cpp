@@ -18,6 +18,7 @@
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/output.hpp"
 #include "zeta/models/factory.hpp"
+#include "zeta/samplers/system.hpp"
 
 namespace zeta::apps {
 
@@ -48,16 +49,15 @@ AisResult ais(const Config& cfg, const parallel::Comm& comm) {
     std::fprintf(stderr,
                  "zeta: warning: ULA (sampler.type = langevin) does not leave the intermediate distributions "
                  "invariant: AIS with it is biased; prefer mala or hmc\n");
-  // RBM: at least a byte per visible unit (the hidden ones come with model.params).
-  samplers::check_chain_memory("ais.chains", as.chains,
-                               samplers::chain_bytes(std::max(ms.dim, 1), !rbm && !ms.lattice()), comm);
+  const parallel::ChainRange range = comm.chains(as.chains);
+  samplers::check_system_memory(ms, params, range,
+                                samplers::SystemOptions{1.0, samplers::RbmEnergy::joint, "ais.chains"}, comm);
   const std::string file = cfg.get_string("output.file");
   std::unique_ptr<io::OutputFile> out;
   if (!file.empty()) {
     out = std::make_unique<io::OutputFile>(comm, file);
     io::write_root_attributes(*out, "ais", cfg, comm);
   }
-  const parallel::ChainRange range = comm.chains(as.chains);
   const std::int64_t T = std::int64_t(as.a.size()) - 1;
   Progress progress("zeta ais", T, double(as.chains) * as.sweeps, "chain-steps", comm.root(),
                     cfg.get_nonnegative("run.progress_every"));
