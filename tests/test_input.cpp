@@ -243,5 +243,62 @@ TEST(Progress, ZeroIntervalPrintsNoLinesAndALongOneOnlyTheLast) {
   EXPECT_EQ(progress_lines(1e-12, 5), 5);
 }
 
+//! The JSON figures go into /summary with their types, and describe() labels a dataset.
+TEST(OutputFile, SummaryAndDescriptionAttributesRoundTrip) {
+  const std::string path = (std::filesystem::temp_directory_path() / "zeta_test_summary.h5").string();
+  std::filesystem::remove(path);
+  parallel::Comm self(MPI_COMM_SELF);
+  JsonSummary j;
+  j.add("command", "sample");
+  j.add("mean_energy", 1.25);
+  j.add("steps", std::int64_t(1000));
+  j.add("converged", true);
+  j.add("log_z", std::vector<double>{0.5, -1.5});
+  {
+    io::OutputFile out(self, path);
+    const double v[3] = {1, 2, 3};
+    out.write_root_double("/sample/energy", {3}, v);
+    out.describe("/sample/energy", "1", "energy E(x) of each chain, in units of kT at beta = 1", {"chain"});
+    out.write_summary(j);
+    out.finish();
+  }
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  auto read_double = [&](const char* obj, const char* name, std::size_t n) {
+    std::vector<double> v(n, NAN);
+    const hid_t a = H5Aopen_by_name(f, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+    EXPECT_GE(a, 0) << obj << " " << name;
+    EXPECT_GE(H5Aread(a, H5T_NATIVE_DOUBLE, v.data()), 0);
+    H5Aclose(a);
+    return v;
+  };
+  EXPECT_EQ(read_double("/summary", "mean_energy", 1)[0], 1.25);
+  EXPECT_EQ(read_double("/summary", "steps", 1)[0], 1000.0);
+  EXPECT_EQ(read_double("/summary", "log_z", 2), (std::vector<double>{0.5, -1.5}));
+  const hid_t b = H5Aopen_by_name(f, "/summary", "converged", H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t bt = H5Aget_type(b);
+  EXPECT_EQ(H5Tget_class(bt), H5T_ENUM);
+  std::int8_t bv = 0;
+  EXPECT_GE(H5Aread(b, H5T_NATIVE_INT8, &bv), 0);
+  EXPECT_EQ(bv, 1);
+  H5Tclose(bt);
+  H5Aclose(b);
+  const hid_t st = H5Aopen_by_name(f, "/summary", "steps", H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t stt = H5Aget_type(st);
+  EXPECT_EQ(H5Tget_class(stt), H5T_INTEGER);
+  H5Tclose(stt);
+  H5Aclose(st);
+  const hid_t d = H5Dopen2(f, "/sample/energy", H5P_DEFAULT);
+  EXPECT_GT(H5Aexists(d, "units"), 0);
+  EXPECT_GT(H5Aexists(d, "description"), 0);
+  EXPECT_GT(H5Aexists(d, "axes"), 0);
+  H5Dclose(d);
+  const hid_t c = H5Aopen_by_name(f, "/summary", "command", H5P_DEFAULT, H5P_DEFAULT);
+  EXPECT_GE(c, 0);
+  H5Aclose(c);
+  H5Fclose(f);
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace zeta

@@ -33,24 +33,57 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-void JsonSummary::add(const std::string& key, const std::string& value) { items_.emplace_back(key, json_string(value)); }
+void JsonSummary::add(const std::string& key, const std::string& value) {
+  Field f;
+  f.key = key;
+  f.kind = Kind::string;
+  f.text = value;
+  f.json = json_string(value);
+  fields_.push_back(std::move(f));
+}
 
-void JsonSummary::add(const std::string& key, double value) { items_.emplace_back(key, json_number(value)); }
+void JsonSummary::add(const std::string& key, double value) {
+  Field f;
+  f.key = key;
+  f.kind = Kind::number;
+  f.number = value;
+  f.json = json_number(value);
+  fields_.push_back(std::move(f));
+}
 
-void JsonSummary::add(const std::string& key, std::int64_t value) { items_.emplace_back(key, std::to_string(value)); }
+void JsonSummary::add(const std::string& key, std::int64_t value) {
+  Field f;
+  f.key = key;
+  f.kind = Kind::integer;
+  f.integer = value;
+  f.json = std::to_string(value);
+  fields_.push_back(std::move(f));
+}
 
-void JsonSummary::add(const std::string& key, bool value) { items_.emplace_back(key, value ? "true" : "false"); }
+void JsonSummary::add(const std::string& key, bool value) {
+  Field f;
+  f.key = key;
+  f.kind = Kind::boolean;
+  f.boolean = value;
+  f.json = value ? "true" : "false";
+  fields_.push_back(std::move(f));
+}
 
 void JsonSummary::add(const std::string& key, const std::vector<double>& values) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + json_number(values[i]);
-  items_.emplace_back(key, s + "]");
+  Field f;
+  f.key = key;
+  f.kind = Kind::array;
+  f.values = values;
+  f.json = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) f.json += (i ? ", " : "") + json_number(values[i]);
+  f.json += "]";
+  fields_.push_back(std::move(f));
 }
 
 std::string JsonSummary::str() const {
   std::string s = "{";
-  for (std::size_t i = 0; i < items_.size(); ++i)
-    s += (i ? ", " : "") + json_string(items_[i].first) + ": " + items_[i].second;
+  for (std::size_t i = 0; i < fields_.size(); ++i)
+    s += (i ? ", " : "") + json_string(fields_[i].key) + ": " + fields_[i].json;
   return s + "}";
 }
 

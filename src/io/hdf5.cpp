@@ -228,6 +228,94 @@ void OutputFile::attribute(const std::string& name, std::int64_t value) {
   check(H5Awrite(attr.id(), H5T_NATIVE_INT64, &value), "write attribute " + name, path_);
 }
 
+namespace {
+//! Creates (replacing one of that name) attribute `name` of `type` and shape `dims`
+//! (empty: scalar) on the object `loc` and writes `value`.
+void put_attribute(hid_t loc, const std::string& name, hid_t type, const std::vector<hsize_t>& dims, const void* value,
+                   const std::string& file) {
+  if (H5Aexists(loc, name.c_str()) > 0) check(H5Adelete(loc, name.c_str()), "replace attribute " + name, file);
+  Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
+               H5Sclose);
+  Handle attr(checked(H5Acreate2(loc, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+                      "create attribute " + name, file),
+              H5Aclose);
+  check(H5Awrite(attr.id(), type, value), "write attribute " + name, file);
+}
+
+//! The HDF5 enum h5py reads as numpy.bool_ (int8: FALSE = 0, TRUE = 1).
+Handle bool_type(const std::string& file) {
+  Handle type(checked(H5Tenum_create(H5T_NATIVE_INT8), "make a boolean type", file), H5Tclose);
+  const std::int8_t f = 0, t = 1;
+  check(H5Tenum_insert(type.id(), "FALSE", &f), "make a boolean type", file);
+  check(H5Tenum_insert(type.id(), "TRUE", &t), "make a boolean type", file);
+  return type;
+}
+}  // namespace
+
+Handle OutputFile::open_object(const std::string& object) {
+  return Handle(checked(H5Oopen(file_.id(), object.c_str(), H5P_DEFAULT), "open " + object, path_), H5Oclose);
+}
+
+void OutputFile::attribute(const std::string& object, const std::string& name, const std::string& value) {
+  const Handle o = open_object(object);
+  const Handle type = utf8_string_type(path_);
+  const char* p = value.c_str();
+  put_attribute(o.id(), name, type.id(), {}, &p, path_);
+}
+
+void OutputFile::attribute(const std::string& object, const std::string& name, double value) {
+  const Handle o = open_object(object);
+  put_attribute(o.id(), name, H5T_NATIVE_DOUBLE, {}, &value, path_);
+}
+
+void OutputFile::attribute(const std::string& object, const std::string& name, std::int64_t value) {
+  const Handle o = open_object(object);
+  put_attribute(o.id(), name, H5T_NATIVE_INT64, {}, &value, path_);
+}
+
+void OutputFile::describe(const std::string& object, const std::string& units, const std::string& description,
+                          const std::vector<std::string>& axes) {
+  const Handle o = open_object(object);
+  const Handle type = utf8_string_type(path_);
+  const char* u = units.c_str();
+  put_attribute(o.id(), "units", type.id(), {}, &u, path_);
+  const char* d = description.c_str();
+  put_attribute(o.id(), "description", type.id(), {}, &d, path_);
+  if (axes.empty()) return;
+  std::vector<const char*> names;
+  for (const auto& a : axes) names.push_back(a.c_str());
+  put_attribute(o.id(), "axes", type.id(), {hsize_t(names.size())}, names.data(), path_);
+}
+
+void OutputFile::write_summary(const JsonSummary& json, const std::string& group) {
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  check(H5Pset_create_intermediate_group(lcpl.id(), 1), "set link properties", path_);
+  const Handle g(checked(H5Gcreate2(file_.id(), group.c_str(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT),
+                         "create group " + group, path_),
+                 H5Gclose);
+  const Handle str = utf8_string_type(path_);
+  const Handle boolean = bool_type(path_);
+  for (const auto& f : json.fields()) {
+    switch (f.kind) {
+      case JsonSummary::Kind::string: {
+        const char* p = f.text.c_str();
+        put_attribute(g.id(), f.key, str.id(), {}, &p, path_);
+        break;
+      }
+      case JsonSummary::Kind::number: put_attribute(g.id(), f.key, H5T_NATIVE_DOUBLE, {}, &f.number, path_); break;
+      case JsonSummary::Kind::integer: put_attribute(g.id(), f.key, H5T_NATIVE_INT64, {}, &f.integer, path_); break;
+      case JsonSummary::Kind::boolean: {
+        const std::int8_t b = f.boolean ? 1 : 0;
+        put_attribute(g.id(), f.key, boolean.id(), {}, &b, path_);
+        break;
+      }
+      case JsonSummary::Kind::array:
+        put_attribute(g.id(), f.key, H5T_NATIVE_DOUBLE, {hsize_t(f.values.size())}, f.values.data(), path_);
+        break;
+    }
+  }
+}
+
 hid_t OutputFile::create_typed(const std::string& name, const std::vector<hsize_t>& dims, hid_t type) {
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   check(H5Pset_create_intermediate_group(lcpl.id(), 1), "set link properties", path_);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "zeta/core/json.hpp"
 #include "zeta/core/types.hpp"
 #include "zeta/parallel/comm.hpp"
 
@@ -71,6 +72,21 @@ class OutputFile {
   //! Collective: the same values on every rank.
   void attribute(const std::string& name, const std::string& value);
   void attribute(const std::string& name, std::int64_t value);
+  //! Collective: attribute `name` on the group or dataset `object` (replacing one of that name).
+  void attribute(const std::string& object, const std::string& name, const std::string& value);
+  void attribute(const std::string& object, const std::string& name, double value);
+  void attribute(const std::string& object, const std::string& name, std::int64_t value);
+  //! Collective: the attributes every dataset carries: `units` ("1" when
+  //! dimensionless, as in CF conventions), `description` (what the numbers are,
+  //! e.g. "total magnetisation of the lattice, not per spin") and, when given,
+  //! `axes` (one name per dimension, slowest first, e.g. {"step", "replica"}).
+  void describe(const std::string& object, const std::string& units, const std::string& description,
+                const std::vector<std::string>& axes = {});
+  //! Collective: group `group` (default /summary) whose attributes are the fields
+  //! of `json` (the command's JSON line): strings as UTF-8 strings, numbers as
+  //! float64 (null = NaN), integers as int64, booleans as the enum h5py reads as
+  //! numpy.bool_, arrays as 1-D float64.
+  void write_summary(const JsonSummary& json, const std::string& group = "/summary");
 
   //! Collective: creates a dataset of Real with intermediate groups.
   hid_t create(const std::string& name, const std::vector<hsize_t>& dims);
@@ -110,6 +126,7 @@ class OutputFile {
   const std::string& finish();
 
  private:
+  Handle open_object(const std::string& object);
   hid_t create_typed(const std::string& name, const std::vector<hsize_t>& dims, hid_t type);
   void write_typed(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
                    const void* data, hid_t type);
