@@ -34,6 +34,62 @@ void write_root_attributes(OutputFile& out, const std::string& command, const st
   out.attribute("kokkos_backend", std::string(Kokkos::DefaultExecutionSpace::name()));
 }
 
+namespace {
+
+//! Rank 0's figures on every rank. The commands add the same fields on every rank;
+//! their values, the timings above all, may differ, and the file holds one set.
+JsonSummary root_figures(const JsonSummary& json, const parallel::Comm& comm) {
+  std::string layout;
+  for (const auto& f : json.fields()) layout += f.key + ':' + std::to_string(int(f.kind)) + '\n';
+  std::string root_layout = layout;
+  comm.broadcast(root_layout);
+  if (comm.any(root_layout != layout)) throw Error("internal: the JSON line's fields differ between ranks");
+  JsonSummary same;
+  for (const auto& f : json.fields()) {
+    switch (f.kind) {
+      case JsonSummary::Kind::string: {
+        std::string v = f.text;
+        comm.broadcast(v);
+        same.add(f.key, v);
+        break;
+      }
+      case JsonSummary::Kind::number: {
+        double v = f.number;
+        comm.broadcast(v);
+        same.add(f.key, v);
+        break;
+      }
+      case JsonSummary::Kind::integer:
+      case JsonSummary::Kind::boolean: {
+        std::vector<std::int64_t> v{f.kind == JsonSummary::Kind::integer ? f.integer : std::int64_t(f.boolean)};
+        comm.broadcast(v);
+        if (f.kind == JsonSummary::Kind::integer)
+          same.add(f.key, v[0]);
+        else
+          same.add(f.key, v[0] != 0);
+        break;
+      }
+      case JsonSummary::Kind::array: {
+        std::vector<double> v = f.values;
+        comm.broadcast(v);
+        same.add(f.key, v);
+        break;
+      }
+    }
+  }
+  return same;
+}
+
+}  // namespace
+
+std::string publish(OutputFile& out, JsonSummary& json, const parallel::Comm& comm) {
+  json = root_figures(json, comm);
+  out.write_summary(json);
+  const std::string name = out.finish();
+  json.add("output", name);
+  return name;
+}
+
 LandscapeSpec read_landscape_spec(const Config& cfg, int model_dim) {
   LandscapeSpec s;
   s.enabled = cfg.get_bool("output.landscape");
