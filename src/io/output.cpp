@@ -147,6 +147,10 @@ void write_landscape_values(OutputFile& out, const std::vector<double>& xs, cons
   out.write_double(out.create_double("/landscape/x", {n}), {0}, {w}, xs.data());
   out.write_double(out.create_double("/landscape/y", {n}), {0}, {w}, ys.data());
   out.write_double(out.create_double("/landscape/energy", {n, n}), {0, 0}, {w, w}, energy.data());
+  out.describe("/landscape/x", "1", "x coordinate of the grid nodes", {"x"});
+  out.describe("/landscape/y", "1", "y coordinate of the grid nodes", {"y"});
+  out.describe("/landscape/energy", "kT",
+               "the model's energy E(x, y) at beta = 1 on the grid: energy[j, i] at (x[i], y[j])", {"y", "x"});
   // The sidecar names the .h5 it was published as, and is written only once it exists.
   out.after_publish([points = static_cast<int>(n)](const std::string& h5) { write_landscape_xmf(h5, points); });
 }

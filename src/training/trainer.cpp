@@ -8,6 +8,7 @@
 #include "zeta/core/json.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/io/output.hpp"
+#include "zeta/training/output_attributes.hpp"
 
 namespace zeta::training {
 
@@ -176,7 +177,10 @@ void Trainer::finish(TrainResult& res, std::int64_t first, io::OutputFile* out, 
   obj_.summarize(res);
   if (out) obj_.write_output(*out, step);
   if (res.status == "ok") obj_.check(out);
-  if (out) out->attribute("steps", res.steps_done);
+  if (out) {
+    out->attribute("steps", res.steps_done);
+    describe_output(*out);
+  }
   res.wall_s = timer.seconds();
   res.updates_per_s = loop_s_ > 0 ? double(res.steps_done - first) / loop_s_ : 0;
   res.examples_per_s = res.updates_per_s * double(ts_.batch);

@@ -190,6 +190,11 @@ class SampleOutput {
     if (saves > 0) {  // grown as rows are saved: an interrupted run's file holds what it sampled
       dx_ = out_->create_rows("/samples/x", {hsize_t(s.chains), hsize_t(sys.state_size())}, hsize_t(saves));
       de_ = out_->create_rows("/samples/energy", {hsize_t(s.chains)}, hsize_t(saves));
+      const SavedRowWords words = saved_row_words(sys);
+      const std::string every = " every run.save_every steps after the burn-in";
+      out_->describe("/samples/x", "1", words.state + " of each chain," + every, {"sample", "chain", words.axis});
+      out_->describe("/samples/energy", "kT", words.energy + " of each chain's saved state," + every,
+                     {"sample", "chain"});
     }
     if (s.land.enabled) system_landscape(*out_, sys, s.land, comm);
   }

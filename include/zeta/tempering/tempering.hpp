@@ -167,7 +167,9 @@ class Tempering {
     const double moves = double(R_) * double(std::max<std::int64_t>(1, res_.steps_done)) * sys_.moves_per_step();
     res_.move_acceptance = double(comm_.sum(samplers::sum_counts<Space>(sys_.accepted()))) / moves;
     detail::bar_results(st_, s_.run.save_every, copies_, K_, Sys::lattice, dim_, comm_, res_);
-    if (out_) detail::write_output(*out_, st_, res_, copies_, K_, saves_, R_, Sys::lattice, dim_, comm_);
+    if (out_)
+      detail::write_output(*out_, st_, res_, copies_, K_, saves_, R_, Sys::lattice, dim_,
+                           samplers::saved_row_words(sys_), comm_);
     res_.wall_s = timer_.seconds();
     res_.sweeps_per_s = double(res_.steps_done - first_) / res_.wall_s;
     res_.exchange_fraction = exchange_s_ / res_.wall_s;
