@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include "oscillators.hpp"
@@ -13,6 +14,7 @@
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/mbar.hpp"
 #include "zeta/io/hdf5.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/parallel/row_gather.hpp"
 #include "zeta/parallel/shared_sum.hpp"
@@ -381,6 +383,56 @@ void expect_row_gather(bool window) {
 TEST(RowGather, EveryRankGetsEveryRowAndTail) {
   expect_row_gather(true);
   expect_row_gather(false);
+}
+
+//! io::publish: the ranks' figures may differ (timings); /summary and every rank's
+//! JSON line hold rank 0's, then "output", the published name, which /summary lacks.
+//! Fields that differ between ranks are an error on every rank, and nothing is published.
+TEST(Publish, SummaryHoldsRankZerosFigures) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const int me = world.rank();
+  const std::string file = "ranks_publish.h5";
+  if (world.root()) std::remove(file.c_str());
+  world.barrier();
+  JsonSummary j;
+  j.add("command", me == 0 ? "test" : "other");
+  j.add("wall_s", 1.5 + me);
+  j.add("steps", std::int64_t(10 + me));
+  j.add("ok", me == 0);
+  j.add("betas", std::vector<double>{0.5, double(me)});
+  {
+    io::OutputFile out(world, file);
+    EXPECT_EQ(io::publish(out, j, world), file);
+  }
+  EXPECT_EQ(j.str(), "{\"command\": \"test\", \"wall_s\": 1.5, \"steps\": 10, \"ok\": true, \"betas\": [0.5, 0], "
+                     "\"output\": \"ranks_publish.h5\"}");
+  if (world.root()) {
+    const io::Handle f = io::open_read(file);
+    double wall = 0;
+    std::int64_t steps = 0;
+    const hid_t a = H5Aopen_by_name(f.id(), "/summary", "wall_s", H5P_DEFAULT, H5P_DEFAULT);
+    EXPECT_GE(H5Aread(a, H5T_NATIVE_DOUBLE, &wall), 0);
+    H5Aclose(a);
+    const hid_t s = H5Aopen_by_name(f.id(), "/summary", "steps", H5P_DEFAULT, H5P_DEFAULT);
+    EXPECT_GE(H5Aread(s, H5T_NATIVE_INT64, &steps), 0);
+    H5Aclose(s);
+    EXPECT_EQ(wall, 1.5);
+    EXPECT_EQ(steps, 10);
+    EXPECT_EQ(H5Aexists_by_name(f.id(), "/summary", "output", H5P_DEFAULT), 0);
+    std::remove(file.c_str());
+  }
+  world.barrier();
+  if (world.size() > 1) {
+    JsonSummary uneven;
+    uneven.add("command", "test");
+    if (me == 1) uneven.add("extra", 1.0);
+    io::OutputFile out(world, file);
+    EXPECT_THROW(io::publish(out, uneven, world), Error);
+  }
+  world.barrier();
+  if (world.root()) {
+    EXPECT_FALSE(std::filesystem::exists(file)) << "published after an error";
+  }
 }
 
 }  // namespace

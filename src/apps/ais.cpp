@@ -78,10 +78,7 @@ AisResult ais(const Config& cfg, const parallel::Comm& comm) {
   static_cast<estimators::AisEstimate&>(r) = estimators::estimate(o, range, comm);
   r.base_log_z = o.base_log_z;
   r.log_z_exact = log_z_exact;
-  if (out) {
-    estimators::write_ais(*out, as, o, range, comm);
-    r.output = out->finish();
-  }
+  if (out) estimators::write_ais(*out, as, o, range, comm);
   r.wall_s = timer.seconds();
   r.chain_steps_per_s = double(as.chains) * double(o.moves) / r.wall_s;
   auto& j = r.json;
@@ -101,7 +98,7 @@ AisResult ais(const Config& cfg, const parallel::Comm& comm) {
     j.add("log_z_upper_stderr", r.log_z_upper_stderr);
   }
   j.add("chain_steps_per_s", r.chain_steps_per_s);
-  if (!r.output.empty()) j.add("output", r.output);
+  if (out) r.output = io::publish(*out, j, comm);
   return r;
 }
 

@@ -42,19 +42,18 @@ samplers::SampleResult sample(const Config& cfg, const parallel::Comm& comm) {
   const models::ModelParams params = models::load_model_params(cfg, ms, comm);
   samplers::check_system_memory(ms, params, range, opt, comm);
   return samplers::with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
-    samplers::SampleResult r = samplers::run_sampling(sys, setup, range, comm);
-    auto& j = r.json;
-    io::add_json_header(j, "sample", r.status, r.wall_s, comm, sys.name(), smp.name);
-    j.add("chains", smp.chains);
-    j.add("steps", r.steps_done);
-    j.add("mean_energy", r.mean_energy);
-    j.add("mean_energy_stderr", r.mean_energy_stderr);
-    j.add("tau_int", r.tau_int);
-    j.add("acceptance", r.acceptance);
-    j.add("acceptance_min", r.acceptance_min);
-    j.add("chain_steps_per_s", r.chain_steps_per_s);
-    if (!r.output.empty()) j.add("output", r.output);
-    return r;
+    return samplers::run_sampling(sys, setup, range, comm, [&](samplers::SampleResult& r) {
+      auto& j = r.json;
+      io::add_json_header(j, "sample", r.status, r.wall_s, comm, sys.name(), smp.name);
+      j.add("chains", smp.chains);
+      j.add("steps", r.steps_done);
+      j.add("mean_energy", r.mean_energy);
+      j.add("mean_energy_stderr", r.mean_energy_stderr);
+      j.add("tau_int", r.tau_int);
+      j.add("acceptance", r.acceptance);
+      j.add("acceptance_min", r.acceptance_min);
+      j.add("chain_steps_per_s", r.chain_steps_per_s);
+    });
   });
 }
 

@@ -74,14 +74,13 @@ tempering::TemperResult temper(const Config& cfg, const parallel::Comm& comm) {
       run, ts, ck, cfg.get_string("output.file"), cfg.resolved_ini(), cfg.defaults_ini()};
   const models::ModelParams params = models::load_model_params(cfg, ms, comm);
   samplers::check_system_memory(ms, params, range, opt, comm);
-  tempering::TemperResult res = samplers::with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
-    auto r = tempering::Tempering<std::decay_t<decltype(sys)>>(sys, setup, range, comm).run();
-    io::add_json_header(r.json, "temper", r.status, r.wall_s, comm, sys.name(), smp.name);
-    return r;
+  return samplers::with_system<Space>(ms, params, smp, range, run.seed, opt, [&](auto& sys) {
+    tempering::Tempering<std::decay_t<decltype(sys)>> pt(sys, setup, range, comm);
+    return pt.run([&](tempering::TemperResult& r) {
+      io::add_json_header(r.json, "temper", r.status, r.wall_s, comm, sys.name(), smp.name);
+      add_summary(r.json, r, ts, ms.lattice());
+    });
   });
-  add_summary(res.json, res, ts, ms.lattice());
-  if (!res.output.empty()) res.json.add("output", res.output);
-  return res;
 }
 
 }  // namespace zeta::apps

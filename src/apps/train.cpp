@@ -26,7 +26,8 @@ void declare_train_app_keys(Config& cfg) { training::declare_train_keys(cfg); }
 namespace {
 
 //! The JSON line (collective): the header, the objective's figures, the rates and the
-//! share of the step loop spent summing gradients over ranks.
+//! share of the step loop spent summing gradients over ranks (the output's name is
+//! added when it is published).
 void add_summary(TrainResult& res, const training::Trainer& trainer, const training::Objective& objective,
                  const training::TrainSetup& setup, const parallel::Comm& comm) {
   auto& j = res.json;
@@ -35,7 +36,6 @@ void add_summary(TrainResult& res, const training::Trainer& trainer, const train
   j.add("updates_per_s", res.updates_per_s);
   j.add("examples_per_s", res.examples_per_s);
   training::add_reduce_json(j, comm, trainer.reduce_clock(), trainer.loop_s());
-  if (!res.output.empty()) j.add("output", res.output);
   if (!setup.checkpoint.file.empty()) j.add("checkpoint", setup.checkpoint.file);
 }
 
@@ -51,9 +51,7 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
       models::load_model_params(cfg, setup.model, comm, models::ParamsExpect{d.dim, setup.data.path, true});
   auto run = [&](training::Objective& objective) {
     training::Trainer trainer(setup, comm, objective);
-    TrainResult res = trainer.run(timer);
-    add_summary(res, trainer, objective, setup, comm);
-    return res;
+    return trainer.run(timer, [&](TrainResult& res) { add_summary(res, trainer, objective, setup, comm); });
   };
   if (setup.mlp()) {
     models::Mlp<Space> mlp(models::loaded_params<io::MlpParams>(params), setup.model.activation);

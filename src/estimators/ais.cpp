@@ -101,11 +101,21 @@ void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& o, const pa
   for (std::size_t t = 0; t < betas.size(); ++t) betas[t] = as.a[t] * as.beta;
   const hid_t db = out.create_double("/ais/betas", {hsize_t(betas.size())});
   out.write_double(db, {0}, {comm.root() ? hsize_t(betas.size()) : 0}, betas.data());
+  out.describe("/ais/betas", "1/kT",
+               "beta_t = a_t * ais.beta of each stage t = 0 .. T (lattice models: the inverse temperature; "
+               "continuous ones: the weight a_t beta of the model against the Gaussian base)",
+               {"stage"});
   const hid_t dw = out.create_double("/ais/log_weights", {hsize_t(as.chains)});
   out.write_double(dw, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w.data());
+  out.describe("/ais/log_weights", "nat",
+               "log importance weight ln w of each chain's forward pass: ln Z = base_log_z + ln mean(w)", {"chain"});
   if (as.reverse) {
     const hid_t dr = out.create_double("/ais/reverse_log_weights", {hsize_t(as.chains)});
     out.write_double(dr, {hsize_t(range.offset)}, {hsize_t(range.count)}, o.log_w_rev.data());
+    out.describe("/ais/reverse_log_weights", "nat",
+                 "log weight of each chain's reverse pass (from the model to the base): "
+                 "log_z_upper = base_log_z - ln mean(w_rev)",
+                 {"chain"});
   }
 }
 

@@ -34,6 +34,62 @@ void write_root_attributes(OutputFile& out, const std::string& command, const st
   out.attribute("kokkos_backend", std::string(Kokkos::DefaultExecutionSpace::name()));
 }
 
+namespace {
+
+//! Rank 0's figures on every rank. The commands add the same fields on every rank;
+//! their values, the timings above all, may differ, and the file holds one set.
+JsonSummary root_figures(const JsonSummary& json, const parallel::Comm& comm) {
+  std::string layout;
+  for (const auto& f : json.fields()) layout += f.key + ':' + std::to_string(int(f.kind)) + '\n';
+  std::string root_layout = layout;
+  comm.broadcast(root_layout);
+  if (comm.any(root_layout != layout)) throw Error("internal: the JSON line's fields differ between ranks");
+  JsonSummary same;
+  for (const auto& f : json.fields()) {
+    switch (f.kind) {
+      case JsonSummary::Kind::string: {
+        std::string v = f.text;
+        comm.broadcast(v);
+        same.add(f.key, v);
+        break;
+      }
+      case JsonSummary::Kind::number: {
+        double v = f.number;
+        comm.broadcast(v);
+        same.add(f.key, v);
+        break;
+      }
+      case JsonSummary::Kind::integer:
+      case JsonSummary::Kind::boolean: {
+        std::vector<std::int64_t> v{f.kind == JsonSummary::Kind::integer ? f.integer : std::int64_t(f.boolean)};
+        comm.broadcast(v);
+        if (f.kind == JsonSummary::Kind::integer)
+          same.add(f.key, v[0]);
+        else
+          same.add(f.key, v[0] != 0);
+        break;
+      }
+      case JsonSummary::Kind::array: {
+        std::vector<double> v = f.values;
+        comm.broadcast(v);
+        same.add(f.key, v);
+        break;
+      }
+    }
+  }
+  return same;
+}
+
+}  // namespace
+
+std::string publish(OutputFile& out, JsonSummary& json, const parallel::Comm& comm) {
+  json = root_figures(json, comm);
+  out.write_summary(json);
+  const std::string name = out.finish();
+  json.add("output", name);
+  return name;
+}
+
 LandscapeSpec read_landscape_spec(const Config& cfg, int model_dim) {
   LandscapeSpec s;
   s.enabled = cfg.get_bool("output.landscape");
@@ -91,6 +147,10 @@ void write_landscape_values(OutputFile& out, const std::vector<double>& xs, cons
   out.write_double(out.create_double("/landscape/x", {n}), {0}, {w}, xs.data());
   out.write_double(out.create_double("/landscape/y", {n}), {0}, {w}, ys.data());
   out.write_double(out.create_double("/landscape/energy", {n, n}), {0, 0}, {w, w}, energy.data());
+  out.describe("/landscape/x", "1", "x coordinate of the grid nodes", {"x"});
+  out.describe("/landscape/y", "1", "y coordinate of the grid nodes", {"y"});
+  out.describe("/landscape/energy", "kT",
+               "the model's energy E(x, y) at beta = 1 on the grid: energy[j, i] at (x[i], y[j])", {"y", "x"});
   // The sidecar names the .h5 it was published as, and is written only once it exists.
   out.after_publish([points = static_cast<int>(n)](const std::string& h5) { write_landscape_xmf(h5, points); });
 }

@@ -155,6 +155,9 @@ void write_mlp_params(OutputFile& out, const MlpParams& p) {
     const std::string base = "/model/layer_" + std::to_string(l);
     out.write_root_double(base + "/weight", {hsize_t(p.layers[l + 1]), hsize_t(p.layers[l])}, p.weight[l].data());
     out.write_root_double(base + "/bias", {hsize_t(p.layers[l + 1])}, p.bias[l].data());
+    out.describe(base + "/weight", "1", "weights of layer " + std::to_string(l) + ": its outputs from its inputs",
+                 {"output", "input"});
+    out.describe(base + "/bias", "1", "biases of layer " + std::to_string(l) + "'s outputs", {"output"});
   }
 }
 
@@ -176,6 +179,12 @@ void write_rbm_params(OutputFile& out, const RbmParams& p) {
   out.write_root_double("/model/rbm/b", {nv}, p.b.data());
   out.write_root_double("/model/rbm/c", {nh}, p.c.data());
   out.write_root_double("/model/rbm/base_bias", {nv}, p.base_bias.data());
+  // The energy they define: models/rbm.hpp (in kT; Bernoulli E(v, h) = -b.v - c.h - v.W.h).
+  out.describe("/model/rbm/W", "1", "weights W[i, j] coupling visible unit i and hidden unit j", {"visible", "hidden"});
+  out.describe("/model/rbm/b", "1", "visible biases b", {"visible"});
+  out.describe("/model/rbm/c", "1", "hidden biases c", {"hidden"});
+  out.describe("/model/rbm/base_bias", "1",
+               "visible biases of the base-rate model (the training data's marginals), AIS's base", {"visible"});
   Handle g(H5Gopen2(out.id(), "/model/rbm", H5P_DEFAULT), H5Gclose);
   if (g.id() < 0) throw Error("cannot open /model/rbm in '" + out.path() + "'");
   write_string_attribute(g.id(), "kind", models::rbm_kind_name(p.kind));

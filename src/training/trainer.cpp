@@ -8,6 +8,7 @@
 #include "zeta/core/json.hpp"
 #include "zeta/core/progress.hpp"
 #include "zeta/io/output.hpp"
+#include "zeta/training/output_attributes.hpp"
 
 namespace zeta::training {
 
@@ -137,7 +138,7 @@ void Trainer::step(std::int64_t s) {
   if (bad) diverged(s, bad);
 }
 
-TrainResult Trainer::run(const Kokkos::Timer& timer) {
+TrainResult Trainer::run(const Kokkos::Timer& timer, const io::Summarize<TrainResult>& summarize) {
   std::int64_t step = restore();
   std::unique_ptr<io::OutputFile> out;
   if (!ts_.file.empty()) {
@@ -162,31 +163,35 @@ TrainResult Trainer::run(const Kokkos::Timer& timer) {
   Kokkos::fence();
   loop_s_ = progress.elapsed_s();
   res.steps_done = step;
-  finish(res, first, out.get(), timer);
+  finish(res, first, out.get(), timer, summarize);
   return res;
 }
 
-//! The final evaluations, the output file, the final checkpoint and the rates.
-void Trainer::finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer) {
+//! The final evaluations, the rates, the JSON line (`summarize`), the output file with
+//! it in /summary, and the final checkpoint.
+void Trainer::finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer,
+                     const io::Summarize<TrainResult>& summarize) {
   const std::int64_t step = res.steps_done;
   if (const char* bad = obj_.finish(step, out != nullptr)) diverged(step, bad);
   res.params = obj_.params();
   obj_.summarize(res);
   if (out) obj_.write_output(*out, step);
   if (res.status == "ok") obj_.check(out);
+  if (out) {
+    out->attribute("steps", res.steps_done);
+    describe_output(*out);
+  }
+  res.wall_s = timer.seconds();
+  res.updates_per_s = loop_s_ > 0 ? double(res.steps_done - first) / loop_s_ : 0;
+  res.examples_per_s = res.updates_per_s * double(ts_.batch);
+  if (summarize) summarize(res);
   // The output is published before the final checkpoint: a run stopped between the
   // two resumes from the previous checkpoint and publishes it again (the first copy
   // is kept as a backup); the other order would leave a checkpoint at train.steps
   // and no output until a restart wrote it from the checkpoint.
-  if (out) {
-    out->attribute("steps", res.steps_done);
-    res.output = out->finish();
-  }
+  if (out) res.output = io::publish(*out, res.json, comm_);
   fault_point("before_final_checkpoint");
   if (!ck_.file.empty()) write_checkpoint(step);
-  res.wall_s = timer.seconds();
-  res.updates_per_s = loop_s_ > 0 ? double(res.steps_done - first) / loop_s_ : 0;
-  res.examples_per_s = res.updates_per_s * double(ts_.batch);
 }
 
 }  // namespace zeta::training

@@ -1,5 +1,7 @@
-//! Pieces of output every command shares: root attributes and 2-D landscapes.
+//! Pieces of output every command shares: root attributes, the JSON figures in
+//! /summary with the publication, and 2-D landscapes.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,18 @@ void write_root_attributes(OutputFile& out, const std::string& command, const Co
 //! The same with the resolved INI text (`config`) given.
 void write_root_attributes(OutputFile& out, const std::string& command, const std::string& config,
                            const parallel::Comm& comm);
+
+//! How a command turns its loop's final figures into its JSON line (`res.json`). A
+//! loop calls it once, after its figures and rates are measured and before it
+//! publishes the output, so that /summary holds the figures the JSON line prints.
+template <class Result>
+using Summarize = std::function<void(Result&)>;
+
+//! Collective, how every command ends its output: rank 0's figures of `json` (every
+//! rank gets them, so the file holds one set) go into the attributes of /summary, the
+//! file is published (OutputFile::finish), and "output", the name it got, is added to
+//! `json`; returns that name.
+std::string publish(OutputFile& out, JsonSummary& json, const parallel::Comm& comm);
 
 struct LandscapeSpec {
   bool enabled = false;

@@ -43,6 +43,7 @@ class RbmSystem {
   }
 
   std::string name() const { return "rbm"; }
+  RbmEnergy energy_kind() const { return kind_; }
   const models::Rbm<Space>& model() const { return model_; }
   int local() const { return static_cast<int>(range_.count); }
   int state_size() const { return model_.visible(); }

@@ -5,7 +5,10 @@
 //! saved states and energies every run.save_every steps, acceptance, stop control
 //! and progress:
 //!
-//!   SampleResult r = run_sampling(system, setup, range, comm);
+//!   SampleResult r = run_sampling(system, setup, range, comm, summarize);
+//!
+//! `summarize` (the command's) fills r.json from the final figures; the output gets
+//! them in /summary and is then published (io::publish).
 #pragma once
 #include <Kokkos_Core.hpp>
 
@@ -41,7 +44,7 @@ struct SampleResult {
   double acceptance_min = 0;  //!< the least-accepting chain's acceptance
   double wall_s = 0, chain_steps_per_s = 0;
   std::string output;  //!< the output file's name as published (empty: none)
-  JsonSummary json;  //!< filled by the command
+  JsonSummary json;    //!< filled by the command's io::Summarize
 };
 
 //! What a sampling run is asked for, validated by the command.
@@ -187,6 +190,11 @@ class SampleOutput {
     if (saves > 0) {  // grown as rows are saved: an interrupted run's file holds what it sampled
       dx_ = out_->create_rows("/samples/x", {hsize_t(s.chains), hsize_t(sys.state_size())}, hsize_t(saves));
       de_ = out_->create_rows("/samples/energy", {hsize_t(s.chains)}, hsize_t(saves));
+      const SavedRowWords words = saved_row_words(sys);
+      const std::string every = " every run.save_every steps after the burn-in";
+      out_->describe("/samples/x", "1", words.state + " of each chain," + every, {"sample", "chain", words.axis});
+      out_->describe("/samples/energy", "kT", words.energy + " of each chain's saved state," + every,
+                     {"sample", "chain"});
     }
     if (s.land.enabled) system_landscape(*out_, sys, s.land, comm);
   }
@@ -200,15 +208,16 @@ class SampleOutput {
     out_->write_row(dx_, s, {off, 0}, {n, hsize_t(sys.state_size())}, real_rows(hx, xbuf_));
     out_->write_row(de_, s, {off}, {n}, real_rows(hE, ebuf_));
   }
-  //! The datasets end at the samples_saved rows written; returns the published name.
-  std::string finish(std::int64_t saved) {
+  //! The datasets end at the samples_saved rows written, /summary gets `json`'s
+  //! figures, and the file is published (io::publish); returns the published name.
+  std::string finish(std::int64_t saved, JsonSummary& json, const parallel::Comm& comm) {
     if (!out_) return {};
     if (dx_ >= 0) {
       out_->end_rows(dx_, hsize_t(saved));
       out_->end_rows(de_, hsize_t(saved));
     }
     out_->attribute("samples_saved", saved);
-    return out_->finish();
+    return io::publish(*out_, json, comm);
   }
 
   //! Refuses, before step 1, a run whose saved rows could not fit in any file (their
@@ -232,10 +241,11 @@ class SampleOutput {
 
 }  // namespace detail
 
-//! Runs the chains of `sys` (β already set) for setup.run.steps steps.
+//! Runs the chains of `sys` (β already set) for setup.run.steps steps; `summarize`
+//! fills the result's JSON line before the output is published.
 template <class Sys>
 SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const parallel::ChainRange& range,
-                          const parallel::Comm& comm) {
+                          const parallel::Comm& comm, const io::Summarize<SampleResult>& summarize = {}) {
   using Space = typename Sys::space;
   Kokkos::Timer timer;
   const RunSpec& run = s.run;
@@ -287,9 +297,10 @@ SampleResult run_sampling(Sys& sys, const SamplingSetup& s, const parallel::Chai
                  "zeta: warning: some chains accepted no proposal in %lld steps (stuck); the statistics are not "
                  "trustworthy: lower sampler.step_size or sampler.init_scale\n",
                  static_cast<long long>(res.steps_done));
-  res.output = out.finish(saved);
   res.wall_s = timer.seconds();
   res.chain_steps_per_s = double(s.chains) * double(res.steps_done) / res.wall_s;
+  if (summarize) summarize(res);
+  res.output = out.finish(saved, res.json, comm);
   return res;
 }
 

@@ -17,6 +17,7 @@
 //! place that dispatches on the model.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <variant>
 
@@ -37,6 +38,29 @@ std::int64_t sum_counts(const Counts<Space>& v) {
       "zeta::System::accepted", RangePolicy<Space>(0, v.extent(0)),
       KOKKOS_LAMBDA(const int c, std::int64_t& a) { a += v(c); }, n);
   return n;
+}
+
+//! What a system's saved rows hold, in the words of the outputs' `description`
+//! attributes (io::OutputFile::describe): the state, the name of its axis, and the
+//! energy the system reports.
+struct SavedRowWords {
+  std::string state, axis, energy;
+};
+
+template <class Sys>
+SavedRowWords saved_row_words(const Sys& sys) {
+  if constexpr (Sys::lattice) {
+    (void)sys;
+    return {"spins (+1 or -1) of the lattice sites, row-major", "site", "energy E(s) of the spin configuration"};
+  } else if constexpr (std::is_same_v<Sys, RbmSystem<typename Sys::space>>) {
+    return {"visible units v", "visible",
+            sys.energy_kind() == RbmEnergy::free
+                ? "free energy F_beta(v) = -(1/beta) ln sum_h exp(-beta E(v, h)) of the visible units"
+                : "joint energy E(v, h) of the visible and hidden units"};
+  } else {
+    (void)sys;
+    return {"coordinates of the state x", "coordinate", "energy E(x)"};
+  }
 }
 
 //! How a command wants its chains: their β until set otherwise, and what an RBM

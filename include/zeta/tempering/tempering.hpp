@@ -8,9 +8,10 @@
 //!   Tempering<System> pt(system, setup, range, comm);
 //!   pt.restore();           // checkpoint.restart: resume; opens output.file
 //!   while (pt.step()) {}    // false at run.steps or after a stop (signal, run.max_hours)
-//!   TemperResult r = pt.finish();
+//!   TemperResult r = pt.finish(summarize);
 //!
-//! `System` is any chain system (samplers/system.hpp).
+//! `System` is any chain system (samplers/system.hpp); `summarize` (the command's)
+//! fills r.json from the final figures, which the output gets in /summary.
 #pragma once
 #include <Kokkos_Core.hpp>
 
@@ -54,7 +55,7 @@ struct TemperResult {
   double wall_s = 0, sweeps_per_s = 0, exchange_fraction = 0;
   double sync_wait_fraction = 0;  //!< part of exchange_fraction: waiting for the slower ranks' sweeps
   double round_trip_rate = 0;     //!< round trips per step after burn-in, per ladder copy
-  JsonSummary json;               //!< filled by the command
+  JsonSummary json;               //!< filled by the command's io::Summarize
 };
 
 //! What a tempering run is asked for, validated by the command.
@@ -154,8 +155,9 @@ class Tempering {
   }
 
   //! The results (acceptance, round trips, ⟨E⟩ with batch-means errors and τ_int,
-  //! BAR ln Z), the output file and the final checkpoint.
-  TemperResult finish() {
+  //! BAR ln Z) and rates, the JSON line by `summarize`, the output file with it in
+  //! /summary, and the final checkpoint.
+  TemperResult finish(const io::Summarize<TemperResult>& summarize = {}) {
     wait_s_ += in_gather_ + comm_.max(-in_gather_);  // the last step's
     Kokkos::fence();
     res_.steps_done = t_;
@@ -165,31 +167,32 @@ class Tempering {
     const double moves = double(R_) * double(std::max<std::int64_t>(1, res_.steps_done)) * sys_.moves_per_step();
     res_.move_acceptance = double(comm_.sum(samplers::sum_counts<Space>(sys_.accepted()))) / moves;
     detail::bar_results(st_, s_.run.save_every, copies_, K_, Sys::lattice, dim_, comm_, res_);
-    // The output is published before the final checkpoint: a run stopped between the
-    // two resumes from the previous checkpoint and publishes it again (the first copy
-    // is kept as a backup); the other order would leave a checkpoint at run.steps
-    // and no output until a restart wrote it from the checkpoint.
-    if (out_) {
-      detail::write_output(*out_, st_, res_, copies_, K_, saves_, R_, Sys::lattice, dim_, comm_);
-      res_.output = out_->finish();
-    }
-    fault_point("before_final_checkpoint");
-    if (!s_.ck.file.empty()) detail::write_checkpoint(comm_, s_.ck, s_.config, st_, ex_, sys_, range_);
+    if (out_)
+      detail::write_output(*out_, st_, res_, copies_, K_, saves_, R_, Sys::lattice, dim_,
+                           samplers::saved_row_words(sys_), comm_);
     res_.wall_s = timer_.seconds();
     res_.sweeps_per_s = double(res_.steps_done - first_) / res_.wall_s;
     res_.exchange_fraction = exchange_s_ / res_.wall_s;
     res_.sync_wait_fraction = wait_s_ / res_.wall_s;
     res_.round_trip_rate = double(res_.total_round_trips) /
                            double(std::max<std::int64_t>(1, res_.steps_done - s_.run.burn_in)) / double(copies_);
+    if (summarize) summarize(res_);
+    // The output is published before the final checkpoint: a run stopped between the
+    // two resumes from the previous checkpoint and publishes it again (the first copy
+    // is kept as a backup); the other order would leave a checkpoint at run.steps
+    // and no output until a restart wrote it from the checkpoint.
+    if (out_) res_.output = io::publish(*out_, res_.json, comm_);
+    fault_point("before_final_checkpoint");
+    if (!s_.ck.file.empty()) detail::write_checkpoint(comm_, s_.ck, s_.config, st_, ex_, sys_, range_);
     return res_;
   }
 
-  //! restore(), step() until done, finish().
-  TemperResult run() {
+  //! restore(), step() until done, finish(summarize).
+  TemperResult run(const io::Summarize<TemperResult>& summarize = {}) {
     restore();
     while (t_ < s_.run.steps && step()) {
     }
-    return finish();
+    return finish(summarize);
   }
 
  private:

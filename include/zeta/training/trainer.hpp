@@ -21,6 +21,7 @@
 
 #include "zeta/io/checkpoint.hpp"
 #include "zeta/io/hdf5.hpp"
+#include "zeta/io/output.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/training/gradient_sum.hpp"
 #include "zeta/training/objective.hpp"
@@ -38,8 +39,9 @@ class Trainer {
 
   //! Trains to run.steps (from the checkpoint with checkpoint.restart), writes
   //! output.file and the checkpoints; `timer` started with the command. The result's
-  //! JSON is left to the command (the objective's add_json and add_reduce_json).
-  TrainResult run(const Kokkos::Timer& timer);
+  //! JSON is the command's `summarize` (the objective's add_json and add_reduce_json),
+  //! called before the output is published with it in /summary.
+  TrainResult run(const Kokkos::Timer& timer, const io::Summarize<TrainResult>& summarize = {});
 
   //! Seconds of run()'s step loop (the rates' time base).
   double loop_s() const { return loop_s_; }
@@ -54,7 +56,8 @@ class Trainer {
 
  private:
   [[noreturn]] void diverged(std::int64_t step, const std::string& what) const;
-  void finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer);
+  void finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer,
+              const io::Summarize<TrainResult>& summarize);
 
   const parallel::Comm& comm_;
   const TrainSpec& ts_;

@@ -15,6 +15,10 @@
 #include "zeta/parallel/comm.hpp"
 #include "zeta/tempering/ladder.hpp"
 
+namespace zeta::samplers {
+struct SavedRowWords;  // samplers/system.hpp
+}  // namespace zeta::samplers
+
 namespace zeta::tempering {
 
 struct TemperResult;
@@ -191,9 +195,11 @@ void level_statistics(const RunState& st, int K, bool lattice, TemperResult& res
 //! effective sample sizes from τ_int of each level and the thinning.
 void bar_results(const RunState& st, std::int64_t save_every, int copies, int K, bool lattice, int dim,
                  const parallel::Comm& comm, TemperResult& res);
-//! /temper/... of the output file (collective; rank 0 holds the rows).
+//! /temper/... of the output file with their units and descriptions (collective; rank 0
+//! holds the rows); `words`: what the system's saved rows hold.
 void write_output(io::OutputFile& out, const RunState& st, const TemperResult& res, int copies, int K,
-                  std::int64_t saves, std::int64_t R, bool lattice, int dim, const parallel::Comm& comm);
+                  std::int64_t saves, std::int64_t R, bool lattice, int dim, const samplers::SavedRowWords& words,
+                  const parallel::Comm& comm);
 
 }  // namespace detail
 }  // namespace zeta::tempering
