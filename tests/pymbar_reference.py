@@ -1,18 +1,66 @@
 #!/usr/bin/python3
-"""Reference MBAR from Debian's python3-pymbar for test_mbar: reads K, N_k and the
-K x N reduced potentials from a text file, prints f_k - f_0 and their standard
-errors (one line each, space separated) with full precision."""
+"""Reference MBAR from Debian's python3-pymbar (3.1) for the tests.
+
+pymbar_reference.py U.txt
+    reads K, N_k and the K x N reduced potentials from a text file, prints
+    f_k - f_0 and their standard errors (one line each) with full precision.
+pymbar_reference.py --h5 IN.h5 OUT.h5
+    reads a zeta free-energy input (/u_kn or /energy with /beta, /N_k and
+    /observables/NAME) and writes pymbar's analyses to OUT.h5 under the names
+    zeta free-energy uses: Delta_f, dDelta_f (getFreeEnergyDifferences), overlap,
+    overlap_eigenvalues (computeOverlap), effective_samples
+    (computeEffectiveSampleNumber) and expectations/NAME/{mu,sigma}
+    (computeExpectations), all float64.
+"""
 import sys
 
 import numpy as np
 import pymbar
 
-with open(sys.argv[1]) as fh:
-    K = int(fh.readline())
-    N_k = np.array([int(v) for v in fh.readline().split()])
-    u_kn = np.loadtxt(fh).reshape(K, -1)
-mbar = pymbar.MBAR(u_kn, N_k, relative_tolerance=1e-13, verbose=False)
-res = mbar.getFreeEnergyDifferences(compute_uncertainty=True, return_dict=False)
-Delta_f, dDelta_f = res[0], res[1]
-print(" ".join(f"{v:.17g}" for v in Delta_f[0]))
-print(" ".join(f"{v:.17g}" for v in dDelta_f[0]))
+
+def from_text(path):
+    with open(path) as fh:
+        K = int(fh.readline())
+        N_k = np.array([int(v) for v in fh.readline().split()])
+        u_kn = np.loadtxt(fh).reshape(K, -1)
+    mbar = pymbar.MBAR(u_kn, N_k, relative_tolerance=1e-13, verbose=False)
+    res = mbar.getFreeEnergyDifferences(compute_uncertainty=True, return_dict=False)
+    Delta_f, dDelta_f = res[0], res[1]
+    print(" ".join(f"{v:.17g}" for v in Delta_f[0]))
+    print(" ".join(f"{v:.17g}" for v in dDelta_f[0]))
+
+
+def from_h5(path, out):
+    import h5py
+    with h5py.File(path, "r") as f:
+        N_k = np.asarray(f["N_k"][...], dtype=np.int64)
+        observables = {}
+        if "u_kn" in f:
+            u_kn = np.asarray(f["u_kn"][...], dtype=np.float64)
+        else:
+            energy = np.asarray(f["energy"][...], dtype=np.float64)
+            u_kn = np.outer(np.asarray(f["beta"][...], dtype=np.float64), energy)
+            observables["energy"] = energy
+        if "observables" in f:
+            for name in sorted(f["observables"]):
+                observables[name] = np.asarray(f["observables"][name][...], dtype=np.float64)
+    mbar = pymbar.MBAR(u_kn, N_k, relative_tolerance=1e-13, verbose=False)
+    Delta_f, dDelta_f = mbar.getFreeEnergyDifferences(compute_uncertainty=True, return_dict=False)[:2]
+    overlap = mbar.computeOverlap(return_dict=True)
+    with h5py.File(out, "w") as f:
+        f["Delta_f"] = np.asarray(Delta_f, dtype=np.float64)
+        f["dDelta_f"] = np.asarray(dDelta_f, dtype=np.float64)
+        f["overlap"] = np.asarray(overlap["matrix"], dtype=np.float64)
+        f["overlap_eigenvalues"] = np.real(np.asarray(overlap["eigenvalues"])).astype(np.float64)
+        f["effective_samples"] = np.asarray(mbar.computeEffectiveSampleNumber(), dtype=np.float64)
+        for name, A_n in observables.items():
+            mu, sigma = mbar.computeExpectations(A_n, return_dict=False)[:2]
+            f[f"expectations/{name}/mu"] = np.asarray(mu, dtype=np.float64)
+            f[f"expectations/{name}/sigma"] = np.asarray(sigma, dtype=np.float64)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--h5":
+        from_h5(sys.argv[2], sys.argv[3])
+    else:
+        from_text(sys.argv[1])

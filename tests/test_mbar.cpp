@@ -1,18 +1,23 @@
 //! MBAR and BAR against exact free energies of harmonic oscillators, and MBAR
 //! against Debian's pymbar on the same reduced potentials (to 1e-6): well and
 //! weakly overlapping states, and a state without samples; MBAR's bootstrap
-//! against its asymptotic errors. (Samples spread over ranks: test_ranks.)
+//! against its asymptotic errors. `zeta free-energy` on u_kn and energies files
+//! against pymbar's Delta_f, dDelta_f, overlap, effective sample numbers and
+//! expectations with uncertainties. (Samples spread over ranks: test_ranks.)
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "zeta/estimators/bar.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/estimators/mbar.hpp"
+#include "mbar_files.hpp"
 #include "oscillators.hpp"
+#include "zeta/io/hdf5.hpp"
 
 namespace zeta {
 namespace {
@@ -127,6 +132,97 @@ TEST(Mbar, BootstrapMatchesAsymptoticErrors) {
     EXPECT_LT(r.df_bootstrap_stderr[k], 1.25 * r.df_stderr[k]) << k;
   }
   EXPECT_EQ(r.df_bootstrap_stderr[0], 0.0);
+}
+
+//! The analyses `zeta free-energy` wrote to `out` agree with pymbar's (tests/pymbar_reference.py
+//! --h5) on the same input to 1e-6 relative (1e-10 absolute for entries that vanish).
+void expect_file_matches_pymbar(const std::string& in, const std::string& out) {
+  const std::string ref = "pymbar_" + out;
+  std::remove(ref.c_str());
+  const std::string cmd =
+      std::string("/usr/bin/python3 ") + ZETA_TEST_SOURCE_DIR + "/pymbar_reference.py --h5 " + in + " " + ref;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "pymbar failed (is python3-pymbar installed?)";
+  std::vector<std::string> names = {"Delta_f", "dDelta_f", "overlap", "overlap_eigenvalues", "effective_samples"};
+  for (const char* obs : {"x", "x2"})
+    for (const char* what : {"mu", "sigma"}) names.push_back(std::string("expectations/") + obs + "/" + what);
+  for (const auto& name : names) {
+    std::vector<hsize_t> dz, dp;
+    const auto z = io::read_doubles(out, "/free_energy/" + name, dz);
+    const auto p = io::read_doubles(ref, "/" + name, dp);
+    ASSERT_EQ(dz, dp) << name;
+    double worst = 0;
+    for (std::size_t i = 0; i < z.size(); ++i) {
+      EXPECT_LE(std::fabs(z[i] - p[i]), 1e-6 * std::fabs(p[i]) + 1e-10) << name << "[" << i << "]: zeta " << z[i]
+                                                                         << ", pymbar " << p[i];
+      if (std::fabs(p[i]) > 1e-10) worst = std::max(worst, std::fabs(z[i] - p[i]) / std::fabs(p[i]));
+    }
+    std::printf("  %-22s largest relative difference from pymbar %.2e\n", name.c_str(), worst);
+  }
+  std::remove(ref.c_str());
+}
+
+TEST(FreeEnergyInput, UknOscillatorsMatchPymbar) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  test::Oscillators o;
+  test::write_mbar_input("fe_ukn.h5", o);
+  std::remove("fe_ukn_out.h5");
+  const auto r = test::run_free_energy("fe_ukn.h5", "fe_ukn_out.h5", world);
+  EXPECT_EQ(r.output, "fe_ukn_out.h5");
+  expect_file_matches_pymbar("fe_ukn.h5", "fe_ukn_out.h5");
+  // The file also holds the JSON figures and the attributes every dataset carries.
+  auto f = io::open_read("fe_ukn_out.h5");
+  EXPECT_EQ(io::read_string_attribute(f.id(), "fe_ukn_out.h5", "command"), "free-energy");
+  std::vector<hsize_t> d;
+  const auto fk = io::read_doubles("fe_ukn_out.h5", "/free_energy/f_k", d);
+  for (std::size_t k = 1; k < o.kappa.size(); ++k)
+    EXPECT_NEAR(fk[k], 0.5 * std::log(o.kappa[k] / o.kappa[0]), 4 * r.log_z_stderr[k]) << k;
+  EXPECT_GT(H5Aexists_by_name(f.id(), "/free_energy/dDelta_f", "units", H5P_DEFAULT), 0);
+  EXPECT_GT(H5Aexists_by_name(f.id(), "/summary", "overlap_scalar", H5P_DEFAULT), 0);
+  for (const char* n : {"fe_ukn.h5", "fe_ukn_out.h5"}) std::remove(n);
+}
+
+// Stiffness ratios of 12: weak overlap, the same agreement; u_kn stored as float32.
+TEST(FreeEnergyInput, WeakOverlapFloat32MatchesPymbar) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  test::Oscillators o({1.0, 12.0, 144.0, 1728.0}, {300, 300, 300, 300});
+  test::write_mbar_input("fe_weak.h5", o, false, true);
+  std::remove("fe_weak_out.h5");
+  const auto r = test::run_free_energy("fe_weak.h5", "fe_weak_out.h5", world);
+  EXPECT_TRUE(r.json.str().find("\"converged\": true") != std::string::npos) << r.json.str();
+  expect_file_matches_pymbar("fe_weak.h5", "fe_weak_out.h5");
+  for (const char* n : {"fe_weak.h5", "fe_weak_out.h5"}) std::remove(n);
+}
+
+// The compact form (energies x²/2 and β_k = κ_k) with a state without samples.
+TEST(FreeEnergyInput, EnergiesWithUnsampledStateMatchPymbar) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  test::Oscillators o({1.0, 1.6, 2.5, 4.0}, {400, 0, 500, 350});
+  test::write_mbar_input("fe_en.h5", o, true);
+  std::remove("fe_en_out.h5");
+  test::run_free_energy("fe_en.h5", "fe_en_out.h5", world);
+  expect_file_matches_pymbar("fe_en.h5", "fe_en_out.h5");
+  std::vector<hsize_t> d;
+  const auto mu = io::read_doubles("fe_en_out.h5", "/free_energy/expectations/energy/mu", d);
+  for (std::size_t k = 0; k < o.kappa.size(); ++k)  // <x²/2> = 1 / (2 κ)
+    EXPECT_NEAR(mu[k], 0.5 / o.kappa[k], 0.05 / o.kappa[k]) << k;
+  for (const char* n : {"fe_en.h5", "fe_en_out.h5"}) std::remove(n);
+}
+
+// A state without samples whose every weight sits on one sample: named, nothing written.
+TEST(FreeEnergyInput, UnsampledStateWithoutOverlapIsRefused) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  test::Oscillators o({1.0, 1.6, 2.5, 1e8}, {400, 300, 500, 0});
+  test::write_mbar_input("fe_lonely.h5", o);
+  std::remove("fe_lonely_out.h5");
+  try {
+    test::run_free_energy("fe_lonely.h5", "fe_lonely_out.h5", world);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("state(s) 3 ("), std::string::npos) << e.what();
+  }
+  std::ifstream written("fe_lonely_out.h5");
+  EXPECT_FALSE(written.good()) << "an output was written";
+  std::remove("fe_lonely.h5");
 }
 
 }  // namespace

@@ -61,11 +61,13 @@ struct FreeEnergyResult {
   std::int64_t samples_used = 0;
   int iterations = 0;
   double wall_s = 0;
+  std::string output;  //!< the output file's name as published (empty: none)
   JsonSummary json;
 };
 
 void declare_free_energy_keys(Config& cfg);
-//! `zeta free-energy FILE.h5` on a temper output: MBAR, BAR and TI ln Z per β.
+//! `zeta free-energy FILE.h5`: MBAR with pymbar's analyses on a u_kn or energies file, or
+//! on a temper output (with BAR and TI ln Z per β); writes output.file unless empty.
 FreeEnergyResult free_energy(const std::string& file, const Config& opts, const parallel::Comm& comm);
 
 //! Build facts (`zeta info`) as a JSON line.

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 
 #include <cblas.h>
 
@@ -169,6 +171,7 @@ struct Solve {
   Sums at_f;              // pass at the returned f, with the Hessian's GEMM
   int iterations = 0;
   bool converged = false;
+  double gradient_norm = 0;  // max_j |Σ_n W_nj − 1| at f
 };
 
 //! Minimises F over f_S with f of the first sampled state held fixed.
@@ -230,9 +233,25 @@ Solve newton(const Problem& p, std::vector<double> f, const std::vector<double>*
     prev_step = step;
   }
   if (m == 1) r.converged = true;
+  r.gradient_norm = grad_norm(e);
   r.f = std::move(f);
   r.at_f = std::move(e);
   return r;
+}
+
+//! The largest −u_kn − ld_n over every rank's samples, for each state of O.
+std::vector<double> max_log_weight(const Problem& p, const std::vector<double>& a, const std::vector<int>& O) {
+  std::vector<double> mx(O.size(), -INFINITY);
+  for (std::int64_t n = 0; n < p.count; ++n) {
+    double m = -INFINITY, s = 0;
+    for (int k : p.S) m = std::max(m, a[k] - p.u[std::size_t(k) * p.count + n]);
+    for (int k : p.S) s += std::exp(a[k] - p.u[std::size_t(k) * p.count + n] - m);
+    const double ld = m + std::log(s);
+    for (std::size_t j = 0; j < O.size(); ++j)
+      mx[j] = std::max(mx[j], -p.u[std::size_t(O[j]) * p.count + n] - ld);
+  }
+  for (auto& v : mx) v = p.comm->max(v);  // a maximum: the same on any rank count
+  return mx;
 }
 
 //! f_k = −ln Σ_n e^{−u_kn − ld_n} for the unsampled states (pymbar's estimate for states without samples).
@@ -243,10 +262,13 @@ void fill_unsampled(const Problem& p, std::vector<double>& f) {
   if (O.empty()) return;
   std::vector<double> a(p.K, 0.0);
   for (int k : p.S) a[k] = f[k] + std::log(double(p.N_k[k]));
-  // Two passes: a first estimate keeps the exponents of the second one near 0.
+  // Two passes: the first one's exponents are shifted by their largest value (no
+  // underflow however far the state lies from the sampled ones), the second's by
+  // the first estimate, so they lie near 0.
+  const std::vector<double> mx = max_log_weight(p, a, O);
   for (int round = 0; round < 2; ++round) {
     std::vector<double> b(O.size());
-    for (std::size_t j = 0; j < O.size(); ++j) b[j] = round == 0 ? 0.0 : f[O[j]];
+    for (std::size_t j = 0; j < O.size(); ++j) b[j] = round == 0 ? -mx[j] : f[O[j]];
     const Sums s = pass(p, a, O, b, nullptr, false);
     for (std::size_t j = 0; j < O.size(); ++j) {
       const double v = b[j] - std::log(s.col[j]);
@@ -271,6 +293,47 @@ void resample_counts(const Problem& p, std::uint32_t seed, int resample, std::ve
 }
 
 }  // namespace
+
+std::vector<double> svd_ew_covariance(const std::vector<double>& wtw, const std::vector<double>& counts) {
+  // Wᵀ W = V Σ² Vᵀ, Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ (pymbar's "svd-ew"; pinv cut at 1e-10 of the largest).
+  const int K = static_cast<int>(counts.size());
+  std::vector<double> lam, V;
+  symmetric_eigen(wtw, K, lam, V);
+  std::vector<double> sig(K);
+  for (int k = 0; k < K; ++k) sig[k] = std::sqrt(std::max(0.0, lam[k]));
+  std::vector<double> M(std::size_t(K) * K);
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += V[k * K + i] * counts[k] * V[k * K + j];
+      M[i * K + j] = (i == j ? 1.0 : 0.0) - sig[i] * s * sig[j];
+    }
+  std::vector<double> mu, U;
+  symmetric_eigen(M, K, mu, U);
+  double mx = 0;
+  for (double v : mu) mx = std::max(mx, std::fabs(v));
+  std::vector<double> Mp(std::size_t(K) * K, 0.0);
+  for (int e = 0; e < K; ++e) {
+    if (std::fabs(mu[e]) <= 1e-10 * mx) continue;
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) Mp[i * K + j] += U[i * K + e] * U[j * K + e] / mu[e];
+  }
+  std::vector<double> B(std::size_t(K) * K);  // B = V Σ
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) B[i * K + j] = V[i * K + j] * sig[j];
+  std::vector<double> C(std::size_t(K) * K, 0.0);  // C = B Mp
+  for (int i = 0; i < K; ++i)
+    for (int k = 0; k < K; ++k)
+      for (int j = 0; j < K; ++j) C[i * K + j] += B[i * K + k] * Mp[k * K + j];
+  std::vector<double> theta(std::size_t(K) * K, 0.0);  // Θ = C Bᵀ
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += C[i * K + k] * B[j * K + k];
+      theta[i * K + j] = s;
+    }
+  return theta;
+}
 
 parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm) {
   const std::int64_t G = std::max<std::int64_t>(1, std::min(kMbarBlocks, N));
@@ -351,11 +414,11 @@ std::vector<double> initial_guess(const Problem& p) {
   return f;
 }
 
-//! The asymptotic covariance Θ of f (r.theta) and the standard errors of f_k − f_0.
+//! Wᵀ W of the normalised weights W_nk = e^{f_k − u_kn − ld_n} of every state (r.wtw),
+//! the asymptotic covariance Θ of f (r.theta) and the standard errors of f_k − f_0.
 void asymptotic_covariance(const Problem& p, const Solve& sol, const std::vector<double>& f, MbarResult& r) {
   const std::vector<std::int64_t>& N_k = p.N_k;
   const int m = static_cast<int>(p.S.size());
-  // Asymptotic covariance ("svd-ew"): Wᵀ W = V Σ² Vᵀ, Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ.
   const int K = p.K;
   std::vector<double> A(std::size_t(K) * K, 0.0);
   if (m == K) {  // W_kn = P_kn / N_k: the solver's last GEMM
@@ -368,47 +431,11 @@ void asymptotic_covariance(const Problem& p, const Solve& sol, const std::vector
     for (int k = 0; k < K; ++k) O[k] = k;
     A = pass(p, a, O, f, nullptr, true).gram;
   }
-  std::vector<double> lam, V;
-  symmetric_eigen(A, K, lam, V);
-  std::vector<double> sig(K);
-  for (int k = 0; k < K; ++k) sig[k] = std::sqrt(std::max(0.0, lam[k]));
-  // M = I − Σ Vᵀ N V Σ, then its pseudo-inverse from its own eigen-decomposition.
-  std::vector<double> M(std::size_t(K) * K);
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += V[k * K + i] * double(N_k[k]) * V[k * K + j];
-      M[i * K + j] = (i == j ? 1.0 : 0.0) - sig[i] * s * sig[j];
-    }
-  std::vector<double> mu, U;
-  symmetric_eigen(M, K, mu, U);
-  double mx = 0;
-  for (double v : mu) mx = std::max(mx, std::fabs(v));
-  std::vector<double> Mp(std::size_t(K) * K, 0.0);
-  for (int e = 0; e < K; ++e) {
-    if (std::fabs(mu[e]) <= 1e-10 * mx) continue;
-    for (int i = 0; i < K; ++i)
-      for (int j = 0; j < K; ++j) Mp[i * K + j] += U[i * K + e] * U[j * K + e] / mu[e];
-  }
-  // Θ = V Σ Mp Σ Vᵀ
-  std::vector<double> B(std::size_t(K) * K);  // B = V Σ
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) B[i * K + j] = V[i * K + j] * sig[j];
-  std::vector<double> C(std::size_t(K) * K, 0.0);  // C = B Mp
-  for (int i = 0; i < K; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < K; ++j) C[i * K + j] += B[i * K + k] * Mp[k * K + j];
-  r.theta.assign(std::size_t(K) * K, 0.0);
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += C[i * K + k] * B[j * K + k];
-      r.theta[i * K + j] = s;
-    }
+  r.wtw = A;
+  r.theta = svd_ew_covariance(A, std::vector<double>(N_k.begin(), N_k.end()));
   r.df_stderr.resize(K);
   for (int k = 0; k < K; ++k)
     r.df_stderr[k] = std::sqrt(std::max(0.0, r.theta[k * K + k] + r.theta[0] - 2 * r.theta[k * K]));
-
 }
 
 //! The bootstrap's standard errors of f_k − f_0 (opt.bootstrap > 0).
@@ -448,9 +475,97 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
   r.f = f;
   r.iterations = sol.iterations;
   r.converged = sol.converged;
+  r.gradient_norm = sol.gradient_norm;
   asymptotic_covariance(p, sol, f, r);
   if (opt.bootstrap > 0) bootstrap_stderr(p, sol, opt, r);
   return r;
+}
+
+MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>& N_k) {
+  const int K = static_cast<int>(N_k.size());
+  if (r.f.size() != std::size_t(K) || r.theta.size() != std::size_t(K) * K || r.wtw.size() != std::size_t(K) * K)
+    throw Error("MBAR analysis: the solution does not match the states", false);
+  MbarAnalysis a;
+  a.Delta_f.resize(std::size_t(K) * K);
+  a.dDelta_f.resize(std::size_t(K) * K);
+  a.overlap.resize(std::size_t(K) * K);
+  std::vector<double> sym(std::size_t(K) * K);  // N^½ Wᵀ W N^½: O's eigenvalues, symmetric
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      const std::size_t ij = std::size_t(i) * K + j;
+      a.Delta_f[ij] = r.f[j] - r.f[i];
+      const double d2 = r.theta[std::size_t(i) * K + i] + r.theta[std::size_t(j) * K + j] - 2 * r.theta[ij];
+      a.dDelta_f[ij] = std::sqrt(std::max(0.0, d2));
+      a.overlap[ij] = double(N_k[j]) * r.wtw[ij];
+      sym[ij] = std::sqrt(double(N_k[i]) * double(N_k[j])) * r.wtw[ij];
+    }
+  std::vector<double> V;
+  symmetric_eigen(sym, K, a.overlap_eigenvalues, V);
+  std::sort(a.overlap_eigenvalues.begin(), a.overlap_eigenvalues.end(), std::greater<double>());
+  a.overlap_scalar = 1 - a.overlap_eigenvalues[1];
+  a.effective_samples.resize(K);
+  for (int k = 0; k < K; ++k) a.effective_samples[k] = 1 / r.wtw[std::size_t(k) * K + k];
+  return a;
+}
+
+std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
+                                               const MbarResult& r, const std::vector<std::vector<double>>& A_local,
+                                               const parallel::Comm& comm) {
+  const Problem p = make_problem(u_local, N_k, comm);
+  const int K = p.K;
+  bool bad = false;
+  for (const auto& A : A_local) bad = bad || A.size() != std::size_t(p.count);
+  if (comm.any(bad)) throw Error("MBAR: a rank's observable does not match its share of the samples", false);
+  std::vector<double> a(K, 0.0);
+  for (int k : p.S) a[k] = r.f[k] + std::log(double(N_k[k]));
+  std::vector<int> O(K);
+  for (int k = 0; k < K; ++k) O[k] = k;
+  // Σ_n W_nk and Wᵀ W at the solution; per observable Σ_n A'_n W_nk W_nj and Σ_n A'_n² W_nk W_nj.
+  const Sums base = pass(p, a, O, r.f, nullptr, true);
+  const double logfactor = 4 * std::numeric_limits<double>::epsilon();
+  std::vector<MbarExpectation> out;
+  for (const auto& A : A_local) {
+    // pymbar makes A positive (A' = A − A_min + |4ε A_min|) to work with ln A'.
+    double lo = INFINITY;
+    for (double v : A) lo = std::min(lo, v);
+    const double A_min = -comm.max(-lo);
+    const double shift = A_min - std::fabs(logfactor * A_min);
+    std::vector<double> c1(A.size()), c2(A.size());
+    for (std::size_t n = 0; n < A.size(); ++n) c1[n] = A[n] - shift, c2[n] = c1[n] * c1[n];
+    const Sums s1 = pass(p, a, O, r.f, &c1, true), s2 = pass(p, a, O, r.f, &c2, true);
+    // States augmented as pymbar does: K states, K normalised copies (W_nk / c_k), K
+    // observable states (A'_n W_nk / Σ_n A'_n W_nk); their Gram matrix from the sums.
+    const int M = 3 * K;
+    std::vector<double> G(std::size_t(M) * M), counts(M, 0.0);
+    const auto& c = base.col;
+    const auto& m = s1.col;
+    for (int i = 0; i < K; ++i) {
+      counts[i] = double(N_k[i]);
+      for (int j = 0; j < K; ++j) {
+        const double g = base.gram[i * K + j], g1 = s1.gram[i * K + j], g1t = s1.gram[j * K + i];
+        auto at = [&](int bi, int bj) -> double& { return G[std::size_t(bi * K + i) * M + bj * K + j]; };
+        at(0, 0) = g;
+        at(0, 1) = g / c[j], at(1, 0) = g / c[i];
+        at(0, 2) = g1 / m[j], at(2, 0) = g1t / m[i];
+        at(1, 1) = g / (c[i] * c[j]);
+        at(1, 2) = g1 / (c[i] * m[j]), at(2, 1) = g1t / (m[i] * c[j]);
+        at(2, 2) = s2.gram[i * K + j] / (m[i] * m[j]);
+      }
+    }
+    const std::vector<double> theta = svd_ew_covariance(G, counts);
+    MbarExpectation e;
+    e.mu.resize(K);
+    e.sigma.resize(K);
+    for (int k = 0; k < K; ++k) {
+      const double mean = m[k] / c[k];  // ⟨A'⟩_k
+      const std::size_t s = std::size_t(2 * K + k), l = std::size_t(K + k);
+      const double var = theta[s * M + s] + theta[l * M + l] - 2 * theta[s * M + l];
+      e.mu[k] = mean + (A_min - logfactor);
+      e.sigma[k] = mean * std::sqrt(std::max(0.0, var));
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt) {

@@ -36,8 +36,26 @@ struct MbarResult {
   std::vector<double> df_stderr;          //!< standard error of f_k − f_0 (asymptotic covariance)
   std::vector<double> df_bootstrap_stderr;//!< the same from the bootstrap (empty without one)
   std::vector<double> theta;              //!< K×K asymptotic covariance of f
+  std::vector<double> wtw;                //!< K×K Wᵀ W of the normalised weights W_nk (overlap, N_eff)
   int iterations = 0;                     //!< solver steps for the estimate (not the bootstrap)
   bool converged = false;
+  double gradient_norm = 0;               //!< max_k |Σ_n W_nk − 1| at f: MBAR's gradient / N_k
+};
+
+//! pymbar's analyses of a solution (pymbar 3 names): getFreeEnergyDifferences,
+//! computeOverlap, computeEffectiveSampleNumber. All K×K arrays row-major.
+struct MbarAnalysis {
+  std::vector<double> Delta_f;             //!< Delta_f[i K + j] = f_j − f_i
+  std::vector<double> dDelta_f;            //!< its standard error √(Θ_ii + Θ_jj − 2Θ_ij)
+  std::vector<double> overlap;             //!< O_ij = N_j Σ_n W_ni W_nj: a sample of i seen in j
+  std::vector<double> overlap_eigenvalues; //!< of O, descending (the first is 1)
+  double overlap_scalar = 0;               //!< 1 − the second largest eigenvalue
+  std::vector<double> effective_samples;   //!< Kish's (Σ_n W_nk)² / Σ_n W_nk² per state
+};
+
+//! pymbar's computeExpectations(A_n) at every state: ⟨A⟩_k and its standard error.
+struct MbarExpectation {
+  std::vector<double> mu, sigma;
 };
 
 //! The global samples [offset, offset + count) that this rank supplies: whole blocks.
@@ -55,6 +73,21 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
 MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
                             const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
                             const MbarOptions& opt = {});
+
+//! The analyses of `r`, a solution for states with N_k samples (no pass over the samples).
+MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>& N_k);
+
+//! Collective. ⟨A⟩_k and its asymptotic standard error at every state k for each
+//! state-independent observable A (A_local[i]: this rank's samples of observable i, as u_local),
+//! as pymbar 3's computeExpectations(A_n): the uncertainty from the asymptotic covariance
+//! of the states augmented by, per state, the normalised weights and A-weighted weights.
+std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
+                                               const MbarResult& r, const std::vector<std::vector<double>>& A_local,
+                                               const parallel::Comm& comm);
+
+//! Asymptotic covariance ("svd-ew") of n states from the n×n Gram matrix Wᵀ W of
+//! their normalised weights and their sample counts (0 for states added for analysis).
+std::vector<double> svd_ew_covariance(const std::vector<double>& wtw, const std::vector<double>& counts);
 
 //! One process: u holds all N samples as K rows of N.
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt = {});
