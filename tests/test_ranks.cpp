@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <random>
 
+#include "mbar_files.hpp"
 #include "oscillators.hpp"
 #include "rbm_fixture.hpp"
 #include "apps/apps.hpp"
@@ -293,21 +294,58 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
                "[sampler]\ntype = heatbath\n[temper]\nbeta_min = 0\nspacing = linear\ncount = 5\n",
                {"--output.file=ranks_fe.h5", "--run.progress_every=1000"});
   apps::temper(t, world);
-  Config opts;
-  apps::declare_free_energy_keys(opts);
-  opts.parse_text("", {});
-  const auto rw = apps::free_energy("ranks_fe.h5", opts, world);
+  if (world.root()) std::remove("ranks_fe_world.h5");
+  const auto rw = test::run_free_energy("ranks_fe.h5", "ranks_fe_world.h5", world);
   if (world.root()) {
     parallel::Comm self(MPI_COMM_SELF);
-    const auto rs = apps::free_energy("ranks_fe.h5", opts, self);
+    std::remove("ranks_fe_self.h5");
+    const auto rs = test::run_free_energy("ranks_fe.h5", "ranks_fe_self.h5", self);
     EXPECT_EQ(rw.log_z, rs.log_z);
     EXPECT_EQ(rw.log_z_stderr, rs.log_z_stderr);
     EXPECT_EQ(rw.log_z_bar, rs.log_z_bar);
     EXPECT_EQ(rw.log_z_ti, rs.log_z_ti);
     EXPECT_EQ(rw.log_z.size(), 5u);
-    std::remove("ranks_fe.h5");
+    for (const char* ds : {"/free_energy/log_z", "/free_energy/overlap", "/free_energy/expectations/energy/sigma"}) {
+      std::vector<hsize_t> dw, dsz;
+      EXPECT_EQ(io::read_doubles("ranks_fe_world.h5", ds, dw), io::read_doubles("ranks_fe_self.h5", ds, dsz)) << ds;
+    }
+    for (const char* n : {"ranks_fe.h5", "ranks_fe_world.h5", "ranks_fe_self.h5"}) std::remove(n);
   }
   world.barrier();
+}
+
+// `zeta free-energy` on u_kn (float64 and float32) and energies files, each rank
+// reading its own hyperslab of samples: every result array bit for bit the same as
+// on one rank (1, 2 and 4 ranks), with a state without samples.
+TEST(RankIndependence, FreeEnergyOnUknAndEnergiesFiles) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const test::Oscillators o({1.0, 1.6, 2.5, 4.0, 6.5}, {400, 300, 0, 350, 450});
+  const char* arrays[] = {"/free_energy/f_k", "/free_energy/Delta_f", "/free_energy/dDelta_f", "/free_energy/overlap",
+                          "/free_energy/effective_samples", "/free_energy/expectations/x/mu",
+                          "/free_energy/expectations/x/sigma", "/free_energy/expectations/x2/sigma"};
+  for (int form = 0; form < 3; ++form) {
+    if (world.root()) {
+      test::write_mbar_input("ranks_fe_in.h5", o, form == 2, form == 1);
+      std::remove("ranks_fe_world.h5");
+    }
+    world.barrier();
+    const auto rw = test::run_free_energy("ranks_fe_in.h5", "ranks_fe_world.h5", world, {"--free_energy.bootstrap=5"});
+    if (world.root()) {
+      parallel::Comm self(MPI_COMM_SELF);
+      std::remove("ranks_fe_self.h5");
+      const auto rs = test::run_free_energy("ranks_fe_in.h5", "ranks_fe_self.h5", self, {"--free_energy.bootstrap=5"});
+      EXPECT_EQ(rw.log_z_stderr, rs.log_z_stderr) << form;
+      EXPECT_EQ(rw.log_z_bootstrap_stderr, rs.log_z_bootstrap_stderr) << form;
+      for (const char* ds : arrays) {
+        std::vector<hsize_t> dw, dsz;
+        EXPECT_EQ(io::read_doubles("ranks_fe_world.h5", ds, dw), io::read_doubles("ranks_fe_self.h5", ds, dsz))
+            << ds << " form " << form;
+      }
+      for (const char* n : {"ranks_fe_world.h5", "ranks_fe_self.h5"}) std::remove(n);
+    }
+    world.barrier();
+  }
+  if (world.root()) std::remove("ranks_fe_in.h5");
 }
 
 //! SharedSum: every rank gets the exact sum of every rank's buffer (integers, exact in
