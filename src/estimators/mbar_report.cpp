@@ -22,12 +22,13 @@ void check_mbar_report(const MbarReport& r, const MbarChecks& checks, const std:
   std::string lonely;
   for (int k = 0; k < K; ++k)
     if (r.N_k[k] == 0 && !(r.analysis.effective_samples[k] >= checks.min_effective_samples)) {
-      std::snprintf(buf, sizeof buf, "%s%d (%.3g)", lonely.empty() ? "" : ", ", k, r.analysis.effective_samples[k]);
+      std::snprintf(buf, sizeof buf, "%s%d (N_eff = %.3g)", lonely.empty() ? "" : ", ", k,
+                    r.analysis.effective_samples[k]);
       lonely += buf;
     }
   if (!lonely.empty())
     throw Error("MBAR on " + source + ": state(s) " + lonely +
-                " have no samples (N_k = 0) and no overlap with the sampled states: effective sample number "
+                " without samples (N_k = 0) have no overlap with the sampled states: effective sample number "
                 "below free_energy.min_effective_samples = " + json_number(checks.min_effective_samples));
   if (!m.converged && root)
     std::fprintf(stderr, "zeta: warning: MBAR stopped after %d steps without reaching free_energy.tol = %g "
@@ -38,14 +39,14 @@ void check_mbar_report(const MbarReport& r, const MbarChecks& checks, const std:
     for (int j = 0; j < K; ++j)
       if (j != i) best = std::max(best, r.analysis.overlap[std::size_t(i) * K + j]);
     if (best < checks.overlap_warning) {
-      std::snprintf(buf, sizeof buf, "%s%d (%.2g)", poor.empty() ? "" : ", ", i, best);
+      std::snprintf(buf, sizeof buf, "%s%d (largest %.2g)", poor.empty() ? "" : ", ", i, best);
       poor += buf;
     }
   }
   if (!poor.empty() && root)
     std::fprintf(stderr, "zeta: warning: poor overlap: state(s) %s overlap less than free_energy.overlap_warning = %g "
-                 "with every other state (overlap matrix row maximum in brackets); their estimates rest on few "
-                 "samples, add intermediate states\n", poor.c_str(), checks.overlap_warning);
+                 "with every other state (overlap matrix, pymbar computeOverlap); their estimates rest on few "
+                 "samples: add intermediate states\n", poor.c_str(), checks.overlap_warning);
 }
 
 void add_mbar_json(JsonSummary& j, const MbarReport& r) {
