@@ -179,10 +179,13 @@ Solve newton(const Problem& p, std::vector<double> f, const std::vector<double>*
   const int m = static_cast<int>(p.S.size());
   std::vector<double> logN(m);
   for (int j = 0; j < m; ++j) logN[j] = std::log(double(p.N_k[p.S[j]]));
+  // The pass and the objective F(f) = Σ_n c_n ld_n − Σ_k N_k f_k (a bootstrap resample keeps N_k per state).
   auto evaluate = [&](const std::vector<double>& ff) {
     std::vector<double> a(p.K, 0.0), b(m);
     for (int j = 0; j < m; ++j) a[p.S[j]] = b[j] = ff[p.S[j]] + logN[j];
-    return pass(p, a, p.S, b, counts, true);
+    Sums s = pass(p, a, p.S, b, counts, true);
+    for (int j = 0; j < m; ++j) s.F -= double(p.N_k[p.S[j]]) * ff[p.S[j]];
+    return s;
   };
   auto grad_norm = [&](const Sums& s) {
     double g = 0;
@@ -211,7 +214,10 @@ Solve newton(const Problem& p, std::vector<double> f, const std::vector<double>*
         std::vector<double> ft = f;
         for (int i = 0; i < n; ++i) ft[p.S[i + 1]] += t * d[i];
         Sums et = evaluate(ft);
-        if (et.F <= e.F + 1e-4 * t * slope || grad_norm(et) < 0.5 * gn) {
+        // Armijo, or (where F has no digits left to show a decrease) a halved gradient with F
+        // not up beyond rounding: never a jump that raises F, such as one that cuts states off.
+        const bool flat = et.F <= e.F + 1e-12 * (std::fabs(e.F) + 1);
+        if (et.F <= e.F + 1e-4 * t * slope || (flat && grad_norm(et) < 0.5 * gn)) {
           f = ft, e = std::move(et), step = t * dmax, accepted = true;
         }
       }
@@ -499,10 +505,17 @@ MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>&
       a.overlap[ij] = double(N_k[j]) * r.wtw[ij];
       sym[ij] = std::sqrt(double(N_k[i]) * double(N_k[j])) * r.wtw[ij];
     }
-  std::vector<double> V;
-  symmetric_eigen(sym, K, a.overlap_eigenvalues, V);
-  std::sort(a.overlap_eigenvalues.begin(), a.overlap_eigenvalues.end(), std::greater<double>());
+  std::vector<double> V, w;
+  symmetric_eigen(sym, K, w, V);
+  std::vector<int> order(K);
+  for (int k = 0; k < K; ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return w[x] > w[y]; });
+  for (int k : order) a.overlap_eigenvalues.push_back(w[k]);
   a.overlap_scalar = 1 - a.overlap_eigenvalues[1];
+  // O = N^-½ sym N^½: O's right eigenvector is N^-½ v, of the same signs on sampled states.
+  a.overlap_split.assign(K, 0.0);
+  for (int k = 0; k < K; ++k)
+    if (N_k[k] > 0) a.overlap_split[k] = V[std::size_t(k) * K + order[1]] >= 0 ? 1.0 : -1.0;
   a.effective_samples.resize(K);
   for (int k = 0; k < K; ++k) a.effective_samples[k] = 1 / r.wtw[std::size_t(k) * K + k];
   return a;

@@ -43,6 +43,24 @@ void check_mbar_report(const MbarReport& r, const MbarChecks& checks, const std:
       poor += buf;
     }
   }
+  // Groups of states that each mix well inside but barely with each other (the split
+  // by the overlap matrix's second eigenvector): the largest overlap across it.
+  std::string groups[2];
+  double across = 0;
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j)
+      if (r.analysis.overlap_split[i] > 0 && r.analysis.overlap_split[j] < 0)
+        across = std::max({across, r.analysis.overlap[std::size_t(i) * K + j], r.analysis.overlap[std::size_t(j) * K + i]});
+  for (int k = 0; k < K; ++k)
+    if (r.analysis.overlap_split[k] != 0) {
+      std::string& g = groups[r.analysis.overlap_split[k] > 0 ? 0 : 1];
+      g += (g.empty() ? "" : ", ") + std::to_string(k);
+    }
+  if (poor.empty() && !groups[0].empty() && !groups[1].empty() && across < checks.overlap_warning && root)
+    std::fprintf(stderr, "zeta: warning: poor overlap between states {%s} and states {%s}: the largest overlap "
+                 "between the two groups is %.2g < free_energy.overlap_warning = %g (overlap matrix, pymbar "
+                 "computeOverlap); the free energy between them rests on few samples: add intermediate states\n",
+                 groups[0].c_str(), groups[1].c_str(), across, checks.overlap_warning);
   if (!poor.empty() && root)
     std::fprintf(stderr, "zeta: warning: poor overlap: state(s) %s overlap less than free_energy.overlap_warning = %g "
                  "with every other state (overlap matrix, pymbar computeOverlap); their estimates rest on few "

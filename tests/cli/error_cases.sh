@@ -125,6 +125,10 @@ weak = np.array([1.0, 12.0, 144.0, 1728.0])
 xw = np.concatenate([rng.normal(0, k ** -0.5, 300) for k in weak])
 write("fe_weak.h5", u_kn=0.5 * np.outer(weak, xw * xw), N_k=np.full(4, 300))
 write("fe_other.h5", something=np.zeros(3))
+# Two pairs of states, each pair overlapping well, the pairs hardly at all.
+split = np.array([1.0, 1.5, 1e4, 1.5e4])
+xs = np.concatenate([rng.normal(0, k ** -0.5, 300) for k in split])
+write("fe_split.h5", u_kn=0.5 * np.outer(split, xs * xs), N_k=np.full(4, 300))
 PY
 o=--output.file=out.h5
 expect_error fe_ukn_nan      "/u_kn in 'fe_ukn_nan.h5': element \[2, 37\] is nan"          free-energy fe_ukn_nan.h5 $o
@@ -148,6 +152,11 @@ timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_weak.h5 --ou
   --free_energy.max_iterations=1 --free_energy.allow_unconverged=true > unconv.json 2> unconv.err ||
   { echo "FAIL free-energy with free_energy.allow_unconverged = true"; cat unconv.err; fail=1; }
 grep -q '^zeta: warning: MBAR stopped after 1 steps' unconv.err || { echo "FAIL no warning for an unconverged estimate"; fail=1; }
+if grep -q 'warning: poor overlap' ok.err; then echo "FAIL poor-overlap warning on well overlapping states"; fail=1; fi
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_split.h5 --output.file= > /dev/null 2> split.err ||
+  { echo "FAIL free-energy on two weakly overlapping groups"; cat split.err; fail=1; }
+grep -q '^zeta: warning: poor overlap between states {2, 3} and states {0, 1}: the largest overlap between the two groups is 0.0' split.err ||
+  { echo "FAIL no poor-overlap warning naming the groups:"; cat split.err; fail=1; }
 /usr/bin/python3 - <<'PY' || fail=1
 import h5py, json, sys
 ok = True

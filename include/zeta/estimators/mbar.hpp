@@ -50,6 +50,8 @@ struct MbarAnalysis {
   std::vector<double> overlap;             //!< O_ij = N_j Σ_n W_ni W_nj: a sample of i seen in j
   std::vector<double> overlap_eigenvalues; //!< of O, descending (the first is 1)
   double overlap_scalar = 0;               //!< 1 − the second largest eigenvalue
+  std::vector<double> overlap_split;       //!< per state, the sign of the second eigenvector (0 without samples):
+                                           //!< the two groups of states that mix slowest
   std::vector<double> effective_samples;   //!< Kish's (Σ_n W_nk)² / Σ_n W_nk² per state
 };
 
