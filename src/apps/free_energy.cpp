@@ -170,7 +170,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   }
   FreeEnergyResult res;
   estimators::MbarReport rep;
-  std::vector<double> u;                       // this rank's reduced potentials, K rows
+  std::vector<double> u;                       // this rank's reduced potentials, K rows (u_kn form)
   std::vector<std::vector<double>> observables;  // this rank's samples of each observable
   double offset = 0;
   std::string source = "'" + file + "'";
@@ -180,10 +180,6 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
     rep.N_k = t.N_k;
     rep.beta = res.betas;
     const parallel::Share mine = estimators::mbar_samples(std::int64_t(t.energies.size()), comm);
-    const int K = int(res.betas.size());
-    u.resize(std::size_t(K) * std::size_t(mine.count));
-    for (int k = 0; k < K; ++k)
-      for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = res.betas[k] * t.energies[mine.offset + i];
     observables.emplace_back(t.energies.begin() + mine.offset, t.energies.begin() + mine.offset + mine.count);
     rep.observables = {"energy"};
     source += " (/temper/energy)";
@@ -195,10 +191,13 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
     rep.observables = in.observables;
     source += format == "u_kn" ? " (/u_kn)" : " (/energy, /beta)";
   }
-  rep.result = estimators::mbar(u, rep.N_k, comm, mopt);
+  // u_kn stored, or built from the energies (observables[0]) a block at a time.
+  const auto samples = format == "u_kn" ? estimators::MbarSamples::potentials(u)
+                                        : estimators::MbarSamples::of_energies(rep.beta, observables.front());
+  rep.result = estimators::mbar(samples, rep.N_k, comm, mopt);
   rep.analysis = estimators::mbar_analysis(rep.result, rep.N_k);
   estimators::check_mbar_report(rep, checks, source, comm.root());
-  rep.expectations = estimators::mbar_expectations(u, rep.N_k, rep.result, observables, comm);
+  rep.expectations = estimators::mbar_expectations(samples, rep.N_k, rep.result, observables, comm);
   const estimators::MbarResult& m = rep.result;
   const int K = static_cast<int>(rep.N_k.size());
   res.absolute = offset != 0.0;

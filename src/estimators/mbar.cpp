@@ -49,6 +49,15 @@ void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::
   for (int i = 0; i < n; ++i) w[i] = a[i * n + i];
 }
 
+// GCC fuses a * b + c across statements (-ffp-contract=fast); a function compiled without
+// contraction and kept out of line rounds its products. Clang contracts only within one
+// expression.
+#if defined(__GNUC__) && !defined(__clang__)
+#define ZETA_NO_CONTRACT __attribute__((noinline, optimize("fp-contract=off")))
+#else
+#define ZETA_NO_CONTRACT __attribute__((noinline))
+#endif
+
 namespace {
 
 constexpr int kLanes = 256;  // samples per chunk: a K×kLanes tile of weights stays in cache for the GEMM
@@ -64,11 +73,35 @@ struct Problem {
   std::int64_t N = 0, G = 0;          // samples and blocks, globally
   std::int64_t b0 = 0, nb = 0;        // this rank's blocks
   std::int64_t offset = 0, count = 0; // this rank's samples
-  const double* u = nullptr;          // K × count
+  const double* u = nullptr;          // K × count, or (E set) none:
+  const double* E = nullptr;          // this rank's energies, u_kn = beta[k] E_n built a block at a time
+  std::vector<double> beta;
   std::vector<std::int64_t> N_k;
   std::vector<std::int64_t> start;    // first global sample of each state (K + 1 entries)
   std::vector<int> S;                 // sampled states (N_k > 0), in order
   const parallel::Comm* comm = nullptr;
+  //! u_k(x_{offset + i}). Built from energies, β_k E_n is rounded to a double before the
+  //! caller uses it, as a stored u_kn is (ZETA_NO_CONTRACT: no fused multiply-add with the
+  //! caller's arithmetic), so both give the same bits.
+  ZETA_NO_CONTRACT double u_at(int k, std::int64_t i) const {
+    return E ? beta[k] * E[i] : u[std::size_t(k) * count + i];
+  }
+  //! The rows u_k(x_{offset + n0 + l}), l < nl, of every state: pointers into u, or into
+  //! `tile` (K × kLanes) filled from the energies (the same products as a stored u_kn).
+  ZETA_NO_CONTRACT void rows(std::int64_t n0, int nl, std::vector<double>& tile,
+                             std::vector<const double*>& row) const {
+    row.resize(K);
+    if (!E) {
+      for (int k = 0; k < K; ++k) row[k] = u + std::size_t(k) * count + n0;
+      return;
+    }
+    tile.resize(std::size_t(K) * kLanes);
+    for (int k = 0; k < K; ++k) {
+      double* t = tile.data() + std::size_t(k) * kLanes;
+      for (int l = 0; l < nl; ++l) t[l] = beta[k] * E[n0 + l];
+      row[k] = t;
+    }
+  }
 };
 
 //! Sums of one pass over the samples, for the state list O with exponent offsets b_k:
@@ -86,7 +119,8 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
   const std::size_t L = 1 + std::size_t(mO) + (want_gram ? std::size_t(mO) * mO : 0);
   std::vector<double> parts(std::size_t(p.nb) * L, 0.0);
   std::vector<double> Q(std::size_t(mO) * kLanes), mx(kLanes), sum(kLanes), ld(kLanes), c(kLanes), rc(kLanes);
-  std::vector<double> aS(mS);
+  std::vector<double> aS(mS), tile;
+  std::vector<const double*> row;
   for (int j = 0; j < mS; ++j) aS[j] = a[p.S[j]];
   for (std::int64_t blk = 0; blk < p.nb; ++blk) {
     double* part = parts.data() + blk * L;
@@ -94,16 +128,17 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
     const std::int64_t hi = block_start(p.b0 + blk + 1, p.N, p.G) - p.offset;
     for (std::int64_t n0 = lo; n0 < hi; n0 += kLanes) {
       const int nl = static_cast<int>(std::min<std::int64_t>(kLanes, hi - n0));
+      p.rows(n0, nl, tile, row);
       for (int l = 0; l < nl; ++l) mx[l] = -INFINITY, sum[l] = 0, c[l] = counts ? (*counts)[n0 + l] : 1.0;
       if (want_gram && counts)
         for (int l = 0; l < nl; ++l) rc[l] = std::sqrt(c[l]);
       for (int j = 0; j < mS; ++j) {
-        const double* uk = p.u + std::size_t(p.S[j]) * p.count + n0;
+        const double* uk = row[p.S[j]];
         const double aj = aS[j];
         for (int l = 0; l < nl; ++l) mx[l] = std::max(mx[l], aj - uk[l]);
       }
       for (int j = 0; j < mS; ++j) {
-        const double* uk = p.u + std::size_t(p.S[j]) * p.count + n0;
+        const double* uk = row[p.S[j]];
         const double aj = aS[j];
         for (int l = 0; l < nl; ++l) sum[l] += vmath::exp_neg(aj - uk[l] - mx[l]);
       }
@@ -112,7 +147,7 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
         part[0] += c[l] * ld[l];
       }
       for (int j = 0; j < mO; ++j) {
-        const double* uk = p.u + std::size_t(O[j]) * p.count + n0;
+        const double* uk = row[O[j]];
         const double bj = b[j];
         double* q = Q.data() + std::size_t(j) * kLanes;
         double cs = 0;
@@ -250,11 +285,11 @@ std::vector<double> max_log_weight(const Problem& p, const std::vector<double>& 
   std::vector<double> mx(O.size(), -INFINITY);
   for (std::int64_t n = 0; n < p.count; ++n) {
     double m = -INFINITY, s = 0;
-    for (int k : p.S) m = std::max(m, a[k] - p.u[std::size_t(k) * p.count + n]);
-    for (int k : p.S) s += std::exp(a[k] - p.u[std::size_t(k) * p.count + n] - m);
+    for (int k : p.S) m = std::max(m, a[k] - p.u_at(k, n));
+    for (int k : p.S) s += std::exp(a[k] - p.u_at(k, n) - m);
     const double ld = m + std::log(s);
     for (std::size_t j = 0; j < O.size(); ++j)
-      mx[j] = std::max(mx[j], -p.u[std::size_t(O[j]) * p.count + n] - ld);
+      mx[j] = std::max(mx[j], -p.u_at(O[j], n) - ld);
   }
   for (auto& v : mx) v = p.comm->max(v);  // a maximum: the same on any rank count
   return mx;
@@ -350,19 +385,15 @@ parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm) {
 
 MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
                             const std::vector<std::int64_t>& N_k, const parallel::Comm& comm, const MbarOptions& opt) {
-  const int K = static_cast<int>(betas.size());
   const parallel::Share mine = mbar_samples(std::int64_t(energies.size()), comm);
-  std::vector<double> u(std::size_t(K) * std::size_t(mine.count));
-  for (int k = 0; k < K; ++k)
-    for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = betas[k] * energies[mine.offset + i];
-  return mbar(u, N_k, comm, opt);
+  const std::vector<double> local(energies.begin() + mine.offset, energies.begin() + mine.offset + mine.count);
+  return mbar(MbarSamples::of_energies(betas, local), N_k, comm, opt);
 }
 
 namespace {
 
-//! The problem of this rank's share u_local of the samples: counts, blocks, checks.
-Problem make_problem(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
-                     const parallel::Comm& comm) {
+//! The problem of this rank's share of the samples: counts, blocks, checks.
+Problem make_problem(const MbarSamples& src, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm) {
   Problem p;
   p.K = static_cast<int>(N_k.size());
   p.N_k = N_k;
@@ -379,15 +410,23 @@ Problem make_problem(const std::vector<double>& u_local, const std::vector<std::
   p.b0 = blocks.offset, p.nb = blocks.count;
   const parallel::Share mine = mbar_samples(p.N, comm);
   p.offset = mine.offset, p.count = mine.count;
-  p.u = u_local.data();
   p.comm = &comm;
-  bool bad_size = u_local.size() != std::size_t(p.K) * std::size_t(p.count), bad_value = false;
+  bool bad_size = false, bad_value = false;
+  const std::vector<double>* values = src.energies ? src.energies : src.u;
+  if (src.energies) {
+    p.E = src.energies->data();
+    p.beta = src.betas;
+    bad_size = src.energies->size() != std::size_t(p.count) || src.betas.size() != std::size_t(p.K);
+    for (double b : src.betas) bad_value = bad_value || !std::isfinite(b);
+  } else {
+    p.u = src.u ? src.u->data() : nullptr;
+    bad_size = !src.u || src.u->size() != std::size_t(p.K) * std::size_t(p.count);
+  }
   if (!bad_size)
-    for (double v : u_local) bad_value = bad_value || !std::isfinite(v);
+    for (double v : *values) bad_value = bad_value || !std::isfinite(v);
   if (comm.any(bad_size))
     throw Error("MBAR: a rank's reduced potentials do not match its share of the samples", false);
   if (comm.any(bad_value)) throw Error("MBAR: non-finite reduced potential (NaN or Inf energies)", false);
-
   return p;
 }
 
@@ -408,8 +447,8 @@ std::vector<double> initial_guess(const Problem& p) {
         const std::int64_t a = std::max(lo, p.start[k]), z = std::min(hi, p.start[k + 1]);
         for (std::int64_t n = a; n < z; ++n) {
           const std::size_t i = std::size_t(n - p.offset);
-          if (j + 1 < m) parts[blk * L + 2 * j] += p.u[p.S[j + 1] * p.count + i] - p.u[k * p.count + i];
-          if (j > 0) parts[blk * L + 2 * (j - 1) + 1] += p.u[k * p.count + i] - p.u[p.S[j - 1] * p.count + i];
+          if (j + 1 < m) parts[blk * L + 2 * j] += p.u_at(p.S[j + 1], i) - p.u_at(k, i);
+          if (j > 0) parts[blk * L + 2 * (j - 1) + 1] += p.u_at(k, i) - p.u_at(p.S[j - 1], i);
         }
       }
     }
@@ -470,7 +509,12 @@ void bootstrap_stderr(const Problem& p, const Solve& sol, const MbarOptions& opt
 
 MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
                 const MbarOptions& opt) {
-  Problem p = make_problem(u_local, N_k, comm);
+  return mbar(MbarSamples::potentials(u_local), N_k, comm, opt);
+}
+
+MbarResult mbar(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
+                const MbarOptions& opt) {
+  Problem p = make_problem(samples, N_k, comm);
   std::vector<double> f = initial_guess(p);
   Solve sol = newton(p, f, nullptr, opt.tol, opt.max_iterations);
   f = sol.f;
@@ -524,7 +568,13 @@ MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>&
 std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
                                                const MbarResult& r, const std::vector<std::vector<double>>& A_local,
                                                const parallel::Comm& comm) {
-  const Problem p = make_problem(u_local, N_k, comm);
+  return mbar_expectations(MbarSamples::potentials(u_local), N_k, r, A_local, comm);
+}
+
+std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
+                                               const MbarResult& r, const std::vector<std::vector<double>>& A_local,
+                                               const parallel::Comm& comm) {
+  const Problem p = make_problem(samples, N_k, comm);
   const int K = p.K;
   bool bad = false;
   for (const auto& A : A_local) bad = bad || A.size() != std::size_t(p.count);

@@ -186,11 +186,8 @@ void read_mbar_samples(const MbarInput& in, const parallel::Share& share, const 
       u = read_block(f.id(), in.file, "/u_kn", {0, off}, {hsize_t(in.K), cnt});
       const std::string bad = first_non_finite(u, in.K, share.count, share.offset, "/u_kn", in.file, true);
       if (!bad.empty()) why = bad;
-    } else {  // u_kn = β_k E_n, this rank's columns
-      const std::vector<double>& E = observables.front();
-      u.assign(std::size_t(in.K) * cnt, 0.0);
-      for (int k = 0; k < in.K; ++k)
-        for (hsize_t i = 0; i < cnt; ++i) u[k * cnt + i] = in.beta[k] * E[i];
+    } else {
+      u.clear();  // u_kn = β_k E_n is built from observables[0] (/energy) a block at a time
     }
   } catch (const std::exception& e) {
     why = e.what();

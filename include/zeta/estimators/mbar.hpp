@@ -16,6 +16,7 @@
 //! increases F, so weak overlap slows the solver but does not break it.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "zeta/parallel/comm.hpp"
@@ -63,6 +64,31 @@ struct MbarExpectation {
 //! The global samples [offset, offset + count) that this rank supplies: whole blocks.
 parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm);
 
+//! This rank's samples (mbar_samples()) for MBAR: the reduced potentials as K rows,
+//! or, for states that differ only in β, the energies from which u_kn = β_k E_n is
+//! built a block of kLanes samples at a time (memory O(count) instead of O(K count);
+//! the same products, so the same bits, as a stored u_kn).
+struct MbarSamples {
+  const std::vector<double>* u = nullptr;         //!< K × count
+  const std::vector<double>* energies = nullptr;  //!< count energies, with betas
+  std::vector<double> betas;
+  static MbarSamples potentials(const std::vector<double>& u_local) {
+    MbarSamples s;
+    s.u = &u_local;
+    return s;
+  }
+  static MbarSamples of_energies(std::vector<double> betas, const std::vector<double>& energies_local) {
+    MbarSamples s;
+    s.energies = &energies_local;
+    s.betas = std::move(betas);
+    return s;
+  }
+};
+
+//! Collective: MBAR on this rank's samples (see below), stored or built from energies.
+MbarResult mbar(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
+                const MbarOptions& opt = {});
+
 //! Collective. u_local holds this rank's samples mbar_samples(N, comm) as K rows
 //! of `count` (u_local[k·count + i] = u_k(x_{offset+i})); N_k counts every rank's samples.
 //! The covariance is pymbar's "svd-ew": Θ = V Σ (I − Σ Vᵀ diag(N) V Σ)⁺ Σ Vᵀ with Wᵀ W = V Σ² Vᵀ.
@@ -71,7 +97,7 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
 
 //! Collective. MBAR over states that differ only in β: u_kn = β_k E_n, with every
 //! rank's `energies` the same N samples grouped by the state that drew them (N_k
-//! each); each rank builds the reduced potentials of its share (mbar_samples).
+//! each); each rank builds the reduced potentials of its share (mbar_samples) on the fly.
 MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
                             const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
                             const MbarOptions& opt = {});
@@ -84,6 +110,11 @@ MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>&
 //! as pymbar 3's computeExpectations(A_n): the uncertainty from the asymptotic covariance
 //! of the states augmented by, per state, the normalised weights and A-weighted weights.
 std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
+                                               const MbarResult& r, const std::vector<std::vector<double>>& A_local,
+                                               const parallel::Comm& comm);
+
+//! The same on samples stored or built from energies (MbarSamples).
+std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
                                                const MbarResult& r, const std::vector<std::vector<double>>& A_local,
                                                const parallel::Comm& comm);
 

@@ -34,9 +34,10 @@ std::string detect_free_energy_format(const std::string& file);
 MbarInput read_mbar_input(const std::string& file, const std::string& format, const parallel::Comm& comm);
 
 //! Collective: this rank's samples [share.offset, share.offset + share.count): the
-//! reduced potentials as K rows of share.count (u[k count + i] = u_k(x_{offset+i}))
-//! and each observable's values; a non-finite value is one error naming the dataset
-//! and the first such element.
+//! reduced potentials as K rows of share.count (u[k count + i] = u_k(x_{offset+i}); the
+//! u_kn form only, empty for the energies form, whose /energy is observables[0]) and
+//! each observable's values; a non-finite value is one error naming the dataset and
+//! the first such element.
 void read_mbar_samples(const MbarInput& in, const parallel::Share& share, const parallel::Comm& comm,
                        std::vector<double>& u, std::vector<std::vector<double>>& observables);
 
