@@ -229,6 +229,23 @@ TEST(FreeEnergyInput, EnergiesWithUnsampledStateMatchPymbar) {
   for (const char* n : {"fe_en.h5", "fe_en_out.h5"}) std::remove(n);
 }
 
+// free_energy.target_betas: states reweighted to, appended without samples, agree with
+// pymbar given the same states in u_kn with N_k = 0, and with the exact values.
+TEST(FreeEnergyInput, TargetBetasMatchPymbar) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  test::Oscillators all({1.0, 2.5, 6.5, 1.6, 4.0}, {500, 400, 450, 0, 0});
+  test::Oscillators given({1.0, 2.5, 6.5}, {500, 400, 450});  // the same samples (same seed and counts)
+  test::write_mbar_input("fe_tb_ref.h5", all, true);
+  test::write_mbar_input("fe_tb.h5", given, true);
+  std::remove("fe_tb_out.h5");
+  const auto r = test::run_free_energy("fe_tb.h5", "fe_tb_out.h5", world, {"--free_energy.target_betas=1.6,4.0"});
+  ASSERT_EQ(r.log_z_target.size(), 2u);
+  EXPECT_NEAR(r.log_z_target[0], -0.5 * std::log(1.6), 4 * r.log_z_target_stderr[0]);
+  EXPECT_NEAR(r.log_z_target[1], -0.5 * std::log(4.0), 4 * r.log_z_target_stderr[1]);
+  expect_file_matches_pymbar("fe_tb_ref.h5", "fe_tb_out.h5");
+  for (const char* n : {"fe_tb_ref.h5", "fe_tb.h5", "fe_tb_out.h5"}) std::remove(n);
+}
+
 // A state without samples whose every weight sits on one sample: named, nothing written.
 TEST(FreeEnergyInput, UnsampledStateWithoutOverlapIsRefused) {
   parallel::Comm world(MPI_COMM_WORLD);

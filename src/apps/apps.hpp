@@ -57,6 +57,7 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm);
 struct FreeEnergyResult {
   std::vector<double> betas, log_z, log_z_stderr, log_z_bar, log_z_bar_stderr, log_z_ti, log_z_ti_stderr;
   std::vector<double> log_z_bootstrap_stderr;  //!< MBAR's bootstrap error (free_energy.bootstrap > 0)
+  std::vector<double> log_z_target, log_z_target_stderr;  //!< MBAR at free_energy.target_betas
   bool absolute = false;  //!< lattice ladder from β_0 = 0: absolute ln Z
   std::int64_t samples_used = 0;
   int iterations = 0;

@@ -41,6 +41,9 @@ void declare_free_energy_keys(Config& cfg) {
               "overlap with the sampled states: an error naming it");
   cfg.declare("free_energy.overlap_warning", "0.03",
               "warn about states whose largest overlap with another state (overlap matrix) is below this");
+  cfg.declare("free_energy.target_betas", "",
+              "comma-separated betas to reweight to (energies form and temper outputs): appended as states "
+              "without samples, with f_k, expectations and errors there");
   cfg.declare("output.file", "zeta_free_energy.h5",
               "HDF5 file of every result array and the JSON figures in /summary (empty: none; never overwritten)");
 }
@@ -157,6 +160,10 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   checks.overlap_warning = opts.get_nonnegative("free_energy.overlap_warning");
   checks.tol = mopt.tol;
   const std::string output = opts.get_string("output.file");
+  std::vector<double> targets;
+  if (!opts.get_string("free_energy.target_betas").empty()) targets = opts.get_doubles("free_energy.target_betas");
+  for (double b : targets)
+    if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
   if (format == "auto") {
     std::string why;
     if (comm.root()) try {
@@ -191,6 +198,13 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
     rep.observables = in.observables;
     source += format == "u_kn" ? " (/u_kn)" : " (/energy, /beta)";
   }
+  if (!targets.empty()) {
+    if (format == "u_kn")
+      config_error("free_energy.target_betas", "needs states given by beta (the energies form or a temper output), "
+                                               "not /u_kn: add the target states' rows to u_kn with N_k = 0");
+    rep.beta.insert(rep.beta.end(), targets.begin(), targets.end());
+    rep.N_k.resize(rep.beta.size(), 0);
+  }
   // u_kn stored, or built from the energies (observables[0]) a block at a time.
   const auto samples = format == "u_kn" ? estimators::MbarSamples::potentials(u)
                                         : estimators::MbarSamples::of_energies(rep.beta, observables.front());
@@ -199,13 +213,18 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   estimators::check_mbar_report(rep, checks, source, comm.root());
   rep.expectations = estimators::mbar_expectations(samples, rep.N_k, rep.result, observables, comm);
   const estimators::MbarResult& m = rep.result;
-  const int K = static_cast<int>(rep.N_k.size());
+  const int K = static_cast<int>(rep.N_k.size() - targets.size());  // the states given (targets follow)
   res.absolute = offset != 0.0;
   for (auto n : rep.N_k) res.samples_used += n;
   res.log_z.resize(K);
   for (int k = 0; k < K; ++k) res.log_z[k] = offset - m.f[k];
-  res.log_z_stderr = m.df_stderr;
-  res.log_z_bootstrap_stderr = m.df_bootstrap_stderr;
+  res.log_z_stderr.assign(m.df_stderr.begin(), m.df_stderr.begin() + K);
+  for (std::size_t t = 0; t < targets.size(); ++t) {
+    res.log_z_target.push_back(offset - m.f[K + t]);
+    res.log_z_target_stderr.push_back(m.df_stderr[K + t]);
+  }
+  if (!m.df_bootstrap_stderr.empty())
+    res.log_z_bootstrap_stderr.assign(m.df_bootstrap_stderr.begin(), m.df_bootstrap_stderr.begin() + K);
   res.iterations = m.iterations;
   res.wall_s = MPI_Wtime() - t0;
   auto& j = res.json;
@@ -216,6 +235,11 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   j.add("file", file);
   j.add("method", "mbar");
   if (format == "temper") add_temper_json(res, mopt.bootstrap);
+  if (!targets.empty()) {
+    j.add("target_betas", targets);
+    j.add("log_z_target", res.log_z_target);
+    j.add("log_z_target_stderr", res.log_z_target_stderr);
+  }
   j.add("format", format);
   if (format != "temper") {
     j.add("samples", res.samples_used);

@@ -142,6 +142,7 @@ expect_error fe_en_nk        "/N_k in 'fe_en_nk.h5': N_k\[0\] is not a count"   
 expect_error fe_no_overlap   "'fe_lonely.h5' (/u_kn): state(s) 4 (N_eff = 1) without samples"      free-energy fe_lonely.h5 $o
 expect_error fe_unconverged  "did not converge.*free_energy.max_iterations"               free-energy fe_weak.h5 $o --free_energy.max_iterations=1
 expect_error fe_wrong_format "/energy"                                                    free-energy fe_weak.h5 $o --free_energy.format=energies
+expect_error fe_targets_ukn   "free_energy.target_betas: needs states given by beta"        free-energy fe_weak.h5 $o --free_energy.target_betas=2
 expect_error fe_not_input    "'fe_other.h5' holds no free-energy input"                   free-energy fe_other.h5 $o
 # The same files that do work: the converter's output, and an unconverged estimate when asked for.
 rm -f osc.h5 fe_ok.h5 fe_unconv.h5
@@ -151,6 +152,10 @@ timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy osc.h5 --output
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_weak.h5 --output.file=fe_unconv.h5 \
   --free_energy.max_iterations=1 --free_energy.allow_unconverged=true > unconv.json 2> unconv.err ||
   { echo "FAIL free-energy with free_energy.allow_unconverged = true"; cat unconv.err; fail=1; }
+# A temper output reweighted to betas between its levels (and one below the ladder).
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_good.h5 --output.file= \
+  --free_energy.target_betas=0.35,0.05 > target.json 2> target.err || { echo "FAIL free-energy target_betas"; cat target.err; fail=1; }
+grep -q '"log_z_target": \[[0-9.e+-]*, [0-9.e+-]*\]' target.json || { echo "FAIL no log_z_target:"; cat target.json; fail=1; }
 grep -q '^zeta: warning: MBAR stopped after 1 steps' unconv.err || { echo "FAIL no warning for an unconverged estimate"; fail=1; }
 if grep -q 'warning: poor overlap' ok.err; then echo "FAIL poor-overlap warning on well overlapping states"; fail=1; fi
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_split.h5 --output.file= > /dev/null 2> split.err ||
