@@ -140,41 +140,63 @@ void write_temper_output(io::OutputFile& out, const FreeEnergyResult& res) {
 
 }  // namespace
 
-FreeEnergyResult free_energy(const std::string& file, const Config& opts, const parallel::Comm& comm) {
-  const double t0 = MPI_Wtime();
-  std::string format = opts.get_choice("free_energy.format", {"auto", "temper", "u_kn", "energies"});
-  const std::string thin_opt = opts.get_string("free_energy.thin");
-  std::int64_t fixed_thin = 0;
-  if (thin_opt != "auto") fixed_thin = opts.get_int_at_least("free_energy.thin", 1);
-  estimators::MbarOptions mopt;
+namespace {
+
+//! The free_energy.* and output.* keys, checked.
+struct FreeEnergyOptions {
+  std::string format, output;
+  std::int64_t fixed_thin = 0;  // 0: by τ_int
+  estimators::MbarOptions mbar;
+  estimators::MbarChecks checks;
+  std::vector<double> targets;
+};
+
+FreeEnergyOptions read_options(const Config& opts) {
+  FreeEnergyOptions o;
+  o.format = opts.get_choice("free_energy.format", {"auto", "temper", "u_kn", "energies"});
+  if (opts.get_string("free_energy.thin") != "auto") o.fixed_thin = opts.get_int_at_least("free_energy.thin", 1);
+  estimators::MbarOptions& mopt = o.mbar;
   mopt.bootstrap = static_cast<int>(opts.get_int_at_least("free_energy.bootstrap", 0));
   const auto seed = opts.get_int_at_least("free_energy.seed", 0);
   if (seed > 0xffffffffLL) config_error("free_energy.seed", "must be < 2^32");
   mopt.seed = static_cast<std::uint32_t>(seed);
   mopt.tol = opts.get_double("free_energy.tol");
   if (!(mopt.tol > 0)) config_error("free_energy.tol", "must be > 0");
-  mopt.max_iterations = static_cast<int>(std::min<std::int64_t>(opts.get_int_at_least("free_energy.max_iterations", 1), 1 << 30));
-  estimators::MbarChecks checks;
-  checks.allow_unconverged = opts.get_bool("free_energy.allow_unconverged");
-  checks.min_effective_samples = opts.get_nonnegative("free_energy.min_effective_samples");
-  checks.overlap_warning = opts.get_nonnegative("free_energy.overlap_warning");
-  checks.tol = mopt.tol;
-  const std::string output = opts.get_string("output.file");
-  std::vector<double> targets;
-  if (!opts.get_string("free_energy.target_betas").empty()) targets = opts.get_doubles("free_energy.target_betas");
-  for (double b : targets)
+  mopt.max_iterations =
+      static_cast<int>(std::min<std::int64_t>(opts.get_int_at_least("free_energy.max_iterations", 1), 1 << 30));
+  o.checks.allow_unconverged = opts.get_bool("free_energy.allow_unconverged");
+  o.checks.min_effective_samples = opts.get_nonnegative("free_energy.min_effective_samples");
+  o.checks.overlap_warning = opts.get_nonnegative("free_energy.overlap_warning");
+  o.checks.tol = mopt.tol;
+  o.output = opts.get_string("output.file");
+  if (!opts.get_string("free_energy.target_betas").empty()) o.targets = opts.get_doubles("free_energy.target_betas");
+  for (double b : o.targets)
     if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
-  if (format == "auto") {
-    std::string why;
-    if (comm.root()) try {
-        format = io::detect_free_energy_format(file);
-      } catch (const std::exception& e) {
-        why = e.what();
-      }
-    comm.broadcast(why);
-    if (!why.empty()) throw Error(why);
-    comm.broadcast(format);
-  }
+  return o;
+}
+
+//! What FILE holds (free_energy.format = auto), the same on every rank.
+std::string detect_format(const std::string& file, const parallel::Comm& comm) {
+  std::string why, format;
+  if (comm.root()) try {
+      format = io::detect_free_energy_format(file);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+  comm.broadcast(why);
+  if (!why.empty()) throw Error(why);
+  comm.broadcast(format);
+  return format;
+}
+
+}  // namespace
+
+FreeEnergyResult free_energy(const std::string& file, const Config& opts, const parallel::Comm& comm) {
+  const double t0 = MPI_Wtime();
+  const FreeEnergyOptions fo = read_options(opts);
+  const std::string format = fo.format == "auto" ? detect_format(file, comm) : fo.format;
+  const estimators::MbarOptions& mopt = fo.mbar;
+  const std::vector<double>& targets = fo.targets;
   FreeEnergyResult res;
   estimators::MbarReport rep;
   std::vector<double> u;                       // this rank's reduced potentials, K rows (u_kn form)
@@ -182,7 +204,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   double offset = 0;
   std::string source = "'" + file + "'";
   if (format == "temper") {
-    const TemperInput t = read_temper(file, fixed_thin, res, comm);
+    const TemperInput t = read_temper(file, fo.fixed_thin, res, comm);
     offset = t.offset;
     rep.N_k = t.N_k;
     rep.beta = res.betas;
@@ -210,7 +232,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
                                         : estimators::MbarSamples::of_energies(rep.beta, observables.front());
   rep.result = estimators::mbar(samples, rep.N_k, comm, mopt);
   rep.analysis = estimators::mbar_analysis(rep.result, rep.N_k);
-  estimators::check_mbar_report(rep, checks, source, comm.root());
+  estimators::check_mbar_report(rep, fo.checks, source, comm.root());
   rep.expectations = estimators::mbar_expectations(samples, rep.N_k, rep.result, observables, comm);
   const estimators::MbarResult& m = rep.result;
   const int K = static_cast<int>(rep.N_k.size() - targets.size());  // the states given (targets follow)
@@ -249,13 +271,13 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
     }
   }
   estimators::add_mbar_json(j, rep);
-  if (!output.empty()) {
-    io::OutputFile out(comm, output);
+  if (!fo.output.empty()) {
+    io::OutputFile out(comm, fo.output);
     io::write_root_attributes(out, "free-energy", opts, comm);
     out.attribute("input", file);
     estimators::write_mbar_output(out, rep, comm.root());
     if (format == "temper") write_temper_output(out, res);
-    j.add("output", output);
+    j.add("output", fo.output);
     out.write_summary(j);
     res.output = out.finish();
   }
