@@ -11,6 +11,10 @@ pymbar_reference.py --h5 IN.h5 OUT.h5
     overlap_eigenvalues (computeOverlap), effective_samples
     (computeEffectiveSampleNumber) and expectations/NAME/{mu,sigma}
     (computeExpectations), all float64.
+pymbar_reference.py --timeseries SERIES.txt
+    prints pymbar.timeseries' statisticalInefficiency (fast=False, then fast=True),
+    detectEquilibration's t0, g and Neff_max, and subsampleCorrelatedData's
+    indices at the first g, one line each.
 """
 import sys
 
@@ -59,8 +63,20 @@ def from_h5(path, out):
             f[f"expectations/{name}/sigma"] = np.asarray(sigma, dtype=np.float64)
 
 
+def timeseries(path):
+    from pymbar import timeseries as ts
+    A = np.loadtxt(path)
+    g_slow = ts.statisticalInefficiency(A, fast=False)
+    print(f"{g_slow:.17g} {ts.statisticalInefficiency(A, fast=True):.17g}")
+    t0, g, neff = ts.detectEquilibration(A)
+    print(f"{int(t0)} {float(g):.17g} {float(neff):.17g}")
+    print(" ".join(str(i) for i in ts.subsampleCorrelatedData(A, g=g_slow)))
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "--h5":
+    if sys.argv[1] == "--timeseries":
+        timeseries(sys.argv[2])
+    elif sys.argv[1] == "--h5":
         from_h5(sys.argv[2], sys.argv[3])
     else:
         from_text(sys.argv[1])
