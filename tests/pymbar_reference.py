@@ -10,7 +10,8 @@ pymbar_reference.py --h5 IN.h5 OUT.h5
     zeta free-energy uses: Delta_f, dDelta_f (getFreeEnergyDifferences), overlap,
     overlap_eigenvalues (computeOverlap), effective_samples
     (computeEffectiveSampleNumber) and expectations/NAME/{mu,sigma}
-    (computeExpectations), all float64.
+    (computeExpectations), all float64; with NAME BINS STATE also pmf/f and
+    pmf/df (computePMF of observable NAME in BINS equal-width bins at STATE).
 pymbar_reference.py --timeseries SERIES.txt
     prints pymbar.timeseries' statisticalInefficiency (fast=False, then fast=True),
     detectEquilibration's t0, g and Neff_max, and subsampleCorrelatedData's
@@ -34,7 +35,7 @@ def from_text(path):
     print(" ".join(f"{v:.17g}" for v in dDelta_f[0]))
 
 
-def from_h5(path, out):
+def from_h5(path, out, pmf=None):
     import h5py
     with h5py.File(path, "r") as f:
         N_k = np.asarray(f["N_k"][...], dtype=np.int64)
@@ -57,6 +58,14 @@ def from_h5(path, out):
         f["overlap"] = np.asarray(overlap["matrix"], dtype=np.float64)
         f["overlap_eigenvalues"] = np.real(np.asarray(overlap["eigenvalues"])).astype(np.float64)
         f["effective_samples"] = np.asarray(mbar.computeEffectiveSampleNumber(), dtype=np.float64)
+        if pmf:
+            name, bins, state = pmf[0], int(pmf[1]), int(pmf[2])
+            A = observables[name]
+            lo, hi = A.min(), A.max()
+            bin_n = np.minimum(bins - 1, ((A - lo) / (hi - lo) * bins).astype(np.int64))
+            f_i, df_i = mbar.computePMF(u_kn[state], bin_n, bins, uncertainties="from-lowest")
+            f["pmf/f"] = np.asarray(f_i, dtype=np.float64)
+            f["pmf/df"] = np.asarray(df_i, dtype=np.float64)
         for name, A_n in observables.items():
             mu, sigma = mbar.computeExpectations(A_n, return_dict=False)[:2]
             f[f"expectations/{name}/mu"] = np.asarray(mu, dtype=np.float64)
@@ -77,6 +86,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "--timeseries":
         timeseries(sys.argv[2])
     elif sys.argv[1] == "--h5":
-        from_h5(sys.argv[2], sys.argv[3])
+        from_h5(sys.argv[2], sys.argv[3], sys.argv[4:7] if len(sys.argv) > 4 else None)
     else:
         from_text(sys.argv[1])

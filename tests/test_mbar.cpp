@@ -136,13 +136,14 @@ TEST(Mbar, BootstrapMatchesAsymptoticErrors) {
 
 //! The analyses `zeta free-energy` wrote to `out` agree with pymbar's (tests/pymbar_reference.py
 //! --h5) on the same input to 1e-6 relative (1e-10 absolute for entries that vanish).
-void expect_file_matches_pymbar(const std::string& in, const std::string& out) {
+void expect_file_matches_pymbar(const std::string& in, const std::string& out, const std::string& pmf = "") {
   const std::string ref = "pymbar_" + out;
   std::remove(ref.c_str());
-  const std::string cmd =
-      std::string("/usr/bin/python3 ") + ZETA_TEST_SOURCE_DIR + "/pymbar_reference.py --h5 " + in + " " + ref;
+  const std::string cmd = std::string("/usr/bin/python3 ") + ZETA_TEST_SOURCE_DIR + "/pymbar_reference.py --h5 " + in +
+                          " " + ref + (pmf.empty() ? "" : " " + pmf);
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "pymbar failed (is python3-pymbar installed?)";
   std::vector<std::string> names = {"Delta_f", "dDelta_f", "overlap", "overlap_eigenvalues", "effective_samples"};
+  if (!pmf.empty()) names.insert(names.end(), {"pmf/f", "pmf/df"});
   for (const char* obs : {"x", "x2"})
     for (const char* what : {"mu", "sigma"}) names.push_back(std::string("expectations/") + obs + "/" + what);
   for (const auto& name : names) {
@@ -179,6 +180,29 @@ TEST(FreeEnergyInput, UknOscillatorsMatchPymbar) {
   EXPECT_GT(H5Aexists_by_name(f.id(), "/free_energy/dDelta_f", "units", H5P_DEFAULT), 0);
   EXPECT_GT(H5Aexists_by_name(f.id(), "/summary", "overlap_scalar", H5P_DEFAULT), 0);
   for (const char* n : {"fe_ukn.h5", "fe_ukn_out.h5"}) std::remove(n);
+}
+
+// The PMF along x (pymbar computePMF, from the lowest bin) at a sampled state and at
+// one without samples; an empty bin is refused naming the observable.
+TEST(FreeEnergyInput, PmfMatchesPymbar) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  test::Oscillators o({1.0, 1.6, 2.5, 4.0}, {400, 0, 500, 350});
+  test::write_mbar_input("fe_pmf.h5", o);
+  for (const char* state : {"2", "1"}) {
+    std::remove("fe_pmf_out.h5");
+    const auto r = test::run_free_energy("fe_pmf.h5", "fe_pmf_out.h5", world,
+                                         {"--free_energy.pmf=x", "--free_energy.pmf_bins=12",
+                                          std::string("--free_energy.pmf_state=") + state});
+    EXPECT_NE(r.json.str().find("\"pmf_f\""), std::string::npos);
+    expect_file_matches_pymbar("fe_pmf.h5", "fe_pmf_out.h5", std::string("x 12 ") + state);
+  }
+  try {
+    test::run_free_energy("fe_pmf.h5", "", world, {"--free_energy.pmf=x2", "--free_energy.pmf_bins=5000"});
+    ADD_FAILURE() << "no error for an empty bin";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("PMF along x2: bin "), std::string::npos) << e.what();
+  }
+  for (const char* n : {"fe_pmf.h5", "fe_pmf_out.h5"}) std::remove(n);
 }
 
 // Stiffness ratios of 12: weak overlap, the same agreement; u_kn stored as float32.

@@ -44,6 +44,11 @@ void declare_free_energy_keys(Config& cfg) {
   cfg.declare("free_energy.target_betas", "",
               "comma-separated betas to reweight to (energies form and temper outputs): appended as states "
               "without samples, with f_k, expectations and errors there");
+  cfg.declare("free_energy.pmf", "",
+              "observable (name in /observables, or energy) along which to compute the potential of mean force "
+              "(pymbar computePMF, errors from the lowest bin); empty: none");
+  cfg.declare("free_energy.pmf_bins", "20", "equal-width bins of the PMF between the observable's extremes");
+  cfg.declare("free_energy.pmf_state", "0", "the state (index) whose PMF");
   cfg.declare("output.file", "zeta_free_energy.h5",
               "HDF5 file of every result array and the JSON figures in /summary (empty: none; never overwritten)");
 }
@@ -149,6 +154,9 @@ struct FreeEnergyOptions {
   estimators::MbarOptions mbar;
   estimators::MbarChecks checks;
   std::vector<double> targets;
+  std::string pmf;
+  int pmf_bins = 20;
+  std::int64_t pmf_state = 0;
 };
 
 FreeEnergyOptions read_options(const Config& opts) {
@@ -172,7 +180,28 @@ FreeEnergyOptions read_options(const Config& opts) {
   if (!opts.get_string("free_energy.target_betas").empty()) o.targets = opts.get_doubles("free_energy.target_betas");
   for (double b : o.targets)
     if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
+  o.pmf = opts.get_string("free_energy.pmf");
+  o.pmf_bins = int(std::min<std::int64_t>(opts.get_int_at_least("free_energy.pmf_bins", 1), 1 << 20));
+  o.pmf_state = opts.get_int_at_least("free_energy.pmf_state", 0);
   return o;
+}
+
+//! The PMF of free_energy.pmf, when asked for.
+void add_pmf(estimators::MbarReport& rep, const FreeEnergyOptions& fo, const estimators::MbarSamples& samples,
+             const std::vector<std::vector<double>>& observables, const parallel::Comm& comm) {
+  if (fo.pmf.empty()) return;
+  const auto at = std::find(rep.observables.begin(), rep.observables.end(), fo.pmf);
+  if (at == rep.observables.end()) {
+    std::string have;
+    for (const auto& n : rep.observables) have += (have.empty() ? "" : ", ") + n;
+    config_error("free_energy.pmf", "no observable '" + fo.pmf + "' in the input (it has: " +
+                                        (have.empty() ? "none" : have) + ")");
+  }
+  if (fo.pmf_state >= std::int64_t(rep.N_k.size()))
+    config_error("free_energy.pmf_state", "must be < " + std::to_string(rep.N_k.size()) + ", the number of states");
+  rep.pmf_observable = fo.pmf;
+  rep.pmf = estimators::mbar_pmf(samples, rep.N_k, rep.result, observables[at - rep.observables.begin()], fo.pmf,
+                                 int(fo.pmf_state), fo.pmf_bins, comm);
 }
 
 //! What FILE holds (free_energy.format = auto), the same on every rank.
@@ -234,6 +263,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   rep.analysis = estimators::mbar_analysis(rep.result, rep.N_k);
   estimators::check_mbar_report(rep, fo.checks, source, comm.root());
   rep.expectations = estimators::mbar_expectations(samples, rep.N_k, rep.result, observables, comm);
+  add_pmf(rep, fo, samples, observables, comm);
   const estimators::MbarResult& m = rep.result;
   const int K = static_cast<int>(rep.N_k.size() - targets.size());  // the states given (targets follow)
   res.absolute = offset != 0.0;

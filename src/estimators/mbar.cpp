@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include "zeta/core/error.hpp"
+#include "zeta/core/json.hpp"
 #include "zeta/core/vmath.hpp"
 #include "zeta/rng/philox.hpp"
 
@@ -629,6 +630,74 @@ std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const
     out.push_back(std::move(e));
   }
   return out;
+}
+
+MbarPmf mbar_pmf(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const MbarResult& r,
+                 const std::vector<double>& A_local, const std::string& name, int state, int bins,
+                 const parallel::Comm& comm) {
+  const Problem p = make_problem(samples, N_k, comm);
+  const int K = p.K, B = bins;
+  if (comm.any(A_local.size() != std::size_t(p.count)))
+    throw Error("MBAR: a rank's observable does not match its share of the samples", false);
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : A_local) lo = std::min(lo, v), hi = std::max(hi, v);
+  lo = -comm.max(-lo), hi = comm.max(hi);
+  if (!(hi > lo)) throw Error("PMF along " + name + ": the observable is constant");
+  MbarPmf pmf;
+  pmf.state = state;
+  for (int i = 0; i <= B; ++i) pmf.edges.push_back(i == B ? hi : lo + (hi - lo) * double(i) / double(B));
+  // Per block and bin: S_i = Σ W_n,state, Σ W_n,state², Σ W_nk W_n,state (k < K), samples.
+  const std::size_t L = std::size_t(B) * (K + 3);
+  std::vector<double> parts(std::size_t(p.nb) * L, 0.0), a(K, 0.0), W(K);
+  for (int k : p.S) a[k] = r.f[k] + std::log(double(N_k[k]));
+  for (std::int64_t blk = 0; blk < p.nb; ++blk) {
+    double* part = parts.data() + blk * L;
+    const std::int64_t n0 = block_start(p.b0 + blk, p.N, p.G) - p.offset;
+    const std::int64_t n1 = block_start(p.b0 + blk + 1, p.N, p.G) - p.offset;
+    for (std::int64_t n = n0; n < n1; ++n) {
+      double m = -INFINITY, s = 0;
+      for (int k = 0; k < K; ++k) W[k] = p.u_at(k, n);
+      for (int k : p.S) m = std::max(m, a[k] - W[k]);
+      for (int k : p.S) s += std::exp(a[k] - W[k] - m);
+      const double ld = m + std::log(s);
+      for (int k = 0; k < K; ++k) W[k] = std::exp(r.f[k] - W[k] - ld);
+      // pymbar's bin: floor((A − lo) / (hi − lo) · bins), the largest value in the last bin
+      const int i = std::min(B - 1, int((A_local[n] - lo) / (hi - lo) * double(B)));
+      double* bin = part + std::size_t(i) * (K + 3);
+      const double w = W[state];
+      bin[0] += w, bin[1] += w * w, bin[2] += 1;
+      for (int k = 0; k < K; ++k) bin[3 + k] += W[k] * w;
+    }
+  }
+  const std::vector<double> tot = comm.ordered_sum(parts, std::int64_t(L), parallel::Share{p.G, p.b0, p.nb});
+  const int M = K + B;
+  std::vector<double> G(std::size_t(M) * M, 0.0), counts(M, 0.0);
+  for (int i = 0; i < K; ++i) {
+    counts[i] = double(N_k[i]);
+    for (int j = 0; j < K; ++j) G[std::size_t(i) * M + j] = r.wtw[std::size_t(i) * K + j];
+  }
+  for (int i = 0; i < B; ++i) {
+    const double* bin = tot.data() + std::size_t(i) * (K + 3);
+    if (!(bin[0] > 0))
+      throw Error("PMF along " + name + ": bin " + std::to_string(i) + " [" + json_number(pmf.edges[i]) + ", " +
+                  json_number(pmf.edges[i + 1]) + ") has no samples (or no weight at state " + std::to_string(state) +
+                  "): use fewer bins (free_energy.pmf_bins)");
+    pmf.f.push_back(r.f[state] - std::log(bin[0]));
+    pmf.samples.push_back(bin[2]);
+    G[std::size_t(K + i) * M + K + i] = bin[1] / (bin[0] * bin[0]);
+    for (int k = 0; k < K; ++k)
+      G[std::size_t(k) * M + K + i] = G[std::size_t(K + i) * M + k] = bin[3 + k] / bin[0];
+  }
+  const std::vector<double> theta = svd_ew_covariance(G, counts);
+  const int j = int(std::min_element(pmf.f.begin(), pmf.f.end()) - pmf.f.begin());
+  pmf.reference = j;
+  const double fj = pmf.f[j];
+  for (int i = 0; i < B; ++i) {
+    const std::size_t ii = std::size_t(K + i), jj = std::size_t(K + j);
+    pmf.df.push_back(std::sqrt(std::max(0.0, theta[ii * M + ii] + theta[jj * M + jj] - 2 * theta[ii * M + jj])));
+    pmf.f[i] -= fj;
+  }
+  return pmf;
 }
 
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt) {

@@ -80,6 +80,13 @@ void add_mbar_json(JsonSummary& j, const MbarReport& r) {
     j.add("expectation_" + r.observables[i], r.expectations[i].mu);
     j.add("expectation_" + r.observables[i] + "_stderr", r.expectations[i].sigma);
   }
+  if (!r.pmf_observable.empty()) {
+    j.add("pmf_observable", r.pmf_observable);
+    j.add("pmf_state", r.pmf.state);
+    j.add("pmf_edges", r.pmf.edges);
+    j.add("pmf_f", r.pmf.f);
+    j.add("pmf_df", r.pmf.df);
+  }
   j.add("iterations", r.result.iterations);
   j.add("converged", r.result.converged);
   j.add("gradient_norm", r.result.gradient_norm);
@@ -108,6 +115,21 @@ void write_mbar_output(io::OutputFile& out, const MbarReport& r, bool root) {
       {"eigenvalue"});
   vec("effective_samples", r.analysis.effective_samples, "1",
       "effective sample number of each state, 1 / sum_n W_nk^2 (pymbar computeEffectiveSampleNumber)", st);
+  if (!r.pmf_observable.empty()) {
+    const hsize_t B = r.pmf.f.size();
+    const std::string what = " of the PMF along " + r.pmf_observable + " at state " + std::to_string(r.pmf.state);
+    out.write_root_double("/free_energy/pmf/edges", {B + 1}, r.pmf.edges.data());
+    out.describe("/free_energy/pmf/edges", "as the observable", "bin edges" + what + " (bin i: [edges_i, edges_i+1))",
+                 {"edge"});
+    out.write_root_double("/free_energy/pmf/f", {B}, r.pmf.f.data());
+    out.describe("/free_energy/pmf/f", "1", "dimensionless free energy" + what + ", 0 at the lowest bin (pymbar computePMF f_i)",
+                 {"bin"});
+    out.write_root_double("/free_energy/pmf/df", {B}, r.pmf.df.data());
+    out.describe("/free_energy/pmf/df", "1", "standard error of f_i - f_lowest (pymbar computePMF df_i, from-lowest)",
+                 {"bin"});
+    out.write_root_double("/free_energy/pmf/samples", {B}, r.pmf.samples.data());
+    out.describe("/free_energy/pmf/samples", "1", "samples in each bin", {"bin"});
+  }
   for (std::size_t i = 0; i < r.observables.size(); ++i) {
     const std::string g = "expectations/" + r.observables[i];
     vec(g + "/mu", r.expectations[i].mu, "as the observable",

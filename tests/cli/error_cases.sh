@@ -109,6 +109,7 @@ def write(name, **arrays):
     with h5py.File(name, "w") as f:
         for k, v in arrays.items(): f[k] = v
 np.savez("osc.npz", u_kn=u, N_k=N_k, x=x)
+write("osc_ukn.h5", u_kn=u, N_k=N_k, **{"observables/x": x})
 bad = u.copy(); bad[2, 37] = np.nan
 write("fe_ukn_nan.h5", u_kn=bad, N_k=N_k)
 write("fe_nk_sum.h5", u_kn=u, N_k=N_k - np.array([0, 1, 0, 0]))
@@ -143,6 +144,7 @@ expect_error fe_no_overlap   "'fe_lonely.h5' (/u_kn): state(s) 4 (N_eff = 1) wit
 expect_error fe_unconverged  "did not converge.*free_energy.max_iterations"               free-energy fe_weak.h5 $o --free_energy.max_iterations=1
 expect_error fe_wrong_format "/energy"                                                    free-energy fe_weak.h5 $o --free_energy.format=energies
 expect_error fe_targets_ukn   "free_energy.target_betas: needs states given by beta"        free-energy fe_weak.h5 $o --free_energy.target_betas=2
+expect_error fe_pmf_unknown   "free_energy.pmf: no observable 'volume' in the input (it has: x)" free-energy osc_ukn.h5 $o --free_energy.pmf=volume
 expect_error fe_not_input    "'fe_other.h5' holds no free-energy input"                   free-energy fe_other.h5 $o
 # The same files that do work: the converter's output, and an unconverged estimate when asked for.
 rm -f osc.h5 fe_ok.h5 fe_unconv.h5

@@ -16,6 +16,7 @@
 //! increases F, so weak overlap slows the solver but does not break it.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -117,6 +118,23 @@ std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_loca
 std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
                                                const MbarResult& r, const std::vector<std::vector<double>>& A_local,
                                                const parallel::Comm& comm);
+
+//! pymbar 3's computePMF(u_n = u_state, bin_n, bins, uncertainties = "from-lowest"): the
+//! free energy f_i = −ln Σ_{n ∈ bin i} e^{−u_state,n} / Σ_k N_k e^{f_k − u_kn} of each of
+//! `bins` equal-width bins of an observable between its smallest and largest value, relative
+//! to the lowest bin, with the standard error of that difference.
+struct MbarPmf {
+  int state = 0, reference = 0;   //!< the state whose PMF; the lowest bin (f = 0)
+  std::vector<double> edges;      //!< bins + 1 edges; a value in [edges[i], edges[i+1]) is in bin i (the last closed)
+  std::vector<double> f, df;      //!< per bin
+  std::vector<double> samples;    //!< samples per bin
+};
+
+//! Collective: the PMF of this rank's observable values A_local (as u_local) at `state`;
+//! an empty bin or a constant observable is an Error naming `name`.
+MbarPmf mbar_pmf(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const MbarResult& r,
+                 const std::vector<double>& A_local, const std::string& name, int state, int bins,
+                 const parallel::Comm& comm);
 
 //! Asymptotic covariance ("svd-ew") of n states from the n×n Gram matrix Wᵀ W of
 //! their normalised weights and their sample counts (0 for states added for analysis).

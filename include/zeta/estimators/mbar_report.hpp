@@ -19,6 +19,8 @@ struct MbarReport {
   MbarAnalysis analysis;
   std::vector<std::string> observables;     //!< names, one per expectation
   std::vector<MbarExpectation> expectations;
+  std::string pmf_observable;               //!< the PMF's observable ("" : no PMF)
+  MbarPmf pmf;
 };
 
 //! Thresholds of the checks (free_energy.* keys).
