@@ -11,7 +11,9 @@ pymbar_reference.py --h5 IN.h5 OUT.h5
     overlap_eigenvalues (computeOverlap), effective_samples
     (computeEffectiveSampleNumber) and expectations/NAME/{mu,sigma}
     (computeExpectations), all float64; with NAME BINS STATE also pmf/f and
-    pmf/df (computePMF of observable NAME in BINS equal-width bins at STATE).
+    pmf/df (computePMF of observable NAME in BINS equal-width bins at STATE);
+    with --equilibrate each state's samples are first cut and subsampled by
+    pymbar.timeseries (detectEquilibration, subsampleCorrelatedData on u_kk).
 pymbar_reference.py --timeseries SERIES.txt
     prints pymbar.timeseries' statisticalInefficiency (fast=False, then fast=True),
     detectEquilibration's t0, g and Neff_max, and subsampleCorrelatedData's
@@ -35,7 +37,22 @@ def from_text(path):
     print(" ".join(f"{v:.17g}" for v in dDelta_f[0]))
 
 
-def from_h5(path, out, pmf=None):
+def equilibrate(u_kn, N_k, observables):
+    """pymbar's recipe: per state, detectEquilibration of u_kk over its samples, then subsampleCorrelatedData."""
+    from pymbar import timeseries as ts
+    keep, start, counts = [], 0, []
+    for k, n in enumerate(N_k):
+        A = u_kn[k, start:start + n]
+        t0, g, _ = ts.detectEquilibration(A)
+        idx = ts.subsampleCorrelatedData(A[t0:], g=g)
+        keep.extend(start + t0 + i for i in idx)
+        counts.append(len(idx))
+        start += n
+    keep = np.array(keep, dtype=np.int64)
+    return u_kn[:, keep], np.array(counts, dtype=np.int64), {k: v[keep] for k, v in observables.items()}
+
+
+def from_h5(path, out, pmf=None, equil=False):
     import h5py
     with h5py.File(path, "r") as f:
         N_k = np.asarray(f["N_k"][...], dtype=np.int64)
@@ -49,6 +66,8 @@ def from_h5(path, out, pmf=None):
         if "observables" in f:
             for name in sorted(f["observables"]):
                 observables[name] = np.asarray(f["observables"][name][...], dtype=np.float64)
+    if equil:
+        u_kn, N_k, observables = equilibrate(u_kn, N_k, observables)
     mbar = pymbar.MBAR(u_kn, N_k, relative_tolerance=1e-13, verbose=False)
     Delta_f, dDelta_f = mbar.getFreeEnergyDifferences(compute_uncertainty=True, return_dict=False)[:2]
     overlap = mbar.computeOverlap(return_dict=True)
@@ -86,6 +105,9 @@ if __name__ == "__main__":
     if sys.argv[1] == "--timeseries":
         timeseries(sys.argv[2])
     elif sys.argv[1] == "--h5":
-        from_h5(sys.argv[2], sys.argv[3], sys.argv[4:7] if len(sys.argv) > 4 else None)
+        rest = sys.argv[4:]
+        equil = "--equilibrate" in rest
+        rest = [a for a in rest if a != "--equilibrate"]
+        from_h5(sys.argv[2], sys.argv[3], rest[:3] if rest else None, equil)
     else:
         from_text(sys.argv[1])

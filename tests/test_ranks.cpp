@@ -339,8 +339,9 @@ TEST(RankIndependence, MbarOnTheFlyEnergiesSameBitsAsStoredUkn) {
 }
 
 // `zeta free-energy` on u_kn (float64 and float32) and energies files, each rank
-// reading its own hyperslab of samples: every result array (with a PMF) bit for bit
-// the same as on one rank (1, 2 and 4 ranks), with a state without samples.
+// reading its own hyperslab of samples: every result array (with a PMF, and after
+// free_energy.equilibrate) bit for bit the same as on one rank (1, 2 and 4 ranks),
+// with a state without samples.
 TEST(RankIndependence, FreeEnergyOnUknAndEnergiesFiles) {
   parallel::Comm world(MPI_COMM_WORLD);
   const test::Oscillators o({1.0, 1.6, 2.5, 4.0, 6.5}, {400, 300, 0, 350, 450});
@@ -348,13 +349,14 @@ TEST(RankIndependence, FreeEnergyOnUknAndEnergiesFiles) {
                           "/free_energy/effective_samples", "/free_energy/expectations/x/mu",
                           "/free_energy/expectations/x/sigma", "/free_energy/expectations/x2/sigma",
                           "/free_energy/pmf/f", "/free_energy/pmf/df"};
-  for (int form = 0; form < 3; ++form) {
+  for (int form = 0; form < 4; ++form) {  // u_kn, float32 u_kn, energies, energies equilibrated
     if (world.root()) {
-      test::write_mbar_input("ranks_fe_in.h5", o, form == 2, form == 1);
+      test::write_mbar_input("ranks_fe_in.h5", o, form >= 2, form == 1);
       std::remove("ranks_fe_world.h5");
     }
     world.barrier();
-    const std::vector<std::string> keys = {"--free_energy.bootstrap=5", "--free_energy.pmf=x", "--free_energy.pmf_bins=8"};
+    std::vector<std::string> keys = {"--free_energy.bootstrap=5", "--free_energy.pmf=x", "--free_energy.pmf_bins=8"};
+    if (form == 3) keys.push_back("--free_energy.equilibrate=true");
     const auto rw = test::run_free_energy("ranks_fe_in.h5", "ranks_fe_world.h5", world, keys);
     if (world.root()) {
       parallel::Comm self(MPI_COMM_SELF);

@@ -49,6 +49,11 @@ void declare_free_energy_keys(Config& cfg) {
               "(pymbar computePMF, errors from the lowest bin); empty: none");
   cfg.declare("free_energy.pmf_bins", "20", "equal-width bins of the PMF between the observable's extremes");
   cfg.declare("free_energy.pmf_state", "0", "the state (index) whose PMF");
+  cfg.declare("free_energy.equilibrate", "false",
+              "u_kn and energies inputs: per state, discard the start before equilibrium and keep uncorrelated "
+              "samples (pymbar timeseries.detectEquilibration and subsampleCorrelatedData on each sample's reduced "
+              "potential in its own state, samples in time order)");
+  cfg.declare("free_energy.equilibrate_skip", "1", "detectEquilibration's nskip: try every n-th start (faster)");
   cfg.declare("output.file", "zeta_free_energy.h5",
               "HDF5 file of every result array and the JSON figures in /summary (empty: none; never overwritten)");
 }
@@ -154,6 +159,8 @@ struct FreeEnergyOptions {
   estimators::MbarOptions mbar;
   estimators::MbarChecks checks;
   std::vector<double> targets;
+  bool equilibrate = false;
+  std::int64_t equilibrate_skip = 1;
   std::string pmf;
   int pmf_bins = 20;
   std::int64_t pmf_state = 0;
@@ -180,6 +187,8 @@ FreeEnergyOptions read_options(const Config& opts) {
   if (!opts.get_string("free_energy.target_betas").empty()) o.targets = opts.get_doubles("free_energy.target_betas");
   for (double b : o.targets)
     if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
+  o.equilibrate = opts.get_bool("free_energy.equilibrate");
+  o.equilibrate_skip = opts.get_int_at_least("free_energy.equilibrate_skip", 1);
   o.pmf = opts.get_string("free_energy.pmf");
   o.pmf_bins = int(std::min<std::int64_t>(opts.get_int_at_least("free_energy.pmf_bins", 1), 1 << 20));
   o.pmf_state = opts.get_int_at_least("free_energy.pmf_state", 0);
@@ -202,6 +211,34 @@ void add_pmf(estimators::MbarReport& rep, const FreeEnergyOptions& fo, const est
   rep.pmf_observable = fo.pmf;
   rep.pmf = estimators::mbar_pmf(samples, rep.N_k, rep.result, observables[at - rep.observables.begin()], fo.pmf,
                                  int(fo.pmf_state), fo.pmf_bins, comm);
+}
+
+//! free_energy.equilibrate: pymbar's per-state detectEquilibration and subsampleCorrelatedData
+//! on each sample's reduced potential in its own state (gathered on rank 0: N values), then
+//! this rank's share of the kept samples read again.
+void equilibrate(const io::MbarInput& in, const FreeEnergyOptions& fo, estimators::MbarReport& rep,
+                 std::vector<double>& u, std::vector<std::vector<double>>& observables, const parallel::Comm& comm) {
+  const parallel::Share mine = estimators::mbar_samples(in.N, comm);
+  std::vector<double> own(std::size_t(mine.count));
+  std::int64_t end = 0;
+  int k = -1;
+  for (std::int64_t i = 0; i < mine.count; ++i) {
+    while (mine.offset + i >= end) end += in.N_k[++k];
+    own[i] = in.format == "u_kn" ? u[std::size_t(k) * mine.count + i] : in.beta[k] * observables[0][i];
+  }
+  const std::vector<double> all = comm.gather_to_root(own);
+  estimators::Subsampled s;
+  if (comm.root()) s = estimators::equilibrate_and_subsample(all, in.N_k, std::size_t(fo.equilibrate_skip));
+  comm.broadcast(s.keep);
+  comm.broadcast(s.N_k);
+  comm.broadcast(s.t0);
+  comm.broadcast(s.g);
+  const parallel::Share share = estimators::mbar_samples(std::int64_t(s.keep.size()), comm);
+  const std::vector<std::int64_t> cols(s.keep.begin() + share.offset, s.keep.begin() + share.offset + share.count);
+  io::read_mbar_columns(in, cols, comm, u, observables);
+  rep.N_k = s.N_k;
+  rep.equilibration_t0.assign(s.t0.begin(), s.t0.end());
+  rep.statistical_inefficiency = s.g;
 }
 
 //! What FILE holds (free_energy.format = auto), the same on every rank.
@@ -232,6 +269,9 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   std::vector<std::vector<double>> observables;  // this rank's samples of each observable
   double offset = 0;
   std::string source = "'" + file + "'";
+  if (format == "temper" && fo.equilibrate)
+    config_error("free_energy.equilibrate", "is for u_kn and energies inputs; a temper output is thinned by its "
+                                            "tau_int (free_energy.thin)");
   if (format == "temper") {
     const TemperInput t = read_temper(file, fo.fixed_thin, res, comm);
     offset = t.offset;
@@ -247,6 +287,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
     rep.N_k = in.N_k;
     rep.beta = in.beta;
     rep.observables = in.observables;
+    if (fo.equilibrate) equilibrate(in, fo, rep, u, observables, comm);
     source += format == "u_kn" ? " (/u_kn)" : " (/energy, /beta)";
   }
   if (!targets.empty()) {

@@ -80,6 +80,10 @@ void add_mbar_json(JsonSummary& j, const MbarReport& r) {
     j.add("expectation_" + r.observables[i], r.expectations[i].mu);
     j.add("expectation_" + r.observables[i] + "_stderr", r.expectations[i].sigma);
   }
+  if (!r.equilibration_t0.empty()) {
+    j.add("equilibration_t0", r.equilibration_t0);
+    j.add("statistical_inefficiency", r.statistical_inefficiency);
+  }
   if (!r.pmf_observable.empty()) {
     j.add("pmf_observable", r.pmf_observable);
     j.add("pmf_state", r.pmf.state);
@@ -115,6 +119,12 @@ void write_mbar_output(io::OutputFile& out, const MbarReport& r, bool root) {
       {"eigenvalue"});
   vec("effective_samples", r.analysis.effective_samples, "1",
       "effective sample number of each state, 1 / sum_n W_nk^2 (pymbar computeEffectiveSampleNumber)", st);
+  if (!r.equilibration_t0.empty()) {
+    vec("equilibration_t0", r.equilibration_t0, "1",
+        "samples discarded at the start of each state (pymbar detectEquilibration t0)", st);
+    vec("statistical_inefficiency", r.statistical_inefficiency, "1",
+        "statistical inefficiency g of each state's equilibrated samples, kept every g-th (pymbar)", st);
+  }
   if (!r.pmf_observable.empty()) {
     const hsize_t B = r.pmf.f.size();
     const std::string what = " of the PMF along " + r.pmf_observable + " at state " + std::to_string(r.pmf.state);

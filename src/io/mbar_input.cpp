@@ -196,4 +196,35 @@ void read_mbar_samples(const MbarInput& in, const parallel::Share& share, const 
   if (!why.empty()) throw Error(why);
 }
 
+void read_mbar_columns(const MbarInput& in, const std::vector<std::int64_t>& columns, const parallel::Comm& comm,
+                       std::vector<double>& u, std::vector<std::vector<double>>& observables) {
+  std::string why;
+  const std::size_t n = columns.size();
+  const int K = in.format == "u_kn" ? in.K : 0;
+  try {
+    const Handle f = open_read(in.file);
+    observables.assign(in.datasets.size(), std::vector<double>(n));
+    u.assign(std::size_t(K) * n, 0.0);
+    for (std::size_t a = 0; a < n;) {  // windows [columns[a], columns[b - 1]] of <= 65536 samples
+      std::size_t b = a;
+      while (b < n && columns[b] - columns[a] < 65536) ++b;
+      const hsize_t c0 = hsize_t(columns[a]), len = hsize_t(columns[b - 1] - columns[a] + 1);
+      for (std::size_t o = 0; o < in.datasets.size(); ++o) {
+        const std::vector<double> w = read_block(f.id(), in.file, in.datasets[o], {c0}, {len});
+        for (std::size_t j = a; j < b; ++j) observables[o][j] = w[std::size_t(columns[j]) - c0];
+      }
+      if (K > 0) {
+        const std::vector<double> w = read_block(f.id(), in.file, "/u_kn", {0, c0}, {hsize_t(K), len});
+        for (int k = 0; k < K; ++k)
+          for (std::size_t j = a; j < b; ++j) u[std::size_t(k) * n + j] = w[std::size_t(k) * len + (columns[j] - c0)];
+      }
+      a = b;
+    }
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  why = comm.first_message(why);
+  if (!why.empty()) throw Error(why);
+}
+
 }  // namespace zeta::io

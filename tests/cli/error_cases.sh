@@ -145,6 +145,7 @@ expect_error fe_unconverged  "did not converge.*free_energy.max_iterations"     
 expect_error fe_wrong_format "/energy"                                                    free-energy fe_weak.h5 $o --free_energy.format=energies
 expect_error fe_targets_ukn   "free_energy.target_betas: needs states given by beta"        free-energy fe_weak.h5 $o --free_energy.target_betas=2
 expect_error fe_pmf_unknown   "free_energy.pmf: no observable 'volume' in the input (it has: x)" free-energy osc_ukn.h5 $o --free_energy.pmf=volume
+expect_error fe_equil_temper  "free_energy.equilibrate: is for u_kn and energies inputs"      free-energy fe_good.h5 $o --free_energy.equilibrate=true
 expect_error fe_not_input    "'fe_other.h5' holds no free-energy input"                   free-energy fe_other.h5 $o
 # The same files that do work: the converter's output, and an unconverged estimate when asked for.
 rm -f osc.h5 fe_ok.h5 fe_unconv.h5

@@ -19,6 +19,8 @@ struct MbarReport {
   MbarAnalysis analysis;
   std::vector<std::string> observables;     //!< names, one per expectation
   std::vector<MbarExpectation> expectations;
+  std::vector<double> equilibration_t0;     //!< free_energy.equilibrate: per state, samples discarded
+  std::vector<double> statistical_inefficiency;  //!< and the statistical inefficiency g of the rest
   std::string pmf_observable;               //!< the PMF's observable ("" : no PMF)
   MbarPmf pmf;
 };

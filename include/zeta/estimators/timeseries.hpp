@@ -223,4 +223,32 @@ inline std::vector<std::int64_t> subsample_indices(std::int64_t T, double g, boo
   return idx;
 }
 
+//! pymbar's preparation of samples for MBAR, per state k: detectEquilibration of the
+//! state's series A (its samples' reduced potentials in their own state, in time order),
+//! then subsampleCorrelatedData of the equilibrated part at that g. A holds all states'
+//! series one after another (N_k each); `keep` the kept global indices, in order.
+struct Subsampled {
+  std::vector<std::int64_t> keep, N_k, t0;
+  std::vector<double> g;
+};
+inline Subsampled equilibrate_and_subsample(const std::vector<double>& A, const std::vector<std::int64_t>& N_k,
+                                            std::size_t nskip = 1) {
+  Subsampled s;
+  std::int64_t start = 0;
+  for (std::int64_t n : N_k) {
+    std::int64_t kept = 0, t0 = 0;
+    double g = 1;
+    if (n > 0) {
+      const Equilibration e = detect_equilibration(A.data() + start, std::size_t(n), true, nskip);
+      t0 = e.t0, g = e.g;
+      for (std::int64_t i : subsample_indices(n - t0, g)) s.keep.push_back(start + t0 + i), ++kept;
+    }
+    s.N_k.push_back(kept);
+    s.t0.push_back(t0);
+    s.g.push_back(g);
+    start += n;
+  }
+  return s;
+}
+
 }  // namespace zeta::estimators

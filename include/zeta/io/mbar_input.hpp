@@ -41,4 +41,10 @@ MbarInput read_mbar_input(const std::string& file, const std::string& format, co
 void read_mbar_samples(const MbarInput& in, const parallel::Share& share, const parallel::Comm& comm,
                        std::vector<double>& u, std::vector<std::vector<double>>& observables);
 
+//! Collective: the same for a subset of the samples: this rank's samples are the global
+//! samples `columns` (increasing), read a window of at most 65536 samples at a time
+//! (values already checked by read_mbar_samples).
+void read_mbar_columns(const MbarInput& in, const std::vector<std::int64_t>& columns, const parallel::Comm& comm,
+                       std::vector<double>& u, std::vector<std::vector<double>>& observables);
+
 }  // namespace zeta::io
