@@ -150,8 +150,11 @@ expect_error fe_not_input    "'fe_other.h5' holds no free-energy input"         
 # The same files that do work: the converter's output, and an unconverged estimate when asked for.
 rm -f osc.h5 fe_ok.h5 fe_unconv.h5
 /usr/bin/python3 "$here/../../analysis/pymbar_to_zeta.py" osc.h5 --npz osc.npz > /dev/null || { echo "FAIL pymbar_to_zeta.py"; fail=1; }
-timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy osc.h5 --output.file=fe_ok.h5 > ok.json 2> ok.err ||
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy osc.h5 --output.file=fe_ok.h5 --free_energy.pmf=x --free_energy.pmf_bins=8 > ok.json 2> ok.err ||
   { echo "FAIL free-energy on the converted file"; cat ok.err; fail=1; }
+/usr/bin/python3 "$here/../../analysis/plot_free_energy.py" fe_ok.h5 -o plot > /dev/null &&
+  [ -s plot_overlap.png ] && [ -s plot_f.png ] && [ -s plot_expectations.png ] && [ -s plot_pmf.png ] ||
+  { echo "FAIL plot_free_energy.py on fe_ok.h5"; fail=1; }
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_weak.h5 --output.file=fe_unconv.h5 \
   --free_energy.max_iterations=1 --free_energy.allow_unconverged=true > unconv.json 2> unconv.err ||
   { echo "FAIL free-energy with free_energy.allow_unconverged = true"; cat unconv.err; fail=1; }
