@@ -17,7 +17,9 @@
 # Environment: MPIEXEC (mpirun), SAME_RESULTS_NP (2 ranks),
 #   SAME_RESULTS_CHANGED (tests/cli/same_results.changed: the stages whose
 #   results change by design, one "INPUT STAGE reason" a line; such a stage is
-#   not compared, but the new executable must still run it to exit status 0),
+#   not compared, but the new executable must still run it to exit status 0;
+#   "INPUT new-files reason" lets the new executable write files the old one did
+#   not, which are then not compared),
 #   SAME_RESULTS_TIMEOUT (300 s per run), SAME_RESULTS_ONLY (a regex: only the
 #   inputs whose file name matches it).
 set -u
@@ -330,6 +332,13 @@ compare() {
   # The files the runs wrote (not the staged inputs).
   (cd "$o/$name" && find . -type f | sed 's|^\./||' | grep -vxF -f "$o/$name.staged" | LC_ALL=C sort) > "$o/$name.files"
   (cd "$n/$name" && find . -type f | sed 's|^\./||' | grep -vxF -f "$n/$name.staged" | LC_ALL=C sort) > "$n/$name.files"
+  # Files that only the new executable writes, where allowed by design ("INPUT new-files reason").
+  if changed "$name" new-files; then
+    LC_ALL=C comm -12 "$o/$name.files" "$n/$name.files" > "$n/$name.files.common"
+    LC_ALL=C comm -13 "$o/$name.files" "$n/$name.files" | sed 's/^/new file (by design): /' >&2
+    mv "$n/$name.files.common" "$n/$name.files"
+    n_changed="$n_changed new-files"
+  fi
   if ! cmp -s "$o/$name.files" "$n/$name.files"; then
     echo "different files written (< old only, > new only):"
     diff "$o/$name.files" "$n/$name.files" | grep '^[<>]' | sed 's/^/  /'

@@ -15,9 +15,13 @@ struct Oscillators {
   std::vector<double> u;  // K × N
   std::vector<double> x;
   Oscillators() { fill(); }
-  Oscillators(std::vector<double> k, std::vector<std::int64_t> n) : kappa(std::move(k)), N_k(std::move(n)) { fill(); }
+  std::uint64_t seed = 12345;
+  Oscillators(std::vector<double> k, std::vector<std::int64_t> n, std::uint64_t s = 12345)
+      : kappa(std::move(k)), N_k(std::move(n)), seed(s) {
+    fill();
+  }
   void fill() {
-    std::mt19937_64 gen(12345);
+    std::mt19937_64 gen(seed);
     for (std::size_t k = 0; k < kappa.size(); ++k) {
       std::normal_distribution<double> d(0.0, 1 / std::sqrt(kappa[k]));
       for (std::int64_t n = 0; n < N_k[k]; ++n) x.push_back(d(gen));

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <random>
 
+#include "mbar_files.hpp"
 #include "oscillators.hpp"
 #include "rbm_fixture.hpp"
 #include "apps/apps.hpp"
@@ -295,21 +296,86 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
                "[sampler]\ntype = heatbath\n[temper]\nbeta_min = 0\nspacing = linear\ncount = 5\n",
                {"--output.file=ranks_fe.h5", "--run.progress_every=1000"});
   apps::temper(t, world);
-  Config opts;
-  apps::declare_free_energy_keys(opts);
-  opts.parse_text("", {});
-  const auto rw = apps::free_energy("ranks_fe.h5", opts, world);
+  if (world.root()) std::remove("ranks_fe_world.h5");
+  const auto rw = test::run_free_energy("ranks_fe.h5", "ranks_fe_world.h5", world);
   if (world.root()) {
     parallel::Comm self(MPI_COMM_SELF);
-    const auto rs = apps::free_energy("ranks_fe.h5", opts, self);
+    std::remove("ranks_fe_self.h5");
+    const auto rs = test::run_free_energy("ranks_fe.h5", "ranks_fe_self.h5", self);
     EXPECT_EQ(rw.log_z, rs.log_z);
     EXPECT_EQ(rw.log_z_stderr, rs.log_z_stderr);
     EXPECT_EQ(rw.log_z_bar, rs.log_z_bar);
     EXPECT_EQ(rw.log_z_ti, rs.log_z_ti);
     EXPECT_EQ(rw.log_z.size(), 5u);
-    std::remove("ranks_fe.h5");
+    for (const char* ds : {"/free_energy/log_z", "/free_energy/overlap", "/free_energy/expectations/energy/sigma"}) {
+      std::vector<hsize_t> dw, dsz;
+      EXPECT_EQ(io::read_doubles("ranks_fe_world.h5", ds, dw), io::read_doubles("ranks_fe_self.h5", ds, dsz)) << ds;
+    }
+    for (const char* n : {"ranks_fe.h5", "ranks_fe_world.h5", "ranks_fe_self.h5"}) std::remove(n);
   }
   world.barrier();
+}
+
+// u_kn = β_k E_n built a block at a time from the energies gives the same bits as
+// the same products stored (the solver, covariance and expectations), on any rank count.
+TEST(RankIndependence, MbarOnTheFlyEnergiesSameBitsAsStoredUkn) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const test::Oscillators o({1.0, 1.6, 2.5, 0.7, 6.5}, {400, 300, 500, 0, 450});
+  const parallel::Share mine = estimators::mbar_samples(std::int64_t(o.x.size()), world);
+  const int K = int(o.kappa.size());
+  std::vector<double> E(mine.count), u(std::size_t(K) * mine.count);
+  for (std::int64_t i = 0; i < mine.count; ++i) E[i] = 0.5 * o.x[mine.offset + i] * o.x[mine.offset + i];
+  for (int k = 0; k < K; ++k)
+    for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = o.kappa[k] * E[i];
+  const auto fly = estimators::MbarSamples::of_energies(o.kappa, E);
+  const auto stored = estimators::MbarSamples::potentials(u);
+  const auto a = estimators::mbar(fly, o.N_k, world), b = estimators::mbar(stored, o.N_k, world);
+  EXPECT_EQ(a.f, b.f);
+  EXPECT_EQ(a.theta, b.theta);
+  EXPECT_EQ(a.iterations, b.iterations);
+  const std::vector<std::vector<double>> obs = {E};
+  const auto ea = estimators::mbar_expectations(fly, o.N_k, a, obs, world);
+  const auto eb = estimators::mbar_expectations(stored, o.N_k, b, obs, world);
+  EXPECT_EQ(ea[0].mu, eb[0].mu);
+  EXPECT_EQ(ea[0].sigma, eb[0].sigma);
+}
+
+// `zeta free-energy` on u_kn (float64 and float32) and energies files, each rank
+// reading its own hyperslab of samples: every result array (with a PMF, and after
+// free_energy.equilibrate) bit for bit the same as on one rank (1, 2 and 4 ranks),
+// with a state without samples.
+TEST(RankIndependence, FreeEnergyOnUknAndEnergiesFiles) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const test::Oscillators o({1.0, 1.6, 2.5, 4.0, 6.5}, {400, 300, 0, 350, 450});
+  const char* arrays[] = {"/free_energy/f_k", "/free_energy/Delta_f", "/free_energy/dDelta_f", "/free_energy/overlap",
+                          "/free_energy/effective_samples", "/free_energy/expectations/x/mu",
+                          "/free_energy/expectations/x/sigma", "/free_energy/expectations/x2/sigma",
+                          "/free_energy/pmf/f", "/free_energy/pmf/df"};
+  for (int form = 0; form < 4; ++form) {  // u_kn, float32 u_kn, energies, energies equilibrated
+    if (world.root()) {
+      test::write_mbar_input("ranks_fe_in.h5", o, form >= 2, form == 1);
+      std::remove("ranks_fe_world.h5");
+    }
+    world.barrier();
+    std::vector<std::string> keys = {"--free_energy.bootstrap=5", "--free_energy.pmf=x", "--free_energy.pmf_bins=8"};
+    if (form == 3) keys.push_back("--free_energy.equilibrate=true");
+    const auto rw = test::run_free_energy("ranks_fe_in.h5", "ranks_fe_world.h5", world, keys);
+    if (world.root()) {
+      parallel::Comm self(MPI_COMM_SELF);
+      std::remove("ranks_fe_self.h5");
+      const auto rs = test::run_free_energy("ranks_fe_in.h5", "ranks_fe_self.h5", self, keys);
+      EXPECT_EQ(rw.log_z_stderr, rs.log_z_stderr) << form;
+      EXPECT_EQ(rw.log_z_bootstrap_stderr, rs.log_z_bootstrap_stderr) << form;
+      for (const char* ds : arrays) {
+        std::vector<hsize_t> dw, dsz;
+        EXPECT_EQ(io::read_doubles("ranks_fe_world.h5", ds, dw), io::read_doubles("ranks_fe_self.h5", ds, dsz))
+            << ds << " form " << form;
+      }
+      for (const char* n : {"ranks_fe_world.h5", "ranks_fe_self.h5"}) std::remove(n);
+    }
+    world.barrier();
+  }
+  if (world.root()) std::remove("ranks_fe_in.h5");
 }
 
 //! SharedSum: every rank gets the exact sum of every rank's buffer (integers, exact in

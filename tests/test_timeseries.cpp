@@ -1,13 +1,17 @@
 //! The one batch-means method (estimators/timeseries.hpp) that zeta sample and
 //! zeta temper report standard errors and τ_int by: AR(1) series with a known
 //! variance of the mean and τ_int, pooled series against their average, the
-//! doubling blocks, and the thinning stride. (sample's figures on a Gaussian:
-//! test_sampling.)
+//! doubling blocks, and the thinning stride. pymbar.timeseries' statistical
+//! inefficiency, equilibration detection and subsampling against Debian's pymbar.
+//! (sample's figures on a Gaussian: test_sampling.)
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "zeta/estimators/timeseries.hpp"
@@ -119,6 +123,49 @@ TEST(BatchMeans, ThinningStrideIsTheInefficiencyRoundedUp) {
   EXPECT_EQ(estimators::thinning_stride(0.2, 10), 1);
   EXPECT_EQ(estimators::statistical_inefficiency(NAN, 10), 1.0);
   EXPECT_EQ(estimators::thinning_stride(NAN, 10), 1);
+}
+
+// An AR(1) series (φ = 0.9) started far from equilibrium (x_0 = 12, decaying over ~30
+// steps): statisticalInefficiency (slow and fast), detectEquilibration (t0, g, N_eff in
+// pymbar's float32) and subsampleCorrelatedData agree with pymbar.timeseries.
+TEST(PymbarTimeseries, InefficiencyEquilibrationAndSubsamplingMatchPymbar) {
+  std::mt19937_64 gen(99);
+  std::normal_distribution<double> z;
+  std::vector<double> A(1500);
+  A[0] = 12;
+  for (std::size_t t = 1; t < A.size(); ++t) A[t] = 0.9 * A[t - 1] + std::sqrt(1 - 0.81) * z(gen);
+  {
+    std::ofstream out("ts_series.txt");
+    out.precision(17);
+    for (double v : A) out << v << "\n";
+  }
+  const std::string cmd =
+      std::string("/usr/bin/python3 ") + ZETA_TEST_SOURCE_DIR + "/pymbar_reference.py --timeseries ts_series.txt";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string text;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, p)) text += buf;
+  ASSERT_EQ(pclose(p), 0) << "pymbar failed (is python3-pymbar installed?): " << text;
+  std::remove("ts_series.txt");
+  std::istringstream in(text);
+  double g_slow = 0, g_fast = 0, g_eq = 0, neff = 0;
+  std::int64_t t0 = -1;
+  in >> g_slow >> g_fast >> t0 >> g_eq >> neff;
+  std::vector<std::int64_t> idx;
+  for (std::int64_t i; in >> i;) idx.push_back(i);
+  ASSERT_GT(idx.size(), 10u) << text;
+  EXPECT_NEAR(estimators::statistical_inefficiency_of(A.data(), A.size(), false), g_slow, 1e-10 * g_slow);
+  EXPECT_NEAR(estimators::statistical_inefficiency_of(A.data(), A.size(), true), g_fast, 1e-10 * g_fast);
+  const auto e = estimators::detect_equilibration(A.data(), A.size());
+  EXPECT_EQ(e.t0, t0);
+  EXPECT_EQ(e.g, g_eq);
+  EXPECT_EQ(e.neff, neff);
+  EXPECT_GT(t0, 5);  // the transient is cut
+  EXPECT_EQ(estimators::subsample_indices(std::int64_t(A.size()), g_slow), idx);
+  std::printf("  pymbar: g %.6f (fast %.6f), equilibrated from t0 = %lld with g %.4f, N_eff %.1f; zeta the same\n",
+              g_slow, g_fast, (long long)t0, g_eq, neff);
+  EXPECT_THROW(estimators::statistical_inefficiency_of(std::vector<double>(50, 1.0).data(), 50), Error);
 }
 
 }  // namespace

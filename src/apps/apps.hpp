@@ -57,15 +57,18 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm);
 struct FreeEnergyResult {
   std::vector<double> betas, log_z, log_z_stderr, log_z_bar, log_z_bar_stderr, log_z_ti, log_z_ti_stderr;
   std::vector<double> log_z_bootstrap_stderr;  //!< MBAR's bootstrap error (free_energy.bootstrap > 0)
+  std::vector<double> log_z_target, log_z_target_stderr;  //!< MBAR at free_energy.target_betas
   bool absolute = false;  //!< lattice ladder from β_0 = 0: absolute ln Z
   std::int64_t samples_used = 0;
   int iterations = 0;
   double wall_s = 0;
+  std::string output;  //!< the output file's name as published (empty: none)
   JsonSummary json;
 };
 
 void declare_free_energy_keys(Config& cfg);
-//! `zeta free-energy FILE.h5` on a temper output: MBAR, BAR and TI ln Z per β.
+//! `zeta free-energy FILE.h5`: MBAR with pymbar's analyses on a u_kn or energies file, or
+//! on a temper output (with BAR and TI ln Z per β); writes output.file unless empty.
 FreeEnergyResult free_energy(const std::string& file, const Config& opts, const parallel::Comm& comm);
 
 //! Build facts (`zeta info`) as a JSON line.

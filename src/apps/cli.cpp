@@ -21,7 +21,7 @@ const char* kUsage =
     "  temper   parallel tempering (replica exchange) over MPI ranks, with restart\n"
     "  ais      annealed importance sampling: ln Z with its standard error\n"
     "  train    data-parallel training of an RBM (CD-k or PCD), with restart\n"
-    "  free-energy FILE.h5   ln Z per beta of a temper output by MBAR, BAR and TI\n"
+    "  free-energy FILE.h5   MBAR free energies, overlap, expectations of u_kn / energies or a temper output\n"
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
     "`zeta COMMAND --help` lists the command's keys with defaults.\n";
 
@@ -52,10 +52,10 @@ int run_command(int argc, char** argv, const parallel::Comm& comm) {
     declare_free_energy_keys(opts);
     if (help) {
       if (comm.root())
-        std::printf("zeta free-energy FILE.h5 (a zeta temper output) [--key=value]; keys:\n%s", opts.help_text().c_str());
+        std::printf("zeta free-energy FILE.h5 (a zeta temper output, /u_kn + /N_k, or /energy + /beta + /N_k) [--key=value]; keys:\n%s", opts.help_text().c_str());
       return 0;
     }
-    if (ini.empty()) throw Error("free-energy needs a zeta temper output file: zeta free-energy FILE.h5");
+    if (ini.empty()) throw Error("free-energy needs an input file: zeta free-energy FILE.h5 (docs/free-energy.md)");
     opts.parse("", overrides);
     const auto r = free_energy(ini, opts, comm);
     if (comm.root()) {

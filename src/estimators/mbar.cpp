@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 
 #include <cblas.h>
 
 #include "zeta/core/error.hpp"
+#include "zeta/core/json.hpp"
 #include "zeta/core/vmath.hpp"
 #include "zeta/rng/philox.hpp"
 
@@ -47,6 +50,15 @@ void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::
   for (int i = 0; i < n; ++i) w[i] = a[i * n + i];
 }
 
+// GCC fuses a * b + c across statements (-ffp-contract=fast); a function compiled without
+// contraction and kept out of line rounds its products. Clang contracts only within one
+// expression.
+#if defined(__GNUC__) && !defined(__clang__)
+#define ZETA_NO_CONTRACT __attribute__((noinline, optimize("fp-contract=off")))
+#else
+#define ZETA_NO_CONTRACT __attribute__((noinline))
+#endif
+
 namespace {
 
 constexpr int kLanes = 256;  // samples per chunk: a K×kLanes tile of weights stays in cache for the GEMM
@@ -62,11 +74,35 @@ struct Problem {
   std::int64_t N = 0, G = 0;          // samples and blocks, globally
   std::int64_t b0 = 0, nb = 0;        // this rank's blocks
   std::int64_t offset = 0, count = 0; // this rank's samples
-  const double* u = nullptr;          // K × count
+  const double* u = nullptr;          // K × count, or (E set) none:
+  const double* E = nullptr;          // this rank's energies, u_kn = beta[k] E_n built a block at a time
+  std::vector<double> beta;
   std::vector<std::int64_t> N_k;
   std::vector<std::int64_t> start;    // first global sample of each state (K + 1 entries)
   std::vector<int> S;                 // sampled states (N_k > 0), in order
   const parallel::Comm* comm = nullptr;
+  //! u_k(x_{offset + i}). Built from energies, β_k E_n is rounded to a double before the
+  //! caller uses it, as a stored u_kn is (ZETA_NO_CONTRACT: no fused multiply-add with the
+  //! caller's arithmetic), so both give the same bits.
+  ZETA_NO_CONTRACT double u_at(int k, std::int64_t i) const {
+    return E ? beta[k] * E[i] : u[std::size_t(k) * count + i];
+  }
+  //! The rows u_k(x_{offset + n0 + l}), l < nl, of every state: pointers into u, or into
+  //! `tile` (K × kLanes) filled from the energies (the same products as a stored u_kn).
+  ZETA_NO_CONTRACT void rows(std::int64_t n0, int nl, std::vector<double>& tile,
+                             std::vector<const double*>& row) const {
+    row.resize(K);
+    if (!E) {
+      for (int k = 0; k < K; ++k) row[k] = u + std::size_t(k) * count + n0;
+      return;
+    }
+    tile.resize(std::size_t(K) * kLanes);
+    for (int k = 0; k < K; ++k) {
+      double* t = tile.data() + std::size_t(k) * kLanes;
+      for (int l = 0; l < nl; ++l) t[l] = beta[k] * E[n0 + l];
+      row[k] = t;
+    }
+  }
 };
 
 //! Sums of one pass over the samples, for the state list O with exponent offsets b_k:
@@ -84,7 +120,8 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
   const std::size_t L = 1 + std::size_t(mO) + (want_gram ? std::size_t(mO) * mO : 0);
   std::vector<double> parts(std::size_t(p.nb) * L, 0.0);
   std::vector<double> Q(std::size_t(mO) * kLanes), mx(kLanes), sum(kLanes), ld(kLanes), c(kLanes), rc(kLanes);
-  std::vector<double> aS(mS);
+  std::vector<double> aS(mS), tile;
+  std::vector<const double*> row;
   for (int j = 0; j < mS; ++j) aS[j] = a[p.S[j]];
   for (std::int64_t blk = 0; blk < p.nb; ++blk) {
     double* part = parts.data() + blk * L;
@@ -92,16 +129,17 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
     const std::int64_t hi = block_start(p.b0 + blk + 1, p.N, p.G) - p.offset;
     for (std::int64_t n0 = lo; n0 < hi; n0 += kLanes) {
       const int nl = static_cast<int>(std::min<std::int64_t>(kLanes, hi - n0));
+      p.rows(n0, nl, tile, row);
       for (int l = 0; l < nl; ++l) mx[l] = -INFINITY, sum[l] = 0, c[l] = counts ? (*counts)[n0 + l] : 1.0;
       if (want_gram && counts)
         for (int l = 0; l < nl; ++l) rc[l] = std::sqrt(c[l]);
       for (int j = 0; j < mS; ++j) {
-        const double* uk = p.u + std::size_t(p.S[j]) * p.count + n0;
+        const double* uk = row[p.S[j]];
         const double aj = aS[j];
         for (int l = 0; l < nl; ++l) mx[l] = std::max(mx[l], aj - uk[l]);
       }
       for (int j = 0; j < mS; ++j) {
-        const double* uk = p.u + std::size_t(p.S[j]) * p.count + n0;
+        const double* uk = row[p.S[j]];
         const double aj = aS[j];
         for (int l = 0; l < nl; ++l) sum[l] += vmath::exp_neg(aj - uk[l] - mx[l]);
       }
@@ -110,7 +148,7 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
         part[0] += c[l] * ld[l];
       }
       for (int j = 0; j < mO; ++j) {
-        const double* uk = p.u + std::size_t(O[j]) * p.count + n0;
+        const double* uk = row[O[j]];
         const double bj = b[j];
         double* q = Q.data() + std::size_t(j) * kLanes;
         double cs = 0;
@@ -169,6 +207,7 @@ struct Solve {
   Sums at_f;              // pass at the returned f, with the Hessian's GEMM
   int iterations = 0;
   bool converged = false;
+  double gradient_norm = 0;  // max_j |Σ_n W_nj − 1| at f
 };
 
 //! Minimises F over f_S with f of the first sampled state held fixed.
@@ -176,10 +215,13 @@ Solve newton(const Problem& p, std::vector<double> f, const std::vector<double>*
   const int m = static_cast<int>(p.S.size());
   std::vector<double> logN(m);
   for (int j = 0; j < m; ++j) logN[j] = std::log(double(p.N_k[p.S[j]]));
+  // The pass and the objective F(f) = Σ_n c_n ld_n − Σ_k N_k f_k (a bootstrap resample keeps N_k per state).
   auto evaluate = [&](const std::vector<double>& ff) {
     std::vector<double> a(p.K, 0.0), b(m);
     for (int j = 0; j < m; ++j) a[p.S[j]] = b[j] = ff[p.S[j]] + logN[j];
-    return pass(p, a, p.S, b, counts, true);
+    Sums s = pass(p, a, p.S, b, counts, true);
+    for (int j = 0; j < m; ++j) s.F -= double(p.N_k[p.S[j]]) * ff[p.S[j]];
+    return s;
   };
   auto grad_norm = [&](const Sums& s) {
     double g = 0;
@@ -208,7 +250,10 @@ Solve newton(const Problem& p, std::vector<double> f, const std::vector<double>*
         std::vector<double> ft = f;
         for (int i = 0; i < n; ++i) ft[p.S[i + 1]] += t * d[i];
         Sums et = evaluate(ft);
-        if (et.F <= e.F + 1e-4 * t * slope || grad_norm(et) < 0.5 * gn) {
+        // Armijo, or (where F has no digits left to show a decrease) a halved gradient with F
+        // not up beyond rounding: never a jump that raises F, such as one that cuts states off.
+        const bool flat = et.F <= e.F + 1e-12 * (std::fabs(e.F) + 1);
+        if (et.F <= e.F + 1e-4 * t * slope || (flat && grad_norm(et) < 0.5 * gn)) {
           f = ft, e = std::move(et), step = t * dmax, accepted = true;
         }
       }
@@ -230,9 +275,25 @@ Solve newton(const Problem& p, std::vector<double> f, const std::vector<double>*
     prev_step = step;
   }
   if (m == 1) r.converged = true;
+  r.gradient_norm = grad_norm(e);
   r.f = std::move(f);
   r.at_f = std::move(e);
   return r;
+}
+
+//! The largest −u_kn − ld_n over every rank's samples, for each state of O.
+std::vector<double> max_log_weight(const Problem& p, const std::vector<double>& a, const std::vector<int>& O) {
+  std::vector<double> mx(O.size(), -INFINITY);
+  for (std::int64_t n = 0; n < p.count; ++n) {
+    double m = -INFINITY, s = 0;
+    for (int k : p.S) m = std::max(m, a[k] - p.u_at(k, n));
+    for (int k : p.S) s += std::exp(a[k] - p.u_at(k, n) - m);
+    const double ld = m + std::log(s);
+    for (std::size_t j = 0; j < O.size(); ++j)
+      mx[j] = std::max(mx[j], -p.u_at(O[j], n) - ld);
+  }
+  for (auto& v : mx) v = p.comm->max(v);  // a maximum: the same on any rank count
+  return mx;
 }
 
 //! f_k = −ln Σ_n e^{−u_kn − ld_n} for the unsampled states (pymbar's estimate for states without samples).
@@ -243,10 +304,13 @@ void fill_unsampled(const Problem& p, std::vector<double>& f) {
   if (O.empty()) return;
   std::vector<double> a(p.K, 0.0);
   for (int k : p.S) a[k] = f[k] + std::log(double(p.N_k[k]));
-  // Two passes: a first estimate keeps the exponents of the second one near 0.
+  // Two passes: the first one's exponents are shifted by their largest value (no
+  // underflow however far the state lies from the sampled ones), the second's by
+  // the first estimate, so they lie near 0.
+  const std::vector<double> mx = max_log_weight(p, a, O);
   for (int round = 0; round < 2; ++round) {
     std::vector<double> b(O.size());
-    for (std::size_t j = 0; j < O.size(); ++j) b[j] = round == 0 ? 0.0 : f[O[j]];
+    for (std::size_t j = 0; j < O.size(); ++j) b[j] = round == 0 ? -mx[j] : f[O[j]];
     const Sums s = pass(p, a, O, b, nullptr, false);
     for (std::size_t j = 0; j < O.size(); ++j) {
       const double v = b[j] - std::log(s.col[j]);
@@ -272,6 +336,47 @@ void resample_counts(const Problem& p, std::uint32_t seed, int resample, std::ve
 
 }  // namespace
 
+std::vector<double> svd_ew_covariance(const std::vector<double>& wtw, const std::vector<double>& counts) {
+  // Wᵀ W = V Σ² Vᵀ, Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ (pymbar's "svd-ew"; pinv cut at 1e-10 of the largest).
+  const int K = static_cast<int>(counts.size());
+  std::vector<double> lam, V;
+  symmetric_eigen(wtw, K, lam, V);
+  std::vector<double> sig(K);
+  for (int k = 0; k < K; ++k) sig[k] = std::sqrt(std::max(0.0, lam[k]));
+  std::vector<double> M(std::size_t(K) * K);
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += V[k * K + i] * counts[k] * V[k * K + j];
+      M[i * K + j] = (i == j ? 1.0 : 0.0) - sig[i] * s * sig[j];
+    }
+  std::vector<double> mu, U;
+  symmetric_eigen(M, K, mu, U);
+  double mx = 0;
+  for (double v : mu) mx = std::max(mx, std::fabs(v));
+  std::vector<double> Mp(std::size_t(K) * K, 0.0);
+  for (int e = 0; e < K; ++e) {
+    if (std::fabs(mu[e]) <= 1e-10 * mx) continue;
+    for (int i = 0; i < K; ++i)
+      for (int j = 0; j < K; ++j) Mp[i * K + j] += U[i * K + e] * U[j * K + e] / mu[e];
+  }
+  std::vector<double> B(std::size_t(K) * K);  // B = V Σ
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) B[i * K + j] = V[i * K + j] * sig[j];
+  std::vector<double> C(std::size_t(K) * K, 0.0);  // C = B Mp
+  for (int i = 0; i < K; ++i)
+    for (int k = 0; k < K; ++k)
+      for (int j = 0; j < K; ++j) C[i * K + j] += B[i * K + k] * Mp[k * K + j];
+  std::vector<double> theta(std::size_t(K) * K, 0.0);  // Θ = C Bᵀ
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      double s = 0;
+      for (int k = 0; k < K; ++k) s += C[i * K + k] * B[j * K + k];
+      theta[i * K + j] = s;
+    }
+  return theta;
+}
+
 parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm) {
   const std::int64_t G = std::max<std::int64_t>(1, std::min(kMbarBlocks, N));
   const parallel::Share blocks = comm.share(G);
@@ -281,19 +386,15 @@ parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm) {
 
 MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
                             const std::vector<std::int64_t>& N_k, const parallel::Comm& comm, const MbarOptions& opt) {
-  const int K = static_cast<int>(betas.size());
   const parallel::Share mine = mbar_samples(std::int64_t(energies.size()), comm);
-  std::vector<double> u(std::size_t(K) * std::size_t(mine.count));
-  for (int k = 0; k < K; ++k)
-    for (std::int64_t i = 0; i < mine.count; ++i) u[k * mine.count + i] = betas[k] * energies[mine.offset + i];
-  return mbar(u, N_k, comm, opt);
+  const std::vector<double> local(energies.begin() + mine.offset, energies.begin() + mine.offset + mine.count);
+  return mbar(MbarSamples::of_energies(betas, local), N_k, comm, opt);
 }
 
 namespace {
 
-//! The problem of this rank's share u_local of the samples: counts, blocks, checks.
-Problem make_problem(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
-                     const parallel::Comm& comm) {
+//! The problem of this rank's share of the samples: counts, blocks, checks.
+Problem make_problem(const MbarSamples& src, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm) {
   Problem p;
   p.K = static_cast<int>(N_k.size());
   p.N_k = N_k;
@@ -310,15 +411,23 @@ Problem make_problem(const std::vector<double>& u_local, const std::vector<std::
   p.b0 = blocks.offset, p.nb = blocks.count;
   const parallel::Share mine = mbar_samples(p.N, comm);
   p.offset = mine.offset, p.count = mine.count;
-  p.u = u_local.data();
   p.comm = &comm;
-  bool bad_size = u_local.size() != std::size_t(p.K) * std::size_t(p.count), bad_value = false;
+  bool bad_size = false, bad_value = false;
+  const std::vector<double>* values = src.energies ? src.energies : src.u;
+  if (src.energies) {
+    p.E = src.energies->data();
+    p.beta = src.betas;
+    bad_size = src.energies->size() != std::size_t(p.count) || src.betas.size() != std::size_t(p.K);
+    for (double b : src.betas) bad_value = bad_value || !std::isfinite(b);
+  } else {
+    p.u = src.u ? src.u->data() : nullptr;
+    bad_size = !src.u || src.u->size() != std::size_t(p.K) * std::size_t(p.count);
+  }
   if (!bad_size)
-    for (double v : u_local) bad_value = bad_value || !std::isfinite(v);
+    for (double v : *values) bad_value = bad_value || !std::isfinite(v);
   if (comm.any(bad_size))
     throw Error("MBAR: a rank's reduced potentials do not match its share of the samples", false);
   if (comm.any(bad_value)) throw Error("MBAR: non-finite reduced potential (NaN or Inf energies)", false);
-
   return p;
 }
 
@@ -339,8 +448,8 @@ std::vector<double> initial_guess(const Problem& p) {
         const std::int64_t a = std::max(lo, p.start[k]), z = std::min(hi, p.start[k + 1]);
         for (std::int64_t n = a; n < z; ++n) {
           const std::size_t i = std::size_t(n - p.offset);
-          if (j + 1 < m) parts[blk * L + 2 * j] += p.u[p.S[j + 1] * p.count + i] - p.u[k * p.count + i];
-          if (j > 0) parts[blk * L + 2 * (j - 1) + 1] += p.u[k * p.count + i] - p.u[p.S[j - 1] * p.count + i];
+          if (j + 1 < m) parts[blk * L + 2 * j] += p.u_at(p.S[j + 1], i) - p.u_at(k, i);
+          if (j > 0) parts[blk * L + 2 * (j - 1) + 1] += p.u_at(k, i) - p.u_at(p.S[j - 1], i);
         }
       }
     }
@@ -351,11 +460,11 @@ std::vector<double> initial_guess(const Problem& p) {
   return f;
 }
 
-//! The asymptotic covariance Θ of f (r.theta) and the standard errors of f_k − f_0.
+//! Wᵀ W of the normalised weights W_nk = e^{f_k − u_kn − ld_n} of every state (r.wtw),
+//! the asymptotic covariance Θ of f (r.theta) and the standard errors of f_k − f_0.
 void asymptotic_covariance(const Problem& p, const Solve& sol, const std::vector<double>& f, MbarResult& r) {
   const std::vector<std::int64_t>& N_k = p.N_k;
   const int m = static_cast<int>(p.S.size());
-  // Asymptotic covariance ("svd-ew"): Wᵀ W = V Σ² Vᵀ, Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ.
   const int K = p.K;
   std::vector<double> A(std::size_t(K) * K, 0.0);
   if (m == K) {  // W_kn = P_kn / N_k: the solver's last GEMM
@@ -368,47 +477,11 @@ void asymptotic_covariance(const Problem& p, const Solve& sol, const std::vector
     for (int k = 0; k < K; ++k) O[k] = k;
     A = pass(p, a, O, f, nullptr, true).gram;
   }
-  std::vector<double> lam, V;
-  symmetric_eigen(A, K, lam, V);
-  std::vector<double> sig(K);
-  for (int k = 0; k < K; ++k) sig[k] = std::sqrt(std::max(0.0, lam[k]));
-  // M = I − Σ Vᵀ N V Σ, then its pseudo-inverse from its own eigen-decomposition.
-  std::vector<double> M(std::size_t(K) * K);
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += V[k * K + i] * double(N_k[k]) * V[k * K + j];
-      M[i * K + j] = (i == j ? 1.0 : 0.0) - sig[i] * s * sig[j];
-    }
-  std::vector<double> mu, U;
-  symmetric_eigen(M, K, mu, U);
-  double mx = 0;
-  for (double v : mu) mx = std::max(mx, std::fabs(v));
-  std::vector<double> Mp(std::size_t(K) * K, 0.0);
-  for (int e = 0; e < K; ++e) {
-    if (std::fabs(mu[e]) <= 1e-10 * mx) continue;
-    for (int i = 0; i < K; ++i)
-      for (int j = 0; j < K; ++j) Mp[i * K + j] += U[i * K + e] * U[j * K + e] / mu[e];
-  }
-  // Θ = V Σ Mp Σ Vᵀ
-  std::vector<double> B(std::size_t(K) * K);  // B = V Σ
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) B[i * K + j] = V[i * K + j] * sig[j];
-  std::vector<double> C(std::size_t(K) * K, 0.0);  // C = B Mp
-  for (int i = 0; i < K; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < K; ++j) C[i * K + j] += B[i * K + k] * Mp[k * K + j];
-  r.theta.assign(std::size_t(K) * K, 0.0);
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += C[i * K + k] * B[j * K + k];
-      r.theta[i * K + j] = s;
-    }
+  r.wtw = A;
+  r.theta = svd_ew_covariance(A, std::vector<double>(N_k.begin(), N_k.end()));
   r.df_stderr.resize(K);
   for (int k = 0; k < K; ++k)
     r.df_stderr[k] = std::sqrt(std::max(0.0, r.theta[k * K + k] + r.theta[0] - 2 * r.theta[k * K]));
-
 }
 
 //! The bootstrap's standard errors of f_k − f_0 (opt.bootstrap > 0).
@@ -437,7 +510,12 @@ void bootstrap_stderr(const Problem& p, const Solve& sol, const MbarOptions& opt
 
 MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
                 const MbarOptions& opt) {
-  Problem p = make_problem(u_local, N_k, comm);
+  return mbar(MbarSamples::potentials(u_local), N_k, comm, opt);
+}
+
+MbarResult mbar(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
+                const MbarOptions& opt) {
+  Problem p = make_problem(samples, N_k, comm);
   std::vector<double> f = initial_guess(p);
   Solve sol = newton(p, f, nullptr, opt.tol, opt.max_iterations);
   f = sol.f;
@@ -448,9 +526,178 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
   r.f = f;
   r.iterations = sol.iterations;
   r.converged = sol.converged;
+  r.gradient_norm = sol.gradient_norm;
   asymptotic_covariance(p, sol, f, r);
   if (opt.bootstrap > 0) bootstrap_stderr(p, sol, opt, r);
   return r;
+}
+
+MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>& N_k) {
+  const int K = static_cast<int>(N_k.size());
+  if (r.f.size() != std::size_t(K) || r.theta.size() != std::size_t(K) * K || r.wtw.size() != std::size_t(K) * K)
+    throw Error("MBAR analysis: the solution does not match the states", false);
+  MbarAnalysis a;
+  a.Delta_f.resize(std::size_t(K) * K);
+  a.dDelta_f.resize(std::size_t(K) * K);
+  a.overlap.resize(std::size_t(K) * K);
+  std::vector<double> sym(std::size_t(K) * K);  // N^½ Wᵀ W N^½: O's eigenvalues, symmetric
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      const std::size_t ij = std::size_t(i) * K + j;
+      a.Delta_f[ij] = r.f[j] - r.f[i];
+      const double d2 = r.theta[std::size_t(i) * K + i] + r.theta[std::size_t(j) * K + j] - 2 * r.theta[ij];
+      a.dDelta_f[ij] = std::sqrt(std::max(0.0, d2));
+      a.overlap[ij] = double(N_k[j]) * r.wtw[ij];
+      sym[ij] = std::sqrt(double(N_k[i]) * double(N_k[j])) * r.wtw[ij];
+    }
+  std::vector<double> V, w;
+  symmetric_eigen(sym, K, w, V);
+  std::vector<int> order(K);
+  for (int k = 0; k < K; ++k) order[k] = k;
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return w[x] > w[y]; });
+  for (int k : order) a.overlap_eigenvalues.push_back(w[k]);
+  a.overlap_scalar = 1 - a.overlap_eigenvalues[1];
+  // O = N^-½ sym N^½: O's right eigenvector is N^-½ v, of the same signs on sampled states.
+  a.overlap_split.assign(K, 0.0);
+  for (int k = 0; k < K; ++k)
+    if (N_k[k] > 0) a.overlap_split[k] = V[std::size_t(k) * K + order[1]] >= 0 ? 1.0 : -1.0;
+  a.effective_samples.resize(K);
+  for (int k = 0; k < K; ++k) a.effective_samples[k] = 1 / r.wtw[std::size_t(k) * K + k];
+  return a;
+}
+
+std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
+                                               const MbarResult& r, const std::vector<std::vector<double>>& A_local,
+                                               const parallel::Comm& comm) {
+  return mbar_expectations(MbarSamples::potentials(u_local), N_k, r, A_local, comm);
+}
+
+std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
+                                               const MbarResult& r, const std::vector<std::vector<double>>& A_local,
+                                               const parallel::Comm& comm) {
+  const Problem p = make_problem(samples, N_k, comm);
+  const int K = p.K;
+  bool bad = false;
+  for (const auto& A : A_local) bad = bad || A.size() != std::size_t(p.count);
+  if (comm.any(bad)) throw Error("MBAR: a rank's observable does not match its share of the samples", false);
+  std::vector<double> a(K, 0.0);
+  for (int k : p.S) a[k] = r.f[k] + std::log(double(N_k[k]));
+  std::vector<int> O(K);
+  for (int k = 0; k < K; ++k) O[k] = k;
+  // Σ_n W_nk and Wᵀ W at the solution; per observable Σ_n A'_n W_nk W_nj and Σ_n A'_n² W_nk W_nj.
+  const Sums base = pass(p, a, O, r.f, nullptr, true);
+  const double logfactor = 4 * std::numeric_limits<double>::epsilon();
+  std::vector<MbarExpectation> out;
+  for (const auto& A : A_local) {
+    // pymbar makes A positive (A' = A − A_min + |4ε A_min|) to work with ln A'.
+    double lo = INFINITY;
+    for (double v : A) lo = std::min(lo, v);
+    const double A_min = -comm.max(-lo);
+    const double shift = A_min - std::fabs(logfactor * A_min);
+    std::vector<double> c1(A.size()), c2(A.size());
+    for (std::size_t n = 0; n < A.size(); ++n) c1[n] = A[n] - shift, c2[n] = c1[n] * c1[n];
+    const Sums s1 = pass(p, a, O, r.f, &c1, true), s2 = pass(p, a, O, r.f, &c2, true);
+    // States augmented as pymbar does: K states, K normalised copies (W_nk / c_k), K
+    // observable states (A'_n W_nk / Σ_n A'_n W_nk); their Gram matrix from the sums.
+    const int M = 3 * K;
+    std::vector<double> G(std::size_t(M) * M), counts(M, 0.0);
+    const auto& c = base.col;
+    const auto& m = s1.col;
+    for (int i = 0; i < K; ++i) {
+      counts[i] = double(N_k[i]);
+      for (int j = 0; j < K; ++j) {
+        const double g = base.gram[i * K + j], g1 = s1.gram[i * K + j], g1t = s1.gram[j * K + i];
+        auto at = [&](int bi, int bj) -> double& { return G[std::size_t(bi * K + i) * M + bj * K + j]; };
+        at(0, 0) = g;
+        at(0, 1) = g / c[j], at(1, 0) = g / c[i];
+        at(0, 2) = g1 / m[j], at(2, 0) = g1t / m[i];
+        at(1, 1) = g / (c[i] * c[j]);
+        at(1, 2) = g1 / (c[i] * m[j]), at(2, 1) = g1t / (m[i] * c[j]);
+        at(2, 2) = s2.gram[i * K + j] / (m[i] * m[j]);
+      }
+    }
+    const std::vector<double> theta = svd_ew_covariance(G, counts);
+    MbarExpectation e;
+    e.mu.resize(K);
+    e.sigma.resize(K);
+    for (int k = 0; k < K; ++k) {
+      const double mean = m[k] / c[k];  // ⟨A'⟩_k
+      const std::size_t s = std::size_t(2 * K + k), l = std::size_t(K + k);
+      const double var = theta[s * M + s] + theta[l * M + l] - 2 * theta[s * M + l];
+      e.mu[k] = mean + (A_min - logfactor);
+      e.sigma[k] = mean * std::sqrt(std::max(0.0, var));
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+MbarPmf mbar_pmf(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const MbarResult& r,
+                 const std::vector<double>& A_local, const std::string& name, int state, int bins,
+                 const parallel::Comm& comm) {
+  const Problem p = make_problem(samples, N_k, comm);
+  const int K = p.K, B = bins;
+  if (comm.any(A_local.size() != std::size_t(p.count)))
+    throw Error("MBAR: a rank's observable does not match its share of the samples", false);
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : A_local) lo = std::min(lo, v), hi = std::max(hi, v);
+  lo = -comm.max(-lo), hi = comm.max(hi);
+  if (!(hi > lo)) throw Error("PMF along " + name + ": the observable is constant");
+  MbarPmf pmf;
+  pmf.state = state;
+  for (int i = 0; i <= B; ++i) pmf.edges.push_back(i == B ? hi : lo + (hi - lo) * double(i) / double(B));
+  // Per block and bin: S_i = Σ W_n,state, Σ W_n,state², Σ W_nk W_n,state (k < K), samples.
+  const std::size_t L = std::size_t(B) * (K + 3);
+  std::vector<double> parts(std::size_t(p.nb) * L, 0.0), a(K, 0.0), W(K);
+  for (int k : p.S) a[k] = r.f[k] + std::log(double(N_k[k]));
+  for (std::int64_t blk = 0; blk < p.nb; ++blk) {
+    double* part = parts.data() + blk * L;
+    const std::int64_t n0 = block_start(p.b0 + blk, p.N, p.G) - p.offset;
+    const std::int64_t n1 = block_start(p.b0 + blk + 1, p.N, p.G) - p.offset;
+    for (std::int64_t n = n0; n < n1; ++n) {
+      double m = -INFINITY, s = 0;
+      for (int k = 0; k < K; ++k) W[k] = p.u_at(k, n);
+      for (int k : p.S) m = std::max(m, a[k] - W[k]);
+      for (int k : p.S) s += std::exp(a[k] - W[k] - m);
+      const double ld = m + std::log(s);
+      for (int k = 0; k < K; ++k) W[k] = std::exp(r.f[k] - W[k] - ld);
+      // pymbar's bin: floor((A − lo) / (hi − lo) · bins), the largest value in the last bin
+      const int i = std::min(B - 1, int((A_local[n] - lo) / (hi - lo) * double(B)));
+      double* bin = part + std::size_t(i) * (K + 3);
+      const double w = W[state];
+      bin[0] += w, bin[1] += w * w, bin[2] += 1;
+      for (int k = 0; k < K; ++k) bin[3 + k] += W[k] * w;
+    }
+  }
+  const std::vector<double> tot = comm.ordered_sum(parts, std::int64_t(L), parallel::Share{p.G, p.b0, p.nb});
+  const int M = K + B;
+  std::vector<double> G(std::size_t(M) * M, 0.0), counts(M, 0.0);
+  for (int i = 0; i < K; ++i) {
+    counts[i] = double(N_k[i]);
+    for (int j = 0; j < K; ++j) G[std::size_t(i) * M + j] = r.wtw[std::size_t(i) * K + j];
+  }
+  for (int i = 0; i < B; ++i) {
+    const double* bin = tot.data() + std::size_t(i) * (K + 3);
+    if (!(bin[0] > 0))
+      throw Error("PMF along " + name + ": bin " + std::to_string(i) + " [" + json_number(pmf.edges[i]) + ", " +
+                  json_number(pmf.edges[i + 1]) + ") has no samples (or no weight at state " + std::to_string(state) +
+                  "): use fewer bins (free_energy.pmf_bins)");
+    pmf.f.push_back(r.f[state] - std::log(bin[0]));
+    pmf.samples.push_back(bin[2]);
+    G[std::size_t(K + i) * M + K + i] = bin[1] / (bin[0] * bin[0]);
+    for (int k = 0; k < K; ++k)
+      G[std::size_t(k) * M + K + i] = G[std::size_t(K + i) * M + k] = bin[3 + k] / bin[0];
+  }
+  const std::vector<double> theta = svd_ew_covariance(G, counts);
+  const int j = int(std::min_element(pmf.f.begin(), pmf.f.end()) - pmf.f.begin());
+  pmf.reference = j;
+  const double fj = pmf.f[j];
+  for (int i = 0; i < B; ++i) {
+    const std::size_t ii = std::size_t(K + i), jj = std::size_t(K + j);
+    pmf.df.push_back(std::sqrt(std::max(0.0, theta[ii * M + ii] + theta[jj * M + jj] - 2 * theta[ii * M + jj])));
+    pmf.f[i] -= fj;
+  }
+  return pmf;
 }
 
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt) {

@@ -97,6 +97,97 @@ expect_error fe_nan_beta        "/temper/betas in 'fe_nan_beta.h5'.*betas\[1\] =
 expect_error fe_decreasing_beta "/temper/betas in 'fe_dec_beta.h5'.*betas\[2\] = 0.01"  free-energy fe_dec_beta.h5
 expect_error fe_negative_beta   "/temper/betas in 'fe_neg_beta.h5'.*betas\[0\] = -1"    free-energy fe_neg_beta.h5
 
+# --- Issue 23: free-energy inputs of any reduced potentials (u_kn, energies): bad
+# files name the dataset and write nothing (out.h5 is output.file, kept untouched).
+/usr/bin/python3 - <<'PY'
+import h5py, numpy as np
+rng = np.random.default_rng(3)
+kappa = np.array([1.0, 1.6, 2.5, 4.0]); N_k = np.array([200, 150, 250, 100])
+x = np.concatenate([rng.normal(0, k ** -0.5, n) for k, n in zip(kappa, N_k)])
+u = 0.5 * np.outer(kappa, x * x)
+def write(name, **arrays):
+    with h5py.File(name, "w") as f:
+        for k, v in arrays.items(): f[k] = v
+np.savez("osc.npz", u_kn=u, N_k=N_k, x=x)
+write("osc_ukn.h5", u_kn=u, N_k=N_k, **{"observables/x": x})
+bad = u.copy(); bad[2, 37] = np.nan
+write("fe_ukn_nan.h5", u_kn=bad, N_k=N_k)
+write("fe_nk_sum.h5", u_kn=u, N_k=N_k - np.array([0, 1, 0, 0]))
+write("fe_nk_shape.h5", u_kn=u, N_k=N_k[:3])
+write("fe_ukn_1d.h5", u_kn=u[0], N_k=N_k)
+write("fe_obs_length.h5", u_kn=u, N_k=N_k, **{"observables/x": x[:-1]})
+write("fe_obs_nan.h5", u_kn=u, N_k=N_k, **{"observables/x": np.where(np.arange(x.size) == 500, np.inf, x)})
+write("fe_en_beta.h5", energy=0.5 * x * x, beta=np.array([1.0, np.nan, 2.5, 4.0]), N_k=N_k)
+write("fe_en_nk.h5", energy=0.5 * x * x, beta=kappa, N_k=np.array([200.5, 150, 250, 99.5]))
+# A fifth state without samples, far stiffer than any sampled one: its weight sits on one sample.
+lonely = np.vstack([u, 0.5 * 1e8 * x * x])
+write("fe_lonely.h5", u_kn=lonely, N_k=np.append(N_k, 0))
+weak = np.array([1.0, 12.0, 144.0, 1728.0])
+xw = np.concatenate([rng.normal(0, k ** -0.5, 300) for k in weak])
+write("fe_weak.h5", u_kn=0.5 * np.outer(weak, xw * xw), N_k=np.full(4, 300))
+write("fe_other.h5", something=np.zeros(3))
+# Two pairs of states, each pair overlapping well, the pairs hardly at all.
+split = np.array([1.0, 1.5, 1e4, 1.5e4])
+xs = np.concatenate([rng.normal(0, k ** -0.5, 300) for k in split])
+write("fe_split.h5", u_kn=0.5 * np.outer(split, xs * xs), N_k=np.full(4, 300))
+PY
+o=--output.file=out.h5
+expect_error fe_ukn_nan      "/u_kn in 'fe_ukn_nan.h5': element \[2, 37\] is nan"          free-energy fe_ukn_nan.h5 $o
+expect_error fe_nk_sum       "/N_k in 'fe_nk_sum.h5' sums to 699, but /u_kn has N = 700"  free-energy fe_nk_sum.h5 $o
+expect_error fe_nk_shape     "/N_k in 'fe_nk_shape.h5' has shape \[3\]; expected \[4\]"    free-energy fe_nk_shape.h5 $o
+expect_error fe_ukn_shape    "/u_kn in 'fe_ukn_1d.h5' has shape \[700\]; expected \[K, N\]" free-energy fe_ukn_1d.h5 $o
+expect_error fe_obs_length   "/observables/x in 'fe_obs_length.h5' has shape \[699\]; expected \[700\]" free-energy fe_obs_length.h5 $o
+expect_error fe_obs_nan      "/observables/x in 'fe_obs_nan.h5': element \[500\] is inf"   free-energy fe_obs_nan.h5 $o
+expect_error fe_en_beta      "/beta in 'fe_en_beta.h5': beta\[1\] is not finite"          free-energy fe_en_beta.h5 $o
+expect_error fe_en_nk        "/N_k in 'fe_en_nk.h5': N_k\[0\] is not a count"             free-energy fe_en_nk.h5 $o
+expect_error fe_no_overlap   "'fe_lonely.h5' (/u_kn): state(s) 4 (N_eff = 1) without samples"      free-energy fe_lonely.h5 $o
+expect_error fe_unconverged  "did not converge.*free_energy.max_iterations"               free-energy fe_weak.h5 $o --free_energy.max_iterations=1
+expect_error fe_wrong_format "/energy"                                                    free-energy fe_weak.h5 $o --free_energy.format=energies
+expect_error fe_targets_ukn   "free_energy.target_betas: needs states given by beta"        free-energy fe_weak.h5 $o --free_energy.target_betas=2
+expect_error fe_pmf_unknown   "free_energy.pmf: no observable 'volume' in the input (it has: x)" free-energy osc_ukn.h5 $o --free_energy.pmf=volume
+expect_error fe_equil_temper  "free_energy.equilibrate: is for u_kn and energies inputs"      free-energy fe_good.h5 $o --free_energy.equilibrate=true
+expect_error fe_not_input    "'fe_other.h5' holds no free-energy input"                   free-energy fe_other.h5 $o
+# The same files that do work: the converter's output, and an unconverged estimate when asked for.
+rm -f osc.h5 fe_ok.h5 fe_unconv.h5
+/usr/bin/python3 "$here/../../analysis/pymbar_to_zeta.py" osc.h5 --npz osc.npz > /dev/null || { echo "FAIL pymbar_to_zeta.py"; fail=1; }
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy osc.h5 --output.file=fe_ok.h5 --free_energy.pmf=x --free_energy.pmf_bins=8 > ok.json 2> ok.err ||
+  { echo "FAIL free-energy on the converted file"; cat ok.err; fail=1; }
+/usr/bin/python3 "$here/../../analysis/plot_free_energy.py" fe_ok.h5 -o plot > /dev/null &&
+  [ -s plot_overlap.png ] && [ -s plot_f.png ] && [ -s plot_expectations.png ] && [ -s plot_pmf.png ] ||
+  { echo "FAIL plot_free_energy.py on fe_ok.h5"; fail=1; }
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_weak.h5 --output.file=fe_unconv.h5 \
+  --free_energy.max_iterations=1 --free_energy.allow_unconverged=true > unconv.json 2> unconv.err ||
+  { echo "FAIL free-energy with free_energy.allow_unconverged = true"; cat unconv.err; fail=1; }
+# A temper output reweighted to betas between its levels (and one below the ladder).
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_good.h5 --output.file= \
+  --free_energy.target_betas=0.35,0.05 > target.json 2> target.err || { echo "FAIL free-energy target_betas"; cat target.err; fail=1; }
+grep -q '"log_z_target": \[[0-9.e+-]*, [0-9.e+-]*\]' target.json || { echo "FAIL no log_z_target:"; cat target.json; fail=1; }
+grep -q '^zeta: warning: MBAR stopped after 1 steps' unconv.err || { echo "FAIL no warning for an unconverged estimate"; fail=1; }
+if grep -q 'warning: poor overlap' ok.err; then echo "FAIL poor-overlap warning on well overlapping states"; fail=1; fi
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_split.h5 --output.file= > /dev/null 2> split.err ||
+  { echo "FAIL free-energy on two weakly overlapping groups"; cat split.err; fail=1; }
+grep -q '^zeta: warning: poor overlap between states {2, 3} and states {0, 1}: the largest overlap between the two groups is 0.0' split.err ||
+  { echo "FAIL no poor-overlap warning naming the groups:"; cat split.err; fail=1; }
+/usr/bin/python3 - <<'PY' || fail=1
+import h5py, json, sys
+ok = True
+for name, converged in (("fe_ok.h5", True), ("fe_unconv.h5", False)):
+    with h5py.File(name, "r") as f:
+        s = f["summary"].attrs
+        if bool(s["converged"]) != converged or s["command"] != "free-energy" or f.attrs["input"] == "":
+            print(f"FAIL {name}: /summary converged {s['converged']}, command {s['command']}"); ok = False
+        for ds in ("f_k", "Delta_f", "dDelta_f", "overlap", "effective_samples"):
+            d = f["free_energy"][ds]
+            if "units" not in d.attrs or "description" not in d.attrs or "axes" not in d.attrs:
+                print(f"FAIL {name}: /free_energy/{ds} has no units, description or axes"); ok = False
+j = json.loads(open("ok.json").read())
+with h5py.File("fe_ok.h5", "r") as f:
+    if list(f["free_energy/expectations/x/mu"][...]) != j["expectation_x"]:
+        print("FAIL fe_ok.h5: expectations differ from the JSON"); ok = False
+print("ok   free-energy outputs: /summary, described datasets, converged flag" if ok else "FAIL free-energy outputs")
+sys.exit(0 if ok else 1)
+PY
+
 # --- Item 13: data values beyond the bound name the file, line, field and value.
 printf '1,0,1\n0,1,1\n1,1e200,0\n0,0,1\n1,0,0\n0,1,0\n1,1,1\n0,0,0\n' > huge.csv
 cat > train.ini <<'INI'

@@ -16,6 +16,8 @@
 //! increases F, so weak overlap slows the solver but does not break it.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "zeta/parallel/comm.hpp"
@@ -36,12 +38,57 @@ struct MbarResult {
   std::vector<double> df_stderr;          //!< standard error of f_k − f_0 (asymptotic covariance)
   std::vector<double> df_bootstrap_stderr;//!< the same from the bootstrap (empty without one)
   std::vector<double> theta;              //!< K×K asymptotic covariance of f
+  std::vector<double> wtw;                //!< K×K Wᵀ W of the normalised weights W_nk (overlap, N_eff)
   int iterations = 0;                     //!< solver steps for the estimate (not the bootstrap)
   bool converged = false;
+  double gradient_norm = 0;               //!< max_k |Σ_n W_nk − 1| at f: MBAR's gradient / N_k
+};
+
+//! pymbar's analyses of a solution (pymbar 3 names): getFreeEnergyDifferences,
+//! computeOverlap, computeEffectiveSampleNumber. All K×K arrays row-major.
+struct MbarAnalysis {
+  std::vector<double> Delta_f;             //!< Delta_f[i K + j] = f_j − f_i
+  std::vector<double> dDelta_f;            //!< its standard error √(Θ_ii + Θ_jj − 2Θ_ij)
+  std::vector<double> overlap;             //!< O_ij = N_j Σ_n W_ni W_nj: a sample of i seen in j
+  std::vector<double> overlap_eigenvalues; //!< of O, descending (the first is 1)
+  double overlap_scalar = 0;               //!< 1 − the second largest eigenvalue
+  std::vector<double> overlap_split;       //!< per state, the sign of the second eigenvector (0 without samples):
+                                           //!< the two groups of states that mix slowest
+  std::vector<double> effective_samples;   //!< Kish's (Σ_n W_nk)² / Σ_n W_nk² per state
+};
+
+//! pymbar's computeExpectations(A_n) at every state: ⟨A⟩_k and its standard error.
+struct MbarExpectation {
+  std::vector<double> mu, sigma;
 };
 
 //! The global samples [offset, offset + count) that this rank supplies: whole blocks.
 parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm);
+
+//! This rank's samples (mbar_samples()) for MBAR: the reduced potentials as K rows,
+//! or, for states that differ only in β, the energies from which u_kn = β_k E_n is
+//! built a block of kLanes samples at a time (memory O(count) instead of O(K count);
+//! the same products, so the same bits, as a stored u_kn).
+struct MbarSamples {
+  const std::vector<double>* u = nullptr;         //!< K × count
+  const std::vector<double>* energies = nullptr;  //!< count energies, with betas
+  std::vector<double> betas;
+  static MbarSamples potentials(const std::vector<double>& u_local) {
+    MbarSamples s;
+    s.u = &u_local;
+    return s;
+  }
+  static MbarSamples of_energies(std::vector<double> betas, const std::vector<double>& energies_local) {
+    MbarSamples s;
+    s.energies = &energies_local;
+    s.betas = std::move(betas);
+    return s;
+  }
+};
+
+//! Collective: MBAR on this rank's samples (see below), stored or built from energies.
+MbarResult mbar(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
+                const MbarOptions& opt = {});
 
 //! Collective. u_local holds this rank's samples mbar_samples(N, comm) as K rows
 //! of `count` (u_local[k·count + i] = u_k(x_{offset+i})); N_k counts every rank's samples.
@@ -51,10 +98,47 @@ MbarResult mbar(const std::vector<double>& u_local, const std::vector<std::int64
 
 //! Collective. MBAR over states that differ only in β: u_kn = β_k E_n, with every
 //! rank's `energies` the same N samples grouped by the state that drew them (N_k
-//! each); each rank builds the reduced potentials of its share (mbar_samples).
+//! each); each rank builds the reduced potentials of its share (mbar_samples) on the fly.
 MbarResult mbar_on_energies(const std::vector<double>& betas, const std::vector<double>& energies,
                             const std::vector<std::int64_t>& N_k, const parallel::Comm& comm,
                             const MbarOptions& opt = {});
+
+//! The analyses of `r`, a solution for states with N_k samples (no pass over the samples).
+MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>& N_k);
+
+//! Collective. ⟨A⟩_k and its asymptotic standard error at every state k for each
+//! state-independent observable A (A_local[i]: this rank's samples of observable i, as u_local),
+//! as pymbar 3's computeExpectations(A_n): the uncertainty from the asymptotic covariance
+//! of the states augmented by, per state, the normalised weights and A-weighted weights.
+std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
+                                               const MbarResult& r, const std::vector<std::vector<double>>& A_local,
+                                               const parallel::Comm& comm);
+
+//! The same on samples stored or built from energies (MbarSamples).
+std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
+                                               const MbarResult& r, const std::vector<std::vector<double>>& A_local,
+                                               const parallel::Comm& comm);
+
+//! pymbar 3's computePMF(u_n = u_state, bin_n, bins, uncertainties = "from-lowest"): the
+//! free energy f_i = −ln Σ_{n ∈ bin i} e^{−u_state,n} / Σ_k N_k e^{f_k − u_kn} of each of
+//! `bins` equal-width bins of an observable between its smallest and largest value, relative
+//! to the lowest bin, with the standard error of that difference.
+struct MbarPmf {
+  int state = 0, reference = 0;   //!< the state whose PMF; the lowest bin (f = 0)
+  std::vector<double> edges;      //!< bins + 1 edges; a value in [edges[i], edges[i+1]) is in bin i (the last closed)
+  std::vector<double> f, df;      //!< per bin
+  std::vector<double> samples;    //!< samples per bin
+};
+
+//! Collective: the PMF of this rank's observable values A_local (as u_local) at `state`;
+//! an empty bin or a constant observable is an Error naming `name`.
+MbarPmf mbar_pmf(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const MbarResult& r,
+                 const std::vector<double>& A_local, const std::string& name, int state, int bins,
+                 const parallel::Comm& comm);
+
+//! Asymptotic covariance ("svd-ew") of n states from the n×n Gram matrix Wᵀ W of
+//! their normalised weights and their sample counts (0 for states added for analysis).
+std::vector<double> svd_ew_covariance(const std::vector<double>& wtw, const std::vector<double>& counts);
 
 //! One process: u holds all N samples as K rows of N.
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt = {});

@@ -147,4 +147,108 @@ inline std::int64_t thinning_stride(double tau_int, std::int64_t save_every) {
   return std::max<std::int64_t>(1, std::int64_t(std::ceil(statistical_inefficiency(tau_int, save_every))));
 }
 
+//! pymbar.timeseries.statisticalInefficiency(A_n, fast=fast, mintime=mintime): g = 1 + 2 Σ_t
+//! C(t)(1 − t/N) over the normalised autocorrelation C, summed until C ≤ 0 past `mintime`
+//! (with `fast`, lags t = 1, 2, 4, 7, … each weighted by its increment), at least 1. In
+//! samples (g = 2 τ_int + 1, as pymbar counts it). Throws when the series is constant.
+inline double statistical_inefficiency_of(const double* A, std::size_t N, bool fast = false, int mintime = 3) {
+  double mu = 0;
+  for (std::size_t n = 0; n < N; ++n) mu += A[n];
+  mu /= double(N);
+  std::vector<double> d(N);
+  double s2 = 0;
+  for (std::size_t n = 0; n < N; ++n) d[n] = A[n] - mu, s2 += d[n] * d[n];
+  s2 /= double(N);
+  if (!(s2 > 0)) throw Error("statistical inefficiency of a constant series", false);
+  double g = 1;
+  std::size_t t = 1, increment = 1;
+  while (t + 1 < N) {
+    double c = 0;
+    for (std::size_t n = 0; n + t < N; ++n) c += d[n] * d[n + t] + d[n] * d[n + t];
+    c /= 2.0 * double(N - t) * s2;
+    if (c <= 0 && t > std::size_t(mintime)) break;
+    g += 2.0 * c * (1.0 - double(t) / double(N)) * double(increment);
+    t += increment;
+    if (fast) ++increment;
+  }
+  return std::max(1.0, g);
+}
+
+//! pymbar.timeseries.detectEquilibration(A_t, fast, nskip): the start t0 that maximises the
+//! effective number of samples N_eff = (T − t0 + 1) / g of A[t0:], with that g and N_eff
+//! (float32, as pymbar keeps them; a constant tail counts as g = T − t0 + 1).
+struct Equilibration {
+  std::int64_t t0 = 0;
+  double g = 1, neff = 1;
+};
+inline Equilibration detect_equilibration(const double* A, std::size_t T, bool fast = true, std::size_t nskip = 1) {
+  Equilibration e;
+  double mu = 0, s2 = 0;
+  for (std::size_t n = 0; n < T; ++n) mu += A[n];
+  mu /= double(T);
+  for (std::size_t n = 0; n < T; ++n) s2 += (A[n] - mu) * (A[n] - mu);
+  if (T < 2 || s2 == 0) return e;  // pymbar: (0, 1, 1) for a constant series
+  std::vector<float> g(T - 1, 1.0f), neff(T - 1, 1.0f);
+  for (std::size_t t = 0; t + 1 < T; t += nskip) {
+    double gt;
+    try {
+      gt = statistical_inefficiency_of(A + t, T - t, fast);
+    } catch (const Error&) {
+      gt = double(T - t + 1);
+    }
+    g[t] = float(gt);
+    neff[t] = float(double(T - t + 1) / double(g[t]));
+  }
+  const std::size_t best = std::size_t(std::max_element(neff.begin(), neff.end()) - neff.begin());
+  e.t0 = std::int64_t(best);
+  e.g = g[best];
+  e.neff = neff[best];
+  return e;
+}
+
+//! pymbar.timeseries.subsampleCorrelatedData(A_t, g): indices round(n g), n = 0, 1, …, below T,
+//! without repeats (every ⌈g⌉-th with `conservative`).
+inline std::vector<std::int64_t> subsample_indices(std::int64_t T, double g, bool conservative = false) {
+  std::vector<std::int64_t> idx;
+  if (conservative) {
+    const auto stride = std::max<std::int64_t>(1, std::int64_t(std::ceil(g)));
+    for (std::int64_t t = 0; t < T; t += stride) idx.push_back(t);
+    return idx;
+  }
+  for (std::int64_t n = 0;; ++n) {
+    const auto t = std::int64_t(std::nearbyint(double(n) * g));
+    if (t >= T) break;
+    if (idx.empty() || t != idx.back()) idx.push_back(t);
+  }
+  return idx;
+}
+
+//! pymbar's preparation of samples for MBAR, per state k: detectEquilibration of the
+//! state's series A (its samples' reduced potentials in their own state, in time order),
+//! then subsampleCorrelatedData of the equilibrated part at that g. A holds all states'
+//! series one after another (N_k each); `keep` the kept global indices, in order.
+struct Subsampled {
+  std::vector<std::int64_t> keep, N_k, t0;
+  std::vector<double> g;
+};
+inline Subsampled equilibrate_and_subsample(const std::vector<double>& A, const std::vector<std::int64_t>& N_k,
+                                            std::size_t nskip = 1) {
+  Subsampled s;
+  std::int64_t start = 0;
+  for (std::int64_t n : N_k) {
+    std::int64_t kept = 0, t0 = 0;
+    double g = 1;
+    if (n > 0) {
+      const Equilibration e = detect_equilibration(A.data() + start, std::size_t(n), true, nskip);
+      t0 = e.t0, g = e.g;
+      for (std::int64_t i : subsample_indices(n - t0, g)) s.keep.push_back(start + t0 + i), ++kept;
+    }
+    s.N_k.push_back(kept);
+    s.t0.push_back(t0);
+    s.g.push_back(g);
+    start += n;
+  }
+  return s;
+}
+
 }  // namespace zeta::estimators

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""Turn pymbar-style NumPy arrays into the HDF5 input of `zeta free-energy`.
+
+    pymbar_to_zeta.py OUT.h5 --u-kn U.npy --n-k N.npy [--observable NAME=A.npy ...] [--float32]
+    pymbar_to_zeta.py OUT.h5 --npz DATA.npz [--observable NAME=A.npy ...] [--float32]
+    pymbar_to_zeta.py OUT.h5 --energy E.npy --beta B.npy --n-k N.npy [--observable NAME=A.npy ...]
+
+u_kn [K, N] holds the reduced potential of every sample n in every state k, the
+samples grouped by the state that drew them, N_k [K] of them from state k (pymbar's
+convention); a .npz holds arrays named u_kn and N_k (and optionally any other
+[N] array, taken as an observable). The compact form gives the energy of each
+sample [N] and the states' beta [K] instead: zeta builds u_kn = beta_k E_n itself.
+Observables are state-independent values A(x_n) [N] whose expectations <A>_k zeta
+estimates at every state. u_kn of pymbar's older [K, K, N_max] form (u_kln) is
+turned into u_kn with N_k. OUT.h5 is never overwritten.
+"""
+import argparse
+import os
+import sys
+
+import h5py
+import numpy as np
+
+
+def kln_to_kn(u_kln, N_k):
+    """pymbar.utils.kln_to_kn: u_kln[k, l, n] (state l's potential of sample n of state k) -> u_kn [L, N]."""
+    K, L, _ = u_kln.shape
+    return np.concatenate([u_kln[k, :, :N_k[k]] for k in range(K)], axis=1)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("out")
+    p.add_argument("--u-kn", help=".npy of u_kn [K, N] (or u_kln [K, K, N_max])")
+    p.add_argument("--n-k", help=".npy of N_k [K]")
+    p.add_argument("--npz", help=".npz with u_kn and N_k (other [N] arrays become observables)")
+    p.add_argument("--energy", help=".npy of the energy of each sample [N] (compact form)")
+    p.add_argument("--beta", help=".npy of the states' beta [K] (compact form)")
+    p.add_argument("--observable", action="append", default=[], metavar="NAME=FILE.npy")
+    p.add_argument("--float32", action="store_true", help="store u_kn as float32 (half the size)")
+    a = p.parse_args(argv)
+    if os.path.exists(a.out):
+        sys.exit(f"pymbar_to_zeta.py: {a.out} exists; not overwritten")
+    observables = {}
+    u_kn = energy = beta = None
+    if a.npz:
+        z = np.load(a.npz)
+        if "u_kn" not in z or "N_k" not in z:
+            sys.exit(f"pymbar_to_zeta.py: {a.npz} needs arrays u_kn and N_k (has {', '.join(z.files)})")
+        u_kn, N_k = z["u_kn"], z["N_k"]
+        observables.update({k: z[k] for k in z.files if k not in ("u_kn", "N_k")})
+    elif a.u_kn and a.n_k:
+        u_kn, N_k = np.load(a.u_kn), np.load(a.n_k)
+    elif a.energy and a.beta and a.n_k:
+        energy, beta, N_k = np.load(a.energy), np.load(a.beta), np.load(a.n_k)
+    else:
+        p.error("give --u-kn and --n-k, --npz, or --energy, --beta and --n-k")
+    N_k = np.asarray(N_k)
+    if np.any(N_k != np.round(N_k)) or np.any(N_k < 0):
+        sys.exit("pymbar_to_zeta.py: N_k must hold whole numbers >= 0")
+    N_k = N_k.astype(np.int64)
+    if u_kn is not None and u_kn.ndim == 3:
+        u_kn = kln_to_kn(u_kn, N_k)
+    for spec in a.observable:
+        name, _, path = spec.partition("=")
+        if not name or not path:
+            p.error(f"--observable {spec}: expected NAME=FILE.npy")
+        observables[name] = np.load(path)
+    N = u_kn.shape[1] if u_kn is not None else energy.shape[0]
+    if N_k.sum() != N:
+        sys.exit(f"pymbar_to_zeta.py: N_k sums to {N_k.sum()}, but there are {N} samples")
+    for name, v in observables.items():
+        if np.shape(v) != (N,):
+            sys.exit(f"pymbar_to_zeta.py: observable {name} has shape {np.shape(v)}; expected ({N},)")
+    tmp = a.out + ".partial"
+    with h5py.File(tmp, "w") as f:
+        f["N_k"] = N_k
+        if u_kn is not None:
+            f["u_kn"] = np.asarray(u_kn, dtype=np.float32 if a.float32 else np.float64)
+        else:
+            f["energy"] = np.asarray(energy, dtype=np.float64)
+            f["beta"] = np.asarray(beta, dtype=np.float64)
+        for name, v in observables.items():
+            f[f"observables/{name}"] = np.asarray(v, dtype=np.float64)
+    os.link(tmp, a.out)  # fails rather than overwrite a file that appeared meanwhile
+    os.unlink(tmp)
+    print(f"{a.out}: K = {len(N_k)} states, N = {N} samples, observables: {', '.join(observables) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+//! Test support for `zeta free-energy` on reduced potentials: writes the HDF5
+//! inputs (u_kn or energies form, docs/free-energy.md) from harmonic oscillators
+//! and runs the command in-process.
+#pragma once
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "apps/apps.hpp"
+#include "oscillators.hpp"
+#include "zeta/io/hdf5.hpp"
+
+namespace zeta::test {
+
+//! Writes `path` with /N_k, /observables/x and /observables/x2 and either /u_kn
+//! (float64, or float32 when `single`) or the compact /energy (x²/2) with /beta (κ_k).
+inline void write_mbar_input(const std::string& path, const Oscillators& o, bool energies = false, bool single = false) {
+  std::remove(path.c_str());
+  const hsize_t K = o.kappa.size(), N = o.x.size();
+  auto f = io::create_serial(path);
+  io::write_array<std::int64_t>(f.id(), "/N_k", {K}, o.N_k.data());
+  std::vector<double> x2(N), e(N);
+  for (hsize_t n = 0; n < N; ++n) x2[n] = o.x[n] * o.x[n], e[n] = 0.5 * o.x[n] * o.x[n];
+  io::write_array<double>(f.id(), "/observables/x", {N}, o.x.data());
+  io::write_array<double>(f.id(), "/observables/x2", {N}, x2.data());
+  if (energies) {
+    io::write_array<double>(f.id(), "/energy", {N}, e.data());
+    io::write_array<double>(f.id(), "/beta", {K}, o.kappa.data());
+  } else if (single) {
+    const std::vector<float> u(o.u.begin(), o.u.end());
+    io::write_array<float>(f.id(), "/u_kn", {K, N}, u.data());
+  } else {
+    io::write_array<double>(f.id(), "/u_kn", {K, N}, o.u.data());
+  }
+}
+
+//! `zeta free-energy in` on `comm`, writing `out` (empty: no file).
+inline apps::FreeEnergyResult run_free_energy(const std::string& in, const std::string& out,
+                                              const parallel::Comm& comm, std::vector<std::string> extra = {}) {
+  Config opts;
+  apps::declare_free_energy_keys(opts);
+  extra.push_back("--output.file=" + out);
+  opts.parse_text("", extra);
+  return apps::free_energy(in, opts, comm);
+}
+
+}  // namespace zeta::test
