@@ -348,9 +348,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
     out.attribute("input", file);
     estimators::write_mbar_output(out, rep, comm.root());
     if (format == "temper") write_temper_output(out, res);
-    j.add("output", fo.output);
-    out.write_summary(j);
-    res.output = out.finish();
+    res.output = io::publish(out, j, comm);
   }
   return res;
 }

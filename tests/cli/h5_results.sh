@@ -24,6 +24,7 @@ runs=$(cat << EOF_RUNS
 sample_double_well sample $here/../../input/double_well.ini --run.steps=200 --run.burn_in=40 --sampler.chains=8 --output.landscape_n=16 --output.file=sample_double_well.h5 $q
 sample_ising sample --model.type=ising --model.L=8 --sampler.type=metropolis --sampler.chains=4 --run.steps=100 --run.burn_in=20 --run.save_every=20 --output.file=sample_ising.h5 $q
 temper_ising temper $here/../../input/temper_ising.ini --model.L=8 --temper.count=6 --run.steps=400 --run.burn_in=100 --run.save_every=10 --checkpoint.file=temper_ising.ckpt --checkpoint.every_steps=200 --output.file=temper_ising.h5 $q
+free_energy free-energy temper_ising.h5 --output.file=free_energy.h5
 temper_mixture temper $here/../../input/temper_mixture.ini --temper.count=4 --temper.copies=2 --run.steps=300 --run.burn_in=100 --run.save_every=20 --output.file=temper_mixture.h5 $q
 ais_ising ais $here/../../input/ais_ising.ini --model.L=8 --ais.steps=50 --ais.chains=16 --ais.reverse=true --ais.reverse_burn_in=10 --output.file=ais_ising.h5 $q
 train_rbm train --model.type=rbm --model.hidden=8 --data.path=$fashion/t10k-images-idx3-ubyte.gz --data.heldout_path=$fashion/t10k-images-idx3-ubyte.gz --data.limit=200 --data.binarize=threshold --data.partitions=2 --train.objective=pcd --train.batch=20 --train.chains=20 --run.steps=20 --train.eval_every=5 --train.ais_every=10 --train.ais_steps=20 --train.ais_chains=8 --output.file=train_rbm.h5 $q
