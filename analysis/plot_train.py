@@ -102,11 +102,9 @@ def curves(f, t, panels, path):
     print(path)
 
 
-def zeta_units(text, units, per_area=False):
-    """text [1/units^2] for a density over a plane of coordinates in `units`."""
-    if not units or units == "1":
-        return text
-    return f"{text} [1/{units}$^2$]" if per_area else f"{text} [{units}]"
+def density_label(text, units):
+    """An axis label for a density over a plane of coordinates in `units`: text [1/units^2]."""
+    return f"{text} [1/{units}$^2$]" if units and units != "1" else text
 
 
 def image_side(dim, smallest=1):
@@ -141,7 +139,7 @@ def density(f, t, objective, path):
     fig, ax = plt.subplots(figsize=(4.8, 4.3))
     im = ax.imshow(p, origin="lower", extent=(x[0] - dx / 2, x[-1] + dx / 2, y[0] - dy / 2, y[-1] + dy / 2),
                    cmap="viridis")
-    fig.colorbar(im, ax=ax, label=zeta_units("p(x)", f.units("landscape/x"), per_area=True))
+    fig.colorbar(im, ax=ax, label=density_label("p(x)", f.units("landscape/x")))
     title = f"model density ({objective}, step {int(t['nll_step'][-1])})"
     title += f"\nheld-out NLL {t['heldout_nll'][-1]:.4f} +- {t['heldout_nll_stderr'][-1]:.4f}"
     if "true_nll" in t:

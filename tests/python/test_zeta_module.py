@@ -169,14 +169,18 @@ try:
     files = plot("plot_samples.py", "rbm_samples.h5")
     check(any(f.endswith("_images.png") for f in files), "plot_samples on an RBM: the image grid")
 
-    # ---- train: an MLP by DSM on the ring of Gaussians (density grid, /landscape)
-    run("train", os.path.join(source, "input/train_dsm_ring8.ini"), "--run.steps=100", "--train.eval_every=50",
-        "--train.grid_points=16", "--model.layers=2,8,1", "--data.examples=2000", "--data.heldout_examples=500",
-        "--output.file=dsm.h5", "--checkpoint.file=", "--checkpoint.every_steps=0")
-    with zeta.open("dsm.h5") as out:
-        check(out["model/layer_0/weight"].shape == (8, 2) and out["landscape/energy"].shape == (16, 16),
-              "train mlp: /model/layer_0/weight [8, 2], /landscape [16, 16]")
-    plot("plot_train.py", "dsm.h5")
+    # ---- train: an MLP by PCD on the ring of Gaussians (density grid, /landscape, /eval)
+    p = run("train", "--model.type=mlp", "--model.layers=2,8,1", "--data.type=synthetic", "--data.shape=ring8",
+            "--data.examples=500", "--data.heldout_examples=100", "--train.objective=pcd", "--run.steps=50",
+            "--train.eval_every=25", "--train.batch=32", "--train.grid_points=16", "--output.file=pcd.h5")
+    fig = zeta.read_json(p.stdout)
+    with zeta.open("pcd.h5") as out:
+        check(out["model/layer_0/weight"].shape == (8, 2) and out["landscape/energy"].shape == (16, 16) and
+              out["eval/samples"].shape[1] == 2 and close(out["train/energy_data"][-1], fig["energy_data"], 0),
+              "train mlp: /model/layer_0/weight [8, 2], /landscape [16, 16], /eval, last energy_data = the JSON's")
+        check_summary(out, fig, ["steps", "energy_data"])
+    files = plot("plot_train.py", "pcd.h5")
+    check(len(files) == 4, "plot_train.py on an MLP by PCD: curves, density, energies, samples")
 
     # ---- a bare model.params file (an MLP's layers, as a user writes them)
     import h5py  # noqa: E402
