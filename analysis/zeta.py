@@ -211,6 +211,8 @@ class Output:
 
     def __repr__(self):
         what = f"zeta {self.command}" + (" checkpoint" if self.checkpoint else "") if self.command else "HDF5"
+        if self._f is None:
+            return f"<zeta.Output '{self.path}': {what} file, closed>"
         return f"<zeta.Output '{self.path}': {what} file, {len(self.datasets())} datasets>"
 
     @property
@@ -224,7 +226,9 @@ class Output:
     def datasets(self, group=""):
         """Names of the datasets (under `group`, e.g. "temper"), sorted, without a leading '/'."""
         h5py = _h5py()
-        root = self.h5[group] if group.strip("/") else self.h5
+        root = self.h5.get(group.strip("/")) if group.strip("/") else self.h5
+        if not isinstance(root, h5py.Group):
+            raise Error(f"'{self.path}': no group /{group.strip('/')}")
         names = []
 
         def visit(name, obj):

@@ -330,10 +330,12 @@ try:
         f.write("not hdf5\n")
     msgs = [error_of(lambda: zeta.open("missing.h5")), error_of(lambda: zeta.open("text.h5")),
             error_of(lambda: zeta.open("gmm.h5")["samples/nope"]), error_of(lambda: zeta.u_kn("gmm.h5")),
-            error_of(lambda: zeta.u_kn("ising.h5", thin=0)), error_of(lambda: zeta.open("gmm.h5")["samples"])]
+            error_of(lambda: zeta.u_kn("ising.h5", thin=0)), error_of(lambda: zeta.open("gmm.h5")["samples"]),
+            error_of(lambda: zeta.open("gmm.h5").datasets("temper"))]
     check("'missing.h5': no such file" in msgs[0] and "'text.h5' is not a readable HDF5 file" in msgs[1] and
           "/samples/nope: no such dataset" in msgs[2] and "samples/x" in msgs[2] and
-          "not a zeta temper output" in msgs[3] and "thin" in msgs[4] and "a group, not a dataset" in msgs[5],
+          "not a zeta temper output" in msgs[3] and "thin" in msgs[4] and "a group, not a dataset" in msgs[5] and
+          "'gmm.h5': no group /temper" in msgs[6],
           "errors: " + " | ".join(msgs))
     p = subprocess.run(["/usr/bin/python3", os.path.join(analysis, "plot_temper.py"), "gmm.h5"], capture_output=True,
                        text=True)
