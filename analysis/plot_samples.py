@@ -27,8 +27,8 @@ File layout read (written by zeta):
     /landscape/x [nx], /landscape/y [ny], /landscape/energy [ny, nx]  (optional)
     root attributes: config (the full INI), ranks, samples_saved (interrupted runs:
     only the first samples_saved rows of /samples hold data)
-    attribute units of /samples/x, /samples/energy, /landscape/energy (when the
-    file has them: the axis labels show them)
+    attribute units of /samples/x, /samples/energy, /landscape/energy (the axis
+    labels show them; files that predate them: energies in kT)
 Reads the file with analysis/zeta.py (next to this script).
 
 Needs Debian's python3-h5py, python3-numpy and python3-matplotlib, hence the
@@ -88,11 +88,11 @@ def load(path):
             "ranks": out.attrs.get("ranks", "?"),
             # Axis labels with the units the file gives (attribute `units`), when it does.
             "x_units": out.units("samples/x"),
-            "e_label": out.label("samples/energy", "energy E"),
+            "e_label": out.label("samples/energy", "energy E", "kT"),
         }
         if all(f"landscape/{k}" in out for k in ("x", "y", "energy")):
             data["landscape"] = tuple(out[f"landscape/{k}"] for k in ("x", "y", "energy"))
-            data["landscape_label"] = out.label("landscape/energy", "energy E (landscape)")
+            data["landscape_label"] = out.label("landscape/energy", "energy E (landscape)", "kT")
     return data
 
 

@@ -36,8 +36,8 @@ File layout read (written by zeta temper):
     /temper/x [saved, copies, dim]                     (continuous models)
     root attributes: command ("temper"), config (the resolved INI), ranks,
     samples_saved (interrupted runs: only the first samples_saved rows hold data)
-    attribute units of the datasets (when the file has them: the axis labels show
-    them; Ising energies default to units of J)
+    attribute units of the datasets (the axis labels show them; files that predate
+    them: energies in kT, betas in 1/kT)
 Reads the file with analysis/zeta.py (next to this script).
 
 Needs Debian's python3-h5py, python3-numpy and python3-matplotlib, hence the
@@ -110,12 +110,11 @@ def load(path):
             if f"temper/{name}" in out:
                 d[name] = np.asarray(out[f"temper/{name}"])
         # Axis labels with the units the file gives (attribute `units`), when it does.
-        # Ising energies are in units of the coupling J, betas in 1/J, when the file does not say.
-        ising = out.config.get("model.type") == "ising"
-        d["beta_units"] = out.units("temper/betas", "1/J" if ising else None)
-        d["e_units"] = out.units("temper/energy", out.units("temper/mean_energy", "J" if ising else None))
+        # Files that predate the units attributes: the units zeta writes now.
+        d["beta_units"] = out.units("temper/betas", "1/kT")
+        d["e_units"] = out.units("temper/energy", out.units("temper/mean_energy", "kT"))
         d["x_units"] = out.units("temper/x")
-        d["tau_units"] = out.units("temper/tau_int", "steps")
+        d["tau_units"] = out.units("temper/tau_int", "step")
         K = d["betas"].size
         if K < 2 or d["acceptance"].size != K - 1 or d["flow"].size != K or d["round_trips"].size % K:
             fail(f"'{path}': inconsistent shapes: /temper/betas {d['betas'].shape}, /temper/acceptance "

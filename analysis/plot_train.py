@@ -56,8 +56,9 @@ MLP_PANELS = [
     ("held-out NLL (grid)", [("nll_step", "heldout_nll", "model", "heldout_nll_stderr")], "true_nll"),
 ]
 
-# Units of the series whose files predate the `units` attributes.
-DEFAULT_UNITS = {"pseudo_loglik": "nats", "heldout_loglik": "nats", "heldout_nll": "nats"}
+# Units of the series in files that predate the `units` attributes (the files' vocabulary).
+DEFAULT_UNITS = {"pseudo_loglik": "nat", "heldout_loglik": "nat", "heldout_nll": "nat", "free_energy_data": "kT",
+                 "energy_data": "kT"}
 
 
 def grid(images, side, path, title, cmap="gray"):
@@ -171,7 +172,7 @@ def plot_mlp(f, t, a, prefix):
     ok = e["data"].mean() < e["model"].mean() < e["noise"].mean()
     ax.set_title(f"energies after training ({objective}): data < samples < noise: {'yes' if ok else 'NO'}",
                  fontsize=9)
-    ax.set_xlabel(f.label("eval/energy_data", "energy E"))
+    ax.set_xlabel(f.label("eval/energy_data", "energy E", "kT"))
     ax.set_ylabel("examples per bin")
     ax.legend(fontsize=8)
     fig.tight_layout()

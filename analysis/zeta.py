@@ -276,9 +276,10 @@ class Output:
 
     def label(self, name, text, units=None):
         """An axis label: `text` with the units of dataset `name` ("text [units]");
-        `units` is used when the file has none; no bracket when dimensionless ("1")."""
+        `units` is used when the file has none; no bracket when dimensionless ("1")
+        or when the units are the text ("step")."""
         u = self.units(name, units)
-        return f"{text} [{u}]" if u and u != "1" else text
+        return f"{text} [{u}]" if u and u not in ("1", text) else text
 
 
 # --- The JSON line -----------------------------------------------------------------------------------

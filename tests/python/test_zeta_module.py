@@ -296,6 +296,8 @@ try:
         d.attrs["units"] = "1"
         d.attrs["description"] = "energy of each chain"
         d.attrs["axes"] = np.array(["saved", "chain"], dtype=h5py.string_dtype())
+        f["train/step"] = np.arange(3)
+        f["train/step"].attrs["units"] = "step"
     with zeta.open("typed.h5") as out:
         s = out.summary
         check(s["status"] == "ok" and s["mean_energy"] == 1.5 and type(s["mean_energy"]) is float and
@@ -304,6 +306,9 @@ try:
         check(out.describe("samples/energy") == {"units": "1", "description": "energy of each chain",
                                                  "axes": ["saved", "chain"]} and
               out.label("samples/energy", "E") == "E", f"describe: {out.describe('samples/energy')}")
+        check(out.label("train/step", "step") == "step" and out.label("train/step", "tau") == "tau [step]" and
+              out.label("train/nope", "E", "kT") == "E [kT]" and out.units("train/nope") is None,
+              "label: the units unless dimensionless or the text itself; the default where the file has none")
 
     # ---- rows past samples_saved (files that hold more rows than were written) are left out
     with h5py.File("rows.h5", "w") as f:
