@@ -57,15 +57,16 @@ def close(a, b, tol):
 
 
 def same_value(a, b):
-    """A /summary value against the JSON one: NaN stands for null, arrays as lists."""
+    """A /summary value against the JSON one: NaN stands for null, arrays as lists; a
+    number the JSON prints without a decimal point (0) may be a float64 (0.0) in the file."""
     if b is None:
         return isinstance(a, float) and math.isnan(a)
     if isinstance(b, list):
         return isinstance(a, list) and len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
-    if isinstance(b, bool):
+    if isinstance(b, bool) or isinstance(a, bool):
         return a is b
-    if isinstance(b, float):
-        return isinstance(a, float) and (a == b or (math.isnan(a) and math.isnan(b)))
+    if isinstance(b, (int, float)):
+        return isinstance(a, (int, float)) and (a == b or (math.isnan(a) and math.isnan(b)))
     return type(a) is type(b) and a == b
 
 
