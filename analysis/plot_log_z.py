@@ -66,7 +66,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from zeta_common import attr_str, cfg_float, cfg_get, read_config  # noqa: E402 (next to this script)
+from zeta import attr_str, cfg_float, cfg_get, read_config  # noqa: E402 (analysis/zeta.py, next to this script)
 
 PROG = os.path.basename(sys.argv[0])
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

@@ -11,8 +11,8 @@ Writes two PNG files:
                           2-D:  scatter of the samples over the energy contour in
                                 /landscape when the file has one, else over a 2-D
                                 histogram of the samples
-                          >2-D: 2-D histogram of (x_0, x_1) and 1-D histograms of
-                                x_0 and x_1
+                          >2-D: 2-D histogram of the two coordinates of highest
+                                variance (x_i, x_j) and their 1-D histograms
     PREFIX_energy.png   energy traces of a few chains and the mean over all chains
                         against the saved-sample index, and a histogram of all saved
                         energies
@@ -27,6 +27,9 @@ File layout read (written by zeta):
     /landscape/x [nx], /landscape/y [ny], /landscape/energy [ny, nx]  (optional)
     root attributes: config (the full INI), ranks, samples_saved (interrupted runs:
     only the first samples_saved rows of /samples hold data)
+    attribute units of /samples/x, /samples/energy, /landscape/energy (the axis
+    labels show them; files that predate them: energies in kT)
+Reads the file with analysis/zeta.py (next to this script).
 
 Needs Debian's python3-h5py, python3-numpy and python3-matplotlib, hence the
 /usr/bin/python3 shebang. Exit status: 0 on success, 1 on a bad or unusable file.
@@ -43,7 +46,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from zeta_common import attr_str, cfg_float, cfg_get, read_config  # noqa: E402 (next to this script)
+import zeta  # noqa: E402 (analysis/zeta.py, next to this script)
 
 PROG = os.path.basename(sys.argv[0])
 MAX_ROWS = 20000          # saved rows read at most (a stride is used beyond this)
@@ -58,31 +61,19 @@ def fail(msg):
 
 def load(path):
     try:
-        import h5py
-    except ImportError:
-        fail("h5py is missing; run this script with /usr/bin/python3 (Debian python3-h5py)")
-    if not os.path.isfile(path):
-        fail(f"'{path}': no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        fail(f"'{path}' is not a readable HDF5 file ({e})")
-    with f:
-        if "samples" not in f or not isinstance(f["samples"], h5py.Group):
-            fail(f"'{path}' has no /samples group (not a zeta sample file, or run.save_every = 0)")
-        g = f["samples"]
-        for name in ("x", "energy"):
-            if name not in g:
-                fail(f"'{path}' has no /samples/{name}")
-        dx, de = g["x"], g["energy"]
+        out = zeta.open(path)
+    except zeta.Error as e:
+        fail(str(e))
+    with out:
+        if "samples/x" not in out or "samples/energy" not in out:
+            what = f"a zeta {out.command} output" if out.command else "not a zeta output"
+            fail(f"'{path}' has no /samples/x and /samples/energy ({what}; this script reads the files of "
+                 "`zeta sample` written with run.save_every > 0)")
+        dx, de = out.h5["samples/x"], out.h5["samples/energy"]
         if dx.ndim != 3 or de.ndim != 2 or dx.shape[:2] != de.shape:
             fail(f"'{path}': unexpected shapes /samples/x {dx.shape}, /samples/energy {de.shape}")
-        rows = dx.shape[0]
-        interrupted = False
-        if "samples_saved" in f.attrs:  # interrupted runs: the rest of the rows are unwritten
-            saved = int(f.attrs["samples_saved"])
-            interrupted = saved < rows
-            rows = min(rows, max(saved, 0))
+        rows = dx.shape[0] if out.saved is None else min(dx.shape[0], max(out.saved, 0))
+        interrupted = rows < dx.shape[0]  # interrupted runs: the rest of the rows are unwritten
         if rows == 0 or dx.shape[1] == 0:
             fail(f"'{path}' holds no saved samples")
         stride = max(1, -(-rows // MAX_ROWS))
@@ -93,20 +84,52 @@ def load(path):
             "rows": rows,
             "stride": stride,
             "interrupted": interrupted,
-            "config": read_config(f.attrs),
-            "ranks": attr_str(f.attrs["ranks"]) if "ranks" in f.attrs else "?",
+            "config": out.config,
+            "ranks": out.attrs.get("ranks", "?"),
+            # Axis labels with the units the file gives (attribute `units`), when it does.
+            "x_units": out.units("samples/x"),
+            "e_label": out.label("samples/energy", "energy E", "kT"),
         }
-        if "landscape" in f and all(k in f["landscape"] for k in ("x", "y", "energy")):
-            ls = f["landscape"]
-            data["landscape"] = (ls["x"][:], ls["y"][:], ls["energy"][:])
+        if all(f"landscape/{k}" in out for k in ("x", "y", "energy")):
+            data["landscape"] = tuple(out[f"landscape/{k}"] for k in ("x", "y", "energy"))
+            data["landscape_label"] = out.label("landscape/energy", "energy E (landscape)", "kT")
     return data
+
+
+def coord_label(d, i):
+    """Axis label of coordinate i of the samples (its pixel when they are images),
+    with their units when the file gives them."""
+    u = d.get("x_units")
+    side = image_side(d["x"].shape[2])
+    pixel = f" (pixel row {i // side}, column {i % side})" if side else ""
+    return f"$x_{{{i}}}${pixel}" + (f" [{u}]" if u and u != "1" else "")
+
+
+def bin_edges(v, bins=80):
+    """80 bins, or one bin per value when a coordinate takes few values (binary pixels)."""
+    u = np.unique(v)
+    if u.size > 16:
+        return bins
+    if u.size == 1:
+        return np.array([u[0] - 0.5, u[0] + 0.5])
+    mid = (u[1:] + u[:-1]) / 2
+    return np.concatenate([[2 * u[0] - mid[0]], mid, [2 * u[-1] - mid[-1]]])
+
+
+def top_variance_pair(pts):
+    """The two coordinates of highest sample variance (ties: the lower index first).
+    Picking x_0 and x_1 showed two constant pixels for RBMs on Fashion-MNIST: the
+    border pixels of the images are always 0."""
+    var = np.var(pts, axis=0)
+    order = np.argsort(-var, kind="stable")
+    return sorted(int(i) for i in order[:2])
 
 
 def title_of(path, d):
     cp = d["config"]
-    model = cfg_get(cp, "model", "type", "?")
-    sampler = cfg_get(cp, "sampler", "type", "?")
-    beta = cfg_get(cp, "sampler", "beta", "1")
+    model = cp.get("model.type", "?")
+    sampler = cp.get("sampler.type", "?")
+    beta = cp.get("sampler.beta", "1")
     n, chains, dim = d["x"].shape
     t = (f"{os.path.basename(path)}: {model}, dim {dim}, {sampler}, {chains} chains, "
          f"beta {beta}, {d['rows']} saved")
@@ -136,7 +159,7 @@ def plot_samples(path, d, out):
         xs = pts[:, 0]
         ax.hist(xs, bins=80, density=True, color="tab:blue", alpha=0.6, label="samples")
         # exp(-beta E) at the sampled points, normalised over the sampled range.
-        beta = cfg_float(d["config"], "sampler", "beta", 1.0)
+        beta = d["config"].get_float("sampler.beta", 1.0)
         e = d["energy"].reshape(-1)
         xe = x.reshape(-1)
         ok = np.isfinite(e) & np.isfinite(xe)
@@ -148,7 +171,7 @@ def plot_samples(path, d, out):
             z = getattr(np, "trapezoid", getattr(np, "trapz", None))(p, xe)
             if z > 0:
                 ax.plot(xe, p / z, color="k", lw=1.2, label=r"$e^{-\beta E}$ (normalised)")
-        ax.set_xlabel("$x_0$")
+        ax.set_xlabel(coord_label(d, 0))
         ax.set_ylabel("density")
         ax.legend(loc="best")
     elif dim == 2:
@@ -163,7 +186,7 @@ def plot_samples(path, d, out):
             levels = np.linspace(lo, hi, 30)
             cs = ax.contourf(lx, ly, np.clip(le, lo, None), levels=levels, cmap="viridis", extend="max")
             ax.contour(lx, ly, le, levels=levels[::3], colors="white", linewidths=0.4, alpha=0.5)
-            fig.colorbar(cs, ax=ax, label="energy E (landscape)")
+            fig.colorbar(cs, ax=ax, label=d["landscape_label"])
             ax.set_xlim(lx[0], lx[-1])
             ax.set_ylim(ly[0], ly[-1])
             outside = np.mean((pts[:, 0] < lx[0]) | (pts[:, 0] > lx[-1]) |
@@ -179,21 +202,24 @@ def plot_samples(path, d, out):
         s = subsample(pts, MAX_SCATTER, rng)
         ax.scatter(s[:, 0], s[:, 1], s=3, c=dot, alpha=0.5, linewidths=0,
                    label=f"samples ({len(s)} of {len(pts)} shown)" if len(s) < len(pts) else "samples")
-        ax.set_xlabel("$x_0$")
-        ax.set_ylabel("$x_1$")
+        ax.set_xlabel(coord_label(d, 0))
+        ax.set_ylabel(coord_label(d, 1))
         ax.legend(loc="upper right", markerscale=4, fontsize=8)
     else:
         fig, (ax, ax1) = plt.subplots(1, 2, figsize=(12, 5))
-        h = ax.hist2d(pts[:, 0], pts[:, 1], bins=80, cmap="viridis", cmin=1)
+        i, j = top_variance_pair(pts)
+        h = ax.hist2d(pts[:, i], pts[:, j], bins=(bin_edges(pts[:, i]), bin_edges(pts[:, j])), cmap="viridis",
+                      cmin=1)
         fig.colorbar(h[3], ax=ax, label="samples per bin")
-        ax.set_xlabel("$x_0$")
-        ax.set_ylabel("$x_1$")
-        ax.set_title(f"first two of {dim} coordinates")
+        ax.set_xlabel(coord_label(d, i))
+        ax.set_ylabel(coord_label(d, j))
+        ax.set_title(f"the two of {dim} coordinates with the highest variance")
         ax.set_aspect("equal", adjustable="datalim")
-        for i, c in ((0, "tab:blue"), (1, "tab:orange")):
-            ax1.hist(pts[:, i], bins=80, density=True, histtype="step", lw=1.5, color=c,
-                     label=f"$x_{i}$: mean {pts[:, i].mean():.3g}, sd {pts[:, i].std():.3g}")
-        ax1.set_xlabel("value")
+        for k, c in ((i, "tab:blue"), (j, "tab:orange")):
+            ax1.hist(pts[:, k], bins=bin_edges(pts[:, k]), density=True, histtype="step", lw=1.5, color=c,
+                     label=f"$x_{{{k}}}$: mean {pts[:, k].mean():.3g}, sd {pts[:, k].std():.3g}")
+        u = d.get("x_units")
+        ax1.set_xlabel("value" + (f" [{u}]" if u and u != "1" else ""))
         ax1.set_ylabel("density")
         ax1.legend(loc="upper right", fontsize=8)
     fig.suptitle(title, fontsize=9)
@@ -212,7 +238,7 @@ def plot_energy(path, d, out):
         mean = np.nanmean(np.where(np.isfinite(e), e, np.nan), axis=1)
     ax.plot(idx, mean, color="k", lw=1.8, label=f"mean over {e.shape[1]} chains")
     ax.set_xlabel("saved sample index" + (f" (every {d['stride']}th)" if d["stride"] > 1 else ""))
-    ax.set_ylabel("energy E")
+    ax.set_ylabel(d["e_label"])
     ax.legend(loc="upper right", fontsize=8, ncol=2)
     flat = e[np.isfinite(e)]
     if flat.size:
@@ -220,7 +246,7 @@ def plot_energy(path, d, out):
         ax1.axhline(flat.mean(), color="k", lw=1.2, label=f"mean {flat.mean():.4g}")
         ax1.legend(loc="upper right", fontsize=8)
     ax1.set_xlabel("density")
-    ax1.set_ylabel("energy E")
+    ax1.set_ylabel(d["e_label"])
     ax1.sharey(ax)
     if flat.size:
         # Rare spikes would squash the traces: show up to the 99.9th percentile.

@@ -36,6 +36,9 @@ File layout read (written by zeta temper):
     /temper/x [saved, copies, dim]                     (continuous models)
     root attributes: command ("temper"), config (the resolved INI), ranks,
     samples_saved (interrupted runs: only the first samples_saved rows hold data)
+    attribute units of the datasets (the axis labels show them; files that predate
+    them: energies in kT, betas in 1/kT)
+Reads the file with analysis/zeta.py (next to this script).
 
 Needs Debian's python3-h5py, python3-numpy and python3-matplotlib, hence the
 /usr/bin/python3 shebang. Exit status: 0 on success, 1 on a bad or unusable file.
@@ -54,7 +57,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import cm, colors  # noqa: E402
 
-from zeta_common import attr_str, cfg_float, cfg_get, read_config  # noqa: E402 (next to this script)
+import zeta  # noqa: E402 (analysis/zeta.py, next to this script)
+from zeta import cfg_float, cfg_get  # noqa: E402
 
 PROG = os.path.basename(sys.argv[0])
 MAX_ROWS = 20000          # saved rows read at most (a stride is used beyond this)
@@ -84,35 +88,33 @@ def parse_list(text, sep=","):
 
 def load(path):
     try:
-        import h5py
-    except ImportError:
-        fail("h5py is missing; run this script with /usr/bin/python3 (Debian python3-h5py)")
-    if not os.path.isfile(path):
-        fail(f"'{path}': no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        fail(f"'{path}' is not a readable HDF5 file ({e})")
-    with f:
-        if "zeta_checkpoint" in f.attrs:
-            fail(f"'{path}' is a zeta {attr_str(f.attrs['zeta_checkpoint'])} checkpoint, not an output "
-                 "file: pass the file named by output.file")
-        command = attr_str(f.attrs["command"]) if "command" in f.attrs else None
-        if "temper" not in f or not isinstance(f["temper"], h5py.Group):
+        out = zeta.open(path)
+    except zeta.Error as e:
+        fail(str(e))
+    with out:
+        if out.checkpoint:
+            fail(f"'{path}' is a zeta {out.command} checkpoint, not an output file: pass the file named by "
+                 "output.file")
+        command = out.command
+        if "temper/betas" not in out:
             what = f"a zeta {command} output" if command else "not a zeta temper output"
             fail(f"'{path}' has no /temper group ({what}; this script reads the files of `zeta temper`)")
         if command not in (None, "temper"):
             fail(f"'{path}' was written by zeta {command}, not by zeta temper")
-        g = f["temper"]
         for name in ("betas", "acceptance", "flow", "round_trips"):
-            if name not in g:
+            if f"temper/{name}" not in out:
                 fail(f"'{path}' has no /temper/{name} (not a complete zeta temper output)")
-        d = {"config": read_config(f.attrs),
-             "ranks": attr_str(f.attrs["ranks"]) if "ranks" in f.attrs else "?"}
+        d = {"config": out.config, "ranks": out.attrs.get("ranks", "?")}
         for name in ("betas", "acceptance", "flow", "round_trips", "mean_energy", "mean_energy_stderr",
                      "tau_int", "mean_abs_magnetization", "mean_abs_magnetization_stderr"):
-            if name in g:
-                d[name] = np.asarray(g[name][:])
+            if f"temper/{name}" in out:
+                d[name] = np.asarray(out[f"temper/{name}"])
+        # Axis labels with the units the file gives (attribute `units`), when it does.
+        # Files that predate the units attributes: the units zeta writes now.
+        d["beta_units"] = out.units("temper/betas", "1/kT")
+        d["e_units"] = out.units("temper/energy", out.units("temper/mean_energy", "kT"))
+        d["x_units"] = out.units("temper/x")
+        d["tau_units"] = out.units("temper/tau_int", "step")
         K = d["betas"].size
         if K < 2 or d["acceptance"].size != K - 1 or d["flow"].size != K or d["round_trips"].size % K:
             fail(f"'{path}': inconsistent shapes: /temper/betas {d['betas'].shape}, /temper/acceptance "
@@ -125,8 +127,8 @@ def load(path):
         d["rows"] = 0
         d["interrupted"] = False
         d["stride"] = 1
-        if "energy" in g:
-            de = g["energy"]
+        if "temper/energy" in out:
+            de = out.h5["temper/energy"]
             if de.ndim == 2:
                 shape_ok = de.shape[1] == K and d["copies"] == 1
             elif de.ndim == 3:
@@ -137,15 +139,15 @@ def load(path):
                 fail(f"'{path}': unexpected shape of /temper/energy {de.shape} for K = {K}, "
                      f"{d['copies']} copies")
             rows = de.shape[0]
-            if "samples_saved" in f.attrs:
-                saved = int(f.attrs["samples_saved"])
-                d["interrupted"] = saved < rows
-                rows = min(rows, max(saved, 0))
+            if out.saved is not None:
+                d["interrupted"] = out.saved < rows
+                rows = min(rows, max(out.saved, 0))
             stride = max(1, -(-rows // MAX_ROWS))
             d["rows"], d["stride"] = rows, stride
             # Always [rows, copies, K] from here on.
             e = de[0:rows:stride]
             d["energy"] = e.reshape(e.shape[0], d["copies"], K)
+            g = out.h5["temper"]
             if "magnetization" in g and g["magnetization"].shape == de.shape:
                 m = g["magnetization"][0:rows:stride]
                 d["magnetization"] = m.reshape(m.shape[0], d["copies"], K)
@@ -156,6 +158,10 @@ def load(path):
                 else:
                     warn(f"unexpected shape of /temper/x {dx.shape}: no state plot")
     return d
+
+
+def with_units(text, units):
+    return f"{text} [{units}]" if units and units != "1" else text
 
 
 # --- Helpers ------------------------------------------------------------------
@@ -191,7 +197,9 @@ def log_scale(betas):
     return betas[0] > 0 and betas[-1] / betas[0] > 10
 
 
-def beta_axis(ax, d, label=r"inverse temperature $\beta$"):
+def beta_axis(ax, d, label=None):
+    if label is None:
+        label = with_units(r"inverse temperature $\beta$", d.get("beta_units"))
     b = d["betas"]
     if log_scale(b):
         ax.set_xscale("log")
@@ -324,14 +332,14 @@ def plot_energy_hist(path, d, out):
             ax.hist(v, bins=edges, histtype="step", lw=1.1, color=cmap(norm(b[k])), **kw)
     if logx:
         ax.set_xscale("log")
-    ax.set_xlabel("energy E" + (" (log scale)" if logx else ""))
+    ax.set_xlabel(with_units("energy E", d.get("e_units")) + (" (log scale)" if logx else ""))
     ax.set_ylabel("density per decade of E" if logx else "density")
     n = e.shape[0] * e.shape[1]
     ax.set_title(f"saved energies per level ({n} per level, pooled over {e.shape[1]} "
                  f"cop{'y' if e.shape[1] == 1 else 'ies'}); overlapping neighbours swap often", fontsize=9)
     sm = cm.ScalarMappable(norm=norm, cmap=cmap)
     sm.set_array([])
-    cb = fig.colorbar(sm, ax=ax, label=r"$\beta$")
+    cb = fig.colorbar(sm, ax=ax, label=with_units(r"$\beta$", d.get("beta_units")))
     for v in b:
         cb.ax.axhline(v, color="k", lw=0.5)
     return finish(fig, path, d, out)
@@ -349,7 +357,7 @@ def plot_x(path, d, out):
         v = x.reshape(-1)
         v = v[np.isfinite(v)]
         ax.hist(v, bins=100, density=True, color="tab:blue", alpha=0.7)
-        ax.set_xlabel("$x_0$")
+        ax.set_xlabel(with_units("$x_0$", d.get("x_units")))
         ax.set_ylabel("density")
         ax.set_title(rf"states at the target $\beta$ = {b_target:.4g} ({v.size} samples)", fontsize=9)
         return finish(fig, path, d, out)
@@ -364,8 +372,8 @@ def plot_x(path, d, out):
         ax.scatter(p[:, 0], p[:, 1], s=3, alpha=0.5, linewidths=0, color=cmap(c % 10),
                    label=f"copy {c}" if copies <= 10 else None)
     shown = min(total, per_copy * copies)
-    ax.set_xlabel("$x_0$")
-    ax.set_ylabel("$x_1$")
+    ax.set_xlabel(with_units("$x_0$", d.get("x_units")))
+    ax.set_ylabel(with_units("$x_1$", d.get("x_units")))
     ax.set_aspect("equal", adjustable="datalim")
     t = rf"states at the target $\beta$ = {b_target:.4g}: {total} samples"
     if shown < total:
@@ -410,7 +418,7 @@ def plot_mean_energy(path, d, out):
     beta_axis(ax, d, label="")
     ax.errorbar(b, E, yerr=np.where(np.isfinite(se), se, 0), fmt="o-", color="tab:purple", ms=4, capsize=3,
                 label=r"mean energy $\pm$ standard error")
-    ax.set_ylabel(r"$\langle E \rangle_\beta$")
+    ax.set_ylabel(with_units(r"$\langle E \rangle_\beta$", d.get("e_units")))
     ax.set_title(rf"target $\beta$ = {b[-1]:.4g}: $\langle E \rangle$ = {E[-1]:.6g} $\pm$ {se[-1]:.2g}",
                  fontsize=9)
     ax.legend(loc="best", fontsize=8)
@@ -429,10 +437,10 @@ def plot_mean_energy(path, d, out):
         ax = axes[i]
         beta_axis(ax, d, label="")
         ax.plot(b, tau, "s-", color="tab:gray", ms=4, label=r"$\tau_{int}$ of the energy at level k")
-        ax.set_ylabel(r"$\tau_{int}$ (steps)")
+        ax.set_ylabel(with_units(r"$\tau_{int}$", d.get("tau_units")))
         ax.set_ylim(bottom=0)
         ax.legend(loc="best", fontsize=8)
-    axes[-1].set_xlabel(r"inverse temperature $\beta$")
+    axes[-1].set_xlabel(with_units(r"inverse temperature $\beta$", d.get("beta_units")))
     return finish(fig, path, d, out)
 
 

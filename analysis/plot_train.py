@@ -22,19 +22,21 @@ PREFIX_energies.png (overlaid histograms of /eval/energy_{data,model,noise}:
 the seed's check is data lowest, model samples between, noise highest) and
 PREFIX_samples.png (/eval/samples as an image grid when dim is a square >= 64,
 else a scatter of the first two coordinates). --checkpoint is RBM-only.
+
+Axis labels carry the units of the datasets (attribute units) when the file has
+them. Reads the file with analysis/zeta.py (next to this script).
 """
 import argparse
 import math
 import os
 
-import h5py
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from zeta_common import cfg_get, read_config  # noqa: E402 (next to this script)
+import zeta  # noqa: E402 (analysis/zeta.py, next to this script)
 
 # A curves panel: (title, [(x key, y key, label, y-error key or None)], horizontal-line key or None).
 RBM_PANELS = [
@@ -51,8 +53,12 @@ MLP_PANELS = [
     ("mean energy", [("step", "energy_data", "data", None),
                      ("step", "energy_model", "model samples", None)], None),
     ("gradient norm", [("step", "grad_norm", None, None)], None),
-    ("held-out NLL (grid, nats)", [("nll_step", "heldout_nll", "model", "heldout_nll_stderr")], "true_nll"),
+    ("held-out NLL (grid)", [("nll_step", "heldout_nll", "model", "heldout_nll_stderr")], "true_nll"),
 ]
+
+# Units of the series in files that predate the `units` attributes (the files' vocabulary).
+DEFAULT_UNITS = {"pseudo_loglik": "nat", "heldout_loglik": "nat", "heldout_nll": "nat", "free_energy_data": "kT",
+                 "energy_data": "kT"}
 
 
 def grid(images, side, path, title, cmap="gray"):
@@ -70,7 +76,7 @@ def grid(images, side, path, title, cmap="gray"):
     print(path)
 
 
-def curves(t, panels, path):
+def curves(f, t, panels, path):
     """One panel per entry of panels whose series are all in t and non-empty."""
     has = lambda k: k in t and len(t[k]) > 0  # noqa: E731
     panels = [p for p in panels if all(has(x) and has(y) for x, y, _, _ in p[1])]
@@ -89,11 +95,17 @@ def curves(t, panels, path):
         if any(label for _, _, label, _ in lines):
             ax.legend()
         ax.set_title(title)
-        ax.set_xlabel("step")
+        ax.set_xlabel(f.label("train/" + lines[0][0], "step"))
+        ax.set_ylabel(f.label("train/" + lines[0][1], title, DEFAULT_UNITS.get(lines[0][1])))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     print(path)
+
+
+def density_label(text, units):
+    """An axis label for a density over a plane of coordinates in `units`: text [1/units^2]."""
+    return f"{text} [1/{units}$^2$]" if units and units != "1" else text
 
 
 def image_side(dim, smallest=1):
@@ -102,17 +114,17 @@ def image_side(dim, smallest=1):
 
 
 def plot_rbm(f, t, a, prefix):
-    W = f["/model/rbm/W"][...]
-    curves(t, RBM_PANELS, prefix + "_curves.png")
+    W = f["model/rbm/W"]
+    curves(f, t, RBM_PANELS, prefix + "_curves.png")
     nv, nh = W.shape
     side = image_side(nv)
     if side:
         grid([W[:, j] for j in range(min(nh, 100))], side, prefix + "_filters.png",
              f"filters (columns of W, {min(nh, 100)} of {nh})", cmap="RdBu_r")
         if a.checkpoint:
-            with h5py.File(a.checkpoint, "r") as c:
-                if "/train/chains" in c:
-                    v = c["/train/chains"][...]
+            with zeta.open(a.checkpoint) as c:
+                if "train/chains" in c:
+                    v = c["train/chains"]
                     grid(list(v[:100]), side, prefix + "_samples.png", f"PCD chains ({min(len(v), 100)} of {len(v)})")
     else:
         print(f"visible size {nv} is not a square: no image grids")
@@ -122,20 +134,20 @@ def density(f, t, objective, path):
     """The model's density on the NLL grid: /landscape/energy at the cell centres,
     normalised with the grid's ln Z (the last /train/grid_log_z, for the same
     final parameters)."""
-    x, y, e = (f["/landscape/" + k][...] for k in ("x", "y", "energy"))
+    x, y, e = (f["landscape/" + k] for k in ("x", "y", "energy"))
     p = np.exp(-(e + t["grid_log_z"][-1]))
     dx, dy = x[1] - x[0], y[1] - y[0]
     fig, ax = plt.subplots(figsize=(4.8, 4.3))
     im = ax.imshow(p, origin="lower", extent=(x[0] - dx / 2, x[-1] + dx / 2, y[0] - dy / 2, y[-1] + dy / 2),
                    cmap="viridis")
-    fig.colorbar(im, ax=ax, label="p(x)")
+    fig.colorbar(im, ax=ax, label=density_label("p(x)", f.units("landscape/x")))
     title = f"model density ({objective}, step {int(t['nll_step'][-1])})"
     title += f"\nheld-out NLL {t['heldout_nll'][-1]:.4f} +- {t['heldout_nll_stderr'][-1]:.4f}"
     if "true_nll" in t:
         title += f", true {t['true_nll'][0]:.4f}"
     ax.set_title(title, fontsize=9)
-    ax.set_xlabel("x0")
-    ax.set_ylabel("x1")
+    ax.set_xlabel(f.label("landscape/x", "$x_0$"))
+    ax.set_ylabel(f.label("landscape/y", "$x_1$"))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -143,16 +155,16 @@ def density(f, t, objective, path):
 
 
 def plot_mlp(f, t, a, prefix):
-    objective = cfg_get(read_config(f.attrs), "train", "objective", "?")
+    objective = f.config.get("train.objective", "?")
     if a.checkpoint:
         print("--checkpoint is used for RBM outputs only: ignored")
-    curves(t, MLP_PANELS, prefix + "_curves.png")
+    curves(f, t, MLP_PANELS, prefix + "_curves.png")
     if "/landscape/energy" in f:
         density(f, t, objective, prefix + "_density.png")
-    if "/eval/samples" not in f:
+    if "eval/samples" not in f:
         print(f"no /eval (objective {objective}): no energies or samples plots")
         return
-    e = {k: f["/eval/energy_" + k][...] for k in ("data", "model", "noise")}
+    e = {k: f["eval/energy_" + k] for k in ("data", "model", "noise")}
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     bins = np.histogram_bin_edges(np.concatenate(list(e.values())), bins=40)
     for k, label in (("data", "data"), ("model", "model samples"), ("noise", "noise")):
@@ -160,13 +172,14 @@ def plot_mlp(f, t, a, prefix):
     ok = e["data"].mean() < e["model"].mean() < e["noise"].mean()
     ax.set_title(f"energies after training ({objective}): data < samples < noise: {'yes' if ok else 'NO'}",
                  fontsize=9)
-    ax.set_xlabel("energy")
+    ax.set_xlabel(f.label("eval/energy_data", "energy E", "kT"))
+    ax.set_ylabel("examples per bin")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(prefix + "_energies.png", dpi=110)
     plt.close(fig)
     print(prefix + "_energies.png")
-    x = f["/eval/samples"][...]
+    x = f["eval/samples"]
     n, dim = x.shape
     side = image_side(dim, 64)
     if side:
@@ -178,8 +191,8 @@ def plot_mlp(f, t, a, prefix):
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.scatter(x[:, 0], x[:, 1], s=4, alpha=0.6)
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel("x0")
-    ax.set_ylabel("x1")
+    ax.set_xlabel(f.label("eval/samples", "$x_0$"))
+    ax.set_ylabel(f.label("eval/samples", "$x_1$"))
     ax.set_title(f"model samples ({n}, {objective})" + ("" if dim == 2 else f", first 2 of {dim} coords"))
     fig.tight_layout()
     fig.savefig(prefix + "_samples.png", dpi=110)
@@ -194,13 +207,17 @@ def main():
     ap.add_argument("-o", "--prefix", help="output prefix (default: FILE without .h5)")
     a = ap.parse_args()
     prefix = a.prefix or os.path.splitext(a.file)[0]
-    with h5py.File(a.file, "r") as f:
-        if "/train" not in f:
+    try:
+        out = zeta.open(a.file)
+    except zeta.Error as e:
+        raise SystemExit(f"plot_train.py: error: {e}")
+    with out as f:
+        if "train" not in f:
             raise SystemExit(f"{a.file}: no /train (not a zeta train output)")
-        t = {k: f["/train/" + k][...] for k in f["/train"].keys()}
-        if "/model/rbm/W" in f:
+        t = {k[len("train/"):]: f[k] for k in f.datasets("train")}
+        if "model/rbm/W" in f:
             plot_rbm(f, t, a, prefix)
-        elif "/model/layer_0/weight" in f:
+        elif "model/layer_0/weight" in f:
             plot_mlp(f, t, a, prefix)
         else:
             raise SystemExit(f"{a.file}: neither /model/rbm/W nor /model/layer_0/weight (not a zeta train output)")
