@@ -1,6 +1,7 @@
 #include "zeta/estimators/ais.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -87,12 +88,43 @@ AisEstimate estimate(const AisRun& run, const parallel::ChainRange& range, const
   e.log_z_stderr = fw.stderr;
   e.ess = fw.ess;
   e.log_weight_var = fw.log_var;
+  e.chains = range.global;
+  e.low_ess = ess_too_small(e.ess, double(range.global));
   if (run.reverse) {
     const LogMeanExp rv = log_mean_exp(run.log_w_rev, range, comm);
-    e.log_z_upper = run.base_log_z - rv.log_mean;  // E[log mean exp w_rev] ≤ ln(Z_0 / Z): a stochastic upper bound
-    e.log_z_upper_stderr = rv.stderr;
+    e.log_z_reverse = run.base_log_z - rv.log_mean;  // E[log mean exp w_rev] ≤ ln(Z_0 / Z): above ln Z in expectation
+    e.log_z_reverse_stderr = rv.stderr;
+    e.reverse_minus_forward_sigma =
+        (e.log_z_reverse - e.log_z) / std::sqrt(e.log_z_stderr * e.log_z_stderr + rv.stderr * rv.stderr);
   }
   return e;
+}
+
+std::vector<std::string> ais_notes(const AisEstimate& e) {
+  std::vector<std::string> out;
+  char buf[512];
+  if (e.low_ess) {
+    std::snprintf(buf, sizeof buf,
+                  "warning: ESS %.1f of %lld chains is below %.0f (= chains^(3/4)): the delta-method log_z_stderr "
+                  "%.3g is itself uncertain by more than 50%% and may be far too small; use more ais.steps or "
+                  "ais.chains, or ais.method = smc with ais.replicates",
+                  e.ess, static_cast<long long>(e.chains), min_trusted_ess(double(e.chains)), e.log_z_stderr);
+    out.emplace_back(buf);
+  }
+  if (std::isfinite(e.reverse_minus_forward_sigma)) {
+    const double z = e.reverse_minus_forward_sigma;
+    const char* verdict = std::fabs(z) <= 2 ? "agree within their errors"
+                          : z > 0           ? "differ by more than 2 SE: the schedule is too short for either to be "
+                                              "trusted; use more ais.steps"
+                                            : "cross by more than 2 SE (reverse below forward): an error bar is too "
+                                              "small (see the ESS) or the reverse chains were not at equilibrium";
+    std::snprintf(buf, sizeof buf,
+                  "note: forward ln Z %.6g +- %.3g and reverse %.6g +- %.3g %s (reverse - forward = %+.2f SE); "
+                  "each bounds ln Z in expectation only",
+                  e.log_z, e.log_z_stderr, e.log_z_reverse, e.log_z_reverse_stderr, verdict, z);
+    out.emplace_back(buf);
+  }
+  return out;
 }
 
 void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& o, const parallel::ChainRange& range,
