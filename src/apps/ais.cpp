@@ -43,8 +43,9 @@ void smc(const Config& cfg, const parallel::Comm& comm, const models::ModelSpec&
   const estimators::SmcSpec s = estimators::read_smc_spec(cfg);
   const std::uint32_t seed = read_seed(cfg);
   const parallel::ChainRange range = comm.chains(s.chains);
-  Progress progress("zeta ais (smc): beta fraction x1000", 1000 * std::int64_t(s.replicates + s.pilot),
-                    double(s.chains) * s.sweeps / 1000.0, "chain-sweeps (approx.)", comm.root(),
+  // Steps: thousandths of each run's way from beta = 0 to ais.beta (the pilot's first).
+  Progress progress("zeta ais (smc)", 1000 * std::int64_t(s.replicates + s.pilot), 1.0, "thousandths-of-a-run",
+                    comm.root(),
                     cfg.get_nonnegative("run.progress_every"));
   const estimators::SmcHook on_step = [&](int k, double a) {
     progress.update(std::int64_t(1000 * ((k + s.pilot) % (s.replicates + s.pilot)) + std::floor(1000 * a)));

@@ -14,15 +14,17 @@ namespace zeta::estimators {
 
 void declare_ais_keys(Config& cfg) {
   cfg.declare("ais.beta", "1", "target inverse temperature");
-  cfg.declare("ais.steps", "1000", "number of intermediate distributions T (the last is the target)");
-  cfg.declare("ais.chains", "256", "AIS chains over all ranks");
+  cfg.declare("ais.steps", "1000",
+              "number of intermediate distributions T (the last is the target); ais.method = ais only");
+  cfg.declare("ais.chains", "256", "AIS chains (smc: particles) over all ranks");
   cfg.declare("ais.schedule", "linear",
               "linear | geometric | sigmoid interpolation a_t from 0 to 1 (beta_t = a_t * ais.beta), or list");
   cfg.declare("ais.betas", "", "schedule = list: increasing inverse temperatures ending at ais.beta");
-  cfg.declare("ais.sweeps", "1", "MCMC moves (sweeps) at each intermediate distribution");
+  cfg.declare("ais.sweeps", "1", "MCMC moves (sweeps) at each intermediate distribution (smc: after each step)");
   cfg.declare("ais.reverse", "false",
-              "also run AIS backwards from target states equilibrated by ais.reverse_burn_in moves: a "
-              "stochastic upper bound, so the output brackets ln Z (bidirectional Monte Carlo)");
+              "also run AIS backwards from target states equilibrated by ais.reverse_burn_in moves: an upper "
+              "bound on ln Z in expectation only, reported with the forward one and their difference in SE "
+              "(bidirectional Monte Carlo)");
   cfg.declare("ais.reverse_burn_in", "2000", "moves at the target that equilibrate the reverse chains");
   cfg.declare("ais.base_mean", "0", "continuous models: mean of the Gaussian base");
   cfg.declare("ais.base_scale", "1", "continuous models: standard deviation of the Gaussian base");
@@ -105,9 +107,9 @@ std::vector<std::string> ais_notes(const AisEstimate& e) {
   char buf[512];
   if (e.low_ess) {
     std::snprintf(buf, sizeof buf,
-                  "warning: ESS %.1f of %lld chains is below %.0f (= chains^(3/4)): the delta-method log_z_stderr "
-                  "%.3g is itself uncertain by more than 50%% and may be far too small; use more ais.steps or "
-                  "ais.chains, or ais.method = smc with ais.replicates",
+                  "warning: ESS %.1f of %lld chains is below %.1f (= sqrt(2) chains^(3/4)): the delta-method "
+                  "log_z_stderr %.3g is itself uncertain by more than 25%% and may be far too small; use more "
+                  "ais.steps or ais.chains, or ais.method = smc with ais.replicates",
                   e.ess, static_cast<long long>(e.chains), min_trusted_ess(double(e.chains)), e.log_z_stderr);
     out.emplace_back(buf);
   }

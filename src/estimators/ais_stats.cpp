@@ -5,7 +5,7 @@
 
 namespace zeta::estimators {
 
-double min_trusted_ess(double n) { return std::pow(n, 0.75); }
+double min_trusted_ess(double n) { return std::sqrt(2.0) * std::pow(n, 0.75); }
 
 bool ess_too_small(double ess, double n) { return !(ess >= min_trusted_ess(n)); }
 

@@ -16,8 +16,9 @@ void declare_smc_keys(Config& cfg) {
   cfg.declare("ais.method", "ais",
               "ais (annealed importance sampling on the fixed ais.schedule) | smc (adaptive sequential Monte "
               "Carlo: the next beta by bisection on the conditional ESS, systematic resampling)");
-  cfg.declare("ais.target_ess", "0.9",
-              "smc: the conditional ESS of each step's incremental weights, as a fraction of ais.chains, in (0, 1)");
+  cfg.declare("ais.target_ess", "0.99",
+              "smc: the conditional ESS of each step's incremental weights, as a fraction of ais.chains, in (0, 1) "
+              "(closer to 1: more, smaller steps)");
   cfg.declare("ais.resample_threshold", "0.5",
               "smc: resample (systematic) when the ESS falls below this fraction of ais.chains, in (0, 1]");
   cfg.declare("ais.replicates", "1",

@@ -59,7 +59,7 @@ struct SmcSpec {
   double beta = 1;                  //!< the target's inverse temperature
   std::int64_t chains = 256;        //!< particles N over all ranks
   int sweeps = 1;                   //!< MCMC moves after each step
-  double target_ess = 0.9;          //!< conditional ESS / N each step aims at
+  double target_ess = 0.99;         //!< conditional ESS / N each step aims at (bench/README.md)
   double resample_threshold = 0.5;  //!< resample when ESS / N falls below this
   int replicates = 1;               //!< independent runs
   bool replicate_error = false;     //!< the error from the replicates' spread (else from lineages)
