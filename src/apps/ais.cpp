@@ -37,7 +37,7 @@ void declare_ais_app_keys(Config& cfg) {
 
 namespace {
 
-//! ais.method = smc: the replicates in turn, then their combined estimate, /smc/… and the JSON.
+//! ais.method = smc: the replicates in turn, then their combined estimate, /smc/… and the JSON figures.
 void smc(const Config& cfg, const parallel::Comm& comm, const models::ModelSpec& ms, const models::ModelParams& params,
          const samplers::SamplerSpec& smp, io::OutputFile* out, AisResult& r) {
   const estimators::SmcSpec s = estimators::read_smc_spec(cfg);
@@ -76,10 +76,7 @@ void smc(const Config& cfg, const parallel::Comm& comm, const models::ModelSpec&
   r.base_log_z = runs.front().base_log_z;
   if (comm.root())
     for (const std::string& line : estimators::smc_notes(r.smc, s)) std::fprintf(stderr, "zeta: %s\n", line.c_str());
-  if (out) {
-    estimators::write_smc(*out, s, runs, r.smc);
-    r.output = out->finish();
-  }
+  if (out) estimators::write_smc(*out, s, runs, r.smc);
   r.moves = pilot.moves;
   for (const auto& run : runs) r.moves += run.moves;
   auto& j = r.json;
@@ -127,10 +124,7 @@ void forward_reverse(const Config& cfg, const parallel::Comm& comm, const models
     for (const std::string& line : estimators::ais_notes(r)) std::fprintf(stderr, "zeta: %s\n", line.c_str());
   r.base_log_z = o.base_log_z;
   r.moves = o.moves;
-  if (out) {
-    estimators::write_ais(*out, as, o, range, comm);
-    r.output = out->finish();
-  }
+  if (out) estimators::write_ais(*out, as, o, range, comm);
   auto& j = r.json;
   j.add("chains", as.chains);
   j.add("steps", T);
@@ -206,6 +200,7 @@ AisResult ais(const Config& cfg, const parallel::Comm& comm) {
     forward_reverse(cfg, comm, ms, params, smp, as, out.get(), r);
   }
   r.log_z_exact = log_z_exact;
+  if (out) r.output = out->finish();
   r.wall_s = timer.seconds();
   r.chain_steps_per_s = double(chains) * double(r.moves) / r.wall_s;
   JsonSummary j;
