@@ -16,7 +16,8 @@ Each INPUT is either
                                    log_z_lower, log_z_upper, log_z_upper_stderr
   * or an HDF5 file written by `zeta ais` (root attribute command = "ais"):
         /ais/log_weights [chains], /ais/reverse_log_weights [chains] (ais.reverse = true),
-        /ais/betas [steps + 1]
+        /ais/betas [steps + 1]; with ais.method = smc the /smc/ diagnostics per step
+        (replicate, betas, ess, conditional_ess, resampled, acceptance, log_z_increment)
 
 Writes
     PREFIX_log_z.png        (when JSON estimates are given) top: ln Z against beta, one
@@ -35,6 +36,11 @@ Writes
                             estimate), the effective sample size ESS = (sum w)^2 / sum w^2
                             (w = exp(logw - max)) and the variance of the log-weights;
                             right: the share of sum w carried by the largest weights.
+    PREFIX_smc.png          for each ais HDF5 file of ais.method = smc instead: per step,
+                            one line per replicate, the beta schedule chosen, the ESS and
+                            conditional ESS (fractions of the particles) with the
+                            resampling events marked, the acceptance of the moves, and
+                            the running ln Z (base ln Z + the increments so far).
 The names of the files written are printed on stdout, one per line.
 
 PREFIX: -o PREFIX; a directory if it exists as one or ends with '/' (created then):
@@ -569,6 +575,14 @@ def load_ais(path):
         if command != "ais":
             what = f"it was written by zeta {command}" if command else "it has no root attribute 'command'"
             fail(f"'{path}' is not a zeta ais output ({what}); HDF5 inputs must come from `zeta ais`")
+        if "smc" in f and isinstance(f["smc"], h5py.Group):
+            g = f["smc"]
+            d = {"smc": True, "config": read_config(f.attrs)}
+            for key in ("replicate", "betas", "ess", "conditional_ess", "resampled", "acceptance", "log_z_increment"):
+                if key not in g:
+                    fail(f"'{path}' has no /smc/{key} (incomplete zeta ais --ais.method=smc output)")
+                d[key] = np.asarray(g[key][()], dtype=float).reshape(-1)
+            return d
         if "ais" not in f or not isinstance(f["ais"], h5py.Group) or "log_weights" not in f["ais"]:
             fail(f"'{path}' has no /ais/log_weights (incomplete zeta ais output)")
         g = f["ais"]
@@ -683,6 +697,44 @@ def plot_ais_weights(path, d, exact, out):
 # --- Main -------------------------------------------------------------------------------
 
 
+def plot_smc(path, d, out):
+    """The SMC diagnostics of one zeta ais --ais.method=smc output, per step and replicate."""
+    base = base_log_z(d["config"])
+    shift = base[0] if base else 0.0
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
+    (ab, ae), (aa, az) = axes
+    reps = d["replicate"].astype(int)
+    for k in sorted(set(reps.tolist())):
+        m = reps == k
+        step = np.arange(1, int(m.sum()) + 1)
+        c = plt.cm.viridis(k / max(1, reps.max()))
+        lab = f"replicate {k}"
+        ab.plot(step, d["betas"][m], color=c, lw=1, label=lab)
+        ae.plot(step, d["ess"][m], color=c, lw=1, label=f"ESS, {lab}")
+        ae.plot(step, d["conditional_ess"][m], color=c, lw=0.8, ls=":")
+        res = d["resampled"][m] > 0.5
+        ae.plot(step[res], d["ess"][m][res], "v", color=c, ms=4)
+        aa.plot(step, d["acceptance"][m], color=c, lw=1)
+        az.plot(step, shift + np.cumsum(d["log_z_increment"][m]), color=c, lw=1)
+    ab.set_ylabel("beta reached")
+    ab.set_title("the schedule chosen", fontsize=9)
+    ae.set_ylabel("ESS / particles")
+    ae.set_title("solid: ESS after the step; dotted: conditional ESS; v: resampled", fontsize=9)
+    ae.set_ylim(0, 1.05)
+    aa.set_ylabel("acceptance")
+    aa.set_title("of the moves after the step (spin flips per site for lattices)", fontsize=9)
+    az.set_ylabel("running ln Z" + ("" if base else " - ln Z_0 (base unknown)") + " [nat]")
+    for ax in (aa, az):
+        ax.set_xlabel("SMC step")
+    if reps.max() < 8:
+        ab.legend(fontsize=8)
+    fig.suptitle(f"zeta ais --ais.method=smc: {os.path.basename(path)}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def is_hdf5(path):
     try:
         with open(path, "rb") as f:
@@ -755,13 +807,14 @@ def main():
         else:
             log_z_out = without_ext(json_inputs[0]) + "_log_z.png"
     ais_outs = []
-    for p, _ in ais_data:
+    for p, d in ais_data:
+        tail = "_smc.png" if d.get("smc") else "_ais_weights.png"
         if outdir is not None:
-            ais_outs.append(os.path.join(outdir, stem(p) + "_ais_weights.png"))
+            ais_outs.append(os.path.join(outdir, stem(p) + tail))
         elif args.prefix is not None:
-            ais_outs.append(args.prefix + (f"_{stem(p)}" if len(ais_data) > 1 else "") + "_ais_weights.png")
+            ais_outs.append(args.prefix + (f"_{stem(p)}" if len(ais_data) > 1 else "") + tail)
         else:
-            ais_outs.append(without_ext(p) + "_ais_weights.png")
+            ais_outs.append(without_ext(p) + tail)
     names = ([log_z_out] if log_z_out else []) + ais_outs
     if len(set(os.path.abspath(n) for n in names)) < len(names):
         fail("several ais HDF5 inputs have the same name: their plots would overwrite each other "
@@ -773,7 +826,7 @@ def main():
         align(series, ref)
         written.append(plot_log_z(series, ref, exact, json_inputs, log_z_out))
     for (p, d), out in zip(ais_data, ais_outs):
-        written.append(plot_ais_weights(p, d, exact, out))
+        written.append(plot_smc(p, d, out) if d.get("smc") else plot_ais_weights(p, d, exact, out))
     for name in written:
         print(name)
     return 0

@@ -11,6 +11,7 @@
 #include "zeta/core/json.hpp"
 #include "zeta/core/run.hpp"
 #include "zeta/estimators/ais.hpp"
+#include "zeta/estimators/smc.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/samplers/sampling.hpp"
 #include "zeta/tempering/tempering.hpp"
@@ -36,6 +37,9 @@ tempering::TemperResult temper(const Config& cfg, const parallel::Comm& comm);
 
 //! The library's estimate (estimators/ais.hpp) and what the command adds to it.
 struct AisResult : estimators::AisEstimate {
+  std::string method = "ais";  //!< ais.method
+  estimators::SmcEstimate smc;  //!< ais.method = smc: the replicates' estimate and counts
+  std::int64_t moves = 0;       //!< counter steps per chain (over all replicates)
   double base_log_z = 0;
   double log_z_exact = NAN;  //!< ais.exact (rbm): the exact ln Z
   double wall_s = 0, chain_steps_per_s = 0;

@@ -1,6 +1,7 @@
 #include "zeta/estimators/ais.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -13,15 +14,17 @@ namespace zeta::estimators {
 
 void declare_ais_keys(Config& cfg) {
   cfg.declare("ais.beta", "1", "target inverse temperature");
-  cfg.declare("ais.steps", "1000", "number of intermediate distributions T (the last is the target)");
-  cfg.declare("ais.chains", "256", "AIS chains over all ranks");
+  cfg.declare("ais.steps", "1000",
+              "number of intermediate distributions T (the last is the target); ais.method = ais only");
+  cfg.declare("ais.chains", "256", "AIS chains (smc: particles) over all ranks");
   cfg.declare("ais.schedule", "linear",
               "linear | geometric | sigmoid interpolation a_t from 0 to 1 (beta_t = a_t * ais.beta), or list");
   cfg.declare("ais.betas", "", "schedule = list: increasing inverse temperatures ending at ais.beta");
-  cfg.declare("ais.sweeps", "1", "MCMC moves (sweeps) at each intermediate distribution");
+  cfg.declare("ais.sweeps", "1", "MCMC moves (sweeps) at each intermediate distribution (smc: after each step)");
   cfg.declare("ais.reverse", "false",
-              "also run AIS backwards from target states equilibrated by ais.reverse_burn_in moves: a "
-              "stochastic upper bound, so the output brackets ln Z (bidirectional Monte Carlo)");
+              "also run AIS backwards from target states equilibrated by ais.reverse_burn_in moves: an upper "
+              "bound on ln Z in expectation only, reported with the forward one and their difference in SE "
+              "(bidirectional Monte Carlo)");
   cfg.declare("ais.reverse_burn_in", "2000", "moves at the target that equilibrate the reverse chains");
   cfg.declare("ais.base_mean", "0", "continuous models: mean of the Gaussian base");
   cfg.declare("ais.base_scale", "1", "continuous models: standard deviation of the Gaussian base");
@@ -87,12 +90,43 @@ AisEstimate estimate(const AisRun& run, const parallel::ChainRange& range, const
   e.log_z_stderr = fw.stderr;
   e.ess = fw.ess;
   e.log_weight_var = fw.log_var;
+  e.chains = range.global;
+  e.low_ess = ess_too_small(e.ess, double(range.global));
   if (run.reverse) {
     const LogMeanExp rv = log_mean_exp(run.log_w_rev, range, comm);
-    e.log_z_upper = run.base_log_z - rv.log_mean;  // E[log mean exp w_rev] ≤ ln(Z_0 / Z): a stochastic upper bound
-    e.log_z_upper_stderr = rv.stderr;
+    e.log_z_reverse = run.base_log_z - rv.log_mean;  // E[log mean exp w_rev] ≤ ln(Z_0 / Z): above ln Z in expectation
+    e.log_z_reverse_stderr = rv.stderr;
+    e.reverse_minus_forward_sigma =
+        (e.log_z_reverse - e.log_z) / std::sqrt(e.log_z_stderr * e.log_z_stderr + rv.stderr * rv.stderr);
   }
   return e;
+}
+
+std::vector<std::string> ais_notes(const AisEstimate& e) {
+  std::vector<std::string> out;
+  char buf[512];
+  if (e.low_ess) {
+    std::snprintf(buf, sizeof buf,
+                  "warning: ESS %.1f of %lld chains is below %.1f (= sqrt(2) chains^(3/4)): the delta-method "
+                  "log_z_stderr %.3g is itself uncertain by more than 25%% and may be far too small; use more "
+                  "ais.steps or ais.chains, or ais.method = smc with ais.replicates",
+                  e.ess, static_cast<long long>(e.chains), min_trusted_ess(double(e.chains)), e.log_z_stderr);
+    out.emplace_back(buf);
+  }
+  if (std::isfinite(e.reverse_minus_forward_sigma)) {
+    const double z = e.reverse_minus_forward_sigma;
+    const char* verdict = std::fabs(z) <= 2 ? "agree within their errors"
+                          : z > 0           ? "differ by more than 2 SE: the schedule is too short for either to be "
+                                              "trusted; use more ais.steps"
+                                            : "cross by more than 2 SE (reverse below forward): an error bar is too "
+                                              "small (see the ESS) or the reverse chains were not at equilibrium";
+    std::snprintf(buf, sizeof buf,
+                  "note: forward ln Z %.6g +- %.3g and reverse %.6g +- %.3g %s (reverse - forward = %+.2f SE); "
+                  "each bounds ln Z in expectation only",
+                  e.log_z, e.log_z_stderr, e.log_z_reverse, e.log_z_reverse_stderr, verdict, z);
+    out.emplace_back(buf);
+  }
+  return out;
 }
 
 void write_ais(io::OutputFile& out, const AisSpec& as, const AisRun& o, const parallel::ChainRange& range,

@@ -5,6 +5,10 @@
 
 namespace zeta::estimators {
 
+double min_trusted_ess(double n) { return std::sqrt(2.0) * std::pow(n, 0.75); }
+
+bool ess_too_small(double ess, double n) { return !(ess >= min_trusted_ess(n)); }
+
 LogMeanExp log_mean_exp(const std::vector<double>& local, const parallel::ChainRange& range,
                         const parallel::Comm& comm) {
   const auto all = comm.gather_chain_rows(local, 1, range);

@@ -84,6 +84,15 @@ printf '[model]\ntype = ising\nL = 4\n[sampler]\ntype = heatbath\n[ais]\nchains 
 expect_error ais_schedule_end      'ais.betas'             ais ais.ini --ais.schedule=list --ais.betas=0.1,0.2 --ais.beta=0.4
 expect_error ais_one_chain         'ais.chains'            ais ais.ini --ais.chains=1
 expect_error ais_rbm_no_params     'model.params'          ais ais.ini --model.type=rbm --sampler.type=gibbs
+# zeta ais --ais.method=smc (issue 28): target ESS, resampling threshold, replicate error, AIS-only keys.
+expect_error smc_target_ess_one    'ais.target_ess'        ais ais.ini --ais.method=smc --ais.target_ess=1
+expect_error smc_target_ess_zero   'ais.target_ess'        ais ais.ini --ais.method=smc --ais.target_ess=0
+expect_error smc_resample_zero     'ais.resample_threshold' ais ais.ini --ais.method=smc --ais.resample_threshold=0
+expect_error smc_resample_above    'ais.resample_threshold' ais ais.ini --ais.method=smc --ais.resample_threshold=1.01
+expect_error smc_replicate_error   'ais.replicates'        ais ais.ini --ais.method=smc --ais.error=replicates --ais.replicates=1
+expect_error smc_no_steps          'ais.steps'             ais ais.ini --ais.method=smc --ais.steps=100
+expect_error smc_method            'ais.method'            ais ais.ini --ais.method=mcmc
+expect_error smc_stalled           'ais.max_steps'         ais ais.ini --ais.method=smc --ais.max_steps=2
 expect_error ais_rbm_missing_file  'none_rbm.h5'           ais ais.ini --model.type=rbm --sampler.type=gibbs --model.params=none_rbm.h5
 expect_error ais_rbm_sampler       'sampler.type'          ais ais.ini --model.type=rbm --model.params=none_rbm.h5
 expect_error ais_exact_not_rbm     'ais.exact'             ais ais.ini --ais.exact=true

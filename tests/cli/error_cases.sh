@@ -56,6 +56,7 @@ sed '1,4d' dw.ini > dw_ais.ini   # ais takes no [run] steps
 sed '1,4d' mlp.ini > mlp_ais.ini
 expect_error ais_double_well_nan       'sampler.step_size: the chains diverged' ais dw_ais.ini --ais.steps=50 --ais.chains=8
 expect_error ais_mlp_diverges          'sampler.step_size: the chains diverged' ais mlp_ais.ini --ais.steps=50 --ais.chains=8
+expect_error smc_double_well_nan       'sampler.step_size: the chains diverged' ais dw_ais.ini --ais.method=smc --ais.chains=8
 # The same MLP at a sound step still runs (the check refuses no valid run).
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" sample mlp.ini --sampler.step_size=0.01 --output.file=ok.h5 \
   > ok.json 2> ok.err && grep -q '"status": "ok"' ok.json || { echo "FAIL sound MLP run"; cat ok.err; fail=1; }

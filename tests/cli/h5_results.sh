@@ -27,6 +27,7 @@ temper_ising temper $here/../../input/temper_ising.ini --model.L=8 --temper.coun
 free_energy free-energy temper_ising.h5 --output.file=free_energy.h5
 temper_mixture temper $here/../../input/temper_mixture.ini --temper.count=4 --temper.copies=2 --run.steps=300 --run.burn_in=100 --run.save_every=20 --output.file=temper_mixture.h5 $q
 ais_ising ais $here/../../input/ais_ising.ini --model.L=8 --ais.steps=50 --ais.chains=16 --ais.reverse=true --ais.reverse_burn_in=10 --output.file=ais_ising.h5 $q
+ais_smc ais --model.type=ising --model.L=4 --ais.method=smc --ais.chains=16 --ais.replicates=2 --output.file=ais_smc.h5 $q
 train_rbm train --model.type=rbm --model.hidden=8 --data.path=$fashion/t10k-images-idx3-ubyte.gz --data.heldout_path=$fashion/t10k-images-idx3-ubyte.gz --data.limit=200 --data.binarize=threshold --data.partitions=2 --train.objective=pcd --train.batch=20 --train.chains=20 --run.steps=20 --train.eval_every=5 --train.ais_every=10 --train.ais_steps=20 --train.ais_chains=8 --output.file=train_rbm.h5 $q
 sample_rbm sample --model.type=rbm --model.params=train_rbm.h5 --sampler.chains=4 --run.steps=40 --run.burn_in=10 --run.save_every=10 --output.file=sample_rbm.h5 $q
 ais_rbm ais --model.type=rbm --model.params=train_rbm.h5 --ais.exact=true --ais.steps=20 --ais.chains=8 --output.file=ais_rbm.h5 $q

@@ -31,6 +31,8 @@ class JsonSummary {
   void add(const std::string& key, int value) { add(key, static_cast<std::int64_t>(value)); }
   void add(const std::string& key, bool value);
   void add(const std::string& key, const std::vector<double>& values);
+  //! Adds `other`'s fields after these, kinds kept.
+  void append(const JsonSummary& other) { fields_.insert(fields_.end(), other.fields_.begin(), other.fields_.end()); }
   std::string str() const;
   const std::vector<Field>& fields() const { return fields_; }
 

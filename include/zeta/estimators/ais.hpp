@@ -5,8 +5,8 @@
 //! invariant kernel of f_t. ln Z = ln Z_0 + log mean exp(log w), reduced in global
 //! chain order (estimate), so the result does not depend on the rank count. With
 //! `reverse`, chains equilibrated at the target by `reverse_burn_in` moves are
-//! annealed back to the base: a stochastic upper bound, so the two bracket ln Z
-//! (bidirectional Monte Carlo).
+//! annealed back to the base: an upper bound in expectation, so the two bracket ln Z in
+//! expectation (bidirectional Monte Carlo); one run's pair may cross, within its errors.
 //!
 //! The paths (detail/): lattice models (Ising) from β = 0 with Metropolis or
 //! heat-bath sweeps; continuous models from a Gaussian base with the configured
@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "zeta/core/config.hpp"
@@ -72,14 +73,23 @@ struct AisRun {
   std::int64_t sound_at = 0;  //!< the last checked stage found sound
 };
 
-//! Called after forward stage i (progress).
+//! Called after forward stage i and reverse stage i as T + i (progress over both passes).
 using StageHook = std::function<void(std::int64_t)>;
 
 struct AisEstimate {
   double log_z = 0, log_z_stderr = 0, ess = 0, log_weight_var = 0;
-  //! reverse: the stochastic upper bound (log_z is the lower one).
-  double log_z_upper = NAN, log_z_upper_stderr = NAN;
+  std::int64_t chains = 0;
+  //! ess < min_trusted_ess(chains) (ais_stats.hpp): log_z_stderr cannot be trusted.
+  bool low_ess = false;
+  //! reverse: the reverse estimate ln Z_0 − log mean exp(w_rev), an upper bound on ln Z
+  //! in expectation only (log_z, the forward one, a lower bound in expectation), and
+  //! (reverse − forward) / √(SE_f² + SE_r²): a single run can put them either way round.
+  double log_z_reverse = NAN, log_z_reverse_stderr = NAN, reverse_minus_forward_sigma = NAN;
 };
+
+//! The stderr lines (without "zeta: ") that an estimate calls for: the low-ESS warning,
+//! and with reverse whether forward and reverse agree within their errors.
+std::vector<std::string> ais_notes(const AisEstimate& e);
 
 //! Collective: the log-mean-exp statistics of all ranks' weights, in global chain order.
 //! Throws the error naming sampler.step_size (the same on every rank) when any rank's
@@ -111,7 +121,7 @@ AisRun anneal(Path& path, const AisSpec& as, const StageHook& on_stage = {}) {
       const Stage st = stage(i, T, forward);
       path.advance(as.a[st.from], as.a[st.to], w);
       for (int j = 0; j < as.sweeps; ++j) path.move(++step, j == 0);
-      if (forward && on_stage) on_stage(i);
+      if (on_stage) on_stage(forward ? i : T + i);
       if (++checked % 16 == 0 && i < T) {
         if (path.diverged()) r.diverged_at = checked;
         else r.sound_at = checked;

@@ -34,6 +34,7 @@ enum Purpose : std::uint32_t {
   kDsmNoise = 13,   //!< DSM: an example's noise z and (multi-σ) its σ, keyed by the example's id in its split
   kReplay = 14,     //!< mlp PCD: a negative row's buffer slot (block 0) and re-initialisation (block 1)
   kReplayNoise = 15,  //!< mlp PCD: fresh negative states, keyed by the row (or the buffer slot at step 0)
+  kResample = 16,     //!< SMC systematic resampling: one uniform per step, keyed by the replicate instead of a chain
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).

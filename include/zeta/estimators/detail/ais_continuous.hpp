@@ -5,6 +5,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "zeta/core/types.hpp"
 #include "zeta/parallel/comm.hpp"
@@ -79,6 +80,7 @@ class ContinuousPath {
   double base_log_z() const { return 0.5 * ch_.dim() * std::log(2 * M_PI * scale_ * scale_); }
   //! Exact base samples x ~ N(μ, s²): initialize draws N(0, s²), then shift.
   void start(std::int64_t&) {
+    a_ = 0.0;
     path_.set_a(0.0);
     ch_.initialize(path_, seed_, scale_);
     const auto x = ch_.x;
@@ -92,6 +94,7 @@ class ContinuousPath {
   }
   //! The same chains, equilibrated further at the target by `burn_in` moves.
   void start_reverse(std::int64_t& step, std::int64_t burn_in) {
+    a_ = 1.0;
     path_.set_a(1.0);
     path_.energy_and_grad(ch_.x, ch_.E, ch_.g);
     for (std::int64_t j = 0; j < burn_in; ++j) samplers::sampler_step(path_, ch_, smp_, seed_, ++step);
@@ -100,6 +103,7 @@ class ContinuousPath {
   //! evaluation that also gives the new intermediate's energy and gradient.
   void advance(double from, double to, const Accum<space>& w) {
     path_.advance(ch_.x, to, e0_, em_, ch_.E, ch_.g);
+    a_ = to;
     const double da = to - from, beta = beta_;
     const auto e0 = e0_, em = em_;
     Kokkos::parallel_for(
@@ -110,6 +114,40 @@ class ContinuousPath {
   //! Local: a state or intermediate energy left the finite range (samplers/divergence.hpp).
   bool diverged() const { return samplers::chains_diverged<space>(ch_.x, ch_.E); }
 
+  // The particle interface of SMC (estimators/smc.hpp).
+  //! ln f_a(x) = −(1 − a) E_0(x) − a β E(x) is linear in a: d ln f / da = E_0(x) − β E(x),
+  //! from one model evaluation at the current a (which leaves E and ∇E as they were).
+  static constexpr bool linear = true;
+  void slopes(std::vector<double>& u) {
+    path_.advance(ch_.x, a_, e0_, em_, ch_.E, ch_.g);
+    const auto e0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), e0_);
+    const auto em = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), em_);
+    u.resize(e0.extent(0));
+    for (std::size_t c = 0; c < u.size(); ++c) u[c] = double(e0(c)) - beta_ * double(em(c));
+  }
+  int state_width() const { return ch_.dim(); }
+  void save_states(std::vector<double>& rows) const {
+    const auto x = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.x);
+    rows.resize(x.extent(0) * x.extent(1));
+    for (std::size_t c = 0; c < x.extent(0); ++c)
+      for (std::size_t i = 0; i < x.extent(1); ++i) rows[c * x.extent(1) + i] = double(x(c, i));
+  }
+  //! New states (exactly: Real → double → Real), their intermediate energy and gradient.
+  void load_states(const std::vector<double>& rows) {
+    auto x = Kokkos::create_mirror_view(ch_.x);
+    for (std::size_t c = 0; c < x.extent(0); ++c)
+      for (std::size_t i = 0; i < x.extent(1); ++i) x(c, i) = Real(rows[c * x.extent(1) + i]);
+    Kokkos::deep_copy(ch_.x, x);
+    path_.energy_and_grad(ch_.x, ch_.E, ch_.g);
+  }
+  double accepted() const {
+    const auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), ch_.accepted);
+    double s = 0;
+    for (std::size_t c = 0; c < f.extent(0); ++c) s += double(f(c));
+    return s;
+  }
+  double moves_per_sweep() const { return 1.0; }
+
  private:
   AnnealedModel<Model> path_;
   samplers::Chains<space> ch_;
@@ -117,6 +155,7 @@ class ContinuousPath {
   double mean_, scale_, beta_;
   std::uint32_t seed_;
   Vector<space> e0_, em_;
+  double a_ = 0;  //!< the current intermediate
 };
 
 }  // namespace zeta::estimators::detail

@@ -49,6 +49,34 @@ class LatticePath {
   void move(std::int64_t step, bool) { sys_->step(step); }
   bool diverged() const { return false; }  //!< ±1 spins
 
+  // The particle interface of SMC (estimators/smc.hpp).
+  //! ln f_a(x) = −a β E(x) is linear in a: slopes() gives d ln f / da = −β E per local chain.
+  static constexpr bool linear = true;
+  void slopes(std::vector<double>& u) const {
+    const auto E = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sys_->energies());
+    u.resize(range_.count);
+    for (std::int64_t c = 0; c < range_.count; ++c) u[c] = -beta_ * E(c);
+  }
+  int state_width() const { return model_.sites(); }
+  //! The local spins as ±1 doubles, [local, sites].
+  void save_states(std::vector<double>& rows) const {
+    std::vector<double> counts;
+    sys_->save(rows, counts);
+  }
+  //! New spins for the local chains (their flip counts restart at 0), E and M remeasured.
+  void load_states(const std::vector<double>& rows) {
+    const std::vector<double> zero(range_.count, 0.0);
+    sys_->load(rows.data(), zero.data());
+  }
+  //! Accepted spin flips of the local chains (out of state_width() per chain and sweep).
+  double accepted() const {
+    const auto f = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), sys_->accepted());
+    double s = 0;
+    for (std::size_t c = 0; c < f.extent(0); ++c) s += double(f(c));
+    return s;
+  }
+  double moves_per_sweep() const { return double(model_.sites()); }
+
  private:
   models::Ising<Space> model_;
   models::SpinMove move_;

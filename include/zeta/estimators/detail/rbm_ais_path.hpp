@@ -125,8 +125,40 @@ class RbmPath {
     a_ = to;
   }
   //! One Gibbs sweep at the current a; the first after advance reuses its hidden field.
-  void move(std::int64_t step, bool first) { path_.gibbs_step(v_, h_, a_, seed_, offset_, step, first); }
+  void move(std::int64_t step, bool first) {
+    path_.gibbs_step(v_, h_, a_, seed_, offset_, step, first);
+    ++sweeps_;
+  }
   bool diverged() const { return false; }  //!< binary units, Gibbs sweeps
+
+  // The particle interface of SMC (estimators/smc.hpp).
+  //! G_a is not linear in a: increments() evaluates ln f_to − ln f_from per local chain.
+  static constexpr bool linear = false;
+  void increments(double from, double to, std::vector<double>& dw) {
+    if (!dw_.extent(0) && local()) dw_ = Accum<Space>("zeta::rbm_smc::dw", local());
+    Kokkos::deep_copy(dw_, 0.0);
+    path_.log_weight_increment(v_, from, to, dw_);
+    const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), dw_);
+    dw.assign(h.data(), h.data() + h.size());
+  }
+  int state_width() const { return int(v_.extent(1)); }
+  void save_states(std::vector<double>& rows) const {
+    const auto v = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v_);
+    rows.resize(v.extent(0) * v.extent(1));
+    for (std::size_t c = 0; c < v.extent(0); ++c)
+      for (std::size_t i = 0; i < v.extent(1); ++i) rows[c * v.extent(1) + i] = double(v(c, i));
+  }
+  //! New visible states (the hidden ones are drawn afresh by the next Gibbs sweep).
+  void load_states(const std::vector<double>& rows) {
+    auto v = Kokkos::create_mirror_view(v_);
+    for (std::size_t c = 0; c < v.extent(0); ++c)
+      for (std::size_t i = 0; i < v.extent(1); ++i) v(c, i) = Real(rows[c * v.extent(1) + i]);
+    Kokkos::deep_copy(v_, v);
+    path_.target().wrote(v_);
+  }
+  //! Gibbs sweeps always move: one accepted move per chain and sweep.
+  double accepted() const { return double(sweeps_) * double(local()); }
+  double moves_per_sweep() const { return 1.0; }
 
  private:
   RbmAis<Space> path_;
@@ -134,6 +166,8 @@ class RbmPath {
   std::uint32_t seed_;
   std::int64_t offset_;
   double a_ = 0;
+  std::int64_t sweeps_ = 0;
+  Accum<Space> dw_;
 };
 
 }  // namespace zeta::estimators::detail
