@@ -78,7 +78,7 @@ TemperInput read_temper(const std::string& file, std::int64_t fixed_thin, FreeEn
       // The run's configuration: save_every for the thinning, the model for absolute values.
       Config cfg;
       declare_temper_app_keys(cfg);
-      cfg.parse_text(t.config, {});
+      cfg.parse_text(t.config, {}, file + " (its config attribute)");
       const std::int64_t save_every = std::max<std::int64_t>(1, cfg.get_int("run.save_every"));
       // Only a lattice's size matters here (absolute ln Z from β_0 = 0). [model] was checked
       // when the run was made; read_model_spec on the resolved INI would see every key as
