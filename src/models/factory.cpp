@@ -225,7 +225,7 @@ ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const para
       p = std::move(rbm);
     }
   } catch (const std::exception& e) {
-    why = e.what();
+    why = std::string("model.params: ") + e.what();  // the file's own error names the file
   }
   why = comm.first_message(why);
   if (!why.empty()) throw Error(why);
