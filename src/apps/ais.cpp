@@ -31,6 +31,7 @@ void declare_ais_app_keys(Config& cfg) {
   samplers::declare_sampler_keys(cfg);
   estimators::declare_ais_keys(cfg);
   cfg.declare("output.file", "zeta_ais.h5", "HDF5 output file (empty = none)");
+  io::declare_output_backups_key(cfg);
 }
 
 AisResult ais(const Config& cfg, const parallel::Comm& comm) {
@@ -42,6 +43,7 @@ AisResult ais(const Config& cfg, const parallel::Comm& comm) {
   const bool rbm = ms.type == "rbm";  // block Gibbs
   const estimators::AisSpec as = estimators::read_ais_spec(cfg);
   const bool exact = cfg.get_bool("ais.exact");
+  io::apply_output_backups(cfg);
   if (exact && !rbm) config_error("ais.exact", "applies to model.type = rbm only");
   const models::ModelParams params = models::load_model_params(cfg, ms, comm);
   double log_z_exact = NAN;
