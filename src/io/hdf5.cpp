@@ -184,14 +184,15 @@ std::optional<std::string> replace_output(const std::string& partial, const std:
     throw Error("cannot rename '" + partial + "' to '" + path + "': " + why, false);
   }
   if (identity(aside) == before) {
+    ::unlink(aside.c_str());
     std::fprintf(stderr, "zeta: replaced existing '%s' (output.backups = 0)\n", path.c_str());
-  } else {
+    prune_backups(path, 0);
+  } else {  // kept, and not pruned: it is not this run's to remove
     const std::string b = link_to_free_backup(aside, path);
+    ::unlink(aside.c_str());
     std::fprintf(stderr, "zeta: warning: another run's output '%s' is now '%s' (this run replaced it)\n",
                  path.c_str(), b.c_str());
   }
-  ::unlink(aside.c_str());
-  prune_backups(path, 0);
   return path;
 }
 }  // namespace
@@ -214,7 +215,9 @@ std::string publish_output(const std::string& partial, const std::string& path, 
                            std::uint64_t existing_ino) {
   const FileIdentity before{existing_dev, existing_ino};
   const std::string aside = partial + ".old";
-  if (g_output_backups == 0 && before.present()) {
+  // output.backups = 0 replaces only the file the run started with; a file another run
+  // published meanwhile is left as it is, and this run's output takes PATH.~N~ (below).
+  if (g_output_backups == 0 && before.present() && identity(path) == before) {
     if (const auto replaced = replace_output(partial, path, before, aside)) return *replaced;
   }
   for (int attempt = 0; attempt < 1000; ++attempt) {

@@ -116,6 +116,17 @@ check_backups "sample, backups = 2" b.h5 "b.h5 b.h5.~4~ b.h5.~5~ " "b.h5:6 b.h5.
 "$zeta" sample good.ini --output.file=b.h5 --output.backups=0 --run.seed=7 > b7.json 2>> b.err
 check_backups "sample, backups = 0" b.h5 "b.h5 " "b.h5:7"
 grep -q '"output": "b.h5"' b7.json || { echo "FAIL backups = 0: JSON output is not b.h5"; cat b7.json; fail=1; }
+# backups = 0 with another run publishing meanwhile: only the file this run started
+# with may go; the other run's output stays, and this one's takes b.h5.~N~.
+"$zeta" sample good.ini --output.file=b.h5 --output.backups=0 --run.seed=8 --run.steps=1e6 --run.save_every=0 \
+  > b8.json 2>> b.err &
+slow=$!
+for _ in $(seq 300); do ls b.h5.partial.* > /dev/null 2>&1 && break; sleep 0.1; done
+"$zeta" sample good.ini --output.file=b.h5 --run.seed=9 > /dev/null 2>> b.err
+wait $slow || { echo "FAIL backups = 0 beside another run: exit status $?"; fail=1; }
+check_backups "sample, backups = 0, another run published meanwhile" b.h5 "b.h5 b.h5.~1~ b.h5.~2~ " \
+  "b.h5:9 b.h5.~1~:7 b.h5.~2~:8"
+grep -q '"output": "b.h5.~2~"' b8.json || { echo "FAIL backups = 0 beside another run: JSON output"; cat b8.json; fail=1; }
 
 printf '[run]\nsteps = 40\nburn_in = 10\nsave_every = 5\nprogress_every = 0\n[model]\ntype = ising\nL = 4\n[sampler]\ntype = heatbath\n[temper]\ncount = 4\n' > t.ini
 for s in 1 2 3; do
