@@ -25,6 +25,13 @@ for v in --version version; do
   fi
 done
 
+# The commit named is the one built (read at build time, not when CMake configured).
+root=$(cd "$here/../.." && pwd)
+if head=$(git -C "$root" rev-parse --short=12 HEAD 2> /dev/null); then
+  "$zeta" --version | grep -qx "zeta .* (git $head)" && echo "ok   --version names HEAD, $head" ||
+    { echo "FAIL --version does not name HEAD $head:"; "$zeta" --version; fail=1; }
+fi
+
 cat > good.ini <<'INI'
 [run]
 steps = 2e2
