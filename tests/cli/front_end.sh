@@ -141,6 +141,10 @@ for s in 1 2 3; do
     --run.seed=$s > /dev/null 2>> t.err
 done
 check_backups "temper on 2 ranks, backups = 1" t.h5 "t.h5 t.h5.~2~ " "t.h5:3 t.h5.~2~:2"
+"$zeta" free-energy t.h5 --output.file=f.h5 > /dev/null 2>> f.err
+"$zeta" free-energy t.h5 --output.file=f.h5 --output.backups=0 > f.json 2>> f.err
+[ "$(files f.h5)" = "f.h5 " ] && grep -q '"output": "f.h5"' f.json && echo "ok   free-energy, backups = 0: f.h5" ||
+  { echo "FAIL free-energy, backups = 0: $(files f.h5)"; cat f.json f.err; fail=1; }
 printf '[run]\nseed = 1\nprogress_every = 0\n[model]\ntype = ising\nL = 4\n[sampler]\ntype = heatbath\n[ais]\nchains = 8\nsteps = 20\n' > a.ini
 for s in 1 2; do "$zeta" ais a.ini --output.file=a.h5 --run.seed=$s > /dev/null 2>> a.err; done
 "$zeta" ais a.ini --output.file=a.h5 --output.backups=0 --run.seed=3 > /dev/null 2>> a.err
