@@ -33,6 +33,7 @@ void declare_ais_app_keys(Config& cfg) {
   estimators::declare_ais_keys(cfg);
   estimators::declare_smc_keys(cfg);
   cfg.declare("output.file", "zeta_ais.h5", "HDF5 output file (empty = none)");
+  io::declare_output_backups_key(cfg);
 }
 
 namespace {
@@ -160,6 +161,7 @@ AisResult ais(const Config& cfg, const parallel::Comm& comm) {
   const estimators::AisSpec as = use_smc ? estimators::AisSpec{} : estimators::read_ais_spec(cfg);
   const std::int64_t chains = use_smc ? estimators::read_smc_spec(cfg).chains : as.chains;  // bad input first
   const bool exact = cfg.get_bool("ais.exact");
+  io::apply_output_backups(cfg);
   if (exact && !rbm) config_error("ais.exact", "applies to model.type = rbm only");
   const models::ModelParams params = models::load_model_params(cfg, ms, comm);
   double log_z_exact = NAN;

@@ -75,6 +75,9 @@ void declare_free_energy_keys(Config& cfg);
 //! on a temper output (with BAR and TI ln Z per β); writes output.file unless empty.
 FreeEnergyResult free_energy(const std::string& file, const Config& opts, const parallel::Comm& comm);
 
+//! `zeta --version`: version, git commit, precision and Kokkos backend, one per line.
+std::string version_text();
+
 //! Build facts (`zeta info`) as a JSON line.
 JsonSummary build_info(const parallel::Comm& comm);
 }  // namespace zeta::apps

@@ -33,4 +33,10 @@ JsonSummary build_info(const parallel::Comm& comm) {
   return j;
 }
 
+std::string version_text() {
+  return std::string("zeta ") + ZETA_VERSION + " (git " + ZETA_GIT_COMMIT + ")\nprecision: " + ZETA_PRECISION_NAME +
+         "\nkokkos backend: " + Kokkos::DefaultExecutionSpace::name() + " (Kokkos " + std::to_string(KOKKOS_VERSION / 10000) + "." +
+         std::to_string(KOKKOS_VERSION / 100 % 100) + "." + std::to_string(KOKKOS_VERSION % 100) + ")\n";
+}
+
 }  // namespace zeta::apps

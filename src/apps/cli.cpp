@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "apps/apps.hpp"
+#include "zeta/config.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/linalg/gemm.hpp"
 
@@ -23,7 +24,26 @@ const char* kUsage =
     "  train    data-parallel training of an RBM (CD-k or PCD), with restart\n"
     "  free-energy FILE.h5   MBAR free energies, overlap, expectations of u_kn / energies or a temper output\n"
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
+    "  version  print the version, git commit, precision and Kokkos backend (also --version)\n"
     "`zeta COMMAND --help` lists the command's keys with defaults.\n";
+
+//! The resolved configuration on stderr as the run starts (rank 0), like LAMMPS and
+//! GROMACS: one INI block, every key with the value this run uses, between two '#'
+//! lines, so that it can be run again as it is. run.progress_every = 0 (no progress
+//! lines) keeps stderr quiet: no block either. stdout keeps the one JSON line.
+void echo_configuration(const std::string& command, const Config& cfg, const parallel::Comm& comm) {
+  if (!comm.root()) return;
+  if (cfg.declared("run.progress_every")) {
+    try {
+      if (cfg.get_double("run.progress_every") == 0) return;
+    } catch (const Error&) {  // the command names the bad value
+    }
+  }
+  std::fprintf(stderr, "# zeta %s: resolved configuration (zeta %s, git %s, %d rank%s)\n%s# end of configuration\n",
+               command.c_str(), ZETA_VERSION, ZETA_GIT_COMMIT, comm.size(), comm.size() == 1 ? "" : "s",
+               cfg.resolved_ini().c_str());
+  std::fflush(stderr);
+}
 
 int run_command(int argc, char** argv, const parallel::Comm& comm) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
@@ -31,6 +51,10 @@ int run_command(int argc, char** argv, const parallel::Comm& comm) {
     return argc < 2 ? 2 : 0;
   }
   const std::string command = argv[1];
+  if (command == "--version" || command == "version") {
+    if (comm.root()) std::fputs(version_text().c_str(), stdout);
+    return 0;
+  }
   std::string ini;
   std::vector<std::string> overrides;
   bool help = false;
@@ -57,6 +81,7 @@ int run_command(int argc, char** argv, const parallel::Comm& comm) {
     }
     if (ini.empty()) throw Error("free-energy needs an input file: zeta free-energy FILE.h5 (docs/free-energy.md)");
     opts.parse("", overrides);
+    echo_configuration(command, opts, comm);
     const auto r = free_energy(ini, opts, comm);
     if (comm.root()) {
       std::printf("%s\n", r.json.str().c_str());
@@ -77,6 +102,7 @@ int run_command(int argc, char** argv, const parallel::Comm& comm) {
       return 0;
     }
     cfg.parse(ini, overrides);
+    echo_configuration(command, cfg, comm);
     const JsonSummary j = command == "sample"   ? sample(cfg, comm).json
                           : command == "temper" ? temper(cfg, comm).json
                           : command == "train"  ? train(cfg, comm).json

@@ -55,7 +55,8 @@ void declare_free_energy_keys(Config& cfg) {
               "potential in its own state, samples in time order)");
   cfg.declare("free_energy.equilibrate_skip", "1", "detectEquilibration's nskip: try every n-th start (faster)");
   cfg.declare("output.file", "zeta_free_energy.h5",
-              "HDF5 file of every result array and the JSON figures in /summary (empty: none; never overwritten)");
+              "HDF5 file of every result array and the JSON figures in /summary (empty: none; an existing one is kept, see output.backups)");
+  io::declare_output_backups_key(cfg);
 }
 
 namespace {
@@ -78,7 +79,7 @@ TemperInput read_temper(const std::string& file, std::int64_t fixed_thin, FreeEn
       // The run's configuration: save_every for the thinning, the model for absolute values.
       Config cfg;
       declare_temper_app_keys(cfg);
-      cfg.parse_text(t.config, {});
+      cfg.parse_text(t.config, {}, file + " (its config attribute)");
       const std::int64_t save_every = std::max<std::int64_t>(1, cfg.get_int("run.save_every"));
       // Only a lattice's size matters here (absolute ln Z from β_0 = 0). [model] was checked
       // when the run was made; read_model_spec on the resolved INI would see every key as
@@ -184,6 +185,7 @@ FreeEnergyOptions read_options(const Config& opts) {
   o.checks.overlap_warning = opts.get_nonnegative("free_energy.overlap_warning");
   o.checks.tol = mopt.tol;
   o.output = opts.get_string("output.file");
+  io::apply_output_backups(opts);
   if (!opts.get_string("free_energy.target_betas").empty()) o.targets = opts.get_doubles("free_energy.target_betas");
   for (double b : o.targets)
     if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");

@@ -21,6 +21,7 @@ void declare_sample_keys(Config& cfg) {
   models::declare_model_keys(cfg);
   samplers::declare_sampler_keys(cfg);
   cfg.declare("output.file", "zeta_sample.h5", "HDF5 output file (empty = none)");
+  io::declare_output_backups_key(cfg);
   cfg.declare("output.landscape", "false", "2-D models: also write /landscape/energy on a grid with an .xmf sidecar");
   cfg.declare("output.landscape_range", "-3,3,-3,3", "landscape grid range xmin,xmax,ymin,ymax");
   cfg.declare("output.landscape_n", "128", "landscape grid points per axis");
@@ -36,6 +37,7 @@ samplers::SampleResult sample(const Config& cfg, const parallel::Comm& comm) {
   if (ms.type == "rbm" && cfg.get_bool("output.landscape"))
     config_error("output.landscape", "does not apply to model.type = rbm");
   const io::LandscapeSpec land = ms.type == "rbm" ? io::LandscapeSpec{} : io::read_landscape_spec(cfg, ms.dim);
+  io::apply_output_backups(cfg);
   // RBM chains report the free energy F_β(v) of the saved x = v.
   const samplers::SystemOptions opt{smp.beta, samplers::RbmEnergy::free};
   const samplers::SamplingSetup setup{run, smp.chains, land, cfg.get_string("output.file"), cfg.resolved_ini()};

@@ -22,6 +22,7 @@ void declare_temper_app_keys(Config& cfg) {
   samplers::declare_sampler_keys(cfg);
   tempering::declare_temper_keys(cfg);
   cfg.declare("output.file", "zeta_temper.h5", "HDF5 output file (empty = none)");
+  io::declare_output_backups_key(cfg);
   io::declare_checkpoint_keys(cfg);
 }
 
@@ -67,6 +68,7 @@ tempering::TemperResult temper(const Config& cfg, const parallel::Comm& comm) {
   const tempering::TemperSpec ts = tempering::read_temper_spec(cfg, ms.lattice());
   const io::CheckpointSpec ck = io::read_checkpoint_spec(cfg);
   io::check_checkpoint_vs_output(ck, cfg.get_string("output.file"));
+  io::apply_output_backups(cfg);
   const parallel::ChainRange range = comm.chains(std::int64_t(ts.levels()) * ts.copies);
   // RBM replicas exchange on the joint energy E(v, h) that the Gibbs sweep leaves invariant.
   const samplers::SystemOptions opt{1.0, samplers::RbmEnergy::joint, "temper.copies"};

@@ -21,7 +21,10 @@ namespace zeta::apps {
 
 using Space = Kokkos::DefaultExecutionSpace;
 
-void declare_train_app_keys(Config& cfg) { training::declare_train_keys(cfg); }
+void declare_train_app_keys(Config& cfg) {
+  training::declare_train_keys(cfg);
+  io::declare_output_backups_key(cfg);
+}
 
 namespace {
 
@@ -46,6 +49,7 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
   // Everything is validated before any file is created.
   const training::TrainSetup setup = training::read_train_setup(cfg, comm);
   const training::TrainSpec& ts = setup.train;
+  io::apply_output_backups(cfg);
   const data::Dataset d = data::load(setup.data, ts.seed, comm);
   const models::ModelParams params =
       models::load_model_params(cfg, setup.model, comm, models::ParamsExpect{d.dim, setup.data.path, true});

@@ -2,7 +2,8 @@
 
 #include <sys/stat.h>
 
-#include <boost/program_options.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -11,8 +12,6 @@
 #include <sstream>
 
 #include "zeta/core/error.hpp"
-
-namespace po = boost::program_options;
 
 namespace zeta {
 
@@ -68,34 +67,50 @@ void Config::parse(const std::string& ini_path, const std::vector<std::string>& 
     if (in.bad()) throw Error("read error in configuration file '" + ini_path + "'");
     text = ss.str();
   }
-  parse_text(text, overrides);
+  parse_text(text, overrides, ini_path);
 }
 
-void Config::parse_text(const std::string& ini_text, const std::vector<std::string>& overrides) {
-  po::options_description desc;
-  for (const auto& name : order_) desc.add_options()(name.c_str(), po::value<std::string>());
-  try {
-    po::variables_map vm;
-    std::istringstream in(ini_text);
-    po::store(po::parse_config_file(in, desc, false), vm);
-    for (const auto& [name, v] : vm) set(name, v.as<std::string>(), "");
-    // Overrides are applied last, so the command line wins over the file.
-    for (const auto& o : overrides) {
-      const auto eq = o.find('=');
-      if (o.rfind("--", 0) != 0 || eq == std::string::npos)
-        throw Error("bad override '" + o + "': expected --section.key=value");
-      const std::string name = o.substr(2, eq - 2);
-      if (!keys_.count(name)) throw Error("unknown configuration key '" + name + "'");
-      set(name, o.substr(eq + 1), "command line");
+// The INI grammar is Boost.Program_options' (parse_config_file), which the files were
+// written for: '#' starts a comment anywhere on a line, "[section]" prefixes the keys
+// below it, "key = value" with both sides trimmed (the value may be empty), each key
+// at most once. Read here line by line so that every error names the file and line.
+void Config::parse_text(const std::string& ini_text, const std::vector<std::string>& overrides,
+                        const std::string& origin) {
+  std::istringstream in(ini_text);
+  std::string raw, section;
+  std::map<std::string, int> seen;  // key -> line it was given on
+  for (int line = 1; std::getline(in, raw); ++line) {
+    const std::string where = (origin.empty() ? "configuration" : origin) + ":" + std::to_string(line) + ": ";
+    const std::string s = trim(raw.substr(0, raw.find('#')));
+    if (s.empty()) continue;
+    if (s.front() == '[') {
+      if (s.back() != ']' || s.size() < 2)
+        throw Error(where + "bad section header '" + s + "' (expected [section])");
+      section = trim(s.substr(1, s.size() - 2));
+      if (section.empty()) throw Error(where + "empty section name '" + s + "'");
+      continue;
     }
-  } catch (const po::unknown_option& e) {
-    std::string name = e.get_option_name();
-    while (!name.empty() && name.front() == '-') name.erase(0, 1);
-    throw Error("unknown configuration key '" + name + "'");
-  } catch (const po::multiple_occurrences& e) {
-    throw Error("configuration key '" + e.get_option_name() + "' is given twice");
-  } catch (const po::error& e) {
-    throw Error(std::string("configuration: ") + e.what());
+    const auto eq = s.find('=');
+    if (eq == std::string::npos) throw Error(where + "expected 'key = value', got '" + s + "' (no '=')");
+    const std::string k = trim(s.substr(0, eq));
+    if (k.empty()) throw Error(where + "no key name before '=' in '" + s + "'");
+    if (section.empty()) throw Error(where + "key '" + k + "' comes before any [section]");
+    const std::string name = section + "." + k;
+    if (!keys_.count(name)) throw Error(where + "unknown configuration key '" + name + "'");
+    if (const auto it = seen.find(name); it != seen.end())
+      throw Error(where + "configuration key '" + name + "' is given twice (first on line " +
+                  std::to_string(it->second) + ")");
+    seen[name] = line;
+    set(name, s.substr(eq + 1), "");
+  }
+  // Overrides are applied last, so the command line wins over the file.
+  for (const auto& o : overrides) {
+    const auto eq = o.find('=');
+    if (o.rfind("--", 0) != 0 || eq == std::string::npos)
+      throw Error("bad override '" + o + "': expected --section.key=value");
+    const std::string name = o.substr(2, eq - 2);
+    if (!keys_.count(name)) throw Error("unknown configuration key '" + name + "'");
+    set(name, o.substr(eq + 1), "command line");
   }
 }
 
@@ -122,14 +137,72 @@ double to_double(const std::string& name, const std::string& s) {
   if (!std::isfinite(v)) config_error(name, "expected a finite number, got '" + s + "'");
   return v;
 }
+//! An integer written in floating notation ("1e6", "2.5e3", "1.0e2"), read exactly
+//! from its digits (no rounding through a double): false when it is not that form;
+//! a value that is not whole, or beyond int64, is an error naming the key.
+bool exact_integer(const std::string& name, const std::string& s, std::int64_t& out) {
+  std::size_t i = 0;
+  const bool neg = i < s.size() && s[i] == '-';
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  std::string digits;  // the mantissa's digits, the point dropped
+  long long exp10 = 0;
+  bool point = false, any = false;
+  for (; i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || (s[i] == '.' && !point)); ++i) {
+    if (s[i] == '.') point = true;
+    else {
+      digits += s[i];
+      any = true;
+      if (point) --exp10;
+    }
+  }
+  if (!any) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    const std::string e = s.substr(i);
+    if (e.empty() || e.size() > 6 || e.find_first_not_of("+-0123456789") != std::string::npos ||
+        e.find_first_of("+-", 1) != std::string::npos || e.find_first_of("0123456789") == std::string::npos)
+      return false;
+    exp10 += std::stoll(e);
+  } else if (i != s.size() || !point) {
+    return false;
+  }
+  // Trailing zeros of the mantissa move into the exponent; leading zeros go.
+  while (digits.size() > 1 && digits.back() == '0') {
+    digits.pop_back();
+    ++exp10;
+  }
+  digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));
+  if (digits == "0") {
+    out = 0;
+    return true;
+  }
+  if (exp10 < 0) config_error(name, "expected an integer, got '" + s + "' (not a whole number)");
+  // |value| = digits * 10^exp10 must fit int64 (|INT64_MIN| only for a negative value).
+  const unsigned long long limit = neg ? 9223372036854775808ULL : 9223372036854775807ULL;
+  unsigned long long v = 0;
+  for (char c : digits) {
+    if (v > (limit - unsigned(c - '0')) / 10) config_error(name, "integer '" + s + "' is out of range");
+    v = v * 10 + unsigned(c - '0');
+  }
+  for (long long k = 0; k < exp10; ++k) {
+    if (v > limit / 10) config_error(name, "integer '" + s + "' is out of range");
+    v *= 10;
+  }
+  out = neg ? static_cast<std::int64_t>(0 - v) : static_cast<std::int64_t>(v);
+  return true;
+}
 std::int64_t to_int(const std::string& name, const std::string& s) {
   const char* b = s.c_str();
   char* end = nullptr;
   errno = 0;
   const long long v = std::strtoll(b, &end, 10);
-  if (s.empty() || end == b || trim(end) != "" || errno == ERANGE)
-    config_error(name, "expected an integer, got '" + s + "'");
-  return v;
+  if (!s.empty() && end != b && trim(end) == "") {
+    if (errno == ERANGE) config_error(name, "integer '" + s + "' is out of range");
+    return v;
+  }
+  std::int64_t x = 0;
+  if (exact_integer(name, trim(s), x)) return x;
+  config_error(name, "expected an integer, got '" + s + "'");
 }
 }  // namespace
 

@@ -5,7 +5,7 @@
 namespace zeta {
 
 void declare_progress_key(Config& cfg) {
-  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr (0: none)");
+  cfg.declare("run.progress_every", "5", "seconds between progress lines on stderr (0: none, nor the configuration echoed at start)");
 }
 
 void declare_run_keys(Config& cfg) {

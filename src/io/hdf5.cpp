@@ -1,5 +1,6 @@
 #include "zeta/io/hdf5.hpp"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,7 +9,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "zeta/core/error.hpp"
 #include "zeta/core/fault.hpp"
@@ -66,9 +70,53 @@ Handle utf8_string_type(const std::string& file) {
 }
 }  // namespace
 
+namespace {
+int g_output_backups = -1;  //!< output.backups: -1 all
+}  // namespace
+
+void set_output_backups(int keep) { g_output_backups = keep; }
+int output_backups() { return g_output_backups; }
+
+namespace {
+//! The backups PATH.~N~ of `path` in its directory, (N, name), lowest N first.
+std::vector<std::pair<long long, std::string>> list_backups(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const std::string stem = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".~";
+  std::vector<std::pair<long long, std::string>> found;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() < stem.size() + 2 || name.compare(0, stem.size(), stem) != 0 || name.back() != '~') continue;
+      const std::string digits = name.substr(stem.size(), name.size() - stem.size() - 1);
+      if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+      found.emplace_back(std::stoll(digits), path + ".~" + digits + "~");
+    }
+    ::closedir(d);
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+//! The N a new backup of `path` starts looking from: above every existing one, so
+//! that the highest N is always the newest (a gap left by a removed backup is not refilled).
+int next_backup_number(const std::string& path) {
+  const auto b = list_backups(path);
+  return b.empty() ? 1 : static_cast<int>(b.back().first + 1);
+}
+}  // namespace
+
+void prune_backups(const std::string& path, int keep) {
+  if (keep < 0) return;
+  const auto found = list_backups(path);
+  for (std::size_t i = 0; i + std::size_t(keep) < found.size(); ++i) {
+    if (::unlink(found[i].second.c_str()) == 0)
+      std::fprintf(stderr, "zeta: removed old backup '%s' (output.backups = %d)\n", found[i].second.c_str(), keep);
+  }
+}
+
 void backup_existing(const std::string& path) {
   if (!file_exists(path)) return;
-  for (int n = 1;; ++n) {
+  for (int n = next_backup_number(path);; ++n) {
     const std::string b = path + ".~" + std::to_string(n) + "~";
     if (!file_exists(b)) {
       if (std::rename(path.c_str(), b.c_str()) != 0) throw Error("cannot back up existing '" + path + "'", false);
@@ -108,14 +156,44 @@ std::string unique_partial_name(const std::string& path) {
   return path + ".partial." + host + "." + std::to_string(::getpid()) + "." + tail;
 }
 
-//! Links `from` (a name only this run uses) to the first free PATH.~N~. link() never
+//! Links `from` (a name only this run uses) to the next free PATH.~N~. link() never
 //! replaces a file (EEXIST), so two runs cannot take the same backup name.
 std::string link_to_free_backup(const std::string& from, const std::string& path) {
-  for (int n = 1;; ++n) {
+  for (int n = next_backup_number(path);; ++n) {
     const std::string b = path + ".~" + std::to_string(n) + "~";
     if (::link(from.c_str(), b.c_str()) == 0) return b;
     if (errno != EEXIST) throw Error("cannot link '" + from + "' to '" + b + "': " + sys_error(), false);
   }
+}
+}  // namespace
+
+namespace {
+//! output.backups = 0: `partial` replaces the file that was at `path` when the run
+//! started, atomically (a reader sees the old file or the new one, never none): that
+//! file is first linked to `aside`, then `partial` is renamed over `path`, and the
+//! file at `aside` is removed only if it is the one the run started with. If it was
+//! another run's output (published meanwhile), it is kept as a free PATH.~N~ with a
+//! warning: no other run's file is ever lost. Empty when `path` is gone or the file
+//! system has no hard links (the caller's ordinary publication then runs).
+std::optional<std::string> replace_output(const std::string& partial, const std::string& path,
+                                          const FileIdentity& before, const std::string& aside) {
+  if (::link(path.c_str(), aside.c_str()) != 0) return std::nullopt;
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    const std::string why = sys_error();
+    ::unlink(aside.c_str());
+    throw Error("cannot rename '" + partial + "' to '" + path + "': " + why, false);
+  }
+  if (identity(aside) == before) {
+    ::unlink(aside.c_str());
+    std::fprintf(stderr, "zeta: replaced existing '%s' (output.backups = 0)\n", path.c_str());
+    prune_backups(path, 0);
+  } else {  // kept, and not pruned: it is not this run's to remove
+    const std::string b = link_to_free_backup(aside, path);
+    ::unlink(aside.c_str());
+    std::fprintf(stderr, "zeta: warning: another run's output '%s' is now '%s' (this run replaced it)\n",
+                 path.c_str(), b.c_str());
+  }
+  return path;
 }
 }  // namespace
 
@@ -137,15 +215,22 @@ std::string publish_output(const std::string& partial, const std::string& path, 
                            std::uint64_t existing_ino) {
   const FileIdentity before{existing_dev, existing_ino};
   const std::string aside = partial + ".old";
+  // output.backups = 0 replaces only the file the run started with; a file another run
+  // published meanwhile is left as it is, and this run's output takes PATH.~N~ (below).
+  if (g_output_backups == 0 && before.present() && identity(path) == before) {
+    if (const auto replaced = replace_output(partial, path, before, aside)) return *replaced;
+  }
   for (int attempt = 0; attempt < 1000; ++attempt) {
     if (::link(partial.c_str(), path.c_str()) == 0) {
       ::unlink(partial.c_str());
+      prune_backups(path, g_output_backups);
       return path;
     }
     if (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS) {  // no hard links here
-      backup_existing(path);
+      if (g_output_backups != 0) backup_existing(path);
       if (std::rename(partial.c_str(), path.c_str()) != 0)
         throw Error("cannot rename '" + partial + "' to '" + path + "': " + sys_error(), false);
+      prune_backups(path, g_output_backups);
       return path;
     }
     if (errno != EEXIST) throw Error("cannot publish '" + partial + "' as '" + path + "': " + sys_error(), false);

@@ -90,6 +90,26 @@ std::string publish(OutputFile& out, JsonSummary& json, const parallel::Comm& co
   return name;
 }
 
+void declare_output_backups_key(Config& cfg) {
+  cfg.declare("output.backups", "all",
+              "an output.file that exists is kept as FILE.~N~: all keeps every backup; N >= 0 keeps the N newest "
+              "(older FILE.~N~ removed); 0 replaces FILE with no backup");
+}
+
+int apply_output_backups(const Config& cfg) {
+  int keep = -1;
+  const std::string v = cfg.get_string("output.backups");
+  if (v != "all") {
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+      config_error("output.backups", "expected all or an integer >= 0, got '" + v + "'");
+    const std::int64_t n = cfg.get_int("output.backups");
+    if (n > 1000000) config_error("output.backups", "must be all or at most 1000000, got " + std::to_string(n));
+    keep = static_cast<int>(n);
+  }
+  set_output_backups(keep);
+  return keep;
+}
+
 LandscapeSpec read_landscape_spec(const Config& cfg, int model_dim) {
   LandscapeSpec s;
   s.enabled = cfg.get_bool("output.landscape");

@@ -225,7 +225,9 @@ ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const para
       p = std::move(rbm);
     }
   } catch (const std::exception& e) {
+    // The reader's error names the file; a key too, unless it names one already.
     why = e.what();
+    if (why.rfind("model.", 0) != 0) why = "model.params: " + why;
   }
   why = comm.first_message(why);
   if (!why.empty()) throw Error(why);

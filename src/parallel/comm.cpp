@@ -129,7 +129,13 @@ void Comm::barrier() const { MPI_Barrier(comm_); }
 
 namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void zeta_on_stop_signal(int) { g_stop_signal = 1; }
+//! SIGTERM, SIGUSR1 and a first SIGINT (Ctrl-C) ask for a stop at the next safe
+//! point; SIGINT's default comes back at once, so a second Ctrl-C ends the run there
+//! and then (the output stays partial, the last checkpoint intact).
+extern "C" void zeta_on_stop_signal(int sig) {
+  g_stop_signal = 1;
+  if (sig == SIGINT) std::signal(SIGINT, SIG_DFL);
+}
 }  // namespace
 
 StopControl::StopControl(const Comm& comm, double max_hours)
@@ -137,11 +143,13 @@ StopControl::StopControl(const Comm& comm, double max_hours)
   g_stop_signal = 0;
   std::signal(SIGTERM, zeta_on_stop_signal);
   std::signal(SIGUSR1, zeta_on_stop_signal);
+  std::signal(SIGINT, zeta_on_stop_signal);
 }
 
 StopControl::~StopControl() {
   std::signal(SIGTERM, SIG_DFL);
   std::signal(SIGUSR1, SIG_DFL);
+  std::signal(SIGINT, SIG_DFL);
 }
 
 bool all_ranks_arrive(MPI_Comm world, double seconds) {

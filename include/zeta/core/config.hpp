@@ -27,9 +27,12 @@ class Config {
   //! Parses the INI file (may be empty) and the overrides ("--section.key=value").
   //! Unknown keys and malformed lines are errors that name them.
   void parse(const std::string& ini_path, const std::vector<std::string>& overrides);
-  //! Parses INI text directly (tests, and restarts from a stored configuration).
-  void parse_text(const std::string& ini_text, const std::vector<std::string>& overrides);
+  //! Parses INI text directly (tests, and restarts from a stored configuration);
+  //! errors in it name `origin` (the file) and the line.
+  void parse_text(const std::string& ini_text, const std::vector<std::string>& overrides,
+                  const std::string& origin = "");
 
+  bool declared(const std::string& name) const { return keys_.count(name) > 0; }
   bool has(const std::string& name) const;  //!< given explicitly or has a default
   bool given(const std::string& name) const;  //!< given explicitly
   std::string get_string(const std::string& name) const;

@@ -52,8 +52,9 @@ hid_t h5_type();
 //! A file written collectively by every rank of `comm` (MPI-IO driver). It is
 //! created (exclusively) as PATH.partial.HOST.PID.RANDOM, a name no other run
 //! shares, and published as PATH by finish(); nothing is ever overwritten: a PATH
-//! that existed when the run started is kept as PATH.~N~, and if another run
-//! published PATH meanwhile, this run's output takes the first free PATH.~N~
+//! that existed when the run started is kept as PATH.~N~ (unless output.backups
+//! limits the backups: set_output_backups), and if another run
+//! published PATH meanwhile, this run's output takes the next free PATH.~N~ (above every existing one)
 //! instead (path() then names it, and a warning says so). If never finished, the
 //! partial file is removed.
 class OutputFile {
@@ -152,8 +153,8 @@ class OutputFile {
 //! Rank 0's publication of a closed output: gives `partial` the name `path` without
 //! overwriting any file, moving aside the file that was at `path` when the run
 //! started (identified by `existing_dev`, `existing_ino`; 0, 0 for none) to the
-//! first free PATH.~N~. If `path` is taken by another file (another run's output),
-//! `partial` takes the first free PATH.~N~ instead. Returns the name it got.
+//! next free PATH.~N~ (above every existing one). If `path` is taken by another file (another run's output),
+//! `partial` takes the next free PATH.~N~ (above every existing one) instead. Returns the name it got.
 std::string publish_output(const std::string& partial, const std::string& path, std::uint64_t existing_dev,
                            std::uint64_t existing_ino);
 
@@ -185,7 +186,16 @@ std::string read_string_attribute(hid_t file, const std::string& file_name, cons
 //! off). Skipped after a failed file close, which HDF5's shutdown cannot take.
 void shutdown();
 
-//! Moves `path` aside to the first free PATH.~N~ if it exists.
+//! Moves `path` aside to the next free PATH.~N~ (above every existing one) if it exists.
 void backup_existing(const std::string& path);
+
+//! How many backups PATH.~N~ a publication keeps (output.backups; process-wide, set
+//! by each command before it opens its output): -1 all (the default); N >= 0 the N
+//! newest (highest N), older ones removed after the publication; 0 replaces the file
+//! that was at PATH when the run started, atomically, with no backup.
+void set_output_backups(int keep);
+int output_backups();
+//! Removes the oldest PATH.~N~ (lowest N) until at most `keep` remain (keep < 0: none).
+void prune_backups(const std::string& path, int keep);
 
 }  // namespace zeta::io

@@ -34,6 +34,12 @@ using Summarize = std::function<void(Result&)>;
 //! `json`; returns that name.
 std::string publish(OutputFile& out, JsonSummary& json, const parallel::Comm& comm);
 
+//! output.backups: how many PATH.~N~ backups of an existing output.file to keep.
+void declare_output_backups_key(Config& cfg);
+//! Reads output.backups (all: -1, or N >= 0) and sets it for every publication of this
+//! process (set_output_backups); call before the output is opened.
+int apply_output_backups(const Config& cfg);
+
 struct LandscapeSpec {
   bool enabled = false;
   double xmin = -3, xmax = 3, ymin = -3, ymax = 3;

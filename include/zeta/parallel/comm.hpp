@@ -156,8 +156,9 @@ void tree_sum(std::vector<std::vector<T>>& leaves, std::size_t lo, std::size_t h
 //! others failed too.
 bool all_ranks_arrive(MPI_Comm world, double seconds);
 
-//! SIGTERM / SIGUSR1 (Slurm's --signal=B:USR1@300) and run.max_hours ask the
-//! run to stop at its next safe point; the decision is collective.
+//! SIGTERM / SIGUSR1 (Slurm's --signal=B:USR1@300), a first SIGINT (Ctrl-C; a
+//! second one ends the process at once) and run.max_hours ask the run to stop at
+//! its next safe point; the decision is collective.
 class StopControl {
  public:
   StopControl(const Comm& comm, double max_hours);
