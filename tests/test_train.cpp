@@ -481,6 +481,30 @@ TEST(TrainGaussian, WritesOnlyTheMonitorsItComputes) {
   world.barrier();
 }
 
+// Defaults per model kind: zeta train defaults to an RBM (which it trains), with the
+// RBM's optimizer settings; model.type = mlp takes the MLP's; a value given wins.
+TEST(TrainInput, DefaultsPerModelKind) {
+  const auto resolved = [](std::vector<std::string> overrides) {
+    Config cfg;
+    apps::declare_train_app_keys(cfg);
+    cfg.parse_text("", overrides);
+    return cfg;
+  };
+  const Config rbm = resolved({});
+  EXPECT_EQ(rbm.get_string("model.type"), "rbm");
+  EXPECT_EQ(rbm.get_string("train.optimizer"), "sgd");
+  EXPECT_EQ(rbm.get_double("train.lr"), 0.1);
+  EXPECT_EQ(rbm.get_double("train.momentum"), 0.5);
+  EXPECT_NE(rbm.resolved_ini().find("optimizer = sgd\n"), std::string::npos);
+  const Config mlp = resolved({"--model.type=mlp"});
+  EXPECT_EQ(mlp.get_string("train.optimizer"), "adam");
+  EXPECT_EQ(mlp.get_double("train.lr"), 1e-3);
+  const Config given = resolved({"--train.optimizer=adam", "--train.lr=0.003"});
+  EXPECT_EQ(given.get_string("train.optimizer"), "adam");
+  EXPECT_EQ(given.get_double("train.lr"), 0.003);
+  EXPECT_NE(rbm.help_text().find("train.optimizer = rbm: sgd, mlp: adam\n"), std::string::npos);
+}
+
 TEST(TrainInput, ErrorsNameTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   Files f(world, "input");
