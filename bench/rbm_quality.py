@@ -19,57 +19,16 @@ log-likelihood = -mean F - ln Z, SE = sqrt(SE_F^2 + SE_lnZ^2). Prints a table an
 one JSON line. Files go to --workdir.
 """
 import argparse
-import gzip
 import json
 import os
-import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 
-DATA = "/usr/share/datasets/fashion-mnist"
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load(name, limit=None):
-    with gzip.open(os.path.join(DATA, name), "rb") as f:
-        raw = f.read()
-    n = int.from_bytes(raw[4:8], "big")
-    x = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(n, 784)
-    if limit:
-        x = x[:limit]
-    return (x.astype(np.float64) / 255.0 > 0.5).astype(np.float64)
-
-
-def base_bias(x, eps=1e-3):
-    p = np.clip(x.mean(0), eps, 1 - eps)
-    return np.log(p / (1 - p))
-
-
-def free_energy(v, W, b, c):
-    return -(v @ b) - np.logaddexp(0.0, v @ W + c).sum(1)
-
-
-def write_params(path, W, b, c, base):
-    with h5py.File(path, "w") as f:
-        g = f.create_group("model/rbm")
-        g.attrs["kind"] = "bernoulli"
-        g["W"], g["b"], g["c"], g["base_bias"] = W, b, c, base
-
-
-def read_params(path):
-    with h5py.File(path, "r") as f:
-        g = f["model/rbm"]
-        return g["W"][()], g["b"][()], g["c"][()]
-
-
-def mpirun(args, ranks):
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OPENBLAS_NUM_THREADS="1")
-    cmd = ["mpirun", "-np", str(ranks), "--oversubscribe"] + args
-    out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    return json.loads(out.stdout)
+sys.path.insert(0, HERE)
+from rbm_common import base_bias, free_energy, load, mpirun, read_params, sklearn_params, write_params  # noqa: E402
 
 
 def score(zeta, params, test, args, tag):
@@ -115,7 +74,7 @@ def main():
     sk.fit(train)
     sk_s = time.perf_counter() - t0
     sk_file = os.path.join(args.workdir, "sklearn_rbm.h5")
-    write_params(sk_file, sk.components_.T.copy(), sk.intercept_visible_, sk.intercept_hidden_, base_bias(train))
+    write_params(sk_file, *sklearn_params(sk), base_bias(train))
 
     steps = args.epochs * (len(train) // args.batch)
     z_file = os.path.join(args.workdir, "zeta_rbm.h5")

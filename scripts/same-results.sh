@@ -19,7 +19,8 @@
 #   results change by design, one "INPUT STAGE reason" a line; such a stage is
 #   not compared, but the new executable must still run it to exit status 0;
 #   "INPUT new-files reason" lets the new executable write files the old one did
-#   not, which are then not compared),
+#   not, which are then not compared; "INPUT files reason": the HDF5 and other
+#   files the stages wrote change by design, and none is compared),
 #   SAME_RESULTS_TIMEOUT (300 s per run), SAME_RESULTS_ONLY (a regex: only the
 #   inputs whose file name matches it).
 set -u
@@ -329,6 +330,8 @@ compare() {
     fi
     n_fig=$((n_fig + $(wc -l < "$o/$name.$stage.fig")))
   done < "$o/$name.stages"
+  # "INPUT files reason": the files the stages wrote change by design and are not compared.
+  if changed "$name" files; then n_changed="$n_changed files"; return; fi
   # The files the runs wrote (not the staged inputs).
   (cd "$o/$name" && find . -type f | sed 's|^\./||' | grep -vxF -f "$o/$name.staged" | LC_ALL=C sort) > "$o/$name.files"
   (cd "$n/$name" && find . -type f | sed 's|^\./||' | grep -vxF -f "$n/$name.staged" | LC_ALL=C sort) > "$n/$name.files"

@@ -300,5 +300,47 @@ TEST(OutputFile, SummaryAndDescriptionAttributesRoundTrip) {
   std::filesystem::remove(path);
 }
 
+// A job restarted at step 60 of 100: the lines give the absolute step (61 .. 100 of
+// 100) and the fraction of the whole run, not this job's 1 .. 40 of 40.
+TEST(Progress, ARestartCountsFromItsStepToTheEnd) {
+  testing::internal::CaptureStderr();
+  Progress p("zeta test", 100, 1.0, "steps", true, 1e-12, 60);
+  for (int s = 61; s <= 100; ++s) p.update(s);
+  const std::string out = testing::internal::GetCapturedStderr();
+  std::istringstream in(out);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  ASSERT_EQ(lines.size(), 40u) << out;
+  EXPECT_EQ(lines.front().rfind("zeta test: step 61/100 ( 61.0%)", 0), 0u) << lines.front();
+  EXPECT_EQ(lines.back().rfind("zeta test: step 100/100 (100.0%)", 0), 0u) << lines.back();
+}
+
+// A default per the value of another key: the selector's value (given or at its own
+// default) picks it, an explicit value wins, and the resolved INI and --help show it.
+TEST(Config, PerValueDefaultsFollowTheSelector) {
+  const auto make = [] {
+    Config cfg;
+    cfg.declare("model.type", "rbm", "kind");
+    cfg.declare_per_value("train.lr", "model.type", {{"rbm", "0.1"}, {"mlp", "1e-3"}}, "0.5", "rate");
+    return cfg;
+  };
+  Config a = make();
+  a.parse_text("", {});
+  EXPECT_EQ(a.get_double("train.lr"), 0.1);
+  EXPECT_FALSE(a.given("train.lr"));
+  EXPECT_NE(a.resolved_ini().find("lr = 0.1\n"), std::string::npos) << a.resolved_ini();
+  Config b = make();
+  b.parse_text("[model]\ntype = mlp\n", {});
+  EXPECT_EQ(b.get_double("train.lr"), 1e-3);
+  EXPECT_NE(b.resolved_ini().find("lr = 1e-3\n"), std::string::npos) << b.resolved_ini();
+  Config c = make();
+  c.parse_text("[model]\ntype = mlp\n", {"--train.lr=0.25"});
+  EXPECT_EQ(c.get_double("train.lr"), 0.25);
+  Config d = make();
+  d.parse_text("", {"--model.type=other"});
+  EXPECT_EQ(d.get_double("train.lr"), 0.5);
+  EXPECT_NE(a.help_text().find("train.lr = rbm: 0.1, mlp: 1e-3, other: 0.5\n"), std::string::npos) << a.help_text();
+}
+
 }  // namespace
 }  // namespace zeta

@@ -232,7 +232,8 @@ TEST(TrainRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
           << obj << ": AIS " << log_z.back() << " +- " << log_z_se.back() << ", exact " << exact;
       EXPECT_LT(ll.back(), 0.0) << obj;
       // Training moved the parameters and the monitors are sane.
-      EXPECT_EQ(rw.evaluated_at, 20);
+      EXPECT_EQ(rw.evaluated_at, 24);  // the monitors at run.steps too (eval_every = 4 stops at 20)
+      EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 4, 8, 12, 16, 20, 24})) << obj;
       EXPECT_GT(rw.recon_error, 0.0);
       EXPECT_LT(rw.recon_error, 0.5);
       EXPECT_LT(rw.pseudo_loglik, 0.0);
@@ -338,6 +339,28 @@ TEST(TrainCheckpoint, RestartIsBitForBit) {
   if (world.root()) {
     for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(stopped, ds)) << ds << " (max_hours)";
   }
+  // A shorter run that ends off the train.eval_every grid (10 of 4) has its final
+  // monitors at step 10; continued to 24 it drops them and ends as the straight run.
+  const std::string short_run = tag + "_short.ckpt";
+  run_train(kSmall, args({"--run.steps=10", "--checkpoint.file=" + short_run}), world);
+  if (world.root()) {
+    EXPECT_EQ(dataset(short_run, "/train/step"), (std::vector<double>{0, 4, 8, 10}));
+  }
+  world.barrier();
+  const auto e2 = run_train(kSmall, args({"--checkpoint.file=" + short_run, "--checkpoint.restart=true"}), world);
+  EXPECT_TRUE(e2.params == a.params);
+  if (world.root()) {
+    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(short_run, ds)) << ds << " (continued)";
+  }
+  world.barrier();
+  // A restart at run.steps exactly makes no step and adds no row.
+  const auto again = run_train(kSmall, args({"--checkpoint.file=" + straight, "--checkpoint.restart=true"}), world);
+  EXPECT_EQ(again.evaluated_at, 24);
+  if (world.root()) {
+    EXPECT_EQ(dataset(straight, "/train/step"), (std::vector<double>{0, 4, 8, 12, 16, 20, 24}));
+    EXPECT_EQ(dataset(straight, "/train/ais_step"), (std::vector<double>{8, 16, 24}));
+  }
+  world.barrier();
   // A checkpoint of another model or objective is refused by name.
   try {
     run_train(kSmall, args({"--model.hidden=6", "--run.steps=30", "--checkpoint.file=" + straight,
@@ -360,7 +383,7 @@ TEST(TrainCheckpoint, RestartIsBitForBit) {
   EXPECT_EQ(fresh.steps_done, 1);
   world.barrier();
   if (world.root())
-    for (const auto& p : {straight, half, stopped})
+    for (const auto& p : {straight, half, stopped, short_run})
       for (const std::string sfx : {"", ".prev"}) std::remove((p + sfx).c_str());
   world.barrier();
   if (world.root()) std::remove(f.csv.c_str());
@@ -415,6 +438,71 @@ std::string error_of(const std::string& ini, const std::vector<std::string>& ove
     return e.what();
   }
   return "(no error)";
+}
+
+// A Gaussian RBM has no pseudo-log-likelihood (its conditional density has no closed
+// form): no all-NaN column and no JSON figure. Tables whose monitor never ran (AIS
+// here) are not written; the step column is int64 and ends at run.steps.
+TEST(TrainGaussian, WritesOnlyTheMonitorsItComputes) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const std::string csv = "gauss_n" + std::to_string(world.size()) + ".csv",
+                    out = "gauss_n" + std::to_string(world.size()) + ".h5";
+  if (world.root()) {
+    std::ofstream o(csv);
+    for (int r = 0; r < 64; ++r) {
+      const rng::Stream st(7, std::uint64_t(r), 0, rng::kInit);
+      for (int i = 0; i < 6; ++i) o << (st.uniform(std::uint32_t(i)) - 0.5) * 2 << (i + 1 < 6 ? "," : "\n");
+    }
+  }
+  world.barrier();
+  const auto r = run_train(
+      "",
+      {"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3", "--data.type=csv", "--data.path=" + csv,
+       "--train.batch=8", "--train.chains=8", "--run.steps=13", "--train.eval_every=5", "--output.file=" + out},
+      world);
+  EXPECT_EQ(r.evaluated_at, 13);
+  const std::string json = r.json.str();
+  EXPECT_EQ(json.find("pseudo_loglik"), std::string::npos) << json;
+  EXPECT_TRUE(std::isfinite(r.recon_error));
+  if (world.root()) {
+    io::Handle f = io::open_read(out);
+    EXPECT_FALSE(io::exists(f.id(), "/train/pseudo_loglik"));
+    EXPECT_FALSE(io::exists(f.id(), "/train/ais_step"));
+    EXPECT_FALSE(io::exists(f.id(), "/train/log_z"));
+    EXPECT_TRUE(io::exists(f.id(), "/train/recon_error"));
+    EXPECT_EQ(io::read_array<std::int64_t>(f.id(), out, "/train/step", {}), (std::vector<std::int64_t>{0, 5, 10, 13}));
+    io::Handle d(H5Dopen2(f.id(), "/train/step", H5P_DEFAULT), H5Dclose);
+    io::Handle t(H5Dget_type(d.id()), H5Tclose);
+    EXPECT_EQ(H5Tget_class(t.id()), H5T_INTEGER);
+    f.reset();
+    std::remove(out.c_str());
+    std::remove(csv.c_str());
+  }
+  world.barrier();
+}
+
+// Defaults per model kind: zeta train defaults to an RBM (which it trains), with the
+// RBM's optimizer settings; model.type = mlp takes the MLP's; a value given wins.
+TEST(TrainInput, DefaultsPerModelKind) {
+  const auto resolved = [](std::vector<std::string> overrides) {
+    Config cfg;
+    apps::declare_train_app_keys(cfg);
+    cfg.parse_text("", overrides);
+    return cfg;
+  };
+  const Config rbm = resolved({});
+  EXPECT_EQ(rbm.get_string("model.type"), "rbm");
+  EXPECT_EQ(rbm.get_string("train.optimizer"), "sgd");
+  EXPECT_EQ(rbm.get_double("train.lr"), 0.1);
+  EXPECT_EQ(rbm.get_double("train.momentum"), 0.5);
+  EXPECT_NE(rbm.resolved_ini().find("optimizer = sgd\n"), std::string::npos);
+  const Config mlp = resolved({"--model.type=mlp"});
+  EXPECT_EQ(mlp.get_string("train.optimizer"), "adam");
+  EXPECT_EQ(mlp.get_double("train.lr"), 1e-3);
+  const Config given = resolved({"--train.optimizer=adam", "--train.lr=0.003"});
+  EXPECT_EQ(given.get_string("train.optimizer"), "adam");
+  EXPECT_EQ(given.get_double("train.lr"), 0.003);
+  EXPECT_NE(rbm.help_text().find("train.optimizer = rbm: sgd, mlp: adam\n"), std::string::npos);
 }
 
 TEST(TrainInput, ErrorsNameTheKey) {

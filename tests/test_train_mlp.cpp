@@ -232,7 +232,7 @@ TEST(TrainMlpRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
          {"/train/step", "/train/dsm_loss", "/train/grad_norm", "/train/nll_step", "/train/grid_log_z",
           "/train/heldout_nll", "/train/heldout_nll_stderr", "/model/layer_0/weight", "/model/layer_2/bias"})
       EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << ds;
-    EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 10, 20, 30}));
+    EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 10, 20, 30, 40}));  // and run.steps
     // Training moved the parameters.
     const auto r1 = run_train(kRing, {"--run.steps=1", "--output.file="}, self);
     double moved = 0;
@@ -349,7 +349,10 @@ TEST(TrainMlpPcdRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
             "/train/heldout_nll", "/eval/energy_data", "/eval/energy_model", "/eval/energy_noise", "/eval/samples",
             "/model/layer_0/weight", "/model/layer_2/bias"})
         EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << obj << " " << ds;
-      EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 10, 20, 30}));
+      EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 10, 20, 30, 40}));  // and run.steps
+      EXPECT_EQ(rs.evaluated_at, 40) << obj;
+      // The negatives' sampler is named (it was "none").
+      EXPECT_NE(rs.json.str().find("\"sampler\": \"langevin\""), std::string::npos) << rs.json.str();
       EXPECT_EQ(dataset(one, "/eval/samples").size(), 64u * 2);
       // The monitors add up: loss = <E+> - <E-> + alpha (<E+^2> + <E-^2>) >= <E+> - <E->.
       const auto loss = dataset(one, "/train/loss"), ed = dataset(one, "/train/energy_data"),

@@ -62,6 +62,8 @@ class Bowl : public training::Objective {
     series_.energy.push_back(e);
     return std::isfinite(e) ? nullptr : "the bowl's energy";
   }
+  training::TableRef monitor_table() override { return training::table_ref(series_); }
+  void hold_state(bool) override {}
   const char* monitor(std::int64_t, bool) override { return nullptr; }
   const char* finish(std::int64_t, bool) override { return nullptr; }
 
@@ -152,7 +154,7 @@ TEST(Trainer, BowlConvergesAsGradientDescent) {
   // θ_n − t = (1 − lr)^n (θ_0 − t) = −t / 2^n.
   const bool dbl = sizeof(Real) == sizeof(double);
   for (std::size_t i = 0; i < kTarget.size(); ++i) EXPECT_NEAR(r.params[i], kTarget[i], dbl ? 1e-15 : 1e-6) << i;
-  EXPECT_EQ(r.evaluated_at, 55);
+  EXPECT_EQ(r.evaluated_at, 60);  // the monitors at run.steps too, not only at 0, 5, ..., 55
   EXPECT_LT(r.loss, dbl ? 1e-20 : 1e-10);
 }
 
@@ -161,19 +163,63 @@ TEST(Trainer, BowlRestartsBitForBit) {
   const io::CheckpointSpec none;
   io::CheckpointSpec ck{file_name(comm, "restart.ckpt"), 0, false};
   // A constant learning rate: the half run and the whole one take the same steps.
-  const auto whole = train_bowl(comm, 40, 0.1, none, "");
-  train_bowl(comm, 17, 0.1, ck, "");
+  Bowl straight(kTarget, comm.power_of_two(), comm);
+  const auto whole = train_bowl(comm, 40, 0.1, none, "", &straight);
+  // The 17-step run ends with its monitors at step 17; the run continued from its final
+  // checkpoint drops them (a straight run has no row there).
+  Bowl first(kTarget, comm.power_of_two(), comm);
+  train_bowl(comm, 17, 0.1, ck, "", &first);
+  EXPECT_EQ(first.series().step, (std::vector<double>{0, 5, 10, 15, 17}));
   ck.restart = true;
   Bowl resumed(kTarget, comm.power_of_two(), comm);
   const auto rest = train_bowl(comm, 40, 0.1, ck, file_name(comm, "restart.h5"), &resumed);
   EXPECT_EQ(rest.steps_done, 40);
   EXPECT_EQ(rest.params, whole.params);
   EXPECT_EQ(rest.loss, whole.loss);
-  EXPECT_EQ(resumed.series().step.size(), 8u);  // steps 0, 5, ..., 35: 4 before the checkpoint, 4 after
+  EXPECT_EQ(resumed.series().step, (std::vector<double>{0, 5, 10, 15, 20, 25, 30, 35, 40}));
+  EXPECT_EQ(resumed.series().step, straight.series().step);
+  EXPECT_EQ(resumed.series().energy, straight.series().energy);
   comm.barrier();
   if (comm.root())
     for (const char* what : {"restart.ckpt", "restart.ckpt.prev", "restart.h5"})
       std::remove(file_name(comm, what).c_str());
+}
+
+//! The type class of dataset `name` in `file` (H5T_INTEGER, H5T_FLOAT, ...).
+H5T_class_t type_class(const std::string& file, const std::string& name) {
+  io::Handle f = io::open_read(file);
+  io::Handle d(H5Dopen2(f.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  io::Handle t(H5Dget_type(d.id()), H5Tclose);
+  return H5Tget_class(t.id());
+}
+
+// The monitors at run.steps come once: a restart from the final checkpoint (at
+// run.steps exactly) makes no step and adds no row; the output's step column is int64.
+TEST(Trainer, FinalMonitorsOnceAndStepsAsIntegers) {
+  parallel::Comm comm(MPI_COMM_WORLD);
+  io::CheckpointSpec ck{file_name(comm, "final.ckpt"), 0, false};
+  const std::string out = file_name(comm, "final.h5"), again = file_name(comm, "final_again.h5");
+  Bowl a(kTarget, comm.power_of_two(), comm);
+  const auto r = train_bowl(comm, 23, 0.1, ck, out, &a);
+  EXPECT_EQ(r.evaluated_at, 23);
+  const std::vector<double> steps = {0, 5, 10, 15, 20, 23};
+  EXPECT_EQ(a.series().step, steps);
+  ck.restart = true;
+  Bowl b(kTarget, comm.power_of_two(), comm);
+  const auto r2 = train_bowl(comm, 23, 0.1, ck, again, &b);
+  EXPECT_EQ(r2.steps_done, 23);
+  EXPECT_EQ(b.series().step, steps);
+  EXPECT_EQ(b.series().energy, a.series().energy);
+  comm.barrier();
+  if (comm.root()) {
+    for (const auto& file : {out, again}) {
+      std::vector<hsize_t> dims;
+      EXPECT_EQ(io::read_doubles(file, "/train/step", dims), steps) << file;
+      EXPECT_EQ(type_class(file, "/train/step"), H5T_INTEGER) << file;
+      EXPECT_EQ(type_class(file, "/train/bowl_energy"), H5T_FLOAT) << file;
+    }
+    for (const auto& f : {ck.file, ck.file + ".prev", out, again}) std::remove(f.c_str());
+  }
 }
 
 TEST(Trainer, DivergingBowlStopsWithTheLoopsError) {

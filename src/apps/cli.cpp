@@ -21,7 +21,7 @@ const char* kUsage =
     "  sample   sample a model with Langevin, MALA, HMC or Metropolis chains\n"
     "  temper   parallel tempering (replica exchange) over MPI ranks, with restart\n"
     "  ais      annealed importance sampling: ln Z with its standard error\n"
-    "  train    data-parallel training of an RBM (CD-k or PCD), with restart\n"
+    "  train    data-parallel training of RBM or MLP energies by CD-k, PCD or DSM, with restart\n"
     "  free-energy FILE.h5   MBAR free energies, overlap, expectations of u_kn / energies or a temper output\n"
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
     "  version  print the version, git commit, precision and Kokkos backend (also --version)\n"

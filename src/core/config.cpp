@@ -34,18 +34,33 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 void Config::declare(const std::string& name, const std::string& default_value, const std::string& help) {
   if (!keys_.count(name)) order_.push_back(name);
-  keys_[name] = Key{name, default_value, help, false};
+  keys_[name] = Key{name, default_value, help, false, {}, {}};
+}
+
+void Config::declare_per_value(const std::string& name, const std::string& selector,
+                               const std::vector<std::pair<std::string, std::string>>& per_value,
+                               const std::string& default_value, const std::string& help) {
+  if (!keys_.count(name)) order_.push_back(name);
+  keys_[name] = Key{name, default_value, help, false, selector, per_value};
 }
 
 void Config::declare_required(const std::string& name, const std::string& help) {
   if (!keys_.count(name)) order_.push_back(name);
-  keys_[name] = Key{name, "", help, true};
+  keys_[name] = Key{name, "", help, true, {}, {}};
 }
 
 const Config::Key& Config::key(const std::string& name) const {
   auto it = keys_.find(name);
   if (it == keys_.end()) throw Error("internal: configuration key '" + name + "' was never declared", false);
   return it->second;
+}
+
+std::string Config::default_of(const Key& k) const {
+  if (k.selector.empty()) return k.default_value;
+  const std::string sel = get_string(k.selector);
+  for (const auto& [value, def] : k.per_value)
+    if (value == sel) return def;
+  return k.default_value;
 }
 
 void Config::set(const std::string& name, const std::string& value, const std::string&) {
@@ -123,7 +138,7 @@ std::string Config::get_string(const std::string& name) const {
   if (it != values_.end()) return it->second;
   const Key& k = key(name);
   if (k.required) config_error(name, "is required but not given");
-  return k.default_value;
+  return default_of(k);
 }
 
 namespace {
@@ -267,7 +282,7 @@ std::string Config::resolved_ini() const {
     auto it = values_.find(name);
     const Key& k = key(name);
     if (it == values_.end() && k.required) continue;
-    const std::string v = it != values_.end() ? it->second : k.default_value;
+    const std::string v = it != values_.end() ? it->second : default_of(k);
     sections[sec].push_back(name.substr(dot + 1) + " = " + v);
   }
   std::string out;
@@ -290,7 +305,14 @@ std::string Config::help_text() const {
   std::string out;
   for (const auto& name : order_) {
     const Key& k = key(name);
-    out += "  " + name + " = " + (k.required ? "(required)" : k.default_value) + "\n      " + k.help + "\n";
+    std::string def = k.required ? "(required)" : k.default_value;
+    if (!k.selector.empty()) {
+      // "rbm: sgd, mlp: adam", and "other: X" when another value of the selector gets one.
+      def.clear();
+      for (const auto& [value, d] : k.per_value) def += (def.empty() ? "" : ", ") + value + ": " + d;
+      if (!k.default_value.empty()) def += ", other: " + k.default_value;
+    }
+    out += "  " + name + " = " + def + "\n      " + k.help + "\n";
   }
   return out;
 }

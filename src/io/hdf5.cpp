@@ -473,6 +473,12 @@ void OutputFile::write_int64(hid_t dset, const std::vector<hsize_t>& start, cons
   write_typed(dset, start, count, data, H5T_NATIVE_INT64);
 }
 
+void OutputFile::write_root_int64(const std::string& name, const std::vector<hsize_t>& dims, const std::int64_t* data) {
+  const hid_t ds = create_int64(name, dims);
+  const std::vector<hsize_t> start(dims.size(), 0);
+  write_int64(ds, start, comm_.root() ? dims : std::vector<hsize_t>(dims.size(), 0), data);
+}
+
 OutputFile::Rows& OutputFile::rows_of(hid_t dset) {
   for (auto& r : rows_)
     if (r.dset == dset) return r;

@@ -39,7 +39,7 @@ MlpContrastive::MlpContrastive(const TrainSpec& ts, const data::DataSpec& dspec,
 void MlpContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
   const std::int64_t n = nloc_ * b_;
   data_rows(s, row_block<Space>(x_, 0, n));
-  negatives(s, true);
+  negatives(s, !hold_);
   const double a = ts_.energy_reg / double(ts_.batch), inv = 1.0 / double(ts_.batch);
   grad.reduce(
       ts_.deterministic, nloc_,

@@ -16,7 +16,7 @@ struct Column {
 //! Every /train column the objectives write (their Series::names()), rows by evaluation.
 const std::vector<Column>& monitor_columns() {
   static const std::vector<Column> c = {
-      {"step", "step", "optimizer step at which the monitors of this row were evaluated (train.eval_every)"},
+      {"step", "step", "optimizer step at which the monitors of this row were evaluated (the train.eval_every steps and run.steps)"},
       {"grad_norm", "1", "Euclidean norm of the parameter gradient of the step, summed over ranks"},
       // RBMs (CD-k / PCD)
       {"recon_error", "1",

@@ -54,10 +54,14 @@ models::Rbm<Space> initial_rbm(const TrainSetup& setup, const data::Dataset& d, 
   return rbm;
 }
 
-const std::vector<std::string>& RbmContrastive::Series::names() {
-  static const std::vector<std::string> n = {"step",      "recon_error",       "pseudo_loglik",
-                                             "free_energy_data", "free_energy_model", "grad_norm"};
-  return n;
+std::vector<std::vector<double>*> RbmContrastive::Series::all() {
+  if (!with_pll) return {&step, &recon, &fdata, &fmodel, &gnorm};
+  return {&step, &recon, &pll, &fdata, &fmodel, &gnorm};
+}
+
+std::vector<std::string> RbmContrastive::Series::names() const {
+  if (!with_pll) return {"step", "recon_error", "free_energy_data", "free_energy_model", "grad_norm"};
+  return {"step", "recon_error", "pseudo_loglik", "free_energy_data", "free_energy_model", "grad_norm"};
 }
 
 const std::vector<std::string>& RbmContrastive::AisSeries::names() {
@@ -94,6 +98,7 @@ RbmContrastive::RbmContrastive(const TrainSpec& ts, const data::Dataset& d, mode
   vdata_ = row_block<Space>(vall_, 0, nloc_ * b_);
   vneg_ = row_block<Space>(vall_, nloc_ * b_, nloc_ * cp_);
   hneg_ = Matrix<Space>("zeta::train::h_negative", nloc_ * cp_, nh_);
+  series_.with_pll = rbm.kind() == models::RbmKind::bernoulli;
   if (ts.ais_every > 0 && d.heldout.n == 0)
     config_error("train.ais_every", "needs a held-out split (data.heldout_path or data.holdout)");
   // The held-out partitions on the device, copied once for every AIS evaluation.
@@ -109,6 +114,17 @@ RbmContrastive::RbmContrastive(const TrainSpec& ts, const data::Dataset& d, mode
 
 void RbmContrastive::start() {
   if (ts_.pcd) rbm_.initialize_visible(vneg_, ts_.seed, chain_offset());
+}
+
+void RbmContrastive::hold_state(bool on) {
+  if (!ts_.pcd) return;  // cd starts each step's negatives from its data rows
+  if (on) {
+    held_ = Matrix<Space>("zeta::train::held_chains", vneg_.extent(0), vneg_.extent(1));
+    Kokkos::deep_copy(held_, vneg_);
+  } else {
+    Kokkos::deep_copy(vneg_, held_);
+    held_ = Matrix<Space>();
+  }
 }
 
 void RbmContrastive::load_chains(const std::vector<double>& all) {
@@ -221,7 +237,7 @@ const char* RbmContrastive::record(std::int64_t s, double grad_norm) {
     return "a monitor (reconstruction error or free energy)";
   series_.step.push_back(double(s));
   series_.recon.push_back(mv[0]);
-  series_.pll.push_back(mv[1]);
+  if (series_.with_pll) series_.pll.push_back(mv[1]);
   series_.fdata.push_back(mv[2]);
   series_.fmodel.push_back(mv[3]);
   series_.gnorm.push_back(grad_norm);
@@ -327,7 +343,7 @@ void RbmContrastive::summarize(TrainResult& res) const {
   if (series_.step.empty()) return;
   res.evaluated_at = std::int64_t(series_.step.back());
   res.recon_error = res.loss = series_.recon.back();
-  res.pseudo_loglik = series_.pll.back();
+  if (series_.with_pll) res.pseudo_loglik = series_.pll.back();
   res.free_energy_data = series_.fdata.back();
   res.free_energy_model = series_.fmodel.back();
   res.grad_norm = series_.gnorm.back();
@@ -355,7 +371,7 @@ void RbmContrastive::add_json(JsonSummary& j, const TrainResult& res) const {
   j.add("steps", res.steps_done);
   j.add("loss", res.loss);
   j.add("recon_error", res.recon_error);
-  j.add("pseudo_loglik", res.pseudo_loglik);
+  if (series_.with_pll) j.add("pseudo_loglik", res.pseudo_loglik);
   j.add("free_energy_data", res.free_energy_data);
   j.add("free_energy_model", res.free_energy_model);
   j.add("grad_norm", res.grad_norm);

@@ -16,6 +16,9 @@ void declare_train_keys(Config& cfg) {
   cfg.declare("run.max_hours", "0", "stop cleanly (status interrupted) after this many hours (0 = no limit)");
   declare_progress_key(cfg);
   models::declare_model_keys(cfg);
+  cfg.declare("model.type", "rbm",
+              "rbm (Bernoulli or Gaussian visible units, model.visible) | mlp (a neural energy, model.layers); "
+              "the train keys whose default reads 'rbm: X, mlp: Y' take the one of this kind");
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
               "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
@@ -55,9 +58,10 @@ void declare_train_keys(Config& cfg) {
               "an MPI-3 window; node leaders add the node sums by one MPI_Allreduce) | mpi (one MPI_Allreduce of the "
               "flat gradient over all ranks)");
   cfg.declare("train.eval_every", "10",
-              "monitor (rbm: reconstruction error, pseudo-log-likelihood, free energies; dsm: the batch loss, and "
-              "on 2-D data the grid held-out NLL; both: gradient norm) at every step that is a multiple of this, on "
-              "that step's batch before its update (0 = never; dsm also evaluates the NLL after the last step)");
+              "monitor (rbm: reconstruction error, pseudo-log-likelihood (Bernoulli visible units only), free "
+              "energies; mlp: the batch loss (cd / pcd: and mean energies), and on 2-D data the grid held-out NLL; "
+              "all: gradient norm) at every step that is a multiple of this, on that step's batch before its update, "
+              "and once more at run.steps on the final parameters (0 = never, but for the NLL at run.steps)");
   cfg.declare("train.ais_every", "0",
               "at every step that is a multiple of this (before its update; the final parameters when run.steps "
               "is one) an AIS estimate of ln Z and of the held-out log-likelihood −⟨F(v)⟩ − ln Z with its "
@@ -65,9 +69,22 @@ void declare_train_keys(Config& cfg) {
   cfg.declare("train.ais_steps", "1000", "intermediate distributions of that AIS (base-rate path, linear schedule)");
   cfg.declare("train.ais_chains", "100", "AIS chains over all ranks");
   declare_optimizer_keys(cfg);
+  declare_per_kind_defaults(cfg);
   cfg.declare("output.file", "zeta_train.h5",
               "HDF5 output file (empty = none): /model/rbm or /model/layer_l, and the /train series");
   io::declare_checkpoint_keys(cfg);
+}
+
+void declare_per_kind_defaults(Config& cfg) {
+  // An RBM learns fastest by plain SGD at a large rate with a little momentum (Hinton's
+  // recipe; measured against scikit-learn's BernoulliRBM in docs/train.md); an MLP
+  // energy by Adam at 1e-3.
+  const auto per_kind = [&](const char* key, const char* rbm, const char* mlp, const std::string& help) {
+    cfg.declare_per_value(key, "model.type", {{"rbm", rbm}, {"mlp", mlp}}, "", help);
+  };
+  per_kind("train.optimizer", "sgd", "adam", "sgd (with momentum) or adam");
+  per_kind("train.lr", "0.1", "1e-3", "learning rate (the schedule's starting value)");
+  per_kind("train.momentum", "0.5", "0.9", "sgd momentum μ (0 = plain SGD)");
 }
 
 namespace {

@@ -120,18 +120,35 @@ std::int64_t Trainer::restore() {
   obj_.restore(theta);
   opt_.load(st.m, st.v, st.head[1]);
   require_steps_left(ts_, ck_, st.head[0]);
-  return st.head[0];
+  // A run continued beyond the run.steps of the run that wrote the checkpoint drops the
+  // final monitors of that run (record_final) where a straight run has no row.
+  const std::int64_t step = st.head[0];
+  const TableRef table = obj_.monitor_table();
+  if (step < ts_.steps && table.last_step() == step && (ts_.eval_every == 0 || step % ts_.eval_every != 0))
+    table.drop_last_row();
+  return step;
+}
+
+void Trainer::record(std::int64_t s) {
+  bool finite = true;
+  const double gnorm = grad_.norm(finite);
+  if (!finite) diverged(s, "the parameter gradient");
+  if (const char* bad = obj_.record(s, gnorm)) diverged(s, bad);
+}
+
+void Trainer::record_final(std::int64_t step) {
+  if (ts_.eval_every == 0 || step != ts_.steps || obj_.monitor_table().last_step() == step) return;
+  obj_.hold_state(true);
+  obj_.gradient(step, grad_);
+  record(step);
+  obj_.hold_state(false);
 }
 
 void Trainer::step(std::int64_t s) {
   obj_.gradient(s, grad_);
   const bool eval = ts_.eval_every > 0 && s % ts_.eval_every == 0;
-  if (eval) {
-    bool finite = true;
-    const double gnorm = grad_.norm(finite);
-    if (!finite) diverged(s, "the parameter gradient");
-    if (const char* bad = obj_.record(s, gnorm)) diverged(s, bad);
-  }
+  // A run continued from the final checkpoint of a shorter one has step s's row from there.
+  if (eval && obj_.monitor_table().last_step() != s) record(s);
   if (const char* bad = obj_.monitor(s, eval)) diverged(s, bad);
   const char* bad = grad_.update(opt_, obj_.theta(), s, ts_.steps);
   obj_.params_updated();
@@ -146,14 +163,14 @@ TrainResult Trainer::run(const Kokkos::Timer& timer, const io::Summarize<TrainRe
     io::write_root_attributes(*out, "train", config_, comm_);
   }
   TrainResult res;
-  Progress progress("zeta train", ts_.steps - step, double(ts_.batch), "examples", comm_.root(), ts_.progress_every);
+  Progress progress("zeta train", ts_.steps, double(ts_.batch), "examples", comm_.root(), ts_.progress_every, step);
   parallel::StopControl stop(comm_, ts_.max_hours);
   const std::int64_t first = step;
   for (; step < ts_.steps;) {
     const std::int64_t s = step;
     this->step(s);
     step = s + 1;
-    progress.update(step - first);
+    progress.update(step);
     if (!ck_.file.empty() && ck_.every > 0 && step % ck_.every == 0 && step < ts_.steps) write_checkpoint(step);
     if (step < ts_.steps && stop.should_stop()) {
       res.status = "interrupted";
@@ -172,6 +189,7 @@ TrainResult Trainer::run(const Kokkos::Timer& timer, const io::Summarize<TrainRe
 void Trainer::finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer,
                      const io::Summarize<TrainResult>& summarize) {
   const std::int64_t step = res.steps_done;
+  record_final(step);
   if (const char* bad = obj_.finish(step, out != nullptr)) diverged(step, bad);
   res.params = obj_.params();
   obj_.summarize(res);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace zeta {
@@ -17,10 +18,23 @@ class Config {
     std::string default_value;  //!< empty with required == true means "must be given"
     std::string help;
     bool required = false;
+    //! A default that depends on another key's value (declare_per_value): `selector`
+    //! names that key, `per_value` maps its values to defaults; any other value takes
+    //! default_value.
+    std::string selector;
+    std::vector<std::pair<std::string, std::string>> per_value;
   };
 
   //! Declares a key with its default value.
   void declare(const std::string& name, const std::string& default_value, const std::string& help);
+  //! Declares a key whose default depends on the value of the key `selector` (e.g.
+  //! train.optimizer on model.type): a value of `selector` listed in `per_value` gives
+  //! its default, any other `default_value`. A value given for the key always wins;
+  //! resolved_ini() holds the resolved value, help_text() every default
+  //! ("rbm: sgd, mlp: adam"). `selector` is read as given or at its own default.
+  void declare_per_value(const std::string& name, const std::string& selector,
+                         const std::vector<std::pair<std::string, std::string>>& per_value,
+                         const std::string& default_value, const std::string& help);
   //! Declares a key that has no default; reading it when absent is an error.
   void declare_required(const std::string& name, const std::string& help);
 
@@ -58,6 +72,8 @@ class Config {
 
  private:
   const Key& key(const std::string& name) const;
+  //! The value of a key that was not given: its default, per the selector's value if it has one.
+  std::string default_of(const Key& k) const;
   void set(const std::string& name, const std::string& value, const std::string& origin);
 
   std::map<std::string, Key> keys_;

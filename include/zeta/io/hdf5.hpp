@@ -105,6 +105,8 @@ class OutputFile {
   hid_t create_int64(const std::string& name, const std::vector<hsize_t>& dims);
   void write_int64(hid_t dset, const std::vector<hsize_t>& start, const std::vector<hsize_t>& count,
                    const std::int64_t* data);
+  //! As write_root_double, for int64 data (e.g. step numbers).
+  void write_root_int64(const std::string& name, const std::vector<hsize_t>& dims, const std::int64_t* data);
 
   //! Collective: an extendible, chunked dataset of Real of [rows, row_dims...] that
   //! starts empty and grows, a chunk at a time, as write_row() reaches new rows (at

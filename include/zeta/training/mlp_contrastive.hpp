@@ -38,6 +38,11 @@ class MlpContrastive : public MlpObjective {
 
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override;
+  TableRef monitor_table() override { return table_ref(series_); }
+  //! The negatives' move.
+  const char* sampler_name() const override { return "langevin"; }
+  //! pcd: gradient() leaves the replay buffer as it is while held.
+  void hold_state(bool on) override { hold_ = on; }
   //! The seed's check after training: energies of batch run.steps's data, of
   //! negatives drawn as at that step (the buffer is left as it is) and of fresh
   //! noise, and the negatives themselves: /eval/{energy_data, energy_model,
@@ -56,7 +61,6 @@ class MlpContrastive : public MlpObjective {
   void energies(const Matrix<Space>& x, const Vector<Space>& E, std::int64_t blocks);
 
  protected:
-  TableRef monitor_table() override { return table_ref(series_); }
   void summarize_monitors(TrainResult& res) const override;
   void add_objective_json(JsonSummary& j) const override;
   void gather_extra() override;
@@ -71,6 +75,7 @@ class MlpContrastive : public MlpObjective {
   Vector<Space> E_, sign_;
   ReplayBuffer buffer_;  //!< pcd
   Series series_;
+  bool hold_ = false;
 };
 
 }  // namespace zeta::training

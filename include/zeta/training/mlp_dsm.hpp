@@ -34,11 +34,13 @@ class MlpDsm : public MlpObjective {
 
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override;
+  TableRef monitor_table() override { return table_ref(series_); }
+  //! Nothing to hold: a step's noise is a function of (seed, example, step).
+  void hold_state(bool) override {}
   //! x̃ = x + σ z, c = −z / σ and the weight σ² / B of this rank's rows of batch s, in double, rounded once.
   void noisy_batch(std::int64_t s);
 
  protected:
-  TableRef monitor_table() override { return table_ref(series_); }
   void summarize_monitors(TrainResult& res) const override;
   void add_objective_json(JsonSummary& j) const override { j.add("sigma", ts_.sigma); }
 

@@ -61,6 +61,7 @@ class MlpObjective : public Objective {
   void write_output(io::OutputFile& out, std::int64_t step) override;
   void summarize(TrainResult& res) const override;
   const char* model_name() const override { return "mlp"; }
+  //! dsm samples nothing; cd / pcd (MlpContrastive) name their Langevin negatives.
   const char* sampler_name() const override { return "none"; }
   void add_json(JsonSummary& j, const TrainResult& res) const override;
 
@@ -69,8 +70,6 @@ class MlpObjective : public Objective {
   const char* evaluate_nll(std::int64_t s, bool keep_cells);
 
  protected:
-  //! The objective's train.eval_every table (its columns the /train datasets).
-  virtual TableRef monitor_table() = 0;
   //! The last step's monitor values into `res`.
   virtual void summarize_monitors(TrainResult& res) const = 0;
   //! The objective's JSON figures after "objective".

@@ -16,6 +16,7 @@
 #include "zeta/io/hdf5.hpp"
 #include "zeta/training/gradient_sum.hpp"
 #include "zeta/training/result.hpp"
+#include "zeta/training/series.hpp"
 
 namespace zeta::training {
 
@@ -43,6 +44,14 @@ class Objective {
   //! The other monitors before step s's update (collective; `eval_step`: record() ran);
   //! null, or what holds NaN or ±Inf.
   virtual const char* monitor(std::int64_t s, bool eval_step) = 0;
+  //! record()'s table (its columns the /train datasets; column 0 the step of each row).
+  virtual TableRef monitor_table() = 0;
+  //! The train.eval_every monitors run once more at run.steps, after the last update:
+  //! between hold_state(true) and hold_state(false), gradient() must leave what a later
+  //! step reads (PCD's persistent chains, a replay buffer) as it was, so that a run
+  //! continued from the final checkpoint takes the steps a straight run takes. record()
+  //! still sees that gradient's negatives.
+  virtual void hold_state(bool on) = 0;
   //! After the loop, `step` steps done (collective): the evaluations of the final θ
   //! (`to_output`: an output file follows); null, or what holds NaN or ±Inf.
   virtual const char* finish(std::int64_t step, bool to_output) = 0;

@@ -44,11 +44,14 @@ models::Rbm<Kokkos::DefaultExecutionSpace> initial_rbm(const TrainSetup& setup, 
 
 class RbmContrastive : public Objective {
  public:
-  //! The monitor series, one entry per evaluation.
+  //! The monitor series, one entry per evaluation. The pseudo-log-likelihood is a
+  //! Bernoulli RBM's only (`with_pll`): a Gaussian unit's conditional density has no
+  //! closed form, so a Gaussian RBM's table has no such column.
   struct Series {
+    bool with_pll = true;
     std::vector<double> step, recon, pll, fdata, fmodel, gnorm;
-    std::vector<std::vector<double>*> all() { return {&step, &recon, &pll, &fdata, &fmodel, &gnorm}; }
-    static const std::vector<std::string>& names();
+    std::vector<std::vector<double>*> all();
+    std::vector<std::string> names() const;
   };
   //! The AIS evaluations (train.ais_every), one entry each.
   struct AisSeries {
@@ -68,6 +71,9 @@ class RbmContrastive : public Objective {
   void start() override;
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override;
+  TableRef monitor_table() override { return table_ref(series_); }
+  //! pcd: the persistent chains are copied and put back.
+  void hold_state(bool on) override;
   const char* monitor(std::int64_t s, bool eval_step) override;
   const char* finish(std::int64_t step, bool to_output) override;
 
@@ -110,6 +116,7 @@ class RbmContrastive : public Objective {
   std::vector<Matrix<Space>> heldout_;  //!< the held-out partitions on the device (AIS monitor)
   Series series_;
   AisSeries ais_;
+  Matrix<Space> held_;              //!< pcd: the chains during hold_state
   std::vector<double> chains_all_;  //!< pcd: all chains, between gather / read and write / restore
   std::vector<double> theta_all_;   //!< θ at gather_state
 };

@@ -53,6 +53,9 @@ struct TrainSetup {
 
 //! Declares every key `zeta train` takes.
 void declare_train_keys(Config& cfg);
+//! Declares train.optimizer, train.lr and train.momentum again with defaults per
+//! model.type (rbm: SGD, mlp: Adam); a value given always wins.
+void declare_per_kind_defaults(Config& cfg);
 //! Reads and validates them for a run on `comm` (errors name the key).
 TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm);
 

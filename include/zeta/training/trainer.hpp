@@ -8,7 +8,9 @@
 //!               Comm::tree_allreduce, bitwise the same on 1, 2, 4 ranks; otherwise one
 //!               SharedSum / MPI_Allreduce);
 //!   monitors    at the train.eval_every steps ‖g‖ and the objective's record(), then
-//!               its other monitors, on θ before the update;
+//!               its other monitors, on θ before the update (and once more at run.steps
+//!               on the final θ and batch run.steps, without an update: the curves end
+//!               where the run ends);
 //!   update      training::Optimizer on θ in place (schedule, clipping, weight decay),
 //!               one collective verdict on NaN / Inf.
 //! Everything random is a function of (seed, example or chain, step), so a checkpoint
@@ -56,6 +58,11 @@ class Trainer {
 
  private:
   [[noreturn]] void diverged(std::int64_t step, const std::string& what) const;
+  //! ‖g‖ and the objective's record() of the gradient of step s.
+  void record(std::int64_t s);
+  //! The train.eval_every monitors at run.steps (`step`), once: on the final θ, the
+  //! objective's state held (Objective::hold_state).
+  void record_final(std::int64_t step);
   void finish(TrainResult& res, std::int64_t first, io::OutputFile* out, const Kokkos::Timer& timer,
               const io::Summarize<TrainResult>& summarize);
 
