@@ -19,9 +19,6 @@ import sys
 import h5py
 import numpy as np
 
-# Step columns still written as float64 until the train-defaults branch (which
-# writes the step column of every /train table as int64) is merged: empty it then.
-PENDING_INTEGER = {"/train/step", "/train/ais_step", "/train/nll_step"}
 # Datasets that hold integers, by name.
 INTEGER = ("/temper/replica", "/temper/round_trips")
 
@@ -84,7 +81,7 @@ def check_datasets(f, problems):
         elif d.size > 1:
             problems.append(f"{name}: no axes (shape {d.shape})")
         integral = name in INTEGER or name.endswith("step")
-        if integral and name not in PENDING_INTEGER and not np.issubdtype(d.dtype, np.integer):
+        if integral and not np.issubdtype(d.dtype, np.integer):
             problems.append(f"{name}: {d.dtype}, not an integer type")
     return len(datasets)
 
