@@ -36,3 +36,19 @@ signal_restart() {
   done
   [ $fail = 0 ] && { echo "stopped at: $(grep -o '"steps": [0-9]*' stopped.json); identical after restart:"; figures resumed.json; }
 }
+
+# progress_after_restart CMD STEPS: the restarted job's progress lines (resumed.err)
+# count from the stopped job's step (its JSON "steps") to run.steps = STEPS, in
+# absolute steps, not the job's own steps from 0.
+progress_after_restart() {
+  local cmd=$1 total=$2 stopped_at first last
+  stopped_at=$(grep -o '"steps": [0-9]*' stopped.json | grep -o '[0-9]*$')
+  first=$(grep -o "zeta $cmd: step [0-9]*/[0-9]*" resumed.err | head -n 1 | grep -o '[0-9]*/[0-9]*')
+  last=$(grep -o "zeta $cmd: step [0-9]*/[0-9]*" resumed.err | tail -n 1 | grep -o '[0-9]*/[0-9]*')
+  if [ -z "$stopped_at" ] || [ -z "$first" ] || [ "${first%/*}" -le "$stopped_at" ] || [ "${first#*/}" != "$total" ] ||
+    [ "$last" != "$total/$total" ]; then
+    echo "FAIL $cmd progress after a restart from step ${stopped_at:-?}: first line ${first:-none}, last ${last:-none}" \
+      "(expected steps above ${stopped_at:-?} of $total, ending $total/$total)"
+    fail=1
+  fi
+}

@@ -32,4 +32,5 @@ INI
 source "$here/signal_restart.sh"
 signal_restart temper "wall_s|sweeps_per_s|exchange_fraction|sync_wait_fraction" \
   "/temper/energy /temper/replica /temper/magnetization /temper/betas /temper/round_trips /temper/flow"
+progress_after_restart temper 150000
 exit $fail

@@ -109,10 +109,10 @@ class Tempering {
       io::write_root_attributes(*out_, "temper", s_.config, comm_);
     }
     window_end_ = detail::adaptation_window_ends(s_.ts, s_.run.burn_in);
-    progress_ = std::make_unique<Progress>("zeta temper", s_.run.steps - st_.step,
-                                           double(R_) * sys_.moves_per_step(),
+    // A restart's lines count from its step to run.steps, as train's do.
+    progress_ = std::make_unique<Progress>("zeta temper", s_.run.steps, double(R_) * sys_.moves_per_step(),
                                            Sys::lattice ? "spin-updates" : "replica-steps", comm_.root(),
-                                           s_.run.progress_every);
+                                           s_.run.progress_every, st_.step);
     stop_ = std::make_unique<parallel::StopControl>(comm_, s_.run.max_hours);
     check_diverged_ = std::make_unique<samplers::DivergenceCheck>(comm_, st_.step);
     energy_.resize(R_);
@@ -140,7 +140,7 @@ class Tempering {
     }
     exchange_s_ += xt.seconds();
     st_.step = t_ + 1;
-    progress_->update(t_ + 1 - first_);
+    progress_->update(t_ + 1);
     const auto& ck = s_.ck;
     const bool checkpoint = !ck.file.empty() && ck.every > 0 && (t_ + 1) % ck.every == 0 && t_ + 1 < s_.run.steps;
     // Never a diverged state in a checkpoint: the previous one stays.
