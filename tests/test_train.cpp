@@ -345,6 +345,7 @@ TEST(TrainCheckpoint, RestartIsBitForBit) {
   run_train(kSmall, args({"--run.steps=10", "--checkpoint.file=" + short_run}), world);
   if (world.root()) {
     EXPECT_EQ(dataset(short_run, "/train/step"), (std::vector<double>{0, 4, 8, 10}));
+    EXPECT_EQ(dataset(short_run, "/train/ais_step"), (std::vector<double>{8, 10}));  // AIS at run.steps too
   }
   world.barrier();
   const auto e2 = run_train(kSmall, args({"--checkpoint.file=" + short_run, "--checkpoint.restart=true"}), world);

@@ -98,6 +98,11 @@ const char* MlpObjective::finish(std::int64_t step, bool to_output) {
   return nullptr;
 }
 
+void MlpObjective::drop_final_rows(std::int64_t step) {
+  const TableRef t = table_ref(nll_);
+  if (t.last_step() == step && (ts_.eval_every == 0 || step % ts_.eval_every != 0)) t.drop_last_row();
+}
+
 void MlpObjective::gather_state() {
   params_ = mlp_.mlp_params();
   gather_extra();

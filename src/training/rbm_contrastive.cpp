@@ -291,13 +291,17 @@ const char* RbmContrastive::monitor(std::int64_t s, bool) {
   return nullptr;
 }
 
-// The final parameters when the last step is a multiple of train.ais_every (a restart
-// from this point finds the entry and does not repeat it).
+// The final parameters at run.steps, on the train.ais_every grid or not (a restart from
+// this point finds the entry and does not repeat it).
 const char* RbmContrastive::finish(std::int64_t step, bool) {
-  if (ts_.ais_every > 0 && step == ts_.steps && step % ts_.ais_every == 0 &&
-      (ais_.step.empty() || ais_.step.back() != double(step)))
+  if (ts_.ais_every > 0 && step == ts_.steps && (ais_.step.empty() || ais_.step.back() != double(step)))
     evaluate_ais(step);
   return nullptr;
+}
+
+void RbmContrastive::drop_final_rows(std::int64_t step) {
+  const TableRef t = table_ref(ais_);
+  if (ts_.ais_every > 0 && t.last_step() == step && step % ts_.ais_every != 0) t.drop_last_row();
 }
 
 void RbmContrastive::gather_state() {

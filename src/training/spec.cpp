@@ -63,8 +63,8 @@ void declare_train_keys(Config& cfg) {
               "all: gradient norm) at every step that is a multiple of this, on that step's batch before its update, "
               "and once more at run.steps on the final parameters (0 = never, but for the NLL at run.steps)");
   cfg.declare("train.ais_every", "0",
-              "at every step that is a multiple of this (before its update; the final parameters when run.steps "
-              "is one) an AIS estimate of ln Z and of the held-out log-likelihood −⟨F(v)⟩ − ln Z with its "
+              "at every step that is a multiple of this (before its update) and on the final parameters at "
+              "run.steps, an AIS estimate of ln Z and of the held-out log-likelihood −⟨F(v)⟩ − ln Z with its "
               "standard error (0 = never; needs a held-out split)");
   cfg.declare("train.ais_steps", "1000", "intermediate distributions of that AIS (base-rate path, linear schedule)");
   cfg.declare("train.ais_chains", "100", "AIS chains over all ranks");

@@ -126,6 +126,7 @@ std::int64_t Trainer::restore() {
   const TableRef table = obj_.monitor_table();
   if (step < ts_.steps && table.last_step() == step && (ts_.eval_every == 0 || step % ts_.eval_every != 0))
     table.drop_last_row();
+  if (step < ts_.steps) obj_.drop_final_rows(step);
   return step;
 }
 

@@ -55,6 +55,10 @@ class Objective {
   //! After the loop, `step` steps done (collective): the evaluations of the final θ
   //! (`to_output`: an output file follows); null, or what holds NaN or ±Inf.
   virtual const char* finish(std::int64_t step, bool to_output) = 0;
+  //! A run continued beyond the run.steps (= `step`) of the run whose checkpoint it
+  //! read: drops the rows finish() added at that step off its monitors' own grid (an
+  //! AIS row off train.ais_every), where a straight run has none.
+  virtual void drop_final_rows(std::int64_t step) { (void)step; }
 
   // ---- checkpoints
   //! The configuration keys a checkpoint must agree with.

@@ -76,6 +76,7 @@ class RbmContrastive : public Objective {
   void hold_state(bool on) override;
   const char* monitor(std::int64_t s, bool eval_step) override;
   const char* finish(std::int64_t step, bool to_output) override;
+  void drop_final_rows(std::int64_t step) override;
 
   const std::vector<std::string>& signature_keys() const override;
   void gather_state() override;
