@@ -59,6 +59,34 @@ void expect_pymbar_agrees(const Oscillators& o, const estimators::MbarResult& r)
   std::remove("mbar_u.txt");
 }
 
+// LAPACK's dsyevd through symmetric_eigen: a = V diag(w) Vᵀ with V orthonormal, w ascending,
+// on a random symmetric 60×60 matrix, and the exact pair of a 2×2 one.
+TEST(Mbar, SymmetricEigenDecomposes) {
+  const int n = 60;
+  std::mt19937 gen(11);
+  std::normal_distribution<double> g;
+  std::vector<double> a(std::size_t(n) * n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j <= i; ++j) a[i * n + j] = a[j * n + i] = g(gen);
+  std::vector<double> w, V;
+  estimators::symmetric_eigen(a, n, w, V);
+  ASSERT_EQ(w.size(), std::size_t(n));
+  for (int e = 1; e < n; ++e) EXPECT_LE(w[e - 1], w[e]);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      double back = 0, gram = 0;
+      for (int e = 0; e < n; ++e) back += V[i * n + e] * w[e] * V[j * n + e], gram += V[e * n + i] * V[e * n + j];
+      EXPECT_NEAR(back, a[i * n + j], 1e-12) << i << "," << j;
+      EXPECT_NEAR(gram, i == j ? 1.0 : 0.0, 1e-12) << i << "," << j;
+    }
+  estimators::symmetric_eigen({2.0, 1.0, 1.0, 2.0}, 2, w, V);
+  EXPECT_NEAR(w[0], 1.0, 1e-15);
+  EXPECT_NEAR(w[1], 3.0, 1e-15);
+  EXPECT_NEAR(std::fabs(V[0 * 2 + 1]), std::sqrt(0.5), 1e-15);  // (1, 1)/√2 for 3
+  EXPECT_NEAR(V[0 * 2 + 1], V[1 * 2 + 1], 1e-15);
+  EXPECT_THROW(estimators::symmetric_eigen({NAN, 0.0, 0.0, 1.0}, 2, w, V), Error);
+}
+
 TEST(Mbar, OscillatorsMatchExactAndPymbar) {
   Oscillators o;
   const int K = static_cast<int>(o.kappa.size());

@@ -7,6 +7,10 @@
 
 #include <cblas.h>
 
+// LAPACK (OpenBLAS exports it): symmetric eigen-decomposition, divide and conquer.
+extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+                        double* work, const int* lwork, int* iwork, const int* liwork, int* info);
+
 #include "zeta/core/error.hpp"
 #include "zeta/core/json.hpp"
 #include "zeta/core/vmath.hpp"
@@ -15,39 +19,29 @@
 namespace zeta::estimators {
 
 void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& V) {
+  // LAPACK's divide and conquer (OpenBLAS ships it). a is symmetric, so its row-major
+  // storage is its column-major storage; dsyevd leaves the eigenvectors as the columns
+  // of a, column-major, and V is row-major with the eigenvectors as columns: V = aᵀ.
+  w.assign(std::size_t(n), 0.0);
   V.assign(std::size_t(n) * n, 0.0);
-  for (int i = 0; i < n; ++i) V[i * n + i] = 1;
-  for (int sweep = 0; sweep < 100; ++sweep) {
-    double off = 0;
-    for (int p = 0; p < n; ++p)
-      for (int q = p + 1; q < n; ++q) off += a[p * n + q] * a[p * n + q];
-    if (off < 1e-30) break;
-    for (int p = 0; p < n; ++p)
-      for (int q = p + 1; q < n; ++q) {
-        const double apq = a[p * n + q];
-        if (std::fabs(apq) < 1e-300) continue;
-        const double theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
-        const double t = (theta >= 0 ? 1 : -1) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
-        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-        for (int k = 0; k < n; ++k) {  // rotate columns p, q
-          const double akp = a[k * n + p], akq = a[k * n + q];
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (int k = 0; k < n; ++k) {  // rotate rows p, q
-          const double apk = a[p * n + k], aqk = a[q * n + k];
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        for (int k = 0; k < n; ++k) {
-          const double vkp = V[k * n + p], vkq = V[k * n + q];
-          V[k * n + p] = c * vkp - s * vkq;
-          V[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-  }
-  w.resize(n);
-  for (int i = 0; i < n; ++i) w[i] = a[i * n + i];
+  if (n == 0) return;
+  for (double v : a)
+    if (!std::isfinite(v)) throw Error("symmetric eigensolver: the matrix has a NaN or infinite entry", false);
+  const char jobz = 'V', uplo = 'U';
+  int info = 0, lwork = -1, liwork = -1, iwork_query = 0;
+  double work_query = 0;
+  dsyevd_(&jobz, &uplo, &n, a.data(), &n, w.data(), &work_query, &lwork, &iwork_query, &liwork, &info);
+  if (info != 0) throw Error("symmetric eigensolver (LAPACK dsyevd): workspace query failed, info " + std::to_string(info), false);
+  lwork = static_cast<int>(work_query);
+  liwork = iwork_query;
+  std::vector<double> work(std::size_t(std::max(1, lwork)));
+  std::vector<int> iwork(std::size_t(std::max(1, liwork)));
+  dsyevd_(&jobz, &uplo, &n, a.data(), &n, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info);
+  if (info != 0)
+    throw Error("symmetric eigensolver (LAPACK dsyevd) did not converge, info " + std::to_string(info) +
+                    " (a matrix with NaN or infinite entries?)", false);
+  for (int i = 0; i < n; ++i)
+    for (int e = 0; e < n; ++e) V[std::size_t(i) * n + e] = a[std::size_t(e) * n + i];
 }
 
 // GCC fuses a * b + c across statements (-ffp-contract=fast); a function compiled without
@@ -338,42 +332,30 @@ void resample_counts(const Problem& p, std::uint32_t seed, int resample, std::ve
 
 std::vector<double> svd_ew_covariance(const std::vector<double>& wtw, const std::vector<double>& counts) {
   // Wᵀ W = V Σ² Vᵀ, Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ (pymbar's "svd-ew"; pinv cut at 1e-10 of the largest).
+  // With B = V Σ and I − Bᵀ N B = U diag(μ) Uᵀ: Θ = (B U) diag(1/μ) (B U)ᵀ, four GEMMs.
   const int K = static_cast<int>(counts.size());
   std::vector<double> lam, V;
   symmetric_eigen(wtw, K, lam, V);
-  std::vector<double> sig(K);
-  for (int k = 0; k < K; ++k) sig[k] = std::sqrt(std::max(0.0, lam[k]));
-  std::vector<double> M(std::size_t(K) * K);
+  std::vector<double> B(std::size_t(K) * K), NB(std::size_t(K) * K);  // B = V Σ, NB = N B
   for (int i = 0; i < K; ++i)
     for (int j = 0; j < K; ++j) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += V[k * K + i] * counts[k] * V[k * K + j];
-      M[i * K + j] = (i == j ? 1.0 : 0.0) - sig[i] * s * sig[j];
+      B[std::size_t(i) * K + j] = V[std::size_t(i) * K + j] * std::sqrt(std::max(0.0, lam[j]));
+      NB[std::size_t(i) * K + j] = counts[i] * B[std::size_t(i) * K + j];
     }
+  std::vector<double> M(std::size_t(K) * K, 0.0);
+  for (int i = 0; i < K; ++i) M[std::size_t(i) * K + i] = 1;
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, K, K, -1.0, B.data(), K, NB.data(), K, 1.0, M.data(), K);
   std::vector<double> mu, U;
   symmetric_eigen(M, K, mu, U);
   double mx = 0;
   for (double v : mu) mx = std::max(mx, std::fabs(v));
-  std::vector<double> Mp(std::size_t(K) * K, 0.0);
-  for (int e = 0; e < K; ++e) {
-    if (std::fabs(mu[e]) <= 1e-10 * mx) continue;
-    for (int i = 0; i < K; ++i)
-      for (int j = 0; j < K; ++j) Mp[i * K + j] += U[i * K + e] * U[j * K + e] / mu[e];
-  }
-  std::vector<double> B(std::size_t(K) * K);  // B = V Σ
+  std::vector<double> P(std::size_t(K) * K, 0.0), PD(std::size_t(K) * K);  // P = B U, PD = P diag(1/μ) (cut)
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, K, K, 1.0, B.data(), K, U.data(), K, 0.0, P.data(), K);
   for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) B[i * K + j] = V[i * K + j] * sig[j];
-  std::vector<double> C(std::size_t(K) * K, 0.0);  // C = B Mp
-  for (int i = 0; i < K; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < K; ++j) C[i * K + j] += B[i * K + k] * Mp[k * K + j];
-  std::vector<double> theta(std::size_t(K) * K, 0.0);  // Θ = C Bᵀ
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += C[i * K + k] * B[j * K + k];
-      theta[i * K + j] = s;
-    }
+    for (int e = 0; e < K; ++e)
+      PD[std::size_t(i) * K + e] = std::fabs(mu[e]) <= 1e-10 * mx ? 0.0 : P[std::size_t(i) * K + e] / mu[e];
+  std::vector<double> theta(std::size_t(K) * K, 0.0);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, K, K, 1.0, PD.data(), K, P.data(), K, 0.0, theta.data(), K);
   return theta;
 }
 

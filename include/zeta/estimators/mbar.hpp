@@ -143,7 +143,9 @@ std::vector<double> svd_ew_covariance(const std::vector<double>& wtw, const std:
 //! One process: u holds all N samples as K rows of N.
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt = {});
 
-//! Eigen-decomposition of a symmetric n×n matrix (cyclic Jacobi): a = V diag(w) Vᵀ.
+//! Eigen-decomposition of a symmetric n×n matrix (LAPACK dsyevd, single-threaded BLAS per rank, so
+//! every rank gets the same bits from the same matrix): a = V diag(w) Vᵀ, w ascending, V row-major with
+//! the eigenvectors as columns. Throws zeta::Error if LAPACK fails (NaN entries).
 void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& V);
 
 }  // namespace zeta::estimators
