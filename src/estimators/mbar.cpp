@@ -548,6 +548,45 @@ MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>&
   return a;
 }
 
+namespace {
+
+//! ⟨A_k⟩_k and its standard error for an observable that may depend on the state (A_kn), from
+//! the sums at the solution: c_k = Σ_n W_nk and G = Wᵀ W (base), m_k = Σ_n A_kn W_nk,
+//! S1[i·K + j] = Σ_n A_in W_ni W_nj and S2[i·K + j] = Σ_n A_in A_jn W_ni W_nj (A > 0).
+//! The states are augmented as pymbar does: K states, K normalised copies (W_nk / c_k), K
+//! observable states (A_kn W_nk / m_k); their covariance gives the error of the ratio m_k / c_k.
+void ratio_expectation(const std::vector<std::int64_t>& N_k, const Sums& base, const std::vector<double>& m,
+                       const std::vector<double>& S1, const std::vector<double>& S2, std::vector<double>& mean,
+                       std::vector<double>& sigma) {
+  const int K = static_cast<int>(N_k.size()), M = 3 * K;
+  std::vector<double> G(std::size_t(M) * M), counts(M, 0.0);
+  const auto& c = base.col;
+  for (int i = 0; i < K; ++i) {
+    counts[i] = double(N_k[i]);
+    for (int j = 0; j < K; ++j) {
+      const double g = base.gram[i * K + j], a_i = S1[i * K + j], a_j = S1[j * K + i];
+      auto at = [&](int bi, int bj) -> double& { return G[std::size_t(bi * K + i) * M + bj * K + j]; };
+      at(0, 0) = g;
+      at(0, 1) = g / c[j], at(1, 0) = g / c[i];
+      at(0, 2) = a_j / m[j], at(2, 0) = a_i / m[i];
+      at(1, 1) = g / (c[i] * c[j]);
+      at(1, 2) = a_j / (c[i] * m[j]), at(2, 1) = a_i / (m[i] * c[j]);
+      at(2, 2) = S2[i * K + j] / (m[i] * m[j]);
+    }
+  }
+  const std::vector<double> theta = svd_ew_covariance(G, counts);
+  mean.resize(K);
+  sigma.resize(K);
+  for (int k = 0; k < K; ++k) {
+    mean[k] = m[k] / c[k];
+    const std::size_t s = std::size_t(2 * K + k), l = std::size_t(K + k);
+    const double var = theta[s * M + s] + theta[l * M + l] - 2 * theta[s * M + l];
+    sigma[k] = mean[k] * std::sqrt(std::max(0.0, var));
+  }
+}
+
+}  // namespace
+
 std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
                                                const MbarResult& r, const std::vector<std::vector<double>>& A_local,
                                                const parallel::Comm& comm) {
@@ -579,37 +618,75 @@ std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const
     std::vector<double> c1(A.size()), c2(A.size());
     for (std::size_t n = 0; n < A.size(); ++n) c1[n] = A[n] - shift, c2[n] = c1[n] * c1[n];
     const Sums s1 = pass(p, a, O, r.f, &c1, true), s2 = pass(p, a, O, r.f, &c2, true);
-    // States augmented as pymbar does: K states, K normalised copies (W_nk / c_k), K
-    // observable states (A'_n W_nk / Σ_n A'_n W_nk); their Gram matrix from the sums.
-    const int M = 3 * K;
-    std::vector<double> G(std::size_t(M) * M), counts(M, 0.0);
-    const auto& c = base.col;
-    const auto& m = s1.col;
-    for (int i = 0; i < K; ++i) {
-      counts[i] = double(N_k[i]);
-      for (int j = 0; j < K; ++j) {
-        const double g = base.gram[i * K + j], g1 = s1.gram[i * K + j], g1t = s1.gram[j * K + i];
-        auto at = [&](int bi, int bj) -> double& { return G[std::size_t(bi * K + i) * M + bj * K + j]; };
-        at(0, 0) = g;
-        at(0, 1) = g / c[j], at(1, 0) = g / c[i];
-        at(0, 2) = g1 / m[j], at(2, 0) = g1t / m[i];
-        at(1, 1) = g / (c[i] * c[j]);
-        at(1, 2) = g1 / (c[i] * m[j]), at(2, 1) = g1t / (m[i] * c[j]);
-        at(2, 2) = s2.gram[i * K + j] / (m[i] * m[j]);
-      }
-    }
-    const std::vector<double> theta = svd_ew_covariance(G, counts);
+    std::vector<double> mean, sigma;
+    ratio_expectation(N_k, base, s1.col, s1.gram, s2.gram, mean, sigma);  // s1.gram is symmetric
     MbarExpectation e;
     e.mu.resize(K);
-    e.sigma.resize(K);
-    for (int k = 0; k < K; ++k) {
-      const double mean = m[k] / c[k];  // ⟨A'⟩_k
-      const std::size_t s = std::size_t(2 * K + k), l = std::size_t(K + k);
-      const double var = theta[s * M + s] + theta[l * M + l] - 2 * theta[s * M + l];
-      e.mu[k] = mean + (A_min - logfactor);
-      e.sigma[k] = mean * std::sqrt(std::max(0.0, var));
-    }
+    e.sigma = sigma;
+    for (int k = 0; k < K; ++k) e.mu[k] = mean[k] + (A_min - logfactor);  // ⟨A'⟩_k shifted back
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
+                                   const MbarResult& r, const parallel::Comm& comm) {
+  if (!samples.energies) throw Error("MBAR heat capacity: needs states given by beta (energies), not u_kn", false);
+  const Problem p = make_problem(samples, N_k, comm);
+  const int K = p.K;
+  const std::vector<double>& E = *samples.energies;
+  // Centred energies e = E − s (s: the midpoint of the range, the same on every rank); the
+  // variance's observable (e − c_k)², with c_k = ⟨e⟩_k, is a polynomial in e: its sums follow
+  // from those weighted by e^0..e^4, the odd powers split into positive and negative parts
+  // (the passes take non-negative weights).
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : E) lo = std::min(lo, v), hi = std::max(hi, v);
+  lo = -comm.max(-lo), hi = comm.max(hi);
+  const double mid = 0.5 * (lo + hi);
+  std::vector<std::vector<double>> w(6, std::vector<double>(E.size()));  // e+, e−, e², e+³, e−³, e⁴
+  for (std::size_t n = 0; n < E.size(); ++n) {
+    const double e = E[n] - mid, ep = std::max(e, 0.0), em = std::max(-e, 0.0);
+    w[0][n] = ep, w[1][n] = em, w[2][n] = e * e, w[3][n] = ep * ep * ep, w[4][n] = em * em * em, w[5][n] = e * e * e * e;
+  }
+  std::vector<double> a(K, 0.0);
+  for (int k : p.S) a[k] = r.f[k] + std::log(double(N_k[k]));
+  std::vector<int> O(K);
+  for (int k = 0; k < K; ++k) O[k] = k;
+  const Sums base = pass(p, a, O, r.f, nullptr, true);
+  std::vector<Sums> s;
+  for (const auto& wi : w) s.push_back(pass(p, a, O, r.f, &wi, true));
+  const std::size_t KK = std::size_t(K) * K;
+  // Moments Σ_n e^q W_ni (col[q]) and Σ_n e^q W_ni W_nj (gram[q]), q = 0..4.
+  std::vector<std::vector<double>> col(5, std::vector<double>(K)), gram(5, std::vector<double>(KK));
+  for (int i = 0; i < K; ++i) {
+    col[0][i] = base.col[i], col[1][i] = s[0].col[i] - s[1].col[i], col[2][i] = s[2].col[i];
+    col[3][i] = s[3].col[i] - s[4].col[i], col[4][i] = s[5].col[i];
+  }
+  for (std::size_t ij = 0; ij < KK; ++ij) {
+    gram[0][ij] = base.gram[ij], gram[1][ij] = s[0].gram[ij] - s[1].gram[ij], gram[2][ij] = s[2].gram[ij];
+    gram[3][ij] = s[3].gram[ij] - s[4].gram[ij], gram[4][ij] = s[5].gram[ij];
+  }
+  std::vector<double> c(K), m(K), S1(KK), S2(KK);
+  for (int i = 0; i < K; ++i) {
+    c[i] = col[1][i] / col[0][i];
+    m[i] = col[2][i] - 2 * c[i] * col[1][i] + c[i] * c[i] * col[0][i];
+  }
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      const std::size_t ij = std::size_t(i) * K + j;
+      const double x = c[i], y = c[j];
+      S1[ij] = gram[2][ij] - 2 * x * gram[1][ij] + x * x * gram[0][ij];
+      // (e − x)²(e − y)² = e⁴ − 2(x + y)e³ + (x² + 4xy + y²)e² − 2xy(x + y)e + x²y²
+      S2[ij] = gram[4][ij] - 2 * (x + y) * gram[3][ij] + (x * x + 4 * x * y + y * y) * gram[2][ij] -
+               2 * x * y * (x + y) * gram[1][ij] + x * x * y * y * gram[0][ij];
+    }
+  std::vector<double> var, dvar;
+  ratio_expectation(N_k, base, m, S1, S2, var, dvar);
+  MbarExpectation out;
+  for (int k = 0; k < K; ++k) {
+    const double b2 = samples.betas[k] * samples.betas[k];
+    out.mu.push_back(b2 * var[k]);
+    out.sigma.push_back(b2 * dvar[k]);
   }
   return out;
 }

@@ -131,6 +131,14 @@ struct MbarPmf {
 };
 
 //! Collective: the PMF of this rank's observable values A_local (as u_local) at `state`;
+//! Collective: the heat capacity C_k = β_k² (⟨E²⟩_k − ⟨E⟩_k²) (total, in units of k_B) of every
+//! state of an energies problem, and its standard error: MBAR's expectation of the state-dependent
+//! observable (E − ⟨E⟩_k)² at state k (pymbar's computeExpectations with state_dependent = True) and
+//! its asymptotic error, to first order also that of the variance (whose derivative in the centre
+//! vanishes there). Throws for a u_kn problem.
+MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
+                                   const MbarResult& r, const parallel::Comm& comm);
+
 //! an empty bin or a constant observable is an Error naming `name`.
 MbarPmf mbar_pmf(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const MbarResult& r,
                  const std::vector<double>& A_local, const std::string& name, int state, int bins,
