@@ -45,8 +45,8 @@ void declare_free_energy_keys(Config& cfg) {
               "comma-separated betas to reweight to (energies form and temper outputs): appended as states "
               "without samples, with f_k, expectations and errors there");
   cfg.declare("free_energy.heat_capacity", "false",
-              "true: also the heat capacity C = beta^2 (<E^2> - <E>^2) of the whole system at every state (target "
-              "betas included) with its standard error (energies form and temper outputs)");
+              "true: also the heat capacity C = beta^2 Var(E) of the whole system (units of k_B) at every state, "
+              "target betas included, with its standard error (energies form and temper outputs)");
   cfg.declare("free_energy.pmf", "",
               "observable (name in /observables, or energy) along which to compute the potential of mean force "
               "(pymbar computePMF, errors from the lowest bin); empty: none");
