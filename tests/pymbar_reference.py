@@ -10,7 +10,8 @@ pymbar_reference.py --h5 IN.h5 OUT.h5
     zeta free-energy uses: Delta_f, dDelta_f (getFreeEnergyDifferences), overlap,
     overlap_eigenvalues (computeOverlap), effective_samples
     (computeEffectiveSampleNumber) and expectations/NAME/{mu,sigma}
-    (computeExpectations), all float64; with NAME BINS STATE also pmf/f and
+    (computeExpectations), all float64, and for /energy inputs heat_capacity/{C,dC}
+    (beta_k^2 times computeExpectations of (E - <E>_k)^2, state_dependent=True); with NAME BINS STATE also pmf/f and
     pmf/df (computePMF of observable NAME in BINS equal-width bins at STATE);
     with --equilibrate each state's samples are first cut and subsampled by
     pymbar.timeseries (detectEquilibration, subsampleCorrelatedData on u_kk).
@@ -56,12 +57,13 @@ def from_h5(path, out, pmf=None, equil=False):
     import h5py
     with h5py.File(path, "r") as f:
         N_k = np.asarray(f["N_k"][...], dtype=np.int64)
-        observables = {}
+        observables, beta = {}, None
         if "u_kn" in f:
             u_kn = np.asarray(f["u_kn"][...], dtype=np.float64)
         else:
             energy = np.asarray(f["energy"][...], dtype=np.float64)
-            u_kn = np.outer(np.asarray(f["beta"][...], dtype=np.float64), energy)
+            beta = np.asarray(f["beta"][...], dtype=np.float64)
+            u_kn = np.outer(beta, energy)
             observables["energy"] = energy
         if "observables" in f:
             for name in sorted(f["observables"]):
@@ -89,6 +91,14 @@ def from_h5(path, out, pmf=None, equil=False):
             mu, sigma = mbar.computeExpectations(A_n, return_dict=False)[:2]
             f[f"expectations/{name}/mu"] = np.asarray(mu, dtype=np.float64)
             f[f"expectations/{name}/sigma"] = np.asarray(sigma, dtype=np.float64)
+        if beta is not None:
+            # heat capacity: the state-dependent observable (E - <E>_k)^2 at state k, times beta_k^2
+            E = observables["energy"]
+            mu_E = mbar.computeExpectations(E, return_dict=False)[0]
+            A_kn = (E[None, :] - np.asarray(mu_E)[:, None]) ** 2
+            mu, sigma = mbar.computeExpectations(A_kn, state_dependent=True, return_dict=False)[:2]
+            f["heat_capacity/C"] = beta * beta * np.asarray(mu, dtype=np.float64)
+            f["heat_capacity/dC"] = beta * beta * np.asarray(sigma, dtype=np.float64)
 
 
 def timeseries(path):

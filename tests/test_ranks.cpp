@@ -297,17 +297,19 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
                {"--output.file=ranks_fe.h5", "--run.progress_every=1000"});
   apps::temper(t, world);
   if (world.root()) std::remove("ranks_fe_world.h5");
-  const auto rw = test::run_free_energy("ranks_fe.h5", "ranks_fe_world.h5", world);
+  const std::vector<std::string> hc = {"--free_energy.heat_capacity=true", "--free_energy.target_betas=0.33"};
+  const auto rw = test::run_free_energy("ranks_fe.h5", "ranks_fe_world.h5", world, hc);
   if (world.root()) {
     parallel::Comm self(MPI_COMM_SELF);
     std::remove("ranks_fe_self.h5");
-    const auto rs = test::run_free_energy("ranks_fe.h5", "ranks_fe_self.h5", self);
+    const auto rs = test::run_free_energy("ranks_fe.h5", "ranks_fe_self.h5", self, hc);
     EXPECT_EQ(rw.log_z, rs.log_z);
     EXPECT_EQ(rw.log_z_stderr, rs.log_z_stderr);
     EXPECT_EQ(rw.log_z_bar, rs.log_z_bar);
     EXPECT_EQ(rw.log_z_ti, rs.log_z_ti);
     EXPECT_EQ(rw.log_z.size(), 5u);
-    for (const char* ds : {"/free_energy/log_z", "/free_energy/overlap", "/free_energy/expectations/energy/sigma"}) {
+    for (const char* ds : {"/free_energy/log_z", "/free_energy/overlap", "/free_energy/expectations/energy/sigma",
+                           "/free_energy/heat_capacity/C", "/free_energy/heat_capacity/dC"}) {
       std::vector<hsize_t> dw, dsz;
       EXPECT_EQ(io::read_doubles("ranks_fe_world.h5", ds, dw), io::read_doubles("ranks_fe_self.h5", ds, dsz)) << ds;
     }

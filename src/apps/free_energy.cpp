@@ -44,6 +44,9 @@ void declare_free_energy_keys(Config& cfg) {
   cfg.declare("free_energy.target_betas", "",
               "comma-separated betas to reweight to (energies form and temper outputs): appended as states "
               "without samples, with f_k, expectations and errors there");
+  cfg.declare("free_energy.heat_capacity", "false",
+              "true: also the heat capacity C = beta^2 Var(E) of the whole system (units of k_B) at every state, "
+              "target betas included, with its standard error (energies form and temper outputs)");
   cfg.declare("free_energy.pmf", "",
               "observable (name in /observables, or energy) along which to compute the potential of mean force "
               "(pymbar computePMF, errors from the lowest bin); empty: none");
@@ -161,6 +164,7 @@ struct FreeEnergyOptions {
   estimators::MbarChecks checks;
   std::vector<double> targets;
   bool equilibrate = false;
+  bool heat_capacity = false;
   std::int64_t equilibrate_skip = 1;
   std::string pmf;
   int pmf_bins = 20;
@@ -190,6 +194,7 @@ FreeEnergyOptions read_options(const Config& opts) {
   for (double b : o.targets)
     if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
   o.equilibrate = opts.get_bool("free_energy.equilibrate");
+  o.heat_capacity = opts.get_bool("free_energy.heat_capacity");
   o.equilibrate_skip = opts.get_int_at_least("free_energy.equilibrate_skip", 1);
   o.pmf = opts.get_string("free_energy.pmf");
   o.pmf_bins = int(std::min<std::int64_t>(opts.get_int_at_least("free_energy.pmf_bins", 1), 1 << 20));
@@ -299,6 +304,9 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
     rep.beta.insert(rep.beta.end(), targets.begin(), targets.end());
     rep.N_k.resize(rep.beta.size(), 0);
   }
+  if (fo.heat_capacity && format == "u_kn")
+    config_error("free_energy.heat_capacity", "needs states given by beta (the energies form or a temper output), "
+                                              "not /u_kn: add an observable E2 = E^2 and use expectations");
   // u_kn stored, or built from the energies (observables[0]) a block at a time.
   const auto samples = format == "u_kn" ? estimators::MbarSamples::potentials(u)
                                         : estimators::MbarSamples::of_energies(rep.beta, observables.front());
@@ -307,6 +315,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   estimators::check_mbar_report(rep, fo.checks, source, comm.root());
   rep.expectations = estimators::mbar_expectations(samples, rep.N_k, rep.result, observables, comm);
   add_pmf(rep, fo, samples, observables, comm);
+  if (fo.heat_capacity) rep.heat_capacity = estimators::mbar_heat_capacity(samples, rep.N_k, rep.result, comm);
   const estimators::MbarResult& m = rep.result;
   const int K = static_cast<int>(rep.N_k.size() - targets.size());  // the states given (targets follow)
   res.absolute = offset != 0.0;

@@ -7,6 +7,10 @@
 
 #include <cblas.h>
 
+// LAPACK (OpenBLAS exports it): symmetric eigen-decomposition, divide and conquer.
+extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+                        double* work, const int* lwork, int* iwork, const int* liwork, int* info);
+
 #include "zeta/core/error.hpp"
 #include "zeta/core/json.hpp"
 #include "zeta/core/vmath.hpp"
@@ -15,39 +19,29 @@
 namespace zeta::estimators {
 
 void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& V) {
+  // LAPACK's divide and conquer (OpenBLAS ships it). a is symmetric, so its row-major
+  // storage is its column-major storage; dsyevd leaves the eigenvectors as the columns
+  // of a, column-major, and V is row-major with the eigenvectors as columns: V = aᵀ.
+  w.assign(std::size_t(n), 0.0);
   V.assign(std::size_t(n) * n, 0.0);
-  for (int i = 0; i < n; ++i) V[i * n + i] = 1;
-  for (int sweep = 0; sweep < 100; ++sweep) {
-    double off = 0;
-    for (int p = 0; p < n; ++p)
-      for (int q = p + 1; q < n; ++q) off += a[p * n + q] * a[p * n + q];
-    if (off < 1e-30) break;
-    for (int p = 0; p < n; ++p)
-      for (int q = p + 1; q < n; ++q) {
-        const double apq = a[p * n + q];
-        if (std::fabs(apq) < 1e-300) continue;
-        const double theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
-        const double t = (theta >= 0 ? 1 : -1) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
-        const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-        for (int k = 0; k < n; ++k) {  // rotate columns p, q
-          const double akp = a[k * n + p], akq = a[k * n + q];
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (int k = 0; k < n; ++k) {  // rotate rows p, q
-          const double apk = a[p * n + k], aqk = a[q * n + k];
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        for (int k = 0; k < n; ++k) {
-          const double vkp = V[k * n + p], vkq = V[k * n + q];
-          V[k * n + p] = c * vkp - s * vkq;
-          V[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-  }
-  w.resize(n);
-  for (int i = 0; i < n; ++i) w[i] = a[i * n + i];
+  if (n == 0) return;
+  for (double v : a)
+    if (!std::isfinite(v)) throw Error("symmetric eigensolver: the matrix has a NaN or infinite entry", false);
+  const char jobz = 'V', uplo = 'U';
+  int info = 0, lwork = -1, liwork = -1, iwork_query = 0;
+  double work_query = 0;
+  dsyevd_(&jobz, &uplo, &n, a.data(), &n, w.data(), &work_query, &lwork, &iwork_query, &liwork, &info);
+  if (info != 0) throw Error("symmetric eigensolver (LAPACK dsyevd): workspace query failed, info " + std::to_string(info), false);
+  lwork = static_cast<int>(work_query);
+  liwork = iwork_query;
+  std::vector<double> work(std::size_t(std::max(1, lwork)));
+  std::vector<int> iwork(std::size_t(std::max(1, liwork)));
+  dsyevd_(&jobz, &uplo, &n, a.data(), &n, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info);
+  if (info != 0)
+    throw Error("symmetric eigensolver (LAPACK dsyevd) did not converge, info " + std::to_string(info) +
+                    " (a matrix with NaN or infinite entries?)", false);
+  for (int i = 0; i < n; ++i)
+    for (int e = 0; e < n; ++e) V[std::size_t(i) * n + e] = a[std::size_t(e) * n + i];
 }
 
 // GCC fuses a * b + c across statements (-ffp-contract=fast); a function compiled without
@@ -338,42 +332,30 @@ void resample_counts(const Problem& p, std::uint32_t seed, int resample, std::ve
 
 std::vector<double> svd_ew_covariance(const std::vector<double>& wtw, const std::vector<double>& counts) {
   // Wᵀ W = V Σ² Vᵀ, Θ = V Σ (I − Σ Vᵀ N V Σ)⁺ Σ Vᵀ (pymbar's "svd-ew"; pinv cut at 1e-10 of the largest).
+  // With B = V Σ and I − Bᵀ N B = U diag(μ) Uᵀ: Θ = (B U) diag(1/μ) (B U)ᵀ, four GEMMs.
   const int K = static_cast<int>(counts.size());
   std::vector<double> lam, V;
   symmetric_eigen(wtw, K, lam, V);
-  std::vector<double> sig(K);
-  for (int k = 0; k < K; ++k) sig[k] = std::sqrt(std::max(0.0, lam[k]));
-  std::vector<double> M(std::size_t(K) * K);
+  std::vector<double> B(std::size_t(K) * K), NB(std::size_t(K) * K);  // B = V Σ, NB = N B
   for (int i = 0; i < K; ++i)
     for (int j = 0; j < K; ++j) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += V[k * K + i] * counts[k] * V[k * K + j];
-      M[i * K + j] = (i == j ? 1.0 : 0.0) - sig[i] * s * sig[j];
+      B[std::size_t(i) * K + j] = V[std::size_t(i) * K + j] * std::sqrt(std::max(0.0, lam[j]));
+      NB[std::size_t(i) * K + j] = counts[i] * B[std::size_t(i) * K + j];
     }
+  std::vector<double> M(std::size_t(K) * K, 0.0);
+  for (int i = 0; i < K; ++i) M[std::size_t(i) * K + i] = 1;
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, K, K, -1.0, B.data(), K, NB.data(), K, 1.0, M.data(), K);
   std::vector<double> mu, U;
   symmetric_eigen(M, K, mu, U);
   double mx = 0;
   for (double v : mu) mx = std::max(mx, std::fabs(v));
-  std::vector<double> Mp(std::size_t(K) * K, 0.0);
-  for (int e = 0; e < K; ++e) {
-    if (std::fabs(mu[e]) <= 1e-10 * mx) continue;
-    for (int i = 0; i < K; ++i)
-      for (int j = 0; j < K; ++j) Mp[i * K + j] += U[i * K + e] * U[j * K + e] / mu[e];
-  }
-  std::vector<double> B(std::size_t(K) * K);  // B = V Σ
+  std::vector<double> P(std::size_t(K) * K, 0.0), PD(std::size_t(K) * K);  // P = B U, PD = P diag(1/μ) (cut)
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, K, K, 1.0, B.data(), K, U.data(), K, 0.0, P.data(), K);
   for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) B[i * K + j] = V[i * K + j] * sig[j];
-  std::vector<double> C(std::size_t(K) * K, 0.0);  // C = B Mp
-  for (int i = 0; i < K; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < K; ++j) C[i * K + j] += B[i * K + k] * Mp[k * K + j];
-  std::vector<double> theta(std::size_t(K) * K, 0.0);  // Θ = C Bᵀ
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) {
-      double s = 0;
-      for (int k = 0; k < K; ++k) s += C[i * K + k] * B[j * K + k];
-      theta[i * K + j] = s;
-    }
+    for (int e = 0; e < K; ++e)
+      PD[std::size_t(i) * K + e] = std::fabs(mu[e]) <= 1e-10 * mx ? 0.0 : P[std::size_t(i) * K + e] / mu[e];
+  std::vector<double> theta(std::size_t(K) * K, 0.0);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, K, K, 1.0, PD.data(), K, P.data(), K, 0.0, theta.data(), K);
   return theta;
 }
 
@@ -566,6 +548,45 @@ MbarAnalysis mbar_analysis(const MbarResult& r, const std::vector<std::int64_t>&
   return a;
 }
 
+namespace {
+
+//! ⟨A_k⟩_k and its standard error for an observable that may depend on the state (A_kn), from
+//! the sums at the solution: c_k = Σ_n W_nk and G = Wᵀ W (base), m_k = Σ_n A_kn W_nk,
+//! S1[i·K + j] = Σ_n A_in W_ni W_nj and S2[i·K + j] = Σ_n A_in A_jn W_ni W_nj (A > 0).
+//! The states are augmented as pymbar does: K states, K normalised copies (W_nk / c_k), K
+//! observable states (A_kn W_nk / m_k); their covariance gives the error of the ratio m_k / c_k.
+void ratio_expectation(const std::vector<std::int64_t>& N_k, const Sums& base, const std::vector<double>& m,
+                       const std::vector<double>& S1, const std::vector<double>& S2, std::vector<double>& mean,
+                       std::vector<double>& sigma) {
+  const int K = static_cast<int>(N_k.size()), M = 3 * K;
+  std::vector<double> G(std::size_t(M) * M), counts(M, 0.0);
+  const auto& c = base.col;
+  for (int i = 0; i < K; ++i) {
+    counts[i] = double(N_k[i]);
+    for (int j = 0; j < K; ++j) {
+      const double g = base.gram[i * K + j], a_i = S1[i * K + j], a_j = S1[j * K + i];
+      auto at = [&](int bi, int bj) -> double& { return G[std::size_t(bi * K + i) * M + bj * K + j]; };
+      at(0, 0) = g;
+      at(0, 1) = g / c[j], at(1, 0) = g / c[i];
+      at(0, 2) = a_j / m[j], at(2, 0) = a_i / m[i];
+      at(1, 1) = g / (c[i] * c[j]);
+      at(1, 2) = a_j / (c[i] * m[j]), at(2, 1) = a_i / (m[i] * c[j]);
+      at(2, 2) = S2[i * K + j] / (m[i] * m[j]);
+    }
+  }
+  const std::vector<double> theta = svd_ew_covariance(G, counts);
+  mean.resize(K);
+  sigma.resize(K);
+  for (int k = 0; k < K; ++k) {
+    mean[k] = m[k] / c[k];
+    const std::size_t s = std::size_t(2 * K + k), l = std::size_t(K + k);
+    const double var = theta[s * M + s] + theta[l * M + l] - 2 * theta[s * M + l];
+    sigma[k] = mean[k] * std::sqrt(std::max(0.0, var));
+  }
+}
+
+}  // namespace
+
 std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
                                                const MbarResult& r, const std::vector<std::vector<double>>& A_local,
                                                const parallel::Comm& comm) {
@@ -597,37 +618,75 @@ std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const
     std::vector<double> c1(A.size()), c2(A.size());
     for (std::size_t n = 0; n < A.size(); ++n) c1[n] = A[n] - shift, c2[n] = c1[n] * c1[n];
     const Sums s1 = pass(p, a, O, r.f, &c1, true), s2 = pass(p, a, O, r.f, &c2, true);
-    // States augmented as pymbar does: K states, K normalised copies (W_nk / c_k), K
-    // observable states (A'_n W_nk / Σ_n A'_n W_nk); their Gram matrix from the sums.
-    const int M = 3 * K;
-    std::vector<double> G(std::size_t(M) * M), counts(M, 0.0);
-    const auto& c = base.col;
-    const auto& m = s1.col;
-    for (int i = 0; i < K; ++i) {
-      counts[i] = double(N_k[i]);
-      for (int j = 0; j < K; ++j) {
-        const double g = base.gram[i * K + j], g1 = s1.gram[i * K + j], g1t = s1.gram[j * K + i];
-        auto at = [&](int bi, int bj) -> double& { return G[std::size_t(bi * K + i) * M + bj * K + j]; };
-        at(0, 0) = g;
-        at(0, 1) = g / c[j], at(1, 0) = g / c[i];
-        at(0, 2) = g1 / m[j], at(2, 0) = g1t / m[i];
-        at(1, 1) = g / (c[i] * c[j]);
-        at(1, 2) = g1 / (c[i] * m[j]), at(2, 1) = g1t / (m[i] * c[j]);
-        at(2, 2) = s2.gram[i * K + j] / (m[i] * m[j]);
-      }
-    }
-    const std::vector<double> theta = svd_ew_covariance(G, counts);
+    std::vector<double> mean, sigma;
+    ratio_expectation(N_k, base, s1.col, s1.gram, s2.gram, mean, sigma);  // s1.gram is symmetric
     MbarExpectation e;
     e.mu.resize(K);
-    e.sigma.resize(K);
-    for (int k = 0; k < K; ++k) {
-      const double mean = m[k] / c[k];  // ⟨A'⟩_k
-      const std::size_t s = std::size_t(2 * K + k), l = std::size_t(K + k);
-      const double var = theta[s * M + s] + theta[l * M + l] - 2 * theta[s * M + l];
-      e.mu[k] = mean + (A_min - logfactor);
-      e.sigma[k] = mean * std::sqrt(std::max(0.0, var));
-    }
+    e.sigma = sigma;
+    for (int k = 0; k < K; ++k) e.mu[k] = mean[k] + (A_min - logfactor);  // ⟨A'⟩_k shifted back
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
+                                   const MbarResult& r, const parallel::Comm& comm) {
+  if (!samples.energies) throw Error("MBAR heat capacity: needs states given by beta (energies), not u_kn", false);
+  const Problem p = make_problem(samples, N_k, comm);
+  const int K = p.K;
+  const std::vector<double>& E = *samples.energies;
+  // Centred energies e = E − s (s: the midpoint of the range, the same on every rank); the
+  // variance's observable (e − c_k)², with c_k = ⟨e⟩_k, is a polynomial in e: its sums follow
+  // from those weighted by e^0..e^4, the odd powers split into positive and negative parts
+  // (the passes take non-negative weights).
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : E) lo = std::min(lo, v), hi = std::max(hi, v);
+  lo = -comm.max(-lo), hi = comm.max(hi);
+  const double mid = 0.5 * (lo + hi);
+  std::vector<std::vector<double>> w(6, std::vector<double>(E.size()));  // e+, e−, e², e+³, e−³, e⁴
+  for (std::size_t n = 0; n < E.size(); ++n) {
+    const double e = E[n] - mid, ep = std::max(e, 0.0), em = std::max(-e, 0.0);
+    w[0][n] = ep, w[1][n] = em, w[2][n] = e * e, w[3][n] = ep * ep * ep, w[4][n] = em * em * em, w[5][n] = e * e * e * e;
+  }
+  std::vector<double> a(K, 0.0);
+  for (int k : p.S) a[k] = r.f[k] + std::log(double(N_k[k]));
+  std::vector<int> O(K);
+  for (int k = 0; k < K; ++k) O[k] = k;
+  const Sums base = pass(p, a, O, r.f, nullptr, true);
+  std::vector<Sums> s;
+  for (const auto& wi : w) s.push_back(pass(p, a, O, r.f, &wi, true));
+  const std::size_t KK = std::size_t(K) * K;
+  // Moments Σ_n e^q W_ni (col[q]) and Σ_n e^q W_ni W_nj (gram[q]), q = 0..4.
+  std::vector<std::vector<double>> col(5, std::vector<double>(K)), gram(5, std::vector<double>(KK));
+  for (int i = 0; i < K; ++i) {
+    col[0][i] = base.col[i], col[1][i] = s[0].col[i] - s[1].col[i], col[2][i] = s[2].col[i];
+    col[3][i] = s[3].col[i] - s[4].col[i], col[4][i] = s[5].col[i];
+  }
+  for (std::size_t ij = 0; ij < KK; ++ij) {
+    gram[0][ij] = base.gram[ij], gram[1][ij] = s[0].gram[ij] - s[1].gram[ij], gram[2][ij] = s[2].gram[ij];
+    gram[3][ij] = s[3].gram[ij] - s[4].gram[ij], gram[4][ij] = s[5].gram[ij];
+  }
+  std::vector<double> c(K), m(K), S1(KK), S2(KK);
+  for (int i = 0; i < K; ++i) {
+    c[i] = col[1][i] / col[0][i];
+    m[i] = col[2][i] - 2 * c[i] * col[1][i] + c[i] * c[i] * col[0][i];
+  }
+  for (int i = 0; i < K; ++i)
+    for (int j = 0; j < K; ++j) {
+      const std::size_t ij = std::size_t(i) * K + j;
+      const double x = c[i], y = c[j];
+      S1[ij] = gram[2][ij] - 2 * x * gram[1][ij] + x * x * gram[0][ij];
+      // (e − x)²(e − y)² = e⁴ − 2(x + y)e³ + (x² + 4xy + y²)e² − 2xy(x + y)e + x²y²
+      S2[ij] = gram[4][ij] - 2 * (x + y) * gram[3][ij] + (x * x + 4 * x * y + y * y) * gram[2][ij] -
+               2 * x * y * (x + y) * gram[1][ij] + x * x * y * y * gram[0][ij];
+    }
+  std::vector<double> var, dvar;
+  ratio_expectation(N_k, base, m, S1, S2, var, dvar);
+  MbarExpectation out;
+  for (int k = 0; k < K; ++k) {
+    const double b2 = samples.betas[k] * samples.betas[k];
+    out.mu.push_back(b2 * var[k]);
+    out.sigma.push_back(b2 * dvar[k]);
   }
   return out;
 }

@@ -80,6 +80,10 @@ void add_mbar_json(JsonSummary& j, const MbarReport& r) {
     j.add("expectation_" + r.observables[i], r.expectations[i].mu);
     j.add("expectation_" + r.observables[i] + "_stderr", r.expectations[i].sigma);
   }
+  if (!r.heat_capacity.mu.empty()) {
+    j.add("heat_capacity", r.heat_capacity.mu);
+    j.add("heat_capacity_stderr", r.heat_capacity.sigma);
+  }
   if (!r.equilibration_t0.empty()) {
     j.add("equilibration_t0", r.equilibration_t0);
     j.add("statistical_inefficiency", r.statistical_inefficiency);
@@ -119,6 +123,12 @@ void write_mbar_output(io::OutputFile& out, const MbarReport& r, bool root) {
       {"eigenvalue"});
   vec("effective_samples", r.analysis.effective_samples, "1",
       "effective sample number of each state, 1 / sum_n W_nk^2 (pymbar computeEffectiveSampleNumber)", st);
+  if (!r.heat_capacity.mu.empty()) {
+    vec("heat_capacity/C", r.heat_capacity.mu, "1 (k_B)",
+        "heat capacity of the whole system C_k = beta_k^2 (<E^2>_k - <E>_k^2) at each state (MBAR)", st);
+    vec("heat_capacity/dC", r.heat_capacity.sigma, "1 (k_B)",
+        "asymptotic standard error of C_k (MBAR, observable (E - <E>_k)^2)", st);
+  }
   if (!r.equilibration_t0.empty()) {
     vec("equilibration_t0", r.equilibration_t0, "1",
         "samples discarded at the start of each state (pymbar detectEquilibration t0)", st);

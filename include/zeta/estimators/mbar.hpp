@@ -131,6 +131,14 @@ struct MbarPmf {
 };
 
 //! Collective: the PMF of this rank's observable values A_local (as u_local) at `state`;
+//! Collective: the heat capacity C_k = β_k² (⟨E²⟩_k − ⟨E⟩_k²) (total, in units of k_B) of every
+//! state of an energies problem, and its standard error: MBAR's expectation of the state-dependent
+//! observable (E − ⟨E⟩_k)² at state k (pymbar's computeExpectations with state_dependent = True) and
+//! its asymptotic error, to first order also that of the variance (whose derivative in the centre
+//! vanishes there). Throws for a u_kn problem.
+MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
+                                   const MbarResult& r, const parallel::Comm& comm);
+
 //! an empty bin or a constant observable is an Error naming `name`.
 MbarPmf mbar_pmf(const MbarSamples& samples, const std::vector<std::int64_t>& N_k, const MbarResult& r,
                  const std::vector<double>& A_local, const std::string& name, int state, int bins,
@@ -143,7 +151,9 @@ std::vector<double> svd_ew_covariance(const std::vector<double>& wtw, const std:
 //! One process: u holds all N samples as K rows of N.
 MbarResult mbar(const std::vector<double>& u, const std::vector<std::int64_t>& N_k, const MbarOptions& opt = {});
 
-//! Eigen-decomposition of a symmetric n×n matrix (cyclic Jacobi): a = V diag(w) Vᵀ.
+//! Eigen-decomposition of a symmetric n×n matrix (LAPACK dsyevd, single-threaded BLAS per rank, so
+//! every rank gets the same bits from the same matrix): a = V diag(w) Vᵀ, w ascending, V row-major with
+//! the eigenvectors as columns. Throws zeta::Error if LAPACK fails (NaN entries).
 void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& V);
 
 }  // namespace zeta::estimators

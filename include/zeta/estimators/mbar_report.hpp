@@ -23,6 +23,7 @@ struct MbarReport {
   std::vector<double> statistical_inefficiency;  //!< and the statistical inefficiency g of the rest
   std::string pmf_observable;               //!< the PMF's observable ("" : no PMF)
   MbarPmf pmf;
+  MbarExpectation heat_capacity;            //!< free_energy.heat_capacity: C_k and its error (empty: none)
 };
 
 //! Thresholds of the checks (free_energy.* keys).
