@@ -129,8 +129,11 @@ count = 6
 copies = 2
 adapt = barrier
 INI
-train_args=(--data.limit=2000 --model.hidden=16 --run.steps=10000 --run.progress_every=0.3
-  --train.ais_every=5000 --train.ais_steps=200 --train.ais_chains=20 --checkpoint.every_steps=2500)
+# 30,000 steps: about 7 s of training on an idle 2-core machine (4,200 steps/s), so that
+# after two USR1 (each held back until zeta has run 1 s, jobs/common.sh) a third job
+# is still needed; at 10,000 an idle machine finished in the second job.
+train_args=(--data.limit=2000 --model.hidden=16 --run.steps=30000 --run.progress_every=0.3
+  --train.ais_every=10000 --train.ais_steps=200 --train.ais_chains=20 --checkpoint.every_steps=2500)
 cp "$src/input/train_rbm_fashion.ini" train.ini
 
 # chain TOOL ARGS...: submits jobs/TOOL.slurm, sends USR1 twice, waits for the
