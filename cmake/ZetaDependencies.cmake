@@ -35,8 +35,6 @@ if(HDF5_C_DEFINITIONS)
   target_compile_definitions(zeta_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
 endif()
 
-find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
-
 # zlib (Debian: zlib1g-dev): IDX data files are read through gzopen, .gz or raw.
 find_package(ZLIB REQUIRED)
 

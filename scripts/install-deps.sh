@@ -9,7 +9,6 @@ pkgs=(
   openmpi-bin libopenmpi-dev
   libtrilinos-kokkos-dev libtrilinos-kokkos-kernels-dev
   libhdf5-openmpi-dev hdf5-tools
-  libboost-program-options-dev
   libgtest-dev googletest
   librandom123-dev
   libopenblas-dev

@@ -174,6 +174,29 @@ TEST(CheckpointSignature, FileKeysCompareAsCanonicalPaths) {
                Error);
 }
 
+// sampler.type's default follows model.type, so the resolved configuration (the
+// output's /config, the echo, the checkpoint) names the move that runs; a checkpoint
+// written when every model stored "mala" still restarts an ising or rbm run at the new
+// default, and nothing else.
+TEST(CheckpointSignature, SamplerTypeDefaultFollowsTheModel) {
+  auto resolved_sampler = [](const std::string& model) {
+    Config cfg;
+    apps::declare_temper_app_keys(cfg);
+    cfg.parse_text("[model]\ntype = " + model + "\n", {});
+    return cfg.get_string("sampler.type");
+  };
+  EXPECT_EQ(resolved_sampler("ising"), "metropolis");
+  EXPECT_EQ(resolved_sampler("rbm"), "gibbs");
+  EXPECT_EQ(resolved_sampler("gaussian"), "mala");
+  const std::string ising = "model.type = ising\nsampler.type = ", rbm = "model.type = rbm\nsampler.type = ";
+  EXPECT_NO_THROW(io::check_signature(ising + "mala\n", ising + "metropolis\n", "ck.h5"));
+  EXPECT_NO_THROW(io::check_signature(rbm + "mala\n", rbm + "gibbs\n", "ck.h5"));
+  EXPECT_THROW(io::check_signature(ising + "mala\n", ising + "heatbath\n", "ck.h5"), Error);
+  EXPECT_THROW(io::check_signature(ising + "heatbath\n", ising + "metropolis\n", "ck.h5"), Error);
+  const std::string gauss = "model.type = gaussian\nsampler.type = ";
+  EXPECT_THROW(io::check_signature(gauss + "mala\n", gauss + "metropolis\n", "ck.h5"), Error);
+}
+
 TEST(Params, RoundTripReproducesEnergies) {
   const std::string f = "roundtrip_params.h5";
   const auto p = models::Mlp<Kokkos::DefaultHostExecutionSpace>::random_params({3, 6, 1}, 42);

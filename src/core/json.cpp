@@ -38,7 +38,6 @@ void JsonSummary::add(const std::string& key, const std::string& value) {
   f.key = key;
   f.kind = Kind::string;
   f.text = value;
-  f.json = json_string(value);
   fields_.push_back(std::move(f));
 }
 
@@ -47,7 +46,6 @@ void JsonSummary::add(const std::string& key, double value) {
   f.key = key;
   f.kind = Kind::number;
   f.number = value;
-  f.json = json_number(value);
   fields_.push_back(std::move(f));
 }
 
@@ -56,7 +54,6 @@ void JsonSummary::add(const std::string& key, std::int64_t value) {
   f.key = key;
   f.kind = Kind::integer;
   f.integer = value;
-  f.json = std::to_string(value);
   fields_.push_back(std::move(f));
 }
 
@@ -65,7 +62,6 @@ void JsonSummary::add(const std::string& key, bool value) {
   f.key = key;
   f.kind = Kind::boolean;
   f.boolean = value;
-  f.json = value ? "true" : "false";
   fields_.push_back(std::move(f));
 }
 
@@ -74,16 +70,30 @@ void JsonSummary::add(const std::string& key, const std::vector<double>& values)
   f.key = key;
   f.kind = Kind::array;
   f.values = values;
-  f.json = "[";
-  for (std::size_t i = 0; i < values.size(); ++i) f.json += (i ? ", " : "") + json_number(values[i]);
-  f.json += "]";
   fields_.push_back(std::move(f));
 }
+
+namespace {
+
+std::string json_value(const JsonSummary::Field& f) {
+  switch (f.kind) {
+    case JsonSummary::Kind::string: return json_string(f.text);
+    case JsonSummary::Kind::number: return json_number(f.number);
+    case JsonSummary::Kind::integer: return std::to_string(f.integer);
+    case JsonSummary::Kind::boolean: return f.boolean ? "true" : "false";
+    case JsonSummary::Kind::array: break;
+  }
+  std::string s = "[";
+  for (std::size_t i = 0; i < f.values.size(); ++i) s += (i ? ", " : "") + json_number(f.values[i]);
+  return s + "]";
+}
+
+}  // namespace
 
 std::string JsonSummary::str() const {
   std::string s = "{";
   for (std::size_t i = 0; i < fields_.size(); ++i)
-    s += (i ? ", " : "") + json_string(fields_[i].key) + ": " + fields_[i].json;
+    s += (i ? ", " : "") + json_string(fields_[i].key) + ": " + json_value(fields_[i]);
   return s + "}";
 }
 

@@ -359,11 +359,18 @@ void check_signature(const std::string& stored, const std::string& current, cons
     const auto it = paths.find(k);
     return (it != paths.end() ? it->second : canonical(old)) == canonical(v);
   };
+  // Before sampler.type's default followed model.type, checkpoints of an ising or rbm
+  // run stored the continuous default "mala" for the move they ran (metropolis, gibbs).
+  auto legacy_default = [&](const std::string& k, const std::string& old, const std::string& v) {
+    const auto model = a.find("model.type");
+    if (k != "sampler.type" || old != "mala" || model == a.end()) return false;
+    return (model->second == "ising" && v == "metropolis") || (model->second == "rbm" && v == "gibbs");
+  };
   for (const auto& [k, v] : b) {
     auto it = a.find(k);
     if (it == a.end() && d.count(k) && d.at(k) == v) continue;  // a key newer than the checkpoint, at its default
     const std::string old = it == a.end() ? "(absent)" : it->second;
-    if (old != v && !same_file(k, old, v))
+    if (old != v && !same_file(k, old, v) && !legacy_default(k, old, v))
       throw CheckpointMismatch("checkpoint '" + file + "' was written with " + k + " = " + old + " but this run has " + k + " = " +
                       v + ": refusing to restart from a different model, sampler or ladder");
   }

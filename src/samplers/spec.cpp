@@ -11,11 +11,13 @@
 namespace zeta::samplers {
 
 void declare_sampler_keys(Config& cfg) {
-  cfg.declare("sampler.type", "mala",
-              "langevin | mala | hmc | metropolis (continuous: random walk y = x + sqrt(step_size) z; ising: "
-              "single-spin flips) | heatbath (ising) | gibbs (rbm: block Gibbs sweeps v -> h -> v at each chain's "
-              "beta; rbm always uses gibbs, so it may be left unset, and of [sampler] only chains and beta apply); "
-              "unset: mala, or metropolis for ising");
+  // The default follows the model, so the stored and echoed configuration names the move
+  // that runs: block Gibbs for an rbm, single-spin Metropolis for ising, else MALA.
+  cfg.declare_per_value("sampler.type", "model.type", {{"rbm", "gibbs"}, {"ising", "metropolis"}}, "mala",
+                        "langevin | mala | hmc | metropolis (continuous: random walk y = x + sqrt(step_size) z; "
+                        "ising: single-spin flips) | heatbath (ising) | gibbs (rbm: block Gibbs sweeps v -> h -> v "
+                        "at each chain's beta; the only move for an rbm, and of [sampler] only chains and beta "
+                        "apply)");
   cfg.declare("sampler.chains", "64", "number of chains over all ranks");
   declare_langevin_keys(cfg);
   cfg.declare("sampler.leapfrog", "10", "hmc: leapfrog steps per trajectory");
@@ -47,7 +49,6 @@ void read_langevin_keys(const Config& cfg, SamplerSpec& s) {
 SamplerSpec read_sampler_spec(const Config& cfg) {
   SamplerSpec s;
   s.name = cfg.get_choice("sampler.type", {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs"});
-  s.type_given = cfg.given("sampler.type");
   s.type = s.name == "langevin"     ? SamplerType::langevin
            : s.name == "mala"       ? SamplerType::mala
            : s.name == "hmc"        ? SamplerType::hmc
@@ -69,7 +70,7 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
 
 void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice) {
   if (model_type == "rbm") {
-    if (s.type_given && s.type != SamplerType::gibbs)
+    if (s.type != SamplerType::gibbs)
       config_error("sampler.type", "'" + s.name +
                                        "' does not apply to model.type = rbm, which is sampled by block Gibbs "
                                        "(set gibbs or leave sampler.type unset)");
@@ -77,7 +78,7 @@ void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type
   }
   if (s.type == SamplerType::gibbs)
     config_error("sampler.type", "gibbs applies to model.type = rbm only (model.type = '" + model_type + "')");
-  if (lattice && s.type_given && s.type != SamplerType::metropolis && s.type != SamplerType::heatbath)
+  if (lattice && s.type != SamplerType::metropolis && s.type != SamplerType::heatbath)
     config_error("sampler.type", "'" + s.name + "' does not apply to the lattice model '" + model_type +
                                      "' (use metropolis or heatbath)");
   if (!lattice && s.type == SamplerType::heatbath)
@@ -86,13 +87,6 @@ void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type
 
 SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool lattice) {
   check_sampler_for_model(s, model_type, lattice);
-  if (model_type == "rbm") {
-    s.type = SamplerType::gibbs;
-    s.name = "gibbs";
-  } else if (lattice && !s.type_given) {  // the default (mala) is for continuous models
-    s.type = SamplerType::metropolis;
-    s.name = "metropolis";
-  }
   return s;
 }
 

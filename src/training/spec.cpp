@@ -40,8 +40,9 @@ void declare_train_keys(Config& cfg) {
               "sampler clamps, else N(0, sampler.init_scale^2)), 0 .. 1");
   cfg.declare("train.energy_reg", "0",
               "mlp cd / pcd: alpha >= 0 of the energy regulariser alpha (<E(data)^2> + <E(negatives)^2>)");
-  cfg.declare("sampler.type", "langevin",
-              "mlp cd / pcd: the negative phase's move; langevin only (x - (eps/2) clip(grad E) + sqrt(eps) z, clamped)");
+  cfg.declare_per_value("sampler.type", "model.type", {{"rbm", "gibbs"}}, "langevin",
+                        "the negative phase's move: rbm: block Gibbs (train.k sweeps); mlp cd / pcd: langevin only "
+                        "(x - (eps/2) clip(grad E) + sqrt(eps) z, clamped)");
   samplers::declare_langevin_keys(cfg);
   cfg.declare("train.batch", "64",
               "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "

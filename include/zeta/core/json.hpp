@@ -21,7 +21,6 @@ class JsonSummary {
     std::int64_t integer = 0;    //!< Kind::integer
     bool boolean = false;        //!< Kind::boolean
     std::vector<double> values;  //!< Kind::array
-    std::string json;            //!< the value as written in the JSON line
   };
 
   void add(const std::string& key, const std::string& value);

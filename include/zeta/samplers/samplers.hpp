@@ -28,7 +28,6 @@ struct SamplerSpec {
   double clamp_min = 0, clamp_max = 0;
   double init_scale = 1;
   double beta = 1;
-  bool type_given = false;  //!< sampler.type was set explicitly (rbm: anything but gibbs is refused)
 };
 
 void declare_sampler_keys(Config& cfg);
@@ -38,10 +37,11 @@ SamplerSpec read_sampler_spec(const Config& cfg);
 void declare_langevin_keys(Config& cfg);
 void read_langevin_keys(const Config& cfg, SamplerSpec& s);
 //! Refuses a sampler that does not apply to the model (names sampler.type): rbm is
-//! sampled by block Gibbs only (an explicit sampler.type must be gibbs), and gibbs
-//! applies to rbm only.
+//! sampled by block Gibbs only, gibbs applies to rbm only, a lattice model takes
+//! metropolis or heatbath. sampler.type's default follows model.type, so an unset key
+//! always passes.
 void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice);
-//! The checked sampler for the model: for rbm, block Gibbs whatever the default said.
+//! `s`, checked for the model (check_sampler_for_model).
 SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool lattice);
 
 //! A lower bound of the memory one chain of `state_size` values takes: a continuous
