@@ -72,9 +72,13 @@ struct LangevinUpdate {
 //! block b of chain c gives the normals of coordinates 4b … 4b + 3, the numbers
 //! rng::Stream::normals gives (to an ulp); every block goes through the same
 //! lane code, so the numbers do not depend on how chains are spread over ranks.
+//! `count`: also add the move to each chain's ch.accepted (zeta sample's Langevin
+//! accepts every move), in the same launch.
 template <class Space>
-void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
+void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step,
+                   bool count = false) {
   const auto x = ch.x, g = ch.g;
+  const auto acc = ch.accepted;
   const auto beta = ch.beta;
   const std::int64_t offset = ch.range.offset;
   const int d = ch.dim();
@@ -115,6 +119,7 @@ void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, 
               Real* KOKKOS_RESTRICT xr = &x(cc, 4 * b0);
               const Real* KOKKOS_RESTRICT gr = &g(cc, 4 * b0);
               const Real bc = beta(cc), hb = half_eps * bc;
+              if (count && b0 == 0) acc(cc) += 1;
               if (!do_clip && !do_clamp) {
                 for (int j = 0; j < n; ++j)
                   for (int q = 0; q < 4; ++q)
@@ -129,6 +134,7 @@ void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, 
           }
           for (int l = 0; l < valid; ++l) {
             const int cc = cl[l];
+            if (count && blk[l] == 0) acc(cc) += 1;
             for (int q = 0; q < 4 && 4 * int(blk[l]) + q < d; ++q) {
               const int i = 4 * int(blk[l]) + q;
               x(cc, i) = move(x(cc, i), g(cc, i), beta(cc), z[q][l]);
@@ -140,42 +146,47 @@ void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, 
         "zeta::Langevin::step", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
           const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kNoise);
           st.normals(d, [&](int i, Real z) { x(c, i) = move(x(c, i), g(c, i), beta(c), z); });
+          if (count) acc(c) += 1;
         });
   }
 }
 
 template <class Space, class Model>
 void langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
-  langevin_move(ch, s, seed, step);
+  langevin_move(ch, s, seed, step, /*count=*/true);
   model.energy_and_grad(ch.x, ch.E, ch.g);
-  const auto acc = ch.accepted;
-  Kokkos::parallel_for(
-      "zeta::Langevin::count", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) { acc(c) += 1; });
 }
 
-//! Metropolis test on H_old − H_new (+ proposal correction); accepted chains take y.
+//! The Metropolis test on H_old − H_new (+ proposal correction) for one chain, called
+//! at the end of the kernel that computes the log ratio (one launch, not two): an
+//! accepted chain takes y, its gradient and energy.
 template <class Space>
-void accept_proposals(Chains<Space>& ch, const Vector<Space>& log_ratio, std::uint32_t seed, std::int64_t step) {
-  const auto x = ch.x, g = ch.g, y = ch.y, gy = ch.gy;
-  const auto E = ch.E, Ey = ch.Ey;
-  const auto acc = ch.accepted;
-  const std::int64_t offset = ch.range.offset;
-  const int d = ch.dim();
-  Kokkos::parallel_for(
-      "zeta::Metropolis::accept", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
-        const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kAccept);
-        const double lr = double(log_ratio(c));
-        // NaN log-ratios (e.g. overflowing proposals) are rejected.
-        if (lr >= 0 || kmath::log(st.uniform()) < lr) {
-          for (int i = 0; i < d; ++i) {
-            x(c, i) = y(c, i);
-            g(c, i) = gy(c, i);
-          }
-          E(c) = Ey(c);
-          acc(c) += 1;
-        }
-      });
-}
+struct Acceptor {
+  Matrix<Space> x, g, y, gy;
+  Vector<Space> E, Ey;
+  Counts<Space> acc;
+  std::uint32_t seed;
+  std::int64_t step, offset;
+  int d;
+
+  Acceptor(const Chains<Space>& ch, std::uint32_t seed_, std::int64_t step_)
+      : x(ch.x), g(ch.g), y(ch.y), gy(ch.gy), E(ch.E), Ey(ch.Ey), acc(ch.accepted), seed(seed_), step(step_),
+        offset(ch.range.offset), d(ch.dim()) {}
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int c, const Real log_ratio) const {
+    const rng::Stream st(seed, std::uint64_t(offset + c), std::uint64_t(step), rng::kAccept);
+    const double lr = double(log_ratio);
+    // NaN log-ratios (e.g. overflowing proposals) are rejected.
+    if (lr >= 0 || kmath::log(st.uniform()) < lr) {
+      for (int i = 0; i < d; ++i) {
+        x(c, i) = y(c, i);
+        g(c, i) = gy(c, i);
+      }
+      E(c) = Ey(c);
+      acc(c) += 1;
+    }
+  }
+};
 
 template <class Space, class Model>
 void mala_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
@@ -193,9 +204,9 @@ void mala_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint3
   model.energy_and_grad(ch.y, ch.Ey, ch.gy);
   const auto gy = ch.gy;
   const auto E = ch.E, Ey = ch.Ey;
-  const auto log_ratio = ch.log_ratio;
+  const Acceptor<Space> accept(ch, seed, step);
   Kokkos::parallel_for(
-      "zeta::Mala::log_ratio", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+      "zeta::Mala::log_ratio_accept", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
         // log q(x|y) − log q(y|x) with q(b|a) ∝ exp(−|b − a + (ε/2) β ∇E(a)|² / (2ε))
         const Real hb = half_eps * beta(c);
         Real fwd = 0, bwd = 0;
@@ -205,9 +216,8 @@ void mala_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint3
           fwd += f * f;
           bwd += b * b;
         }
-        log_ratio(c) = -beta(c) * (Ey(c) - E(c)) - (bwd - fwd) / (Real(2) * eps);
+        accept(c, -beta(c) * (Ey(c) - E(c)) - (bwd - fwd) / (Real(2) * eps));
       });
-  accept_proposals(ch, ch.log_ratio, seed, step);
 }
 
 template <class Space, class Model>
@@ -236,29 +246,32 @@ void hmc_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32
         });
         h(c) = beta(c) * E(c) + Real(0.5) * k;
       });
+  // Leapfrog: the closing half kick of one step and the opening half kick and drift of
+  // the next share a launch (the same operations on each element, so the same bits),
+  // and the last half kick shares one with the log ratio and the Metropolis test.
   for (int l = 0; l < s.leapfrog; ++l) {
+    const bool kick_first = l > 0;
     Kokkos::parallel_for(
         "zeta::Hmc::kick_drift", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
           const Real he = half_step(c), hb = he * beta(c);
           for (int i = 0; i < d; ++i) {
+            if (kick_first) p(c, i) -= hb * gy(c, i);
             p(c, i) -= hb * gy(c, i);
             y(c, i) += Real(2) * he * p(c, i);
           }
         });
     model.energy_and_grad(ch.y, ch.Ey, ch.gy);
-    Kokkos::parallel_for(
-        "zeta::Hmc::kick", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
-          const Real hb = half_step(c) * beta(c);
-          for (int i = 0; i < d; ++i) p(c, i) -= hb * gy(c, i);
-        });
   }
+  const Acceptor<Space> accept(ch, seed, step);
   Kokkos::parallel_for(
-      "zeta::Hmc::log_ratio", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+      "zeta::Hmc::kick_log_ratio_accept", RangePolicy<Space>(0, ch.local()), KOKKOS_LAMBDA(const int c) {
+        const Real hb = half_step(c) * beta(c);
+        for (int i = 0; i < d; ++i) p(c, i) -= hb * gy(c, i);
         Real k = 0;
         for (int i = 0; i < d; ++i) k += p(c, i) * p(c, i);
         h(c) = h(c) - (beta(c) * Ey(c) + Real(0.5) * k);
+        accept(c, h(c));
       });
-  accept_proposals(ch, ch.log_ratio, seed, step);
 }
 
 //! Random-walk Metropolis for continuous models: y = x + √ε z, accepted with min(1, e^{−β ΔE}).
@@ -275,11 +288,11 @@ void rwm_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32
       });
   model.energy_and_grad(ch.y, ch.Ey, ch.gy);
   const auto beta = ch.beta;
-  const auto E = ch.E, Ey = ch.Ey, lr = ch.log_ratio;
+  const auto E = ch.E, Ey = ch.Ey;
+  const Acceptor<Space> accept(ch, seed, step);
   Kokkos::parallel_for(
-      "zeta::Metropolis::log_ratio", RangePolicy<Space>(0, ch.local()),
-      KOKKOS_LAMBDA(const int c) { lr(c) = -beta(c) * (Ey(c) - E(c)); });
-  accept_proposals(ch, ch.log_ratio, seed, step);
+      "zeta::Metropolis::log_ratio_accept", RangePolicy<Space>(0, ch.local()),
+      KOKKOS_LAMBDA(const int c) { accept(c, -beta(c) * (Ey(c) - E(c))); });
 }
 
 //! One step of the configured sampler for every chain.
