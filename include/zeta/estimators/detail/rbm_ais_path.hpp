@@ -65,11 +65,13 @@ class RbmAis {
                                     PerChain<Space>(a * beta_), false, 1.0, false, out);
   }
 
-  //! w += ln f_to(v) − ln f_from(v) = G_from(v) − G_to(v), from one GEMM.
+  //! w += ln f_to(v) − ln f_from(v) = G_from(v) − G_to(v), from one GEMM, or none
+  //! when the hidden field of v is still held (SMC's bisection evaluates many `a_to`
+  //! on the same states: one GEMM per step, not one per trial).
   template <class Out>
   void log_weight_increment(const Matrix<Space>& v, double a_from, double a_to, const Out& w) {
     if (v.extent(0) == 0) return;
-    const auto pre = rbm_.hidden_field(v);
+    const auto pre = rbm_.held_field(v);
     models::detail::marginal_energy(v, pre, rbm_.c(), rbm_.terms(base_, 1 - a_from), PerChain<Space>(a_from * beta_),
                                     false, 1.0, true, w);
     models::detail::marginal_energy(v, pre, rbm_.c(), rbm_.terms(base_, 1 - a_to), PerChain<Space>(a_to * beta_), false,
