@@ -1,12 +1,10 @@
 //! `zeta free-energy FILE.h5`: MBAR (Shirts & Chodera 2008) with pymbar's analyses on
 //! the reduced potentials of any simulation, or ln Z(β_k) − ln Z(β_0) of a `zeta
 //! temper` output by MBAR, BAR and TI (docs/free-energy.md).
-//! A temper output: rank 0 reads the energies, thins each level by its integrated
-//! autocorrelation time and broadcasts them; for a lattice model whose ladder starts
-//! at β_0 = 0 the values are absolute (ln Z(0) = N ln 2).
-//! A u_kn or energies file: each rank reads only its own hyperslab of samples.
-//! Every rank builds the reduced potentials of its share of the samples and the MBAR
-//! sums are reduced over ranks in a fixed order (the same bits on any rank count).
+//! The command parses its keys, reads the input (estimators/free_energy_input.hpp: a
+//! temper output, u_kn, u_kln, or energies with optional couplings), appends target
+//! betas, runs MBAR and the analyses asked for (estimators/mbar_report.hpp) and writes
+//! the JSON summary and the output file.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
