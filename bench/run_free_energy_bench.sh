@@ -5,6 +5,9 @@
 # /observables/x. Each rank builds its u_kn a block at a time; prints the wall time,
 # the JSON's iterations and converged, and every rank's peak resident memory (the
 # issue's target: <= 2 GB per rank at K = 309, N = 10^7 on 2 ranks).
+# COUPLED=1: an extended ensemble instead, states (beta_k, h_k) with h_k from -1 to 1,
+# u_k(x) = beta_k (x^2 / 2 - h_k x) (samples x ~ N(h_k, 1/beta_k)), given as /energy,
+# /observables/x and /couplings/x = -h_k: each rank builds u_kn from energies and x.
 #   K=64 N=1000000 NP=2 bench/run_free_energy_bench.sh
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,18 +20,21 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 [[ -x $EXE ]] || { echo "no zeta at $EXE (build it first)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-/usr/bin/python3 - "$work/data.h5" "$K" "$N" <<'PY'
+/usr/bin/python3 - "$work/data.h5" "$K" "$N" "${COUPLED:-0}" <<'PY'
 import sys
 import h5py
 import numpy as np
-path, K, N = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+path, K, N, coupled = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 rng = np.random.default_rng(1)
 beta = np.geomspace(0.1, 10.0, K)
+h = np.linspace(-1.0, 1.0, K) if coupled else np.zeros(K)
 N_k = np.full(K, N // K, dtype=np.int64)
 N_k[: N % K] += 1
-x = np.concatenate([rng.normal(0.0, 1.0 / np.sqrt(b), n) for b, n in zip(beta, N_k)])
+x = np.concatenate([rng.normal(hk, 1.0 / np.sqrt(b), n) for b, hk, n in zip(beta, h, N_k)])
 with h5py.File(path, "w") as f:
     f["energy"], f["beta"], f["N_k"], f["observables/x"] = 0.5 * x * x, beta, N_k, x
+    if coupled:
+        f["couplings/x"] = -h
 PY
 start=$(date +%s.%N)
 # shellcheck disable=SC2086

@@ -2,6 +2,8 @@
 //! inputs (u_kn or energies form, docs/free-energy.md) from harmonic oscillators
 //! and runs the command in-process.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,8 +15,11 @@
 namespace zeta::test {
 
 //! Writes `path` with /N_k, /observables/x and /observables/x2 and either /u_kn
-//! (float64, or float32 when `single`) or the compact /energy (x²/2) with /beta (κ_k).
-inline void write_mbar_input(const std::string& path, const Oscillators& o, bool energies = false, bool single = false) {
+//! (float64, or float32 when `single`; as /u_kln [K, K, max N_k] when `kln`, padded with
+//! NaN, which must never be read) or the compact /energy (x²/2) with /beta (κ_k), and with
+//! `couplings_x` /couplings/x (an extended ensemble u_k = κ_k (x²/2 + p_k x)).
+inline void write_mbar_input(const std::string& path, const Oscillators& o, bool energies = false, bool single = false,
+                             bool kln = false, const std::vector<double>& couplings_x = {}) {
   std::remove(path.c_str());
   const hsize_t K = o.kappa.size(), N = o.x.size();
   auto f = io::create_serial(path);
@@ -26,6 +31,18 @@ inline void write_mbar_input(const std::string& path, const Oscillators& o, bool
   if (energies) {
     io::write_array<double>(f.id(), "/energy", {N}, e.data());
     io::write_array<double>(f.id(), "/beta", {K}, o.kappa.data());
+    if (!couplings_x.empty()) io::write_array<double>(f.id(), "/couplings/x", {K}, couplings_x.data());
+  } else if (kln) {
+    std::int64_t n_max = 0;
+    for (auto n : o.N_k) n_max = std::max(n_max, n);
+    std::vector<double> u(K * K * hsize_t(n_max), NAN);
+    std::int64_t start = 0;
+    for (hsize_t k = 0; k < K; ++k) {
+      for (hsize_t l = 0; l < K; ++l)
+        for (std::int64_t n = 0; n < o.N_k[k]; ++n) u[(k * K + l) * n_max + n] = o.u[l * N + start + n];
+      start += o.N_k[k];
+    }
+    io::write_array<double>(f.id(), "/u_kln", {K, K, hsize_t(n_max)}, u.data());
   } else if (single) {
     const std::vector<float> u(o.u.begin(), o.u.end());
     io::write_array<float>(f.id(), "/u_kn", {K, N}, u.data());

@@ -297,7 +297,8 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
                {"--output.file=ranks_fe.h5", "--run.progress_every=1000"});
   apps::temper(t, world);
   if (world.root()) std::remove("ranks_fe_world.h5");
-  const std::vector<std::string> hc = {"--free_energy.heat_capacity=true", "--free_energy.target_betas=0.33"};
+  const std::vector<std::string> hc = {"--free_energy.heat_capacity=true", "--free_energy.target_betas=0.33",
+                                       "--free_energy.bootstrap=3"};
   const auto rw = test::run_free_energy("ranks_fe.h5", "ranks_fe_world.h5", world, hc);
   if (world.root()) {
     parallel::Comm self(MPI_COMM_SELF);
@@ -309,7 +310,8 @@ TEST(RankIndependence, FreeEnergyOnTemperOutput) {
     EXPECT_EQ(rw.log_z_ti, rs.log_z_ti);
     EXPECT_EQ(rw.log_z.size(), 5u);
     for (const char* ds : {"/free_energy/log_z", "/free_energy/overlap", "/free_energy/expectations/energy/sigma",
-                           "/free_energy/heat_capacity/C", "/free_energy/heat_capacity/dC"}) {
+                           "/free_energy/heat_capacity/C", "/free_energy/heat_capacity/dC",
+                           "/free_energy/heat_capacity/dC_bootstrap", "/free_energy/expectations/energy/sigma_bootstrap"}) {
       std::vector<hsize_t> dw, dsz;
       EXPECT_EQ(io::read_doubles("ranks_fe_world.h5", ds, dw), io::read_doubles("ranks_fe_self.h5", ds, dsz)) << ds;
     }
@@ -352,15 +354,18 @@ TEST(RankIndependence, FreeEnergyOnUknAndEnergiesFiles) {
   const char* arrays[] = {"/free_energy/f_k", "/free_energy/Delta_f", "/free_energy/dDelta_f", "/free_energy/overlap",
                           "/free_energy/effective_samples", "/free_energy/expectations/x/mu",
                           "/free_energy/expectations/x/sigma", "/free_energy/expectations/x2/sigma",
-                          "/free_energy/pmf/f", "/free_energy/pmf/df"};
-  for (int form = 0; form < 4; ++form) {  // u_kn, float32 u_kn, energies, energies equilibrated
+                          "/free_energy/pmf/f", "/free_energy/pmf/df", "/free_energy/pmf/df_bootstrap",
+                          "/free_energy/expectations/x/sigma_bootstrap", "/free_energy/expectations/x2/sigma_bootstrap"};
+  // u_kn, float32 u_kn, energies, energies equilibrated, u_kln, extended (couplings), extended equilibrated
+  for (int form = 0; form < 7; ++form) {
     if (world.root()) {
-      test::write_mbar_input("ranks_fe_in.h5", o, form >= 2, form == 1);
+      const std::vector<double> p = form >= 5 ? std::vector<double>{0.0, 0.2, -0.1, 0.1, -0.2} : std::vector<double>{};
+      test::write_mbar_input("ranks_fe_in.h5", o, form == 2 || form == 3 || form >= 5, form == 1, form == 4, p);
       std::remove("ranks_fe_world.h5");
     }
     world.barrier();
     std::vector<std::string> keys = {"--free_energy.bootstrap=5", "--free_energy.pmf=x", "--free_energy.pmf_bins=8"};
-    if (form == 3) keys.push_back("--free_energy.equilibrate=true");
+    if (form == 3 || form == 6) keys.push_back("--free_energy.equilibrate=true");
     const auto rw = test::run_free_energy("ranks_fe_in.h5", "ranks_fe_world.h5", world, keys);
     if (world.root()) {
       parallel::Comm self(MPI_COMM_SELF);

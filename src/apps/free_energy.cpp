@@ -1,35 +1,31 @@
 //! `zeta free-energy FILE.h5`: MBAR (Shirts & Chodera 2008) with pymbar's analyses on
 //! the reduced potentials of any simulation, or ln Z(β_k) − ln Z(β_0) of a `zeta
 //! temper` output by MBAR, BAR and TI (docs/free-energy.md).
-//! A temper output: rank 0 reads the energies, thins each level by its integrated
-//! autocorrelation time and broadcasts them; for a lattice model whose ladder starts
-//! at β_0 = 0 the values are absolute (ln Z(0) = N ln 2).
-//! A u_kn or energies file: each rank reads only its own hyperslab of samples.
-//! Every rank builds the reduced potentials of its share of the samples and the MBAR
-//! sums are reduced over ranks in a fixed order (the same bits on any rank count).
+//! The command parses its keys, reads the input (estimators/free_energy_input.hpp: a
+//! temper output, u_kn, u_kln, or energies with optional couplings), appends target
+//! betas, runs MBAR and the analyses asked for (estimators/mbar_report.hpp) and writes
+//! the JSON summary and the output file.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
-#include "zeta/estimators/bar.hpp"
+#include "zeta/estimators/free_energy_input.hpp"
 #include "zeta/estimators/mbar.hpp"
 #include "zeta/estimators/mbar_report.hpp"
-#include "zeta/estimators/ti.hpp"
-#include "zeta/estimators/timeseries.hpp"
-#include "zeta/io/mbar_input.hpp"
 #include "zeta/io/output.hpp"
-#include "zeta/io/temper_output.hpp"
 
 namespace zeta::apps {
 
 void declare_free_energy_keys(Config& cfg) {
   cfg.declare("free_energy.format", "auto",
-              "what FILE holds: temper (a zeta temper output), u_kn (/u_kn [K, N] and /N_k), energies (/energy "
-              "[N], /beta [K] and /N_k), or auto (from its datasets)");
+              "what FILE holds: temper (a zeta temper output), u_kn (/u_kn [K, N] and /N_k), u_kln (/u_kln [K, K, "
+              "N_max] and /N_k), energies (/energy [N], /beta [K], /N_k and optionally /couplings/NAME [K]), or auto "
+              "(from its datasets)");
   cfg.declare("free_energy.thin", "auto", "temper input: auto (by each level's tau_int) or a fixed stride over the saved rows");
-  cfg.declare("free_energy.bootstrap", "0", "MBAR bootstrap resamples for a second error estimate (0 = none)");
+  cfg.declare("free_energy.bootstrap", "0", "MBAR bootstrap resamples (within each state) for a second error estimate of f_k and of every "
+              "analysis asked for: expectations, PMF, heat capacity (0 = none)");
   cfg.declare("free_energy.seed", "1", "seed of the bootstrap's counter RNG");
   cfg.declare("free_energy.tol", "1e-12", "MBAR convergence: the largest change of any f_k in the last step");
   cfg.declare("free_energy.max_iterations", "200", "MBAR solver steps at most");
@@ -64,58 +60,19 @@ void declare_free_energy_keys(Config& cfg) {
 
 namespace {
 
-//! The samples of a temper output: thinned energies per level (every rank), with BAR and TI.
-struct TemperInput {
-  std::vector<double> energies;  // grouped by level
-  std::vector<std::int64_t> N_k;
-  double offset = 0;             // N ln 2 for an absolute lattice ladder
-};
-
-TemperInput read_temper(const std::string& file, std::int64_t fixed_thin, FreeEnergyResult& res,
-                        const parallel::Comm& comm) {
-  TemperInput in;
-  std::string why;
-  if (comm.root()) {
-    try {
-      const io::TemperEnergies t = io::read_temper_energies(file);
-      const int K = t.levels();
-      // The run's configuration: save_every for the thinning, the model for absolute values.
-      Config cfg;
-      declare_temper_app_keys(cfg);
-      cfg.parse_text(t.config, {}, file + " (its config attribute)");
-      const std::int64_t save_every = std::max<std::int64_t>(1, cfg.get_int("run.save_every"));
-      // Only a lattice's size matters here (absolute ln Z from β_0 = 0). [model] was checked
-      // when the run was made; read_model_spec on the resolved INI would see every key as
-      // given (model.sigma of a Bernoulli RBM, say) and refuse it.
-      const bool lattice = cfg.get_string("model.type") == "ising";
-      const double sites = lattice ? double(cfg.get_int("model.L")) * double(cfg.get_int("model.L")) : 0.0;
-      // Samples per level, thinned by 2τ (in saved rows).
-      std::vector<std::int64_t> stride(K);
-      for (int k = 0; k < K; ++k)
-        stride[k] = fixed_thin > 0 ? fixed_thin : estimators::thinning_stride(t.tau[k], save_every);
-      const auto lev = t.thinned(stride);
-      in.N_k.resize(K);
-      for (int k = 0; k < K; ++k) {
-        in.N_k[k] = std::int64_t(lev[k].size());
-        in.energies.insert(in.energies.end(), lev[k].begin(), lev[k].end());
-      }
-      in.offset = (lattice && t.betas[0] == 0) ? sites * std::log(2.0) : 0.0;
-      res.betas = t.betas;
-      // BAR between neighbours and TI (trapezoid of ⟨E⟩ over β) on the same samples.
-      estimators::bar_along_ladder(lev, t.betas, std::vector<double>(K, 1.0), res.log_z_bar, res.log_z_bar_stderr);
-      for (auto& v : res.log_z_bar) v += in.offset;
-      estimators::ti_along_ladder(lev, t.betas, in.offset, res.log_z_ti, res.log_z_ti_stderr);
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-  }
-  comm.broadcast(why);
-  if (!why.empty()) throw Error(why);
-  for (auto* v : {&res.betas, &res.log_z_bar, &res.log_z_bar_stderr, &res.log_z_ti, &res.log_z_ti_stderr, &in.energies})
-    comm.broadcast(*v);
-  comm.broadcast(in.N_k);
-  comm.broadcast(in.offset);
-  return in;
+//! What free-energy needs of a temper run's resolved INI: run.save_every for the thinning,
+//! a lattice's size for absolute values. [model] was checked when the run was made;
+//! read_model_spec on the resolved INI would see every key as given (model.sigma of a
+//! Bernoulli RBM, say) and refuse it.
+estimators::TemperRunFacts temper_run_facts(const std::string& config, const std::string& file) {
+  Config cfg;
+  declare_temper_app_keys(cfg);
+  cfg.parse_text(config, {}, file + " (its config attribute)");
+  estimators::TemperRunFacts facts;
+  facts.save_every = cfg.get_int("run.save_every");
+  if (cfg.get_string("model.type") == "ising")
+    facts.lattice_sites = double(cfg.get_int("model.L")) * double(cfg.get_int("model.L"));
+  return facts;
 }
 
 //! The JSON of a temper input: ln Z by MBAR, BAR and TI.
@@ -152,30 +109,19 @@ void write_temper_output(io::OutputFile& out, const FreeEnergyResult& res) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 //! The free_energy.* and output.* keys, checked.
 struct FreeEnergyOptions {
-  std::string format, output;
-  std::int64_t fixed_thin = 0;  // 0: by τ_int
-  estimators::MbarOptions mbar;
-  estimators::MbarChecks checks;
+  std::string output;
+  estimators::FreeEnergyInputOptions input;
+  estimators::MbarReportOptions report;
   std::vector<double> targets;
-  bool equilibrate = false;
-  bool heat_capacity = false;
-  std::int64_t equilibrate_skip = 1;
-  std::string pmf;
-  int pmf_bins = 20;
-  std::int64_t pmf_state = 0;
 };
 
 FreeEnergyOptions read_options(const Config& opts) {
   FreeEnergyOptions o;
-  o.format = opts.get_choice("free_energy.format", {"auto", "temper", "u_kn", "energies"});
-  if (opts.get_string("free_energy.thin") != "auto") o.fixed_thin = opts.get_int_at_least("free_energy.thin", 1);
-  estimators::MbarOptions& mopt = o.mbar;
+  o.input.format = opts.get_choice("free_energy.format", {"auto", "temper", "u_kn", "u_kln", "energies"});
+  if (opts.get_string("free_energy.thin") != "auto") o.input.fixed_thin = opts.get_int_at_least("free_energy.thin", 1);
+  estimators::MbarOptions& mopt = o.report.mbar;
   mopt.bootstrap = static_cast<int>(opts.get_int_at_least("free_energy.bootstrap", 0));
   const auto seed = opts.get_int_at_least("free_energy.seed", 0);
   if (seed > 0xffffffffLL) config_error("free_energy.seed", "must be < 2^32");
@@ -184,82 +130,22 @@ FreeEnergyOptions read_options(const Config& opts) {
   if (!(mopt.tol > 0)) config_error("free_energy.tol", "must be > 0");
   mopt.max_iterations =
       static_cast<int>(std::min<std::int64_t>(opts.get_int_at_least("free_energy.max_iterations", 1), 1 << 30));
-  o.checks.allow_unconverged = opts.get_bool("free_energy.allow_unconverged");
-  o.checks.min_effective_samples = opts.get_nonnegative("free_energy.min_effective_samples");
-  o.checks.overlap_warning = opts.get_nonnegative("free_energy.overlap_warning");
-  o.checks.tol = mopt.tol;
+  o.report.checks.allow_unconverged = opts.get_bool("free_energy.allow_unconverged");
+  o.report.checks.min_effective_samples = opts.get_nonnegative("free_energy.min_effective_samples");
+  o.report.checks.overlap_warning = opts.get_nonnegative("free_energy.overlap_warning");
+  o.report.checks.tol = mopt.tol;
   o.output = opts.get_string("output.file");
   io::apply_output_backups(opts);
   if (!opts.get_string("free_energy.target_betas").empty()) o.targets = opts.get_doubles("free_energy.target_betas");
   for (double b : o.targets)
     if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
-  o.equilibrate = opts.get_bool("free_energy.equilibrate");
-  o.heat_capacity = opts.get_bool("free_energy.heat_capacity");
-  o.equilibrate_skip = opts.get_int_at_least("free_energy.equilibrate_skip", 1);
-  o.pmf = opts.get_string("free_energy.pmf");
-  o.pmf_bins = int(std::min<std::int64_t>(opts.get_int_at_least("free_energy.pmf_bins", 1), 1 << 20));
-  o.pmf_state = opts.get_int_at_least("free_energy.pmf_state", 0);
+  o.input.equilibrate = opts.get_bool("free_energy.equilibrate");
+  o.report.heat_capacity = opts.get_bool("free_energy.heat_capacity");
+  o.input.equilibrate_skip = opts.get_int_at_least("free_energy.equilibrate_skip", 1);
+  o.report.pmf = opts.get_string("free_energy.pmf");
+  o.report.pmf_bins = int(std::min<std::int64_t>(opts.get_int_at_least("free_energy.pmf_bins", 1), 1 << 20));
+  o.report.pmf_state = opts.get_int_at_least("free_energy.pmf_state", 0);
   return o;
-}
-
-//! The PMF of free_energy.pmf, when asked for.
-void add_pmf(estimators::MbarReport& rep, const FreeEnergyOptions& fo, const estimators::MbarSamples& samples,
-             const std::vector<std::vector<double>>& observables, const parallel::Comm& comm) {
-  if (fo.pmf.empty()) return;
-  const auto at = std::find(rep.observables.begin(), rep.observables.end(), fo.pmf);
-  if (at == rep.observables.end()) {
-    std::string have;
-    for (const auto& n : rep.observables) have += (have.empty() ? "" : ", ") + n;
-    config_error("free_energy.pmf", "no observable '" + fo.pmf + "' in the input (it has: " +
-                                        (have.empty() ? "none" : have) + ")");
-  }
-  if (fo.pmf_state >= std::int64_t(rep.N_k.size()))
-    config_error("free_energy.pmf_state", "must be < " + std::to_string(rep.N_k.size()) + ", the number of states");
-  rep.pmf_observable = fo.pmf;
-  rep.pmf = estimators::mbar_pmf(samples, rep.N_k, rep.result, observables[at - rep.observables.begin()], fo.pmf,
-                                 int(fo.pmf_state), fo.pmf_bins, comm);
-}
-
-//! free_energy.equilibrate: pymbar's per-state detectEquilibration and subsampleCorrelatedData
-//! on each sample's reduced potential in its own state (gathered on rank 0: N values), then
-//! this rank's share of the kept samples read again.
-void equilibrate(const io::MbarInput& in, const FreeEnergyOptions& fo, estimators::MbarReport& rep,
-                 std::vector<double>& u, std::vector<std::vector<double>>& observables, const parallel::Comm& comm) {
-  const parallel::Share mine = estimators::mbar_samples(in.N, comm);
-  std::vector<double> own(std::size_t(mine.count));
-  std::int64_t end = 0;
-  int k = -1;
-  for (std::int64_t i = 0; i < mine.count; ++i) {
-    while (mine.offset + i >= end) end += in.N_k[++k];
-    own[i] = in.format == "u_kn" ? u[std::size_t(k) * mine.count + i] : in.beta[k] * observables[0][i];
-  }
-  const std::vector<double> all = comm.gather_to_root(own);
-  estimators::Subsampled s;
-  if (comm.root()) s = estimators::equilibrate_and_subsample(all, in.N_k, std::size_t(fo.equilibrate_skip));
-  comm.broadcast(s.keep);
-  comm.broadcast(s.N_k);
-  comm.broadcast(s.t0);
-  comm.broadcast(s.g);
-  const parallel::Share share = estimators::mbar_samples(std::int64_t(s.keep.size()), comm);
-  const std::vector<std::int64_t> cols(s.keep.begin() + share.offset, s.keep.begin() + share.offset + share.count);
-  io::read_mbar_columns(in, cols, comm, u, observables);
-  rep.N_k = s.N_k;
-  rep.equilibration_t0.assign(s.t0.begin(), s.t0.end());
-  rep.statistical_inefficiency = s.g;
-}
-
-//! What FILE holds (free_energy.format = auto), the same on every rank.
-std::string detect_format(const std::string& file, const parallel::Comm& comm) {
-  std::string why, format;
-  if (comm.root()) try {
-      format = io::detect_free_energy_format(file);
-    } catch (const std::exception& e) {
-      why = e.what();
-    }
-  comm.broadcast(why);
-  if (!why.empty()) throw Error(why);
-  comm.broadcast(format);
-  return format;
 }
 
 }  // namespace
@@ -267,55 +153,28 @@ std::string detect_format(const std::string& file, const parallel::Comm& comm) {
 FreeEnergyResult free_energy(const std::string& file, const Config& opts, const parallel::Comm& comm) {
   const double t0 = MPI_Wtime();
   const FreeEnergyOptions fo = read_options(opts);
-  const std::string format = fo.format == "auto" ? detect_format(file, comm) : fo.format;
-  const estimators::MbarOptions& mopt = fo.mbar;
+  const estimators::MbarOptions& mopt = fo.report.mbar;
   const std::vector<double>& targets = fo.targets;
+  estimators::FreeEnergyInput in = estimators::read_free_energy_input(file, fo.input, temper_run_facts, comm);
+  const std::string& format = in.format;
   FreeEnergyResult res;
-  estimators::MbarReport rep;
-  std::vector<double> u;                       // this rank's reduced potentials, K rows (u_kn form)
-  std::vector<std::vector<double>> observables;  // this rank's samples of each observable
-  double offset = 0;
-  std::string source = "'" + file + "'";
-  if (format == "temper" && fo.equilibrate)
-    config_error("free_energy.equilibrate", "is for u_kn and energies inputs; a temper output is thinned by its "
-                                            "tau_int (free_energy.thin)");
   if (format == "temper") {
-    const TemperInput t = read_temper(file, fo.fixed_thin, res, comm);
-    offset = t.offset;
-    rep.N_k = t.N_k;
-    rep.beta = res.betas;
-    const parallel::Share mine = estimators::mbar_samples(std::int64_t(t.energies.size()), comm);
-    observables.emplace_back(t.energies.begin() + mine.offset, t.energies.begin() + mine.offset + mine.count);
-    rep.observables = {"energy"};
-    source += " (/temper/energy)";
-  } else {
-    const io::MbarInput in = io::read_mbar_input(file, format, comm);
-    io::read_mbar_samples(in, estimators::mbar_samples(in.N, comm), comm, u, observables);
-    rep.N_k = in.N_k;
-    rep.beta = in.beta;
-    rep.observables = in.observables;
-    if (fo.equilibrate) equilibrate(in, fo, rep, u, observables, comm);
-    source += format == "u_kn" ? " (/u_kn)" : " (/energy, /beta)";
+    res.betas = in.beta;
+    res.log_z_bar = in.log_z_bar, res.log_z_bar_stderr = in.log_z_bar_stderr;
+    res.log_z_ti = in.log_z_ti, res.log_z_ti_stderr = in.log_z_ti_stderr;
   }
+  const double offset = in.offset;
   if (!targets.empty()) {
-    if (format == "u_kn")
+    if (in.stored())
       config_error("free_energy.target_betas", "needs states given by beta (the energies form or a temper output), "
-                                               "not /u_kn: add the target states' rows to u_kn with N_k = 0");
-    rep.beta.insert(rep.beta.end(), targets.begin(), targets.end());
-    rep.N_k.resize(rep.beta.size(), 0);
+                                               "not /" + format + ": add the target states' rows to u_kn with N_k = 0");
+    if (!in.coupled.empty())
+      config_error("free_energy.target_betas", "is for states that differ in beta alone; with /couplings add the "
+                                               "target states to /beta and /couplings with N_k = 0");
+    in.beta.insert(in.beta.end(), targets.begin(), targets.end());
+    in.N_k.resize(in.beta.size(), 0);
   }
-  if (fo.heat_capacity && format == "u_kn")
-    config_error("free_energy.heat_capacity", "needs states given by beta (the energies form or a temper output), "
-                                              "not /u_kn: add an observable E2 = E^2 and use expectations");
-  // u_kn stored, or built from the energies (observables[0]) a block at a time.
-  const auto samples = format == "u_kn" ? estimators::MbarSamples::potentials(u)
-                                        : estimators::MbarSamples::of_energies(rep.beta, observables.front());
-  rep.result = estimators::mbar(samples, rep.N_k, comm, mopt);
-  rep.analysis = estimators::mbar_analysis(rep.result, rep.N_k);
-  estimators::check_mbar_report(rep, fo.checks, source, comm.root());
-  rep.expectations = estimators::mbar_expectations(samples, rep.N_k, rep.result, observables, comm);
-  add_pmf(rep, fo, samples, observables, comm);
-  if (fo.heat_capacity) rep.heat_capacity = estimators::mbar_heat_capacity(samples, rep.N_k, rep.result, comm);
+  const estimators::MbarReport rep = estimators::mbar_report(in, fo.report, comm);
   const estimators::MbarResult& m = rep.result;
   const int K = static_cast<int>(rep.N_k.size() - targets.size());  // the states given (targets follow)
   res.absolute = offset != 0.0;

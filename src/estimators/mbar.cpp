@@ -71,6 +71,8 @@ struct Problem {
   const double* u = nullptr;          // K × count, or (E set) none:
   const double* E = nullptr;          // this rank's energies, u_kn = beta[k] E_n built a block at a time
   std::vector<double> beta;
+  std::vector<const double*> A;       // extended: u_kn = beta[k] (E_n + Σ_j p[j][k] A[j][n])
+  std::vector<std::vector<double>> p;
   std::vector<std::int64_t> N_k;
   std::vector<std::int64_t> start;    // first global sample of each state (K + 1 entries)
   std::vector<int> S;                 // sampled states (N_k > 0), in order
@@ -79,7 +81,11 @@ struct Problem {
   //! caller uses it, as a stored u_kn is (ZETA_NO_CONTRACT: no fused multiply-add with the
   //! caller's arithmetic), so both give the same bits.
   ZETA_NO_CONTRACT double u_at(int k, std::int64_t i) const {
-    return E ? beta[k] * E[i] : u[std::size_t(k) * count + i];
+    if (!E) return u[std::size_t(k) * count + i];
+    if (A.empty()) return beta[k] * E[i];
+    double e = E[i];
+    for (std::size_t j = 0; j < A.size(); ++j) e += p[j][k] * A[j][i];
+    return beta[k] * e;
   }
   //! The rows u_k(x_{offset + n0 + l}), l < nl, of every state: pointers into u, or into
   //! `tile` (K × kLanes) filled from the energies (the same products as a stored u_kn).
@@ -93,7 +99,15 @@ struct Problem {
     tile.resize(std::size_t(K) * kLanes);
     for (int k = 0; k < K; ++k) {
       double* t = tile.data() + std::size_t(k) * kLanes;
-      for (int l = 0; l < nl; ++l) t[l] = beta[k] * E[n0 + l];
+      if (A.empty()) {
+        for (int l = 0; l < nl; ++l) t[l] = beta[k] * E[n0 + l];
+      } else {
+        for (int l = 0; l < nl; ++l) {
+          double e = E[n0 + l];
+          for (std::size_t j = 0; j < A.size(); ++j) e += p[j][k] * A[j][n0 + l];
+          t[l] = beta[k] * e;
+        }
+      }
       row[k] = t;
     }
   }
@@ -399,8 +413,18 @@ Problem make_problem(const MbarSamples& src, const std::vector<std::int64_t>& N_
   if (src.energies) {
     p.E = src.energies->data();
     p.beta = src.betas;
-    bad_size = src.energies->size() != std::size_t(p.count) || src.betas.size() != std::size_t(p.K);
+    bad_size = src.energies->size() != std::size_t(p.count) || src.betas.size() != std::size_t(p.K) ||
+               src.coupled.size() != src.couplings.size();
     for (double b : src.betas) bad_value = bad_value || !std::isfinite(b);
+    for (std::size_t j = 0; j < src.coupled.size() && !bad_size; ++j) {
+      bad_size = !src.coupled[j] || src.coupled[j]->size() != std::size_t(p.count) ||
+                 src.couplings[j].size() != std::size_t(p.K);
+      if (bad_size) break;
+      p.A.push_back(src.coupled[j]->data());
+      p.p.push_back(src.couplings[j]);
+      for (double v : src.couplings[j]) bad_value = bad_value || !std::isfinite(v);
+      for (double v : *src.coupled[j]) bad_value = bad_value || !std::isfinite(v);
+    }
   } else {
     p.u = src.u ? src.u->data() : nullptr;
     bad_size = !src.u || src.u->size() != std::size_t(p.K) * std::size_t(p.count);
@@ -475,6 +499,7 @@ void bootstrap_stderr(const Problem& p, const Solve& sol, const MbarOptions& opt
       resample_counts(p, opt.seed, b, c);
       Solve sb = newton(p, sol.f, &c, 1e-7, opt.max_iterations);  // far below the spread it measures
       fill_unsampled(p, sb.f);
+      r.f_bootstrap.push_back(sb.f);
       for (int k = 0; k < K; ++k) {
         const double d = sb.f[k] - sb.f[0];
         mean[k] += d;
@@ -510,7 +535,10 @@ MbarResult mbar(const MbarSamples& samples, const std::vector<std::int64_t>& N_k
   r.converged = sol.converged;
   r.gradient_norm = sol.gradient_norm;
   asymptotic_covariance(p, sol, f, r);
-  if (opt.bootstrap > 0) bootstrap_stderr(p, sol, opt, r);
+  if (opt.bootstrap > 0) {
+    r.bootstrap_seed = opt.seed;
+    bootstrap_stderr(p, sol, opt, r);
+  }
   return r;
 }
 
@@ -587,6 +615,54 @@ void ratio_expectation(const std::vector<std::int64_t>& N_k, const Sums& base, c
 
 }  // namespace
 
+namespace {
+
+//! The standard deviation over resamples of values accumulated one resample at a time.
+struct Spread {
+  std::vector<double> sum, sq;
+  std::vector<int> draws;
+  explicit Spread(std::size_t n) : sum(n, 0.0), sq(n, 0.0), draws(n, 0) {}
+  void add(std::size_t i, double v) {
+    if (!std::isfinite(v)) return;
+    sum[i] += v, sq[i] += v * v, ++draws[i];
+  }
+  std::vector<double> stddev() const {
+    std::vector<double> s(sum.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const double n = draws[i];
+      s[i] = n > 1 ? std::sqrt(std::max(0.0, (sq[i] - sum[i] * sum[i] / n) / (n - 1))) : NAN;
+    }
+    return s;
+  }
+};
+
+//! For each bootstrap resample b of r: the counts c_n (resample_counts) and the exponents
+//! a_k = f_k + ln N_k of its solution f = r.f_bootstrap[b] (sampled states).
+template <class F>
+void for_each_resample(const Problem& p, const MbarResult& r, F&& visit) {
+  std::vector<double> c;
+  for (std::size_t b = 0; b < r.f_bootstrap.size(); ++b) {
+    resample_counts(p, r.bootstrap_seed, int(b), c);
+    const std::vector<double>& f = r.f_bootstrap[b];
+    std::vector<double> a(p.K, 0.0);
+    for (int k : p.S) a[k] = f[k] + std::log(double(p.N_k[k]));
+    visit(c, f, a);
+  }
+}
+
+//! Σ_n c_n w_n W_nk for every state k at the solution f (exponents a): w weights the counts.
+std::vector<double> weighted_col(const Problem& p, const std::vector<double>& a, const std::vector<double>& f,
+                                 const std::vector<double>& c, const std::vector<double>* w) {
+  std::vector<int> O(p.K);
+  for (int k = 0; k < p.K; ++k) O[k] = k;
+  if (!w) return pass(p, a, O, f, &c, false).col;
+  std::vector<double> cw(c.size());
+  for (std::size_t n = 0; n < c.size(); ++n) cw[n] = c[n] * (*w)[n];
+  return pass(p, a, O, f, &cw, false).col;
+}
+
+}  // namespace
+
 std::vector<MbarExpectation> mbar_expectations(const std::vector<double>& u_local, const std::vector<std::int64_t>& N_k,
                                                const MbarResult& r, const std::vector<std::vector<double>>& A_local,
                                                const parallel::Comm& comm) {
@@ -626,12 +702,24 @@ std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const
     for (int k = 0; k < K; ++k) e.mu[k] = mean[k] + (A_min - logfactor);  // ⟨A'⟩_k shifted back
     out.push_back(std::move(e));
   }
+  if (!r.f_bootstrap.empty()) {  // ⟨A⟩_k = Σ c A' W_k / Σ c W_k of each resample at its own solution
+    std::vector<Spread> spread(A_local.size(), Spread(std::size_t(K)));
+    for_each_resample(p, r, [&](const std::vector<double>& c, const std::vector<double>& f, const std::vector<double>& a) {
+      const std::vector<double> c0 = weighted_col(p, a, f, c, nullptr);
+      for (std::size_t o = 0; o < A_local.size(); ++o) {
+        const std::vector<double> c1 = weighted_col(p, a, f, c, &A_local[o]);
+        for (int k = 0; k < K; ++k) spread[o].add(std::size_t(k), c1[k] / c0[k]);
+      }
+    });
+    for (std::size_t o = 0; o < A_local.size(); ++o) out[o].sigma_bootstrap = spread[o].stddev();
+  }
   return out;
 }
 
 MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
                                    const MbarResult& r, const parallel::Comm& comm) {
-  if (!samples.energies) throw Error("MBAR heat capacity: needs states given by beta (energies), not u_kn", false);
+  if (!samples.energies || !samples.coupled.empty())
+    throw Error("MBAR heat capacity: needs states given by beta alone (energies), not u_kn or couplings", false);
   const Problem p = make_problem(samples, N_k, comm);
   const int K = p.K;
   const std::vector<double>& E = *samples.energies;
@@ -687,6 +775,18 @@ MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector
     const double b2 = samples.betas[k] * samples.betas[k];
     out.mu.push_back(b2 * var[k]);
     out.sigma.push_back(b2 * dvar[k]);
+  }
+  if (!r.f_bootstrap.empty()) {  // each resample's β² (⟨e²⟩ − ⟨e⟩²) at its own solution
+    Spread spread{std::size_t(K)};
+    for_each_resample(p, r, [&](const std::vector<double>& c, const std::vector<double>& f, const std::vector<double>& a) {
+      const std::vector<double> m0 = weighted_col(p, a, f, c, nullptr), mp = weighted_col(p, a, f, c, &w[0]),
+                                mm = weighted_col(p, a, f, c, &w[1]), m2 = weighted_col(p, a, f, c, &w[2]);
+      for (int k = 0; k < K; ++k) {
+        const double mean = (mp[k] - mm[k]) / m0[k];
+        spread.add(std::size_t(k), samples.betas[k] * samples.betas[k] * (m2[k] / m0[k] - mean * mean));
+      }
+    });
+    out.sigma_bootstrap = spread.stddev();
   }
   return out;
 }
@@ -755,6 +855,30 @@ MbarPmf mbar_pmf(const MbarSamples& samples, const std::vector<std::int64_t>& N_
     const std::size_t ii = std::size_t(K + i), jj = std::size_t(K + j);
     pmf.df.push_back(std::sqrt(std::max(0.0, theta[ii * M + ii] + theta[jj * M + jj] - 2 * theta[ii * M + jj])));
     pmf.f[i] -= fj;
+  }
+  if (!r.f_bootstrap.empty()) {  // each resample's f_i − f_j = ln S_j − ln S_i, S_i = Σ_{n ∈ bin i} c_n W_n,state
+    Spread spread{std::size_t(B)};
+    std::vector<double> bin_parts(std::size_t(p.nb) * B);
+    for_each_resample(p, r, [&](const std::vector<double>& c, const std::vector<double>& f, const std::vector<double>& a) {
+      std::fill(bin_parts.begin(), bin_parts.end(), 0.0);
+      for (std::int64_t blk = 0; blk < p.nb; ++blk) {
+        const std::int64_t n0 = block_start(p.b0 + blk, p.N, p.G) - p.offset;
+        const std::int64_t n1 = block_start(p.b0 + blk + 1, p.N, p.G) - p.offset;
+        for (std::int64_t n = n0; n < n1; ++n) {
+          if (c[n] == 0) continue;
+          double m = -INFINITY, sum = 0;
+          for (int k = 0; k < K; ++k) W[k] = p.u_at(k, n);
+          for (int k : p.S) m = std::max(m, a[k] - W[k]);
+          for (int k : p.S) sum += std::exp(a[k] - W[k] - m);
+          const int i = std::min(B - 1, int((A_local[n] - lo) / (hi - lo) * double(B)));
+          bin_parts[std::size_t(blk) * B + i] += c[n] * std::exp(f[state] - W[state] - m - std::log(sum));
+        }
+      }
+      const std::vector<double> S = comm.ordered_sum(bin_parts, std::int64_t(B), parallel::Share{p.G, p.b0, p.nb});
+      for (int i = 0; i < B; ++i)
+        if (S[i] > 0 && S[j] > 0) spread.add(std::size_t(i), std::log(S[j]) - std::log(S[i]));
+    });
+    pmf.df_bootstrap = spread.stddev();
   }
   return pmf;
 }

@@ -67,9 +67,58 @@ void check_mbar_report(const MbarReport& r, const MbarChecks& checks, const std:
                  "samples: add intermediate states\n", poor.c_str(), checks.overlap_warning);
 }
 
+namespace {
+
+//! The PMF of opt.pmf, when asked for.
+void add_pmf(MbarReport& rep, const MbarReportOptions& opt, const MbarSamples& samples,
+             const std::vector<std::vector<double>>& observables, const parallel::Comm& comm) {
+  if (opt.pmf.empty()) return;
+  const auto at = std::find(rep.observables.begin(), rep.observables.end(), opt.pmf);
+  if (at == rep.observables.end()) {
+    std::string have;
+    for (const auto& n : rep.observables) have += (have.empty() ? "" : ", ") + n;
+    config_error("free_energy.pmf", "no observable '" + opt.pmf + "' in the input (it has: " +
+                                        (have.empty() ? "none" : have) + ")");
+  }
+  if (opt.pmf_state >= std::int64_t(rep.N_k.size()))
+    config_error("free_energy.pmf_state", "must be < " + std::to_string(rep.N_k.size()) + ", the number of states");
+  rep.pmf_observable = opt.pmf;
+  rep.pmf = mbar_pmf(samples, rep.N_k, rep.result, observables[at - rep.observables.begin()], opt.pmf,
+                     int(opt.pmf_state), opt.pmf_bins, comm);
+}
+
+}  // namespace
+
+MbarReport mbar_report(const FreeEnergyInput& in, const MbarReportOptions& opt, const parallel::Comm& comm) {
+  if (opt.heat_capacity && !in.coupled.empty())
+    config_error("free_energy.heat_capacity", "needs states that differ in beta alone, not an extended ensemble "
+                                              "(/couplings): add an observable E2 = E^2 and use expectations");
+  if (opt.heat_capacity && in.stored())
+    config_error("free_energy.heat_capacity", "needs states given by beta (the energies form or a temper output), "
+                                              "not /" + in.format + ": add an observable E2 = E^2 and use expectations");
+  MbarReport rep;
+  rep.N_k = in.N_k;
+  rep.beta = in.beta;
+  rep.observables = in.observables;
+  rep.coupling_names = in.coupling_names();
+  rep.couplings = in.couplings;
+  rep.equilibration_t0 = in.equilibration_t0;
+  rep.statistical_inefficiency = in.statistical_inefficiency;
+  // u_kn stored, or built from the energies (values[0]) a block at a time.
+  const MbarSamples samples = in.samples();
+  rep.result = mbar(samples, rep.N_k, comm, opt.mbar);
+  rep.analysis = mbar_analysis(rep.result, rep.N_k);
+  check_mbar_report(rep, opt.checks, in.source, comm.root());
+  rep.expectations = mbar_expectations(samples, rep.N_k, rep.result, in.values, comm);
+  add_pmf(rep, opt, samples, in.values, comm);
+  if (opt.heat_capacity) rep.heat_capacity = mbar_heat_capacity(samples, rep.N_k, rep.result, comm);
+  return rep;
+}
+
 void add_mbar_json(JsonSummary& j, const MbarReport& r) {
   const int K = static_cast<int>(r.N_k.size());
   j.add("states", K);
+  for (std::size_t c = 0; c < r.couplings.size(); ++c) j.add("coupling_" + r.coupling_names[c], r.couplings[c]);
   j.add("f_k", r.result.f);
   std::vector<double> df(K);
   for (int k = 0; k < K; ++k) df[k] = r.analysis.dDelta_f[k];  // row 0: f_k − f_0
@@ -79,10 +128,13 @@ void add_mbar_json(JsonSummary& j, const MbarReport& r) {
   for (std::size_t i = 0; i < r.observables.size(); ++i) {
     j.add("expectation_" + r.observables[i], r.expectations[i].mu);
     j.add("expectation_" + r.observables[i] + "_stderr", r.expectations[i].sigma);
+    if (!r.expectations[i].sigma_bootstrap.empty())
+      j.add("expectation_" + r.observables[i] + "_bootstrap_stderr", r.expectations[i].sigma_bootstrap);
   }
   if (!r.heat_capacity.mu.empty()) {
     j.add("heat_capacity", r.heat_capacity.mu);
     j.add("heat_capacity_stderr", r.heat_capacity.sigma);
+    if (!r.heat_capacity.sigma_bootstrap.empty()) j.add("heat_capacity_bootstrap_stderr", r.heat_capacity.sigma_bootstrap);
   }
   if (!r.equilibration_t0.empty()) {
     j.add("equilibration_t0", r.equilibration_t0);
@@ -94,6 +146,7 @@ void add_mbar_json(JsonSummary& j, const MbarReport& r) {
     j.add("pmf_edges", r.pmf.edges);
     j.add("pmf_f", r.pmf.f);
     j.add("pmf_df", r.pmf.df);
+    if (!r.pmf.df_bootstrap.empty()) j.add("pmf_df_bootstrap", r.pmf.df_bootstrap);
   }
   j.add("iterations", r.result.iterations);
   j.add("converged", r.result.converged);
@@ -113,6 +166,9 @@ void write_mbar_output(io::OutputFile& out, const MbarReport& r, bool root) {
   out.write_int64(nk, {0}, {root ? K : 0}, r.N_k.data());
   out.describe("/free_energy/N_k", "1", "samples drawn from each state (pymbar's N_k)", st);
   if (!r.beta.empty()) vec("beta", r.beta, "1/energy", "inverse temperature of each state", st);
+  for (std::size_t j = 0; j < r.couplings.size(); ++j)
+    vec("couplings/" + r.coupling_names[j], r.couplings[j], "energy per unit of " + r.coupling_names[j],
+        "coupling p_k of observable " + r.coupling_names[j] + " in each state: u_k = beta_k (E + sum p_k A)", st);
   vec("f_k", r.result.f, "1", "dimensionless free energy f_k = -ln Z_k + ln Z_0 (MBAR; f_0 = 0)", st);
   vec("Delta_f", r.analysis.Delta_f, "1", "free-energy differences f_j - f_i (pymbar Delta_f_ij)", ij);
   vec("dDelta_f", r.analysis.dDelta_f, "1", "asymptotic standard error of Delta_f_ij (pymbar dDelta_f_ij)", ij);
@@ -128,6 +184,9 @@ void write_mbar_output(io::OutputFile& out, const MbarReport& r, bool root) {
         "heat capacity of the whole system C_k = beta_k^2 (<E^2>_k - <E>_k^2) at each state (MBAR)", st);
     vec("heat_capacity/dC", r.heat_capacity.sigma, "1 (k_B)",
         "asymptotic standard error of C_k (MBAR, observable (E - <E>_k)^2)", st);
+    if (!r.heat_capacity.sigma_bootstrap.empty())
+      vec("heat_capacity/dC_bootstrap", r.heat_capacity.sigma_bootstrap, "1 (k_B)",
+          "bootstrap standard error of C_k (free_energy.bootstrap resamples within each state)", st);
   }
   if (!r.equilibration_t0.empty()) {
     vec("equilibration_t0", r.equilibration_t0, "1",
@@ -147,6 +206,11 @@ void write_mbar_output(io::OutputFile& out, const MbarReport& r, bool root) {
     out.write_root_double("/free_energy/pmf/df", {B}, r.pmf.df.data());
     out.describe("/free_energy/pmf/df", "1", "standard error of f_i - f_lowest (pymbar computePMF df_i, from-lowest)",
                  {"bin"});
+    if (!r.pmf.df_bootstrap.empty()) {
+      out.write_root_double("/free_energy/pmf/df_bootstrap", {B}, r.pmf.df_bootstrap.data());
+      out.describe("/free_energy/pmf/df_bootstrap", "1",
+                   "bootstrap standard error of f_i - f_lowest (free_energy.bootstrap resamples within each state)", {"bin"});
+    }
     out.write_root_double("/free_energy/pmf/samples", {B}, r.pmf.samples.data());
     out.describe("/free_energy/pmf/samples", "1", "samples in each bin", {"bin"});
   }
@@ -156,6 +220,9 @@ void write_mbar_output(io::OutputFile& out, const MbarReport& r, bool root) {
         "expectation <A>_k of observable " + r.observables[i] + " at each state (pymbar computeExpectations mu)", st);
     vec(g + "/sigma", r.expectations[i].sigma, "as the observable",
         "asymptotic standard error of <A>_k (pymbar computeExpectations sigma)", st);
+    if (!r.expectations[i].sigma_bootstrap.empty())
+      vec(g + "/sigma_bootstrap", r.expectations[i].sigma_bootstrap, "as the observable",
+          "bootstrap standard error of <A>_k (free_energy.bootstrap resamples within each state)", st);
   }
 }
 

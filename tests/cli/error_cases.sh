@@ -131,6 +131,21 @@ write("fe_other.h5", something=np.zeros(3))
 split = np.array([1.0, 1.5, 1e4, 1.5e4])
 xs = np.concatenate([rng.normal(0, k ** -0.5, 300) for k in split])
 write("fe_split.h5", u_kn=0.5 * np.outer(split, xs * xs), N_k=np.full(4, 300))
+# pymbar's older u_kln [K, K, N_max] (padded past N_k) and extended ensembles (/couplings).
+starts = np.concatenate([[0], np.cumsum(N_k)])
+kln = np.zeros((4, 4, 250))
+for k in range(4): kln[k, :, :N_k[k]] = u[:, starts[k]:starts[k + 1]]
+write("fe_kln_nk.h5", u_kln=kln, N_k=np.array([200, 260, 250, 100]))
+write("fe_kln_shape.h5", u_kln=kln[:, :3, :], N_k=N_k)
+bad = kln.copy(); bad[2, 1, 5] = np.nan
+write("fe_kln_nan.h5", u_kln=bad, N_k=N_k)
+write("fe_cpl_obs.h5", energy=0.5 * x * x, beta=kappa, N_k=N_k, **{"couplings/M": np.zeros(4)})
+write("fe_cpl_len.h5", energy=0.5 * x * x, beta=kappa, N_k=N_k, **{"observables/x": x, "couplings/x": np.zeros(3)})
+write("fe_cpl_ukn.h5", u_kn=u, N_k=N_k, **{"observables/x": x, "couplings/x": np.zeros(4)})
+np.savez("osc_kln.npz", u_kln=kln, N_k=N_k, x=x)
+np.save("osc_e.npy", 0.5 * x * x); np.save("osc_beta.npy", kappa); np.save("osc_nk.npy", N_k); np.save("osc_x.npy", x)
+np.save("osc_p.npy", np.array([0, 0.1, -0.1, 0.2]))
+write("fe_cpl.h5", energy=0.5 * x * x, beta=kappa, N_k=N_k, **{"observables/x": x, "couplings/x": np.array([0, 0.1, -0.1, 0.2])})
 PY
 o=--output.file=out.h5
 expect_error fe_ukn_nan      "/u_kn in 'fe_ukn_nan.h5': element \[2, 37\] is nan"          free-energy fe_ukn_nan.h5 $o
@@ -147,6 +162,14 @@ expect_error fe_wrong_format "/energy"                                          
 expect_error fe_targets_ukn   "free_energy.target_betas: needs states given by beta"        free-energy fe_weak.h5 $o --free_energy.target_betas=2
 expect_error fe_pmf_unknown   "free_energy.pmf: no observable 'volume' in the input (it has: x)" free-energy osc_ukn.h5 $o --free_energy.pmf=volume
 expect_error fe_equil_temper  "free_energy.equilibrate: is for u_kn and energies inputs"      free-energy fe_good.h5 $o --free_energy.equilibrate=true
+expect_error fe_kln_nk        "/N_k in 'fe_kln_nk.h5': N_k\[1\] = 260 exceeds the 250 samples per state of /u_kln" free-energy fe_kln_nk.h5 $o
+expect_error fe_kln_shape     "/u_kln in 'fe_kln_shape.h5' has shape \[4, 3, 250\]; expected \[K, K, N_max\]" free-energy fe_kln_shape.h5 $o
+expect_error fe_kln_nan       "/u_kln in 'fe_kln_nan.h5': element \[2, 1, 5\] is nan"        free-energy fe_kln_nan.h5 $o
+expect_error fe_cpl_obs       "/couplings/M in 'fe_cpl_obs.h5' couples to an observable /observables/M, which the file lacks" free-energy fe_cpl_obs.h5 $o
+expect_error fe_cpl_len       "/couplings/x in 'fe_cpl_len.h5' has shape \[3\]; expected \[4\]" free-energy fe_cpl_len.h5 $o
+expect_error fe_cpl_ukn       "/couplings in 'fe_cpl_ukn.h5': couplings need the energies form" free-energy fe_cpl_ukn.h5 $o
+expect_error fe_cpl_targets   "free_energy.target_betas: is for states that differ in beta alone" free-energy fe_cpl.h5 $o --free_energy.target_betas=2
+expect_error fe_cpl_heat      "free_energy.heat_capacity: needs states that differ in beta alone" free-energy fe_cpl.h5 $o --free_energy.heat_capacity=true
 expect_error fe_not_input    "'fe_other.h5' holds no free-energy input"                   free-energy fe_other.h5 $o
 # The same files that do work: the converter's output, and an unconverged estimate when asked for.
 rm -f osc.h5 fe_ok.h5 fe_unconv.h5
@@ -156,6 +179,26 @@ timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy osc.h5 --output
 /usr/bin/python3 "$here/../../analysis/plot_free_energy.py" fe_ok.h5 -o plot > /dev/null &&
   [ -s plot_overlap.png ] && [ -s plot_f.png ] && [ -s plot_expectations.png ] && [ -s plot_pmf.png ] ||
   { echo "FAIL plot_free_energy.py on fe_ok.h5"; fail=1; }
+# pymbar's u_kln through the converter gives the u_kn file's figures; an extended ensemble too.
+rm -f osc_kln.h5 osc_cpl.h5
+/usr/bin/python3 "$here/../../analysis/pymbar_to_zeta.py" osc_kln.h5 --npz osc_kln.npz > /dev/null &&
+  /usr/bin/python3 "$here/../../analysis/pymbar_to_zeta.py" osc_cpl.h5 --energy osc_e.npy --beta osc_beta.npy \
+    --n-k osc_nk.npy --observable x=osc_x.npy --coupling x=osc_p.npy > /dev/null || { echo "FAIL pymbar_to_zeta.py u_kln / --coupling"; fail=1; }
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy osc_kln.h5 --output.file=fe_kln_ok.h5 --free_energy.pmf=x \
+  --free_energy.pmf_bins=8 > /dev/null 2> kln.err || { echo "FAIL free-energy on the converted u_kln"; cat kln.err; fail=1; }
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy osc_cpl.h5 --output.file=fe_cpl_ok.h5 > /dev/null 2> cpl.err ||
+  { echo "FAIL free-energy on the converted extended ensemble"; cat cpl.err; fail=1; }
+timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_cpl.h5 --output.file=fe_cpl_ref.h5 > /dev/null 2> cpl.err ||
+  { echo "FAIL free-energy on an extended ensemble"; cat cpl.err; fail=1; }
+/usr/bin/python3 - <<'PY' || { echo "FAIL u_kln or extended files differ from their references"; fail=1; }
+import h5py, numpy as np, sys
+with h5py.File("fe_ok.h5") as a, h5py.File("fe_kln_ok.h5") as b:
+    for d in ("f_k", "dDelta_f", "overlap", "pmf/f", "expectations/x/mu"):
+        if not np.array_equal(a["free_energy/" + d][...], b["free_energy/" + d][...]): sys.exit(f"u_kln: {d} differs")
+with h5py.File("fe_cpl_ok.h5") as a, h5py.File("fe_cpl_ref.h5") as b:
+    if not np.array_equal(a["free_energy/f_k"][...], b["free_energy/f_k"][...]): sys.exit("couplings: f_k differs")
+    if not np.array_equal(a["free_energy/couplings/x"][...], [0, 0.1, -0.1, 0.2]): sys.exit("couplings/x not written")
+PY
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" free-energy fe_weak.h5 --output.file=fe_unconv.h5 \
   --free_energy.max_iterations=1 --free_energy.allow_unconverged=true > unconv.json 2> unconv.err ||
   { echo "FAIL free-energy with free_energy.allow_unconverged = true"; cat unconv.err; fail=1; }

@@ -37,6 +37,8 @@ struct MbarResult {
   std::vector<double> f;                  //!< dimensionless free energies f_k = −ln Z_k, f_0 = 0
   std::vector<double> df_stderr;          //!< standard error of f_k − f_0 (asymptotic covariance)
   std::vector<double> df_bootstrap_stderr;//!< the same from the bootstrap (empty without one)
+  std::vector<std::vector<double>> f_bootstrap;  //!< each bootstrap resample's solution f (unshifted)
+  std::uint32_t bootstrap_seed = 0;       //!< the seed of its resampling (resample b: counts keyed by seed, state, b)
   std::vector<double> theta;              //!< K×K asymptotic covariance of f
   std::vector<double> wtw;                //!< K×K Wᵀ W of the normalised weights W_nk (overlap, N_eff)
   int iterations = 0;                     //!< solver steps for the estimate (not the bootstrap)
@@ -58,8 +60,11 @@ struct MbarAnalysis {
 };
 
 //! pymbar's computeExpectations(A_n) at every state: ⟨A⟩_k and its standard error.
+//! With a bootstrap (MbarResult::f_bootstrap), sigma_bootstrap is the spread of the estimate
+//! over the resamples (each solved for its own f), the same on any rank count.
 struct MbarExpectation {
   std::vector<double> mu, sigma;
+  std::vector<double> sigma_bootstrap;  //!< empty without a bootstrap
 };
 
 //! The global samples [offset, offset + count) that this rank supplies: whole blocks.
@@ -69,10 +74,14 @@ parallel::Share mbar_samples(std::int64_t N, const parallel::Comm& comm);
 //! or, for states that differ only in β, the energies from which u_kn = β_k E_n is
 //! built a block of kLanes samples at a time (memory O(count) instead of O(K count);
 //! the same products, so the same bits, as a stored u_kn).
+//! Extended ensembles add observables A_j with per-state couplings p_kj:
+//! u_kn = β_k (E_n + Σ_j p_kj A_jn) (a field h conjugate to M: p = −h).
 struct MbarSamples {
   const std::vector<double>* u = nullptr;         //!< K × count
   const std::vector<double>* energies = nullptr;  //!< count energies, with betas
   std::vector<double> betas;
+  std::vector<const std::vector<double>*> coupled;  //!< extended: count values of each A_j
+  std::vector<std::vector<double>> couplings;       //!< and its p_kj, K values each
   static MbarSamples potentials(const std::vector<double>& u_local) {
     MbarSamples s;
     s.u = &u_local;
@@ -82,6 +91,14 @@ struct MbarSamples {
     MbarSamples s;
     s.energies = &energies_local;
     s.betas = std::move(betas);
+    return s;
+  }
+  static MbarSamples extended(std::vector<double> betas, const std::vector<double>& energies_local,
+                              std::vector<const std::vector<double>*> coupled_local,
+                              std::vector<std::vector<double>> couplings) {
+    MbarSamples s = of_energies(std::move(betas), energies_local);
+    s.coupled = std::move(coupled_local);
+    s.couplings = std::move(couplings);
     return s;
   }
 };
@@ -128,6 +145,8 @@ struct MbarPmf {
   std::vector<double> edges;      //!< bins + 1 edges; a value in [edges[i], edges[i+1]) is in bin i (the last closed)
   std::vector<double> f, df;      //!< per bin
   std::vector<double> samples;    //!< samples per bin
+  std::vector<double> df_bootstrap;  //!< with a bootstrap: the spread of f_i − f_reference over the resamples
+                                     //!< that have samples in both bins (empty without one)
 };
 
 //! Collective: the PMF of this rank's observable values A_local (as u_local) at `state`;

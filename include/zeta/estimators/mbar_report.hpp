@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "zeta/core/json.hpp"
+#include "zeta/estimators/free_energy_input.hpp"
 #include "zeta/estimators/mbar.hpp"
 #include "zeta/io/hdf5.hpp"
 
@@ -15,6 +16,8 @@ namespace zeta::estimators {
 struct MbarReport {
   std::vector<std::int64_t> N_k;
   std::vector<double> beta;                 //!< the states' β when the input has them (else empty)
+  std::vector<std::string> coupling_names;  //!< extended ensembles: the coupled observables
+  std::vector<std::vector<double>> couplings;  //!< and their p_k per state
   MbarResult result;
   MbarAnalysis analysis;
   std::vector<std::string> observables;     //!< names, one per expectation
@@ -33,6 +36,20 @@ struct MbarChecks {
   double overlap_warning = 0.03;      //!< free_energy.overlap_warning
   double tol = 1e-12;                 //!< free_energy.tol (for the message)
 };
+
+//! What to estimate beyond f_k, Δf, the overlap and ⟨A⟩_k of every observable (free_energy.* keys).
+struct MbarReportOptions {
+  MbarOptions mbar;
+  MbarChecks checks;
+  bool heat_capacity = false;  //!< free_energy.heat_capacity (states given by β)
+  std::string pmf;             //!< free_energy.pmf: the observable of a PMF ("": none)
+  int pmf_bins = 20;
+  std::int64_t pmf_state = 0;
+};
+
+//! Collective: MBAR on `in` (its states, target states appended, and samples), checked
+//! (check_mbar_report), with the analyses `opt` asks for; errors name the free_energy.* key.
+MbarReport mbar_report(const FreeEnergyInput& in, const MbarReportOptions& opt, const parallel::Comm& comm);
 
 //! Collective (the same on every rank): throws one Error when MBAR did not converge
 //! (unless allowed) or a state without samples has fewer effective samples than
