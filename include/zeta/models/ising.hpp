@@ -143,8 +143,8 @@ class Ising {
 
   //! One cluster update of every replica r at β = beta(r) (Swendsen–Wang, or
   //! `clusters` Wolff clusters), keyed by Stream(seed, offset + r, step, kCluster);
-  //! adds the flipped spins to `flips`. `a`, `b`: scratch [replicas, sites]
-  //! (Swendsen–Wang uses `b` only when h ≠ 0). E and M are not updated: measure().
+  //! adds the flipped spins to `flips`. `a`, `b`: scratch [replicas, sites].
+  //! E and M are not updated: measure().
   void cluster_sweep(const Spins& s, const Betas& beta, SpinMove move, int clusters, std::uint32_t seed,
                      std::int64_t offset, std::int64_t step, const Counts<Space>& flips, const Labels& a,
                      const Labels& b) const {

@@ -51,9 +51,8 @@ class LatticeSystem {
       if (move_ == models::SpinMove::wolff && double(clusters_) * (m.sites() / 2) >= 2147483648.0)
         config_error("sampler.clusters", "too many clusters per step for L = " + std::to_string(m.L()) +
                                              " (at most " + std::to_string((1u << 31) / (m.sites() / 2) - 1) + ")");
-      const bool second = move_ == models::SpinMove::wolff || m.h() != 0;
       labels_ = typename Model::Labels("zeta::Ising::cluster_labels", range.count, m.sites());
-      work_ = typename Model::Labels("zeta::Ising::cluster_work", second ? range.count : 0, second ? m.sites() : 0);
+      work_ = typename Model::Labels("zeta::Ising::cluster_work", range.count, m.sites());
       beta_ = typename Model::Betas("zeta::Ising::beta", range.count);
       host_beta_ = Kokkos::create_mirror_view(beta_);
     }

@@ -78,10 +78,10 @@ KOKKOS_INLINE_FUNCTION int storage(int k, int L) {
 }
 
 //! One Swendsen–Wang update of every replica r at β = beta(r); adds the flipped
-//! spins to flips(r). `lab` and `sum` are scratch [replicas, L²] (`sum`: h ≠ 0 only).
+//! spins to flips(r). `lab` and `work` are scratch [replicas, L²].
 template <class Space, class SV, class B, class C>
 void swendsen_wang(const SV& s, const B& beta, int L, double J, double h, std::uint32_t seed, std::int64_t offset,
-                   std::int64_t step, const C& flips, const Labels<Space>& lab, const Labels<Space>& sum) {
+                   std::int64_t step, const C& flips, const Labels<Space>& lab, const Labels<Space>& work) {
   const int n = L * L;
   const bool field = h != 0;
   Kokkos::parallel_for(
@@ -93,47 +93,51 @@ void swendsen_wang(const SV& s, const B& beta, int L, double J, double h, std::u
         const int W = L / 2, H = L * W;
         auto spin_at = [&](int i, int j) { return int(s(r, ((i + j) & 1) * H + i * W + (j >> 1))); };
         for (int k = 0; k < n; ++k) p[k] = k;
-        // Bonds of 32 sites (64 bonds, 16 Philox blocks) at a time; (i, j) is site k0. The
-        // open bonds of a chunk become two bit masks (right, down) without branches,
-        // and only their set bits reach union-find.
+        // Bonds of 32 sites (64 bonds, 16 Philox blocks) at a time; (i, j) is site k. The
+        // open bonds of a chunk become two bit masks (right, down) without branches.
+        // Right bonds are linked at once: no down bond is linked yet, so a row's runs
+        // of open right bonds need no find (p[k + 1] = p[k], k's run root) and the
+        // row's wrap-around bond joins two roots. The down masks wait in wk[chunk] for
+        // the second pass, whose unions need finds (roots stay each cluster's minimum).
         constexpr int Q = 32, NB = 2 * Q / 4;
         std::uint64_t ch[NB];
         std::uint32_t blk[NB], w[4][NB];
         for (int l = 0; l < NB; ++l) ch[l] = chain;
         const int anti = J < 0 ? 1 : 0;  // J < 0: a bond is satisfied by anti-aligned spins
-        std::int32_t right[Q], down[Q];
+        std::int32_t* KOKKOS_RESTRICT wk = &work(r, 0);
         int i = 0, j = 0;
         for (int k0 = 0; k0 < n; k0 += Q) {
           for (int l = 0; l < NB; ++l) blk[l] = static_cast<std::uint32_t>(k0 / 2 + l);
           rng::philox_lanes<NB>(seed, std::uint64_t(step), rng::kCluster, ch, blk, w);
           const int kn = n - k0 < Q ? n - k0 : Q;
-          std::uint32_t mr = 0, md = 0;
+          std::uint32_t md = 0;
           for (int q = 0; q < kn; ++q) {
+            const int k = k0 + q;
             const int jr = j + 1 == L ? 0 : j + 1, id = i + 1 == L ? 0 : i + 1;
             const int sk = spin_at(i, j);
-            right[q] = i * L + jr;
-            down[q] = id * L + j;
             // bond 2k: block (2q)/4 = q/2, word 2(q mod 2); bond 2k + 1: the next word.
-            const bool sr = ((sk == spin_at(i, jr)) ^ anti) && below(w[2 * (q & 1)][q >> 1], t_bond);
-            const bool sd = ((sk == spin_at(id, j)) ^ anti) && below(w[2 * (q & 1) + 1][q >> 1], t_bond);
-            mr |= std::uint32_t(sr) << q;
+            const bool sr = J != 0 && ((sk == spin_at(i, jr)) ^ anti) && below(w[2 * (q & 1)][q >> 1], t_bond);
+            const bool sd = J != 0 && ((sk == spin_at(id, j)) ^ anti) && below(w[2 * (q & 1) + 1][q >> 1], t_bond);
             md |= std::uint32_t(sd) << q;
+            if (jr != 0) {
+              p[k + 1] = sr ? p[k] : k + 1;
+            } else if (sr && p[k] != i * L) {  // p[k] and i·L are roots: their runs
+              p[p[k]] = i * L;
+            }
             if (++j == L) j = 0, ++i;
           }
-          if (J == 0) mr = md = 0;
-          while (mr) {
-            const int q = lowest_bit(mr);
-            mr &= mr - 1;
-            unite(p, k0 + q, right[q]);
-          }
+          wk[k0 / Q] = static_cast<std::int32_t>(md);
+        }
+        for (int k0 = 0; k0 < n; k0 += Q) {
+          std::uint32_t md = static_cast<std::uint32_t>(wk[k0 / Q]);
           while (md) {
-            const int q = lowest_bit(md);
+            const int k = k0 + lowest_bit(md);
             md &= md - 1;
-            unite(p, k0 + q, down[q]);
+            unite(p, k, k + L < n ? k + L : k + L - n);
           }
         }
         // Full compression in increasing order (p[k] ≤ k), and Σ s per cluster for a field.
-        std::int32_t* KOKKOS_RESTRICT m = field ? &sum(r, 0) : nullptr;
+        std::int32_t* KOKKOS_RESTRICT m = wk;
         if (field) {
           for (int k = 0; k < n; ++k) m[k] = 0;
           for (int a = 0, k = 0; a < L; ++a)
