@@ -13,9 +13,7 @@
 //! loaded machine inflates it less than wall time) and wall_s_per_step; and
 //! tau_E_cpu_s / tau_absM_cpu_s = τ_int × cpu_s_per_step, the CPU time one chain takes
 //! per autocorrelation time. steps / τ_int should be large (≥ 100) for τ_int to mean much.
-#include "bench_main.hpp"
 #include <mpi.h>
-
 #include <time.h>
 
 #include <Kokkos_Core.hpp>
@@ -29,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.hpp"
 #include "zeta/estimators/timeseries.hpp"
 #include "zeta/samplers/lattice_system.hpp"
 
@@ -50,13 +49,20 @@ Options parse(int argc, char** argv) {
     const std::string a = argv[i];
     if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
     const char* v = argv[++i];
-    if (a == "--L") o.L = std::atoi(v);
-    else if (a == "--chains") o.chains = std::atoi(v);
-    else if (a == "--clusters") o.clusters = std::atoi(v);
-    else if (a == "--steps") o.steps = std::atoll(v);
-    else if (a == "--burn-in") o.burn_in = std::atoll(v);
-    else if (a == "--beta") o.beta = std::atof(v);
-    else if (a == "--seed") o.seed = static_cast<std::uint32_t>(std::atol(v));
+    if (a == "--L")
+      o.L = std::atoi(v);
+    else if (a == "--chains")
+      o.chains = std::atoi(v);
+    else if (a == "--clusters")
+      o.clusters = std::atoi(v);
+    else if (a == "--steps")
+      o.steps = std::atoll(v);
+    else if (a == "--burn-in")
+      o.burn_in = std::atoll(v);
+    else if (a == "--beta")
+      o.beta = std::atof(v);
+    else if (a == "--seed")
+      o.seed = static_cast<std::uint32_t>(std::atol(v));
     else if (a == "--moves") {
       o.moves.clear();
       std::stringstream ss(v);
@@ -87,7 +93,8 @@ double cpu_now() {
 //! Mean over chains of τ_int = g / 2, and its standard error.
 void tau_over_chains(const std::vector<std::vector<double>>& series, double& mean, double& se) {
   std::vector<double> t;
-  for (const auto& s : series) t.push_back(0.5 * zeta::estimators::statistical_inefficiency_of(s.data(), s.size(), true));
+  for (const auto& s : series)
+    t.push_back(0.5 * zeta::estimators::statistical_inefficiency_of(s.data(), s.size(), true));
   mean = 0;
   for (double x : t) mean += x / double(t.size());
   double v = 0;
@@ -123,11 +130,12 @@ int run(int argc, char** argv) {
     tau_over_chains(E, te, tes);
     tau_over_chains(M, tm, tms);
     const double per = cpu / double(o.steps * o.chains), wper = wall / double(o.steps * o.chains);
-    std::printf("{\"bench\":\"cluster_tau\",\"L\":%d,\"move\":\"%s\",\"beta\":%.16g,\"chains\":%d,\"steps\":%lld,"
-                "\"burn_in\":%lld,\"tau_E\":%.4g,\"tau_E_se\":%.3g,\"tau_absM\":%.4g,\"tau_absM_se\":%.3g,"
-                "\"cpu_s_per_step\":%.4g,\"wall_s_per_step\":%.4g,\"tau_E_cpu_s\":%.4g,\"tau_absM_cpu_s\":%.4g}\n",
-                o.L, name.c_str(), o.beta, o.chains, static_cast<long long>(o.steps),
-                static_cast<long long>(o.burn_in), te, tes, tm, tms, per, wper, te * per, tm * per);
+    std::printf(
+        "{\"bench\":\"cluster_tau\",\"L\":%d,\"move\":\"%s\",\"beta\":%.16g,\"chains\":%d,\"steps\":%lld,"
+        "\"burn_in\":%lld,\"tau_E\":%.4g,\"tau_E_se\":%.3g,\"tau_absM\":%.4g,\"tau_absM_se\":%.3g,"
+        "\"cpu_s_per_step\":%.4g,\"wall_s_per_step\":%.4g,\"tau_E_cpu_s\":%.4g,\"tau_absM_cpu_s\":%.4g}\n",
+        o.L, name.c_str(), o.beta, o.chains, static_cast<long long>(o.steps), static_cast<long long>(o.burn_in), te,
+        tes, tm, tms, per, wper, te * per, tm * per);
     std::fflush(stdout);
   }
   return 0;

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "exact.hpp"
 #include "apps/apps.hpp"
+#include "exact.hpp"
 #include "zeta/models/ising.hpp"
 
 namespace zeta {
@@ -154,9 +154,9 @@ apps::SampleResult run_sample(const std::vector<std::string>& args) {
   parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
   apps::declare_sample_keys(cfg);
-  std::vector<std::string> all = {"--model.type=ising", "--model.L=4", "--run.steps=8000", "--run.burn_in=100",
-                                  "--run.save_every=0", "--sampler.chains=32", "--output.file=",
-                                  "--run.progress_every=1000"};
+  std::vector<std::string> all = {
+      "--model.type=ising", "--model.L=4",         "--run.steps=8000", "--run.burn_in=100",
+      "--run.save_every=0", "--sampler.chains=32", "--output.file=",   "--run.progress_every=1000"};
   all.insert(all.end(), args.begin(), args.end());
   cfg.parse_text("", all);
   return apps::sample(cfg, self);
@@ -195,9 +195,10 @@ TEST(ClusterIsing, TemperMatchesEnumerationAtEveryBeta) {
     parallel::Comm self(MPI_COMM_SELF);
     Config cfg;
     apps::declare_temper_app_keys(cfg);
-    cfg.parse_text("[run]\nsteps = 8000\nburn_in = 200\nsave_every = 0\n[model]\ntype = ising\nL = 4\n"
-                   "[temper]\nbeta_min = 0.2\nbeta_max = 0.8\ncount = 8\ncopies = 4\n[output]\nfile =\n",
-                   {std::string("--sampler.type=") + move, "--run.progress_every=1000"});
+    cfg.parse_text(
+        "[run]\nsteps = 8000\nburn_in = 200\nsave_every = 0\n[model]\ntype = ising\nL = 4\n"
+        "[temper]\nbeta_min = 0.2\nbeta_max = 0.8\ncount = 8\ncopies = 4\n[output]\nfile =\n",
+        {std::string("--sampler.type=") + move, "--run.progress_every=1000"});
     const auto r = apps::temper(cfg, self);
     ASSERT_EQ(r.status, "ok");
     for (std::size_t k = 0; k < r.betas.size(); ++k) {

@@ -52,14 +52,14 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
   SamplerSpec s;
   s.name = cfg.get_choice("sampler.type",
                           {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs", "swendsen_wang", "wolff"});
-  s.type = s.name == "langevin"     ? SamplerType::langevin
-           : s.name == "mala"       ? SamplerType::mala
-           : s.name == "hmc"        ? SamplerType::hmc
-           : s.name == "metropolis" ? SamplerType::metropolis
-           : s.name == "heatbath"   ? SamplerType::heatbath
+  s.type = s.name == "langevin"        ? SamplerType::langevin
+           : s.name == "mala"          ? SamplerType::mala
+           : s.name == "hmc"           ? SamplerType::hmc
+           : s.name == "metropolis"    ? SamplerType::metropolis
+           : s.name == "heatbath"      ? SamplerType::heatbath
            : s.name == "swendsen_wang" ? SamplerType::swendsen_wang
-           : s.name == "wolff"      ? SamplerType::wolff
-                                    : SamplerType::gibbs;
+           : s.name == "wolff"         ? SamplerType::wolff
+                                       : SamplerType::gibbs;
   s.chains = cfg.get_int_at_least("sampler.chains", 1);
   if (s.chains > (std::int64_t(1) << 40)) config_error("sampler.chains", "is impossibly large");
   read_langevin_keys(cfg, s);
@@ -94,8 +94,8 @@ void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type
     config_error("sampler.type", "'" + s.name + "' does not apply to the lattice model '" + model_type +
                                      "' (use metropolis, heatbath, swendsen_wang or wolff)");
   if (!lattice && spin && s.type != SamplerType::metropolis)
-    config_error("sampler.type", s.name + " applies to lattice models (model.type = ising) only (model.type = '" +
-                                     model_type + "')");
+    config_error("sampler.type",
+                 s.name + " applies to lattice models (model.type = ising) only (model.type = '" + model_type + "')");
 }
 
 SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool lattice) {

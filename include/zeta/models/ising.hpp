@@ -28,7 +28,9 @@ namespace zeta::models {
 //! Single-spin sweeps (checkerboard Metropolis or heat-bath) or cluster moves.
 enum class SpinMove { metropolis, heatbath, swendsen_wang, wolff };
 
-inline bool cluster_move(SpinMove m) { return m == SpinMove::swendsen_wang || m == SpinMove::wolff; }
+inline bool cluster_move(SpinMove m) {
+  return m == SpinMove::swendsen_wang || m == SpinMove::wolff;
+}
 
 //! A lattice chain's move: the kind, and for Wolff the clusters per step.
 struct SpinUpdate {

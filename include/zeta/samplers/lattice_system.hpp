@@ -49,8 +49,8 @@ class LatticeSystem {
     if (models::cluster_move(move_)) {
       // Wolff's bond words of cluster c start at block c·sites/2, below the seed blocks at 2³¹.
       if (move_ == models::SpinMove::wolff && double(clusters_) * (m.sites() / 2) >= 2147483648.0)
-        config_error("sampler.clusters", "too many clusters per step for L = " + std::to_string(m.L()) +
-                                             " (at most " + std::to_string((1u << 31) / (m.sites() / 2) - 1) + ")");
+        config_error("sampler.clusters", "too many clusters per step for L = " + std::to_string(m.L()) + " (at most " +
+                                             std::to_string((1u << 31) / (m.sites() / 2) - 1) + ")");
       labels_ = typename Model::Labels("zeta::Ising::cluster_labels", range.count, m.sites());
       work_ = typename Model::Labels("zeta::Ising::cluster_work", range.count, m.sites());
       beta_ = typename Model::Betas("zeta::Ising::beta", range.count);
@@ -157,7 +157,7 @@ class LatticeSystem {
   std::unordered_map<double, std::array<std::uint32_t, 10>> rows_;
   Counts<Space> flips_;
   Kokkos::View<double*, typename Space::memory_space> E_, M_;
-  typename Model::Sums sums_;  //!< sweep_measure()'s scratch
+  typename Model::Sums sums_;             //!< sweep_measure()'s scratch
   typename Model::Labels labels_, work_;  //!< cluster moves' scratch [local, sites]
   typename Model::Betas beta_;            //!< cluster moves: β per local replica
   typename Model::Betas::HostMirror host_beta_;

@@ -42,7 +42,9 @@ constexpr std::uint32_t kWolffBlock = 1u << 31;  //!< Wolff: block of cluster c'
 KOKKOS_INLINE_FUNCTION std::uint32_t prob_threshold(double p) {
   return p >= 1.0 ? 0xFFFFFFFFu : p <= 0.0 ? 0u : static_cast<std::uint32_t>(p * 4294967296.0);
 }
-KOKKOS_INLINE_FUNCTION bool below(std::uint32_t u, std::uint32_t t) { return u < t || t == 0xFFFFFFFFu; }
+KOKKOS_INLINE_FUNCTION bool below(std::uint32_t u, std::uint32_t t) {
+  return u < t || t == 0xFFFFFFFFu;
+}
 
 //! Root of x with path halving; roots are their clusters' smallest site (links go to the smaller root).
 KOKKOS_INLINE_FUNCTION int find_root(std::int32_t* KOKKOS_RESTRICT p, int x) {
@@ -179,9 +181,8 @@ void swendsen_wang(const SV& s, const B& beta, int L, double J, double h, std::u
 //! `clusters` Wolff updates of every replica r at β = beta(r); adds the flipped
 //! spins to flips(r). `mark` and `queue` are scratch [replicas, L²].
 template <class Space, class SV, class B, class C>
-void wolff(const SV& s, const B& beta, int L, double J, double h, int clusters, std::uint32_t seed,
-           std::int64_t offset, std::int64_t step, const C& flips, const Labels<Space>& mark,
-           const Labels<Space>& queue) {
+void wolff(const SV& s, const B& beta, int L, double J, double h, int clusters, std::uint32_t seed, std::int64_t offset,
+           std::int64_t step, const C& flips, const Labels<Space>& mark, const Labels<Space>& queue) {
   const int n = L * L;
   Kokkos::parallel_for(
       "zeta::Ising::wolff", RangePolicy<Space>(0, s.extent(0)), KOKKOS_LAMBDA(const int r) {
