@@ -72,7 +72,9 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
   s.beta = cfg.get_positive("sampler.beta");
   const auto clusters = cfg.get_int_at_least("sampler.clusters", 1);
   if (clusters > (1 << 20)) config_error("sampler.clusters", "is impossibly large (at most 1048576)");
-  if (cfg.given("sampler.clusters") && s.type != SamplerType::wolff)
+  // A resolved configuration (the echo, /config) lists every key at its value: only a
+  // value other than the default is an error for another move.
+  if (clusters != 1 && s.type != SamplerType::wolff)
     config_error("sampler.clusters", "only applies to sampler.type = wolff (sampler.type = " + s.name + ")");
   s.clusters = static_cast<int>(clusters);
   return s;
