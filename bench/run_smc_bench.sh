@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SMC ln Z of the Ising model at the critical point against Kaufman's exact
 # finite-lattice value (issue 28): `zeta ais --ais.method=smc` with heat-bath
-# moves, a pilot's schedule and REPLICATES replicates (the error from their
+# moves (SAMPLER=swendsen_wang: Swendsen-Wang cluster moves), a pilot's schedule and REPLICATES replicates (the error from their
 # spread), on NP ranks, once per seed in SEEDS. Prints per seed the error, the
 # reported SE, z = error / SE and the wall time, then max |z|, mean |z| and the
 # largest error. Defaults: L = 64, 128 particles, target ESS 0.999, 10 sweeps
 # per step, 8 replicates, 2 ranks (about 100 s per seed on 2 cores).
 #   bench/run_smc_bench.sh                                  # uses build/zeta
 #   SEEDS="1 2 3" L=32 SWEEPS=20 bench/run_smc_bench.sh
+#   SAMPLER=swendsen_wang SWEEPS=1 SEEDS="1 2" bench/run_smc_bench.sh
+# Each line also gives cpu_s, the CPU seconds of all ranks together (the machine may be shared).
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ZETA=${ZETA:-$SRC/build/zeta}
@@ -18,35 +20,40 @@ SWEEPS=${SWEEPS:-10}
 TARGET=${TARGET:-0.999}
 REPLICATES=${REPLICATES:-8}
 SEEDS=${SEEDS:-1}
+SAMPLER=${SAMPLER:-heatbath}
 EXTRA=${EXTRA:-}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 [[ -x $ZETA ]] || { echo "no zeta at $ZETA (build it first)" >&2; exit 1; }
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.time" "$out.cpu"' EXIT
 for seed in $SEEDS; do
   # shellcheck disable=SC2086
-  mpirun -np "$NP" --oversubscribe "$ZETA" ais --model.type=ising --model.L="$L" --sampler.type=heatbath \
+  /usr/bin/time -f '%U %S' -o "$out.time" \
+  mpirun -np "$NP" --oversubscribe "$ZETA" ais --model.type=ising --model.L="$L" --sampler.type="$SAMPLER" \
     --ais.beta=0.4406867935097715 --ais.method=smc --ais.chains="$CHAINS" --ais.sweeps="$SWEEPS" \
     --ais.target_ess="$TARGET" --ais.replicates="$REPLICATES" --run.seed="$seed" --output.file= \
     --run.progress_every=1000 $EXTRA 2> /dev/null | tail -n 1 >> "$out"
+  awk '{ print $1 + $2 }' "$out.time" >> "$out.cpu"
 done
-/usr/bin/python3 - "$out" "$L" <<'PY'
+/usr/bin/python3 - "$out" "$L" "$SAMPLER" "$(cat /proc/loadavg)" <<'PY'
 import json, math, sys
 exact = {16: 238.642256635133, 32: 952.648079548543, 64: 3808.672283419809, 128: 15232.769323338784}
 L = int(sys.argv[2])
 rows = [json.loads(line) for line in open(sys.argv[1])]
+cpu = [float(line) for line in open(sys.argv[1] + ".cpu")]
 zs = []
-for j in rows:
+for j, c in zip(rows, cpu):
     err = j["log_z"] - exact[L]
     z = err / j["log_z_stderr"]
     zs.append(z)
     print(json.dumps({"bench": "smc", "L": L, "ranks": j["ranks"], "chains": j["chains"], "replicates": j["replicates"],
                       "steps": j["steps"], "resamplings": j["resamplings"], "log_z": j["log_z"], "error": err,
-                      "stderr": j["log_z_stderr"], "z": z, "wall_s": j["wall_s"]}))
+                      "stderr": j["log_z_stderr"], "z": z, "wall_s": j["wall_s"], "cpu_s": c,
+                      "sampler": sys.argv[3]}))
     print(f"L = {L}: ln Z {j['log_z']:.4f}, error {err:+.4f}, SE {j['log_z_stderr']:.4f}, z {z:+.2f}, "
-          f"{j['wall_s']:.1f} s on {j['ranks']} ranks ({j['steps']} steps over {j['replicates']} replicates "
+          f"{j['wall_s']:.1f} s on {j['ranks']} ranks, {c:.1f} CPU s ({j['steps']} steps over {j['replicates']} replicates "
           f"and their pilot, {j['resamplings']} resamplings)")
 if zs:
     print(f"{len(zs)} seeds: max |z| {max(map(abs, zs)):.2f}, mean |z| {sum(map(abs, zs)) / len(zs):.2f}, "
-          f"largest |error| {max(abs(j['log_z'] - exact[L]) for j in rows):.4f}")
+          f"largest |error| {max(abs(j['log_z'] - exact[L]) for j in rows):.4f}; load average at the end: {sys.argv[4]}")
 PY

@@ -166,6 +166,42 @@ scheme = random
                                  {"/temper/energy", "/temper/replica", "/temper/magnetization", "/temper/betas"});
 }
 
+// Cluster moves (issue 28): Swendsen–Wang in `zeta sample` (13 chains, a field) and
+// Wolff (2 clusters per step) in `zeta temper`, whose chains change β by exchanges.
+TEST(RankIndependence, IsingClusterMoves) {
+  expect_rank_independent("sample_sw", R"(
+[run]
+steps = 200
+burn_in = 20
+save_every = 20
+[model]
+type = ising
+L = 6
+h = 0.1
+[sampler]
+type = swendsen_wang
+chains = 13
+beta = 0.44
+)");
+  expect_temper_rank_independent("temper_wolff", R"(
+[run]
+steps = 300
+burn_in = 50
+save_every = 10
+[model]
+type = ising
+L = 8
+[sampler]
+type = wolff
+clusters = 2
+[temper]
+beta_min = 0.2
+beta_max = 0.7
+count = 8
+)",
+                                 {"/temper/energy", "/temper/replica", "/temper/magnetization", "/temper/betas"});
+}
+
 TEST(RankIndependence, TemperMixtureCopies) {
   expect_temper_rank_independent("temper_gmm", R"(
 [run]
@@ -236,6 +272,9 @@ TEST(RankIndependence, AisIsingAndGaussian) {
   };
   expect_same_on_one_rank("ais_ising", "[model]\ntype = ising\nL = 8\n[sampler]\ntype = metropolis\n"
                                        "[ais]\nbeta = 0.44\nsteps = 50\nchains = 13\n",
+                          apps::declare_ais_app_keys, apps::ais, compare, {"/ais/log_weights", "/ais/betas"});
+  expect_same_on_one_rank("ais_ising_sw", "[model]\ntype = ising\nL = 8\n[sampler]\ntype = swendsen_wang\n"
+                                          "[ais]\nbeta = 0.44\nsteps = 50\nchains = 13\n",
                           apps::declare_ais_app_keys, apps::ais, compare, {"/ais/log_weights", "/ais/betas"});
   expect_same_on_one_rank("ais_gauss", "[model]\ntype = gaussian\ndim = 3\n[sampler]\ntype = mala\n"
                                        "step_size = 0.2\n[ais]\nsteps = 40\nchains = 13\nschedule = geometric\n",

@@ -285,11 +285,14 @@ TEST(SmcInput, BadKeysAreNamed) {
 // The same bits on every rank count: ln Z, the schedule and the /smc datasets of a run
 // on all ranks of MPI_COMM_WORLD against the same run on rank 0 alone, with
 // resampling (and particles crossing ranks) happening; 50 particles do not split evenly.
+// Ising with heat-bath and with Swendsen–Wang moves (issue 28's cluster moves in SMC).
 TEST(SmcRanks, SameBitsOnAnyRankCount) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::vector<std::vector<std::string>> cases = {
       {"--model.type=ising", "--model.L=6", "--sampler.type=heatbath", "--ais.beta=0.5", "--ais.chains=50",
        "--ais.replicates=2", "--ais.resample_threshold=0.8"},
+      {"--model.type=ising", "--model.L=6", "--sampler.type=swendsen_wang", "--ais.beta=0.5", "--ais.chains=50",
+       "--ais.resample_threshold=0.8"},
       {"--model.type=gaussian", "--model.dim=3", "--model.sigma=0.5,1,2", "--sampler.type=mala",
        "--sampler.step_size=0.1", "--ais.chains=50", "--ais.sweeps=2", "--ais.resample_threshold=0.8"}};
   int k = 0;

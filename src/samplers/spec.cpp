@@ -15,14 +15,16 @@ void declare_sampler_keys(Config& cfg) {
   // that runs: block Gibbs for an rbm, single-spin Metropolis for ising, else MALA.
   cfg.declare_per_value("sampler.type", "model.type", {{"rbm", "gibbs"}, {"ising", "metropolis"}}, "mala",
                         "langevin | mala | hmc | metropolis (continuous: random walk y = x + sqrt(step_size) z; "
-                        "ising: single-spin flips) | heatbath (ising) | gibbs (rbm: block Gibbs sweeps v -> h -> v "
-                        "at each chain's beta; the only move for an rbm, and of [sampler] only chains and beta "
-                        "apply)");
+                        "ising: single-spin flips) | heatbath (ising) | swendsen_wang (ising: Swendsen-Wang "
+                        "cluster update of the whole lattice per step) | wolff (ising: sampler.clusters Wolff "
+                        "clusters per step) | gibbs (rbm: block Gibbs sweeps v -> h -> v at each chain's beta; the "
+                        "only move for an rbm, and of [sampler] only chains and beta apply)");
   cfg.declare("sampler.chains", "64", "number of chains over all ranks");
   declare_langevin_keys(cfg);
   cfg.declare("sampler.leapfrog", "10", "hmc: leapfrog steps per trajectory");
   cfg.declare("sampler.jitter", "0.2", "hmc: trajectory step sizes are drawn from step_size * (1 +- jitter)");
   cfg.declare("sampler.beta", "1", "inverse temperature beta of every chain");
+  cfg.declare("sampler.clusters", "1", "wolff: clusters grown and flipped per step (>= 1)");
 }
 
 void declare_langevin_keys(Config& cfg) {
@@ -48,13 +50,16 @@ void read_langevin_keys(const Config& cfg, SamplerSpec& s) {
 
 SamplerSpec read_sampler_spec(const Config& cfg) {
   SamplerSpec s;
-  s.name = cfg.get_choice("sampler.type", {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs"});
-  s.type = s.name == "langevin"     ? SamplerType::langevin
-           : s.name == "mala"       ? SamplerType::mala
-           : s.name == "hmc"        ? SamplerType::hmc
-           : s.name == "metropolis" ? SamplerType::metropolis
-           : s.name == "heatbath"   ? SamplerType::heatbath
-                                    : SamplerType::gibbs;
+  s.name = cfg.get_choice("sampler.type",
+                          {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs", "swendsen_wang", "wolff"});
+  s.type = s.name == "langevin"        ? SamplerType::langevin
+           : s.name == "mala"          ? SamplerType::mala
+           : s.name == "hmc"           ? SamplerType::hmc
+           : s.name == "metropolis"    ? SamplerType::metropolis
+           : s.name == "heatbath"      ? SamplerType::heatbath
+           : s.name == "swendsen_wang" ? SamplerType::swendsen_wang
+           : s.name == "wolff"         ? SamplerType::wolff
+                                       : SamplerType::gibbs;
   s.chains = cfg.get_int_at_least("sampler.chains", 1);
   if (s.chains > (std::int64_t(1) << 40)) config_error("sampler.chains", "is impossibly large");
   read_langevin_keys(cfg, s);
@@ -65,6 +70,13 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
     config_error(s.clip_grad > 0 ? "sampler.clip_grad" : "sampler.clamp",
                  "only applies to sampler.type = langevin (it would break " + s.name + "'s detailed balance)");
   s.beta = cfg.get_positive("sampler.beta");
+  const auto clusters = cfg.get_int_at_least("sampler.clusters", 1);
+  if (clusters > (1 << 20)) config_error("sampler.clusters", "is impossibly large (at most 1048576)");
+  // A resolved configuration (the echo, /config) lists every key at its value: only a
+  // value other than the default is an error for another move.
+  if (clusters != 1 && s.type != SamplerType::wolff)
+    config_error("sampler.clusters", "only applies to sampler.type = wolff (sampler.type = " + s.name + ")");
+  s.clusters = static_cast<int>(clusters);
   return s;
 }
 
@@ -78,11 +90,14 @@ void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type
   }
   if (s.type == SamplerType::gibbs)
     config_error("sampler.type", "gibbs applies to model.type = rbm only (model.type = '" + model_type + "')");
-  if (lattice && s.type != SamplerType::metropolis && s.type != SamplerType::heatbath)
+  const bool spin = s.type == SamplerType::metropolis || s.type == SamplerType::heatbath ||
+                    s.type == SamplerType::swendsen_wang || s.type == SamplerType::wolff;
+  if (lattice && !spin)
     config_error("sampler.type", "'" + s.name + "' does not apply to the lattice model '" + model_type +
-                                     "' (use metropolis or heatbath)");
-  if (!lattice && s.type == SamplerType::heatbath)
-    config_error("sampler.type", "heatbath applies to lattice models only (model.type = '" + model_type + "')");
+                                     "' (use metropolis, heatbath, swendsen_wang or wolff)");
+  if (!lattice && spin && s.type != SamplerType::metropolis)
+    config_error("sampler.type",
+                 s.name + " applies to lattice models (model.type = ising) only (model.type = '" + model_type + "')");
 }
 
 SamplerSpec sampler_for_model(SamplerSpec s, const std::string& model_type, bool lattice) {

@@ -63,6 +63,8 @@ expect_error temper_not_increasing 'temper.betas'          temper temper.ini --t
 expect_error temper_one_level      'temper.count'          temper temper.ini --temper.count=1
 expect_error temper_exchange_zero  'temper.exchange_every' temper temper.ini --temper.exchange_every=0
 expect_error temper_wrong_sampler  'sampler.type'          temper temper.ini --sampler.type=mala
+expect_error temper_clusters_sw    'sampler.clusters'      temper temper.ini --sampler.type=swendsen_wang --sampler.clusters=4
+expect_error temper_clusters_zero  'sampler.clusters'      temper temper.ini --sampler.type=wolff --sampler.clusters=0
 expect_error temper_missing_ckpt   'none.ckpt'             temper temper.ini --checkpoint.file=none.ckpt --checkpoint.restart=true
 printf 'not hdf5' > corrupt.ckpt
 expect_error temper_corrupt_ckpt   'corrupt.ckpt'          temper temper.ini --checkpoint.file=corrupt.ckpt --checkpoint.restart=true
@@ -101,6 +103,10 @@ expect_error sample_rbm_no_params  'model.params'          sample good.ini --mod
 expect_error sample_rbm_missing    'none_rbm.h5'           sample good.ini --model.type=rbm --sampler.type=gibbs --model.params=none_rbm.h5
 expect_error sample_rbm_sampler    'sampler.type'          sample good.ini --model.type=rbm --model.params=none_rbm.h5
 expect_error sample_gibbs_not_rbm  'sampler.type'          sample good.ini --sampler.type=gibbs
+# Cluster moves (issue 28) apply to the Ising model only; sampler.clusters to wolff only.
+expect_error sample_sw_continuous  'sampler.type'          sample good.ini --sampler.type=swendsen_wang
+expect_error temper_wolff_continuous 'sampler.type'        temper good.ini --sampler.type=wolff
+expect_error sample_sw_rbm         'sampler.type'          sample good.ini --model.type=rbm --sampler.type=swendsen_wang --model.params=none_rbm.h5
 expect_error temper_rbm_no_params  'model.params'          temper good.ini --model.type=rbm --sampler.type=gibbs
 expect_error temper_rbm_missing    'none_rbm.h5'           temper good.ini --model.type=rbm --sampler.type=gibbs --model.params=none_rbm.h5
 expect_error temper_rbm_sampler    'sampler.type'          temper good.ini --model.type=rbm --sampler.type=hmc --model.params=none_rbm.h5

@@ -159,7 +159,7 @@ AisRun anneal(Path& path, const AisSpec& as, const StageHook& on_stage = {}) {
 
 //! Lattice models: from β = 0, sweeps with `move` at β_t = a_t β.
 template <class Space>
-AisRun run_ais(const models::Ising<Space>& model, models::SpinMove move, const AisSpec& as, std::uint32_t seed,
+AisRun run_ais(const models::Ising<Space>& model, models::SpinUpdate move, const AisSpec& as, std::uint32_t seed,
                const parallel::ChainRange& range, const StageHook& on_stage = {}) {
   detail::LatticePath<Space> path(model, move, as.beta, seed, range);
   return anneal(path, as, on_stage);

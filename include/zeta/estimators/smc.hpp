@@ -234,7 +234,7 @@ inline parallel::ChainRange replicate_range(const parallel::ChainRange& range, i
 
 //! Lattice models: from β = 0, spin sweeps `move` at β = a ais.beta.
 template <class Space>
-SmcRun run_smc(const models::Ising<Space>& model, models::SpinMove move, const SmcSpec& s, std::uint32_t seed,
+SmcRun run_smc(const models::Ising<Space>& model, models::SpinUpdate move, const SmcSpec& s, std::uint32_t seed,
                int replicate, const parallel::ChainRange& range, const parallel::Comm& comm,
                const std::vector<double>& schedule = {}, const SmcHook& on_step = {}) {
   detail::LatticePath<Space> path(model, move, s.beta, seed, replicate_range(range, replicate));

@@ -10,19 +10,34 @@
 //! kSweep): a pure function of the site, the replica and the sweep.
 //!
 //!
-//! The kernels (checkerboard half-sweeps, measure) are in models/detail/ising_kernels.hpp.
+//! The kernels (checkerboard half-sweeps, measure) are in models/detail/ising_kernels.hpp,
+//! the cluster moves (Swendsen–Wang, Wolff) and their randomness in
+//! models/detail/ising_clusters.hpp.
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "zeta/core/math.hpp"
 #include "zeta/core/types.hpp"
+#include "zeta/models/detail/ising_clusters.hpp"
 #include "zeta/models/detail/ising_kernels.hpp"
 #include "zeta/rng/philox.hpp"
 
 namespace zeta::models {
 
-enum class SpinMove { metropolis, heatbath };
+//! Single-spin sweeps (checkerboard Metropolis or heat-bath) or cluster moves.
+enum class SpinMove { metropolis, heatbath, swendsen_wang, wolff };
+
+inline bool cluster_move(SpinMove m) {
+  return m == SpinMove::swendsen_wang || m == SpinMove::wolff;
+}
+
+//! A lattice chain's move: the kind, and for Wolff the clusters per step.
+struct SpinUpdate {
+  SpinMove move = SpinMove::metropolis;
+  int clusters = 1;
+  SpinUpdate(SpinMove m = SpinMove::metropolis, int c = 1) : move(m), clusters(c) {}  // NOLINT: a SpinMove is one
+};
 
 template <class Space>
 class Ising {
@@ -124,6 +139,21 @@ class Ising {
           E(r) = -J * double(sums(r, 0)) - h * double(sums(r, 1));
           M(r) = double(sums(r, 1));
         });
+  }
+
+  using Labels = detail::Labels<Space>;
+
+  //! One cluster update of every replica r at β = beta(r) (Swendsen–Wang, or
+  //! `clusters` Wolff clusters), keyed by Stream(seed, offset + r, step, kCluster);
+  //! adds the flipped spins to `flips`. `a`, `b`: scratch [replicas, sites].
+  //! E and M are not updated: measure().
+  void cluster_sweep(const Spins& s, const Betas& beta, SpinMove move, int clusters, std::uint32_t seed,
+                     std::int64_t offset, std::int64_t step, const Counts<Space>& flips, const Labels& a,
+                     const Labels& b) const {
+    if (move == SpinMove::wolff)
+      detail::wolff<Space>(s, beta, L_, J_, h_, clusters, seed, offset, step, flips, a, b);
+    else
+      detail::swendsen_wang<Space>(s, beta, L_, J_, h_, seed, offset, step, flips, a, b);
   }
 
   //! Energy and magnetisation Σ s_i of every replica.

@@ -35,6 +35,7 @@ enum Purpose : std::uint32_t {
   kReplay = 14,     //!< mlp PCD: a negative row's buffer slot (block 0) and re-initialisation (block 1)
   kReplayNoise = 15,  //!< mlp PCD: fresh negative states, keyed by the row (or the buffer slot at step 0)
   kResample = 16,     //!< SMC systematic resampling: one uniform per step, keyed by the replicate instead of a chain
+  kCluster = 17,      //!< Ising cluster moves (Swendsen–Wang, Wolff): bonds and cluster flips (models/detail/ising_clusters.hpp)
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).

@@ -1,5 +1,6 @@
-//! Replicas of a lattice model (Ising) swept by checkerboard Metropolis or heat-bath
-//! with a β per replica: the chain system of lattice models.
+//! Replicas of a lattice model (Ising) swept by checkerboard Metropolis or heat-bath,
+//! or moved by Swendsen–Wang or Wolff cluster updates, with a β per replica: the
+//! chain system of lattice models.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -7,14 +8,20 @@
 #include <unordered_map>
 #include <vector>
 
+#include "zeta/core/error.hpp"
 #include "zeta/models/ising.hpp"
 #include "zeta/samplers/samplers.hpp"
 
 namespace zeta::samplers {
 
 //! The lattice move a [sampler] section asks for (checked by check_sampler_for_model).
-inline models::SpinMove spin_move(const SamplerSpec& s) {
-  return s.type == SamplerType::heatbath ? models::SpinMove::heatbath : models::SpinMove::metropolis;
+inline models::SpinUpdate spin_move(const SamplerSpec& s) {
+  switch (s.type) {
+    case SamplerType::heatbath: return models::SpinMove::heatbath;
+    case SamplerType::swendsen_wang: return models::SpinMove::swendsen_wang;
+    case SamplerType::wolff: return {models::SpinMove::wolff, s.clusters};
+    default: return models::SpinMove::metropolis;
+  }
 }
 
 //! The chain-system concept (samplers/system.hpp) for the Ising model: a state is L×L spins.
@@ -26,10 +33,11 @@ class LatticeSystem {
   static constexpr bool lattice = true;
 
   //! Spins from Ising::initialize (keyed by the global replica id), their E and M; β = beta0.
-  LatticeSystem(const Model& m, models::SpinMove move, const parallel::ChainRange& range, std::uint32_t seed,
+  LatticeSystem(const Model& m, models::SpinUpdate move, const parallel::ChainRange& range, std::uint32_t seed,
                 double beta0 = 1)
       : model_(m),
-        move_(move),
+        move_(move.move),
+        clusters_(move.clusters),
         range_(range),
         seed_(seed),
         s_("zeta::Ising::spins", range.count, m.sites()),
@@ -38,6 +46,16 @@ class LatticeSystem {
         E_("zeta::Ising::energy", range.count),
         M_("zeta::Ising::magnetization", range.count),
         sums_("zeta::Ising::sums", range.count) {
+    if (models::cluster_move(move_)) {
+      // Wolff's bond words of cluster c start at block c·sites/2, below the seed blocks at 2³¹.
+      if (move_ == models::SpinMove::wolff && double(clusters_) * (m.sites() / 2) >= 2147483648.0)
+        config_error("sampler.clusters", "too many clusters per step for L = " + std::to_string(m.L()) + " (at most " +
+                                             std::to_string((1u << 31) / (m.sites() / 2) - 1) + ")");
+      labels_ = typename Model::Labels("zeta::Ising::cluster_labels", range.count, m.sites());
+      work_ = typename Model::Labels("zeta::Ising::cluster_work", range.count, m.sites());
+      beta_ = typename Model::Betas("zeta::Ising::beta", range.count);
+      host_beta_ = Kokkos::create_mirror_view(beta_);
+    }
     model_.initialize(s_, range.offset, seed);
     model_.measure(s_, E_, M_);
     set_beta(beta0);
@@ -57,6 +75,14 @@ class LatticeSystem {
   //! round moves a few labels), from rows computed once per distinct β; the
   //! cache is bounded, since an annealing schedule visits each β only once.
   void set_betas(const std::vector<double>& b) {
+    if (models::cluster_move(move_)) {  // the kernels take β itself
+      bool changed = last_.size() != b.size();
+      last_.resize(b.size(), -1.0);
+      for (std::size_t c = 0; c < b.size(); ++c)
+        if (b[c] != last_[c]) host_beta_(c) = last_[c] = b[c], changed = true;
+      if (changed && host_beta_.data() != beta_.data()) Kokkos::deep_copy(beta_, host_beta_);
+      return;
+    }
     if (host_thr_.extent(0) != thr_.extent(0)) {
       host_thr_ = Kokkos::create_mirror_view(thr_);
       last_.assign(b.size(), -1.0);
@@ -77,7 +103,14 @@ class LatticeSystem {
       }
     if (changed && host_thr_.data() != thr_.data()) Kokkos::deep_copy(thr_, host_thr_);  // a device copy
   }
-  void step(std::int64_t t) { model_.sweep_measure(s_, thr_, move_, seed_, range_.offset, t, flips_, sums_, E_, M_); }
+  void step(std::int64_t t) {
+    if (models::cluster_move(move_)) {
+      model_.cluster_sweep(s_, beta_, move_, clusters_, seed_, range_.offset, t, flips_, labels_, work_);
+      model_.measure(s_, E_, M_);
+    } else {
+      model_.sweep_measure(s_, thr_, move_, seed_, range_.offset, t, flips_, sums_, E_, M_);
+    }
+  }
   //! [E, M] per local replica.
   void observe(std::vector<double>& out) const {
     auto e = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), E_);
@@ -85,7 +118,8 @@ class LatticeSystem {
     out.resize(2 * range_.count);
     for (std::int64_t c = 0; c < range_.count; ++c) out[2 * c] = e(c), out[2 * c + 1] = m(c);
   }
-  //! Energy of every local replica after the last step (device), and accepted flips per replica.
+  //! Energy of every local replica after the last step (device), and accepted flips per replica
+  //! (cluster moves: the spins their flipped clusters hold).
   const Kokkos::View<double*, typename Space::memory_space>& energies() const { return E_; }
   const Counts<Space>& accepted() const { return flips_; }
   //! ±1 spins and their integer-valued energies cannot diverge.
@@ -113,6 +147,7 @@ class LatticeSystem {
  private:
   Model model_;
   models::SpinMove move_;
+  int clusters_;  //!< wolff: clusters per step
   parallel::ChainRange range_;
   std::uint32_t seed_;
   typename Model::Spins s_;
@@ -122,7 +157,10 @@ class LatticeSystem {
   std::unordered_map<double, std::array<std::uint32_t, 10>> rows_;
   Counts<Space> flips_;
   Kokkos::View<double*, typename Space::memory_space> E_, M_;
-  typename Model::Sums sums_;  //!< sweep_measure()'s scratch
+  typename Model::Sums sums_;             //!< sweep_measure()'s scratch
+  typename Model::Labels labels_, work_;  //!< cluster moves' scratch [local, sites]
+  typename Model::Betas beta_;            //!< cluster moves: β per local replica
+  typename Model::Betas::HostMirror host_beta_;
 };
 
 }  // namespace zeta::samplers

@@ -14,7 +14,7 @@
 
 namespace zeta::samplers {
 
-enum class SamplerType { langevin, mala, hmc, metropolis, heatbath, gibbs };
+enum class SamplerType { langevin, mala, hmc, metropolis, heatbath, gibbs, swendsen_wang, wolff };
 
 struct SamplerSpec {
   SamplerType type = SamplerType::mala;
@@ -28,6 +28,7 @@ struct SamplerSpec {
   double clamp_min = 0, clamp_max = 0;
   double init_scale = 1;
   double beta = 1;
+  int clusters = 1;  //!< wolff: clusters grown and flipped per step
 };
 
 void declare_sampler_keys(Config& cfg);
@@ -38,7 +39,8 @@ void declare_langevin_keys(Config& cfg);
 void read_langevin_keys(const Config& cfg, SamplerSpec& s);
 //! Refuses a sampler that does not apply to the model (names sampler.type): rbm is
 //! sampled by block Gibbs only, gibbs applies to rbm only, a lattice model takes
-//! metropolis or heatbath. sampler.type's default follows model.type, so an unset key
+//! metropolis, heatbath, swendsen_wang or wolff, and heatbath, swendsen_wang and wolff
+//! apply to lattices only. sampler.type's default follows model.type, so an unset key
 //! always passes.
 void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice);
 //! `s`, checked for the model (check_sampler_for_model).
@@ -304,6 +306,8 @@ void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::ui
     case SamplerType::hmc: hmc_step(model, ch, s, seed, step); break;
     case SamplerType::metropolis: rwm_step(model, ch, s, seed, step); break;
     case SamplerType::heatbath:  // refused for continuous models by check_sampler_for_model
+    case SamplerType::swendsen_wang:
+    case SamplerType::wolff:
     case SamplerType::gibbs: break;  // rbm only, driven by its own replica / chain systems
   }
 }

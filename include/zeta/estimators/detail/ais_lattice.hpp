@@ -1,6 +1,6 @@
 //! AIS on a lattice model as an annealable system (estimators/ais.hpp): the
 //! intermediate distributions f_t = exp(−β_t E), β_0 = 0 (uniform spins, ln Z_0 = N ln 2),
-//! moved by LatticeSystem's Metropolis or heat-bath sweeps at β_t.
+//! moved by LatticeSystem's Metropolis or heat-bath sweeps or cluster moves at β_t.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -19,7 +19,7 @@ template <class Space>
 class LatticePath {
  public:
   using space = Space;
-  LatticePath(const models::Ising<Space>& model, models::SpinMove move, double beta, std::uint32_t seed,
+  LatticePath(const models::Ising<Space>& model, models::SpinUpdate move, double beta, std::uint32_t seed,
               const parallel::ChainRange& range)
       : model_(model), move_(move), beta_(beta), seed_(seed), range_(range), b_(range.count) {}
 
@@ -79,7 +79,7 @@ class LatticePath {
 
  private:
   models::Ising<Space> model_;
-  models::SpinMove move_;
+  models::SpinUpdate move_;
   double beta_;
   std::uint32_t seed_;
   parallel::ChainRange range_;
