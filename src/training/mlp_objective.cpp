@@ -98,9 +98,8 @@ const char* MlpObjective::finish(std::int64_t step, bool to_output) {
   return nullptr;
 }
 
-void MlpObjective::drop_final_rows(std::int64_t step) {
-  const TableRef t = table_ref(nll_);
-  if (t.last_step() == step && (ts_.eval_every == 0 || step % ts_.eval_every != 0)) t.drop_last_row();
+std::vector<MonitorTable> MlpObjective::monitor_tables() {
+  return {{monitor_table(), ts_.eval_every}, {table_ref(nll_), ts_.eval_every}};
 }
 
 void MlpObjective::gather_state() {
