@@ -158,7 +158,7 @@ void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
 }
 
 void MlpObjective::add_json(JsonSummary& j, const TrainResult& res) const {
-  j.add("objective", ts_.dsm ? "dsm" : ts_.pcd ? "pcd" : "cd");
+  j.add("objective", ts_.objective);
   add_objective_json(j);
   j.add("activation", models::activation_name(mlp_.activation()));
   j.add("examples", data_.train.n);
