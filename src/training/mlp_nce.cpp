@@ -62,18 +62,19 @@ void MlpNce::energies(const Matrix<Space>& x, const Vector<Space>& E, std::int64
     mlp_.energy(row_block<Space>(x, q * rows, rows), Vector<Space>(E.data() + q * rows, rows));
 }
 
+// Per partition: its noise block of ν·b rows and its data block of b rows, so that
+// the noise's GEMMs have the same shapes on any rank count.
 void MlpNce::batch(std::int64_t s) {
   auto hd = Kokkos::create_mirror_view(xd_);
   for_batch_rows(s, [&](std::int64_t r, std::uint64_t, const Real* x) {
     for (int i = 0; i < dim_; ++i) hd(r, i) = x[i];
-    lqd_[r] = noise_.log_density(x);
   });
-  auto hn = Kokkos::create_mirror_view(xn_);
-  const std::uint64_t first = std::uint64_t(mine_.offset * nb_);
-  for (std::int64_t r = 0; r < nloc_ * nb_; ++r)
-    lqn_[r] = noise_.draw(ts_.seed, first + std::uint64_t(r), std::uint64_t(s), &hn(r, 0));
   Kokkos::deep_copy(xd_, hd);
-  Kokkos::deep_copy(xn_, hn);
+  for (std::int64_t l = 0; l < nloc_; ++l) {
+    noise_.draw_rows(ts_.seed, std::uint64_t((mine_.offset + l) * nb_), std::uint64_t(s),
+                     row_block<Space>(xn_, l * nb_, nb_), lqn_.data() + l * nb_);
+    noise_.log_density_rows(row_block<Space>(xd_, l * b_, b_), lqd_.data() + l * b_);
+  }
   energies(xd_, Ed_, nloc_, b_);
   energies(xn_, En_, nloc_, nb_);
 }

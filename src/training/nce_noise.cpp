@@ -6,6 +6,7 @@
 
 #include "zeta/core/error.hpp"
 #include "zeta/core/json.hpp"
+#include "zeta/linalg/gemm.hpp"
 #include "zeta/rng/philox.hpp"
 
 namespace zeta::training {
@@ -39,15 +40,22 @@ void NceNoise::fit_gaussian(const data::Dataset& d, const parallel::Share& mine,
   mean_ = comm.ordered_sum(sums, n, mine);
   const double N = double(d.train.n);
   for (double& m : mean_) m /= N;
+  // A partition's centred rows C (Real) and Cᵀ C by one GEMM: the same shapes, so the
+  // same bits, on any rank count.
   std::vector<double> second(parts.size() * tri, 0.0);
-  std::vector<double> c(static_cast<std::size_t>(n));
-  for (std::size_t l = 0; l < parts.size(); ++l)
-    for (std::int64_t r = 0; r < parts[l].count; ++r) {
-      for (int i = 0; i < n; ++i) c[i] = double(parts[l].x[std::size_t(r) * n + i]) - mean_[i];
-      double* s = second.data() + l * tri;
-      for (int i = 0, k = 0; i < n; ++i)
-        for (int j = 0; j <= i; ++j, ++k) s[k] += c[i] * c[j];
-    }
+  Matrix<Space> cc("zeta::nce::second_moments", n, n);
+  for (std::size_t l = 0; l < parts.size(); ++l) {
+    Matrix<Space> c("zeta::nce::centred_rows", parts[l].count, n);
+    auto hc = Kokkos::create_mirror_view(c);
+    for (std::int64_t r = 0; r < parts[l].count; ++r)
+      for (int i = 0; i < n; ++i) hc(r, i) = Real(double(parts[l].x[std::size_t(r) * n + i]) - mean_[i]);
+    Kokkos::deep_copy(c, hc);
+    linalg::gemm<Space>(true, false, Real(1), c, c, Real(0), cc);
+    const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), cc);
+    double* s = second.data() + l * tri;
+    for (int i = 0, k = 0; i < n; ++i)
+      for (int j = 0; j <= i; ++j, ++k) s[k] = double(h(i, j));
+  }
   const std::vector<double> cov = comm.ordered_sum(second, std::int64_t(tri), mine);
   // Σ = L Lᵀ (Cholesky–Banachiewicz) of the covariance with a ridge of 1e-9 of its mean
   // variance, which only a singular covariance notices.
@@ -71,6 +79,88 @@ void NceNoise::fit_gaussian(const data::Dataset& d, const parallel::Share& mine,
         chol_[std::size_t(i) * n + j] = s / chol_[std::size_t(j) * n + j];
       }
     }
+  }
+  // L⁻¹ by forward substitution, column by column; L and L⁻¹ and μ as Real for the GEMMs.
+  std::vector<double> inv(std::size_t(n) * n, 0.0);
+  for (int c = 0; c < n; ++c)
+    for (int i = c; i < n; ++i) {
+      double s = i == c ? 1.0 : 0.0;
+      for (int k = c; k < i; ++k) s -= chol_[std::size_t(i) * n + k] * inv[std::size_t(k) * n + c];
+      inv[std::size_t(i) * n + c] = s / chol_[std::size_t(i) * n + i];
+    }
+  lt_ = Matrix<Space>("zeta::nce::cholesky", n, n);
+  linv_ = Matrix<Space>("zeta::nce::cholesky_inverse", n, n);
+  mu_ = Vector<Space>("zeta::nce::mean", n);
+  auto hl = Kokkos::create_mirror_view(lt_);
+  auto hi = Kokkos::create_mirror_view(linv_);
+  auto hm = Kokkos::create_mirror_view(mu_);
+  for (int i = 0; i < n; ++i) {
+    hm(i) = Real(mean_[i]);
+    for (int j = 0; j < n; ++j) {
+      hl(i, j) = Real(chol_[std::size_t(i) * n + j]);
+      hi(i, j) = Real(inv[std::size_t(i) * n + j]);
+    }
+  }
+  Kokkos::deep_copy(lt_, hl);
+  Kokkos::deep_copy(linv_, hi);
+  Kokkos::deep_copy(mu_, hm);
+}
+
+namespace {
+
+//! Rows of a: a(r, i) + sign·μ_i, into c.
+void shift_rows(const Matrix<Kokkos::DefaultExecutionSpace>& a, const Vector<Kokkos::DefaultExecutionSpace>& mu,
+                Real sign, const Matrix<Kokkos::DefaultExecutionSpace>& c) {
+  using Space = Kokkos::DefaultExecutionSpace;
+  const int rows = static_cast<int>(a.extent(0)), d = static_cast<int>(a.extent(1));
+  Kokkos::parallel_for(
+      "zeta::nce::shift_rows", Kokkos::MDRangePolicy<Space, Kokkos::Rank<2>>({0, 0}, {rows, d}),
+      KOKKOS_LAMBDA(const int r, const int i) { c(r, i) = a(r, i) + sign * mu(i); });
+}
+
+}  // namespace
+
+void NceNoise::draw_rows(std::uint32_t seed, std::uint64_t first, std::uint64_t step, const Matrix<Space>& y,
+                         double* lnq) {
+  const int rows = static_cast<int>(y.extent(0)), n = dim_;
+  if (uniform_) {
+    auto h = Kokkos::create_mirror_view(y);
+    for (int r = 0; r < rows; ++r) lnq[r] = draw(seed, first + std::uint64_t(r), step, &h(r, 0));
+    Kokkos::deep_copy(y, h);
+    return;
+  }
+  if (static_cast<int>(z_.extent(0)) != rows) z_ = Matrix<Space>("zeta::nce::block", rows, n);
+  auto hz = Kokkos::create_mirror_view(z_);
+  for (int r = 0; r < rows; ++r) {
+    const rng::Stream st(seed, first + std::uint64_t(r), step, rng::kNceNoise);
+    double sq = 0;
+    st.normals(n, [&](int i, Real z) {
+      hz(r, i) = z;
+      sq += double(z) * double(z);
+    });
+    lnq[r] = log_norm_ - 0.5 * sq;
+  }
+  Kokkos::deep_copy(z_, hz);
+  linalg::gemm<Space>(false, true, Real(1), z_, lt_, Real(0), y);  // z Lᵀ
+  shift_rows(y, mu_, Real(1), y);
+}
+
+void NceNoise::log_density_rows(const Matrix<Space>& x, double* lnq) {
+  const int rows = static_cast<int>(x.extent(0));
+  if (uniform_) {
+    auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+    for (int r = 0; r < rows; ++r) lnq[r] = log_density(&h(r, 0));
+    return;
+  }
+  if (static_cast<int>(c_.extent(0)) != rows) c_ = Matrix<Space>("zeta::nce::centred", rows, dim_);
+  if (static_cast<int>(w_.extent(0)) != rows) w_ = Matrix<Space>("zeta::nce::whitened", rows, dim_);
+  shift_rows(x, mu_, Real(-1), c_);
+  linalg::gemm<Space>(false, true, Real(1), c_, linv_, Real(0), w_);  // (x − μ) L⁻ᵀ
+  const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), w_);
+  for (int r = 0; r < rows; ++r) {
+    double sq = 0;
+    for (int i = 0; i < dim_; ++i) sq += double(h(r, i)) * double(h(r, i));
+    lnq[r] = log_norm_ - 0.5 * sq;
   }
 }
 

@@ -9,6 +9,8 @@
 //! A point's noise is a function of (seed, the point's global id, step): Philox
 //! Stream(seed, id, step, kNceNoise).
 #pragma once
+#include <Kokkos_Core.hpp>
+
 #include <cstdint>
 #include <vector>
 
@@ -34,6 +36,15 @@ class NceNoise {
   //! Writes noise point (seed, id, step) to y; returns its ln q.
   double draw(std::uint32_t seed, std::uint64_t id, std::uint64_t step, Real* y) const;
 
+  using Space = Kokkos::DefaultExecutionSpace;
+  //! The rows of y: noise points (seed, first + r, step), with ln q into lnq[r]. The
+  //! Gaussian's y = μ + z Lᵀ is one GEMM for the block (the same bits for a block of the
+  //! same size on any rank).
+  void draw_rows(std::uint32_t seed, std::uint64_t first, std::uint64_t step, const Matrix<Space>& y,
+                 double* lnq);
+  //! ln q of the rows of x into lnq (the Gaussian's L⁻¹(x − μ) by one GEMM).
+  void log_density_rows(const Matrix<Space>& x, double* lnq);
+
   //! gaussian: μ and L (row-major d × d, lower); uniform: lo and hi.
   const std::vector<double>& mean() const { return mean_; }
   const std::vector<double>& cholesky() const { return chol_; }
@@ -49,6 +60,9 @@ class NceNoise {
   std::vector<double> mean_, chol_, lo_, hi_;
   double log_norm_ = 0;      //!< gaussian: −ln det L − (d/2) ln 2π; uniform: −Σ ln(hi − lo)
   mutable std::vector<double> work_;  //!< one row's z or L⁻¹(x − μ)
+  Matrix<Space> lt_, linv_;  //!< gaussian: L and L⁻¹ (Real)
+  Matrix<Space> z_, c_, w_;  //!< a noise block's z; a data block's x − μ and L⁻¹(x − μ)
+  Vector<Space> mu_;             //!< μ (Real)
 };
 
 }  // namespace zeta::training
