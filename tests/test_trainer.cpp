@@ -23,6 +23,9 @@ namespace {
 
 using Space = Kokkos::DefaultExecutionSpace;
 
+//! train.eval_every of the bowl's runs.
+constexpr std::int64_t kEvalEvery = 5;
+
 //! E(θ) = ½ Σ_i (θ_i − t_i)², ∇E = θ − t; the monitor is E.
 class Bowl : public training::Objective {
  public:
@@ -63,6 +66,7 @@ class Bowl : public training::Objective {
     return std::isfinite(e) ? nullptr : "the bowl's energy";
   }
   training::TableRef monitor_table() override { return training::table_ref(series_); }
+  std::vector<training::MonitorTable> monitor_tables() override { return {{monitor_table(), kEvalEvery}}; }
   void hold_state(bool) override {}
   const char* monitor(std::int64_t, bool) override { return nullptr; }
   const char* finish(std::int64_t, bool) override { return nullptr; }
@@ -135,7 +139,7 @@ training::TrainResult train_bowl(const parallel::Comm& comm, std::int64_t steps,
   ts.steps = steps;
   ts.batch = 1;
   ts.progress_every = 0;
-  ts.eval_every = 5;
+  ts.eval_every = kEvalEvery;
   ts.deterministic = comm.power_of_two();
   ts.opt = training::read_optimizer_spec(cfg);
   ts.file = output;

@@ -1,7 +1,9 @@
 //! `zeta train`: data-parallel training of an RBM by CD-k or PCD
 //! (training/rbm_contrastive.hpp), or of an MLP energy by denoising score matching
-//! (training/mlp_dsm.hpp) or by CD / PCD with Langevin negatives
-//! (training/mlp_contrastive.hpp), all through the one loop of training/trainer.hpp.
+//! (training/mlp_dsm.hpp), by CD / PCD with Langevin negatives
+//! (training/mlp_contrastive.hpp), by short-run CD from noise (training/mlp_short_run.hpp),
+//! by NCE (training/mlp_nce.hpp) or by sliced score matching (training/mlp_ssm.hpp), all
+//! through the one loop of training/trainer.hpp.
 #include <Kokkos_Core.hpp>
 
 #include <vector>
@@ -13,6 +15,9 @@
 #include "zeta/models/rbm.hpp"
 #include "zeta/training/mlp_contrastive.hpp"
 #include "zeta/training/mlp_dsm.hpp"
+#include "zeta/training/mlp_nce.hpp"
+#include "zeta/training/mlp_short_run.hpp"
+#include "zeta/training/mlp_ssm.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
 #include "zeta/training/spec.hpp"
 #include "zeta/training/trainer.hpp"
@@ -62,6 +67,18 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
     if (ts.dsm) {
       training::MlpDsm dsm(ts, setup.data, d, mlp, comm);
       return run(dsm);
+    }
+    if (ts.nce) {
+      training::MlpNce nce(ts, setup.data, d, mlp, comm);
+      return run(nce);
+    }
+    if (ts.ssm) {
+      training::MlpSsm ssm(ts, setup.data, d, mlp, comm);
+      return run(ssm);
+    }
+    if (ts.short_run) {
+      training::MlpShortRunCd short_run(ts, setup.data, d, mlp, comm);
+      return run(short_run);
     }
     training::MlpContrastive contrastive(ts, setup.data, d, mlp, comm);
     return run(contrastive);

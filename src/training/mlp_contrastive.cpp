@@ -148,13 +148,16 @@ void MlpContrastive::data_rows(std::int64_t s, const Matrix<Space>& x) {
   Kokkos::deep_copy(x, h);
 }
 
-void MlpContrastive::negatives(std::int64_t s, bool keep) {
-  const std::int64_t n = nloc_ * b_;
+void MlpContrastive::start_negatives(std::int64_t s) {
   if (!ts_.pcd) {
-    Kokkos::deep_copy(neg_.x, row_block<Space>(x_, 0, n));
+    Kokkos::deep_copy(neg_.x, row_block<Space>(x_, 0, nloc_ * b_));
   } else {
     buffer_.draw(s, neg_.x, neg_.range.offset);
   }
+}
+
+void MlpContrastive::negatives(std::int64_t s, bool keep) {
+  start_negatives(s);
   negative_gradients();
   for (int t = 0; t < ts_.k; ++t) {
     samplers::langevin_move(neg_, ts_.langevin, ts_.seed, s * ts_.k + t);

@@ -98,9 +98,8 @@ const char* MlpObjective::finish(std::int64_t step, bool to_output) {
   return nullptr;
 }
 
-void MlpObjective::drop_final_rows(std::int64_t step) {
-  const TableRef t = table_ref(nll_);
-  if (t.last_step() == step && (ts_.eval_every == 0 || step % ts_.eval_every != 0)) t.drop_last_row();
+std::vector<MonitorTable> MlpObjective::monitor_tables() {
+  return {{monitor_table(), ts_.eval_every}, {table_ref(nll_), ts_.eval_every}};
 }
 
 void MlpObjective::gather_state() {
@@ -159,7 +158,7 @@ void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
 }
 
 void MlpObjective::add_json(JsonSummary& j, const TrainResult& res) const {
-  j.add("objective", ts_.dsm ? "dsm" : ts_.pcd ? "pcd" : "cd");
+  j.add("objective", ts_.objective);
   add_objective_json(j);
   j.add("activation", models::activation_name(mlp_.activation()));
   j.add("examples", data_.train.n);

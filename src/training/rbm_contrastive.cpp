@@ -299,9 +299,8 @@ const char* RbmContrastive::finish(std::int64_t step, bool) {
   return nullptr;
 }
 
-void RbmContrastive::drop_final_rows(std::int64_t step) {
-  const TableRef t = table_ref(ais_);
-  if (ts_.ais_every > 0 && t.last_step() == step && step % ts_.ais_every != 0) t.drop_last_row();
+std::vector<MonitorTable> RbmContrastive::monitor_tables() {
+  return {{monitor_table(), ts_.eval_every}, {table_ref(ais_), ts_.ais_every}};
 }
 
 void RbmContrastive::gather_state() {

@@ -22,7 +22,10 @@ void declare_train_keys(Config& cfg) {
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
               "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
-              "matching) | cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer)");
+              "matching) | cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | "
+              "short_run_cd (k Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr "
+              "(sliced score matching, and its variance-reduced form)");
+  declare_nce_ssm_keys(cfg);
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
               "uniformly from the list); every example's loss is weighted by sigma^2");
@@ -93,7 +96,8 @@ namespace {
 //! The keys of an mlp's objectives: the Langevin negatives, the replay buffer and the
 //! energy regulariser (cd / pcd), the noise scales and the NLL grid (all).
 void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objective, int D) {
-  if (!ts.dsm) {
+  read_nce_ssm_keys(cfg, ts, objective);
+  if (!ts.dsm && !ts.nce && !ts.ssm) {
     if (cfg.given("train.sigma")) config_error("train.sigma", "is the DSM noise scale; " + objective + " takes none");
     if (cfg.given("train.chains"))
       config_error("train.chains", "is the RBM's persistent chains; an mlp's negatives come from train.buffer_size");
@@ -101,6 +105,9 @@ void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objectiv
     samplers::read_langevin_keys(cfg, ts.langevin);
     ts.langevin.type = samplers::SamplerType::langevin;
     ts.buffer_size = cfg.get_int_at_least("train.buffer_size", 1);
+    if (ts.short_run)
+      for (const char* key : {"train.buffer_size", "train.reinit_prob"})
+        if (cfg.given(key)) config_error(key, "applies to train.objective = pcd; short_run_cd starts from noise every step");
     if (ts.pcd && ts.buffer_size < ts.batch)
       config_error("train.buffer_size", std::to_string(ts.buffer_size) + " states are fewer than train.batch = " +
                                             std::to_string(ts.batch) + ": each step draws a batch of negatives from the buffer");
@@ -159,11 +166,17 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
   const bool mlp = ms.type == "mlp";
   const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
-  const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm"});
-  if (!mlp && objective == "dsm")
-    config_error("train.objective", "dsm trains model.type = mlp; an rbm takes cd or pcd");
+  const std::string objective =
+      cfg.get_choice("train.objective", {"cd", "pcd", "dsm", "short_run_cd", "nce", "ssm", "ssm_vr"});
+  if (!mlp && objective != "cd" && objective != "pcd")
+    config_error("train.objective", objective + " trains model.type = mlp; an rbm takes cd or pcd");
+  ts.objective = objective;
   ts.dsm = objective == "dsm";
   ts.pcd = objective == "pcd";
+  ts.short_run = objective == "short_run_cd";
+  ts.nce = objective == "nce";
+  ts.ssm = objective == "ssm" || objective == "ssm_vr";
+  ts.ssm_vr = objective == "ssm_vr";
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
   ts.k = int(k);

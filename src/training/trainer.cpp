@@ -121,12 +121,12 @@ std::int64_t Trainer::restore() {
   opt_.load(st.m, st.v, st.head[1]);
   require_steps_left(ts_, ck_, st.head[0]);
   // A run continued beyond the run.steps of the run that wrote the checkpoint drops the
-  // final monitors of that run (record_final) where a straight run has no row.
+  // rows that run's finish() and record_final() added off their tables' grids, where a
+  // straight run has none.
   const std::int64_t step = st.head[0];
-  const TableRef table = obj_.monitor_table();
-  if (step < ts_.steps && table.last_step() == step && (ts_.eval_every == 0 || step % ts_.eval_every != 0))
-    table.drop_last_row();
-  if (step < ts_.steps) obj_.drop_final_rows(step);
+  if (step < ts_.steps)
+    for (const MonitorTable& t : obj_.monitor_tables())
+      if (t.off_grid_at(step)) t.table.drop_last_row();
   return step;
 }
 

@@ -167,6 +167,28 @@ expect_error train_mlp_chains      'train.chains'          train train.ini --mod
 expect_error train_rbm_buffer      'train.buffer_size'     train train.ini --train.buffer_size=10
 expect_error train_dsm_sigma       'train.sigma'           train train.ini --model.type=mlp --model.layers=3,8,1 --train.objective=dsm --train.sigma=0.1,-1
 expect_error train_dsm_leaky_relu  'model.activation'      train train.ini --model.type=mlp --model.layers=3,8,1 --train.objective=dsm --model.activation=leaky_relu
+# The objectives of issue 22: NCE's uniform noise must cover the data (found after
+# the data are read, on every rank alike), SSM needs a smooth activation, and
+# short-run CD keeps no buffer.
+cat > train_mlp.ini <<'INI'
+[run]
+steps = 4
+[model]
+type = mlp
+layers = 3,8,1
+[data]
+type = csv
+path = train.csv
+partitions = 2
+[train]
+batch = 4
+[output]
+file = out.h5
+INI
+expect_error train_nce_box         'train.nce_box'         train train_mlp.ini --train.objective=nce --train.nce_noise=uniform --train.nce_box=0.2,0.8
+expect_error train_nce_ratio       'train.nce_ratio'       train train_mlp.ini --train.objective=nce --train.nce_ratio=0
+expect_error train_ssm_leaky_relu  'model.activation'      train train_mlp.ini --train.objective=ssm --model.activation=leaky_relu
+expect_error train_short_run_buffer 'train.buffer_size'    train train_mlp.ini --train.objective=short_run_cd --train.buffer_size=8
 # A checkpoint of 3 visible units is a model.params file that does not fit 4 features.
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" train train.ini --output.file= --checkpoint.file=train.ckpt > /dev/null 2>&1 || { echo "FAIL train for checkpoint"; fail=1; }
 cp train.ckpt train.copy

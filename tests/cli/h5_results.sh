@@ -33,6 +33,10 @@ sample_rbm sample --model.type=rbm --model.params=train_rbm.h5 --sampler.chains=
 ais_rbm ais --model.type=rbm --model.params=train_rbm.h5 --ais.exact=true --ais.steps=20 --ais.chains=8 --output.file=ais_rbm.h5 $q
 train_dsm train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.objective=dsm --train.sigma=0.1 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --output.file=train_dsm.h5 $q
 train_pcd_mlp train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.objective=pcd --train.batch=20 --train.buffer_size=100 --train.k=5 --run.steps=20 --train.eval_every=10 --sampler.type=langevin --sampler.step_size=0.01 --output.file=train_pcd_mlp.h5 $q
+train_short_run train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --train.objective=short_run_cd --train.k=5 --sampler.step_size=0.01 --sampler.clamp=-3,3 --output.file=train_short_run.h5 $q
+train_nce train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --train.objective=nce --output.file=train_nce.h5 $q
+train_nce_uniform train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --train.objective=nce --train.nce_noise=uniform --output.file=train_nce_uniform.h5 $q
+train_ssm train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --train.objective=ssm_vr --output.file=train_ssm.h5 $q
 EOF_RUNS
 )
 

@@ -36,6 +36,8 @@ enum Purpose : std::uint32_t {
   kReplayNoise = 15,  //!< mlp PCD: fresh negative states, keyed by the row (or the buffer slot at step 0)
   kResample = 16,     //!< SMC systematic resampling: one uniform per step, keyed by the replicate instead of a chain
   kCluster = 17,      //!< Ising cluster moves (Swendsen–Wang, Wolff): bonds and cluster flips (models/detail/ising_clusters.hpp)
+  kNceNoise = 24,     //!< NCE: a noise point, keyed by its global row (partition · ν·b + j)
+  kProjection = 25,   //!< sliced score matching: an example's projection v, keyed by the example's id in its split
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).

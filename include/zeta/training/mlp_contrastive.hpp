@@ -67,10 +67,14 @@ class MlpContrastive : public MlpObjective {
   void write_extra(hid_t f) override;
   void read_extra(hid_t f, const std::string& file) override;
   void restore_extra() override;
+  //! neg_.x ← step s's starting negatives: cd the data rows (in x_'s first half), pcd
+  //! draws from the buffer.
+  virtual void start_negatives(std::int64_t s);
 
- private:
   samplers::Chains<Space> neg_;  //!< the negatives: global row p·b + j of partition p
   FreshState fresh_;
+
+ private:
   Matrix<Space> x_;  //!< [data rows; negatives], nloc·b each (neg_.x views the second half)
   Vector<Space> E_, sign_;
   ReplayBuffer buffer_;  //!< pcd

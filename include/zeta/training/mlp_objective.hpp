@@ -51,7 +51,8 @@ class MlpObjective : public Objective {
 
   const char* monitor(std::int64_t s, bool eval_step) override;
   const char* finish(std::int64_t step, bool to_output) override;
-  void drop_final_rows(std::int64_t step) override;
+  //! record()'s table and the held-out NLL's, both on the train.eval_every grid.
+  std::vector<MonitorTable> monitor_tables() override;
 
   const std::vector<std::string>& signature_keys() const override;
   void gather_state() override;

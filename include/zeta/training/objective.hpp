@@ -55,10 +55,11 @@ class Objective {
   //! After the loop, `step` steps done (collective): the evaluations of the final θ
   //! (`to_output`: an output file follows); null, or what holds NaN or ±Inf.
   virtual const char* finish(std::int64_t step, bool to_output) = 0;
-  //! A run continued beyond the run.steps (= `step`) of the run whose checkpoint it
-  //! read: drops the rows finish() added at that step off its monitors' own grid (an
-  //! AIS row off train.ais_every), where a straight run has none.
-  virtual void drop_final_rows(std::int64_t step) { (void)step; }
+  //! Every monitor table with the step grid it is evaluated on (`every`; 0 = none),
+  //! record()'s table among them. finish() may add a row at run.steps off that grid:
+  //! a run continued beyond the run.steps of the run whose checkpoint it read drops
+  //! such rows (Trainer::restore), where a straight run has none.
+  virtual std::vector<MonitorTable> monitor_tables() = 0;
 
   // ---- checkpoints
   //! The configuration keys a checkpoint must agree with.

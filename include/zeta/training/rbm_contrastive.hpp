@@ -76,7 +76,8 @@ class RbmContrastive : public Objective {
   void hold_state(bool on) override;
   const char* monitor(std::int64_t s, bool eval_step) override;
   const char* finish(std::int64_t step, bool to_output) override;
-  void drop_final_rows(std::int64_t step) override;
+  //! The monitors on train.eval_every, the AIS on train.ais_every.
+  std::vector<MonitorTable> monitor_tables() override;
 
   const std::vector<std::string>& signature_keys() const override;
   void gather_state() override;

@@ -34,6 +34,17 @@ TableRef table_ref(S& s) {
   return {s.all(), s.names()};
 }
 
+//! A monitor table and the grid of steps it is evaluated on: the multiples of `every`
+//! (0: no grid, as a monitor that runs only on the final parameters).
+struct MonitorTable {
+  TableRef table;
+  std::int64_t every = 0;
+  //! A row at `step` off the grid (one that finish() added at run.steps).
+  bool off_grid_at(std::int64_t step) const {
+    return table.last_step() == step && (every == 0 || step % every != 0);
+  }
+};
+
 //! The columns in a checkpoint, the step column as int64 (read back as double: HDF5
 //! converts, and a checkpoint of an older build has it as double).
 template <class S>

@@ -38,6 +38,20 @@ struct TrainSpec {
   double reinit_prob = 0.05, energy_reg = 0;
   OptimizerSpec opt;
   std::string file;
+  //! train.objective as given: cd | pcd | dsm | short_run_cd | nce | ssm | ssm_vr.
+  std::string objective = "pcd";
+  //! mlp short_run_cd (training/mlp_short_run.hpp): negatives from fresh noise every step.
+  bool short_run = false;
+  //! mlp nce (training/mlp_nce.hpp): noise samples per data sample ν, the noise
+  //! distribution (a Gaussian fitted to the data, or uniform on a box: [lo, hi] per
+  //! coordinate; empty = the data's bounding box widened by a tenth of its range).
+  bool nce = false;
+  std::int64_t nce_ratio = 4;
+  bool nce_uniform = false;
+  std::vector<double> nce_box;
+  //! mlp ssm / ssm_vr (training/mlp_ssm.hpp): the projections v (Rademacher or Gaussian)
+  //! and the variance-reduced form ½‖∇x E‖² for SSM's ½ (vᵀ∇x E)².
+  bool ssm = false, ssm_vr = false, rademacher = false;
 };
 
 //! Everything `zeta train` reads: the training settings, the model, the data, the checkpoints.
@@ -56,6 +70,10 @@ void declare_train_keys(Config& cfg);
 //! Declares train.optimizer, train.lr and train.momentum again with defaults per
 //! model.type (rbm: SGD, mlp: Adam); a value given always wins.
 void declare_per_kind_defaults(Config& cfg);
+//! The keys of the nce, ssm and ssm_vr objectives (spec_nce_ssm.cpp): declared, and
+//! read and checked for train.objective = `objective` (errors name the key).
+void declare_nce_ssm_keys(Config& cfg);
+void read_nce_ssm_keys(const Config& cfg, TrainSpec& ts, const std::string& objective);
 //! Reads and validates them for a run on `comm` (errors name the key).
 TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm);
 

@@ -1,0 +1,193 @@
+//! The gradients of the NCE and sliced score matching losses against finite
+//! differences of the losses (double; float rounding swamps the third derivatives
+//! SSM's gradient carries), and SSM's directional derivatives Ė = vᵀ∇x E and
+//! Ë = vᵀHv against central differences of ∇x E along v.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "zeta/core/config.hpp"
+#include "zeta/data/dataset.hpp"
+#include "zeta/models/mlp.hpp"
+#include "zeta/rng/philox.hpp"
+#include "zeta/training/gradient_sum.hpp"
+#include "zeta/training/mlp_nce.hpp"
+#include "zeta/training/sliced_score.hpp"
+#include "zeta/training/spec.hpp"
+
+namespace zeta {
+namespace {
+
+using Space = Kokkos::DefaultExecutionSpace;
+using Host = std::vector<double>;
+
+constexpr bool kDouble = sizeof(Real) == 8;
+
+Matrix<Space> to_device(const Host& v, int rows, int cols) {
+  Matrix<Space> m("m", rows, cols);
+  auto h = Kokkos::create_mirror_view(m);
+  for (int n = 0; n < rows; ++n)
+    for (int i = 0; i < cols; ++i) h(n, i) = Real(v[std::size_t(n) * cols + i]);
+  Kokkos::deep_copy(m, h);
+  return m;
+}
+
+//! rows × cols normals times `scale` from Stream(seed, row, 0, kInit), row-major.
+Host normals(int rows, int cols, std::uint32_t seed, double scale) {
+  Host v(std::size_t(rows) * cols);
+  for (int n = 0; n < rows; ++n) {
+    const rng::Stream st(seed, std::uint64_t(n), 0, rng::kInit);
+    st.normals(cols, [&](int i, Real z) { v[std::size_t(n) * cols + i] = scale * double(z); });
+  }
+  return v;
+}
+
+//! Fourth-order central differences of f over every component of θ, set through `set`.
+template <class Set, class F>
+Host fd_gradient(const Host& theta, const Set& set, const F& f, double h) {
+  Host fd(theta.size()), t = theta;
+  const auto at = [&](std::size_t k, double dk) {
+    t[k] = theta[k] + dk;
+    set(t);
+    t[k] = theta[k];
+    return f();
+  };
+  for (std::size_t k = 0; k < theta.size(); ++k) {
+    const double d1 = at(k, h) - at(k, -h), d2 = at(k, 2 * h) - at(k, -2 * h);
+    fd[k] = (8 * d1 - d2) / (12 * h);
+  }
+  set(theta);
+  return fd;
+}
+
+//! max_k |got_k − fd_k| / max(|fd_k|, 10⁻² ‖fd‖_∞).
+double max_relative_error(const Host& got, const Host& fd) {
+  double scale = 0;
+  for (double v : fd) scale = std::max(scale, std::abs(v));
+  double worst = 0;
+  for (std::size_t k = 0; k < fd.size(); ++k)
+    worst = std::max(worst, std::abs(got[k] - fd[k]) / std::max(std::abs(fd[k]), 1e-2 * scale));
+  return worst;
+}
+
+struct SsmCase {
+  std::vector<int> layers;
+  int batch;
+};
+//! Two and three hidden layers, a 2-D input (the ring's), one hidden layer, and the
+//! linear model (H = 0).
+const std::vector<SsmCase> kSsmCases = {{{3, 7, 5, 1}, 5}, {{4, 6, 5, 3, 1}, 9}, {{2, 16, 16, 1}, 16},
+                                        {{2, 9, 1}, 4},    {{3, 1}, 3}};
+
+class SlicedScoreGradient : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SlicedScoreGradient, DirectionalDerivativesAndGradientMatchFiniteDifferences) {
+  if (!kDouble) GTEST_SKIP() << "SSM's gradient is checked in double (third derivatives of the activation)";
+  const models::Activation act = models::parse_activation(GetParam());
+  for (const SsmCase& c : kSsmCases)
+    for (const bool vr : {false, true}) {
+      models::Mlp<Space> m(models::Mlp<Space>::random_params(c.layers, 13), act);
+      const int d = m.dim(), B = c.batch;
+      const Host xh = normals(B, d, 4, 1.0), vh = normals(B, d, 5, 1.0);
+      const auto x = to_device(xh, B, d), v = to_device(vh, B, d);
+      const double w = 0.37;
+      training::SlicedScore<Space> sliced;
+      auto g = m.gradient_buffer();
+      const double loss = sliced.loss_and_grad(m, x, v, w, vr, g);
+      // Ė and Ë against ∇x E at x and at x ± h v.
+      const Host ed = sliced.directional(1), edd = sliced.directional(2);
+      const auto grad_x = [&](double h) {
+        Host xs(xh);
+        for (std::size_t k = 0; k < xs.size(); ++k) xs[k] += h * vh[k];
+        Vector<Space> E("E", B);
+        Matrix<Space> gx("gx", B, d);
+        m.energy_and_grad(to_device(xs, B, d), E, gx);
+        return host_copy(gx);
+      };
+      const double h = 1e-4;
+      const Host g0 = grad_x(0), gp = grad_x(h), gm = grad_x(-h);
+      double want_loss = 0;
+      for (int n = 0; n < B; ++n) {
+        double e1 = 0, e2 = 0, sq = 0;
+        for (int i = 0; i < d; ++i) {
+          const std::size_t k = std::size_t(n) * d + i;
+          e1 += vh[k] * g0[k];
+          e2 += vh[k] * (gp[k] - gm[k]) / (2 * h);
+          sq += g0[k] * g0[k];
+        }
+        EXPECT_NEAR(ed[n], e1, 1e-10 * (1 + std::abs(e1))) << c.layers.size() << " row " << n;
+        EXPECT_NEAR(edd[n], e2, 1e-6 * (1 + std::abs(e2))) << c.layers.size() << " row " << n;
+        want_loss += w * (-e2 + 0.5 * (vr ? sq : e1 * e1));
+      }
+      EXPECT_NEAR(loss, want_loss, 1e-6 * (1 + std::abs(want_loss)));
+      const Host fd = fd_gradient(
+          m.params(), [&](const Host& t) { m.set_params(t); },
+          [&] {
+            auto scratch = m.gradient_buffer();
+            return sliced.loss_and_grad(m, x, v, w, vr, scratch);
+          },
+          2e-4);
+      const double err = max_relative_error(host_copy(g), fd);
+      std::printf("[ fd       ] sliced score %s%s, %zu layers, batch %d: loss %.6g, max relative error %.3g\n",
+                  GetParam(), vr ? " (vr)" : "", c.layers.size() - 1, B, loss, err);
+      EXPECT_LT(err, 1e-6) << GetParam() << (vr ? " vr " : " ") << c.layers.size();
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Activations, SlicedScoreGradient, ::testing::Values("silu", "softplus"));
+
+// NCE's gradient in θ and in c (the last parameter) against finite differences of its
+// loss on one batch of the ring (fixed data and noise rows: a function of the step),
+// with Gaussian and with uniform noise.
+TEST(NceGradient, MatchesFiniteDifferencesOfLoss) {
+  if (!kDouble) GTEST_SKIP() << "checked in double";
+  parallel::Comm self(MPI_COMM_SELF);
+  for (const std::string noise : {"gaussian", "uniform"}) {
+    Config cfg;
+    training::declare_train_keys(cfg);
+    cfg.parse_text("", {"--model.type=mlp", "--model.layers=2,8,8,1", "--train.objective=nce",
+                        "--train.nce_noise=" + noise, "--train.nce_ratio=3", "--train.batch=8", "--data.type=synthetic",
+                        "--data.shape=ring8", "--data.examples=64", "--data.heldout_examples=0", "--data.partitions=2"});
+    const training::TrainSetup setup = training::read_train_setup(cfg, self);
+    const data::Dataset d = data::load(setup.data, setup.train.seed, self);
+    models::Mlp<Space> mlp(models::Mlp<Space>::random_params({2, 8, 8, 1}, 3), models::Activation::softplus);
+    training::MlpNce nce(setup.train, setup.data, d, mlp, self);
+    training::GradientSum<Space> g(self, nce.n_params(), false);
+    // c away from 0, so that its gradient is not the only thing that moves.
+    Host theta = nce.params();
+    theta.back() = 0.7;
+    const auto set = [&](const Host& t) {
+      auto h = Kokkos::create_mirror_view(nce.theta());
+      for (std::size_t k = 0; k < t.size(); ++k) h(k) = Real(t[k]);
+      Kokkos::deep_copy(nce.theta(), h);
+      nce.params_updated();
+    };
+    set(theta);
+    EXPECT_EQ(nce.log_z(), 0.7);
+    const std::int64_t step = 5;
+    nce.gradient(step, g);
+    const Host got = host_copy(g.g());
+    const double loss = nce.batch_loss();
+    EXPECT_TRUE(std::isfinite(loss) && loss > 0);
+    const Host fd = fd_gradient(
+        theta, set,
+        [&] {
+          nce.gradient(step, g);
+          return nce.batch_loss();
+        },
+        1e-4);
+    const double err = max_relative_error(got, fd);
+    std::printf("[ fd       ] nce (%s noise): loss %.6g, dJ/dc %.6g (fd %.6g), max relative error %.3g\n",
+                noise.c_str(), loss, got.back(), fd.back(), err);
+    EXPECT_LT(err, 1e-7) << noise;
+    EXPECT_NEAR(got.back(), fd.back(), 1e-8) << noise;
+    EXPECT_GT(std::abs(got.back()), 1e-3) << noise;  // c matters
+  }
+}
+
+}  // namespace
+}  // namespace zeta
