@@ -1,6 +1,6 @@
 //! `zeta train`: data-parallel training of an RBM by CD-k or PCD
 //! (training/rbm_contrastive.hpp), or of an MLP energy by denoising score matching
-//! (training/mlp_dsm.hpp) or by CD / PCD with Langevin negatives
+//! (training/mlp_dsm.hpp, noise-conditional: training/mlp_ncsn.hpp) or by CD / PCD with Langevin negatives
 //! (training/mlp_contrastive.hpp), all through the one loop of training/trainer.hpp.
 #include <Kokkos_Core.hpp>
 
@@ -13,6 +13,7 @@
 #include "zeta/models/rbm.hpp"
 #include "zeta/training/mlp_contrastive.hpp"
 #include "zeta/training/mlp_dsm.hpp"
+#include "zeta/training/mlp_ncsn.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
 #include "zeta/training/spec.hpp"
 #include "zeta/training/trainer.hpp"
@@ -59,6 +60,10 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
   };
   if (setup.mlp()) {
     models::Mlp<Space> mlp(models::loaded_params<io::MlpParams>(params), setup.model.activation);
+    if (ts.ncsn) {
+      training::MlpNcsn ncsn(ts, setup.data, d, mlp, comm);
+      return run(ncsn);
+    }
     if (ts.dsm) {
       training::MlpDsm dsm(ts, setup.data, d, mlp, comm);
       return run(dsm);

@@ -6,6 +6,7 @@
 
 #include "zeta/core/error.hpp"
 #include "zeta/samplers/divergence.hpp"
+#include "zeta/samplers/annealed_langevin.hpp"
 #include "zeta/samplers/samplers.hpp"
 
 namespace zeta::samplers {
@@ -14,7 +15,8 @@ void declare_sampler_keys(Config& cfg) {
   // The default follows the model, so the stored and echoed configuration names the move
   // that runs: block Gibbs for an rbm, single-spin Metropolis for ising, else MALA.
   cfg.declare_per_value("sampler.type", "model.type", {{"rbm", "gibbs"}, {"ising", "metropolis"}}, "mala",
-                        "langevin | mala | hmc | metropolis (continuous: random walk y = x + sqrt(step_size) z; "
+                        "langevin | mala | hmc | annealed_langevin (continuous: Langevin over a noise ladder, "
+                        "sampler.sigma) | metropolis (continuous: random walk y = x + sqrt(step_size) z; "
                         "ising: single-spin flips) | heatbath (ising) | gibbs (rbm: block Gibbs sweeps v -> h -> v "
                         "at each chain's beta; the only move for an rbm, and of [sampler] only chains and beta "
                         "apply)");
@@ -23,6 +25,7 @@ void declare_sampler_keys(Config& cfg) {
   cfg.declare("sampler.leapfrog", "10", "hmc: leapfrog steps per trajectory");
   cfg.declare("sampler.jitter", "0.2", "hmc: trajectory step sizes are drawn from step_size * (1 +- jitter)");
   cfg.declare("sampler.beta", "1", "inverse temperature beta of every chain");
+  declare_annealed_keys(cfg);
 }
 
 void declare_langevin_keys(Config& cfg) {
@@ -48,20 +51,23 @@ void read_langevin_keys(const Config& cfg, SamplerSpec& s) {
 
 SamplerSpec read_sampler_spec(const Config& cfg) {
   SamplerSpec s;
-  s.name = cfg.get_choice("sampler.type", {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs"});
+  s.name = cfg.get_choice("sampler.type",
+                          {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs", "annealed_langevin"});
   s.type = s.name == "langevin"     ? SamplerType::langevin
            : s.name == "mala"       ? SamplerType::mala
            : s.name == "hmc"        ? SamplerType::hmc
            : s.name == "metropolis" ? SamplerType::metropolis
            : s.name == "heatbath"   ? SamplerType::heatbath
-                                    : SamplerType::gibbs;
+           : s.name == "gibbs"      ? SamplerType::gibbs
+                                    : SamplerType::annealed_langevin;
   s.chains = cfg.get_int_at_least("sampler.chains", 1);
   if (s.chains > (std::int64_t(1) << 40)) config_error("sampler.chains", "is impossibly large");
   read_langevin_keys(cfg, s);
   s.leapfrog = static_cast<int>(cfg.get_int_at_least("sampler.leapfrog", 1));
   s.jitter = cfg.get_nonnegative("sampler.jitter");
   if (s.jitter >= 1) config_error("sampler.jitter", "must be < 1");
-  if (s.type != SamplerType::langevin && (s.clip_grad > 0 || s.clamp))
+  read_annealed_keys(cfg, s);
+  if (s.type != SamplerType::langevin && s.type != SamplerType::annealed_langevin && (s.clip_grad > 0 || s.clamp))
     config_error(s.clip_grad > 0 ? "sampler.clip_grad" : "sampler.clamp",
                  "only applies to sampler.type = langevin (it would break " + s.name + "'s detailed balance)");
   s.beta = cfg.get_positive("sampler.beta");

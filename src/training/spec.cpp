@@ -7,6 +7,7 @@
 #include "zeta/core/json.hpp"
 #include "zeta/core/run.hpp"
 #include "zeta/models/mlp.hpp"
+#include "zeta/training/mlp_ncsn.hpp"
 
 namespace zeta::training {
 
@@ -22,7 +23,8 @@ void declare_train_keys(Config& cfg) {
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
               "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
-              "matching) | cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer)");
+              "matching) | ncsn (noise-conditional DSM over the train.sigma ladder, s(x, sigma) = -grad E / sigma) | "
+              "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer)");
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
               "uniformly from the list); every example's loss is weighted by sigma^2");
@@ -31,6 +33,7 @@ void declare_train_keys(Config& cfg) {
       "mlp on 2-D data with a held-out split: cells per axis of the grid that normalises the model for the "
       "held-out NLL monitor (0 = no NLL monitor); with output.file the final energy on its cell centres goes to "
       "/landscape (+ .xmf for ParaView)");
+  declare_ncsn_keys(cfg);
   cfg.declare("train.k", "1", "rbm: Gibbs sweeps, mlp cd / pcd: Langevin steps of the negative phase per step");
   cfg.declare("train.buffer_size", "10000",
               "mlp pcd: replay-buffer states over all ranks, buffer_size / data.partitions kept with each partition "
@@ -159,10 +162,11 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
   const bool mlp = ms.type == "mlp";
   const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
-  const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm"});
-  if (!mlp && objective == "dsm")
-    config_error("train.objective", "dsm trains model.type = mlp; an rbm takes cd or pcd");
-  ts.dsm = objective == "dsm";
+  const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm", "ncsn"});
+  if (!mlp && (objective == "dsm" || objective == "ncsn"))
+    config_error("train.objective", objective + " trains model.type = mlp; an rbm takes cd or pcd");
+  ts.ncsn = objective == "ncsn";
+  ts.dsm = objective == "dsm" || ts.ncsn;
   ts.pcd = objective == "pcd";
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
@@ -186,6 +190,7 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
     if (ts.dsm) models::require_smooth_activation(ms.activation);
   }
+  read_ncsn_keys(cfg, ts);
   setup.config = cfg.resolved_ini();
   setup.defaults = cfg.defaults_ini();
   return setup;
