@@ -1,6 +1,7 @@
 //! `zeta train`: data-parallel training of an RBM by CD-k or PCD
-//! (training/rbm_contrastive.hpp), or of an MLP energy by denoising score matching
-//! (training/mlp_dsm.hpp, noise-conditional: training/mlp_ncsn.hpp) or by CD / PCD with Langevin negatives
+//! (training/rbm_contrastive.hpp; tempered: training/rbm_tempered.hpp), or of an MLP
+//! energy by denoising score matching (training/mlp_dsm.hpp; noise-conditional:
+//! training/mlp_ncsn.hpp) or by CD / PCD with Langevin negatives
 //! (training/mlp_contrastive.hpp), all through the one loop of training/trainer.hpp.
 #include <Kokkos_Core.hpp>
 
@@ -15,6 +16,7 @@
 #include "zeta/training/mlp_dsm.hpp"
 #include "zeta/training/mlp_ncsn.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
+#include "zeta/training/rbm_tempered.hpp"
 #include "zeta/training/spec.hpp"
 #include "zeta/training/trainer.hpp"
 
@@ -73,6 +75,10 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
   }
   std::vector<double> base_bias;
   models::Rbm<Space> rbm = training::initial_rbm(setup, d, params, comm, base_bias);
+  if (ts.pt_pcd) {
+    training::RbmTempered tempered(ts, d, rbm, base_bias, comm);
+    return run(tempered);
+  }
   training::RbmContrastive contrastive(ts, d, rbm, base_bias, comm);
   return run(contrastive);
 }

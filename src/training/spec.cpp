@@ -8,6 +8,7 @@
 #include "zeta/core/run.hpp"
 #include "zeta/models/mlp.hpp"
 #include "zeta/training/mlp_ncsn.hpp"
+#include "zeta/training/rbm_tempered.hpp"
 
 namespace zeta::training {
 
@@ -22,7 +23,8 @@ void declare_train_keys(Config& cfg) {
               "the train keys whose default reads 'rbm: X, mlp: Y' take the one of this kind");
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
-              "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
+              "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains) | pt_pcd (persistent chains, each a "
+              "ladder of train.temper_count tempered replicas); mlp: dsm (denoising score "
               "matching) | ncsn (noise-conditional DSM over the train.sigma ladder, s(x, sigma) = -grad E / sigma) | "
               "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer)");
   cfg.declare("train.sigma", "0.1",
@@ -34,6 +36,7 @@ void declare_train_keys(Config& cfg) {
       "held-out NLL monitor (0 = no NLL monitor); with output.file the final energy on its cell centres goes to "
       "/landscape (+ .xmf for ParaView)");
   declare_ncsn_keys(cfg);
+  declare_tempered_keys(cfg);
   cfg.declare("train.k", "1", "rbm: Gibbs sweeps, mlp cd / pcd: Langevin steps of the negative phase per step");
   cfg.declare("train.buffer_size", "10000",
               "mlp pcd: replay-buffer states over all ranks, buffer_size / data.partitions kept with each partition "
@@ -162,12 +165,15 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
   const bool mlp = ms.type == "mlp";
   const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
-  const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm", "ncsn"});
+  const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm", "ncsn", "pt_pcd"});
+  if (mlp && objective == "pt_pcd")
+    config_error("train.objective", "pt_pcd trains model.type = rbm; an mlp takes dsm, ncsn, cd or pcd");
   if (!mlp && (objective == "dsm" || objective == "ncsn"))
     config_error("train.objective", objective + " trains model.type = mlp; an rbm takes cd or pcd");
   ts.ncsn = objective == "ncsn";
   ts.dsm = objective == "dsm" || ts.ncsn;
-  ts.pcd = objective == "pcd";
+  ts.pt_pcd = objective == "pt_pcd";
+  ts.pcd = objective == "pcd" || ts.pt_pcd;
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
   ts.k = int(k);
@@ -191,6 +197,7 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     if (ts.dsm) models::require_smooth_activation(ms.activation);
   }
   read_ncsn_keys(cfg, ts);
+  read_tempered_keys(cfg, ts);
   setup.config = cfg.resolved_ini();
   setup.defaults = cfg.defaults_ini();
   return setup;
