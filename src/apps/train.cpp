@@ -15,6 +15,7 @@
 #include "zeta/training/mlp_contrastive.hpp"
 #include "zeta/training/mlp_dsm.hpp"
 #include "zeta/training/mlp_ncsn.hpp"
+#include "zeta/training/mlp_tempered.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
 #include "zeta/training/rbm_tempered.hpp"
 #include "zeta/training/spec.hpp"
@@ -69,6 +70,10 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
     if (ts.dsm) {
       training::MlpDsm dsm(ts, setup.data, d, mlp, comm);
       return run(dsm);
+    }
+    if (ts.pt_pcd) {
+      training::MlpTempered tempered(ts, setup.data, d, mlp, comm);
+      return run(tempered);
     }
     training::MlpContrastive contrastive(ts, setup.data, d, mlp, comm);
     return run(contrastive);

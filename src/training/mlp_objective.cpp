@@ -189,7 +189,7 @@ void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
 }
 
 void MlpObjective::add_json(JsonSummary& j, const TrainResult& res) const {
-  j.add("objective", ts_.ncsn ? "ncsn" : ts_.dsm ? "dsm" : ts_.pcd ? "pcd" : "cd");
+  j.add("objective", ts_.ncsn ? "ncsn" : ts_.dsm ? "dsm" : ts_.pt_pcd ? "pt_pcd" : ts_.pcd ? "pcd" : "cd");
   add_objective_json(j);
   j.add("activation", models::activation_name(mlp_.activation()));
   j.add("examples", data_.train.n);

@@ -10,31 +10,6 @@
 
 namespace zeta::training {
 
-void declare_tempered_keys(Config& cfg) {
-  cfg.declare("train.temper_count", "4",
-              "pt_pcd: replicas per persistent chain, at the temperatures of a geometric ladder from "
-              "train.temper_beta_min to beta = 1 (at least 2; the gradient takes the beta = 1 replicas)");
-  cfg.declare("train.temper_beta_min", "0.3",
-              "pt_pcd: the ladder's smallest inverse temperature, 0 < beta_min < 1");
-}
-
-void read_tempered_keys(const Config& cfg, TrainSpec& ts) {
-  if (!ts.pt_pcd) {
-    for (const char* key : {"train.temper_count", "train.temper_beta_min"})
-      if (cfg.given(key)) config_error(key, "applies to train.objective = pt_pcd only");
-    return;
-  }
-  const std::int64_t K = cfg.get_int_at_least("train.temper_count", 1);
-  if (K < 2)
-    config_error("train.temper_count", "a tempered negative phase needs at least 2 temperatures (got " +
-                                           std::to_string(K) + "; train.objective = pcd has one)");
-  if (K > 1000) config_error("train.temper_count", "is impossibly large");
-  const double b0 = cfg.get_positive("train.temper_beta_min");
-  if (!(b0 < 1)) config_error("train.temper_beta_min", "must be below 1, the target's beta (got " + json_number(b0) + ")");
-  ts.temper_betas = tempering::make_ladder(b0, 1.0, int(K), "geometric");
-  ts.temper_betas.back() = 1.0;
-}
-
 RbmTempered::RbmTempered(const TrainSpec& ts, const data::Dataset& d, models::Rbm<Space>& rbm,
                          std::vector<double> base_bias, const parallel::Comm& comm)
     : RbmContrastive(ts, d, rbm, std::move(base_bias), comm),
@@ -136,7 +111,7 @@ std::vector<double> RbmTempered::read_state(hid_t f, const std::string& file) {
   tempering::ReplicaExchange check(K_, int(ts_.chains));
   try {
     check.load_state(ex_state_, ex_prob_);
-  } catch (const Error& e) {
+  } catch (const Error&) {
     io::corrupt(file, "/train/exchange", "is not a replica-exchange state of this ladder");
   }
   return theta;
@@ -158,14 +133,7 @@ void RbmTempered::restore(const std::vector<double>& theta) {
 
 void RbmTempered::add_json(JsonSummary& j, const TrainResult& res) const {
   RbmContrastive::add_json(j, res);
-  j.add("temper_betas", ts_.temper_betas);
-  std::vector<double> acc(std::size_t(K_ - 1), 0.0);
-  for (int k = 0; k + 1 < K_; ++k)
-    acc[std::size_t(k)] = ex_.attempts()[std::size_t(k)] > 0
-                              ? double(ex_.accepts()[std::size_t(k)]) / double(ex_.attempts()[std::size_t(k)])
-                              : 0.0;
-  j.add("temper_acceptance", acc);
-  j.add("round_trips", ex_.total_round_trips());
+  add_tempering_json(j, ts_, ex_);
 }
 
 }  // namespace zeta::training

@@ -8,7 +8,7 @@
 #include "zeta/core/run.hpp"
 #include "zeta/models/mlp.hpp"
 #include "zeta/training/mlp_ncsn.hpp"
-#include "zeta/training/rbm_tempered.hpp"
+#include "zeta/training/tempered.hpp"
 
 namespace zeta::training {
 
@@ -26,7 +26,8 @@ void declare_train_keys(Config& cfg) {
               "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains) | pt_pcd (persistent chains, each a "
               "ladder of train.temper_count tempered replicas); mlp: dsm (denoising score "
               "matching) | ncsn (noise-conditional DSM over the train.sigma ladder, s(x, sigma) = -grad E / sigma) | "
-              "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer)");
+              "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
+              "steps of persistent chains, each a ladder of train.temper_count tempered replicas)");
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
               "uniformly from the list); every example's loss is weighted by sigma^2");
@@ -101,7 +102,7 @@ namespace {
 void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objective, int D) {
   if (!ts.dsm) {
     if (cfg.given("train.sigma")) config_error("train.sigma", "is the DSM noise scale; " + objective + " takes none");
-    if (cfg.given("train.chains"))
+    if (cfg.given("train.chains") && !ts.pt_pcd)
       config_error("train.chains", "is the RBM's persistent chains; an mlp's negatives come from train.buffer_size");
     cfg.get_choice("sampler.type", {"langevin"});
     samplers::read_langevin_keys(cfg, ts.langevin);
@@ -166,14 +167,12 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   const bool mlp = ms.type == "mlp";
   const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
   const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm", "ncsn", "pt_pcd"});
-  if (mlp && objective == "pt_pcd")
-    config_error("train.objective", "pt_pcd trains model.type = rbm; an mlp takes dsm, ncsn, cd or pcd");
   if (!mlp && (objective == "dsm" || objective == "ncsn"))
     config_error("train.objective", objective + " trains model.type = mlp; an rbm takes cd or pcd");
   ts.ncsn = objective == "ncsn";
   ts.dsm = objective == "dsm" || ts.ncsn;
   ts.pt_pcd = objective == "pt_pcd";
-  ts.pcd = objective == "pcd" || ts.pt_pcd;
+  ts.pcd = objective == "pcd" || (ts.pt_pcd && !mlp);  // an mlp's pt_pcd keeps no replay buffer
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
   ts.k = int(k);
@@ -197,7 +196,7 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     if (ts.dsm) models::require_smooth_activation(ms.activation);
   }
   read_ncsn_keys(cfg, ts);
-  read_tempered_keys(cfg, ts);
+  read_tempered_keys(cfg, ts, mlp);
   setup.config = cfg.resolved_ini();
   setup.defaults = cfg.defaults_ini();
   return setup;

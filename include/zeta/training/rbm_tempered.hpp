@@ -21,14 +21,9 @@
 #include "zeta/core/config.hpp"
 #include "zeta/tempering/ladder.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
+#include "zeta/training/tempered.hpp"
 
 namespace zeta::training {
-
-//! train.temper_count, train.temper_beta_min.
-void declare_tempered_keys(Config& cfg);
-//! With train.objective = pt_pcd: the ladder into ts.temper_betas (errors name the key);
-//! otherwise an explicit key of it is an error.
-void read_tempered_keys(const Config& cfg, TrainSpec& ts);
 
 class RbmTempered : public RbmContrastive {
  public:
