@@ -304,9 +304,12 @@ TEST(PtPcdMlp, SameBitsOnEveryRankCountAndRestart) {
     }
   }
   world.barrier();
-  // train.chains is one chain per batch row.
-  const std::string e = error_of([&] { run_train(kMlp, {"--train.chains=64", "--output.file="}, world); });
-  EXPECT_NE(e.find("train.chains"), std::string::npos) << e;
+  // train.chains is one chain per batch row; no replay buffer.
+  for (const auto& [arg, key] : std::vector<std::pair<std::string, std::string>>{
+           {"--train.chains=64", "train.chains"}, {"--train.buffer_size=100", "train.buffer_size"}}) {
+    const std::string e = error_of([&] { run_train(kMlp, {arg, "--output.file="}, world); });
+    EXPECT_NE(e.find(key), std::string::npos) << e;
+  }
 }
 
 // The bimodal case: a mixture of two 2-D Gaussians (std 0.4) at (−2, 0) and

@@ -31,6 +31,8 @@ void read_tempered_keys(const Config& cfg, TrainSpec& ts, bool mlp) {
   ts.temper_betas = tempering::make_ladder(b0, 1.0, int(K), "geometric");
   ts.temper_betas.back() = 1.0;
   if (mlp) {
+    for (const char* key : {"train.buffer_size", "train.reinit_prob"})
+      if (cfg.given(key)) config_error(key, "is the replay buffer of mlp pcd; pt_pcd's chains are persistent replicas");
     if (!cfg.given("train.chains")) ts.chains = ts.batch;
     if (ts.chains != ts.batch)
       config_error("train.chains", "mlp pt_pcd: one persistent chain per batch row, train.chains = train.batch = " +
