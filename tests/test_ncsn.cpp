@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "train_support.hpp"
 #include "apps/apps.hpp"
+#include "train_support.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/data/dataset.hpp"
 #include "zeta/io/hdf5.hpp"
@@ -134,7 +134,7 @@ TEST(AnnealedLangevin, BadInputNamesTheKey) {
     return error_of([&] { run_sample(kAnnealed, o, world); });
   };
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--sampler.sigma="}, "sampler.sigma"},                                   // no ladder
+      {{"--sampler.sigma="}, "sampler.sigma"},                                    // no ladder
       {{"--sampler.sigma_levels=0", "--sampler.sigma=0.25,1"}, "sampler.sigma"},  // increasing
       {{"--sampler.sigma=1,-0.5"}, "sampler.sigma"},
       {{"--sampler.sigma_levels=1"}, "sampler.sigma_levels"},
@@ -214,7 +214,8 @@ TEST(Ncsn, GradientMatchesFiniteDifferencesOfItsLoss) {
       for (std::int64_t r : ids) {
         const std::uint64_t id = std::uint64_t(part.begin + r);
         const rng::Stream st(ts.seed, id, std::uint64_t(s), rng::kDsmNoise);
-        const double sigma = ts.sigma[std::size_t(std::min<std::int64_t>(K - 1, std::int64_t(st.uniform(0x80000000u) * K)))];
+        const double sigma =
+            ts.sigma[std::size_t(std::min<std::int64_t>(K - 1, std::int64_t(st.uniform(0x80000000u) * K)))];
         std::vector<double> zr(2);
         rng::host_normals(ts.seed, id, std::uint64_t(s), rng::kDsmNoise, 2, [&](int i, Real v) { zr[i] = v; });
         for (int i = 0; i < 2; ++i) {
@@ -309,8 +310,7 @@ std::array<double, 4> inverse(const std::array<double, 4>& m) {
 }
 
 std::array<double, 4> times(const std::array<double, 4>& a, const std::array<double, 4>& b) {
-  return {a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2],
-          a[2] * b[1] + a[3] * b[3]};
+  return {a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3], a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3]};
 }
 
 // Within quadratic energies E = ½ xᵀ A x, the ncsn loss Σ_k E ½‖A(x + σ_k z) − z‖² is least
@@ -418,6 +418,19 @@ TEST(Ncsn, SameBitsOnEveryRankCount) {
   world.barrier();
 }
 
+// The resolved configuration (the echo, the output's config attribute), which lists every
+// key at its value, runs as it is: zeta sample with the annealed keys at their defaults.
+// (zeta train's resolved configuration does not rerun on main either: its checks of
+// train.reduction, train.sigma, train.chains ask whether a key was given.)
+TEST(AnnealedLangevin, ResolvedConfigurationOfAnotherSamplerRunsAsItIs) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  Config cfg;
+  apps::declare_sample_keys(cfg);
+  cfg.parse_text(kAnnealed, {"--output.file=", "--run.steps=30", "--run.burn_in=10", "--sampler.type=mala",
+                             "--sampler.sigma=", "--sampler.sigma_levels=0"});
+  EXPECT_GT(run_sample(cfg.resolved_ini(), {}, world).acceptance, 0.0);
+}
+
 TEST(Ncsn, BadInputNamesTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
@@ -426,7 +439,7 @@ TEST(Ncsn, BadInputNamesTheKey) {
       {{"--train.sigma_levels=1"}, "train.sigma_levels"},
       {{"--train.sigma=1,0"}, "train.sigma"},
       {{"--model.activation=leaky_relu"}, "model.activation"},
-      {{"--sampler.type=langevin"}, "sampler.type"},
+      {{"--sampler.type=mala"}, "sampler.type"},
       {{"--sampler.steps_per_level=0"}, "sampler.steps_per_level"},
       {{"--train.objective=dsm"}, "train.sigma_levels"},  // an ncsn key with dsm
   };

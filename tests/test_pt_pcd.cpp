@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "train_support.hpp"
 #include "apps/apps.hpp"
+#include "train_support.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/core/math.hpp"
 #include "zeta/data/dataset.hpp"
@@ -68,7 +68,8 @@ struct BimodalCsv {
       for (int r = 0; r < 1024; ++r) {
         const rng::Stream st(21, std::uint64_t(r), 0, rng::kInit);
         const double on = st.uniform(0) < 0.2 ? 0.9 : 0.1;
-        for (int i = 0; i < kVisible; ++i) f << (st.uniform(std::uint32_t(1 + i)) < on ? 1 : 0) << (i + 1 < kVisible ? "," : "\n");
+        for (int i = 0; i < kVisible; ++i)
+          f << (st.uniform(std::uint32_t(1 + i)) < on ? 1 : 0) << (i + 1 < kVisible ? "," : "\n");
       }
     }
     comm.barrier();
@@ -185,8 +186,8 @@ TEST(PtPcd, NegativePhaseHasTheExactModelMeanWherePcdIsStuck) {
   const auto [mt, set] = negative_mean(t, self, 200, 4000);
   const auto [mp, sep] = negative_mean(p, self, 2000, 40000);
   const double exact = exact_mean_unit();
-  std::printf("[ pt_pcd   ] <v> exact %.4f, pt_pcd %.4f +- %.4f (round trips %lld), pcd %.4f +- %.4f\n", exact, mt,
-              set, static_cast<long long>(t.exchange().total_round_trips()), mp, sep);
+  std::printf("[ pt_pcd   ] <v> exact %.4f, pt_pcd %.4f +- %.4f (round trips %lld), pcd %.4f +- %.4f\n", exact, mt, set,
+              static_cast<long long>(t.exchange().total_round_trips()), mp, sep);
   EXPECT_NEAR(mt, exact, 4 * set);
   EXPECT_LT(set, 0.01);
   EXPECT_GT(t.exchange().total_round_trips(), 100);
@@ -211,8 +212,8 @@ TEST(PtPcd, SameBitsOnEveryRankCountAndRestart) {
   ASSERT_EQ(a.status, "ok");
   EXPECT_NE(a.json.str().find("\"objective\": \"pt_pcd\""), std::string::npos) << a.json.str();
   EXPECT_GT(test::json_figure(a.json.str(), "round_trips"), 0) << a.json.str();
-  const std::vector<std::string> sets = {"/train/replicas", "/train/exchange", "/train/exchange_prob",
-                                         "/train/chains", "/train/free_energy_model", "/model/rbm/W"};
+  const std::vector<std::string> sets = {"/train/replicas", "/train/exchange",          "/train/exchange_prob",
+                                         "/train/chains",   "/train/free_energy_model", "/model/rbm/W"};
   if (world.root()) {
     parallel::Comm self(MPI_COMM_SELF);
     const std::string one = tag + "_one.ckpt";
@@ -306,7 +307,7 @@ TEST(PtPcdMlp, SameBitsOnEveryRankCountAndRestart) {
   world.barrier();
   // train.chains is one chain per batch row; no replay buffer.
   for (const auto& [arg, key] : std::vector<std::pair<std::string, std::string>>{
-           {"--train.chains=64", "train.chains"}, {"--train.buffer_size=100", "train.buffer_size"}}) {
+           {"--train.chains=48", "train.chains"}, {"--train.buffer_size=100", "train.buffer_size"}}) {
     const std::string e = error_of([&] { run_train(kMlp, {arg, "--output.file="}, world); });
     EXPECT_NE(e.find(key), std::string::npos) << e;
   }

@@ -11,8 +11,9 @@ namespace zeta::samplers {
 std::vector<double> geometric_sigmas(double first, double last, int levels) {
   std::vector<double> s(static_cast<std::size_t>(levels));
   for (int i = 0; i < levels; ++i)
-    s[std::size_t(i)] =
-        i == 0 ? first : i == levels - 1 ? last : first * std::pow(last / first, double(i) / (levels - 1));
+    s[std::size_t(i)] = i == 0            ? first
+                        : i == levels - 1 ? last
+                                          : first * std::pow(last / first, double(i) / (levels - 1));
   return s;
 }
 
@@ -57,8 +58,12 @@ void declare_annealed_keys(Config& cfg) {
 
 void read_annealed_keys(const Config& cfg, SamplerSpec& s) {
   if (s.type != SamplerType::annealed_langevin) {
-    for (const char* key : {"sampler.sigma", "sampler.sigma_levels", "sampler.steps_per_level"})
-      if (cfg.given(key)) config_error(key, "applies to sampler.type = annealed_langevin only");
+    // Off their defaults (a resolved configuration, which lists every key, runs as it is).
+    const char* off = !cfg.get_string("sampler.sigma").empty()  ? "sampler.sigma"
+                      : cfg.get_double("sampler.sigma_levels") != 0 ? "sampler.sigma_levels"
+                      : cfg.get_double("sampler.steps_per_level") != 100 ? "sampler.steps_per_level"
+                                                                         : nullptr;
+    if (off) config_error(off, "applies to sampler.type = annealed_langevin only");
     return;
   }
   if (cfg.get_string("sampler.sigma").empty())

@@ -26,11 +26,13 @@ struct Blockwise {
   void energy_and_grad(const Matrix<space>& x, const Vector<space>& E, const Matrix<space>& g) {
     if (!deterministic) return m.energy_and_grad(x, E, g);
     for (std::int64_t l = 0; l < blocks; ++l)
-      m.energy_and_grad(row_block<space>(x, l * b, b), Vector<space>(E.data() + l * b, b), row_block<space>(g, l * b, b));
+      m.energy_and_grad(row_block<space>(x, l * b, b), Vector<space>(E.data() + l * b, b),
+                        row_block<space>(g, l * b, b));
   }
   void energy(const Matrix<space>& x, const Vector<space>& E) {
     if (!deterministic) return m.energy(x, E);
-    for (std::int64_t l = 0; l < blocks; ++l) m.energy(row_block<space>(x, l * b, b), Vector<space>(E.data() + l * b, b));
+    for (std::int64_t l = 0; l < blocks; ++l)
+      m.energy(row_block<space>(x, l * b, b), Vector<space>(E.data() + l * b, b));
   }
 };
 
@@ -48,19 +50,24 @@ void declare_ncsn_keys(Config& cfg) {
               "L levels are geometric between them");
   cfg.declare("sampler.steps_per_level", "100",
               "ncsn: annealed Langevin moves per noise level of the eval samples drawn after training (step size "
-              "sampler.step_size * (sigma_i/sigma_L)^2)");
+              "sampler.step_size * (sigma_i/sigma_L)^2; sampler.type = annealed_langevin, or its default)");
 }
 
 void read_ncsn_keys(const Config& cfg, TrainSpec& ts) {
   if (!ts.ncsn) {
-    for (const char* key : {"train.sigma_levels", "sampler.steps_per_level"})
-      if (cfg.given(key)) config_error(key, "applies to train.objective = ncsn only");
+    // Off their defaults (a resolved configuration, which lists every key, runs as it is).
+    if (cfg.get_double("train.sigma_levels") != 0)
+      config_error("train.sigma_levels", "applies to train.objective = ncsn only");
+    if (cfg.get_double("sampler.steps_per_level") != 100)
+      config_error("sampler.steps_per_level", "applies to train.objective = ncsn only");
     return;
   }
   ts.sigma = samplers::read_sigma_ladder(cfg, "train.sigma", "train.sigma_levels", 2);
-  if (cfg.given("sampler.type") && cfg.get_string("sampler.type") != "annealed_langevin")
-    config_error("sampler.type", "ncsn draws its eval samples by annealed_langevin (got '" +
-                                     cfg.get_string("sampler.type") + "')");
+  // langevin: the default of an mlp's sampler.type, which a resolved configuration lists.
+  const std::string type = cfg.get_string("sampler.type");
+  if (type != "annealed_langevin" && type != "langevin")
+    config_error("sampler.type",
+                 "ncsn draws its eval samples by annealed_langevin (got '" + cfg.get_string("sampler.type") + "')");
   samplers::SamplerSpec& a = ts.annealed;
   a.type = samplers::SamplerType::annealed_langevin;
   a.name = "annealed_langevin";

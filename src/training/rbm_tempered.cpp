@@ -56,7 +56,8 @@ void RbmTempered::gradient(std::int64_t s, GradientSum<Space>& grad) {
     rbm_.gibbs_step(vrep_, hrep_, PerChain<Space>(beta_), ts_.seed, replica_offset(), s * ts_.k + sweep);
   rbm_.energy(vrep_, hrep_, E_);
   const std::int64_t n = nloc_ * cp_ * K_;
-  energy_all_ = comm_.allgather_chain_rows(host_copy(E_), 1, parallel::ChainRange{ts_.chains * K_, replica_offset(), n});
+  energy_all_ =
+      comm_.allgather_chain_rows(host_copy(E_), 1, parallel::ChainRange{ts_.chains * K_, replica_offset(), n});
   ex_.round(s + 1, tempering::SwapScheme::deo, ts_.temper_betas, energy_all_, ts_.seed, true);
   relabel();
   // The β = 1 replica of each chain into the PCD chain rows.
@@ -87,7 +88,8 @@ void RbmTempered::hold_state(bool on) {
 void RbmTempered::gather_state() {
   RbmContrastive::gather_state();
   const std::int64_t n = nloc_ * cp_ * K_;
-  replicas_all_ = comm_.gather_chain_rows(host_copy(vrep_), nv_, parallel::ChainRange{ts_.chains * K_, replica_offset(), n});
+  replicas_all_ =
+      comm_.gather_chain_rows(host_copy(vrep_), nv_, parallel::ChainRange{ts_.chains * K_, replica_offset(), n});
   ex_state_ = ex_.save_state();
   ex_prob_ = ex_.accept_prob_sum();
 }

@@ -57,8 +57,7 @@ inline double annealed_step_size(const SamplerSpec& s, int level) {
 //! One annealed Langevin move of every chain at counter step t: ∇x E scaled by 1/σ_i,
 //! then langevin_move at ε_i, then E and ∇x E at the new states.
 template <class Space, class Model>
-void annealed_langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed,
-                            std::int64_t t) {
+void annealed_langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t t) {
   const int level = annealed_level(s, t);
   const Real inv_sigma = Real(1.0 / s.sigmas[std::size_t(level)]);
   const auto g = ch.g;

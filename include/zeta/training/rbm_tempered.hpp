@@ -52,8 +52,8 @@ class RbmTempered : public RbmContrastive {
   std::int64_t replica_offset() const { return chain_offset() * K_; }
 
   int K_ = 0;
-  Matrix<Space> vrep_, hrep_;   //!< local replicas, row (l·cp + j)·K + k
-  Vector<Space> beta_, E_;      //!< per local replica
+  Matrix<Space> vrep_, hrep_;                  //!< local replicas, row (l·cp + j)·K + k
+  Vector<Space> beta_, E_;                     //!< per local replica
   Kokkos::View<std::int64_t*, Space> target_;  //!< per local chain: the row of its β = 1 replica
   tempering::ReplicaExchange ex_;
   tempering::ReplicaExchange held_ex_;
