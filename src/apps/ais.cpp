@@ -156,6 +156,7 @@ AisResult ais(const Config& cfg, const parallel::Comm& comm) {
   const models::ModelSpec ms = models::read_model_spec(cfg);
   const samplers::SamplerSpec smp =
       samplers::sampler_for_model(samplers::read_sampler_spec(cfg), ms.type, ms.lattice());
+  samplers::refuse_annealed(smp, "ais");
   const bool rbm = ms.type == "rbm";  // block Gibbs
   const bool use_smc = estimators::read_ais_method(cfg) == "smc";
   const estimators::AisSpec as = use_smc ? estimators::AisSpec{} : estimators::read_ais_spec(cfg);

@@ -1,9 +1,10 @@
 //! `zeta train`: data-parallel training of an RBM by CD-k or PCD
-//! (training/rbm_contrastive.hpp), or of an MLP energy by denoising score matching
-//! (training/mlp_dsm.hpp), by CD / PCD with Langevin negatives
-//! (training/mlp_contrastive.hpp), by short-run CD from noise (training/mlp_short_run.hpp),
-//! by NCE (training/mlp_nce.hpp) or by sliced score matching (training/mlp_ssm.hpp), all
-//! through the one loop of training/trainer.hpp.
+//! (training/rbm_contrastive.hpp; tempered: training/rbm_tempered.hpp), or of an MLP
+//! energy by denoising score matching (training/mlp_dsm.hpp; noise-conditional:
+//! training/mlp_ncsn.hpp), by CD / PCD with Langevin negatives
+//! (training/mlp_contrastive.hpp; tempered: training/mlp_tempered.hpp), by short-run CD
+//! from noise (training/mlp_short_run.hpp), by NCE (training/mlp_nce.hpp) or by sliced
+//! score matching (training/mlp_ssm.hpp), all through the one loop of training/trainer.hpp.
 #include <Kokkos_Core.hpp>
 
 #include <vector>
@@ -18,7 +19,10 @@
 #include "zeta/training/mlp_nce.hpp"
 #include "zeta/training/mlp_short_run.hpp"
 #include "zeta/training/mlp_ssm.hpp"
+#include "zeta/training/mlp_ncsn.hpp"
+#include "zeta/training/mlp_tempered.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
+#include "zeta/training/rbm_tempered.hpp"
 #include "zeta/training/spec.hpp"
 #include "zeta/training/trainer.hpp"
 
@@ -64,6 +68,10 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
   };
   if (setup.mlp()) {
     models::Mlp<Space> mlp(models::loaded_params<io::MlpParams>(params), setup.model.activation);
+    if (ts.ncsn) {
+      training::MlpNcsn ncsn(ts, setup.data, d, mlp, comm);
+      return run(ncsn);
+    }
     if (ts.dsm) {
       training::MlpDsm dsm(ts, setup.data, d, mlp, comm);
       return run(dsm);
@@ -80,11 +88,19 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
       training::MlpShortRunCd short_run(ts, setup.data, d, mlp, comm);
       return run(short_run);
     }
+    if (ts.pt_pcd) {
+      training::MlpTempered tempered(ts, setup.data, d, mlp, comm);
+      return run(tempered);
+    }
     training::MlpContrastive contrastive(ts, setup.data, d, mlp, comm);
     return run(contrastive);
   }
   std::vector<double> base_bias;
   models::Rbm<Space> rbm = training::initial_rbm(setup, d, params, comm, base_bias);
+  if (ts.pt_pcd) {
+    training::RbmTempered tempered(ts, d, rbm, base_bias, comm);
+    return run(tempered);
+  }
   training::RbmContrastive contrastive(ts, d, rbm, base_bias, comm);
   return run(contrastive);
 }

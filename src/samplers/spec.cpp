@@ -6,6 +6,7 @@
 
 #include "zeta/core/error.hpp"
 #include "zeta/samplers/divergence.hpp"
+#include "zeta/samplers/annealed_langevin.hpp"
 #include "zeta/samplers/samplers.hpp"
 
 namespace zeta::samplers {
@@ -14,7 +15,8 @@ void declare_sampler_keys(Config& cfg) {
   // The default follows the model, so the stored and echoed configuration names the move
   // that runs: block Gibbs for an rbm, single-spin Metropolis for ising, else MALA.
   cfg.declare_per_value("sampler.type", "model.type", {{"rbm", "gibbs"}, {"ising", "metropolis"}}, "mala",
-                        "langevin | mala | hmc | metropolis (continuous: random walk y = x + sqrt(step_size) z; "
+                        "langevin | mala | hmc | annealed_langevin (continuous: Langevin over a noise ladder, "
+                        "sampler.sigma) | metropolis (continuous: random walk y = x + sqrt(step_size) z; "
                         "ising: single-spin flips) | heatbath (ising) | swendsen_wang (ising: Swendsen-Wang "
                         "cluster update of the whole lattice per step) | wolff (ising: sampler.clusters Wolff "
                         "clusters per step) | gibbs (rbm: block Gibbs sweeps v -> h -> v at each chain's beta; the "
@@ -25,6 +27,7 @@ void declare_sampler_keys(Config& cfg) {
   cfg.declare("sampler.jitter", "0.2", "hmc: trajectory step sizes are drawn from step_size * (1 +- jitter)");
   cfg.declare("sampler.beta", "1", "inverse temperature beta of every chain");
   cfg.declare("sampler.clusters", "1", "wolff: clusters grown and flipped per step (>= 1)");
+  declare_annealed_keys(cfg);
 }
 
 void declare_langevin_keys(Config& cfg) {
@@ -51,7 +54,8 @@ void read_langevin_keys(const Config& cfg, SamplerSpec& s) {
 SamplerSpec read_sampler_spec(const Config& cfg) {
   SamplerSpec s;
   s.name = cfg.get_choice("sampler.type",
-                          {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs", "swendsen_wang", "wolff"});
+                          {"langevin", "mala", "hmc", "metropolis", "heatbath", "gibbs", "swendsen_wang", "wolff",
+                           "annealed_langevin"});
   s.type = s.name == "langevin"        ? SamplerType::langevin
            : s.name == "mala"          ? SamplerType::mala
            : s.name == "hmc"           ? SamplerType::hmc
@@ -59,14 +63,16 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
            : s.name == "heatbath"      ? SamplerType::heatbath
            : s.name == "swendsen_wang" ? SamplerType::swendsen_wang
            : s.name == "wolff"         ? SamplerType::wolff
-                                       : SamplerType::gibbs;
+           : s.name == "gibbs"         ? SamplerType::gibbs
+                                       : SamplerType::annealed_langevin;
   s.chains = cfg.get_int_at_least("sampler.chains", 1);
   if (s.chains > (std::int64_t(1) << 40)) config_error("sampler.chains", "is impossibly large");
   read_langevin_keys(cfg, s);
   s.leapfrog = static_cast<int>(cfg.get_int_at_least("sampler.leapfrog", 1));
   s.jitter = cfg.get_nonnegative("sampler.jitter");
   if (s.jitter >= 1) config_error("sampler.jitter", "must be < 1");
-  if (s.type != SamplerType::langevin && (s.clip_grad > 0 || s.clamp))
+  read_annealed_keys(cfg, s);
+  if (s.type != SamplerType::langevin && s.type != SamplerType::annealed_langevin && (s.clip_grad > 0 || s.clamp))
     config_error(s.clip_grad > 0 ? "sampler.clip_grad" : "sampler.clamp",
                  "only applies to sampler.type = langevin (it would break " + s.name + "'s detailed balance)");
   s.beta = cfg.get_positive("sampler.beta");

@@ -20,8 +20,8 @@ const std::vector<std::string>& MlpDsm::Series::names() {
 }
 
 MlpDsm::MlpDsm(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
-               const parallel::Comm& comm)
-    : MlpObjective(ts, dspec, d, mlp, comm) {
+               const parallel::Comm& comm, bool conditional)
+    : MlpObjective(ts, dspec, d, mlp, comm), conditional_(conditional) {
   xt_ = Matrix<Space>("zeta::train::dsm_noisy", nloc_ * b_, dim_);
   c_ = Matrix<Space>("zeta::train::dsm_offset", nloc_ * b_, dim_);
   w_ = Vector<Space>("zeta::train::dsm_weight", nloc_ * b_);
@@ -62,6 +62,14 @@ void MlpDsm::noisy_batch(std::int64_t s) {
     Real* KOKKOS_RESTRICT xr = &hx(n, 0);
     Real* KOKKOS_RESTRICT cr = &hc(n, 0);
     const Real* KOKKOS_RESTRICT z = z_.data();
+    if (conditional_) {  // σ² ½‖−∇E/σ + z/σ‖² = ½‖∇E − z‖²
+      for (int i = 0; i < dim_; ++i) {
+        xr[i] = Real(double(x[i]) + sigma * double(z[i]));
+        cr[i] = -z[i];
+      }
+      hw(n) = Real(1.0 / B);
+      return;
+    }
     for (int i = 0; i < dim_; ++i) {  // a loop that vectorizes, not a store per call of the sink
       xr[i] = Real(double(x[i]) + sigma * double(z[i]));
       cr[i] = Real(-double(z[i]) / sigma);

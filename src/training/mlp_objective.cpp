@@ -20,6 +20,31 @@ estimators::GridOptions keeping_energy() {
   return keep;
 }
 
+//! β E of a model, for the grid: the density e^{−β E} of a noise-conditional model.
+template <class Model>
+struct BetaScaled {
+  using space = typename Model::space;
+  Model& m;
+  double beta;
+  int dim() const { return m.dim(); }
+  void energy(const Matrix<space>& x, const Vector<space>& E) const {
+    m.energy(x, E);
+    const Real b = Real(beta);
+    Kokkos::parallel_for(
+        "zeta::train::scale_energy", RangePolicy<space>(0, E.extent(0)), KOKKOS_LAMBDA(const std::int64_t c) {
+          E(c) *= b;
+        });
+  }
+};
+
+//! grid_nll / grid_log_z of `mlp`, or of β E with β ≠ 1.
+template <class Mlp, class F>
+auto on_density(Mlp& mlp, double beta, F&& f) {
+  if (beta == 1) return f(mlp);
+  BetaScaled<Mlp> scaled{mlp, beta};
+  return f(scaled);
+}
+
 }  // namespace
 
 const std::vector<std::string>& MlpObjective::NllSeries::names() {
@@ -69,7 +94,9 @@ std::vector<double> MlpObjective::reduce_sums(const std::vector<double>& per_par
 
 const char* MlpObjective::evaluate_nll(std::int64_t s, bool keep_cells) {
   const estimators::GridOptions opt = keep_cells ? keeping_energy() : estimators::GridOptions();
-  estimators::GridNll r = estimators::grid_nll(mlp_, box_, data_.heldout, data_.partitions, comm_, opt);
+  estimators::GridNll r = on_density(mlp_, density_beta_, [&](auto& m) {
+    return estimators::grid_nll(m, box_, data_.heldout, data_.partitions, comm_, opt);
+  });
   if (keep_cells) cells_ = std::move(r.energy);
   if (!std::isfinite(r.nll)) return "the held-out NLL";
   nll_.step.push_back(double(s));
@@ -149,7 +176,10 @@ void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
   if (std::isfinite(true_nll_)) out.write_root_double("/train/true_nll", {1}, &true_nll_);
   if (grid_) {
     // An interrupted run had no final evaluation: the grid at the θ it stopped with.
-    if (step != ts_.steps) cells_ = estimators::grid_log_z(mlp_, box_, comm_, keeping_energy()).energy;
+    if (step != ts_.steps)
+      cells_ = on_density(mlp_, density_beta_, [&](auto& m) {
+                 return estimators::grid_log_z(m, box_, comm_, keeping_energy());
+               }).energy;
     std::vector<double> xs(std::size_t(box_.nx)), ys(std::size_t(box_.ny));
     for (std::int64_t i = 0; i < box_.nx; ++i) xs[std::size_t(i)] = box_.x(i);
     for (std::int64_t j = 0; j < box_.ny; ++j) ys[std::size_t(j)] = box_.y(j);

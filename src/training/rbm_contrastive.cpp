@@ -134,11 +134,15 @@ void RbmContrastive::load_chains(const std::vector<double>& all) {
   Kokkos::deep_copy(vneg_, h);
 }
 
-void RbmContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
+void RbmContrastive::load_batch(std::int64_t s) {
   auto hv = Kokkos::create_mirror_view(vdata_);
   for (std::int64_t l = 0; l < nloc_; ++l)
     plan_.copy_rows(s, data_.train.local[l], nv_, hv.data() + std::size_t(l * b_) * nv_);
   Kokkos::deep_copy(vdata_, hv);
+}
+
+void RbmContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
+  load_batch(s);
   const double wpos = 1.0 / double(ts_.batch), wneg = -1.0 / double(ts_.pcd ? ts_.chains : ts_.batch);
   if (!ts_.deterministic && rbm_.fused_contrastive()) {
     // One rank-local gradient: Gibbs sweeps, both phases and ∇W in one fused call, then
@@ -152,6 +156,11 @@ void RbmContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
   if (!ts_.pcd) Kokkos::deep_copy(vneg_, vdata_);
   for (int sweep = 0; sweep < ts_.k; ++sweep)
     rbm_.gibbs_step(vneg_, hneg_, PerChain<Space>(1.0), ts_.seed, chain_offset(), s * ts_.k + sweep);
+  reduce_gradient(grad);
+}
+
+void RbmContrastive::reduce_gradient(GradientSum<Space>& grad) {
+  const double wpos = 1.0 / double(ts_.batch), wneg = -1.0 / double(ts_.pcd ? ts_.chains : ts_.batch);
   grad.reduce(
       ts_.deterministic, nloc_,
       [&](std::int64_t l, const Vector<Space>& g) {
@@ -361,7 +370,7 @@ void RbmContrastive::write_output(io::OutputFile& out, std::int64_t) {
 }
 
 void RbmContrastive::add_json(JsonSummary& j, const TrainResult& res) const {
-  j.add("objective", ts_.pcd ? "pcd" : "cd");
+  j.add("objective", ts_.pt_pcd ? "pt_pcd" : ts_.pcd ? "pcd" : "cd");
   j.add("k", ts_.k);
   j.add("visible", nv_);
   j.add("hidden", nh_);

@@ -7,6 +7,8 @@
 #include "zeta/core/json.hpp"
 #include "zeta/core/run.hpp"
 #include "zeta/models/mlp.hpp"
+#include "zeta/training/mlp_ncsn.hpp"
+#include "zeta/training/tempered.hpp"
 
 namespace zeta::training {
 
@@ -21,10 +23,13 @@ void declare_train_keys(Config& cfg) {
               "the train keys whose default reads 'rbm: X, mlp: Y' take the one of this kind");
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
-              "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
-              "matching) | cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | "
-              "short_run_cd (k Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr "
-              "(sliced score matching, and its variance-reduced form)");
+              "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains) | pt_pcd (persistent chains, each a "
+              "ladder of train.temper_count tempered replicas); mlp: dsm (denoising score "
+              "matching) | ncsn (noise-conditional DSM over the train.sigma ladder, s(x, sigma) = -grad E / sigma) | "
+              "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
+              "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
+              "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
+              "matching, and its variance-reduced form)");
   declare_nce_ssm_keys(cfg);
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
@@ -34,6 +39,8 @@ void declare_train_keys(Config& cfg) {
       "mlp on 2-D data with a held-out split: cells per axis of the grid that normalises the model for the "
       "held-out NLL monitor (0 = no NLL monitor); with output.file the final energy on its cell centres goes to "
       "/landscape (+ .xmf for ParaView)");
+  declare_ncsn_keys(cfg);
+  declare_tempered_keys(cfg);
   cfg.declare("train.k", "1", "rbm: Gibbs sweeps, mlp cd / pcd: Langevin steps of the negative phase per step");
   cfg.declare("train.buffer_size", "10000",
               "mlp pcd: replay-buffer states over all ranks, buffer_size / data.partitions kept with each partition "
@@ -99,7 +106,7 @@ void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objectiv
   read_nce_ssm_keys(cfg, ts, objective);
   if (!ts.dsm && !ts.nce && !ts.ssm) {
     if (cfg.given("train.sigma")) config_error("train.sigma", "is the DSM noise scale; " + objective + " takes none");
-    if (cfg.given("train.chains"))
+    if (cfg.given("train.chains") && !ts.pt_pcd)
       config_error("train.chains", "is the RBM's persistent chains; an mlp's negatives come from train.buffer_size");
     cfg.get_choice("sampler.type", {"langevin"});
     samplers::read_langevin_keys(cfg, ts.langevin);
@@ -166,13 +173,15 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
   const bool mlp = ms.type == "mlp";
   const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
-  const std::string objective =
-      cfg.get_choice("train.objective", {"cd", "pcd", "dsm", "short_run_cd", "nce", "ssm", "ssm_vr"});
-  if (!mlp && objective != "cd" && objective != "pcd")
-    config_error("train.objective", objective + " trains model.type = mlp; an rbm takes cd or pcd");
+  const std::string objective = cfg.get_choice(
+      "train.objective", {"cd", "pcd", "dsm", "ncsn", "pt_pcd", "short_run_cd", "nce", "ssm", "ssm_vr"});
+  if (!mlp && objective != "cd" && objective != "pcd" && objective != "pt_pcd")
+    config_error("train.objective", objective + " trains model.type = mlp; an rbm takes cd, pcd or pt_pcd");
   ts.objective = objective;
-  ts.dsm = objective == "dsm";
-  ts.pcd = objective == "pcd";
+  ts.ncsn = objective == "ncsn";
+  ts.dsm = objective == "dsm" || ts.ncsn;
+  ts.pt_pcd = objective == "pt_pcd";
+  ts.pcd = objective == "pcd" || (ts.pt_pcd && !mlp);  // an mlp's pt_pcd keeps no replay buffer
   ts.short_run = objective == "short_run_cd";
   ts.nce = objective == "nce";
   ts.ssm = objective == "ssm" || objective == "ssm_vr";
@@ -199,6 +208,8 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
     if (ts.dsm) models::require_smooth_activation(ms.activation);
   }
+  read_ncsn_keys(cfg, ts);
+  read_tempered_keys(cfg, ts, mlp);
   setup.config = cfg.resolved_ini();
   setup.defaults = cfg.defaults_ini();
   return setup;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "zeta/core/config.hpp"
 #include "zeta/core/math.hpp"
@@ -14,7 +15,7 @@
 
 namespace zeta::samplers {
 
-enum class SamplerType { langevin, mala, hmc, metropolis, heatbath, gibbs, swendsen_wang, wolff };
+enum class SamplerType { langevin, mala, hmc, metropolis, heatbath, gibbs, swendsen_wang, wolff, annealed_langevin };
 
 struct SamplerSpec {
   SamplerType type = SamplerType::mala;
@@ -29,6 +30,9 @@ struct SamplerSpec {
   double init_scale = 1;
   double beta = 1;
   int clusters = 1;  //!< wolff: clusters grown and flipped per step
+  //! annealed_langevin (samplers/annealed_langevin.hpp): the decreasing σ ladder and the moves per level.
+  std::vector<double> sigmas;
+  std::int64_t steps_per_level = 100;
 };
 
 void declare_sampler_keys(Config& cfg);
@@ -297,6 +301,10 @@ void rwm_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32
       KOKKOS_LAMBDA(const int c) { accept(c, -beta(c) * (Ey(c) - E(c))); });
 }
 
+template <class Space, class Model>
+void annealed_langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed,
+                            std::int64_t t);
+
 //! One step of the configured sampler for every chain.
 template <class Space, class Model>
 void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t step) {
@@ -305,6 +313,7 @@ void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::ui
     case SamplerType::mala: mala_step(model, ch, s, seed, step); break;
     case SamplerType::hmc: hmc_step(model, ch, s, seed, step); break;
     case SamplerType::metropolis: rwm_step(model, ch, s, seed, step); break;
+    case SamplerType::annealed_langevin: annealed_langevin_step(model, ch, s, seed, step); break;
     case SamplerType::heatbath:  // refused for continuous models by check_sampler_for_model
     case SamplerType::swendsen_wang:
     case SamplerType::wolff:
@@ -313,3 +322,5 @@ void sampler_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::ui
 }
 
 }  // namespace zeta::samplers
+
+#include "zeta/samplers/annealed_langevin.hpp"  // NOLINT: the move sampler_step names, after it

@@ -52,8 +52,8 @@ class MlpContrastive : public MlpObjective {
   //! This rank's data rows of batch s into x.
   void data_rows(std::int64_t s, const Matrix<Space>& x);
   //! neg_.x ← step s's negatives after train.k Langevin moves; pcd with `keep`
-  //! writes them back to the buffer.
-  void negatives(std::int64_t s, bool keep);
+  //! writes them back to the buffer (pt_pcd: training/mlp_tempered.hpp).
+  virtual void negatives(std::int64_t s, bool keep);
   //! E and ∇x E of the negatives: deterministic, partition by partition, so that every
   //! GEMM has the same rows on any rank count (float sgemm is not row-stable).
   void negative_gradients();
@@ -71,6 +71,7 @@ class MlpContrastive : public MlpObjective {
   //! draws from the buffer.
   virtual void start_negatives(std::int64_t s);
 
+ protected:
   samplers::Chains<Space> neg_;  //!< the negatives: global row p·b + j of partition p
   FreshState fresh_;
 

@@ -29,15 +29,17 @@ class MlpDsm : public MlpObjective {
     static const std::vector<std::string>& names();
   };
 
+  //! `conditional`: the noise-conditional form of training/mlp_ncsn.hpp (c = −z, weight 1/B).
   MlpDsm(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
-         const parallel::Comm& comm);
+         const parallel::Comm& comm, bool conditional = false);
 
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override;
   TableRef monitor_table() override { return table_ref(series_); }
   //! Nothing to hold: a step's noise is a function of (seed, example, step).
   void hold_state(bool) override {}
-  //! x̃ = x + σ z, c = −z / σ and the weight σ² / B of this rank's rows of batch s, in double, rounded once.
+  //! x̃ = x + σ z, c = −z / σ and the weight σ² / B of this rank's rows of batch s, in double, rounded once
+  //! (noise-conditional: c = −z, weight 1 / B).
   void noisy_batch(std::int64_t s);
 
  protected:
@@ -45,6 +47,7 @@ class MlpDsm : public MlpObjective {
   void add_objective_json(JsonSummary& j) const override { j.add("sigma", ts_.sigma); }
 
  private:
+  bool conditional_ = false;
   Matrix<Space> xt_, c_;
   Vector<Space> w_;
   std::vector<double> local_loss_;

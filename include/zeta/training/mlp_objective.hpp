@@ -100,6 +100,9 @@ class MlpObjective : public Objective {
     }
   }
 
+  //! The model density is e^{−β E}: 1, or 1/σ_L for the noise-conditional model (mlp_ncsn.hpp);
+  //! the NLL monitor and /landscape normalise β E.
+  double density_beta_ = 1;
   const TrainSpec& ts_;
   const data::Dataset& data_;
   models::Mlp<Space>& mlp_;

@@ -97,14 +97,22 @@ class RbmContrastive : public Objective {
   //! The AIS estimate of ln Z and the held-out log-likelihood at step s, appended to the table.
   void evaluate_ais(std::int64_t s);
 
- private:
+ protected:
   std::int64_t chain_offset() const { return mine_.offset * cp_; }
+  //! This rank's rows of batch s into the data rows.
+  void load_batch(std::int64_t s);
+  //! The gradient of the data rows (+1/B) and the chain rows vneg_ (−1/M) into g, summed over ranks.
+  void reduce_gradient(GradientSum<Space>& grad);
+
+ private:
   //! Loads this rank's rows from all chains (global order).
   void load_chains(const std::vector<double>& all);
   //! The Bernoulli monitor's free energies of the batch with one bit flipped per example, into ff.
   template <class HostView>
   void flipped_free_energies(std::int64_t s, const HostView& hv, const Vector<Space>& ff);
 
+
+ protected:
   const TrainSpec& ts_;
   const data::Dataset& data_;
   parallel::Share mine_;
@@ -114,6 +122,8 @@ class RbmContrastive : public Objective {
   int nv_ = 0, nh_ = 0, D_ = 1;
   std::int64_t b_ = 0, cp_ = 0, nloc_ = 0;
   Matrix<Space> vall_, vdata_, vneg_, hneg_;
+
+ private:
   std::vector<double> base_bias_;
   std::vector<Matrix<Space>> heldout_;  //!< the held-out partitions on the device (AIS monitor)
   Series series_;

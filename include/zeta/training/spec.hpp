@@ -22,6 +22,13 @@ struct TrainSpec {
   double max_hours = 0, progress_every = 5;
   bool pcd = true;
   bool dsm = false;
+  //! ncsn (training/mlp_ncsn.hpp): noise-conditional DSM, dsm set too; `annealed` is the
+  //! sampler of its eval samples (the ladder is `sigma`).
+  bool ncsn = false;
+  samplers::SamplerSpec annealed;
+  //! pt_pcd (training/rbm_tempered.hpp): pcd set too; the ladder's β (increasing, last 1).
+  bool pt_pcd = false;
+  std::vector<double> temper_betas;
   int k = 1;
   std::int64_t batch = 0, chains = 0, eval_every = 0;
   std::int64_t ais_every = 0, ais_steps = 0, ais_chains = 0;

@@ -1,0 +1,128 @@
+#include "zeta/training/mlp_tempered.hpp"
+
+#include <cmath>
+
+#include "zeta/core/error.hpp"
+#include "zeta/io/hdf5.hpp"
+#include "zeta/samplers/samplers.hpp"
+
+namespace zeta::training {
+
+MlpTempered::MlpTempered(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
+                         models::Mlp<Space>& mlp, const parallel::Comm& comm)
+    : MlpContrastive(ts, dspec, d, mlp, comm),
+      K_(int(ts.temper_betas.size())),
+      rep_(parallel::ChainRange{ts.chains * K_, mine_.offset * b_ * K_, nloc_ * b_ * K_}, d.dim, 1.0),
+      target_("zeta::train::pt_target", nloc_ * b_),
+      ex_(K_, int(ts.chains)) {
+  relabel();
+}
+
+const std::vector<std::string>& MlpTempered::signature_keys() const {
+  static const std::vector<std::string> keys = [this] {
+    std::vector<std::string> k = MlpContrastive::signature_keys();
+    for (const char* key : {"train.chains", "train.temper_count", "train.temper_beta_min"}) k.push_back(key);
+    return k;
+  }();
+  return keys;
+}
+
+void MlpTempered::start() {
+  fresh_rows(rep_.x, rep_.range.count, fresh_, ts_.seed, replica_offset(), 0);
+}
+
+void MlpTempered::relabel() {
+  const std::int64_t n = rep_.range.count, first = replica_offset();
+  auto hb = Kokkos::create_mirror_view(rep_.beta);
+  for (std::int64_t r = 0; r < n; ++r) hb(r) = Real(ts_.temper_betas[std::size_t(ex_.level_of(first + r))]);
+  Kokkos::deep_copy(rep_.beta, hb);
+  auto ht = Kokkos::create_mirror_view(target_);
+  for (std::int64_t c = 0; c < nloc_ * b_; ++c) ht(c) = ex_.chain_at(int(mine_.offset * b_ + c), K_ - 1) - first;
+  Kokkos::deep_copy(target_, ht);
+}
+
+void MlpTempered::replica_gradients() {
+  if (!ts_.deterministic) return mlp_.energy_and_grad(rep_.x, rep_.E, rep_.g);
+  const std::int64_t m = b_ * K_;
+  for (std::int64_t l = 0; l < nloc_; ++l)
+    mlp_.energy_and_grad(row_block<Space>(rep_.x, l * m, m), Vector<Space>(rep_.E.data() + l * m, m),
+                         row_block<Space>(rep_.g, l * m, m));
+}
+
+void MlpTempered::negatives(std::int64_t s, bool keep) {
+  // Without `keep` (the held final monitors, the check after training) the chains and
+  // the labels are left as they were.
+  Matrix<Space> saved;
+  tempering::ReplicaExchange saved_ex = ex_;
+  if (!keep) {
+    saved = Matrix<Space>("zeta::train::pt_saved", rep_.x.extent(0), rep_.x.extent(1));
+    Kokkos::deep_copy(saved, rep_.x);
+  }
+  replica_gradients();
+  for (int t = 0; t < ts_.k; ++t) {
+    samplers::langevin_move(rep_, ts_.langevin, ts_.seed, s * ts_.k + t);
+    replica_gradients();
+  }
+  const auto all = comm_.allgather_chain_rows(host_copy(rep_.E), 1, rep_.range);
+  ex_.round(s + 1, tempering::SwapScheme::deo, ts_.temper_betas, all, ts_.seed, true);
+  relabel();
+  const auto x = rep_.x, neg = neg_.x;
+  const auto t = target_;
+  const int d = dim_;
+  Kokkos::parallel_for(
+      "zeta::train::pt_targets", RangePolicy<Space>(0, nloc_ * b_), KOKKOS_LAMBDA(const std::int64_t c) {
+        for (int i = 0; i < d; ++i) neg(c, i) = x(t(c), i);
+      });
+  if (!keep) {
+    Kokkos::deep_copy(rep_.x, saved);
+    ex_ = saved_ex;
+    relabel();
+  }
+}
+
+void MlpTempered::add_objective_json(JsonSummary& j) const {
+  MlpContrastive::add_objective_json(j);
+  j.add("chains", ts_.chains);
+  add_tempering_json(j, ts_, ex_);
+}
+
+void MlpTempered::gather_extra() {
+  replicas_all_ = comm_.gather_chain_rows(host_copy(rep_.x), dim_, rep_.range);
+  ex_state_ = ex_.save_state();
+  ex_prob_ = ex_.accept_prob_sum();
+}
+
+void MlpTempered::write_extra(hid_t f) {
+  io::write_array(f, "/train/replicas", {hsize_t(rep_.range.global), hsize_t(dim_)}, replicas_all_.data());
+  io::write_array(f, "/train/exchange", {hsize_t(ex_state_.size())}, ex_state_.data());
+  io::write_array(f, "/train/exchange_prob", {hsize_t(ex_prob_.size())}, ex_prob_.data());
+}
+
+void MlpTempered::read_extra(hid_t f, const std::string& file) {
+  replicas_all_ = io::read_array<double>(f, file, "/train/replicas", {hsize_t(rep_.range.global), hsize_t(dim_)});
+  for (double v : replicas_all_)
+    if (!std::isfinite(v)) io::corrupt(file, "/train/replicas", "holds a value that is not finite");
+  ex_state_ = io::read_array<std::int64_t>(f, file, "/train/exchange", {hsize_t(ex_.save_state().size())});
+  ex_prob_ = io::read_array<double>(f, file, "/train/exchange_prob", {hsize_t(K_ - 1)});
+  tempering::ReplicaExchange check(K_, int(ts_.chains));
+  try {
+    check.load_state(ex_state_, ex_prob_);
+  } catch (const Error&) {
+    io::corrupt(file, "/train/exchange", "is not a replica-exchange state of this ladder");
+  }
+}
+
+void MlpTempered::restore_extra() {
+  comm_.broadcast(replicas_all_);
+  comm_.broadcast(ex_state_);
+  comm_.broadcast(ex_prob_);
+  ex_.load_state(ex_state_, ex_prob_);
+  auto h = Kokkos::create_mirror_view(rep_.x);
+  const std::size_t at = std::size_t(replica_offset()) * dim_;
+  for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] = Real(replicas_all_[at + i]);
+  Kokkos::deep_copy(rep_.x, h);
+  replicas_all_.clear();
+  relabel();
+}
+
+}  // namespace zeta::training
