@@ -346,7 +346,7 @@ void half_sweep(const Spins<Space>& s, const Table<Space>& t, int c, int L, std:
           }
         }
         Kokkos::atomic_add(&flips(r), std::int64_t(flipped));
-        if constexpr (WithSums) {
+        if (WithSums) {  // not if constexpr: nvcc refuses a first capture (sums) there; WithSums folds anyway
           Kokkos::atomic_add(&sums(r, 0), std::int64_t(bonds));
           Kokkos::atomic_add(&sums(r, 1), std::int64_t(mag));
         }
