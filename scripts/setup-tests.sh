@@ -4,6 +4,9 @@
 # Then a float build (the benchmarks' precision) of the training tests:
 # test_linalg, test_rbm, test_optim, test_train, test_trainer, test_synthetic,
 # test_mlp_objectives, test_train_mlp, and cli_train_signal (SIGTERM, then a restart on another rank count).
+# Then the whole double suite again on the generic kernels (-DZETA_HOST_KERNELS=OFF: the Kokkos
+# kernels a GPU runs, GEMMs by KokkosBlas, on the host), but for cli_same_results, which compares
+# bit for bit with a host-kernel baseline (the generic kernels agree with it to rounding).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -17,3 +20,6 @@ cmake --build "$root/build-float-tests" -j "$(nproc)" --target "${float_tests[@]
 GTEST_FILTER=-TrainMlpPcd.Ring8HeldOutNllNearTrueNll \
   ctest --test-dir "$root/build-float-tests" --output-on-failure -j "$(nproc)" \
   -R "^(($(IFS='|'; echo "${float_tests[*]}"))_np[0-9]+|cli_train_signal)$" "$@"
+cmake -S "$root" -B "$root/build-portable" -DCMAKE_BUILD_TYPE=Release -DZETA_HOST_KERNELS=OFF >/dev/null
+cmake --build "$root/build-portable" -j "$(nproc)"
+ctest --test-dir "$root/build-portable" --output-on-failure -j "$(nproc)" -E '^cli_same_results$' "$@"

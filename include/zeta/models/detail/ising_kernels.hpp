@@ -20,7 +20,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/rng/philox.hpp"
 
-#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+#if ZETA_HOST_KERNELS && defined(__AVX2__) && !defined(__AVX512F__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
 #define ZETA_ISING_AVX2 1
 #include <immintrin.h>
 #else
@@ -50,7 +50,7 @@ constexpr int kSumBlock = 1024;  //!< sites per work unit of the magnetisation s
 //! (L = 64: four rows) at once. A GPU thread takes one row.
 template <class Space>
 constexpr int rows_per_item() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 4 : 1;
+  return kHostKernels<Space> ? 4 : 1;
 }
 
 //! Sites k0 … k0 + n − 1 of a colour-c row, whose row neighbours in the other

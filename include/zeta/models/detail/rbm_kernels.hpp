@@ -105,7 +105,7 @@ KOKKOS_INLINE_FUNCTION double lane_softplus_sum(int lo, int hi, const F& x_of) {
 //! Terms per team-thread work unit: one long vectorized run on a host core, a warp-sized slice on a GPU.
 template <class Space>
 constexpr int block_size() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 2048 : 32;
+  return kHostKernels<Space> ? 2048 : 32;
 }
 
 //! Σ_{i < n} f(i) over a team: threads take blocks, lanes inside a block.
@@ -159,7 +159,7 @@ void scale_rows(const Matrix<Space>& a, const Vector<Space>& iv, const Matrix<Sp
 //! once in vectorized lanes (rng::philox_lanes), a GPU thread one.
 template <class Space>
 constexpr int draw_lanes() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 8 : 1;
+  return kHostKernels<Space> ? 8 : 1;
 }
 
 //! out(n, j) = [u_nj < σ(x_nj)] for j < units, u_nj from word j mod 4 of block
