@@ -19,6 +19,12 @@ JsonSummary build_info(const parallel::Comm& comm) {
   j.add("precision", ZETA_PRECISION_NAME);
   j.add("kokkos_backend", Kokkos::DefaultExecutionSpace::name());
   j.add("kokkos_version", std::to_string(KOKKOS_VERSION));
+  j.add("host_kernels", bool(ZETA_HOST_KERNELS));
+#if defined(ZETA_HAVE_KOKKOSKERNELS)
+  j.add("kokkoskernels", true);
+#else
+  j.add("kokkoskernels", false);
+#endif
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
   MPI_Get_library_version(mpi, &len);
@@ -36,7 +42,8 @@ JsonSummary build_info(const parallel::Comm& comm) {
 std::string version_text() {
   return std::string("zeta ") + ZETA_VERSION + " (git " + ZETA_GIT_COMMIT + ")\nprecision: " + ZETA_PRECISION_NAME +
          "\nkokkos backend: " + Kokkos::DefaultExecutionSpace::name() + " (Kokkos " + std::to_string(KOKKOS_VERSION / 10000) + "." +
-         std::to_string(KOKKOS_VERSION / 100 % 100) + "." + std::to_string(KOKKOS_VERSION % 100) + ")\n";
+         std::to_string(KOKKOS_VERSION / 100 % 100) + "." + std::to_string(KOKKOS_VERSION % 100) + ")\n" +
+         (ZETA_HOST_KERNELS ? "" : "kernels: generic (ZETA_HOST_KERNELS=OFF)\n");
 }
 
 }  // namespace zeta::apps

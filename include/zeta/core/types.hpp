@@ -29,6 +29,14 @@ using Accum = Kokkos::View<double*, typename Space::memory_space>;
 template <class Space>
 using RangePolicy = Kokkos::RangePolicy<Space>;
 
+//! Whether kernels on Space take their host-specialised forms (AVX2 intrinsics, packed
+//! and binary GEMMs, cblas, wide runs per work item): Space reaches host memory and the
+//! build keeps them (CMake ZETA_HOST_KERNELS, on by default). Off, a host space runs the
+//! generic forms that a GPU runs, so that the tests exercise them.
+template <class Space>
+inline constexpr bool kHostKernels =
+    ZETA_HOST_KERNELS && Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible;
+
 //! One value per chain, or one value for all: the β and weight arguments of
 //! batched model functions (RBM, MLP) take either a per-chain View (Chains::beta)
 //! or a number.

@@ -88,7 +88,7 @@ double rbm_log_z_exact(const models::Rbm<Space>& rbm, double beta = 1) {
 
   // Chunks: a few per host thread (each costs a field set-up of up to ns·no), on a
   // GPU enough teams to fill it; at most 2^14, and running fields within 2^22 doubles.
-  constexpr bool host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
+  constexpr bool host = kHostKernels<Space>;
   const std::int64_t want = std::int64_t(Space().concurrency()) * (host ? 4 : 1);
   int q = 0;
   while (q < ns && q < 14 && (std::int64_t(1) << q) < want && (std::int64_t(no) << (q + 1)) <= (std::int64_t(1) << 22))

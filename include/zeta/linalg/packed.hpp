@@ -23,7 +23,7 @@ namespace zeta::linalg {
 //! Whether packed_gemm runs its AVX2 kernel on this build, so that models take it
 //! over OpenBLAS: AVX2 and FMA, and not AVX-512 (whose OpenBLAS kernels have twice
 //! the width).
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#if ZETA_HOST_KERNELS && defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #define ZETA_PACKED_GEMM_AVX2 1
 inline constexpr bool kPackedGemm = true;
 #else

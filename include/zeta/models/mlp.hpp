@@ -374,7 +374,7 @@ class Mlp {
 
   //! Hidden weights as packed GEMM operands (host AVX2 builds, linalg/packed.hpp).
   static constexpr bool kPacked =
-      linalg::kPackedGemm && Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible;
+      linalg::kPackedGemm && kHostKernels<Space>;
 
   //! W_lᵀ (t = 0) and W_l (t = 1) packed per hidden layer l, each packed when first
   //! wanted after a parameter change. Shared by copies of the Mlp, as θ is.

@@ -345,7 +345,7 @@ class Rbm {
   }
 
  private:
-  static constexpr bool kHost = Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
+  static constexpr bool kHost = kHostKernels<Space>;
 
   //! contrastive_gradient's end, from the hidden fields of all rows of x in all_: the
   //! weighted probabilities, ∇W (a sum of selected rows when x is 0/1 and `binary`, else a
@@ -461,7 +461,7 @@ class Rbm {
   }
 
   static constexpr bool kPacked =
-      linalg::kPackedGemm && Kokkos::SpaceAccessibility<Kokkos::HostSpace, memory_space>::accessible;
+      linalg::kPackedGemm && kHostKernels<Space>;
   //! Which rows' hidden field is in which workspace: copies of an Rbm share their
   //! workspaces until one grows its own, so they share this record too.
   struct Held {

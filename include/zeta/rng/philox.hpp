@@ -125,7 +125,7 @@ class Stream {
   Gen::ctr_type ctr_;
 };
 
-#if defined(__AVX2__) && !defined(__AVX512DQ__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+#if ZETA_HOST_KERNELS && defined(__AVX2__) && !defined(__AVX512DQ__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
 #define ZETA_PHILOX_AVX2 1
 //! philox_lanes' ten rounds on AVX2 without AVX-512: GCC 12 vectorizes the
 //! lane loop's (a & 0xFFFFFFFF) · c as a full 64×64 multiply (three vpmuludq

@@ -96,7 +96,7 @@ void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, 
     // Lanes per work item: wide on the host (SIMD; 32 measured fastest with
     // AVX-512 over 8 and 16), one on a GPU, where threads are the lanes.
     constexpr int L =
-        Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 32 : 1;
+        kHostKernels<Space> ? 32 : 1;
     const int nb = (d + 3) / 4;
     const std::int64_t total = std::int64_t(ch.local()) * nb;
     Kokkos::parallel_for(

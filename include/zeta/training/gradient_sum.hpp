@@ -69,7 +69,7 @@ class GradientSum {
  public:
   GradientSum(const parallel::Comm& comm, std::size_t n_params, bool shared)
       : comm_(comm), sum_(comm, n_params, 0, shared) {
-    if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible)
+    if constexpr (kHostKernels<Space>)
       g_ = Vector<Space>(sum_.data(), sum_.size());
     else
       g_ = Vector<Space>("zeta::training::grad_theta", n_params);

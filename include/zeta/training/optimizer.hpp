@@ -47,7 +47,7 @@ double learning_rate(const OptimizerSpec& s, std::int64_t step, std::int64_t tot
 //! host core, one element per GPU thread.
 template <class Space>
 constexpr std::int64_t flat_block() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 4096 : 1;
+  return kHostKernels<Space> ? 4096 : 1;
 }
 
 //! Σ x_i² over [lo, hi) in double: 8 independent partial sums (vectorizable; a fixed order).

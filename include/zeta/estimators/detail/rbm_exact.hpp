@@ -56,7 +56,7 @@ void log_z_chunks(const DMatrix& M, const DVector& lin, const DVector& base, con
             });
           }
           double other;
-          if constexpr (Gauss)
+          if (Gauss)  // not if constexpr: nvcc refuses a first capture (quad) there; Gauss folds anyway
             other = models::detail::team_sum<B>(m, no, [&](int i) { return quad(i) * f[i] * f[i]; });
           else
             other = models::detail::team_softplus_sum<B>(m, no, [&](int i) { return f[i]; });

@@ -20,7 +20,7 @@
 #include "zeta/core/types.hpp"
 #include "zeta/rng/philox.hpp"
 
-#if defined(__AVX2__) && !defined(__AVX512F__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
+#if ZETA_HOST_KERNELS && defined(__AVX2__) && !defined(__AVX512F__) && !defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__)
 #define ZETA_ISING_AVX2 1
 #include <immintrin.h>
 #else
@@ -50,7 +50,7 @@ constexpr int kSumBlock = 1024;  //!< sites per work unit of the magnetisation s
 //! (L = 64: four rows) at once. A GPU thread takes one row.
 template <class Space>
 constexpr int rows_per_item() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 4 : 1;
+  return kHostKernels<Space> ? 4 : 1;
 }
 
 //! Sites k0 … k0 + n − 1 of a colour-c row, whose row neighbours in the other
@@ -346,7 +346,7 @@ void half_sweep(const Spins<Space>& s, const Table<Space>& t, int c, int L, std:
           }
         }
         Kokkos::atomic_add(&flips(r), std::int64_t(flipped));
-        if constexpr (WithSums) {
+        if (WithSums) {  // not if constexpr: nvcc refuses a first capture (sums) there; WithSums folds anyway
           Kokkos::atomic_add(&sums(r, 0), std::int64_t(bonds));
           Kokkos::atomic_add(&sums(r, 1), std::int64_t(mag));
         }

@@ -38,7 +38,7 @@ struct RowWeight {
 //! work item on a GPU.
 template <class Space, class F>
 void for_entries(const char* name, int rows, int width, const F& f) {
-  if constexpr (Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible) {
+  if constexpr (kHostKernels<Space>) {
     Kokkos::parallel_for(
         name, RangePolicy<Space>(0, rows), KOKKOS_LAMBDA(const int n) {
           for (int j = 0; j < width; ++j) f(n, j);
@@ -162,7 +162,7 @@ void dsm_hidden_adjoint(const Matrix<Space>& g, const Matrix<Space>& qe, const M
 template <class Space>
 void column_sums(const Matrix<Space>& a, const RowWeight<Space>& w, bool weighted, const Vector<Space>& g,
                  std::size_t off) {
-  constexpr int kRun = Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 64 : 1;
+  constexpr int kRun = kHostKernels<Space> ? 64 : 1;
   const int rows = static_cast<int>(a.extent(0)), cols = static_cast<int>(a.extent(1));
   Kokkos::parallel_for(
       "zeta::Mlp::column_sums", RangePolicy<Space>(0, (cols + kRun - 1) / kRun), KOKKOS_LAMBDA(const int k) {

@@ -105,7 +105,7 @@ KOKKOS_INLINE_FUNCTION double lane_softplus_sum(int lo, int hi, const F& x_of) {
 //! Terms per team-thread work unit: one long vectorized run on a host core, a warp-sized slice on a GPU.
 template <class Space>
 constexpr int block_size() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 2048 : 32;
+  return kHostKernels<Space> ? 2048 : 32;
 }
 
 //! Σ_{i < n} f(i) over a team: threads take blocks, lanes inside a block.
@@ -159,7 +159,7 @@ void scale_rows(const Matrix<Space>& a, const Vector<Space>& iv, const Matrix<Sp
 //! once in vectorized lanes (rng::philox_lanes), a GPU thread one.
 template <class Space>
 constexpr int draw_lanes() {
-  return Kokkos::SpaceAccessibility<Kokkos::HostSpace, typename Space::memory_space>::accessible ? 8 : 1;
+  return kHostKernels<Space> ? 8 : 1;
 }
 
 //! out(n, j) = [u_nj < σ(x_nj)] for j < units, u_nj from word j mod 4 of block
@@ -261,6 +261,10 @@ struct VisibleField {
   }
 };
 
+//! Gaussian draws: Box–Muller in double (2 normals a Philox block) in double builds, 4 in float.
+//! A namespace constant, not a local: nvcc refuses a kernel that first captures a local in if constexpr.
+inline constexpr bool kDoubleNormals = sizeof(Real) == sizeof(double);
+
 //! The visible conditional of e^{−α E_A(v) − γ E(v, h)} with m = h Wᵀ (empty when γ = 0):
 //!   Bernoulli  p(v_i = 1 | h) = σ(α a_i + γ (b_i + m_i)),
 //!   Gaussian   v_i | h ~ N((α a_i + γ (b_i + m_i)) / (α + γ), σ_i² / (α + γ)).
@@ -289,7 +293,6 @@ void visible_conditional(const Matrix<Space>& m, const VisibleTerms<Space>& t, c
         });
     return;
   }
-  constexpr bool kDoubleNormals = sizeof(Real) == sizeof(double);
   constexpr int L = draw_lanes<Space>(), per = kDoubleNormals ? 2 : 4, U = per * L;
   const int groups = ((nv + per - 1) / per + L - 1) / L;
   Kokkos::parallel_for(
@@ -344,7 +347,7 @@ void marginal_energy_kind(const Matrix<Space>& v, const Matrix<Space>& pre, cons
         const double g = double(gamma(n));
         const double vis = team_sum<B>(mb, nv, [&](int i) {
           const double x = double(v(n, i)), bi = double(b(i)), ai = double(base(i));
-          if constexpr (Gauss)
+          if (Gauss)  // not if constexpr: nvcc refuses a first capture (iv, alpha) there; Gauss folds anyway
             return 0.5 * double(iv(i)) * (alpha * (x - ai) * (x - ai) + g * (x - bi) * (x - bi));
           else
             return -(alpha * ai + g * bi) * x;
@@ -381,7 +384,7 @@ void joint_energy_kind(const Matrix<Space>& v, const Matrix<Space>& h, const Mat
         const int n = mb.league_rank();
         const double ev = team_sum<B>(mb, nv, [&](int i) {
           const double x = double(v(n, i)), bi = double(b(i));
-          if constexpr (Gauss)
+          if (Gauss)  // not if constexpr: nvcc refuses a first capture (iv) there; Gauss folds anyway
             return 0.5 * double(iv(i)) * (x - bi) * (x - bi);
           else
             return -bi * x;
