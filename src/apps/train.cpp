@@ -1,7 +1,8 @@
 //! `zeta train`: data-parallel training of an RBM by CD-k or PCD
 //! (training/rbm_contrastive.hpp), or of an MLP energy by denoising score matching
 //! (training/mlp_dsm.hpp) or by CD / PCD with Langevin negatives
-//! (training/mlp_contrastive.hpp), all through the one loop of training/trainer.hpp.
+//! (training/mlp_contrastive.hpp), or of a layer-stack energy by CD / PCD
+//! (training/net_contrastive.hpp), all through the one loop of training/trainer.hpp.
 #include <Kokkos_Core.hpp>
 
 #include <vector>
@@ -13,6 +14,7 @@
 #include "zeta/models/rbm.hpp"
 #include "zeta/training/mlp_contrastive.hpp"
 #include "zeta/training/mlp_dsm.hpp"
+#include "zeta/training/net_contrastive.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
 #include "zeta/training/spec.hpp"
 #include "zeta/training/trainer.hpp"
@@ -64,6 +66,11 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
       return run(dsm);
     }
     training::MlpContrastive contrastive(ts, setup.data, d, mlp, comm);
+    return run(contrastive);
+  }
+  if (setup.net()) {
+    models::Net<Space> net(setup.model.net, models::loaded_params<models::NetParams>(params).theta);
+    training::NetContrastive contrastive(ts, d, net, comm);
     return run(contrastive);
   }
   std::vector<double> base_bias;

@@ -17,12 +17,14 @@ void declare_train_keys(Config& cfg) {
   declare_progress_key(cfg);
   models::declare_model_keys(cfg);
   cfg.declare("model.type", "rbm",
-              "rbm (Bernoulli or Gaussian visible units, model.visible) | mlp (a neural energy, model.layers); "
+              "rbm (Bernoulli or Gaussian visible units, model.visible) | mlp (a neural energy, model.layers) | net (a "
+              "layer stack with conv layers, model.net); "
               "the train keys whose default reads 'rbm: X, mlp: Y' take the one of this kind");
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
               "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains); mlp: dsm (denoising score "
-              "matching) | cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer)");
+              "matching) | cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer); "
+              "net: cd | pcd, as an mlp's");
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
               "uniformly from the list); every example's loss is weighted by sigma^2");
@@ -81,7 +83,7 @@ void declare_per_kind_defaults(Config& cfg) {
   // recipe; measured against scikit-learn's BernoulliRBM in docs/train.md); an MLP
   // energy by Adam at 1e-3.
   const auto per_kind = [&](const char* key, const char* rbm, const char* mlp, const std::string& help) {
-    cfg.declare_per_value(key, "model.type", {{"rbm", rbm}, {"mlp", mlp}}, "", help);
+    cfg.declare_per_value(key, "model.type", {{"rbm", rbm}, {"mlp", mlp}, {"net", mlp}}, "", help);
   };
   per_kind("train.optimizer", "sgd", "adam", "sgd (with momentum) or adam");
   per_kind("train.lr", "0.1", "1e-3", "learning rate (the schedule's starting value)");
@@ -155,13 +157,16 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   ts.max_hours = cfg.get_nonnegative("run.max_hours");
   ts.progress_every = cfg.get_nonnegative("run.progress_every");
   const models::ModelSpec& ms = setup.model = models::read_model_spec(cfg);
-  if (ms.type != "rbm" && ms.type != "mlp")
-    config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
-  const bool mlp = ms.type == "mlp";
+  if (ms.type != "rbm" && ms.type != "mlp" && ms.type != "net")
+    config_error("model.type", "zeta train trains model.type = rbm, mlp or net (got '" + ms.type + "')");
+  // A net takes an mlp's cd / pcd keys (Langevin negatives, replay buffer, energy regulariser).
+  const bool mlp = ms.type == "mlp" || ms.type == "net";
   const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
   const std::string objective = cfg.get_choice("train.objective", {"cd", "pcd", "dsm"});
   if (!mlp && objective == "dsm")
     config_error("train.objective", "dsm trains model.type = mlp; an rbm takes cd or pcd");
+  if (ms.type == "net" && objective == "dsm")
+    config_error("train.objective", "dsm trains model.type = mlp; a net takes cd or pcd (DSM of conv nets is to come)");
   ts.dsm = objective == "dsm";
   ts.pcd = objective == "pcd";
   const auto k = cfg.get_int_at_least("train.k", 1);
@@ -185,6 +190,8 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     read_mlp_keys(cfg, ts, objective, D);
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
     if (ts.dsm) models::require_smooth_activation(ms.activation);
+    if (ms.type == "net" && cfg.given("model.activation"))
+      config_error("model.activation", "is the mlp's; a net's activations are layers of model.net");
   }
   setup.config = cfg.resolved_ini();
   setup.defaults = cfg.defaults_ini();
