@@ -7,12 +7,18 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "zeta/core/error.hpp"
 #include "zeta/models/net.hpp"
 #include "zeta/rng/philox.hpp"
+
+// LAPACK (OpenBLAS exports it): the singular values of a column-major m × n matrix.
+extern "C" void dgesvd_(const char* jobu, const char* jobvt, const int* m, const int* n, double* a, const int* lda,
+                        double* s, double* u, const int* ldu, double* vt, const int* ldvt, double* work,
+                        const int* lwork, int* info);
 
 namespace zeta {
 namespace {
@@ -295,6 +301,111 @@ TEST(Net, InitialisationFollowsPyTorchDefaults) {
   EXPECT_NE(t, models::Net<Space>::random_params(a, 2));
 }
 
+//! The largest singular value of the row-major rows × cols matrix w, by LAPACK dgesvd.
+double largest_singular_value(const double* w, int rows, int cols) {
+  // Row-major w is the column-major cols × rows matrix wᵀ: the same singular values.
+  std::vector<double> a(w, w + std::size_t(rows) * cols), sv(std::size_t(std::min(rows, cols)));
+  int m = cols, n = rows, lda = cols, one = 1, info = 0, lwork = -1;
+  double query = 0, dummy = 0;
+  dgesvd_("N", "N", &m, &n, a.data(), &lda, sv.data(), &dummy, &one, &dummy, &one, &query, &lwork, &info);
+  lwork = int(query);
+  std::vector<double> work(static_cast<std::size_t>(lwork));
+  dgesvd_("N", "N", &m, &n, a.data(), &lda, sv.data(), &dummy, &one, &dummy, &one, work.data(), &lwork, &info);
+  EXPECT_EQ(info, 0);
+  return sv[0];
+}
+
+const std::string kSpectral = "sn_conv(6,3,2,1) silu avgpool(2) flatten sn_linear(5) softplus linear(1)";
+
+// Spectral normalisation as torch.nn.utils.spectral_norm: after enough power
+// iterations σ is the largest singular value of the weight reshaped to
+// [out, in·k·k] (LAPACK's dgesvd), and the layer computes with W/σ: the energies of
+// the same net without sn_ on θ with those weights divided by σ.
+TEST(NetSpectral, SigmaIsTheLargestSingularValue) {
+  const NetArch a = arch_of(kSpectral, {3, 6, 7});
+  ASSERT_EQ(a.n_spectral, 6 + 27 + 5 + 6 * 2 * 1);
+  const auto th = models::Net<Space>::random_params(a, 2);
+  models::Net<Space> net(a, th, models::Net<Space>::random_spectral(a, 2));
+  // Fresh u, v: σ = uᵀWv is no singular value yet.
+  const double s0 = largest_singular_value(th.data() + a.layers[0].w_offset, 6, 27);
+  EXPECT_LT(net.sigma(0), 0.99 * s0);
+  for (int it = 0; it < 300; ++it) net.power_iteration();
+  const double tol = sizeof(Real) == 8 ? 1e-10 : 1e-5;
+  for (int l : {0, 4}) {
+    const auto& L = a.layers[std::size_t(l)];
+    const double sv = largest_singular_value(th.data() + L.w_offset, L.out, int(L.fan_in));
+    EXPECT_NEAR(net.sigma(l), sv, tol * sv) << L.text;
+    std::printf("[ sn       ] %s: sigma %.12g, LAPACK %.12g\n", L.text.c_str(), net.sigma(l), sv);
+  }
+  EXPECT_EQ(net.sigma(6), 1.0);
+  // The same energies as the plain net on W / σ.
+  const NetArch plain = arch_of("conv(6,3,2,1) silu avgpool(2) flatten linear(5) softplus linear(1)", {3, 6, 7});
+  auto scaled = th;
+  for (int l : {0, 4}) {
+    const auto& L = a.layers[std::size_t(l)];
+    for (std::int64_t q = 0; q < L.n_weight; ++q) scaled[std::size_t(L.w_offset + q)] /= net.sigma(l);
+  }
+  models::Net<Space> ref(plain, scaled);
+  const auto x = random_rows(5, a.dim(), 4);
+  const auto e = energies(net, x, 5), r = energies(ref, x, 5);
+  for (int c = 0; c < 5; ++c) EXPECT_NEAR(e[c], r[c], kSame * (1 + std::fabs(r[c])));
+  // The state round-trips: a copy from spectral_state() has the same σ.
+  models::Net<Space> again(a, th, net.spectral_state());
+  EXPECT_EQ(again.sigma(0), net.sigma(0));
+  EXPECT_EQ(again.sigma(4), net.sigma(4));
+}
+
+// ∇θ through σ (u, v held fixed, as PyTorch's backward) and ∇x of an sn net against
+// central differences in double.
+TEST(NetSpectral, GradientsMatchFiniteDifferences) {
+  if (sizeof(Real) != 8) GTEST_SKIP() << "finite differences need double";
+  const NetArch a = arch_of(kSpectral, {2, 6, 5});
+  const auto th = models::Net<Space>::random_params(a, 6);
+  models::Net<Space> net(a, th, models::Net<Space>::random_spectral(a, 6));
+  net.power_iteration();
+  const int n = 4, d = a.dim();
+  const auto x = random_rows(n, d, 8);
+  const std::vector<double> c = {0.5, -0.25, 0.3, -0.6};
+  Vector<Space> cv("c", n);
+  {
+    auto h = Kokkos::create_mirror_view(cv);
+    for (int k = 0; k < n; ++k) h(k) = Real(c[k]);
+    Kokkos::deep_copy(cv, h);
+  }
+  const double reg = 0.3;
+  Vector<Space> g = net.gradient_buffer(), E("E", n);
+  net.contrastive_grad(device_rows(x, n, d), PerChain<Space>(cv), reg, g, E);
+  const auto hg = host_copy(g);
+  const auto loss = [&](const std::vector<double>& t) {
+    net.set_params(t);
+    const auto e = energies(net, x, n);
+    double s = 0;
+    for (int k = 0; k < n; ++k) s += c[k] * e[k] + reg * e[k] * e[k];
+    return s;
+  };
+  const double h = 1e-6;
+  for (std::size_t q = 0; q < th.size(); ++q) {
+    auto tp = th, tm = th;
+    tp[q] += h;
+    tm[q] -= h;
+    const double fd = (loss(tp) - loss(tm)) / (2 * h);
+    EXPECT_NEAR(hg[q], fd, 1e-6 * (1 + std::fabs(fd))) << "parameter " << q;
+  }
+  net.set_params(th);
+  Matrix<Space> gx("gx", n, d);
+  net.energy_and_grad(device_rows(x, n, d), E, gx);
+  const auto hx = host_copy(gx);
+  for (int i = 0; i < d; i += 7) {
+    auto xp = x, xm = x;
+    for (int k = 0; k < n; ++k) xp[std::size_t(k) * d + i] += h, xm[std::size_t(k) * d + i] -= h;
+    const auto ep = energies(net, xp, n), em = energies(net, xm, n);
+    for (int k = 0; k < n; ++k) {
+      const double fd = (ep[k] - em[k]) / (2 * h);
+      EXPECT_NEAR(hx[std::size_t(k) * d + i], fd, 1e-6 * (1 + std::fabs(fd))) << "row " << k << " x" << i;
+    }
+  }
+}
+
 std::string parse_error(const std::string& net, std::vector<std::int64_t> input = {1, 28, 28}) {
   try {
     models::parse_net(net, input);
@@ -323,6 +434,8 @@ TEST(NetInput, BadLayerStringsNameModelNetAndTheLayer) {
       {"flatten linear(2)", "ends with shape (2)"},            // not a scalar energy
       {"conv(1,28)", "ends with shape (1, 1, 1)"},
       {"", "is empty"},
+      {"sn_flatten linear(1)", "layer 0"},                     // spectral norm on a layer without weights
+      {"flatten sn_relu linear(1)", "layer 1"},
   };
   for (const auto& [net, what] : cases) {
     const auto e = parse_error(net);
@@ -333,6 +446,8 @@ TEST(NetInput, BadLayerStringsNameModelNetAndTheLayer) {
   EXPECT_NE(parse_error("flatten linear(1)", {0, 28, 28}).find("model.input"), std::string::npos);
   EXPECT_EQ(parse_error("linear(8) silu linear(1)", {5}), "(no error)");
   EXPECT_EQ(parse_error(" conv( 8, 3 ,1, 1)  swish flatten linear(1) "), "(no error)");
+  EXPECT_NE(parse_error("sn_flatten linear(1)").find("no weights"), std::string::npos);
+  EXPECT_EQ(parse_error("sn_conv(8,4,2,1) lrelu(0.2) flatten sn_linear(1)"), "(no error)");
 }
 
 }  // namespace

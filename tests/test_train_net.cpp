@@ -1,5 +1,6 @@
 //! `zeta train --model.type=net`: a small conv energy on Fashion-MNIST trained by PCD
-//! (replay buffer, Langevin negatives, energy regulariser, gradient clipping) and CD:
+//! (replay buffer, Langevin negatives, energy regulariser, gradient clipping; also with
+//! spectral normalisation) and CD:
 //! bitwise-identical parameters, monitors and after-training energies on 1, 2 and 4
 //! ranks (train.deterministic), close ones with one allreduce, restart bit for bit
 //! with the replay buffer, the output's layout (PyTorch shapes), and input errors
@@ -68,6 +69,10 @@ clip_grad = 0.01
 clamp = 0,1
 )";
 
+// The same with spectral normalisation on every weighted layer but the last.
+const std::string kSnNet =
+    "--model.net=sn_conv(4,4,2,1) lrelu(0.2) sn_conv(8,4,2,1) lrelu(0.2) flatten sn_linear(16) lrelu(0.2) linear(1)";
+
 void remove_files(const std::vector<std::string>& files) {
   for (const auto& f : files)
     for (const std::string sfx : {"", ".prev"}) std::remove((f + sfx).c_str());
@@ -78,15 +83,29 @@ void remove_files(const std::vector<std::string>& files) {
 TEST(TrainNetRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
   ASSERT_TRUE(std::ifstream(kImages).good()) << kImages << " is missing";
   parallel::Comm world(MPI_COMM_WORLD);
-  for (const std::string obj : {"pcd", "cd"}) {
+  for (const std::string obj : {"pcd", "cd", "sn"}) {
     const std::string tag = "net_n" + std::to_string(world.size()) + "_" + obj;
     const std::string many = tag + "_world.h5", one = tag + "_self.h5";
-    const std::string o = "--train.objective=" + obj;
+    // sn: pcd with spectral normalisation.
+    const std::string o = obj == "sn" ? kSnNet : "--train.objective=" + obj;
     const auto rw = run_train(kNet, {o, "--output.file=" + many}, world);
     const auto nw = run_train(kNet, {o, "--train.deterministic=false", "--output.file="}, world);
     if (world.root()) {
       parallel::Comm self(MPI_COMM_SELF);
       const auto rs = run_train(kNet, {o, "--output.file=" + one}, self);
+      if (obj == "sn") {
+        for (const std::string ds : {"/model/net/layer_0/weight_u", "/model/net/layer_2/weight_v",
+                                     "/model/net/layer_5/weight_u"})
+          EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << obj << " " << ds;
+        // u is a unit vector; the last layer has none.
+        double uu = 0;
+        for (double v : dataset(one, "/model/net/layer_2/weight_u")) uu += v * v;
+        EXPECT_NEAR(uu, 1.0, 1e-6);
+        std::vector<hsize_t> dv;
+        dataset(one, "/model/net/layer_2/weight_v", &dv);
+        EXPECT_EQ(dv, (std::vector<hsize_t>{64}));
+        EXPECT_THROW(dataset(one, "/model/net/layer_7/weight_u"), Error);
+      }
       ASSERT_EQ(rs.status, "ok");
       EXPECT_TRUE(rw.params == rs.params) << obj << ": parameters differ between " << world.size() << " ranks and 1";
       EXPECT_EQ(rw.loss, rs.loss) << obj;
@@ -135,16 +154,22 @@ TEST(TrainNetRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
 // and on one rank.
 TEST(TrainNetCheckpoint, RestartWithTheBufferIsBitForBit) {
   parallel::Comm world(MPI_COMM_WORLD);
-  const std::string tag = "net_restart_n" + std::to_string(world.size());
+  for (const bool sn : {false, true}) {
+  const std::string tag = "net_restart_n" + std::to_string(world.size()) + (sn ? "_sn" : "");
+  const auto run = [&](std::vector<std::string> o, const parallel::Comm& c) {
+    if (sn) o.push_back(kSnNet);
+    return run_train(kNet, o, c);
+  };
   const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt", copy = half + ".copy";
-  const auto a = run_train(kNet, {"--checkpoint.file=" + straight, "--output.file="}, world);
+  const auto a = run({"--checkpoint.file=" + straight, "--output.file="}, world);
   ASSERT_EQ(a.status, "ok");
-  const auto h = run_train(kNet, {"--run.steps=6", "--checkpoint.file=" + half, "--output.file="}, world);
+  const auto h = run({"--run.steps=6", "--checkpoint.file=" + half, "--output.file="}, world);
   ASSERT_EQ(h.steps_done, 6);
-  const std::vector<std::string> sets = {"/model/net/layer_0/weight", "/model/net/layer_5/weight",
-                                         "/model/net/layer_7/bias",   "/optimizer/m",
-                                         "/optimizer/v",              "/train/replay_buffer",
-                                         "/train/loss",               "/train/energy_model"};
+  std::vector<std::string> sets = {"/model/net/layer_0/weight", "/model/net/layer_5/weight",
+                                   "/model/net/layer_7/bias",   "/optimizer/m",
+                                   "/optimizer/v",              "/train/replay_buffer",
+                                   "/train/loss",               "/train/energy_model"};
+  if (sn) sets.insert(sets.end(), {"/model/net/layer_0/weight_u", "/model/net/layer_2/weight_v"});
   if (world.root()) {
     const auto b6 = dataset(half, "/train/replay_buffer"), b12 = dataset(straight, "/train/replay_buffer");
     ASSERT_EQ(b6.size(), 128u * 784);
@@ -154,7 +179,7 @@ TEST(TrainNetCheckpoint, RestartWithTheBufferIsBitForBit) {
   }
   world.barrier();
   const auto c =
-      run_train(kNet, {"--checkpoint.file=" + half, "--checkpoint.restart=true", "--output.file="}, world);
+      run({"--checkpoint.file=" + half, "--checkpoint.restart=true", "--output.file="}, world);
   EXPECT_EQ(c.steps_done, 12);
   EXPECT_TRUE(c.params == a.params);
   EXPECT_EQ(c.loss, a.loss);
@@ -162,7 +187,7 @@ TEST(TrainNetCheckpoint, RestartWithTheBufferIsBitForBit) {
     for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(half, ds)) << ds << " (restart)";
     parallel::Comm self(MPI_COMM_SELF);
     const auto b =
-        run_train(kNet, {"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
+        run({"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
     EXPECT_TRUE(b.params == a.params) << "restart on 1 rank";
     for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
   }
@@ -180,6 +205,7 @@ TEST(TrainNetCheckpoint, RestartWithTheBufferIsBitForBit) {
   world.barrier();
   if (world.root()) remove_files({straight, half, copy});
   world.barrier();
+  }
 }
 
 std::string error_of(const std::vector<std::string>& overrides, const parallel::Comm& comm) {
@@ -207,6 +233,8 @@ TEST(TrainNetInput, ErrorsNameTheKey) {
       {"--train.energy_reg=-1", "train.energy_reg"},
       {"--train.buffer_size=8", "train.buffer_size"},
       {"--model.params=/nonexistent/net.h5", "model.params"},
+      {"--model.net=sn_conv(4,4,2,1) sn_lrelu(0.2) flatten linear(1)", "model.net: layer 1"},
+      {"--sampler.noise_scale=0", "sampler.noise_scale"},
   };
   for (const auto& [arg, key] : cases) {
     const auto e = error_of({arg}, world);

@@ -69,7 +69,8 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
     return run(contrastive);
   }
   if (setup.net()) {
-    models::Net<Space> net(setup.model.net, models::loaded_params<models::NetParams>(params).theta);
+    const auto& p = models::loaded_params<models::NetParams>(params);
+    models::Net<Space> net(setup.model.net, p.theta, p.spectral);
     training::NetContrastive contrastive(ts, d, net, comm);
     return run(contrastive);
   }

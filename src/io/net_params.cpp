@@ -32,7 +32,32 @@ std::vector<double> read_net_theta(hid_t f, const std::string& file, const model
   return theta;
 }
 
-std::vector<double> read_net_params(const std::string& file, const models::NetArch& arch) {
+std::vector<double> read_net_spectral(hid_t f, const std::string& file, const models::NetArch& arch) {
+  std::size_t sn = 0, found = 0;
+  for (std::size_t i = 0; i < arch.layers.size(); ++i)
+    if (arch.layers[i].sn) ++sn, found += exists(f, base_of(i) + "/weight_u") ? 1 : 0;
+  if (found == 0) return {};
+  std::vector<double> s(std::size_t(arch.n_spectral));
+  for (std::size_t i = 0; i < arch.layers.size(); ++i) {
+    const models::NetLayer& L = arch.layers[i];
+    if (!L.sn) continue;
+    const std::string base = base_of(i);
+    if (found != sn && !exists(f, base + "/weight_u"))
+      throw Error("'" + file + "' has spectral-norm vectors for some sn layers but not " + base + "/weight_u");
+    const auto u = read_array<double>(f, file, base + "/weight_u", {hsize_t(L.out)});
+    const auto v = read_array<double>(f, file, base + "/weight_v", {hsize_t(L.fan_in)});
+    for (double x : u)
+      if (!std::isfinite(x)) throw Error("'" + file + "' " + base + "/weight_u holds NaN or Inf");
+    for (double x : v)
+      if (!std::isfinite(x)) throw Error("'" + file + "' " + base + "/weight_v holds NaN or Inf");
+    std::copy(u.begin(), u.end(), s.begin() + L.u_offset);
+    std::copy(v.begin(), v.end(), s.begin() + L.v_offset);
+  }
+  return s;
+}
+
+std::vector<double> read_net_params(const std::string& file, const models::NetArch& arch,
+                                    std::vector<double>* spectral) {
   Handle f = open_read(file);
   if (!exists(f.id(), "/model/net")) {
     const char* other = exists(f.id(), "/model/rbm") ? "rbm parameters (/model/rbm)"
@@ -41,22 +66,30 @@ std::vector<double> read_net_params(const std::string& file, const models::NetAr
     throw Error("model.params: '" + file + "' holds " + other + ", but model.type = net reads /model/net/layer_i");
   }
   try {
-    return read_net_theta(f.id(), file, arch);
+    auto theta = read_net_theta(f.id(), file, arch);
+    if (spectral) *spectral = read_net_spectral(f.id(), file, arch);
+    return theta;
   } catch (const Error& e) {
     throw Error(std::string("model.params: ") + e.what() + " (model.net = '" + arch.text + "')");
   }
 }
 
-void write_net_params(hid_t f, const models::NetArch& arch, const std::vector<double>& theta) {
+void write_net_params(hid_t f, const models::NetArch& arch, const std::vector<double>& theta,
+                      const std::vector<double>& spectral) {
   for (std::size_t i = 0; i < arch.layers.size(); ++i) {
     const models::NetLayer& L = arch.layers[i];
     if (!L.weighted()) continue;
     write_doubles(f, base_of(i) + "/weight", dims_of(L.weight_shape()), theta.data() + L.w_offset);
     write_doubles(f, base_of(i) + "/bias", {hsize_t(L.n_bias)}, theta.data() + L.b_offset);
+    if (L.sn && !spectral.empty()) {
+      write_doubles(f, base_of(i) + "/weight_u", {hsize_t(L.out)}, spectral.data() + L.u_offset);
+      write_doubles(f, base_of(i) + "/weight_v", {hsize_t(L.fan_in)}, spectral.data() + L.v_offset);
+    }
   }
 }
 
-void write_net_params(OutputFile& out, const models::NetArch& arch, const std::vector<double>& theta) {
+void write_net_params(OutputFile& out, const models::NetArch& arch, const std::vector<double>& theta,
+                      const std::vector<double>& spectral) {
   for (std::size_t i = 0; i < arch.layers.size(); ++i) {
     const models::NetLayer& L = arch.layers[i];
     if (!L.weighted()) continue;
@@ -69,6 +102,14 @@ void write_net_params(OutputFile& out, const models::NetArch& arch, const std::v
     else
       out.describe(base + "/weight", "1", "weights of " + what + " in PyTorch's Linear shape", {"output", "input"});
     out.describe(base + "/bias", "1", "biases of " + what, {"output"});
+    if (L.sn && !spectral.empty()) {
+      out.write_root_double(base + "/weight_u", {hsize_t(L.out)}, spectral.data() + L.u_offset);
+      out.write_root_double(base + "/weight_v", {hsize_t(L.fan_in)}, spectral.data() + L.v_offset);
+      out.describe(base + "/weight_u", "1", "spectral norm of " + what + ": the left singular vector estimate u",
+                   {"output"});
+      out.describe(base + "/weight_v", "1", "spectral norm of " + what + ": the right singular vector estimate v",
+                   {"input"});
+    }
   }
   std::string input;
   for (int v : arch.input.spatial ? std::vector<int>{arch.input.c, arch.input.h, arch.input.w}

@@ -144,7 +144,7 @@ ModelSpec read_model_spec(const Config& cfg) {
     s.net = parse_net(cfg.get_string("model.net"), cfg.get_ints("model.input"));
     s.dim = s.net.dim();
     s.params = cfg.get_string("model.params");
-    if (s.params.empty()) s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
+    s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
     return s;
   }
   if (s.type == "gaussian" || s.type == "double_well") {
@@ -222,11 +222,15 @@ std::string rbm_mismatch(const Config& cfg, const ModelSpec& ms, const io::RbmPa
 namespace {
 //! A net's θ: random (model.init_seed) or model.params, checked on every rank.
 ModelParams load_net_params(const ModelSpec& ms, const parallel::Comm& comm) {
-  if (ms.params.empty()) return NetParams{Net<Kokkos::DefaultHostExecutionSpace>::random_params(ms.net, ms.init_seed)};
+  using HostNet = Net<Kokkos::DefaultHostExecutionSpace>;
+  if (ms.params.empty())
+    return NetParams{HostNet::random_params(ms.net, ms.init_seed), HostNet::random_spectral(ms.net, ms.init_seed)};
   NetParams p;
   std::string why;
   try {
-    p.theta = io::read_net_params(ms.params, ms.net);
+    p.theta = io::read_net_params(ms.params, ms.net, &p.spectral);
+    // A file without u, v (trained without sn): PyTorch's fresh start for them.
+    if (p.spectral.empty()) p.spectral = HostNet::random_spectral(ms.net, ms.init_seed);
   } catch (const std::exception& e) {
     why = e.what();
     if (why.rfind("model.", 0) != 0) why = "model.params: " + why;

@@ -124,7 +124,8 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
     NetLayer L;
     L.text = t.text;
     L.in = s;
-    const std::string& n = t.name;
+    L.sn = t.name.rfind("sn_", 0) == 0;
+    const std::string n = L.sn ? t.name.substr(3) : t.name;
     if (n == "conv" || n == "conv2d") {
       expect_args(i, t, 2, 4, "(out, kernel[, stride[, padding]])");
       L.kind = LayerKind::conv;
@@ -171,7 +172,14 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
       L.outs = s;
     } else {
       layer_error(i, t.text,
-                  "unknown layer '" + n + "' (conv, linear, flatten, avgpool, lrelu, relu, silu, softplus)");
+                  "unknown layer '" + t.name + "' (conv, linear, flatten, avgpool, lrelu, relu, silu, softplus; sn_conv, sn_linear)");
+    }
+    if (L.sn && !L.weighted())
+      layer_error(i, t.text, "spectral normalisation (sn_) applies to conv and linear layers only: this one has no weights");
+    if (L.sn) {
+      L.u_offset = a.n_spectral;
+      L.v_offset = a.n_spectral + L.out;
+      a.n_spectral += L.out + L.fan_in;
     }
     if (L.weighted()) {
       L.n_weight = std::int64_t(L.out) * L.fan_in;

@@ -81,6 +81,7 @@ void NetContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
   const std::int64_t n = nloc_ * b_;
   data_rows(s, row_block<Space>(x_, 0, n));
   negatives(s, !hold_);
+  if (!hold_) net_.power_iteration();
   const double a = ts_.energy_reg / double(ts_.batch), inv = 1.0 / double(ts_.batch);
   grad.reduce(
       ts_.deterministic, nloc_,
@@ -116,17 +117,22 @@ const char* NetContrastive::record(std::int64_t s, double grad_norm) {
 
 void NetContrastive::gather_state() {
   theta_ = net_.params();
+  spectral_ = net_.spectral_state();
   if (ts_.pcd) buffer_.gather(comm_);
 }
 
 void NetContrastive::write_state(hid_t f) {
-  io::write_net_params(f, net_.arch(), theta_);
+  io::write_net_params(f, net_.arch(), theta_, spectral_);
   write_series(f, series_);
   if (ts_.pcd) buffer_.write(f);
 }
 
 std::vector<double> NetContrastive::read_state(hid_t f, const std::string& file) {
   std::vector<double> theta = io::read_net_theta(f, file, net_.arch());
+  spectral_ = io::read_net_spectral(f, file, net_.arch());
+  if (spectral_.size() != std::size_t(net_.arch().n_spectral))
+    throw Error("checkpoint '" + file + "' lacks the spectral-norm vectors (weight_u, weight_v) of model.net's sn layers",
+                false);
   read_series(f, file, series_, "monitor");
   if (ts_.pcd) buffer_.read(f, file);
   return theta;
@@ -135,11 +141,13 @@ std::vector<double> NetContrastive::read_state(hid_t f, const std::string& file)
 void NetContrastive::restore(const std::vector<double>& theta) {
   broadcast_series(comm_, series_);
   if (ts_.pcd) buffer_.scatter(comm_);
+  comm_.broadcast(spectral_);
+  net_.set_spectral_state(spectral_);
   net_.set_params(theta);
 }
 
 void NetContrastive::write_output(io::OutputFile& out, std::int64_t) {
-  io::write_net_params(out, net_.arch(), net_.params());
+  io::write_net_params(out, net_.arch(), net_.params(), net_.spectral_state());
   write_series(out, series_);
 }
 

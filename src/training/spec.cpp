@@ -46,6 +46,10 @@ void declare_train_keys(Config& cfg) {
                         "the negative phase's move: rbm: block Gibbs (train.k sweeps); mlp cd / pcd: langevin only "
                         "(x - (eps/2) clip(grad E) + sqrt(eps) z, clamped)");
   samplers::declare_langevin_keys(cfg);
+  cfg.declare("sampler.noise_scale", "1",
+              "mlp, net cd / pcd: the noise scale eta > 0 of the negatives' moves x - (eps/2) grad E + eta sqrt(eps) z "
+              "(1: Langevin at the model's temperature; the PyTorch EBM tutorial's eps = 10 with noise 0.005 is eta "
+              "= 0.0016)");
   cfg.declare("train.batch", "64",
               "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "
               "data.partitions");
@@ -102,6 +106,7 @@ void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objectiv
     cfg.get_choice("sampler.type", {"langevin"});
     samplers::read_langevin_keys(cfg, ts.langevin);
     ts.langevin.type = samplers::SamplerType::langevin;
+    ts.langevin.noise_scale = cfg.get_positive("sampler.noise_scale");
     ts.buffer_size = cfg.get_int_at_least("train.buffer_size", 1);
     if (ts.pcd && ts.buffer_size < ts.batch)
       config_error("train.buffer_size", std::to_string(ts.buffer_size) + " states are fewer than train.batch = " +
@@ -184,7 +189,8 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   io::check_checkpoint_vs_output(ck, ts.file);
   if (!mlp)
     for (const char* key : {"train.buffer_size", "train.reinit_prob", "train.energy_reg", "sampler.type",
-                            "sampler.step_size", "sampler.clip_grad", "sampler.clamp", "sampler.init_scale"})
+                            "sampler.step_size", "sampler.clip_grad", "sampler.clamp", "sampler.init_scale",
+                            "sampler.noise_scale"})
       if (cfg.given(key)) config_error(key, "applies to model.type = mlp (an rbm's negatives come from block Gibbs)");
   if (mlp) {
     read_mlp_keys(cfg, ts, objective, D);

@@ -80,6 +80,7 @@ ModelSpec read_model_spec(const Config& cfg);
 //! A net's parameters: θ in Net's flat layout (io/net_params.hpp).
 struct NetParams {
   std::vector<double> theta;
+  std::vector<double> spectral;  //!< u, v of the sn layers (Net::spectral_state)
 };
 
 //! The parameters of an mlp, rbm or net (load_model_params); none for the other models,

@@ -13,7 +13,16 @@
 //!
 //! Parameters: one flat θ, per conv / linear layer in model.net order its weight in
 //! PyTorch's shape ([out, in, k, k] or [out, in], row-major) then its bias, as Mlp's;
-//! an optimizer updates theta() in place (params_updated() after it, a no-op here).
+//! an optimizer updates theta() in place (params_updated() after it).
+//!
+//! Spectral normalisation (sn_conv, sn_linear), as torch.nn.utils.spectral_norm: the
+//! layer computes with W / σ, σ = uᵀ W v for the weight reshaped to [out, in·k·k] and
+//! the held vectors u [out], v [in·k·k]; power_iteration() (the trainer calls it once
+//! per step, as PyTorch does once per training-mode forward) sets v ← Wᵀu / ‖Wᵀu‖,
+//! u ← W v / ‖W v‖ and σ anew; ∇θ goes through σ with u, v held fixed:
+//! ∂L/∂W = G/σ − (Σ G ⊙ W)/σ² · u vᵀ for G = ∂L/∂(W/σ). u and v are the spectral state
+//! (a checkpoint keeps it, so a restart is bit for bit); the forward pass reads the
+//! effective parameters (W/σ, b), refreshed with σ at every parameter change.
 #pragma once
 #include <Kokkos_Core.hpp>
 
@@ -39,9 +48,41 @@ class Net {
   //! Images per forward / backward chunk.
   static constexpr int kChunk = 64;
 
-  Net(const NetArch& arch, const std::vector<double>& theta) : arch_(arch) {
+  //! `spectral`: u and v of the sn layers (random_spectral, or a checkpoint's); none without sn layers.
+  Net(const NetArch& arch, const std::vector<double>& theta, const std::vector<double>& spectral = {})
+      : arch_(arch) {
     theta_ = Vector<Space>("zeta::Net::theta", std::size_t(arch_.n_params));
+    eff_ = theta_;
+    if (arch_.spectral()) {
+      eff_ = Vector<Space>("zeta::Net::effective_theta", std::size_t(arch_.n_params));
+      sn_ = Vector<Space>("zeta::Net::spectral_uv", std::size_t(arch_.n_spectral));
+      std::int64_t widest = 1;
+      for (const auto& L : arch_.layers) widest = std::max<std::int64_t>(widest, L.out);
+      wv_ = Vector<Space>("zeta::Net::spectral_wv", std::size_t(widest));
+      sigma_.assign(arch_.layers.size(), 1.0);
+      set_spectral_state(spectral);
+    }
     set_params(theta);
+  }
+
+  //! PyTorch's initial u and v: N(0, 1) entries, normalised, from the counter RNG keyed
+  //! by (seed, layer index) (step 1: θ's draws use step 0).
+  static std::vector<double> random_spectral(const NetArch& arch, std::uint32_t seed) {
+    std::vector<double> s(std::size_t(arch.n_spectral));
+    for (std::size_t i = 0; i < arch.layers.size(); ++i) {
+      const NetLayer& L = arch.layers[i];
+      if (!L.sn) continue;
+      const rng::Stream st(seed, i, 1, rng::kInit);
+      const int n = int(L.out + L.fan_in);
+      st.normals(n, [&](int k, Real z) { s[std::size_t(L.u_offset + k)] = double(z); });
+      for (auto [off, len] : {std::pair{L.u_offset, std::int64_t(L.out)}, std::pair{L.v_offset, L.fan_in}}) {
+        double sq = 0;
+        for (std::int64_t k = 0; k < len; ++k) sq += s[std::size_t(off + k)] * s[std::size_t(off + k)];
+        const double inv = 1 / std::max(std::sqrt(sq), 1e-12);
+        for (std::int64_t k = 0; k < len; ++k) s[std::size_t(off + k)] *= inv;
+      }
+    }
+    return s;
   }
 
   //! PyTorch's default initialisation of Conv2d and Linear (kaiming_uniform_ with a = √5):
@@ -78,7 +119,41 @@ class Net {
     Kokkos::deep_copy(theta_, h);
     params_updated();
   }
-  void params_updated() {}
+  //! Refreshes the effective parameters (W/σ of the sn layers, σ from the held u, v).
+  void params_updated() {
+    if (arch_.spectral()) refresh_spectral();
+  }
+
+  // ---- spectral normalisation ----------------------------------------------------
+  //! u and v of every sn layer (NetLayer::u_offset, v_offset), for a checkpoint.
+  std::vector<double> spectral_state() const { return arch_.spectral() ? host_copy(sn_) : std::vector<double>(); }
+  void set_spectral_state(const std::vector<double>& s) {
+    if (s.size() != std::size_t(arch_.n_spectral))
+      throw Error("net: " + std::to_string(s.size()) + " spectral-norm entries given, model.net has " +
+                  std::to_string(arch_.n_spectral));
+    if (s.empty()) return;
+    auto h = Kokkos::create_mirror_view(sn_);
+    for (std::size_t k = 0; k < s.size(); ++k) h(k) = Real(s[k]);
+    Kokkos::deep_copy(sn_, h);
+    refresh_spectral();
+  }
+  //! σ of layer `layer` (1 for a layer without sn).
+  double sigma(int layer) const { return arch_.spectral() ? sigma_.at(std::size_t(layer)) : 1.0; }
+  //! One power iteration per sn layer (v ← Wᵀu/‖Wᵀu‖, u ← Wv/‖Wv‖), then σ and W/σ anew.
+  void power_iteration() {
+    for (const auto& L : arch_.layers) {
+      if (!L.sn) continue;
+      Real* u = sn_.data() + L.u_offset;
+      Real* v = sn_.data() + L.v_offset;
+      linalg::gemm<Space>(true, false, Real(1), weight_raw(L), Matrix<Space>(u, L.out, 1), Real(0),
+                          Matrix<Space>(v, L.fan_in, 1));
+      detail::normalize<Space>(v, L.fan_in);
+      linalg::gemm<Space>(false, false, Real(1), weight_raw(L), Matrix<Space>(v, L.fan_in, 1), Real(0),
+                          Matrix<Space>(u, L.out, 1));
+      detail::normalize<Space>(u, L.out);
+    }
+    refresh_spectral();
+  }
   Vector<Space> gradient_buffer() const { return Vector<Space>("zeta::Net::grad_theta", n_params()); }
 
   //! E(x_n) for every row.
@@ -110,6 +185,20 @@ class Net {
   void contrastive_grad(const Matrix<Space>& x, const PerChain<Space>& c, double a, const Vector<Space>& g,
                         const Vector<Space>& E) {
     if (g.extent(0) != n_params()) throw Error("internal: net gradient buffer has the wrong length", false);
+    if (arch_.spectral()) {
+      // The gradient of the effective parameters into a scratch buffer, then through σ into g.
+      if (gs_.extent(0) != n_params()) gs_ = gradient_buffer();
+      Kokkos::deep_copy(gs_, Real(0));
+      contrastive_effective(x, c, a, gs_, E);
+      return through_sigma(g);
+    }
+    contrastive_effective(x, c, a, g, E);
+  }
+
+ private:
+  //! contrastive_grad's ∇ of the effective parameters (W/σ, b) added to g.
+  void contrastive_effective(const Matrix<Space>& x, const PerChain<Space>& c, double a, const Vector<Space>& g,
+                             const Vector<Space>& E) {
     if (c.per_chain() && c.size() < x.extent(0)) throw Error("internal: net row weights do not cover the batch", false);
     if (E.data() && E.extent(0) < x.extent(0)) throw Error("internal: net energy output does not cover the batch", false);
     for_chunks(x, [&](std::int64_t r0, int nb) {
@@ -120,7 +209,35 @@ class Net {
     });
   }
 
- private:
+  //! g += ∂L/∂θ from gs_ = ∂L/∂(effective θ): biases and plain layers as they are, an
+  //! sn layer's weights G/σ − (Σ G ⊙ W)/σ² u vᵀ.
+  void through_sigma(const Vector<Space>& g) {
+    for (std::size_t l = 0; l < arch_.layers.size(); ++l) {
+      const NetLayer& L = arch_.layers[l];
+      if (!L.weighted()) continue;
+      if (L.sn)
+        detail::sn_weight_grad<Space>(gs_.data() + L.w_offset, theta_.data() + L.w_offset, sn_.data() + L.u_offset,
+                                      sn_.data() + L.v_offset, L.out, L.fan_in, sigma_[l], g.data() + L.w_offset);
+      else
+        detail::add_to<Space>(gs_.data() + L.w_offset, g.data() + L.w_offset, L.n_weight);
+      detail::add_to<Space>(gs_.data() + L.b_offset, g.data() + L.b_offset, L.n_bias);
+    }
+  }
+
+  //! σ = uᵀ W v per sn layer, and the effective parameters: θ with each sn weight / σ.
+  void refresh_spectral() {
+    Kokkos::deep_copy(eff_, theta_);
+    for (std::size_t l = 0; l < arch_.layers.size(); ++l) {
+      const NetLayer& L = arch_.layers[l];
+      if (!L.sn) continue;
+      const Matrix<Space> wv(wv_.data(), L.out, 1);
+      linalg::gemm<Space>(false, false, Real(1), weight_raw(L), Matrix<Space>(sn_.data() + L.v_offset, L.fan_in, 1),
+                          Real(0), wv);
+      sigma_[l] = detail::dot<Space>(sn_.data() + L.u_offset, wv_.data(), L.out);
+      detail::scale<Space>(eff_.data() + L.w_offset, Real(1 / sigma_[l]), L.n_weight);
+    }
+  }
+
   template <class F>
   void for_chunks(const Matrix<Space>& x, F&& f) {
     if (static_cast<int>(x.extent(1)) != dim()) throw Error("internal: net input has the wrong dimension", false);
@@ -165,7 +282,9 @@ class Net {
   static detail::ConvGeom geom(const NetLayer& L) {
     return detail::ConvGeom{L.in.c, L.in.h, L.in.w, L.k, L.stride, L.pad, L.outs.h, L.outs.w};
   }
-  Matrix<Space> weight(const NetLayer& L) const {
+  //! The effective weight (W/σ with sn) that the passes use, and θ's own.
+  Matrix<Space> weight(const NetLayer& L) const { return Matrix<Space>(eff_.data() + L.w_offset, L.out, L.fan_in); }
+  Matrix<Space> weight_raw(const NetLayer& L) const {
     return Matrix<Space>(theta_.data() + L.w_offset, L.out, L.fan_in);
   }
 
@@ -189,13 +308,13 @@ class Net {
           const std::int64_t rows = std::int64_t(nb) * g.ho * g.wo;
           const Matrix<Space> col(col_[l].data(), rows, L.fan_in), z(out, rows, L.out);
           linalg::gemm<Space>(false, true, Real(1), col, weight(L), Real(0), z);
-          detail::add_bias<Space>(out, theta_.data() + L.b_offset, rows, L.out);
+          detail::add_bias<Space>(out, eff_.data() + L.b_offset, rows, L.out);
           break;
         }
         case LayerKind::linear: {
           const Matrix<Space> ain(const_cast<Real*>(a), nb, L.fan_in), z(out, nb, L.out);
           linalg::gemm<Space>(false, true, Real(1), ain, weight(L), Real(0), z);
-          detail::add_bias<Space>(out, theta_.data() + L.b_offset, nb, L.out);
+          detail::add_bias<Space>(out, eff_.data() + L.b_offset, nb, L.out);
           break;
         }
         case LayerKind::flatten:
@@ -292,6 +411,9 @@ class Net {
 
   NetArch arch_;
   Vector<Space> theta_;
+  Vector<Space> eff_;                 //!< the effective parameters (θ itself without sn layers)
+  Vector<Space> sn_, wv_, gs_;        //!< sn: u and v, W v, the effective parameters' gradient
+  std::vector<double> sigma_;         //!< sn: σ per layer
   int rows_ = 0;                      //!< images the workspaces hold
   std::vector<Vector<Space>> act_;    //!< a_0 (input, NHWC) … a_L (the energy)
   std::vector<Vector<Space>> col_;    //!< per conv layer: its im2col matrix

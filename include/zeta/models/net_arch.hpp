@@ -9,6 +9,9 @@
 //!   flatten                     (C, H, W) -> C·H·W in PyTorch's order
 //!   avgpool(k)                  AvgPool2d(k) (stride k, floor)
 //!   lrelu(α) relu silu softplus elementwise
+//! A conv or linear layer written sn_conv(...) / sn_linear(...) is spectrally
+//! normalised as by torch.nn.utils.spectral_norm: W / σ(W), σ from a power iteration
+//! on W reshaped to [out, in·k·k] (models/net.hpp).
 //! The last layer must leave one number per row: the energy.
 #pragma once
 #include <cstdint>
@@ -34,9 +37,12 @@ struct NetLayer {
   int out = 0, k = 1, stride = 1, pad = 0;  //!< conv, linear (out), avgpool (k)
   NetAct act = NetAct::relu;
   double alpha = 0;          //!< lrelu's negative slope
+  bool sn = false;           //!< spectral normalisation (conv, linear)
   NetShape in, outs;         //!< shapes per row before and after
   //! conv / linear: fan-in (in·k·k), weight and bias entries, θ offsets.
   std::int64_t fan_in = 0, n_weight = 0, n_bias = 0, w_offset = 0, b_offset = 0;
+  //! sn: offsets of u [out] and v [fan_in] in the net's spectral state.
+  std::int64_t u_offset = 0, v_offset = 0;
   bool weighted() const { return kind == LayerKind::conv || kind == LayerKind::linear; }
   //! The weight's PyTorch shape: [out, in, k, k] or [out, in].
   std::vector<std::int64_t> weight_shape() const;
@@ -47,6 +53,8 @@ struct NetArch {
   NetShape input;
   std::vector<NetLayer> layers;
   std::int64_t n_params = 0;
+  std::int64_t n_spectral = 0;  //!< entries of the spectral-norm vectors u, v of every sn layer
+  bool spectral() const { return n_spectral > 0; }
   int dim() const { return int(input.size()); }
   //! The element count of the largest intermediate tensor per row.
   std::int64_t widest() const;

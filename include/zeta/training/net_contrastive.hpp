@@ -9,10 +9,14 @@
 //!               t keyed by (seed, r, s·k + t); pcd writes the states back to their slots;
 //!   loss        L = ⟨E(x₊)⟩ − ⟨E(x₋)⟩ + α(⟨E(x₊)²⟩ + ⟨E(x₋)²⟩) over the global batch
 //!               (α = train.energy_reg), Net::contrastive_grad; train.clip_norm clips
-//!               the gradient's global norm (the tutorial's clip_grad_norm_).
+//!               the gradient's global norm (the tutorial's clip_grad_norm_);
+//!   sn layers   one power iteration between the negatives and the loss, as PyTorch's
+//!               training-mode forward after the tutorial's eval-mode sampling (none
+//!               while the state is held).
 //! Every pass over rows goes partition block by partition block when deterministic, so
 //! each GEMM sees the same rows on any rank count. A checkpoint holds θ
-//! (/model/net/layer_i), the optimizer state, the step and (pcd) the replay buffer. A
+//! (/model/net/layer_i, with the sn layers' u and v), the optimizer state, the step and
+//! (pcd) the replay buffer. A
 //! finished run ends with the check of the trained model (output /eval): energies of a
 //! batch of data, of negatives drawn as at step run.steps and of uniform noise.
 #pragma once
@@ -102,7 +106,7 @@ class NetContrastive : public Objective {
   ReplayBuffer buffer_;  //!< pcd
   Series series_;
   EvalFigures eval_;
-  std::vector<double> theta_;  //!< θ at gather_state
+  std::vector<double> theta_, spectral_;  //!< θ and the sn vectors at gather_state / read_state
   bool hold_ = false;
 };
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <Kokkos_Core.hpp>
 
+#include <cmath>
 #include <cstdint>
 
 #include "zeta/core/math.hpp"
@@ -182,6 +183,46 @@ void energy_seed(const Real* e, const PerChain<Space>& s, std::int64_t first, Re
   net_for<Space>(
       "zeta::Net::seed", rows,
       KOKKOS_LAMBDA(const std::int64_t n) { seed[n] = s(int(first + n)) + Real(2) * a * e[n]; });
+}
+
+//! Σ_k a_k b_k in double.
+template <class Space>
+double dot(const Real* a, const Real* b, std::int64_t n) {
+  double s = 0;
+  Kokkos::parallel_reduce(
+      "zeta::Net::dot", RangePolicy<Space>(0, n),
+      KOKKOS_LAMBDA(const std::int64_t k, double& acc) { acc += double(a[k]) * double(b[k]); }, s);
+  return s;
+}
+
+template <class Space>
+void scale(Real* x, Real s, std::int64_t n) {
+  net_for<Space>("zeta::Net::scale", n, KOKKOS_LAMBDA(const std::int64_t k) { x[k] *= s; });
+}
+
+//! x ← x / max(‖x‖, 1e-12) (PyTorch's normalize).
+template <class Space>
+void normalize(Real* x, std::int64_t n) {
+  const double norm = std::sqrt(dot<Space>(x, x, n));
+  scale<Space>(x, Real(1 / (norm > 1e-12 ? norm : 1e-12)), n);
+}
+
+template <class Space>
+void add_to(const Real* src, Real* dst, std::int64_t n) {
+  net_for<Space>("zeta::Net::add", n, KOKKOS_LAMBDA(const std::int64_t k) { dst[k] += src[k]; });
+}
+
+//! g += G/σ − (Σ G ⊙ W)/σ² u vᵀ: an sn layer's weight gradient through σ = uᵀ W v (u, v fixed).
+template <class Space>
+void sn_weight_grad(const Real* G, const Real* W, const Real* u, const Real* v, int out, std::int64_t fan_in,
+                    double sigma, Real* g) {
+  const std::int64_t n = std::int64_t(out) * fan_in;
+  const Real inv = Real(1 / sigma), c = Real(dot<Space>(G, W, n) / (sigma * sigma));
+  net_for<Space>(
+      "zeta::Net::sn_weight_grad", n, KOKKOS_LAMBDA(const std::int64_t k) {
+        const std::int64_t o = k / fan_in, j = k - o * fan_in;
+        g[k] += inv * G[k] - c * u[o] * v[j];
+      });
 }
 
 }  // namespace zeta::models::detail
