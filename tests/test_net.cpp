@@ -277,6 +277,40 @@ TEST(Net, ChunksGiveEachRowItsOwnNumbers) {
   }
 }
 
+// fix_chunk (the sampling commands): every pass on the same number of images, so a
+// row's energy and gradient have the same bits wherever it sits in a call (without
+// it they differ in the last bits: seen for the EnergyNet's rows, alone against in a chunk).
+TEST(Net, FixedChunksGiveRowsTheSameBitsAnywhere) {
+  const NetArch a = arch_of(
+      "conv(16,4,2,1) lrelu(0.2) conv(32,4,2,1) lrelu(0.2) flatten linear(64) lrelu(0.2) linear(1)", {1, 28, 28});
+  models::Net<Space> net(a, models::Net<Space>::random_params(a, 2));
+  net.fix_chunk(16);
+  const int n = 37, d = a.dim();
+  const auto x = random_rows(n, d, 3);
+  Matrix<Space> g("g", n, d);
+  Vector<Space> E("E", n), E2("E2", n);
+  net.energy_and_grad(device_rows(x, n, d), E, g);
+  net.energy(device_rows(x, n, d), E2);
+  const auto he = host_copy(E), hg = host_copy(g), he2 = host_copy(E2);
+  for (int c : {0, 5, 16, 30, n - 1}) {
+    EXPECT_EQ(he[c], he2[c]) << "row " << c;
+    // Row c alone, and row c at place 3 of a call of 7 rows.
+    for (int place : {0, 3}) {
+      std::vector<double> rows(std::size_t(place + 4) * d, 0.5);
+      std::copy(x.begin() + c * d, x.begin() + (c + 1) * d, rows.begin() + place * d);
+      const int m = place + 4;
+      Matrix<Space> g1("g1", m, d);
+      Vector<Space> E1("E1", m);
+      net.energy_and_grad(device_rows(rows, m, d), E1, g1);
+      const auto e1 = host_copy(E1), h1 = host_copy(g1);
+      EXPECT_EQ(he[c], e1[place]) << "row " << c << " at " << place;
+      int differ = 0;
+      for (int i = 0; i < d; ++i) differ += hg[std::size_t(c) * d + i] != h1[std::size_t(place) * d + i];
+      EXPECT_EQ(differ, 0) << "row " << c << " at " << place;
+    }
+  }
+}
+
 // PyTorch's Conv2d / Linear defaults: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), weights and
 // biases, different per layer and per seed.
 TEST(Net, InitialisationFollowsPyTorchDefaults) {

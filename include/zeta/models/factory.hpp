@@ -15,6 +15,7 @@
 #include "zeta/models/gmm.hpp"
 #include "zeta/models/ising.hpp"
 #include "zeta/models/mlp.hpp"
+#include "zeta/models/net.hpp"
 #include "zeta/models/net_arch.hpp"
 #include "zeta/models/rbm.hpp"
 #include "zeta/models/registry.hpp"
@@ -118,7 +119,7 @@ template <class Space, class Registered = typename ModelRegistry::template Model
 struct AnyModelOf;
 template <class Space, class... R>
 struct AnyModelOf<Space, std::variant<R...>> {
-  using type = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Mlp<Space>, R...>;
+  using type = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Mlp<Space>, Net<Space>, R...>;
 };
 template <class Space>
 using AnyModel = typename AnyModelOf<Space>::type;
@@ -149,8 +150,12 @@ AnyModel<Space> make_model(const ModelSpec& s, const ModelParams& p = {}) {
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);
   if (s.type == "mlp") return Mlp<Space>(loaded_params<io::MlpParams>(p), s.activation);
-  if (s.type == "net")
-    config_error("model.type", "'net' is trained by zeta train; this command does not take it yet");
+  if (s.type == "net") {
+    const auto& q = loaded_params<NetParams>(p);
+    Net<Space> net(s.net, q.theta, q.spectral);
+    net.fix_chunk(16);  // a chain's bits independent of the rank count (Net::fix_chunk)
+    return net;
+  }
   return make_registered<Space>(s.registered, RegisteredModels{});
 }
 

@@ -7,9 +7,13 @@
 //! Images between layers are NHWC, so that each GEMM writes and reads them directly.
 //!
 //! Rows go through in chunks of at most kChunk images, each chunk forward and then
-//! backward, so workspaces stay bounded (the largest im2col matrix of a chunk) and a
-//! row's numbers depend only on its place in its chunk: the trainer calls with the
-//! same partition blocks on any rank count (train.deterministic), so the bits agree.
+//! backward, so workspaces stay bounded (the largest im2col matrix of a chunk). BLAS
+//! gives a row different bits depending on the GEMM's shape and the row's place in it,
+//! so the same bits on any rank count need the same calls: the trainer makes them with
+//! the same partition blocks (train.deterministic), and the sampling commands fix the
+//! chunk (fix_chunk: every energy / energy_and_grad pass on exactly that many images,
+//! the last chunk zero-padded), so that a chain's numbers do not depend on how many
+//! chains its rank holds.
 //!
 //! Parameters: one flat θ, per conv / linear layer in model.net order its weight in
 //! PyTorch's shape ([out, in, k, k] or [out, in], row-major) then its bias, as Mlp's;
@@ -156,8 +160,23 @@ class Net {
   }
   Vector<Space> gradient_buffer() const { return Vector<Space>("zeta::Net::grad_theta", n_params()); }
 
+  //! energy() and energy_and_grad() on exactly `images` images per pass (the last one
+  //! zero-padded; 0: chunks of up to kChunk as the rows come): the sampling commands'
+  //! setting, which makes a chain's bits independent of how many chains a call has.
+  void fix_chunk(int images) {
+    if (images < 0 || images > kChunk) throw Error("internal: net chunk out of range", false);
+    fixed_ = images;
+  }
+
   //! E(x_n) for every row.
   void energy(const Matrix<Space>& x, const Vector<Space>& E) {
+    if (fixed_ > 0) {
+      for_fixed_chunks(x, [&](std::int64_t r0, int nb) {
+        forward(xpad_, 0, fixed_);
+        copy(act_.back().data(), E.data() + r0, nb);
+      });
+      return;
+    }
     for_chunks(x, [&](std::int64_t r0, int nb) {
       forward(x, r0, nb);
       copy_energy(r0, nb, E);
@@ -167,6 +186,16 @@ class Net {
   //! E(x_n) and ∇x E(x_n) for every row.
   void energy_and_grad(const Matrix<Space>& x, const Vector<Space>& E, const Matrix<Space>& g) {
     check_rows(g, x.extent(0), "gradient");
+    if (fixed_ > 0) {
+      for_fixed_chunks(x, [&](std::int64_t r0, int nb) {
+        forward(xpad_, 0, fixed_);
+        copy(act_.back().data(), E.data() + r0, nb);
+        seed(0, fixed_, PerChain<Space>(1.0), 0);
+        backward(fixed_, gpad_.data(), Vector<Space>());
+        copy(gpad_.data(), g.data() + r0 * dim(), std::int64_t(nb) * dim());
+      });
+      return;
+    }
     for_chunks(x, [&](std::int64_t r0, int nb) {
       forward(x, r0, nb);
       copy_energy(r0, nb, E);
@@ -245,6 +274,26 @@ class Net {
     if (n > 1 && x.stride(0) != std::size_t(dim())) throw Error("internal: net input rows are not contiguous", false);
     ensure_workspace(int(std::min<std::int64_t>(n, kChunk)));
     for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) f(r0, int(std::min<std::int64_t>(kChunk, n - r0)));
+  }
+
+  //! fix_chunk's passes: rows [r0, r0 + nb) of x copied into xpad_, the rest of its fixed_ rows zero.
+  template <class F>
+  void for_fixed_chunks(const Matrix<Space>& x, F&& f) {
+    if (static_cast<int>(x.extent(1)) != dim()) throw Error("internal: net input has the wrong dimension", false);
+    const std::int64_t n = x.extent(0);
+    if (n > 1 && x.stride(0) != std::size_t(dim())) throw Error("internal: net input rows are not contiguous", false);
+    ensure_workspace(fixed_);
+    if (static_cast<int>(xpad_.extent(0)) != fixed_) {
+      xpad_ = Matrix<Space>("zeta::Net::padded_x", fixed_, dim());
+      gpad_ = Matrix<Space>("zeta::Net::padded_grad", fixed_, dim());
+    }
+    for (std::int64_t r0 = 0; r0 < n; r0 += fixed_) {
+      const int nb = int(std::min<std::int64_t>(fixed_, n - r0));
+      copy(x.data() + r0 * dim(), xpad_.data(), std::int64_t(nb) * dim());
+      if (nb < fixed_)
+        Kokkos::deep_copy(Kokkos::subview(xpad_, std::make_pair(nb, fixed_), Kokkos::ALL), Real(0));
+      f(r0, nb);
+    }
   }
 
   void check_rows(const Matrix<Space>& m, std::size_t rows, const char* what) const {
@@ -415,6 +464,8 @@ class Net {
   Vector<Space> sn_, wv_, gs_;        //!< sn: u and v, W v, the effective parameters' gradient
   std::vector<double> sigma_;         //!< sn: σ per layer
   int rows_ = 0;                      //!< images the workspaces hold
+  int fixed_ = 0;                     //!< fix_chunk's images per pass (0: none)
+  Matrix<Space> xpad_, gpad_;         //!< fix_chunk: one pass's input and ∇x
   std::vector<Vector<Space>> act_;    //!< a_0 (input, NHWC) … a_L (the energy)
   std::vector<Vector<Space>> col_;    //!< per conv layer: its im2col matrix
   Vector<Space> adj_[2], dcol_, seed_;
