@@ -48,8 +48,7 @@ void declare_train_keys(Config& cfg) {
   samplers::declare_langevin_keys(cfg);
   cfg.declare("sampler.noise_scale", "1",
               "mlp, net cd / pcd: the noise scale eta > 0 of the negatives' moves x - (eps/2) grad E + eta sqrt(eps) z "
-              "(1: Langevin at the model's temperature; the PyTorch EBM tutorial's eps = 10 with noise 0.005 is eta "
-              "= 0.0016)");
+              "(1: Langevin at the model's temperature; noise 0.005 at step_size 10 is eta = 0.0016)");
   cfg.declare("train.batch", "64",
               "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "
               "data.partitions");

@@ -33,6 +33,7 @@ sample_rbm sample --model.type=rbm --model.params=train_rbm.h5 --sampler.chains=
 ais_rbm ais --model.type=rbm --model.params=train_rbm.h5 --ais.exact=true --ais.steps=20 --ais.chains=8 --output.file=ais_rbm.h5 $q
 train_dsm train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.objective=dsm --train.sigma=0.1 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --output.file=train_dsm.h5 $q
 train_pcd_mlp train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.objective=pcd --train.batch=20 --train.buffer_size=100 --train.k=5 --run.steps=20 --train.eval_every=10 --sampler.type=langevin --sampler.step_size=0.01 --output.file=train_pcd_mlp.h5 $q
+train_net train $here/../../input/train_pcd_energynet_fashion.ini --data.path=$fashion/t10k-images-idx3-ubyte.gz --data.limit=256 --train.batch=16 --train.buffer_size=128 --train.k=2 --run.steps=4 --train.eval_every=2 --checkpoint.file= --checkpoint.every_steps=0 --output.file=train_net.h5 $q
 EOF_RUNS
 )
 
