@@ -281,6 +281,9 @@ TEST(Net, ChunksGiveEachRowItsOwnNumbers) {
 // row's energy and gradient have the same bits wherever it sits in a call (without
 // it they differ in the last bits: seen for the EnergyNet's rows, alone against in a chunk).
 TEST(Net, FixedChunksGiveRowsTheSameBitsAnywhere) {
+  // OpenBLAS sgemm is not row-stable even for a fixed shape (as Mlp notes): float
+  // builds give a row the same numbers to rounding only.
+  if (sizeof(Real) != 8) GTEST_SKIP() << "bitwise row stability needs double (dgemm)";
   const NetArch a = arch_of(
       "conv(16,4,2,1) lrelu(0.2) conv(32,4,2,1) lrelu(0.2) flatten linear(64) lrelu(0.2) linear(1)", {1, 28, 28});
   models::Net<Space> net(a, models::Net<Space>::random_params(a, 2));

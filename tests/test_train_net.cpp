@@ -211,7 +211,7 @@ TEST(TrainNetCheckpoint, RestartWithTheBufferIsBitForBit) {
 
 // `zeta sample` on a trained net (the training output as model.params, spectral
 // vectors included): the same samples and energies, bit for bit, on 1 and on 2 or 4
-// ranks (Net::fix_chunk).
+// ranks (Net::fix_chunk; in float, where sgemm is not row-stable, to rounding).
 TEST(TrainNetSample, TrainedNetSamplesTheSameBitsOnAnyRankCount) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::string tag = "net_sample_n" + std::to_string(world.size());
@@ -231,9 +231,17 @@ TEST(TrainNetSample, TrainedNetSamplesTheSameBitsOnAnyRankCount) {
   if (world.root()) {
     parallel::Comm self(MPI_COMM_SELF);
     const auto rs = sample(one, self);
-    EXPECT_EQ(rw.mean_energy, rs.mean_energy);
-    for (const std::string ds : {"/samples/x", "/samples/energy"})
-      EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << ds;
+    const bool exact = sizeof(Real) == sizeof(double);
+    if (exact) EXPECT_EQ(rw.mean_energy, rs.mean_energy);
+    EXPECT_NEAR(rw.mean_energy, rs.mean_energy, 1e-4 * (1 + std::fabs(rs.mean_energy)));
+    for (const std::string ds : {"/samples/x", "/samples/energy"}) {
+      const auto a = dataset(many, ds), b = dataset(one, ds);
+      ASSERT_EQ(a.size(), b.size()) << ds;
+      if (exact) EXPECT_TRUE(a == b) << ds;
+      double worst = 0;
+      for (std::size_t q = 0; q < a.size(); ++q) worst = std::max(worst, std::fabs(a[q] - b[q]));
+      EXPECT_LT(worst, 1e-4) << ds;
+    }
     EXPECT_EQ(dataset(one, "/samples/energy").size(), 2u * 37);
     EXPECT_NE(rs.json.str().find("\"model\": \"net\""), std::string::npos) << rs.json.str();
     remove_files({trained, many, one});

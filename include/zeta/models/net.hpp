@@ -13,7 +13,8 @@
 //! the same partition blocks (train.deterministic), and the sampling commands fix the
 //! chunk (fix_chunk: every energy / energy_and_grad pass on exactly that many images,
 //! the last chunk zero-padded), so that a chain's numbers do not depend on how many
-//! chains its rank holds.
+//! chains its rank holds (double: dgemm is row-stable for a fixed shape; OpenBLAS
+//! sgemm is not, so float builds agree to rounding only, as Mlp's sampling).
 //!
 //! Parameters: one flat θ, per conv / linear layer in model.net order its weight in
 //! PyTorch's shape ([out, in, k, k] or [out, in], row-major) then its bias, as Mlp's;
