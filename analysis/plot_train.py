@@ -23,6 +23,9 @@ the seed's check is data lowest, model samples between, noise highest) and
 PREFIX_samples.png (/eval/samples as an image grid when dim is a square >= 64,
 else a scatter of the first two coordinates). --checkpoint is RBM-only.
 
+Layer stacks (model.type = net, /model/net): as an MLP (the EnergyNet on
+Fashion-MNIST gives the energy histograms and a grid of its 28x28 samples).
+
 Axis labels carry the units of the datasets (attribute units) when the file has
 them. Reads the file with analysis/zeta.py (next to this script).
 """
@@ -217,10 +220,11 @@ def main():
         t = {k[len("train/"):]: f[k] for k in f.datasets("train")}
         if "model/rbm/W" in f:
             plot_rbm(f, t, a, prefix)
-        elif "model/layer_0/weight" in f:
+        elif "model/layer_0/weight" in f or "model/net" in f:
             plot_mlp(f, t, a, prefix)
         else:
-            raise SystemExit(f"{a.file}: neither /model/rbm/W nor /model/layer_0/weight (not a zeta train output)")
+            raise SystemExit(f"{a.file}: none of /model/rbm/W, /model/layer_0/weight, /model/net "
+                             "(not a zeta train output)")
 
 
 if __name__ == "__main__":

@@ -123,6 +123,10 @@ plan() {
       args=(--run.steps=20 --train.eval_every=5 --checkpoint.every_steps=10 --data.limit=1000
             --train.buffer_size=1024)
       restart_steps=30 ;;
+    train_pcd_energynet_fashion)
+      args=(--run.steps=10 --train.eval_every=5 --checkpoint.every_steps=5 --data.limit=1000
+            --train.buffer_size=1024 --train.k=5)
+      restart_steps=15 ;;
     train_rbm_csv) args=(--run.steps=200 --train.eval_every=20) ;;
     train_rbm_fashion)
       args=(--run.steps=100 --train.eval_every=20 --checkpoint.every_steps=25 --data.limit=1000

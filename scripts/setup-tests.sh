@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir "$root/build" --output-on-failure -j "$(nproc)" "$@"
 float_tests=(test_linalg test_rbm test_optim test_train test_trainer test_synthetic test_mlp_objectives test_train_mlp
-  test_train_objectives)
+  test_train_objectives test_net test_train_net)
 cmake -S "$root" -B "$root/build-float-tests" -DCMAKE_BUILD_TYPE=Release -DZETA_PRECISION=float >/dev/null
 cmake --build "$root/build-float-tests" -j "$(nproc)" --target "${float_tests[@]}" zeta_exe
 # The 48 s PCD training on the ring runs in the double suite only.

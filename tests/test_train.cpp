@@ -503,7 +503,10 @@ TEST(TrainInput, DefaultsPerModelKind) {
   const Config given = resolved({"--train.optimizer=adam", "--train.lr=0.003"});
   EXPECT_EQ(given.get_string("train.optimizer"), "adam");
   EXPECT_EQ(given.get_double("train.lr"), 0.003);
-  EXPECT_NE(rbm.help_text().find("train.optimizer = rbm: sgd, mlp: adam\n"), std::string::npos);
+  const Config net = resolved({"--model.type=net"});
+  EXPECT_EQ(net.get_string("train.optimizer"), "adam");
+  EXPECT_EQ(net.get_double("train.lr"), 1e-3);
+  EXPECT_NE(rbm.help_text().find("train.optimizer = rbm: sgd, mlp: adam, net: adam\n"), std::string::npos);
 }
 
 TEST(TrainInput, ErrorsNameTheKey) {

@@ -4,7 +4,8 @@
 //! training/mlp_ncsn.hpp), by CD / PCD with Langevin negatives
 //! (training/mlp_contrastive.hpp; tempered: training/mlp_tempered.hpp), by short-run CD
 //! from noise (training/mlp_short_run.hpp), by NCE (training/mlp_nce.hpp) or by sliced
-//! score matching (training/mlp_ssm.hpp), all through the one loop of training/trainer.hpp.
+//! score matching (training/mlp_ssm.hpp), or of a layer-stack energy by CD / PCD
+//! (training/net_contrastive.hpp), all through the one loop of training/trainer.hpp.
 #include <Kokkos_Core.hpp>
 
 #include <vector>
@@ -21,6 +22,7 @@
 #include "zeta/training/mlp_ssm.hpp"
 #include "zeta/training/mlp_ncsn.hpp"
 #include "zeta/training/mlp_tempered.hpp"
+#include "zeta/training/net_contrastive.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
 #include "zeta/training/rbm_tempered.hpp"
 #include "zeta/training/spec.hpp"
@@ -93,6 +95,12 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
       return run(tempered);
     }
     training::MlpContrastive contrastive(ts, setup.data, d, mlp, comm);
+    return run(contrastive);
+  }
+  if (setup.net()) {
+    const auto& p = models::loaded_params<models::NetParams>(params);
+    models::Net<Space> net(setup.model.net, p.theta, p.spectral);
+    training::NetContrastive contrastive(ts, d, net, comm);
     return run(contrastive);
   }
   std::vector<double> base_bias;

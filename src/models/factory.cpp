@@ -5,6 +5,7 @@
 
 #include "zeta/core/error.hpp"
 #include "zeta/io/params.hpp"
+#include "zeta/models/net.hpp"
 
 namespace zeta::models {
 
@@ -26,7 +27,7 @@ const char* activation_name(Activation a) {
 
 namespace {
 std::vector<std::string> model_types() {
-  std::vector<std::string> t = {"gaussian", "gmm", "double_well", "mlp", "ising", "rbm"};
+  std::vector<std::string> t = {"gaussian", "gmm", "double_well", "mlp", "net", "ising", "rbm"};
   for (const auto& r : ModelRegistry::types()) t.push_back(r);
   return t;
 }
@@ -51,7 +52,13 @@ void declare_model_keys(Config& cfg) {
   cfg.declare("model.barrier", "1", "double_well: barrier height h in h (x0^2 - 1)^2 + |x_rest|^2 / 2");
   cfg.declare("model.layers", "2,64,64,1", "mlp: layer sizes from input to the scalar output");
   cfg.declare("model.activation", "silu", "mlp: silu | softplus | leaky_relu");
-  cfg.declare("model.init_seed", "1", "mlp, rbm: seed of the random initial weights (when model.params is empty)");
+  cfg.declare("model.net", "",
+              "net: the layers from input to the scalar energy, PyTorch's nn.Sequential in order, e.g. "
+              "'conv(64,4,2,1) lrelu(0.2) conv(128,4,2,1) lrelu(0.2) flatten linear(256) lrelu(0.2) linear(1)': "
+              "conv(out,kernel[,stride[,padding]]) linear(out) flatten avgpool(kernel) lrelu(slope) relu silu softplus; "
+              "sn_conv(...) and sn_linear(...) are spectrally normalised (docs/net.md)");
+  cfg.declare("model.input", "1,28,28", "net: the input's shape, C,H,W (rows in NCHW order, as PyTorch's) or N (flat)");
+  cfg.declare("model.init_seed", "1", "mlp, net, rbm: seed of the random initial weights (when model.params is empty)");
   cfg.declare("model.L", "16", "ising: linear size of the periodic L x L lattice (even, >= 2)");
   cfg.declare("model.J", "1", "ising: coupling J in E = -J sum_<ij> s_i s_j - h sum_i s_i");
   cfg.declare("model.h", "0", "ising: external field h");
@@ -61,7 +68,7 @@ void declare_model_keys(Config& cfg) {
               "rbm: bernoulli | gaussian visible units (their number comes from the data or model.params; sample, "
               "temper, ais: the kind comes from model.params, checked when given)");
   cfg.declare("model.params", "",
-              "initial / trained parameters: mlp /model/layer_i/{weight,bias}; rbm /model/rbm/{W,b,c} (e.g. a zeta "
+              "initial / trained parameters: mlp /model/layer_i/{weight,bias}; net /model/net/layer_i/{weight,bias}; rbm /model/rbm/{W,b,c} (e.g. a zeta "
               "train output or checkpoint; zeta sample, temper and ais need it)");
   ModelRegistry::declare_keys(cfg);
 }
@@ -131,6 +138,13 @@ ModelSpec read_model_spec(const Config& cfg) {
     s.dim = s.L * s.L;
     s.J = cfg.get_double("model.J");
     s.h = cfg.get_double("model.h");
+    return s;
+  }
+  if (s.type == "net") {
+    s.net = parse_net(cfg.get_string("model.net"), cfg.get_ints("model.input"));
+    s.dim = s.net.dim();
+    s.params = cfg.get_string("model.params");
+    s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
     return s;
   }
   if (s.type == "gaussian" || s.type == "double_well") {
@@ -205,9 +219,32 @@ std::string rbm_mismatch(const Config& cfg, const ModelSpec& ms, const io::RbmPa
 }
 }  // namespace
 
+namespace {
+//! A net's θ: random (model.init_seed) or model.params, checked on every rank.
+ModelParams load_net_params(const ModelSpec& ms, const parallel::Comm& comm) {
+  using HostNet = Net<Kokkos::DefaultHostExecutionSpace>;
+  if (ms.params.empty())
+    return NetParams{HostNet::random_params(ms.net, ms.init_seed), HostNet::random_spectral(ms.net, ms.init_seed)};
+  NetParams p;
+  std::string why;
+  try {
+    p.theta = io::read_net_params(ms.params, ms.net, &p.spectral);
+    // A file without u, v (trained without sn): PyTorch's fresh start for them.
+    if (p.spectral.empty()) p.spectral = HostNet::random_spectral(ms.net, ms.init_seed);
+  } catch (const std::exception& e) {
+    why = e.what();
+    if (why.rfind("model.", 0) != 0) why = "model.params: " + why;
+  }
+  why = comm.first_message(why);
+  if (!why.empty()) throw Error(why);
+  return p;
+}
+}  // namespace
+
 ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const parallel::Comm& comm,
                               const ParamsExpect& expect) {
   const bool mlp = ms.type == "mlp";
+  if (ms.type == "net") return load_net_params(ms, comm);
   if (!mlp && ms.type != "rbm") return {};
   if (ms.params.empty()) {
     if (mlp) return Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(ms.layers, ms.init_seed);

@@ -19,7 +19,8 @@ void declare_train_keys(Config& cfg) {
   declare_progress_key(cfg);
   models::declare_model_keys(cfg);
   cfg.declare("model.type", "rbm",
-              "rbm (Bernoulli or Gaussian visible units, model.visible) | mlp (a neural energy, model.layers); "
+              "rbm (Bernoulli or Gaussian visible units, model.visible) | mlp (a neural energy, model.layers) | net (a "
+              "layer stack with conv layers, model.net); "
               "the train keys whose default reads 'rbm: X, mlp: Y' take the one of this kind");
   data::declare_data_keys(cfg);
   cfg.declare("train.objective", "pcd",
@@ -29,7 +30,7 @@ void declare_train_keys(Config& cfg) {
               "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
               "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
               "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
-              "matching, and its variance-reduced form)");
+              "matching, and its variance-reduced form); net: cd | pcd, as an mlp's");
   declare_nce_ssm_keys(cfg);
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
@@ -54,6 +55,9 @@ void declare_train_keys(Config& cfg) {
                         "the negative phase's move: rbm: block Gibbs (train.k sweeps); mlp cd / pcd: langevin only "
                         "(x - (eps/2) clip(grad E) + sqrt(eps) z, clamped)");
   samplers::declare_langevin_keys(cfg);
+  cfg.declare("sampler.noise_scale", "1",
+              "mlp, net cd / pcd: the noise scale eta > 0 of the negatives' moves x - (eps/2) grad E + eta sqrt(eps) z "
+              "(1: Langevin at the model's temperature; noise 0.005 at step_size 10 is eta = 0.0016)");
   cfg.declare("train.batch", "64",
               "global mini-batch (examples per step over all ranks): >= the number of ranks and a multiple of "
               "data.partitions");
@@ -91,7 +95,7 @@ void declare_per_kind_defaults(Config& cfg) {
   // recipe; measured against scikit-learn's BernoulliRBM in docs/train.md); an MLP
   // energy by Adam at 1e-3.
   const auto per_kind = [&](const char* key, const char* rbm, const char* mlp, const std::string& help) {
-    cfg.declare_per_value(key, "model.type", {{"rbm", rbm}, {"mlp", mlp}}, "", help);
+    cfg.declare_per_value(key, "model.type", {{"rbm", rbm}, {"mlp", mlp}, {"net", mlp}}, "", help);
   };
   per_kind("train.optimizer", "sgd", "adam", "sgd (with momentum) or adam");
   per_kind("train.lr", "0.1", "1e-3", "learning rate (the schedule's starting value)");
@@ -111,6 +115,7 @@ void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objectiv
     cfg.get_choice("sampler.type", {"langevin"});
     samplers::read_langevin_keys(cfg, ts.langevin);
     ts.langevin.type = samplers::SamplerType::langevin;
+    ts.langevin.noise_scale = cfg.get_positive("sampler.noise_scale");
     ts.buffer_size = cfg.get_int_at_least("train.buffer_size", 1);
     if (ts.short_run)
       for (const char* key : {"train.buffer_size", "train.reinit_prob"})
@@ -169,9 +174,10 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   ts.max_hours = cfg.get_nonnegative("run.max_hours");
   ts.progress_every = cfg.get_nonnegative("run.progress_every");
   const models::ModelSpec& ms = setup.model = models::read_model_spec(cfg);
-  if (ms.type != "rbm" && ms.type != "mlp")
-    config_error("model.type", "zeta train trains model.type = rbm or mlp (got '" + ms.type + "')");
-  const bool mlp = ms.type == "mlp";
+  if (ms.type != "rbm" && ms.type != "mlp" && ms.type != "net")
+    config_error("model.type", "zeta train trains model.type = rbm, mlp or net (got '" + ms.type + "')");
+  // A net takes an mlp's cd / pcd keys (Langevin negatives, replay buffer, energy regulariser).
+  const bool mlp = ms.type == "mlp" || ms.type == "net";
   const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
   const std::string objective = cfg.get_choice(
       "train.objective", {"cd", "pcd", "dsm", "ncsn", "pt_pcd", "short_run_cd", "nce", "ssm", "ssm_vr"});
@@ -186,6 +192,9 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   ts.nce = objective == "nce";
   ts.ssm = objective == "ssm" || objective == "ssm_vr";
   ts.ssm_vr = objective == "ssm_vr";
+  if (ms.type == "net" && objective != "cd" && objective != "pcd")
+    config_error("train.objective", objective + " trains model.type = mlp; a net takes cd or pcd (DSM and the other "
+                                                "objectives of conv nets are to come)");
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
   ts.k = int(k);
@@ -201,12 +210,15 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   io::check_checkpoint_vs_output(ck, ts.file);
   if (!mlp)
     for (const char* key : {"train.buffer_size", "train.reinit_prob", "train.energy_reg", "sampler.type",
-                            "sampler.step_size", "sampler.clip_grad", "sampler.clamp", "sampler.init_scale"})
+                            "sampler.step_size", "sampler.clip_grad", "sampler.clamp", "sampler.init_scale",
+                            "sampler.noise_scale"})
       if (cfg.given(key)) config_error(key, "applies to model.type = mlp (an rbm's negatives come from block Gibbs)");
   if (mlp) {
     read_mlp_keys(cfg, ts, objective, D);
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
     if (ts.dsm) models::require_smooth_activation(ms.activation);
+    if (ms.type == "net" && cfg.given("model.activation"))
+      config_error("model.activation", "is the mlp's; a net's activations are layers of model.net");
   }
   read_ncsn_keys(cfg, ts);
   read_tempered_keys(cfg, ts, mlp);

@@ -37,6 +37,7 @@ train_short_run train --model.type=mlp --model.layers=2,16,1 --data.type=synthet
 train_nce train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --train.objective=nce --output.file=train_nce.h5 $q
 train_nce_uniform train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --train.objective=nce --train.nce_noise=uniform --output.file=train_nce_uniform.h5 $q
 train_ssm train --model.type=mlp --model.layers=2,16,1 --data.type=synthetic --data.examples=400 --data.heldout_examples=100 --data.partitions=2 --train.batch=20 --run.steps=20 --train.eval_every=10 --train.grid_points=20 --train.objective=ssm_vr --output.file=train_ssm.h5 $q
+train_net train $here/../../input/train_pcd_energynet_fashion.ini --data.path=$fashion/t10k-images-idx3-ubyte.gz --data.limit=256 --train.batch=16 --train.buffer_size=128 --train.k=2 --run.steps=4 --train.eval_every=2 --checkpoint.file= --checkpoint.every_steps=0 --output.file=train_net.h5 $q
 EOF_RUNS
 )
 

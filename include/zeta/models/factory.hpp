@@ -8,12 +8,15 @@
 
 #include "zeta/core/config.hpp"
 #include "zeta/core/error.hpp"
+#include "zeta/io/net_params.hpp"
 #include "zeta/io/params.hpp"
 #include "zeta/models/double_well.hpp"
 #include "zeta/models/gaussian.hpp"
 #include "zeta/models/gmm.hpp"
 #include "zeta/models/ising.hpp"
 #include "zeta/models/mlp.hpp"
+#include "zeta/models/net.hpp"
+#include "zeta/models/net_arch.hpp"
 #include "zeta/models/rbm.hpp"
 #include "zeta/models/registry.hpp"
 #include "zeta/parallel/comm.hpp"
@@ -64,8 +67,9 @@ struct ModelSpec {
   RbmKind rbm_kind = RbmKind::bernoulli;                  // rbm: visible units (model.visible)
   int hidden = 0;                                         // rbm: model.hidden
   std::vector<double> rbm_sigma;                          // rbm, gaussian visibles: one σ or one per visible
-  std::string params;                                     // model.params: mlp, rbm (read by load_model_params)
-  std::uint32_t init_seed = 1;                            // model.init_seed (mlp, rbm without model.params)
+  NetArch net;                                            // net: model.net on model.input, shapes checked
+  std::string params;                                     // model.params: mlp, rbm, net (read by load_model_params)
+  std::uint32_t init_seed = 1;                            // model.init_seed (mlp, net, rbm without model.params)
   ModelRegistry::Params registered;                       // a registered model (models/registry.hpp)
   bool lattice() const { return type == "ising"; }
 };
@@ -74,9 +78,15 @@ struct ModelSpec {
 //! errors name the offending key.
 ModelSpec read_model_spec(const Config& cfg);
 
-//! The parameters of an mlp or rbm (load_model_params); none for the other models, and
-//! none for an rbm that zeta train starts from random parameters.
-using ModelParams = std::variant<std::monostate, io::MlpParams, io::RbmParams>;
+//! A net's parameters: θ in Net's flat layout (io/net_params.hpp).
+struct NetParams {
+  std::vector<double> theta;
+  std::vector<double> spectral;  //!< u, v of the sn layers (Net::spectral_state)
+};
+
+//! The parameters of an mlp, rbm or net (load_model_params); none for the other models,
+//! and none for an rbm that zeta train starts from random parameters.
+using ModelParams = std::variant<std::monostate, io::MlpParams, io::RbmParams, NetParams>;
 
 //! What a command needs of model.params beyond its own consistency.
 struct ParamsExpect {
@@ -109,7 +119,7 @@ template <class Space, class Registered = typename ModelRegistry::template Model
 struct AnyModelOf;
 template <class Space, class... R>
 struct AnyModelOf<Space, std::variant<R...>> {
-  using type = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Mlp<Space>, R...>;
+  using type = std::variant<Gaussian<Space>, Gmm<Space>, DoubleWell<Space>, Mlp<Space>, Net<Space>, R...>;
 };
 template <class Space>
 using AnyModel = typename AnyModelOf<Space>::type;
@@ -140,6 +150,12 @@ AnyModel<Space> make_model(const ModelSpec& s, const ModelParams& p = {}) {
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);
   if (s.type == "mlp") return Mlp<Space>(loaded_params<io::MlpParams>(p), s.activation);
+  if (s.type == "net") {
+    const auto& q = loaded_params<NetParams>(p);
+    Net<Space> net(s.net, q.theta, q.spectral);
+    net.fix_chunk(16);  // a chain's bits independent of the rank count (Net::fix_chunk)
+    return net;
+  }
   return make_registered<Space>(s.registered, RegisteredModels{});
 }
 

@@ -28,6 +28,8 @@ struct SamplerSpec {
   bool clamp = false;    //!< clamp states to [clamp_min, clamp_max] (langevin)
   double clamp_min = 0, clamp_max = 0;
   double init_scale = 1;
+  //! langevin: the noise's scale η in x − (ε/2)∇E + η√ε z (zeta train's sampler.noise_scale; 1 elsewhere)
+  double noise_scale = 1;
   double beta = 1;
   int clusters = 1;  //!< wolff: clusters grown and flipped per step
   //! annealed_langevin (samplers/annealed_langevin.hpp): the decreasing σ ladder and the moves per level.
@@ -88,7 +90,7 @@ void langevin_move(Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, 
   const auto beta = ch.beta;
   const std::int64_t offset = ch.range.offset;
   const int d = ch.dim();
-  const Real half_eps = Real(0.5 * s.step_size), sqrt_eps = Real(std::sqrt(s.step_size));
+  const Real half_eps = Real(0.5 * s.step_size), sqrt_eps = Real(std::sqrt(s.step_size) * s.noise_scale);
   const bool do_clip = s.clip_grad > 0, do_clamp = s.clamp;
   const LangevinUpdate move{half_eps, sqrt_eps, Real(s.clip_grad), Real(s.clamp_min), Real(s.clamp_max), do_clip,
                             do_clamp};

@@ -70,6 +70,7 @@ struct TrainSetup {
   std::string config;  //!< the resolved INI: the outputs' root attribute and the checkpoints' signature
   std::string defaults;  //!< every key at its default (Config::defaults_ini): keys newer than a checkpoint
   bool mlp() const { return model.type == "mlp"; }
+  bool net() const { return model.type == "net"; }
 };
 
 //! Declares every key `zeta train` takes.

@@ -1,0 +1,228 @@
+//! The kernels behind models/net.hpp, as free functions (nvcc refuses extended
+//! lambdas in private member functions). Images inside the net are NHWC (a row per
+//! pixel, the channels contiguous: what the im2col GEMM writes and reads); the
+//! model's input rows and flatten's output are PyTorch's CHW order.
+#pragma once
+#include <Kokkos_Core.hpp>
+
+#include <cmath>
+#include <cstdint>
+
+#include "zeta/core/math.hpp"
+#include "zeta/core/types.hpp"
+#include "zeta/models/net_arch.hpp"
+
+namespace zeta::models::detail {
+
+//! f(k) for k in [0, n).
+template <class Space, class F>
+void net_for(const char* name, std::int64_t n, const F& f) {
+  Kokkos::parallel_for(name, RangePolicy<Space>(0, n), f);
+}
+
+//! CHW rows (src: rows × c·hw) to HWC rows (dst), or back with `to_chw`.
+template <class Space>
+void permute_chw(const Real* src, Real* dst, std::int64_t rows, int c, int hw, bool to_chw) {
+  const std::int64_t per = std::int64_t(c) * hw;
+  net_for<Space>(
+      "zeta::Net::permute", rows * per, KOKKOS_LAMBDA(const std::int64_t k) {
+        const std::int64_t n = k / per;
+        const int r = static_cast<int>(k - n * per);
+        // r indexes the destination: HWC (p, ch) or CHW (ch, p).
+        const int p = to_chw ? r % hw : r / c, ch = to_chw ? r / hw : r % c;
+        const std::int64_t s = to_chw ? std::int64_t(p) * c + ch : std::int64_t(ch) * hw + p;
+        dst[k] = src[n * per + s];
+      });
+}
+
+//! The conv layer's im2col: col[(n, oh, ow), (ci, kh, kw)] = a[n, ih, iw, ci] (0 in the padding).
+struct ConvGeom {
+  int c, h, w, k, stride, pad, ho, wo;
+  KOKKOS_INLINE_FUNCTION std::int64_t fan_in() const { return std::int64_t(c) * k * k; }
+};
+
+template <class Space>
+void im2col(const Real* a, Real* col, std::int64_t images, const ConvGeom g) {
+  const std::int64_t rows = images * g.ho * g.wo;
+  net_for<Space>(
+      "zeta::Net::im2col", rows, KOKKOS_LAMBDA(const std::int64_t r) {
+        const std::int64_t n = r / (g.ho * g.wo);
+        const int q = static_cast<int>(r - n * g.ho * g.wo), oh = q / g.wo, ow = q % g.wo;
+        Real* out = col + r * g.fan_in();
+        const Real* img = a + n * std::int64_t(g.h) * g.w * g.c;
+        for (int kh = 0; kh < g.k; ++kh) {
+          const int ih = oh * g.stride - g.pad + kh;
+          for (int kw = 0; kw < g.k; ++kw) {
+            const int iw = ow * g.stride - g.pad + kw;
+            const bool in = ih >= 0 && ih < g.h && iw >= 0 && iw < g.w;
+            const Real* px = img + (std::int64_t(ih) * g.w + iw) * g.c;
+            for (int ci = 0; ci < g.c; ++ci) out[(ci * g.k + kh) * g.k + kw] = in ? px[ci] : Real(0);
+          }
+        }
+      });
+}
+
+//! The adjoint of im2col: da[n, ih, iw, ci] = Σ of dcol over the (oh, ow, kh, kw) that read it,
+//! gathered per input entry in a fixed order (no atomics: the same bits every run).
+template <class Space>
+void col2im(const Real* dcol, Real* da, std::int64_t images, const ConvGeom g) {
+  const std::int64_t per = std::int64_t(g.h) * g.w * g.c;
+  net_for<Space>(
+      "zeta::Net::col2im", images * per, KOKKOS_LAMBDA(const std::int64_t e) {
+        const std::int64_t n = e / per;
+        const int r = static_cast<int>(e - n * per), ci = r % g.c, pix = r / g.c, ih = pix / g.w, iw = pix % g.w;
+        Real acc = 0;
+        for (int kh = 0; kh < g.k; ++kh) {
+          const int th = ih + g.pad - kh;
+          if (th < 0 || th % g.stride != 0 || th / g.stride >= g.ho) continue;
+          const int oh = th / g.stride;
+          for (int kw = 0; kw < g.k; ++kw) {
+            const int tw = iw + g.pad - kw;
+            if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.wo) continue;
+            const int ow = tw / g.stride;
+            const std::int64_t row = (n * g.ho + oh) * g.wo + ow;
+            acc += dcol[row * g.fan_in() + (ci * g.k + kh) * g.k + kw];
+          }
+        }
+        da[e] = acc;
+      });
+}
+
+//! z[r, o] += b[o] for rows × out.
+template <class Space>
+void add_bias(Real* z, const Real* b, std::int64_t rows, int out) {
+  net_for<Space>(
+      "zeta::Net::bias", rows, KOKKOS_LAMBDA(const std::int64_t r) {
+        for (int o = 0; o < out; ++o) z[r * out + o] += b[o];
+      });
+}
+
+//! g[o] += Σ_r dz[r, o] over the rows in order (the bias gradient).
+template <class Space>
+void bias_grad(const Real* dz, Real* g, std::int64_t rows, int out) {
+  net_for<Space>(
+      "zeta::Net::bias_grad", out, KOKKOS_LAMBDA(const std::int64_t o) {
+        double s = 0;
+        for (std::int64_t r = 0; r < rows; ++r) s += double(dz[r * out + o]);
+        g[o] += Real(s);
+      });
+}
+
+KOKKOS_INLINE_FUNCTION Real net_act(NetAct a, Real alpha, Real z) {
+  switch (a) {
+    case NetAct::lrelu: return z > Real(0) ? z : alpha * z;
+    case NetAct::relu: return z > Real(0) ? z : Real(0);
+    case NetAct::silu: return z * kmath::sigmoid(z);
+    case NetAct::softplus: return kmath::softplus(z);
+  }
+  return z;
+}
+
+KOKKOS_INLINE_FUNCTION Real net_act_derivative(NetAct a, Real alpha, Real z) {
+  switch (a) {
+    case NetAct::lrelu: return z > Real(0) ? Real(1) : alpha;
+    case NetAct::relu: return z > Real(0) ? Real(1) : Real(0);
+    case NetAct::silu: {
+      const Real s = kmath::sigmoid(z);
+      return s + z * s * (Real(1) - s);
+    }
+    case NetAct::softplus: return kmath::sigmoid(z);
+  }
+  return Real(1);
+}
+
+//! out = f(in) elementwise.
+template <class Space>
+void activation(const Real* in, Real* out, std::int64_t n, NetAct a, Real alpha) {
+  net_for<Space>(
+      "zeta::Net::activation", n, KOKKOS_LAMBDA(const std::int64_t k) { out[k] = net_act(a, alpha, in[k]); });
+}
+
+//! din = dout ⊙ f'(in) elementwise.
+template <class Space>
+void activation_adjoint(const Real* in, const Real* dout, Real* din, std::int64_t n, NetAct a, Real alpha) {
+  net_for<Space>(
+      "zeta::Net::activation_adjoint", n,
+      KOKKOS_LAMBDA(const std::int64_t k) { din[k] = dout[k] * net_act_derivative(a, alpha, in[k]); });
+}
+
+//! AvgPool2d(k) on NHWC images (c channels, h × w in, ho × wo out).
+template <class Space>
+void avgpool(const Real* a, Real* out, std::int64_t images, int c, int h, int w, int k) {
+  const int ho = h / k, wo = w / k;
+  const std::int64_t per = std::int64_t(ho) * wo * c;
+  const Real inv = Real(1) / Real(k * k);
+  net_for<Space>(
+      "zeta::Net::avgpool", images * per, KOKKOS_LAMBDA(const std::int64_t e) {
+        const std::int64_t n = e / per;
+        const int r = static_cast<int>(e - n * per), ch = r % c, pix = r / c, oh = pix / wo, ow = pix % wo;
+        Real s = 0;
+        for (int i = 0; i < k; ++i)
+          for (int j = 0; j < k; ++j) s += a[((n * h + oh * k + i) * w + ow * k + j) * c + ch];
+        out[e] = s * inv;
+      });
+}
+
+template <class Space>
+void avgpool_adjoint(const Real* dout, Real* din, std::int64_t images, int c, int h, int w, int k) {
+  const int ho = h / k, wo = w / k;
+  const std::int64_t per = std::int64_t(h) * w * c;
+  const Real inv = Real(1) / Real(k * k);
+  net_for<Space>(
+      "zeta::Net::avgpool_adjoint", images * per, KOKKOS_LAMBDA(const std::int64_t e) {
+        const std::int64_t n = e / per;
+        const int r = static_cast<int>(e - n * per), ch = r % c, pix = r / c, ih = pix / w, iw = pix % w;
+        const int oh = ih / k, ow = iw / k;
+        din[e] = oh < ho && ow < wo ? dout[((n * ho + oh) * wo + ow) * c + ch] * inv : Real(0);
+      });
+}
+
+//! The backward pass's seed dL/dE_n: s_n + 2 a E_n (a = 0: s_n), E from the last layer.
+template <class Space>
+void energy_seed(const Real* e, const PerChain<Space>& s, std::int64_t first, Real a, Real* seed, std::int64_t rows) {
+  net_for<Space>(
+      "zeta::Net::seed", rows,
+      KOKKOS_LAMBDA(const std::int64_t n) { seed[n] = s(int(first + n)) + Real(2) * a * e[n]; });
+}
+
+//! Σ_k a_k b_k in double.
+template <class Space>
+double dot(const Real* a, const Real* b, std::int64_t n) {
+  double s = 0;
+  Kokkos::parallel_reduce(
+      "zeta::Net::dot", RangePolicy<Space>(0, n),
+      KOKKOS_LAMBDA(const std::int64_t k, double& acc) { acc += double(a[k]) * double(b[k]); }, s);
+  return s;
+}
+
+template <class Space>
+void scale(Real* x, Real s, std::int64_t n) {
+  net_for<Space>("zeta::Net::scale", n, KOKKOS_LAMBDA(const std::int64_t k) { x[k] *= s; });
+}
+
+//! x ← x / max(‖x‖, 1e-12) (PyTorch's normalize).
+template <class Space>
+void normalize(Real* x, std::int64_t n) {
+  const double norm = std::sqrt(dot<Space>(x, x, n));
+  scale<Space>(x, Real(1 / (norm > 1e-12 ? norm : 1e-12)), n);
+}
+
+template <class Space>
+void add_to(const Real* src, Real* dst, std::int64_t n) {
+  net_for<Space>("zeta::Net::add", n, KOKKOS_LAMBDA(const std::int64_t k) { dst[k] += src[k]; });
+}
+
+//! g += G/σ − (Σ G ⊙ W)/σ² u vᵀ: an sn layer's weight gradient through σ = uᵀ W v (u, v fixed).
+template <class Space>
+void sn_weight_grad(const Real* G, const Real* W, const Real* u, const Real* v, int out, std::int64_t fan_in,
+                    double sigma, Real* g) {
+  const std::int64_t n = std::int64_t(out) * fan_in;
+  const Real inv = Real(1 / sigma), c = Real(dot<Space>(G, W, n) / (sigma * sigma));
+  net_for<Space>(
+      "zeta::Net::sn_weight_grad", n, KOKKOS_LAMBDA(const std::int64_t k) {
+        const std::int64_t o = k / fan_in, j = k - o * fan_in;
+        g[k] += inv * G[k] - c * u[o] * v[j];
+      });
+}
+
+}  // namespace zeta::models::detail

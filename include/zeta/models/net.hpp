@@ -1,0 +1,475 @@
+//! A layer-stack energy E(x) (model.type = net): the layers of model.net
+//! (models/net_arch.hpp) on rows x in PyTorch's NCHW order, e.g. the EnergyNet of the
+//! PyTorch EBM tutorial. Batched forward pass, ∇x E and ∇θ E with every conv and
+//! linear layer on GEMM (linalg/gemm.hpp: cblas on the host, KokkosBlas on a device):
+//! a conv layer is im2col + one GEMM per chunk of images (Z = Col Wᵀ), its input
+//! gradient one GEMM and the gathering col2im, its weight gradient one GEMM (dZᵀ Col).
+//! Images between layers are NHWC, so that each GEMM writes and reads them directly.
+//!
+//! Rows go through in chunks of at most kChunk images, each chunk forward and then
+//! backward, so workspaces stay bounded (the largest im2col matrix of a chunk). BLAS
+//! gives a row different bits depending on the GEMM's shape and the row's place in it,
+//! so the same bits on any rank count need the same calls: the trainer makes them with
+//! the same partition blocks (train.deterministic), and the sampling commands fix the
+//! chunk (fix_chunk: every energy / energy_and_grad pass on exactly that many images,
+//! the last chunk zero-padded), so that a chain's numbers do not depend on how many
+//! chains its rank holds (double: dgemm is row-stable for a fixed shape; OpenBLAS
+//! sgemm is not, so float builds agree to rounding only, as Mlp's sampling).
+//!
+//! Parameters: one flat θ, per conv / linear layer in model.net order its weight in
+//! PyTorch's shape ([out, in, k, k] or [out, in], row-major) then its bias, as Mlp's;
+//! an optimizer updates theta() in place (params_updated() after it).
+//!
+//! Spectral normalisation (sn_conv, sn_linear), as torch.nn.utils.spectral_norm: the
+//! layer computes with W / σ, σ = uᵀ W v for the weight reshaped to [out, in·k·k] and
+//! the held vectors u [out], v [in·k·k]; power_iteration() (the trainer calls it once
+//! per step, as PyTorch does once per training-mode forward) sets v ← Wᵀu / ‖Wᵀu‖,
+//! u ← W v / ‖W v‖ and σ anew; ∇θ goes through σ with u, v held fixed:
+//! ∂L/∂W = G/σ − (Σ G ⊙ W)/σ² · u vᵀ for G = ∂L/∂(W/σ). u and v are the spectral state
+//! (a checkpoint keeps it, so a restart is bit for bit); the forward pass reads the
+//! effective parameters (W/σ, b), refreshed with σ at every parameter change.
+#pragma once
+#include <Kokkos_Core.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "zeta/core/error.hpp"
+#include "zeta/core/types.hpp"
+#include "zeta/linalg/gemm.hpp"
+#include "zeta/models/detail/net_kernels.hpp"
+#include "zeta/models/net_arch.hpp"
+#include "zeta/rng/philox.hpp"
+
+namespace zeta::models {
+
+template <class Space>
+class Net {
+ public:
+  using space = Space;
+  //! Images per forward / backward chunk.
+  static constexpr int kChunk = 64;
+
+  //! `spectral`: u and v of the sn layers (random_spectral, or a checkpoint's); none without sn layers.
+  Net(const NetArch& arch, const std::vector<double>& theta, const std::vector<double>& spectral = {})
+      : arch_(arch) {
+    theta_ = Vector<Space>("zeta::Net::theta", std::size_t(arch_.n_params));
+    eff_ = theta_;
+    if (arch_.spectral()) {
+      eff_ = Vector<Space>("zeta::Net::effective_theta", std::size_t(arch_.n_params));
+      sn_ = Vector<Space>("zeta::Net::spectral_uv", std::size_t(arch_.n_spectral));
+      std::int64_t widest = 1;
+      for (const auto& L : arch_.layers) widest = std::max<std::int64_t>(widest, L.out);
+      wv_ = Vector<Space>("zeta::Net::spectral_wv", std::size_t(widest));
+      sigma_.assign(arch_.layers.size(), 1.0);
+      set_spectral_state(spectral);
+    }
+    set_params(theta);
+  }
+
+  //! PyTorch's initial u and v: N(0, 1) entries, normalised, from the counter RNG keyed
+  //! by (seed, layer index) (step 1: θ's draws use step 0).
+  static std::vector<double> random_spectral(const NetArch& arch, std::uint32_t seed) {
+    std::vector<double> s(std::size_t(arch.n_spectral));
+    for (std::size_t i = 0; i < arch.layers.size(); ++i) {
+      const NetLayer& L = arch.layers[i];
+      if (!L.sn) continue;
+      const rng::Stream st(seed, i, 1, rng::kInit);
+      const int n = int(L.out + L.fan_in);
+      st.normals(n, [&](int k, Real z) { s[std::size_t(L.u_offset + k)] = double(z); });
+      for (auto [off, len] : {std::pair{L.u_offset, std::int64_t(L.out)}, std::pair{L.v_offset, L.fan_in}}) {
+        double sq = 0;
+        for (std::int64_t k = 0; k < len; ++k) sq += s[std::size_t(off + k)] * s[std::size_t(off + k)];
+        const double inv = 1 / std::max(std::sqrt(sq), 1e-12);
+        for (std::int64_t k = 0; k < len; ++k) s[std::size_t(off + k)] *= inv;
+      }
+    }
+    return s;
+  }
+
+  //! PyTorch's default initialisation of Conv2d and Linear (kaiming_uniform_ with a = √5):
+  //! weights and biases U(−1/√fan_in, 1/√fan_in), from the counter RNG keyed by
+  //! (seed, layer index in model.net).
+  static std::vector<double> random_params(const NetArch& arch, std::uint32_t seed) {
+    std::vector<double> t(std::size_t(arch.n_params));
+    for (std::size_t i = 0; i < arch.layers.size(); ++i) {
+      const NetLayer& L = arch.layers[i];
+      if (!L.weighted()) continue;
+      const double bound = 1.0 / std::sqrt(double(L.fan_in));
+      const rng::Stream s(seed, i, 0, rng::kInit);
+      for (std::int64_t q = 0; q < L.n_weight; ++q)
+        t[std::size_t(L.w_offset + q)] = bound * (2 * s.uniform(std::uint32_t(q)) - 1);
+      for (std::int64_t o = 0; o < L.n_bias; ++o)
+        t[std::size_t(L.b_offset + o)] = bound * (2 * s.uniform(std::uint32_t(L.n_weight + o)) - 1);
+    }
+    return t;
+  }
+
+  std::string name() const { return "net"; }
+  int dim() const { return arch_.dim(); }
+  const NetArch& arch() const { return arch_; }
+
+  std::size_t n_params() const { return std::size_t(arch_.n_params); }
+  const Vector<Space>& theta() const { return theta_; }
+  std::vector<double> params() const { return host_copy(theta_); }
+  void set_params(const std::vector<double>& flat) {
+    if (flat.size() != n_params())
+      throw Error("net: " + std::to_string(flat.size()) + " parameters given, model.net has " +
+                  std::to_string(n_params()));
+    auto h = Kokkos::create_mirror_view(theta_);
+    for (std::size_t k = 0; k < flat.size(); ++k) h(k) = Real(flat[k]);
+    Kokkos::deep_copy(theta_, h);
+    params_updated();
+  }
+  //! Refreshes the effective parameters (W/σ of the sn layers, σ from the held u, v).
+  void params_updated() {
+    if (arch_.spectral()) refresh_spectral();
+  }
+
+  // ---- spectral normalisation ----------------------------------------------------
+  //! u and v of every sn layer (NetLayer::u_offset, v_offset), for a checkpoint.
+  std::vector<double> spectral_state() const { return arch_.spectral() ? host_copy(sn_) : std::vector<double>(); }
+  void set_spectral_state(const std::vector<double>& s) {
+    if (s.size() != std::size_t(arch_.n_spectral))
+      throw Error("net: " + std::to_string(s.size()) + " spectral-norm entries given, model.net has " +
+                  std::to_string(arch_.n_spectral));
+    if (s.empty()) return;
+    auto h = Kokkos::create_mirror_view(sn_);
+    for (std::size_t k = 0; k < s.size(); ++k) h(k) = Real(s[k]);
+    Kokkos::deep_copy(sn_, h);
+    refresh_spectral();
+  }
+  //! σ of layer `layer` (1 for a layer without sn).
+  double sigma(int layer) const { return arch_.spectral() ? sigma_.at(std::size_t(layer)) : 1.0; }
+  //! One power iteration per sn layer (v ← Wᵀu/‖Wᵀu‖, u ← Wv/‖Wv‖), then σ and W/σ anew.
+  void power_iteration() {
+    for (const auto& L : arch_.layers) {
+      if (!L.sn) continue;
+      Real* u = sn_.data() + L.u_offset;
+      Real* v = sn_.data() + L.v_offset;
+      linalg::gemm<Space>(true, false, Real(1), weight_raw(L), Matrix<Space>(u, L.out, 1), Real(0),
+                          Matrix<Space>(v, L.fan_in, 1));
+      detail::normalize<Space>(v, L.fan_in);
+      linalg::gemm<Space>(false, false, Real(1), weight_raw(L), Matrix<Space>(v, L.fan_in, 1), Real(0),
+                          Matrix<Space>(u, L.out, 1));
+      detail::normalize<Space>(u, L.out);
+    }
+    refresh_spectral();
+  }
+  Vector<Space> gradient_buffer() const { return Vector<Space>("zeta::Net::grad_theta", n_params()); }
+
+  //! energy() and energy_and_grad() on exactly `images` images per pass (the last one
+  //! zero-padded; 0: chunks of up to kChunk as the rows come): the sampling commands'
+  //! setting, which makes a chain's bits independent of how many chains a call has.
+  void fix_chunk(int images) {
+    if (images < 0 || images > kChunk) throw Error("internal: net chunk out of range", false);
+    fixed_ = images;
+  }
+
+  //! E(x_n) for every row.
+  void energy(const Matrix<Space>& x, const Vector<Space>& E) {
+    if (fixed_ > 0) {
+      for_fixed_chunks(x, [&](std::int64_t r0, int nb) {
+        forward(xpad_, 0, fixed_);
+        copy(act_.back().data(), E.data() + r0, nb);
+      });
+      return;
+    }
+    for_chunks(x, [&](std::int64_t r0, int nb) {
+      forward(x, r0, nb);
+      copy_energy(r0, nb, E);
+    });
+  }
+
+  //! E(x_n) and ∇x E(x_n) for every row.
+  void energy_and_grad(const Matrix<Space>& x, const Vector<Space>& E, const Matrix<Space>& g) {
+    check_rows(g, x.extent(0), "gradient");
+    if (fixed_ > 0) {
+      for_fixed_chunks(x, [&](std::int64_t r0, int nb) {
+        forward(xpad_, 0, fixed_);
+        copy(act_.back().data(), E.data() + r0, nb);
+        seed(0, fixed_, PerChain<Space>(1.0), 0);
+        backward(fixed_, gpad_.data(), Vector<Space>());
+        copy(gpad_.data(), g.data() + r0 * dim(), std::int64_t(nb) * dim());
+      });
+      return;
+    }
+    for_chunks(x, [&](std::int64_t r0, int nb) {
+      forward(x, r0, nb);
+      copy_energy(r0, nb, E);
+      seed(r0, nb, PerChain<Space>(1.0), 0);
+      backward(nb, g.data() + r0 * dim(), Vector<Space>());
+    });
+  }
+
+  //! g += Σ_n s_n ∇θ E(x_n).
+  void grad_energy_params(const Matrix<Space>& x, const PerChain<Space>& s, const Vector<Space>& g) {
+    contrastive_grad(x, s, 0, g, Vector<Space>());
+  }
+
+  //! The contrastive loss with the energy regulariser, as Mlp::contrastive_grad:
+  //! L = Σ_n (c_n E(x_n) + a E(x_n)²); adds ∇θ L to g and writes E(x_n) to E (when set).
+  void contrastive_grad(const Matrix<Space>& x, const PerChain<Space>& c, double a, const Vector<Space>& g,
+                        const Vector<Space>& E) {
+    if (g.extent(0) != n_params()) throw Error("internal: net gradient buffer has the wrong length", false);
+    if (arch_.spectral()) {
+      // The gradient of the effective parameters into a scratch buffer, then through σ into g.
+      if (gs_.extent(0) != n_params()) gs_ = gradient_buffer();
+      Kokkos::deep_copy(gs_, Real(0));
+      contrastive_effective(x, c, a, gs_, E);
+      return through_sigma(g);
+    }
+    contrastive_effective(x, c, a, g, E);
+  }
+
+ private:
+  //! contrastive_grad's ∇ of the effective parameters (W/σ, b) added to g.
+  void contrastive_effective(const Matrix<Space>& x, const PerChain<Space>& c, double a, const Vector<Space>& g,
+                             const Vector<Space>& E) {
+    if (c.per_chain() && c.size() < x.extent(0)) throw Error("internal: net row weights do not cover the batch", false);
+    if (E.data() && E.extent(0) < x.extent(0)) throw Error("internal: net energy output does not cover the batch", false);
+    for_chunks(x, [&](std::int64_t r0, int nb) {
+      forward(x, r0, nb);
+      if (E.data()) copy_energy(r0, nb, E);
+      seed(r0, nb, c, a);
+      backward(nb, nullptr, g);
+    });
+  }
+
+  //! g += ∂L/∂θ from gs_ = ∂L/∂(effective θ): biases and plain layers as they are, an
+  //! sn layer's weights G/σ − (Σ G ⊙ W)/σ² u vᵀ.
+  void through_sigma(const Vector<Space>& g) {
+    for (std::size_t l = 0; l < arch_.layers.size(); ++l) {
+      const NetLayer& L = arch_.layers[l];
+      if (!L.weighted()) continue;
+      if (L.sn)
+        detail::sn_weight_grad<Space>(gs_.data() + L.w_offset, theta_.data() + L.w_offset, sn_.data() + L.u_offset,
+                                      sn_.data() + L.v_offset, L.out, L.fan_in, sigma_[l], g.data() + L.w_offset);
+      else
+        detail::add_to<Space>(gs_.data() + L.w_offset, g.data() + L.w_offset, L.n_weight);
+      detail::add_to<Space>(gs_.data() + L.b_offset, g.data() + L.b_offset, L.n_bias);
+    }
+  }
+
+  //! σ = uᵀ W v per sn layer, and the effective parameters: θ with each sn weight / σ.
+  void refresh_spectral() {
+    Kokkos::deep_copy(eff_, theta_);
+    for (std::size_t l = 0; l < arch_.layers.size(); ++l) {
+      const NetLayer& L = arch_.layers[l];
+      if (!L.sn) continue;
+      const Matrix<Space> wv(wv_.data(), L.out, 1);
+      linalg::gemm<Space>(false, false, Real(1), weight_raw(L), Matrix<Space>(sn_.data() + L.v_offset, L.fan_in, 1),
+                          Real(0), wv);
+      sigma_[l] = detail::dot<Space>(sn_.data() + L.u_offset, wv_.data(), L.out);
+      detail::scale<Space>(eff_.data() + L.w_offset, Real(1 / sigma_[l]), L.n_weight);
+    }
+  }
+
+  template <class F>
+  void for_chunks(const Matrix<Space>& x, F&& f) {
+    if (static_cast<int>(x.extent(1)) != dim()) throw Error("internal: net input has the wrong dimension", false);
+    const std::int64_t n = x.extent(0);
+    if (n > 1 && x.stride(0) != std::size_t(dim())) throw Error("internal: net input rows are not contiguous", false);
+    ensure_workspace(int(std::min<std::int64_t>(n, kChunk)));
+    for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) f(r0, int(std::min<std::int64_t>(kChunk, n - r0)));
+  }
+
+  //! fix_chunk's passes: rows [r0, r0 + nb) of x copied into xpad_, the rest of its fixed_ rows zero.
+  template <class F>
+  void for_fixed_chunks(const Matrix<Space>& x, F&& f) {
+    if (static_cast<int>(x.extent(1)) != dim()) throw Error("internal: net input has the wrong dimension", false);
+    const std::int64_t n = x.extent(0);
+    if (n > 1 && x.stride(0) != std::size_t(dim())) throw Error("internal: net input rows are not contiguous", false);
+    ensure_workspace(fixed_);
+    if (static_cast<int>(xpad_.extent(0)) != fixed_) {
+      xpad_ = Matrix<Space>("zeta::Net::padded_x", fixed_, dim());
+      gpad_ = Matrix<Space>("zeta::Net::padded_grad", fixed_, dim());
+    }
+    for (std::int64_t r0 = 0; r0 < n; r0 += fixed_) {
+      const int nb = int(std::min<std::int64_t>(fixed_, n - r0));
+      copy(x.data() + r0 * dim(), xpad_.data(), std::int64_t(nb) * dim());
+      if (nb < fixed_)
+        Kokkos::deep_copy(Kokkos::subview(xpad_, std::make_pair(nb, fixed_), Kokkos::ALL), Real(0));
+      f(r0, nb);
+    }
+  }
+
+  void check_rows(const Matrix<Space>& m, std::size_t rows, const char* what) const {
+    if (m.extent(0) != rows || static_cast<int>(m.extent(1)) != dim())
+      throw Error(std::string("internal: net ") + what + " has the wrong shape", false);
+  }
+
+  //! Activations a_l (l = 0 … layers: the input in NHWC, then each layer's output),
+  //! each conv layer's im2col matrix, two adjoint buffers and the conv adjoint's dCol,
+  //! for `rows` images.
+  void ensure_workspace(int rows) {
+    if (rows <= rows_) return;
+    rows_ = rows;
+    const std::size_t nl = arch_.layers.size();
+    act_.assign(nl + 1, Vector<Space>());
+    col_.assign(nl, Vector<Space>());
+    act_[0] = Vector<Space>("zeta::Net::input", std::size_t(rows) * arch_.input.size());
+    std::int64_t widest_col = 1;
+    for (std::size_t l = 0; l < nl; ++l) {
+      const NetLayer& L = arch_.layers[l];
+      act_[l + 1] = Vector<Space>("zeta::Net::activation", std::size_t(rows) * L.outs.size());
+      if (L.kind == LayerKind::conv) {
+        const std::int64_t c = std::int64_t(rows) * L.outs.h * L.outs.w * L.fan_in;
+        col_[l] = Vector<Space>("zeta::Net::im2col", std::size_t(c));
+        widest_col = std::max(widest_col, c);
+      }
+    }
+    const std::size_t w = std::size_t(rows) * std::size_t(arch_.widest());
+    adj_[0] = Vector<Space>("zeta::Net::adjoint0", w);
+    adj_[1] = Vector<Space>("zeta::Net::adjoint1", w);
+    dcol_ = Vector<Space>("zeta::Net::dcol", std::size_t(widest_col));
+    seed_ = Vector<Space>("zeta::Net::seed", std::size_t(rows));
+  }
+
+  static detail::ConvGeom geom(const NetLayer& L) {
+    return detail::ConvGeom{L.in.c, L.in.h, L.in.w, L.k, L.stride, L.pad, L.outs.h, L.outs.w};
+  }
+  //! The effective weight (W/σ with sn) that the passes use, and θ's own.
+  Matrix<Space> weight(const NetLayer& L) const { return Matrix<Space>(eff_.data() + L.w_offset, L.out, L.fan_in); }
+  Matrix<Space> weight_raw(const NetLayer& L) const {
+    return Matrix<Space>(theta_.data() + L.w_offset, L.out, L.fan_in);
+  }
+
+  //! The forward pass of rows [r0, r0 + nb) of x, every activation kept.
+  void forward(const Matrix<Space>& x, std::int64_t r0, int nb) {
+    const Real* xin = x.data() + r0 * dim();
+    const NetShape& in = arch_.input;
+    if (in.spatial)
+      detail::permute_chw<Space>(xin, act_[0].data(), nb, in.c, in.h * in.w, false);
+    else
+      Kokkos::deep_copy(Kokkos::subview(act_[0], std::make_pair(std::size_t(0), std::size_t(nb) * dim())),
+                        Vector<Space>(const_cast<Real*>(xin), std::size_t(nb) * dim()));
+    for (std::size_t l = 0; l < arch_.layers.size(); ++l) {
+      const NetLayer& L = arch_.layers[l];
+      const Real* a = act_[l].data();
+      Real* out = act_[l + 1].data();
+      switch (L.kind) {
+        case LayerKind::conv: {
+          const detail::ConvGeom g = geom(L);
+          detail::im2col<Space>(a, col_[l].data(), nb, g);
+          const std::int64_t rows = std::int64_t(nb) * g.ho * g.wo;
+          const Matrix<Space> col(col_[l].data(), rows, L.fan_in), z(out, rows, L.out);
+          linalg::gemm<Space>(false, true, Real(1), col, weight(L), Real(0), z);
+          detail::add_bias<Space>(out, eff_.data() + L.b_offset, rows, L.out);
+          break;
+        }
+        case LayerKind::linear: {
+          const Matrix<Space> ain(const_cast<Real*>(a), nb, L.fan_in), z(out, nb, L.out);
+          linalg::gemm<Space>(false, true, Real(1), ain, weight(L), Real(0), z);
+          detail::add_bias<Space>(out, eff_.data() + L.b_offset, nb, L.out);
+          break;
+        }
+        case LayerKind::flatten:
+          if (L.in.spatial)
+            detail::permute_chw<Space>(a, out, nb, L.in.c, L.in.h * L.in.w, true);
+          else
+            copy(a, out, std::int64_t(nb) * L.in.size());
+          break;
+        case LayerKind::avgpool: detail::avgpool<Space>(a, out, nb, L.in.c, L.in.h, L.in.w, L.k); break;
+        case LayerKind::act:
+          detail::activation<Space>(a, out, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
+          break;
+      }
+    }
+  }
+
+  void copy(const Real* src, Real* dst, std::int64_t n) const {
+    Kokkos::deep_copy(Vector<Space>(dst, std::size_t(n)), Vector<Space>(const_cast<Real*>(src), std::size_t(n)));
+  }
+
+  void copy_energy(std::int64_t r0, int nb, const Vector<Space>& E) const {
+    copy(act_.back().data(), E.data() + r0, nb);
+  }
+
+  //! dL/dE_n of the chunk's rows: s_n + 2 a E_n.
+  void seed(std::int64_t r0, int nb, const PerChain<Space>& s, double a) {
+    detail::energy_seed<Space>(act_.back().data(), s, r0, Real(a), seed_.data(), nb);
+  }
+
+  //! Backpropagates the seed: ∇x into gx (CHW rows, when set), ∇θ added to g (when set).
+  void backward(int nb, Real* gx, const Vector<Space>& g) {
+    const std::size_t nl = arch_.layers.size();
+    Real* dout = seed_.data();
+    int cur = 0;
+    for (std::size_t l = nl; l-- > 0;) {
+      const NetLayer& L = arch_.layers[l];
+      const bool need_in = l > 0 || gx;
+      // The input adjoint goes to the free ping-pong buffer, at the first layer to gx
+      // directly where no layout change is left.
+      const bool direct = l == 0 && !arch_.input.spatial;
+      Real* din = direct ? gx : adj_[cur].data();
+      const Real* a = act_[l].data();
+      switch (L.kind) {
+        case LayerKind::conv: {
+          const detail::ConvGeom geo = geom(L);
+          const std::int64_t rows = std::int64_t(nb) * geo.ho * geo.wo;
+          const Matrix<Space> dz(dout, rows, L.out);
+          if (g.data()) {
+            const Matrix<Space> gw(g.data() + L.w_offset, L.out, L.fan_in);
+            linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(col_[l].data(), rows, L.fan_in), Real(1), gw);
+            detail::bias_grad<Space>(dout, g.data() + L.b_offset, rows, L.out);
+          }
+          if (need_in) {
+            const Matrix<Space> dcol(dcol_.data(), rows, L.fan_in);
+            linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), dcol);
+            detail::col2im<Space>(dcol_.data(), din, nb, geo);
+          }
+          break;
+        }
+        case LayerKind::linear: {
+          const Matrix<Space> dz(dout, nb, L.out);
+          if (g.data()) {
+            const Matrix<Space> gw(g.data() + L.w_offset, L.out, L.fan_in);
+            linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(const_cast<Real*>(a), nb, L.fan_in), Real(1),
+                                gw);
+            detail::bias_grad<Space>(dout, g.data() + L.b_offset, nb, L.out);
+          }
+          if (need_in) linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(din, nb, L.fan_in));
+          break;
+        }
+        case LayerKind::flatten:
+          if (!need_in) break;
+          if (L.in.spatial)
+            detail::permute_chw<Space>(dout, din, nb, L.in.c, L.in.h * L.in.w, false);
+          else
+            copy(dout, din, std::int64_t(nb) * L.in.size());
+          break;
+        case LayerKind::avgpool:
+          if (need_in) detail::avgpool_adjoint<Space>(dout, din, nb, L.in.c, L.in.h, L.in.w, L.k);
+          break;
+        case LayerKind::act:
+          if (need_in)
+            detail::activation_adjoint<Space>(a, dout, din, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
+          break;
+      }
+      if (!need_in) return;
+      dout = din;
+      cur = 1 - cur;
+    }
+    // dout is ∇x in the input's NHWC layout (or already in gx).
+    if (arch_.input.spatial)
+      detail::permute_chw<Space>(dout, gx, nb, arch_.input.c, arch_.input.h * arch_.input.w, true);
+  }
+
+  NetArch arch_;
+  Vector<Space> theta_;
+  Vector<Space> eff_;                 //!< the effective parameters (θ itself without sn layers)
+  Vector<Space> sn_, wv_, gs_;        //!< sn: u and v, W v, the effective parameters' gradient
+  std::vector<double> sigma_;         //!< sn: σ per layer
+  int rows_ = 0;                      //!< images the workspaces hold
+  int fixed_ = 0;                     //!< fix_chunk's images per pass (0: none)
+  Matrix<Space> xpad_, gpad_;         //!< fix_chunk: one pass's input and ∇x
+  std::vector<Vector<Space>> act_;    //!< a_0 (input, NHWC) … a_L (the energy)
+  std::vector<Vector<Space>> col_;    //!< per conv layer: its im2col matrix
+  Vector<Space> adj_[2], dcol_, seed_;
+};
+
+}  // namespace zeta::models
