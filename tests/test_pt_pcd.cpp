@@ -34,13 +34,8 @@ namespace {
 using Space = Kokkos::DefaultExecutionSpace;
 constexpr int kVisible = 12;
 
-apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const parallel::Comm& comm) {
-  Config cfg;
-  apps::declare_train_app_keys(cfg);
-  overrides.push_back("--run.progress_every=1000");
-  cfg.parse_text(ini, overrides);
-  return apps::train(cfg, comm);
-}
+using test::dataset;
+using test::run_train;
 
 template <class Run>
 std::string error_of(Run&& run) {
@@ -50,11 +45,6 @@ std::string error_of(Run&& run) {
     return e.what();
   }
   return "";
-}
-
-std::vector<double> dataset(const std::string& file, const std::string& name) {
-  std::vector<hsize_t> dims;
-  return io::read_doubles(file, name, dims);
 }
 
 //! A CSV of 1024 binary rows of 12 units from two modes, weights 0.2 (units on with

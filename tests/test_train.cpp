@@ -36,13 +36,8 @@ std::string bytes_of(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const parallel::Comm& comm) {
-  Config cfg;
-  apps::declare_train_app_keys(cfg);
-  overrides.push_back("--run.progress_every=1000");
-  cfg.parse_text(ini, overrides);
-  return apps::train(cfg, comm);
-}
+using test::dataset;
+using test::run_train;
 
 //! A CSV of n binary rows of width d with a little structure (two prototypes plus noise).
 void write_binary_csv(const std::string& path, int n, int d, std::uint32_t seed) {
@@ -185,11 +180,6 @@ struct Files {
     world.barrier();
   }
 };
-
-std::vector<double> dataset(const std::string& file, const std::string& name) {
-  std::vector<hsize_t> dims;
-  return io::read_doubles(file, name, dims);
-}
 
 const std::vector<std::string> kCheckpointData = {"/model/rbm/W",   "/model/rbm/b",       "/model/rbm/c",
                                                   "/optimizer/m",   "/train/step",        "/train/recon_error",

@@ -30,13 +30,8 @@ std::string tag_of(const parallel::Comm& c) {
   return "mlp_n" + std::to_string(c.size());
 }
 
-apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const parallel::Comm& comm) {
-  Config cfg;
-  apps::declare_train_app_keys(cfg);
-  overrides.push_back("--run.progress_every=1000");
-  cfg.parse_text(ini, overrides);
-  return apps::train(cfg, comm);
-}
+using test::dataset;
+using test::run_train;
 
 //! A barrier whose waiting ranks sleep instead of spinning, so that rank 0's work
 //! alone is not starved by oversubscribed ranks that wait for it.
@@ -48,11 +43,6 @@ void sleeping_barrier() {
     if (done) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-}
-
-std::vector<double> dataset(const std::string& file, const std::string& name) {
-  std::vector<hsize_t> dims;
-  return io::read_doubles(file, name, dims);
 }
 
 //! Removes a train output and the .xmf sidecar of its /landscape.

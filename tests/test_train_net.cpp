@@ -21,20 +21,8 @@
 namespace zeta {
 namespace {
 
-apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const parallel::Comm& comm) {
-  Config cfg;
-  apps::declare_train_app_keys(cfg);
-  overrides.push_back("--run.progress_every=1000");
-  cfg.parse_text(ini, overrides);
-  return apps::train(cfg, comm);
-}
-
-std::vector<double> dataset(const std::string& file, const std::string& name, std::vector<hsize_t>* dims = nullptr) {
-  std::vector<hsize_t> d;
-  auto v = io::read_doubles(file, name, d);
-  if (dims) *dims = d;
-  return v;
-}
+using test::dataset;
+using test::run_train;
 
 const std::string kImages = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
 

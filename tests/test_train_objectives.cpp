@@ -23,18 +23,8 @@
 namespace zeta {
 namespace {
 
-apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides, const parallel::Comm& comm) {
-  Config cfg;
-  apps::declare_train_app_keys(cfg);
-  overrides.push_back("--run.progress_every=1000");
-  cfg.parse_text(ini, overrides);
-  return apps::train(cfg, comm);
-}
-
-std::vector<double> dataset(const std::string& file, const std::string& name) {
-  std::vector<hsize_t> dims;
-  return io::read_doubles(file, name, dims);
-}
+using test::dataset;
+using test::run_train;
 
 void remove_output(const std::string& h5) {
   std::remove(h5.c_str());
