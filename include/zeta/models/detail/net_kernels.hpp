@@ -20,19 +20,34 @@ void net_for(const char* name, std::int64_t n, const F& f) {
   Kokkos::parallel_for(name, RangePolicy<Space>(0, n), f);
 }
 
-//! CHW rows (src: rows × c·hw) to HWC rows (dst), or back with `to_chw`.
+//! CHW rows (src: rows × c·hw) to HWC rows (dst), or back with `to_chw`: a c × hw
+//! transpose per row. The host goes a row at a time without index division (a
+//! 64-bit division per entry cost a tenth of an EnergyNet Langevin step).
 template <class Space>
 void permute_chw(const Real* src, Real* dst, std::int64_t rows, int c, int hw, bool to_chw) {
   const std::int64_t per = std::int64_t(c) * hw;
-  net_for<Space>(
-      "zeta::Net::permute", rows * per, KOKKOS_LAMBDA(const std::int64_t k) {
-        const std::int64_t n = k / per;
-        const int r = static_cast<int>(k - n * per);
-        // r indexes the destination: HWC (p, ch) or CHW (ch, p).
-        const int p = to_chw ? r % hw : r / c, ch = to_chw ? r / hw : r % c;
-        const std::int64_t s = to_chw ? std::int64_t(p) * c + ch : std::int64_t(ch) * hw + p;
-        dst[k] = src[n * per + s];
-      });
+  if constexpr (kHostKernels<Space>) {
+    net_for<Space>(
+        "zeta::Net::permute_rows", rows, KOKKOS_LAMBDA(const std::int64_t n) {
+          const Real* s = src + n * per;
+          Real* d = dst + n * per;
+          for (int p = 0; p < hw; ++p)
+            for (int ch = 0; ch < c; ++ch) {
+              const std::int64_t hwc = std::int64_t(p) * c + ch, chw = std::int64_t(ch) * hw + p;
+              d[to_chw ? chw : hwc] = s[to_chw ? hwc : chw];
+            }
+        });
+  } else {
+    net_for<Space>(
+        "zeta::Net::permute", rows * per, KOKKOS_LAMBDA(const std::int64_t k) {
+          const std::int64_t n = k / per;
+          const int r = static_cast<int>(k - n * per);
+          // r indexes the destination: HWC (p, ch) or CHW (ch, p).
+          const int p = to_chw ? r % hw : r / c, ch = to_chw ? r / hw : r % c;
+          const std::int64_t s = to_chw ? std::int64_t(p) * c + ch : std::int64_t(ch) * hw + p;
+          dst[k] = src[n * per + s];
+        });
+  }
 }
 
 //! The conv layer's im2col: col[(n, oh, ow), (ci, kh, kw)] = a[n, ih, iw, ci] (0 in the padding).
@@ -63,29 +78,59 @@ void im2col(const Real* a, Real* col, std::int64_t images, const ConvGeom g) {
 }
 
 //! The adjoint of im2col: da[n, ih, iw, ci] = Σ of dcol over the (oh, ow, kh, kw) that read it,
-//! gathered per input entry in a fixed order (no atomics: the same bits every run).
+//! in a fixed order (no atomics: the same bits every run): (kh, kw) ascending.
+//!   device: one thread per input entry gathers its terms;
+//!   host:   one image at a time scatters dcol's rows in order, reading them
+//!           contiguously (the gather reads dcol at stride k², a cache line a term:
+//!           a third of an EnergyNet Langevin step). Rows go (oh, ow) descending, so
+//!           each entry receives its terms in (kh, kw) ascending order, 0 + t₁ + t₂ + …
+//!           as the gather adds them: the same bits.
 template <class Space>
 void col2im(const Real* dcol, Real* da, std::int64_t images, const ConvGeom g) {
   const std::int64_t per = std::int64_t(g.h) * g.w * g.c;
-  net_for<Space>(
-      "zeta::Net::col2im", images * per, KOKKOS_LAMBDA(const std::int64_t e) {
-        const std::int64_t n = e / per;
-        const int r = static_cast<int>(e - n * per), ci = r % g.c, pix = r / g.c, ih = pix / g.w, iw = pix % g.w;
-        Real acc = 0;
-        for (int kh = 0; kh < g.k; ++kh) {
-          const int th = ih + g.pad - kh;
-          if (th < 0 || th % g.stride != 0 || th / g.stride >= g.ho) continue;
-          const int oh = th / g.stride;
-          for (int kw = 0; kw < g.k; ++kw) {
-            const int tw = iw + g.pad - kw;
-            if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.wo) continue;
-            const int ow = tw / g.stride;
-            const std::int64_t row = (n * g.ho + oh) * g.wo + ow;
-            acc += dcol[row * g.fan_in() + (ci * g.k + kh) * g.k + kw];
+  if constexpr (kHostKernels<Space>) {
+    net_for<Space>(
+        "zeta::Net::col2im_rows", images, KOKKOS_LAMBDA(const std::int64_t n) {
+          Real* img = da + n * per;
+          for (std::int64_t e = 0; e < per; ++e) img[e] = Real(0);
+          const std::int64_t kk = std::int64_t(g.k) * g.k;
+          for (int oh = g.ho; oh-- > 0;)
+            for (int ow = g.wo; ow-- > 0;) {
+              const Real* src = dcol + ((n * g.ho + oh) * g.wo + ow) * g.fan_in();
+              for (int kh = 0; kh < g.k; ++kh) {
+                const int ih = oh * g.stride - g.pad + kh;
+                if (ih < 0 || ih >= g.h) continue;
+                for (int kw = 0; kw < g.k; ++kw) {
+                  const int iw = ow * g.stride - g.pad + kw;
+                  if (iw < 0 || iw >= g.w) continue;
+                  Real* px = img + (std::int64_t(ih) * g.w + iw) * g.c;
+                  const Real* t = src + kh * g.k + kw;
+                  for (int ci = 0; ci < g.c; ++ci) px[ci] += t[ci * kk];
+                }
+              }
+            }
+        });
+  } else {
+    net_for<Space>(
+        "zeta::Net::col2im", images * per, KOKKOS_LAMBDA(const std::int64_t e) {
+          const std::int64_t n = e / per;
+          const int r = static_cast<int>(e - n * per), ci = r % g.c, pix = r / g.c, ih = pix / g.w, iw = pix % g.w;
+          Real acc = 0;
+          for (int kh = 0; kh < g.k; ++kh) {
+            const int th = ih + g.pad - kh;
+            if (th < 0 || th % g.stride != 0 || th / g.stride >= g.ho) continue;
+            const int oh = th / g.stride;
+            for (int kw = 0; kw < g.k; ++kw) {
+              const int tw = iw + g.pad - kw;
+              if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.wo) continue;
+              const int ow = tw / g.stride;
+              const std::int64_t row = (n * g.ho + oh) * g.wo + ow;
+              acc += dcol[row * g.fan_in() + (ci * g.k + kh) * g.k + kw];
+            }
           }
-        }
-        da[e] = acc;
-      });
+          da[e] = acc;
+        });
+  }
 }
 
 //! z[r, o] += b[o] for rows × out.
@@ -131,19 +176,42 @@ KOKKOS_INLINE_FUNCTION Real net_act_derivative(NetAct a, Real alpha, Real z) {
   return Real(1);
 }
 
+//! out = f(in) elementwise for one activation A, known inside the loop (the compiler
+//! vectorises it; a switch per entry it does not).
+template <class Space, NetAct A>
+void activation_as(const Real* in, Real* out, std::int64_t n, Real alpha) {
+  net_for<Space>(
+      "zeta::Net::activation", n, KOKKOS_LAMBDA(const std::int64_t k) { out[k] = net_act(A, alpha, in[k]); });
+}
+
+//! din = dout ⊙ f'(in) elementwise for one activation A.
+template <class Space, NetAct A>
+void activation_adjoint_as(const Real* in, const Real* dout, Real* din, std::int64_t n, Real alpha) {
+  net_for<Space>(
+      "zeta::Net::activation_adjoint", n,
+      KOKKOS_LAMBDA(const std::int64_t k) { din[k] = dout[k] * net_act_derivative(A, alpha, in[k]); });
+}
+
 //! out = f(in) elementwise.
 template <class Space>
 void activation(const Real* in, Real* out, std::int64_t n, NetAct a, Real alpha) {
-  net_for<Space>(
-      "zeta::Net::activation", n, KOKKOS_LAMBDA(const std::int64_t k) { out[k] = net_act(a, alpha, in[k]); });
+  switch (a) {
+    case NetAct::lrelu: return activation_as<Space, NetAct::lrelu>(in, out, n, alpha);
+    case NetAct::relu: return activation_as<Space, NetAct::relu>(in, out, n, alpha);
+    case NetAct::silu: return activation_as<Space, NetAct::silu>(in, out, n, alpha);
+    case NetAct::softplus: return activation_as<Space, NetAct::softplus>(in, out, n, alpha);
+  }
 }
 
 //! din = dout ⊙ f'(in) elementwise.
 template <class Space>
 void activation_adjoint(const Real* in, const Real* dout, Real* din, std::int64_t n, NetAct a, Real alpha) {
-  net_for<Space>(
-      "zeta::Net::activation_adjoint", n,
-      KOKKOS_LAMBDA(const std::int64_t k) { din[k] = dout[k] * net_act_derivative(a, alpha, in[k]); });
+  switch (a) {
+    case NetAct::lrelu: return activation_adjoint_as<Space, NetAct::lrelu>(in, dout, din, n, alpha);
+    case NetAct::relu: return activation_adjoint_as<Space, NetAct::relu>(in, dout, din, n, alpha);
+    case NetAct::silu: return activation_adjoint_as<Space, NetAct::silu>(in, dout, din, n, alpha);
+    case NetAct::softplus: return activation_adjoint_as<Space, NetAct::softplus>(in, dout, din, n, alpha);
+  }
 }
 
 //! AvgPool2d(k) on NHWC images (c channels, h × w in, ho × wo out).
