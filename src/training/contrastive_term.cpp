@@ -6,6 +6,7 @@
 #include "zeta/models/mlp.hpp"
 #include "zeta/models/net.hpp"
 #include "zeta/samplers/samplers.hpp"
+#include "zeta/training/jem.hpp"
 
 namespace zeta::training {
 
@@ -81,6 +82,10 @@ void ContrastiveTerm<Energy>::data_rows(std::int64_t s) {
       const Real* v = part.x.data() + std::size_t(ids_[j]) * dim_;
       for (int i = 0; i < dim_; ++i) h(l * b_ + j, i) = v[i];
     }
+    if (data_.labelled) {
+      labels_.resize(std::size_t(nloc_ * b_));
+      for (std::int64_t j = 0; j < b_; ++j) labels_[std::size_t(l * b_ + j)] = part.y[std::size_t(ids_[j])];
+    }
   }
   Kokkos::deep_copy(x_, h);
 }
@@ -116,20 +121,26 @@ void ContrastiveTerm<Energy>::negatives(std::int64_t s, bool keep) {
 
 template <class Energy>
 void ContrastiveTerm<Energy>::loss_gradient(GradientSum<Space>& grad) {
-  const std::int64_t n = nloc_ * b_;
-  const double a = ts_.energy_reg / double(ts_.batch), inv = 1.0 / double(ts_.batch);
   grad.reduce(
-      ts_.deterministic, nloc_,
-      [&](std::int64_t l, const Vector<Space>& g) {
-        model_.contrastive_grad(row_block<Space>(x_, l * b_, b_), inv, a, g, Vector<Space>(E_.data() + l * b_, b_));
-        model_.contrastive_grad(row_block<Space>(x_, n + l * b_, b_), -inv, a, g,
-                                Vector<Space>(E_.data() + n + l * b_, b_));
-      },
-      [&](const Vector<Space>& g) { model_.contrastive_grad(x_, PerChain<Space>(sign_), a, g, E_); });
+      ts_.deterministic, nloc_, [&](std::int64_t l, const Vector<Space>& g) { partition_gradient(l, g); },
+      [&](const Vector<Space>& g) { batch_gradient(g); });
 }
 
 template <class Energy>
-const char* ContrastiveTerm<Energy>::record(std::int64_t s, double grad_norm) {
+void ContrastiveTerm<Energy>::partition_gradient(std::int64_t l, const Vector<Space>& g) {
+  const std::int64_t n = nloc_ * b_;
+  const double a = ts_.energy_reg / double(ts_.batch), inv = 1.0 / double(ts_.batch);
+  model_.contrastive_grad(row_block<Space>(x_, l * b_, b_), inv, a, g, Vector<Space>(E_.data() + l * b_, b_));
+  model_.contrastive_grad(row_block<Space>(x_, n + l * b_, b_), -inv, a, g, Vector<Space>(E_.data() + n + l * b_, b_));
+}
+
+template <class Energy>
+void ContrastiveTerm<Energy>::batch_gradient(const Vector<Space>& g) {
+  model_.contrastive_grad(x_, PerChain<Space>(sign_), ts_.energy_reg / double(ts_.batch), g, E_);
+}
+
+template <class Energy>
+typename ContrastiveTerm<Energy>::Losses ContrastiveTerm<Energy>::losses() const {
   const auto e = host_copy(E_);
   const std::int64_t n = nloc_ * b_;
   const double a = ts_.energy_reg, B = double(ts_.batch);
@@ -142,13 +153,18 @@ const char* ContrastiveTerm<Energy>::record(std::int64_t s, double grad_norm) {
       local[3 * l + 2] += ep * ep + em * em;
     }
   const auto sum = partition_sums(comm_, ts_.deterministic, mine_, local, 3);
-  const double loss = (sum[0] - sum[1] + a * sum[2]) / B;
+  return Losses{(sum[0] - sum[1] + a * sum[2]) / B, sum[0] / B, sum[1] / B};
+}
+
+template <class Energy>
+const char* ContrastiveTerm<Energy>::record(std::int64_t s, double grad_norm) {
+  const Losses f = losses();
   series_.step.push_back(double(s));
-  series_.loss.push_back(loss);
-  series_.edata.push_back(sum[0] / B);
-  series_.emodel.push_back(sum[1] / B);
+  series_.loss.push_back(f.loss);
+  series_.edata.push_back(f.edata);
+  series_.emodel.push_back(f.emodel);
   series_.gnorm.push_back(grad_norm);
-  return std::isfinite(loss) ? nullptr : "the contrastive loss";
+  return std::isfinite(f.loss) ? nullptr : "the contrastive loss";
 }
 
 template <class Energy>
@@ -240,5 +256,6 @@ void ContrastiveTerm<Energy>::add_energy_json(JsonSummary& j) const {
 
 template class ContrastiveTerm<models::Mlp<Objective::Space>>;
 template class ContrastiveTerm<models::Net<Objective::Space>>;
+template class ContrastiveTerm<JemEnergy>;
 
 }  // namespace zeta::training

@@ -60,7 +60,8 @@ class ContrastiveTerm {
 
   ContrastiveTerm(const TrainSpec& ts, const data::Dataset& d, Energy& model, const parallel::Comm& comm);
 
-  //! This rank's data rows of batch s into the first half of x().
+  //! This rank's data rows of batch s into the first half of x() (labelled data: their
+  //! labels into labels()).
   void data_rows(std::int64_t s);
   //! neg().x ← step s's starting negatives: cd the data rows, pcd drawn from the buffer.
   void start_negatives(std::int64_t s);
@@ -70,10 +71,19 @@ class ContrastiveTerm {
   void keep_negatives();
   //! start, move and (with `keep`) keep.
   void negatives(std::int64_t s, bool keep);
-  //! g += ∇θ of the loss on the data rows and negatives in x(); E() ← their energies.
+  //! g ← ∇θ of the loss on the data rows and negatives in x(), summed over ranks;
+  //! E() ← their energies.
   void loss_gradient(GradientSum<Space>& g);
-  //! The loss of the last loss_gradient() into the series (collective); "the contrastive
-  //! loss" when it is not finite.
+  //! loss_gradient's parts: g += ∇θ of local partition l's rows (deterministic), or of
+  //! all local rows.
+  void partition_gradient(std::int64_t l, const Vector<Space>& g);
+  void batch_gradient(const Vector<Space>& g);
+  //! The loss of the last loss_gradient() and ⟨E(x₊)⟩, ⟨E(x₋)⟩ over the global batch (collective).
+  struct Losses {
+    double loss = NAN, edata = NAN, emodel = NAN;
+  };
+  Losses losses() const;
+  //! losses() into the series (collective); "the contrastive loss" when it is not finite.
   const char* record(std::int64_t s, double grad_norm);
   //! After data_rows(run.steps) and that step's negatives (buffer untouched): energies of
   //! data, negatives and fresh noise, and the negatives, into /eval/{energy_data,
@@ -107,6 +117,10 @@ class ContrastiveTerm {
   //! [data rows; negatives], nloc·b each; E() their energies after loss_gradient().
   const Matrix<Space>& x() const { return x_; }
   const Vector<Space>& E() const { return E_; }
+  const std::vector<std::int32_t>& labels() const { return labels_; }
+  std::int64_t per_partition() const { return b_; }
+  std::int64_t local_partitions() const { return nloc_; }
+  const parallel::Share& partitions() const { return mine_; }
   std::int64_t rows() const { return nloc_ * b_; }
 
  private:
@@ -125,6 +139,7 @@ class ContrastiveTerm {
   Vector<Space> E_, sign_;
   ReplayBuffer buffer_;  //!< pcd
   Series series_;
+  std::vector<std::int32_t> labels_;  //!< labelled data: the labels of the data rows
 };
 
 }  // namespace zeta::training
