@@ -5,7 +5,6 @@
 
 #include "zeta/core/math.hpp"
 #include "zeta/io/hdf5.hpp"
-#include "zeta/io/net_params.hpp"
 #include "zeta/io/output.hpp"
 #include "zeta/training/series.hpp"
 
@@ -137,7 +136,7 @@ std::string bad_label(const data::Split& s, int K, const std::string& key) {
 
 JemObjective::JemObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
                            models::Net<Space>& net, const parallel::Comm& comm)
-    : ts_(ts), data_(d), net_(net), comm_(comm), head_(net), term_(ts, d, head_, comm) {
+    : ts_(ts), data_(d), net_(net), comm_(comm), head_(net), term_(ts, d, head_, comm), state_(net) {
   if (d.dim != net.dim())
     config_error("model.input", "gives " + std::to_string(net.dim()) + " inputs per row but the data have " +
                                     std::to_string(d.dim) + " features");
@@ -152,9 +151,7 @@ JemObjective::JemObjective(const TrainSpec& ts, const data::DataSpec& dspec, con
 }
 
 const std::vector<std::string>& JemObjective::signature_keys() const {
-  static const std::vector<std::string> keys = {"model.",          "data.",             "train.objective", "train.batch",
-                                                "train.optimizer", "train.buffer_size", "run.seed"};
-  return keys;
+  return NetState::signature_keys();
 }
 
 void JemObjective::gradient(std::int64_t s, GradientSum<Space>& grad) {
@@ -200,23 +197,18 @@ const char* JemObjective::record(std::int64_t s, double grad_norm) {
 }
 
 void JemObjective::gather_state() {
-  theta_ = net_.params();
-  spectral_ = net_.spectral_state();
+  state_.gather();
   term_.gather_buffer();
 }
 
 void JemObjective::write_state(hid_t f) {
-  io::write_net_params(f, net_.arch(), theta_, spectral_);
+  state_.write(f);
   write_series(f, series_);
   term_.write_buffer(f);
 }
 
 std::vector<double> JemObjective::read_state(hid_t f, const std::string& file) {
-  std::vector<double> theta = io::read_net_theta(f, file, net_.arch());
-  spectral_ = io::read_net_spectral(f, file, net_.arch());
-  if (spectral_.size() != std::size_t(net_.arch().n_spectral))
-    throw Error("checkpoint '" + file + "' lacks the spectral-norm vectors (weight_u, weight_v) of model.net's sn layers",
-                false);
+  std::vector<double> theta = state_.read(f, file);
   read_series(f, file, series_, "monitor");
   term_.read_buffer(f, file);
   return theta;
@@ -225,13 +217,11 @@ std::vector<double> JemObjective::read_state(hid_t f, const std::string& file) {
 void JemObjective::restore(const std::vector<double>& theta) {
   broadcast_series(comm_, series_);
   term_.scatter_buffer();
-  comm_.broadcast(spectral_);
-  net_.set_spectral_state(spectral_);
-  net_.set_params(theta);
+  state_.restore(comm_, theta);
 }
 
 void JemObjective::write_output(io::OutputFile& out, std::int64_t) {
-  io::write_net_params(out, net_.arch(), net_.params(), net_.spectral_state());
+  state_.write_output(out);
   write_series(out, series_);
 }
 

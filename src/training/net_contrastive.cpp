@@ -1,7 +1,6 @@
 #include "zeta/training/net_contrastive.hpp"
 
 #include "zeta/io/hdf5.hpp"
-#include "zeta/io/net_params.hpp"
 #include "zeta/io/output.hpp"
 #include "zeta/training/series.hpp"
 
@@ -9,18 +8,14 @@ namespace zeta::training {
 
 NetContrastive::NetContrastive(const TrainSpec& ts, const data::Dataset& d, models::Net<Space>& net,
                                const parallel::Comm& comm)
-    : ts_(ts), data_(d), net_(net), comm_(comm), term_(ts, d, net, comm) {
+    : ts_(ts), data_(d), net_(net), comm_(comm), term_(ts, d, net, comm), state_(net) {
   if (d.dim != net.dim())
     config_error("model.input", "gives " + std::to_string(net.dim()) + " inputs per row but the data have " +
                                     std::to_string(d.dim) + " features");
 }
 
-// What a checkpoint must agree with: the model, the data, and what shapes the batches,
-// the noise, the buffer and the optimizer state.
 const std::vector<std::string>& NetContrastive::signature_keys() const {
-  static const std::vector<std::string> keys = {"model.",          "data.",             "train.objective", "train.batch",
-                                                "train.optimizer", "train.buffer_size", "run.seed"};
-  return keys;
+  return NetState::signature_keys();
 }
 
 void NetContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
@@ -31,23 +26,18 @@ void NetContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
 }
 
 void NetContrastive::gather_state() {
-  theta_ = net_.params();
-  spectral_ = net_.spectral_state();
+  state_.gather();
   term_.gather_buffer();
 }
 
 void NetContrastive::write_state(hid_t f) {
-  io::write_net_params(f, net_.arch(), theta_, spectral_);
+  state_.write(f);
   write_series(f, term_.series());
   term_.write_buffer(f);
 }
 
 std::vector<double> NetContrastive::read_state(hid_t f, const std::string& file) {
-  std::vector<double> theta = io::read_net_theta(f, file, net_.arch());
-  spectral_ = io::read_net_spectral(f, file, net_.arch());
-  if (spectral_.size() != std::size_t(net_.arch().n_spectral))
-    throw Error("checkpoint '" + file + "' lacks the spectral-norm vectors (weight_u, weight_v) of model.net's sn layers",
-                false);
+  std::vector<double> theta = state_.read(f, file);
   read_series(f, file, term_.series(), "monitor");
   term_.read_buffer(f, file);
   return theta;
@@ -56,13 +46,11 @@ std::vector<double> NetContrastive::read_state(hid_t f, const std::string& file)
 void NetContrastive::restore(const std::vector<double>& theta) {
   broadcast_series(comm_, term_.series());
   term_.scatter_buffer();
-  comm_.broadcast(spectral_);
-  net_.set_spectral_state(spectral_);
-  net_.set_params(theta);
+  state_.restore(comm_, theta);
 }
 
 void NetContrastive::write_output(io::OutputFile& out, std::int64_t) {
-  io::write_net_params(out, net_.arch(), net_.params(), net_.spectral_state());
+  state_.write_output(out);
   write_series(out, term_.series());
 }
 

@@ -27,6 +27,7 @@
 #include "zeta/models/net.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/training/contrastive_term.hpp"
+#include "zeta/training/net_state.hpp"
 #include "zeta/training/objective.hpp"
 #include "zeta/training/spec.hpp"
 
@@ -133,7 +134,7 @@ class JemObjective : public Objective {
   Series series_;
   EnergyCheck eval_;
   Classification heldout_;
-  std::vector<double> theta_, spectral_;  //!< θ and the sn vectors at gather_state / read_state
+  NetState state_;  //!< θ and the sn vectors in checkpoints and outputs
   bool hold_ = false;
 };
 

@@ -18,6 +18,7 @@
 #include "zeta/data/dataset.hpp"
 #include "zeta/models/net.hpp"
 #include "zeta/parallel/comm.hpp"
+#include "zeta/training/net_state.hpp"
 #include "zeta/training/objective.hpp"
 #include "zeta/training/contrastive_term.hpp"
 #include "zeta/training/spec.hpp"
@@ -66,7 +67,7 @@ class NetContrastive : public Objective {
   const parallel::Comm& comm_;
   ContrastiveTerm<models::Net<Space>> term_;
   EnergyCheck eval_;
-  std::vector<double> theta_, spectral_;  //!< θ and the sn vectors at gather_state / read_state
+  NetState state_;  //!< θ and the sn vectors in checkpoints and outputs
   bool hold_ = false;
 };
 
