@@ -294,6 +294,102 @@ TEST(DataHdf5, ReadsEachRanksHyperslab) {
   }
 }
 
+//! Every rank's labels of a split, in global example order, on rank 0.
+std::vector<double> gather_labels(const data::Split& s) {
+  std::vector<double> local;
+  for (const auto& p : s.local) {
+    EXPECT_EQ(std::int64_t(p.y.size()), p.count);
+    local.insert(local.end(), p.y.begin(), p.y.end());
+  }
+  return world().gather_to_root(local);
+}
+
+// data.labels (train.objective = jem): an IDX label file beside the images (and
+// data.heldout_labels beside the held-out file), a CSV column taken out of the
+// features, an HDF5 dataset beside the data; partitioned with the rows.
+TEST(DataLabels, IdxCsvAndHdf5GiveEachExampleItsLabel) {
+  std::vector<unsigned char> lab;
+  for (int i = 0; i < 23; ++i) lab.push_back((unsigned char)((i * 7) % 10));
+  on_root([&] {
+    write_gz(tmp("l_img.gz"), images(23, 2, 3), true);
+    write_gz(tmp("l_lab.gz"), idx_bytes(0x08, {23}, lab), true);
+    write_gz(tmp("l_img_t.gz"), images(9, 2, 3, 100), false);
+    write_gz(tmp("l_lab_t.gz"), idx_bytes(0x08, {9}, std::vector<unsigned char>(lab.begin(), lab.begin() + 9)), false);
+  });
+  auto d = load({"--data.path=" + tmp("l_img.gz"), "--data.labels=" + tmp("l_lab.gz"),
+                 "--data.heldout_path=" + tmp("l_img_t.gz"), "--data.heldout_labels=" + tmp("l_lab_t.gz")});
+  EXPECT_TRUE(d.labelled);
+  EXPECT_EQ(d.dim, 6);
+  auto tr = gather_labels(d.train), ho = gather_labels(d.heldout), x = gather(d.train);
+  if (world().root()) {
+    ASSERT_EQ(tr.size(), 23u);
+    for (int i = 0; i < 23; ++i) EXPECT_EQ(tr[i], double((i * 7) % 10)) << i;
+    for (int i = 0; i < 9; ++i) EXPECT_EQ(ho[i], double((i * 7) % 10)) << i;
+    EXPECT_EQ(x[6 * 5 + 1], double(Real(byte_of(5, 1)) / Real(255)));  // the images stay scaled
+  }
+  // data.holdout of one file: the labels split with the rows.
+  d = load({"--data.path=" + tmp("l_img.gz"), "--data.labels=" + tmp("l_lab.gz"), "--data.holdout=0.25"});
+  ho = gather_labels(d.heldout);
+  if (world().root()) {
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(ho[i], double(((17 + i) * 7) % 10)) << i;
+  }
+
+  std::string text = "a,label,b\n";
+  for (int i = 0; i < 11; ++i) text += std::to_string(0.5 * i) + "," + std::to_string(i % 3) + "," + std::to_string(-i) + "\n";
+  on_root([&] { write_text(tmp("l.csv"), text); });
+  d = load({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=1"});
+  EXPECT_EQ(d.dim, 2);
+  tr = gather_labels(d.train);
+  x = gather(d.train);
+  if (world().root()) {
+    for (int i = 0; i < 11; ++i) {
+      EXPECT_EQ(tr[i], double(i % 3));
+      EXPECT_EQ(x[2 * i], double(Real(0.5 * i)));
+      EXPECT_EQ(x[2 * i + 1], double(-i));
+    }
+  }
+
+  std::vector<double> hx(13 * 2), hy(13);
+  for (int i = 0; i < 13; ++i) hx[2 * i] = i, hx[2 * i + 1] = -i, hy[i] = 12 - i;
+  on_root([&] {
+    auto f = io::create_serial(tmp("l.h5"));
+    io::write_array<double>(f.id(), "/x", {13, 2}, hx.data());
+    io::write_array<double>(f.id(), "/y", {13}, hy.data());
+    io::write_array<double>(f.id(), "/y_short", {12}, hy.data());
+    io::write_array<double>(f.id(), "/y_half", {13}, hx.data());
+  });
+  d = load({"--data.type=hdf5", "--data.path=" + tmp("l.h5"), "--data.labels=/y"});
+  tr = gather_labels(d.train);
+  if (world().root()) {
+    for (int i = 0; i < 13; ++i) EXPECT_EQ(tr[i], double(12 - i));
+  }
+
+  // Bad labels: one clear error naming the key.
+  const std::string img = "--data.path=" + tmp("l_img.gz");
+  EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("missing.gz")}), "data.labels");
+  EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("l_lab_t.gz")}), "data.labels: '" + tmp("l_lab_t.gz") +
+                                                                                "' has 9 labels but");
+  EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("l_img_t.gz")}), "values per example");
+  EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("l_lab.gz"), "--data.heldout_path=" + tmp("l_img_t.gz")}),
+                  "data.heldout_labels");
+  EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("l_lab.gz"), "--data.heldout_path=" + tmp("l_img_t.gz"),
+                              "--data.heldout_labels=" + tmp("l_lab.gz")}),
+                  "data.heldout_labels: '" + tmp("l_lab.gz") + "' has 23 labels");
+  EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=3"}), "data.labels");
+  EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=first"}),
+                  "data.labels");
+  // Column 0 holds 0, 0.5, 1, …: not whole numbers.
+  EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=0"}),
+                  "data.labels: example 1 of");
+  EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=2"}), "has label -1");
+  EXPECT_MENTIONS(load_error({"--data.type=hdf5", "--data.path=" + tmp("l.h5"), "--data.labels=/y_short"}),
+                  "data.labels: dataset /y_short");
+  EXPECT_MENTIONS(load_error({"--data.type=hdf5", "--data.path=" + tmp("l.h5"), "--data.labels=/nope"}),
+                  "data.labels");
+  EXPECT_MENTIONS(load_error({"--data.type=hdf5", "--data.path=" + tmp("l.h5"), "--data.labels=/y_half"}),
+                  "has label -1");
+}
+
 TEST(DataBinarize, ThresholdAtOneHalf) {
   on_root([] { write_gz(tmp("e.idx.gz"), images(37, 4, 4), true); });
   const auto d = load({"--data.path=" + tmp("e.idx.gz"), "--data.binarize=threshold"});

@@ -22,6 +22,7 @@
 #include "zeta/training/mlp_ssm.hpp"
 #include "zeta/training/mlp_ncsn.hpp"
 #include "zeta/training/mlp_tempered.hpp"
+#include "zeta/training/jem.hpp"
 #include "zeta/training/net_contrastive.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
 #include "zeta/training/rbm_tempered.hpp"
@@ -100,6 +101,10 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
   if (setup.net()) {
     const auto& p = models::loaded_params<models::NetParams>(params);
     models::Net<Space> net(setup.model.net, p.theta, p.spectral);
+    if (ts.jem) {
+      training::JemObjective jem(ts, setup.data, d, net, comm);
+      return run(jem);
+    }
     training::NetContrastive contrastive(ts, d, net, comm);
     return run(contrastive);
   }

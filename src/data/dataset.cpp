@@ -1,6 +1,7 @@
 #include "zeta/data/dataset.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -22,6 +23,13 @@ void declare_data_keys(Config& cfg) {
   cfg.declare("data.holdout", "0",
               "fraction of data.path's examples (after data.limit) held out from its end when data.heldout_path is "
               "empty (0 <= f < 1)");
+  cfg.declare("data.labels", "",
+              "class labels of the examples (train.objective = jem): idx: the IDX label file of data.path (e.g. "
+              "train-labels-idx1-ubyte.gz); csv: the 0-based column of data.path (and data.heldout_path) that holds "
+              "the label, not a feature; hdf5: the 1-D dataset of labels in data.path (and data.heldout_path); labels "
+              "are integers 0 .. K-1; empty: none");
+  cfg.declare("data.heldout_labels", "",
+              "idx with data.labels and data.heldout_path: the IDX label file of data.heldout_path");
   cfg.declare("data.limit", "0", "use only the first N examples of each data file (0 = all)");
   cfg.declare("data.dataset", "/x", "hdf5: the dataset [examples, features] to read");
   cfg.declare("data.binarize", "none",
@@ -51,6 +59,34 @@ void declare_data_keys(Config& cfg) {
               "synthetic: the scale r > 0 of data.shape (ring8: circle radius; moons: moon radius; rings: outer "
               "radius; checkerboard: half-width of the board)");
 }
+
+namespace {
+
+//! data.labels and data.heldout_labels, checked against the file type.
+void read_label_keys(const Config& cfg, DataSpec& s) {
+  s.labels = cfg.get_string("data.labels");
+  s.heldout_labels = cfg.get_string("data.heldout_labels");
+  if (!s.labels.empty()) {
+    if (s.type == FileType::synthetic) config_error("data.labels", "is not used with data.type = synthetic");
+    if (s.type == FileType::csv) {
+      char* end = nullptr;
+      const long c = std::strtol(s.labels.c_str(), &end, 10);
+      if (*end != 0 || c < 0 || c > (1 << 30))
+        config_error("data.labels", "with data.type = csv is the 0-based column holding the label, got '" +
+                                        s.labels + "'");
+      s.label_column = int(c);
+    }
+  }
+  if (!s.heldout_labels.empty() && (s.type != FileType::idx || s.labels.empty() || s.heldout_path.empty()))
+    config_error("data.heldout_labels",
+                 "is the IDX label file of data.heldout_path: it needs data.type = idx, data.labels and "
+                 "data.heldout_path (csv and hdf5 read data.labels' column or dataset of both files)");
+  if (s.type == FileType::idx && !s.labels.empty() && !s.heldout_path.empty() && s.heldout_labels.empty())
+    config_error("data.heldout_labels", "is required with data.labels and data.heldout_path (the IDX label file of '" +
+                                            s.heldout_path + "')");
+}
+
+}  // namespace
 
 DataSpec read_data_spec(const Config& cfg) {
   DataSpec s;
@@ -84,6 +120,7 @@ DataSpec read_data_spec(const Config& cfg) {
                                                 : Binarize::stochastic;
   if (synthetic && s.binarize != Binarize::none)
     config_error("data.binarize", "must be none with data.type = synthetic (the points are continuous)");
+  read_label_keys(cfg, s);
   s.standardize = cfg.get_bool("data.standardize");
   const std::int64_t d = cfg.get_int_at_least("data.partitions", 1);
   if (d > (std::int64_t(1) << 20)) config_error("data.partitions", "is impossibly large");
@@ -167,7 +204,7 @@ void plan_split(Split& split, std::int64_t n, int dim, int partitions, const par
   split.dim = dim;
   for (std::int64_t p = mine.offset; p < mine.offset + mine.count; ++p) {
     const parallel::Share r = parallel::block_range(n, partitions, p);
-    split.local.push_back(Partition{p, r.offset, r.count, {}});
+    split.local.push_back(Partition{p, r.offset, r.count, {}, {}});
     ranges.push_back({offset + r.offset, r.count});
   }
 }
@@ -247,6 +284,69 @@ void standardize(Dataset& d, const parallel::Comm& comm, const parallel::Share& 
         }
 }
 
+//! Root's check of the labels of one data file (`shape`: its examples): one label per
+//! example, in a file of their own (idx), a dataset beside the data (hdf5) or a column (csv).
+void check_label_shape(const DataSpec& s, const std::string& key, const std::string& data_path,
+                       const std::string& label_path, const detail::FileShape& shape) {
+  if (s.type == FileType::csv) {
+    if (s.label_column >= shape.dim)
+      config_error(key, "column " + std::to_string(s.label_column) + " is beyond the " + std::to_string(shape.dim) +
+                            " columns of '" + data_path + "'");
+    if (shape.dim < 2) config_error(key, "'" + data_path + "' has no column left for features besides the label");
+    return;
+  }
+  const auto l = under_key(key, [&] {
+    return s.type == FileType::idx ? detail::idx_shape(label_path) : detail::hdf5_shape(data_path, s.labels);
+  });
+  const std::string where = s.type == FileType::idx ? "'" + label_path + "'" : "dataset " + s.labels + " of '" + data_path + "'";
+  if (l.dim != 1) config_error(key, where + " has " + std::to_string(l.dim) + " values per example; labels are one");
+  if (l.rows != shape.rows)
+    config_error(key, where + " has " + std::to_string(l.rows) + " labels but '" + data_path + "' has " +
+                          std::to_string(shape.rows) + " examples");
+}
+
+//! The labels of `ranges` of a data file of `shape` (csv: taken out of `rows`, which keep
+//! the features only); a label must be a whole number in [0, 2^31).
+std::vector<std::vector<std::int32_t>> read_labels(const DataSpec& s, const std::string& key,
+                                                   const std::string& data_path, const std::string& label_path,
+                                                   const detail::FileShape& shape,
+                                                   const std::vector<detail::RowRange>& ranges,
+                                                   std::vector<std::vector<Real>>& rows) {
+  std::vector<std::vector<Real>> v;
+  if (s.type == FileType::csv) {
+    const int c = s.label_column, dim = shape.dim;
+    for (auto& r : rows) {
+      const std::size_t n = r.size() / std::size_t(dim);
+      std::vector<Real> lab(n), x(n * std::size_t(dim - 1));
+      for (std::size_t i = 0; i < n; ++i) {
+        lab[i] = r[i * dim + c];
+        for (int k = 0, o = 0; k < dim; ++k)
+          if (k != c) x[i * (dim - 1) + o++] = r[i * dim + k];
+      }
+      v.push_back(std::move(lab));
+      r = std::move(x);
+    }
+  } else {
+    const detail::FileShape ls{shape.rows, 1};
+    v = under_key(key, [&] {
+      return s.type == FileType::idx ? detail::idx_read(label_path, ls, ranges, false)
+                                     : detail::hdf5_read(data_path, s.labels, ls, ranges);
+    });
+  }
+  std::vector<std::vector<std::int32_t>> out(v.size());
+  for (std::size_t q = 0; q < v.size(); ++q) {
+    out[q].resize(v[q].size());
+    for (std::size_t i = 0; i < v[q].size(); ++i) {
+      const double y = double(v[q][i]);
+      if (!(y >= 0 && y < 2147483647.0 && y == std::floor(y)))
+        config_error(key, "example " + std::to_string(ranges[q].first + std::int64_t(i)) + " of '" + data_path +
+                              "' has label " + detail::value_text(y) + "; labels are whole numbers 0 .. K-1");
+      out[q][i] = std::int32_t(y);
+    }
+  }
+  return out;
+}
+
 //! Both splits from data.path (and data.heldout_path), this rank's partitions only, binarized.
 Dataset read_files(const DataSpec& spec, std::uint32_t seed, const parallel::Comm& comm, const parallel::Share& mine) {
   const int D = spec.partitions;
@@ -259,24 +359,29 @@ Dataset read_files(const DataSpec& spec, std::uint32_t seed, const parallel::Com
     if (!comm.root()) return;
     const auto t = under_key("data.path", [&] { return file_shape(spec, spec.path); });
     shapes[0] = t.rows, shapes[1] = t.dim;
+    if (spec.labelled()) check_label_shape(spec, "data.labels", spec.path, spec.labels, t);
     if (separate) {
       const auto h = under_key("data.heldout_path", [&] { return file_shape(spec, spec.heldout_path); });
       shapes[2] = h.rows, shapes[3] = h.dim;
+      if (spec.labelled())
+        check_label_shape(spec, spec.type == FileType::idx ? "data.heldout_labels" : "data.labels", spec.heldout_path,
+                          spec.heldout_labels, h);
     }
   });
   comm.broadcast(shapes);
   const detail::FileShape train_shape{shapes[0], int(shapes[1])}, held_shape{shapes[2], int(shapes[3])};
-  const int dim = train_shape.dim;
+  // A csv label column is no feature.
+  const int dim = train_shape.dim - (spec.label_column >= 0 ? 1 : 0);
 
   // The splits: the same arithmetic on every rank, so these errors are collective as they stand.
   const auto limited = [&](std::int64_t rows) { return spec.limit > 0 ? std::min(rows, spec.limit) : rows; };
   const std::int64_t n_file = limited(train_shape.rows);
   std::int64_t n_train = n_file, n_held = 0;
   if (separate) {
-    if (held_shape.dim != dim)
+    if (held_shape.dim != train_shape.dim)
       config_error("data.heldout_path", "'" + spec.heldout_path + "' has examples of " +
                                             std::to_string(held_shape.dim) + " values, but data.path '" + spec.path +
-                                            "' has " + std::to_string(dim));
+                                            "' has " + std::to_string(train_shape.dim));
     n_held = limited(held_shape.rows);
   } else if (spec.holdout > 0) {
     n_held = std::llround(spec.holdout * double(n_file));
@@ -302,6 +407,7 @@ Dataset read_files(const DataSpec& spec, std::uint32_t seed, const parallel::Com
   Dataset d;
   d.partitions = D;
   d.dim = dim;
+  d.labelled = spec.labelled();
   std::vector<detail::RowRange> train_ranges, held_ranges;
   plan_split(d.train, n_train, dim, D, mine, 0, train_ranges);
   if (n_held > 0) plan_split(d.heldout, n_held, dim, D, mine, separate ? 0 : n_train, held_ranges);
@@ -312,12 +418,24 @@ Dataset read_files(const DataSpec& spec, std::uint32_t seed, const parallel::Com
     auto ranges = train_ranges;
     if (!separate) ranges.insert(ranges.end(), held_ranges.begin(), held_ranges.end());
     auto rows = under_key("data.path", [&] { return read_ranges(spec, spec.path, train_shape, ranges); });
-    for (std::size_t q = 0; q < d.train.local.size(); ++q) d.train.local[q].x = std::move(rows[q]);
-    if (separate && n_held > 0)
+    std::vector<std::vector<std::int32_t>> labels;
+    if (d.labelled) labels = read_labels(spec, "data.labels", spec.path, spec.labels, train_shape, ranges, rows);
+    for (std::size_t q = 0; q < d.train.local.size(); ++q) {
+      d.train.local[q].x = std::move(rows[q]);
+      if (d.labelled) d.train.local[q].y = std::move(labels[q]);
+    }
+    if (separate && n_held > 0) {
       rows =
           under_key("data.heldout_path", [&] { return read_ranges(spec, spec.heldout_path, held_shape, held_ranges); });
+      if (d.labelled)
+        labels = read_labels(spec, spec.type == FileType::idx ? "data.heldout_labels" : "data.labels",
+                             spec.heldout_path, spec.heldout_labels, held_shape, held_ranges, rows);
+    }
     const std::size_t skip = separate ? 0 : d.train.local.size();
-    for (std::size_t q = 0; q < d.heldout.local.size(); ++q) d.heldout.local[q].x = std::move(rows[skip + q]);
+    for (std::size_t q = 0; q < d.heldout.local.size(); ++q) {
+      d.heldout.local[q].x = std::move(rows[skip + q]);
+      if (d.labelled) d.heldout.local[q].y = std::move(labels[skip + q]);
+    }
   });
 
   if (spec.binarize != Binarize::none) {

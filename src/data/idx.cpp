@@ -117,7 +117,7 @@ class IdxFile {
   const FileShape& shape() const { return shape_; }
 
   //! Reads rows [first, first + count) into out (count × dim).
-  void rows(std::int64_t first, std::int64_t count, Real* out) {
+  void rows(std::int64_t first, std::int64_t count, Real* out, bool scale_bytes) {
     if (count == 0) return;
     const std::int64_t at = header_bytes_ + first * row_bytes_;
     if (gzseek(gz_, z_off_t(at), SEEK_SET) != z_off_t(at)) fail("cannot seek to example " + std::to_string(first));
@@ -131,7 +131,9 @@ class IdxFile {
       const int got = read(buf.data(), want);
       if (got != want) throw truncated((first + done) * row_bytes_ + std::max(got, 0), zlib_message());
       Real* o = out + done * dim;
-      if (type_ == 0x08) {  // the common case (MNIST), by table
+      if (type_ == 0x08 && !scale_bytes) {  // labels
+        for (std::int64_t v = 0; v < n * dim; ++v) o[v] = Real(buf[v]);
+      } else if (type_ == 0x08) {  // the common case (MNIST), by table
         for (std::int64_t v = 0; v < n * dim; ++v) o[v] = kByteScale.value[buf[v]];
       } else {
         for (std::int64_t v = 0; v < n * dim; ++v) o[v] = convert(type_, buf.data() + v * es);
@@ -174,14 +176,14 @@ FileShape idx_shape(const std::string& path) {
 }
 
 std::vector<std::vector<Real>> idx_read(const std::string& path, const FileShape& shape,
-                                        const std::vector<RowRange>& ranges) {
+                                        const std::vector<RowRange>& ranges, bool scale_bytes) {
   IdxFile f(path);
   if (f.shape().rows != shape.rows || f.shape().dim != shape.dim)
     throw Error("'" + path + "' changed while it was being read");
   std::vector<std::vector<Real>> out;
   for (const auto& r : ranges) {
     out.emplace_back(std::size_t(r.count) * std::size_t(shape.dim));
-    f.rows(r.first, r.count, out.back().data());
+    f.rows(r.first, r.count, out.back().data(), scale_bytes);
     check_finite(path, out.back(), shape.dim, r.first);
   }
   return out;

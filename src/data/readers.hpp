@@ -25,9 +25,10 @@ struct RowRange {
 //! IDX (MNIST format), raw or gzip: the header, and for a raw file a size check.
 FileShape idx_shape(const std::string& path);
 //! One pass (gzseek forward between ranges, which must ascend); unsigned bytes are
-//! scaled by 1/255, other element types are read as they are.
+//! scaled by 1/255 (but with `scale_bytes` false: labels), other element types are
+//! read as they are.
 std::vector<std::vector<Real>> idx_read(const std::string& path, const FileShape& shape,
-                                        const std::vector<RowRange>& ranges);
+                                        const std::vector<RowRange>& ranges, bool scale_bytes = true);
 
 //! CSV: scans the whole file, so every malformed line is found here.
 FileShape csv_shape(const std::string& path);

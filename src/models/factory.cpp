@@ -141,7 +141,9 @@ ModelSpec read_model_spec(const Config& cfg) {
     return s;
   }
   if (s.type == "net") {
-    s.net = parse_net(cfg.get_string("model.net"), cfg.get_ints("model.input"));
+    // A net trained by JEM is a classifier: its last layer leaves the K logits.
+    const bool classifier = cfg.declared("train.objective") && cfg.get_string("train.objective") == "jem";
+    s.net = parse_net(cfg.get_string("model.net"), cfg.get_ints("model.input"), classifier);
     s.dim = s.net.dim();
     s.params = cfg.get_string("model.params");
     s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));

@@ -1,182 +1,27 @@
 #include "zeta/training/mlp_contrastive.hpp"
 
-#include <cmath>
-#include <utility>
-
-#include "zeta/io/hdf5.hpp"
-
 namespace zeta::training {
-
-namespace {
-
-//! The kReplayNoise step of the noise rows of the check after training (above any training step's).
-constexpr std::uint64_t kEvalNoiseStep = std::uint64_t(1) << 62;
-
-}  // namespace
-
-const std::vector<std::string>& MlpContrastive::Series::names() {
-  static const std::vector<std::string> n = {"step", "loss", "energy_data", "energy_model", "grad_norm"};
-  return n;
-}
 
 MlpContrastive::MlpContrastive(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
                                models::Mlp<Space>& mlp, const parallel::Comm& comm)
-    : MlpObjective(ts, dspec, d, mlp, comm),
-      neg_(parallel::ChainRange{D_ * b_, mine_.offset * b_, nloc_ * b_}, d.dim, 1.0),
-      fresh_{ts.langevin.clamp, ts.langevin.clamp_min, ts.langevin.clamp_max, ts.langevin.init_scale} {
-  const std::int64_t n = nloc_ * b_;
-  x_ = Matrix<Space>("zeta::train::contrastive_rows", 2 * n, dim_);
-  neg_.x = row_block<Space>(x_, n, n);  // the negatives move in place, in x_'s second half
-  E_ = Vector<Space>("zeta::train::contrastive_energy", 2 * n);
-  sign_ = Vector<Space>("zeta::train::contrastive_sign", 2 * n);
-  Kokkos::deep_copy(Kokkos::subview(sign_, std::make_pair(std::int64_t(0), n)), Real(1.0 / double(ts.batch)));
-  Kokkos::deep_copy(Kokkos::subview(sign_, std::make_pair(n, 2 * n)), Real(-1.0 / double(ts.batch)));
-  if (ts_.pcd)
-    buffer_ = ReplayBuffer(ts.buffer_size, nloc_, mine_.offset, ts.buffer_size / D_, b_, dim_, fresh_, ts.seed,
-                           ts.reinit_prob);
-}
+    : MlpObjective(ts, dspec, d, mlp, comm), term_(ts, d, mlp, comm) {}
 
 void MlpContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
-  const std::int64_t n = nloc_ * b_;
-  data_rows(s, row_block<Space>(x_, 0, n));
+  term_.data_rows(s);
   negatives(s, !hold_);
-  const double a = ts_.energy_reg / double(ts_.batch), inv = 1.0 / double(ts_.batch);
-  grad.reduce(
-      ts_.deterministic, nloc_,
-      [&](std::int64_t l, const Vector<Space>& g) {
-        mlp_.contrastive_grad(row_block<Space>(x_, l * b_, b_), inv, a, g, Vector<Space>(E_.data() + l * b_, b_));
-        mlp_.contrastive_grad(row_block<Space>(x_, n + l * b_, b_), -inv, a, g,
-                              Vector<Space>(E_.data() + n + l * b_, b_));
-      },
-      [&](const Vector<Space>& g) { mlp_.contrastive_grad(x_, PerChain<Space>(sign_), a, g, E_); });
-}
-
-const char* MlpContrastive::record(std::int64_t s, double grad_norm) {
-  const auto e = host_copy(E_);
-  const std::int64_t n = nloc_ * b_;
-  const double a = ts_.energy_reg, B = double(ts_.batch);
-  std::vector<double> local(3 * nloc_, 0.0);  // per partition: Σ E₊, Σ E₋, Σ (E₊² + E₋²)
-  for (std::int64_t l = 0; l < nloc_; ++l)
-    for (std::int64_t j = 0; j < b_; ++j) {
-      const double ep = e[l * b_ + j], em = e[n + l * b_ + j];
-      local[3 * l] += ep;
-      local[3 * l + 1] += em;
-      local[3 * l + 2] += ep * ep + em * em;
-    }
-  const auto sum = reduce_sums(local, 3);
-  const double loss = (sum[0] - sum[1] + a * sum[2]) / B;
-  series_.step.push_back(double(s));
-  series_.loss.push_back(loss);
-  series_.edata.push_back(sum[0] / B);
-  series_.emodel.push_back(sum[1] / B);
-  series_.gnorm.push_back(grad_norm);
-  return std::isfinite(loss) ? nullptr : "the contrastive loss";
-}
-
-void MlpContrastive::gather_extra() {
-  if (ts_.pcd) buffer_.gather(comm_);
-}
-void MlpContrastive::write_extra(hid_t f) {
-  if (ts_.pcd) buffer_.write(f);
-}
-void MlpContrastive::read_extra(hid_t f, const std::string& file) {
-  if (ts_.pcd) buffer_.read(f, file);
-}
-void MlpContrastive::restore_extra() {
-  if (ts_.pcd) buffer_.scatter(comm_);
-}
-
-void MlpContrastive::summarize_monitors(TrainResult& res) const {
-  if (series_.step.empty()) return;
-  res.evaluated_at = std::int64_t(series_.step.back());
-  res.loss = series_.loss.back();
-  res.grad_norm = series_.gnorm.back();
-}
-
-void MlpContrastive::add_objective_json(JsonSummary& j) const {
-  j.add("k", ts_.k);
-  if (ts_.pcd) {
-    j.add("buffer_size", ts_.buffer_size);
-    j.add("reinit_prob", ts_.reinit_prob);
-  }
-  j.add("energy_reg", ts_.energy_reg);
-  j.add("step_size", ts_.langevin.step_size);
-  if (!series_.step.empty()) {
-    j.add("energy_data", series_.edata.back());
-    j.add("energy_model", series_.emodel.back());
-  }
+  term_.loss_gradient(grad);
 }
 
 void MlpContrastive::check(io::OutputFile* out) {
-  const std::int64_t n = nloc_ * b_, s = ts_.steps;
-  data_rows(s, row_block<Space>(x_, 0, n));
-  negatives(s, false);
-  energies(x_, E_, 2 * nloc_);
-  const auto e = host_copy(E_);
-  Matrix<Space> noise("zeta::train::eval_noise", n, dim_);
-  fresh_rows(noise, n, fresh_, ts_.seed, neg_.range.offset, kEvalNoiseStep | std::uint64_t(s));
-  Vector<Space> en("zeta::train::eval_noise_energy", n);
-  energies(noise, en, nloc_);
-  const auto noise_e = host_copy(en);
-  const parallel::ChainRange rows{D_ * b_, mine_.offset * b_, n};
-  const auto ed = comm_.gather_chain_rows(std::vector<double>(e.begin(), e.begin() + n), 1, rows);
-  const auto em = comm_.gather_chain_rows(std::vector<double>(e.begin() + n, e.end()), 1, rows);
-  const auto ez = comm_.gather_chain_rows(noise_e, 1, rows);
-  const auto xs = comm_.gather_chain_rows(host_copy(neg_.x), dim_, rows);
-  const auto mean = [](const std::vector<double>& v) {
-    double t = 0;
-    for (double x : v) t += x;
-    return v.empty() ? NAN : t / double(v.size());
-  };
-  eval_ = EvalFigures{true, mean(ed), mean(em), mean(ez)};
-  comm_.broadcast(eval_.data);
-  comm_.broadcast(eval_.model);
-  comm_.broadcast(eval_.noise);
-  if (!out) return;
-  const hsize_t B = hsize_t(ts_.batch);
-  out->write_root_double("/eval/energy_data", {B}, ed.data());
-  out->write_root_double("/eval/energy_model", {B}, em.data());
-  out->write_root_double("/eval/energy_noise", {B}, ez.data());
-  out->write_root_double("/eval/samples", {B, hsize_t(dim_)}, xs.data());
-}
-
-void MlpContrastive::data_rows(std::int64_t s, const Matrix<Space>& x) {
-  auto h = Kokkos::create_mirror_view(x);
-  for_batch_rows(s, [&](std::int64_t r, std::uint64_t, const Real* v) {
-    for (int i = 0; i < dim_; ++i) h(r, i) = v[i];
-  });
-  Kokkos::deep_copy(x, h);
-}
-
-void MlpContrastive::start_negatives(std::int64_t s) {
-  if (!ts_.pcd) {
-    Kokkos::deep_copy(neg_.x, row_block<Space>(x_, 0, nloc_ * b_));
-  } else {
-    buffer_.draw(s, neg_.x, neg_.range.offset);
-  }
+  term_.data_rows(ts_.steps);
+  negatives(ts_.steps, false);
+  eval_ = term_.check(out);
 }
 
 void MlpContrastive::negatives(std::int64_t s, bool keep) {
   start_negatives(s);
-  negative_gradients();
-  for (int t = 0; t < ts_.k; ++t) {
-    samplers::langevin_move(neg_, ts_.langevin, ts_.seed, s * ts_.k + t);
-    if (t + 1 < ts_.k) negative_gradients();
-  }
-  if (ts_.pcd && keep) buffer_.put_back(neg_.x);
-}
-
-void MlpContrastive::negative_gradients() {
-  if (!ts_.deterministic) return mlp_.energy_and_grad(neg_.x, neg_.E, neg_.g);
-  for (std::int64_t l = 0; l < nloc_; ++l)
-    mlp_.energy_and_grad(row_block<Space>(neg_.x, l * b_, b_), Vector<Space>(neg_.E.data() + l * b_, b_),
-                         row_block<Space>(neg_.g, l * b_, b_));
-}
-
-void MlpContrastive::energies(const Matrix<Space>& x, const Vector<Space>& E, std::int64_t blocks) {
-  if (!ts_.deterministic) return mlp_.energy(x, E);
-  for (std::int64_t q = 0; q < blocks; ++q)
-    mlp_.energy(row_block<Space>(x, q * b_, b_), Vector<Space>(E.data() + q * b_, b_));
+  term_.move_negatives(s);
+  if (keep) term_.keep_negatives();
 }
 
 }  // namespace zeta::training

@@ -3,7 +3,8 @@
 namespace zeta::training {
 
 void MlpShortRunCd::start_negatives(std::int64_t s) {
-  fresh_rows(neg_.x, nloc_ * b_, fresh_, ts_.seed, neg_.range.offset, std::uint64_t(s));
+  auto& neg = term_.neg();
+  fresh_rows(neg.x, nloc_ * b_, term_.fresh(), ts_.seed, neg.range.offset, std::uint64_t(s));
 }
 
 }  // namespace zeta::training

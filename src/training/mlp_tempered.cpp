@@ -28,7 +28,7 @@ const std::vector<std::string>& MlpTempered::signature_keys() const {
 }
 
 void MlpTempered::start() {
-  fresh_rows(rep_.x, rep_.range.count, fresh_, ts_.seed, replica_offset(), 0);
+  fresh_rows(rep_.x, rep_.range.count, term_.fresh(), ts_.seed, replica_offset(), 0);
 }
 
 void MlpTempered::relabel() {
@@ -66,7 +66,7 @@ void MlpTempered::negatives(std::int64_t s, bool keep) {
   const auto all = comm_.allgather_chain_rows(host_copy(rep_.E), 1, rep_.range);
   ex_.round(s + 1, tempering::SwapScheme::deo, ts_.temper_betas, all, ts_.seed, true);
   relabel();
-  const auto x = rep_.x, neg = neg_.x;
+  const auto x = rep_.x, neg = term_.neg().x;
   const auto t = target_;
   const int d = dim_;
   Kokkos::parallel_for(

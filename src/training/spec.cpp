@@ -30,7 +30,9 @@ void declare_train_keys(Config& cfg) {
               "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
               "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
               "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
-              "matching, and its variance-reduced form); net: cd | pcd, as an mlp's");
+              "matching, and its variance-reduced form); net: cd | pcd, as an mlp's | jem (a classifier p(y|x) = softmax "
+              "f(x) of model.net's K outputs and the energy E(x) = -logsumexp f(x): cross-entropy on data.labels plus "
+              "pcd's term on E)");
   declare_nce_ssm_keys(cfg);
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
@@ -180,21 +182,27 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   const bool mlp = ms.type == "mlp" || ms.type == "net";
   const data::DataSpec& dspec = setup.data = data::read_data_spec(cfg);
   const std::string objective = cfg.get_choice(
-      "train.objective", {"cd", "pcd", "dsm", "ncsn", "pt_pcd", "short_run_cd", "nce", "ssm", "ssm_vr"});
+      "train.objective", {"cd", "pcd", "dsm", "ncsn", "pt_pcd", "short_run_cd", "nce", "ssm", "ssm_vr", "jem"});
   if (!mlp && objective != "cd" && objective != "pcd" && objective != "pt_pcd")
     config_error("train.objective", objective + " trains model.type = mlp; an rbm takes cd, pcd or pt_pcd");
   ts.objective = objective;
   ts.ncsn = objective == "ncsn";
   ts.dsm = objective == "dsm" || ts.ncsn;
   ts.pt_pcd = objective == "pt_pcd";
-  ts.pcd = objective == "pcd" || (ts.pt_pcd && !mlp);  // an mlp's pt_pcd keeps no replay buffer
+  ts.jem = objective == "jem";
+  // an mlp's pt_pcd keeps no replay buffer; jem's generative term is pcd's
+  ts.pcd = objective == "pcd" || (ts.pt_pcd && !mlp) || ts.jem;
   ts.short_run = objective == "short_run_cd";
   ts.nce = objective == "nce";
   ts.ssm = objective == "ssm" || objective == "ssm_vr";
   ts.ssm_vr = objective == "ssm_vr";
-  if (ms.type == "net" && objective != "cd" && objective != "pcd")
-    config_error("train.objective", objective + " trains model.type = mlp; a net takes cd or pcd (DSM and the other "
-                                                "objectives of conv nets are to come)");
+  if (ts.jem && ms.type != "net")
+    config_error("train.objective", "jem trains model.type = net (a classifier: model.net ending in linear(K))");
+  if (ms.type == "net" && objective != "cd" && objective != "pcd" && !ts.jem)
+    config_error("train.objective", objective + " trains model.type = mlp; a net takes cd, pcd or jem (DSM and the "
+                                                "other objectives of conv nets are to come)");
+  if (ts.jem && !dspec.labelled())
+    config_error("data.labels", "is required by train.objective = jem (the class of every example)");
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
   ts.k = int(k);

@@ -197,6 +197,14 @@ expect_error net_no_flatten        'model.net: layer 2'    sample good.ini --mod
 expect_error net_big_kernel        'model.net: layer 0'    sample good.ini --model.type=net --model.input=1,2,2 '--model.net=conv(2,3) flatten linear(1)'
 expect_error net_sn_no_weights     'model.net: layer 1'    sample good.ini --model.type=net --model.input=4 '--model.net=linear(4) sn_relu linear(1)'
 expect_error net_dsm               'train.objective'       train train.ini --model.type=net --model.input=3 '--model.net=linear(4) silu linear(1)' --train.objective=dsm
+# JEM (train.objective = jem): labels required, one per example, each below K.
+printf '1,0,0\n0,1,1\n1,1,2\n0,0,3\n1,0,0\n0,1,1\n1,1,2\n0,0,3\n' > train_lab.csv
+jem=(--model.type=net --model.input=2 '--model.net=linear(4) silu linear(2)' --train.objective=jem)
+fm=/usr/share/datasets/fashion-mnist
+expect_error jem_no_labels         'data.labels'           train train_mlp.ini "${jem[@]}"
+expect_error jem_label_ge_k        'data.labels: example'  train train_mlp.ini "${jem[@]}" --data.path=train_lab.csv --data.labels=2
+expect_error jem_labels_missing    'nowhere-labels.gz'     train train_mlp.ini --model.type=net --model.input=784 '--model.net=linear(4) silu linear(10)' --train.objective=jem --data.type=idx --data.path=$fm/t10k-images-idx3-ubyte.gz --data.labels=nowhere-labels.gz
+expect_error jem_labels_count      'data.labels'           train train_mlp.ini --model.type=net --model.input=784 '--model.net=linear(4) silu linear(10)' --train.objective=jem --data.type=idx --data.path=$fm/t10k-images-idx3-ubyte.gz --data.labels=$fm/train-labels-idx1-ubyte.gz
 # A checkpoint of 3 visible units is a model.params file that does not fit 4 features.
 timeout 120 "$mpiexec" -np 2 --oversubscribe "$zeta" train train.ini --output.file= --checkpoint.file=train.ckpt > /dev/null 2>&1 || { echo "FAIL train for checkpoint"; fail=1; }
 cp train.ckpt train.copy

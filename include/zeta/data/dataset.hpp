@@ -41,6 +41,12 @@ struct DataSpec {
   std::string binarize_name = "none";
   bool standardize = false;
   int partitions = 4;
+  //! Class labels (data.labels): idx: the label file of data.path (data.heldout_labels:
+  //! of data.heldout_path); csv: label_column of each file; hdf5: the dataset `labels`
+  //! of each file. Empty: none.
+  std::string labels, heldout_labels;
+  int label_column = -1;
+  bool labelled() const { return !labels.empty(); }
   SyntheticSpec synthetic;  //!< data.type = synthetic: the shape and the split sizes
 };
 
@@ -53,6 +59,7 @@ struct Partition {
   std::int64_t begin = 0;  //!< the split's index of its first example
   std::int64_t count = 0;
   std::vector<Real> x;  //!< count × dim
+  std::vector<std::int32_t> y;  //!< count class labels (data.labels), or none
 };
 
 //! A split (training or held-out): its size and this rank's partitions, in order.
@@ -68,6 +75,7 @@ struct Dataset {
   Split train, heldout;  //!< heldout.n == 0 when there is none
   int partitions = 0;
   int dim = 0;
+  bool labelled = false;  //!< every partition has its labels y
   //! data.standardize: x' = (x − mean) / scale per feature, from the training
   //! split over every rank; scale is 1 for a feature that is constant there.
   //! Empty when off.

@@ -225,6 +225,30 @@ class Net {
     contrastive_effective(x, c, a, g, E);
   }
 
+  // ---- a net of K outputs per row (JEM's logits f(x), training/jem.hpp) ----------
+  //! f(x_n) into f (n × K).
+  void outputs(const Matrix<Space>& x, const Matrix<Space>& f) {
+    const std::int64_t K = arch_.outputs();
+    for_chunks(x, [&](std::int64_t r0, int nb) {
+      forward(x, r0, nb);
+      copy(act_.back().data(), f.data() + r0 * K, nb * K);
+    });
+  }
+  //! The vector-Jacobian product of f at x for df (n × K, ∂L/∂f): ∇x L into gx and
+  //! ∇θ L added to g, each when set.
+  void outputs_vjp(const Matrix<Space>& x, const Matrix<Space>& df, const Matrix<Space>& gx, const Vector<Space>& g) {
+    const std::int64_t K = arch_.outputs();
+    const bool sn = g.data() && arch_.spectral();
+    if (sn && gs_.extent(0) != n_params()) gs_ = gradient_buffer();
+    if (sn) Kokkos::deep_copy(gs_, Real(0));
+    for_chunks(x, [&](std::int64_t r0, int nb) {
+      forward(x, r0, nb);
+      copy(df.data() + r0 * K, seed_.data(), nb * K);
+      backward(nb, gx.data() ? gx.data() + r0 * dim() : nullptr, sn ? gs_ : g);
+    });
+    if (sn) through_sigma(g);
+  }
+
  private:
   //! contrastive_grad's ∇ of the effective parameters (W/σ, b) added to g.
   void contrastive_effective(const Matrix<Space>& x, const PerChain<Space>& c, double a, const Vector<Space>& g,
@@ -326,7 +350,7 @@ class Net {
     adj_[0] = Vector<Space>("zeta::Net::adjoint0", w);
     adj_[1] = Vector<Space>("zeta::Net::adjoint1", w);
     dcol_ = Vector<Space>("zeta::Net::dcol", std::size_t(widest_col));
-    seed_ = Vector<Space>("zeta::Net::seed", std::size_t(rows));
+    seed_ = Vector<Space>("zeta::Net::seed", std::size_t(rows) * std::size_t(arch_.outputs()));
   }
 
   static detail::ConvGeom geom(const NetLayer& L) {

@@ -12,7 +12,8 @@
 //! A conv or linear layer written sn_conv(...) / sn_linear(...) is spectrally
 //! normalised as by torch.nn.utils.spectral_norm: W / σ(W), σ from a power iteration
 //! on W reshaped to [out, in·k·k] (models/net.hpp).
-//! The last layer must leave one number per row: the energy.
+//! The last layer must leave one number per row: the energy; or, for a classifier
+//! (train.objective = jem), K ≥ 2 numbers per row: the logits.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -56,12 +57,14 @@ struct NetArch {
   std::int64_t n_spectral = 0;  //!< entries of the spectral-norm vectors u, v of every sn layer
   bool spectral() const { return n_spectral > 0; }
   int dim() const { return int(input.size()); }
+  //! Numbers per row the last layer leaves: 1 (the energy), or K (a classifier's logits).
+  int outputs() const { return layers.empty() ? 1 : int(layers.back().outs.size()); }
   //! The element count of the largest intermediate tensor per row.
   std::int64_t widest() const;
 };
 
 //! Parses model.net for inputs of model.input (C,H,W or N); errors are config errors
 //! naming model.net (and model.input) and the 0-based layer index.
-NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input);
+NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input, bool classifier = false);
 
 }  // namespace zeta::models

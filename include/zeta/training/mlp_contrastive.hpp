@@ -19,26 +19,21 @@
 #include <vector>
 
 #include "zeta/samplers/samplers.hpp"
+#include "zeta/training/contrastive_term.hpp"
 #include "zeta/training/mlp_objective.hpp"
-#include "zeta/training/replay_buffer.hpp"
 
 namespace zeta::training {
 
 class MlpContrastive : public MlpObjective {
  public:
-  //! The batch monitors, one entry per train.eval_every step.
-  struct Series {
-    std::vector<double> step, loss, edata, emodel, gnorm;
-    std::vector<std::vector<double>*> all() { return {&step, &loss, &edata, &emodel, &gnorm}; }
-    static const std::vector<std::string>& names();
-  };
+  using Series = ContrastiveTerm<models::Mlp<Space>>::Series;
 
   MlpContrastive(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
                  const parallel::Comm& comm);
 
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
-  const char* record(std::int64_t s, double grad_norm) override;
-  TableRef monitor_table() override { return table_ref(series_); }
+  const char* record(std::int64_t s, double grad_norm) override { return term_.record(s, grad_norm); }
+  TableRef monitor_table() override { return table_ref(term_.series()); }
   //! The negatives' move.
   const char* sampler_name() const override { return "langevin"; }
   //! pcd: gradient() leaves the replay buffer as it is while held.
@@ -49,37 +44,29 @@ class MlpContrastive : public MlpObjective {
   //! energy_noise, samples} (global row order), and their means.
   void check(io::OutputFile* out) override;
 
-  //! This rank's data rows of batch s into x.
-  void data_rows(std::int64_t s, const Matrix<Space>& x);
-  //! neg_.x ← step s's negatives after train.k Langevin moves; pcd with `keep`
+  //! neg().x ← step s's negatives after train.k Langevin moves; pcd with `keep`
   //! writes them back to the buffer (pt_pcd: training/mlp_tempered.hpp).
   virtual void negatives(std::int64_t s, bool keep);
-  //! E and ∇x E of the negatives: deterministic, partition by partition, so that every
-  //! GEMM has the same rows on any rank count (float sgemm is not row-stable).
-  void negative_gradients();
-  //! E of the first blocks·b rows of x, partition-sized blocks at a time when deterministic.
-  void energies(const Matrix<Space>& x, const Vector<Space>& E, std::int64_t blocks);
+  //! The shared contrastive steps (training/contrastive_term.hpp).
+  ContrastiveTerm<models::Mlp<Space>>& term() { return term_; }
 
  protected:
-  void summarize_monitors(TrainResult& res) const override;
-  void add_objective_json(JsonSummary& j) const override;
-  void gather_extra() override;
-  void write_extra(hid_t f) override;
-  void read_extra(hid_t f, const std::string& file) override;
-  void restore_extra() override;
-  //! neg_.x ← step s's starting negatives: cd the data rows (in x_'s first half), pcd
+  void summarize_monitors(TrainResult& res) const override { term_.summarize(res); }
+  void add_objective_json(JsonSummary& j) const override {
+    term_.add_settings_json(j);
+    term_.add_energy_json(j);
+  }
+  void gather_extra() override { term_.gather_buffer(); }
+  void write_extra(hid_t f) override { term_.write_buffer(f); }
+  void read_extra(hid_t f, const std::string& file) override { term_.read_buffer(f, file); }
+  void restore_extra() override { term_.scatter_buffer(); }
+  //! neg().x ← step s's starting negatives: cd the data rows (in x's first half), pcd
   //! draws from the buffer.
-  virtual void start_negatives(std::int64_t s);
+  virtual void start_negatives(std::int64_t s) { term_.start_negatives(s); }
 
- protected:
-  samplers::Chains<Space> neg_;  //!< the negatives: global row p·b + j of partition p
-  FreshState fresh_;
+  ContrastiveTerm<models::Mlp<Space>> term_;
 
  private:
-  Matrix<Space> x_;  //!< [data rows; negatives], nloc·b each (neg_.x views the second half)
-  Vector<Space> E_, sign_;
-  ReplayBuffer buffer_;  //!< pcd
-  Series series_;
   bool hold_ = false;
 };
 

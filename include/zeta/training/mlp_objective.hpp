@@ -21,6 +21,7 @@
 #include "zeta/estimators/grid.hpp"
 #include "zeta/models/mlp.hpp"
 #include "zeta/parallel/comm.hpp"
+#include "zeta/training/contrastive_term.hpp"
 #include "zeta/training/objective.hpp"
 #include "zeta/training/series.hpp"
 #include "zeta/training/spec.hpp"
@@ -36,10 +37,7 @@ class MlpObjective : public Objective {
     static const std::vector<std::string>& names();
   };
   //! The energies of the check after training (cd / pcd): means of data, samples and noise.
-  struct EvalFigures {
-    bool done = false;
-    double data = NAN, model = NAN, noise = NAN;
-  };
+  using EvalFigures = EnergyCheck;
 
   MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
                const parallel::Comm& comm);

@@ -21,6 +21,7 @@ struct TrainSpec {
   std::int64_t steps = 0;
   double max_hours = 0, progress_every = 5;
   bool pcd = true;
+  bool jem = false;  //!< train.objective = jem: cross-entropy + the pcd term (pcd is set too)
   bool dsm = false;
   //! ncsn (training/mlp_ncsn.hpp): noise-conditional DSM, dsm set too; `annealed` is the
   //! sampler of its eval samples (the ladder is `sigma`).

@@ -1,0 +1,41 @@
+#include "zeta/training/net_state.hpp"
+
+#include "zeta/io/net_params.hpp"
+
+namespace zeta::training {
+
+const std::vector<std::string>& NetState::signature_keys() {
+  static const std::vector<std::string> keys = {"model.",          "data.",             "train.objective", "train.batch",
+                                                "train.optimizer", "train.buffer_size", "run.seed"};
+  return keys;
+}
+
+void NetState::gather() {
+  theta_ = net_.params();
+  spectral_ = net_.spectral_state();
+}
+
+void NetState::write(hid_t f) const {
+  io::write_net_params(f, net_.arch(), theta_, spectral_);
+}
+
+std::vector<double> NetState::read(hid_t f, const std::string& file) {
+  std::vector<double> theta = io::read_net_theta(f, file, net_.arch());
+  spectral_ = io::read_net_spectral(f, file, net_.arch());
+  if (spectral_.size() != std::size_t(net_.arch().n_spectral))
+    throw Error("checkpoint '" + file + "' lacks the spectral-norm vectors (weight_u, weight_v) of model.net's sn layers",
+                false);
+  return theta;
+}
+
+void NetState::restore(const parallel::Comm& comm, const std::vector<double>& theta) {
+  comm.broadcast(spectral_);
+  net_.set_spectral_state(spectral_);
+  net_.set_params(theta);
+}
+
+void NetState::write_output(io::OutputFile& out) const {
+  io::write_net_params(out, net_.arch(), net_.params(), net_.spectral_state());
+}
+
+}  // namespace zeta::training
