@@ -64,8 +64,10 @@ void write_series(io::OutputFile& out, S s) {
   if (cols.empty() || cols[0]->empty()) return;
   const std::vector<std::int64_t> steps(cols[0]->begin(), cols[0]->end());
   out.write_root_int64("/train/" + s.names()[0], {steps.size()}, steps.data());
-  for (std::size_t q = 1; q < cols.size(); ++q)
-    out.write_root_double("/train/" + s.names()[q], {cols[q]->size()}, cols[q]->data());
+  for (std::size_t q = 1; q < cols.size(); ++q) {
+    const std::vector<hsize_t> dims{cols[q]->size()};  // nvcc 13 drops a braced {cols[q]->size()} argument
+    out.write_root_double("/train/" + s.names()[q], dims, cols[q]->data());
+  }
 }
 
 //! Reads the columns of `s`; columns of different lengths are corruption (`what`: the table's name).
