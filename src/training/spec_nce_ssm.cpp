@@ -30,15 +30,18 @@ void declare_nce_ssm_keys(Config& cfg) {
 void read_nce_ssm_keys(const Config& cfg, TrainSpec& ts, const std::string& objective) {
   if (!ts.nce)
     for (const char* key : {"train.nce_ratio", "train.nce_noise", "train.nce_box"})
-      if (cfg.given(key)) config_error(key, "applies to train.objective = nce (here " + objective + ")");
-  if (!ts.ssm && cfg.given("train.projection"))
-    config_error("train.projection", "applies to train.objective = ssm or ssm_vr (here " + objective + ")");
+      if (cfg.differs_from_default(key)) config_error(key, "applies to train.objective = nce (here " + objective + ")");
+  if (!ts.ssm)
+    for (const char* key : {"train.projection"})
+      if (cfg.differs_from_default(key))
+        config_error(key, "applies to train.objective = ssm or ssm_vr (here " + objective + ")");
   if (ts.nce || ts.ssm) {
     // Neither samples nor adds noise to the data: the Langevin, buffer and DSM keys are not theirs.
     for (const char* key : {"train.sigma", "train.k", "train.chains", "train.buffer_size", "train.reinit_prob",
                             "train.energy_reg", "sampler.type", "sampler.step_size", "sampler.clip_grad",
                             "sampler.clamp", "sampler.init_scale"})
-      if (cfg.given(key)) config_error(key, "does not apply to train.objective = " + objective + " (it draws no samples)");
+      if (cfg.differs_from_default(key))
+        config_error(key, "does not apply to train.objective = " + objective + " (it draws no samples)");
   }
   if (ts.nce) {
     ts.nce_ratio = cfg.get_int_at_least("train.nce_ratio", 1);
