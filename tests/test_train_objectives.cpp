@@ -73,6 +73,7 @@ const std::vector<Objective> kObjectives = {
      {"/train/nce_loss", "/train/nce_accuracy", "/nce/noise_lo"}},
     {"ssm", {"--train.objective=ssm"}, {"/train/ssm_loss"}},
     {"ssm_vr", {"--train.objective=ssm_vr", "--train.projection=rademacher"}, {"/train/ssm_loss"}},
+    {"ssm_m3", {"--train.objective=ssm", "--train.projections=3"}, {"/train/ssm_loss"}},
 };
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {

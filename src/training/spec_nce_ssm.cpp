@@ -25,6 +25,9 @@ void declare_nce_ssm_keys(Config& cfg) {
   cfg.declare("train.projection", "gaussian",
               "ssm / ssm_vr: the random directions v of sliced score matching, one per example and step: gaussian "
               "(N(0, I)) | rademacher (entries +-1)");
+  cfg.declare("train.projections", "1",
+              "ssm / ssm_vr: independent projections v per example and step (M >= 1); the loss and its gradient "
+              "are the mean over them (variance / M, cost x M)");
 }
 
 void read_nce_ssm_keys(const Config& cfg, TrainSpec& ts, const std::string& objective) {
@@ -32,7 +35,7 @@ void read_nce_ssm_keys(const Config& cfg, TrainSpec& ts, const std::string& obje
     for (const char* key : {"train.nce_ratio", "train.nce_noise", "train.nce_box"})
       if (cfg.differs_from_default(key)) config_error(key, "applies to train.objective = nce (here " + objective + ")");
   if (!ts.ssm)
-    for (const char* key : {"train.projection"})
+    for (const char* key : {"train.projection", "train.projections"})
       if (cfg.differs_from_default(key))
         config_error(key, "applies to train.objective = ssm or ssm_vr (here " + objective + ")");
   if (ts.nce || ts.ssm) {
@@ -58,6 +61,9 @@ void read_nce_ssm_keys(const Config& cfg, TrainSpec& ts, const std::string& obje
   }
   if (ts.ssm) {
     ts.rademacher = cfg.get_choice("train.projection", {"gaussian", "rademacher"}) == "rademacher";
+    const std::int64_t M = cfg.get_int_at_least("train.projections", 1);
+    if (M > 4096) config_error("train.projections", "is impossibly large (at most 4096)");
+    ts.projections = int(M);
     // vᵀ∇x(vᵀ∇x E) is differentiated once more w.r.t. θ: the activation's third derivative.
     if (models::parse_activation(cfg.get_string("model.activation")) == models::Activation::leaky_relu)
       config_error("model.activation",
