@@ -5,8 +5,8 @@ pymbar_reference.py U.txt
     reads K, N_k and the K x N reduced potentials from a text file, prints
     f_k - f_0 and their standard errors (one line each) with full precision.
 pymbar_reference.py --h5 IN.h5 OUT.h5
-    reads a zeta free-energy input (/u_kn or /energy with /beta, /N_k and
-    /observables/NAME) and writes pymbar's analyses to OUT.h5 under the names
+    reads a zeta free-energy input (/u_kn or /energy with /beta, /N_k,
+    /observables/NAME and /couplings/NAME) and writes pymbar's analyses to OUT.h5 under the names
     zeta free-energy uses: Delta_f, dDelta_f (getFreeEnergyDifferences), overlap,
     overlap_eigenvalues (computeOverlap), effective_samples
     (computeEffectiveSampleNumber) and expectations/NAME/{mu,sigma}
@@ -68,6 +68,10 @@ def from_h5(path, out, pmf=None, equil=False):
         if "observables" in f:
             for name in sorted(f["observables"]):
                 observables[name] = np.asarray(f["observables"][name][...], dtype=np.float64)
+        if "couplings" in f:  # extended ensembles: u_kn = beta_k (E_n + sum_j p_kj A_jn)
+            for name in sorted(f["couplings"]):
+                p = np.asarray(f["couplings"][name][...], dtype=np.float64)
+                u_kn = u_kn + np.outer(beta * p, observables[name])
     if equil:
         u_kn, N_k, observables = equilibrate(u_kn, N_k, observables)
     mbar = pymbar.MBAR(u_kn, N_k, relative_tolerance=1e-13, verbose=False)

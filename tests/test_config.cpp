@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "zeta/core/config.hpp"
 #include "zeta/core/error.hpp"
@@ -110,6 +111,44 @@ TEST(ConfigIni, CommandLineWinsAndIsCheckedToo) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "unknown configuration key 'run.stepz'");
   }
+}
+
+//! differs_from_default: a key given at the default that applies is as if not given
+//! (the resolved configuration runs again), any other value differs.
+TEST(ConfigDefaults, DiffersFromTheDefaultThatApplies) {
+  const auto differs = [](const std::string& key, const std::vector<std::string>& overrides) {
+    Config c;
+    c.declare("train.reinit_prob", "0.05", "");
+    c.declare("train.sigma", "0.1,0.2", "");
+    c.declare("train.projection", "gaussian", "");
+    c.declare("train.deterministic", "true", "");
+    c.declare("train.box", "", "");
+    c.declare("model.type", "rbm", "");
+    c.declare_per_value("train.lr", "model.type", {{"rbm", "0.1"}, {"mlp", "1e-3"}}, "", "");
+    c.declare_required("data.path", "");
+    c.parse_text("", overrides);
+    return c.differs_from_default(key);
+  };
+  EXPECT_FALSE(differs("train.reinit_prob", {}));
+  EXPECT_FALSE(differs("train.reinit_prob", {"--train.reinit_prob=0.05"}));
+  EXPECT_FALSE(differs("train.reinit_prob", {"--train.reinit_prob=5e-2"}));
+  EXPECT_TRUE(differs("train.reinit_prob", {"--train.reinit_prob=0.06"}));
+  EXPECT_FALSE(differs("train.sigma", {"--train.sigma=0.1, 2e-1"}));
+  EXPECT_TRUE(differs("train.sigma", {"--train.sigma=0.1"}));
+  EXPECT_TRUE(differs("train.sigma", {"--train.sigma=0.1,0.2,0.3"}));
+  EXPECT_FALSE(differs("train.projection", {"--train.projection=gaussian"}));
+  EXPECT_TRUE(differs("train.projection", {"--train.projection=rademacher"}));
+  EXPECT_FALSE(differs("train.deterministic", {"--train.deterministic=yes"}));
+  EXPECT_TRUE(differs("train.deterministic", {"--train.deterministic=false"}));
+  EXPECT_FALSE(differs("train.box", {"--train.box="}));
+  EXPECT_TRUE(differs("train.box", {"--train.box=0,1"}));
+  // A per-value default: the one of the selector's value.
+  EXPECT_FALSE(differs("train.lr", {"--train.lr=0.1"}));
+  EXPECT_TRUE(differs("train.lr", {"--train.lr=0.1", "--model.type=mlp"}));
+  EXPECT_FALSE(differs("train.lr", {"--train.lr=0.001", "--model.type=mlp"}));
+  // A required key has no default: given, it differs.
+  EXPECT_FALSE(differs("data.path", {}));
+  EXPECT_TRUE(differs("data.path", {"--data.path="}));
 }
 
 }  // namespace

@@ -374,6 +374,34 @@ TEST(FreeEnergyInput, TargetBetasMatchPymbar) {
   for (const char* n : {"fe_tb_ref.h5", "fe_tb.h5", "fe_tb_out.h5"}) std::remove(n);
 }
 
+// free_energy.target_fields: target states of an extended ensemble (u = β (x²/2 + p x),
+// /couplings/x) take their couplings; f_k, Δf, ⟨x⟩, ⟨x²⟩ and the overlap there agree with
+// pymbar given the same states in the file with N_k = 0, and the JSON and the file hold
+// the targets' couplings.
+TEST(FreeEnergyInput, TargetFieldsMatchPymbar) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  test::Oscillators all({1.0, 2.5, 6.5, 1.6, 4.0}, {500, 400, 450, 0, 0});
+  test::Oscillators given({1.0, 2.5, 6.5}, {500, 400, 450});  // the same samples (same seed and counts)
+  const std::vector<double> p_all = {0.0, 0.2, -0.1, 0.15, -0.05};
+  test::write_mbar_input("fe_tf_ref.h5", all, true, false, false, p_all);
+  test::write_mbar_input("fe_tf.h5", given, true, false, false, {0.0, 0.2, -0.1});
+  std::remove("fe_tf_out.h5");
+  const auto r = test::run_free_energy("fe_tf.h5", "fe_tf_out.h5", world,
+                                       {"--free_energy.target_betas=1.6,4.0", "--free_energy.target_fields=0.15,-0.05"});
+  ASSERT_EQ(r.log_z_target.size(), 2u);
+  EXPECT_NE(r.json.str().find("\"target_coupling_x\": [0.14999999999999999, -0.050000000000000003]"),
+            std::string::npos)
+      << r.json.str();
+  std::vector<hsize_t> d;
+  EXPECT_EQ(io::read_doubles("fe_tf_out.h5", "/free_energy/couplings/x", d), p_all);
+  expect_file_matches_pymbar("fe_tf_ref.h5", "fe_tf_out.h5");
+  // Other fields are other states (ln Z(β, p) − ln Z(β, 0) ≈ β² p² Var x / 2 = 0.018 at the first).
+  const auto r0 = test::run_free_energy("fe_tf.h5", "", world,
+                                        {"--free_energy.target_betas=1.6,4.0", "--free_energy.target_fields=0,0"});
+  EXPECT_GT(std::fabs(r0.log_z_target[0] - r.log_z_target[0]), 5e-3);
+  for (const char* n : {"fe_tf_ref.h5", "fe_tf.h5", "fe_tf_out.h5"}) std::remove(n);
+}
+
 // Exact heat capacity of the periodic L×L Ising model (J = 1, total, units of k_B):
 // C = β² d² ln Z / dβ², Kaufman's ln Z differentiated by a central difference (h = 2e-4:
 // rounding ~1e-6 and truncation ~1e-3 against C ~ 100).

@@ -16,6 +16,7 @@
 #include "zeta/rng/philox.hpp"
 #include "zeta/training/gradient_sum.hpp"
 #include "zeta/training/mlp_nce.hpp"
+#include "zeta/training/mlp_ssm.hpp"
 #include "zeta/training/sliced_score.hpp"
 #include "zeta/training/spec.hpp"
 
@@ -187,6 +188,63 @@ TEST(NceGradient, MatchesFiniteDifferencesOfLoss) {
     EXPECT_NEAR(got.back(), fd.back(), 1e-8) << noise;
     EXPECT_GT(std::abs(got.back()), 1e-3) << noise;  // c matters
   }
+}
+
+// Sliced score matching with train.projections = 3 (the loss the mean over three
+// independent v per example), as the objective computes it on one batch of the ring:
+// its gradient against finite differences of its loss, for ssm and ssm_vr, Gaussian
+// and Rademacher v; and the three projections really differ (the loss is not M = 1's).
+TEST(SsmProjectionsGradient, MatchesFiniteDifferencesOfLoss) {
+  if (!kDouble) GTEST_SKIP() << "checked in double";
+  parallel::Comm self(MPI_COMM_SELF);
+  for (const std::string obj : {"ssm", "ssm_vr"})
+    for (const std::string proj : {"gaussian", "rademacher"}) {
+      const auto setup_of = [&](int M) {
+        Config cfg;
+        training::declare_train_keys(cfg);
+        cfg.parse_text("", {"--model.type=mlp", "--model.layers=2,8,8,1", "--model.activation=softplus",
+                            "--train.objective=" + obj, "--train.projection=" + proj,
+                            "--train.projections=" + std::to_string(M), "--train.batch=8", "--data.type=synthetic",
+                            "--data.shape=ring8", "--data.examples=64", "--data.heldout_examples=0",
+                            "--data.partitions=2"});
+        return training::read_train_setup(cfg, self);
+      };
+      const training::TrainSetup setup = setup_of(3), setup1 = setup_of(1);
+      ASSERT_EQ(setup.train.projections, 3);
+      const data::Dataset d = data::load(setup.data, setup.train.seed, self);
+      models::Mlp<Space> mlp(models::Mlp<Space>::random_params({2, 8, 8, 1}, 3), models::Activation::softplus);
+      training::MlpSsm ssm(setup.train, setup.data, d, mlp, self);
+      training::GradientSum<Space> g(self, ssm.n_params(), false);
+      const Host theta = ssm.params();
+      const auto set = [&](const Host& t) {
+        auto h = Kokkos::create_mirror_view(ssm.theta());
+        for (std::size_t k = 0; k < t.size(); ++k) h(k) = Real(t[k]);
+        Kokkos::deep_copy(ssm.theta(), h);
+        ssm.params_updated();
+      };
+      const std::int64_t step = 5;
+      ssm.gradient(step, g);
+      const Host got = host_copy(g.g());
+      const double loss = ssm.batch_loss();
+      const Host fd = fd_gradient(
+          theta, set,
+          [&] {
+            ssm.gradient(step, g);
+            return ssm.batch_loss();
+          },
+          1e-4);
+      const double err = max_relative_error(got, fd);
+      // The same model with one projection: projection 0 of the three, so a different loss.
+      models::Mlp<Space> mlp1(models::Mlp<Space>::random_params({2, 8, 8, 1}, 3), models::Activation::softplus);
+      training::MlpSsm ssm1(setup1.train, setup1.data, d, mlp1, self);
+      training::GradientSum<Space> g1(self, ssm1.n_params(), false);
+      ssm1.gradient(step, g1);
+      std::printf("[ fd       ] %s (%s v), 3 projections: loss %.6g (1 projection: %.6g), max relative error %.3g\n",
+                  obj.c_str(), proj.c_str(), loss, ssm1.batch_loss(), err);
+      EXPECT_TRUE(std::isfinite(loss));
+      EXPECT_LT(err, 1e-7) << obj << " " << proj;
+      EXPECT_GT(std::abs(loss - ssm1.batch_loss()), 1e-6 * std::abs(loss)) << obj << " " << proj;
+    }
 }
 
 }  // namespace

@@ -262,7 +262,7 @@ TEST(TrainNetInput, ErrorsNameTheKey) {
       {"--model.input=1,28,27", "model.input"},  // 756 inputs, the data have 784
       {"--model.input=1,28", "model.input"},
       {"--train.objective=dsm", "train.objective"},
-      {"--model.activation=silu", "model.activation"},
+      {"--model.activation=softplus", "model.activation"},  // not the default: silu
       {"--train.energy_reg=-1", "train.energy_reg"},
       {"--train.buffer_size=8", "train.buffer_size"},
       {"--model.params=/nonexistent/net.h5", "model.params"},

@@ -73,6 +73,7 @@ const std::vector<Objective> kObjectives = {
      {"/train/nce_loss", "/train/nce_accuracy", "/nce/noise_lo"}},
     {"ssm", {"--train.objective=ssm"}, {"/train/ssm_loss"}},
     {"ssm_vr", {"--train.objective=ssm_vr", "--train.projection=rademacher"}, {"/train/ssm_loss"}},
+    {"ssm_m3", {"--train.objective=ssm", "--train.projections=3"}, {"/train/ssm_loss"}},
 };
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -170,12 +171,12 @@ TEST(TrainObjectivesInput, ErrorsNameTheKey) {
       {{"--train.objective=nce", "--train.nce_noise=uniform", "--train.nce_box=-1,1"}, "train.nce_box"},
       {{"--train.objective=nce", "--train.nce_box=-5,5"}, "train.nce_box"},  // gaussian noise takes no box
       {{"--train.objective=dsm", "--train.nce_ratio=2"}, "train.nce_ratio"},
-      {{"--train.objective=nce", "--train.projection=gaussian"}, "train.projection"},
+      {{"--train.objective=nce", "--train.projection=rademacher"}, "train.projection"},
       {{"--train.objective=nce", "--sampler.step_size=0.1"}, "sampler.step_size"},
       {{"--train.objective=ssm", "--model.activation=leaky_relu"}, "model.activation"},
       {{"--train.objective=ssm_vr", "--model.activation=leaky_relu"}, "model.activation"},
       {{"--train.objective=ssm", "--train.projection=sphere"}, "train.projection"},
-      {{"--train.objective=ssm", "--train.sigma=0.1"}, "train.sigma"},
+      {{"--train.objective=ssm", "--train.sigma=0.2"}, "train.sigma"},
       {{"--train.objective=short_run_cd", "--train.buffer_size=128"}, "train.buffer_size"},
       {{"--train.objective=short_run_cd", "--train.reinit_prob=0.5"}, "train.reinit_prob"},
       {{"--train.objective=nce", "--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"},

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
@@ -40,6 +41,10 @@ void declare_free_energy_keys(Config& cfg) {
   cfg.declare("free_energy.target_betas", "",
               "comma-separated betas to reweight to (energies form and temper outputs): appended as states "
               "without samples, with f_k, expectations and errors there");
+  cfg.declare("free_energy.target_fields", "",
+              "inputs with /couplings: the target states' couplings p (u = beta (E + sum p A)), one comma list per "
+              "coupled observable (in the order of /couplings, ';' between lists), each as long as "
+              "free_energy.target_betas");
   cfg.declare("free_energy.heat_capacity", "false",
               "true: also the heat capacity C = beta^2 Var(E) of the whole system (units of k_B) at every state, "
               "target betas included, with its standard error (energies form and temper outputs)");
@@ -115,6 +120,7 @@ struct FreeEnergyOptions {
   estimators::FreeEnergyInputOptions input;
   estimators::MbarReportOptions report;
   std::vector<double> targets;
+  std::vector<std::vector<double>> target_fields;  //!< per coupled observable, one p per target
 };
 
 FreeEnergyOptions read_options(const Config& opts) {
@@ -137,8 +143,14 @@ FreeEnergyOptions read_options(const Config& opts) {
   o.output = opts.get_string("output.file");
   io::apply_output_backups(opts);
   if (!opts.get_string("free_energy.target_betas").empty()) o.targets = opts.get_doubles("free_energy.target_betas");
-  for (double b : o.targets)
-    if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
+  for (const auto& list : split(opts.get_string("free_energy.target_fields"), ';')) {
+    o.target_fields.emplace_back();
+    for (const auto& v : split(list, ',')) {
+      char* end = nullptr;
+      o.target_fields.back().push_back(std::strtod(v.c_str(), &end));
+      if (v.empty() || *end != '\0') config_error("free_energy.target_fields", "expected numbers, got '" + v + "'");
+    }
+  }
   o.input.equilibrate = opts.get_bool("free_energy.equilibrate");
   o.report.heat_capacity = opts.get_bool("free_energy.heat_capacity");
   o.input.equilibrate_skip = opts.get_int_at_least("free_energy.equilibrate_skip", 1);
@@ -164,16 +176,7 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
     res.log_z_ti = in.log_z_ti, res.log_z_ti_stderr = in.log_z_ti_stderr;
   }
   const double offset = in.offset;
-  if (!targets.empty()) {
-    if (in.stored())
-      config_error("free_energy.target_betas", "needs states given by beta (the energies form or a temper output), "
-                                               "not /" + format + ": add the target states' rows to u_kn with N_k = 0");
-    if (!in.coupled.empty())
-      config_error("free_energy.target_betas", "is for states that differ in beta alone; with /couplings add the "
-                                               "target states to /beta and /couplings with N_k = 0");
-    in.beta.insert(in.beta.end(), targets.begin(), targets.end());
-    in.N_k.resize(in.beta.size(), 0);
-  }
+  estimators::add_target_states(in, targets, fo.target_fields);
   const estimators::MbarReport rep = estimators::mbar_report(in, fo.report, comm);
   const estimators::MbarResult& m = rep.result;
   const int K = static_cast<int>(rep.N_k.size() - targets.size());  // the states given (targets follow)
@@ -200,6 +203,8 @@ FreeEnergyResult free_energy(const std::string& file, const Config& opts, const 
   if (format == "temper") add_temper_json(res, mopt.bootstrap);
   if (!targets.empty()) {
     j.add("target_betas", targets);
+    for (std::size_t c = 0; c < fo.target_fields.size(); ++c)
+      j.add("target_coupling_" + rep.coupling_names[c], fo.target_fields[c]);
     j.add("log_z_target", res.log_z_target);
     j.add("log_z_target_stderr", res.log_z_target_stderr);
   }

@@ -131,6 +131,41 @@ void Config::parse_text(const std::string& ini_text, const std::vector<std::stri
 
 bool Config::given(const std::string& name) const { return values_.count(name) > 0; }
 
+namespace {
+//! Whether two values of a key mean the same (Config::differs_from_default).
+bool same_value(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  const auto number = [](const std::string& s, double& v) {
+    const char* p = s.c_str();
+    char* end = nullptr;
+    v = std::strtod(p, &end);
+    return !s.empty() && end != p && trim(end).empty();
+  };
+  const auto boolean = [](const std::string& s, int& v) {
+    if (s == "true" || s == "yes" || s == "on" || s == "1") v = 1;
+    else if (s == "false" || s == "no" || s == "off" || s == "0") v = 0;
+    else return false;
+    return true;
+  };
+  int ba = 0, bb = 0;
+  if (boolean(a, ba) && boolean(b, bb)) return ba == bb;
+  const auto ia = split(a, ','), ib = split(b, ',');
+  if (ia.size() != ib.size() || ia.empty()) return false;
+  for (std::size_t i = 0; i < ia.size(); ++i) {
+    double x = 0, y = 0;
+    if (ia[i] != ib[i] && !(number(ia[i], x) && number(ib[i], y) && x == y)) return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool Config::differs_from_default(const std::string& name) const {
+  const auto it = values_.find(name);
+  if (it == values_.end()) return false;
+  const Key& k = key(name);
+  return k.required || !same_value(it->second, default_of(k));
+}
+
 bool Config::has(const std::string& name) const { return given(name) || !key(name).required; }
 
 std::string Config::get_string(const std::string& name) const {

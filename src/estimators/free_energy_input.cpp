@@ -95,6 +95,43 @@ MbarSamples FreeEnergyInput::samples() const {
   return MbarSamples::extended(beta, values.front(), A, couplings);
 }
 
+void add_target_states(FreeEnergyInput& in, const std::vector<double>& betas,
+                       const std::vector<std::vector<double>>& fields) {
+  if (betas.empty()) {
+    if (!fields.empty())
+      config_error("free_energy.target_fields", "needs free_energy.target_betas (the targets' beta)");
+    return;
+  }
+  if (in.stored())
+    config_error("free_energy.target_betas",
+                 "needs states given by beta (the energies form or a temper output), not /" + in.format +
+                     ": add the target states' rows to u_kn with N_k = 0");
+  for (double b : betas)
+    if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
+  if (in.coupled.empty() && !fields.empty())
+    config_error("free_energy.target_fields", "applies to inputs with /couplings (extended ensembles); '" + in.source +
+                                                  "' has none");
+  if (fields.size() != in.coupled.size()) {
+    std::string names;
+    for (const auto& n : in.coupling_names()) names += (names.empty() ? "" : "; ") + n;
+    config_error("free_energy.target_fields",
+                 "needs the targets' couplings: " + std::to_string(in.coupled.size()) + " list(s) separated by ';' (" +
+                     names + ", the order of /couplings), each of " + std::to_string(betas.size()) +
+                     " values (one per target beta); got " + std::to_string(fields.size()));
+  }
+  for (std::size_t j = 0; j < fields.size(); ++j) {
+    if (fields[j].size() != betas.size())
+      config_error("free_energy.target_fields", "list " + std::to_string(j + 1) + " (" + in.coupling_names()[j] +
+                                                    ") has " + std::to_string(fields[j].size()) + " values; expected " +
+                                                    std::to_string(betas.size()) + ", one per target beta");
+    for (double v : fields[j])
+      if (!std::isfinite(v)) config_error("free_energy.target_fields", "must be finite numbers");
+    in.couplings[j].insert(in.couplings[j].end(), fields[j].begin(), fields[j].end());
+  }
+  in.beta.insert(in.beta.end(), betas.begin(), betas.end());
+  in.N_k.resize(in.beta.size(), 0);
+}
+
 std::vector<std::string> FreeEnergyInput::coupling_names() const {
   std::vector<std::string> names;
   for (int j : coupled) names.push_back(observables[std::size_t(j)]);

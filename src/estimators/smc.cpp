@@ -61,7 +61,7 @@ SmcSpec read_smc_spec(const Config& cfg) {
   s.base_mean = cfg.get_double("ais.base_mean");
   s.base_scale = cfg.get_positive("ais.base_scale");
   for (const char* key : {"ais.steps", "ais.schedule", "ais.betas", "ais.reverse", "ais.reverse_burn_in"})
-    if (cfg.given(key))
+    if (cfg.differs_from_default(key))
       config_error(key, "applies to ais.method = ais only (smc chooses its own schedule and has no reverse pass)");
   return s;
 }

@@ -118,13 +118,13 @@ ModelSpec read_model_spec(const Config& cfg) {
                                                                                           : RbmKind::bernoulli;
     s.params = cfg.get_string("model.params");
     // With model.params the kind may come from the file (load_model_params checks σ against it).
-    const bool kind_from_file = !s.params.empty() && !cfg.given("model.visible");
+    const bool kind_from_file = !s.params.empty() && !cfg.differs_from_default("model.visible");
     if (s.rbm_kind == RbmKind::gaussian || kind_from_file) {
       s.rbm_sigma = cfg.get_doubles("model.sigma");
       if (s.rbm_sigma.empty()) config_error("model.sigma", "needs one value or one per visible unit");
       for (double v : s.rbm_sigma)
         if (!(v > 0) || !std::isfinite(v)) config_error("model.sigma", "values must be positive and finite");
-    } else if (cfg.given("model.sigma")) {
+    } else if (cfg.differs_from_default("model.sigma")) {
       config_error("model.sigma", "only applies to model.visible = gaussian");
     }
     s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
@@ -207,13 +207,13 @@ std::string rbm_mismatch(const Config& cfg, const ModelSpec& ms, const io::RbmPa
     return "model.params: '" + ms.params + "' has W [" + std::to_string(p.visible) + ", " + std::to_string(p.hidden) +
            "] for " + std::to_string(p.visible) + " visible units, but the data (" + "data.path '" +
            expect.data_path + "') has " + std::to_string(expect.visible) + " features";
-  if ((expect.training || cfg.given("model.hidden")) && p.hidden != ms.hidden)
+  if ((expect.training || cfg.differs_from_default("model.hidden")) && p.hidden != ms.hidden)
     return "model.hidden = " + std::to_string(ms.hidden) + " but model.params '" + ms.params + "' has " +
            std::to_string(p.hidden) + " hidden units";
-  if ((expect.training || cfg.given("model.visible")) && p.kind != ms.rbm_kind)
+  if ((expect.training || cfg.differs_from_default("model.visible")) && p.kind != ms.rbm_kind)
     return std::string("model.visible = ") + rbm_kind_name(ms.rbm_kind) + " but model.params '" + ms.params +
            "' holds a " + rbm_kind_name(p.kind) + " RBM";
-  if (p.kind == RbmKind::bernoulli && cfg.given("model.sigma"))
+  if (p.kind == RbmKind::bernoulli && cfg.differs_from_default("model.sigma"))
     return "model.sigma only applies to Gaussian visibles, but model.params '" + ms.params + "' holds a bernoulli RBM";
   if (p.kind == RbmKind::gaussian && ms.rbm_sigma.size() != 1 && int(ms.rbm_sigma.size()) != p.visible)
     return "model.sigma needs 1 or " + std::to_string(p.visible) + " values for '" + ms.params + "'";

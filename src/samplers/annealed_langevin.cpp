@@ -59,11 +59,8 @@ void declare_annealed_keys(Config& cfg) {
 void read_annealed_keys(const Config& cfg, SamplerSpec& s) {
   if (s.type != SamplerType::annealed_langevin) {
     // Off their defaults (a resolved configuration, which lists every key, runs as it is).
-    const char* off = !cfg.get_string("sampler.sigma").empty()  ? "sampler.sigma"
-                      : cfg.get_double("sampler.sigma_levels") != 0 ? "sampler.sigma_levels"
-                      : cfg.get_double("sampler.steps_per_level") != 100 ? "sampler.steps_per_level"
-                                                                         : nullptr;
-    if (off) config_error(off, "applies to sampler.type = annealed_langevin only");
+    for (const char* key : {"sampler.sigma", "sampler.sigma_levels", "sampler.steps_per_level"})
+      if (cfg.differs_from_default(key)) config_error(key, "applies to sampler.type = annealed_langevin only");
     return;
   }
   if (cfg.get_string("sampler.sigma").empty())

@@ -56,10 +56,8 @@ void declare_ncsn_keys(Config& cfg) {
 void read_ncsn_keys(const Config& cfg, TrainSpec& ts) {
   if (!ts.ncsn) {
     // Off their defaults (a resolved configuration, which lists every key, runs as it is).
-    if (cfg.get_double("train.sigma_levels") != 0)
-      config_error("train.sigma_levels", "applies to train.objective = ncsn only");
-    if (cfg.get_double("sampler.steps_per_level") != 100)
-      config_error("sampler.steps_per_level", "applies to train.objective = ncsn only");
+    for (const char* key : {"train.sigma_levels", "sampler.steps_per_level"})
+      if (cfg.differs_from_default(key)) config_error(key, "applies to train.objective = ncsn only");
     return;
   }
   ts.sigma = samplers::read_sigma_ladder(cfg, "train.sigma", "train.sigma_levels", 2);

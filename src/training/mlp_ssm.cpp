@@ -15,6 +15,7 @@ const std::vector<std::string>& MlpSsm::signature_keys() const {
   static const std::vector<std::string> keys = [this] {
     std::vector<std::string> k = MlpObjective::signature_keys();
     k.push_back("train.projection");
+    k.push_back("train.projections");
     return k;
   }();
   return keys;
@@ -23,21 +24,28 @@ const std::vector<std::string>& MlpSsm::signature_keys() const {
 MlpSsm::MlpSsm(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
                const parallel::Comm& comm)
     : MlpObjective(ts, dspec, d, mlp, comm) {
-  x_ = Matrix<Space>("zeta::train::ssm_rows", nloc_ * b_, dim_);
-  v_ = Matrix<Space>("zeta::train::ssm_projections", nloc_ * b_, dim_);
+  x_ = Matrix<Space>("zeta::train::ssm_rows", nloc_ * b_ * ts.projections, dim_);
+  v_ = Matrix<Space>("zeta::train::ssm_projections", nloc_ * b_ * ts.projections, dim_);
 }
 
 void MlpSsm::projected_batch(std::int64_t s) {
   auto hx = Kokkos::create_mirror_view(x_);
   auto hv = Kokkos::create_mirror_view(v_);
   const bool rademacher = ts_.rademacher;
+  const int M = ts_.projections;
   for_batch_rows(s, [&](std::int64_t n, std::uint64_t id, const Real* x) {
-    for (int i = 0; i < dim_; ++i) hx(n, i) = x[i];
-    const rng::Stream st(ts_.seed, id, std::uint64_t(s), rng::kProjection);
-    if (rademacher) {
-      for (int i = 0; i < dim_; ++i) hv(n, i) = st.uniform(std::uint32_t(i)) < 0.5 ? Real(-1) : Real(1);
-    } else {
-      st.normals(dim_, [&](int i, Real z) { hv(n, i) = z; });
+    for (int m = 0; m < M; ++m) {
+      // Row n·M + m: example n with its projection m, keyed by (seed, id, step, m); m
+      // rides in the step counter's high word (steps stay below 2^32), so that
+      // projection 0 is the one a single-projection run draws.
+      const std::int64_t r = n * M + m;
+      for (int i = 0; i < dim_; ++i) hx(r, i) = x[i];
+      const rng::Stream st(ts_.seed, id, std::uint64_t(s) | (std::uint64_t(m) << 32), rng::kProjection);
+      if (rademacher) {
+        for (int i = 0; i < dim_; ++i) hv(r, i) = st.uniform(std::uint32_t(i)) < 0.5 ? Real(-1) : Real(1);
+      } else {
+        st.normals(dim_, [&](int i, Real z) { hv(r, i) = z; });
+      }
     }
   });
   Kokkos::deep_copy(x_, hx);
@@ -47,13 +55,14 @@ void MlpSsm::projected_batch(std::int64_t s) {
 void MlpSsm::gradient(std::int64_t s, GradientSum<Space>& grad) {
   projected_batch(s);
   local_loss_.assign(nloc_, 0.0);
-  const double w = 1.0 / double(ts_.batch);
+  const double w = 1.0 / (double(ts_.batch) * ts_.projections);
   const bool vr = ts_.ssm_vr;
+  const std::int64_t rows = b_ * ts_.projections;  // a partition's rows
   grad.reduce(
       ts_.deterministic, nloc_,
       [&](std::int64_t l, const Vector<Space>& g) {
-        local_loss_[l] =
-            sliced_.loss_and_grad(mlp_, row_block<Space>(x_, l * b_, b_), row_block<Space>(v_, l * b_, b_), w, vr, g);
+        local_loss_[l] = sliced_.loss_and_grad(mlp_, row_block<Space>(x_, l * rows, rows),
+                                               row_block<Space>(v_, l * rows, rows), w, vr, g);
       },
       [&](const Vector<Space>& g) { local_loss_[0] = sliced_.loss_and_grad(mlp_, x_, v_, w, vr, g); });
 }
@@ -73,6 +82,9 @@ void MlpSsm::summarize_monitors(TrainResult& res) const {
   res.grad_norm = series_.gnorm.back();
 }
 
-void MlpSsm::add_objective_json(JsonSummary& j) const { j.add("projection", ts_.rademacher ? "rademacher" : "gaussian"); }
+void MlpSsm::add_objective_json(JsonSummary& j) const {
+  j.add("projection", ts_.rademacher ? "rademacher" : "gaussian");
+  j.add("projections", ts_.projections);
+}
 
 }  // namespace zeta::training

@@ -111,8 +111,9 @@ namespace {
 void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objective, int D) {
   read_nce_ssm_keys(cfg, ts, objective);
   if (!ts.dsm && !ts.nce && !ts.ssm) {
-    if (cfg.given("train.sigma")) config_error("train.sigma", "is the DSM noise scale; " + objective + " takes none");
-    if (cfg.given("train.chains") && !ts.pt_pcd)
+    if (cfg.differs_from_default("train.sigma"))
+      config_error("train.sigma", "is the DSM noise scale; " + objective + " takes none");
+    if (cfg.differs_from_default("train.chains") && !ts.pt_pcd)
       config_error("train.chains", "is the RBM's persistent chains; an mlp's negatives come from train.buffer_size");
     cfg.get_choice("sampler.type", {"langevin"});
     samplers::read_langevin_keys(cfg, ts.langevin);
@@ -121,7 +122,8 @@ void read_mlp_keys(const Config& cfg, TrainSpec& ts, const std::string& objectiv
     ts.buffer_size = cfg.get_int_at_least("train.buffer_size", 1);
     if (ts.short_run)
       for (const char* key : {"train.buffer_size", "train.reinit_prob"})
-        if (cfg.given(key)) config_error(key, "applies to train.objective = pcd; short_run_cd starts from noise every step");
+        if (cfg.differs_from_default(key))
+          config_error(key, "applies to train.objective = pcd; short_run_cd starts from noise every step");
     if (ts.pcd && ts.buffer_size < ts.batch)
       config_error("train.buffer_size", std::to_string(ts.buffer_size) + " states are fewer than train.batch = " +
                                             std::to_string(ts.batch) + ": each step draws a batch of negatives from the buffer");
@@ -157,7 +159,7 @@ void read_batch_keys(const Config& cfg, TrainSpec& ts, const parallel::Comm& com
                                      std::to_string(D) + " (needs a multiple)");
   ts.deterministic = cfg.get_bool("train.deterministic");
   ts.shared_reduction = cfg.get_choice("train.reduction", {"shared", "mpi"}) == "shared";
-  if (ts.deterministic && cfg.given("train.reduction"))
+  if (ts.deterministic && cfg.differs_from_default("train.reduction"))
     config_error("train.reduction",
                  "applies to train.deterministic = false (the deterministic mode sums in a fixed tree)");
   if (ts.deterministic && (!comm.power_of_two() || D % R != 0))
@@ -220,12 +222,13 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
     for (const char* key : {"train.buffer_size", "train.reinit_prob", "train.energy_reg", "sampler.type",
                             "sampler.step_size", "sampler.clip_grad", "sampler.clamp", "sampler.init_scale",
                             "sampler.noise_scale"})
-      if (cfg.given(key)) config_error(key, "applies to model.type = mlp (an rbm's negatives come from block Gibbs)");
+      if (cfg.differs_from_default(key))
+        config_error(key, "applies to model.type = mlp (an rbm's negatives come from block Gibbs)");
   if (mlp) {
     read_mlp_keys(cfg, ts, objective, D);
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
     if (ts.dsm) models::require_smooth_activation(ms.activation);
-    if (ms.type == "net" && cfg.given("model.activation"))
+    if (ms.type == "net" && cfg.differs_from_default("model.activation"))
       config_error("model.activation", "is the mlp's; a net's activations are layers of model.net");
   }
   read_ncsn_keys(cfg, ts);

@@ -25,20 +25,26 @@ void declare_nce_ssm_keys(Config& cfg) {
   cfg.declare("train.projection", "gaussian",
               "ssm / ssm_vr: the random directions v of sliced score matching, one per example and step: gaussian "
               "(N(0, I)) | rademacher (entries +-1)");
+  cfg.declare("train.projections", "1",
+              "ssm / ssm_vr: independent projections v per example and step (M >= 1); the loss and its gradient "
+              "are the mean over them (variance / M, cost x M)");
 }
 
 void read_nce_ssm_keys(const Config& cfg, TrainSpec& ts, const std::string& objective) {
   if (!ts.nce)
     for (const char* key : {"train.nce_ratio", "train.nce_noise", "train.nce_box"})
-      if (cfg.given(key)) config_error(key, "applies to train.objective = nce (here " + objective + ")");
-  if (!ts.ssm && cfg.given("train.projection"))
-    config_error("train.projection", "applies to train.objective = ssm or ssm_vr (here " + objective + ")");
+      if (cfg.differs_from_default(key)) config_error(key, "applies to train.objective = nce (here " + objective + ")");
+  if (!ts.ssm)
+    for (const char* key : {"train.projection", "train.projections"})
+      if (cfg.differs_from_default(key))
+        config_error(key, "applies to train.objective = ssm or ssm_vr (here " + objective + ")");
   if (ts.nce || ts.ssm) {
     // Neither samples nor adds noise to the data: the Langevin, buffer and DSM keys are not theirs.
     for (const char* key : {"train.sigma", "train.k", "train.chains", "train.buffer_size", "train.reinit_prob",
                             "train.energy_reg", "sampler.type", "sampler.step_size", "sampler.clip_grad",
                             "sampler.clamp", "sampler.init_scale"})
-      if (cfg.given(key)) config_error(key, "does not apply to train.objective = " + objective + " (it draws no samples)");
+      if (cfg.differs_from_default(key))
+        config_error(key, "does not apply to train.objective = " + objective + " (it draws no samples)");
   }
   if (ts.nce) {
     ts.nce_ratio = cfg.get_int_at_least("train.nce_ratio", 1);
@@ -55,6 +61,9 @@ void read_nce_ssm_keys(const Config& cfg, TrainSpec& ts, const std::string& obje
   }
   if (ts.ssm) {
     ts.rademacher = cfg.get_choice("train.projection", {"gaussian", "rademacher"}) == "rademacher";
+    const std::int64_t M = cfg.get_int_at_least("train.projections", 1);
+    if (M > 4096) config_error("train.projections", "is impossibly large (at most 4096)");
+    ts.projections = int(M);
     // vᵀ∇x(vᵀ∇x E) is differentiated once more w.r.t. θ: the activation's third derivative.
     if (models::parse_activation(cfg.get_string("model.activation")) == models::Activation::leaky_relu)
       config_error("model.activation",

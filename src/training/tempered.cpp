@@ -7,28 +7,18 @@
 
 namespace zeta::training {
 
-namespace {
-
-// The defaults, against which a pcd or mlp run's values are checked.
-const char* const kTemperCount = "4";
-const char* const kBetaMin = "0.3";
-
-}  // namespace
-
 void declare_tempered_keys(Config& cfg) {
-  cfg.declare("train.temper_count", kTemperCount,
+  cfg.declare("train.temper_count", "4",
               "pt_pcd: replicas per persistent chain, at the temperatures of a geometric ladder from "
               "train.temper_beta_min to beta = 1 (at least 2; the gradient takes the beta = 1 replicas)");
-  cfg.declare("train.temper_beta_min", kBetaMin, "pt_pcd: the ladder's smallest inverse temperature, 0 < beta_min < 1");
+  cfg.declare("train.temper_beta_min", "0.3", "pt_pcd: the ladder's smallest inverse temperature, 0 < beta_min < 1");
 }
 
 void read_tempered_keys(const Config& cfg, TrainSpec& ts, bool mlp) {
   if (!ts.pt_pcd) {
     // Off their defaults (a resolved configuration, which lists every key, runs as it is).
-    if (cfg.get_double("train.temper_count") != std::stod(kTemperCount))
-      config_error("train.temper_count", "applies to train.objective = pt_pcd only");
-    if (cfg.get_double("train.temper_beta_min") != std::stod(kBetaMin))
-      config_error("train.temper_beta_min", "applies to train.objective = pt_pcd only");
+    for (const char* key : {"train.temper_count", "train.temper_beta_min"})
+      if (cfg.differs_from_default(key)) config_error(key, "applies to train.objective = pt_pcd only");
     return;
   }
   const std::int64_t K = cfg.get_int_at_least("train.temper_count", 1);
@@ -42,12 +32,11 @@ void read_tempered_keys(const Config& cfg, TrainSpec& ts, bool mlp) {
   ts.temper_betas = tempering::make_ladder(b0, 1.0, int(K), "geometric");
   ts.temper_betas.back() = 1.0;
   if (mlp) {
-    // Off spec.cpp's defaults of the replay buffer's keys.
-    if (cfg.get_double("train.buffer_size") != 10000 || cfg.get_double("train.reinit_prob") != 0.05)
-      config_error(cfg.get_double("train.buffer_size") != 10000 ? "train.buffer_size" : "train.reinit_prob",
-                   "is the replay buffer of mlp pcd; pt_pcd's chains are persistent replicas");
-    // One chain per batch row: train.chains at its default (64, spec.cpp) or equal to train.batch.
-    if (ts.chains != ts.batch && ts.chains != 64)
+    for (const char* key : {"train.buffer_size", "train.reinit_prob"})
+      if (cfg.differs_from_default(key))
+        config_error(key, "is the replay buffer of mlp pcd; pt_pcd's chains are persistent replicas");
+    // One chain per batch row: train.chains at its default or equal to train.batch.
+    if (ts.chains != ts.batch && cfg.differs_from_default("train.chains"))
       config_error("train.chains", "mlp pt_pcd: one persistent chain per batch row, train.chains = train.batch = " +
                                        std::to_string(ts.batch) + " (got " + std::to_string(ts.chains) + ")");
     ts.chains = ts.batch;

@@ -146,6 +146,7 @@ np.savez("osc_kln.npz", u_kln=kln, N_k=N_k, x=x)
 np.save("osc_e.npy", 0.5 * x * x); np.save("osc_beta.npy", kappa); np.save("osc_nk.npy", N_k); np.save("osc_x.npy", x)
 np.save("osc_p.npy", np.array([0, 0.1, -0.1, 0.2]))
 write("fe_cpl.h5", energy=0.5 * x * x, beta=kappa, N_k=N_k, **{"observables/x": x, "couplings/x": np.array([0, 0.1, -0.1, 0.2])})
+write("fe_en.h5", energy=0.5 * x * x, beta=kappa, N_k=N_k)
 PY
 o=--output.file=out.h5
 expect_error fe_ukn_nan      "/u_kn in 'fe_ukn_nan.h5': element \[2, 37\] is nan"          free-energy fe_ukn_nan.h5 $o
@@ -168,7 +169,9 @@ expect_error fe_kln_nan       "/u_kln in 'fe_kln_nan.h5': element \[2, 1, 5\] is
 expect_error fe_cpl_obs       "/couplings/M in 'fe_cpl_obs.h5' couples to an observable /observables/M, which the file lacks" free-energy fe_cpl_obs.h5 $o
 expect_error fe_cpl_len       "/couplings/x in 'fe_cpl_len.h5' has shape \[3\]; expected \[4\]" free-energy fe_cpl_len.h5 $o
 expect_error fe_cpl_ukn       "/couplings in 'fe_cpl_ukn.h5': couplings need the energies form" free-energy fe_cpl_ukn.h5 $o
-expect_error fe_cpl_targets   "free_energy.target_betas: is for states that differ in beta alone" free-energy fe_cpl.h5 $o --free_energy.target_betas=2
+expect_error fe_cpl_targets   "free_energy.target_fields: needs the targets' couplings: 1 list(s)" free-energy fe_cpl.h5 $o --free_energy.target_betas=2
+expect_error fe_cpl_tfields  "free_energy.target_fields: list 1 (x) has 2 values; expected 1" free-energy fe_cpl.h5 $o --free_energy.target_betas=2 --free_energy.target_fields=0.1,0.2
+expect_error fe_tfields_nocpl "free_energy.target_fields: applies to inputs with /couplings" free-energy fe_en.h5 $o --free_energy.target_betas=2 --free_energy.target_fields=0.1
 expect_error fe_cpl_heat      "free_energy.heat_capacity: needs states that differ in beta alone" free-energy fe_cpl.h5 $o --free_energy.heat_capacity=true
 expect_error fe_not_input    "'fe_other.h5' holds no free-energy input"                   free-energy fe_other.h5 $o
 # The same files that do work: the converter's output, and an unconverged estimate when asked for.

@@ -49,6 +49,14 @@ class Config {
   bool declared(const std::string& name) const { return keys_.count(name) > 0; }
   bool has(const std::string& name) const;  //!< given explicitly or has a default
   bool given(const std::string& name) const;  //!< given explicitly
+  //! Given explicitly with a value other than the default that applies (the selector's,
+  //! for a per-value key): what a check that refuses a key where it does not apply
+  //! must test, so that the resolved configuration (resolved_ini(), which lists every
+  //! key at its value) runs again as it is. Values compare as numbers where both sides
+  //! are numbers ("0.05" = "5e-2"), item by item for comma lists, as booleans where
+  //! both are boolean words ("yes" = "true"), else as strings. A required key
+  //! (no default) differs whenever it is given.
+  bool differs_from_default(const std::string& name) const;
   std::string get_string(const std::string& name) const;
   double get_double(const std::string& name) const;
   std::int64_t get_int(const std::string& name) const;

@@ -54,6 +54,13 @@ struct FreeEnergyInput {
   std::vector<std::string> coupling_names() const;
 };
 
+//! Appends target states without samples (N_k = 0) at inverse temperatures `betas`
+//! (free_energy.target_betas): states given by β (energies form, temper outputs); with
+//! /couplings, `fields` holds one list per coupled observable, in coupling_names() order,
+//! of the targets' couplings p (free_energy.target_fields). Errors name those keys.
+void add_target_states(FreeEnergyInput& in, const std::vector<double>& betas,
+                       const std::vector<std::vector<double>>& fields);
+
 //! Collective: reads `file` as opts.format says (auto: from its datasets); every error is one
 //! Error, the same on every rank, naming the file and dataset. `temper_run` reads a temper
 //! output's configuration.

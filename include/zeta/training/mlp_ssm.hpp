@@ -3,6 +3,8 @@
 //!   projection  example i of the training split (global id, as DSM keys it) draws its
 //!               v from Philox Stream(seed, i, s, kProjection): N(0, I)
 //!               (train.projection = gaussian) or independent ±1 (rademacher);
+//!               with train.projections = M, M independent v's per example, v_m
+//!               from Stream(seed, i, s + m·2^32, kProjection) (v_0 is the M = 1 one);
 //!   loss        L = (1/B) Σ_n [−v_nᵀ H(x_n) v_n + ½ (v_nᵀ∇x E(x_n))²] over the global
 //!               batch (ssm), the sliced Fisher divergence up to a constant: with the
 //!               model's score s = −∇x E, vᵀ∇x(vᵀ s) + ½ (vᵀ s)²; ssm_vr replaces
@@ -40,6 +42,8 @@ class MlpSsm : public MlpObjective {
   //! Nothing to hold: a step's projections are a function of (seed, example, step).
   void hold_state(bool) override {}
   const std::vector<std::string>& signature_keys() const override;
+  //! The loss of the last gradient() over the global batch (one rank's sum when called on MPI_COMM_SELF).
+  double batch_loss() const { return reduce_sums(local_loss_, 1)[0]; }
   //! This rank's rows of batch s and their projections.
   void projected_batch(std::int64_t s);
 

@@ -60,6 +60,8 @@ struct TrainSpec {
   //! mlp ssm / ssm_vr (training/mlp_ssm.hpp): the projections v (Rademacher or Gaussian)
   //! and the variance-reduced form ½‖∇x E‖² for SSM's ½ (vᵀ∇x E)².
   bool ssm = false, ssm_vr = false, rademacher = false;
+  //! ssm / ssm_vr: independent projections v per example and step, the loss their mean.
+  int projections = 1;
 };
 
 //! Everything `zeta train` reads: the training settings, the model, the data, the checkpoints.
