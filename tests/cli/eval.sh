@@ -36,6 +36,21 @@ done
 "$zeta" eval "${ev[@]}" --eval.other=flip --output.file=flip.h5 > flip.json 2> flip.err \
   || { echo "FAIL: eval.other = flip"; tail -n 3 flip.err; fail=1; }
 
+# An mlp (|grad E|, eval.other = invert) and an rbm (free energy, noise): 1 and 2 ranks the same bits.
+short=(--run.steps=2 --data.limit=256 --train.eval_every=0 --checkpoint.file= --checkpoint.every_steps=0 --run.progress_every=0)
+"$zeta" train "$src/input/train_pcd_fashion.ini" "${short[@]}" --train.buffer_size=128 --output.file=mlp.h5 > /dev/null 2>&1 \
+  && "$zeta" train "$src/input/train_rbm_fashion.ini" "${short[@]}" --train.ais_every=0 --output.file=rbm.h5 > /dev/null 2>&1 \
+  || { echo "FAIL: zeta train (mlp, rbm)"; fail=1; }
+for np in 1 2; do
+  other=("--data.path=$fm/t10k-images-idx3-ubyte.gz" --data.limit=50 --data.partitions=4 --run.progress_every=0)
+  "$mpiexec" -np $np --oversubscribe "$zeta" eval --model.type=mlp --model.layers=784,256,256,1 --model.params=mlp.h5 \
+    "${other[@]}" --eval.other=invert --eval.grad_norm=true --output.file=mlp$np.h5 > /dev/null 2> mlp$np.err \
+    || { echo "FAIL: eval mlp on $np ranks"; tail -n 3 mlp$np.err; fail=1; }
+  "$mpiexec" -np $np --oversubscribe "$zeta" eval --model.type=rbm --model.params=rbm.h5 --data.binarize=threshold \
+    "${other[@]}" --eval.other=noise --output.file=rbm$np.h5 > /dev/null 2> rbm$np.err \
+    || { echo "FAIL: eval rbm on $np ranks"; tail -n 3 rbm$np.err; fail=1; }
+done
+
 "$py" - "$src" "$fm/t10k-images-idx3-ubyte.gz" <<'PY' || fail=1
 import gzip, json, sys
 import h5py, numpy as np
@@ -77,6 +92,10 @@ xf = x.reshape(-1, 1, 28, 28)[:, :, ::-1, :].reshape(-1, 784)
 fe = h5py.File("flip.h5", "r")["eval/other_energy"][()]
 check(np.abs(fe - net_to_torch.energy("net.h5", xf)).max() < 1e-10 * (1 + np.abs(fe).max()),
       "eval.other = flip: the energies of the images upside down")
+for m, sets in (("mlp", ("energy", "grad_norm", "other_energy", "other_grad_norm")), ("rbm", ("energy", "other_energy"))):
+    a, b = h5py.File(f"{m}1.h5", "r"), h5py.File(f"{m}2.h5", "r")
+    check(all(a["eval"][d].shape == (50,) and np.array_equal(a["eval"][d][()], b["eval"][d][()]) for d in sets),
+          f"{m}: /eval/{{{', '.join(sets)}}} the same bits on 1 and 2 ranks")
 sys.exit(bad)
 PY
 
