@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `zeta eval` end to end on a small trained net (seconds): the per-row energies of
 # held-out Fashion-MNIST images against analysis/net_to_torch.py's numpy energy
-# (a direct convolution written apart from the C++), the same bits on 1, 2 and 4
-# ranks (energies, |grad E| and the figures), the AUROC of the JSON line against a
-# brute-force pairwise count in numpy, the exactly known AUROC 1/2 of a set against
-# itself, and the bad-input errors (expect_error.sh: one line naming the key or
+# (a direct convolution written apart from the C++), |grad E| against its central
+# differences, the same bits on 1, 2 and 4 ranks (energies, |grad E| and the
+# figures), the AUROC of the JSON line against a brute-force pairwise count in
+# numpy, the exactly known AUROC 1/2 of a set against itself, eval.other = flip,
+# an mlp and an rbm on 1 and 2 ranks, plot_eval.py, and the bad-input errors (expect_error.sh: one line naming the key or
 # file, every rank non-zero, an existing output untouched). Usage: eval.sh ZETA MPIEXEC SOURCE_DIR
 set -u
 zeta=$1
@@ -82,10 +83,16 @@ check(js[0]["count"] == 100 and js[0]["other_count"] == 100
 check(abs(js[0]["energy_sd"] - np.std(e, ddof=1)) < 1e-10 * (1 + np.std(e)), "energy_sd = numpy's std (ddof 1)")
 check(float(files[1]["summary"].attrs["auroc"]) == js[0]["auroc"] and "config" in files[1].attrs,
       "/summary holds the JSON figures, the root the configuration")
-# |grad E| against central differences along the gradient direction is the model's test;
-# here: it is positive and finite on every row.
+# |grad E| of rows 0 and 57 against central differences of numpy's energy, one per pixel.
 g = files[1]["eval/grad_norm"][()]
-check(np.all(np.isfinite(g)) and np.all(g > 0), "grad_norm finite and positive")
+for r in (0, 57):
+    h = 1e-5
+    X = np.repeat(x[r:r + 1], 2 * 784, axis=0)
+    X[np.arange(784), np.arange(784)] += h
+    X[784 + np.arange(784), np.arange(784)] -= h
+    Ex = net_to_torch.energy("net.h5", X)
+    fd = np.linalg.norm((Ex[:784] - Ex[784:]) / (2 * h))
+    check(abs(g[r] - fd) < 1e-6 * fd, f"grad_norm of row {r} = central differences ({g[r]:.10g} vs {fd:.10g})")
 s = json.loads(open("self.json").read())
 check(s["auroc"] == 0.5 and s["command"] == "eval", f"a set against itself: auroc exactly 1/2 ({s['auroc']})")
 xf = x.reshape(-1, 1, 28, 28)[:, :, ::-1, :].reshape(-1, 784)
@@ -99,11 +106,16 @@ for m, sets in (("mlp", ("energy", "grad_norm", "other_energy", "other_grad_norm
 sys.exit(bad)
 PY
 
+"$py" -c "import h5py, numpy as np; h5py.File('wide.h5', 'w')['x'] = np.full((8, 784), 0.5); h5py.File('narrow.h5', 'w')['x'] = np.full((8, 3), 0.5)"
+# analysis/plot_eval.py: histograms, ROC curve, and a sample grid.
+MPLCONFIGDIR=$work "$py" "$src/analysis/plot_eval.py" noise1.h5 -o plot --images wide.h5:/x > plot.out 2>&1 \
+  && [ -s plot_energies.png ] && [ -s plot_roc.png ] && [ -s plot_samples.png ] && echo "ok   plot_eval.py: three PNGs" \
+  || { echo "FAIL plot_eval.py:"; cat plot.out; fail=1; }
+
 # Bad input (two ranks each, an existing out.h5 left untouched).
 . "$here/expect_error.sh"
 printf 'not an hdf5 file\n' > corrupt.h5
 printf '0.1,0.2,0.3\n0.4,0.5,0.6\n0.1,0.2,0.3\n0.4,0.5,0.6\n' > three.csv
-"$py" -c "import h5py, numpy as np; h5py.File('wide.h5', 'w')['x'] = np.full((8, 784), 0.5); h5py.File('narrow.h5', 'w')['x'] = np.full((8, 3), 0.5)"
 base=(eval "${ev[@]}" --output.file=out.h5)
 expect_error missing_params model.params "${base[@]}" --model.params=absent.h5
 expect_error corrupt_params corrupt.h5 "${base[@]}" --model.params=corrupt.h5
