@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Plots a `zeta eval` output: PREFIX_energies.png (overlaid histograms of the
 per-row energies of the data, /eval/energy, and of eval.other, /eval/other_energy)
 and PREFIX_roc.png (the ROC curve of the energy as an out-of-distribution score,
