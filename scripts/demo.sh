@@ -38,6 +38,12 @@
 #   RESULTS_DIR/train_dsm_ring8.{h5,xmf,json,ckpt} and train_dsm_ring8_{curves,density}.png
 #                                  (MLP energy by DSM: held-out NLL on a grid against
 #                                  the true density's, the learned density)
+#   with ENERGYNET=1 (minutes more: about 2 minutes of CPU per rank on 2 ranks):
+#   RESULTS_DIR/train_energynet.{h5,json,ckpt}, train_energynet_{curves,energies,samples}.png
+#                                  (input/train_pcd_energynet_fashion.ini) and
+#                                  eval_energynet.{h5,json}, eval_energynet_{energies,roc,samples}.png
+#                                  (zeta eval: held-out Fashion-MNIST against uniform noise,
+#                                  the AUROC; the replay buffer's first 100 states)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,7 +62,7 @@ resolve() {
 }
 
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,46p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 if [[ $# -gt 2 ]]; then
@@ -135,5 +141,21 @@ cmd=("${launch[@]}" "$zeta" train "$repo/input/train_dsm_ring8.ini" "--output.fi
 echo "demo.sh: ${cmd[*]}" >&2
 "${cmd[@]}" | tee "$results_dir/train_dsm_ring8.json"
 "$python" "$repo/analysis/plot_train.py" "$results_dir/train_dsm_ring8.h5" -o "$results_dir/train_dsm_ring8"
+
+# The EnergyNet of issue 27 by PCD, then `zeta eval` of held-out images against noise (ENERGYNET=1).
+if [[ "${ENERGYNET:-0}" == 1 && -f "$fashion" ]]; then
+  rm -f "$results_dir/train_energynet.ckpt" "$results_dir/train_energynet.ckpt.prev"
+  cmd=("${launch[@]}" "$zeta" train "$repo/input/train_pcd_energynet_fashion.ini"
+       "--output.file=$results_dir/train_energynet.h5" "--checkpoint.file=$results_dir/train_energynet.ckpt")
+  echo "demo.sh: ${cmd[*]}" >&2
+  "${cmd[@]}" | tee "$results_dir/train_energynet.json"
+  "$python" "$repo/analysis/plot_train.py" "$results_dir/train_energynet.h5" -o "$results_dir/train_energynet"
+  cmd=("${launch[@]}" "$zeta" eval "$repo/input/eval_energynet_fashion.ini"
+       "--model.params=$results_dir/train_energynet.h5" "--output.file=$results_dir/eval_energynet.h5")
+  echo "demo.sh: ${cmd[*]}" >&2
+  "${cmd[@]}" | tee "$results_dir/eval_energynet.json"
+  "$python" "$repo/analysis/plot_eval.py" "$results_dir/eval_energynet.h5" -o "$results_dir/eval_energynet" \
+    --images "$results_dir/train_energynet.ckpt:/train/replay_buffer"
+fi
 
 echo "demo.sh: results in $results_dir" >&2

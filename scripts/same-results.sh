@@ -92,6 +92,7 @@ ini_has_section() { grep -Eq "^[[:space:]]*\[$2\]" "$1"; }
 command_of() {
   if ini_has_section "$1" ais; then echo ais
   elif ini_has_section "$1" temper; then echo temper
+  elif ini_has_section "$1" eval; then echo eval
   elif ini_has_section "$1" train || ini_has_section "$1" data; then echo train
   else echo sample
   fi
@@ -128,6 +129,7 @@ plan() {
             --train.buffer_size=1024 --train.k=5)
       restart_steps=15 ;;
     train_rbm_csv) args=(--run.steps=200 --train.eval_every=20) ;;
+    eval_energynet_fashion) args=(--data.limit=256) ;;
     train_rbm_fashion)
       args=(--run.steps=100 --train.eval_every=20 --checkpoint.every_steps=25 --data.limit=1000
             --train.ais_every=50 --train.ais_steps=100 --train.ais_chains=20)

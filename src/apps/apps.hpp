@@ -11,6 +11,7 @@
 #include "zeta/core/json.hpp"
 #include "zeta/core/run.hpp"
 #include "zeta/estimators/ais.hpp"
+#include "zeta/estimators/energy_eval.hpp"
 #include "zeta/estimators/smc.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/samplers/sampling.hpp"
@@ -57,6 +58,18 @@ void declare_train_app_keys(Config& cfg);
 //! Runs `zeta train` on `comm`: data-parallel CD-k / PCD training of an RBM or DSM of an MLP;
 //! writes output.file and checkpoints if set.
 TrainResult train(const Config& cfg, const parallel::Comm& comm);
+
+//! The library's evaluation (estimators/energy_eval.hpp) and what the command adds to it.
+struct EvalResult : estimators::EvalResult {
+  double wall_s = 0;
+  std::string output;  //!< the output file's name as published (empty: none)
+  JsonSummary json;
+};
+
+void declare_eval_app_keys(Config& cfg);
+//! Runs `zeta eval` (alias `evaluate`) on `comm`: energies of every row of [data] under the
+//! trained model, with eval.other the OOD AUROC; writes output.file if set.
+EvalResult evaluate(const Config& cfg, const parallel::Comm& comm);
 
 struct FreeEnergyResult {
   std::vector<double> betas, log_z, log_z_stderr, log_z_bar, log_z_bar_stderr, log_z_ti, log_z_ti_stderr;

@@ -22,6 +22,8 @@ const char* kUsage =
     "  temper   parallel tempering (replica exchange) over MPI ranks, with restart\n"
     "  ais      annealed importance sampling: ln Z with its standard error\n"
     "  train    data-parallel training of RBM or MLP energies by CD-k, PCD or DSM, with restart\n"
+    "  eval     energies of a data set under a trained model, |grad E|, OOD AUROC against a second set\n"
+    "           (also: evaluate)\n"
     "  free-energy FILE.h5   MBAR free energies, overlap, expectations of u_kn / energies or a temper output\n"
     "  info     print build facts (Kokkos backend, precision, MPI, HDF5, BLAS)\n"
     "  version  print the version, git commit, precision and Kokkos backend (also --version)\n"
@@ -89,9 +91,11 @@ int run_command(int argc, char** argv, const parallel::Comm& comm) {
     }
     return 0;
   }
-  if (command == "sample" || command == "temper" || command == "ais" || command == "train") {
+  const bool eval = command == "eval" || command == "evaluate";
+  if (command == "sample" || command == "temper" || command == "ais" || command == "train" || eval) {
     Config cfg;
     if (command == "sample") declare_sample_keys(cfg);
+    else if (eval) declare_eval_app_keys(cfg);
     else if (command == "temper") declare_temper_app_keys(cfg);
     else if (command == "train") declare_train_app_keys(cfg);
     else declare_ais_app_keys(cfg);
@@ -102,10 +106,11 @@ int run_command(int argc, char** argv, const parallel::Comm& comm) {
       return 0;
     }
     cfg.parse(ini, overrides);
-    echo_configuration(command, cfg, comm);
+    echo_configuration(eval ? "eval" : command, cfg, comm);
     const JsonSummary j = command == "sample"   ? sample(cfg, comm).json
                           : command == "temper" ? temper(cfg, comm).json
                           : command == "train"  ? train(cfg, comm).json
+                          : eval                ? evaluate(cfg, comm).json
                                                 : ais(cfg, comm).json;
     if (comm.root()) {
       std::printf("%s\n", j.str().c_str());
