@@ -16,12 +16,6 @@ namespace zeta::estimators {
 
 using Space = Kokkos::DefaultExecutionSpace;
 
-namespace {
-//! The purpose of eval.other = noise's draws: one past rng/philox.hpp's last (kProjection = 25), kept
-//! here so that every other file's build stays as it is; it belongs in rng::Purpose.
-constexpr rng::Purpose kEvalNoise = rng::Purpose(26);
-}  // namespace
-
 void declare_eval_keys(Config& cfg) {
   cfg.declare("eval.grad_norm", "false", "also compute |grad_x E| of every row");
   cfg.declare("eval.other", "",
@@ -79,7 +73,7 @@ data::Split transformed_split(const data::Split& d, OtherSet kind, const EvalSpe
     for (std::int64_t r = 0; r < p.count; ++r) {
       Real* x = p.x.data() + std::size_t(r) * dim;
       if (kind == OtherSet::noise) {
-        const rng::Stream st(seed, std::uint64_t(p.begin + r), 0, kEvalNoise);
+        const rng::Stream st(seed, std::uint64_t(p.begin + r), 0, rng::kEvalNoise);
         for (int k = 0; k < dim; ++k) x[k] = Real(spec.lo + (spec.hi - spec.lo) * st.uniform(std::uint32_t(k)));
       } else if (kind == OtherSet::invert) {
         for (int k = 0; k < dim; ++k) x[k] = Real(spec.lo + spec.hi - double(x[k]));

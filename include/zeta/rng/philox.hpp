@@ -38,6 +38,7 @@ enum Purpose : std::uint32_t {
   kCluster = 17,      //!< Ising cluster moves (Swendsen–Wang, Wolff): bonds and cluster flips (models/detail/ising_clusters.hpp)
   kNceNoise = 24,     //!< NCE: a noise point, keyed by its global row (partition · ν·b + j)
   kProjection = 25,   //!< sliced score matching: an example's projection v, keyed by the example's id in its split
+  kEvalNoise = 26,    //!< zeta eval: eval.other = noise's uniform rows, keyed by the row
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).
