@@ -306,9 +306,9 @@ TEST(ClusterHybrid, SmcLogZMatchesEnumerationAtL4) {
   parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
   apps::declare_ais_app_keys(cfg);
-  cfg.parse_text("", {"--model.type=ising", "--model.L=4", "--ais.beta=0.6", "--ais.method=smc", "--ais.chains=128", "--ais.target_ess=0.999",
-                      "--ais.replicates=16", "--sampler.type=swendsen_wang", "--sampler.cluster_from=0.25",
-                      "--run.progress_every=1000", "--output.file="});
+  cfg.parse_text("", {"--model.type=ising", "--model.L=4", "--ais.beta=0.6", "--ais.method=smc", "--ais.chains=128",
+                      "--ais.target_ess=0.999", "--ais.replicates=16", "--sampler.type=swendsen_wang",
+                      "--sampler.cluster_from=0.25", "--run.progress_every=1000", "--output.file="});
   const auto r = apps::ais(cfg, self);
   const auto ex = test::ising_enumerate(4, 0.6);
   std::printf("hybrid SMC L = 4: ln Z %.4f +- %.4f, exact %.4f (%+.2f SE)\n", r.log_z, r.log_z_stderr, ex.log_z,

@@ -170,11 +170,11 @@ class LatticeSystem {
  private:
   Model model_;
   models::SpinMove move_;
-  int clusters_;  //!< wolff: clusters per step
-  bool hybrid_;          //!< a cluster move with heat-bath sweeps below cluster_from_
-  double cluster_from_;  //!< the hybrid's β from which the cluster move runs
-  int hot_sweeps_;       //!< the hybrid's heat-bath sweeps per step below cluster_from_
-  bool hot_ = false;     //!< the hybrid's replicas are below cluster_from_ now
+  int clusters_;                   //!< wolff: clusters per step
+  bool hybrid_;                    //!< a cluster move with heat-bath sweeps below cluster_from_
+  double cluster_from_;            //!< the hybrid's β from which the cluster move runs
+  int hot_sweeps_;                 //!< the hybrid's heat-bath sweeps per step below cluster_from_
+  bool hot_ = false;               //!< the hybrid's replicas are below cluster_from_ now
   std::vector<double> last_beta_;  //!< cluster moves: the β each replica's beta_ holds
   parallel::ChainRange range_;
   std::uint32_t seed_;
