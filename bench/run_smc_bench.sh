@@ -9,7 +9,13 @@
 #   bench/run_smc_bench.sh                                  # uses build/zeta
 #   SEEDS="1 2 3" L=32 SWEEPS=20 bench/run_smc_bench.sh
 #   SAMPLER=swendsen_wang SWEEPS=1 SEEDS="1 2" bench/run_smc_bench.sh
-# Each line also gives cpu_s, the CPU seconds of all ranks together (the machine may be shared).
+# CLUSTER_FROM=b (with SAMPLER=swendsen_wang or wolff): heat-bath sweeps, HOT_SWEEPS per step, below
+# beta = b and the cluster move from b on (sampler.cluster_from). MEAN=z: log_z is the ln of the
+# replicates' mean Z (ais.replicate_mean = z; default log_z, the mean of their ln Z).
+#   SAMPLER=swendsen_wang CLUSTER_FROM=0.38 HOT_SWEEPS=2 MEAN=z REPLICATES=4 SEEDS="$(seq -s' ' 1 10)" \
+#     bench/run_smc_bench.sh
+# Each line also gives cpu_s, the CPU seconds of all ranks together (the machine may be shared:
+# compare configurations by cpu_s, not wall_s).
 set -euo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ZETA=${ZETA:-$SRC/build/zeta}
@@ -22,6 +28,12 @@ REPLICATES=${REPLICATES:-8}
 SEEDS=${SEEDS:-1}
 SAMPLER=${SAMPLER:-heatbath}
 EXTRA=${EXTRA:-}
+CLUSTER_FROM=${CLUSTER_FROM:-0}
+HOT_SWEEPS=${HOT_SWEEPS:-1}
+MEAN=${MEAN:-log_z}
+if [[ $CLUSTER_FROM != 0 ]]; then
+  EXTRA="--sampler.cluster_from=$CLUSTER_FROM --sampler.hot_sweeps=$HOT_SWEEPS $EXTRA"
+fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 [[ -x $ZETA ]] || { echo "no zeta at $ZETA (build it first)" >&2; exit 1; }
 out=$(mktemp)
@@ -31,11 +43,11 @@ for seed in $SEEDS; do
   /usr/bin/time -f '%U %S' -o "$out.time" \
   mpirun -np "$NP" --oversubscribe "$ZETA" ais --model.type=ising --model.L="$L" --sampler.type="$SAMPLER" \
     --ais.beta=0.4406867935097715 --ais.method=smc --ais.chains="$CHAINS" --ais.sweeps="$SWEEPS" \
-    --ais.target_ess="$TARGET" --ais.replicates="$REPLICATES" --run.seed="$seed" --output.file= \
+    --ais.target_ess="$TARGET" --ais.replicates="$REPLICATES" --ais.replicate_mean="$MEAN" --run.seed="$seed" --output.file= \
     --run.progress_every=1000 $EXTRA 2> /dev/null | tail -n 1 >> "$out"
   awk '{ print $1 + $2 }' "$out.time" >> "$out.cpu"
 done
-/usr/bin/python3 - "$out" "$L" "$SAMPLER" "$(cat /proc/loadavg)" <<'PY'
+/usr/bin/python3 - "$out" "$L" "$SAMPLER $CLUSTER_FROM $HOT_SWEEPS" "$(cat /proc/loadavg)" <<'PY'
 import json, math, sys
 exact = {16: 238.642256635133, 32: 952.648079548543, 64: 3808.672283419809, 128: 15232.769323338784}
 L = int(sys.argv[2])
@@ -49,7 +61,8 @@ for j, c in zip(rows, cpu):
     print(json.dumps({"bench": "smc", "L": L, "ranks": j["ranks"], "chains": j["chains"], "replicates": j["replicates"],
                       "steps": j["steps"], "resamplings": j["resamplings"], "log_z": j["log_z"], "error": err,
                       "stderr": j["log_z_stderr"], "z": z, "wall_s": j["wall_s"], "cpu_s": c,
-                      "sampler": sys.argv[3]}))
+                      "sampler": sys.argv[3], "log_z_mean": j.get("log_z_mean", "log_z"),
+                      "log_z_replicates": j.get("log_z_replicates", [])}))
     print(f"L = {L}: ln Z {j['log_z']:.4f}, error {err:+.4f}, SE {j['log_z_stderr']:.4f}, z {z:+.2f}, "
           f"{j['wall_s']:.1f} s on {j['ranks']} ranks, {c:.1f} CPU s ({j['steps']} steps over {j['replicates']} replicates "
           f"and their pilot, {j['resamplings']} resamplings)")

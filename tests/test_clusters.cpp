@@ -2,7 +2,9 @@
 //! the kernels against a site-by-site reference of their randomness contract
 //! (models/detail/ising_clusters.hpp), ⟨E⟩ and ⟨|M|⟩ against enumeration at L = 4
 //! (sample, and temper with a β per chain), and ln Z at L = 16, β_c against
-//! Kaufman's exact value (ais and ais.method = smc). Rank independence: test_ranks
+//! Kaufman's exact value (ais and ais.method = smc); the heat-bath/cluster hybrid of
+//! sampler.cluster_from against heat-bath and Swendsen–Wang bit for bit, and its SMC
+//! ln Z against enumeration at L = 4. Rank independence: test_ranks
 //! and test_smc; bad input: tests/cli/bad_input.sh.
 #include <gtest/gtest.h>
 
@@ -14,6 +16,7 @@
 #include "apps/apps.hpp"
 #include "exact.hpp"
 #include "zeta/models/ising.hpp"
+#include "zeta/samplers/lattice_system.hpp"
 
 namespace zeta {
 namespace {
@@ -150,6 +153,53 @@ TEST(ClusterKernel, MovesMatchTheContractSiteBySite) {
         }
 }
 
+// The hybrid of sampler.cluster_from (LatticeSystem): below the window's β a step
+// at key t is hot_sweeps heat-bath sweeps at keys t·k … t·k + k − 1, bit for bit a
+// heat-bath system's; from the window's β on it is the cluster move at key t, bit for
+// bit a Swendsen–Wang system's; crossing the window back and forth keeps both.
+TEST(ClusterHybrid, StepsAreHeatBathBelowAndClusterMovesFromTheWindow) {
+  const int L = 10, k = 3;
+  const parallel::ChainRange range{4, 0, 4};
+  const Model model(L, 1.0, 0.0);
+  models::SpinUpdate hyb(models::SpinMove::swendsen_wang);
+  hyb.cluster_from = 0.3;
+  hyb.hot_sweeps = k;
+  samplers::LatticeSystem<Space> sys(model, hyb, range, 7);
+  samplers::LatticeSystem<Space> hb(model, models::SpinMove::heatbath, range, 7);
+  samplers::LatticeSystem<Space> sw(model, models::SpinMove::swendsen_wang, range, 7);
+  auto same = [&](const samplers::LatticeSystem<Space>& ref, const std::string& what) {
+    const auto a = sys.host_states();
+    const auto b = ref.host_states();
+    int differ = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) differ += a.data()[i] != b.data()[i];
+    EXPECT_EQ(differ, 0) << what;
+    std::vector<double> ea, eb;
+    sys.observe(ea);
+    ref.observe(eb);
+    EXPECT_EQ(ea, eb) << what;
+  };
+  std::vector<double> st, counts;
+  for (const double beta : {0.1, 0.29, 0.3, 0.44, 0.2, 0.6}) {
+    sys.set_beta(beta);
+    for (std::int64_t t = 1; t <= 4; ++t) {
+      sys.step(t);
+      if (beta < 0.3) {
+        hb.set_beta(beta);
+        for (int j = 0; j < k; ++j) hb.step(t * k + j);
+        same(hb, "heat-bath side, beta " + std::to_string(beta));
+        sys.save(st, counts);
+        sw.load(st.data(), counts.data());
+      } else {
+        sw.set_beta(beta);
+        sw.step(t);
+        same(sw, "cluster side, beta " + std::to_string(beta));
+        sys.save(st, counts);
+        hb.load(st.data(), counts.data());
+      }
+    }
+  }
+}
+
 apps::SampleResult run_sample(const std::vector<std::string>& args) {
   parallel::Comm self(MPI_COMM_SELF);
   Config cfg;
@@ -225,7 +275,8 @@ apps::AisResult run_ais(std::vector<std::string> args) {
 }
 
 // ln Z at L = 16, β_c against Kaufman's exact finite-lattice value: AIS and SMC
-// (4 replicates, the error from their spread) with Swendsen–Wang moves, each within
+// (4 replicates, the error from their spread) with Swendsen–Wang moves, and SMC with the
+// hybrid (heat-bath below β = 0.35, 8 replicates, ln of their mean Z), each within
 // 4 of its standard errors. (Wolff is no move for a path from β = 0: there its
 // clusters are single sites, and SMC with one per step had an SE of 2 nats here.)
 TEST(ClusterIsing, LogZMatchesKaufmanAtL16CriticalPoint) {
@@ -243,6 +294,28 @@ TEST(ClusterIsing, LogZMatchesKaufmanAtL16CriticalPoint) {
   check(run_ais({"--sampler.type=swendsen_wang", "--ais.method=smc", "--ais.chains=64", "--ais.replicates=4",
                  "--ais.target_ess=0.99"}),
         "SMC swendsen_wang", 0.15);
+  check(run_ais({"--sampler.type=swendsen_wang", "--sampler.cluster_from=0.35", "--sampler.hot_sweeps=2",
+                 "--ais.method=smc", "--ais.chains=64", "--ais.replicates=8", "--ais.target_ess=0.99",
+                 "--ais.replicate_mean=z"}),
+        "SMC hybrid (heat-bath below 0.35, swendsen_wang from it), ln of the mean Z", 0.15);
+}
+
+// The hybrid on a path that crosses its window, at L = 4 against the enumeration of all
+// 2^16 states: SMC (128 particles, 16 replicates) with the window at 0.25 of a path to β = 0.6, within 4 SE.
+TEST(ClusterHybrid, SmcLogZMatchesEnumerationAtL4) {
+  parallel::Comm self(MPI_COMM_SELF);
+  Config cfg;
+  apps::declare_ais_app_keys(cfg);
+  cfg.parse_text("", {"--model.type=ising", "--model.L=4", "--ais.beta=0.6", "--ais.method=smc", "--ais.chains=128",
+                      "--ais.target_ess=0.999", "--ais.replicates=16", "--sampler.type=swendsen_wang",
+                      "--sampler.cluster_from=0.25", "--run.progress_every=1000", "--output.file="});
+  const auto r = apps::ais(cfg, self);
+  const auto ex = test::ising_enumerate(4, 0.6);
+  std::printf("hybrid SMC L = 4: ln Z %.4f +- %.4f, exact %.4f (%+.2f SE)\n", r.log_z, r.log_z_stderr, ex.log_z,
+              (r.log_z - ex.log_z) / r.log_z_stderr);
+  EXPECT_GT(r.log_z_stderr, 0.0);
+  EXPECT_LT(r.log_z_stderr, 0.05);
+  EXPECT_LT(std::fabs(r.log_z - ex.log_z), 4 * r.log_z_stderr);
 }
 
 }  // namespace

@@ -87,6 +87,7 @@ void smc(const Config& cfg, const parallel::Comm& comm, const models::ModelSpec&
   j.add("log_z", r.log_z);
   j.add("log_z_stderr", r.log_z_stderr);
   j.add("log_z_error", s.replicate_error ? "replicates" : "lineage");
+  j.add("log_z_mean", s.log_mean_z ? "z" : "log_z");
   j.add("replicates", s.replicates);
   if (s.replicates > 1) j.add("log_z_replicates", r.smc.log_z_replicates);
   j.add("steps", r.smc.steps);

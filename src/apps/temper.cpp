@@ -66,6 +66,7 @@ tempering::TemperResult temper(const Config& cfg, const parallel::Comm& comm) {
   const samplers::SamplerSpec smp =
       samplers::sampler_for_model(samplers::read_sampler_spec(cfg), ms.type, ms.lattice());
   samplers::refuse_annealed(smp, "temper");
+  samplers::refuse_cluster_window(smp, "temper");
   const tempering::TemperSpec ts = tempering::read_temper_spec(cfg, ms.lattice());
   const io::CheckpointSpec ck = io::read_checkpoint_spec(cfg);
   io::check_checkpoint_vs_output(ck, cfg.get_string("output.file"));

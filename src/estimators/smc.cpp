@@ -22,7 +22,10 @@ void declare_smc_keys(Config& cfg) {
   cfg.declare("ais.resample_threshold", "0.5",
               "smc: resample (systematic) when the ESS falls below this fraction of ais.chains, in (0, 1]");
   cfg.declare("ais.replicates", "1",
-              "smc: independent runs (distinct RNG streams); log_z is their mean");
+              "smc: independent runs (distinct RNG streams); log_z is their mean (ais.replicate_mean)");
+  cfg.declare("ais.replicate_mean", "log_z",
+              "smc: log_z (the mean of the replicates' ln Z, biased by -var/2 of one replicate's ln Z) | z (the ln "
+              "of the mean of their Z, each unbiased: biased by -var/(2M); its error by the delta method)");
   cfg.declare("ais.error", "auto",
               "smc: auto (replicates when ais.replicates >= 2, else lineage) | replicates (the spread of the "
               "replicates / sqrt(M); needs ais.replicates >= 2) | lineage (each run's lineage estimate, combined)");
@@ -56,6 +59,7 @@ SmcSpec read_smc_spec(const Config& cfg) {
   if (err == "replicates" && s.replicates < 2)
     config_error("ais.replicates", "must be at least 2 for ais.error = replicates (the spread of the replicates)");
   s.replicate_error = err == "replicates" || (err == "auto" && s.replicates >= 2);
+  s.log_mean_z = cfg.get_choice("ais.replicate_mean", {"log_z", "z"}) == "z";
   s.max_steps = cfg.get_int_at_least("ais.max_steps", 1);
   s.pilot = cfg.get_bool("ais.pilot");
   s.base_mean = cfg.get_double("ais.base_mean");
@@ -179,7 +183,24 @@ SmcEstimate combine(const std::vector<SmcRun>& runs, const SmcSpec& s) {
     e.ess = std::min(e.ess, r.final_ess);
   }
   e.log_z = sum / M;
-  if (s.replicate_error) {
+  if (s.log_mean_z && !runs.empty()) {
+    // ln((1/M) Σ Z_r) from z_r = Z_r / Z_max; the error from the spread of z_r / z̄ (delta method).
+    double top = -INFINITY;
+    for (const auto& r : runs) top = std::max(top, r.log_z);
+    double zs = 0;
+    for (const auto& r : runs) zs += std::exp(r.log_z - top);
+    const double zbar = zs / M;
+    e.log_z = top + std::log(zbar);
+    if (s.replicate_error) {
+      double v = 0;
+      for (const auto& r : runs) v += (std::exp(r.log_z - top) / zbar - 1) * (std::exp(r.log_z - top) / zbar - 1);
+      e.log_z_stderr = std::sqrt(v / (M - 1) / M);
+    } else {
+      double v = 0;  // each lineage SE is a relative error of its Z_r
+      for (const auto& r : runs) v += std::pow(std::exp(r.log_z - top) / zbar * r.log_z_stderr, 2);
+      e.log_z_stderr = std::sqrt(v) / M;
+    }
+  } else if (s.replicate_error) {
     double v = 0;
     for (const auto& r : runs) v += (r.log_z - e.log_z) * (r.log_z - e.log_z);
     e.log_z_stderr = std::sqrt(v / (M - 1) / M);

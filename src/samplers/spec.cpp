@@ -27,6 +27,11 @@ void declare_sampler_keys(Config& cfg) {
   cfg.declare("sampler.jitter", "0.2", "hmc: trajectory step sizes are drawn from step_size * (1 +- jitter)");
   cfg.declare("sampler.beta", "1", "inverse temperature beta of every chain");
   cfg.declare("sampler.clusters", "1", "wolff: clusters grown and flipped per step (>= 1)");
+  cfg.declare("sampler.cluster_from", "0",
+              "swendsen_wang, wolff: the beta from which the cluster move runs; below it each step is "
+              "sampler.hot_sweeps heat-bath sweeps, cheaper where single spins decorrelate fast (ais, sample; "
+              "0 = the cluster move at every beta)");
+  cfg.declare("sampler.hot_sweeps", "1", "heat-bath sweeps per step below sampler.cluster_from (>= 1)");
   declare_annealed_keys(cfg);
 }
 
@@ -83,7 +88,23 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
   if (clusters != 1 && s.type != SamplerType::wolff)
     config_error("sampler.clusters", "only applies to sampler.type = wolff (sampler.type = " + s.name + ")");
   s.clusters = static_cast<int>(clusters);
+  s.cluster_from = cfg.get_nonnegative("sampler.cluster_from");
+  const bool cluster = s.type == SamplerType::swendsen_wang || s.type == SamplerType::wolff;
+  if (s.cluster_from != 0 && !cluster)
+    config_error("sampler.cluster_from", "only applies to sampler.type = swendsen_wang or wolff (sampler.type = " +
+                                             s.name + ")");
+  const auto hot = cfg.get_int_at_least("sampler.hot_sweeps", 1);
+  if (hot > (1 << 20)) config_error("sampler.hot_sweeps", "is impossibly large (at most 1048576)");
+  if (hot != 1 && s.cluster_from == 0)
+    config_error("sampler.hot_sweeps", "only applies with sampler.cluster_from > 0");
+  s.hot_sweeps = static_cast<int>(hot);
   return s;
+}
+
+void refuse_cluster_window(const SamplerSpec& s, const std::string& command) {
+  if (s.cluster_from != 0)
+    config_error("sampler.cluster_from", "does not apply to zeta " + command +
+                                             ", whose replicas sit at different betas (ais and sample only)");
 }
 
 void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice) {

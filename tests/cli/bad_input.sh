@@ -106,6 +106,13 @@ expect_error sample_gibbs_not_rbm  'sampler.type'          sample good.ini --sam
 # Cluster moves (issue 28) apply to the Ising model only; sampler.clusters to wolff only.
 expect_error sample_sw_continuous  'sampler.type'          sample good.ini --sampler.type=swendsen_wang
 expect_error temper_wolff_continuous 'sampler.type'        temper good.ini --sampler.type=wolff
+# sampler.cluster_from (the heat-bath/cluster hybrid): cluster moves only, >= 0, not in temper; hot_sweeps needs it.
+expect_error cluster_from_heatbath 'sampler.cluster_from'  ais ais.ini --sampler.cluster_from=0.3
+expect_error cluster_from_negative 'sampler.cluster_from'  ais ais.ini --sampler.type=swendsen_wang --sampler.cluster_from=-0.1
+expect_error cluster_from_temper   'sampler.cluster_from'  temper temper.ini --sampler.type=swendsen_wang --sampler.cluster_from=0.3
+expect_error hot_sweeps_no_window  'sampler.hot_sweeps'    ais ais.ini --sampler.type=swendsen_wang --sampler.hot_sweeps=3
+expect_error hot_sweeps_zero       'sampler.hot_sweeps'    ais ais.ini --sampler.type=swendsen_wang --sampler.cluster_from=0.3 --sampler.hot_sweeps=0
+expect_error smc_replicate_mean    'ais.replicate_mean'    ais ais.ini --ais.method=smc --ais.replicate_mean=median
 expect_error sample_sw_rbm         'sampler.type'          sample good.ini --model.type=rbm --sampler.type=swendsen_wang --model.params=none_rbm.h5
 expect_error temper_rbm_no_params  'model.params'          temper good.ini --model.type=rbm --sampler.type=gibbs
 expect_error temper_rbm_missing    'none_rbm.h5'           temper good.ini --model.type=rbm --sampler.type=gibbs --model.params=none_rbm.h5

@@ -63,6 +63,7 @@ struct SmcSpec {
   double resample_threshold = 0.5;  //!< resample when ESS / N falls below this
   int replicates = 1;               //!< independent runs
   bool replicate_error = false;     //!< the error from the replicates' spread (else from lineages)
+  bool log_mean_z = false;          //!< log_z = ln of the replicates' mean Z (else the mean of their ln Z)
   std::int64_t max_steps = 100000;  //!< the most steps of one run (the schedule stalled beyond)
   bool pilot = true;                //!< the schedule from an adaptive pilot run, the replicates on it
   double base_mean = 0, base_scale = 1;  //!< continuous models: the Gaussian base

@@ -32,10 +32,16 @@ inline bool cluster_move(SpinMove m) {
   return m == SpinMove::swendsen_wang || m == SpinMove::wolff;
 }
 
-//! A lattice chain's move: the kind, and for Wolff the clusters per step.
+//! A lattice chain's move: the kind, and for Wolff the clusters per step. A cluster
+//! move with cluster_from > 0 is a hybrid (sampler.cluster_from): at β < cluster_from
+//! each step is hot_sweeps heat-bath sweeps instead, where single-spin moves
+//! decorrelate fast and cost a fraction of a cluster move; every replica must then
+//! share one β (ais, sample).
 struct SpinUpdate {
   SpinMove move = SpinMove::metropolis;
   int clusters = 1;
+  double cluster_from = 0;
+  int hot_sweeps = 1;
   SpinUpdate(SpinMove m = SpinMove::metropolis, int c = 1) : move(m), clusters(c) {}  // NOLINT: a SpinMove is one
 };
 

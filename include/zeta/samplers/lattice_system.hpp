@@ -14,12 +14,19 @@
 
 namespace zeta::samplers {
 
+//! A cluster move with the sampler's heat-bath window below sampler.cluster_from.
+inline models::SpinUpdate with_window(models::SpinUpdate u, const SamplerSpec& s) {
+  u.cluster_from = s.cluster_from;
+  u.hot_sweeps = s.hot_sweeps;
+  return u;
+}
+
 //! The lattice move a [sampler] section asks for (checked by check_sampler_for_model).
 inline models::SpinUpdate spin_move(const SamplerSpec& s) {
   switch (s.type) {
     case SamplerType::heatbath: return models::SpinMove::heatbath;
-    case SamplerType::swendsen_wang: return models::SpinMove::swendsen_wang;
-    case SamplerType::wolff: return {models::SpinMove::wolff, s.clusters};
+    case SamplerType::swendsen_wang: return with_window(models::SpinMove::swendsen_wang, s);
+    case SamplerType::wolff: return with_window({models::SpinMove::wolff, s.clusters}, s);
     default: return models::SpinMove::metropolis;
   }
 }
@@ -38,6 +45,9 @@ class LatticeSystem {
       : model_(m),
         move_(move.move),
         clusters_(move.clusters),
+        hybrid_(models::cluster_move(move.move) && move.cluster_from > 0),
+        cluster_from_(move.cluster_from),
+        hot_sweeps_(move.hot_sweeps),
         range_(range),
         seed_(seed),
         s_("zeta::Ising::spins", range.count, m.sites()),
@@ -76,12 +86,19 @@ class LatticeSystem {
   //! cache is bounded, since an annealing schedule visits each β only once.
   void set_betas(const std::vector<double>& b) {
     if (models::cluster_move(move_)) {  // the kernels take β itself
-      bool changed = last_.size() != b.size();
-      last_.resize(b.size(), -1.0);
+      bool changed = last_beta_.size() != b.size();
+      last_beta_.resize(b.size(), -1.0);
       for (std::size_t c = 0; c < b.size(); ++c)
-        if (b[c] != last_[c]) host_beta_(c) = last_[c] = b[c], changed = true;
+        if (b[c] != last_beta_[c]) host_beta_(c) = last_beta_[c] = b[c], changed = true;
       if (changed && host_beta_.data() != beta_.data()) Kokkos::deep_copy(beta_, host_beta_);
-      return;
+      if (!hybrid_) return;
+      // The hybrid's side of sampler.cluster_from, one for all replicas (read_sampler_spec
+      // refuses the key where replicas differ in β, as in temper).
+      std::size_t hot = 0;
+      for (const double x : b) hot += x < cluster_from_ ? 1 : 0;
+      if (hot != 0 && hot != b.size())
+        config_error("sampler.cluster_from", "needs every chain at the same beta (not temper's ladder)");
+      hot_ = hot != 0;
     }
     if (host_thr_.extent(0) != thr_.extent(0)) {
       host_thr_ = Kokkos::create_mirror_view(thr_);
@@ -103,8 +120,14 @@ class LatticeSystem {
       }
     if (changed && host_thr_.data() != thr_.data()) Kokkos::deep_copy(thr_, host_thr_);  // a device copy
   }
+  //! One step at key t: a sweep, a cluster move, or in a hybrid's hot window hot_sweeps
+  //! heat-bath sweeps keyed t·hot_sweeps … t·hot_sweeps + hot_sweeps − 1 (distinct for distinct t).
   void step(std::int64_t t) {
-    if (models::cluster_move(move_)) {
+    if (hot_) {
+      for (int j = 0; j < hot_sweeps_; ++j)
+        model_.sweep_measure(s_, thr_, models::SpinMove::heatbath, seed_, range_.offset, t * hot_sweeps_ + j, flips_,
+                             sums_, E_, M_);
+    } else if (models::cluster_move(move_)) {
       model_.cluster_sweep(s_, beta_, move_, clusters_, seed_, range_.offset, t, flips_, labels_, work_);
       model_.measure(s_, E_, M_);
     } else {
@@ -147,7 +170,12 @@ class LatticeSystem {
  private:
   Model model_;
   models::SpinMove move_;
-  int clusters_;  //!< wolff: clusters per step
+  int clusters_;                   //!< wolff: clusters per step
+  bool hybrid_;                    //!< a cluster move with heat-bath sweeps below cluster_from_
+  double cluster_from_;            //!< the hybrid's β from which the cluster move runs
+  int hot_sweeps_;                 //!< the hybrid's heat-bath sweeps per step below cluster_from_
+  bool hot_ = false;               //!< the hybrid's replicas are below cluster_from_ now
+  std::vector<double> last_beta_;  //!< cluster moves: the β each replica's beta_ holds
   parallel::ChainRange range_;
   std::uint32_t seed_;
   typename Model::Spins s_;

@@ -32,6 +32,10 @@ struct SamplerSpec {
   double noise_scale = 1;
   double beta = 1;
   int clusters = 1;  //!< wolff: clusters grown and flipped per step
+  //! swendsen_wang, wolff: heat-bath sweeps (hot_sweeps per step) at β < cluster_from, the
+  //! cluster move from it on (0: the cluster move at every β); chains must share β (not temper)
+  double cluster_from = 0;
+  int hot_sweeps = 1;
   //! annealed_langevin (samplers/annealed_langevin.hpp): the decreasing σ ladder and the moves per level.
   std::vector<double> sigmas;
   std::int64_t steps_per_level = 100;
@@ -39,6 +43,8 @@ struct SamplerSpec {
 
 void declare_sampler_keys(Config& cfg);
 SamplerSpec read_sampler_spec(const Config& cfg);
+//! Refuses sampler.cluster_from in temper, whose replicas sit at different β.
+void refuse_cluster_window(const SamplerSpec& s, const std::string& command);
 //! The Langevin keys alone (step_size, clip_grad, clamp, init_scale): `zeta train`'s
 //! negative phase for an mlp declares and reads only these.
 void declare_langevin_keys(Config& cfg);
