@@ -85,11 +85,7 @@ MlpObjective::MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, con
 }
 
 std::vector<double> MlpObjective::reduce_sums(const std::vector<double>& per_partition, int m) const {
-  if (ts_.deterministic) return comm_.ordered_sum(per_partition, m, mine_);
-  std::vector<double> out(m, 0.0);
-  for (std::size_t k = 0; k < per_partition.size(); ++k) out[k % m] += per_partition[k];
-  comm_.allreduce_sum(out);
-  return out;
+  return partition_sums(comm_, mine_, ts_.deterministic, per_partition, m);
 }
 
 const char* MlpObjective::evaluate_nll(std::int64_t s, bool keep_cells) {

@@ -30,7 +30,7 @@ void declare_train_keys(Config& cfg) {
               "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
               "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
               "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
-              "matching, and its variance-reduced form); net: cd | pcd, as an mlp's");
+              "matching, and its variance-reduced form); net: cd | pcd | dsm, as an mlp's (dsm: silu / softplus layers only)");
   declare_nce_ssm_keys(cfg);
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
@@ -192,9 +192,11 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   ts.nce = objective == "nce";
   ts.ssm = objective == "ssm" || objective == "ssm_vr";
   ts.ssm_vr = objective == "ssm_vr";
-  if (ms.type == "net" && objective != "cd" && objective != "pcd")
-    config_error("train.objective", objective + " trains model.type = mlp; a net takes cd or pcd (DSM and the other "
+  if (ms.type == "net" && objective != "cd" && objective != "pcd" && objective != "dsm")
+    config_error("train.objective", objective + " trains model.type = mlp; a net takes cd, pcd or dsm (the other "
                                                 "objectives of conv nets are to come)");
+  // DSM differentiates ∇x E once more: refuse a kinked layer before any other key.
+  if (ms.type == "net" && ts.dsm) models::require_smooth_net(ms.net);
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
   ts.k = int(k);
@@ -216,7 +218,7 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   if (mlp) {
     read_mlp_keys(cfg, ts, objective, D);
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
-    if (ts.dsm) models::require_smooth_activation(ms.activation);
+    if (ts.dsm && ms.type == "mlp") models::require_smooth_activation(ms.activation);
     if (ms.type == "net" && cfg.given("model.activation"))
       config_error("model.activation", "is the mlp's; a net's activations are layers of model.net");
   }

@@ -225,6 +225,37 @@ class Net {
     contrastive_effective(x, c, a, g, E);
   }
 
+  //! Denoising score matching, as Mlp::dsm_loss_and_grad (training/dsm.hpp):
+  //!   L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖²   (x̃ the rows of xt, c those of offset)
+  //! returns L over these rows (host) and adds ∇θ L to g. The activations must be
+  //! smooth (require_smooth_net). With r_n = ∇x E(x̃_n) + c_n held fixed,
+  //! ∇θ L = ∇θ Σ_n s_n Ė_n for Ė = ⟨r, ∇x E⟩, E's derivative along r: per chunk a
+  //! forward and a backward pass give ∇x E and r, a tangent pass carries Ȧ_0 = r up
+  //! the layers (conv / linear Ż = Ȧ Wᵀ without bias, activations Ȧ = f'(Z) Ż, pool
+  //! and flatten as on the primal rows), and reverse mode through both graphs at once
+  //! gives ∇θ Ė. The tangent images sit after the chunk's primal ones in every
+  //! activation and im2col buffer, so each conv / linear layer's weight gradient is
+  //! one GEMM over the 2·nb stacked images ([ζ; p]ᵀ [Col; Ċol]) and its input adjoint
+  //! another ([ζ; p] W, then col2im); an activation's adjoints are ζ = Ā f' + Ǡ f'' Ż
+  //! (primal) and p = Ǡ f' (tangent). Spectral-norm layers: the gradient of the
+  //! effective parameters goes through σ as contrastive_grad's.
+  double dsm_loss_and_grad(const Matrix<Space>& xt, const Matrix<Space>& offset, const PerChain<Space>& s,
+                           const Vector<Space>& g) {
+    require_smooth_net(arch_);
+    if (g.extent(0) != n_params()) throw Error("internal: net gradient buffer has the wrong length", false);
+    if (offset.extent(0) != xt.extent(0) || offset.extent(1) != xt.extent(1))
+      throw Error("internal: net dsm offsets and points differ in shape", false);
+    if (s.per_chain() && s.size() < xt.extent(0)) throw Error("internal: net row weights do not cover the batch", false);
+    if (xt.extent(0) > 1 && offset.stride(0) != std::size_t(dim()))
+      throw Error("internal: net dsm offset rows are not contiguous", false);
+    if (!arch_.spectral()) return dsm_effective(xt, offset, s, g);
+    if (gs_.extent(0) != n_params()) gs_ = gradient_buffer();
+    Kokkos::deep_copy(gs_, Real(0));
+    const double loss = dsm_effective(xt, offset, s, gs_);
+    through_sigma(g);
+    return loss;
+  }
+
  private:
   //! contrastive_grad's ∇ of the effective parameters (W/σ, b) added to g.
   void contrastive_effective(const Matrix<Space>& x, const PerChain<Space>& c, double a, const Vector<Space>& g,
@@ -237,6 +268,130 @@ class Net {
       seed(r0, nb, c, a);
       backward(nb, nullptr, g);
     });
+  }
+
+  //! dsm_loss_and_grad's loss, and its ∇ of the effective parameters added to g.
+  double dsm_effective(const Matrix<Space>& xt, const Matrix<Space>& offset, const PerChain<Space>& s,
+                       const Vector<Space>& g) {
+    if (static_cast<int>(xt.extent(1)) != dim()) throw Error("internal: net input has the wrong dimension", false);
+    const std::int64_t n = xt.extent(0);
+    if (n > 1 && xt.stride(0) != std::size_t(dim())) throw Error("internal: net input rows are not contiguous", false);
+    const int chunk = int(std::min<std::int64_t>(n, kChunk));
+    ensure_workspace(2 * chunk);  // the primal images, then as many tangent ones
+    if (static_cast<int>(res_.extent(0)) < chunk) {
+      res_ = Matrix<Space>("zeta::Net::dsm_residual", chunk, dim());
+      rloss_ = Accum<Space>("zeta::Net::dsm_loss_rows", chunk);
+    }
+    const NetShape& in = arch_.input;
+    double loss = 0;
+    for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) {
+      const int nb = int(std::min<std::int64_t>(kChunk, n - r0));
+      forward(xt, r0, nb);
+      seed(r0, nb, PerChain<Space>(1.0), 0);
+      backward(nb, res_.data(), Vector<Space>());
+      detail::dsm_residual<Space>(res_.data(), offset.data() + r0 * dim(), s, r0, nb, dim(), rloss_);
+      for (double v : host_copy(Kokkos::subview(rloss_, std::make_pair(0, nb)))) loss += v;
+      Real* tangent_in = act_[0].data() + std::int64_t(nb) * dim();
+      if (in.spatial)
+        detail::permute_chw<Space>(res_.data(), tangent_in, nb, in.c, in.h * in.w, false);
+      else
+        copy(res_.data(), tangent_in, std::int64_t(nb) * dim());
+      tangent_forward(nb);
+      detail::dsm_seed<Space>(s, r0, seed_.data(), nb);
+      dsm_backward(nb, g);
+    }
+    return loss;
+  }
+
+  //! The tangent pass of dsm_effective: images nb … 2nb − 1 of every buffer, from Ȧ_0 there.
+  void tangent_forward(int nb) {
+    for (std::size_t l = 0; l < arch_.layers.size(); ++l) {
+      const NetLayer& L = arch_.layers[l];
+      const Real* z = act_[l].data();  // the primal input (the activations' Z)
+      const Real* a = z + std::int64_t(nb) * L.in.size();
+      Real* out = act_[l + 1].data() + std::int64_t(nb) * L.outs.size();
+      switch (L.kind) {
+        case LayerKind::conv: {
+          const detail::ConvGeom g = geom(L);
+          const std::int64_t rows = std::int64_t(nb) * g.ho * g.wo;
+          Real* col = col_[l].data() + rows * L.fan_in;
+          detail::im2col<Space>(a, col, nb, g);
+          linalg::gemm<Space>(false, true, Real(1), Matrix<Space>(col, rows, L.fan_in), weight(L), Real(0),
+                              Matrix<Space>(out, rows, L.out));
+          break;
+        }
+        case LayerKind::linear:
+          linalg::gemm<Space>(false, true, Real(1), Matrix<Space>(const_cast<Real*>(a), nb, L.fan_in), weight(L),
+                              Real(0), Matrix<Space>(out, nb, L.out));
+          break;
+        case LayerKind::flatten:
+          if (L.in.spatial)
+            detail::permute_chw<Space>(a, out, nb, L.in.c, L.in.h * L.in.w, true);
+          else
+            copy(a, out, std::int64_t(nb) * L.in.size());
+          break;
+        case LayerKind::avgpool: detail::avgpool<Space>(a, out, nb, L.in.c, L.in.h, L.in.w, L.k); break;
+        case LayerKind::act: detail::tangent_activation<Space>(z, a, out, std::int64_t(nb) * L.in.size(), L.act); break;
+      }
+    }
+  }
+
+  //! Reverse mode of Σ_n s_n Ė_n through the primal and tangent graphs (the seeds in
+  //! seed_'s 2nb entries), ∇ of the effective parameters added to g.
+  void dsm_backward(int nb, const Vector<Space>& g) {
+    Real* dout = seed_.data();
+    int cur = 0;
+    const int nb2 = 2 * nb;
+    for (std::size_t l = arch_.layers.size(); l-- > 0;) {
+      const NetLayer& L = arch_.layers[l];
+      const bool need_in = l > 0;
+      Real* din = adj_[cur].data();
+      const Real* a = act_[l].data();
+      switch (L.kind) {
+        case LayerKind::conv: {
+          const detail::ConvGeom geo = geom(L);
+          const std::int64_t rows = std::int64_t(nb) * geo.ho * geo.wo;
+          const Matrix<Space> dz(dout, 2 * rows, L.out);
+          linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(col_[l].data(), 2 * rows, L.fan_in), Real(1),
+                              Matrix<Space>(g.data() + L.w_offset, L.out, L.fan_in));
+          detail::bias_grad<Space>(dout, g.data() + L.b_offset, rows, L.out);
+          if (need_in) {
+            linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0),
+                                Matrix<Space>(dcol_.data(), 2 * rows, L.fan_in));
+            detail::col2im<Space>(dcol_.data(), din, nb2, geo);
+          }
+          break;
+        }
+        case LayerKind::linear: {
+          const Matrix<Space> dz(dout, nb2, L.out);
+          linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(const_cast<Real*>(a), nb2, L.fan_in), Real(1),
+                              Matrix<Space>(g.data() + L.w_offset, L.out, L.fan_in));
+          detail::bias_grad<Space>(dout, g.data() + L.b_offset, nb, L.out);
+          if (need_in)
+            linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(din, nb2, L.fan_in));
+          break;
+        }
+        case LayerKind::flatten:
+          if (!need_in) break;
+          if (L.in.spatial)
+            detail::permute_chw<Space>(dout, din, nb2, L.in.c, L.in.h * L.in.w, false);
+          else
+            copy(dout, din, std::int64_t(nb2) * L.in.size());
+          break;
+        case LayerKind::avgpool:
+          if (need_in) detail::avgpool_adjoint<Space>(dout, din, nb2, L.in.c, L.in.h, L.in.w, L.k);
+          break;
+        case LayerKind::act:
+          if (need_in) {
+            const std::int64_t m = std::int64_t(nb) * L.in.size();
+            detail::dsm_activation_adjoint<Space>(a, a + m, dout, dout + m, din, din + m, m, L.act);
+          }
+          break;
+      }
+      if (!need_in) return;
+      dout = din;
+      cur = 1 - cur;
+    }
   }
 
   //! g += ∂L/∂θ from gs_ = ∂L/∂(effective θ): biases and plain layers as they are, an
@@ -470,6 +625,8 @@ class Net {
   std::vector<Vector<Space>> act_;    //!< a_0 (input, NHWC) … a_L (the energy)
   std::vector<Vector<Space>> col_;    //!< per conv layer: its im2col matrix
   Vector<Space> adj_[2], dcol_, seed_;
+  Matrix<Space> res_;                 //!< dsm: a chunk's ∇x E, then its residuals r (CHW rows)
+  Accum<Space> rloss_;                //!< dsm: a chunk's row losses
 };
 
 }  // namespace zeta::models
