@@ -310,29 +310,12 @@ class Net {
       const Real* z = act_[l].data();  // the primal input (the activations' Z)
       const Real* a = z + std::int64_t(nb) * L.in.size();
       Real* out = act_[l + 1].data() + std::int64_t(nb) * L.outs.size();
-      switch (L.kind) {
-        case LayerKind::conv: {
-          const detail::ConvGeom g = geom(L);
-          const std::int64_t rows = std::int64_t(nb) * g.ho * g.wo;
-          Real* col = col_[l].data() + rows * L.fan_in;
-          detail::im2col<Space>(a, col, nb, g);
-          linalg::gemm<Space>(false, true, Real(1), Matrix<Space>(col, rows, L.fan_in), weight(L), Real(0),
-                              Matrix<Space>(out, rows, L.out));
-          break;
-        }
-        case LayerKind::linear:
-          linalg::gemm<Space>(false, true, Real(1), Matrix<Space>(const_cast<Real*>(a), nb, L.fan_in), weight(L),
-                              Real(0), Matrix<Space>(out, nb, L.out));
-          break;
-        case LayerKind::flatten:
-          if (L.in.spatial)
-            detail::permute_chw<Space>(a, out, nb, L.in.c, L.in.h * L.in.w, true);
-          else
-            copy(a, out, std::int64_t(nb) * L.in.size());
-          break;
-        case LayerKind::avgpool: detail::avgpool<Space>(a, out, nb, L.in.c, L.in.h, L.in.w, L.k); break;
-        case LayerKind::act: detail::tangent_activation<Space>(z, a, out, std::int64_t(nb) * L.in.size(), L.act); break;
-      }
+      if (L.weighted())
+        weighted_forward(l, a, out, nb, nb, false);
+      else if (L.kind == LayerKind::act)
+        detail::tangent_activation<Space>(z, a, out, std::int64_t(nb) * L.in.size(), L.act);
+      else
+        shape_forward(L, a, out, nb);
     }
   }
 
@@ -341,57 +324,80 @@ class Net {
   void dsm_backward(int nb, const Vector<Space>& g) {
     Real* dout = seed_.data();
     int cur = 0;
-    const int nb2 = 2 * nb;
     for (std::size_t l = arch_.layers.size(); l-- > 0;) {
       const NetLayer& L = arch_.layers[l];
-      const bool need_in = l > 0;
-      Real* din = adj_[cur].data();
+      Real* din = l > 0 ? adj_[cur].data() : nullptr;
       const Real* a = act_[l].data();
-      switch (L.kind) {
-        case LayerKind::conv: {
-          const detail::ConvGeom geo = geom(L);
-          const std::int64_t rows = std::int64_t(nb) * geo.ho * geo.wo;
-          const Matrix<Space> dz(dout, 2 * rows, L.out);
-          linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(col_[l].data(), 2 * rows, L.fan_in), Real(1),
-                              Matrix<Space>(g.data() + L.w_offset, L.out, L.fan_in));
-          detail::bias_grad<Space>(dout, g.data() + L.b_offset, rows, L.out);
-          if (need_in) {
-            linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0),
-                                Matrix<Space>(dcol_.data(), 2 * rows, L.fan_in));
-            detail::col2im<Space>(dcol_.data(), din, nb2, geo);
-          }
-          break;
-        }
-        case LayerKind::linear: {
-          const Matrix<Space> dz(dout, nb2, L.out);
-          linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(const_cast<Real*>(a), nb2, L.fan_in), Real(1),
-                              Matrix<Space>(g.data() + L.w_offset, L.out, L.fan_in));
-          detail::bias_grad<Space>(dout, g.data() + L.b_offset, nb, L.out);
-          if (need_in)
-            linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(din, nb2, L.fan_in));
-          break;
-        }
-        case LayerKind::flatten:
-          if (!need_in) break;
-          if (L.in.spatial)
-            detail::permute_chw<Space>(dout, din, nb2, L.in.c, L.in.h * L.in.w, false);
-          else
-            copy(dout, din, std::int64_t(nb2) * L.in.size());
-          break;
-        case LayerKind::avgpool:
-          if (need_in) detail::avgpool_adjoint<Space>(dout, din, nb2, L.in.c, L.in.h, L.in.w, L.k);
-          break;
-        case LayerKind::act:
-          if (need_in) {
-            const std::int64_t m = std::int64_t(nb) * L.in.size();
-            detail::dsm_activation_adjoint<Space>(a, a + m, dout, dout + m, din, din + m, m, L.act);
-          }
-          break;
+      if (L.weighted()) {
+        weighted_adjoint(l, dout, din, a, 2 * nb, nb, g);  // the bias feeds the primal images only
+      } else if (din && L.kind == LayerKind::act) {
+        const std::int64_t m = std::int64_t(nb) * L.in.size();
+        detail::dsm_activation_adjoint<Space>(a, a + m, dout, dout + m, din, din + m, m, L.act);
+      } else if (din) {
+        shape_adjoint(L, dout, din, 2 * nb);
       }
-      if (!need_in) return;
+      if (!din) return;
       dout = din;
       cur = 1 - cur;
     }
+  }
+
+  //! A conv / linear layer's forward step on `images` images from a (NHWC, or flat
+  //! rows) into out: conv through its im2col matrix at image `col_image` of col_[l];
+  //! the bias added when `bias`.
+  void weighted_forward(std::size_t l, const Real* a, Real* out, int images, int col_image, bool bias) {
+    const NetLayer& L = arch_.layers[l];
+    std::int64_t rows = images;
+    const Real* in = a;
+    if (L.kind == LayerKind::conv) {
+      const detail::ConvGeom g = geom(L);
+      Real* col = col_[l].data() + std::int64_t(col_image) * g.ho * g.wo * L.fan_in;
+      detail::im2col<Space>(a, col, images, g);
+      rows = std::int64_t(images) * g.ho * g.wo;
+      in = col;
+    }
+    linalg::gemm<Space>(false, true, Real(1), Matrix<Space>(const_cast<Real*>(in), rows, L.fan_in), weight(L), Real(0),
+                        Matrix<Space>(out, rows, L.out));
+    if (bias) detail::add_bias<Space>(out, eff_.data() + L.b_offset, rows, L.out);
+  }
+
+  //! A conv / linear layer's reverse step for `images` images with output adjoints
+  //! dout: ∇W += dZᵀ Col (conv; the im2col rows of col_[l]) or dZᵀ A (linear), ∇b += the
+  //! column sums of the first `biased` images' dZ (g set), and din = dZ W (conv: then
+  //! col2im) when set.
+  void weighted_adjoint(std::size_t l, const Real* dout, Real* din, const Real* a, int images, int biased,
+                        const Vector<Space>& g) {
+    const NetLayer& L = arch_.layers[l];
+    const bool conv = L.kind == LayerKind::conv;
+    const std::int64_t per = conv ? std::int64_t(L.outs.h) * L.outs.w : 1;  // GEMM rows per image
+    const std::int64_t rows = images * per;
+    const Matrix<Space> dz(const_cast<Real*>(dout), rows, L.out);
+    if (g.data()) {
+      const Real* in = conv ? col_[l].data() : a;
+      linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(const_cast<Real*>(in), rows, L.fan_in), Real(1),
+                          Matrix<Space>(g.data() + L.w_offset, L.out, L.fan_in));
+      detail::bias_grad<Space>(dout, g.data() + L.b_offset, biased * per, L.out);
+    }
+    if (!din) return;
+    if (!conv) {
+      linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(din, rows, L.fan_in));
+      return;
+    }
+    linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(dcol_.data(), rows, L.fan_in));
+    detail::col2im<Space>(dcol_.data(), din, images, geom(L));
+  }
+
+  //! flatten / avgpool on `images` images, forward and adjoint.
+  void shape_forward(const NetLayer& L, const Real* a, Real* out, int images) {
+    if (L.kind == LayerKind::avgpool) return detail::avgpool<Space>(a, out, images, L.in.c, L.in.h, L.in.w, L.k);
+    if (L.in.spatial) return detail::permute_chw<Space>(a, out, images, L.in.c, L.in.h * L.in.w, true);
+    copy(a, out, std::int64_t(images) * L.in.size());
+  }
+  void shape_adjoint(const NetLayer& L, const Real* dout, Real* din, int images) {
+    if (L.kind == LayerKind::avgpool)
+      return detail::avgpool_adjoint<Space>(dout, din, images, L.in.c, L.in.h, L.in.w, L.k);
+    if (L.in.spatial) return detail::permute_chw<Space>(dout, din, images, L.in.c, L.in.h * L.in.w, false);
+    copy(dout, din, std::int64_t(images) * L.in.size());
   }
 
   //! g += ∂L/∂θ from gs_ = ∂L/∂(effective θ): biases and plain layers as they are, an
@@ -506,33 +512,12 @@ class Net {
       const NetLayer& L = arch_.layers[l];
       const Real* a = act_[l].data();
       Real* out = act_[l + 1].data();
-      switch (L.kind) {
-        case LayerKind::conv: {
-          const detail::ConvGeom g = geom(L);
-          detail::im2col<Space>(a, col_[l].data(), nb, g);
-          const std::int64_t rows = std::int64_t(nb) * g.ho * g.wo;
-          const Matrix<Space> col(col_[l].data(), rows, L.fan_in), z(out, rows, L.out);
-          linalg::gemm<Space>(false, true, Real(1), col, weight(L), Real(0), z);
-          detail::add_bias<Space>(out, eff_.data() + L.b_offset, rows, L.out);
-          break;
-        }
-        case LayerKind::linear: {
-          const Matrix<Space> ain(const_cast<Real*>(a), nb, L.fan_in), z(out, nb, L.out);
-          linalg::gemm<Space>(false, true, Real(1), ain, weight(L), Real(0), z);
-          detail::add_bias<Space>(out, eff_.data() + L.b_offset, nb, L.out);
-          break;
-        }
-        case LayerKind::flatten:
-          if (L.in.spatial)
-            detail::permute_chw<Space>(a, out, nb, L.in.c, L.in.h * L.in.w, true);
-          else
-            copy(a, out, std::int64_t(nb) * L.in.size());
-          break;
-        case LayerKind::avgpool: detail::avgpool<Space>(a, out, nb, L.in.c, L.in.h, L.in.w, L.k); break;
-        case LayerKind::act:
-          detail::activation<Space>(a, out, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
-          break;
-      }
+      if (L.weighted())
+        weighted_forward(l, a, out, nb, 0, true);
+      else if (L.kind == LayerKind::act)
+        detail::activation<Space>(a, out, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
+      else
+        shape_forward(L, a, out, nb);
     }
   }
 
@@ -560,51 +545,14 @@ class Net {
       // The input adjoint goes to the free ping-pong buffer, at the first layer to gx
       // directly where no layout change is left.
       const bool direct = l == 0 && !arch_.input.spatial;
-      Real* din = direct ? gx : adj_[cur].data();
+      Real* din = !need_in ? nullptr : direct ? gx : adj_[cur].data();
       const Real* a = act_[l].data();
-      switch (L.kind) {
-        case LayerKind::conv: {
-          const detail::ConvGeom geo = geom(L);
-          const std::int64_t rows = std::int64_t(nb) * geo.ho * geo.wo;
-          const Matrix<Space> dz(dout, rows, L.out);
-          if (g.data()) {
-            const Matrix<Space> gw(g.data() + L.w_offset, L.out, L.fan_in);
-            linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(col_[l].data(), rows, L.fan_in), Real(1), gw);
-            detail::bias_grad<Space>(dout, g.data() + L.b_offset, rows, L.out);
-          }
-          if (need_in) {
-            const Matrix<Space> dcol(dcol_.data(), rows, L.fan_in);
-            linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), dcol);
-            detail::col2im<Space>(dcol_.data(), din, nb, geo);
-          }
-          break;
-        }
-        case LayerKind::linear: {
-          const Matrix<Space> dz(dout, nb, L.out);
-          if (g.data()) {
-            const Matrix<Space> gw(g.data() + L.w_offset, L.out, L.fan_in);
-            linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(const_cast<Real*>(a), nb, L.fan_in), Real(1),
-                                gw);
-            detail::bias_grad<Space>(dout, g.data() + L.b_offset, nb, L.out);
-          }
-          if (need_in) linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(din, nb, L.fan_in));
-          break;
-        }
-        case LayerKind::flatten:
-          if (!need_in) break;
-          if (L.in.spatial)
-            detail::permute_chw<Space>(dout, din, nb, L.in.c, L.in.h * L.in.w, false);
-          else
-            copy(dout, din, std::int64_t(nb) * L.in.size());
-          break;
-        case LayerKind::avgpool:
-          if (need_in) detail::avgpool_adjoint<Space>(dout, din, nb, L.in.c, L.in.h, L.in.w, L.k);
-          break;
-        case LayerKind::act:
-          if (need_in)
-            detail::activation_adjoint<Space>(a, dout, din, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
-          break;
-      }
+      if (L.weighted())
+        weighted_adjoint(l, dout, din, a, nb, nb, g);
+      else if (need_in && L.kind == LayerKind::act)
+        detail::activation_adjoint<Space>(a, dout, din, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
+      else if (need_in)
+        shape_adjoint(L, dout, din, nb);
       if (!need_in) return;
       dout = din;
       cur = 1 - cur;
