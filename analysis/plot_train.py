@@ -17,7 +17,8 @@ loss; the mean energy of data and of model samples (CD/PCD); the gradient norm;
 and, on 2-D data, the grid held-out NLL with error bars and the true NLL as a
 horizontal line); on 2-D data with the NLL grid, PREFIX_density.png (the
 model's density exp(-E - ln Z) from /landscape, ln Z the grid's, with the
-held-out and true NLL); and, when the file has /eval (CD/PCD runs):
+held-out and true NLL); and, when the file has /eval (CD/PCD runs; a net's DSM,
+with /eval/energy_noisy for energy_model and no samples):
 PREFIX_energies.png (overlaid histograms of /eval/energy_{data,model,noise}:
 the seed's check is data lowest, model samples between, noise highest) and
 PREFIX_samples.png (/eval/samples as an image grid when dim is a square >= 64,
@@ -164,16 +165,18 @@ def plot_mlp(f, t, a, prefix):
     curves(f, t, MLP_PANELS, prefix + "_curves.png")
     if "/landscape/energy" in f:
         density(f, t, objective, prefix + "_density.png")
-    if "eval/samples" not in f:
+    if "eval/energy_data" not in f:
         print(f"no /eval (objective {objective}): no energies or samples plots")
         return
-    e = {k: f["eval/energy_" + k] for k in ("data", "model", "noise")}
+    # CD / PCD check model samples; a net's DSM the noisy data rows (no sampler).
+    mid, mid_label = ("model", "samples") if "eval/energy_model" in f else ("noisy", "noisy data")
+    e = {k: f["eval/energy_" + k] for k in ("data", mid, "noise")}
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     bins = np.histogram_bin_edges(np.concatenate(list(e.values())), bins=40)
-    for k, label in (("data", "data"), ("model", "model samples"), ("noise", "noise")):
+    for k, label in (("data", "data"), (mid, "model samples" if mid == "model" else mid_label), ("noise", "noise")):
         ax.hist(e[k], bins=bins, alpha=0.5, label=f"{label} (mean {e[k].mean():.4g})")
-    ok = e["data"].mean() < e["model"].mean() < e["noise"].mean()
-    ax.set_title(f"energies after training ({objective}): data < samples < noise: {'yes' if ok else 'NO'}",
+    ok = e["data"].mean() < e[mid].mean() < e["noise"].mean()
+    ax.set_title(f"energies after training ({objective}): data < {mid_label} < noise: {'yes' if ok else 'NO'}",
                  fontsize=9)
     ax.set_xlabel(f.label("eval/energy_data", "energy E", "kT"))
     ax.set_ylabel("examples per bin")
@@ -182,6 +185,9 @@ def plot_mlp(f, t, a, prefix):
     fig.savefig(prefix + "_energies.png", dpi=110)
     plt.close(fig)
     print(prefix + "_energies.png")
+    if "eval/samples" not in f:
+        print(f"no /eval/samples (objective {objective}): no samples plot")
+        return
     x = f["eval/samples"]
     n, dim = x.shape
     side = image_side(dim, 64)

@@ -255,6 +255,86 @@ TEST(Net, ParameterGradientMatchesFiniteDifferences) {
   }
 }
 
+// DSM: ∇θ of L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖² (Net::dsm_loss_and_grad) against
+// central differences of that loss in every parameter, the loss itself from
+// energy_and_grad's ∇x E (double); conv + avgpool + flatten + linear with silu and
+// softplus, over two chunks (kChunk + 3 rows), and with spectral-norm layers (u, v held).
+TEST(NetDsm, ParameterGradientMatchesFiniteDifferencesOfTheLoss) {
+  if (sizeof(Real) != 8) GTEST_SKIP() << "finite differences need double";
+  for (const std::string text : {"conv(3,3,2,1) silu avgpool(2) conv(2,1) softplus flatten linear(4) silu linear(1)",
+                                 "sn_conv(3,3,2,1) softplus avgpool(2) flatten sn_linear(4) silu linear(1)"}) {
+    const NetArch a = arch_of(text, {2, 6, 5});
+    const auto th = models::Net<Space>::random_params(a, 5);
+    models::Net<Space> net(a, th, models::Net<Space>::random_spectral(a, 4));
+    if (a.spectral()) net.power_iteration();
+    const int n = models::Net<Space>::kChunk + 3, d = a.dim();
+    const auto x = random_rows(n, d, 7), c = random_rows(n, d, 8);
+    std::vector<double> s(static_cast<std::size_t>(n), 0.0);
+    for (int k = 0; k < n; ++k) s[std::size_t(k)] = 0.3 + 0.01 * k;
+    Vector<Space> sv("s", n);
+    {
+      auto h = Kokkos::create_mirror_view(sv);
+      for (int k = 0; k < n; ++k) h(k) = Real(s[std::size_t(k)]);
+      Kokkos::deep_copy(sv, h);
+    }
+    const auto xd = device_rows(x, n, d), cd = device_rows(c, n, d);
+    const auto loss = [&](const std::vector<double>& t) {
+      net.set_params(t);
+      Matrix<Space> g("g", n, d);
+      Vector<Space> E("E", n);
+      net.energy_and_grad(xd, E, g);
+      const auto hg = host_copy(g);
+      double L = 0;
+      for (int k = 0; k < n; ++k) {
+        double sq = 0;
+        for (int i = 0; i < d; ++i) {
+          const double r = hg[std::size_t(k) * d + i] + c[std::size_t(k) * d + i];
+          sq += r * r;
+        }
+        L += 0.5 * s[std::size_t(k)] * sq;
+      }
+      return L;
+    };
+    const double L0 = loss(th);
+    Vector<Space> g = net.gradient_buffer();
+    const double L = net.dsm_loss_and_grad(xd, cd, PerChain<Space>(sv), g);
+    EXPECT_NEAR(L, L0, 1e-12 * (1 + std::fabs(L0))) << text;
+    const auto hg = host_copy(g);
+    const double h = 1e-6;
+    double worst = 0;
+    for (std::size_t q = 0; q < th.size(); ++q) {
+      auto tp = th, tm = th;
+      tp[q] += h;
+      tm[q] -= h;
+      const double fd = (loss(tp) - loss(tm)) / (2 * h);
+      EXPECT_NEAR(hg[q], fd, 1e-6 * (1 + std::fabs(fd))) << text << ": parameter " << q;
+      worst = std::max(worst, std::fabs(fd));
+    }
+    EXPECT_GT(worst, 1e-3) << "a gradient that vanishes tests nothing";
+    net.set_params(th);
+    // The gradient adds to g: a second call doubles it.
+    net.dsm_loss_and_grad(xd, cd, PerChain<Space>(sv), g);
+    const auto h2 = host_copy(g);
+    for (std::size_t q = 0; q < th.size(); q += 7) EXPECT_NEAR(h2[q], 2 * hg[q], 1e-12 * (1 + std::fabs(hg[q])));
+  }
+}
+
+// DSM needs smooth activations: a lrelu / relu layer is refused naming model.net and its index.
+TEST(NetDsm, KinkedActivationsAreRefusedByLayer) {
+  const NetArch a = arch_of("conv(3,3,2,1) silu flatten linear(4) lrelu(0.2) linear(1)", {2, 6, 5});
+  models::Net<Space> net(a, models::Net<Space>::random_params(a, 5));
+  Matrix<Space> x("x", 2, a.dim());
+  Vector<Space> g = net.gradient_buffer();
+  try {
+    net.dsm_loss_and_grad(x, x, PerChain<Space>(1.0), g);
+    ADD_FAILURE() << "lrelu accepted by DSM";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("model.net: layer 4 'lrelu(0.2)'", 0), 0u) << e.what();
+  }
+  EXPECT_THROW(models::require_smooth_net(arch_of("flatten linear(4) relu linear(1)", {2, 6, 5})), Error);
+  EXPECT_NO_THROW(models::require_smooth_net(arch_of("flatten linear(4) swish linear(3) softplus linear(1)", {2, 6, 5})));
+}
+
 // More rows than one chunk (kChunk = 64): each row's energy and gradient as when
 // computed alone.
 TEST(Net, ChunksGiveEachRowItsOwnNumbers) {

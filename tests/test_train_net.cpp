@@ -261,7 +261,8 @@ TEST(TrainNetInput, ErrorsNameTheKey) {
       {"--model.net=conv(4,4,2,1) flatten lnear(1)", "model.net: layer 2"},
       {"--model.input=1,28,27", "model.input"},  // 756 inputs, the data have 784
       {"--model.input=1,28", "model.input"},
-      {"--train.objective=dsm", "train.objective"},
+      {"--train.objective=dsm", "model.net: layer 1 'lrelu(0.2)'"},
+      {"--train.objective=ssm", "train.objective"},
       {"--model.activation=softplus", "model.activation"},  // not the default: silu
       {"--train.energy_reg=-1", "train.energy_reg"},
       {"--train.buffer_size=8", "train.buffer_size"},

@@ -5,7 +5,7 @@
 //! (training/mlp_contrastive.hpp; tempered: training/mlp_tempered.hpp), by short-run CD
 //! from noise (training/mlp_short_run.hpp), by NCE (training/mlp_nce.hpp) or by sliced
 //! score matching (training/mlp_ssm.hpp), or of a layer-stack energy by CD / PCD
-//! (training/net_contrastive.hpp), all through the one loop of training/trainer.hpp.
+//! (training/net_contrastive.hpp) or DSM (training/net_dsm.hpp), all through the one loop of training/trainer.hpp.
 #include <Kokkos_Core.hpp>
 
 #include <vector>
@@ -24,6 +24,7 @@
 #include "zeta/training/mlp_tempered.hpp"
 #include "zeta/training/jem.hpp"
 #include "zeta/training/net_contrastive.hpp"
+#include "zeta/training/net_dsm.hpp"
 #include "zeta/training/rbm_contrastive.hpp"
 #include "zeta/training/rbm_tempered.hpp"
 #include "zeta/training/spec.hpp"
@@ -104,6 +105,10 @@ TrainResult train(const Config& cfg, const parallel::Comm& comm) {
     if (ts.jem) {
       training::JemObjective jem(ts, setup.data, d, net, comm);
       return run(jem);
+    }
+    if (ts.dsm) {
+      training::NetDsm dsm(ts, d, net, comm);
+      return run(dsm);
     }
     training::NetContrastive contrastive(ts, d, net, comm);
     return run(contrastive);

@@ -205,4 +205,12 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
   return a;
 }
 
+void require_smooth_net(const NetArch& arch) {
+  for (std::size_t i = 0; i < arch.layers.size(); ++i) {
+    const NetLayer& L = arch.layers[i];
+    if (L.kind == LayerKind::act && (L.act == NetAct::lrelu || L.act == NetAct::relu))
+      layer_error(i, L.text, "is not smooth: DSM differentiates grad_x E once more and needs silu or softplus layers");
+  }
+}
+
 }  // namespace zeta::models

@@ -30,15 +30,6 @@ void add_check_json(JsonSummary& j, const EnergyCheck& c) {
   j.add("eval_energy_noise", c.noise);
 }
 
-std::vector<double> partition_sums(const parallel::Comm& comm, bool deterministic, const parallel::Share& mine,
-                                   const std::vector<double>& per_partition, int m) {
-  if (deterministic) return comm.ordered_sum(per_partition, m, mine);
-  std::vector<double> out(m, 0.0);
-  for (std::size_t k = 0; k < per_partition.size(); ++k) out[k % m] += per_partition[k];
-  comm.allreduce_sum(out);
-  return out;
-}
-
 template <class Energy>
 const std::vector<std::string>& ContrastiveTerm<Energy>::Series::names() {
   static const std::vector<std::string> n = {"step", "loss", "energy_data", "energy_model", "grad_norm"};
@@ -152,7 +143,7 @@ typename ContrastiveTerm<Energy>::Losses ContrastiveTerm<Energy>::losses() const
       local[3 * l + 1] += em;
       local[3 * l + 2] += ep * ep + em * em;
     }
-  const auto sum = partition_sums(comm_, ts_.deterministic, mine_, local, 3);
+  const auto sum = partition_sums(comm_, mine_, ts_.deterministic, local, 3);
   return Losses{(sum[0] - sum[1] + a * sum[2]) / B, sum[0] / B, sum[1] / B};
 }
 

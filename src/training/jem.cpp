@@ -184,7 +184,7 @@ const char* JemObjective::record(std::int64_t s, double grad_norm) {
   std::vector<double> local(std::size_t(nloc), 0.0);
   for (std::int64_t l = 0; l < nloc; ++l)
     for (std::int64_t j = 0; j < b; ++j) local[std::size_t(l)] += ce[std::size_t(l * b + j)];
-  const double mean_ce = partition_sums(comm_, ts_.deterministic, term_.partitions(), local, 1)[0] / double(ts_.batch);
+  const double mean_ce = partition_sums(comm_, term_.partitions(), ts_.deterministic, local, 1)[0] / double(ts_.batch);
   const double loss = mean_ce + f.loss;
   series_.step.push_back(double(s));
   series_.loss.push_back(loss);
@@ -256,7 +256,7 @@ Classification JemObjective::classify() {
       acc[4 + 3 * bin] += conf;
     }
   }
-  const auto sum = partition_sums(comm_, true, term_.partitions(), local, m);
+  const auto sum = partition_sums(comm_, term_.partitions(), true, local, m);
   const double n = double(h.n);
   c.done = true;
   c.n = h.n;

@@ -85,7 +85,7 @@ MlpObjective::MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, con
 }
 
 std::vector<double> MlpObjective::reduce_sums(const std::vector<double>& per_partition, int m) const {
-  return partition_sums(comm_, ts_.deterministic, mine_, per_partition, m);
+  return partition_sums(comm_, mine_, ts_.deterministic, per_partition, m);
 }
 
 const char* MlpObjective::evaluate_nll(std::int64_t s, bool keep_cells) {

@@ -30,9 +30,9 @@ void declare_train_keys(Config& cfg) {
               "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
               "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
               "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
-              "matching, and its variance-reduced form); net: cd | pcd, as an mlp's | jem (a classifier p(y|x) = softmax "
-              "f(x) of model.net's K outputs and the energy E(x) = -logsumexp f(x): cross-entropy on data.labels plus "
-              "pcd's term on E)");
+              "matching, and its variance-reduced form); net: cd | pcd | dsm, as an mlp's (dsm: silu / softplus layers "
+              "only) | jem (a classifier p(y|x) = softmax f(x) of model.net's K outputs and the energy E(x) = "
+              "-logsumexp f(x): cross-entropy on data.labels plus pcd's term on E)");
   declare_nce_ssm_keys(cfg);
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
@@ -200,11 +200,13 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   ts.ssm_vr = objective == "ssm_vr";
   if (ts.jem && ms.type != "net")
     config_error("train.objective", "jem trains model.type = net (a classifier: model.net ending in linear(K))");
-  if (ms.type == "net" && objective != "cd" && objective != "pcd" && !ts.jem)
-    config_error("train.objective", objective + " trains model.type = mlp; a net takes cd, pcd or jem (DSM and the "
+  if (ms.type == "net" && objective != "cd" && objective != "pcd" && objective != "dsm" && !ts.jem)
+    config_error("train.objective", objective + " trains model.type = mlp; a net takes cd, pcd, dsm or jem (the "
                                                 "other objectives of conv nets are to come)");
   if (ts.jem && !dspec.labelled())
     config_error("data.labels", "is required by train.objective = jem (the class of every example)");
+  // DSM differentiates ∇x E once more: refuse a kinked layer before any other key.
+  if (ms.type == "net" && ts.dsm) models::require_smooth_net(ms.net);
   const auto k = cfg.get_int_at_least("train.k", 1);
   if (k > 100000) config_error("train.k", "is impossibly large");
   ts.k = int(k);
@@ -227,7 +229,7 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   if (mlp) {
     read_mlp_keys(cfg, ts, objective, D);
     // DSM differentiates ∇x E once more: refuse a kinked activation before any work.
-    if (ts.dsm) models::require_smooth_activation(ms.activation);
+    if (ts.dsm && ms.type == "mlp") models::require_smooth_activation(ms.activation);
     if (ms.type == "net" && cfg.differs_from_default("model.activation"))
       config_error("model.activation", "is the mlp's; a net's activations are layers of model.net");
   }

@@ -198,12 +198,14 @@ expect_error train_ssm_leaky_relu  'model.activation'      train train_mlp.ini -
 expect_error train_short_run_buffer 'train.buffer_size'    train train_mlp.ini --train.objective=short_run_cd --train.buffer_size=8
 # A layer-stack energy (model.type = net): a layer that does not parse, shapes that do
 # not chain, a kernel larger than its input, spectral norm on a layer without weights,
-# and DSM: one error naming the key (and model.net's layer index).
+# DSM with a kinked activation (lrelu), an objective a net does not take yet: one error
+# naming the key (and model.net's layer index).
 expect_error net_bad_layer         'model.net: layer 1'    train train.ini --model.type=net --model.input=3 '--model.net=linear(4) relux linear(1)'
 expect_error net_no_flatten        'model.net: layer 2'    sample good.ini --model.type=net --model.input=1,2,2 '--model.net=conv(2,1) relu linear(1)'
 expect_error net_big_kernel        'model.net: layer 0'    sample good.ini --model.type=net --model.input=1,2,2 '--model.net=conv(2,3) flatten linear(1)'
 expect_error net_sn_no_weights     'model.net: layer 1'    sample good.ini --model.type=net --model.input=4 '--model.net=linear(4) sn_relu linear(1)'
-expect_error net_dsm               'train.objective'       train train.ini --model.type=net --model.input=3 '--model.net=linear(4) silu linear(1)' --train.objective=dsm
+expect_error net_dsm_lrelu         'model.net: layer 1'    train train.ini --model.type=net --model.input=3 '--model.net=linear(4) lrelu(0.2) linear(1)' --train.objective=dsm
+expect_error net_ssm               'train.objective'       train train.ini --model.type=net --model.input=3 '--model.net=linear(4) silu linear(1)' --train.objective=ssm
 # JEM (train.objective = jem): labels required, one per example, each below K.
 printf '1,0,0\n0,1,1\n1,1,2\n0,0,3\n1,0,0\n0,1,1\n1,1,2\n0,0,3\n' > train_lab.csv
 jem=(--model.type=net --model.input=2 '--model.net=linear(4) silu linear(2)' --train.objective=jem)

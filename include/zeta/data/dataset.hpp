@@ -144,6 +144,19 @@ class BatchPlan {
   //! This rank's share of global batch `step`: copy_rows of every local partition of
   //! `split`, in partition order (split.local.size() · per_partition() rows).
   void copy_batch(std::int64_t step, const Split& split, Real* out) const;
+  //! f(n, the example's global id in the split, its dim values) for every row of this
+  //! rank's share of batch `step`, in copy_batch's order (n = l·per_partition() + j:
+  //! local partition l's j-th).
+  template <class F>
+  void for_rows(std::int64_t step, const Split& split, int dim, F&& f) const {
+    for (std::size_t l = 0; l < split.local.size(); ++l) {
+      const Partition& part = split.local[l];
+      rows(step, part, ids_);
+      for (std::int64_t j = 0; j < per_partition_; ++j)
+        f(std::int64_t(l) * per_partition_ + j, std::uint64_t(part.begin + ids_[std::size_t(j)]),
+          part.x.data() + std::size_t(ids_[std::size_t(j)]) * std::size_t(dim));
+    }
+  }
 
  private:
   const std::vector<std::int64_t>& permutation(std::int64_t step, const Partition& p) const;
@@ -157,6 +170,7 @@ class BatchPlan {
   };
   mutable std::map<std::int64_t, Cached> cache_;
   mutable std::vector<std::int64_t> scratch_;
+  mutable std::vector<std::int64_t> ids_;  //!< for_rows's rows of one partition
 };
 
 }  // namespace zeta::data

@@ -249,6 +249,37 @@ class Net {
     if (sn) through_sigma(g);
   }
 
+  //! Denoising score matching, as Mlp::dsm_loss_and_grad (training/dsm.hpp):
+  //!   L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖²   (x̃ the rows of xt, c those of offset)
+  //! returns L over these rows (host) and adds ∇θ L to g. The activations must be
+  //! smooth (require_smooth_net). With r_n = ∇x E(x̃_n) + c_n held fixed,
+  //! ∇θ L = ∇θ Σ_n s_n Ė_n for Ė = ⟨r, ∇x E⟩, E's derivative along r: per chunk a
+  //! forward and a backward pass give ∇x E and r, a tangent pass carries Ȧ_0 = r up
+  //! the layers (conv / linear Ż = Ȧ Wᵀ without bias, activations Ȧ = f'(Z) Ż, pool
+  //! and flatten as on the primal rows), and reverse mode through both graphs at once
+  //! gives ∇θ Ė. The tangent images sit after the chunk's primal ones in every
+  //! activation and im2col buffer, so each conv / linear layer's weight gradient is
+  //! one GEMM over the 2·nb stacked images ([ζ; p]ᵀ [Col; Ċol]) and its input adjoint
+  //! another ([ζ; p] W, then col2im); an activation's adjoints are ζ = Ā f' + Ǡ f'' Ż
+  //! (primal) and p = Ǡ f' (tangent). Spectral-norm layers: the gradient of the
+  //! effective parameters goes through σ as contrastive_grad's.
+  double dsm_loss_and_grad(const Matrix<Space>& xt, const Matrix<Space>& offset, const PerChain<Space>& s,
+                           const Vector<Space>& g) {
+    require_smooth_net(arch_);
+    if (g.extent(0) != n_params()) throw Error("internal: net gradient buffer has the wrong length", false);
+    if (offset.extent(0) != xt.extent(0) || offset.extent(1) != xt.extent(1))
+      throw Error("internal: net dsm offsets and points differ in shape", false);
+    if (s.per_chain() && s.size() < xt.extent(0)) throw Error("internal: net row weights do not cover the batch", false);
+    if (xt.extent(0) > 1 && offset.stride(0) != std::size_t(dim()))
+      throw Error("internal: net dsm offset rows are not contiguous", false);
+    if (!arch_.spectral()) return dsm_effective(xt, offset, s, g);
+    if (gs_.extent(0) != n_params()) gs_ = gradient_buffer();
+    Kokkos::deep_copy(gs_, Real(0));
+    const double loss = dsm_effective(xt, offset, s, gs_);
+    through_sigma(g);
+    return loss;
+  }
+
  private:
   //! contrastive_grad's ∇ of the effective parameters (W/σ, b) added to g.
   void contrastive_effective(const Matrix<Space>& x, const PerChain<Space>& c, double a, const Vector<Space>& g,
@@ -261,6 +292,136 @@ class Net {
       seed(r0, nb, c, a);
       backward(nb, nullptr, g);
     });
+  }
+
+  //! dsm_loss_and_grad's loss, and its ∇ of the effective parameters added to g.
+  double dsm_effective(const Matrix<Space>& xt, const Matrix<Space>& offset, const PerChain<Space>& s,
+                       const Vector<Space>& g) {
+    if (static_cast<int>(xt.extent(1)) != dim()) throw Error("internal: net input has the wrong dimension", false);
+    const std::int64_t n = xt.extent(0);
+    if (n > 1 && xt.stride(0) != std::size_t(dim())) throw Error("internal: net input rows are not contiguous", false);
+    const int chunk = int(std::min<std::int64_t>(n, kChunk));
+    ensure_workspace(2 * chunk);  // the primal images, then as many tangent ones
+    if (static_cast<int>(res_.extent(0)) < chunk) {
+      res_ = Matrix<Space>("zeta::Net::dsm_residual", chunk, dim());
+      rloss_ = Accum<Space>("zeta::Net::dsm_loss_rows", chunk);
+    }
+    const NetShape& in = arch_.input;
+    double loss = 0;
+    for (std::int64_t r0 = 0; r0 < n; r0 += kChunk) {
+      const int nb = int(std::min<std::int64_t>(kChunk, n - r0));
+      forward(xt, r0, nb);
+      seed(r0, nb, PerChain<Space>(1.0), 0);
+      backward(nb, res_.data(), Vector<Space>());
+      detail::dsm_residual<Space>(res_.data(), offset.data() + r0 * dim(), s, r0, nb, dim(), rloss_);
+      for (double v : host_copy(Kokkos::subview(rloss_, std::make_pair(0, nb)))) loss += v;
+      Real* tangent_in = act_[0].data() + std::int64_t(nb) * dim();
+      if (in.spatial)
+        detail::permute_chw<Space>(res_.data(), tangent_in, nb, in.c, in.h * in.w, false);
+      else
+        copy(res_.data(), tangent_in, std::int64_t(nb) * dim());
+      tangent_forward(nb);
+      detail::dsm_seed<Space>(s, r0, seed_.data(), nb);
+      dsm_backward(nb, g);
+    }
+    return loss;
+  }
+
+  //! The tangent pass of dsm_effective: images nb … 2nb − 1 of every buffer, from Ȧ_0 there.
+  void tangent_forward(int nb) {
+    for (std::size_t l = 0; l < arch_.layers.size(); ++l) {
+      const NetLayer& L = arch_.layers[l];
+      const Real* z = act_[l].data();  // the primal input (the activations' Z)
+      const Real* a = z + std::int64_t(nb) * L.in.size();
+      Real* out = act_[l + 1].data() + std::int64_t(nb) * L.outs.size();
+      if (L.weighted())
+        weighted_forward(l, a, out, nb, nb, false);
+      else if (L.kind == LayerKind::act)
+        detail::tangent_activation<Space>(z, a, out, std::int64_t(nb) * L.in.size(), L.act);
+      else
+        shape_forward(L, a, out, nb);
+    }
+  }
+
+  //! Reverse mode of Σ_n s_n Ė_n through the primal and tangent graphs (the seeds in
+  //! seed_'s 2nb entries), ∇ of the effective parameters added to g.
+  void dsm_backward(int nb, const Vector<Space>& g) {
+    Real* dout = seed_.data();
+    int cur = 0;
+    for (std::size_t l = arch_.layers.size(); l-- > 0;) {
+      const NetLayer& L = arch_.layers[l];
+      Real* din = l > 0 ? adj_[cur].data() : nullptr;
+      const Real* a = act_[l].data();
+      if (L.weighted()) {
+        weighted_adjoint(l, dout, din, a, 2 * nb, nb, g);  // the bias feeds the primal images only
+      } else if (din && L.kind == LayerKind::act) {
+        const std::int64_t m = std::int64_t(nb) * L.in.size();
+        detail::dsm_activation_adjoint<Space>(a, a + m, dout, dout + m, din, din + m, m, L.act);
+      } else if (din) {
+        shape_adjoint(L, dout, din, 2 * nb);
+      }
+      if (!din) return;
+      dout = din;
+      cur = 1 - cur;
+    }
+  }
+
+  //! A conv / linear layer's forward step on `images` images from a (NHWC, or flat
+  //! rows) into out: conv through its im2col matrix at image `col_image` of col_[l];
+  //! the bias added when `bias`.
+  void weighted_forward(std::size_t l, const Real* a, Real* out, int images, int col_image, bool bias) {
+    const NetLayer& L = arch_.layers[l];
+    std::int64_t rows = images;
+    const Real* in = a;
+    if (L.kind == LayerKind::conv) {
+      const detail::ConvGeom g = geom(L);
+      Real* col = col_[l].data() + std::int64_t(col_image) * g.ho * g.wo * L.fan_in;
+      detail::im2col<Space>(a, col, images, g);
+      rows = std::int64_t(images) * g.ho * g.wo;
+      in = col;
+    }
+    linalg::gemm<Space>(false, true, Real(1), Matrix<Space>(const_cast<Real*>(in), rows, L.fan_in), weight(L), Real(0),
+                        Matrix<Space>(out, rows, L.out));
+    if (bias) detail::add_bias<Space>(out, eff_.data() + L.b_offset, rows, L.out);
+  }
+
+  //! A conv / linear layer's reverse step for `images` images with output adjoints
+  //! dout: ∇W += dZᵀ Col (conv; the im2col rows of col_[l]) or dZᵀ A (linear), ∇b += the
+  //! column sums of the first `biased` images' dZ (g set), and din = dZ W (conv: then
+  //! col2im) when set.
+  void weighted_adjoint(std::size_t l, const Real* dout, Real* din, const Real* a, int images, int biased,
+                        const Vector<Space>& g) {
+    const NetLayer& L = arch_.layers[l];
+    const bool conv = L.kind == LayerKind::conv;
+    const std::int64_t per = conv ? std::int64_t(L.outs.h) * L.outs.w : 1;  // GEMM rows per image
+    const std::int64_t rows = images * per;
+    const Matrix<Space> dz(const_cast<Real*>(dout), rows, L.out);
+    if (g.data()) {
+      const Real* in = conv ? col_[l].data() : a;
+      linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(const_cast<Real*>(in), rows, L.fan_in), Real(1),
+                          Matrix<Space>(g.data() + L.w_offset, L.out, L.fan_in));
+      detail::bias_grad<Space>(dout, g.data() + L.b_offset, biased * per, L.out);
+    }
+    if (!din) return;
+    if (!conv) {
+      linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(din, rows, L.fan_in));
+      return;
+    }
+    linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(dcol_.data(), rows, L.fan_in));
+    detail::col2im<Space>(dcol_.data(), din, images, geom(L));
+  }
+
+  //! flatten / avgpool on `images` images, forward and adjoint.
+  void shape_forward(const NetLayer& L, const Real* a, Real* out, int images) {
+    if (L.kind == LayerKind::avgpool) return detail::avgpool<Space>(a, out, images, L.in.c, L.in.h, L.in.w, L.k);
+    if (L.in.spatial) return detail::permute_chw<Space>(a, out, images, L.in.c, L.in.h * L.in.w, true);
+    copy(a, out, std::int64_t(images) * L.in.size());
+  }
+  void shape_adjoint(const NetLayer& L, const Real* dout, Real* din, int images) {
+    if (L.kind == LayerKind::avgpool)
+      return detail::avgpool_adjoint<Space>(dout, din, images, L.in.c, L.in.h, L.in.w, L.k);
+    if (L.in.spatial) return detail::permute_chw<Space>(dout, din, images, L.in.c, L.in.h * L.in.w, false);
+    copy(dout, din, std::int64_t(images) * L.in.size());
   }
 
   //! g += ∂L/∂θ from gs_ = ∂L/∂(effective θ): biases and plain layers as they are, an
@@ -375,33 +536,12 @@ class Net {
       const NetLayer& L = arch_.layers[l];
       const Real* a = act_[l].data();
       Real* out = act_[l + 1].data();
-      switch (L.kind) {
-        case LayerKind::conv: {
-          const detail::ConvGeom g = geom(L);
-          detail::im2col<Space>(a, col_[l].data(), nb, g);
-          const std::int64_t rows = std::int64_t(nb) * g.ho * g.wo;
-          const Matrix<Space> col(col_[l].data(), rows, L.fan_in), z(out, rows, L.out);
-          linalg::gemm<Space>(false, true, Real(1), col, weight(L), Real(0), z);
-          detail::add_bias<Space>(out, eff_.data() + L.b_offset, rows, L.out);
-          break;
-        }
-        case LayerKind::linear: {
-          const Matrix<Space> ain(const_cast<Real*>(a), nb, L.fan_in), z(out, nb, L.out);
-          linalg::gemm<Space>(false, true, Real(1), ain, weight(L), Real(0), z);
-          detail::add_bias<Space>(out, eff_.data() + L.b_offset, nb, L.out);
-          break;
-        }
-        case LayerKind::flatten:
-          if (L.in.spatial)
-            detail::permute_chw<Space>(a, out, nb, L.in.c, L.in.h * L.in.w, true);
-          else
-            copy(a, out, std::int64_t(nb) * L.in.size());
-          break;
-        case LayerKind::avgpool: detail::avgpool<Space>(a, out, nb, L.in.c, L.in.h, L.in.w, L.k); break;
-        case LayerKind::act:
-          detail::activation<Space>(a, out, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
-          break;
-      }
+      if (L.weighted())
+        weighted_forward(l, a, out, nb, 0, true);
+      else if (L.kind == LayerKind::act)
+        detail::activation<Space>(a, out, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
+      else
+        shape_forward(L, a, out, nb);
     }
   }
 
@@ -429,51 +569,14 @@ class Net {
       // The input adjoint goes to the free ping-pong buffer, at the first layer to gx
       // directly where no layout change is left.
       const bool direct = l == 0 && !arch_.input.spatial;
-      Real* din = direct ? gx : adj_[cur].data();
+      Real* din = !need_in ? nullptr : direct ? gx : adj_[cur].data();
       const Real* a = act_[l].data();
-      switch (L.kind) {
-        case LayerKind::conv: {
-          const detail::ConvGeom geo = geom(L);
-          const std::int64_t rows = std::int64_t(nb) * geo.ho * geo.wo;
-          const Matrix<Space> dz(dout, rows, L.out);
-          if (g.data()) {
-            const Matrix<Space> gw(g.data() + L.w_offset, L.out, L.fan_in);
-            linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(col_[l].data(), rows, L.fan_in), Real(1), gw);
-            detail::bias_grad<Space>(dout, g.data() + L.b_offset, rows, L.out);
-          }
-          if (need_in) {
-            const Matrix<Space> dcol(dcol_.data(), rows, L.fan_in);
-            linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), dcol);
-            detail::col2im<Space>(dcol_.data(), din, nb, geo);
-          }
-          break;
-        }
-        case LayerKind::linear: {
-          const Matrix<Space> dz(dout, nb, L.out);
-          if (g.data()) {
-            const Matrix<Space> gw(g.data() + L.w_offset, L.out, L.fan_in);
-            linalg::gemm<Space>(true, false, Real(1), dz, Matrix<Space>(const_cast<Real*>(a), nb, L.fan_in), Real(1),
-                                gw);
-            detail::bias_grad<Space>(dout, g.data() + L.b_offset, nb, L.out);
-          }
-          if (need_in) linalg::gemm<Space>(false, false, Real(1), dz, weight(L), Real(0), Matrix<Space>(din, nb, L.fan_in));
-          break;
-        }
-        case LayerKind::flatten:
-          if (!need_in) break;
-          if (L.in.spatial)
-            detail::permute_chw<Space>(dout, din, nb, L.in.c, L.in.h * L.in.w, false);
-          else
-            copy(dout, din, std::int64_t(nb) * L.in.size());
-          break;
-        case LayerKind::avgpool:
-          if (need_in) detail::avgpool_adjoint<Space>(dout, din, nb, L.in.c, L.in.h, L.in.w, L.k);
-          break;
-        case LayerKind::act:
-          if (need_in)
-            detail::activation_adjoint<Space>(a, dout, din, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
-          break;
-      }
+      if (L.weighted())
+        weighted_adjoint(l, dout, din, a, nb, nb, g);
+      else if (need_in && L.kind == LayerKind::act)
+        detail::activation_adjoint<Space>(a, dout, din, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
+      else if (need_in)
+        shape_adjoint(L, dout, din, nb);
       if (!need_in) return;
       dout = din;
       cur = 1 - cur;
@@ -494,6 +597,8 @@ class Net {
   std::vector<Vector<Space>> act_;    //!< a_0 (input, NHWC) … a_L (the energy)
   std::vector<Vector<Space>> col_;    //!< per conv layer: its im2col matrix
   Vector<Space> adj_[2], dcol_, seed_;
+  Matrix<Space> res_;                 //!< dsm: a chunk's ∇x E, then its residuals r (CHW rows)
+  Accum<Space> rloss_;                //!< dsm: a chunk's row losses
 };
 
 }  // namespace zeta::models

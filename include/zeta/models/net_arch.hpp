@@ -67,4 +67,8 @@ struct NetArch {
 //! naming model.net (and model.input) and the 0-based layer index.
 NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input, bool classifier = false);
 
+//! DSM differentiates ∇x E once more: a config error naming model.net and the first
+//! layer whose activation is not smooth (lrelu, relu; silu and softplus are).
+void require_smooth_net(const NetArch& arch);
+
 }  // namespace zeta::models

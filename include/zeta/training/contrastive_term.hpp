@@ -41,12 +41,6 @@ struct EnergyCheck {
 //! The check's JSON figures (eval_energy_*), when it ran.
 void add_check_json(JsonSummary& j, const EnergyCheck& c);
 
-//! Global sums of m values given per local partition (nloc × m): deterministic, summed
-//! partition by partition in order (the same bits on any rank count); otherwise summed
-//! here and over ranks by one allreduce.
-std::vector<double> partition_sums(const parallel::Comm& comm, bool deterministic, const parallel::Share& mine,
-                                   const std::vector<double>& per_partition, int m);
-
 template <class Energy>
 class ContrastiveTerm {
  public:

@@ -34,6 +34,18 @@ void copy_to_device(const std::vector<Real>& in, const Vector<Space>& d) {
   Kokkos::deep_copy(d, h);
 }
 
+//! Global sums of m monitor values given per local partition (per_partition: nloc × m):
+//! deterministic, summed partition by partition in order (the same bits on any rank
+//! count); otherwise summed here and over ranks by one allreduce (collective).
+inline std::vector<double> partition_sums(const parallel::Comm& comm, const parallel::Share& mine, bool deterministic,
+                                          const std::vector<double>& per_partition, int m) {
+  if (deterministic) return comm.ordered_sum(per_partition, m, mine);
+  std::vector<double> out(std::size_t(m), 0.0);
+  for (std::size_t k = 0; k < per_partition.size(); ++k) out[k % std::size_t(m)] += per_partition[k];
+  comm.allreduce_sum(out);
+  return out;
+}
+
 //! The wall seconds a rank spends summing the gradient over ranks, waiting for the
 //! slower ranks included (the kernels before it are fenced outside the clock).
 struct ReduceClock {

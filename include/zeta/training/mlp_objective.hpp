@@ -90,12 +90,7 @@ class MlpObjective : public Objective {
   //! l's j-th, the example's global id in the split, its values).
   template <class F>
   void for_batch_rows(std::int64_t s, F&& f) {
-    for (std::int64_t l = 0; l < nloc_; ++l) {
-      const auto& part = data_.train.local[l];
-      plan_.rows(s, part, ids_);
-      for (std::int64_t j = 0; j < b_; ++j)
-        f(l * b_ + j, std::uint64_t(part.begin + ids_[j]), part.x.data() + std::size_t(ids_[j]) * dim_);
-    }
+    plan_.for_rows(s, data_.train, dim_, f);
   }
 
   //! The model density is e^{−β E}: 1, or 1/σ_L for the noise-conditional model (mlp_ncsn.hpp);

@@ -253,6 +253,68 @@ void energy_seed(const Real* e, const PerChain<Space>& s, std::int64_t first, Re
       KOKKOS_LAMBDA(const std::int64_t n) { seed[n] = s(int(first + n)) + Real(2) * a * e[n]; });
 }
 
+//! f'' of a smooth activation (silu, softplus; 0 for the kinked ones, which DSM refuses).
+KOKKOS_INLINE_FUNCTION Real net_act_second(NetAct a, Real z) {
+  const Real s = kmath::sigmoid(z), s1 = s * (Real(1) - s);
+  switch (a) {
+    case NetAct::silu: return s1 * (Real(2) + z * (Real(1) - Real(2) * s));
+    case NetAct::softplus: return s1;
+    default: return Real(0);
+  }
+}
+
+//! DSM's tangent pass through an activation: Ȧ = f'(Z) Ż elementwise.
+template <class Space>
+void tangent_activation(const Real* z, const Real* zd, Real* out, std::int64_t n, NetAct a) {
+  net_for<Space>(
+      "zeta::Net::tangent_activation", n,
+      KOKKOS_LAMBDA(const std::int64_t k) { out[k] = net_act_derivative(a, Real(0), z[k]) * zd[k]; });
+}
+
+//! DSM's reverse pass through an activation (A = f(Z), Ȧ = f'(Z) Ż), the adjoints
+//! [Ā; Ǡ] of its outputs into those of its inputs: ζ = Ā f' + Ǡ f'' Ż, p = Ǡ f'.
+template <class Space>
+void dsm_activation_adjoint(const Real* z, const Real* zd, const Real* abar, const Real* q, Real* zeta, Real* p,
+                            std::int64_t n, NetAct a) {
+  net_for<Space>(
+      "zeta::Net::dsm_activation_adjoint", n, KOKKOS_LAMBDA(const std::int64_t k) {
+        const Real d1 = net_act_derivative(a, Real(0), z[k]);
+        zeta[k] = abar[k] * d1 + q[k] * net_act_second(a, z[k]) * zd[k];
+        p[k] = q[k] * d1;
+      });
+}
+
+//! DSM residuals in place, r_n ← ∇x E(x̃_n) + c_n (rows of `dim`), and the rows'
+//! losses s_{first+n} ½ ‖r_n‖² in double (kParts partial sums added in order, as the
+//! MLP's detail::residual).
+template <class Space>
+void dsm_residual(Real* r, const Real* c, const PerChain<Space>& s, std::int64_t first, std::int64_t rows, int dim,
+                  const Accum<Space>& loss) {
+  constexpr int kParts = 8;
+  net_for<Space>(
+      "zeta::Net::dsm_residual", rows, KOKKOS_LAMBDA(const std::int64_t n) {
+        double part[kParts] = {};
+        Real* rr = r + n * dim;
+        const Real* cc = c + n * dim;
+        for (int j = 0; j < dim; ++j) {
+          const Real v = rr[j] + cc[j];
+          rr[j] = v;
+          part[j % kParts] += double(v) * double(v);
+        }
+        double sq = 0;
+        for (int q = 0; q < kParts; ++q) sq += part[q];
+        loss(n) = 0.5 * double(s(int(first + n))) * sq;
+      });
+}
+
+//! DSM's reverse-pass seeds of a chunk of nb rows: ∂/∂E = 0 (primal rows), ∂/∂Ė = s_n (tangent rows).
+template <class Space>
+void dsm_seed(const PerChain<Space>& s, std::int64_t first, Real* seed, std::int64_t nb) {
+  net_for<Space>(
+      "zeta::Net::dsm_seed", 2 * nb,
+      KOKKOS_LAMBDA(const std::int64_t n) { seed[n] = n < nb ? Real(0) : s(int(first + n - nb)); });
+}
+
 //! Σ_k a_k b_k in double.
 template <class Space>
 double dot(const Real* a, const Real* b, std::int64_t n) {
