@@ -10,18 +10,11 @@
 
 namespace zeta::training {
 
-namespace {
-
-//! The kReplayNoise step of the noise rows of the check after training (above any training step's).
-constexpr std::uint64_t kEvalNoiseStep = std::uint64_t(1) << 62;
-
 double mean_of(const std::vector<double>& v) {
   double t = 0;
   for (double x : v) t += x;
   return v.empty() ? NAN : t / double(v.size());
 }
-
-}  // namespace
 
 void add_check_json(JsonSummary& j, const EnergyCheck& c) {
   if (!c.done) return;

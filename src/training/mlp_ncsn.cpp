@@ -6,6 +6,7 @@
 #include "zeta/io/output.hpp"
 #include "zeta/samplers/annealed_langevin.hpp"
 #include "zeta/samplers/chains.hpp"
+#include "zeta/training/contrastive_term.hpp"
 #include "zeta/training/replay_buffer.hpp"
 
 namespace zeta::training {
@@ -35,12 +36,6 @@ struct Blockwise {
       m.energy(row_block<space>(x, l * b, b), Vector<space>(E.data() + l * b, b));
   }
 };
-
-double mean_of(const std::vector<double>& v) {
-  double t = 0;
-  for (double x : v) t += x;
-  return v.empty() ? NAN : t / double(v.size());
-}
 
 }  // namespace
 

@@ -4,23 +4,11 @@
 
 #include "zeta/io/net_params.hpp"
 #include "zeta/io/output.hpp"
+#include "zeta/training/contrastive_term.hpp"
 #include "zeta/training/replay_buffer.hpp"
 #include "zeta/training/series.hpp"
 
 namespace zeta::training {
-
-namespace {
-
-//! The kReplayNoise step of the noise rows of the check after training (the contrastive checks use the same).
-constexpr std::uint64_t kEvalNoiseStep = std::uint64_t(1) << 62;
-
-double mean_of(const std::vector<double>& v) {
-  double t = 0;
-  for (double x : v) t += x;
-  return v.empty() ? NAN : t / double(v.size());
-}
-
-}  // namespace
 
 NetDsm::NetDsm(const TrainSpec& ts, const data::Dataset& d, models::Net<Space>& net, const parallel::Comm& comm)
     : ts_(ts),

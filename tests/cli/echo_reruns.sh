@@ -24,6 +24,7 @@ fail=0 n=0
 command_of() {  # as scripts/same-results.sh: the command an input is for, from its sections
   if grep -Eq '^\[ais\]' "$1"; then echo ais
   elif grep -Eq '^\[temper\]' "$1"; then echo temper
+  elif grep -Eq '^\[eval\]' "$1"; then echo eval
   elif grep -Eq '^\[(train|data)\]' "$1"; then echo train
   else echo sample
   fi
@@ -34,6 +35,7 @@ short_args() {
     sample | temper) echo --run.steps=20 --run.burn_in=0 ;;
     ais) echo --ais.steps=20 --ais.chains=16 ;;
     train) echo --run.steps=2 --data.limit=256 ;;
+    eval) echo --data.limit=64 ;;
   esac
 }
 # The echoed block of stderr file $2 of command $1.
@@ -46,8 +48,8 @@ rerun() {
   shift 2
   n=$((n + 1))
   mkdir -p "$name/a" "$name/b"
-  cp rbm_data.csv zeta_train_fashion.h5 "$name/a/" 2> /dev/null
-  cp rbm_data.csv zeta_train_fashion.h5 "$name/b/" 2> /dev/null
+  cp rbm_data.csv zeta_train_fashion.h5 zeta_train_energynet_fashion.h5 "$name/a/" 2> /dev/null
+  cp rbm_data.csv zeta_train_fashion.h5 zeta_train_energynet_fashion.h5 "$name/b/" 2> /dev/null
   if ! (cd "$name/a" && "$zeta" "$cmd" "$@" > out.json 2> err); then
     echo "FAIL $name: the first run failed:"; tail -n 3 "$name/a/err"; fail=1; return 1
   fi
@@ -77,7 +79,8 @@ refused() {
   fi
 }
 
-# The trains first: sample_rbm_fashion and temper_rbm_fashion read zeta_train_fashion.h5.
+# The trains first: sample_rbm_fashion and temper_rbm_fashion read zeta_train_fashion.h5,
+# eval_energynet_fashion reads zeta_train_energynet_fashion.h5.
 inputs=$(ls "$src"/input/train_*.ini; ls "$src"/input/*.ini | grep -v '/train_')
 for ini in $inputs; do
   name=$(basename "$ini" .ini)
@@ -86,6 +89,9 @@ for ini in $inputs; do
   rerun "$name" "$cmd" "$ini" $(short_args "$cmd")
   if [ "$name" = train_rbm_fashion ] && [ -f "$name/a/zeta_train_fashion.h5" ]; then
     cp "$name/a/zeta_train_fashion.h5" .
+  fi
+  if [ "$name" = train_pcd_energynet_fashion ] && [ -f "$name/a/zeta_train_energynet_fashion.h5" ]; then
+    cp "$name/a/zeta_train_energynet_fashion.h5" .
   fi
 done
 

@@ -40,6 +40,11 @@ struct EnergyCheck {
 };
 //! The check's JSON figures (eval_energy_*), when it ran.
 void add_check_json(JsonSummary& j, const EnergyCheck& c);
+//! The kReplayNoise step of the noise rows of the checks after training (above any
+//! training step's), for every objective that checks against uniform noise.
+inline constexpr std::uint64_t kEvalNoiseStep = std::uint64_t(1) << 62;
+//! The mean of v, NaN when empty.
+double mean_of(const std::vector<double>& v);
 
 template <class Energy>
 class ContrastiveTerm {
