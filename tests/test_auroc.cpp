@@ -27,7 +27,7 @@ TEST(Auroc, MatchesPairwiseCountWithTies) {
   for (int trial = 0; trial < 50; ++trial) {
     std::uniform_int_distribution<int> size(1, 60), level(0, trial % 5 + 1);
     std::vector<double> in(size(gen)), out(size(gen));
-    for (double& v : in) v = level(gen);      // few distinct values: many ties
+    for (double& v : in) v = level(gen);  // few distinct values: many ties
     for (double& v : out) v = level(gen) + 0.5 * (trial % 2);
     EXPECT_EQ(estimators::auroc(in, out), brute(in, out)) << "trial " << trial;
   }

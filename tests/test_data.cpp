@@ -335,7 +335,8 @@ TEST(DataLabels, IdxCsvAndHdf5GiveEachExampleItsLabel) {
   }
 
   std::string text = "a,label,b\n";
-  for (int i = 0; i < 11; ++i) text += std::to_string(0.5 * i) + "," + std::to_string(i % 3) + "," + std::to_string(-i) + "\n";
+  for (int i = 0; i < 11; ++i)
+    text += std::to_string(0.5 * i) + "," + std::to_string(i % 3) + "," + std::to_string(-i) + "\n";
   on_root([&] { write_text(tmp("l.csv"), text); });
   d = load({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=1"});
   EXPECT_EQ(d.dim, 2);
@@ -367,8 +368,8 @@ TEST(DataLabels, IdxCsvAndHdf5GiveEachExampleItsLabel) {
   // Bad labels: one clear error naming the key.
   const std::string img = "--data.path=" + tmp("l_img.gz");
   EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("missing.gz")}), "data.labels");
-  EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("l_lab_t.gz")}), "data.labels: '" + tmp("l_lab_t.gz") +
-                                                                                "' has 9 labels but");
+  EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("l_lab_t.gz")}),
+                  "data.labels: '" + tmp("l_lab_t.gz") + "' has 9 labels but");
   EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("l_img_t.gz")}), "values per example");
   EXPECT_MENTIONS(load_error({img, "--data.labels=" + tmp("l_lab.gz"), "--data.heldout_path=" + tmp("l_img_t.gz")}),
                   "data.heldout_labels");
@@ -376,16 +377,14 @@ TEST(DataLabels, IdxCsvAndHdf5GiveEachExampleItsLabel) {
                               "--data.heldout_labels=" + tmp("l_lab.gz")}),
                   "data.heldout_labels: '" + tmp("l_lab.gz") + "' has 23 labels");
   EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=3"}), "data.labels");
-  EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=first"}),
-                  "data.labels");
+  EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=first"}), "data.labels");
   // Column 0 holds 0, 0.5, 1, …: not whole numbers.
   EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=0"}),
                   "data.labels: example 1 of");
   EXPECT_MENTIONS(load_error({"--data.type=csv", "--data.path=" + tmp("l.csv"), "--data.labels=2"}), "has label -1");
   EXPECT_MENTIONS(load_error({"--data.type=hdf5", "--data.path=" + tmp("l.h5"), "--data.labels=/y_short"}),
                   "data.labels: dataset /y_short");
-  EXPECT_MENTIONS(load_error({"--data.type=hdf5", "--data.path=" + tmp("l.h5"), "--data.labels=/nope"}),
-                  "data.labels");
+  EXPECT_MENTIONS(load_error({"--data.type=hdf5", "--data.path=" + tmp("l.h5"), "--data.labels=/nope"}), "data.labels");
   EXPECT_MENTIONS(load_error({"--data.type=hdf5", "--data.path=" + tmp("l.h5"), "--data.labels=/y_half"}),
                   "has label -1");
 }

@@ -386,11 +386,11 @@ TEST(FreeEnergyInput, TargetFieldsMatchPymbar) {
   test::write_mbar_input("fe_tf_ref.h5", all, true, false, false, p_all);
   test::write_mbar_input("fe_tf.h5", given, true, false, false, {0.0, 0.2, -0.1});
   std::remove("fe_tf_out.h5");
-  const auto r = test::run_free_energy("fe_tf.h5", "fe_tf_out.h5", world,
-                                       {"--free_energy.target_betas=1.6,4.0", "--free_energy.target_fields=0.15,-0.05"});
+  const auto r =
+      test::run_free_energy("fe_tf.h5", "fe_tf_out.h5", world,
+                            {"--free_energy.target_betas=1.6,4.0", "--free_energy.target_fields=0.15,-0.05"});
   ASSERT_EQ(r.log_z_target.size(), 2u);
-  EXPECT_NE(r.json.str().find("\"target_coupling_x\": [0.14999999999999999, -0.050000000000000003]"),
-            std::string::npos)
+  EXPECT_NE(r.json.str().find("\"target_coupling_x\": [0.14999999999999999, -0.050000000000000003]"), std::string::npos)
       << r.json.str();
   std::vector<hsize_t> d;
   EXPECT_EQ(io::read_doubles("fe_tf_out.h5", "/free_energy/couplings/x", d), p_all);

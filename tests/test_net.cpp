@@ -332,7 +332,8 @@ TEST(NetDsm, KinkedActivationsAreRefusedByLayer) {
     EXPECT_EQ(std::string(e.what()).rfind("model.net: layer 4 'lrelu(0.2)'", 0), 0u) << e.what();
   }
   EXPECT_THROW(models::require_smooth_net(arch_of("flatten linear(4) relu linear(1)", {2, 6, 5})), Error);
-  EXPECT_NO_THROW(models::require_smooth_net(arch_of("flatten linear(4) swish linear(3) softplus linear(1)", {2, 6, 5})));
+  EXPECT_NO_THROW(
+      models::require_smooth_net(arch_of("flatten linear(4) swish linear(3) softplus linear(1)", {2, 6, 5})));
 }
 
 // More rows than one chunk (kChunk = 64): each row's energy and gradient as when

@@ -202,11 +202,11 @@ TEST(SsmProjectionsGradient, MatchesFiniteDifferencesOfLoss) {
       const auto setup_of = [&](int M) {
         Config cfg;
         training::declare_train_keys(cfg);
-        cfg.parse_text("", {"--model.type=mlp", "--model.layers=2,8,8,1", "--model.activation=softplus",
-                            "--train.objective=" + obj, "--train.projection=" + proj,
-                            "--train.projections=" + std::to_string(M), "--train.batch=8", "--data.type=synthetic",
-                            "--data.shape=ring8", "--data.examples=64", "--data.heldout_examples=0",
-                            "--data.partitions=2"});
+        cfg.parse_text(
+            "", {"--model.type=mlp", "--model.layers=2,8,8,1", "--model.activation=softplus",
+                 "--train.objective=" + obj, "--train.projection=" + proj, "--train.projections=" + std::to_string(M),
+                 "--train.batch=8", "--data.type=synthetic", "--data.shape=ring8", "--data.examples=64",
+                 "--data.heldout_examples=0", "--data.partitions=2"});
         return training::read_train_setup(cfg, self);
       };
       const training::TrainSetup setup = setup_of(3), setup1 = setup_of(1);

@@ -316,8 +316,8 @@ TEST(SmcRanks, SameBitsOnAnyRankCount) {
        "--ais.resample_threshold=0.8"},
       // the hybrid: heat-bath sweeps below beta 0.3, Swendsen-Wang from it; ln of the replicates' mean Z
       {"--model.type=ising", "--model.L=6", "--sampler.type=swendsen_wang", "--sampler.cluster_from=0.3",
-       "--sampler.hot_sweeps=2", "--ais.beta=0.5", "--ais.chains=50", "--ais.replicates=2",
-       "--ais.replicate_mean=z", "--ais.resample_threshold=0.8"},
+       "--sampler.hot_sweeps=2", "--ais.beta=0.5", "--ais.chains=50", "--ais.replicates=2", "--ais.replicate_mean=z",
+       "--ais.resample_threshold=0.8"},
       {"--model.type=gaussian", "--model.dim=3", "--model.sigma=0.5,1,2", "--sampler.type=mala",
        "--sampler.step_size=0.1", "--ais.chains=50", "--ais.sweeps=2", "--ais.resample_threshold=0.8"}};
   int k = 0;

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "train_support.hpp"
 #include "apps/apps.hpp"
+#include "train_support.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/models/net.hpp"
@@ -249,7 +249,7 @@ TEST(JemCheckpoint, RestartIsBitForBit) {
   EXPECT_EQ(c.loss, a.loss);
   EXPECT_EQ(json_figure(c.json.str(), "accuracy"), json_figure(a.json.str(), "accuracy"));
   EXPECT_EQ(json_figure(c.json.str(), "ece"), json_figure(a.json.str(), "ece"));
-  const std::vector<std::string> sets = {"/model/net/layer_0/weight", "/model/net/layer_3/weight",
+  const std::vector<std::string> sets = {"/model/net/layer_0/weight",   "/model/net/layer_3/weight",
                                          "/model/net/layer_3/weight_u", "/optimizer/m",
                                          "/train/replay_buffer",        "/train/cross_entropy"};
   if (world.root()) {

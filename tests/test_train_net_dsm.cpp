@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include "train_support.hpp"
 #include "apps/apps.hpp"
+#include "train_support.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 
@@ -48,7 +48,8 @@ optimizer = adam
 lr = 1e-3
 )";
 
-const std::string kSn = "--model.net=sn_conv(4,4,2,1) silu conv(8,3,1,1) softplus avgpool(2) flatten sn_linear(16) silu linear(1)";
+const std::string kSn =
+    "--model.net=sn_conv(4,4,2,1) silu conv(8,3,1,1) softplus avgpool(2) flatten sn_linear(16) silu linear(1)";
 
 void remove_files(const std::vector<std::string>& files) {
   for (const auto& f : files)
@@ -68,12 +69,12 @@ TEST(TrainNetDsm, DeterministicIsBitwiseOnAnyRankCount) {
       parallel::Comm self(MPI_COMM_SELF);
       const auto rs = run_train(kNet, {o, "--output.file=" + one}, self);
       ASSERT_EQ(rs.status, "ok");
-      EXPECT_TRUE(rw.params == rs.params) << variant << ": parameters differ between " << world.size()
-                                          << " ranks and 1";
+      EXPECT_TRUE(rw.params == rs.params)
+          << variant << ": parameters differ between " << world.size() << " ranks and 1";
       EXPECT_EQ(rw.loss, rs.loss) << variant;
-      for (const std::string ds : {"/train/step", "/train/dsm_loss", "/train/grad_norm", "/eval/energy_data",
-                                   "/eval/energy_noisy", "/eval/energy_noise", "/model/net/layer_0/weight",
-                                   "/model/net/layer_8/bias"})
+      for (const std::string ds :
+           {"/train/step", "/train/dsm_loss", "/train/grad_norm", "/eval/energy_data", "/eval/energy_noisy",
+            "/eval/energy_noise", "/model/net/layer_0/weight", "/model/net/layer_8/bias"})
         EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << variant << " " << ds;
       if (variant == "sn") {
         EXPECT_TRUE(dataset(many, "/model/net/layer_0/weight_u") == dataset(one, "/model/net/layer_0/weight_u"));
@@ -88,7 +89,8 @@ TEST(TrainNetDsm, DeterministicIsBitwiseOnAnyRankCount) {
       // Training moved the parameters.
       const auto r1 = run_train(kNet, {o, "--run.steps=1", "--output.file="}, self);
       double moved = 0;
-      for (std::size_t q = 0; q < rs.params.size(); ++q) moved = std::max(moved, std::fabs(rs.params[q] - r1.params[q]));
+      for (std::size_t q = 0; q < rs.params.size(); ++q)
+        moved = std::max(moved, std::fabs(rs.params[q] - r1.params[q]));
       EXPECT_GT(moved, 1e-3) << variant;
       remove_files({many, one});
     }
@@ -111,8 +113,12 @@ TEST(TrainNetDsm, RestartIsBitForBit) {
     ASSERT_EQ(a.status, "ok");
     const auto h = run({"--run.steps=4", "--checkpoint.file=" + half, "--output.file="}, world);
     ASSERT_EQ(h.steps_done, 4);
-    std::vector<std::string> sets = {"/model/net/layer_0/weight", "/model/net/layer_6/weight", "/model/net/layer_8/bias",
-                                     "/optimizer/m", "/optimizer/v", "/train/dsm_loss"};
+    std::vector<std::string> sets = {"/model/net/layer_0/weight",
+                                     "/model/net/layer_6/weight",
+                                     "/model/net/layer_8/bias",
+                                     "/optimizer/m",
+                                     "/optimizer/v",
+                                     "/train/dsm_loss"};
     if (sn) sets.insert(sets.end(), {"/model/net/layer_0/weight_u", "/model/net/layer_6/weight_v"});
     if (world.root()) {
       std::ifstream in(half, std::ios::binary);
@@ -140,7 +146,8 @@ TEST(TrainNetDsm, RestartIsBitForBit) {
 TEST(TrainNetDsm, LeakyReluIsRefusedNamingTheLayer) {
   parallel::Comm world(MPI_COMM_WORLD);
   for (const auto& [net, what] : std::vector<std::pair<std::string, std::string>>{
-           {"--model.net=conv(4,4,2,1) silu flatten linear(16) lrelu(0.2) linear(1)", "model.net: layer 4 'lrelu(0.2)'"},
+           {"--model.net=conv(4,4,2,1) silu flatten linear(16) lrelu(0.2) linear(1)",
+            "model.net: layer 4 'lrelu(0.2)'"},
            {"--model.net=conv(4,4,2,1) relu flatten linear(1)", "model.net: layer 1 'relu'"}}) {
     try {
       run_train(kNet, {net, "--output.file="}, world);

@@ -95,7 +95,8 @@ int run_command(int argc, char** argv, const parallel::Comm& comm) {
   if (command == "sample" || command == "temper" || command == "ais" || command == "train" || eval) {
     Config cfg;
     if (command == "sample") declare_sample_keys(cfg);
-    else if (eval) declare_eval_app_keys(cfg);
+    else if (eval)
+      declare_eval_app_keys(cfg);
     else if (command == "temper") declare_temper_app_keys(cfg);
     else if (command == "train") declare_train_app_keys(cfg);
     else declare_ais_app_keys(cfg);

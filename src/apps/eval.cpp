@@ -2,7 +2,6 @@
 //! model, optionally ‖∇x E‖, and with eval.other the out-of-distribution AUROC of the
 //! energy (estimators/energy_eval.hpp); HDF5 output with /eval/... and the JSON line.
 #include <Kokkos_Core.hpp>
-
 #include <memory>
 
 #include "apps/apps.hpp"

@@ -7,7 +7,6 @@
 //! score matching (training/mlp_ssm.hpp), or of a layer-stack energy by CD / PCD
 //! (training/net_contrastive.hpp) or DSM (training/net_dsm.hpp), all through the one loop of training/trainer.hpp.
 #include <Kokkos_Core.hpp>
-
 #include <vector>
 
 #include "apps/apps.hpp"
@@ -15,14 +14,14 @@
 #include "zeta/io/output.hpp"
 #include "zeta/models/mlp.hpp"
 #include "zeta/models/rbm.hpp"
+#include "zeta/training/jem.hpp"
 #include "zeta/training/mlp_contrastive.hpp"
 #include "zeta/training/mlp_dsm.hpp"
 #include "zeta/training/mlp_nce.hpp"
+#include "zeta/training/mlp_ncsn.hpp"
 #include "zeta/training/mlp_short_run.hpp"
 #include "zeta/training/mlp_ssm.hpp"
-#include "zeta/training/mlp_ncsn.hpp"
 #include "zeta/training/mlp_tempered.hpp"
-#include "zeta/training/jem.hpp"
 #include "zeta/training/net_contrastive.hpp"
 #include "zeta/training/net_dsm.hpp"
 #include "zeta/training/rbm_contrastive.hpp"

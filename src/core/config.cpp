@@ -142,9 +142,12 @@ bool same_value(const std::string& a, const std::string& b) {
     return !s.empty() && end != p && trim(end).empty();
   };
   const auto boolean = [](const std::string& s, int& v) {
-    if (s == "true" || s == "yes" || s == "on" || s == "1") v = 1;
-    else if (s == "false" || s == "no" || s == "off" || s == "0") v = 0;
-    else return false;
+    if (s == "true" || s == "yes" || s == "on" || s == "1")
+      v = 1;
+    else if (s == "false" || s == "no" || s == "off" || s == "0")
+      v = 0;
+    else
+      return false;
     return true;
   };
   int ba = 0, bb = 0;

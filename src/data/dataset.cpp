@@ -72,8 +72,8 @@ void read_label_keys(const Config& cfg, DataSpec& s) {
       char* end = nullptr;
       const long c = std::strtol(s.labels.c_str(), &end, 10);
       if (*end != 0 || c < 0 || c > (1 << 30))
-        config_error("data.labels", "with data.type = csv is the 0-based column holding the label, got '" +
-                                        s.labels + "'");
+        config_error("data.labels",
+                     "with data.type = csv is the 0-based column holding the label, got '" + s.labels + "'");
       s.label_column = int(c);
     }
   }
@@ -82,8 +82,8 @@ void read_label_keys(const Config& cfg, DataSpec& s) {
                  "is the IDX label file of data.heldout_path: it needs data.type = idx, data.labels and "
                  "data.heldout_path (csv and hdf5 read data.labels' column or dataset of both files)");
   if (s.type == FileType::idx && !s.labels.empty() && !s.heldout_path.empty() && s.heldout_labels.empty())
-    config_error("data.heldout_labels", "is required with data.labels and data.heldout_path (the IDX label file of '" +
-                                            s.heldout_path + "')");
+    config_error("data.heldout_labels",
+                 "is required with data.labels and data.heldout_path (the IDX label file of '" + s.heldout_path + "')");
 }
 
 }  // namespace
@@ -298,7 +298,8 @@ void check_label_shape(const DataSpec& s, const std::string& key, const std::str
   const auto l = under_key(key, [&] {
     return s.type == FileType::idx ? detail::idx_shape(label_path) : detail::hdf5_shape(data_path, s.labels);
   });
-  const std::string where = s.type == FileType::idx ? "'" + label_path + "'" : "dataset " + s.labels + " of '" + data_path + "'";
+  const std::string where =
+      s.type == FileType::idx ? "'" + label_path + "'" : "dataset " + s.labels + " of '" + data_path + "'";
   if (l.dim != 1) config_error(key, where + " has " + std::to_string(l.dim) + " values per example; labels are one");
   if (l.rows != shape.rows)
     config_error(key, where + " has " + std::to_string(l.rows) + " labels but '" + data_path + "' has " +

@@ -1,7 +1,6 @@
 #include "zeta/estimators/energy_eval.hpp"
 
 #include <Kokkos_Core.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -22,23 +21,27 @@ void declare_eval_keys(Config& cfg) {
               "a second set whose energies should be higher (out of distribution), with the AUROC of the energy "
               "score: a data file of data.type, noise (uniform on eval.box), flip (images upside down), invert "
               "(x -> lo + hi - x); empty = none");
-  cfg.declare("eval.box", "0,1", "lo,hi: the data's box (eval.other = noise draws U(lo, hi), invert maps x to lo + hi - x)");
+  cfg.declare("eval.box", "0,1",
+              "lo,hi: the data's box (eval.other = noise draws U(lo, hi), invert maps x to lo + hi - x)");
 }
 
 EvalSpec read_eval_spec(const Config& cfg) {
   EvalSpec s;
   s.grad_norm = cfg.get_bool("eval.grad_norm");
   s.other_name = cfg.get_string("eval.other");
-  if (s.other_name.empty()) s.other = OtherSet::none;
-  else if (s.other_name == "noise") s.other = OtherSet::noise;
-  else if (s.other_name == "flip") s.other = OtherSet::flip;
-  else if (s.other_name == "invert") s.other = OtherSet::invert;
+  if (s.other_name.empty())
+    s.other = OtherSet::none;
+  else if (s.other_name == "noise")
+    s.other = OtherSet::noise;
+  else if (s.other_name == "flip")
+    s.other = OtherSet::flip;
+  else if (s.other_name == "invert")
+    s.other = OtherSet::invert;
   else if (s.other_name.find('/') != std::string::npos || s.other_name.find('.') != std::string::npos)
     s.other = OtherSet::file;
   else
-    config_error("eval.other", "'" + s.other_name +
-                                   "' is neither noise, flip, invert nor a file path (write ./" + s.other_name +
-                                   " for a file here)");
+    config_error("eval.other", "'" + s.other_name + "' is neither noise, flip, invert nor a file path (write ./" +
+                                   s.other_name + " for a file here)");
   const auto box = cfg.get_doubles("eval.box");
   if (box.size() != 2 || !std::isfinite(box[0]) || !std::isfinite(box[1]) || !(box[0] < box[1]))
     config_error("eval.box", "needs two finite numbers lo,hi with lo < hi, got '" + cfg.get_string("eval.box") + "'");
@@ -135,8 +138,10 @@ SetEnergies set_energies(const models::ModelSpec& ms, const models::ModelParams&
       block_energies(
           s, grad,
           [&](const Matrix<Space>& x, const Vector<Space>& e, const Matrix<Space>& g) {
-            if (grad) m.energy_and_grad(x, e, g);
-            else m.energy(x, e);
+            if (grad)
+              m.energy_and_grad(x, e, g);
+            else
+              m.energy(x, e);
           },
           E, G);
     }
@@ -188,7 +193,8 @@ EvalResult evaluate(const Config& cfg, const parallel::Comm& comm, io::OutputFil
   // Every key first, then the data, the parameters and their agreement.
   const std::uint32_t seed = read_seed(cfg);
   const models::ModelSpec ms = models::read_model_spec(cfg);
-  if (ms.lattice()) config_error("model.type", "'" + ms.type + "' is a lattice model: zeta eval takes continuous models and rbm");
+  if (ms.lattice())
+    config_error("model.type", "'" + ms.type + "' is a lattice model: zeta eval takes continuous models and rbm");
   const EvalSpec es = read_eval_spec(cfg);
   const bool rbm = ms.type == "rbm";
   if (es.grad_norm && rbm) config_error("eval.grad_norm", "does not apply to model.type = rbm (binary visibles)");
@@ -199,16 +205,19 @@ EvalResult evaluate(const Config& cfg, const parallel::Comm& comm, io::OutputFil
   if (es.other == OtherSet::flip && !image)
     config_error("eval.other", "flip needs images: model.type = net with model.input = C,H,W");
   data::DataSpec ds = data::read_data_spec(cfg);
-  if (ds.type == data::FileType::synthetic) config_error("data.type", "synthetic is not read by zeta eval: give a data file");
+  if (ds.type == data::FileType::synthetic)
+    config_error("data.type", "synthetic is not read by zeta eval: give a data file");
   if (!ds.heldout_path.empty() || ds.holdout > 0)
-    config_error(ds.heldout_path.empty() ? "data.holdout" : "data.heldout_path",
-                 "does not apply to zeta eval: it evaluates every row of data.path (give a held-out file as data.path)");
+    config_error(
+        ds.heldout_path.empty() ? "data.holdout" : "data.heldout_path",
+        "does not apply to zeta eval: it evaluates every row of data.path (give a held-out file as data.path)");
   const data::Dataset d = data::load(ds, seed, comm);
   const models::ModelParams params =
       models::load_model_params(cfg, ms, comm, models::ParamsExpect{rbm ? d.dim : -1, ds.path, false});
   if (!rbm && d.dim != ms.dim)
-    config_error("data.path", "'" + ds.path + "' has " + std::to_string(d.dim) + " features per row but the model takes " +
-                                  std::to_string(ms.dim) + (ms.type == "net" ? " (model.input)" : ""));
+    config_error("data.path", "'" + ds.path + "' has " + std::to_string(d.dim) +
+                                  " features per row but the model takes " + std::to_string(ms.dim) +
+                                  (ms.type == "net" ? " (model.input)" : ""));
   data::Split other;
   if (es.other == OtherSet::file) {
     data::DataSpec os = ds;

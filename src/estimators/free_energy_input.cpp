@@ -109,8 +109,8 @@ void add_target_states(FreeEnergyInput& in, const std::vector<double>& betas,
   for (double b : betas)
     if (!std::isfinite(b)) config_error("free_energy.target_betas", "must be finite numbers");
   if (in.coupled.empty() && !fields.empty())
-    config_error("free_energy.target_fields", "applies to inputs with /couplings (extended ensembles); '" + in.source +
-                                                  "' has none");
+    config_error("free_energy.target_fields",
+                 "applies to inputs with /couplings (extended ensembles); '" + in.source + "' has none");
   if (fields.size() != in.coupled.size()) {
     std::string names;
     for (const auto& n : in.coupling_names()) names += (names.empty() ? "" : "; ") + n;

@@ -91,20 +91,19 @@ SamplerSpec read_sampler_spec(const Config& cfg) {
   s.cluster_from = cfg.get_nonnegative("sampler.cluster_from");
   const bool cluster = s.type == SamplerType::swendsen_wang || s.type == SamplerType::wolff;
   if (s.cluster_from != 0 && !cluster)
-    config_error("sampler.cluster_from", "only applies to sampler.type = swendsen_wang or wolff (sampler.type = " +
-                                             s.name + ")");
+    config_error("sampler.cluster_from",
+                 "only applies to sampler.type = swendsen_wang or wolff (sampler.type = " + s.name + ")");
   const auto hot = cfg.get_int_at_least("sampler.hot_sweeps", 1);
   if (hot > (1 << 20)) config_error("sampler.hot_sweeps", "is impossibly large (at most 1048576)");
-  if (hot != 1 && s.cluster_from == 0)
-    config_error("sampler.hot_sweeps", "only applies with sampler.cluster_from > 0");
+  if (hot != 1 && s.cluster_from == 0) config_error("sampler.hot_sweeps", "only applies with sampler.cluster_from > 0");
   s.hot_sweeps = static_cast<int>(hot);
   return s;
 }
 
 void refuse_cluster_window(const SamplerSpec& s, const std::string& command) {
   if (s.cluster_from != 0)
-    config_error("sampler.cluster_from", "does not apply to zeta " + command +
-                                             ", whose replicas sit at different betas (ais and sample only)");
+    config_error("sampler.cluster_from",
+                 "does not apply to zeta " + command + ", whose replicas sit at different betas (ais and sample only)");
 }
 
 void check_sampler_for_model(const SamplerSpec& s, const std::string& model_type, bool lattice) {

@@ -5,8 +5,8 @@
 namespace zeta::training {
 
 const std::vector<std::string>& NetState::signature_keys() {
-  static const std::vector<std::string> keys = {"model.",          "data.",             "train.objective", "train.batch",
-                                                "train.optimizer", "train.buffer_size", "run.seed"};
+  static const std::vector<std::string> keys = {
+      "model.", "data.", "train.objective", "train.batch", "train.optimizer", "train.buffer_size", "run.seed"};
   return keys;
 }
 
@@ -23,8 +23,9 @@ std::vector<double> NetState::read(hid_t f, const std::string& file) {
   std::vector<double> theta = io::read_net_theta(f, file, net_.arch());
   spectral_ = io::read_net_spectral(f, file, net_.arch());
   if (spectral_.size() != std::size_t(net_.arch().n_spectral))
-    throw Error("checkpoint '" + file + "' lacks the spectral-norm vectors (weight_u, weight_v) of model.net's sn layers",
-                false);
+    throw Error(
+        "checkpoint '" + file + "' lacks the spectral-norm vectors (weight_u, weight_v) of model.net's sn layers",
+        false);
   return theta;
 }
 

@@ -23,16 +23,17 @@ void declare_train_keys(Config& cfg) {
               "layer stack with conv layers, model.net); "
               "the train keys whose default reads 'rbm: X, mlp: Y' take the one of this kind");
   data::declare_data_keys(cfg);
-  cfg.declare("train.objective", "pcd",
-              "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains) | pt_pcd (persistent chains, each a "
-              "ladder of train.temper_count tempered replicas); mlp: dsm (denoising score "
-              "matching) | ncsn (noise-conditional DSM over the train.sigma ladder, s(x, sigma) = -grad E / sigma) | "
-              "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
-              "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
-              "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
-              "matching, and its variance-reduced form); net: cd | pcd | dsm, as an mlp's (dsm: silu / softplus layers "
-              "only) | jem (a classifier p(y|x) = softmax f(x) of model.net's K outputs and the energy E(x) = "
-              "-logsumexp f(x): cross-entropy on data.labels plus pcd's term on E)");
+  cfg.declare(
+      "train.objective", "pcd",
+      "rbm: cd (k Gibbs sweeps from the data rows) | pcd (persistent chains) | pt_pcd (persistent chains, each a "
+      "ladder of train.temper_count tempered replicas); mlp: dsm (denoising score "
+      "matching) | ncsn (noise-conditional DSM over the train.sigma ladder, s(x, sigma) = -grad E / sigma) | "
+      "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
+      "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
+      "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
+      "matching, and its variance-reduced form); net: cd | pcd | dsm, as an mlp's (dsm: silu / softplus layers "
+      "only) | jem (a classifier p(y|x) = softmax f(x) of model.net's K outputs and the energy E(x) = "
+      "-logsumexp f(x): cross-entropy on data.labels plus pcd's term on E)");
   declare_nce_ssm_keys(cfg);
   cfg.declare("train.sigma", "0.1",
               "dsm: the noise scale sigma > 0, or a comma list of them (multi-sigma DSM: each example's sigma drawn "
@@ -201,8 +202,9 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   if (ts.jem && ms.type != "net")
     config_error("train.objective", "jem trains model.type = net (a classifier: model.net ending in linear(K))");
   if (ms.type == "net" && objective != "cd" && objective != "pcd" && objective != "dsm" && !ts.jem)
-    config_error("train.objective", objective + " trains model.type = mlp; a net takes cd, pcd, dsm or jem (the "
-                                                "other objectives of conv nets are to come)");
+    config_error("train.objective", objective +
+                                        " trains model.type = mlp; a net takes cd, pcd, dsm or jem (the "
+                                        "other objectives of conv nets are to come)");
   if (ts.jem && !dspec.labelled())
     config_error("data.labels", "is required by train.objective = jem (the class of every example)");
   // DSM differentiates ∇x E once more: refuse a kinked layer before any other key.

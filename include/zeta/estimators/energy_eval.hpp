@@ -32,7 +32,7 @@ constexpr std::int64_t kEvalBlock = 16;
 enum class OtherSet { none, file, noise, flip, invert };
 
 struct EvalSpec {
-  bool grad_norm = false;          //!< eval.grad_norm
+  bool grad_norm = false;           //!< eval.grad_norm
   OtherSet other = OtherSet::none;  //!< eval.other
   std::string other_name;           //!< eval.other as given ("" = none)
   double lo = 0, hi = 1;            //!< eval.box: uniform noise U(lo, hi); invert: x -> lo + hi - x
@@ -70,7 +70,7 @@ EvalResult evaluate(const Config& cfg, const parallel::Comm& comm, io::OutputFil
 //! The rows of eval.other = noise, flip or invert made from `data` (same partitions and
 //! row numbers): noise row i is U(lo, hi) per feature from Philox (seed, i, kEvalNoise);
 //! flip turns each C×H×W image upside down (`image`: c, h, w); invert maps x to lo + hi − x.
-data::Split transformed_split(const data::Split& data, OtherSet kind, const EvalSpec& spec, std::uint32_t seed,
-                              int c, int h, int w);
+data::Split transformed_split(const data::Split& data, OtherSet kind, const EvalSpec& spec, std::uint32_t seed, int c,
+                              int h, int w);
 
 }  // namespace zeta::estimators

@@ -269,7 +269,8 @@ class Net {
     if (g.extent(0) != n_params()) throw Error("internal: net gradient buffer has the wrong length", false);
     if (offset.extent(0) != xt.extent(0) || offset.extent(1) != xt.extent(1))
       throw Error("internal: net dsm offsets and points differ in shape", false);
-    if (s.per_chain() && s.size() < xt.extent(0)) throw Error("internal: net row weights do not cover the batch", false);
+    if (s.per_chain() && s.size() < xt.extent(0))
+      throw Error("internal: net row weights do not cover the batch", false);
     if (xt.extent(0) > 1 && offset.stride(0) != std::size_t(dim()))
       throw Error("internal: net dsm offset rows are not contiguous", false);
     if (!arch_.spectral()) return dsm_effective(xt, offset, s, g);
@@ -597,8 +598,8 @@ class Net {
   std::vector<Vector<Space>> act_;    //!< a_0 (input, NHWC) … a_L (the energy)
   std::vector<Vector<Space>> col_;    //!< per conv layer: its im2col matrix
   Vector<Space> adj_[2], dcol_, seed_;
-  Matrix<Space> res_;                 //!< dsm: a chunk's ∇x E, then its residuals r (CHW rows)
-  Accum<Space> rloss_;                //!< dsm: a chunk's row losses
+  Matrix<Space> res_;   //!< dsm: a chunk's ∇x E, then its residuals r (CHW rows)
+  Accum<Space> rloss_;  //!< dsm: a chunk's row losses
 };
 
 }  // namespace zeta::models

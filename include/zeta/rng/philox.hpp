@@ -19,26 +19,27 @@ namespace zeta::rng {
 
 //! What the numbers are for; distinct purposes never share a counter.
 enum Purpose : std::uint32_t {
-  kInit = 1,      //!< initial chain states
-  kNoise = 2,     //!< Langevin / MALA proposal noise
-  kAccept = 3,    //!< Metropolis accept/reject uniforms
-  kMomentum = 4,  //!< HMC momenta
-  kSweep = 5,     //!< lattice sweeps (Metropolis / heat-bath uniforms); the colour is in the block index
-  kExchange = 6,  //!< replica-exchange decisions, keyed by the ladder (copy) instead of a chain
-  kShuffle = 7,     //!< data: a partition's permutation, keyed by the partition, the epoch as the step
-  kBinarize = 8,    //!< data: stochastic binarization, keyed by the example's row in its file
-  kGibbs = 9,       //!< RBM block Gibbs: hidden units from block 0 up, visible units from block 2^31 up
-  kBootstrap = 10,  //!< MBAR bootstrap resampling, keyed by the state instead of a chain
-  kMonitor = 11,    //!< training monitors (pseudo-likelihood bit flips), keyed by the example id
-  kSynthetic = 12,  //!< data: synthetic 2-D points, keyed by the example's index in its split, the split as the step
-  kDsmNoise = 13,   //!< DSM: an example's noise z and (multi-σ) its σ, keyed by the example's id in its split
-  kReplay = 14,     //!< mlp PCD: a negative row's buffer slot (block 0) and re-initialisation (block 1)
+  kInit = 1,          //!< initial chain states
+  kNoise = 2,         //!< Langevin / MALA proposal noise
+  kAccept = 3,        //!< Metropolis accept/reject uniforms
+  kMomentum = 4,      //!< HMC momenta
+  kSweep = 5,         //!< lattice sweeps (Metropolis / heat-bath uniforms); the colour is in the block index
+  kExchange = 6,      //!< replica-exchange decisions, keyed by the ladder (copy) instead of a chain
+  kShuffle = 7,       //!< data: a partition's permutation, keyed by the partition, the epoch as the step
+  kBinarize = 8,      //!< data: stochastic binarization, keyed by the example's row in its file
+  kGibbs = 9,         //!< RBM block Gibbs: hidden units from block 0 up, visible units from block 2^31 up
+  kBootstrap = 10,    //!< MBAR bootstrap resampling, keyed by the state instead of a chain
+  kMonitor = 11,      //!< training monitors (pseudo-likelihood bit flips), keyed by the example id
+  kSynthetic = 12,    //!< data: synthetic 2-D points, keyed by the example's index in its split, the split as the step
+  kDsmNoise = 13,     //!< DSM: an example's noise z and (multi-σ) its σ, keyed by the example's id in its split
+  kReplay = 14,       //!< mlp PCD: a negative row's buffer slot (block 0) and re-initialisation (block 1)
   kReplayNoise = 15,  //!< mlp PCD: fresh negative states, keyed by the row (or the buffer slot at step 0)
   kResample = 16,     //!< SMC systematic resampling: one uniform per step, keyed by the replicate instead of a chain
-  kCluster = 17,      //!< Ising cluster moves (Swendsen–Wang, Wolff): bonds and cluster flips (models/detail/ising_clusters.hpp)
-  kNceNoise = 24,     //!< NCE: a noise point, keyed by its global row (partition · ν·b + j)
-  kProjection = 25,   //!< sliced score matching: an example's projection v, keyed by the example's id in its split
-  kEvalNoise = 26,    //!< zeta eval: eval.other = noise's uniform rows, keyed by the row
+  kCluster =
+      17,  //!< Ising cluster moves (Swendsen–Wang, Wolff): bonds and cluster flips (models/detail/ising_clusters.hpp)
+  kNceNoise = 24,    //!< NCE: a noise point, keyed by its global row (partition · ν·b + j)
+  kProjection = 25,  //!< sliced score matching: an example's projection v, keyed by the example's id in its split
+  kEvalNoise = 26,   //!< zeta eval: eval.other = noise's uniform rows, keyed by the row
 };
 
 //! Counter word 1: the purpose and the high bits of the chain id (key word 0 holds the low bits).

@@ -18,7 +18,6 @@
 //! state beyond θ, the optimizer and s.
 #pragma once
 #include <Kokkos_Core.hpp>
-
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -17,7 +17,6 @@
 //! in /eval/{accuracy, ece, heldout_nll, reliability}.
 #pragma once
 #include <Kokkos_Core.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <string>

@@ -11,7 +11,6 @@
 //! the energies the last NLL evaluation normalised, gathered by it.
 #pragma once
 #include <Kokkos_Core.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <string>

@@ -18,9 +18,9 @@
 #include "zeta/data/dataset.hpp"
 #include "zeta/models/net.hpp"
 #include "zeta/parallel/comm.hpp"
+#include "zeta/training/contrastive_term.hpp"
 #include "zeta/training/net_state.hpp"
 #include "zeta/training/objective.hpp"
-#include "zeta/training/contrastive_term.hpp"
 #include "zeta/training/spec.hpp"
 
 namespace zeta::training {
