@@ -24,6 +24,7 @@ namespace zeta {
 namespace {
 
 using test::dataset;
+using test::expect_restart_bit_for_bit;
 using test::json_figure;
 using test::run_train;
 using Space = training::Objective::Space;
@@ -233,33 +234,14 @@ TEST(JemRanks, DeterministicIsBitwise) {
 TEST(JemCheckpoint, RestartIsBitForBit) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::string tag = "jem_restart_n" + std::to_string(world.size());
-  const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt", copy = half + ".copy";
-  const auto a = run_train(kJem, {"--checkpoint.file=" + straight, "--output.file="}, world);
-  ASSERT_EQ(a.status, "ok");
-  const auto h = run_train(kJem, {"--run.steps=6", "--checkpoint.file=" + half, "--output.file="}, world);
-  ASSERT_EQ(h.steps_done, 6);
-  if (world.root()) {
-    std::ifstream in(half, std::ios::binary);
-    std::ofstream(copy, std::ios::binary) << in.rdbuf();
-  }
-  world.barrier();
-  const auto c = run_train(kJem, {"--checkpoint.file=" + half, "--checkpoint.restart=true", "--output.file="}, world);
-  EXPECT_EQ(c.steps_done, 12);
-  EXPECT_TRUE(c.params == a.params);
-  EXPECT_EQ(c.loss, a.loss);
-  EXPECT_EQ(json_figure(c.json.str(), "accuracy"), json_figure(a.json.str(), "accuracy"));
-  EXPECT_EQ(json_figure(c.json.str(), "ece"), json_figure(a.json.str(), "ece"));
   const std::vector<std::string> sets = {"/model/net/layer_0/weight",   "/model/net/layer_3/weight",
                                          "/model/net/layer_3/weight_u", "/optimizer/m",
                                          "/train/replay_buffer",        "/train/cross_entropy"};
-  if (world.root()) {
-    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(half, ds)) << ds << " (restart)";
-    parallel::Comm self(MPI_COMM_SELF);
-    const auto b = run_train(kJem, {"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
-    EXPECT_TRUE(b.params == a.params) << "restart on 1 rank";
-    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
-    remove_files({straight, half, copy});
-  }
+  const auto run = [](const std::vector<std::string>& o, const parallel::Comm& c) { return run_train(kJem, o, c); };
+  const auto [a, c] = expect_restart_bit_for_bit(run, tag, 12, 6, sets, world);
+  EXPECT_EQ(json_figure(c.json.str(), "accuracy"), json_figure(a.json.str(), "accuracy"));
+  EXPECT_EQ(json_figure(c.json.str(), "ece"), json_figure(a.json.str(), "ece"));
+  if (world.root()) remove_files({tag + "_straight.ckpt", tag + "_half.ckpt", tag + "_half.ckpt.copy"});
   world.barrier();
 }
 

@@ -22,6 +22,7 @@ namespace zeta {
 namespace {
 
 using test::dataset;
+using test::expect_restart_bit_for_bit;
 using test::run_train;
 
 const std::string kImages = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
@@ -149,38 +150,17 @@ TEST(TrainNetCheckpoint, RestartWithTheBufferIsBitForBit) {
     if (sn) o.push_back(kSnNet);
     return run_train(kNet, o, c);
   };
-  const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt", copy = half + ".copy";
-  const auto a = run({"--checkpoint.file=" + straight, "--output.file="}, world);
-  ASSERT_EQ(a.status, "ok");
-  const auto h = run({"--run.steps=6", "--checkpoint.file=" + half, "--output.file="}, world);
-  ASSERT_EQ(h.steps_done, 6);
   std::vector<std::string> sets = {"/model/net/layer_0/weight", "/model/net/layer_5/weight",
                                    "/model/net/layer_7/bias",   "/optimizer/m",
                                    "/optimizer/v",              "/train/replay_buffer",
                                    "/train/loss",               "/train/energy_model"};
   if (sn) sets.insert(sets.end(), {"/model/net/layer_0/weight_u", "/model/net/layer_2/weight_v"});
-  if (world.root()) {
+  expect_restart_bit_for_bit(run, tag, 12, 6, sets, world, [](const std::string& half, const std::string& straight) {
     const auto b6 = dataset(half, "/train/replay_buffer"), b12 = dataset(straight, "/train/replay_buffer");
     ASSERT_EQ(b6.size(), 128u * 784);
     EXPECT_NE(b6, b12);
-    std::ifstream in(half, std::ios::binary);
-    std::ofstream(copy, std::ios::binary) << in.rdbuf();
-  }
-  world.barrier();
-  const auto c =
-      run({"--checkpoint.file=" + half, "--checkpoint.restart=true", "--output.file="}, world);
-  EXPECT_EQ(c.steps_done, 12);
-  EXPECT_TRUE(c.params == a.params);
-  EXPECT_EQ(c.loss, a.loss);
-  if (world.root()) {
-    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(half, ds)) << ds << " (restart)";
-    parallel::Comm self(MPI_COMM_SELF);
-    const auto b =
-        run({"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
-    EXPECT_TRUE(b.params == a.params) << "restart on 1 rank";
-    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
-  }
-  world.barrier();
+  });
+  const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt", copy = half + ".copy";
   // A checkpoint of another architecture is refused by name.
   try {
     run_train(kNet,

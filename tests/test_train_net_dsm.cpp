@@ -20,6 +20,7 @@ namespace zeta {
 namespace {
 
 using test::dataset;
+using test::expect_restart_bit_for_bit;
 using test::run_train;
 
 const std::string kImages = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
@@ -108,11 +109,6 @@ TEST(TrainNetDsm, RestartIsBitForBit) {
       if (sn) o.push_back(kSn);
       return run_train(kNet, o, c);
     };
-    const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt", copy = half + ".copy";
-    const auto a = run({"--checkpoint.file=" + straight, "--output.file="}, world);
-    ASSERT_EQ(a.status, "ok");
-    const auto h = run({"--run.steps=4", "--checkpoint.file=" + half, "--output.file="}, world);
-    ASSERT_EQ(h.steps_done, 4);
     std::vector<std::string> sets = {"/model/net/layer_0/weight",
                                      "/model/net/layer_6/weight",
                                      "/model/net/layer_8/bias",
@@ -120,24 +116,8 @@ TEST(TrainNetDsm, RestartIsBitForBit) {
                                      "/optimizer/v",
                                      "/train/dsm_loss"};
     if (sn) sets.insert(sets.end(), {"/model/net/layer_0/weight_u", "/model/net/layer_6/weight_v"});
-    if (world.root()) {
-      std::ifstream in(half, std::ios::binary);
-      std::ofstream(copy, std::ios::binary) << in.rdbuf();
-    }
-    world.barrier();
-    const auto c = run({"--checkpoint.file=" + half, "--checkpoint.restart=true", "--output.file="}, world);
-    EXPECT_EQ(c.steps_done, 10);
-    EXPECT_TRUE(c.params == a.params) << "restart" << (sn ? " (sn)" : "");
-    EXPECT_EQ(c.loss, a.loss);
-    if (world.root()) {
-      for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(half, ds)) << ds << " (restart)";
-      parallel::Comm self(MPI_COMM_SELF);
-      const auto b = run({"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
-      EXPECT_TRUE(b.params == a.params) << "restart on 1 rank";
-      for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
-    }
-    world.barrier();
-    if (world.root()) remove_files({straight, half, copy});
+    expect_restart_bit_for_bit(run, tag, 10, 4, sets, world);
+    if (world.root()) remove_files({tag + "_straight.ckpt", tag + "_half.ckpt", tag + "_half.ckpt.copy"});
     world.barrier();
   }
 }

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,6 +55,43 @@ inline void expect_reduce_shares(const apps::TrainResult& r, int ranks, const st
   EXPECT_GT(least, 0.0) << what;
   EXPECT_LE(least, mean) << what;
   EXPECT_LT(mean, 1.0) << what;
+}
+
+//! The restart check of the net trainers: run(o, comm) trains with overrides o; `total`
+//! steps straight into TAG_straight.ckpt, `half` steps into TAG_half.ckpt and a restart
+//! from it to the end give the same parameters, loss and datasets `sets`, on `world` and
+//! (from a copy of the half checkpoint) on one rank. `at_half(half, straight)` runs on
+//! the root before the restart. Returns the straight run and the restart; the three
+//! files are left for the caller's further checks (their names: TAG_straight.ckpt,
+//! TAG_half.ckpt, TAG_half.ckpt.copy).
+template <class Run>
+std::pair<apps::TrainResult, apps::TrainResult> expect_restart_bit_for_bit(
+    const Run& run, const std::string& tag, std::int64_t total, std::int64_t half, const std::vector<std::string>& sets,
+    const parallel::Comm& world, const std::function<void(const std::string&, const std::string&)>& at_half = {}) {
+  const std::string straight = tag + "_straight.ckpt", halfway = tag + "_half.ckpt", copy = halfway + ".copy";
+  const auto a = run({"--checkpoint.file=" + straight, "--output.file="}, world);
+  EXPECT_EQ(a.status, "ok");
+  const auto h = run({"--run.steps=" + std::to_string(half), "--checkpoint.file=" + halfway, "--output.file="}, world);
+  EXPECT_EQ(h.steps_done, half);
+  if (world.root()) {
+    if (at_half) at_half(halfway, straight);
+    std::ifstream in(halfway, std::ios::binary);
+    std::ofstream(copy, std::ios::binary) << in.rdbuf();
+  }
+  world.barrier();
+  const auto c = run({"--checkpoint.file=" + halfway, "--checkpoint.restart=true", "--output.file="}, world);
+  EXPECT_EQ(c.steps_done, total);
+  EXPECT_TRUE(c.params == a.params) << tag << ": restart";
+  EXPECT_EQ(c.loss, a.loss) << tag;
+  if (world.root()) {
+    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(halfway, ds)) << ds << " (restart)";
+    parallel::Comm self(MPI_COMM_SELF);
+    const auto b = run({"--checkpoint.file=" + copy, "--checkpoint.restart=true", "--output.file="}, self);
+    EXPECT_TRUE(b.params == a.params) << tag << ": restart on 1 rank";
+    for (const auto& ds : sets) EXPECT_TRUE(dataset(straight, ds) == dataset(copy, ds)) << ds << " (1 rank)";
+  }
+  world.barrier();
+  return {a, c};
 }
 
 }  // namespace zeta::test
