@@ -30,6 +30,7 @@ using Space = Kokkos::DefaultExecutionSpace;
 constexpr bool kDouble = sizeof(Real) == 8;
 
 using test::dataset;
+using test::error_of;
 using test::run_train;
 
 samplers::SampleResult run_sample(const std::string& ini, std::vector<std::string> overrides,
@@ -39,17 +40,6 @@ samplers::SampleResult run_sample(const std::string& ini, std::vector<std::strin
   overrides.push_back("--run.progress_every=1000");
   cfg.parse_text(ini, overrides);
   return apps::sample(cfg, comm);
-}
-
-//! The "zeta: error" message of a command on `comm`, or "" if it ran.
-template <class Run>
-std::string error_of(Run&& run) {
-  try {
-    run();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // ---------------------------------------------------------------- the sampler

@@ -35,17 +35,8 @@ using Space = Kokkos::DefaultExecutionSpace;
 constexpr int kVisible = 12;
 
 using test::dataset;
+using test::error_of;
 using test::run_train;
-
-template <class Run>
-std::string error_of(Run&& run) {
-  try {
-    run();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 //! A CSV of 1024 binary rows of 12 units from two modes, weights 0.2 (units on with
 //! probability 0.9) and 0.8 (0.1), from Stream(21, row, 0, kInit); written by rank 0.

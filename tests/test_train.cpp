@@ -38,6 +38,7 @@ std::string bytes_of(const std::string& path) {
 
 using test::dataset;
 using test::run_train;
+using test::train_error;
 
 //! A CSV of n binary rows of width d with a little structure (two prototypes plus noise).
 void write_binary_csv(const std::string& path, int n, int d, std::uint32_t seed) {
@@ -421,16 +422,6 @@ TEST(TrainDivergence, NanStopsWithoutTouchingTheCheckpoint) {
   world.barrier();
 }
 
-std::string error_of(const std::string& ini, const std::vector<std::string>& overrides, const parallel::Comm& comm) {
-  try {
-    run_train(ini, overrides, comm);
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    return e.what();
-  }
-  return "(no error)";
-}
-
 // A Gaussian RBM has no pseudo-log-likelihood (its conditional density has no closed
 // form): no all-NaN column and no JSON figure. Tables whose monitor never ran (AIS
 // here) are not written; the step column is int64 and ends at run.steps.
@@ -503,19 +494,16 @@ TEST(TrainInput, ErrorsNameTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   Files f(world, "input");
   const std::string data = "--data.path=" + f.csv;
-  EXPECT_NE(error_of(kSmall, {data, "--train.chains=10", "--output.file="}, world).find("train.chains"),
-            std::string::npos);
-  EXPECT_NE(error_of(kSmall, {data, "--train.batch=10", "--output.file="}, world).find("train.batch"),
-            std::string::npos);
-  EXPECT_NE(error_of(kSmall, {data, "--model.type=gaussian", "--output.file="}, world).find("model.type"),
-            std::string::npos);
-  EXPECT_NE(error_of(kSmall, {data, "--train.reduction=ring", "--train.deterministic=false", "--output.file="}, world)
+  EXPECT_NE(train_error(kSmall, {data, "--train.chains=10"}, world).find("train.chains"), std::string::npos);
+  EXPECT_NE(train_error(kSmall, {data, "--train.batch=10"}, world).find("train.batch"), std::string::npos);
+  EXPECT_NE(train_error(kSmall, {data, "--model.type=gaussian"}, world).find("model.type"), std::string::npos);
+  EXPECT_NE(train_error(kSmall, {data, "--train.reduction=ring", "--train.deterministic=false"}, world)
                 .find("train.reduction"),
             std::string::npos);
   // The deterministic mode sums in its fixed tree: a reduction choice is refused there.
-  EXPECT_NE(error_of(kSmall, {data, "--train.reduction=mpi", "--train.deterministic=true", "--output.file="}, world)
-                .find("train.reduction"),
-            std::string::npos);
+  EXPECT_NE(
+      train_error(kSmall, {data, "--train.reduction=mpi", "--train.deterministic=true"}, world).find("train.reduction"),
+      std::string::npos);
   // model.params whose W does not fit the data's 10 features: names both.
   const std::string params = "input_params_n" + std::to_string(world.size()) + ".h5";
   if (world.root()) {
@@ -528,16 +516,17 @@ TEST(TrainInput, ErrorsNameTheKey) {
     io::write_rbm_params(params, p);
   }
   world.barrier();
-  const auto e = error_of(kSmall, {data, "--model.params=" + params, "--output.file="}, world);
+  const auto e = train_error(kSmall, {data, "--model.params=" + params}, world);
   EXPECT_NE(e.find("model.params"), std::string::npos) << e;
   EXPECT_NE(e.find("10 features"), std::string::npos) << e;
   EXPECT_NE(e.find(f.csv), std::string::npos) << e;
   // Deterministic mode needs a power-of-two rank count dividing the partitions.
   if (world.size() > 1) {
-    const auto e3 = error_of(kSmall, {data, "--data.partitions=" + std::to_string(world.size() + 1),
-                                      "--train.batch=" + std::to_string(world.size() + 1),
-                                      "--train.chains=" + std::to_string(4 * (world.size() + 1)), "--output.file="},
-                             world);
+    const auto e3 = train_error(kSmall,
+                                {data, "--data.partitions=" + std::to_string(world.size() + 1),
+                                 "--train.batch=" + std::to_string(world.size() + 1),
+                                 "--train.chains=" + std::to_string(4 * (world.size() + 1))},
+                                world);
     EXPECT_NE(e3.find("train.deterministic"), std::string::npos) << e3;
   }
   world.barrier();

@@ -27,6 +27,7 @@ using test::dataset;
 using test::expect_restart_bit_for_bit;
 using test::json_figure;
 using test::run_train;
+using test::train_error;
 using Space = training::Objective::Space;
 
 const std::string kImages = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
@@ -245,18 +246,6 @@ TEST(JemCheckpoint, RestartIsBitForBit) {
   world.barrier();
 }
 
-std::string error_of(const std::vector<std::string>& overrides, const parallel::Comm& comm) {
-  try {
-    auto o = overrides;
-    o.push_back("--output.file=");
-    run_train(kJem, o, comm);
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(JemInput, ErrorsNameTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
@@ -273,7 +262,7 @@ TEST(JemInput, ErrorsNameTheKey) {
       {{"--model.type=mlp"}, "train.objective: jem trains model.type = net"},
   };
   for (const auto& [args, key] : cases) {
-    const auto e = error_of(args, world);
+    const auto e = train_error(kJem, args, world);
     EXPECT_NE(e.find(key), std::string::npos) << args[0] << ": " << e;
   }
 }

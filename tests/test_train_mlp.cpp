@@ -32,6 +32,7 @@ std::string tag_of(const parallel::Comm& c) {
 
 using test::dataset;
 using test::run_train;
+using test::train_error;
 
 //! A barrier whose waiting ranks sleep instead of spinning, so that rank 0's work
 //! alone is not starved by oversubscribed ranks that wait for it.
@@ -464,35 +465,22 @@ TEST(TrainMlpPcdCheckpoint, RestartWithTheBufferIsBitForBit) {
   world.barrier();
 }
 
-std::string error_of(const std::vector<std::string>& overrides, const parallel::Comm& comm,
-                     const std::string& ini = kRing) {
-  try {
-    auto o = overrides;
-    o.push_back("--output.file=");
-    run_train(ini, o, comm);
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(TrainMlpInput, ErrorsNameTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   for (const std::string s : {"0", "-0.1", "0.1,0", "nan"}) {
-    const auto e = error_of({"--train.sigma=" + s}, world);
+    const auto e = train_error(kRing, {"--train.sigma=" + s}, world);
     EXPECT_NE(e.find("train.sigma"), std::string::npos) << s << ": " << e;
   }
-  const auto e1 = error_of({"--model.activation=leaky_relu"}, world);
+  const auto e1 = train_error(kRing, {"--model.activation=leaky_relu"}, world);
   EXPECT_NE(e1.find("model.activation"), std::string::npos) << e1;
   // The ring's [train] sets sigma: cd and pcd take none.
   for (const std::string obj : {"cd", "pcd"}) {
-    const auto e2 = error_of({"--train.objective=" + obj}, world);
+    const auto e2 = train_error(kRing, {"--train.objective=" + obj}, world);
     EXPECT_NE(e2.find("train.sigma"), std::string::npos) << e2;
   }
-  const auto e3 = error_of({"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world);
+  const auto e3 = train_error(kRing, {"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world);
   EXPECT_NE(e3.find("train.objective"), std::string::npos) << "rbm with dsm: " << e3;
-  const auto e4 = error_of({"--model.layers=3,8,1"}, world);
+  const auto e4 = train_error(kRing, {"--model.layers=3,8,1"}, world);
   EXPECT_NE(e4.find("model.layers"), std::string::npos) << e4;
 }
 
@@ -512,18 +500,18 @@ TEST(TrainMlpPcdInput, ErrorsNameTheKey) {
       {"--train.k=0", "train.k"},
   };
   for (const auto& [arg, key] : cases) {
-    const auto e = error_of({arg}, world, kRingPcd);
+    const auto e = train_error(kRingPcd, {arg}, world);
     EXPECT_NE(e.find(key), std::string::npos) << arg << ": " << e;
   }
-  EXPECT_NE(error_of({"--train.buffer_size=32"}, world, kRingPcd).find("fewer than train.batch = 64"),
+  EXPECT_NE(train_error(kRingPcd, {"--train.buffer_size=32"}, world).find("fewer than train.batch = 64"),
             std::string::npos);
   // Langevin settings and buffer keys are an mlp's: an rbm refuses them by name.
-  const auto e = error_of({"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world, kRingPcd);
+  const auto e = train_error(kRingPcd, {"--model.type=rbm", "--model.visible=gaussian", "--model.hidden=3"}, world);
   EXPECT_NE(e.find("train.buffer_size"), std::string::npos) << e;
   // CD needs no buffer: a small one is not an error there, and leaky_relu trains by PCD.
-  EXPECT_EQ(error_of({"--train.objective=cd", "--train.buffer_size=32", "--run.steps=2"}, world, kRingPcd),
+  EXPECT_EQ(train_error(kRingPcd, {"--train.objective=cd", "--train.buffer_size=32", "--run.steps=2"}, world),
             "(no error)");
-  EXPECT_EQ(error_of({"--model.activation=leaky_relu", "--run.steps=2"}, world, kRingPcd), "(no error)");
+  EXPECT_EQ(train_error(kRingPcd, {"--model.activation=leaky_relu", "--run.steps=2"}, world), "(no error)");
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ namespace {
 using test::dataset;
 using test::expect_restart_bit_for_bit;
 using test::run_train;
+using test::train_error;
 
 const std::string kImages = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
 
@@ -221,18 +222,6 @@ TEST(TrainNetSample, TrainedNetSamplesTheSameBitsOnAnyRankCount) {
   world.barrier();
 }
 
-std::string error_of(const std::vector<std::string>& overrides, const parallel::Comm& comm) {
-  try {
-    auto o = overrides;
-    o.push_back("--output.file=");
-    run_train(kNet, o, comm);
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(TrainNetInput, ErrorsNameTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -251,7 +240,7 @@ TEST(TrainNetInput, ErrorsNameTheKey) {
       {"--sampler.noise_scale=0", "sampler.noise_scale"},
   };
   for (const auto& [arg, key] : cases) {
-    const auto e = error_of({arg}, world);
+    const auto e = train_error(kNet, {arg}, world);
     EXPECT_NE(e.find(key), std::string::npos) << arg << ": " << e;
   }
 }

@@ -25,6 +25,7 @@ namespace {
 
 using test::dataset;
 using test::run_train;
+using test::train_error;
 
 void remove_output(const std::string& h5) {
   std::remove(h5.c_str());
@@ -150,16 +151,6 @@ TEST(TrainObjectivesCheckpoint, RestartIsBitForBit) {
   }
 }
 
-std::string error_of(const std::vector<std::string>& overrides, const parallel::Comm& comm) {
-  try {
-    run_train(kRing, with(overrides, {"--output.file="}), comm);
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(TrainObjectivesInput, ErrorsNameTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
@@ -183,10 +174,10 @@ TEST(TrainObjectivesInput, ErrorsNameTheKey) {
        "train.objective"},
   };
   for (const auto& [args, key] : cases) {
-    const auto e = error_of(args, world);
+    const auto e = train_error(kRing, args, world);
     EXPECT_NE(e.find(key), std::string::npos) << args.back() << ": " << e;
   }
-  EXPECT_NE(error_of({"--train.objective=nce", "--train.nce_noise=uniform", "--train.nce_box=-1,1"}, world)
+  EXPECT_NE(train_error(kRing, {"--train.objective=nce", "--train.nce_noise=uniform", "--train.nce_box=-1,1"}, world)
                 .find("misses training data"),
             std::string::npos);
 }

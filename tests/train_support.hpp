@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "apps/apps.hpp"
+#include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 
 namespace zeta::test {
@@ -24,6 +25,29 @@ inline apps::TrainResult run_train(const std::string& ini, std::vector<std::stri
   overrides.push_back("--run.progress_every=1000");
   cfg.parse_text(ini, overrides);
   return apps::train(cfg, comm);
+}
+
+//! The message of the error that run() throws, or "(no error)" if it runs through. The
+//! error must be collective: every rank throws it, so the command exits != 0 everywhere.
+template <class Run>
+std::string error_of(const Run& run) {
+  try {
+    run();
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.collective()) << e.what();
+    return e.what();
+  }
+  return "(no error)";
+}
+
+//! error_of `zeta train` from INI text and overrides, writing no output file.
+inline std::string train_error(const std::string& ini, const std::vector<std::string>& overrides,
+                               const parallel::Comm& comm) {
+  std::vector<std::string> o;
+  o.reserve(overrides.size() + 1);
+  o.insert(o.end(), overrides.begin(), overrides.end());
+  o.emplace_back("--output.file=");
+  return error_of([&] { run_train(ini, o, comm); });
 }
 
 //! A dataset of an HDF5 file as doubles, flat; its shape into `dims` when given.
