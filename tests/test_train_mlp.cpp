@@ -85,35 +85,8 @@ void expect_restart_on_one_rank(const std::string& ini, const std::string& half,
   std::remove((copy + ".prev").c_str());
 }
 
-// The ring of eight Gaussians (radius 2, σ = 0.25): the model, the data and the
-// training settings that the DSM and PCD setups share.
-const std::string kRingBase = R"(
-[run]
-seed = 11
-steps = 40
-[model]
-type = mlp
-layers = 2,32,32,1
-activation = silu
-init_seed = 4
-[data]
-type = synthetic
-shape = ring8
-radius = 2
-noise = 0.25
-examples = 2048
-heldout_examples = 512
-partitions = 4
-[train]
-batch = 64
-eval_every = 10
-grid_points = 64
-optimizer = adam
-lr = 0.003
-)";
-
 // A small DSM setup.
-const std::string kRing = kRingBase + R"(
+const std::string kRing = test::kRing8Small + R"(
 objective = dsm
 sigma = 0.1,0.3
 )";
@@ -307,7 +280,7 @@ TEST(TrainMlpCheckpoint, RestartIsBitForBit) {
 // The same ring trained by PCD: Langevin negatives from a replay buffer of 256
 // states (64 per partition), fresh noise U(−4, 4)² for 5% of the draws, and the
 // energy regulariser.
-const std::string kRingPcd = kRingBase + R"(
+const std::string kRingPcd = test::kRing8Small + R"(
 objective = pcd
 k = 5
 buffer_size = 256

@@ -62,24 +62,15 @@ TEST(TrainNetDsm, DeterministicIsBitwiseOnAnyRankCount) {
   ASSERT_TRUE(std::ifstream(kImages).good()) << kImages << " is missing";
   parallel::Comm world(MPI_COMM_WORLD);
   for (const std::string variant : {"plain", "sn", "sigmas"}) {
-    const std::string tag = "netdsm_n" + std::to_string(world.size()) + "_" + variant;
-    const std::string many = tag + "_world.h5", one = tag + "_self.h5";
     const std::string o = variant == "sn" ? kSn : variant == "sigmas" ? "--train.sigma=0.1,0.5" : "--run.seed=3";
-    const auto rw = run_train(kNet, {o, "--output.file=" + many}, world);
-    if (world.root()) {
-      parallel::Comm self(MPI_COMM_SELF);
-      const auto rs = run_train(kNet, {o, "--output.file=" + one}, self);
-      ASSERT_EQ(rs.status, "ok");
-      EXPECT_TRUE(rw.params == rs.params)
-          << variant << ": parameters differ between " << world.size() << " ranks and 1";
-      EXPECT_EQ(rw.loss, rs.loss) << variant;
-      for (const std::string ds :
-           {"/train/step", "/train/dsm_loss", "/train/grad_norm", "/eval/energy_data", "/eval/energy_noisy",
-            "/eval/energy_noise", "/model/net/layer_0/weight", "/model/net/layer_8/bias"})
-        EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << variant << " " << ds;
-      if (variant == "sn") {
-        EXPECT_TRUE(dataset(many, "/model/net/layer_0/weight_u") == dataset(one, "/model/net/layer_0/weight_u"));
-      }
+    const auto run = [&](const std::vector<std::string>& a, const parallel::Comm& c) {
+      std::vector<std::string> args;
+      args.reserve(a.size() + 1);
+      args.push_back(o);
+      args.insert(args.end(), a.begin(), a.end());
+      return run_train(kNet, args, c);
+    };
+    const auto more = [&](const apps::TrainResult&, const apps::TrainResult& rs, const std::string& one) {
       EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 5, 10}));
       const auto loss = dataset(one, "/train/dsm_loss");
       for (double l : loss) EXPECT_TRUE(std::isfinite(l) && l > 0) << variant << " loss " << l;
@@ -88,14 +79,16 @@ TEST(TrainNetDsm, DeterministicIsBitwiseOnAnyRankCount) {
       EXPECT_NE(j.find("\"objective\": \"dsm\""), std::string::npos) << j;
       EXPECT_TRUE(std::isfinite(test::json_figure(j, "eval_energy_noise"))) << j;
       // Training moved the parameters.
-      const auto r1 = run_train(kNet, {o, "--run.steps=1", "--output.file="}, self);
-      double moved = 0;
-      for (std::size_t q = 0; q < rs.params.size(); ++q)
-        moved = std::max(moved, std::fabs(rs.params[q] - r1.params[q]));
-      EXPECT_GT(moved, 1e-3) << variant;
-      remove_files({many, one});
-    }
-    world.barrier();
+      parallel::Comm self(MPI_COMM_SELF);
+      EXPECT_GT(test::max_abs_difference(rs.params, run({"--run.steps=1", "--output.file="}, self).params), 1e-3)
+          << variant;
+    };
+    std::vector<std::string> sets = {
+        "/train/step",        "/train/dsm_loss",    "/train/grad_norm",          "/eval/energy_data",
+        "/eval/energy_noisy", "/eval/energy_noise", "/model/net/layer_0/weight", "/model/net/layer_8/bias"};
+    if (variant == "sn") sets.push_back("/model/net/layer_0/weight_u");
+    test::expect_same_bits_as_one_rank(run, "netdsm_n" + std::to_string(world.size()) + "_" + variant, sets, world,
+                                       more);
   }
 }
 

@@ -33,30 +33,7 @@ void remove_output(const std::string& h5) {
 }
 
 // The ring of eight Gaussians, small: 40 steps of 64 on 4 partitions.
-const std::string kRing = R"(
-[run]
-seed = 11
-steps = 40
-[model]
-type = mlp
-layers = 2,32,32,1
-activation = silu
-init_seed = 4
-[data]
-type = synthetic
-shape = ring8
-radius = 2
-noise = 0.25
-examples = 2048
-heldout_examples = 512
-partitions = 4
-[train]
-batch = 64
-eval_every = 10
-grid_points = 64
-optimizer = adam
-lr = 0.003
-)";
+const std::string kRing = test::kRing8Small;
 
 //! An objective's overrides and the /train columns it writes besides step and grad_norm.
 struct Objective {

@@ -3,8 +3,10 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -16,6 +18,33 @@
 #include "zeta/io/hdf5.hpp"
 
 namespace zeta::test {
+
+//! The ring of eight Gaussians (radius 2, σ = 0.25), small: an MLP 2-32-32-1 (silu),
+//! 40 steps of 64 rows on 4 partitions, Adam; each test adds its objective.
+inline const std::string kRing8Small = R"(
+[run]
+seed = 11
+steps = 40
+[model]
+type = mlp
+layers = 2,32,32,1
+activation = silu
+init_seed = 4
+[data]
+type = synthetic
+shape = ring8
+radius = 2
+noise = 0.25
+examples = 2048
+heldout_examples = 512
+partitions = 4
+[train]
+batch = 64
+eval_every = 10
+grid_points = 64
+optimizer = adam
+lr = 0.003
+)";
 
 //! `zeta train` on `comm` from INI text and overrides (progress lines off).
 inline apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides,
@@ -79,6 +108,37 @@ inline void expect_reduce_shares(const apps::TrainResult& r, int ranks, const st
   EXPECT_GT(least, 0.0) << what;
   EXPECT_LE(least, mean) << what;
   EXPECT_LT(mean, 1.0) << what;
+}
+
+//! The largest |a_q - b_q| (e.g. how far training moved the parameters).
+inline double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  double d = 0;
+  for (std::size_t q = 0; q < a.size() && q < b.size(); ++q) d = std::max(d, std::fabs(a[q] - b[q]));
+  return d;
+}
+
+//! The rank check of the trainers: run(o, comm) trains with overrides o. On `world` into
+//! TAG_world.h5 and, on the root, on one rank into TAG_self.h5: the same parameters, loss
+//! and datasets `sets`. `more(world_run, self_run, self_file)` then makes the caller's
+//! further checks on the root; both files are removed after it.
+template <class Run>
+void expect_same_bits_as_one_rank(
+    const Run& run, const std::string& tag, const std::vector<std::string>& sets, const parallel::Comm& world,
+    const std::function<void(const apps::TrainResult&, const apps::TrainResult&, const std::string&)>& more = {}) {
+  const std::string many = tag + "_world.h5", one = tag + "_self.h5";
+  const auto rw = run({"--output.file=" + many}, world);
+  if (world.root()) {
+    parallel::Comm self(MPI_COMM_SELF);
+    const auto rs = run({"--output.file=" + one}, self);
+    EXPECT_EQ(rs.status, "ok") << tag;
+    EXPECT_TRUE(rw.params == rs.params) << tag << ": parameters differ between " << world.size() << " ranks and 1";
+    EXPECT_EQ(rw.loss, rs.loss) << tag;
+    for (const auto& ds : sets) EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << tag << " " << ds;
+    if (more) more(rw, rs, one);
+    for (const auto& f : {many, one})
+      for (const std::string sfx : {"", ".prev"}) std::remove((f + sfx).c_str());
+  }
+  world.barrier();
 }
 
 //! The restart check of the net trainers: run(o, comm) trains with overrides o; `total`
