@@ -2,6 +2,8 @@
 //! inputs (u_kn or energies form, docs/free-energy.md) from harmonic oscillators
 //! and runs the command in-process.
 #pragma once
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -10,16 +12,14 @@
 
 #include "apps/apps.hpp"
 #include "oscillators.hpp"
+#include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 
 namespace zeta::test {
 
-//! Writes `path` with /N_k, /observables/x and /observables/x2 and either /u_kn
-//! (float64, or float32 when `single`; as /u_kln [K, K, max N_k] when `kln`, padded with
-//! NaN, which must never be read) or the compact /energy (x²/2) with /beta (κ_k), and with
-//! `couplings_x` /couplings/x (an extended ensemble u_k = κ_k (x²/2 + p_k x)).
-inline void write_mbar_input(const std::string& path, const Oscillators& o, bool energies = false, bool single = false,
-                             bool kln = false, const std::vector<double>& couplings_x = {}) {
+//! write_mbar_input's file, written directly to `path` (one process).
+inline void write_mbar_file(const std::string& path, const Oscillators& o, bool energies, bool single, bool kln,
+                            const std::vector<double>& couplings_x) {
   std::remove(path.c_str());
   const hsize_t K = o.kappa.size(), N = o.x.size();
   auto f = io::create_serial(path);
@@ -49,6 +49,19 @@ inline void write_mbar_input(const std::string& path, const Oscillators& o, bool
   } else {
     io::write_array<double>(f.id(), "/u_kn", {K, N}, o.u.data());
   }
+}
+
+//! Writes `path` with /N_k, /observables/x and /observables/x2 and either /u_kn
+//! (float64, or float32 when `single`; as /u_kln [K, K, max N_k] when `kln`, padded with
+//! NaN, which must never be read) or the compact /energy (x²/2) with /beta (κ_k), and with
+//! `couplings_x` /couplings/x (an extended ensemble u_k = κ_k (x²/2 + p_k x)). Every rank may
+//! call it: each writes its own temporary file and renames it onto `path` (atomic, and the
+//! contents are the same), so no rank ever opens a half-written or removed file.
+inline void write_mbar_input(const std::string& path, const Oscillators& o, bool energies = false, bool single = false,
+                             bool kln = false, const std::vector<double>& couplings_x = {}) {
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  write_mbar_file(tmp, o, energies, single, kln, couplings_x);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot rename " + tmp + " to " + path);
 }
 
 //! `zeta free-energy in` on `comm`, writing `out` (empty: no file).

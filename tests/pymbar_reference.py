@@ -11,7 +11,7 @@ pymbar_reference.py --h5 IN.h5 OUT.h5
     overlap_eigenvalues (computeOverlap), effective_samples
     (computeEffectiveSampleNumber) and expectations/NAME/{mu,sigma}
     (computeExpectations), all float64, and for /energy inputs heat_capacity/{C,dC}
-    (beta_k^2 times computeExpectations of (E - <E>_k)^2, state_dependent=True); with NAME BINS STATE also pmf/f and
+    (beta_k^2 times computeExpectations of (H_k - <H_k>_k)^2, state_dependent=True, H_k = E + sum_c p_kc A_c); with NAME BINS STATE also pmf/f and
     pmf/df (computePMF of observable NAME in BINS equal-width bins at STATE);
     with --equilibrate each state's samples are first cut and subsampled by
     pymbar.timeseries (detectEquilibration, subsampleCorrelatedData on u_kk).
@@ -57,7 +57,7 @@ def from_h5(path, out, pmf=None, equil=False):
     import h5py
     with h5py.File(path, "r") as f:
         N_k = np.asarray(f["N_k"][...], dtype=np.int64)
-        observables, beta = {}, None
+        observables, beta, couplings = {}, None, {}
         if "u_kn" in f:
             u_kn = np.asarray(f["u_kn"][...], dtype=np.float64)
         else:
@@ -72,6 +72,7 @@ def from_h5(path, out, pmf=None, equil=False):
             for name in sorted(f["couplings"]):
                 p = np.asarray(f["couplings"][name][...], dtype=np.float64)
                 u_kn = u_kn + np.outer(beta * p, observables[name])
+                couplings[name] = p
     if equil:
         u_kn, N_k, observables = equilibrate(u_kn, N_k, observables)
     mbar = pymbar.MBAR(u_kn, N_k, relative_tolerance=1e-13, verbose=False)
@@ -96,10 +97,13 @@ def from_h5(path, out, pmf=None, equil=False):
             f[f"expectations/{name}/mu"] = np.asarray(mu, dtype=np.float64)
             f[f"expectations/{name}/sigma"] = np.asarray(sigma, dtype=np.float64)
         if beta is not None:
-            # heat capacity: the state-dependent observable (E - <E>_k)^2 at state k, times beta_k^2
-            E = observables["energy"]
-            mu_E = mbar.computeExpectations(E, return_dict=False)[0]
-            A_kn = (E[None, :] - np.asarray(mu_E)[:, None]) ** 2
+            # heat capacity: the state-dependent observable (H_k - <H_k>_k)^2 at state k, times beta_k^2,
+            # with H_kn = E_n + sum_c p_kc A_cn the energy that u_kn = beta_k H_kn weighs
+            H_kn = np.tile(observables["energy"], (len(beta), 1))
+            for name, p in couplings.items():
+                H_kn = H_kn + np.outer(p, observables[name])
+            mu_H = mbar.computeExpectations(H_kn, state_dependent=True, return_dict=False)[0]
+            A_kn = (H_kn - np.asarray(mu_H)[:, None]) ** 2
             mu, sigma = mbar.computeExpectations(A_kn, state_dependent=True, return_dict=False)[:2]
             f["heat_capacity/C"] = beta * beta * np.asarray(mu, dtype=np.float64)
             f["heat_capacity/dC"] = beta * beta * np.asarray(sigma, dtype=np.float64)

@@ -340,6 +340,59 @@ TEST(FreeEnergyInput, HeatCapacityMatchesPymbar) {
   for (const char* n : {"fe_hc.h5", "fe_hc_out.h5", ref.c_str()}) std::remove(n);
 }
 
+// free_energy.heat_capacity of an extended ensemble u_k = κ_k (x²/2 + p_k x) (/couplings/x) with
+// samples x ~ N(−p_k, 1/κ_k): the energy weighed is H_k = x²/2 + p_k x = (x + p_k)²/2 − p_k²/2, so
+// C_k = κ_k² Var_k H_k = 1/2 exactly at every state. Agrees with pymbar's state-dependent
+// expectation of (H_k − ⟨H_k⟩_k)² times β_k² to 1e-6 relative, also at a state without samples,
+// and with 1/2 within 4 SE; the same state as a target (free_energy.target_betas / _fields)
+// gives the same C.
+TEST(FreeEnergyInput, HeatCapacityAtConstantFieldMatchesPymbar) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const std::vector<double> kappa = {1.0, 1.6, 2.5, 4.0}, p = {0.0, 0.3, -0.6, 0.4};
+  const std::vector<std::int64_t> N_k = {400, 0, 500, 350};
+  test::Oscillators all(kappa, N_k), given({1.0, 2.5, 4.0}, {400, 500, 350});      // the same draws
+  const auto centre_on = [](test::Oscillators& o, const std::vector<double>& q) {  // x ~ N(−q_k, 1/κ_k)
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < o.N_k.size(); ++k)
+      for (std::int64_t i = 0; i < o.N_k[k]; ++i) o.x[n++] -= q[k];
+  };
+  centre_on(all, p);
+  centre_on(given, {0.0, -0.6, 0.4});
+  test::write_mbar_input("fe_hcf.h5", all, true, false, false, p);
+  test::write_mbar_input("fe_hcf_given.h5", given, true, false, false, {0.0, -0.6, 0.4});
+  for (const char* n : {"fe_hcf_out.h5", "fe_hcf_t_out.h5"}) std::remove(n);
+  test::run_free_energy("fe_hcf.h5", "fe_hcf_out.h5", world, {"--free_energy.heat_capacity=true"});
+  test::run_free_energy(
+      "fe_hcf_given.h5", "fe_hcf_t_out.h5", world,
+      {"--free_energy.heat_capacity=true", "--free_energy.target_betas=1.6", "--free_energy.target_fields=0.3"});
+  const std::string ref = "pymbar_fe_hcf_out.h5";
+  std::remove(ref.c_str());
+  const std::string cmd =
+      std::string("/usr/bin/python3 ") + ZETA_TEST_SOURCE_DIR + "/pymbar_reference.py --h5 fe_hcf.h5 " + ref;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "pymbar failed (is python3-pymbar installed?)";
+  std::vector<hsize_t> d;
+  const auto C = io::read_doubles("fe_hcf_out.h5", "/free_energy/heat_capacity/C", d);
+  const auto dC = io::read_doubles("fe_hcf_out.h5", "/free_energy/heat_capacity/dC", d);
+  const auto Ct = io::read_doubles("fe_hcf_t_out.h5", "/free_energy/heat_capacity/C", d);
+  const auto pC = io::read_doubles(ref, "/heat_capacity/C", d);
+  const auto pdC = io::read_doubles(ref, "/heat_capacity/dC", d);
+  ASSERT_EQ(C.size(), 4u);
+  ASSERT_EQ(pC.size(), 4u);
+  ASSERT_EQ(Ct.size(), 4u);  // the three given states, then the target
+  for (std::size_t k = 0; k < 4; ++k) {
+    EXPECT_NEAR(C[k], pC[k], 1e-6 * pC[k]) << k;
+    EXPECT_NEAR(dC[k], pdC[k], 1e-6 * pdC[k]) << k;
+    EXPECT_GT(dC[k], 0.0) << k;
+    EXPECT_NEAR(C[k], 0.5, 4 * dC[k]) << k;
+  }
+  EXPECT_NEAR(Ct[3], C[1], 1e-9 * C[1]);
+  // Without the couplings' term (H = E alone) state 2's would be κ² Var(x²/2) with
+  // x ~ N(0.6, 1/2.5): 1/2 + p² κ = 1.4, far outside the error.
+  EXPECT_GT(std::fabs(C[2] - 1.4), 8 * dC[2]);
+  for (const char* n : {"fe_hcf.h5", "fe_hcf_given.h5", "fe_hcf_out.h5", "fe_hcf_t_out.h5", ref.c_str()})
+    std::remove(n);
+}
+
 // The heat capacity needs the states' β: on a u_kn input it is an error naming the key, nothing written.
 TEST(FreeEnergyInput, HeatCapacityOnUknIsRefused) {
   parallel::Comm world(MPI_COMM_WORLD);

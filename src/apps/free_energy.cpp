@@ -46,8 +46,9 @@ void declare_free_energy_keys(Config& cfg) {
               "coupled observable (in the order of /couplings, ';' between lists), each as long as "
               "free_energy.target_betas");
   cfg.declare("free_energy.heat_capacity", "false",
-              "true: also the heat capacity C = beta^2 Var(E) of the whole system (units of k_B) at every state, "
-              "target betas included, with its standard error (energies form and temper outputs)");
+              "true: also the heat capacity C = beta^2 Var(H) of the whole system (units of k_B) at every state, "
+              "target states included, with its standard error (energies form and temper outputs); H = E, or with "
+              "/couplings H = E + sum p A, the energy that u = beta H weighs (constant field or pressure)");
   cfg.declare("free_energy.pmf", "",
               "observable (name in /observables, or energy) along which to compute the potential of mean force "
               "(pymbar computePMF, errors from the lowest bin); empty: none");

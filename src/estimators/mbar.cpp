@@ -122,8 +122,12 @@ struct Sums {
   std::vector<double> col, gram;
 };
 
+//! Scales column j's Q of the lanes n0 .. n0 + nl − 1 in place: a state-dependent weight
+//! (heat capacity), applied after the counts' square roots, so gram_ij = Σ_n s_in s_jn Q_in Q_jn.
+using ColumnScale = std::function<void(int j, std::int64_t n0, int nl, double* q)>;
+
 Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>& O, const std::vector<double>& b,
-          const std::vector<double>* counts, bool want_gram) {
+          const std::vector<double>* counts, bool want_gram, const ColumnScale* scale = nullptr) {
   const int mS = static_cast<int>(p.S.size()), mO = static_cast<int>(O.size());
   const std::size_t L = 1 + std::size_t(mO) + (want_gram ? std::size_t(mO) * mO : 0);
   std::vector<double> parts(std::size_t(p.nb) * L, 0.0);
@@ -160,9 +164,15 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
         const double bj = b[j];
         double* q = Q.data() + std::size_t(j) * kLanes;
         double cs = 0;
-        for (int l = 0; l < nl; ++l) {
-          q[l] = vmath::exp_neg(bj - uk[l] - ld[l]);
-          cs += c[l] * q[l];
+        if (!scale) {
+          for (int l = 0; l < nl; ++l) {
+            q[l] = vmath::exp_neg(bj - uk[l] - ld[l]);
+            cs += c[l] * q[l];
+          }
+        } else {
+          for (int l = 0; l < nl; ++l) q[l] = vmath::exp_neg(bj - uk[l] - ld[l]);
+          (*scale)(j, n0, nl, q);
+          for (int l = 0; l < nl; ++l) cs += c[l] * q[l];
         }
         part[1 + j] += cs;
         if (want_gram && counts)
@@ -718,55 +728,58 @@ std::vector<MbarExpectation> mbar_expectations(const MbarSamples& samples, const
 
 MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
                                    const MbarResult& r, const parallel::Comm& comm) {
-  if (!samples.energies || !samples.coupled.empty())
-    throw Error("MBAR heat capacity: needs states given by beta alone (energies), not u_kn or couplings", false);
+  if (!samples.energies) throw Error("MBAR heat capacity: needs states given by beta (energies), not u_kn", false);
   const Problem p = make_problem(samples, N_k, comm);
   const int K = p.K;
-  const std::vector<double>& E = *samples.energies;
-  // Centred energies e = E − s (s: the midpoint of the range, the same on every rank); the
-  // variance's observable (e − c_k)², with c_k = ⟨e⟩_k, is a polynomial in e: its sums follow
-  // from those weighted by e^0..e^4, the odd powers split into positive and negative parts
-  // (the passes take non-negative weights).
-  double lo = INFINITY, hi = -INFINITY;
-  for (double v : E) lo = std::min(lo, v), hi = std::max(hi, v);
-  lo = -comm.max(-lo), hi = comm.max(hi);
-  const double mid = 0.5 * (lo + hi);
-  std::vector<std::vector<double>> w(6, std::vector<double>(E.size()));  // e+, e−, e², e+³, e−³, e⁴
-  for (std::size_t n = 0; n < E.size(); ++n) {
-    const double e = E[n] - mid, ep = std::max(e, 0.0), em = std::max(-e, 0.0);
-    w[0][n] = ep, w[1][n] = em, w[2][n] = e * e, w[3][n] = ep * ep * ep, w[4][n] = em * em * em, w[5][n] = e * e * e * e;
+  const std::size_t C = samples.coupled.size(), count = samples.energies->size();
+  // State k's energy H_kn = E_n + Σ_c p_kc A_cn (u_kn = β_k H_kn), its variables centred on the
+  // midpoints of their ranges (the same on every rank); a shift per state leaves Var_k H_k alone.
+  std::vector<std::vector<double>> x(1 + C, std::vector<double>(count));
+  for (std::size_t v = 0; v <= C; ++v) {
+    const std::vector<double>& src = v == 0 ? *samples.energies : *samples.coupled[v - 1];
+    double lo = INFINITY, hi = -INFINITY;
+    for (double e : src) lo = std::min(lo, e), hi = std::max(hi, e);
+    const double mid = 0.5 * ((-comm.max(-lo)) + comm.max(hi));
+    for (std::size_t n = 0; n < count; ++n) x[v][n] = src[n] - mid;
   }
+  auto energy = [&](int k, std::int64_t n) {
+    double h = x[0][n];
+    for (std::size_t c = 0; c < C; ++c) h += samples.couplings[c][k] * x[1 + c][n];
+    return h;
+  };
   std::vector<double> a(K, 0.0);
   for (int k : p.S) a[k] = r.f[k] + std::log(double(N_k[k]));
-  std::vector<int> O(K);
-  for (int k = 0; k < K; ++k) O[k] = k;
-  const Sums base = pass(p, a, O, r.f, nullptr, true);
-  std::vector<Sums> s;
-  for (const auto& wi : w) s.push_back(pass(p, a, O, r.f, &wi, true));
-  const std::size_t KK = std::size_t(K) * K;
-  // Moments Σ_n e^q W_ni (col[q]) and Σ_n e^q W_ni W_nj (gram[q]), q = 0..4.
-  std::vector<std::vector<double>> col(5, std::vector<double>(K)), gram(5, std::vector<double>(KK));
-  for (int i = 0; i < K; ++i) {
-    col[0][i] = base.col[i], col[1][i] = s[0].col[i] - s[1].col[i], col[2][i] = s[2].col[i];
-    col[3][i] = s[3].col[i] - s[4].col[i], col[4][i] = s[5].col[i];
-  }
-  for (std::size_t ij = 0; ij < KK; ++ij) {
-    gram[0][ij] = base.gram[ij], gram[1][ij] = s[0].gram[ij] - s[1].gram[ij], gram[2][ij] = s[2].gram[ij];
-    gram[3][ij] = s[3].gram[ij] - s[4].gram[ij], gram[4][ij] = s[5].gram[ij];
-  }
-  std::vector<double> c(K), m(K), S1(KK), S2(KK);
-  for (int i = 0; i < K; ++i) {
-    c[i] = col[1][i] / col[0][i];
-    m[i] = col[2][i] - 2 * c[i] * col[1][i] + c[i] * c[i] * col[0][i];
-  }
+  // Column j < K: W_nj; column K + j: W_nj times a state-dependent weight.
+  std::vector<int> O(2 * K);
+  std::vector<double> b(2 * K);
+  for (int k = 0; k < 2 * K; ++k) O[k] = k % K, b[k] = r.f[k % K];
+  // The centres c_k = ⟨H_k⟩_k (pymbar: computeExpectations of E, then the state-dependent (E − ⟨E⟩_k)²).
+  const ColumnScale by_energy = [&](int j, std::int64_t n0, int nl, double* q) {
+    if (j >= K)
+      for (int l = 0; l < nl; ++l) q[l] *= energy(j - K, n0 + l);
+  };
+  const Sums first = pass(p, a, O, b, nullptr, false, &by_energy);
+  std::vector<double> centre(K);
+  for (int k = 0; k < K; ++k) centre[k] = first.col[K + k] / first.col[k];
+  const ColumnScale by_square = [&](int j, std::int64_t n0, int nl, double* q) {
+    if (j < K) return;
+    for (int l = 0; l < nl; ++l) {
+      const double d = energy(j - K, n0 + l) - centre[j - K];
+      q[l] *= d * d;
+    }
+  };
+  const Sums s = pass(p, a, O, b, nullptr, true, &by_square);
+  // The blocks of the 2K × 2K Gram matrix: Wᵀ W, Σ_n w_in W_ni W_nj and Σ_n w_in w_jn W_ni W_nj.
+  const std::size_t KK = std::size_t(K) * K, M = 2 * std::size_t(K);
+  Sums base;
+  base.col.assign(s.col.begin(), s.col.begin() + K);
+  base.gram.resize(KK);
+  std::vector<double> m(s.col.begin() + K, s.col.end()), S1(KK), S2(KK);
   for (int i = 0; i < K; ++i)
     for (int j = 0; j < K; ++j) {
-      const std::size_t ij = std::size_t(i) * K + j;
-      const double x = c[i], y = c[j];
-      S1[ij] = gram[2][ij] - 2 * x * gram[1][ij] + x * x * gram[0][ij];
-      // (e − x)²(e − y)² = e⁴ − 2(x + y)e³ + (x² + 4xy + y²)e² − 2xy(x + y)e + x²y²
-      S2[ij] = gram[4][ij] - 2 * (x + y) * gram[3][ij] + (x * x + 4 * x * y + y * y) * gram[2][ij] -
-               2 * x * y * (x + y) * gram[1][ij] + x * x * y * y * gram[0][ij];
+      base.gram[i * K + j] = s.gram[i * M + j];
+      S1[i * K + j] = s.gram[(K + i) * M + j];
+      S2[i * K + j] = s.gram[(K + i) * M + K + j];
     }
   std::vector<double> var, dvar;
   ratio_expectation(N_k, base, m, S1, S2, var, dvar);
@@ -776,16 +789,36 @@ MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector
     out.mu.push_back(b2 * var[k]);
     out.sigma.push_back(b2 * dvar[k]);
   }
-  if (!r.f_bootstrap.empty()) {  // each resample's β² (⟨e²⟩ − ⟨e⟩²) at its own solution
-    Spread spread{std::size_t(K)};
-    for_each_resample(p, r, [&](const std::vector<double>& c, const std::vector<double>& f, const std::vector<double>& a) {
-      const std::vector<double> m0 = weighted_col(p, a, f, c, nullptr), mp = weighted_col(p, a, f, c, &w[0]),
-                                mm = weighted_col(p, a, f, c, &w[1]), m2 = weighted_col(p, a, f, c, &w[2]);
-      for (int k = 0; k < K; ++k) {
-        const double mean = (mp[k] - mm[k]) / m0[k];
-        spread.add(std::size_t(k), samples.betas[k] * samples.betas[k] * (m2[k] / m0[k] - mean * mean));
+  if (!r.f_bootstrap.empty()) {
+    // Each resample's β_k² (⟨H_k²⟩_k − ⟨H_k⟩_k²) at its own solution, from the weighted sums of
+    // the centred variables x_v and their products x_v x_w.
+    const std::size_t V = 1 + C;
+    std::vector<std::vector<double>> xx;
+    for (std::size_t v = 0; v < V; ++v)
+      for (std::size_t w = v; w < V; ++w) {
+        xx.emplace_back(count);
+        for (std::size_t n = 0; n < count; ++n) xx.back()[n] = x[v][n] * x[w][n];
       }
-    });
+    Spread spread{std::size_t(K)};
+    for_each_resample(p, r,
+                      [&](const std::vector<double>& c, const std::vector<double>& f, const std::vector<double>& a) {
+                        const std::vector<double> m0 = weighted_col(p, a, f, c, nullptr);
+                        std::vector<std::vector<double>> m1, m2;
+                        for (std::size_t v = 0; v < V; ++v) m1.push_back(weighted_col(p, a, f, c, &x[v]));
+                        for (const auto& z : xx) m2.push_back(weighted_col(p, a, f, c, &z));
+                        for (int k = 0; k < K; ++k) {
+                          // coefficient of x_v in H_k: 1 for the energy, p_kc for the couplings
+                          auto coef = [&](std::size_t v) { return v == 0 ? 1.0 : samples.couplings[v - 1][k]; };
+                          double mean = 0, second = 0;
+                          std::size_t q = 0;
+                          for (std::size_t v = 0; v < V; ++v) {
+                            mean += coef(v) * m1[v][k] / m0[k];
+                            for (std::size_t w = v; w < V; ++w, ++q)
+                              second += (v == w ? 1.0 : 2.0) * coef(v) * coef(w) * m2[q][k] / m0[k];
+                          }
+                          spread.add(std::size_t(k), samples.betas[k] * samples.betas[k] * (second - mean * mean));
+                        }
+                      });
     out.sigma_bootstrap = spread.stddev();
   }
   return out;

@@ -90,9 +90,6 @@ void add_pmf(MbarReport& rep, const MbarReportOptions& opt, const MbarSamples& s
 }  // namespace
 
 MbarReport mbar_report(const FreeEnergyInput& in, const MbarReportOptions& opt, const parallel::Comm& comm) {
-  if (opt.heat_capacity && !in.coupled.empty())
-    config_error("free_energy.heat_capacity", "needs states that differ in beta alone, not an extended ensemble "
-                                              "(/couplings): add an observable E2 = E^2 and use expectations");
   if (opt.heat_capacity && in.stored())
     config_error("free_energy.heat_capacity", "needs states given by beta (the energies form or a temper output), "
                                               "not /" + in.format + ": add an observable E2 = E^2 and use expectations");
@@ -181,9 +178,11 @@ void write_mbar_output(io::OutputFile& out, const MbarReport& r, bool root) {
       "effective sample number of each state, 1 / sum_n W_nk^2 (pymbar computeEffectiveSampleNumber)", st);
   if (!r.heat_capacity.mu.empty()) {
     vec("heat_capacity/C", r.heat_capacity.mu, "1 (k_B)",
-        "heat capacity of the whole system C_k = beta_k^2 (<E^2>_k - <E>_k^2) at each state (MBAR)", st);
+        "heat capacity of the whole system C_k = beta_k^2 (<H_k^2>_k - <H_k>_k^2) at each state, H_k = E + sum_c p_kc "
+        "A_c (MBAR)",
+        st);
     vec("heat_capacity/dC", r.heat_capacity.sigma, "1 (k_B)",
-        "asymptotic standard error of C_k (MBAR, observable (E - <E>_k)^2)", st);
+        "asymptotic standard error of C_k (MBAR, state-dependent observable (H_k - <H_k>_k)^2)", st);
     if (!r.heat_capacity.sigma_bootstrap.empty())
       vec("heat_capacity/dC_bootstrap", r.heat_capacity.sigma_bootstrap, "1 (k_B)",
           "bootstrap standard error of C_k (free_energy.bootstrap resamples within each state)", st);

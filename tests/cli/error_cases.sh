@@ -172,7 +172,6 @@ expect_error fe_cpl_ukn       "/couplings in 'fe_cpl_ukn.h5': couplings need the
 expect_error fe_cpl_targets   "free_energy.target_fields: needs the targets' couplings: 1 list(s)" free-energy fe_cpl.h5 $o --free_energy.target_betas=2
 expect_error fe_cpl_tfields  "free_energy.target_fields: list 1 (x) has 2 values; expected 1" free-energy fe_cpl.h5 $o --free_energy.target_betas=2 --free_energy.target_fields=0.1,0.2
 expect_error fe_tfields_nocpl "free_energy.target_fields: applies to inputs with /couplings" free-energy fe_en.h5 $o --free_energy.target_betas=2 --free_energy.target_fields=0.1
-expect_error fe_cpl_heat      "free_energy.heat_capacity: needs states that differ in beta alone" free-energy fe_cpl.h5 $o --free_energy.heat_capacity=true
 expect_error fe_not_input    "'fe_other.h5' holds no free-energy input"                   free-energy fe_other.h5 $o
 # The same files that do work: the converter's output, and an unconverged estimate when asked for.
 rm -f osc.h5 fe_ok.h5 fe_unconv.h5

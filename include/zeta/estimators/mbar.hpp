@@ -150,11 +150,12 @@ struct MbarPmf {
 };
 
 //! Collective: the PMF of this rank's observable values A_local (as u_local) at `state`;
-//! Collective: the heat capacity C_k = β_k² (⟨E²⟩_k − ⟨E⟩_k²) (total, in units of k_B) of every
-//! state of an energies problem, and its standard error: MBAR's expectation of the state-dependent
-//! observable (E − ⟨E⟩_k)² at state k (pymbar's computeExpectations with state_dependent = True) and
-//! its asymptotic error, to first order also that of the variance (whose derivative in the centre
-//! vanishes there). Throws for a u_kn problem.
+//! Collective: the heat capacity C_k = β_k² (⟨H_k²⟩_k − ⟨H_k⟩_k²) (total, in units of k_B) of every
+//! state of an energies problem, H_k = E + Σ_c p_kc A_c the energy that u_k = β_k H_k weighs (H = E
+//! without couplings; with a field h, A = −M, the heat capacity at constant field), and its standard
+//! error: MBAR's expectation of the state-dependent observable (H_k − ⟨H_k⟩_k)² at state k (pymbar's
+//! computeExpectations with state_dependent = True) and its asymptotic error, to first order also that
+//! of the variance (whose derivative in the centre vanishes there). Throws for a u_kn problem.
 MbarExpectation mbar_heat_capacity(const MbarSamples& samples, const std::vector<std::int64_t>& N_k,
                                    const MbarResult& r, const parallel::Comm& comm);
 
