@@ -78,11 +78,7 @@ TEST(TrainNetRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
     // sn: pcd with spectral normalisation.
     const std::string o = obj == "sn" ? kSnNet : "--train.objective=" + obj;
     const auto run = [&](const std::vector<std::string>& a, const parallel::Comm& c) {
-      std::vector<std::string> args;
-      args.reserve(a.size() + 1);
-      args.push_back(o);
-      args.insert(args.end(), a.begin(), a.end());
-      return run_train(kNet, args, c);
+      return run_train(kNet, test::prepend(o, a), c);
     };
     const auto nw = run({"--train.deterministic=false", "--output.file="}, world);
     const auto more = [&](const apps::TrainResult&, const apps::TrainResult& rs, const std::string& one) {

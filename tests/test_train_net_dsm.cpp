@@ -64,11 +64,7 @@ TEST(TrainNetDsm, DeterministicIsBitwiseOnAnyRankCount) {
   for (const std::string variant : {"plain", "sn", "sigmas"}) {
     const std::string o = variant == "sn" ? kSn : variant == "sigmas" ? "--train.sigma=0.1,0.5" : "--run.seed=3";
     const auto run = [&](const std::vector<std::string>& a, const parallel::Comm& c) {
-      std::vector<std::string> args;
-      args.reserve(a.size() + 1);
-      args.push_back(o);
-      args.insert(args.end(), a.begin(), a.end());
-      return run_train(kNet, args, c);
+      return run_train(kNet, test::prepend(o, a), c);
     };
     const auto more = [&](const apps::TrainResult&, const apps::TrainResult& rs, const std::string& one) {
       EXPECT_EQ(dataset(one, "/train/step"), (std::vector<double>{0, 5, 10}));

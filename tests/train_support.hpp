@@ -56,6 +56,15 @@ inline apps::TrainResult run_train(const std::string& ini, std::vector<std::stri
   return apps::train(cfg, comm);
 }
 
+//! `first` followed by `rest` (overrides in front of a test's own).
+inline std::vector<std::string> prepend(const std::string& first, const std::vector<std::string>& rest) {
+  std::vector<std::string> all;
+  all.reserve(rest.size() + 1);
+  all.push_back(first);
+  all.insert(all.end(), rest.begin(), rest.end());
+  return all;
+}
+
 //! The message of the error that run() throws, or "(no error)" if it runs through. The
 //! error must be collective: every rank throws it, so the command exits != 0 everywhere.
 template <class Run>
@@ -69,13 +78,11 @@ std::string error_of(const Run& run) {
   return "(no error)";
 }
 
-//! error_of `zeta train` from INI text and overrides, writing no output file.
+//! error_of `zeta train` from INI text and overrides, writing no output file unless the
+//! overrides name one.
 inline std::string train_error(const std::string& ini, const std::vector<std::string>& overrides,
                                const parallel::Comm& comm) {
-  std::vector<std::string> o;
-  o.reserve(overrides.size() + 1);
-  o.insert(o.end(), overrides.begin(), overrides.end());
-  o.emplace_back("--output.file=");
+  const auto o = prepend("--output.file=", overrides);
   return error_of([&] { run_train(ini, o, comm); });
 }
 
