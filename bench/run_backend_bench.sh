@@ -6,8 +6,10 @@
 #   serial-1r   Serial build, 1 rank
 #   serial-2r   Serial build, 2 ranks x 1 thread        (the issue's reference)
 #   omp-1t      OpenMP build, 1 rank x 1 thread
-#   omp-2t      OpenMP build, 1 rank x 2 threads, OpenBLAS single-threaded
-#   omp-2t-b2   OpenMP build, 1 rank x 2 threads, OPENBLAS_NUM_THREADS=2 (GEMMs on both cores)
+#   omp-2t      OpenMP build, 1 rank x 2 threads, OpenBLAS single-threaded (host GEMMs split
+#               into row blocks over the 2 OpenMP threads: linalg::host_gemm)
+#   omp-2t-b2   OpenMP build, 1 rank x 2 threads, OPENBLAS_NUM_THREADS=2 (OpenBLAS' own
+#               threads as well, inside each block)
 #
 # Workloads (one core per rank or thread; the machine needs 2 idle cores):
 #   sample_mala_d50   zeta sample, MALA, Gaussian d = 50 (input/gaussian_mala.ini), 4096 chains

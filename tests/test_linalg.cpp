@@ -2,12 +2,18 @@
 //! widths on and off the vector and pass boundaries, transposed patterns, β ≠ 0, and
 //! the refusal of a matrix that is not 0/1. linalg/packed.hpp: every entry of a packed
 //! GEMM is the FMA chain over k of its contract, for shapes on and off the tile edges.
+//! linalg/blas_threads.hpp: OpenBLAS single-threaded in a rank; host GEMMs split into row
+//! blocks (a rank's host threads) keep a double GEMM's bits and a float one's to rounding.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "zeta/linalg/binary.hpp"
+#include "zeta/linalg/blas_threads.hpp"
+#include "zeta/linalg/gemm.hpp"
 #include "zeta/linalg/packed.hpp"
 #include "zeta/rng/philox.hpp"
 
@@ -28,6 +34,48 @@ std::vector<Real> dense(int k, int n, std::uint32_t seed) {
   const rng::Stream s(seed, 1, 0, rng::kInit);
   for (std::size_t q = 0; q < b.size(); ++q) b[q] = Real(2 * s.uniform(std::uint32_t(q)) - 1);
   return b;
+}
+
+TEST(BlasThreads, OpenBlasIsSingleThreadedInARank) {
+  if (std::getenv("OPENBLAS_NUM_THREADS")) GTEST_SKIP() << "OPENBLAS_NUM_THREADS is set";
+  EXPECT_EQ(linalg::blas_threads(), 1);
+}
+
+TEST(HostGemmRows, TheBlockCountKeepsDoubleBitsAndFloatRounding) {
+  // The RBM's CD-1 shapes (a batch of 256 against 784 x 500 weights) and ragged ones, each
+  // product form the models use, C's rows in 1 to 5 blocks (an OpenMP rank's threads).
+  for (const int m : {256, 255, 61}) {
+    const int k = 784, n = 500;
+    const auto a = dense(m, k, 11), b = dense(k, n, 12), c0 = dense(m, n, 13);
+    for (const bool ta : {false, true})
+      for (const bool tb : {false, true}) {
+        std::vector<std::vector<Real>> out;
+        for (const int parts : {1, 2, 3, 5, 2}) {
+          auto c = c0;
+          linalg::host_gemm_rows(parts, ta, tb, m, n, k, Real(0.5), a.data(), ta ? m : k, b.data(), tb ? k : n,
+                                 Real(0.25), c.data(), n);
+          out.push_back(c);
+        }
+        const std::size_t bytes = out[0].size() * sizeof(Real);
+        EXPECT_EQ(std::memcmp(out[1].data(), out[4].data(), bytes), 0) << "2 blocks twice, m " << m;
+        for (std::size_t t = 1; t < 4; ++t) {
+          if (sizeof(Real) == sizeof(double)) {
+            EXPECT_EQ(std::memcmp(out[0].data(), out[t].data(), bytes), 0) << "m " << m << " ta " << ta << " tb " << tb;
+          }
+          for (std::size_t q = 0; q < out[0].size(); ++q)
+            ASSERT_NEAR(out[t][q], out[0][q], kTol * 10 * (1 + std::abs(out[0][q])));
+        }
+        // and the product itself, on a few entries
+        for (const int i : {0, m / 2, m - 1})
+          for (const int j : {0, n - 1}) {
+            double ref = 0.25 * c0[std::size_t(i) * n + j];
+            for (int l = 0; l < k; ++l)
+              ref += 0.5 * a[ta ? std::size_t(l) * m + i : std::size_t(i) * k + l] *
+                     b[tb ? std::size_t(j) * k + l : std::size_t(l) * n + j];
+            EXPECT_NEAR(out[2][std::size_t(i) * n + j], ref, kTol * 100 * (1 + std::abs(ref)));
+          }
+      }
+  }
 }
 
 TEST(BinaryGemm, MatchesTheTripleLoop) {

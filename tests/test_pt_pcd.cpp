@@ -287,10 +287,11 @@ TEST(PtPcdMlp, SameBitsOnEveryRankCountAndRestart) {
   }
   world.barrier();
   // train.chains is one chain per batch row; no replay buffer.
-  for (const auto& [arg, key] : std::vector<std::pair<std::string, std::string>>{
+  // (No structured binding: a lambda capturing one is C++20, a warning for nvcc.)
+  for (const auto& arg_key : std::vector<std::pair<std::string, std::string>>{
            {"--train.chains=48", "train.chains"}, {"--train.buffer_size=100", "train.buffer_size"}}) {
-    const std::string e = error_of([&] { run_train(kMlp, {arg, "--output.file="}, world); });
-    EXPECT_NE(e.find(key), std::string::npos) << e;
+    const std::string e = error_of([&] { run_train(kMlp, {arg_key.first, "--output.file="}, world); });
+    EXPECT_NE(e.find(arg_key.second), std::string::npos) << e;
   }
 }
 

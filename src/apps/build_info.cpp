@@ -5,6 +5,7 @@
 #include "apps/apps.hpp"
 #include "zeta/config.hpp"
 #include "zeta/core/types.hpp"
+#include "zeta/linalg/blas_threads.hpp"
 
 extern "C" char* openblas_get_config(void);
 
@@ -35,6 +36,7 @@ JsonSummary build_info(const parallel::Comm& comm) {
   H5get_libversion(&maj, &min, &rel);
   j.add("hdf5", std::to_string(maj) + "." + std::to_string(min) + "." + std::to_string(rel));
   j.add("blas", openblas_get_config());
+  j.add("blas_threads", linalg::blas_threads());
   j.add("ranks", comm.size());
   return j;
 }
