@@ -19,8 +19,8 @@ void declare_tempered_keys(Config& cfg) {
               "(round-trip-optimal NRPT schedule, Syed et al. 2021), as temper.adapt: the inner betas move during "
               "the first train.temper_adapt_steps steps, beta_min and beta = 1 stay (needs temper_count >= 3)");
   cfg.declare("train.temper_adapt_steps", "0",
-              "pt_pcd with train.temper_adapt: the steps the ladder adapts in (>= 1), after which it stays and the "
-              "swap statistics restart");
+              "pt_pcd with train.temper_adapt: the first steps, in which the ladder adapts (>= 1); then it stays and "
+              "the swap statistics restart (so run.steps should be well beyond it)");
   cfg.declare("train.temper_adapt_rounds", "6",
               "pt_pcd with train.temper_adapt: adaptation windows, of doubling length, in train.temper_adapt_steps "
               "(1 to 40)");
