@@ -184,7 +184,9 @@ TEST(PtPcd, NegativePhaseHasTheExactModelMeanWherePcdIsStuck) {
 struct PairAcceptance {
   std::vector<double> rate;
   std::int64_t min_attempts = 0;
-  double spread() const { return *std::max_element(rate.begin(), rate.end()) - *std::min_element(rate.begin(), rate.end()); }
+  double spread() const {
+    return *std::max_element(rate.begin(), rate.end()) - *std::min_element(rate.begin(), rate.end());
+  }
 };
 PairAcceptance acceptance_between(training::RbmTempered& t, const parallel::Comm& comm, std::int64_t from,
                                   std::int64_t to) {
@@ -266,8 +268,7 @@ TEST(PtPcd, AdaptedLadderEqualisesSwapAcceptance) {
 
 // The same parameters, monitors and checkpoint on every rank count; a restart, on the
 // same ranks or on one, ends as the straight run. `ini`: with a fixed or an adapting ladder.
-void expect_same_bits_and_restart(const std::string& ini, const std::string& name,
-                                  std::vector<std::string> sets) {
+void expect_same_bits_and_restart(const std::string& ini, const std::string& name, std::vector<std::string> sets) {
   const std::string& kTempered = ini;
   parallel::Comm world(MPI_COMM_WORLD);
   const BimodalCsv csv(world, name);
@@ -311,14 +312,52 @@ void expect_same_bits_and_restart(const std::string& ini, const std::string& nam
   world.barrier();
 }
 
-TEST(PtPcd, SameBitsOnEveryRankCountAndRestart) { expect_same_bits_and_restart(kTempered, "pt_pcd_ranks", {}); }
+TEST(PtPcd, SameBitsOnEveryRankCountAndRestart) {
+  expect_same_bits_and_restart(kTempered, "pt_pcd_ranks", {});
+}
 
 // Adapting: windows end at steps 2, 6, 14 and 30 of 40, the restart at 17 is mid-adaptation;
 // the checkpoint holds the ladder of the moment.
 TEST(PtPcd, AdaptingLadderSameBitsOnEveryRankCountAndRestart) {
-  expect_same_bits_and_restart(kTempered + "temper_adapt = acceptance\ntemper_adapt_steps = 30\ntemper_adapt_rounds = 4\n",
-                               "pt_pcd_adapt_ranks",
-                               {"/train/temper_betas", "/train/temper_window_attempts", "/train/temper_window_prob"});
+  expect_same_bits_and_restart(
+      kTempered + "temper_adapt = acceptance\ntemper_adapt_steps = 30\ntemper_adapt_rounds = 4\n", "pt_pcd_adapt_ranks",
+      {"/train/temper_betas", "/train/temper_window_attempts", "/train/temper_window_prob"});
+}
+
+// A checkpoint whose ladder is not one (β_2 above β_3, edited by hand with the checksums
+// removed, as an earlier zeta's checkpoint has none) is refused naming the dataset, on
+// every rank.
+TEST(PtPcd, CheckpointWithABrokenLadderIsRefused) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const BimodalCsv csv(world, "pt_pcd_bad_ladder");
+  const std::string ckpt = "pt_pcd_bad_ladder_n" + std::to_string(world.size()) + ".ckpt";
+  const std::string ini = kTempered + "temper_adapt = acceptance\ntemper_adapt_steps = 30\n";
+  const std::vector<std::string> args = {"--data.path=" + csv.path, "--output.file=", "--checkpoint.file=" + ckpt};
+  std::vector<std::string> first = args;
+  first.push_back("--run.steps=17");
+  run_train(ini, first, world);
+  if (world.root()) {
+    const hid_t f = H5Fopen(ckpt.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    EXPECT_GE(H5Adelete(f, "zeta_crc32"), 0);
+    const hid_t d = H5Dopen2(f, "/train/temper_betas", H5P_DEFAULT);
+    std::vector<double> b(5);
+    EXPECT_GE(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, b.data()), 0);
+    EXPECT_LT(b[1], b[2]);
+    std::swap(b[1], b[2]);
+    EXPECT_GE(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, b.data()), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
+  world.barrier();
+  std::vector<std::string> again = args;
+  again.push_back("--checkpoint.restart=true");
+  const std::string e = error_of([&] { run_train(ini, again, world); });
+  EXPECT_NE(e.find("/train/temper_betas"), std::string::npos) << e;
+  world.barrier();
+  if (world.root())
+    for (const std::string& f : {ckpt, ckpt + ".prev"}) std::remove(f.c_str());
+  world.barrier();
 }
 
 // An MLP energy's tempered negative phase: the same bits on every rank count, restart
@@ -353,8 +392,7 @@ step_size = 0.01
 clamp = -4, 4
 )";
 
-void expect_mlp_same_bits_and_restart(const std::string& kMlp, const std::string& name,
-                                      std::vector<std::string> sets) {
+void expect_mlp_same_bits_and_restart(const std::string& kMlp, const std::string& name, std::vector<std::string> sets) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::string tag = name + "_n" + std::to_string(world.size());
   const std::string straight = tag + "_straight.ckpt", half = tag + "_half.ckpt";
@@ -403,8 +441,9 @@ TEST(PtPcdMlp, SameBitsOnEveryRankCountAndRestart) {
 // Adapting (barrier): windows end at steps 2, 8 and 20 of 30, the restart at 13 is
 // mid-adaptation.
 TEST(PtPcdMlp, AdaptingLadderSameBitsOnEveryRankCountAndRestart) {
-  expect_mlp_same_bits_and_restart(kMlp + "[train]\ntemper_adapt = barrier\ntemper_adapt_steps = 20\ntemper_adapt_rounds = 3\n",
-                                   "pt_pcd_mlp_adapt", {"/train/temper_betas", "/train/temper_window_prob"});
+  expect_mlp_same_bits_and_restart(
+      kMlp + "[train]\ntemper_adapt = barrier\ntemper_adapt_steps = 20\ntemper_adapt_rounds = 3\n", "pt_pcd_mlp_adapt",
+      {"/train/temper_betas", "/train/temper_window_prob"});
 }
 
 // The issue's bimodal case: a mixture of two 2-D Gaussians (std 0.4) at (−2, 0) and

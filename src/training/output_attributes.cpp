@@ -59,8 +59,10 @@ void describe_output(io::OutputFile& out) {
     out.describe("/train/true_nll", "nat",
                  "mean negative log-likelihood of the held-out points under the synthetic data's true density");
   const std::vector<Column> tempered = {
-      {"temper_betas", "1/kT", "pt_pcd: the ladder's inverse temperatures at the end (train.temper_adapt moves the inner ones)"},
-      {"temper_acceptance", "1", "pt_pcd: accepted share of the swaps between levels k and k + 1 (after the adaptation)"},
+      {"temper_betas", "1/kT",
+       "pt_pcd: the ladder's inverse temperatures at the end (train.temper_adapt moves the inner ones)"},
+      {"temper_acceptance", "1",
+       "pt_pcd: accepted share of the swaps between levels k and k + 1 (after the adaptation)"},
       {"temper_round_trips", "1", "pt_pcd: round trips 0 -> K - 1 -> 0 of each replica (after the adaptation)"}};
   const std::vector<std::string> tempered_axes = {"level", "pair", "replica"};
   for (std::size_t i = 0; i < tempered.size(); ++i) {

@@ -115,8 +115,7 @@ void TemperedLadder::read(hid_t f, const std::string& file) {
   const auto b = io::read_array<double>(f, file, "/train/temper_betas", {K});
   // The ends are the keys' (β_1 = train.temper_beta_min, β_K = 1), the inner ones between.
   for (std::size_t k = 0; k < b.size(); ++k)
-    if (!std::isfinite(b[k]) || (k > 0 && !(b[k] > b[k - 1])) ||
-        ((k == 0 || k + 1 == b.size()) && b[k] != betas_[k]))
+    if (!std::isfinite(b[k]) || (k > 0 && !(b[k] > b[k - 1])) || ((k == 0 || k + 1 == b.size()) && b[k] != betas_[k]))
       io::corrupt(file, "/train/temper_betas", "is not an increasing ladder from train.temper_beta_min to 1");
   betas_ = b;
   window_attempts_ = io::read_array<std::int64_t>(f, file, "/train/temper_window_attempts", {K - 1});

@@ -13,7 +13,8 @@
 //!   negatives  the β = 1 replica of chain p·b + j is batch row p·b + j's negative.
 //! Initial replicas are fresh noise (U(sampler.clamp) or N(0, sampler.init_scale²)). A
 //! checkpoint holds /train/replicas [chains·K, dim] and the exchange state besides θ and
-//! the optimizer (and, adapting, the ladder and its window); the seed's check after training draws its negatives from a copy.
+//! the optimizer (and, adapting, the ladder and its window); the seed's check after
+//! training draws its negatives from a copy.
 #pragma once
 #include <cstdint>
 #include <string>
