@@ -112,6 +112,36 @@ std::vector<double> equalize_acceptance(const std::vector<double>& betas, const 
   return out;
 }
 
+std::vector<std::int64_t> adaptation_window_ends(int rounds, std::int64_t steps) {
+  std::vector<std::int64_t> window_end;
+  if (steps <= 0) return window_end;
+  const double total = std::ldexp(1.0, rounds) - 1;
+  for (int j = 0; j < rounds; ++j) {
+    const auto e = static_cast<std::int64_t>(double(steps) * (std::ldexp(1.0, j + 1) - 1) / total);
+    if (e > 0 && (window_end.empty() || e > window_end.back())) window_end.push_back(e);
+  }
+  return window_end;
+}
+
+bool adapt_betas(LadderAdapt adapt, const ReplicaExchange& ex, const std::vector<std::int64_t>& window_attempts,
+                 const std::vector<double>& window_prob, std::vector<double>& betas) {
+  const int K = static_cast<int>(betas.size());
+  std::vector<double> a(K - 1);
+  for (int k = 0; k + 1 < K; ++k) {
+    const std::int64_t n = ex.attempts()[k] - window_attempts[k];
+    if (n == 0) return false;  // a pair was never tried in this window: keep the ladder
+    a[k] = (ex.accept_prob_sum()[k] - window_prob[k]) / double(n);
+  }
+  if (adapt == LadderAdapt::barrier) {
+    std::vector<double> r(K - 1);
+    for (int k = 0; k + 1 < K; ++k) r[k] = 1 - a[k];
+    betas = barrier_schedule(betas, r);
+  } else if (adapt == LadderAdapt::acceptance) {
+    betas = equalize_acceptance(betas, a, 2.0);
+  }
+  return adapt != LadderAdapt::none;
+}
+
 ReplicaExchange::ReplicaExchange(int levels, int copies)
     : K_(levels),
       copies_(copies),

@@ -8,32 +8,12 @@
 namespace zeta::tempering::detail {
 
 std::vector<std::int64_t> adaptation_window_ends(const TemperSpec& ts, std::int64_t burn_in) {
-  std::vector<std::int64_t> window_end;
-  if (ts.adapt != LadderAdapt::none && burn_in > 0) {
-    const double total = std::ldexp(1.0, ts.adapt_rounds) - 1;
-    for (int j = 0; j < ts.adapt_rounds; ++j) {
-      const auto e = static_cast<std::int64_t>(double(burn_in) * (std::ldexp(1.0, j + 1) - 1) / total);
-      if (e > 0 && (window_end.empty() || e > window_end.back())) window_end.push_back(e);
-    }
-  }
-  return window_end;
+  if (ts.adapt == LadderAdapt::none) return {};
+  return tempering::adaptation_window_ends(ts.adapt_rounds, burn_in);
 }
 
 void adapt_ladder(const TemperSpec& ts, const ReplicaExchange& ex, RunState& st) {
-  const int K = static_cast<int>(st.betas.size());
-  std::vector<double> a(K - 1);
-  for (int k = 0; k + 1 < K; ++k) {
-    const std::int64_t n = ex.attempts()[k] - st.window_attempts[k];
-    if (n == 0) return;  // a pair was never tried in this window: keep the ladder
-    a[k] = (ex.accept_prob_sum()[k] - st.window_prob[k]) / double(n);
-  }
-  if (ts.adapt == LadderAdapt::barrier) {
-    std::vector<double> r(K - 1);
-    for (int k = 0; k + 1 < K; ++k) r[k] = 1 - a[k];
-    st.betas = barrier_schedule(st.betas, r);
-  } else {
-    st.betas = equalize_acceptance(st.betas, a, 2.0);
-  }
+  adapt_betas(ts.adapt, ex, st.window_attempts, st.window_prob, st.betas);
 }
 
 void exchange_results(const ReplicaExchange& ex, int K, TemperResult& res) {

@@ -14,14 +14,16 @@ MlpTempered::MlpTempered(const TrainSpec& ts, const data::DataSpec& dspec, const
       K_(int(ts.temper_betas.size())),
       rep_(parallel::ChainRange{ts.chains * K_, mine_.offset * b_ * K_, nloc_ * b_ * K_}, d.dim, 1.0),
       target_("zeta::train::pt_target", nloc_ * b_),
-      ex_(K_, int(ts.chains)) {
+      ex_(K_, int(ts.chains)),
+      ladder_(ts) {
   relabel();
 }
 
 const std::vector<std::string>& MlpTempered::signature_keys() const {
   static const std::vector<std::string> keys = [this] {
     std::vector<std::string> k = MlpContrastive::signature_keys();
-    for (const char* key : {"train.chains", "train.temper_count", "train.temper_beta_min"}) k.push_back(key);
+    k.push_back("train.chains");
+    for (const std::string& key : tempered_signature_keys()) k.push_back(key);
     return k;
   }();
   return keys;
@@ -34,7 +36,7 @@ void MlpTempered::start() {
 void MlpTempered::relabel() {
   const std::int64_t n = rep_.range.count, first = replica_offset();
   auto hb = Kokkos::create_mirror_view(rep_.beta);
-  for (std::int64_t r = 0; r < n; ++r) hb(r) = Real(ts_.temper_betas[std::size_t(ex_.level_of(first + r))]);
+  for (std::int64_t r = 0; r < n; ++r) hb(r) = Real(ladder_.betas()[std::size_t(ex_.level_of(first + r))]);
   Kokkos::deep_copy(rep_.beta, hb);
   auto ht = Kokkos::create_mirror_view(target_);
   for (std::int64_t c = 0; c < nloc_ * b_; ++c) ht(c) = ex_.chain_at(int(mine_.offset * b_ + c), K_ - 1) - first;
@@ -54,6 +56,7 @@ void MlpTempered::negatives(std::int64_t s, bool keep) {
   // the labels are left as they were.
   Matrix<Space> saved;
   tempering::ReplicaExchange saved_ex = ex_;
+  TemperedLadder saved_ladder = ladder_;
   if (!keep) {
     saved = Matrix<Space>("zeta::train::pt_saved", rep_.x.extent(0), rep_.x.extent(1));
     Kokkos::deep_copy(saved, rep_.x);
@@ -64,7 +67,8 @@ void MlpTempered::negatives(std::int64_t s, bool keep) {
     replica_gradients();
   }
   const auto all = comm_.allgather_chain_rows(host_copy(rep_.E), 1, rep_.range);
-  ex_.round(s + 1, tempering::SwapScheme::deo, ts_.temper_betas, all, ts_.seed, true);
+  ex_.round(s + 1, tempering::SwapScheme::deo, ladder_.betas(), all, ts_.seed, true);
+  ladder_.after_round(s, ex_);
   relabel();
   const auto x = rep_.x, neg = term_.neg().x;
   const auto t = target_;
@@ -76,6 +80,7 @@ void MlpTempered::negatives(std::int64_t s, bool keep) {
   if (!keep) {
     Kokkos::deep_copy(rep_.x, saved);
     ex_ = saved_ex;
+    ladder_ = saved_ladder;
     relabel();
   }
 }
@@ -83,7 +88,12 @@ void MlpTempered::negatives(std::int64_t s, bool keep) {
 void MlpTempered::add_objective_json(JsonSummary& j) const {
   MlpContrastive::add_objective_json(j);
   j.add("chains", ts_.chains);
-  add_tempering_json(j, ts_, ex_);
+  ladder_.add_json(j, ex_);
+}
+
+void MlpTempered::write_output(io::OutputFile& out, std::int64_t step) {
+  MlpContrastive::write_output(out, step);
+  ladder_.write_output(out, ex_);
 }
 
 void MlpTempered::gather_extra() {
@@ -96,6 +106,7 @@ void MlpTempered::write_extra(hid_t f) {
   io::write_array(f, "/train/replicas", {hsize_t(rep_.range.global), hsize_t(dim_)}, replicas_all_.data());
   io::write_array(f, "/train/exchange", {hsize_t(ex_state_.size())}, ex_state_.data());
   io::write_array(f, "/train/exchange_prob", {hsize_t(ex_prob_.size())}, ex_prob_.data());
+  ladder_.write(f);
 }
 
 void MlpTempered::read_extra(hid_t f, const std::string& file) {
@@ -110,6 +121,7 @@ void MlpTempered::read_extra(hid_t f, const std::string& file) {
   } catch (const Error&) {
     io::corrupt(file, "/train/exchange", "is not a replica-exchange state of this ladder");
   }
+  ladder_.read(f, file);
 }
 
 void MlpTempered::restore_extra() {
@@ -117,6 +129,7 @@ void MlpTempered::restore_extra() {
   comm_.broadcast(ex_state_);
   comm_.broadcast(ex_prob_);
   ex_.load_state(ex_state_, ex_prob_);
+  ladder_.broadcast(comm_);
   auto h = Kokkos::create_mirror_view(rep_.x);
   const std::size_t at = std::size_t(replica_offset()) * dim_;
   for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] = Real(replicas_all_[at + i]);

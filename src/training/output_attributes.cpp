@@ -58,6 +58,17 @@ void describe_output(io::OutputFile& out) {
   if (io::exists(f, "/train/true_nll"))
     out.describe("/train/true_nll", "nat",
                  "mean negative log-likelihood of the held-out points under the synthetic data's true density");
+  const std::vector<Column> tempered = {
+      {"temper_betas", "1/kT",
+       "pt_pcd: the ladder's inverse temperatures at the end (train.temper_adapt moves the inner ones)"},
+      {"temper_acceptance", "1",
+       "pt_pcd: accepted share of the swaps between levels k and k + 1 (after the adaptation)"},
+      {"temper_round_trips", "1", "pt_pcd: round trips 0 -> K - 1 -> 0 of each replica (after the adaptation)"}};
+  const std::vector<std::string> tempered_axes = {"level", "pair", "replica"};
+  for (std::size_t i = 0; i < tempered.size(); ++i) {
+    const std::string name = std::string("/train/") + tempered[i].name;
+    if (io::exists(f, name)) out.describe(name, tempered[i].units, tempered[i].description, {tempered_axes[i]});
+  }
   const char* every = " of the check after the last step (one batch, global row order)";
   const std::vector<Column> eval = {{"energy_data", "kT", "energy E(x) of the data rows"},
                                     {"energy_model", "kT", "energy E(x) of negatives drawn as in training"},

@@ -15,7 +15,9 @@ RbmTempered::RbmTempered(const TrainSpec& ts, const data::Dataset& d, models::Rb
     : RbmContrastive(ts, d, rbm, std::move(base_bias), comm),
       K_(int(ts.temper_betas.size())),
       ex_(K_, int(ts.chains)),
-      held_ex_(K_, int(ts.chains)) {
+      held_ex_(K_, int(ts.chains)),
+      ladder_(ts),
+      held_ladder_(ts) {
   const std::int64_t n = nloc_ * cp_ * K_;
   vrep_ = Matrix<Space>("zeta::train::pt_visible", n, nv_);
   hrep_ = Matrix<Space>("zeta::train::pt_hidden", n, nh_);
@@ -28,8 +30,7 @@ RbmTempered::RbmTempered(const TrainSpec& ts, const data::Dataset& d, models::Rb
 const std::vector<std::string>& RbmTempered::signature_keys() const {
   static const std::vector<std::string> keys = [this] {
     std::vector<std::string> k = RbmContrastive::signature_keys();
-    k.push_back("train.temper_count");
-    k.push_back("train.temper_beta_min");
+    for (const std::string& key : tempered_signature_keys()) k.push_back(key);
     return k;
   }();
   return keys;
@@ -38,7 +39,7 @@ const std::vector<std::string>& RbmTempered::signature_keys() const {
 void RbmTempered::relabel() {
   const std::int64_t n = nloc_ * cp_ * K_, first = replica_offset();
   auto hb = Kokkos::create_mirror_view(beta_);
-  for (std::int64_t r = 0; r < n; ++r) hb(r) = Real(ts_.temper_betas[std::size_t(ex_.level_of(first + r))]);
+  for (std::int64_t r = 0; r < n; ++r) hb(r) = Real(ladder_.betas()[std::size_t(ex_.level_of(first + r))]);
   Kokkos::deep_copy(beta_, hb);
   auto ht = Kokkos::create_mirror_view(target_);
   for (std::int64_t c = 0; c < nloc_ * cp_; ++c) ht(c) = ex_.chain_at(int(chain_offset() + c), K_ - 1) - first;
@@ -58,7 +59,8 @@ void RbmTempered::gradient(std::int64_t s, GradientSum<Space>& grad) {
   const std::int64_t n = nloc_ * cp_ * K_;
   energy_all_ =
       comm_.allgather_chain_rows(host_copy(E_), 1, parallel::ChainRange{ts_.chains * K_, replica_offset(), n});
-  ex_.round(s + 1, tempering::SwapScheme::deo, ts_.temper_betas, energy_all_, ts_.seed, true);
+  ex_.round(s + 1, tempering::SwapScheme::deo, ladder_.betas(), energy_all_, ts_.seed, true);
+  ladder_.after_round(s, ex_);
   relabel();
   // The β = 1 replica of each chain into the PCD chain rows.
   const auto v = vrep_, neg = vneg_;
@@ -77,10 +79,12 @@ void RbmTempered::hold_state(bool on) {
     held_v_ = Matrix<Space>("zeta::train::pt_held", vrep_.extent(0), vrep_.extent(1));
     Kokkos::deep_copy(held_v_, vrep_);
     held_ex_ = ex_;
+    held_ladder_ = ladder_;
   } else {
     Kokkos::deep_copy(vrep_, held_v_);
     held_v_ = Matrix<Space>();
     ex_ = held_ex_;
+    ladder_ = held_ladder_;
     relabel();
   }
 }
@@ -99,6 +103,7 @@ void RbmTempered::write_state(hid_t f) {
   io::write_array(f, "/train/replicas", {hsize_t(ts_.chains * K_), hsize_t(nv_)}, replicas_all_.data());
   io::write_array(f, "/train/exchange", {hsize_t(ex_state_.size())}, ex_state_.data());
   io::write_array(f, "/train/exchange_prob", {hsize_t(ex_prob_.size())}, ex_prob_.data());
+  ladder_.write(f);
 }
 
 std::vector<double> RbmTempered::read_state(hid_t f, const std::string& file) {
@@ -116,6 +121,7 @@ std::vector<double> RbmTempered::read_state(hid_t f, const std::string& file) {
   } catch (const Error&) {
     io::corrupt(file, "/train/exchange", "is not a replica-exchange state of this ladder");
   }
+  ladder_.read(f, file);
   return theta;
 }
 
@@ -125,6 +131,7 @@ void RbmTempered::restore(const std::vector<double>& theta) {
   comm_.broadcast(ex_state_);
   comm_.broadcast(ex_prob_);
   ex_.load_state(ex_state_, ex_prob_);
+  ladder_.broadcast(comm_);
   auto h = Kokkos::create_mirror_view(vrep_);
   const std::size_t at = std::size_t(replica_offset()) * nv_;
   for (std::size_t i = 0; i < h.size(); ++i) h.data()[i] = Real(replicas_all_[at + i]);
@@ -135,7 +142,12 @@ void RbmTempered::restore(const std::vector<double>& theta) {
 
 void RbmTempered::add_json(JsonSummary& j, const TrainResult& res) const {
   RbmContrastive::add_json(j, res);
-  add_tempering_json(j, ts_, ex_);
+  ladder_.add_json(j, ex_);
+}
+
+void RbmTempered::write_output(io::OutputFile& out, std::int64_t step) {
+  RbmContrastive::write_output(out, step);
+  ladder_.write_output(out, ex_);
 }
 
 }  // namespace zeta::training

@@ -41,6 +41,22 @@ std::vector<double> barrier_schedule(const std::vector<double>& betas, const std
 std::vector<double> equalize_acceptance(const std::vector<double>& betas, const std::vector<double>& acceptance,
                                         double gain);
 
+class ReplicaExchange;
+
+//! The ladder's adaptation schedule: the steps (1, 2, …) at which `rounds` windows of
+//! doubling length over the first `steps` steps end (`zeta temper`: temper.adapt_rounds
+//! over run.burn_in; pt_pcd: train.temper_adapt_rounds over train.temper_adapt_steps).
+//! Windows that would be empty are dropped.
+std::vector<std::int64_t> adaptation_window_ends(int rounds, std::int64_t steps);
+
+//! The ladder's update at the end of an adaptation window: `adapt`'s rule (barrier_schedule
+//! on the rejection rates, or equalize_acceptance with gain 2) on each pair's mean
+//! Rao-Blackwellised acceptance since the window began (ex's counts less
+//! `window_attempts` / `window_prob`, their values at the window's start). False, and
+//! `betas` kept, when a pair was not tried in the window. Ends stay fixed.
+bool adapt_betas(LadderAdapt adapt, const ReplicaExchange& ex, const std::vector<std::int64_t>& window_attempts,
+                 const std::vector<double>& window_prob, std::vector<double>& betas);
+
 //! The β labels of `copies` ladders of K levels over R = copies·K replicas
 //! (global chain id copy·K + j starts at level j), exchange rounds and their
 //! diagnostics. Every rank holds the same object and makes the same decisions.

@@ -3,7 +3,8 @@
 //! gradient, with negatives from persistent chains instead of a replay buffer. Each of
 //! the train.chains = train.batch chains (chains / D with each partition, one per batch
 //! row) is a ladder of train.temper_count replicas at β_1 < … < β_K = 1 (geometric from
-//! train.temper_beta_min). Step s:
+//! train.temper_beta_min; train.temper_adapt moves the inner ones in the first
+//! train.temper_adapt_steps steps, TemperedLadder). Step s:
 //!   moves      train.k Langevin moves x ← clamp(x − (ε/2) β clip(∇x E) + √ε z) of every
 //!              replica at its β (samplers::langevin_move, noise keyed by the replica
 //!              r = chain·K + j and s·k + t), ∇x E partition by partition;
@@ -12,7 +13,8 @@
 //!   negatives  the β = 1 replica of chain p·b + j is batch row p·b + j's negative.
 //! Initial replicas are fresh noise (U(sampler.clamp) or N(0, sampler.init_scale²)). A
 //! checkpoint holds /train/replicas [chains·K, dim] and the exchange state besides θ and
-//! the optimizer; the seed's check after training draws its negatives from a copy.
+//! the optimizer (and, adapting, the ladder and its window); the seed's check after
+//! training draws its negatives from a copy.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -35,6 +37,9 @@ class MlpTempered : public MlpContrastive {
   const std::vector<std::string>& signature_keys() const override;
   const char* sampler_name() const override { return "langevin_tempered"; }
   const tempering::ReplicaExchange& exchange() const { return ex_; }
+  //! The current ladder (train.temper_adapt moves it in the first steps).
+  const std::vector<double>& betas() const { return ladder_.betas(); }
+  void write_output(io::OutputFile& out, std::int64_t step) override;
 
  protected:
   void add_objective_json(JsonSummary& j) const override;
@@ -54,6 +59,7 @@ class MlpTempered : public MlpContrastive {
   samplers::Chains<Space> rep_;                //!< local replicas, row (l·b + j)·K + k
   Kokkos::View<std::int64_t*, Space> target_;  //!< per local chain: the row of its β = 1 replica
   tempering::ReplicaExchange ex_;
+  TemperedLadder ladder_;
   std::vector<double> replicas_all_;
   std::vector<std::int64_t> ex_state_;
   std::vector<double> ex_prob_;

@@ -1,7 +1,8 @@
 //! PCD with a tempered negative phase (train.objective = pt_pcd; parallel tempering
 //! PCD, Desjardins et al. 2010), an Objective of the training loop for RBMs: each of the
 //! train.chains persistent chains is a ladder of train.temper_count replicas at
-//! β_1 < … < β_K = 1 (geometric from train.temper_beta_min), which exchange β labels
+//! β_1 < … < β_K = 1 (geometric from train.temper_beta_min; train.temper_adapt moves the
+//! inner ones in the first train.temper_adapt_steps steps, TemperedLadder), which exchange β labels
 //! with their neighbours as `zeta temper` does (tempering::ReplicaExchange, DEO rounds,
 //! round trips). Step s:
 //!   sweeps     train.k block Gibbs sweeps of every replica at its β (counter s·k + t;
@@ -11,8 +12,9 @@
 //!   gradient   as PCD (RbmContrastive), the negative phase the replica at β = 1 of each
 //!              chain (−1/M each), copied into the PCD chain rows, so the monitors see them.
 //! A checkpoint adds every replica's v (/train/replicas [chains·K, visible]) and the
-//! exchange state (/train/exchange, /train/exchange_prob) to PCD's. The JSON adds the
-//! ladder, the swap acceptance per neighbour pair and the round trips.
+//! exchange state (/train/exchange, /train/exchange_prob) to PCD's, and when adapting the
+//! ladder (/train/temper_betas) and its window. The JSON and the output add the ladder,
+//! the swap acceptance per neighbour pair and the round trips.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -40,9 +42,12 @@ class RbmTempered : public RbmContrastive {
   void restore(const std::vector<double>& theta) override;
   const char* sampler_name() const override { return "gibbs_tempered"; }
   void add_json(JsonSummary& j, const TrainResult& res) const override;
+  void write_output(io::OutputFile& out, std::int64_t step) override;
 
   //! The exchange bookkeeping (every rank holds the same).
   const tempering::ReplicaExchange& exchange() const { return ex_; }
+  //! The current ladder (train.temper_adapt moves it in the first steps).
+  const std::vector<double>& betas() const { return ladder_.betas(); }
   //! This rank's β = 1 replicas after the last gradient(), one row per chain (host).
   std::vector<double> target_states() const { return host_copy(vneg_); }
 
@@ -57,6 +62,7 @@ class RbmTempered : public RbmContrastive {
   Kokkos::View<std::int64_t*, Space> target_;  //!< per local chain: the row of its β = 1 replica
   tempering::ReplicaExchange ex_;
   tempering::ReplicaExchange held_ex_;
+  TemperedLadder ladder_, held_ladder_;
   Matrix<Space> held_v_;
   std::vector<double> energy_all_;
   std::vector<double> replicas_all_;  //!< between gather / read and write / restore

@@ -12,6 +12,7 @@
 #include "zeta/models/factory.hpp"
 #include "zeta/parallel/comm.hpp"
 #include "zeta/samplers/samplers.hpp"
+#include "zeta/tempering/ladder.hpp"
 #include "zeta/training/optimizer.hpp"
 
 namespace zeta::training {
@@ -30,6 +31,11 @@ struct TrainSpec {
   //! pt_pcd (training/rbm_tempered.hpp): pcd set too; the ladder's β (increasing, last 1).
   bool pt_pcd = false;
   std::vector<double> temper_betas;
+  //! pt_pcd's ladder adaptation (training/tempered.hpp TemperedLadder): the rule, and its
+  //! windows of doubling length over the first temper_adapt_steps steps.
+  tempering::LadderAdapt temper_adapt = tempering::LadderAdapt::none;
+  std::int64_t temper_adapt_steps = 0;
+  int temper_adapt_rounds = 6;
   int k = 1;
   std::int64_t batch = 0, chains = 0, eval_every = 0;
   std::int64_t ais_every = 0, ais_steps = 0, ais_chains = 0;
