@@ -247,8 +247,7 @@ TEST(NcsnConditional, RestartIsBitForBit) {
   const auto run = [](const std::vector<std::string>& o, const parallel::Comm& c) { return run_train(kRing, o, c); };
   test::expect_restart_bit_for_bit(run, "ncsn_cond", 30, 13, {"/train/dsm_loss", "/train/heldout_nll"}, world);
   if (world.root())
-    for (const char* f : {"ncsn_cond_straight.ckpt", "ncsn_cond_half.ckpt", "ncsn_cond_half.ckpt.copy"})
-      std::remove(f);
+    for (const char* f : {"ncsn_cond_straight.ckpt", "ncsn_cond_half.ckpt", "ncsn_cond_half.ckpt.copy"}) std::remove(f);
   world.barrier();
 }
 

@@ -24,7 +24,9 @@
 namespace zeta::models {
 
 //! The network's noise input at level σ: t = ln σ (a geometric ladder becomes evenly spaced).
-inline double noise_input(double sigma) { return std::log(sigma); }
+inline double noise_input(double sigma) {
+  return std::log(sigma);
+}
 
 template <class Space>
 class NoiseConditionalMlp {
@@ -32,7 +34,8 @@ class NoiseConditionalMlp {
   using space = Space;
 
   NoiseConditionalMlp(const Mlp<Space>& mlp, double sigma) : mlp_(mlp) {
-    if (mlp_.dim() < 2) throw Error("model.layers: a noise-conditional mlp needs the states' inputs and ln sigma", false);
+    if (mlp_.dim() < 2)
+      throw Error("model.layers: a noise-conditional mlp needs the states' inputs and ln sigma", false);
     set_sigma(sigma);
   }
 
@@ -46,13 +49,12 @@ class NoiseConditionalMlp {
   }
   Mlp<Space>& mlp() { return mlp_; }
 
-  void energy(const Matrix<Space>& x, const Vector<Space>& E) {
-    mlp_.energy(with_input(x), E);
-  }
+  void energy(const Matrix<Space>& x, const Vector<Space>& E) { mlp_.energy(with_input(x), E); }
 
   void energy_and_grad(const Matrix<Space>& x, const Vector<Space>& E, const Matrix<Space>& g) {
     const Matrix<Space> xa = with_input(x);
-    if (ga_.extent(0) != xa.extent(0)) ga_ = Matrix<Space>("zeta::NoiseConditionalMlp::grad", xa.extent(0), xa.extent(1));
+    if (ga_.extent(0) != xa.extent(0))
+      ga_ = Matrix<Space>("zeta::NoiseConditionalMlp::grad", xa.extent(0), xa.extent(1));
     mlp_.energy_and_grad(xa, E, ga_);
     const auto ga = ga_;
     const int d = dim();
@@ -67,7 +69,8 @@ class NoiseConditionalMlp {
   //! [x, ln σ] in the input buffer (reallocated when the row count changes).
   Matrix<Space> with_input(const Matrix<Space>& x) {
     const int d = dim();
-    if (static_cast<int>(x.extent(1)) != d) throw Error("internal: noise-conditional mlp input has the wrong dimension", false);
+    if (static_cast<int>(x.extent(1)) != d)
+      throw Error("internal: noise-conditional mlp input has the wrong dimension", false);
     if (xa_.extent(0) != x.extent(0)) xa_ = Matrix<Space>("zeta::NoiseConditionalMlp::input", x.extent(0), d + 1);
     const auto xa = xa_;
     const Real t = Real(noise_input(sigma_));
