@@ -29,6 +29,7 @@ constexpr bool kDouble = sizeof(Real) == 8;
 
 using test::dataset;
 using test::run_train;
+using test::train_error;
 
 const std::string kRing = R"(
 [run]
@@ -62,17 +63,6 @@ eval_samples = 40
 step_size = 0.0005
 steps_per_level = 20
 )";
-
-std::string error_of(const std::vector<std::string>& overrides, const parallel::Comm& comm) {
-  std::vector<std::string> args = overrides;
-  args.push_back("--output.file=");
-  try {
-    run_train(kRing, args, comm);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // ∇x E(x, σ) of the view against central differences of its energy in x, at two levels;
 // and its energy is the Mlp's on [x, ln σ].
@@ -261,7 +251,7 @@ TEST(NcsnConditional, BadInputNamesTheKey) {
       {{"--train.eval_samples=-4"}, "train.eval_samples"},
   };
   for (const auto& [o, key] : cases) {
-    const std::string e = error_of(o, world);
+    const std::string e = train_error(kRing, o, world);
     EXPECT_NE(e.find(key), std::string::npos) << o.front() << ": " << e;
   }
 }
