@@ -65,8 +65,8 @@ class NoiseConditionalMlp {
         });
   }
 
- private:
-  //! [x, ln σ] in the input buffer (reallocated when the row count changes).
+  //! [x, ln σ] in the input buffer (reallocated when the row count changes). Public: nvcc
+  //! refuses an extended lambda in a private member function (STYLE.md, 15).
   Matrix<Space> with_input(const Matrix<Space>& x) {
     const int d = dim();
     if (static_cast<int>(x.extent(1)) != d)
@@ -83,6 +83,7 @@ class NoiseConditionalMlp {
     return xa_;
   }
 
+ private:
   Mlp<Space> mlp_;
   double sigma_ = 1;
   Matrix<Space> xa_, ga_;
