@@ -4,6 +4,8 @@
 #   bench/run_ebm_bench.sh                          # build (if needed) + run + table
 #   REPEATS=5 bench/run_ebm_bench.sh                # more alternating repetitions (default 3)
 #   DSM_STEPS=800 PCD_STEPS=200 bench/run_ebm_bench.sh
+#   WORKLOADS="nce ssm_vr pt" bench/run_ebm_bench.sh  # a subset (default: dsm pcd nce ssm_vr pt)
+#   NO_BUILD=1 bench/run_ebm_bench.sh               # run $BUILD/zeta as it is (no cmake --build)
 #
 # Uses the float Release build in /work/main/build-float (or $BUILD), as
 # run_rbm_bench.sh does. MLP 784-512-512-1 (SiLU), batch 128, Adam lr 1e-4,
@@ -12,6 +14,15 @@
 #   pcd  PCD with a replay buffer of 10 000 U(0,1) states, k = 20 Langevin steps
 #        (eps 0.01, gradient clip 0.01, clamp [0, 1]), restart probability 0.05,
 #        energy regulariser alpha = 1                           target: Zeta >= 1.2x PyTorch
+#   nce  noise-contrastive estimation, nu = 4 noise points per data point from
+#        U([0, 1]^784), learnt ln Z                             target: Zeta >= 1.3x PyTorch
+#   ssm_vr  sliced score matching, variance-reduced form, one Gaussian v per row
+#                                                               target: Zeta >= 1.3x PyTorch
+#   pt   Zeta alone: PT-PCD (train.objective = pt_pcd, 4 replicas per chain on a
+#        geometric beta ladder from 0.3, k = 5 Langevin moves each, DEO swaps) against
+#        PCD with k = 20: both make 128 x 20 Langevin chain updates per parameter update
+#        (PT-PCD on 4 x 128 rows at a time); the overhead is PCD's updates/s over
+#        PT-PCD's, minus 1                                       target: < 5%
 # For each repeat and workload: `zeta train bench/ebm_train.ini` (one rank, no
 # mpirun; its JSON updates_per_s), then bench/torch_ebm.py as installed
 # ("pytorch") and with glibc malloc told to keep freed memory ("pytorch+malloc":
@@ -32,6 +43,11 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 JOBS=${JOBS:-2}
 DSM_STEPS=${DSM_STEPS:-400}
 PCD_STEPS=${PCD_STEPS:-100}
+NCE_STEPS=${NCE_STEPS:-200}
+SSM_STEPS=${SSM_STEPS:-200}
+PT_STEPS=${PT_STEPS:-100}
+WORKLOADS=${WORKLOADS:-dsm pcd nce ssm_vr pt}
+wants() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
 # One core for everybody: OpenBLAS, OpenMP (Kokkos, PyTorch), MKL.
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -43,8 +59,12 @@ if [[ ! -f $BUILD/CMakeCache.txt || $(cached ZETA_PRECISION) != float || $(cache
   cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZETA_PRECISION=float -DZETA_ENABLE_TESTS=OFF \
     -DZETA_ENABLE_BENCH=ON >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log" >&2; exit 1; }
 fi
-echo "== building zeta (float)" >&2
-cmake --build "$BUILD" --target zeta_exe -j "$JOBS" >&2
+if [[ ${NO_BUILD:-0} == 1 && -x $BUILD/zeta ]]; then
+  echo "== NO_BUILD=1: $BUILD/zeta as it is" >&2
+else
+  echo "== building zeta (float)" >&2
+  cmake --build "$BUILD" --target zeta_exe -j "$JOBS" >&2
+fi
 
 ZETA=$BUILD/zeta
 TORCH=$SRC/bench/torch_ebm.py
@@ -85,41 +105,73 @@ ZETA_PCD=(--train.objective=pcd --train.k=20 --train.buffer_size=10000 --train.r
   "--sampler.clamp=0,1")
 TORCH_PCD=(--objective pcd --k 20 --buffer-size 10000 --reinit-prob 0.05 --energy-reg 1.0 --step-size 0.01
   --clip-grad 0.01)
+ZETA_NCE=(--train.objective=nce --train.nce_ratio=4 --train.nce_noise=uniform --train.nce_box=0,1)
+TORCH_NCE=(--objective nce --nce-ratio 4)
+ZETA_SSM=(--train.objective=ssm_vr --train.projection=gaussian)
+TORCH_SSM=(--objective ssm_vr --projection gaussian)
+# PT-PCD and its PCD peer: the same Langevin moves, chain updates and regulariser.
+ZETA_PT=(--train.objective=pt_pcd --train.k=5 --train.temper_count=4 --train.temper_beta_min=0.3
+  --train.energy_reg=1.0 --sampler.type=langevin --sampler.step_size=0.01 --sampler.clip_grad=0.01
+  "--sampler.clamp=0,1")
 
 for ((r = 1; r <= REPEATS; ++r)); do
-  echo "== dsm, sigma 0.1, 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
-  zeta_run dsm "$DSM_STEPS" "${ZETA_DSM[@]}"
-  torch_run dsm "${TORCH_DSM[@]}" --steps "$DSM_STEPS"
-  echo "== pcd, k 20, 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
-  zeta_run pcd "$PCD_STEPS" "${ZETA_PCD[@]}"
-  torch_run pcd "${TORCH_PCD[@]}" --steps "$PCD_STEPS"
+  if wants dsm; then
+    echo "== dsm, sigma 0.1, 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
+    zeta_run dsm "$DSM_STEPS" "${ZETA_DSM[@]}"
+    torch_run dsm "${TORCH_DSM[@]}" --steps "$DSM_STEPS"
+  fi
+  if wants pcd; then
+    echo "== pcd, k 20, 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
+    zeta_run pcd "$PCD_STEPS" "${ZETA_PCD[@]}"
+    torch_run pcd "${TORCH_PCD[@]}" --steps "$PCD_STEPS"
+  fi
+  if wants nce; then
+    echo "== nce, nu 4, uniform noise, 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
+    zeta_run nce "$NCE_STEPS" "${ZETA_NCE[@]}"
+    torch_run nce "${TORCH_NCE[@]}" --steps "$NCE_STEPS"
+  fi
+  if wants ssm_vr; then
+    echo "== ssm_vr, gaussian v, 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
+    zeta_run ssm_vr "$SSM_STEPS" "${ZETA_SSM[@]}"
+    torch_run ssm_vr "${TORCH_SSM[@]}" --steps "$SSM_STEPS"
+  fi
+  if wants pt; then
+    echo "== pt_pcd (4 replicas x k 5) against pcd (k 20), 784-512-512-1 batch 128, repeat $r/$REPEATS" >&2
+    zeta_run pt_pcd "$PT_STEPS" "${ZETA_PT[@]}"
+    zeta_run pt_pcd_peer "$PT_STEPS" "${ZETA_PCD[@]}"
+  fi
   "$PYTHON" "$TORCH" --peak | sed "s/^{/{\"workload\": \"peak\", \"impl\": \"sgemm\", /" >>"$RESULTS"
 done
 
-"$PYTHON" - "$RESULTS" <<'EOF'
+"$PYTHON" - "$RESULTS" "$WORKLOADS" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 peaks = [r["sgemm_gflops"] for r in rows if r["workload"] == "peak"]
 peak = max(peaks)
 print(f"\nresults: {sys.argv[1]}  (best of {len(peaks)} each)")
-t0 = next(r for r in rows if r["impl"] == "pytorch")
-print(f"torch {t0['torch_version']}, float32, 1 thread, OPENBLAS_CORETYPE={t0['openblas_coretype'] or 'unset'}; "
-      f"sgemm 2048^3: min {min(peaks):.1f}, max {max(peaks):.1f} GFLOP/s (% peak uses the max)\n")
-targets = {"dsm": 1.5, "pcd": 1.2}
+t0 = next((r for r in rows if r["impl"] == "pytorch"), None)
+if t0:
+    print(f"torch {t0['torch_version']}, float32, 1 thread, OPENBLAS_CORETYPE={t0['openblas_coretype'] or 'unset'}; "
+          f"sgemm 2048^3: min {min(peaks):.1f}, max {max(peaks):.1f} GFLOP/s (% peak uses the max)\n")
+targets = {"dsm": 1.5, "pcd": 1.2, "nce": 1.3, "ssm_vr": 1.3}
 fmt = "{:<16} {:>9} {:>9} {:>8} {:>7} {:>9} {:>10} {:>9} {:>8} {:>8}  {}"
 print(fmt.format("workload", "Zeta u/s", "PyTorch", "ratio", "target", "verdict", "PT+malloc", "ratio", "Zeta %pk",
                  "PT %pk", "PT+malloc verdict"))
 ok_all = True
 gflops = {}
-for w in ("dsm", "pcd"):
+labels = {"dsm": lambda r: f"dsm sigma {r['sigma']}", "pcd": lambda r: f"pcd k {r['k']}",
+          "nce": lambda r: f"nce nu {r['nce_ratio']}", "ssm_vr": lambda r: f"ssm_vr {r['projection']}"}
+for w in ("dsm", "pcd", "nce", "ssm_vr"):
     sel = [r for r in rows if r["workload"] == w]
+    if not sel:
+        continue
     best = {}
     for r in sel:
         if r["impl"] not in best or r["updates_per_s"] > best[r["impl"]]["updates_per_s"]:
             best[r["impl"]] = r
     pt, ptm = best["pytorch"], best["pytorch+malloc"]
     flops = gflops[w] = pt["flops_per_update"] / 1e9  # the same sizes on both sides
-    label = f"{w} " + (f"sigma {pt['sigma']}" if w == "dsm" else f"k {pt['k']}")
+    label = labels[w](pt)
     pt_pk = 100 * pt["updates_per_s"] * flops / peak
     if "zeta" not in best:
         print(fmt.format(label, "-", f"{pt['updates_per_s']:.1f}", "-", f">={targets[w]}x", "no Zeta result",
@@ -136,5 +188,17 @@ for w in ("dsm", "pcd"):
                      "reached" if ratio_m >= targets[w] else "not reached"))
 print("GFLOP per update (as counted): " + ", ".join(f"{w} {v:.2f}" for w, v in gflops.items()) +
       "; targets against PyTorch as installed")
+# PT-PCD against PCD with the same chain updates (Zeta alone): best of the repeats each.
+pt = [r["updates_per_s"] for r in rows if r["workload"] == "pt_pcd" and r["impl"] == "zeta"]
+peer = [r["updates_per_s"] for r in rows if r["workload"] == "pt_pcd_peer" and r["impl"] == "zeta"]
+if pt and peer:
+    over = max(peer) / max(pt) - 1
+    ok = over < 0.05
+    ok_all &= ok
+    print(f"\npt_pcd 4 x k 5: {max(pt):.2f} u/s; pcd k 20: {max(peer):.2f} u/s (128 x 20 chain updates per update "
+          f"each); PT-PCD overhead {100 * over:+.1f}% (target < 5%): {'PASS' if ok else 'MISS'}")
+elif "pt" in sys.argv[2].split():
+    print("\npt_pcd: no Zeta result")
+    ok_all = False
 print("\nall Zeta targets met" if ok_all else "\nZeta misses at least one target")
 EOF

@@ -4,6 +4,8 @@
 
     torch_ebm.py --objective dsm --steps 200
     torch_ebm.py --objective pcd --k 20 --steps 50
+    torch_ebm.py --objective nce --nce-ratio 4 --steps 100
+    torch_ebm.py --objective ssm_vr --steps 200
     torch_ebm.py --peak
 
 Model: E(x) = nn.Sequential(Linear, SiLU, Linear, SiLU, Linear), 784-512-512-1 by
@@ -24,12 +26,28 @@ takes the mini-batches from a fresh random permutation.
        requires_grad, as nn.Linear leaves them), the states written back; then one
        forward of E on cat(x+, x-) and the loss
        mean E(x+) - mean E(x-) + alpha mean(E(x+)^2 + E(x-)^2), backward, Adam step.
+  nce  noise-contrastive estimation (Gutmann & Hyvarinen), as `zeta train
+       --train.objective=nce --train.nce_noise=uniform --train.nce_box=0,1` does it:
+       a learnt c = ln Z (an nn.Parameter, 0 at the start, in the same Adam), nu
+       (--nce-ratio) * B noise points from U([0, 1]^784) (ln q = 0), one forward of E
+       on cat(data, noise), log-odds u = -E - c - ln q - ln nu and the loss
+       (sum softplus(-u_data) + sum softplus(u_noise)) / B, backward, Adam step.
+  ssm, ssm_vr  sliced score matching (Song et al. 2019) the way their code writes it
+       (double backward): v ~ N(0, I) per row (--projection rademacher: +-1),
+       g = grad_x E(x) (create_graph), gv = sum(g * v), h = grad_x gv (create_graph),
+       loss mean over the batch of -(h . v) + (1/2)(g . v)^2 (ssm) or
+       -(h . v) + (1/2)|g|^2 (ssm_vr): the score is -grad E, so v^T grad_x(v^T s) =
+       -v^T H v; backward, Adam step.
 
 FLOP count ("flops_per_update", "gflops"): the GEMM work the update needs, in flops
 (2 per multiply-add), with S = sum_l d_l d_{l+1} over the layers, d0 d1 the first
 layer's share, and B the batch:
   a forward pass of n rows is 2 n S; the gradient with respect to the input (back
   through every layer) 2 n S; the weight gradients 2 n S.
+  ssm, ssm_vr: counted as dsm (the same GEMM units: Zeta's forward mode along v is
+       DSM's tangent pass along the residual; PyTorch's double backward does more).
+  nce: forward, weight gradients and the gradient back to the hidden activations on
+       the (1 + nu) B rows of cat(data, noise): flops = (1 + nu) B (6 S - 2 d0 d1).
   dsm: forward 2BS + grad_x 2BS + the backward of the loss through both, which
        takes 4 GEMM-units: the weight gradients of the backward pass's GEMMs (2BS)
        and of the forward pass's GEMMs (2BS), the gradient back through the
@@ -67,17 +85,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_rbm import load_images, sgemm_peak  # noqa: E402
 
 
-def flops_per_update(objective, layers, batch, k):
+def flops_per_update(objective, layers, batch, k, nu=4):
     s = sum(layers[i] * layers[i + 1] for i in range(len(layers) - 1))
     first = layers[0] * layers[1]
-    if objective == "dsm":
+    if objective in ("dsm", "ssm", "ssm_vr"):
         return 12.0 * batch * s - 2.0 * batch * first
+    if objective == "nce":
+        return (1.0 + nu) * batch * (6.0 * s - 2.0 * first)
     return (4.0 * k + 12.0) * batch * s - 4.0 * batch * first
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--objective", choices=["dsm", "pcd"], default="dsm")
+    ap.add_argument("--objective", choices=["dsm", "pcd", "nce", "ssm", "ssm_vr"], default="dsm")
     ap.add_argument("--layers", default="784,512,512,1")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-4)
@@ -92,6 +112,9 @@ def main():
     ap.add_argument("--step-size", type=float, default=0.01, help="pcd: Langevin step size eps")
     ap.add_argument("--clip-grad", type=float, default=0.01, help="pcd: clip grad_x E to +-this (0 = off)")
     ap.add_argument("--energy-reg", type=float, default=1.0, help="pcd: alpha of alpha mean(E+^2 + E-^2)")
+    ap.add_argument("--nce-ratio", type=int, default=4, help="nce: noise points per data point nu")
+    ap.add_argument("--projection", choices=["gaussian", "rademacher"], default="gaussian",
+                    help="ssm, ssm_vr: the distribution of v")
     ap.add_argument("--peak", action="store_true", help="only print the best 2048^3 sgemm GFLOP/s of 3 tries")
     args = ap.parse_args()
 
@@ -119,7 +142,11 @@ def main():
         if i + 2 < len(layers):
             mods.append(torch.nn.SiLU())
     f = torch.nn.Sequential(*mods).float()
-    opt = torch.optim.Adam(f.parameters(), lr=args.lr)
+    params = list(f.parameters())
+    if args.objective == "nce":
+        log_z = torch.nn.Parameter(torch.zeros(1))  # c, learnt with theta
+        params.append(log_z)
+    opt = torch.optim.Adam(params, lr=args.lr)
 
     # Mini-batches: a fresh random permutation per epoch, the last partial batch dropped.
     state = {"perm": torch.randperm(n), "pos": 0}
@@ -140,6 +167,38 @@ def main():
             E = f(xt).sum()
             (g,) = torch.autograd.grad(E, xt, create_graph=True)
             loss = (0.5 * sigma ** 2 * ((g - (xt - x) / sigma ** 2) ** 2).sum(1)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+    elif args.objective == "nce":
+        nu = args.nce_ratio
+        log_nu, log_q = math.log(nu), 0.0  # U([0, 1]^d): ln q = 0
+
+        def step():
+            x = next_batch()
+            y = torch.rand(nu * B, layers[0])
+            u = -f(torch.cat([x, y])).squeeze(1) - log_z - log_q - log_nu
+            loss = (torch.nn.functional.softplus(-u[:B]).sum() + torch.nn.functional.softplus(u[B:]).sum()) / B
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+    elif args.objective in ("ssm", "ssm_vr"):
+        vr = args.objective == "ssm_vr"
+        rademacher = args.projection == "rademacher"
+
+        def step():
+            x = next_batch().requires_grad_()
+            v = torch.randn_like(x)
+            if rademacher:
+                v = v.sign()
+            (g,) = torch.autograd.grad(f(x).sum(), x, create_graph=True)
+            gv = (g * v).sum()
+            (h,) = torch.autograd.grad(gv, x, create_graph=True)
+            second = (h * v).sum(1)
+            first = 0.5 * (g ** 2).sum(1) if vr else 0.5 * (g * v).sum(1) ** 2
+            loss = (first - second).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -179,11 +238,13 @@ def main():
         loss = step()
     secs = time.perf_counter() - t0
 
-    flops = flops_per_update(args.objective, layers, B, args.k)
+    flops = flops_per_update(args.objective, layers, B, args.k, args.nce_ratio)
     ups = args.steps / secs
     print(json.dumps({
         "impl": "pytorch", "objective": args.objective, "layers": layers, "activation": "silu", "batch": B,
         "k": args.k if args.objective == "pcd" else 0, "sigma": args.sigma if args.objective == "dsm" else 0,
+        "nce_ratio": args.nce_ratio if args.objective == "nce" else 0,
+        "projection": args.projection if args.objective in ("ssm", "ssm_vr") else "",
         "lr": args.lr, "steps": args.steps, "warmup": args.warmup, "seconds": secs, "updates_per_s": ups,
         "flops_per_update": flops, "gflops": flops * ups * 1e-9,
         "loss": float(loss) if loss is not None else None, "torch_version": torch.__version__,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "zeta/models/noise_conditional_mlp.hpp"
 #include "zeta/rng/philox.hpp"
 
 namespace zeta::training {
@@ -21,7 +22,8 @@ const std::vector<std::string>& DsmBatch::Series::names() {
 
 DsmBatch::DsmBatch(const TrainSpec& ts, std::int64_t nloc, std::int64_t b, int dim, bool conditional)
     : ts_(ts), conditional_(conditional), nloc_(nloc), b_(b), dim_(dim) {
-  xt_ = Matrix<Space>("zeta::train::dsm_noisy", nloc_ * b_, dim_);
+  const int inputs = conditional_ && ts.sigma_input ? dim_ + 1 : dim_;
+  xt_ = Matrix<Space>("zeta::train::dsm_noisy", nloc_ * b_, inputs);
   c_ = Matrix<Space>("zeta::train::dsm_offset", nloc_ * b_, dim_);
   w_ = Vector<Space>("zeta::train::dsm_weight", nloc_ * b_);
   z_.resize(std::size_t(dim_));
@@ -49,6 +51,7 @@ void DsmBatch::noisy_row(std::int64_t s, std::int64_t n, std::uint64_t id, const
       xr[i] = Real(double(x[i]) + sigma * double(z[i]));
       cr[i] = -z[i];
     }
+    if (ts_.sigma_input) xr[dim_] = Real(models::noise_input(sigma));
     hw_(n) = Real(1.0 / B);
     return;
   }

@@ -7,6 +7,7 @@
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/output.hpp"
 #include "zeta/io/params.hpp"
+#include "zeta/models/noise_conditional_mlp.hpp"
 #include "zeta/training/series.hpp"
 
 namespace zeta::training {
@@ -37,9 +38,15 @@ struct BetaScaled {
   }
 };
 
-//! grid_nll / grid_log_z of `mlp`, or of β E with β ≠ 1.
+//! grid_nll / grid_log_z of `mlp`, or of β E with β ≠ 1; with σ > 0, of β E(x, σ) of the
+//! noise-conditional network `mlp` (models/noise_conditional_mlp.hpp).
 template <class Mlp, class F>
-auto on_density(Mlp& mlp, double beta, F&& f) {
+auto on_density(Mlp& mlp, double beta, double sigma, F&& f) {
+  if (sigma > 0) {
+    models::NoiseConditionalMlp<typename Mlp::space> conditional(mlp, sigma);
+    BetaScaled<models::NoiseConditionalMlp<typename Mlp::space>> scaled{conditional, beta};
+    return f(scaled);
+  }
   if (beta == 1) return f(mlp);
   BetaScaled<Mlp> scaled{mlp, beta};
   return f(scaled);
@@ -69,9 +76,12 @@ MlpObjective::MlpObjective(const TrainSpec& ts, const data::DataSpec& dspec, con
       comm_(comm),
       plan_(d.train, d.partitions, ts.batch, ts.seed),
       mine_(data::partitions_of(comm.rank(), comm.size(), d.partitions)) {
-  if (d.dim != mlp.dim())
+  // A noise-conditional energy (train.ncsn_energy = conditional) takes ln σ as one more input.
+  const int inputs = d.dim + (ts.sigma_input ? 1 : 0);
+  if (inputs != mlp.dim())
     config_error("model.layers", "the first layer has " + std::to_string(mlp.dim()) + " inputs but the data have " +
-                                     std::to_string(d.dim) + " features");
+                                     std::to_string(d.dim) + " features" +
+                                     (ts.sigma_input ? " (+ 1 for ln sigma with train.ncsn_energy = conditional)" : ""));
   dim_ = d.dim;
   D_ = d.partitions;
   b_ = ts.batch / D_;
@@ -90,7 +100,7 @@ std::vector<double> MlpObjective::reduce_sums(const std::vector<double>& per_par
 
 const char* MlpObjective::evaluate_nll(std::int64_t s, bool keep_cells) {
   const estimators::GridOptions opt = keep_cells ? keeping_energy() : estimators::GridOptions();
-  estimators::GridNll r = on_density(mlp_, density_beta_, [&](auto& m) {
+  estimators::GridNll r = on_density(mlp_, density_beta_, density_sigma_, [&](auto& m) {
     return estimators::grid_nll(m, box_, data_.heldout, data_.partitions, comm_, opt);
   });
   if (keep_cells) cells_ = std::move(r.energy);
@@ -173,7 +183,7 @@ void MlpObjective::write_output(io::OutputFile& out, std::int64_t step) {
   if (grid_) {
     // An interrupted run had no final evaluation: the grid at the θ it stopped with.
     if (step != ts_.steps)
-      cells_ = on_density(mlp_, density_beta_, [&](auto& m) {
+      cells_ = on_density(mlp_, density_beta_, density_sigma_, [&](auto& m) {
                  return estimators::grid_log_z(m, box_, comm_, keeping_energy());
                }).energy;
     std::vector<double> xs(std::size_t(box_.nx)), ys(std::size_t(box_.ny));

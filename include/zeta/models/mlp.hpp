@@ -196,7 +196,9 @@ class Mlp {
   //! (the opposite sign trains E towards −ln p, whose grid ln Z blows up: the trainer
   //! found this; ‖a + c‖ ≠ ‖a − c‖). Per-row σ and the σ² weighting of multi-scale
   //! DSM are the caller's, through c and s. Returns L over this call's rows (host)
-  //! and adds ∇θ L to g.
+  //! and adds ∇θ L to g. c may have fewer columns than x̃: the inputs beyond them are
+  //! conditioning inputs (a noise-conditional network's ln σ, models/noise_conditional_mlp.hpp),
+  //! held fixed, so L = Σ_n s_n ½ ‖∂E/∂x_{1..k}(x̃_n) + c_n‖² over c's k columns.
   //!
   //! With r_n = ∇x E(x̃_n) + c_n held fixed, ∇θ L = ∇θ Σ_n s_n ⟨r_n, ∇x E(x̃_n)⟩, and
   //! ⟨r, ∇x E⟩ = Ė is E's derivative along r. So: forward (A_l, D_l = act', S_l = act''),
@@ -210,7 +212,7 @@ class Mlp {
                            const Vector<Space>& g) {
     require_smooth_activation(act_);
     const int batch = check_training_args(xt, weights, g);
-    if (offset.extent(0) != xt.extent(0) || offset.extent(1) != xt.extent(1))
+    if (offset.extent(0) != xt.extent(0) || offset.extent(1) > xt.extent(1))
       throw Error("internal: mlp dsm offsets and points differ in shape", false);
     if (batch == 0) return 0;
     const int rows = padded_rows(batch);

@@ -10,6 +10,9 @@
 //! Counter step t (1, 2, …; 0 is the initial state) is at level min((t−1)/T, L−1), and
 //! the noise is langevin_move's (Stream(seed, global chain, t, kNoise)), so the bits
 //! do not depend on the rank count.
+//! A model with set_sigma (models::NoiseConditionalMlp, E(x, σ)) is set to each level's σ,
+//! and its E and ∇x E are recomputed where a step enters a new level: level i then
+//! targets e^{−βE(x, σ_i)/σ_i}.
 #pragma once
 #include <Kokkos_Core.hpp>
 
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "zeta/core/config.hpp"
+#include "zeta/models/noise_conditional_mlp.hpp"
 #include "zeta/samplers/chains.hpp"
 #include "zeta/samplers/samplers.hpp"
 
@@ -59,6 +63,13 @@ inline double annealed_step_size(const SamplerSpec& s, int level) {
 template <class Space, class Model>
 void annealed_langevin_step(Model& model, Chains<Space>& ch, const SamplerSpec& s, std::uint32_t seed, std::int64_t t) {
   const int level = annealed_level(s, t);
+  if constexpr (models::TakesSigma<Model>::value) {
+    const double sigma = s.sigmas[std::size_t(level)];
+    if (model.sigma() != sigma) {
+      model.set_sigma(sigma);
+      model.energy_and_grad(ch.x, ch.E, ch.g);
+    }
+  }
   const Real inv_sigma = Real(1.0 / s.sigmas[std::size_t(level)]);
   const auto g = ch.g;
   const int d = ch.dim();

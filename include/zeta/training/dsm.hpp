@@ -10,7 +10,9 @@
 //!               the energy's dsm_loss_and_grad with the offset c = (x − x̃)/σ² = −z/σ
 //!               (σ² weighting as in Song & Ermon, for one σ too: L is then ½‖σ∇E + z‖²
 //!               per example, of order one at every scale); noise-conditional
-//!               (training/mlp_ncsn.hpp): c = −z, weight 1/B;
+//!               (training/mlp_ncsn.hpp): c = −z, weight 1/B; with train.ncsn_energy =
+//!               conditional x̃ has one more column, ln σ_n (the network's noise input),
+//!               which the loss holds fixed (c keeps the data's columns);
 //!   gradient    partition block by partition block when deterministic (each block's
 //!               rows one call, so each GEMM sees the same rows on any rank count),
 //!               else all of this rank's rows in one call.
@@ -69,7 +71,7 @@ class DsmBatch {
         [&](const Vector<Space>& g) { local_loss_[0] = e.dsm_loss_and_grad(xt_, c_, PerChain<Space>(w_), g); });
   }
 
-  //! x̃ of the last noisy() (this rank's rows).
+  //! x̃ of the last noisy() (this rank's rows; with ts.sigma_input, [x̃, ln σ]).
   const Matrix<Space>& noisy_rows() const { return xt_; }
   //! The last gradient's losses per local partition (nloc × 1; one entry holds all when not deterministic).
   const std::vector<double>& local_loss() const { return local_loss_; }

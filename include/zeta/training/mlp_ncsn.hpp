@@ -9,8 +9,19 @@
 //!   loss   L = (1/B) Σ_n σ_n² ½ ‖s(x̃_n, σ_n) + z_n/σ_n‖² = (1/B) Σ_n ½ ‖∇x E(x̃_n) − z_n‖²,
 //!          the weight σ² per level of Song & Ermon (Mlp::dsm_loss_and_grad with c = −z).
 //! The model density is level L's, e^{−E/σ_L}: the held-out NLL monitor and /landscape
-//! normalise E/σ_L. A run that finishes draws train.batch samples by annealed Langevin
-//! dynamics over the same ladder (samplers/annealed_langevin.hpp; sampler.step_size,
+//! normalise E/σ_L.
+//!
+//! One E(x) makes the levels' densities a tempering family e^{−E/σ}, while the data's noised
+//! densities p_σ = p ∗ N(0, σ²) are not one (a mode of width w widens as √(w² + σ²), not as √σ): no
+//! single E fits every level, and the σ_L density is biased (held-out NLL 2.60 against the
+//! true 2.15 on input/train_ncsn_ring8.ini). train.ncsn_energy = conditional gives each
+//! level its own energy E(x, σ), the MLP taking ln σ as a last input
+//! (models/noise_conditional_mlp.hpp; Song & Ermon's conditional score network), with the
+//! same s(x, σ) = −∇x E(x, σ)/σ and loss ½‖∇x E(x̃_n, σ_n) − z_n‖²; the model density
+//! is e^{−E(x, σ_L)/σ_L}, and annealed Langevin moves level i under E(·, σ_i).
+//!
+//! A run that finishes draws train.eval_samples (default train.batch) samples by annealed
+//! Langevin dynamics over the same ladder (samplers/annealed_langevin.hpp; sampler.step_size,
 //! sampler.steps_per_level, initial states N(0, sampler.init_scale²)) and writes them to
 //! /eval/samples with /eval/energy_{data, model, noise}, as the contrastive objectives do.
 #pragma once
@@ -43,6 +54,11 @@ class MlpNcsn : public MlpDsm {
 
  protected:
   void add_objective_json(JsonSummary& j) const override;
+
+ private:
+  //! check() on `model` (blocks of the Mlp, or of its noise-conditional view).
+  template <class Model>
+  void check_with(Model& model, io::OutputFile* out);
 };
 
 }  // namespace zeta::training

@@ -95,6 +95,8 @@ class MlpObjective : public Objective {
   //! The model density is e^{−β E}: 1, or 1/σ_L for the noise-conditional model (mlp_ncsn.hpp);
   //! the NLL monitor and /landscape normalise β E.
   double density_beta_ = 1;
+  //! > 0: the energy is noise-conditional (ts.sigma_input), evaluated at this σ (σ_L).
+  double density_sigma_ = 0;
   const TrainSpec& ts_;
   const data::Dataset& data_;
   models::Mlp<Space>& mlp_;

@@ -28,6 +28,11 @@ struct TrainSpec {
   //! sampler of its eval samples (the ladder is `sigma`).
   bool ncsn = false;
   samplers::SamplerSpec annealed;
+  //! ncsn with train.ncsn_energy = conditional: E(x, σ), ln σ the MLP's last input
+  //! (models/noise_conditional_mlp.hpp); false: one E(x) for every level.
+  bool sigma_input = false;
+  //! ncsn: the annealed Langevin samples after training (0: train.batch).
+  std::int64_t eval_samples = 0;
   //! pt_pcd (training/rbm_tempered.hpp): pcd set too; the ladder's β (increasing, last 1).
   bool pt_pcd = false;
   std::vector<double> temper_betas;

@@ -200,11 +200,13 @@ void broadcast_row(const Matrix<Space>& wo, const Matrix<Space>& r) {
 //! DSM residuals in place: R (holding ∇x E(x̃_n)) ← R + c_n for the caller's rows,
 //! 0 on the padding rows; loss(n) = s_n ½ ‖r_n‖² in double, from kParts partial sums
 //! (entry j in part j mod kParts, added in order at the end): one running sum would
-//! make the row one chain of dependent adds, which does not vectorize.
+//! make the row one chain of dependent adds, which does not vectorize. c may have fewer
+//! columns than R: the inputs beyond them (a noise-conditional network's ln σ) are held
+//! fixed, their entries of R set to 0 and left out of the loss.
 template <class Space>
 void residual(const Matrix<Space>& r, const Matrix<Space>& c, const RowWeight<Space>& w, const Accum<Space>& loss) {
   constexpr int kParts = 8;
-  const int width = static_cast<int>(r.extent(1));
+  const int width = static_cast<int>(c.extent(1)), inputs = static_cast<int>(r.extent(1));
   Kokkos::parallel_for(
       "zeta::Mlp::dsm_residual", RangePolicy<Space>(0, static_cast<int>(r.extent(0))), KOKKOS_LAMBDA(const int n) {
         const bool live = n < w.rows;
@@ -218,6 +220,7 @@ void residual(const Matrix<Space>& r, const Matrix<Space>& c, const RowWeight<Sp
         for (; j + kParts <= width; j += kParts)
           for (int q = 0; q < kParts; ++q) entry(j + q, q);
         for (int q = 0; j < width; ++j, ++q) entry(j, q);
+        for (; j < inputs; ++j) r(n, j) = Real(0);
         double sq = 0;
         for (int q = 0; q < kParts; ++q) sq += part[q];
         loss(n) = 0.5 * double(w(n)) * sq;
