@@ -89,6 +89,74 @@ KOKKOS_INLINE_FUNCTION int storage(int k, int L) {
   return ((i + j) & 1) * (L * L / 2) + i * (L / 2) + j / 2;
 }
 
+//! Swendsen–Wang's labelling from the open-bond masks (site k: bit k mod 32 of word
+//! k / 32, nm words): p[k] → a site of k's cluster, every cluster's root its smallest site.
+KOKKOS_INLINE_FUNCTION void link_bonds(std::int32_t* KOKKOS_RESTRICT p, const std::uint32_t* KOKKOS_RESTRICT mright,
+                                       const std::uint32_t* KOKKOS_RESTRICT mdown, int L, int nm) {
+  const int n = L * L;
+  constexpr int Q = 32;
+  // Right bonds first: no down bond is linked yet, so a row's runs of open right
+  // bonds need no find (every site points at its run's first site, a root) and
+  // the row's wrap-around bond joins two roots (the smaller one stays root).
+  for (int i = 0; i < L; ++i) {
+    const int k0 = i * L;
+    int cur = k0;
+    p[k0] = k0;
+    for (int k = k0, ke = k0 + L - 1; k < ke; ++k) {
+      const int open = int((mright[k >> 5] >> (k & 31)) & 1u);
+      cur ^= (cur ^ (k + 1)) & (open - 1);  // open ? cur : k + 1, without a branch
+      p[k + 1] = cur;
+    }
+    const int kl = k0 + L - 1;
+    if (((mright[kl >> 5] >> (kl & 31)) & 1u) && cur != k0) p[cur] = k0;
+  }
+  // Down bonds: unions with finds (roots stay each cluster's smallest site).
+  // With L a multiple of 32 (rows are whole words) the down bond of site k is
+  // skipped where it closes a square whose other three bonds are open: the down
+  // bond of k − 1 and the right bonds of k − 1 and k − 1 + L (k not a row's
+  // first site); it would join two sites already joined, so the clusters, and
+  // every bit, are the same.
+  const int wl = L % Q == 0 ? L / Q : 0;
+  for (int q0 = 0; q0 < nm; ++q0) {
+    std::uint32_t md = mdown[q0];
+    if (wl) {
+      const int qp = q0 == 0 ? nm - 1 : q0 - 1, qd = q0 + wl < nm ? q0 + wl : q0 + wl - nm;
+      const int qdp = qd == 0 ? nm - 1 : qd - 1;
+      const std::uint32_t first = (32 * q0) % L == 0 ? 1u : 0u;  // bit 0 is a row's first site
+      const std::uint32_t sq = (mdown[q0] << 1 | mdown[qp] >> 31) & (mright[q0] << 1 | mright[qp] >> 31) &
+                               (mright[qd] << 1 | mright[qdp] >> 31);
+      md &= ~(sq & ~first);
+    }
+    while (md) {
+      const int k = 32 * q0 + lowest_bit(md);
+      md &= md - 1;
+      unite(p, k, k + L < n ? k + L : k + L - n);
+    }
+  }
+}
+
+//! Swendsen–Wang's flips of replica r: every site whose root is marked (p[root] < 0);
+//! returns the number of flipped spins.
+template <class SV>
+KOKKOS_INLINE_FUNCTION std::int64_t flip_marked(const SV& s, int r, const std::int32_t* KOKKOS_RESTRICT p, int L) {
+  const int W = L / 2, H = L * W;
+  // Each site flips with its root (p[root] < 0), without branches: f = −1 flips.
+  std::int64_t flipped = 0;
+  for (int i = 0; i < L; ++i) {
+    std::int8_t* KOKKOS_RESTRICT ev = &s(r, (i & 1) * H + i * W);
+    std::int8_t* KOKKOS_RESTRICT od = &s(r, ((i + 1) & 1) * H + i * W);
+    const std::int32_t* KOKKOS_RESTRICT row = p + i * L;
+    for (int m2 = 0; m2 < W; ++m2) {
+      const int pe = row[2 * m2], po = row[2 * m2 + 1];
+      const int fe = p[pe < 0 ? ~pe : pe] >> 31, fo = p[po < 0 ? ~po : po] >> 31;
+      ev[m2] = static_cast<std::int8_t>((ev[m2] ^ fe) - fe);
+      od[m2] = static_cast<std::int8_t>((od[m2] ^ fo) - fo);
+      flipped -= fe + fo;
+    }
+  }
+  return flipped;
+}
+
 //! One Swendsen–Wang update of every replica r at β = beta(r); adds the flipped
 //! spins to flips(r). `lab` and `work` are scratch [replicas, L²].
 template <class Space, class SV, class B, class C>
@@ -170,44 +238,7 @@ void swendsen_wang(const SV& s, const B& beta, int L, double J, double h, std::u
           mdown[k0 / Q] = md;
           j0 = (j0 + kn) % L;
         }
-        // Right bonds first: no down bond is linked yet, so a row's runs of open right
-        // bonds need no find (every site points at its run's first site, a root) and
-        // the row's wrap-around bond joins two roots (the smaller one stays root).
-        for (int i = 0; i < L; ++i) {
-          const int k0 = i * L;
-          int cur = k0;
-          p[k0] = k0;
-          for (int k = k0, ke = k0 + L - 1; k < ke; ++k) {
-            const int open = int((mright[k >> 5] >> (k & 31)) & 1u);
-            cur ^= (cur ^ (k + 1)) & (open - 1);  // open ? cur : k + 1, without a branch
-            p[k + 1] = cur;
-          }
-          const int kl = k0 + L - 1;
-          if (((mright[kl >> 5] >> (kl & 31)) & 1u) && cur != k0) p[cur] = k0;
-        }
-        // Down bonds: unions with finds (roots stay each cluster's smallest site).
-        // With L a multiple of 32 (rows are whole words) the down bond of site k is
-        // skipped where it closes a square whose other three bonds are open: the down
-        // bond of k − 1 and the right bonds of k − 1 and k − 1 + L (k not a row's
-        // first site); it would join two sites already joined, so the clusters, and
-        // every bit, are the same.
-        const int wl = L % Q == 0 ? L / Q : 0;
-        for (int q0 = 0; q0 < nm; ++q0) {
-          std::uint32_t md = mdown[q0];
-          if (wl) {
-            const int qp = q0 == 0 ? nm - 1 : q0 - 1, qd = q0 + wl < nm ? q0 + wl : q0 + wl - nm;
-            const int qdp = qd == 0 ? nm - 1 : qd - 1;
-            const std::uint32_t first = (32 * q0) % L == 0 ? 1u : 0u;  // bit 0 is a row's first site
-            const std::uint32_t sq = (mdown[q0] << 1 | mdown[qp] >> 31) & (mright[q0] << 1 | mright[qp] >> 31) &
-                                     (mright[qd] << 1 | mright[qdp] >> 31);
-            md &= ~(sq & ~first);
-          }
-          while (md) {
-            const int k = 32 * q0 + lowest_bit(md);
-            md &= md - 1;
-            unite(p, k, k + L < n ? k + L : k + L - n);
-          }
-        }
+        link_bonds(p, mright, mdown, L, nm);
         // Full compression in increasing order (p[k] ≤ k), and Σ s per cluster for a field.
         std::int32_t* KOKKOS_RESTRICT m = wk;
         if (field) {
@@ -241,20 +272,7 @@ void swendsen_wang(const SV& s, const B& beta, int L, double J, double h, std::u
             }
           }
         }
-        // Each site flips with its root (p[root] < 0), without branches: f = −1 flips.
-        std::int64_t flipped = 0;
-        for (int i = 0; i < L; ++i) {
-          std::int8_t* KOKKOS_RESTRICT ev = &s(r, (i & 1) * H + i * W);
-          std::int8_t* KOKKOS_RESTRICT od = &s(r, ((i + 1) & 1) * H + i * W);
-          const std::int32_t* KOKKOS_RESTRICT row = p + i * L;
-          for (int m2 = 0; m2 < W; ++m2) {
-            const int pe = row[2 * m2], po = row[2 * m2 + 1];
-            const int fe = p[pe < 0 ? ~pe : pe] >> 31, fo = p[po < 0 ? ~po : po] >> 31;
-            ev[m2] = static_cast<std::int8_t>((ev[m2] ^ fe) - fe);
-            od[m2] = static_cast<std::int8_t>((od[m2] ^ fo) - fo);
-            flipped -= fe + fo;
-          }
-        }
+        const std::int64_t flipped = flip_marked(s, r, p, L);
         flips(r) += flipped;
       });
 }
