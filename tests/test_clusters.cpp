@@ -109,21 +109,23 @@ int reference_wolff(std::vector<int>& s, int L, double J, double h, double beta,
 
 // The kernels give the reference's spins and flip counts bit for bit: lattices whose
 // site count is not a multiple of the kernels' 32- and 128-site chunks (L = 6, 70),
-// ferro- and antiferromagnetic couplings, with and without a field, β below, near and
-// above β_c on three replicas, three steps in a row.
+// and L a multiple of 32 (32, 64: Swendsen–Wang's 8-spins-a-word bond masks and its
+// skipped down bonds), ferro- and antiferromagnetic couplings, with and without a
+// field, β below, near and above β_c and β = 40 (every satisfied bond open) on four
+// replicas, three steps in a row.
 TEST(ClusterKernel, MovesMatchTheContractSiteBySite) {
   for (const auto move : {models::SpinMove::swendsen_wang, models::SpinMove::wolff})
-    for (const int L : {6, 16, 70})
+    for (const int L : {6, 16, 32, 64, 70})
       for (const double J : {1.0, -0.7})
         for (const double h : {0.0, 0.3}) {
-          const int R = 3, n = L * L, clusters = 3;
+          const int R = 4, n = L * L, clusters = 3;
           const char* name = move == models::SpinMove::wolff ? "wolff" : "swendsen_wang";
           Model model(L, J, h);
           Model::Spins s("s", R, n);
           model.initialize(s, 5, 11);
           Model::Betas beta("beta", R);
           auto hb = Kokkos::create_mirror_view(beta);
-          for (int r = 0; r < R; ++r) hb(r) = 0.2 + 0.25 * r;
+          for (int r = 0; r < R; ++r) hb(r) = r + 1 < R ? 0.2 + 0.25 * r : 40.0;
           Kokkos::deep_copy(beta, hb);
           auto h0 = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s);
           std::vector<std::vector<int>> ref(R, std::vector<int>(n));

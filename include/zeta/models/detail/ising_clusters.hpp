@@ -67,16 +67,94 @@ KOKKOS_INLINE_FUNCTION int lowest_bit(std::uint32_t m) {
 KOKKOS_INLINE_FUNCTION void unite(std::int32_t* KOKKOS_RESTRICT p, int a, int b) {
   a = find_root(p, a);
   b = find_root(p, b);
-  if (a < b)
-    p[b] = a;
-  else if (b < a)
-    p[a] = b;
+  p[a < b ? b : a] = a < b ? a : b;  // the larger root under the smaller, without a branch (a = b: no-op)
+}
+
+//! Bit g (g < 8) set where spins a[g] and b[g] (±1 bytes) are equal: x ^ y is 0 or
+//! 0xFE a byte, so its bit 1 marks a difference; the multiply gathers byte g's bit into bit 56 + g.
+KOKKOS_INLINE_FUNCTION std::uint32_t equal_bits(const std::int8_t* a, const std::int8_t* b) {
+  std::uint64_t x = 0, y = 0;
+  for (int g = 0; g < 8; ++g) {
+    x |= std::uint64_t(std::uint8_t(a[g])) << (8 * g);
+    y |= std::uint64_t(std::uint8_t(b[g])) << (8 * g);
+  }
+  constexpr std::uint64_t ones = 0x0101010101010101ull;
+  const std::uint64_t eq = (((x ^ y) >> 1) & ones) ^ ones;
+  return static_cast<std::uint32_t>((eq * 0x0102040810204080ull) >> 56);
 }
 
 //! Storage column of row-major site k (Ising::index).
 KOKKOS_INLINE_FUNCTION int storage(int k, int L) {
   const int i = k / L, j = k - i * L;
   return ((i + j) & 1) * (L * L / 2) + i * (L / 2) + j / 2;
+}
+
+//! Swendsen–Wang's labelling from the open-bond masks (site k: bit k mod 32 of word
+//! k / 32, nm words): p[k] → a site of k's cluster, every cluster's root its smallest site.
+KOKKOS_INLINE_FUNCTION void link_bonds(std::int32_t* KOKKOS_RESTRICT p, const std::uint32_t* KOKKOS_RESTRICT mright,
+                                       const std::uint32_t* KOKKOS_RESTRICT mdown, int L, int nm) {
+  const int n = L * L;
+  constexpr int Q = 32;
+  // Right bonds first: no down bond is linked yet, so a row's runs of open right
+  // bonds need no find (every site points at its run's first site, a root) and
+  // the row's wrap-around bond joins two roots (the smaller one stays root).
+  for (int i = 0; i < L; ++i) {
+    const int k0 = i * L;
+    int cur = k0;
+    p[k0] = k0;
+    for (int k = k0, ke = k0 + L - 1; k < ke; ++k) {
+      const int open = int((mright[k >> 5] >> (k & 31)) & 1u);
+      cur ^= (cur ^ (k + 1)) & (open - 1);  // open ? cur : k + 1, without a branch
+      p[k + 1] = cur;
+    }
+    const int kl = k0 + L - 1;
+    if (((mright[kl >> 5] >> (kl & 31)) & 1u) && cur != k0) p[cur] = k0;
+  }
+  // Down bonds: unions with finds (roots stay each cluster's smallest site).
+  // With L a multiple of 32 (rows are whole words) the down bond of site k is
+  // skipped where it closes a square whose other three bonds are open: the down
+  // bond of k − 1 and the right bonds of k − 1 and k − 1 + L (k not a row's
+  // first site); it would join two sites already joined, so the clusters, and
+  // every bit, are the same.
+  const int wl = L % Q == 0 ? L / Q : 0;
+  for (int q0 = 0; q0 < nm; ++q0) {
+    std::uint32_t md = mdown[q0];
+    if (wl) {
+      const int qp = q0 == 0 ? nm - 1 : q0 - 1, qd = q0 + wl < nm ? q0 + wl : q0 + wl - nm;
+      const int qdp = qd == 0 ? nm - 1 : qd - 1;
+      const std::uint32_t first = (32 * q0) % L == 0 ? 1u : 0u;  // bit 0 is a row's first site
+      const std::uint32_t sq = (mdown[q0] << 1 | mdown[qp] >> 31) & (mright[q0] << 1 | mright[qp] >> 31) &
+                               (mright[qd] << 1 | mright[qdp] >> 31);
+      md &= ~(sq & ~first);
+    }
+    while (md) {
+      const int k = 32 * q0 + lowest_bit(md);
+      md &= md - 1;
+      unite(p, k, k + L < n ? k + L : k + L - n);
+    }
+  }
+}
+
+//! Swendsen–Wang's flips of replica r: every site whose root is marked (p[root] < 0);
+//! returns the number of flipped spins.
+template <class SV>
+KOKKOS_INLINE_FUNCTION std::int64_t flip_marked(const SV& s, int r, const std::int32_t* KOKKOS_RESTRICT p, int L) {
+  const int W = L / 2, H = L * W;
+  // Each site flips with its root (p[root] < 0), without branches: f = −1 flips.
+  std::int64_t flipped = 0;
+  for (int i = 0; i < L; ++i) {
+    std::int8_t* KOKKOS_RESTRICT ev = &s(r, (i & 1) * H + i * W);
+    std::int8_t* KOKKOS_RESTRICT od = &s(r, ((i + 1) & 1) * H + i * W);
+    const std::int32_t* KOKKOS_RESTRICT row = p + i * L;
+    for (int m2 = 0; m2 < W; ++m2) {
+      const int pe = row[2 * m2], po = row[2 * m2 + 1];
+      const int fe = p[pe < 0 ? ~pe : pe] >> 31, fo = p[po < 0 ? ~po : po] >> 31;
+      ev[m2] = static_cast<std::int8_t>((ev[m2] ^ fe) - fe);
+      od[m2] = static_cast<std::int8_t>((od[m2] ^ fo) - fo);
+      flipped -= fe + fo;
+    }
+  }
+  return flipped;
 }
 
 //! One Swendsen–Wang update of every replica r at β = beta(r); adds the flipped
@@ -94,50 +172,73 @@ void swendsen_wang(const SV& s, const B& beta, int L, double J, double h, std::u
         const std::uint32_t t_bond = J == 0 ? 0u : prob_threshold(1.0 - kmath::exp(-2.0 * b * kmath::fabs(J)));
         const int W = L / 2, H = L * W;
         auto spin_at = [&](int i, int j) { return int(s(r, ((i + j) & 1) * H + i * W + (j >> 1))); };
-        for (int k = 0; k < n; ++k) p[k] = k;
-        // Bonds of 32 sites (64 bonds, 16 Philox blocks) at a time; (i, j) is site k. The
-        // open bonds of a chunk become two bit masks (right, down) without branches.
-        // Right bonds are linked at once: no down bond is linked yet, so a row's runs
-        // of open right bonds need no find (p[k + 1] = p[k], k's run root) and the
-        // row's wrap-around bond joins two roots. The down masks wait in wk[chunk] for
-        // the second pass, whose unions need finds (roots stay each cluster's minimum).
+        // Scratch in `work`: the open down and right bonds as bit masks, 32 sites a
+        // word (site k is bit k mod 32 of word k / 32), then the spins in natural
+        // (row-major) order, one byte a site.
+        const int nm = (n + 31) / 32;
+        std::int32_t* KOKKOS_RESTRICT wk = &work(r, 0);
+        std::uint32_t* KOKKOS_RESTRICT mdown = reinterpret_cast<std::uint32_t*>(wk);
+        std::uint32_t* KOKKOS_RESTRICT mright = mdown + nm;
+        std::int8_t* KOKKOS_RESTRICT nat = reinterpret_cast<std::int8_t*>(wk + 2 * nm);
+        // Row i in natural order: its even sites j = 2m are stored at (i & 1)·H + i·W + m, its odd ones
+        // at the same place in the other half.
+        for (int i = 0; i < L; ++i) {
+          const std::int8_t* KOKKOS_RESTRICT ev = &s(r, (i & 1) * H + i * W);
+          const std::int8_t* KOKKOS_RESTRICT od = &s(r, ((i + 1) & 1) * H + i * W);
+          std::int8_t* KOKKOS_RESTRICT row = nat + i * L;
+          for (int m = 0; m < W; ++m) row[2 * m] = ev[m], row[2 * m + 1] = od[m];
+        }
+        // The bond masks, 32 sites (64 bonds, 16 Philox blocks) at a time, without
+        // branches: a bond is open when it is satisfied (J < 0: by anti-aligned
+        // spins) and its word is below t_bond (t_bond = 0 for J = 0: never). Bond 2k:
+        // word 2(q mod 2) of block q / 2 of the chunk, bond 2k + 1: the next word.
         constexpr int Q = 32, NB = 2 * Q / 4;
         std::uint64_t ch[NB];
         std::uint32_t blk[NB], w[4][NB];
         for (int l = 0; l < NB; ++l) ch[l] = chain;
-        const int anti = J < 0 ? 1 : 0;  // J < 0: a bond is satisfied by anti-aligned spins
-        std::int32_t* KOKKOS_RESTRICT wk = &work(r, 0);
-        int i = 0, j = 0;
-        for (int k0 = 0; k0 < n; k0 += Q) {
+        const bool anti = J < 0;
+        const std::uint32_t always = t_bond == 0xFFFFFFFFu ? 1u : 0u;
+        for (int k0 = 0, j0 = 0; k0 < n; k0 += Q) {
           for (int l = 0; l < NB; ++l) blk[l] = static_cast<std::uint32_t>(k0 / 2 + l);
           rng::philox_lanes<NB>(seed, std::uint64_t(step), rng::kCluster, ch, blk, w);
           const int kn = n - k0 < Q ? n - k0 : Q;
-          std::uint32_t md = 0;
-          for (int q = 0; q < kn; ++q) {
-            const int k = k0 + q;
-            const int jr = j + 1 == L ? 0 : j + 1, id = i + 1 == L ? 0 : i + 1;
-            const int sk = spin_at(i, j);
-            // bond 2k: block (2q)/4 = q/2, word 2(q mod 2); bond 2k + 1: the next word.
-            const bool sr = J != 0 && ((sk == spin_at(i, jr)) ^ anti) && below(w[2 * (q & 1)][q >> 1], t_bond);
-            const bool sd = J != 0 && ((sk == spin_at(id, j)) ^ anti) && below(w[2 * (q & 1) + 1][q >> 1], t_bond);
-            md |= std::uint32_t(sd) << q;
-            if (jr != 0) {
-              p[k + 1] = sr ? p[k] : k + 1;
-            } else if (sr && p[k] != i * L) {  // p[k] and i·L are roots: their runs
-              p[p[k]] = i * L;
+          std::uint32_t mr = 0, md = 0;
+          if (L % Q == 0) {  // a chunk is 32 sites of one row: compare 8 spins a word (SWAR)
+            std::uint32_t ur = 0, ud = 0;
+            for (int l = 0; l < NB; ++l) {
+              ur |= std::uint32_t(w[0][l] < t_bond) << (2 * l) | std::uint32_t(w[2][l] < t_bond) << (2 * l + 1);
+              ud |= std::uint32_t(w[1][l] < t_bond) << (2 * l) | std::uint32_t(w[3][l] < t_bond) << (2 * l + 1);
             }
-            if (++j == L) j = 0, ++i;
+            const int kd = k0 + L < n ? k0 + L : k0 + L - n;
+            std::uint32_t er = 0, ed = 0;
+            for (int g = 0; g < Q; g += 8) {
+              er |= equal_bits(nat + k0 + g, nat + k0 + g + 1) << g;
+              ed |= equal_bits(nat + k0 + g, nat + kd + g) << g;
+            }
+            // The row's last site: its right neighbour is the row's first (the compare above
+            // read the next row's first, or for the last row the byte after the spins, inside `work`).
+            if ((k0 + Q) % L == 0)
+              er = (er & 0x7FFFFFFFu) | std::uint32_t(nat[k0 + Q - 1] == nat[k0 + Q - L]) << 31;
+            const std::uint32_t flip = anti ? 0xFFFFFFFFu : 0u, all = always ? 0xFFFFFFFFu : 0u;
+            mr = (er ^ flip) & (ur | all);
+            md = (ed ^ flip) & (ud | all);
+          } else {
+            for (int q = 0, j = j0; q < kn; ++q) {
+              const int k = k0 + q, kr = j + 1 == L ? k + 1 - L : k + 1, kd = k + L < n ? k + L : k + L - n;
+              const std::uint32_t er = std::uint32_t((nat[k] == nat[kr]) != anti);
+              const std::uint32_t ed = std::uint32_t((nat[k] == nat[kd]) != anti);
+              const std::uint32_t ur = std::uint32_t(w[2 * (q & 1)][q >> 1] < t_bond) | always;
+              const std::uint32_t ud = std::uint32_t(w[2 * (q & 1) + 1][q >> 1] < t_bond) | always;
+              mr |= (er & ur) << q;
+              md |= (ed & ud) << q;
+              j = j + 1 == L ? 0 : j + 1;
+            }
           }
-          wk[k0 / Q] = static_cast<std::int32_t>(md);
+          mright[k0 / Q] = mr;
+          mdown[k0 / Q] = md;
+          j0 = (j0 + kn) % L;
         }
-        for (int k0 = 0; k0 < n; k0 += Q) {
-          std::uint32_t md = static_cast<std::uint32_t>(wk[k0 / Q]);
-          while (md) {
-            const int k = k0 + lowest_bit(md);
-            md &= md - 1;
-            unite(p, k, k + L < n ? k + L : k + L - n);
-          }
-        }
+        link_bonds(p, mright, mdown, L, nm);
         // Full compression in increasing order (p[k] ≤ k), and Σ s per cluster for a field.
         std::int32_t* KOKKOS_RESTRICT m = wk;
         if (field) {
@@ -156,24 +257,22 @@ void swendsen_wang(const SV& s, const B& beta, int L, double J, double h, std::u
           for (int l = 0; l < NF; ++l) bf[l] = kFlipBlock + static_cast<std::uint32_t>(k0 / 4 + l);
           rng::philox_lanes<NF>(seed, std::uint64_t(step), rng::kCluster, chf, bf, wf);
           const int kn = n - k0 < 4 * NF ? n - k0 : 4 * NF;
-          for (int q = 0; q < kn; ++q) {
-            const int k = k0 + q;
-            if (p[k] != k) continue;
-            const std::uint32_t t =
-                field ? prob_threshold(1.0 / (1.0 + kmath::exp(2.0 * b * h * double(m[k])))) : 0x80000000u;
-            if (below(wf[q & 3][q >> 2], t)) p[k] = ~k;
-          }
-        }
-        std::int64_t flipped = 0;
-        for (int a = 0, k = 0; a < L; ++a)
-          for (int b2 = 0; b2 < L; ++b2, ++k) {
-            const int root = p[k] < 0 ? ~p[k] : p[k];
-            if (p[root] < 0) {
-              const int c = ((a + b2) & 1) * H + a * W + (b2 >> 1);
-              s(r, c) = static_cast<std::int8_t>(-s(r, c));
-              ++flipped;
+          if (field) {
+            for (int q = 0; q < kn; ++q) {
+              const int k = k0 + q;
+              if (p[k] != k) continue;
+              const std::uint32_t t = prob_threshold(1.0 / (1.0 + kmath::exp(2.0 * b * h * double(m[k]))));
+              if (below(wf[q & 3][q >> 2], t)) p[k] = ~k;
+            }
+          } else {  // probability 1/2, without branches
+            std::int32_t* KOKKOS_RESTRICT pc = p + k0;
+            for (int q = 0; q < kn; ++q) {
+              const std::int32_t f = -std::int32_t((pc[q] == k0 + q) & (~wf[q & 3][q >> 2] >> 31));
+              pc[q] ^= f;  // ~k where the root flips
             }
           }
+        }
+        const std::int64_t flipped = flip_marked(s, r, p, L);
         flips(r) += flipped;
       });
 }
