@@ -116,6 +116,36 @@ void expect_args(std::size_t i, const Token& t, std::size_t lo, std::size_t hi, 
     layer_error(i, t.text, "takes " + form);
 }
 
+//! Layer i, the ')' of the innermost open res( block: the block's shape must not change.
+void close_block(std::size_t i, const Token& t, std::vector<std::size_t>& open, NetArch& a, NetLayer& L) {
+  if (open.empty()) layer_error(i, t.text, "closes no res( block");
+  const std::size_t b = open.back();
+  open.pop_back();
+  const NetShape &x = a.layers[b].in, &s = L.in;
+  if (b + 1 == i) layer_error(i, t.text, "ends the empty res( block of layer " + std::to_string(b));
+  if (x.spatial != s.spatial || x.c != s.c || x.h != s.h || x.w != s.w)
+    layer_error(i, t.text,
+                "the residual block of layer " + std::to_string(b) + " maps " + x.str() + " to " + s.str() +
+                    ": y = x + F(x) needs the same shape in and out");
+  L.kind = LayerKind::res_end;
+  L.outs = s;
+  L.partner = int(b);
+  a.layers[b].partner = int(i);
+}
+
+//! Layer i, groupnorm(G): G must divide the channels of L.in.
+void groupnorm_layer(std::size_t i, const Token& t, NetLayer& L) {
+  expect_args(i, t, 1, 1, "(groups)");
+  L.kind = LayerKind::groupnorm;
+  L.groups = int_arg(i, t, 0, "the number of groups");
+  if (L.in.c % L.groups != 0)
+    layer_error(i, t.text,
+                std::to_string(L.groups) + " groups do not divide its " + std::to_string(L.in.c) + " channels " +
+                    L.in.str());
+  L.outs = L.in;
+  L.out = L.in.c;
+}
+
 }  // namespace
 
 NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input, bool classifier) {
@@ -145,29 +175,9 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
       L.outs = s;
       open.push_back(i);
     } else if (t.close) {
-      if (open.empty()) layer_error(i, t.text, "closes no res( block");
-      const std::size_t b = open.back();
-      open.pop_back();
-      const NetShape& x = a.layers[b].in;
-      if (b + 1 == i) layer_error(i, t.text, "ends the empty res( block of layer " + std::to_string(b));
-      if (x.spatial != s.spatial || x.c != s.c || x.h != s.h || x.w != s.w)
-        layer_error(i, t.text,
-                    "the residual block of layer " + std::to_string(b) + " maps " + x.str() + " to " + s.str() +
-                        ": y = x + F(x) needs the same shape in and out");
-      L.kind = LayerKind::res_end;
-      L.outs = s;
-      L.partner = int(b);
-      a.layers[b].partner = int(i);
+      close_block(i, t, open, a, L);
     } else if (n == "groupnorm") {
-      expect_args(i, t, 1, 1, "(groups)");
-      L.kind = LayerKind::groupnorm;
-      L.groups = int_arg(i, t, 0, "the number of groups");
-      if (s.c % L.groups != 0)
-        layer_error(i, t.text,
-                    std::to_string(L.groups) + " groups do not divide its " + std::to_string(s.c) + " channels " +
-                        s.str());
-      L.outs = s;
-      L.out = s.c;
+      groupnorm_layer(i, t, L);
     } else if (n == "conv" || n == "conv2d") {
       expect_args(i, t, 2, 4, "(out, kernel[, stride[, padding]])");
       L.kind = LayerKind::conv;
