@@ -642,7 +642,8 @@ TEST(NetResidual, ForwardMatchesLoopReference) {
   const auto x = random_rows(n, a.dim(), 5);
   const auto E = energies(net, x, n);
   for (int c = 0; c < n; ++c) {
-    const double ref = reference_energy(a, th, std::vector<double>(x.begin() + c * a.dim(), x.begin() + (c + 1) * a.dim()));
+    const double ref =
+        reference_energy(a, th, std::vector<double>(x.begin() + c * a.dim(), x.begin() + (c + 1) * a.dim()));
     EXPECT_NEAR(E[c], ref, kSame * (1 + std::fabs(ref))) << "row " << c;
   }
   // Scaled inputs: GroupNorm forgets the scale of each image's groups (not of the
@@ -651,7 +652,8 @@ TEST(NetResidual, ForwardMatchesLoopReference) {
   for (auto& v : x2) v *= 3;
   const auto E2 = energies(net, x2, n);
   for (int c = 0; c < n; ++c) {
-    const double ref = reference_energy(a, th, std::vector<double>(x2.begin() + c * a.dim(), x2.begin() + (c + 1) * a.dim()));
+    const double ref =
+        reference_energy(a, th, std::vector<double>(x2.begin() + c * a.dim(), x2.begin() + (c + 1) * a.dim()));
     EXPECT_NEAR(E2[c], ref, kSame * (1 + std::fabs(ref))) << "row " << c;
     EXPECT_GT(std::fabs(E2[c] - E[c]), 1e-6) << "row " << c;
   }
@@ -727,7 +729,8 @@ TEST(NetResidual, GradientsMatchFiniteDifferences) {
     net.set_params(t);
     const auto e = energies(net, x, n);
     double s = 0;
-    for (int k = 0; k < n; ++k) s += c[std::size_t(k)] * e[std::size_t(k)] + reg * e[std::size_t(k)] * e[std::size_t(k)];
+    for (int k = 0; k < n; ++k)
+      s += c[std::size_t(k)] * e[std::size_t(k)] + reg * e[std::size_t(k)] * e[std::size_t(k)];
     return s;
   };
   const double h = 1e-6;
@@ -768,7 +771,8 @@ TEST(NetResidual, BadBlocksNameModelNetAndTheLayer) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
       {"conv(8,3,1,1) groupnorm(3) flatten linear(1)", {"layer 1 'groupnorm(3)'", "do not divide", "8 channels"}},
       {"flatten linear(6) groupnorm(4) linear(1)", {"layer 2 'groupnorm(4)'", "do not divide"}},
-      {"conv(8,3,1,1) res( conv(4,3,1,1) ) flatten linear(1)", {"layer 3 ')'", "layer 1", "(8, 28, 28) to (4, 28, 28)"}},
+      {"conv(8,3,1,1) res( conv(4,3,1,1) ) flatten linear(1)",
+       {"layer 3 ')'", "layer 1", "(8, 28, 28) to (4, 28, 28)"}},
       {"conv(8,3,1,1) res( avgpool(2) ) flatten linear(1)", {"layer 3 ')'", "same shape"}},
       {"conv(8,3,1,1) res( silu conv(8,3,1,1) flatten linear(1)", {"layer 1 'res('", "no closing ')'"}},
       {"conv(8,3,1,1) res( silu res( conv(8,3,1,1) ) flatten linear(1)", {"layer 1 'res('", "no closing ')'"}},

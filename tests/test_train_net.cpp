@@ -13,8 +13,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include "train_support.hpp"
 #include "apps/apps.hpp"
+#include "train_support.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/net_params.hpp"

@@ -139,9 +139,9 @@ void groupnorm_layer(std::size_t i, const Token& t, NetLayer& L) {
   L.kind = LayerKind::groupnorm;
   L.groups = int_arg(i, t, 0, "the number of groups");
   if (L.in.c % L.groups != 0)
-    layer_error(i, t.text,
-                std::to_string(L.groups) + " groups do not divide its " + std::to_string(L.in.c) + " channels " +
-                    L.in.str());
+    layer_error(
+        i, t.text,
+        std::to_string(L.groups) + " groups do not divide its " + std::to_string(L.in.c) + " channels " + L.in.str());
   L.outs = L.in;
   L.out = L.in.c;
 }
@@ -229,8 +229,9 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
                       "sn_linear)");
     }
     if (L.sn && !L.weighted())
-      layer_error(i, t.text, std::string("spectral normalisation (sn_) applies to conv and linear layers only") +
-                                 (L.has_params() ? "" : ": this one has no weights"));
+      layer_error(i, t.text,
+                  std::string("spectral normalisation (sn_) applies to conv and linear layers only") +
+                      (L.has_params() ? "" : ": this one has no weights"));
     if (L.sn) {
       L.u_offset = a.n_spectral;
       L.v_offset = a.n_spectral + L.out;
@@ -256,7 +257,8 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
     a.layers.push_back(std::move(L));
   }
   if (!open.empty())
-    layer_error(open.back(), tokens[open.back()].text, "has no closing ')' (a res( block runs to the end of model.net)");
+    layer_error(open.back(), tokens[open.back()].text,
+                "has no closing ')' (a res( block runs to the end of model.net)");
   if (a.n_params == 0) config_error("model.net", "has no conv or linear layer: nothing to train");
   if (classifier && (s.spatial || s.c < 2))
     config_error("model.net", "ends with shape " + s.str() + " per row after layer " +

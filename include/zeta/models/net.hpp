@@ -645,8 +645,7 @@ class Net {
           detail::groupnorm_param_grad<Space>(a, dout, gstat_[l].data(), nb, nb, group_geom(L), g.data() + L.w_offset,
                                               g.data() + L.b_offset);
         if (need_in)
-          detail::groupnorm_adjoint<Space>(a, dout, din, gstat_[l].data(), nb, group_geom(L),
-                                           eff_.data() + L.w_offset);
+          detail::groupnorm_adjoint<Space>(a, dout, din, gstat_[l].data(), nb, group_geom(L), eff_.data() + L.w_offset);
       } else if (L.kind == LayerKind::res_begin || L.kind == LayerKind::res_end) {
         residual_adjoint(l, dout, need_in ? din : nullptr, nb);
       } else if (need_in) {

@@ -42,8 +42,8 @@ struct NetLayer {
   LayerKind kind = LayerKind::act;
   std::string text;          //!< as written in model.net
   int out = 0, k = 1, stride = 1, pad = 0;  //!< conv, linear (out), avgpool (k)
-  int groups = 1;            //!< groupnorm: G
-  int partner = -1;          //!< res_begin: the index of its res_end, and res_end: of its res_begin
+  int groups = 1;                           //!< groupnorm: G
+  int partner = -1;                         //!< res_begin: the index of its res_end, and res_end: of its res_begin
   NetAct act = NetAct::relu;
   double alpha = 0;          //!< lrelu's negative slope
   bool sn = false;           //!< spectral normalisation (conv, linear)

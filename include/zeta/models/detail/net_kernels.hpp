@@ -393,7 +393,8 @@ void groupnorm(const Real* x, Real* y, double* stats, std::int64_t images, const
         const double r = 1 / kmath::sqrt(v / G.m() + G.eps);
         stats[2 * k] = mu;
         stats[2 * k + 1] = r;
-        for_group(G, n, q, [&](std::int64_t e, int ch) { y[e] = Real((double(x[e]) - mu) * r) * gamma[ch] + beta[ch]; });
+        for_group(G, n, q,
+                  [&](std::int64_t e, int ch) { y[e] = Real((double(x[e]) - mu) * r) * gamma[ch] + beta[ch]; });
       });
 }
 
@@ -509,8 +510,7 @@ void groupnorm_dsm_adjoint(const Real* x, const Real* xd, const Real* abar, cons
 //! gβ_ch += Σ Ā (the shift feeds the primal images only).
 template <class Space>
 void groupnorm_dsm_param_grad(const Real* x, const Real* xd, const Real* abar, const Real* qa, const double* stats,
-                              const double* tstats, std::int64_t images, const GroupGeom G, Real* ggamma,
-                              Real* gbeta) {
+                              const double* tstats, std::int64_t images, const GroupGeom G, Real* ggamma, Real* gbeta) {
   net_for<Space>(
       "zeta::Net::groupnorm_dsm_param_grad", G.c, KOKKOS_LAMBDA(const std::int64_t ch) {
         const int q = static_cast<int>(ch) / G.per_group();
@@ -533,7 +533,8 @@ void groupnorm_dsm_param_grad(const Real* x, const Real* xd, const Real* abar, c
 //! out = a + b elementwise (a residual block's y = x + F(x)).
 template <class Space>
 void add(const Real* a, const Real* b, Real* out, std::int64_t n) {
-  net_for<Space>("zeta::Net::residual_add", n, KOKKOS_LAMBDA(const std::int64_t k) { out[k] = a[k] + b[k]; });
+  net_for<Space>(
+      "zeta::Net::residual_add", n, KOKKOS_LAMBDA(const std::int64_t k) { out[k] = a[k] + b[k]; });
 }
 
 }  // namespace zeta::models::detail
