@@ -237,14 +237,8 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
       L.v_offset = a.n_spectral + L.out;
       a.n_spectral += L.out + L.fan_in;
     }
-    if (L.kind == LayerKind::groupnorm) {
-      L.n_weight = L.n_bias = s.c;
-      L.w_offset = a.n_params;
-      L.b_offset = a.n_params + L.n_weight;
-      a.n_params += L.n_weight + L.n_bias;
-    }
-    if (L.weighted()) {
-      L.n_weight = std::int64_t(L.out) * L.fan_in;
+    if (L.has_params()) {  // conv, linear: weight [out, fan_in]; groupnorm: weight [C] (out = C, fan_in 1)
+      L.n_weight = std::int64_t(L.out) * (L.weighted() ? L.fan_in : 1);
       L.n_bias = L.out;
       L.w_offset = a.n_params;
       L.b_offset = a.n_params + L.n_weight;
