@@ -11,7 +11,9 @@ As a module:
   energy(path, x)     -> E(x) for rows x [n, C*H*W] (NCHW, as zeta's data), by numpy
                          alone: a direct convolution, written apart from zeta's C++
   torch_module(path)  -> torch.nn.Sequential with the weights loaded (needs torch;
-                         sn_ layers as torch.nn.utils.spectral_norm with u and v)
+                         sn_ layers as torch.nn.utils.spectral_norm with u and v;
+                         a net with res( ... ) blocks: a module whose .layers[i] is
+                         layer i, 'res(' and ')' as nn.Identity, the skip in forward)
 
 --check computes the numpy energies of /eval/samples (the model samples of the
 check after training) and compares them with /eval/energy_model (zeta's
@@ -25,12 +27,19 @@ import sys
 import numpy as np
 
 LAYER = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\(([^)]*)\))?")
+RES_OPEN = re.compile(r"\s*(res|residual)\s*\(")
+RES_CLOSE = re.compile(r"\s*\)")
 
 
 def parse(text):
     """model.net as a list of (kind, args, sn)."""
     out, pos = [], 0
     while pos < len(text.rstrip()):
+        m = RES_OPEN.match(text, pos) or RES_CLOSE.match(text, pos)
+        if m:  # a residual block's 'res(' and ')': layers of their own, no parameters
+            out.append(("res(" if "(" in m.group(0) else ")", [], False))
+            pos = m.end()
+            continue
         m = LAYER.match(text, pos)
         if not m:
             raise ValueError(f"cannot parse model.net at '{text[pos:]}'")
@@ -85,8 +94,21 @@ def _weight(p, sn):
 def energy(path, x):
     layers, shape, params = load(path)
     a = np.asarray(x, dtype=np.float64).reshape((len(x),) + shape)
+    inputs = []  # the open res( blocks' inputs
     for i, (name, args, sn) in enumerate(layers):
-        if name in ("conv", "conv2d"):
+        if name == "res(":
+            inputs.append(a)
+        elif name == ")":
+            a = inputs.pop() + a
+        elif name == "groupnorm":
+            g, n = int(args[0]), a.shape[0]
+            grouped = a.reshape(n, g, -1)
+            mu = grouped.mean(axis=2, keepdims=True)
+            var = grouped.var(axis=2, keepdims=True)
+            a = ((grouped - mu) / np.sqrt(var + 1e-5)).reshape(a.shape)
+            bshape = (1, -1) + (1,) * (a.ndim - 2)
+            a = a * params[i]["weight"].reshape(bshape) + params[i]["bias"].reshape(bshape)
+        elif name in ("conv", "conv2d"):
             w, b = _weight(params[i], sn), params[i]["bias"]
             k = w.shape[2]
             stride = int(args[2]) if len(args) > 2 else 1
@@ -120,6 +142,12 @@ def torch_module(path):
     layers, shape, params = load(path)
     mods, c = [], shape[0]
     for i, (name, args, sn) in enumerate(layers):
+        if name in ("res(", ")"):
+            mods.append(nn.Identity())
+            continue
+        if name == "groupnorm":
+            mods.append(nn.GroupNorm(int(args[0]), params[i]["weight"].shape[0], eps=1e-5))
+            continue
         if name in ("conv", "conv2d"):
             out, k = int(args[0]), int(args[1])
             m = nn.Conv2d(c, out, k, int(args[2]) if len(args) > 2 else 1, int(args[3]) if len(args) > 3 else 0)
@@ -137,12 +165,36 @@ def torch_module(path):
         if sn:
             m = nn.utils.spectral_norm(m)
         mods.append(m)
-    model = nn.Sequential(*mods)
+    residual = any(name == "res(" for name, _, _ in layers)
+    if residual:
+        kinds = [name for name, _, _ in layers]
+
+        class ResidualStack(nn.Module):
+            """layers[i] is zeta's layer i; forward adds each res( block's input at its ')'."""
+
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList(mods)
+
+            def forward(self, x):
+                inputs = []
+                for kind, m in zip(kinds, self.layers):
+                    if kind == "res(":
+                        inputs.append(x)
+                    elif kind == ")":
+                        x = inputs.pop() + x
+                    else:
+                        x = m(x)
+                return x
+
+        model, prefix = ResidualStack(), "layers."
+    else:
+        model, prefix = nn.Sequential(*mods), ""
     sd = {}
     for i, p in params.items():
         for k, v in p.items():
             key = "weight_orig" if (k == "weight" and "weight_u" in p) else k
-            sd[f"{i}.{key}"] = torch.tensor(v, dtype=torch.float32)
+            sd[f"{prefix}{i}.{key}"] = torch.tensor(v, dtype=torch.float32)
     model.load_state_dict(sd)
     return model
 

@@ -31,6 +31,7 @@ using models::NetArch;
 //! Reference: E(x) for one row by loops over each layer in CHW order.
 double reference_energy(const NetArch& a, const std::vector<double>& th, const std::vector<double>& x) {
   std::vector<double> v = x;
+  std::vector<std::vector<double>> block_inputs;  // res( … ): the open blocks' inputs
   for (const auto& L : a.layers) {
     std::vector<double> out(std::size_t(L.outs.size()), 0.0);
     const int C = L.in.c, H = L.in.h, W = L.in.w;
@@ -58,6 +59,32 @@ double reference_energy(const NetArch& a, const std::vector<double>& th, const s
         }
         break;
       case LayerKind::flatten: out = v; break;
+      case LayerKind::res_begin:
+        block_inputs.push_back(v);
+        out = v;
+        break;
+      case LayerKind::res_end:
+        for (std::size_t q = 0; q < v.size(); ++q) out[q] = block_inputs.back()[q] + v[q];
+        block_inputs.pop_back();
+        break;
+      case LayerKind::groupnorm: {
+        // torch.nn.GroupNorm: groups of C/G consecutive channels over all H·W pixels.
+        const int cg = C / L.groups;
+        for (int grp = 0; grp < L.groups; ++grp) {
+          double sum = 0, sq = 0;
+          const int first = grp * cg * H * W, m = cg * H * W;
+          for (int q = 0; q < m; ++q) sum += v[std::size_t(first + q)];
+          const double mu = sum / m;
+          for (int q = 0; q < m; ++q) sq += (v[std::size_t(first + q)] - mu) * (v[std::size_t(first + q)] - mu);
+          const double sd = std::sqrt(sq / m + 1e-5);
+          for (int q = 0; q < m; ++q) {
+            const int ch = (first + q) / (H * W);
+            out[std::size_t(first + q)] = (v[std::size_t(first + q)] - mu) / sd * th[std::size_t(L.w_offset + ch)] +
+                                          th[std::size_t(L.b_offset + ch)];
+          }
+        }
+        break;
+      }
       case LayerKind::avgpool:
         for (int c = 0; c < C; ++c)
           for (int oh = 0; oh < L.outs.h; ++oh)
@@ -95,6 +122,17 @@ std::vector<double> random_rows(int n, int d, std::uint32_t seed) {
     st.normals(d, [&](int i, Real z) { x[std::size_t(c) * d + i] = double(z); });
   }
   return x;
+}
+
+//! θ of random_params with every groupnorm scale and shift moved off PyTorch's 1 and 0
+//! by N(0, 0.3²), so that the tests see them.
+std::vector<double> moved_norms(const NetArch& a, std::vector<double> th, std::uint32_t seed) {
+  const auto r = random_rows(1, int(a.n_params), seed + 100);
+  for (const auto& L : a.layers)
+    if (L.kind == LayerKind::groupnorm)
+      for (std::int64_t q = 0; q < L.n_weight + L.n_bias; ++q)
+        th[std::size_t(L.w_offset + q)] += 0.3 * r[std::size_t(L.w_offset + q)];
+  return th;
 }
 
 Matrix<Space> device_rows(const std::vector<double>& x, int n, int d) {
@@ -258,13 +296,17 @@ TEST(Net, ParameterGradientMatchesFiniteDifferences) {
 // DSM: ∇θ of L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖² (Net::dsm_loss_and_grad) against
 // central differences of that loss in every parameter, the loss itself from
 // energy_and_grad's ∇x E (double); conv + avgpool + flatten + linear with silu and
-// softplus, over two chunks (kChunk + 3 rows), and with spectral-norm layers (u, v held).
+// softplus, over two chunks (kChunk + 3 rows), with spectral-norm layers (u, v held),
+// and with residual blocks and GroupNorm (on images and on flat rows, nested).
 TEST(NetDsm, ParameterGradientMatchesFiniteDifferencesOfTheLoss) {
   if (sizeof(Real) != 8) GTEST_SKIP() << "finite differences need double";
-  for (const std::string text : {"conv(3,3,2,1) silu avgpool(2) conv(2,1) softplus flatten linear(4) silu linear(1)",
-                                 "sn_conv(3,3,2,1) softplus avgpool(2) flatten sn_linear(4) silu linear(1)"}) {
+  for (const std::string text :
+       {"conv(3,3,2,1) silu avgpool(2) conv(2,1) softplus flatten linear(4) silu linear(1)",
+        "sn_conv(3,3,2,1) softplus avgpool(2) flatten sn_linear(4) silu linear(1)",
+        "conv(4,3,2,1) res( groupnorm(2) silu res( sn_conv(4,3,1,1) groupnorm(4) ) softplus conv(4,1) ) avgpool(2) "
+        "flatten linear(4) res( groupnorm(2) silu linear(4) ) linear(1)"}) {
     const NetArch a = arch_of(text, {2, 6, 5});
-    const auto th = models::Net<Space>::random_params(a, 5);
+    const auto th = moved_norms(a, models::Net<Space>::random_params(a, 5), 5);
     models::Net<Space> net(a, th, models::Net<Space>::random_spectral(a, 4));
     if (a.spectral()) net.power_iteration();
     const int n = models::Net<Space>::kChunk + 3, d = a.dim();
@@ -566,6 +608,190 @@ TEST(NetInput, BadLayerStringsNameModelNetAndTheLayer) {
   EXPECT_EQ(parse_error(" conv( 8, 3 ,1, 1)  swish flatten linear(1) "), "(no error)");
   EXPECT_NE(parse_error("sn_flatten linear(1)").find("no weights"), std::string::npos);
   EXPECT_EQ(parse_error("sn_conv(8,4,2,1) lrelu(0.2) flatten sn_linear(1)"), "(no error)");
+}
+
+// ---- residual blocks and GroupNorm ------------------------------------------------
+
+// A ResNet-style net: res( … ) blocks (one nested) with GroupNorm on images and on flat rows.
+const std::string kResNet =
+    "conv(6,3,1,1) res( groupnorm(3) silu res( conv(6,3,1,1) groupnorm(2) silu ) conv(6,3,1,1) ) avgpool(2) "
+    "flatten linear(6) res( groupnorm(2) softplus linear(6) ) silu linear(1)";
+
+// Forward energies against the loop reference (torch.nn.GroupNorm: biased variance,
+// eps 1e-5, per-channel scale and shift), and the layer numbering: 'res(' and ')'
+// count as layers, groupnorm's weight and bias are [C].
+TEST(NetResidual, ForwardMatchesLoopReference) {
+  const NetArch a = arch_of(kResNet, {2, 6, 5});
+  ASSERT_EQ(a.layers.size(), 21u);
+  EXPECT_EQ(a.layers[1].kind, LayerKind::res_begin);
+  EXPECT_EQ(a.layers[1].partner, 10);
+  EXPECT_EQ(a.layers[8].partner, 4);
+  EXPECT_EQ(a.layers[18].partner, 14);
+  EXPECT_EQ(a.layers[15].kind, LayerKind::groupnorm);
+  EXPECT_EQ(a.layers[15].weight_shape(), (std::vector<std::int64_t>{6}));
+  EXPECT_EQ(a.layers[11].outs.str(), "(6, 3, 2)");
+  EXPECT_EQ(a.text, kResNet);
+  const auto init = models::Net<Space>::random_params(a, 3);
+  for (std::int64_t c = 0; c < 6; ++c) {
+    EXPECT_EQ(init[std::size_t(a.layers[2].w_offset + c)], 1.0);  // PyTorch's GroupNorm defaults
+    EXPECT_EQ(init[std::size_t(a.layers[2].b_offset + c)], 0.0);
+  }
+  const auto th = moved_norms(a, init, 3);
+  models::Net<Space> net(a, th);
+  const int n = 7;
+  const auto x = random_rows(n, a.dim(), 5);
+  const auto E = energies(net, x, n);
+  for (int c = 0; c < n; ++c) {
+    const double ref =
+        reference_energy(a, th, std::vector<double>(x.begin() + c * a.dim(), x.begin() + (c + 1) * a.dim()));
+    EXPECT_NEAR(E[c], ref, kSame * (1 + std::fabs(ref))) << "row " << c;
+  }
+  // Scaled inputs: GroupNorm forgets the scale of each image's groups (not of the
+  // skip path), so the energies differ from x's: a check that the skip is there.
+  auto x2 = x;
+  for (auto& v : x2) v *= 3;
+  const auto E2 = energies(net, x2, n);
+  for (int c = 0; c < n; ++c) {
+    const double ref =
+        reference_energy(a, th, std::vector<double>(x2.begin() + c * a.dim(), x2.begin() + (c + 1) * a.dim()));
+    EXPECT_NEAR(E2[c], ref, kSame * (1 + std::fabs(ref))) << "row " << c;
+    EXPECT_GT(std::fabs(E2[c] - E[c]), 1e-6) << "row " << c;
+  }
+}
+
+// ∇x E through a residual GroupNorm block against a direct loop written here in CHW:
+// E = b + Σ_i v_i (x_i + γ_i x̂_i + β_i), so with w = v γ, per group of m entries,
+// ∂E/∂x_k = v_k + (w_k − mean(w) − x̂_k mean(w x̂)) / √(var + eps).
+TEST(NetResidual, GroupNormInputGradientMatchesDirectLoop) {
+  for (const std::vector<std::int64_t>& input : {std::vector<std::int64_t>{4, 3, 5}, std::vector<std::int64_t>{12}}) {
+    const bool image = input.size() == 3;
+    const NetArch a = arch_of(image ? "res( groupnorm(2) ) flatten linear(1)" : "res( groupnorm(3) ) linear(1)", input);
+    const auto th = moved_norms(a, models::Net<Space>::random_params(a, 8), 8);
+    models::Net<Space> net(a, th);
+    const auto& G = a.layers[1];
+    const std::int64_t v0 = a.layers[image ? 4 : 3].w_offset;
+    const int n = 5, d = a.dim(), C = int(input[0]), hw = d / C, cg = C / G.groups, m = cg * hw;
+    const auto x = random_rows(n, d, 2);
+    Matrix<Space> g("g", n, d);
+    Vector<Space> E("E", n);
+    net.energy_and_grad(device_rows(x, n, d), E, g);
+    const auto hg = host_copy(g), he = host_copy(E);
+    for (int r = 0; r < n; ++r) {
+      const double* xr = x.data() + std::size_t(r) * d;
+      for (int grp = 0; grp < G.groups; ++grp) {
+        const int first = grp * m;
+        double mu = 0, var = 0;
+        for (int q = 0; q < m; ++q) mu += xr[first + q] / m;
+        for (int q = 0; q < m; ++q) var += (xr[first + q] - mu) * (xr[first + q] - mu) / m;
+        const double sd = std::sqrt(var + 1e-5);
+        double wm = 0, wh = 0;
+        for (int q = 0; q < m; ++q) {
+          const int i = first + q, ch = i / hw;
+          const double w = th[std::size_t(v0 + i)] * th[std::size_t(G.w_offset + ch)];
+          wm += w / m;
+          wh += w * (xr[i] - mu) / sd / m;
+        }
+        for (int q = 0; q < m; ++q) {
+          const int i = first + q, ch = i / hw;
+          const double w = th[std::size_t(v0 + i)] * th[std::size_t(G.w_offset + ch)];
+          const double ref = th[std::size_t(v0 + i)] + (w - wm - (xr[i] - mu) / sd * wh) / sd;
+          EXPECT_NEAR(hg[std::size_t(r) * d + i], ref, kSame * (1 + std::fabs(ref))) << "row " << r << " x" << i;
+        }
+      }
+      const double e = reference_energy(a, th, std::vector<double>(xr, xr + d));
+      EXPECT_NEAR(he[r], e, kSame * (1 + std::fabs(e))) << "row " << r;
+    }
+  }
+}
+
+// ∇x E and ∇θ of the contrastive loss with the energy regulariser (GroupNorm's scale
+// and shift included) against central differences in double, over two chunks.
+TEST(NetResidual, GradientsMatchFiniteDifferences) {
+  if (sizeof(Real) != 8) GTEST_SKIP() << "finite differences need double";
+  const NetArch a = arch_of(kResNet, {2, 6, 5});
+  const auto th = moved_norms(a, models::Net<Space>::random_params(a, 6), 6);
+  models::Net<Space> net(a, th);
+  const int n = models::Net<Space>::kChunk + 2, d = a.dim();
+  const auto x = random_rows(n, d, 8);
+  std::vector<double> c(std::size_t(n), 0.0);
+  for (int k = 0; k < n; ++k) c[std::size_t(k)] = (k % 2 ? 0.5 : -0.7) + 0.01 * k;
+  Vector<Space> cv("c", n);
+  {
+    auto h = Kokkos::create_mirror_view(cv);
+    for (int k = 0; k < n; ++k) h(k) = Real(c[std::size_t(k)]);
+    Kokkos::deep_copy(cv, h);
+  }
+  const double reg = 0.2;
+  Vector<Space> g = net.gradient_buffer(), E("E", n);
+  net.contrastive_grad(device_rows(x, n, d), PerChain<Space>(cv), reg, g, E);
+  const auto hg = host_copy(g);
+  const auto loss = [&](const std::vector<double>& t) {
+    net.set_params(t);
+    const auto e = energies(net, x, n);
+    double s = 0;
+    for (int k = 0; k < n; ++k)
+      s += c[std::size_t(k)] * e[std::size_t(k)] + reg * e[std::size_t(k)] * e[std::size_t(k)];
+    return s;
+  };
+  const double h = 1e-6;
+  double worst_norm = 0;
+  for (std::size_t q = 0; q < th.size(); ++q) {
+    // Every groupnorm parameter, every third of the others (the test's time).
+    bool norm = false;
+    for (const auto& L : a.layers)
+      norm = norm || (L.kind == LayerKind::groupnorm && std::int64_t(q) >= L.w_offset &&
+                      std::int64_t(q) < L.b_offset + L.n_bias);
+    if (!norm && q % 3 != 0) continue;
+    auto tp = th, tm = th;
+    tp[q] += h;
+    tm[q] -= h;
+    const double fd = (loss(tp) - loss(tm)) / (2 * h);
+    EXPECT_NEAR(hg[q], fd, 1e-6 * (1 + std::fabs(fd))) << "parameter " << q;
+    if (norm) worst_norm = std::max(worst_norm, std::fabs(fd));
+  }
+  EXPECT_GT(worst_norm, 1e-3) << "the groupnorm parameters' gradient vanishes: it tests nothing";
+  net.set_params(th);
+  Matrix<Space> gx("gx", n, d);
+  net.energy_and_grad(device_rows(x, n, d), E, gx);
+  const auto hx = host_copy(gx);
+  for (int i = 0; i < d; i += 5) {
+    auto xp = x, xm = x;
+    for (int k = 0; k < n; ++k) xp[std::size_t(k) * d + i] += h, xm[std::size_t(k) * d + i] -= h;
+    const auto ep = energies(net, xp, n), em = energies(net, xm, n);
+    for (int k = 0; k < n; k += 13) {
+      const double fd = (ep[std::size_t(k)] - em[std::size_t(k)]) / (2 * h);
+      EXPECT_NEAR(hx[std::size_t(k) * d + i], fd, 1e-6 * (1 + std::fabs(fd))) << "row " << k << " x" << i;
+    }
+  }
+}
+
+// groupnorm(G) with G not dividing the channels, a res( … ) block that changes the
+// shape, an unclosed or a stray parenthesis: one error naming model.net and the layer.
+TEST(NetResidual, BadBlocksNameModelNetAndTheLayer) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"conv(8,3,1,1) groupnorm(3) flatten linear(1)", {"layer 1 'groupnorm(3)'", "do not divide", "8 channels"}},
+      {"flatten linear(6) groupnorm(4) linear(1)", {"layer 2 'groupnorm(4)'", "do not divide"}},
+      {"conv(8,3,1,1) res( conv(4,3,1,1) ) flatten linear(1)",
+       {"layer 3 ')'", "layer 1", "(8, 28, 28) to (4, 28, 28)"}},
+      {"conv(8,3,1,1) res( avgpool(2) ) flatten linear(1)", {"layer 3 ')'", "same shape"}},
+      {"conv(8,3,1,1) res( silu conv(8,3,1,1) flatten linear(1)", {"layer 1 'res('", "no closing ')'"}},
+      {"conv(8,3,1,1) res( silu res( conv(8,3,1,1) ) flatten linear(1)", {"layer 1 'res('", "no closing ')'"}},
+      {"conv(8,3,1,1) silu ) flatten linear(1)", {"layer 2 ')'", "closes no res( block"}},
+      {"conv(8,3,1,1) res( ) flatten linear(1)", {"layer 2 ')'", "empty"}},
+      {"conv(8,3,1,1) groupnorm(0) flatten linear(1)", {"layer 1", "integer >= 1"}},
+      {"conv(8,3,1,1) groupnorm flatten linear(1)", {"layer 1", "(groups)"}},
+      {"conv(8,3,1,1) sn_groupnorm(2) flatten linear(1)", {"layer 1", "conv and linear layers only"}},
+      {"conv(8,3,1,1) res flatten linear(1)", {"layer 1", "unknown layer 'res'"}},
+  };
+  for (const auto& [net, whats] : cases) {
+    const auto e = parse_error(net);
+    EXPECT_EQ(e.rfind("model.net: ", 0), 0u) << net << ": " << e;
+    for (const auto& what : whats) EXPECT_NE(e.find(what), std::string::npos) << net << ": " << e << " lacks " << what;
+  }
+  EXPECT_EQ(parse_error("conv(8,3,1,1) res( groupnorm(8) silu conv(8,3,1,1) groupnorm(1) silu conv(8,3,1,1) ) flatten "
+                        "linear(1)"),
+            "(no error)");
+  EXPECT_EQ(parse_error("conv(4,3,1,1) res(res( silu )relu) flatten linear(1)"), "(no error)");
 }
 
 }  // namespace

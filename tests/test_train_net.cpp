@@ -13,10 +13,12 @@
 #include <cstdio>
 #include <fstream>
 
-#include "train_support.hpp"
 #include "apps/apps.hpp"
+#include "train_support.hpp"
 #include "zeta/core/error.hpp"
 #include "zeta/io/hdf5.hpp"
+#include "zeta/io/net_params.hpp"
+#include "zeta/models/net_arch.hpp"
 
 namespace zeta {
 namespace {
@@ -135,6 +137,45 @@ TEST(TrainNetRanks, DeterministicIsBitwiseAndAllreduceIsClose) {
         sets.push_back(ds);
     test::expect_same_bits_as_one_rank(run, "net_n" + std::to_string(world.size()) + "_" + obj, sets, world, more);
   }
+}
+
+// A ResNet-style energy (a res( … ) block with GroupNorm): the same parameter bits on
+// 1 rank and on 2 or 4 (train.deterministic), training moved GroupNorm's scale and
+// shift, and the output holds them as PyTorch's GroupNorm weight and bias [C], read
+// back by model.params to the same θ (the save / load round trip).
+TEST(TrainNetRanks, ResidualGroupNormIsBitwise) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const std::string net =
+      "--model.net=conv(4,4,2,1) res( groupnorm(2) silu conv(4,3,1,1) groupnorm(2) silu conv(4,3,1,1) ) "
+      "conv(8,4,2,1) lrelu(0.2) flatten linear(16) lrelu(0.2) linear(1)";
+  const std::string tag = "net_res_n" + std::to_string(world.size());
+  const std::string many = tag + "_world.h5", one = tag + "_self.h5";
+  const auto rw = run_train(kNet, {net, "--run.steps=6", "--output.file=" + many}, world);
+  if (world.root()) {
+    parallel::Comm self(MPI_COMM_SELF);
+    const auto rs = run_train(kNet, {net, "--run.steps=6", "--output.file=" + one}, self);
+    ASSERT_EQ(rs.status, "ok");
+    EXPECT_TRUE(rw.params == rs.params) << "parameters differ between " << world.size() << " ranks and 1";
+    EXPECT_EQ(rw.loss, rs.loss);
+    for (const std::string ds : {"/train/loss", "/eval/energy_data", "/eval/samples", "/model/net/layer_2/weight",
+                                 "/model/net/layer_5/bias", "/model/net/layer_12/weight", "/model/net/layer_14/bias"})
+      EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << ds;
+    std::vector<hsize_t> dims;
+    const auto gamma = dataset(one, "/model/net/layer_2/weight", &dims);
+    EXPECT_EQ(dims, (std::vector<hsize_t>{4}));
+    const auto beta = dataset(one, "/model/net/layer_5/bias", &dims);
+    EXPECT_EQ(dims, (std::vector<hsize_t>{4}));
+    double moved = 0;
+    for (double v : gamma) moved = std::max(moved, std::fabs(v - 1));
+    for (double v : beta) moved = std::max(moved, std::fabs(v));
+    EXPECT_GT(moved, 1e-4) << "training left GroupNorm's scale and shift at PyTorch's 1 and 0";
+    EXPECT_THROW(dataset(one, "/model/net/layer_1/weight"), Error);  // 'res(' holds nothing
+    // model.params' reader gives θ back bit for bit.
+    const auto arch = models::parse_net(net.substr(net.find('=') + 1), {1, 28, 28});
+    EXPECT_TRUE(io::read_net_params(one, arch) == rs.params) << "the groupnorm layers did not round-trip";
+    remove_files({many, one});
+  }
+  world.barrier();
 }
 
 // PCD: 12 steps straight == 6, checkpoint (with the replay buffer), restart, 6:

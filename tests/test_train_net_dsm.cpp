@@ -57,12 +57,20 @@ void remove_files(const std::vector<std::string>& files) {
     for (const std::string sfx : {"", ".prev"}) std::remove((f + sfx).c_str());
 }
 
-// 1, 2, 4 ranks against one rank (plain, spectral norm, two noise scales): the same bits.
+// A residual block with GroupNorm (layer 8 is linear(16), as kNet's linear(1)).
+const std::string kRes =
+    "--model.net=conv(4,4,2,1) silu res( groupnorm(2) silu conv(4,3,1,1) ) flatten linear(16) silu linear(1)";
+
+// 1, 2, 4 ranks against one rank (plain, spectral norm, two noise scales, a residual
+// GroupNorm block): the same bits.
 TEST(TrainNetDsm, DeterministicIsBitwiseOnAnyRankCount) {
   ASSERT_TRUE(std::ifstream(kImages).good()) << kImages << " is missing";
   parallel::Comm world(MPI_COMM_WORLD);
-  for (const std::string variant : {"plain", "sn", "sigmas"}) {
-    const std::string o = variant == "sn" ? kSn : variant == "sigmas" ? "--train.sigma=0.1,0.5" : "--run.seed=3";
+  for (const std::string variant : {"plain", "sn", "sigmas", "res"}) {
+    const std::string o = variant == "sn"       ? kSn
+                          : variant == "sigmas" ? "--train.sigma=0.1,0.5"
+                          : variant == "res"    ? kRes
+                                                : "--run.seed=3";
     const auto run = [&](const std::vector<std::string>& a, const parallel::Comm& c) {
       return run_train(kNet, test::prepend(o, a), c);
     };
@@ -83,6 +91,7 @@ TEST(TrainNetDsm, DeterministicIsBitwiseOnAnyRankCount) {
         "/train/step",        "/train/dsm_loss",    "/train/grad_norm",          "/eval/energy_data",
         "/eval/energy_noisy", "/eval/energy_noise", "/model/net/layer_0/weight", "/model/net/layer_8/bias"};
     if (variant == "sn") sets.push_back("/model/net/layer_0/weight_u");
+    if (variant == "res") sets.push_back("/model/net/layer_3/weight");  // the GroupNorm's scale
     test::expect_same_bits_as_one_rank(run, "netdsm_n" + std::to_string(world.size()) + "_" + variant, sets, world,
                                        more);
   }

@@ -18,7 +18,7 @@ std::vector<double> read_net_theta(hid_t f, const std::string& file, const model
   std::vector<double> theta(std::size_t(arch.n_params));
   for (std::size_t i = 0; i < arch.layers.size(); ++i) {
     const models::NetLayer& L = arch.layers[i];
-    if (!L.weighted()) continue;
+    if (!L.has_params()) continue;
     const std::string base = base_of(i);
     const auto w = read_array<double>(f, file, base + "/weight", dims_of(L.weight_shape()));
     const auto b = read_array<double>(f, file, base + "/bias", {hsize_t(L.n_bias)});
@@ -78,7 +78,7 @@ void write_net_params(hid_t f, const models::NetArch& arch, const std::vector<do
                       const std::vector<double>& spectral) {
   for (std::size_t i = 0; i < arch.layers.size(); ++i) {
     const models::NetLayer& L = arch.layers[i];
-    if (!L.weighted()) continue;
+    if (!L.has_params()) continue;
     write_doubles(f, base_of(i) + "/weight", dims_of(L.weight_shape()), theta.data() + L.w_offset);
     write_doubles(f, base_of(i) + "/bias", {hsize_t(L.n_bias)}, theta.data() + L.b_offset);
     if (L.sn && !spectral.empty()) {
@@ -92,16 +92,21 @@ void write_net_params(OutputFile& out, const models::NetArch& arch, const std::v
                       const std::vector<double>& spectral) {
   for (std::size_t i = 0; i < arch.layers.size(); ++i) {
     const models::NetLayer& L = arch.layers[i];
-    if (!L.weighted()) continue;
+    if (!L.has_params()) continue;
     const std::string base = base_of(i), what = "layer " + std::to_string(i) + " (" + L.text + ")";
     out.write_root_double(base + "/weight", dims_of(L.weight_shape()), theta.data() + L.w_offset);
     out.write_root_double(base + "/bias", {hsize_t(L.n_bias)}, theta.data() + L.b_offset);
     if (L.kind == models::LayerKind::conv)
       out.describe(base + "/weight", "1", "weights of " + what + " in PyTorch's Conv2d shape",
                    {"output", "input", "kernel_h", "kernel_w"});
+    else if (L.kind == models::LayerKind::groupnorm)
+      out.describe(base + "/weight", "1", "per-channel scale of " + what + " (PyTorch's GroupNorm weight)",
+                   {"channel"});
     else
       out.describe(base + "/weight", "1", "weights of " + what + " in PyTorch's Linear shape", {"output", "input"});
-    out.describe(base + "/bias", "1", "biases of " + what, {"output"});
+    out.describe(base + "/bias", "1",
+                 L.kind == models::LayerKind::groupnorm ? "per-channel shift of " + what : "biases of " + what,
+                 {L.kind == models::LayerKind::groupnorm ? "channel" : "output"});
     if (L.sn && !spectral.empty()) {
       out.write_root_double(base + "/weight_u", {hsize_t(L.out)}, spectral.data() + L.u_offset);
       out.write_root_double(base + "/weight_v", {hsize_t(L.fan_in)}, spectral.data() + L.v_offset);

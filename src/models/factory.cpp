@@ -55,8 +55,9 @@ void declare_model_keys(Config& cfg) {
   cfg.declare("model.net", "",
               "net: the layers from input to the scalar energy, PyTorch's nn.Sequential in order, e.g. "
               "'conv(64,4,2,1) lrelu(0.2) conv(128,4,2,1) lrelu(0.2) flatten linear(256) lrelu(0.2) linear(1)': "
-              "conv(out,kernel[,stride[,padding]]) linear(out) flatten avgpool(kernel) lrelu(slope) relu silu softplus; "
-              "sn_conv(...) and sn_linear(...) are spectrally normalised (docs/net.md)");
+              "conv(out,kernel[,stride[,padding]]) linear(out) flatten avgpool(kernel) groupnorm(groups) "
+              "lrelu(slope) relu silu softplus; sn_conv(...) and sn_linear(...) are spectrally normalised; "
+              "res( ... ) is a residual block y = x + F(x) (docs/net.md)");
   cfg.declare("model.input", "1,28,28", "net: the input's shape, C,H,W (rows in NCHW order, as PyTorch's) or N (flat)");
   cfg.declare("model.init_seed", "1", "mlp, net, rbm: seed of the random initial weights (when model.params is empty)");
   cfg.declare("model.L", "16", "ising: linear size of the periodic L x L lattice (even, >= 2)");

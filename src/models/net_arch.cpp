@@ -16,6 +16,7 @@ std::string NetShape::str() const {
 
 std::vector<std::int64_t> NetLayer::weight_shape() const {
   if (kind == LayerKind::conv) return {out, in.c, k, k};
+  if (kind == LayerKind::groupnorm) return {in.c};
   return {out, in.size()};
 }
 
@@ -32,6 +33,7 @@ struct Token {
   std::string name, text;
   std::vector<double> args;
   bool parens = false;
+  bool open = false, close = false;  //!< 'res(' (its arguments are the layers that follow) and ')'
 };
 
 [[noreturn]] void layer_error(std::size_t i, const std::string& text, const std::string& why) {
@@ -47,6 +49,13 @@ std::vector<Token> tokenize(const std::string& s) {
   for (skip(); p < s.size(); skip()) {
     Token t;
     const std::size_t start = p;
+    if (s[p] == ')') {  // the end of a res( block
+      t.close = true;
+      t.name = t.text = ")";
+      ++p;
+      out.push_back(std::move(t));
+      continue;
+    }
     while (p < s.size() && (std::isalnum(static_cast<unsigned char>(s[p])) || s[p] == '_')) ++p;
     t.name = s.substr(start, p - start);
     if (t.name.empty()) {
@@ -55,7 +64,11 @@ std::vector<Token> tokenize(const std::string& s) {
       layer_error(out.size(), s.substr(start, end - start), "expected a layer name such as conv, linear or relu");
     }
     skip();
-    if (p < s.size() && s[p] == '(') {
+    if (p < s.size() && s[p] == '(' && (t.name == "res" || t.name == "residual")) {
+      t.open = t.parens = true;
+      t.text = t.name + "(";
+      ++p;
+    } else if (p < s.size() && s[p] == '(') {
       t.parens = true;
       const std::size_t close = s.find(')', p);
       if (close == std::string::npos) layer_error(out.size(), s.substr(start), "has no closing ')'");
@@ -103,6 +116,36 @@ void expect_args(std::size_t i, const Token& t, std::size_t lo, std::size_t hi, 
     layer_error(i, t.text, "takes " + form);
 }
 
+//! Layer i, the ')' of the innermost open res( block: the block's shape must not change.
+void close_block(std::size_t i, const Token& t, std::vector<std::size_t>& open, NetArch& a, NetLayer& L) {
+  if (open.empty()) layer_error(i, t.text, "closes no res( block");
+  const std::size_t b = open.back();
+  open.pop_back();
+  const NetShape &x = a.layers[b].in, &s = L.in;
+  if (b + 1 == i) layer_error(i, t.text, "ends the empty res( block of layer " + std::to_string(b));
+  if (x.spatial != s.spatial || x.c != s.c || x.h != s.h || x.w != s.w)
+    layer_error(i, t.text,
+                "the residual block of layer " + std::to_string(b) + " maps " + x.str() + " to " + s.str() +
+                    ": y = x + F(x) needs the same shape in and out");
+  L.kind = LayerKind::res_end;
+  L.outs = s;
+  L.partner = int(b);
+  a.layers[b].partner = int(i);
+}
+
+//! Layer i, groupnorm(G): G must divide the channels of L.in.
+void groupnorm_layer(std::size_t i, const Token& t, NetLayer& L) {
+  expect_args(i, t, 1, 1, "(groups)");
+  L.kind = LayerKind::groupnorm;
+  L.groups = int_arg(i, t, 0, "the number of groups");
+  if (L.in.c % L.groups != 0)
+    layer_error(
+        i, t.text,
+        std::to_string(L.groups) + " groups do not divide its " + std::to_string(L.in.c) + " channels " + L.in.str());
+  L.outs = L.in;
+  L.out = L.in.c;
+}
+
 }  // namespace
 
 NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input, bool classifier) {
@@ -119,6 +162,7 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
   const auto tokens = tokenize(text);
   if (tokens.empty()) config_error("model.net", "is empty: list the layers, e.g. 'flatten linear(64) silu linear(1)'");
   NetShape s = a.input;
+  std::vector<std::size_t> open;  // the res( blocks not yet closed, innermost last
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const Token& t = tokens[i];
     NetLayer L;
@@ -126,7 +170,15 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
     L.in = s;
     L.sn = t.name.rfind("sn_", 0) == 0;
     const std::string n = L.sn ? t.name.substr(3) : t.name;
-    if (n == "conv" || n == "conv2d") {
+    if (t.open) {
+      L.kind = LayerKind::res_begin;
+      L.outs = s;
+      open.push_back(i);
+    } else if (t.close) {
+      close_block(i, t, open, a, L);
+    } else if (n == "groupnorm") {
+      groupnorm_layer(i, t, L);
+    } else if (n == "conv" || n == "conv2d") {
       expect_args(i, t, 2, 4, "(out, kernel[, stride[, padding]])");
       L.kind = LayerKind::conv;
       L.out = int_arg(i, t, 0, "out channels");
@@ -172,17 +224,21 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
       L.outs = s;
     } else {
       layer_error(i, t.text,
-                  "unknown layer '" + t.name + "' (conv, linear, flatten, avgpool, lrelu, relu, silu, softplus; sn_conv, sn_linear)");
+                  "unknown layer '" + t.name +
+                      "' (conv, linear, flatten, avgpool, groupnorm, lrelu, relu, silu, softplus, res( ... ); sn_conv, "
+                      "sn_linear)");
     }
     if (L.sn && !L.weighted())
-      layer_error(i, t.text, "spectral normalisation (sn_) applies to conv and linear layers only: this one has no weights");
+      layer_error(i, t.text,
+                  std::string("spectral normalisation (sn_) applies to conv and linear layers only") +
+                      (L.has_params() ? "" : ": this one has no weights"));
     if (L.sn) {
       L.u_offset = a.n_spectral;
       L.v_offset = a.n_spectral + L.out;
       a.n_spectral += L.out + L.fan_in;
     }
-    if (L.weighted()) {
-      L.n_weight = std::int64_t(L.out) * L.fan_in;
+    if (L.has_params()) {  // conv, linear: weight [out, fan_in]; groupnorm: weight [C] (out = C, fan_in 1)
+      L.n_weight = std::int64_t(L.out) * (L.weighted() ? L.fan_in : 1);
       L.n_bias = L.out;
       L.w_offset = a.n_params;
       L.b_offset = a.n_params + L.n_weight;
@@ -194,6 +250,9 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
     a.text += t.text;
     a.layers.push_back(std::move(L));
   }
+  if (!open.empty())
+    layer_error(open.back(), tokens[open.back()].text,
+                "has no closing ')' (a res( block runs to the end of model.net)");
   if (a.n_params == 0) config_error("model.net", "has no conv or linear layer: nothing to train");
   if (classifier && (s.spatial || s.c < 2))
     config_error("model.net", "ends with shape " + s.str() + " per row after layer " +

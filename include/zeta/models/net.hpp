@@ -28,6 +28,11 @@
 //! ∂L/∂W = G/σ − (Σ G ⊙ W)/σ² · u vᵀ for G = ∂L/∂(W/σ). u and v are the spectral state
 //! (a checkpoint keeps it, so a restart is bit for bit); the forward pass reads the
 //! effective parameters (W/σ, b), refreshed with σ at every parameter change.
+//!
+//! GroupNorm (groupnorm(G)) keeps each chunk's per-image, per-group mean and 1/σ for its
+//! reverse pass; a residual block res( … ) copies its input at 'res(' and adds it back
+//! at ')', whose reverse pass keeps the output adjoint to add at 'res('. Both are
+//! smooth, so DSM's tangent and reverse passes go through them too.
 #pragma once
 #include <Kokkos_Core.hpp>
 
@@ -92,11 +97,15 @@ class Net {
 
   //! PyTorch's default initialisation of Conv2d and Linear (kaiming_uniform_ with a = √5):
   //! weights and biases U(−1/√fan_in, 1/√fan_in), from the counter RNG keyed by
-  //! (seed, layer index in model.net).
+  //! (seed, layer index in model.net); GroupNorm's as PyTorch's, scale 1 and shift 0.
   static std::vector<double> random_params(const NetArch& arch, std::uint32_t seed) {
     std::vector<double> t(std::size_t(arch.n_params));
     for (std::size_t i = 0; i < arch.layers.size(); ++i) {
       const NetLayer& L = arch.layers[i];
+      if (L.kind == LayerKind::groupnorm) {  // PyTorch's GroupNorm: weight 1, bias 0
+        for (std::int64_t c = 0; c < L.n_weight; ++c) t[std::size_t(L.w_offset + c)] = 1.0;
+        continue;
+      }
       if (!L.weighted()) continue;
       const double bound = 1.0 / std::sqrt(double(L.fan_in));
       const rng::Stream s(seed, i, 0, rng::kInit);
@@ -339,6 +348,11 @@ class Net {
         weighted_forward(l, a, out, nb, nb, false);
       else if (L.kind == LayerKind::act)
         detail::tangent_activation<Space>(z, a, out, std::int64_t(nb) * L.in.size(), L.act);
+      else if (L.kind == LayerKind::groupnorm)
+        detail::groupnorm_tangent<Space>(z, a, out, gstat_[l].data(), gtstat_[l].data(), nb, group_geom(L),
+                                         eff_.data() + L.w_offset);
+      else if (L.kind == LayerKind::res_begin || L.kind == LayerKind::res_end)
+        residual_forward(l, nb, nb);
       else
         shape_forward(L, a, out, nb);
     }
@@ -358,6 +372,17 @@ class Net {
       } else if (din && L.kind == LayerKind::act) {
         const std::int64_t m = std::int64_t(nb) * L.in.size();
         detail::dsm_activation_adjoint<Space>(a, a + m, dout, dout + m, din, din + m, m, L.act);
+      } else if (L.kind == LayerKind::groupnorm) {
+        const std::int64_t m = std::int64_t(nb) * L.in.size();
+        const Real* gamma = eff_.data() + L.w_offset;
+        if (g.data())
+          detail::groupnorm_dsm_param_grad<Space>(a, a + m, dout, dout + m, gstat_[l].data(), gtstat_[l].data(), nb,
+                                                  group_geom(L), g.data() + L.w_offset, g.data() + L.b_offset);
+        if (din)
+          detail::groupnorm_dsm_adjoint<Space>(a, a + m, dout, dout + m, din, din + m, gstat_[l].data(),
+                                               gtstat_[l].data(), nb, group_geom(L), gamma);
+      } else if (L.kind == LayerKind::res_begin || L.kind == LayerKind::res_end) {
+        residual_adjoint(l, dout, din, 2 * nb);
       } else if (din) {
         shape_adjoint(L, dout, din, 2 * nb);
       }
@@ -425,12 +450,37 @@ class Net {
     copy(dout, din, std::int64_t(images) * L.in.size());
   }
 
+  //! A residual block's ends on `images` images from image `first` of every buffer:
+  //! 'res(' passes x on, ')' adds the block's input x (a_begin) to F(x).
+  void residual_forward(std::size_t l, int first, int images) {
+    const NetLayer& L = arch_.layers[l];
+    const std::int64_t per = L.in.size(), off = std::int64_t(first) * per, m = std::int64_t(images) * per;
+    if (L.kind == LayerKind::res_begin) return copy(act_[l].data() + off, act_[l + 1].data() + off, m);
+    detail::add<Space>(act_[l].data() + off, act_[std::size_t(L.partner)].data() + off, act_[l + 1].data() + off, m);
+  }
+  //! Their reverse steps: ')' passes dy to F and keeps it, 'res(' adds the kept dy to F's dx.
+  void residual_adjoint(std::size_t l, const Real* dout, Real* din, int images) {
+    const NetLayer& L = arch_.layers[l];
+    const std::int64_t m = std::int64_t(images) * L.in.size();
+    if (L.kind == LayerKind::res_end) {
+      copy(dout, skip_[l].data(), m);
+      if (din) copy(dout, din, m);
+    } else if (din) {
+      detail::add<Space>(dout, skip_[std::size_t(L.partner)].data(), din, m);
+    }
+  }
+
+  //! A GroupNorm layer's shape for its kernels.
+  static detail::GroupGeom group_geom(const NetLayer& L) {
+    return detail::GroupGeom{L.in.h * L.in.w, L.in.c, L.groups, 1e-5};
+  }
+
   //! g += ∂L/∂θ from gs_ = ∂L/∂(effective θ): biases and plain layers as they are, an
   //! sn layer's weights G/σ − (Σ G ⊙ W)/σ² u vᵀ.
   void through_sigma(const Vector<Space>& g) {
     for (std::size_t l = 0; l < arch_.layers.size(); ++l) {
       const NetLayer& L = arch_.layers[l];
-      if (!L.weighted()) continue;
+      if (!L.has_params()) continue;
       if (L.sn)
         detail::sn_weight_grad<Space>(gs_.data() + L.w_offset, theta_.data() + L.w_offset, sn_.data() + L.u_offset,
                                       sn_.data() + L.v_offset, L.out, L.fan_in, sigma_[l], g.data() + L.w_offset);
@@ -497,11 +547,20 @@ class Net {
     const std::size_t nl = arch_.layers.size();
     act_.assign(nl + 1, Vector<Space>());
     col_.assign(nl, Vector<Space>());
+    skip_.assign(nl, Vector<Space>());
+    gstat_.assign(nl, Accum<Space>());
+    gtstat_.assign(nl, Accum<Space>());
     act_[0] = Vector<Space>("zeta::Net::input", std::size_t(rows) * arch_.input.size());
     std::int64_t widest_col = 1;
     for (std::size_t l = 0; l < nl; ++l) {
       const NetLayer& L = arch_.layers[l];
       act_[l + 1] = Vector<Space>("zeta::Net::activation", std::size_t(rows) * L.outs.size());
+      if (L.kind == LayerKind::res_end)
+        skip_[l] = Vector<Space>("zeta::Net::residual_adjoint", std::size_t(rows) * L.outs.size());
+      if (L.kind == LayerKind::groupnorm) {
+        gstat_[l] = Accum<Space>("zeta::Net::groupnorm_stats", std::size_t(rows) * L.groups * 2);
+        gtstat_[l] = Accum<Space>("zeta::Net::groupnorm_tangent_stats", std::size_t(rows) * L.groups * 2);
+      }
       if (L.kind == LayerKind::conv) {
         const std::int64_t c = std::int64_t(rows) * L.outs.h * L.outs.w * L.fan_in;
         col_[l] = Vector<Space>("zeta::Net::im2col", std::size_t(c));
@@ -541,6 +600,11 @@ class Net {
         weighted_forward(l, a, out, nb, 0, true);
       else if (L.kind == LayerKind::act)
         detail::activation<Space>(a, out, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
+      else if (L.kind == LayerKind::groupnorm)
+        detail::groupnorm<Space>(a, out, gstat_[l].data(), nb, group_geom(L), eff_.data() + L.w_offset,
+                                 eff_.data() + L.b_offset);
+      else if (L.kind == LayerKind::res_begin || L.kind == LayerKind::res_end)
+        residual_forward(l, 0, nb);
       else
         shape_forward(L, a, out, nb);
     }
@@ -572,12 +636,21 @@ class Net {
       const bool direct = l == 0 && !arch_.input.spatial;
       Real* din = !need_in ? nullptr : direct ? gx : adj_[cur].data();
       const Real* a = act_[l].data();
-      if (L.weighted())
+      if (L.weighted()) {
         weighted_adjoint(l, dout, din, a, nb, nb, g);
-      else if (need_in && L.kind == LayerKind::act)
+      } else if (need_in && L.kind == LayerKind::act) {
         detail::activation_adjoint<Space>(a, dout, din, std::int64_t(nb) * L.in.size(), L.act, Real(L.alpha));
-      else if (need_in)
+      } else if (L.kind == LayerKind::groupnorm) {
+        if (g.data())
+          detail::groupnorm_param_grad<Space>(a, dout, gstat_[l].data(), nb, nb, group_geom(L), g.data() + L.w_offset,
+                                              g.data() + L.b_offset);
+        if (need_in)
+          detail::groupnorm_adjoint<Space>(a, dout, din, gstat_[l].data(), nb, group_geom(L), eff_.data() + L.w_offset);
+      } else if (L.kind == LayerKind::res_begin || L.kind == LayerKind::res_end) {
+        residual_adjoint(l, dout, need_in ? din : nullptr, nb);
+      } else if (need_in) {
         shape_adjoint(L, dout, din, nb);
+      }
       if (!need_in) return;
       dout = din;
       cur = 1 - cur;
@@ -597,6 +670,9 @@ class Net {
   Matrix<Space> xpad_, gpad_;         //!< fix_chunk: one pass's input and ∇x
   std::vector<Vector<Space>> act_;    //!< a_0 (input, NHWC) … a_L (the energy)
   std::vector<Vector<Space>> col_;    //!< per conv layer: its im2col matrix
+  std::vector<Vector<Space>> skip_;   //!< per res_end layer: its output adjoint, for its res_begin
+  std::vector<Accum<Space>> gstat_;   //!< per groupnorm layer: μ and 1/σ per image and group
+  std::vector<Accum<Space>> gtstat_;  //!< per groupnorm layer, DSM: mean(ẋ) and Σ x̂ t per image and group
   Vector<Space> adj_[2], dcol_, seed_;
   Matrix<Space> res_;   //!< dsm: a chunk's ∇x E, then its residuals r (CHW rows)
   Accum<Space> rloss_;  //!< dsm: a chunk's row losses

@@ -9,6 +9,12 @@
 //!   flatten                     (C, H, W) -> C·H·W in PyTorch's order
 //!   avgpool(k)                  AvgPool2d(k) (stride k, floor)
 //!   lrelu(α) relu silu softplus elementwise
+//!   groupnorm(G)                GroupNorm(G, C, eps 1e-5): per row, each of G groups of
+//!                               C/G channels (over all pixels) to mean 0 and variance 1,
+//!                               then the per-channel scale weight [C] and shift bias [C]
+//!   res( … )                    a residual block y = x + F(x), F the layers inside (same
+//!                               shape in and out); 'res(' and its ')' count as layers in
+//!                               the numbering (neither holds parameters), blocks may nest
 //! A conv or linear layer written sn_conv(...) / sn_linear(...) is spectrally
 //! normalised as by torch.nn.utils.spectral_norm: W / σ(W), σ from a power iteration
 //! on W reshaped to [out, in·k·k] (models/net.hpp).
@@ -21,7 +27,7 @@
 
 namespace zeta::models {
 
-enum class LayerKind { conv, linear, flatten, avgpool, act };
+enum class LayerKind { conv, linear, flatten, avgpool, act, groupnorm, res_begin, res_end };
 enum class NetAct { lrelu, relu, silu, softplus };
 
 //! A tensor's shape per row: spatial (C, H, W), or flat (c = N, h = w = 1).
@@ -36,6 +42,8 @@ struct NetLayer {
   LayerKind kind = LayerKind::act;
   std::string text;          //!< as written in model.net
   int out = 0, k = 1, stride = 1, pad = 0;  //!< conv, linear (out), avgpool (k)
+  int groups = 1;                           //!< groupnorm: G
+  int partner = -1;                         //!< res_begin: the index of its res_end, and res_end: of its res_begin
   NetAct act = NetAct::relu;
   double alpha = 0;          //!< lrelu's negative slope
   bool sn = false;           //!< spectral normalisation (conv, linear)
@@ -44,8 +52,11 @@ struct NetLayer {
   std::int64_t fan_in = 0, n_weight = 0, n_bias = 0, w_offset = 0, b_offset = 0;
   //! sn: offsets of u [out] and v [fan_in] in the net's spectral state.
   std::int64_t u_offset = 0, v_offset = 0;
+  //! conv / linear: a GEMM layer (spectral norm, fan_in).
   bool weighted() const { return kind == LayerKind::conv || kind == LayerKind::linear; }
-  //! The weight's PyTorch shape: [out, in, k, k] or [out, in].
+  //! Holds parameters: conv, linear, groupnorm (weight [C], bias [C]).
+  bool has_params() const { return weighted() || kind == LayerKind::groupnorm; }
+  //! The weight's PyTorch shape: [out, in, k, k], [out, in] or groupnorm's [C].
   std::vector<std::int64_t> weight_shape() const;
 };
 

@@ -355,4 +355,186 @@ void sn_weight_grad(const Real* G, const Real* W, const Real* u, const Real* v, 
       });
 }
 
+// ---- GroupNorm (NHWC images: a row of C channels per pixel; flat rows: hw = 1) ----
+//! A GroupNorm layer's shape: images of hw pixels × c channels in g groups of c/g.
+struct GroupGeom {
+  int hw, c, g;
+  double eps;
+  KOKKOS_INLINE_FUNCTION int per_group() const { return c / g; }
+  //! Entries of one group of one image.
+  KOKKOS_INLINE_FUNCTION double m() const { return double(hw) * (c / g); }
+};
+
+//! Calls f(e, ch) for each entry e (its index) of group q of image n, channel ch, in order.
+template <class F>
+KOKKOS_INLINE_FUNCTION void for_group(const GroupGeom& G, std::int64_t n, int q, const F& f) {
+  const int cg = G.per_group();
+  for (int p = 0; p < G.hw; ++p) {
+    const std::int64_t row = (n * G.hw + p) * G.c + std::int64_t(q) * cg;
+    for (int j = 0; j < cg; ++j) f(row + j, q * cg + j);
+  }
+}
+
+//! GroupNorm forward, torch.nn.GroupNorm: per image and group the mean μ and the biased
+//! variance (two passes, in double), stats[2k] = μ and stats[2k+1] = 1/√(var + eps) for
+//! k = n·g + q, and y = γ_ch (x − μ)/√(var + eps) + β_ch.
+template <class Space>
+void groupnorm(const Real* x, Real* y, double* stats, std::int64_t images, const GroupGeom G, const Real* gamma,
+               const Real* beta) {
+  net_for<Space>(
+      "zeta::Net::groupnorm", images * G.g, KOKKOS_LAMBDA(const std::int64_t k) {
+        const std::int64_t n = k / G.g;
+        const int q = static_cast<int>(k - n * G.g);
+        double s = 0;
+        for_group(G, n, q, [&](std::int64_t e, int) { s += double(x[e]); });
+        const double mu = s / G.m();
+        double v = 0;
+        for_group(G, n, q, [&](std::int64_t e, int) { v += (double(x[e]) - mu) * (double(x[e]) - mu); });
+        const double r = 1 / kmath::sqrt(v / G.m() + G.eps);
+        stats[2 * k] = mu;
+        stats[2 * k + 1] = r;
+        for_group(G, n, q,
+                  [&](std::int64_t e, int ch) { y[e] = Real((double(x[e]) - mu) * r) * gamma[ch] + beta[ch]; });
+      });
+}
+
+//! x̂ of entry e of group k (the normalised input).
+KOKKOS_INLINE_FUNCTION double gn_hat(const Real* x, const double* stats, std::int64_t k, std::int64_t e) {
+  return (double(x[e]) - stats[2 * k]) * stats[2 * k + 1];
+}
+
+//! GroupNorm's input adjoint: din = r (γ dy − mean(γ dy) − x̂ mean(γ dy x̂)) per group.
+template <class Space>
+void groupnorm_adjoint(const Real* x, const Real* dout, Real* din, const double* stats, std::int64_t images,
+                       const GroupGeom G, const Real* gamma) {
+  net_for<Space>(
+      "zeta::Net::groupnorm_adjoint", images * G.g, KOKKOS_LAMBDA(const std::int64_t k) {
+        const std::int64_t n = k / G.g;
+        const int q = static_cast<int>(k - n * G.g);
+        double a1 = 0, a2 = 0;
+        for_group(G, n, q, [&](std::int64_t e, int ch) {
+          const double d = double(dout[e]) * double(gamma[ch]);
+          a1 += d;
+          a2 += d * gn_hat(x, stats, k, e);
+        });
+        a1 /= G.m();
+        a2 /= G.m();
+        const double r = stats[2 * k + 1];
+        for_group(G, n, q, [&](std::int64_t e, int ch) {
+          din[e] = Real(r * (double(dout[e]) * double(gamma[ch]) - a1 - gn_hat(x, stats, k, e) * a2));
+        });
+      });
+}
+
+//! GroupNorm's parameter gradient: gγ_ch += Σ dy x̂ over `images` images, gβ_ch += Σ dy
+//! over the first `biased` (fixed order per channel: the same bits every run).
+template <class Space>
+void groupnorm_param_grad(const Real* x, const Real* dout, const double* stats, std::int64_t images,
+                          std::int64_t biased, const GroupGeom G, Real* ggamma, Real* gbeta) {
+  net_for<Space>(
+      "zeta::Net::groupnorm_param_grad", G.c, KOKKOS_LAMBDA(const std::int64_t ch) {
+        const int q = static_cast<int>(ch) / G.per_group();
+        double sg = 0, sb = 0;
+        for (std::int64_t n = 0; n < images; ++n)
+          for (int p = 0; p < G.hw; ++p) {
+            const std::int64_t e = (n * G.hw + p) * G.c + ch;
+            sg += double(dout[e]) * gn_hat(x, stats, n * G.g + q, e);
+            if (n < biased) sb += double(dout[e]);
+          }
+        ggamma[ch] += Real(sg);
+        gbeta[ch] += Real(sb);
+      });
+}
+
+//! DSM's tangent pass through GroupNorm (x the primal input, xd its tangent, the
+//! primal stats): per group t = ẋ − mean(ẋ), C = Σ x̂ t, ẏ = γ r (t − x̂ C/m);
+//! tstats[2k] = mean(ẋ), tstats[2k+1] = C for the reverse pass.
+template <class Space>
+void groupnorm_tangent(const Real* x, const Real* xd, Real* yd, const double* stats, double* tstats,
+                       std::int64_t images, const GroupGeom G, const Real* gamma) {
+  net_for<Space>(
+      "zeta::Net::groupnorm_tangent", images * G.g, KOKKOS_LAMBDA(const std::int64_t k) {
+        const std::int64_t n = k / G.g;
+        const int q = static_cast<int>(k - n * G.g);
+        double s = 0;
+        for_group(G, n, q, [&](std::int64_t e, int) { s += double(xd[e]); });
+        const double mt = s / G.m();
+        double c = 0;
+        for_group(G, n, q, [&](std::int64_t e, int) { c += gn_hat(x, stats, k, e) * (double(xd[e]) - mt); });
+        tstats[2 * k] = mt;
+        tstats[2 * k + 1] = c;
+        const double r = stats[2 * k + 1];
+        for_group(G, n, q, [&](std::int64_t e, int ch) {
+          yd[e] = Real(double(gamma[ch]) * r * (double(xd[e]) - mt - gn_hat(x, stats, k, e) * c / G.m()));
+        });
+      });
+}
+
+//! DSM's reverse pass through GroupNorm: from the adjoints Ā (of y) and Q (of ẏ) those
+//! of x and ẋ. With q = γ Q, A = Σ q t, B = Σ q x̂, C = Σ x̂ t per group of m entries:
+//!   p = r (q − mean(q) − x̂ B/m)                        (ẋ: the plain adjoint of Q)
+//!   ζ = r (γĀ − mean(γĀ) − x̂ mean(γĀ x̂)) + r²/m (−A x̂ − C (q − mean q) − B t + 3BC x̂/m)
+template <class Space>
+void groupnorm_dsm_adjoint(const Real* x, const Real* xd, const Real* abar, const Real* qa, Real* zeta, Real* p,
+                           const double* stats, const double* tstats, std::int64_t images, const GroupGeom G,
+                           const Real* gamma) {
+  net_for<Space>(
+      "zeta::Net::groupnorm_dsm_adjoint", images * G.g, KOKKOS_LAMBDA(const std::int64_t k) {
+        const std::int64_t n = k / G.g;
+        const int q = static_cast<int>(k - n * G.g);
+        const double m = G.m(), r = stats[2 * k + 1], mt = tstats[2 * k], C = tstats[2 * k + 1];
+        double a1 = 0, a2 = 0, qm = 0, A = 0, B = 0;
+        for_group(G, n, q, [&](std::int64_t e, int ch) {
+          const double h = gn_hat(x, stats, k, e), gam = double(gamma[ch]);
+          const double d = double(abar[e]) * gam, qq = double(qa[e]) * gam;
+          a1 += d;
+          a2 += d * h;
+          qm += qq;
+          A += qq * (double(xd[e]) - mt);
+          B += qq * h;
+        });
+        a1 /= m;
+        a2 /= m;
+        qm /= m;
+        for_group(G, n, q, [&](std::int64_t e, int ch) {
+          const double h = gn_hat(x, stats, k, e), gam = double(gamma[ch]);
+          const double qq = double(qa[e]) * gam, t = double(xd[e]) - mt;
+          p[e] = Real(r * (qq - qm - h * B / m));
+          zeta[e] = Real(r * (double(abar[e]) * gam - a1 - h * a2) +
+                         r * r / m * (-A * h - C * (qq - qm) - B * t + 3 * B * C * h / m));
+        });
+      });
+}
+
+//! DSM's GroupNorm parameter gradient: gγ_ch += Σ (Ā x̂ + Q ẋ̂), ẋ̂ = r (t − x̂ C/m);
+//! gβ_ch += Σ Ā (the shift feeds the primal images only).
+template <class Space>
+void groupnorm_dsm_param_grad(const Real* x, const Real* xd, const Real* abar, const Real* qa, const double* stats,
+                              const double* tstats, std::int64_t images, const GroupGeom G, Real* ggamma, Real* gbeta) {
+  net_for<Space>(
+      "zeta::Net::groupnorm_dsm_param_grad", G.c, KOKKOS_LAMBDA(const std::int64_t ch) {
+        const int q = static_cast<int>(ch) / G.per_group();
+        double sg = 0, sb = 0;
+        for (std::int64_t n = 0; n < images; ++n) {
+          const std::int64_t k = n * G.g + q;
+          const double r = stats[2 * k + 1], mt = tstats[2 * k], C = tstats[2 * k + 1];
+          for (int p = 0; p < G.hw; ++p) {
+            const std::int64_t e = (n * G.hw + p) * G.c + ch;
+            const double h = gn_hat(x, stats, k, e);
+            sg += double(abar[e]) * h + double(qa[e]) * r * (double(xd[e]) - mt - h * C / G.m());
+            sb += double(abar[e]);
+          }
+        }
+        ggamma[ch] += Real(sg);
+        gbeta[ch] += Real(sb);
+      });
+}
+
+//! out = a + b elementwise (a residual block's y = x + F(x)).
+template <class Space>
+void add(const Real* a, const Real* b, Real* out, std::int64_t n) {
+  net_for<Space>(
+      "zeta::Net::residual_add", n, KOKKOS_LAMBDA(const std::int64_t k) { out[k] = a[k] + b[k]; });
+}
+
 }  // namespace zeta::models::detail
