@@ -199,8 +199,9 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   ts.nce = objective == "nce";
   ts.ssm = objective == "ssm" || objective == "ssm_vr";
   ts.ssm_vr = objective == "ssm_vr";
-  if (ts.jem && ms.type != "net")
-    config_error("train.objective", "jem trains model.type = net (a classifier: model.net ending in linear(K))");
+  if (ts.jem && !ms.hosted_net())
+    config_error("train.objective", "jem trains model.type = net or mlp (a classifier: model.net ending in "
+                                    "linear(K), model.layers ending in K)");
   if (ms.type == "net" && objective != "cd" && objective != "pcd" && objective != "dsm" && !ts.jem)
     config_error("train.objective", objective +
                                         " trains model.type = mlp; a net takes cd, pcd, dsm or jem (the "
