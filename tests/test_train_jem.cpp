@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include "apps/apps.hpp"
 #include "train_support.hpp"
@@ -102,6 +103,32 @@ Matrix<Space> rows(std::int64_t n, int dim, std::uint64_t key) {
   return x;
 }
 
+//! max over the rows of x and their coordinates of |central difference of E − g|, E of
+//! one row by energy(x1, e1) (x1: 1 × dim, e1: 1).
+template <class EnergyOfRow>
+double worst_x_gradient(const EnergyOfRow& energy, const Matrix<Space>& x, const std::vector<double>& g) {
+  const int n = int(x.extent(0)), dim = int(x.extent(1));
+  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  Matrix<Space> xq("xq", 1, dim);
+  auto hq = Kokkos::create_mirror_view(xq);
+  Vector<Space> e1("e1", 1);
+  const double h = 1e-6;
+  double worst = 0;
+  for (int i = 0; i < n; ++i)
+    for (int k = 0; k < dim; ++k) {
+      double side[2];
+      for (int sgn = 0; sgn < 2; ++sgn) {
+        for (int j = 0; j < dim; ++j) hq(0, j) = hx(i, j);
+        hq(0, k) += sgn == 0 ? h : -h;
+        Kokkos::deep_copy(xq, hq);
+        energy(xq, e1);
+        side[sgn] = host_copy(e1)[0];
+      }
+      worst = std::max(worst, std::fabs((side[0] - side[1]) / (2 * h) - g[std::size_t(i * dim + k)]));
+    }
+  return worst;
+}
+
 // L(θ) = Σ_n w CE_n(x₊) + Σ_n (c E(x₊_n) + a E²) + Σ_n (−c E(x₋_n) + a E²): the
 // gradient of JemEnergy (cross_entropy_grad + contrastive_grad, through σ of an sn
 // layer) against central differences of L, and ∇x E against differences in x.
@@ -154,23 +181,7 @@ void expect_jem_gradient(const models::NetArch& arch, const std::vector<double>&
   Matrix<Space> gx("gx", n, 4);
   head.energy_and_grad(xp, E, gx);
   const auto gxh = host_copy(gx);
-  auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), xp);
-  double worst_x = 0;
-  for (int i = 0; i < n; ++i)
-    for (int k = 0; k < 4; ++k) {
-      Matrix<Space> xq("xq", 1, 4);
-      auto hq = Kokkos::create_mirror_view(xq);
-      Vector<Space> e1("e1", 1);
-      double side[2];
-      for (int sgn = 0; sgn < 2; ++sgn) {
-        for (int j = 0; j < 4; ++j) hq(0, j) = hx(i, j);
-        hq(0, k) += sgn == 0 ? h : -h;
-        Kokkos::deep_copy(xq, hq);
-        head.energy(xq, e1);
-        side[sgn] = host_copy(e1)[0];
-      }
-      worst_x = std::max(worst_x, std::fabs((side[0] - side[1]) / (2 * h) - gxh[i * 4 + k]));
-    }
+  const double worst_x = worst_x_gradient([&](const auto& x1, const auto& e1) { head.energy(x1, e1); }, xp, gxh);
   EXPECT_LT(worst_x, 1e-7);
   // E = −logsumexp of the logits, the probabilities sum to one.
   Matrix<Space> p("p", n, 3);
@@ -226,24 +237,37 @@ TEST(JemMlp, NetOfAnMlpIsTheMlp) {
   }
 }
 
-// 1 and 2 ranks against one rank: the same parameters, monitors, held-out accuracy and
-// ECE, bit for bit (train.deterministic).
-TEST(JemRanks, DeterministicIsBitwise) {
+//! `ini` trained on every rank (TAG_world.h5) and on the root alone (TAG_self.h5): the
+//! same parameters and the same bits of each dataset of `sets`; then, on the root,
+//! `more(one-rank result, its file)`, and both files removed.
+void expect_ranks_bitwise(const std::string& ini, const std::string& tag, const std::vector<std::string>& sets,
+                          const std::function<void(const apps::TrainResult&, const std::string&)>& more) {
   ASSERT_TRUE(std::ifstream(kImages).good()) << kImages << " is missing";
   parallel::Comm world(MPI_COMM_WORLD);
-  const std::string tag = "jem_n" + std::to_string(world.size());
-  const std::string many = tag + "_world.h5", one = tag + "_self.h5";
-  const auto rw = run_train(kJem, {"--output.file=" + many}, world);
+  const std::string many = tag + "_n" + std::to_string(world.size()) + "_world.h5",
+                    one = tag + "_n" + std::to_string(world.size()) + "_self.h5";
+  const auto rw = run_train(ini, {"--output.file=" + many}, world);
   ASSERT_EQ(rw.status, "ok");
   if (world.root()) {
     parallel::Comm self(MPI_COMM_SELF);
-    const auto rs = run_train(kJem, {"--output.file=" + one}, self);
+    const auto rs = run_train(ini, {"--output.file=" + one}, self);
     EXPECT_TRUE(rw.params == rs.params) << "parameters differ between " << world.size() << " ranks and 1";
-    for (const std::string ds :
-         {"/train/step", "/train/loss", "/train/cross_entropy", "/train/generative_loss", "/train/energy_data",
-          "/train/energy_model", "/train/grad_norm", "/eval/energy_data", "/eval/samples", "/eval/accuracy",
-          "/eval/ece", "/eval/heldout_nll", "/eval/reliability", "/model/net/layer_3/weight_u"})
-      EXPECT_TRUE(same_bits(dataset(many, ds), dataset(one, ds))) << ds;
+    for (const auto& ds : sets) EXPECT_TRUE(same_bits(dataset(many, ds), dataset(one, ds))) << ds;
+    more(rs, one);
+    remove_files({many, one});
+  }
+  world.barrier();
+}
+
+// 1 and 2 ranks against one rank: the same parameters, monitors, held-out accuracy and
+// ECE, bit for bit (train.deterministic).
+TEST(JemRanks, DeterministicIsBitwise) {
+  const std::vector<std::string> sets = {
+      "/train/step",        "/train/loss",       "/train/cross_entropy", "/train/generative_loss",
+      "/train/energy_data", "/train/energy_model", "/train/grad_norm",   "/eval/energy_data",
+      "/eval/samples",      "/eval/accuracy",    "/eval/ece",            "/eval/heldout_nll",
+      "/eval/reliability",  "/model/net/layer_3/weight_u"};
+  expect_ranks_bitwise(kJem, "jem", sets, [](const apps::TrainResult& rs, const std::string& one) {
     const std::string j = rs.json.str();
     const double acc = json_figure(j, "accuracy"), ece = json_figure(j, "ece");
     EXPECT_EQ(acc, dataset(one, "/eval/accuracy")[0]);
@@ -274,26 +298,16 @@ TEST(JemRanks, DeterministicIsBitwise) {
     for (std::size_t q = 0; q < L.size(); ++q) EXPECT_NEAR(L[q], ce[q] + gen[q], 1e-12 * (1 + std::fabs(L[q])));
     // 12 steps of training lower the cross-entropy from ln 10 at the start.
     EXPECT_LT(ce.back(), ce.front());
-    remove_files({many, one});
-  }
-  world.barrier();
+  });
 }
 
 // The mlp's JEM on 1 and 2 ranks against one rank, bit for bit; its output is an mlp's
 // model.params (/model/layer_l).
 TEST(JemMlpRanks, DeterministicIsBitwise) {
-  parallel::Comm world(MPI_COMM_WORLD);
-  const std::string tag = "jem_mlp_n" + std::to_string(world.size());
-  const std::string many = tag + "_world.h5", one = tag + "_self.h5";
-  const auto rw = run_train(kJemMlp, {"--output.file=" + many}, world);
-  ASSERT_EQ(rw.status, "ok");
-  if (world.root()) {
-    parallel::Comm self(MPI_COMM_SELF);
-    const auto rs = run_train(kJemMlp, {"--output.file=" + one}, self);
-    EXPECT_TRUE(rw.params == rs.params) << "parameters differ between " << world.size() << " ranks and 1";
-    for (const std::string ds : {"/train/loss", "/train/cross_entropy", "/train/energy_model", "/eval/samples",
-                                 "/eval/accuracy", "/eval/ece", "/eval/reliability", "/model/layer_1/weight"})
-      EXPECT_TRUE(same_bits(dataset(many, ds), dataset(one, ds))) << ds;
+  const std::vector<std::string> sets = {"/train/loss",    "/train/cross_entropy", "/train/energy_model",
+                                         "/eval/samples",  "/eval/accuracy",       "/eval/ece",
+                                         "/eval/reliability", "/model/layer_1/weight"};
+  expect_ranks_bitwise(kJemMlp, "jem_mlp", sets, [](const apps::TrainResult& rs, const std::string& one) {
     std::vector<hsize_t> dims;
     dataset(one, "/model/layer_1/weight", &dims);
     EXPECT_EQ(dims, (std::vector<hsize_t>{10, 16}));
@@ -303,11 +317,11 @@ TEST(JemMlpRanks, DeterministicIsBitwise) {
     EXPECT_NE(j.find("\"model\": \"mlp\""), std::string::npos) << j;
     const auto ce = dataset(one, "/train/cross_entropy");
     EXPECT_LT(ce.back(), ce.front());
-    remove_files({many, one});
-  }
-  world.barrier();
+  });
 }
 
+// The mlp's restart: 12 steps straight == 6, checkpoint (its /model/layer_l, the
+// optimizer state and the replay buffer), restart, 6; on the same ranks and on one.
 TEST(JemMlpCheckpoint, RestartIsBitForBit) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::string tag = "jem_mlp_restart_n" + std::to_string(world.size());
@@ -466,29 +480,16 @@ TEST(JemSample, SamplesTheLogsumexpEnergy) {
   models::Net<Space> net(arch, p.flat());
   net.fix_chunk(16);
   const auto x = rows(5, 4, 7);
-  Vector<Space> E("E", 5), e1("e1", 1);
-  Matrix<Space> g("g", 5, 4), xq("xq", 1, 4);
+  Vector<Space> E("E", 5);
+  Matrix<Space> g("g", 5, 4);
   net.energy_and_grad(x, E, g);
   const auto gh = host_copy(g), eh = host_copy(E);
   auto hx = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-  auto hq = Kokkos::create_mirror_view(xq);
-  const double h = 1e-6;
   for (int i = 0; i < 5; ++i) {
-    std::vector<double> xi(4);
-    for (int k = 0; k < 4; ++k) xi[k] = hx(i, k);
-    EXPECT_NEAR(eh[i], hand_energy(p, xi.data()), 1e-12);
-    for (int k = 0; k < 4; ++k) {
-      double side[2];
-      for (int sgn = 0; sgn < 2; ++sgn) {
-        for (int j = 0; j < 4; ++j) hq(0, j) = hx(i, j);
-        hq(0, k) += sgn == 0 ? h : -h;
-        Kokkos::deep_copy(xq, hq);
-        net.energy(xq, e1);
-        side[sgn] = host_copy(e1)[0];
-      }
-      EXPECT_NEAR((side[0] - side[1]) / (2 * h), gh[i * 4 + k], 1e-7);
-    }
+    const double xi[4] = {hx(i, 0), hx(i, 1), hx(i, 2), hx(i, 3)};
+    EXPECT_NEAR(eh[i], hand_energy(p, xi), 1e-12);
   }
+  EXPECT_LT(worst_x_gradient([&](const auto& x1, const auto& e1) { net.energy(x1, e1); }, x, gh), 1e-7);
 }
 
 }  // namespace

@@ -249,17 +249,25 @@ std::string rbm_mismatch(const Config& cfg, const ModelSpec& ms, const io::RbmPa
 }  // namespace
 
 namespace {
-//! A net's θ: random (model.init_seed) or model.params, checked on every rank.
+//! A net's θ (or an mlp's of K outputs): random (model.init_seed) or model.params, checked on every rank.
 ModelParams load_net_params(const ModelSpec& ms, const parallel::Comm& comm) {
   using HostNet = Net<Kokkos::DefaultHostExecutionSpace>;
+  // An mlp of K outputs: Net's flat θ is the mlp's (per layer W [out, in] then b), with
+  // the mlp's draws and files (and no sn layers).
+  if (ms.params.empty() && ms.mlp_logits)
+    return NetParams{Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(ms.layers, ms.init_seed).flat(), {}};
   if (ms.params.empty())
     return NetParams{HostNet::random_params(ms.net, ms.init_seed), HostNet::random_spectral(ms.net, ms.init_seed)};
   NetParams p;
   std::string why;
   try {
-    p.theta = io::read_net_params(ms.params, ms.net, &p.spectral);
-    // A file without u, v (trained without sn): PyTorch's fresh start for them.
-    if (p.spectral.empty()) p.spectral = HostNet::random_spectral(ms.net, ms.init_seed);
+    if (ms.mlp_logits) {
+      p.theta = io::read_mlp_params(ms.params, ms.layers).flat();
+    } else {
+      p.theta = io::read_net_params(ms.params, ms.net, &p.spectral);
+      // A file without u, v (trained without sn): PyTorch's fresh start for them.
+      if (p.spectral.empty()) p.spectral = HostNet::random_spectral(ms.net, ms.init_seed);
+    }
   } catch (const std::exception& e) {
     why = e.what();
     if (why.rfind("model.", 0) != 0) why = "model.params: " + why;
@@ -273,22 +281,7 @@ ModelParams load_net_params(const ModelSpec& ms, const parallel::Comm& comm) {
 ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const parallel::Comm& comm,
                               const ParamsExpect& expect) {
   const bool mlp = ms.type == "mlp";
-  if (ms.type == "net") return load_net_params(ms, comm);
-  if (ms.mlp_logits) {
-    // Net's flat θ is the mlp's (per layer W [out, in] then b): the mlp's draws and files.
-    if (ms.params.empty()) return NetParams{Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(ms.layers, ms.init_seed).flat(), {}};
-    NetParams p;
-    std::string why;
-    try {
-      p.theta = io::read_mlp_params(ms.params, ms.layers).flat();
-    } catch (const std::exception& e) {
-      why = e.what();
-      if (why.rfind("model.", 0) != 0) why = "model.params: " + why;
-    }
-    why = comm.first_message(why);
-    if (!why.empty()) throw Error(why);
-    return p;
-  }
+  if (ms.hosted_net()) return load_net_params(ms, comm);
   if (!mlp && ms.type != "rbm") return {};
   if (ms.params.empty()) {
     if (mlp) return Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(ms.layers, ms.init_seed);

@@ -31,7 +31,7 @@ void declare_train_keys(Config& cfg) {
       "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
       "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
       "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
-      "matching, and its variance-reduced form); net: cd | pcd | dsm, as an mlp's (dsm: silu / softplus layers "
+      "matching, and its variance-reduced form) | jem (model.layers ending in K logits, as a net's); net: cd | pcd | dsm, as an mlp's (dsm: silu / softplus layers "
       "only) | jem (a classifier p(y|x) = softmax f(x) of model.net's K outputs and the energy E(x) = "
       "-logsumexp f(x): cross-entropy on data.labels plus pcd's term on E)");
   declare_nce_ssm_keys(cfg);
