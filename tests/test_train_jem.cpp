@@ -34,6 +34,7 @@ using test::dataset;
 using test::expect_restart_bit_for_bit;
 using test::json_figure;
 using test::run_train;
+using test::train_error;
 using Space = training::Objective::Space;
 
 const std::string kImages = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
@@ -237,26 +238,19 @@ TEST(JemMlp, NetOfAnMlpIsTheMlp) {
   }
 }
 
-//! `ini` trained on every rank (TAG_world.h5) and on the root alone (TAG_self.h5): the
-//! same parameters and the same bits of each dataset of `sets`; then, on the root,
-//! `more(one-rank result, its file)`, and both files removed.
+//! The rank check (train_support.hpp) of `ini`; /eval/reliability (NaN in an empty bin)
+//! compared bit for bit here, then more(one-rank run, its file).
 void expect_ranks_bitwise(const std::string& ini, const std::string& tag, const std::vector<std::string>& sets,
                           const std::function<void(const apps::TrainResult&, const std::string&)>& more) {
   ASSERT_TRUE(std::ifstream(kImages).good()) << kImages << " is missing";
   parallel::Comm world(MPI_COMM_WORLD);
-  const std::string many = tag + "_n" + std::to_string(world.size()) + "_world.h5",
-                    one = tag + "_n" + std::to_string(world.size()) + "_self.h5";
-  const auto rw = run_train(ini, {"--output.file=" + many}, world);
-  ASSERT_EQ(rw.status, "ok");
-  if (world.root()) {
-    parallel::Comm self(MPI_COMM_SELF);
-    const auto rs = run_train(ini, {"--output.file=" + one}, self);
-    EXPECT_TRUE(rw.params == rs.params) << "parameters differ between " << world.size() << " ranks and 1";
-    for (const auto& ds : sets) EXPECT_TRUE(same_bits(dataset(many, ds), dataset(one, ds))) << ds;
-    more(rs, one);
-    remove_files({many, one});
-  }
-  world.barrier();
+  const std::string t = tag + "_n" + std::to_string(world.size());
+  const auto run = [&](const std::vector<std::string>& o, const parallel::Comm& c) { return run_train(ini, o, c); };
+  test::expect_same_bits_as_one_rank(
+      run, t, sets, world, [&](const apps::TrainResult&, const apps::TrainResult& rs, const std::string& one) {
+        EXPECT_TRUE(same_bits(dataset(t + "_world.h5", "/eval/reliability"), dataset(one, "/eval/reliability")));
+        more(rs, one);
+      });
 }
 
 // 1 and 2 ranks against one rank: the same parameters, monitors, held-out accuracy and
@@ -266,7 +260,7 @@ TEST(JemRanks, DeterministicIsBitwise) {
       "/train/step",        "/train/loss",       "/train/cross_entropy", "/train/generative_loss",
       "/train/energy_data", "/train/energy_model", "/train/grad_norm",   "/eval/energy_data",
       "/eval/samples",      "/eval/accuracy",    "/eval/ece",            "/eval/heldout_nll",
-      "/eval/reliability",  "/model/net/layer_3/weight_u"};
+      "/model/net/layer_3/weight_u"};
   expect_ranks_bitwise(kJem, "jem", sets, [](const apps::TrainResult& rs, const std::string& one) {
     const std::string j = rs.json.str();
     const double acc = json_figure(j, "accuracy"), ece = json_figure(j, "ece");
@@ -306,7 +300,7 @@ TEST(JemRanks, DeterministicIsBitwise) {
 TEST(JemMlpRanks, DeterministicIsBitwise) {
   const std::vector<std::string> sets = {"/train/loss",    "/train/cross_entropy", "/train/energy_model",
                                          "/eval/samples",  "/eval/accuracy",       "/eval/ece",
-                                         "/eval/reliability", "/model/layer_1/weight"};
+                                         "/model/layer_1/weight"};
   expect_ranks_bitwise(kJemMlp, "jem_mlp", sets, [](const apps::TrainResult& rs, const std::string& one) {
     std::vector<hsize_t> dims;
     dataset(one, "/model/layer_1/weight", &dims);
@@ -351,19 +345,6 @@ TEST(JemCheckpoint, RestartIsBitForBit) {
   world.barrier();
 }
 
-std::string error_of(const std::vector<std::string>& overrides, const parallel::Comm& comm,
-                     const std::string& ini = kJem) {
-  try {
-    auto o = overrides;
-    o.push_back("--output.file=");
-    run_train(ini, o, comm);
-  } catch (const Error& e) {
-    EXPECT_TRUE(e.collective()) << e.what();
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(JemInput, ErrorsNameTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
@@ -380,7 +361,7 @@ TEST(JemInput, ErrorsNameTheKey) {
       {{"--model.type=mlp"}, "model.layers: ends in 1; train.objective = jem needs K >= 2"},
   };
   for (const auto& [args, key] : cases) {
-    const auto e = error_of(args, world);
+    const auto e = train_error(kJem, args, world);
     EXPECT_NE(e.find(key), std::string::npos) << args[0] << ": " << e;
   }
   const std::vector<std::pair<std::vector<std::string>, std::string>> mlp = {
@@ -392,7 +373,7 @@ TEST(JemInput, ErrorsNameTheKey) {
       {{"--train.objective=pcd"}, "model.layers: must list at least two sizes and end in 1"},
   };
   for (const auto& [args, key] : mlp) {
-    const auto e = error_of(args, world, kJemMlp);
+    const auto e = train_error(kJemMlp, args, world);
     EXPECT_NE(e.find(key), std::string::npos) << args[0] << ": " << e;
   }
 }
