@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <tuple>
 
 #include "apps/apps.hpp"
 #include "train_support.hpp"
@@ -348,32 +349,27 @@ TEST(JemCheckpoint, RestartIsBitForBit) {
 TEST(JemInput, ErrorsNameTheKey) {
   parallel::Comm world(MPI_COMM_WORLD);
   const std::string dir = "/usr/share/datasets/fashion-mnist/";
-  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--data.labels=/nonexistent/labels.gz"}, "data.labels: '/nonexistent/labels.gz'"},
-      {{"--data.labels=" + dir + "t10k-labels-idx1-ubyte.gz"},
+  // (ini, overrides, what the error must say); the mlp's cases name model.layers.
+  const std::vector<std::tuple<const std::string*, std::vector<std::string>, std::string>> cases = {
+      {&kJem, {"--data.labels=/nonexistent/labels.gz"}, "data.labels: '/nonexistent/labels.gz'"},
+      {&kJem, {"--data.labels=" + dir + "t10k-labels-idx1-ubyte.gz"},
        "data.labels: '" + dir + "t10k-labels-idx1-ubyte.gz' has 10000 labels but"},
-      {{"--data.labels=", "--data.heldout_labels="}, "data.labels: is required by train.objective = jem"},
-      {{"--data.heldout_labels="}, "data.heldout_labels: is required"},
-      {{"--data.heldout_labels=" + dir + "train-labels-idx1-ubyte.gz"}, "data.heldout_labels: '"},
+      {&kJem, {"--data.labels=", "--data.heldout_labels="}, "data.labels: is required by train.objective = jem"},
+      {&kJem, {"--data.heldout_labels="}, "data.heldout_labels: is required"},
+      {&kJem, {"--data.heldout_labels=" + dir + "train-labels-idx1-ubyte.gz"}, "data.heldout_labels: '"},
       // Fashion-MNIST has 10 classes: 5 logits leave labels 5 .. 9 without one.
-      {{"--model.net=conv(4,4,2,1) lrelu(0.2) flatten linear(16) lrelu(0.2) linear(5)"}, "data.labels: example"},
-      {{"--model.net=conv(4,4,2,1) lrelu(0.2) flatten linear(16) lrelu(0.2) linear(1)"}, "model.net: ends with"},
-      {{"--model.type=mlp"}, "model.layers: ends in 1; train.objective = jem needs K >= 2"},
+      {&kJem, {"--model.net=conv(4,4,2,1) lrelu(0.2) flatten linear(16) lrelu(0.2) linear(5)"}, "data.labels: example"},
+      {&kJem, {"--model.net=conv(4,4,2,1) lrelu(0.2) flatten linear(16) lrelu(0.2) linear(1)"}, "model.net: ends with"},
+      {&kJem, {"--model.type=mlp"}, "model.layers: ends in 1; train.objective = jem needs K >= 2"},
+      {&kJemMlp, {"--data.labels=", "--data.heldout_labels="}, "data.labels: is required by train.objective = jem"},
+      {&kJemMlp, {"--model.layers=784,16,5"}, "data.labels: example"},
+      {&kJemMlp, {"--model.layers=784,16,5"}, "model.layers' last size gives K = 5"},
+      {&kJemMlp, {"--model.layers=784,16,1"}, "model.layers: ends in 1; train.objective = jem needs K >= 2"},
+      {&kJemMlp, {"--model.layers=100,16,10"}, "model.layers: gives 100 inputs"},
+      {&kJemMlp, {"--train.objective=pcd"}, "model.layers: must list at least two sizes and end in 1"},
   };
-  for (const auto& [args, key] : cases) {
-    const auto e = train_error(kJem, args, world);
-    EXPECT_NE(e.find(key), std::string::npos) << args[0] << ": " << e;
-  }
-  const std::vector<std::pair<std::vector<std::string>, std::string>> mlp = {
-      {{"--data.labels=", "--data.heldout_labels="}, "data.labels: is required by train.objective = jem"},
-      {{"--model.layers=784,16,5"}, "data.labels: example"},
-      {{"--model.layers=784,16,5"}, "model.layers' last size gives K = 5"},
-      {{"--model.layers=784,16,1"}, "model.layers: ends in 1; train.objective = jem needs K >= 2"},
-      {{"--model.layers=100,16,10"}, "model.layers: gives 100 inputs"},
-      {{"--train.objective=pcd"}, "model.layers: must list at least two sizes and end in 1"},
-  };
-  for (const auto& [args, key] : mlp) {
-    const auto e = train_error(kJemMlp, args, world);
+  for (const auto& [ini, args, key] : cases) {
+    const auto e = train_error(*ini, args, world);
     EXPECT_NE(e.find(key), std::string::npos) << args[0] << ": " << e;
   }
 }
