@@ -62,8 +62,10 @@ TEST(BadInput, NegativeStepSize) {
 TEST(BadInput, ImpossibleSizes) {
   EXPECT_NE(sample_error(kBase, {"--sampler.chains=0"}).find("sampler.chains"), std::string::npos);
   EXPECT_NE(sample_error(kBase, {"--run.burn_in=50"}).find("run.burn_in"), std::string::npos);
-  EXPECT_NE(sample_error(kBase, {"--model.type=mlp", "--model.layers=2,8,3"}).find("model.layers"),
+  // (2,8,3 is a classifier of 3 logits with the energy −logsumexp f: training/jem.hpp.)
+  EXPECT_NE(sample_error(kBase, {"--model.type=mlp", "--model.layers=2,8,0"}).find("model.layers"),
             std::string::npos);
+  EXPECT_NE(sample_error(kBase, {"--model.type=mlp", "--model.layers=2"}).find("model.layers"), std::string::npos);
   EXPECT_NE(sample_error(kBase, {"--model.dim=3", "--model.sigma=1,2"}).find("model.sigma"), std::string::npos);
   EXPECT_NE(sample_error(kBase, {"--model.type=gmm", "--model.weights=1,1", "--model.means=0,0"})
                 .find("model.means"),

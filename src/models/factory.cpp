@@ -50,7 +50,9 @@ void declare_model_keys(Config& cfg) {
   cfg.declare("model.variances", "1",
               "gmm: diagonal variances: one value, one per component (';'), or a full list like means");
   cfg.declare("model.barrier", "1", "double_well: barrier height h in h (x0^2 - 1)^2 + |x_rest|^2 / 2");
-  cfg.declare("model.layers", "2,64,64,1", "mlp: layer sizes from input to the scalar output");
+  cfg.declare("model.layers", "2,64,64,1",
+              "mlp: layer sizes from input to the scalar output (1), or to K >= 2 logits f(x) of a classifier "
+              "(train.objective = jem; its energy is -logsumexp f(x))");
   cfg.declare("model.activation", "silu", "mlp: silu | softplus | leaky_relu");
   cfg.declare("model.net", "",
               "net: the layers from input to the scalar energy, PyTorch's nn.Sequential in order, e.g. "
@@ -104,6 +106,25 @@ std::vector<double> per_dim(const Config& cfg, const std::string& key, int dim, 
 }
 }  // namespace
 
+namespace {
+//! What the last layer of an mlp or net must leave: K >= 2 logits for train.objective =
+//! jem, one energy for the other objectives, either for the commands that do not train.
+NetOutputs wanted_outputs(const Config& cfg) {
+  if (!cfg.declared("train.objective")) return NetOutputs::either;
+  return cfg.get_string("train.objective") == "jem" ? NetOutputs::logits : NetOutputs::energy;
+}
+}  // namespace
+
+NetArch mlp_as_net(const std::vector<int>& layers, Activation act) {
+  const char* a = act == Activation::silu ? "silu" : act == Activation::softplus ? "softplus" : "lrelu(0.01)";
+  std::string text;
+  for (std::size_t l = 1; l < layers.size(); ++l) {
+    if (l > 1) text += std::string(" ") + a + " ";
+    text += "linear(" + std::to_string(layers[l]) + ")";
+  }
+  return parse_net(text, {layers.front()}, NetOutputs::either);
+}
+
 ModelSpec read_model_spec(const Config& cfg) {
   ModelSpec s;
   s.type = cfg.get_choice("model.type", model_types());
@@ -142,9 +163,7 @@ ModelSpec read_model_spec(const Config& cfg) {
     return s;
   }
   if (s.type == "net") {
-    // A net trained by JEM is a classifier: its last layer leaves the K logits.
-    const bool classifier = cfg.declared("train.objective") && cfg.get_string("train.objective") == "jem";
-    s.net = parse_net(cfg.get_string("model.net"), cfg.get_ints("model.input"), classifier);
+    s.net = parse_net(cfg.get_string("model.net"), cfg.get_ints("model.input"), wanted_outputs(cfg));
     s.dim = s.net.dim();
     s.params = cfg.get_string("model.params");
     s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
@@ -190,10 +209,18 @@ ModelSpec read_model_spec(const Config& cfg) {
       if (n < 1) config_error("model.layers", "sizes must be >= 1");
       layers.push_back(static_cast<int>(n));
     }
-    if (layers.size() < 2 || layers.back() != 1)
+    const NetOutputs want = wanted_outputs(cfg);
+    if (layers.size() < 2 || (want == NetOutputs::energy && layers.back() != 1))
       config_error("model.layers", "must list at least two sizes and end in 1 (a scalar energy)");
+    if (want == NetOutputs::logits && layers.back() < 2)
+      config_error("model.layers", "ends in " + std::to_string(layers.back()) +
+                                       "; train.objective = jem needs K >= 2 logits per row: end in K (e.g. 784,256,10)");
     s.dim = layers.front();
     s.activation = parse_activation(cfg.get_string("model.activation"));
+    if (layers.back() >= 2) {
+      s.mlp_logits = true;
+      s.net = mlp_as_net(layers, s.activation);
+    }
     s.layers = layers;
     s.params = cfg.get_string("model.params");
     if (s.params.empty()) s.init_seed = static_cast<std::uint32_t>(cfg.get_int_at_least("model.init_seed", 0));
@@ -223,17 +250,25 @@ std::string rbm_mismatch(const Config& cfg, const ModelSpec& ms, const io::RbmPa
 }  // namespace
 
 namespace {
-//! A net's θ: random (model.init_seed) or model.params, checked on every rank.
+//! A net's θ (or an mlp's of K outputs): random (model.init_seed) or model.params, checked on every rank.
 ModelParams load_net_params(const ModelSpec& ms, const parallel::Comm& comm) {
   using HostNet = Net<Kokkos::DefaultHostExecutionSpace>;
+  // An mlp of K outputs: Net's flat θ is the mlp's (per layer W [out, in] then b), with
+  // the mlp's draws and files (and no sn layers).
+  if (ms.params.empty() && ms.mlp_logits)
+    return NetParams{Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(ms.layers, ms.init_seed).flat(), {}};
   if (ms.params.empty())
     return NetParams{HostNet::random_params(ms.net, ms.init_seed), HostNet::random_spectral(ms.net, ms.init_seed)};
   NetParams p;
   std::string why;
   try {
-    p.theta = io::read_net_params(ms.params, ms.net, &p.spectral);
-    // A file without u, v (trained without sn): PyTorch's fresh start for them.
-    if (p.spectral.empty()) p.spectral = HostNet::random_spectral(ms.net, ms.init_seed);
+    if (ms.mlp_logits) {
+      p.theta = io::read_mlp_params(ms.params, ms.layers).flat();
+    } else {
+      p.theta = io::read_net_params(ms.params, ms.net, &p.spectral);
+      // A file without u, v (trained without sn): PyTorch's fresh start for them.
+      if (p.spectral.empty()) p.spectral = HostNet::random_spectral(ms.net, ms.init_seed);
+    }
   } catch (const std::exception& e) {
     why = e.what();
     if (why.rfind("model.", 0) != 0) why = "model.params: " + why;
@@ -247,7 +282,7 @@ ModelParams load_net_params(const ModelSpec& ms, const parallel::Comm& comm) {
 ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const parallel::Comm& comm,
                               const ParamsExpect& expect) {
   const bool mlp = ms.type == "mlp";
-  if (ms.type == "net") return load_net_params(ms, comm);
+  if (ms.hosted_net()) return load_net_params(ms, comm);
   if (!mlp && ms.type != "rbm") return {};
   if (ms.params.empty()) {
     if (mlp) return Mlp<Kokkos::DefaultHostExecutionSpace>::random_params(ms.layers, ms.init_seed);

@@ -148,7 +148,8 @@ void groupnorm_layer(std::size_t i, const Token& t, NetLayer& L) {
 
 }  // namespace
 
-NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input, bool classifier) {
+NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input, NetOutputs outputs) {
+  const bool classifier = outputs == NetOutputs::logits;
   NetArch a;
   if (input.size() != 1 && input.size() != 3)
     config_error("model.input", "needs C,H,W (an image, NCHW) or N (a flat vector)");
@@ -258,7 +259,11 @@ NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& inpu
     config_error("model.net", "ends with shape " + s.str() + " per row after layer " +
                                   std::to_string(tokens.size() - 1) +
                                   "; train.objective = jem needs K >= 2 logits per row: end in linear(K)");
-  if (!classifier && (s.spatial || s.c != 1))
+  if (outputs == NetOutputs::either && (s.spatial || s.c < 1))
+    config_error("model.net", "ends with shape " + s.str() + " per row after layer " +
+                                  std::to_string(tokens.size() - 1) +
+                                  "; end in linear(1) (the energy) or linear(K) (a classifier's logits)");
+  if (outputs == NetOutputs::energy && (s.spatial || s.c != 1))
     config_error("model.net", "ends with shape " + s.str() + " per row after layer " +
                                   std::to_string(tokens.size() - 1) + "; the energy needs one number: end in linear(1)");
   return a;

@@ -14,25 +14,12 @@ namespace jem_kernels {
 
 using Space = Objective::Space;
 
-//! Per row of the logits f: E_n = −logsumexp_k f(n, k) into E (when set) and, with df
-//! set, ∂(Σ c_n E_n + a E_n²)/∂f = −(c_n + 2a E_n) softmax(f_n) into df.
+//! E_n = −logsumexp f_n into E (when set) and −(c_n + 2a E_n) softmax(f_n) into df (when
+//! set): the classifier energy the net's own passes use (models/detail/net_kernels.hpp).
 void energy(const Matrix<Space>& f, const Vector<Space>& E, const PerChain<Space>& c, double a,
             const Matrix<Space>& df) {
-  const int K = int(f.extent(1));
-  const bool withE = E.data() != nullptr, withdf = df.data() != nullptr;
-  Kokkos::parallel_for(
-      "zeta::train::jem_energy", RangePolicy<Space>(0, f.extent(0)), KOKKOS_LAMBDA(const std::int64_t n) {
-        double m = f(n, 0);
-        for (int k = 1; k < K; ++k) m = f(n, k) > m ? double(f(n, k)) : m;
-        double z = 0;
-        for (int k = 0; k < K; ++k) z += kmath::exp(double(f(n, k)) - m);
-        const double e = -(m + kmath::log(z));
-        if (withE) E(n) = Real(e);
-        if (withdf) {
-          const double u = double(c(int(n))) + 2 * a * e;
-          for (int k = 0; k < K; ++k) df(n, k) = Real(-u * kmath::exp(double(f(n, k)) - m) / z);
-        }
-      });
+  models::detail::logits_energy<Space>(f.data(), int(f.extent(1)), std::int64_t(f.extent(0)), E.data(), c, 0, a,
+                                       df.data());
 }
 
 //! Per row: CE_n = logsumexp f_n − f_n[y_n] into ce, w (softmax(f_n) − onehot(y_n)) into df.
@@ -122,12 +109,12 @@ namespace {
 
 //! The first label of this rank's partitions of `s` that is not a class of K, as an error
 //! message naming data.labels (or heldout_key), or "".
-std::string bad_label(const data::Split& s, int K, const std::string& key) {
+std::string bad_label(const data::Split& s, int K, const std::string& key, const char* last) {
   for (const auto& p : s.local)
     for (std::size_t i = 0; i < p.y.size(); ++i)
       if (p.y[i] >= K)
         return key + ": example " + std::to_string(p.begin + std::int64_t(i)) + " of its split has label " +
-               std::to_string(p.y[i]) + ", but model.net's last layer gives K = " + std::to_string(K) +
+               std::to_string(p.y[i]) + ", but " + last + " gives K = " + std::to_string(K) +
                " classes (labels 0 .. " + std::to_string(K - 1) + ")";
   return "";
 }
@@ -135,15 +122,24 @@ std::string bad_label(const data::Split& s, int K, const std::string& key) {
 }  // namespace
 
 JemObjective::JemObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
-                           models::Net<Space>& net, const parallel::Comm& comm)
-    : ts_(ts), data_(d), net_(net), comm_(comm), head_(net), term_(ts, d, head_, comm), state_(net) {
+                           models::Net<Space>& net, const parallel::Comm& comm, std::vector<int> mlp_layers)
+    : ts_(ts),
+      data_(d),
+      net_(net),
+      comm_(comm),
+      mlp_layers_(std::move(mlp_layers)),
+      head_(net),
+      term_(ts, d, head_, comm),
+      state_(net, mlp_layers_) {
+  const bool mlp = !mlp_layers_.empty();
   if (d.dim != net.dim())
-    config_error("model.input", "gives " + std::to_string(net.dim()) + " inputs per row but the data have " +
+    config_error(mlp ? "model.layers" : "model.input", "gives " + std::to_string(net.dim()) + " inputs per row but the data have " +
                                     std::to_string(d.dim) + " features");
   if (!d.labelled) config_error("data.labels", "is required by train.objective = jem (the class of every example)");
-  std::string why = bad_label(d.train, head_.classes(), "data.labels");
+  const char* last = mlp ? "model.layers' last size" : "model.net's last layer";
+  std::string why = bad_label(d.train, head_.classes(), "data.labels", last);
   const bool own_file = dspec.type == data::FileType::idx && !dspec.heldout_path.empty();
-  if (why.empty()) why = bad_label(d.heldout, head_.classes(), own_file ? "data.heldout_labels" : "data.labels");
+  if (why.empty()) why = bad_label(d.heldout, head_.classes(), own_file ? "data.heldout_labels" : "data.labels", last);
   why = comm.first_message(why);
   if (!why.empty()) throw Error(why);
   y_ = JemEnergy::Labels("zeta::train::jem_labels", std::size_t(term_.rows()));
@@ -294,7 +290,8 @@ void JemObjective::summarize(TrainResult& res) const {
 
 void JemObjective::add_json(JsonSummary& j, const TrainResult& res) const {
   j.add("objective", "jem");
-  j.add("net", net_.arch().text);
+  if (mlp_layers_.empty()) j.add("net", net_.arch().text);
+  else j.add("layers", std::vector<double>(mlp_layers_.begin(), mlp_layers_.end()));
   j.add("params_count", std::int64_t(net_.n_params()));
   j.add("classes", std::int64_t(head_.classes()));
   term_.add_settings_json(j);

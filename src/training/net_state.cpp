@@ -1,6 +1,7 @@
 #include "zeta/training/net_state.hpp"
 
 #include "zeta/io/net_params.hpp"
+#include "zeta/io/params.hpp"
 
 namespace zeta::training {
 
@@ -16,10 +17,15 @@ void NetState::gather() {
 }
 
 void NetState::write(hid_t f) const {
+  if (!mlp_layers_.empty()) return io::write_mlp_params(f, io::MlpParams::from_flat(mlp_layers_, theta_));
   io::write_net_params(f, net_.arch(), theta_, spectral_);
 }
 
 std::vector<double> NetState::read(hid_t f, const std::string& file) {
+  if (!mlp_layers_.empty()) {
+    spectral_.clear();  // an mlp has no sn layers
+    return io::read_mlp_theta(f, file, mlp_layers_);
+  }
   std::vector<double> theta = io::read_net_theta(f, file, net_.arch());
   spectral_ = io::read_net_spectral(f, file, net_.arch());
   if (spectral_.size() != std::size_t(net_.arch().n_spectral))
@@ -36,6 +42,7 @@ void NetState::restore(const parallel::Comm& comm, const std::vector<double>& th
 }
 
 void NetState::write_output(io::OutputFile& out) const {
+  if (!mlp_layers_.empty()) return io::write_mlp_params(out, io::MlpParams::from_flat(mlp_layers_, net_.params()));
   io::write_net_params(out, net_.arch(), net_.params(), net_.spectral_state());
 }
 

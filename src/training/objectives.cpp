@@ -65,6 +65,14 @@ Made with_base_bias(const Inputs& in, Model& m) {
 
 using Mlp = models::Mlp<Space>;
 using Net = models::Net<Space>;
+
+//! JEM's: an mlp of K outputs that Net runs (ModelSpec::mlp_logits) keeps the mlp's files.
+Made jem_objective(const Inputs& in, Net& m) {
+  const models::ModelSpec& ms = in.setup.model;
+  return std::make_unique<JemObjective>(in.setup.train, in.setup.data, in.d, m, in.comm,
+                                        ms.mlp_logits ? ms.layers : std::vector<int>{});
+}
+
 using Rbm = models::Rbm<Space>;
 
 // ncsn before dsm: a noise-conditional run sets both flags.
@@ -78,7 +86,7 @@ const Entry<Mlp> kMlp[] = {
     {nullptr, with_data_spec<MlpContrastive, Mlp>},
 };
 const Entry<Net> kNet[] = {
-    {&TrainSpec::jem, with_data_spec<JemObjective, Net>},
+    {&TrainSpec::jem, jem_objective},
     {&TrainSpec::dsm, with_data<NetDsm, Net>},
     {nullptr, with_data<NetContrastive, Net>},
 };

@@ -31,7 +31,7 @@ void declare_train_keys(Config& cfg) {
       "cd (k Langevin steps from the data rows) | pcd (k Langevin steps from a replay buffer) | pt_pcd (k Langevin "
       "steps of persistent chains, each a ladder of train.temper_count tempered replicas) | short_run_cd (k "
       "Langevin steps from fresh noise) | nce (noise-contrastive estimation) | ssm | ssm_vr (sliced score "
-      "matching, and its variance-reduced form); net: cd | pcd | dsm, as an mlp's (dsm: silu / softplus layers "
+      "matching, and its variance-reduced form) | jem (model.layers ending in K logits, as a net's); net: cd | pcd | dsm, as an mlp's (dsm: silu / softplus layers "
       "only) | jem (a classifier p(y|x) = softmax f(x) of model.net's K outputs and the energy E(x) = "
       "-logsumexp f(x): cross-entropy on data.labels plus pcd's term on E)");
   declare_nce_ssm_keys(cfg);
@@ -199,8 +199,9 @@ TrainSetup read_train_setup(const Config& cfg, const parallel::Comm& comm) {
   ts.nce = objective == "nce";
   ts.ssm = objective == "ssm" || objective == "ssm_vr";
   ts.ssm_vr = objective == "ssm_vr";
-  if (ts.jem && ms.type != "net")
-    config_error("train.objective", "jem trains model.type = net (a classifier: model.net ending in linear(K))");
+  if (ts.jem && !ms.hosted_net())
+    config_error("train.objective", "jem trains model.type = net or mlp (a classifier: model.net ending in "
+                                    "linear(K), model.layers ending in K)");
   if (ms.type == "net" && objective != "cd" && objective != "pcd" && objective != "dsm" && !ts.jem)
     config_error("train.objective", objective +
                                         " trains model.type = mlp; a net takes cd, pcd, dsm or jem (the "

@@ -48,8 +48,9 @@ rerun() {
   shift 2
   n=$((n + 1))
   mkdir -p "$name/a" "$name/b"
-  cp rbm_data.csv zeta_train_fashion.h5 zeta_train_energynet_fashion.h5 "$name/a/" 2> /dev/null
-  cp rbm_data.csv zeta_train_fashion.h5 zeta_train_energynet_fashion.h5 "$name/b/" 2> /dev/null
+  for d in a b; do
+    cp rbm_data.csv zeta_train_fashion.h5 zeta_train_energynet_fashion.h5 zeta_train_jem_mlp_fashion.h5 "$name/$d/" 2> /dev/null
+  done
   if ! (cd "$name/a" && "$zeta" "$cmd" "$@" > out.json 2> err); then
     echo "FAIL $name: the first run failed:"; tail -n 3 "$name/a/err"; fail=1; return 1
   fi
@@ -80,7 +81,8 @@ refused() {
 }
 
 # The trains first: sample_rbm_fashion and temper_rbm_fashion read zeta_train_fashion.h5,
-# eval_energynet_fashion reads zeta_train_energynet_fashion.h5.
+# eval_energynet_fashion reads zeta_train_energynet_fashion.h5, sample_jem_mlp_fashion
+# zeta_train_jem_mlp_fashion.h5.
 inputs=$(ls "$src"/input/train_*.ini; ls "$src"/input/*.ini | grep -v '/train_')
 for ini in $inputs; do
   name=$(basename "$ini" .ini)
@@ -92,6 +94,9 @@ for ini in $inputs; do
   fi
   if [ "$name" = train_pcd_energynet_fashion ] && [ -f "$name/a/zeta_train_energynet_fashion.h5" ]; then
     cp "$name/a/zeta_train_energynet_fashion.h5" .
+  fi
+  if [ "$name" = train_jem_mlp_fashion ] && [ -f "$name/a/zeta_train_jem_mlp_fashion.h5" ]; then
+    cp "$name/a/zeta_train_jem_mlp_fashion.h5" .
   fi
 done
 

@@ -67,12 +67,23 @@ struct ModelSpec {
   RbmKind rbm_kind = RbmKind::bernoulli;                  // rbm: visible units (model.visible)
   int hidden = 0;                                         // rbm: model.hidden
   std::vector<double> rbm_sigma;                          // rbm, gaussian visibles: one σ or one per visible
-  NetArch net;                                            // net: model.net on model.input, shapes checked
+  NetArch net;                                            // net: model.net on model.input, shapes checked;
+                                                          // an mlp of K >= 2 outputs: its layers as a net
+  //! mlp: model.layers ends in K >= 2 (a classifier's logits, train.objective = jem; its
+  //! energy −logsumexp f): Net runs it (`net` holds model.layers as linear layers), its
+  //! parameters stay in the mlp's layout and files (/model/layer_l).
+  bool mlp_logits = false;
   std::string params;                                     // model.params: mlp, rbm, net (read by load_model_params)
   std::uint32_t init_seed = 1;                            // model.init_seed (mlp, net, rbm without model.params)
   ModelRegistry::Params registered;                       // a registered model (models/registry.hpp)
   bool lattice() const { return type == "ising"; }
+  //! Run by Net: a net, or an mlp of K >= 2 outputs.
+  bool hosted_net() const { return type == "net" || mlp_logits; }
 };
+
+//! model.layers d_0, …, K as a net: linear(d_1) act … linear(K) on a flat input of d_0
+//! (leaky_relu as lrelu(0.01)), θ laid out as Mlp's.
+NetArch mlp_as_net(const std::vector<int>& layers, Activation act);
 
 //! Reads and checks [model] (the keys only: model.params is read by load_model_params);
 //! errors name the offending key.
@@ -102,7 +113,8 @@ struct ParamsExpect {
 //! /model/rbm/{W,b,c} and `kind`, with model.hidden / model.visible checked against it
 //! when given explicitly or with expect.training, the visible size against the data, and
 //! model.sigma for the file's kind). An mlp without model.params gets random weights from
-//! model.init_seed; an rbm needs the file unless expect.training. Collective: every rank
+//! model.init_seed; an rbm needs the file unless expect.training. A net's, and an mlp's of
+//! K >= 2 outputs, come as NetParams (Net's flat θ, the mlp's layout). Collective: every rank
 //! throws the same error (naming model.params and the file) when any rank fails.
 ModelParams load_model_params(const Config& cfg, const ModelSpec& ms, const parallel::Comm& comm,
                               const ParamsExpect& expect = {});
@@ -149,8 +161,8 @@ AnyModel<Space> make_model(const ModelSpec& s, const ModelParams& p = {}) {
   if (s.type == "gaussian") return make_gaussian<Space>(s.dim, s.mean, s.sigma);
   if (s.type == "gmm") return make_gmm<Space>(s.weights, s.means, s.variances);
   if (s.type == "double_well") return make_double_well<Space>(s.dim, s.barrier);
-  if (s.type == "mlp") return Mlp<Space>(loaded_params<io::MlpParams>(p), s.activation);
-  if (s.type == "net") {
+  if (s.type == "mlp" && !s.mlp_logits) return Mlp<Space>(loaded_params<io::MlpParams>(p), s.activation);
+  if (s.hosted_net()) {
     const auto& q = loaded_params<NetParams>(p);
     Net<Space> net(s.net, q.theta, q.spectral);
     net.fix_chunk(16);  // a chain's bits independent of the rank count (Net::fix_chunk)

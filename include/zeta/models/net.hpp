@@ -183,7 +183,7 @@ class Net {
     if (fixed_ > 0) {
       for_fixed_chunks(x, [&](std::int64_t r0, int nb) {
         forward(xpad_, 0, fixed_);
-        copy(act_.back().data(), E.data() + r0, nb);
+        copy_energy(0, nb, Vector<Space>(E.data() + r0, std::size_t(nb)));
       });
       return;
     }
@@ -199,7 +199,7 @@ class Net {
     if (fixed_ > 0) {
       for_fixed_chunks(x, [&](std::int64_t r0, int nb) {
         forward(xpad_, 0, fixed_);
-        copy(act_.back().data(), E.data() + r0, nb);
+        copy_energy(0, nb, Vector<Space>(E.data() + r0, std::size_t(nb)));
         seed(0, fixed_, PerChain<Space>(1.0), 0);
         backward(fixed_, gpad_.data(), Vector<Space>());
         copy(gpad_.data(), g.data() + r0 * dim(), std::int64_t(nb) * dim());
@@ -614,13 +614,19 @@ class Net {
     Kokkos::deep_copy(Vector<Space>(dst, std::size_t(n)), Vector<Space>(const_cast<Real*>(src), std::size_t(n)));
   }
 
+  //! E of the chunk's nb rows into E[r0 …]: the last layer's number, or with K ≥ 2 logits
+  //! the classifier's −logsumexp f.
   void copy_energy(std::int64_t r0, int nb, const Vector<Space>& E) const {
-    copy(act_.back().data(), E.data() + r0, nb);
+    const int K = arch_.outputs();
+    if (K == 1) return copy(act_.back().data(), E.data() + r0, nb);
+    detail::logits_energy<Space>(act_.back().data(), K, nb, E.data() + r0, PerChain<Space>(0.0), 0, 0, nullptr);
   }
 
-  //! dL/dE_n of the chunk's rows: s_n + 2 a E_n.
+  //! dL/dE_n of the chunk's rows, s_n + 2 a E_n; with K ≥ 2 logits dL/df_n = −(s_n + 2a E_n) softmax(f_n).
   void seed(std::int64_t r0, int nb, const PerChain<Space>& s, double a) {
-    detail::energy_seed<Space>(act_.back().data(), s, r0, Real(a), seed_.data(), nb);
+    const int K = arch_.outputs();
+    if (K == 1) return detail::energy_seed<Space>(act_.back().data(), s, r0, Real(a), seed_.data(), nb);
+    detail::logits_energy<Space>(act_.back().data(), K, nb, nullptr, s, r0, a, seed_.data());
   }
 
   //! Backpropagates the seed: ∇x into gx (CHW rows, when set), ∇θ added to g (when set).

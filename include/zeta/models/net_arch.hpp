@@ -19,7 +19,8 @@
 //! normalised as by torch.nn.utils.spectral_norm: W / σ(W), σ from a power iteration
 //! on W reshaped to [out, in·k·k] (models/net.hpp).
 //! The last layer must leave one number per row: the energy; or, for a classifier
-//! (train.objective = jem), K ≥ 2 numbers per row: the logits.
+//! (train.objective = jem), K ≥ 2 numbers per row: the logits f(x), whose energy is
+//! E(x) = −logsumexp_k f(x)[k] (Net::energy, energy_and_grad: zeta sample, eval).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -74,9 +75,15 @@ struct NetArch {
   std::int64_t widest() const;
 };
 
+//! What the last layer must leave per row: one number (the energy; training by cd, pcd,
+//! dsm), K >= 2 logits (train.objective = jem), or either (the commands that only
+//! evaluate a trained model: with K logits the energy is E(x) = −logsumexp f(x)).
+enum class NetOutputs { energy, logits, either };
+
 //! Parses model.net for inputs of model.input (C,H,W or N); errors are config errors
 //! naming model.net (and model.input) and the 0-based layer index.
-NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input, bool classifier = false);
+NetArch parse_net(const std::string& text, const std::vector<std::int64_t>& input,
+                  NetOutputs outputs = NetOutputs::energy);
 
 //! DSM differentiates ∇x E once more: a config error naming model.net and the first
 //! layer whose activation is not smooth (lrelu, relu; silu and softplus are).

@@ -1,6 +1,7 @@
 //! JEM, the joint energy-based model of Grathwohl et al. (2020), "Your classifier is
 //! secretly an energy-based model" (train.objective = jem, model.type = net whose last
-//! layer leaves K logits f(x)):
+//! layer leaves K logits f(x), or model.type = mlp with model.layers ending in K, which
+//! Net runs as linear layers: models::mlp_as_net):
 //!   p(y|x) = softmax f(x)[y],   E(x) = −logsumexp_y f(x)[y],
 //!   loss    L = CE + L_gen over the global batch of B labelled rows:
 //!           CE    = ⟨logsumexp f(x₊) − f(x₊)[y₊]⟩ (the cross-entropy of p(y|x));
@@ -87,8 +88,10 @@ class JemObjective : public Objective {
   };
 
   //! Refuses (naming data.labels) unlabelled data and a label ≥ K, on every rank.
+  //! `mlp_layers`: model.layers when `net` runs an mlp of K outputs (ModelSpec::mlp_logits:
+  //! its outputs and checkpoints then hold the mlp's /model/layer_l), else empty.
   JemObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Net<Space>& net,
-               const parallel::Comm& comm);
+               const parallel::Comm& comm, std::vector<int> mlp_layers = {});
 
   std::size_t n_params() const override { return net_.n_params(); }
   const Vector<Space>& theta() const override { return net_.theta(); }
@@ -113,7 +116,7 @@ class JemObjective : public Objective {
   //! The energies of ContrastiveTerm::check and the held-out classification.
   void check(io::OutputFile* out) override;
   void summarize(TrainResult& res) const override;
-  const char* model_name() const override { return "net"; }
+  const char* model_name() const override { return mlp_layers_.empty() ? "net" : "mlp"; }
   const char* sampler_name() const override { return "langevin"; }
   void add_json(JsonSummary& j, const TrainResult& res) const override;
 
@@ -126,6 +129,7 @@ class JemObjective : public Objective {
   const data::Dataset& data_;
   models::Net<Space>& net_;
   const parallel::Comm& comm_;
+  std::vector<int> mlp_layers_;  //!< model.layers of an mlp, or empty for a net
   JemEnergy head_;
   ContrastiveTerm<JemEnergy> term_;
   JemEnergy::Labels y_;  //!< the labels of the batch's data rows

@@ -1,8 +1,11 @@
 //! A layer-stack net's part of a checkpoint and an output (/model/net/layer_i with the
 //! sn layers' u and v), shared by the objectives that train a net (net_contrastive.hpp,
 //! jem.hpp): held at gather_state, written, read back (checked), spread to every rank.
+//! An mlp that Net runs (K >= 2 outputs, ModelSpec::mlp_logits) keeps the mlp's layout,
+//! /model/layer_l/{weight,bias}, so that its outputs are an mlp's model.params.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zeta/io/hdf5.hpp"
@@ -16,7 +19,9 @@ namespace zeta::training {
 class NetState {
  public:
   using Space = Objective::Space;
-  explicit NetState(models::Net<Space>& net) : net_(net) {}
+  //! `mlp_layers`: the mlp's model.layers when Net runs an mlp (its files' layout), else empty.
+  explicit NetState(models::Net<Space>& net, std::vector<int> mlp_layers = {})
+      : net_(net), mlp_layers_(std::move(mlp_layers)) {}
 
   //! What a checkpoint of a net's objective must agree with: the model, the data, and
   //! what shapes the batches, the noise, the buffer and the optimizer state.
@@ -33,6 +38,7 @@ class NetState {
 
  private:
   models::Net<Space>& net_;
+  std::vector<int> mlp_layers_;
   std::vector<double> theta_, spectral_;
 };
 

@@ -83,8 +83,10 @@ struct TrainSetup {
   io::CheckpointSpec checkpoint;
   std::string config;  //!< the resolved INI: the outputs' root attribute and the checkpoints' signature
   std::string defaults;  //!< every key at its default (Config::defaults_ini): keys newer than a checkpoint
-  bool mlp() const { return model.type == "mlp"; }
-  bool net() const { return model.type == "net"; }
+  //! Run by Mlp: an mlp of one output (the energy).
+  bool mlp() const { return model.type == "mlp" && !model.mlp_logits; }
+  //! Run by Net: a net, or an mlp of K >= 2 outputs (JEM).
+  bool net() const { return model.hosted_net(); }
 };
 
 //! Declares every key `zeta train` takes.

@@ -253,6 +253,29 @@ void energy_seed(const Real* e, const PerChain<Space>& s, std::int64_t first, Re
       KOKKOS_LAMBDA(const std::int64_t n) { seed[n] = s(int(first + n)) + Real(2) * a * e[n]; });
 }
 
+//! A classifier's energy (a net or mlp of K >= 2 outputs, JEM): per row n of the logits
+//! f (rows × K, row-major), E_n = −logsumexp_k f(n, k) into E (when set) and, with df
+//! set, ∂(c_n E_n + a E_n²)/∂f = −(c_n + 2a E_n) softmax(f_n) into df (rows × K),
+//! c_n = c(first + n). Max-shifted, in double.
+template <class Space>
+void logits_energy(const Real* f, int K, std::int64_t rows, Real* E, const PerChain<Space>& c, std::int64_t first,
+                   double a, Real* df) {
+  net_for<Space>(
+      "zeta::logits_energy", rows, KOKKOS_LAMBDA(const std::int64_t n) {
+        const Real* fn = f + n * K;
+        double m = fn[0];
+        for (int k = 1; k < K; ++k) m = fn[k] > m ? double(fn[k]) : m;
+        double z = 0;
+        for (int k = 0; k < K; ++k) z += kmath::exp(double(fn[k]) - m);
+        const double e = -(m + kmath::log(z));
+        if (E) E[n] = Real(e);
+        if (df) {
+          const double u = double(c(int(first + n))) + 2 * a * e;
+          for (int k = 0; k < K; ++k) df[n * K + k] = Real(-u * kmath::exp(double(fn[k]) - m) / z);
+        }
+      });
+}
+
 //! f'' of a smooth activation (silu, softplus; 0 for the kinked ones, which DSM refuses).
 KOKKOS_INLINE_FUNCTION Real net_act_second(NetAct a, Real z) {
   const Real s = kmath::sigmoid(z), s1 = s * (Real(1) - s);
