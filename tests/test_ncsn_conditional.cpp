@@ -176,24 +176,7 @@ TEST(NcsnConditional, GradientMatchesFiniteDifferencesOfItsLoss) {
     };
     obj.gradient(s, g);
     const auto got = host_copy(g.g());
-    const std::vector<double> theta = mlp.params();
-    std::vector<double> t = theta;
-    const double h = kDouble ? 1e-4 : 1e-2;
-    double scale = 0, worst = 0;
-    std::vector<double> fd(theta.size());
-    for (std::size_t k = 0; k < theta.size(); ++k) {
-      const auto at = [&](double dk) {
-        t[k] = theta[k] + dk;
-        mlp.set_params(t);
-        t[k] = theta[k];
-        return loss();
-      };
-      fd[k] = (8 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12 * h);
-      scale = std::max(scale, std::fabs(fd[k]));
-    }
-    mlp.set_params(theta);
-    for (std::size_t k = 0; k < theta.size(); ++k)
-      worst = std::max(worst, std::fabs(got[k] - fd[k]) / std::max(std::fabs(fd[k]), 1e-2 * scale));
+    const auto [worst, scale] = test::fd_relative_error(mlp, loss, got, kDouble ? 1e-4 : 1e-2);
     std::printf("[ fd       ] conditional ncsn step %lld: loss %.6g, |grad| max %.3g, max relative error %.3g\n",
                 static_cast<long long>(s), loss(), scale, worst);
     EXPECT_LT(worst, kDouble ? 1e-6 : 2e-2) << "step " << s;

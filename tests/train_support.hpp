@@ -124,6 +124,30 @@ inline double max_abs_difference(const std::vector<double>& a, const std::vector
   return d;
 }
 
+//! Fourth-order central differences (step h) of loss() in each parameter of `model` (set
+//! through params / set_params, restored after) against the gradient `got`. Returns the
+//! largest |got − fd| / max(|fd|, 1e-2 scale) and scale, the largest |fd|.
+template <class Model, class Loss>
+std::pair<double, double> fd_relative_error(Model& model, const Loss& loss, const std::vector<double>& got, double h) {
+  const std::vector<double> theta = model.params();
+  std::vector<double> t = theta, fd(theta.size());
+  double scale = 0, worst = 0;
+  for (std::size_t k = 0; k < theta.size(); ++k) {
+    const auto at = [&](double dk) {
+      t[k] = theta[k] + dk;
+      model.set_params(t);
+      t[k] = theta[k];
+      return loss();
+    };
+    fd[k] = (8 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12 * h);
+    scale = std::max(scale, std::fabs(fd[k]));
+  }
+  model.set_params(theta);
+  for (std::size_t k = 0; k < theta.size(); ++k)
+    worst = std::max(worst, std::fabs(got[k] - fd[k]) / std::max(std::fabs(fd[k]), 1e-2 * scale));
+  return {worst, scale};
+}
+
 //! The rank check of the trainers: run(o, comm) trains with overrides o. On `world` into
 //! TAG_world.h5 and, on the root, on one rank into TAG_self.h5: the same parameters, loss
 //! and datasets `sets`. `more(world_run, self_run, self_file)` then makes the caller's
