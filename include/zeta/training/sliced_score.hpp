@@ -10,13 +10,22 @@
 //! Ȧ_0 = v, Ä_0 = 0, each hidden layer l
 //!   [Z; Ż; Z̈] = [A; Ȧ; Ä]_{l−1} W_{l−1}ᵀ (+ b on Z),
 //!   A = f(Z), Ȧ = f'(Z) Ż, Ä = f''(Z) Ż² + f'(Z) Z̈,
-//! and the output [E; Ė; Ë] = [A; Ȧ; Ä]_last w_oᵀ (+ b_o on E): the three row blocks are
-//! stacked so that each layer is one GEMM. Reverse mode through it with the seeds
+//! and the output [Ė; Ë] = [Ȧ; Ä]_last w_oᵀ. Reverse mode through it with the seeds
 //! ∂J/∂Ė and ∂J/∂Ë of each row gives, per hidden layer with adjoints [Ā; Ǡ; Ǟ],
 //!   Z̄ = Ā f' + Ǡ f'' Ż + Ǟ (f''' Ż² + f'' Z̈),  Ż̄ = Ǡ f' + 2 Ǟ f'' Ż,  Z̈̄ = Ǟ f',
 //! ∂W_{l−1} += [Z̄; Ż̄; Z̈̄]ᵀ [A; Ȧ; Ä]_{l−1}, ∂b_{l−1} += Σ_n Z̄_n, and the layer below's
-//! adjoints [Z̄; Ż̄; Z̈̄] W_{l−1}: one GEMM each again. It needs f''' (silu, softplus).
-//! SSM-VR's ½‖∇x E‖² is DSM's loss with a zero offset: Mlp::dsm_loss_and_grad.
+//! [Ā; Ǡ] = [Z̄; Ż̄] W_{l−1}: the row blocks are stacked so that each is one GEMM. It
+//! needs f''' (silu, softplus). Ë is linear in Ä_l through the energy's own Jacobian, so
+//! Ǟ_l = ë G_l with G_l = ∂E/∂A_l from one backpropagation of E (n rows), not a GEMM
+//! row block of its own.
+//!
+//! SSM-VR: ½‖∇x E‖² has the θ-gradient ⟨r, ∇θ∇x E⟩ at r = ∇x E, that of E's derivative
+//! along r held fixed; so −Ë + Ė_r is −Ë' of the same Taylor pass started from
+//! Ä_0 = −r, and one pass gives the whole gradient (Ë = Ë' + ‖r‖²). r comes from the
+//! same backpropagation of E. Per row on d_0-d_1-d_2-1 that is 7 GEMM units of
+//! d_0 d_1 and 9 of d_1 d_2 (a Taylor pass beside DSM's pass took 11 and 15); SSM's
+//! Ä_0 = 0 skips its rows of the first layer's GEMMs. The primal pass keeps σ(Z), the
+//! one exponential per entry that every elementwise pass after it shares.
 #pragma once
 #include <Kokkos_Core.hpp>
 #include <algorithm>
