@@ -83,20 +83,18 @@ void primal_activation_as(const Matrix<Space>& z, const Vector<Space>& b, int n,
       "zeta::ssm::primal_activation", n, w, KOKKOS_LAMBDA(const int r, const int k) {
         const Real zz = z(r, k) + b(k);
         z(r, k) = zz;
+        Real s = 0, f = 0;
         if constexpr (Silu) {
-          Real s;
           if constexpr (std::is_same_v<Real, float>)
             s = vmath::sigmoid(zz);
           else
             s = kmath::sigmoid(zz);
-          sg(r, k) = s;
-          out(r, k) = zz * s;
+          f = zz * s;
         } else {
-          Real f = 0, d1 = 0;
-          models::activate(models::Activation::softplus, zz, f, d1);
-          sg(r, k) = d1;
-          out(r, k) = f;
+          models::activate(models::Activation::softplus, zz, f, s);
         }
+        sg(r, k) = s;
+        out(r, k) = f;
       });
 }
 template <class Space>
