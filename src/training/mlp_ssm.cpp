@@ -40,11 +40,12 @@ void MlpSsm::projected_batch(std::int64_t s) {
       // projection 0 is the one a single-projection run draws.
       const std::int64_t r = n * M + m;
       for (int i = 0; i < dim_; ++i) hx(r, i) = x[i];
-      const rng::Stream st(ts_.seed, id, std::uint64_t(s) | (std::uint64_t(m) << 32), rng::kProjection);
+      const std::uint64_t step = std::uint64_t(s) | (std::uint64_t(m) << 32);
       if (rademacher) {
+        const rng::Stream st(ts_.seed, id, step, rng::kProjection);
         for (int i = 0; i < dim_; ++i) hv(r, i) = st.uniform(std::uint32_t(i)) < 0.5 ? Real(-1) : Real(1);
-      } else {
-        st.normals(dim_, [&](int i, Real z) { hv(r, i) = z; });
+      } else {  // Stream(seed, id, step, kProjection).normals, in vectorised lanes (float)
+        rng::host_normals(ts_.seed, id, step, rng::kProjection, dim_, [&](int i, Real z) { hv(r, i) = z; });
       }
     }
   });
