@@ -52,12 +52,19 @@ class MlpTempered : public MlpContrastive {
   std::int64_t replica_offset() const { return mine_.offset * b_ * K_; }
   //! E and ∇x E of the replicas, a partition's replicas at a time.
   void replica_gradients();
+  //! E of the replicas that exchange round n compares (after the last move): a forward
+  //! pass, of all replicas, or of those at the levels the round pairs gathered into one
+  //! block (a partition's chains together); the other rows of rep_.E are stale.
+  void replica_energies(std::int64_t n);
   //! The replicas' β from the ladder levels, and the rows of the β = 1 replicas.
   void relabel();
 
   int K_ = 0;
   samplers::Chains<Space> rep_;                //!< local replicas, row (l·b + j)·K + k
   Kokkos::View<std::int64_t*, Space> target_;  //!< per local chain: the row of its β = 1 replica
+  Kokkos::View<std::int64_t*, Space> pick_;  //!< replica_energies: the rows compared
+  Matrix<Space> pick_x_;
+  Vector<Space> pick_e_;
   tempering::ReplicaExchange ex_;
   TemperedLadder ladder_;
   std::vector<double> replicas_all_;
