@@ -9,7 +9,8 @@
 //!              replica at its β (samplers::langevin_move, noise keyed by the replica
 //!              r = chain·K + j and s·k + t), ∇x E partition by partition;
 //!   exchange   round s + 1 of DEO swaps on the replicas' energies (tempering::ReplicaExchange,
-//!              gathered over ranks, the same decisions everywhere);
+//!              gathered over ranks, the same decisions everywhere): a forward pass after
+//!              the last move, of the replicas at the levels the round pairs only;
 //!   negatives  the β = 1 replica of chain p·b + j is batch row p·b + j's negative.
 //! Initial replicas are fresh noise (U(sampler.clamp) or N(0, sampler.init_scale²)). A
 //! checkpoint holds /train/replicas [chains·K, dim] and the exchange state besides θ and
