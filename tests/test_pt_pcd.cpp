@@ -462,8 +462,9 @@ TEST(PtPcdMlp, SwapsUseTheEnergiesAfterTheLastMove) {
   const int K = 4, chains = 32;
   const std::string ck = "pt_pcd_mlp_swaps_n" + std::to_string(world.size()) + ".ckpt", prev = ck + ".prev";
   for (const int steps : {15, 16}) {  // rounds 15 (odd) and 16 (even)
-    run_train(kMlp, {"--run.steps=" + std::to_string(steps), "--train.temper_beta_min=0.005", "--checkpoint.file=" + ck,
-                     "--checkpoint.every_steps=1", "--output.file="},
+    run_train(kMlp,
+              {"--run.steps=" + std::to_string(steps), "--train.temper_beta_min=0.005", "--checkpoint.file=" + ck,
+               "--checkpoint.every_steps=1", "--output.file="},
               world);
     if (world.root()) {
       ASSERT_EQ(dataset(prev, "/run/step"), std::vector<double>{double(steps - 1)});

@@ -63,7 +63,7 @@ class MlpTempered : public MlpContrastive {
   int K_ = 0;
   samplers::Chains<Space> rep_;                //!< local replicas, row (l·b + j)·K + k
   Kokkos::View<std::int64_t*, Space> target_;  //!< per local chain: the row of its β = 1 replica
-  Kokkos::View<std::int64_t*, Space> pick_;  //!< replica_energies: the rows compared
+  Kokkos::View<std::int64_t*, Space> pick_;    //!< replica_energies: the rows compared
   Matrix<Space> pick_x_;
   Vector<Space> pick_e_;
   tempering::ReplicaExchange ex_;
