@@ -8,6 +8,29 @@
 
 namespace zeta::training {
 
+namespace {
+
+using Space = Objective::Space;
+
+//! px(r, ·) = x(pick(r), ·) for the rows of px.
+void pick_rows(const Matrix<Space>& x, const Kokkos::View<std::int64_t*, Space>& pick, const Matrix<Space>& px) {
+  const int d = int(x.extent(1));
+  Kokkos::parallel_for(
+      "zeta::train::pt_pick_rows", RangePolicy<Space>(0, std::int64_t(px.extent(0))),
+      KOKKOS_LAMBDA(const std::int64_t r) {
+        for (int i = 0; i < d; ++i) px(r, i) = x(pick(r), i);
+      });
+}
+
+//! E(pick(r)) = pe(r) for the rows of pe.
+void put_energies(const Vector<Space>& pe, const Kokkos::View<std::int64_t*, Space>& pick, const Vector<Space>& E) {
+  Kokkos::parallel_for(
+      "zeta::train::pt_pick_energy", RangePolicy<Space>(0, std::int64_t(pe.extent(0))),
+      KOKKOS_LAMBDA(const std::int64_t r) { E(pick(r)) = pe(r); });
+}
+
+}  // namespace
+
 MlpTempered::MlpTempered(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
                          models::Mlp<Space>& mlp, const parallel::Comm& comm)
     : MlpContrastive(ts, dspec, d, mlp, comm),
@@ -76,13 +99,7 @@ void MlpTempered::replica_energies(std::int64_t n) {
   for (std::int64_t c = 0; c < chains; ++c)
     for (int k = 0; k < levels; ++k) hp(c * levels + k) = ex_.chain_at(int(mine_.offset * b_ + c), lo + k) - first;
   Kokkos::deep_copy(pick_, hp);
-  const auto x = rep_.x, px = pick_x_;
-  const auto pick = pick_;
-  const int d = dim_;
-  Kokkos::parallel_for(
-      "zeta::train::pt_pick_rows", RangePolicy<Space>(0, rows), KOKKOS_LAMBDA(const std::int64_t r) {
-        for (int i = 0; i < d; ++i) px(r, i) = x(pick(r), i);
-      });
+  pick_rows(rep_.x, pick_, pick_x_);
   if (!ts_.deterministic) {
     mlp_.energy(pick_x_, pick_e_);
   } else {
@@ -90,10 +107,7 @@ void MlpTempered::replica_energies(std::int64_t n) {
     for (std::int64_t l = 0; l < nloc_; ++l)
       mlp_.energy(row_block<Space>(pick_x_, l * m, m), Vector<Space>(pick_e_.data() + l * m, m));
   }
-  const auto E = rep_.E, pe = pick_e_;
-  Kokkos::parallel_for(
-      "zeta::train::pt_pick_energy", RangePolicy<Space>(0, rows),
-      KOKKOS_LAMBDA(const std::int64_t r) { E(pick(r)) = pe(r); });
+  put_energies(pick_e_, pick_, rep_.E);
 }
 
 void MlpTempered::negatives(std::int64_t s, bool keep) {
