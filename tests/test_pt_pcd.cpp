@@ -26,8 +26,11 @@
 #include "zeta/data/dataset.hpp"
 #include "zeta/io/hdf5.hpp"
 #include "zeta/io/output.hpp"
+#include "zeta/io/params.hpp"
+#include "zeta/models/mlp.hpp"
 #include "zeta/models/rbm.hpp"
 #include "zeta/rng/philox.hpp"
+#include "zeta/tempering/ladder.hpp"
 #include "zeta/training/rbm_tempered.hpp"
 
 namespace zeta {
@@ -445,6 +448,71 @@ TEST(PtPcdMlp, AdaptingLadderSameBitsOnEveryRankCountAndRestart) {
   expect_mlp_same_bits_and_restart(
       kMlp + "[train]\ntemper_adapt = barrier\ntemper_adapt_steps = 20\ntemper_adapt_rounds = 3\n", "pt_pcd_mlp_adapt",
       {"/train/temper_betas", "/train/temper_window_prob"});
+}
+
+// The exchange round of step s compares the replicas' energies after the step's last
+// Langevin move at the step's parameters, of the levels it pairs only (all four in even
+// rounds, levels 1 and 2 in odd ones): replaying round s + 1 from the checkpoint of the
+// step before (its θ and exchange state) on the energies of the checkpointed replicas
+// (the swaps move labels, not states) gives the run's labels, counts and Σ min(1, α).
+// A wide ladder (β from 0.005) so that many pairs have α < 1, some are refused, and
+// energies from elsewhere (before the last move, or another step's θ) would show.
+TEST(PtPcdMlp, SwapsUseTheEnergiesAfterTheLastMove) {
+  parallel::Comm world(MPI_COMM_WORLD);
+  const int K = 4, chains = 32;
+  const std::string ck = "pt_pcd_mlp_swaps_n" + std::to_string(world.size()) + ".ckpt", prev = ck + ".prev";
+  for (const int steps : {15, 16}) {  // rounds 15 (odd) and 16 (even)
+    run_train(kMlp,
+              {"--run.steps=" + std::to_string(steps), "--train.temper_beta_min=0.005", "--checkpoint.file=" + ck,
+               "--checkpoint.every_steps=1", "--output.file="},
+              world);
+    if (world.root()) {
+      ASSERT_EQ(dataset(prev, "/run/step"), std::vector<double>{double(steps - 1)});
+      models::Mlp<Space> mlp(io::read_mlp_params(prev, {2, 16, 16, 1}), models::Activation::silu);
+      const auto xs = dataset(ck, "/train/replicas");
+      const std::int64_t R = std::int64_t(K) * chains;
+      ASSERT_EQ(xs.size(), std::size_t(2 * R));
+      Matrix<Space> x("x", R, 2);
+      Vector<Space> E("E", R);
+      auto hx = Kokkos::create_mirror_view(x);
+      for (std::int64_t r = 0; r < R; ++r)
+        for (int i = 0; i < 2; ++i) hx(r, i) = Real(xs[std::size_t(2 * r + i)]);
+      Kokkos::deep_copy(x, hx);
+      mlp.energy(x, E);
+      const auto state = [](const std::string& f) {
+        const auto v = dataset(f, "/train/exchange");
+        return std::vector<std::int64_t>(v.begin(), v.end());
+      };
+      tempering::ReplicaExchange replay(K, chains), run(K, chains);
+      replay.load_state(state(prev), dataset(prev, "/train/exchange_prob"));
+      run.load_state(state(ck), dataset(ck, "/train/exchange_prob"));
+      std::vector<double> betas = tempering::make_ladder(0.005, 1.0, K, "geometric");
+      betas.back() = 1.0;
+      const auto before = replay.accepts();
+      const auto tried_before = replay.attempts();
+      const auto prob_before = replay.accept_prob_sum();
+      replay.round(steps, tempering::SwapScheme::deo, betas, host_copy(E), 4, true);
+      EXPECT_EQ(replay.save_state(), run.save_state()) << "round " << steps;
+      std::int64_t tried = 0, taken = 0;
+      double below_one = 0;  // Σ (1 − min(1, α)) over the round's pairs
+      for (int k = 0; k + 1 < K; ++k) {
+        EXPECT_NEAR(replay.accept_prob_sum()[k], run.accept_prob_sum()[k], 1e-9) << "round " << steps << " pair " << k;
+        tried += replay.attempts()[k] - tried_before[k];
+        taken += replay.accepts()[k] - before[k];
+        below_one += double(replay.attempts()[k] - tried_before[k]) - (replay.accept_prob_sum()[k] - prob_before[k]);
+        // Odd rounds pair levels 1 and 2 only (K = 4), even ones 0-1 and 2-3.
+        EXPECT_EQ(replay.attempts()[k] - tried_before[k], (k % 2 == steps % 2) ? chains : 0) << k;
+      }
+      std::printf("[ pt_pcd   ] round %d: %lld of %lld swaps taken, sum of 1 - min(1, alpha) %.2f\n", steps,
+                  static_cast<long long>(taken), static_cast<long long>(tried), below_one);
+      EXPECT_LT(taken, tried);
+      EXPECT_GT(below_one, 0.25);
+    }
+    world.barrier();
+  }
+  if (world.root())
+    for (const std::string& f : {ck, prev}) std::remove(f.c_str());
+  world.barrier();
 }
 
 // The bimodal case: a mixture of two 2-D Gaussians (std 0.4) at (−2, 0) and

@@ -8,6 +8,29 @@
 
 namespace zeta::training {
 
+namespace {
+
+using Space = Objective::Space;
+
+//! px(r, ·) = x(pick(r), ·) for the rows of px.
+void pick_rows(const Matrix<Space>& x, const Kokkos::View<std::int64_t*, Space>& pick, const Matrix<Space>& px) {
+  const int d = int(x.extent(1));
+  Kokkos::parallel_for(
+      "zeta::train::pt_pick_rows", RangePolicy<Space>(0, std::int64_t(px.extent(0))),
+      KOKKOS_LAMBDA(const std::int64_t r) {
+        for (int i = 0; i < d; ++i) px(r, i) = x(pick(r), i);
+      });
+}
+
+//! E(pick(r)) = pe(r) for the rows of pe.
+void put_energies(const Vector<Space>& pe, const Kokkos::View<std::int64_t*, Space>& pick, const Vector<Space>& E) {
+  Kokkos::parallel_for(
+      "zeta::train::pt_pick_energy", RangePolicy<Space>(0, std::int64_t(pe.extent(0))),
+      KOKKOS_LAMBDA(const std::int64_t r) { E(pick(r)) = pe(r); });
+}
+
+}  // namespace
+
 MlpTempered::MlpTempered(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
                          models::Mlp<Space>& mlp, const parallel::Comm& comm)
     : MlpContrastive(ts, dspec, d, mlp, comm),
@@ -51,6 +74,42 @@ void MlpTempered::replica_gradients() {
                          row_block<Space>(rep_.g, l * m, m));
 }
 
+void MlpTempered::replica_energies(std::int64_t n) {
+  // DEO round n proposes the pairs (k, k + 1) with k ≡ n (mod 2): the levels from
+  // n mod 2 up to the last such pair's upper one (with K = 4, all four in even
+  // rounds, levels 1 and 2 in odd ones). The others' energies are not read.
+  const int lo = int(n & 1), levels = 2 * ((K_ - lo) / 2);
+  const std::int64_t chains = nloc_ * b_, first = replica_offset();
+  if (levels == 0) return;  // K = 2 in an odd round: no pair
+  if (levels == K_) {
+    if (!ts_.deterministic) return mlp_.energy(rep_.x, rep_.E);
+    const std::int64_t m = b_ * K_;
+    for (std::int64_t l = 0; l < nloc_; ++l)
+      mlp_.energy(row_block<Space>(rep_.x, l * m, m), Vector<Space>(rep_.E.data() + l * m, m));
+    return;
+  }
+  // Those levels' rows, chain by chain (a partition's chains together), into one block.
+  const std::int64_t rows = chains * levels;
+  if (std::int64_t(pick_.extent(0)) != rows) {
+    pick_ = Kokkos::View<std::int64_t*, Space>("zeta::train::pt_pick", rows);
+    pick_x_ = Matrix<Space>("zeta::train::pt_pick_x", rows, dim_);
+    pick_e_ = Vector<Space>("zeta::train::pt_pick_e", rows);
+  }
+  auto hp = Kokkos::create_mirror_view(pick_);
+  for (std::int64_t c = 0; c < chains; ++c)
+    for (int k = 0; k < levels; ++k) hp(c * levels + k) = ex_.chain_at(int(mine_.offset * b_ + c), lo + k) - first;
+  Kokkos::deep_copy(pick_, hp);
+  pick_rows(rep_.x, pick_, pick_x_);
+  if (!ts_.deterministic) {
+    mlp_.energy(pick_x_, pick_e_);
+  } else {
+    const std::int64_t m = b_ * levels;
+    for (std::int64_t l = 0; l < nloc_; ++l)
+      mlp_.energy(row_block<Space>(pick_x_, l * m, m), Vector<Space>(pick_e_.data() + l * m, m));
+  }
+  put_energies(pick_e_, pick_, rep_.E);
+}
+
 void MlpTempered::negatives(std::int64_t s, bool keep) {
   // Without `keep` (the held final monitors, the check after training) the chains and
   // the labels are left as they were.
@@ -64,8 +123,11 @@ void MlpTempered::negatives(std::int64_t s, bool keep) {
   replica_gradients();
   for (int t = 0; t < ts_.k; ++t) {
     samplers::langevin_move(rep_, ts_.langevin, ts_.seed, s * ts_.k + t);
-    replica_gradients();
+    if (t + 1 < ts_.k) replica_gradients();
   }
+  // The exchange wants only energies after the last move: a forward pass (half the
+  // GEMMs of a gradient pass; the same E), of the levels its round pairs.
+  replica_energies(s + 1);
   const auto all = comm_.allgather_chain_rows(host_copy(rep_.E), 1, rep_.range);
   ex_.round(s + 1, tempering::SwapScheme::deo, ladder_.betas(), all, ts_.seed, true);
   ladder_.after_round(s, ex_);

@@ -9,7 +9,8 @@
 //!              replica at its β (samplers::langevin_move, noise keyed by the replica
 //!              r = chain·K + j and s·k + t), ∇x E partition by partition;
 //!   exchange   round s + 1 of DEO swaps on the replicas' energies (tempering::ReplicaExchange,
-//!              gathered over ranks, the same decisions everywhere);
+//!              gathered over ranks, the same decisions everywhere): a forward pass after
+//!              the last move, of the replicas at the levels the round pairs only;
 //!   negatives  the β = 1 replica of chain p·b + j is batch row p·b + j's negative.
 //! Initial replicas are fresh noise (U(sampler.clamp) or N(0, sampler.init_scale²)). A
 //! checkpoint holds /train/replicas [chains·K, dim] and the exchange state besides θ and
@@ -52,12 +53,19 @@ class MlpTempered : public MlpContrastive {
   std::int64_t replica_offset() const { return mine_.offset * b_ * K_; }
   //! E and ∇x E of the replicas, a partition's replicas at a time.
   void replica_gradients();
+  //! E of the replicas that exchange round n compares (after the last move): a forward
+  //! pass, of all replicas, or of those at the levels the round pairs gathered into one
+  //! block (a partition's chains together); the other rows of rep_.E are stale.
+  void replica_energies(std::int64_t n);
   //! The replicas' β from the ladder levels, and the rows of the β = 1 replicas.
   void relabel();
 
   int K_ = 0;
   samplers::Chains<Space> rep_;                //!< local replicas, row (l·b + j)·K + k
   Kokkos::View<std::int64_t*, Space> target_;  //!< per local chain: the row of its β = 1 replica
+  Kokkos::View<std::int64_t*, Space> pick_;    //!< replica_energies: the rows compared
+  Matrix<Space> pick_x_;
+  Vector<Space> pick_e_;
   tempering::ReplicaExchange ex_;
   TemperedLadder ladder_;
   std::vector<double> replicas_all_;
