@@ -137,6 +137,12 @@ double lane_dot(const double* c, const double* x, int n) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+//! e^min(x, 600): the cap is a bit select (a floating-point one in the lane loop costs its vectorization).
+inline double exp_capped(double x) {
+  const std::uint64_t high = 0 - static_cast<std::uint64_t>(x > 600.0);
+  return vmath::exp_neg(vmath::as_double((vmath::as_u64(x) & ~high) | (vmath::as_u64(600.0) & high)));
+}
+
 Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>& O, const std::vector<double>& b,
           const std::vector<double>* counts, bool want_gram, const ColumnScale* scale = nullptr) {
   const int mS = static_cast<int>(p.S.size()), mO = static_cast<int>(O.size());
@@ -170,23 +176,44 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
       // one is computed (the hardware prefetcher does not follow K interleaved streams in time).
       const int ahead = p.E ? 0 : static_cast<int>(std::min<std::int64_t>(kLanes, p.count - (n0 + nl)));
       p.rows(n0, nl, tile, row);
-      for (int l = 0; l < nl; ++l) mx[l] = -INFINITY, sum[l] = 0, c[l] = counts ? (*counts)[n0 + l] : 1.0;
+      for (int l = 0; l < nl; ++l) sum[l] = 0, c[l] = counts ? (*counts)[n0 + l] : 1.0;
       if (want_gram && counts)
         for (int l = 0; l < nl; ++l) rc[l] = std::sqrt(c[l]);
-      for (int j = 0; j < mS; ++j) {
-        const double* uk = row[p.S[j]];
-        const double aj = aS[j];
-        for (int l = 0; l < nl; ++l) mx[l] = std::max(mx[l], aj - uk[l]);
+      // The log-sum-exp's shift: the exponent a_k − u_kn of the state k that drew the sample, so
+      // its term is 1 and Σ ≥ 1, without a sweep for the largest. Each term is capped at e^600; a
+      // chunk whose sum reaches e^599 (a far larger exponent than the own state's) is redone with
+      // the largest exponent as the shift.
+      for (std::int64_t g = p.offset + n0, end = g + nl; g < end;) {
+        const int k = int(std::upper_bound(p.start.begin(), p.start.end(), g) - p.start.begin()) - 1;
+        const std::int64_t stop = std::min(end, p.start[k + 1]);
+        const double* uk = row[k];
+        const double ak = a[k];
+        for (std::int64_t l = g - p.offset - n0; l < stop - p.offset - n0; ++l) mx[l] = ak - uk[l];
+        g = stop;
       }
-      for (int j = 0; j < mS; ++j) {
-        const double* uk = row[p.S[j]];
-        for (int l = 0; l < ahead; l += 8) __builtin_prefetch(uk + nl + l);
-        const double aj = aS[j];
-        double* e = E.data() + std::size_t(j) * kLanes;
-        for (int l = 0; l < nl; ++l) {
-          e[l] = vmath::exp_neg(aj - uk[l] - mx[l]);
-          sum[l] += e[l];
+      for (int exact = 0; exact < 2; ++exact) {
+        if (exact) {
+          for (int l = 0; l < nl; ++l) mx[l] = -INFINITY, sum[l] = 0;
+          for (int j = 0; j < mS; ++j) {
+            const double* uk = row[p.S[j]];
+            const double aj = aS[j];
+            for (int l = 0; l < nl; ++l) mx[l] = std::max(mx[l], aj - uk[l]);
+          }
         }
+        for (int j = 0; j < mS; ++j) {
+          const double* uk = row[p.S[j]];
+          if (!exact)
+            for (int l = 0; l < ahead; l += 8) __builtin_prefetch(uk + nl + l);
+          const double aj = aS[j];
+          double* e = E.data() + std::size_t(j) * kLanes;
+          for (int l = 0; l < nl; ++l) {
+            e[l] = exp_capped(aj - uk[l] - mx[l]);
+            sum[l] += e[l];
+          }
+        }
+        int big = 0;
+        for (int l = 0; l < nl; ++l) big += sum[l] > 1e260;
+        if (!big) break;
       }
       for (int l = 0; l < nl; ++l) ld[l] = mx[l] + std::log(sum[l]), inv[l] = 1 / sum[l];
       part[0] += lane_dot(c.data(), ld.data(), nl);
