@@ -120,6 +120,27 @@ TEST(Mbar, BarAgreesWithTwoStateMbar) {
   EXPECT_NEAR(b.stderr, m.df_stderr[1], 1e-6);
 }
 
+// A sample of state 0 deep in state 1's well (u_0 = 722, u_1 = 2): its state-1 exponent exceeds
+// its own state's by ~720, past the e^600 cap of the log-sum-exp shifted by the own state's exponent
+// (uncapped, e^720 overflows the exponential's exponent bits); its chunk is redone with the largest
+// exponent as the shift, and MBAR still equals BAR on the two states.
+TEST(Mbar, FarOutlierSampleAgreesWithBar) {
+  Oscillators o({1.0, 1.6}, {400, 300});
+  const std::size_t N = o.x.size();
+  o.u[0 * N + 5] = 722, o.u[1 * N + 5] = 2;
+  std::vector<double> wf, wr;
+  for (std::size_t n = 0; n < N; ++n) {
+    const double w = o.u[1 * N + n] - o.u[0 * N + n];
+    if (n < std::size_t(o.N_k[0])) wf.push_back(w);
+    else wr.push_back(-w);
+  }
+  const auto b = estimators::bar(wf, wr, double(wf.size()), double(wr.size()));
+  const auto m = estimators::mbar(o.u, o.N_k);
+  EXPECT_TRUE(m.converged);
+  EXPECT_NEAR(b.delta_f, m.f[1], 1e-9);
+  EXPECT_NEAR(b.stderr, m.df_stderr[1], 1e-6);
+}
+
 TEST(Mbar, RefusesNonFiniteEnergies) {
   Oscillators o;
   o.u[7] = NAN;

@@ -28,7 +28,7 @@ void declare_free_energy_keys(Config& cfg) {
   cfg.declare("free_energy.bootstrap", "0", "MBAR bootstrap resamples (within each state) for a second error estimate of f_k and of every "
               "analysis asked for: expectations, PMF, heat capacity (0 = none)");
   cfg.declare("free_energy.seed", "1", "seed of the bootstrap's counter RNG");
-  cfg.declare("free_energy.tol", "1e-12", "MBAR convergence: the largest change of any f_k in the last step");
+  cfg.declare("free_energy.tol", "1e-12", "MBAR convergence: the largest change of any f_k that the next Newton step would make");
   cfg.declare("free_energy.max_iterations", "200", "MBAR solver steps at most");
   cfg.declare("free_energy.allow_unconverged", "false",
               "true: write an estimate that did not reach free_energy.tol (converged = false) instead of stopping "

@@ -126,12 +126,43 @@ struct Sums {
 //! (heat capacity), applied after the counts' square roots, so gram_ij = Σ_n s_in s_jn Q_in Q_jn.
 using ColumnScale = std::function<void(int j, std::int64_t n0, int nl, double* q)>;
 
+//! Σ_l c_l x_l in eight interleaved partial sums (a fixed order, so the same bits every
+//! time, that the compiler keeps in one vector register instead of a serial chain).
+double lane_dot(const double* c, const double* x, int n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int l = 0;
+  for (; l + 8 <= n; l += 8)
+    for (int i = 0; i < 8; ++i) acc[i] += c[l + i] * x[l + i];
+  for (int i = 0; l < n; ++l, ++i) acc[i] += c[l] * x[l];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+//! e^min(x, 600): the cap is a bit select (a floating-point one in the lane loop costs its vectorization).
+inline double exp_capped(double x) {
+  const std::uint64_t high = 0 - static_cast<std::uint64_t>(x > 600.0);
+  return vmath::exp_neg(vmath::as_double((vmath::as_u64(x) & ~high) | (vmath::as_u64(600.0) & high)));
+}
+
 Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>& O, const std::vector<double>& b,
           const std::vector<double>* counts, bool want_gram, const ColumnScale* scale = nullptr) {
   const int mS = static_cast<int>(p.S.size()), mO = static_cast<int>(O.size());
   const std::size_t L = 1 + std::size_t(mO) + (want_gram ? std::size_t(mO) * mO : 0);
   std::vector<double> parts(std::size_t(p.nb) * L, 0.0);
-  std::vector<double> Q(std::size_t(mO) * kLanes), mx(kLanes), sum(kLanes), ld(kLanes), c(kLanes), rc(kLanes);
+  // E_sn = e^{a_k − u_kn − mx_n} (k = S[s]) gives ld_n = mx_n + ln Σ_s E_sn, and for a sampled
+  // O_j = k also Q_jn = E_sn e^{b_j − a_k} / Σ_s E_sn: one exponential per sample and sampled
+  // state. slot[j] = s, or −1 (an unsampled O_j, or b_j too far from a_k): e^{b_j − u − ld} itself.
+  std::vector<int> slot(mO, -1), where(p.K, -1);
+  std::vector<double> ratio(mO, 1.0);
+  for (int s = 0; s < mS; ++s) where[p.S[s]] = s;
+  bool inplace = mO == mS;  // O = S and b = a: Q is E, scaled in place
+  for (int j = 0; j < mO; ++j) {
+    const int s = where[O[j]];
+    if (s >= 0 && std::fabs(b[j] - a[O[j]]) <= 64) slot[j] = s, ratio[j] = std::exp(b[j] - a[O[j]]);
+    inplace = inplace && slot[j] == j && b[j] == a[O[j]];
+  }
+  std::vector<double> E(std::size_t(mS) * kLanes), Qown(inplace ? 0 : std::size_t(mO) * kLanes);
+  double* Q = inplace ? E.data() : Qown.data();
+  std::vector<double> mx(kLanes), sum(kLanes), ld(kLanes), inv(kLanes), c(kLanes), rc(kLanes);
   std::vector<double> aS(mS), tile;
   std::vector<const double*> row;
   for (int j = 0; j < mS; ++j) aS[j] = a[p.S[j]];
@@ -141,45 +172,69 @@ Sums pass(const Problem& p, const std::vector<double>& a, const std::vector<int>
     const std::int64_t hi = block_start(p.b0 + blk + 1, p.N, p.G) - p.offset;
     for (std::int64_t n0 = lo; n0 < hi; n0 += kLanes) {
       const int nl = static_cast<int>(std::min<std::int64_t>(kLanes, hi - n0));
+      // A stored u_kn streams from memory, K rows a chunk: fetch the next chunk's rows while this
+      // one is computed (the hardware prefetcher does not follow K interleaved streams in time).
+      const int ahead = p.E ? 0 : static_cast<int>(std::min<std::int64_t>(kLanes, p.count - (n0 + nl)));
       p.rows(n0, nl, tile, row);
-      for (int l = 0; l < nl; ++l) mx[l] = -INFINITY, sum[l] = 0, c[l] = counts ? (*counts)[n0 + l] : 1.0;
+      for (int l = 0; l < nl; ++l) sum[l] = 0, c[l] = counts ? (*counts)[n0 + l] : 1.0;
       if (want_gram && counts)
         for (int l = 0; l < nl; ++l) rc[l] = std::sqrt(c[l]);
-      for (int j = 0; j < mS; ++j) {
-        const double* uk = row[p.S[j]];
-        const double aj = aS[j];
-        for (int l = 0; l < nl; ++l) mx[l] = std::max(mx[l], aj - uk[l]);
+      // The log-sum-exp's shift: the exponent a_k − u_kn of the state k that drew the sample, so
+      // its term is 1 and Σ ≥ 1, without a sweep for the largest. Each term is capped at e^600; a
+      // chunk whose sum reaches e^599 (a far larger exponent than the own state's) is redone with
+      // the largest exponent as the shift.
+      for (std::int64_t g = p.offset + n0, end = g + nl; g < end;) {
+        const int k = int(std::upper_bound(p.start.begin(), p.start.end(), g) - p.start.begin()) - 1;
+        const std::int64_t stop = std::min(end, p.start[k + 1]);
+        const double* uk = row[k];
+        const double ak = a[k];
+        for (std::int64_t l = g - p.offset - n0; l < stop - p.offset - n0; ++l) mx[l] = ak - uk[l];
+        g = stop;
       }
-      for (int j = 0; j < mS; ++j) {
-        const double* uk = row[p.S[j]];
-        const double aj = aS[j];
-        for (int l = 0; l < nl; ++l) sum[l] += vmath::exp_neg(aj - uk[l] - mx[l]);
-      }
-      for (int l = 0; l < nl; ++l) {
-        ld[l] = mx[l] + std::log(sum[l]);
-        part[0] += c[l] * ld[l];
-      }
-      for (int j = 0; j < mO; ++j) {
-        const double* uk = row[O[j]];
-        const double bj = b[j];
-        double* q = Q.data() + std::size_t(j) * kLanes;
-        double cs = 0;
-        if (!scale) {
-          for (int l = 0; l < nl; ++l) {
-            q[l] = vmath::exp_neg(bj - uk[l] - ld[l]);
-            cs += c[l] * q[l];
+      for (int exact = 0; exact < 2; ++exact) {
+        if (exact) {
+          for (int l = 0; l < nl; ++l) mx[l] = -INFINITY, sum[l] = 0;
+          for (int j = 0; j < mS; ++j) {
+            const double* uk = row[p.S[j]];
+            const double aj = aS[j];
+            for (int l = 0; l < nl; ++l) mx[l] = std::max(mx[l], aj - uk[l]);
           }
-        } else {
-          for (int l = 0; l < nl; ++l) q[l] = vmath::exp_neg(bj - uk[l] - ld[l]);
-          (*scale)(j, n0, nl, q);
-          for (int l = 0; l < nl; ++l) cs += c[l] * q[l];
         }
-        part[1 + j] += cs;
+        for (int j = 0; j < mS; ++j) {
+          const double* uk = row[p.S[j]];
+          if (!exact)
+            for (int l = 0; l < ahead; l += 8) __builtin_prefetch(uk + nl + l);
+          const double aj = aS[j];
+          double* e = E.data() + std::size_t(j) * kLanes;
+          for (int l = 0; l < nl; ++l) {
+            e[l] = exp_capped(aj - uk[l] - mx[l]);
+            sum[l] += e[l];
+          }
+        }
+        int big = 0;
+        for (int l = 0; l < nl; ++l) big += sum[l] > 1e260;
+        if (!big) break;
+      }
+      for (int l = 0; l < nl; ++l) ld[l] = mx[l] + std::log(sum[l]), inv[l] = 1 / sum[l];
+      part[0] += lane_dot(c.data(), ld.data(), nl);
+      for (int j = 0; j < mO; ++j) {
+        double* q = Q + std::size_t(j) * kLanes;
+        if (slot[j] >= 0) {
+          const double* e = E.data() + std::size_t(slot[j]) * kLanes;
+          const double rj = ratio[j];
+          for (int l = 0; l < nl; ++l) q[l] = e[l] * inv[l] * rj;
+        } else {
+          const double* uk = row[O[j]];
+          const double bj = b[j];
+          for (int l = 0; l < nl; ++l) q[l] = vmath::exp_neg(bj - uk[l] - ld[l]);
+        }
+        if (scale) (*scale)(j, n0, nl, q);
+        part[1 + j] += lane_dot(c.data(), q, nl);
         if (want_gram && counts)
           for (int l = 0; l < nl; ++l) q[l] *= rc[l];
       }
       if (want_gram)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, mO, nl, 1.0, Q.data(), kLanes, 1.0, part + 1 + mO, mO);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, mO, nl, 1.0, Q, kLanes, 1.0, part + 1 + mO, mO);
     }
   }
   // Block sums from every rank, added in block order: the same bits on any rank count.
@@ -263,6 +318,10 @@ Solve newton(const Problem& p, std::vector<double> f, const std::vector<double>*
     if (cholesky_solve(H, d, n)) {
       double slope = 0, dmax = 0;
       for (int i = 0; i < n; ++i) slope += g[i] * d[i], dmax = std::max(dmax, std::fabs(d[i]));
+      if (dmax < tol) {  // the Newton step would move no f_k by tol: f is the solution, and e its pass
+        r.converged = true;
+        break;
+      }
       double t = 1;
       for (int halving = 0; halving < 5 && !accepted; ++halving, t *= 0.5) {
         std::vector<double> ft = f;
@@ -439,40 +498,96 @@ Problem make_problem(const MbarSamples& src, const std::vector<std::int64_t>& N_
     p.u = src.u ? src.u->data() : nullptr;
     bad_size = !src.u || src.u->size() != std::size_t(p.K) * std::size_t(p.count);
   }
-  if (!bad_size)
-    for (double v : *values) bad_value = bad_value || !std::isfinite(v);
+  if (!bad_size) {  // a count, not a short-circuit test: one vectorized sweep over K × count values
+    std::size_t finite = 0;
+    for (double v : *values) finite += std::fabs(v) <= std::numeric_limits<double>::max();
+    bad_value = bad_value || finite != values->size();
+  }
   if (comm.any(bad_size))
     throw Error("MBAR: a rank's reduced potentials do not match its share of the samples", false);
   if (comm.any(bad_value)) throw Error("MBAR: non-finite reduced potential (NaN or Inf energies)", false);
   return p;
 }
 
-//! Initial guess: f_{j+1} − f_j ≈ ½(⟨u_{j+1} − u_j⟩_j + ⟨u_{j+1} − u_j⟩_{j+1}) between neighbouring sampled states.
+//! Σ_n s_n and Σ_n s_n (1 − s_n) over n < len, s_n = 1 / (1 + e^{c + w_n}) (eight interleaved sums).
+void fermi_sums(const double* w, std::int64_t len, double c, double& s1, double& s2) {
+  double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  auto add = [&](int i, double x) {
+    const double z = c + x, e = vmath::exp_neg(-std::fabs(z)), inv = 1 / (1 + e);
+    const double v = (z > 0 ? e : 1.0) * inv;
+    a1[i] += v, a2[i] += v * (1 - v);
+  };
+  std::int64_t l = 0;
+  for (; l + 8 <= len; l += 8)
+    for (int i = 0; i < 8; ++i) add(i, w[l + i]);
+  for (int i = 0; l < len; ++l, ++i) add(i, w[l]);
+  for (int i = 0; i < 8; ++i) s1 += a1[i], s2 += a2[i];
+}
+
+//! Initial guess: BAR between neighbouring sampled states (Shirts et al. 2003), from the TI-like
+//! f_{j+1} − f_j ≈ ½(⟨u_{j+1} − u_j⟩_j + ⟨u_{j+1} − u_j⟩_{j+1}), chained. Closer to the MBAR solution
+//! than TI, it saves the Newton solver a pass over every state's samples.
 std::vector<double> initial_guess(const Problem& p) {
   const parallel::Comm& comm = *p.comm;
   const std::vector<std::int64_t>& N_k = p.N_k;
   const parallel::Share blocks = comm.share(p.G);
   const int m = static_cast<int>(p.S.size());
   std::vector<double> f(p.K, 0.0);
-  if (m > 1) {
-    const std::size_t L = 2 * std::size_t(m - 1);
-    std::vector<double> parts(std::size_t(p.nb) * L, 0.0);
+  if (m < 2) return f;
+  const std::size_t L = 2 * std::size_t(m - 1);
+  // Per local sample of S[j]: the works towards the next and the previous sampled state.
+  std::vector<double> parts(std::size_t(p.nb) * L, 0.0), wf(std::size_t(p.count), 0.0), wr(std::size_t(p.count), 0.0);
+  auto for_segments = [&](auto&& visit) {  // visit(block, j, first, last local sample of S[j] in it)
     for (std::int64_t blk = 0; blk < p.nb; ++blk) {
       const std::int64_t lo = block_start(p.b0 + blk, p.N, p.G), hi = block_start(p.b0 + blk + 1, p.N, p.G);
       for (int j = 0; j < m; ++j) {
-        const int k = p.S[j];
-        const std::int64_t a = std::max(lo, p.start[k]), z = std::min(hi, p.start[k + 1]);
-        for (std::int64_t n = a; n < z; ++n) {
-          const std::size_t i = std::size_t(n - p.offset);
-          if (j + 1 < m) parts[blk * L + 2 * j] += p.u_at(p.S[j + 1], i) - p.u_at(k, i);
-          if (j > 0) parts[blk * L + 2 * (j - 1) + 1] += p.u_at(k, i) - p.u_at(p.S[j - 1], i);
-        }
+        const std::int64_t a = std::max(lo, p.start[p.S[j]]), z = std::min(hi, p.start[p.S[j] + 1]);
+        if (a < z) visit(blk, j, a - p.offset, z - p.offset);
       }
     }
-    const std::vector<double> tot = comm.ordered_sum(parts, std::int64_t(L), blocks);
-    for (int j = 0; j + 1 < m; ++j)
-      f[p.S[j + 1]] = f[p.S[j]] + 0.5 * (tot[2 * j] / double(N_k[p.S[j]]) + tot[2 * j + 1] / double(N_k[p.S[j + 1]]));
+  };
+  for_segments([&](std::int64_t blk, int j, std::int64_t a, std::int64_t z) {
+    const int k = p.S[j];
+    for (std::int64_t i = a; i < z; ++i) {
+      if (j + 1 < m) parts[blk * L + 2 * j] += wf[i] = p.u_at(p.S[j + 1], i) - p.u_at(k, i);
+      if (j > 0) parts[blk * L + 2 * (j - 1) + 1] += p.u_at(k, i) - p.u_at(p.S[j - 1], i), wr[i] = p.u_at(p.S[j - 1], i) - p.u_at(k, i);
+    }
+  });
+  const std::vector<double> tot = comm.ordered_sum(parts, std::int64_t(L), blocks);
+  std::vector<double> ti(m - 1), bar(m - 1), M(m - 1), step(m - 1, INFINITY);
+  for (int j = 0; j + 1 < m; ++j) {
+    ti[j] = bar[j] = 0.5 * (tot[2 * j] / double(N_k[p.S[j]]) + tot[2 * j + 1] / double(N_k[p.S[j + 1]]));
+    M[j] = std::log(double(N_k[p.S[j]]) / double(N_k[p.S[j + 1]]));
   }
+  // BAR's Δ_j solves Σ_{n∈j} s(M_j + wf_n − Δ_j) = Σ_{n∈j+1} s(−M_j + wr_n + Δ_j), s(z) = 1/(1 + e^z),
+  // M_j = ln(N_j / N_{j+1}); the left side minus the right rises with Δ_j. Newton on every pair at
+  // once, one block-ordered sum a step (the same bits on any rank count), steps capped at 1 nat.
+  for (int it = 0; it < 20; ++it) {
+    std::fill(parts.begin(), parts.end(), 0.0);
+    for_segments([&](std::int64_t blk, int j, std::int64_t a, std::int64_t z) {
+      double* part = parts.data() + blk * L;
+      double s1 = 0, s2 = 0;
+      if (j + 1 < m) {
+        fermi_sums(wf.data() + a, z - a, M[j] - bar[j], s1, s2);
+        part[2 * j] += s1, part[2 * j + 1] += s2;
+      }
+      if (j > 0) {
+        s1 = s2 = 0;
+        fermi_sums(wr.data() + a, z - a, bar[j - 1] - M[j - 1], s1, s2);
+        part[2 * (j - 1)] -= s1, part[2 * (j - 1) + 1] += s2;
+      }
+    });
+    const std::vector<double> g = comm.ordered_sum(parts, std::int64_t(L), blocks);
+    double largest = 0;
+    for (int j = 0; j + 1 < m; ++j) {
+      step[j] = std::max(-1.0, std::min(1.0, -g[2 * j] / g[2 * j + 1]));
+      if (std::isfinite(step[j])) bar[j] += step[j];
+      largest = std::max(largest, std::fabs(step[j]));
+    }
+    if (!(largest >= 1e-10)) break;
+  }
+  for (int j = 0; j + 1 < m; ++j)  // a pair whose BAR did not settle (little overlap) keeps TI's
+    f[p.S[j + 1]] = f[p.S[j]] + (std::fabs(step[j]) < 1e-8 ? bar[j] : ti[j]);
   return f;
 }
 

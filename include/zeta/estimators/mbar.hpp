@@ -9,11 +9,13 @@
 //!
 //! Solver: damped Newton on MBAR's convex objective
 //!   F(f) = Σ_n c_n ln Σ_k N_k e^{f_k − u_kn} − Σ_k N_k f_k   (c_n = 1, or bootstrap counts)
-//! from a trapezoid (TI-like) initial guess between neighbouring states; one
-//! pass over the samples gives F, its gradient and Hessian (a GEMM, PᵀP, of the
-//! per-sample state weights P). A step that fails the Armijo test after a few
-//! halvings is replaced by a self-consistent-iteration step, which never
-//! increases F, so weak overlap slows the solver but does not break it.
+//! from BAR between neighbouring states (chained); one pass over the samples
+//! gives F, its gradient and Hessian (a rank-update, PᵀP, of the per-sample
+//! state weights P, whose exponentials also give the log-sum-exp). It stops
+//! when the Newton step at the current f would move no f_k by tol, so the pass
+//! that shows it is the one the covariance uses. A step that fails the Armijo
+//! test after a few halvings is replaced by a self-consistent-iteration step,
+//! which never increases F, so weak overlap slows the solver but does not break it.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -27,7 +29,7 @@ namespace zeta::estimators {
 constexpr std::int64_t kMbarBlocks = 64;
 
 struct MbarOptions {
-  double tol = 1e-12;       //!< stop when a step changes no f_k by more than this
+  double tol = 1e-12;       //!< stop when the Newton step (or a step taken) changes no f_k by more than this
   int max_iterations = 200; //!< Newton / self-consistent steps
   int bootstrap = 0;        //!< bootstrap resamples (within each state) for a second error estimate
   std::uint32_t seed = 1;   //!< the counter RNG's seed for the resampling
