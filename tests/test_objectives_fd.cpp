@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -188,6 +189,48 @@ TEST(NceGradient, MatchesFiniteDifferencesOfLoss) {
     EXPECT_NEAR(got.back(), fd.back(), 1e-8) << noise;
     EXPECT_GT(std::abs(got.back()), 1e-3) << noise;  // c matters
   }
+}
+
+// The uniform noise rows of a block (NceNoise::draw_rows, Philox blocks in vectorized
+// lanes) are bit for bit draw()'s point by point (Stream::uniform), for a dimension of
+// a whole lane group and a part of one (37 = 32 + 5), and lie in the box with ln q its
+// −Σ ln(hi − lo).
+TEST(NceNoise, UniformRowsAreTheDrawsOfTheirPoints) {
+  parallel::Comm self(MPI_COMM_SELF);
+  constexpr int kDim = 37, kRows = 6;
+  const std::string path = "nce_noise_rows_" + std::to_string(::getpid()) + ".csv";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    for (int r = 0; r < 4; ++r)
+      for (int i = 0; i < kDim; ++i) std::fprintf(f, "%g%c", 0.25 * ((r + i) % 4), i + 1 < kDim ? ',' : '\n');
+    std::fclose(f);
+  }
+  Config cfg;
+  training::declare_train_keys(cfg);
+  cfg.parse_text("", {"--model.type=mlp", "--model.layers=37,4,1", "--train.objective=nce", "--train.nce_noise=uniform",
+                      "--train.nce_box=-0.5,2", "--train.batch=2", "--data.type=csv", "--data.path=" + path,
+                      "--data.partitions=1"});
+  const training::TrainSetup setup = training::read_train_setup(cfg, self);
+  const data::Dataset d = data::load(setup.data, setup.train.seed, self);
+  std::remove(path.c_str());
+  ASSERT_EQ(d.dim, kDim);
+  training::NceNoise noise(setup.train, d, self);
+  Matrix<Space> y("y", kRows, kDim);
+  std::vector<double> lnq(kRows);
+  noise.draw_rows(7, 100, 3, y, lnq.data());
+  const auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), y);
+  std::vector<Real> one(kDim);
+  const double log_q = -kDim * std::log(2.5);
+  for (int r = 0; r < kRows; ++r) {
+    EXPECT_NEAR(noise.draw(7, 100 + r, 3, one.data()), log_q, 1e-12);
+    EXPECT_NEAR(lnq[r], log_q, 1e-12);
+    for (int i = 0; i < kDim; ++i) {
+      EXPECT_EQ(h(r, i), one[i]) << "row " << r << " coordinate " << i;
+      EXPECT_TRUE(h(r, i) >= Real(-0.5) && h(r, i) <= Real(2)) << h(r, i);
+    }
+  }
+  EXPECT_NE(h(0, 0), h(1, 0));  // the rows are different points
 }
 
 // Sliced score matching with train.projections = 3 (the loss the mean over three

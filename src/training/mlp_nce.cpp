@@ -33,19 +33,15 @@ const std::vector<std::string>& MlpNce::signature_keys() const {
 
 MlpNce::MlpNce(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Mlp<Space>& mlp,
                const parallel::Comm& comm)
-    : MlpObjective(ts, dspec, d, mlp, comm), noise_(ts, d, comm), nb_(ts.nce_ratio * b_) {
+    : MlpObjective(ts, dspec, d, mlp, comm), noise_(ts, d, comm), nb_(ts.nce_ratio * b_), rows_(b_ + nb_) {
   const std::size_t n = mlp_.n_params();
   theta_ = Vector<Space>("zeta::train::nce_theta", n + 1);
   Kokkos::deep_copy(Kokkos::subview(theta_, std::make_pair(std::size_t(0), n)), mlp_.theta());
   Kokkos::deep_copy(Kokkos::subview(theta_, n), Real(0));
-  xd_ = Matrix<Space>("zeta::train::nce_data", nloc_ * b_, dim_);
-  xn_ = Matrix<Space>("zeta::train::nce_noise", nloc_ * nb_, dim_);
-  Ed_ = Vector<Space>("zeta::train::nce_data_energy", nloc_ * b_);
-  En_ = Vector<Space>("zeta::train::nce_noise_energy", nloc_ * nb_);
-  wd_ = Vector<Space>("zeta::train::nce_data_weight", nloc_ * b_);
-  wn_ = Vector<Space>("zeta::train::nce_noise_weight", nloc_ * nb_);
-  lqd_.resize(std::size_t(nloc_ * b_));
-  lqn_.resize(std::size_t(nloc_ * nb_));
+  x_ = Matrix<Space>("zeta::train::nce_rows", nloc_ * rows_, dim_);
+  E_ = Vector<Space>("zeta::train::nce_energy", nloc_ * rows_);
+  w_ = Vector<Space>("zeta::train::nce_weight", nloc_ * rows_);
+  lq_.resize(std::size_t(nloc_ * rows_));
 }
 
 void MlpNce::params_updated() {
@@ -56,77 +52,74 @@ void MlpNce::params_updated() {
   c_ = double(c());
 }
 
-void MlpNce::energies(const Matrix<Space>& x, const Vector<Space>& E, std::int64_t blocks, std::int64_t rows) {
-  if (!ts_.deterministic) return mlp_.energy(x, E);
-  for (std::int64_t q = 0; q < blocks; ++q)
-    mlp_.energy(row_block<Space>(x, q * rows, rows), Vector<Space>(E.data() + q * rows, rows));
-}
-
-// Per partition: its noise block of ν·b rows and its data block of b rows, so that
-// the noise's GEMMs have the same shapes on any rank count.
+// Per partition: its data block of b rows, then its noise block of ν·b rows, each
+// forward and backward pass over the whole block of (1 + ν)·b rows, so that the GEMMs
+// have the same shapes on any rank count.
 void MlpNce::batch(std::int64_t s) {
-  auto hd = Kokkos::create_mirror_view(xd_);
+  auto hx = Kokkos::create_mirror_view(x_);
   for_batch_rows(s, [&](std::int64_t r, std::uint64_t, const Real* x) {
-    for (int i = 0; i < dim_; ++i) hd(r, i) = x[i];
+    const std::int64_t row = r / b_ * rows_ + r % b_;
+    for (int i = 0; i < dim_; ++i) hx(row, i) = x[i];
   });
-  Kokkos::deep_copy(xd_, hd);
+  Kokkos::deep_copy(x_, hx);  // before the noise rows are drawn into x_ (a device's x_ has no host mirror of them)
   for (std::int64_t l = 0; l < nloc_; ++l) {
     noise_.draw_rows(ts_.seed, std::uint64_t((mine_.offset + l) * nb_), std::uint64_t(s),
-                     row_block<Space>(xn_, l * nb_, nb_), lqn_.data() + l * nb_);
-    noise_.log_density_rows(row_block<Space>(xd_, l * b_, b_), lqd_.data() + l * b_);
+                     row_block<Space>(x_, l * rows_ + b_, nb_), lq_.data() + l * rows_ + b_);
+    noise_.log_density_rows(row_block<Space>(x_, l * rows_, b_), lq_.data() + l * rows_);
   }
-  energies(xd_, Ed_, nloc_, b_);
-  energies(xn_, En_, nloc_, nb_);
 }
 
-void MlpNce::weights() {
-  const auto ed = host_copy(Ed_), en = host_copy(En_);
-  auto hwd = Kokkos::create_mirror_view(wd_);
-  auto hwn = Kokkos::create_mirror_view(wn_);
+void MlpNce::weights(std::int64_t l0, std::int64_t count) {
+  const std::int64_t first = l0 * rows_, n = count * rows_;
+  const auto e = Kokkos::create_mirror_view_and_copy(
+      Kokkos::HostSpace(), Kokkos::subview(E_, std::make_pair(first, first + n)));
+  const Vector<Space> wv(w_.data() + first, std::size_t(n));
+  auto hw = Kokkos::create_mirror_view(wv);
   const double B = double(ts_.batch), log_nu = std::log(double(ts_.nce_ratio));
-  local_.assign(std::size_t(3 * nloc_), 0.0);
-  for (std::int64_t l = 0; l < nloc_; ++l) {
+  for (std::int64_t l = l0; l < l0 + count; ++l) {
     double* acc = local_.data() + 3 * l;  // Σ J terms, correct classifications, Σ w
+    acc[0] = acc[1] = acc[2] = 0;
+    const std::int64_t base = (l - l0) * rows_;
+    const double* lq = lq_.data() + l * rows_;
     for (std::int64_t j = 0; j < b_; ++j) {
-      const std::int64_t r = l * b_ + j;
-      const double u = -ed[r] - c_ - lqd_[r] - log_nu;
-      const double w = logistic(-u) / B;
+      const std::int64_t r = base + j;
+      const double u = -double(e(r)) - c_ - lq[j] - log_nu;
       acc[0] += softplus(-u);
       acc[1] += u > 0;
-      hwd(r) = Real(w);
-      acc[2] += double(hwd(r));
+      hw(r) = Real(logistic(-u) / B);
+      acc[2] += double(hw(r));
     }
-    for (std::int64_t j = 0; j < nb_; ++j) {
-      const std::int64_t r = l * nb_ + j;
-      const double u = -en[r] - c_ - lqn_[r] - log_nu;
+    for (std::int64_t j = b_; j < rows_; ++j) {
+      const std::int64_t r = base + j;
+      const double u = -double(e(r)) - c_ - lq[j] - log_nu;
       acc[0] += softplus(u);
       acc[1] += u < 0;
-      hwn(r) = Real(-logistic(u) / B);
-      acc[2] += double(hwn(r));
+      hw(r) = Real(-logistic(u) / B);
+      acc[2] += double(hw(r));
     }
   }
-  Kokkos::deep_copy(wd_, hwd);
-  Kokkos::deep_copy(wn_, hwn);
+  Kokkos::deep_copy(wv, hw);
+}
+
+void MlpNce::block_gradient(std::int64_t l0, std::int64_t count, const Vector<Space>& gm) {
+  const std::int64_t first = l0 * rows_, n = count * rows_;
+  mlp_.grad_energy_params_weighted(row_block<Space>(x_, first, n), Vector<Space>(E_.data() + first, std::size_t(n)),
+                                   Vector<Space>(w_.data() + first, std::size_t(n)), gm,
+                                   [&] { weights(l0, count); });
 }
 
 void MlpNce::gradient(std::int64_t s, GradientSum<Space>& grad) {
   batch(s);
-  weights();
+  local_.assign(std::size_t(3 * nloc_), 0.0);
   const std::size_t n = mlp_.n_params();
   grad.reduce(
       ts_.deterministic, nloc_,
       [&](std::int64_t l, const Vector<Space>& g) {
-        const Vector<Space> gm(g.data(), n);
-        mlp_.grad_energy_params(row_block<Space>(xd_, l * b_, b_),
-                                PerChain<Space>(Vector<Space>(wd_.data() + l * b_, b_)), gm);
-        mlp_.grad_energy_params(row_block<Space>(xn_, l * nb_, nb_),
-                                PerChain<Space>(Vector<Space>(wn_.data() + l * nb_, nb_)), gm);
+        block_gradient(l, 1, Vector<Space>(g.data(), n));
         Kokkos::deep_copy(Kokkos::subview(g, n), Real(local_[3 * l + 2]));
       },
       [&](const Vector<Space>& g) {
-        const Vector<Space> gm(g.data(), n);
-        mlp_.grad_energy_params(xd_, PerChain<Space>(wd_), gm);
-        mlp_.grad_energy_params(xn_, PerChain<Space>(wn_), gm);
+        block_gradient(0, nloc_, Vector<Space>(g.data(), n));
         double dc = 0;
         for (std::int64_t l = 0; l < nloc_; ++l) dc += local_[3 * l + 2];
         Kokkos::deep_copy(Kokkos::subview(g, n), Real(dc));

@@ -125,7 +125,10 @@ void NceNoise::draw_rows(std::uint32_t seed, std::uint64_t first, std::uint64_t 
   const int rows = static_cast<int>(y.extent(0)), n = dim_;
   if (uniform_) {
     auto h = Kokkos::create_mirror_view(y);
-    for (int r = 0; r < rows; ++r) lnq[r] = draw(seed, first + std::uint64_t(r), step, &h(r, 0));
+    for (int r = 0; r < rows; ++r) {
+      draw_uniform(seed, first + std::uint64_t(r), step, &h(r, 0));
+      lnq[r] = log_norm_;
+    }
     Kokkos::deep_copy(y, h);
     return;
   }
@@ -220,6 +223,26 @@ double NceNoise::log_density(const Real* x) const {
     sq += work_[i] * work_[i];
   }
   return log_norm_ - 0.5 * sq;
+}
+
+// Coordinate i from block i of the point's stream, as Stream::uniform gives it, kLanes
+// blocks at a time in vectorized lanes (rng::philox_lanes: the same words).
+void NceNoise::draw_uniform(std::uint32_t seed, std::uint64_t id, std::uint64_t step, Real* y) const {
+  constexpr int kLanes = 32;
+  std::uint64_t ch[kLanes];
+  std::uint32_t blk[kLanes], w[4][kLanes];
+  for (int l = 0; l < kLanes; ++l) ch[l] = id;
+  const double* lo = lo_.data();
+  const double* hi = hi_.data();
+  for (int i0 = 0; i0 < dim_; i0 += kLanes) {
+    for (int l = 0; l < kLanes; ++l) blk[l] = static_cast<std::uint32_t>(i0 + l);
+    rng::philox_lanes<kLanes>(seed, step, rng::kNceNoise, ch, blk, w);
+    const int m = std::min(kLanes, dim_ - i0);
+    for (int l = 0; l < m; ++l) {
+      const int i = i0 + l;
+      y[i] = Real(lo[i] + (hi[i] - lo[i]) * rng::u53(w[0][l], w[1][l]));
+    }
+  }
 }
 
 double NceNoise::draw(std::uint32_t seed, std::uint64_t id, std::uint64_t step, Real* y) const {

@@ -17,7 +17,8 @@
 //!
 //! Training (the batched gradients w.r.t. θ, both on GEMM, padded to kRowTile
 //! rows like energy() with zero weight on the padding rows):
-//! - grad_energy_params(x, s, g): g += Σ_n s_n ∇θ E(x_n) (CD / PCD);
+//! - grad_energy_params(x, s, g): g += Σ_n s_n ∇θ E(x_n) (CD / PCD), and
+//!   grad_energy_params_weighted, the same with s a function of E (NCE);
 //! - dsm_loss_and_grad(x̃, c, s, g): denoising score matching,
 //!     L = Σ_n s_n ½ ‖∇x E(x̃_n) + c_n‖²,  c_n = (x_n − x̃_n) / σ_n²,
 //!   returns L and adds ∇θ L to g by second-order backpropagation (below).
@@ -168,6 +169,26 @@ class Mlp {
     ensure_training(rows);
     train_forward(x, false);
     param_backward(1, {weights, batch}, g);
+  }
+
+  //! g += Σ_n s_n ∇θ E(x_n) with weights s that depend on the energies (NCE's logistic
+  //! weights, training/mlp_nce.hpp): one forward pass writes E(x_n) to E, then
+  //! weigh() sets s_n for n < the rows of x from E (both visible to it: the pass has
+  //! fenced), then the backward pass over the same activations. The forward pass that
+  //! energy() followed by grad_energy_params() would make twice is made once.
+  template <class Weigh>
+  void grad_energy_params_weighted(const Matrix<Space>& x, const Vector<Space>& E, const Vector<Space>& s,
+                                   const Vector<Space>& g, Weigh&& weigh) {
+    const int batch = check_training_args(x, PerChain<Space>(s), g);
+    if (E.extent(0) < std::size_t(batch)) throw Error("internal: mlp energy output does not cover the batch", false);
+    if (batch == 0) return;
+    ensure_training(padded_rows(batch));
+    train_forward(x, false);
+    const int last = nlayers() - 1;
+    detail::output_energy<Space>(primal(last), w_[last], b_[last], batch, E);
+    Space().fence();
+    weigh();
+    param_backward(1, {PerChain<Space>(s), batch}, g);
   }
 
   //! The contrastive loss of PCD / CD with the energy regulariser of the seed

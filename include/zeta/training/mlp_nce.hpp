@@ -56,10 +56,8 @@ class MlpNce : public MlpObjective {
   //! The MLP, the monitors, and /nce: log_z and the noise (mean and cholesky, or lo and hi).
   void write_output(io::OutputFile& out, std::int64_t step) override;
 
-  //! This rank's data and noise rows of step s with their ln q, and their energies.
+  //! This rank's data and noise rows of step s with their ln q.
   void batch(std::int64_t s);
-  //! J of this rank's rows per partition, and the weights w_n (host).
-  void weights();
   //! J of the last gradient()'s batch (collective).
   double batch_loss() const { return reduce_sums(local_, 3)[0] / double(ts_.batch); }
   const NceNoise& noise() const { return noise_; }
@@ -72,16 +70,22 @@ class MlpNce : public MlpObjective {
   void read_extra(hid_t f, const std::string& file) override;
 
  private:
-  //! E of `blocks` blocks of `rows` rows of x: one block at a time when deterministic.
-  void energies(const Matrix<Space>& x, const Vector<Space>& E, std::int64_t blocks, std::int64_t rows);
+  //! The gradient of partitions [l0, l0 + count) into gm (the MLP's part of g): one
+  //! forward pass over their rows, weights(), one backward pass (Mlp::grad_energy_params_weighted).
+  void block_gradient(std::int64_t l0, std::int64_t count, const Vector<Space>& gm);
+  //! J per partition of partitions [l0, l0 + count) into local_, and their rows' weights w_n.
+  void weights(std::int64_t l0, std::int64_t count);
 
   NceNoise noise_;
-  std::int64_t nb_ = 0;  //!< noise rows per partition, ν·b
+  std::int64_t nb_ = 0;    //!< noise rows per partition, ν·b
+  std::int64_t rows_ = 0;  //!< rows per partition, (1 + ν)·b
   Vector<Space> theta_;
   double c_ = 0, saved_c_ = 0;
-  Matrix<Space> xd_, xn_;   //!< data rows (nloc·b), noise rows (nloc·ν·b)
-  Vector<Space> Ed_, En_, wd_, wn_;
-  std::vector<double> lqd_, lqn_;   //!< ln q of each row
+  //! Per partition l, rows [l·rows_, (l + 1)·rows_): its b data rows, then its ν·b noise
+  //! rows, so that one forward and one backward pass take the partition's whole block.
+  Matrix<Space> x_;
+  Vector<Space> E_, w_;
+  std::vector<double> lq_;          //!< ln q of each row
   std::vector<double> local_;       //!< per partition: Σ J terms, correct classifications, Σ w
   Series series_;
 };

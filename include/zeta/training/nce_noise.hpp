@@ -53,6 +53,8 @@ class NceNoise {
 
  private:
   void fit_gaussian(const data::Dataset& d, const parallel::Share& mine, const parallel::Comm& comm);
+  //! Uniform noise point (seed, id, step) into y: draw()'s numbers, many blocks at a time.
+  void draw_uniform(std::uint32_t seed, std::uint64_t id, std::uint64_t step, Real* y) const;
   void fit_box(const TrainSpec& ts, const data::Dataset& d, const parallel::Comm& comm);
 
   bool uniform_ = false;

@@ -242,6 +242,27 @@ void contrastive_weights(const Matrix<Space>& a_last, const Matrix<Space>& wo, c
       });
 }
 
+//! The energies of the training forward pass: E_n = A_last(n) · w_o + b_o for the
+//! caller's rows, in double from kParts partial sums (entry j in part j mod kParts,
+//! added in order at the end), so that the row's dot product vectorizes.
+template <class Space>
+void output_energy(const Matrix<Space>& a_last, const Matrix<Space>& wo, const Vector<Space>& bo, int batch,
+                   const Vector<Space>& E) {
+  constexpr int kParts = 8;
+  const int width = static_cast<int>(a_last.extent(1));
+  Kokkos::parallel_for(
+      "zeta::Mlp::output_energy", RangePolicy<Space>(0, batch), KOKKOS_LAMBDA(const int n) {
+        double part[kParts] = {};
+        const int whole = width / kParts * kParts;
+        for (int j0 = 0; j0 < whole; j0 += kParts)
+          for (int q = 0; q < kParts; ++q) part[q] += double(a_last(n, j0 + q)) * double(wo(0, j0 + q));
+        for (int j = whole; j < width; ++j) part[j - whole] += double(a_last(n, j)) * double(wo(0, j));
+        double e = double(bo(0));
+        for (int q = 0; q < kParts; ++q) e += part[q];
+        E(n) = Real(e);
+      });
+}
+
 // The forward and backward passes of energy() and energy_and_grad(), as free functions
 // for the same reason.
 
