@@ -37,7 +37,8 @@ Writes
                             (w = exp(logw - max)) and the variance of the log-weights;
                             right: the share of sum w carried by the largest weights.
     PREFIX_smc.png          for each ais HDF5 file of ais.method = smc instead: per step,
-                            one line per replicate, the beta schedule chosen, the ESS and
+                            one line per replicate, the beta schedule chosen (and its step
+                            in beta, a running mean on a log axis), the ESS and
                             conditional ESS (fractions of the particles) with the
                             resampling events marked, the acceptance of the moves, and
                             the running ln Z (base ln Z + the increments so far).
@@ -704,12 +705,18 @@ def plot_smc(path, d, out):
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
     (ab, ae), (aa, az) = axes
     reps = d["replicate"].astype(int)
+    ad = ab.twinx()  # the step sizes the ESS target chose: where the schedule is dense
     for k in sorted(set(reps.tolist())):
         m = reps == k
         step = np.arange(1, int(m.sum()) + 1)
         c = plt.cm.viridis(k / max(1, reps.max()))
         lab = f"replicate {k}"
         ab.plot(step, d["betas"][m], color=c, lw=1, label=lab)
+        db = np.diff(d["betas"][m])
+        if db.size and np.all(db > 0):
+            w = max(1, db.size // 100)  # a running mean over 1 % of the steps: one step's size is noisy
+            db = np.convolve(db, np.ones(w) / w, mode="valid")
+            ad.semilogy(step[1:db.size + 1] + (w - 1) / 2, db, color=c, lw=0.8, ls="--")
         ae.plot(step, d["ess"][m], color=c, lw=1, label=f"ESS, {lab}")
         ae.plot(step, d["conditional_ess"][m], color=c, lw=0.8, ls=":")
         res = d["resampled"][m] > 0.5
@@ -717,7 +724,8 @@ def plot_smc(path, d, out):
         aa.plot(step, d["acceptance"][m], color=c, lw=1)
         az.plot(step, shift + np.cumsum(d["log_z_increment"][m]), color=c, lw=1)
     ab.set_ylabel("beta reached")
-    ab.set_title("the schedule chosen", fontsize=9)
+    ab.set_title("the schedule; dashed, right axis: its step in beta (mean over 1 % of the steps)", fontsize=9)
+    ad.set_ylabel("beta step", fontsize=8)
     ae.set_ylabel("ESS / particles")
     ae.set_title("solid: ESS after the step; dotted: conditional ESS; v: resampled", fontsize=9)
     ae.set_ylim(0, 1.05)

@@ -278,6 +278,20 @@ try:
         check_summary(out, fig, ["log_z", "log_z_stderr", "ess"])
     plot("plot_log_z.py", "ais.h5", "ais.json")
 
+    # ---- ais.method = smc: /smc/ per step of each replicate, and its schedule / ESS plot
+    ps = run("ais", "--model.type=ising", "--model.L=4", "--sampler.type=heatbath", "--ais.beta=0.44068679350977147",
+             "--ais.method=smc", "--ais.chains=64", "--ais.replicates=2", "--output.file=smc.h5")
+    smc = zeta.read_json(ps.stdout)
+    with h5py.File("smc.h5", "r") as f:
+        rep, betas, inc = f["smc/replicate"][:], f["smc/betas"][:], f["smc/log_z_increment"][:]
+        ends = [betas[rep == k][-1] for k in (0, 1)]
+        sums = [smc["base_log_z"] + inc[rep == k].sum() for k in (0, 1)]
+        check(rep.shape == betas.shape == f["smc/ess"].shape and int(rep.size) == smc["steps"] and
+              all(b == smc["beta"] for b in ends) and close(sums, smc["log_z_replicates"], 1e-9),
+              f"smc: {rep.size} steps over 2 replicates, each ending at beta, ln Z_0 + its increments = its ln Z")
+    files = plot("plot_log_z.py", "smc.h5")
+    check(files == ["smc_smc.png"], f"plot_log_z.py smc.h5: the schedule / ESS plot smc_smc.png ({files})")
+
     # ---- JSON lines
     both = open("ais.json").read() + "zeta: a stderr line\n" + run("--help", ok=False).stdout + p.stdout
     check(len(zeta.read_json_lines(both)) == 2 and zeta.read_json(both)["command"] == "ais" and
