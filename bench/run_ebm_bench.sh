@@ -36,11 +36,7 @@
 # $BUILD/bench-results/ebm-<date>.jsonl.
 set -euo pipefail
 
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$SRC/build-float}
 REPEATS=${REPEATS:-3}
-PYTHON=${PYTHON:-/usr/bin/python3}
-JOBS=${JOBS:-2}
 DSM_STEPS=${DSM_STEPS:-400}
 PCD_STEPS=${PCD_STEPS:-100}
 NCE_STEPS=${NCE_STEPS:-200}
@@ -49,30 +45,12 @@ PT_STEPS=${PT_STEPS:-100}
 WORKLOADS=${WORKLOADS:-dsm pcd nce ssm_vr pt}
 wants() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
-# One core for everybody: OpenBLAS, OpenMP (Kokkos, PyTorch), MKL.
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-
-cached() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt" 2>/dev/null; }
-if [[ ! -f $BUILD/CMakeCache.txt || $(cached ZETA_PRECISION) != float || $(cached CMAKE_BUILD_TYPE) != Release ]]; then
-  echo "== configuring $BUILD (Release, float, no tests)" >&2
-  cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZETA_PRECISION=float -DZETA_ENABLE_TESTS=OFF \
-    -DZETA_ENABLE_BENCH=ON >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log" >&2; exit 1; }
-fi
-if [[ ${NO_BUILD:-0} == 1 && -x $BUILD/zeta ]]; then
-  echo "== NO_BUILD=1: $BUILD/zeta as it is" >&2
-else
-  echo "== building zeta (float)" >&2
-  cmake --build "$BUILD" --target zeta_exe -j "$JOBS" >&2
-fi
-
-ZETA=$BUILD/zeta
+BENCH=ebm
+# shellcheck source=bench/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 TORCH=$SRC/bench/torch_ebm.py
 INI=$SRC/bench/ebm_train.ini
-mkdir -p "$BUILD/bench-results"
-RESULTS=$BUILD/bench-results/ebm-$(date +%Y%m%d-%H%M%S).jsonl
 ZLOG=${RESULTS%.jsonl}.zeta.log
-: >"$RESULTS"
 : >"$ZLOG"
 MALLOC="glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
 

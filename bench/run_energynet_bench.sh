@@ -24,32 +24,14 @@
 # Raw JSON lines go to $BUILD/bench-results/energynet-<date>.jsonl.
 set -euo pipefail
 
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$SRC/build-float}
 REPEATS=${REPEATS:-2}
-PYTHON=${PYTHON:-/usr/bin/python3}
-JOBS=${JOBS:-2}
 SGLD_STEPS=${SGLD_STEPS:-60}
 PCD_STEPS=${PCD_STEPS:-2}
 
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-
-cached() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt" 2>/dev/null; }
-if [[ ! -f $BUILD/CMakeCache.txt || $(cached ZETA_PRECISION) != float || $(cached CMAKE_BUILD_TYPE) != Release ]]; then
-  echo "== configuring $BUILD (Release, float, no tests)" >&2
-  cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZETA_PRECISION=float -DZETA_ENABLE_TESTS=OFF \
-    -DZETA_ENABLE_BENCH=ON >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log" >&2; exit 1; }
-fi
-echo "== building zeta" >&2
-cmake --build "$BUILD" --target zeta_exe -j "$JOBS" >&2
-
-ZETA=$BUILD/zeta
+BENCH=energynet
+# shellcheck source=bench/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 TORCH=$SRC/bench/torch_energynet.py
-OUT=$BUILD/bench-results
-mkdir -p "$OUT"
-RESULTS=$OUT/energynet-$(date +%Y%m%d-%H%M%S).jsonl
-: >"$RESULTS"
 
 NET='conv(64,4,2,1) lrelu(0.2) conv(128,4,2,1) lrelu(0.2) flatten linear(256) lrelu(0.2) linear(1)'
 SGLD=(--sampler.type=langevin --sampler.step_size=10 --sampler.clip_grad=0.03 --sampler.clamp=0,1)

@@ -28,32 +28,15 @@
 # Raw JSON lines go to $BUILD/bench-results/rbm-<date>.jsonl.
 set -euo pipefail
 
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD:-$SRC/build-float}
 REPEATS=${REPEATS:-3}
 SCALING_REPEATS=${SCALING_REPEATS:-6}
-PYTHON=${PYTHON:-/usr/bin/python3}
-JOBS=${JOBS:-2}
 STEPS=${STEPS:-400}
 
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-
-cached() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt" 2>/dev/null; }
-if [[ ! -f $BUILD/CMakeCache.txt || $(cached ZETA_PRECISION) != float || $(cached CMAKE_BUILD_TYPE) != Release ]]; then
-  echo "== configuring $BUILD (Release, float, no tests)" >&2
-  cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DZETA_PRECISION=float -DZETA_ENABLE_TESTS=OFF \
-    -DZETA_ENABLE_BENCH=ON >"$BUILD.configure.log" 2>&1 || { cat "$BUILD.configure.log" >&2; exit 1; }
-fi
-echo "== building zeta (float)" >&2
-cmake --build "$BUILD" --target zeta_exe -j "$JOBS" >&2
-
-ZETA=$BUILD/zeta
+BENCH=rbm
+# shellcheck source=bench/bench_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 TORCH=$SRC/bench/torch_rbm.py
 INI=$SRC/bench/rbm_train.ini
-mkdir -p "$BUILD/bench-results"
-RESULTS=$BUILD/bench-results/rbm-$(date +%Y%m%d-%H%M%S).jsonl
-: >"$RESULTS"
 MALLOC="glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
 
 # Runs `zeta train` and appends its JSON summary with a workload tag and the repeat r.

@@ -27,7 +27,6 @@ namespace zeta {
 namespace {
 
 using Space = Kokkos::DefaultExecutionSpace;
-constexpr bool kDouble = sizeof(Real) == 8;
 
 using test::dataset;
 using test::error_of;
@@ -137,36 +136,7 @@ TEST(AnnealedLangevin, BadInputNamesTheKey) {
 
 // ---------------------------------------------------------------- the objective
 
-const std::string kRing = R"(
-[run]
-seed = 7
-steps = 30
-[model]
-type = mlp
-layers = 2,16,16,1
-activation = silu
-init_seed = 3
-[data]
-type = synthetic
-shape = ring8
-radius = 2
-noise = 0.25
-examples = 512
-heldout_examples = 128
-partitions = 4
-[train]
-objective = ncsn
-sigma = 1, 0.1
-sigma_levels = 4
-batch = 32
-eval_every = 10
-grid_points = 32
-optimizer = adam
-lr = 0.003
-[sampler]
-step_size = 0.0005
-steps_per_level = 20
-)";
+const std::string kRing = test::ring8_ncsn("2,16,16,1");
 
 // The objective's gradient of step s against fourth-order central differences of
 // L(θ) = (1/B) Σ_n σ_n² ½ ‖s(x̃_n, σ_n) + z_n/σ_n‖², s(x, σ) = −∇x E(x)/σ, with the
@@ -183,61 +153,21 @@ TEST(Ncsn, GradientMatchesFiniteDifferencesOfItsLoss) {
   models::Mlp<Space> mlp(models::Mlp<Space>::random_params({2, 6, 5, 1}, 4), models::Activation::silu);
   training::MlpNcsn obj(ts, setup.data, d, mlp, self);
   training::GradientSum<Space> g(self, obj.n_params(), true);
-  const data::BatchPlan plan(d.train, d.partitions, ts.batch, ts.seed);
-  const std::int64_t K = std::int64_t(ts.sigma.size());
   for (std::int64_t s : {0, 3}) {
-    // x̃, z and σ of every batch row.
-    std::vector<double> xt, z, sig;
-    std::vector<std::int64_t> ids;
-    for (const auto& part : d.train.local) {
-      plan.rows(s, part, ids);
-      for (std::int64_t r : ids) {
-        const std::uint64_t id = std::uint64_t(part.begin + r);
-        const rng::Stream st(ts.seed, id, std::uint64_t(s), rng::kDsmNoise);
-        const double sigma =
-            ts.sigma[std::size_t(std::min<std::int64_t>(K - 1, std::int64_t(st.uniform(0x80000000u) * K)))];
-        std::vector<double> zr(2);
-        rng::host_normals(ts.seed, id, std::uint64_t(s), rng::kDsmNoise, 2, [&](int i, Real v) { zr[i] = v; });
-        for (int i = 0; i < 2; ++i) {
-          xt.push_back(double(part.x[std::size_t(r) * 2 + i]) + sigma * zr[i]);
-          z.push_back(zr[i]);
-        }
-        sig.push_back(sigma);
-      }
-    }
-    const int B = int(sig.size());
+    const test::NoisyRows rows = test::ncsn_batch_rows(ts, d, s);
+    const int B = int(rows.sigma.size());
     ASSERT_EQ(B, ts.batch);
     Matrix<Space> x("x", B, 2), gx("gx", B, 2);
     Vector<Space> E("E", B);
     auto hx = Kokkos::create_mirror_view(x);
     for (int n = 0; n < B; ++n)
-      for (int i = 0; i < 2; ++i) hx(n, i) = Real(xt[std::size_t(n) * 2 + i]);
+      for (int i = 0; i < 2; ++i) hx(n, i) = Real(rows.xt[std::size_t(n) * 2 + i]);
     Kokkos::deep_copy(x, hx);
     const auto loss = [&] {
       mlp.energy_and_grad(x, E, gx);
-      const auto h = host_copy(gx);
-      double L = 0;
-      for (int n = 0; n < B; ++n) {
-        double sq = 0;
-        for (int i = 0; i < 2; ++i) {
-          const double score = -h[std::size_t(n) * 2 + i] / sig[n];
-          const double r = score + z[std::size_t(n) * 2 + i] / sig[n];
-          sq += r * r;
-        }
-        L += sig[n] * sig[n] * 0.5 * sq;
-      }
-      return L / B;
+      return test::ncsn_loss(host_copy(gx), 2, rows);
     };
-    obj.gradient(s, g);
-    const auto got = host_copy(g.g());
-    const auto [worst, scale] = test::fd_relative_error(mlp, loss, got, kDouble ? 1e-4 : 1e-2);
-    std::printf("[ fd       ] ncsn step %lld: loss %.6g, |grad| max %.3g, max relative error %.3g\n",
-                static_cast<long long>(s), loss(), scale, worst);
-    EXPECT_LT(worst, kDouble ? 1e-6 : 2e-2) << "step " << s;
-    EXPECT_GT(scale, 1e-3);
-    // The monitor's loss is the same L.
-    ASSERT_EQ(obj.record(s, 0.0), nullptr);
-    EXPECT_NEAR(obj.monitor_table().columns[1]->back(), loss(), (kDouble ? 1e-12 : 1e-5) * loss());
+    test::expect_gradient_of_loss(obj, g, mlp, loss, s, "ncsn");
   }
 }
 
@@ -361,24 +291,12 @@ file =
 // Bitwise-identical parameters and eval samples on every rank count.
 TEST(Ncsn, SameBitsOnEveryRankCount) {
   parallel::Comm world(MPI_COMM_WORLD);
-  const std::string many = "ncsn_world.h5", one = "ncsn_self.h5";
-  const auto rw = run_train(kRing, {"--output.file=" + many}, world);
-  if (world.root()) {
-    parallel::Comm self(MPI_COMM_SELF);
-    const auto rs = run_train(kRing, {"--output.file=" + one}, self);
-    EXPECT_TRUE(rw.params == rs.params) << world.size() << " ranks and 1";
-    for (const char* ds : {"/eval/samples", "/eval/energy_model", "/train/dsm_loss", "/train/heldout_nll"}) {
-      const auto a = dataset(many, ds), b = dataset(one, ds);
-      EXPECT_FALSE(a.empty()) << ds;
-      EXPECT_TRUE(a == b) << ds << " differs between " << world.size() << " ranks and 1";
-    }
-    EXPECT_NE(rw.json.str().find("\"objective\": \"ncsn\""), std::string::npos) << rw.json.str();
-    for (const std::string& f : {many, one}) {
-      std::remove(f.c_str());
-      std::remove(io::landscape_xmf_path(f).c_str());
-    }
-  }
-  world.barrier();
+  const auto run = [](const std::vector<std::string>& o, const parallel::Comm& c) { return run_train(kRing, o, c); };
+  test::expect_same_bits_as_one_rank(
+      run, "ncsn", {"/eval/samples", "/eval/energy_model", "/train/dsm_loss", "/train/heldout_nll"}, world,
+      [](const apps::TrainResult& rw, const apps::TrainResult&, const std::string&) {
+        EXPECT_NE(rw.json.str().find("\"objective\": \"ncsn\""), std::string::npos) << rw.json.str();
+      });
 }
 
 // The resolved configuration (the echo, the output's config attribute), which lists every
@@ -407,9 +325,7 @@ TEST(Ncsn, BadInputNamesTheKey) {
       {{"--train.objective=dsm"}, "train.sigma_levels"},  // an ncsn key with dsm
   };
   for (const auto& [o, key] : cases) {
-    std::vector<std::string> args = o;
-    args.push_back("--output.file=");
-    const std::string e = error_of([&] { run_train(kRing, args, world); });
+    const std::string e = test::train_error(kRing, o, world);
     EXPECT_NE(e.find(key), std::string::npos) << o.front() << ": " << e;
   }
   const std::string e = error_of([&] {

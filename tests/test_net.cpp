@@ -112,7 +112,9 @@ double reference_energy(const NetArch& a, const std::vector<double>& th, const s
   return v.at(0);
 }
 
-NetArch arch_of(const std::string& net, std::vector<std::int64_t> input) { return models::parse_net(net, input); }
+NetArch arch_of(const std::string& net, std::vector<std::int64_t> input) {
+  return models::parse_net(net, input);
+}
 
 //! n rows of N(0, 1) entries.
 std::vector<double> random_rows(int n, int d, std::uint32_t seed) {
@@ -151,6 +153,57 @@ std::vector<double> energies(models::Net<Space>& net, const std::vector<double>&
 }
 
 const double kSame = sizeof(Real) == 8 ? 1e-10 : 2e-4;
+
+//! c as a device vector.
+Vector<Space> device_vector(const std::vector<double>& c) {
+  Vector<Space> v("c", std::int64_t(c.size()));
+  auto h = Kokkos::create_mirror_view(v);
+  for (std::size_t k = 0; k < c.size(); ++k) h(k) = Real(c[k]);
+  Kokkos::deep_copy(v, h);
+  return v;
+}
+
+//! The loss that contrastive_grad differentiates (grad_energy_params at reg = 0), from the
+//! energies: Σ_k c_k E(x_k) + reg E(x_k)² over the n rows x, at the parameters t.
+double contrastive_loss(models::Net<Space>& net, const std::vector<double>& t, const std::vector<double>& x, int n,
+                        const std::vector<double>& c, double reg) {
+  net.set_params(t);
+  const auto e = energies(net, x, n);
+  double s = 0;
+  for (int k = 0; k < n; ++k) s += c[std::size_t(k)] * e[std::size_t(k)] + reg * e[std::size_t(k)] * e[std::size_t(k)];
+  return s;
+}
+
+constexpr double kFdStep = 1e-6;  //!< central differences in double
+
+//! (loss(θ + h e_q) − loss(θ − h e_q)) / 2h at θ = th, h = kFdStep.
+template <class Loss>
+double central_difference(const Loss& loss, const std::vector<double>& th, std::size_t q) {
+  auto tp = th, tm = th;
+  tp[q] += kFdStep;
+  tm[q] -= kFdStep;
+  return (loss(tp) - loss(tm)) / (2 * kFdStep);
+}
+
+//! ∇x E of energy_and_grad against central differences of the energy, within
+//! 1e-6 (1 + |fd|), in the inputs 0, x_every, 2 x_every, … of the rows 0, row_every, …
+void expect_input_gradient_matches_fd(models::Net<Space>& net, const std::vector<double>& x, int n, int x_every = 1,
+                                      int row_every = 1) {
+  const int d = net.dim();
+  Matrix<Space> gx("gx", n, d);
+  Vector<Space> E("E", n);
+  net.energy_and_grad(device_rows(x, n, d), E, gx);
+  const auto hx = host_copy(gx);
+  for (int i = 0; i < d; i += x_every) {
+    auto xp = x, xm = x;
+    for (int k = 0; k < n; ++k) xp[std::size_t(k) * d + i] += kFdStep, xm[std::size_t(k) * d + i] -= kFdStep;
+    const auto ep = energies(net, xp, n), em = energies(net, xm, n);
+    for (int k = 0; k < n; k += row_every) {
+      const double fd = (ep[std::size_t(k)] - em[std::size_t(k)]) / (2 * kFdStep);
+      EXPECT_NEAR(hx[std::size_t(k) * d + i], fd, 1e-6 * (1 + std::fabs(fd))) << "row " << k << " x" << i;
+    }
+  }
+}
 
 // Every layer kind, odd sizes (5 × 6 images, 2 channels, stride 2 with padding, a
 // 2 × 2 pool of a 3 × 3 map: the floor), against the loop reference.
@@ -236,18 +289,9 @@ TEST(Net, InputGradientMatchesFiniteDifferences) {
   Matrix<Space> g("g", n, d);
   Vector<Space> E("E", n);
   net.energy_and_grad(device_rows(x, n, d), E, g);
-  const auto hg = host_copy(g), e0 = energies(net, x, n), he = host_copy(E);
+  const auto e0 = energies(net, x, n), he = host_copy(E);
   for (int c = 0; c < n; ++c) EXPECT_EQ(he[c], e0[c]) << "energy() and energy_and_grad() agree";
-  const double h = 1e-6;
-  for (int i = 0; i < d; ++i) {
-    auto xp = x, xm = x;
-    for (int c = 0; c < n; ++c) xp[std::size_t(c) * d + i] += h, xm[std::size_t(c) * d + i] -= h;
-    const auto ep = energies(net, xp, n), em = energies(net, xm, n);
-    for (int c = 0; c < n; ++c) {
-      const double fd = (ep[c] - em[c]) / (2 * h);
-      EXPECT_NEAR(hg[std::size_t(c) * d + i], fd, 1e-6 * (1 + std::fabs(fd))) << "row " << c << " x" << i;
-    }
-  }
+  expect_input_gradient_matches_fd(net, x, n);
 }
 
 // ∇θ of L = Σ_n (c_n E(x_n) + a E(x_n)²) (contrastive_grad; grad_energy_params at a = 0)
@@ -260,12 +304,7 @@ TEST(Net, ParameterGradientMatchesFiniteDifferences) {
   const int n = 5, d = a.dim();
   const auto x = random_rows(n, d, 7);
   const std::vector<double> c = {0.2, -0.3, 0.5, -0.1, 0.25};
-  Vector<Space> cv("c", n);
-  {
-    auto h = Kokkos::create_mirror_view(cv);
-    for (int k = 0; k < n; ++k) h(k) = Real(c[k]);
-    Kokkos::deep_copy(cv, h);
-  }
+  const Vector<Space> cv = device_vector(c);
   const auto xd = device_rows(x, n, d);
   for (const double reg : {0.0, 0.7}) {
     Vector<Space> g = net.gradient_buffer(), E("E", n);
@@ -274,19 +313,9 @@ TEST(Net, ParameterGradientMatchesFiniteDifferences) {
     else
       net.contrastive_grad(xd, PerChain<Space>(cv), reg, g, E);
     const auto hg = host_copy(g);
-    const auto loss = [&](const std::vector<double>& t) {
-      net.set_params(t);
-      const auto e = energies(net, x, n);
-      double s = 0;
-      for (int k = 0; k < n; ++k) s += c[k] * e[k] + reg * e[k] * e[k];
-      return s;
-    };
-    const double h = 1e-6;
+    const auto loss = [&](const std::vector<double>& t) { return contrastive_loss(net, t, x, n, c, reg); };
     for (std::size_t q = 0; q < th.size(); ++q) {
-      auto tp = th, tm = th;
-      tp[q] += h;
-      tm[q] -= h;
-      const double fd = (loss(tp) - loss(tm)) / (2 * h);
+      const double fd = central_difference(loss, th, q);
       EXPECT_NEAR(hg[q], fd, 1e-6 * (1 + std::fabs(fd))) << "alpha " << reg << " parameter " << q;
     }
     net.set_params(th);
@@ -313,12 +342,7 @@ TEST(NetDsm, ParameterGradientMatchesFiniteDifferencesOfTheLoss) {
     const auto x = random_rows(n, d, 7), c = random_rows(n, d, 8);
     std::vector<double> s(static_cast<std::size_t>(n), 0.0);
     for (int k = 0; k < n; ++k) s[std::size_t(k)] = 0.3 + 0.01 * k;
-    Vector<Space> sv("s", n);
-    {
-      auto h = Kokkos::create_mirror_view(sv);
-      for (int k = 0; k < n; ++k) h(k) = Real(s[std::size_t(k)]);
-      Kokkos::deep_copy(sv, h);
-    }
+    const Vector<Space> sv = device_vector(s);
     const auto xd = device_rows(x, n, d), cd = device_rows(c, n, d);
     const auto loss = [&](const std::vector<double>& t) {
       net.set_params(t);
@@ -342,13 +366,9 @@ TEST(NetDsm, ParameterGradientMatchesFiniteDifferencesOfTheLoss) {
     const double L = net.dsm_loss_and_grad(xd, cd, PerChain<Space>(sv), g);
     EXPECT_NEAR(L, L0, 1e-12 * (1 + std::fabs(L0))) << text;
     const auto hg = host_copy(g);
-    const double h = 1e-6;
     double worst = 0;
     for (std::size_t q = 0; q < th.size(); ++q) {
-      auto tp = th, tm = th;
-      tp[q] += h;
-      tm[q] -= h;
-      const double fd = (loss(tp) - loss(tm)) / (2 * h);
+      const double fd = central_difference(loss, th, q);
       EXPECT_NEAR(hg[q], fd, 1e-6 * (1 + std::fabs(fd))) << text << ": parameter " << q;
       worst = std::max(worst, std::fabs(fd));
     }
@@ -526,44 +546,17 @@ TEST(NetSpectral, GradientsMatchFiniteDifferences) {
   const int n = 4, d = a.dim();
   const auto x = random_rows(n, d, 8);
   const std::vector<double> c = {0.5, -0.25, 0.3, -0.6};
-  Vector<Space> cv("c", n);
-  {
-    auto h = Kokkos::create_mirror_view(cv);
-    for (int k = 0; k < n; ++k) h(k) = Real(c[k]);
-    Kokkos::deep_copy(cv, h);
-  }
   const double reg = 0.3;
   Vector<Space> g = net.gradient_buffer(), E("E", n);
-  net.contrastive_grad(device_rows(x, n, d), PerChain<Space>(cv), reg, g, E);
+  net.contrastive_grad(device_rows(x, n, d), PerChain<Space>(device_vector(c)), reg, g, E);
   const auto hg = host_copy(g);
-  const auto loss = [&](const std::vector<double>& t) {
-    net.set_params(t);
-    const auto e = energies(net, x, n);
-    double s = 0;
-    for (int k = 0; k < n; ++k) s += c[k] * e[k] + reg * e[k] * e[k];
-    return s;
-  };
-  const double h = 1e-6;
+  const auto loss = [&](const std::vector<double>& t) { return contrastive_loss(net, t, x, n, c, reg); };
   for (std::size_t q = 0; q < th.size(); ++q) {
-    auto tp = th, tm = th;
-    tp[q] += h;
-    tm[q] -= h;
-    const double fd = (loss(tp) - loss(tm)) / (2 * h);
+    const double fd = central_difference(loss, th, q);
     EXPECT_NEAR(hg[q], fd, 1e-6 * (1 + std::fabs(fd))) << "parameter " << q;
   }
   net.set_params(th);
-  Matrix<Space> gx("gx", n, d);
-  net.energy_and_grad(device_rows(x, n, d), E, gx);
-  const auto hx = host_copy(gx);
-  for (int i = 0; i < d; i += 7) {
-    auto xp = x, xm = x;
-    for (int k = 0; k < n; ++k) xp[std::size_t(k) * d + i] += h, xm[std::size_t(k) * d + i] -= h;
-    const auto ep = energies(net, xp, n), em = energies(net, xm, n);
-    for (int k = 0; k < n; ++k) {
-      const double fd = (ep[k] - em[k]) / (2 * h);
-      EXPECT_NEAR(hx[std::size_t(k) * d + i], fd, 1e-6 * (1 + std::fabs(fd))) << "row " << k << " x" << i;
-    }
-  }
+  expect_input_gradient_matches_fd(net, x, n, 7);
 }
 
 std::string parse_error(const std::string& net, std::vector<std::int64_t> input = {1, 28, 28}) {
@@ -577,24 +570,24 @@ std::string parse_error(const std::string& net, std::vector<std::int64_t> input 
 
 TEST(NetInput, BadLayerStringsNameModelNetAndTheLayer) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"conv(64,4,2,1) lrelu(0.2) linear(1)", "layer 2"},      // linear after conv without flatten
-      {"flatten conv(8,3) flatten linear(1)", "layer 1"},      // conv on a flat input
-      {"conv(8,29) flatten linear(1)", "layer 0"},             // kernel larger than the input
+      {"conv(64,4,2,1) lrelu(0.2) linear(1)", "layer 2"},  // linear after conv without flatten
+      {"flatten conv(8,3) flatten linear(1)", "layer 1"},  // conv on a flat input
+      {"conv(8,29) flatten linear(1)", "layer 0"},         // kernel larger than the input
       {"conv(8,3,1,1) avgpool(40) flatten linear(1)", "layer 1"},
-      {"conv(8,3 flatten linear(1)", "layer 0"},               // no ')'
-      {"conv(8) flatten linear(1)", "layer 0"},                // too few arguments
-      {"conv(8,3,1,1,1) flatten linear(1)", "layer 0"},        // too many
-      {"conv(8,2.5) flatten linear(1)", "layer 0"},            // not an integer
-      {"conv(8,3) flatten linear(x)", "layer 2"},              // not a number
-      {"flatten linaer(1)", "layer 1"},                        // unknown layer
+      {"conv(8,3 flatten linear(1)", "layer 0"},         // no ')'
+      {"conv(8) flatten linear(1)", "layer 0"},          // too few arguments
+      {"conv(8,3,1,1,1) flatten linear(1)", "layer 0"},  // too many
+      {"conv(8,2.5) flatten linear(1)", "layer 0"},      // not an integer
+      {"conv(8,3) flatten linear(x)", "layer 2"},        // not a number
+      {"flatten linaer(1)", "layer 1"},                  // unknown layer
       {"flatten linear(0)", "layer 1"},
-      {"flatten relu(2) linear(1)", "layer 1"},                // relu takes no argument
+      {"flatten relu(2) linear(1)", "layer 1"},  // relu takes no argument
       {"flatten lrelu(1.5) linear(1)", "layer 1"},
       {"flatten linear(1) ,", "layer 2"},
-      {"flatten linear(2)", "ends with shape (2)"},            // not a scalar energy
+      {"flatten linear(2)", "ends with shape (2)"},  // not a scalar energy
       {"conv(1,28)", "ends with shape (1, 1, 1)"},
       {"", "is empty"},
-      {"sn_flatten linear(1)", "layer 0"},                     // spectral norm on a layer without weights
+      {"sn_flatten linear(1)", "layer 0"},  // spectral norm on a layer without weights
       {"flatten sn_relu linear(1)", "layer 1"},
   };
   for (const auto& [net, what] : cases) {
@@ -715,25 +708,11 @@ TEST(NetResidual, GradientsMatchFiniteDifferences) {
   const auto x = random_rows(n, d, 8);
   std::vector<double> c(std::size_t(n), 0.0);
   for (int k = 0; k < n; ++k) c[std::size_t(k)] = (k % 2 ? 0.5 : -0.7) + 0.01 * k;
-  Vector<Space> cv("c", n);
-  {
-    auto h = Kokkos::create_mirror_view(cv);
-    for (int k = 0; k < n; ++k) h(k) = Real(c[std::size_t(k)]);
-    Kokkos::deep_copy(cv, h);
-  }
   const double reg = 0.2;
   Vector<Space> g = net.gradient_buffer(), E("E", n);
-  net.contrastive_grad(device_rows(x, n, d), PerChain<Space>(cv), reg, g, E);
+  net.contrastive_grad(device_rows(x, n, d), PerChain<Space>(device_vector(c)), reg, g, E);
   const auto hg = host_copy(g);
-  const auto loss = [&](const std::vector<double>& t) {
-    net.set_params(t);
-    const auto e = energies(net, x, n);
-    double s = 0;
-    for (int k = 0; k < n; ++k)
-      s += c[std::size_t(k)] * e[std::size_t(k)] + reg * e[std::size_t(k)] * e[std::size_t(k)];
-    return s;
-  };
-  const double h = 1e-6;
+  const auto loss = [&](const std::vector<double>& t) { return contrastive_loss(net, t, x, n, c, reg); };
   double worst_norm = 0;
   for (std::size_t q = 0; q < th.size(); ++q) {
     // Every groupnorm parameter, every third of the others (the test's time).
@@ -742,27 +721,13 @@ TEST(NetResidual, GradientsMatchFiniteDifferences) {
       norm = norm || (L.kind == LayerKind::groupnorm && std::int64_t(q) >= L.w_offset &&
                       std::int64_t(q) < L.b_offset + L.n_bias);
     if (!norm && q % 3 != 0) continue;
-    auto tp = th, tm = th;
-    tp[q] += h;
-    tm[q] -= h;
-    const double fd = (loss(tp) - loss(tm)) / (2 * h);
+    const double fd = central_difference(loss, th, q);
     EXPECT_NEAR(hg[q], fd, 1e-6 * (1 + std::fabs(fd))) << "parameter " << q;
     if (norm) worst_norm = std::max(worst_norm, std::fabs(fd));
   }
   EXPECT_GT(worst_norm, 1e-3) << "the groupnorm parameters' gradient vanishes: it tests nothing";
   net.set_params(th);
-  Matrix<Space> gx("gx", n, d);
-  net.energy_and_grad(device_rows(x, n, d), E, gx);
-  const auto hx = host_copy(gx);
-  for (int i = 0; i < d; i += 5) {
-    auto xp = x, xm = x;
-    for (int k = 0; k < n; ++k) xp[std::size_t(k) * d + i] += h, xm[std::size_t(k) * d + i] -= h;
-    const auto ep = energies(net, xp, n), em = energies(net, xm, n);
-    for (int k = 0; k < n; k += 13) {
-      const double fd = (ep[std::size_t(k)] - em[std::size_t(k)]) / (2 * h);
-      EXPECT_NEAR(hx[std::size_t(k) * d + i], fd, 1e-6 * (1 + std::fabs(fd))) << "row " << k << " x" << i;
-    }
-  }
+  expect_input_gradient_matches_fd(net, x, n, 5, 13);
 }
 
 // groupnorm(G) with G not dividing the channels, a res( … ) block that changes the

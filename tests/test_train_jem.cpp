@@ -428,6 +428,9 @@ TEST(JemSample, SamplesTheLogsumexpEnergy) {
     const std::string many = tag + "_world.h5", one = tag + "_self.h5";
     const auto rw = run(world, many);
     EXPECT_EQ(rw.steps_done, 40);
+    // The summary names the model.type given, not the Net that runs an mlp's logits.
+    const std::string model = std::string("\"model\": \"") + (net ? "net" : "mlp") + "\"";
+    EXPECT_NE(rw.json.str().find(model), std::string::npos) << rw.json.str();
     if (world.root()) {
       parallel::Comm self(MPI_COMM_SELF);
       run(self, one);

@@ -15,7 +15,12 @@
 
 #include "apps/apps.hpp"
 #include "zeta/core/error.hpp"
+#include "zeta/core/types.hpp"
+#include "zeta/data/dataset.hpp"
 #include "zeta/io/hdf5.hpp"
+#include "zeta/io/output.hpp"
+#include "zeta/rng/philox.hpp"
+#include "zeta/training/spec.hpp"
 
 namespace zeta::test {
 
@@ -45,6 +50,89 @@ grid_points = 64
 optimizer = adam
 lr = 0.003
 )";
+
+//! The ring of eight for the ncsn tests: an MLP (layers `layers`, 16-16, silu), 30 steps of 32
+//! rows on 4 partitions, a 4-level σ ladder 1 .. 0.1, Adam; `train_extra` (lines) joins [train].
+inline std::string ring8_ncsn(const std::string& layers, const std::string& train_extra = "") {
+  return R"(
+[run]
+seed = 7
+steps = 30
+[model]
+type = mlp
+layers = )" +
+         layers + R"(
+activation = silu
+init_seed = 3
+[data]
+type = synthetic
+shape = ring8
+radius = 2
+noise = 0.25
+examples = 512
+heldout_examples = 128
+partitions = 4
+[sampler]
+step_size = 0.0005
+steps_per_level = 20
+[train]
+objective = ncsn
+sigma = 1, 0.1
+sigma_levels = 4
+batch = 32
+eval_every = 10
+grid_points = 32
+optimizer = adam
+lr = 0.003
+)" + train_extra;
+}
+
+//! The rows of step s's batch of a 2-D data set as the multi-σ DSM objectives draw them
+//! (training/mlp_ncsn.hpp): for each row, in BatchPlan order, its σ (Stream(seed, example,
+//! s, kDsmNoise), level from block 2^31), its noise z and x̃ = x + σ z (row-major, 2 a row).
+struct NoisyRows {
+  std::vector<double> xt, z, sigma;
+};
+inline NoisyRows ncsn_batch_rows(const training::TrainSpec& ts, const data::Dataset& d, std::int64_t s) {
+  const data::BatchPlan plan(d.train, d.partitions, ts.batch, ts.seed);
+  const std::int64_t K = std::int64_t(ts.sigma.size());
+  NoisyRows b;
+  std::vector<std::int64_t> ids;
+  for (const auto& part : d.train.local) {
+    plan.rows(s, part, ids);
+    for (std::int64_t r : ids) {
+      const std::uint64_t id = std::uint64_t(part.begin + r);
+      const rng::Stream st(ts.seed, id, std::uint64_t(s), rng::kDsmNoise);
+      const double sigma =
+          ts.sigma[std::size_t(std::min<std::int64_t>(K - 1, std::int64_t(st.uniform(0x80000000u) * K)))];
+      std::vector<double> zr(2);
+      rng::host_normals(ts.seed, id, std::uint64_t(s), rng::kDsmNoise, 2, [&](int i, Real v) { zr[i] = v; });
+      for (int i = 0; i < 2; ++i) {
+        b.xt.push_back(double(part.x[std::size_t(r) * 2 + i]) + sigma * zr[i]);
+        b.z.push_back(zr[i]);
+      }
+      b.sigma.push_back(sigma);
+    }
+  }
+  return b;
+}
+
+//! The ncsn loss from its definition, (1/B) Σ_n σ_n² ½ ‖s_n + z_n/σ_n‖² with the score
+//! s_n = −∇x E/σ_n taken from the first two of the `stride` columns of row n of `grad`.
+inline double ncsn_loss(const std::vector<double>& grad, int stride, const NoisyRows& b) {
+  const int B = int(b.sigma.size());
+  double L = 0;
+  for (int n = 0; n < B; ++n) {
+    double sq = 0;
+    for (int i = 0; i < 2; ++i) {
+      const double score = -grad[std::size_t(n) * std::size_t(stride) + std::size_t(i)] / b.sigma[std::size_t(n)];
+      const double r = score + b.z[std::size_t(n) * 2 + std::size_t(i)] / b.sigma[std::size_t(n)];
+      sq += r * r;
+    }
+    L += b.sigma[std::size_t(n)] * b.sigma[std::size_t(n)] * 0.5 * sq;
+  }
+  return L / B;
+}
 
 //! `zeta train` on `comm` from INI text and overrides (progress lines off).
 inline apps::TrainResult run_train(const std::string& ini, std::vector<std::string> overrides,
@@ -148,10 +236,31 @@ std::pair<double, double> fd_relative_error(Model& model, const Loss& loss, cons
   return {worst, scale};
 }
 
+//! The ncsn objectives' check at step s: obj.gradient(s, g) against fourth-order central
+//! differences of loss() in the parameters of `model` (step 1e-4, float 1e-2), within 1e-6
+//! (float 2e-2) of the largest; and the monitor's loss of step s is loss(). Returns the
+//! gradient and the largest |fd|.
+template <class Objective, class Gradient, class Model, class Loss>
+std::pair<std::vector<double>, double> expect_gradient_of_loss(Objective& obj, Gradient& g, Model& model,
+                                                               const Loss& loss, std::int64_t s,
+                                                               const std::string& what) {
+  constexpr bool kDouble = sizeof(Real) == 8;
+  obj.gradient(s, g);
+  const auto got = host_copy(g.g());
+  const auto [worst, scale] = fd_relative_error(model, loss, got, kDouble ? 1e-4 : 1e-2);
+  std::printf("[ fd       ] %s step %lld: loss %.6g, |grad| max %.3g, max relative error %.3g\n", what.c_str(),
+              static_cast<long long>(s), loss(), scale, worst);
+  EXPECT_LT(worst, kDouble ? 1e-6 : 2e-2) << what << " step " << s;
+  EXPECT_GT(scale, 1e-3) << what;
+  EXPECT_EQ(obj.record(s, 0.0), nullptr) << what;
+  EXPECT_NEAR(obj.monitor_table().columns[1]->back(), loss(), (kDouble ? 1e-12 : 1e-5) * loss()) << what;
+  return {got, scale};
+}
+
 //! The rank check of the trainers: run(o, comm) trains with overrides o. On `world` into
 //! TAG_world.h5 and, on the root, on one rank into TAG_self.h5: the same parameters, loss
-//! and datasets `sets`. `more(world_run, self_run, self_file)` then makes the caller's
-//! further checks on the root; both files are removed after it.
+//! and non-empty datasets `sets`. `more(world_run, self_run, self_file)` then makes the
+//! caller's further checks on the root; both files (and a landscape's .xmf) are removed after it.
 template <class Run>
 void expect_same_bits_as_one_rank(
     const Run& run, const std::string& tag, const std::vector<std::string>& sets, const parallel::Comm& world,
@@ -164,10 +273,16 @@ void expect_same_bits_as_one_rank(
     EXPECT_EQ(rs.status, "ok") << tag;
     EXPECT_TRUE(rw.params == rs.params) << tag << ": parameters differ between " << world.size() << " ranks and 1";
     EXPECT_EQ(rw.loss, rs.loss) << tag;
-    for (const auto& ds : sets) EXPECT_TRUE(dataset(many, ds) == dataset(one, ds)) << tag << " " << ds;
+    for (const auto& ds : sets) {
+      const auto a = dataset(many, ds);
+      EXPECT_FALSE(a.empty()) << tag << " " << ds;
+      EXPECT_TRUE(a == dataset(one, ds)) << tag << " " << ds;
+    }
     if (more) more(rw, rs, one);
-    for (const auto& f : {many, one})
+    for (const auto& f : {many, one}) {
       for (const std::string sfx : {"", ".prev"}) std::remove((f + sfx).c_str());
+      std::remove(io::landscape_xmf_path(f).c_str());
+    }
   }
   world.barrier();
 }
@@ -207,6 +322,15 @@ std::pair<apps::TrainResult, apps::TrainResult> expect_restart_bit_for_bit(
   }
   world.barrier();
   return {a, c};
+}
+
+//! Removes the files expect_restart_bit_for_bit leaves for TAG, and their .prev (on the
+//! root; all ranks wait).
+inline void remove_restart_files(const std::string& tag, const parallel::Comm& world) {
+  if (world.root())
+    for (const std::string f : {"_straight.ckpt", "_half.ckpt", "_half.ckpt.copy"})
+      for (const std::string sfx : {"", ".prev"}) std::remove((tag + f + sfx).c_str());
+  world.barrier();
 }
 
 }  // namespace zeta::test

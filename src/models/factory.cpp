@@ -122,7 +122,9 @@ NetArch mlp_as_net(const std::vector<int>& layers, Activation act) {
     if (l > 1) text += std::string(" ") + a + " ";
     text += "linear(" + std::to_string(layers[l]) + ")";
   }
-  return parse_net(text, {layers.front()}, NetOutputs::either);
+  NetArch arch = parse_net(text, {layers.front()}, NetOutputs::either);
+  arch.model = "mlp";
+  return arch;
 }
 
 ModelSpec read_model_spec(const Config& cfg) {

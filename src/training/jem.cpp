@@ -123,18 +123,12 @@ std::string bad_label(const data::Split& s, int K, const std::string& key, const
 
 JemObjective::JemObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d,
                            models::Net<Space>& net, const parallel::Comm& comm, std::vector<int> mlp_layers)
-    : ts_(ts),
-      data_(d),
-      net_(net),
-      comm_(comm),
-      mlp_layers_(std::move(mlp_layers)),
-      head_(net),
-      term_(ts, d, head_, comm),
-      state_(net, mlp_layers_) {
-  const bool mlp = !mlp_layers_.empty();
+    : NetObjective(ts, d, net, comm, std::move(mlp_layers)), head_(net), term_(ts, d, head_, comm) {
+  const bool mlp = !state_.mlp_layers().empty();
   if (d.dim != net.dim())
-    config_error(mlp ? "model.layers" : "model.input", "gives " + std::to_string(net.dim()) + " inputs per row but the data have " +
-                                    std::to_string(d.dim) + " features");
+    config_error(mlp ? "model.layers" : "model.input", "gives " + std::to_string(net.dim()) +
+                                                           " inputs per row but the data have " +
+                                                           std::to_string(d.dim) + " features");
   if (!d.labelled) config_error("data.labels", "is required by train.objective = jem (the class of every example)");
   const char* last = mlp ? "model.layers' last size" : "model.net's last layer";
   std::string why = bad_label(d.train, head_.classes(), "data.labels", last);
@@ -144,10 +138,6 @@ JemObjective::JemObjective(const TrainSpec& ts, const data::DataSpec& dspec, con
   if (!why.empty()) throw Error(why);
   y_ = JemEnergy::Labels("zeta::train::jem_labels", std::size_t(term_.rows()));
   ce_ = Vector<Space>("zeta::train::jem_cross_entropy", std::size_t(term_.rows()));
-}
-
-const std::vector<std::string>& JemObjective::signature_keys() const {
-  return NetState::signature_keys();
 }
 
 void JemObjective::gradient(std::int64_t s, GradientSum<Space>& grad) {
@@ -190,35 +180,6 @@ const char* JemObjective::record(std::int64_t s, double grad_norm) {
   series_.emodel.push_back(f.emodel);
   series_.gnorm.push_back(grad_norm);
   return std::isfinite(loss) ? nullptr : "the JEM loss";
-}
-
-void JemObjective::gather_state() {
-  state_.gather();
-  term_.gather_buffer();
-}
-
-void JemObjective::write_state(hid_t f) {
-  state_.write(f);
-  write_series(f, series_);
-  term_.write_buffer(f);
-}
-
-std::vector<double> JemObjective::read_state(hid_t f, const std::string& file) {
-  std::vector<double> theta = state_.read(f, file);
-  read_series(f, file, series_, "monitor");
-  term_.read_buffer(f, file);
-  return theta;
-}
-
-void JemObjective::restore(const std::vector<double>& theta) {
-  broadcast_series(comm_, series_);
-  term_.scatter_buffer();
-  state_.restore(comm_, theta);
-}
-
-void JemObjective::write_output(io::OutputFile& out, std::int64_t) {
-  state_.write_output(out);
-  write_series(out, series_);
 }
 
 Classification JemObjective::classify() {
@@ -290,8 +251,10 @@ void JemObjective::summarize(TrainResult& res) const {
 
 void JemObjective::add_json(JsonSummary& j, const TrainResult& res) const {
   j.add("objective", "jem");
-  if (mlp_layers_.empty()) j.add("net", net_.arch().text);
-  else j.add("layers", std::vector<double>(mlp_layers_.begin(), mlp_layers_.end()));
+  if (state_.mlp_layers().empty())
+    j.add("net", net_.arch().text);
+  else
+    j.add("layers", std::vector<double>(state_.mlp_layers().begin(), state_.mlp_layers().end()));
   j.add("params_count", std::int64_t(net_.n_params()));
   j.add("classes", std::int64_t(head_.classes()));
   term_.add_settings_json(j);

@@ -8,14 +8,10 @@ namespace zeta::training {
 
 NetContrastive::NetContrastive(const TrainSpec& ts, const data::Dataset& d, models::Net<Space>& net,
                                const parallel::Comm& comm)
-    : ts_(ts), data_(d), net_(net), comm_(comm), term_(ts, d, net, comm), state_(net) {
+    : NetObjective(ts, d, net, comm), term_(ts, d, net, comm) {
   if (d.dim != net.dim())
     config_error("model.input", "gives " + std::to_string(net.dim()) + " inputs per row but the data have " +
                                     std::to_string(d.dim) + " features");
-}
-
-const std::vector<std::string>& NetContrastive::signature_keys() const {
-  return NetState::signature_keys();
 }
 
 void NetContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
@@ -23,35 +19,6 @@ void NetContrastive::gradient(std::int64_t s, GradientSum<Space>& grad) {
   term_.negatives(s, !hold_);
   if (!hold_) net_.power_iteration();
   term_.loss_gradient(grad);
-}
-
-void NetContrastive::gather_state() {
-  state_.gather();
-  term_.gather_buffer();
-}
-
-void NetContrastive::write_state(hid_t f) {
-  state_.write(f);
-  write_series(f, term_.series());
-  term_.write_buffer(f);
-}
-
-std::vector<double> NetContrastive::read_state(hid_t f, const std::string& file) {
-  std::vector<double> theta = state_.read(f, file);
-  read_series(f, file, term_.series(), "monitor");
-  term_.read_buffer(f, file);
-  return theta;
-}
-
-void NetContrastive::restore(const std::vector<double>& theta) {
-  broadcast_series(comm_, term_.series());
-  term_.scatter_buffer();
-  state_.restore(comm_, theta);
-}
-
-void NetContrastive::write_output(io::OutputFile& out, std::int64_t) {
-  state_.write_output(out);
-  write_series(out, term_.series());
 }
 
 void NetContrastive::add_json(JsonSummary& j, const TrainResult& res) const {

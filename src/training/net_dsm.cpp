@@ -11,17 +11,13 @@
 namespace zeta::training {
 
 NetDsm::NetDsm(const TrainSpec& ts, const data::Dataset& d, models::Net<Space>& net, const parallel::Comm& comm)
-    : ts_(ts),
-      data_(d),
-      net_(net),
-      comm_(comm),
+    : NetObjective(ts, d, net, comm),
       plan_(d.train, d.partitions, ts.batch, ts.seed),
       mine_(data::partitions_of(comm.rank(), comm.size(), d.partitions)),
       dim_(d.dim),
       b_(ts.batch / d.partitions),
       nloc_(std::int64_t(d.train.local.size())),
-      batch_(ts, nloc_, b_, d.dim, false),
-      state_(net) {
+      batch_(ts, nloc_, b_, d.dim, false) {
   models::require_smooth_net(net.arch());
   if (d.dim != net.dim())
     config_error("model.input", "gives " + std::to_string(net.dim()) + " inputs per row but the data have " +
@@ -45,27 +41,6 @@ void NetDsm::gradient(std::int64_t s, GradientSum<Space>& g) {
 const char* NetDsm::record(std::int64_t s, double grad_norm) {
   return batch_.record(series_, s, partition_sums(comm_, mine_, ts_.deterministic, batch_.local_loss(), 1)[0],
                        grad_norm);
-}
-
-void NetDsm::write_state(hid_t f) {
-  state_.write(f);
-  write_series(f, series_);
-}
-
-std::vector<double> NetDsm::read_state(hid_t f, const std::string& file) {
-  std::vector<double> theta = state_.read(f, file);
-  read_series(f, file, series_, "monitor");
-  return theta;
-}
-
-void NetDsm::restore(const std::vector<double>& theta) {
-  broadcast_series(comm_, series_);
-  state_.restore(comm_, theta);
-}
-
-void NetDsm::write_output(io::OutputFile& out, std::int64_t) {
-  state_.write_output(out);
-  write_series(out, series_);
 }
 
 void NetDsm::summarize(TrainResult& res) const {

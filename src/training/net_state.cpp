@@ -2,6 +2,7 @@
 
 #include "zeta/io/net_params.hpp"
 #include "zeta/io/params.hpp"
+#include "zeta/training/series.hpp"
 
 namespace zeta::training {
 
@@ -44,6 +45,37 @@ void NetState::restore(const parallel::Comm& comm, const std::vector<double>& th
 void NetState::write_output(io::OutputFile& out) const {
   if (!mlp_layers_.empty()) return io::write_mlp_params(out, io::MlpParams::from_flat(mlp_layers_, net_.params()));
   io::write_net_params(out, net_.arch(), net_.params(), net_.spectral_state());
+}
+
+void NetObjective::gather_state() {
+  state_.gather();
+  gather_extra();
+}
+
+void NetObjective::write_state(hid_t f) {
+  state_.write(f);
+  write_series(f, monitor_table());
+  write_extra(f);
+}
+
+std::vector<double> NetObjective::read_state(hid_t f, const std::string& file) {
+  std::vector<double> theta = state_.read(f, file);
+  TableRef table = monitor_table();
+  read_series(f, file, table, "monitor");
+  read_extra(f, file);
+  return theta;
+}
+
+void NetObjective::restore(const std::vector<double>& theta) {
+  TableRef table = monitor_table();
+  broadcast_series(comm_, table);
+  restore_extra();
+  state_.restore(comm_, theta);
+}
+
+void NetObjective::write_output(io::OutputFile& out, std::int64_t) {
+  state_.write_output(out);
+  write_series(out, monitor_table());
 }
 
 }  // namespace zeta::training

@@ -117,7 +117,8 @@ class Net {
     return t;
   }
 
-  std::string name() const { return "net"; }
+  //! The model.type it runs (NetArch::model): "net", or "mlp" for an mlp of K logits.
+  std::string name() const { return arch_.model; }
   int dim() const { return arch_.dim(); }
   const NetArch& arch() const { return arch_; }
 

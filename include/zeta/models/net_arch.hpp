@@ -63,6 +63,9 @@ struct NetLayer {
 
 struct NetArch {
   std::string text;  //!< model.net, normalised (single spaces)
+  //! The model.type it runs: "net", or "mlp" for an mlp of K >= 2 outputs (mlp_as_net),
+  //! which the JSON summaries name as the user did.
+  std::string model = "net";
   NetShape input;
   std::vector<NetLayer> layers;
   std::int64_t n_params = 0;

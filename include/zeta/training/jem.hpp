@@ -77,7 +77,7 @@ struct Classification {
   std::vector<double> reliability;
 };
 
-class JemObjective : public Objective {
+class JemObjective : public NetObjective {
  public:
   static constexpr int kEceBins = 15;
   //! The batch monitors, one entry per train.eval_every step: L, CE, L_gen, ⟨E(x₊)⟩, ⟨E(x₋)⟩, ‖g‖.
@@ -93,30 +93,13 @@ class JemObjective : public Objective {
   JemObjective(const TrainSpec& ts, const data::DataSpec& dspec, const data::Dataset& d, models::Net<Space>& net,
                const parallel::Comm& comm, std::vector<int> mlp_layers = {});
 
-  std::size_t n_params() const override { return net_.n_params(); }
-  const Vector<Space>& theta() const override { return net_.theta(); }
-  void params_updated() override { net_.params_updated(); }
-  std::vector<double> params() const override { return net_.params(); }
-
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override;
-  const char* monitor(std::int64_t, bool) override { return nullptr; }
   TableRef monitor_table() override { return table_ref(series_); }
-  std::vector<MonitorTable> monitor_tables() override { return {{table_ref(series_), ts_.eval_every}}; }
-  void hold_state(bool on) override { hold_ = on; }
-  const char* finish(std::int64_t, bool) override { return nullptr; }
 
-  const std::vector<std::string>& signature_keys() const override;
-  void gather_state() override;
-  void write_state(hid_t f) override;
-  std::vector<double> read_state(hid_t f, const std::string& file) override;
-  void restore(const std::vector<double>& theta) override;
-
-  void write_output(io::OutputFile& out, std::int64_t step) override;
   //! The energies of ContrastiveTerm::check and the held-out classification.
   void check(io::OutputFile* out) override;
   void summarize(TrainResult& res) const override;
-  const char* model_name() const override { return mlp_layers_.empty() ? "net" : "mlp"; }
   const char* sampler_name() const override { return "langevin"; }
   void add_json(JsonSummary& j, const TrainResult& res) const override;
 
@@ -124,12 +107,13 @@ class JemObjective : public Objective {
   Classification classify();
   JemEnergy& head() { return head_; }
 
+ protected:
+  void gather_extra() override { term_.gather_buffer(); }
+  void write_extra(hid_t f) override { term_.write_buffer(f); }
+  void read_extra(hid_t f, const std::string& file) override { term_.read_buffer(f, file); }
+  void restore_extra() override { term_.scatter_buffer(); }
+
  private:
-  const TrainSpec& ts_;
-  const data::Dataset& data_;
-  models::Net<Space>& net_;
-  const parallel::Comm& comm_;
-  std::vector<int> mlp_layers_;  //!< model.layers of an mlp, or empty for a net
   JemEnergy head_;
   ContrastiveTerm<JemEnergy> term_;
   JemEnergy::Labels y_;  //!< the labels of the batch's data rows
@@ -137,8 +121,6 @@ class JemObjective : public Objective {
   Series series_;
   EnergyCheck eval_;
   Classification heldout_;
-  NetState state_;  //!< θ and the sn vectors in checkpoints and outputs
-  bool hold_ = false;
 };
 
 }  // namespace zeta::training

@@ -25,50 +25,33 @@
 
 namespace zeta::training {
 
-class NetContrastive : public Objective {
+class NetContrastive : public NetObjective {
  public:
   using Series = ContrastiveTerm<models::Net<Space>>::Series;
 
   NetContrastive(const TrainSpec& ts, const data::Dataset& d, models::Net<Space>& net, const parallel::Comm& comm);
 
-  std::size_t n_params() const override { return net_.n_params(); }
-  const Vector<Space>& theta() const override { return net_.theta(); }
-  void params_updated() override { net_.params_updated(); }
-  std::vector<double> params() const override { return net_.params(); }
-
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override { return term_.record(s, grad_norm); }
-  const char* monitor(std::int64_t, bool) override { return nullptr; }
   TableRef monitor_table() override { return table_ref(term_.series()); }
-  std::vector<MonitorTable> monitor_tables() override { return {{table_ref(term_.series()), ts_.eval_every}}; }
-  void hold_state(bool on) override { hold_ = on; }
-  const char* finish(std::int64_t, bool) override { return nullptr; }
 
-  const std::vector<std::string>& signature_keys() const override;
-  void gather_state() override;
-  void write_state(hid_t f) override;
-  std::vector<double> read_state(hid_t f, const std::string& file) override;
-  void restore(const std::vector<double>& theta) override;
-
-  void write_output(io::OutputFile& out, std::int64_t step) override;
   void check(io::OutputFile* out) override;
   void summarize(TrainResult& res) const override { term_.summarize(res); }
-  const char* model_name() const override { return "net"; }
   const char* sampler_name() const override { return "langevin"; }
   void add_json(JsonSummary& j, const TrainResult& res) const override;
 
   //! The shared contrastive steps (training/contrastive_term.hpp).
   ContrastiveTerm<models::Net<Space>>& term() { return term_; }
 
+ protected:
+  void gather_extra() override { term_.gather_buffer(); }
+  void write_extra(hid_t f) override { term_.write_buffer(f); }
+  void read_extra(hid_t f, const std::string& file) override { term_.read_buffer(f, file); }
+  void restore_extra() override { term_.scatter_buffer(); }
+
  private:
-  const TrainSpec& ts_;
-  const data::Dataset& data_;
-  models::Net<Space>& net_;
-  const parallel::Comm& comm_;
   ContrastiveTerm<models::Net<Space>> term_;
   EnergyCheck eval_;
-  NetState state_;  //!< θ and the sn vectors in checkpoints and outputs
-  bool hold_ = false;
 };
 
 }  // namespace zeta::training

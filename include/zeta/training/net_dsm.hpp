@@ -26,7 +26,7 @@
 
 namespace zeta::training {
 
-class NetDsm : public Objective {
+class NetDsm : public NetObjective {
  public:
   using Series = DsmBatch::Series;
   //! The check after training: mean energies of data, noisy data and uniform noise.
@@ -38,29 +38,15 @@ class NetDsm : public Objective {
   //! Refuses (naming model.net and the layer) a net with a kinked activation.
   NetDsm(const TrainSpec& ts, const data::Dataset& d, models::Net<Space>& net, const parallel::Comm& comm);
 
-  std::size_t n_params() const override { return net_.n_params(); }
-  const Vector<Space>& theta() const override { return net_.theta(); }
-  void params_updated() override { net_.params_updated(); }
-  std::vector<double> params() const override { return net_.params(); }
-
   void gradient(std::int64_t s, GradientSum<Space>& g) override;
   const char* record(std::int64_t s, double grad_norm) override;
-  const char* monitor(std::int64_t, bool) override { return nullptr; }
   TableRef monitor_table() override { return table_ref(series_); }
-  std::vector<MonitorTable> monitor_tables() override { return {{table_ref(series_), ts_.eval_every}}; }
-  void hold_state(bool on) override { hold_ = on; }
-  const char* finish(std::int64_t, bool) override { return nullptr; }
 
+  //! The model, the data, the batches, the noise (train.sigma) and the optimizer: no buffer.
   const std::vector<std::string>& signature_keys() const override;
-  void gather_state() override { state_.gather(); }
-  void write_state(hid_t f) override;
-  std::vector<double> read_state(hid_t f, const std::string& file) override;
-  void restore(const std::vector<double>& theta) override;
 
-  void write_output(io::OutputFile& out, std::int64_t step) override;
   void check(io::OutputFile* out) override;
   void summarize(TrainResult& res) const override;
-  const char* model_name() const override { return "net"; }
   const char* sampler_name() const override { return "none"; }
   void add_json(JsonSummary& j, const TrainResult& res) const override;
 
@@ -68,10 +54,6 @@ class NetDsm : public Objective {
   //! E of the rows of x into E, partition-sized blocks at a time when deterministic.
   void energies(const Matrix<Space>& x, const Vector<Space>& E);
 
-  const TrainSpec& ts_;
-  const data::Dataset& data_;
-  models::Net<Space>& net_;
-  const parallel::Comm& comm_;
   data::BatchPlan plan_;
   parallel::Share mine_;
   int dim_ = 0;
@@ -79,8 +61,6 @@ class NetDsm : public Objective {
   DsmBatch batch_;
   Series series_;
   EvalFigures eval_;
-  NetState state_;
-  bool hold_ = false;
 };
 
 }  // namespace zeta::training
