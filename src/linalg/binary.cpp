@@ -1,5 +1,6 @@
 #include "zeta/linalg/binary.hpp"
 
+#include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -172,17 +173,31 @@ void whole_vectors(int vectors, const BinaryPattern& p, int j0, Real alpha, cons
 #endif
 static_assert(kVectors == 8, "whole_vectors dispatches 1 … 8 vectors");
 
+// Below this many additions a product stays on the caller's thread (host_gemm's threshold).
+constexpr double kThreadedAdds = 262144;
+
 }  // namespace
 
 void binary_gemm(const BinaryPattern& p, int n, Real alpha, const Real* b, int ldb, Real beta, Real* c, int ldc) {
-  // Passes of kVectors vectors, one of the remaining whole vectors, then the last < kLanes columns.
-  int j0 = 0;
-  for (; j0 + kLanes <= n;) {
-    const int vectors = std::min(kVectors, (n - j0) / kLanes);
-    whole_vectors(vectors, p, j0, alpha, b, ldb, beta, c, ldc);
-    j0 += vectors * kLanes;
+  // Column blocks of kChunk: kVectors whole vectors each, the last block its remaining
+  // whole vectors and then its last < kLanes columns. Every column of C is the same sum
+  // in the same order whichever thread takes its block, so the bits do not depend on the
+  // host thread count. On one thread, or below host_gemm's threading threshold, the
+  // blocks run in order on the caller's thread.
+  const int blocks = (n + kChunk - 1) / kChunk;
+  auto block = [&](const int i) {
+    const int j0 = i * kChunk, w = std::min(kChunk, n - j0), vectors = w / kLanes;
+    if (vectors > 0) whole_vectors(vectors, p, j0, alpha, b, ldb, beta, c, ldc);
+    if (w % kLanes != 0) columns(p, j0 + vectors * kLanes, w % kLanes, alpha, b, ldb, beta, c, ldc);
+  };
+  const bool threaded =
+      blocks > 1 && Kokkos::DefaultHostExecutionSpace().concurrency() > 1 && double(p.ones()) * n >= kThreadedAdds;
+  if (!threaded) {
+    for (int i = 0; i < blocks; ++i) block(i);
+    return;
   }
-  if (j0 < n) columns(p, j0, n - j0, alpha, b, ldb, beta, c, ldc);
+  Kokkos::parallel_for("zeta::binary_gemm", Kokkos::RangePolicy<Kokkos::DefaultHostExecutionSpace>(0, blocks), block);
+  Kokkos::DefaultHostExecutionSpace().fence();
 }
 
 void transpose(const Real* a, int m, int n, Real* out) {
