@@ -81,13 +81,15 @@ void MlpTempered::replica_energies(std::int64_t n) {
   const int lo = int(n & 1), levels = 2 * ((K_ - lo) / 2);
   const std::int64_t chains = nloc_ * b_, first = replica_offset();
   if (levels == 0) return;  // K = 2 in an odd round: no pair
-  if (levels == K_) {
-    if (!ts_.deterministic) return mlp_.energy(rep_.x, rep_.E);
-    const std::int64_t m = b_ * K_;
+  // E of x's rows: in deterministic mode partition by partition (m rows each), as the
+  // gradient passes go, so the bits do not depend on the ranks' shares.
+  auto energies = [&](const Matrix<Space>& x, const Vector<Space>& E) {
+    if (!ts_.deterministic) return mlp_.energy(x, E);
+    const std::int64_t m = b_ * levels;
     for (std::int64_t l = 0; l < nloc_; ++l)
-      mlp_.energy(row_block<Space>(rep_.x, l * m, m), Vector<Space>(rep_.E.data() + l * m, m));
-    return;
-  }
+      mlp_.energy(row_block<Space>(x, l * m, m), Vector<Space>(E.data() + l * m, m));
+  };
+  if (levels == K_) return energies(rep_.x, rep_.E);
   // Those levels' rows, chain by chain (a partition's chains together), into one block.
   const std::int64_t rows = chains * levels;
   if (std::int64_t(pick_.extent(0)) != rows) {
@@ -100,13 +102,7 @@ void MlpTempered::replica_energies(std::int64_t n) {
     for (int k = 0; k < levels; ++k) hp(c * levels + k) = ex_.chain_at(int(mine_.offset * b_ + c), lo + k) - first;
   Kokkos::deep_copy(pick_, hp);
   pick_rows(rep_.x, pick_, pick_x_);
-  if (!ts_.deterministic) {
-    mlp_.energy(pick_x_, pick_e_);
-  } else {
-    const std::int64_t m = b_ * levels;
-    for (std::int64_t l = 0; l < nloc_; ++l)
-      mlp_.energy(row_block<Space>(pick_x_, l * m, m), Vector<Space>(pick_e_.data() + l * m, m));
-  }
+  energies(pick_x_, pick_e_);
   put_energies(pick_e_, pick_, rep_.E);
 }
 
